@@ -1,0 +1,183 @@
+//! From a loaded dataset to a report: rule-based factor values, factor scores
+//! with bootstrap intervals for the human agent, and the report around them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, Diagnostic};
+use crate::factors::rules::RuleExtractor;
+use crate::factors::{Factor, Task};
+use crate::report::{
+    ranking, Agent, DatasetSummary, FactorMeta, FactorScoreEntry, Report, RunConfig, SkippedFactor,
+    MAX_REPORT_DIAGNOSTICS, SCHEMA,
+};
+use crate::stats::{
+    classify, compare, BootstrapConfig, ClusterTable, Setting, FACTOR_TIE_TOLERANCE,
+};
+
+/// What to compute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoreConfig {
+    /// The task preset (also the default factor set).
+    pub task: Task,
+    /// The factors to report; `None` = the task preset.
+    pub factors: Option<Vec<Factor>>,
+    pub bootstrap: BootstrapConfig,
+}
+
+impl ScoreConfig {
+    /// The preset for `task` with default bootstrap settings.
+    pub fn for_task(task: Task) -> Self {
+        ScoreConfig {
+            task,
+            factors: None,
+            bootstrap: BootstrapConfig::default(),
+        }
+    }
+
+    /// The requested factors, in order, without duplicates.
+    pub fn requested(&self) -> Vec<Factor> {
+        let mut out: Vec<Factor> = Vec::new();
+        for &f in self.factors.as_deref().unwrap_or(self.task.factors()) {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        out
+    }
+}
+
+/// Extra facts about the input for the report's dataset summary.
+#[derive(Clone, Debug, Default)]
+pub struct DatasetInfo {
+    pub name: Option<String>,
+    pub label: Option<String>,
+}
+
+/// The reason a factor is skipped when no model is configured.
+pub fn no_model_reason(f: Factor) -> String {
+    format!(
+        "needs a language model ({}); no model is configured",
+        f.info().extraction.label()
+    )
+}
+
+/// Human factor scores for the rule-based factors among those requested.
+///
+/// Returns the scored factors in request order and their scores.
+pub fn human_scores(
+    ds: &Dataset,
+    factors: &[Factor],
+    bootstrap: BootstrapConfig,
+    rules: &mut RuleExtractor,
+) -> Vec<(Factor, FactorScoreEntry)> {
+    let scored: Vec<Factor> = factors
+        .iter()
+        .copied()
+        .filter(|f| !f.needs_model())
+        .collect();
+    let mut table = ClusterTable::new(scored.len(), ds.n_clusters as usize);
+    for pair in &ds.pairs {
+        let ctx = pair.context();
+        let p = pair.preference.sign();
+        for (fi, &f) in scored.iter().enumerate() {
+            let va = rules.value(f, &ds.texts, pair.a, ctx).unwrap_or(f64::NAN);
+            let vb = rules.value(f, &ds.texts, pair.b, ctx).unwrap_or(f64::NAN);
+            table.add(
+                fi,
+                pair.cluster,
+                classify(Setting::Human, p, compare(va, vb)),
+            );
+        }
+    }
+    let scores = table.scores(bootstrap);
+    scored
+        .into_iter()
+        .zip(scores.iter().map(FactorScoreEntry::from))
+        .collect()
+}
+
+/// The dataset part of a report.
+pub fn dataset_summary(ds: &Dataset, info: &DatasetInfo) -> DatasetSummary {
+    let st = &ds.stats;
+    DatasetSummary {
+        name: info.name.clone(),
+        format: ds.format.map_or("unknown", |f| f.name()).to_owned(),
+        label: info.label.clone(),
+        records_read: st.records_read,
+        records_parsed: st.records_parsed,
+        records_skipped: st.records_skipped,
+        pairs: ds.pairs.len() as u64,
+        human_ties_dropped: st.human_ties_dropped,
+        pairs_dropped_other: st.pairs_dropped_other,
+        pairs_dropped_reason: st.pairs_dropped_reason.clone(),
+        inputs: ds.n_clusters as u64,
+        unique_texts: ds.texts.len() as u64,
+        bytes_read: st.bytes_read,
+        diagnostics: ds
+            .diagnostics
+            .iter()
+            .take(MAX_REPORT_DIAGNOSTICS)
+            .cloned()
+            .collect::<Vec<Diagnostic>>(),
+        diagnostics_total: ds.diagnostics.len() as u64,
+    }
+}
+
+/// Builds the report for the human agent: rule-based factors scored, factors
+/// that need a model listed as skipped.
+pub fn score_report(ds: &Dataset, cfg: &ScoreConfig, info: &DatasetInfo) -> Report {
+    let requested = cfg.requested();
+    let mut rules = RuleExtractor::new();
+    let scores = human_scores(ds, &requested, cfg.bootstrap, &mut rules);
+    let factor_scores: BTreeMap<String, FactorScoreEntry> = scores
+        .iter()
+        .map(|(f, s)| (f.id().to_owned(), *s))
+        .collect();
+    let human = Agent {
+        name: "human".into(),
+        setting: Setting::Human,
+        tie_policy: Setting::Human.tie_policy().into(),
+        ranking: ranking(&factor_scores),
+        factor_scores,
+    };
+    Report {
+        schema: SCHEMA.into(),
+        generator: concat!("profile ", env!("CARGO_PKG_VERSION")).into(),
+        dataset: dataset_summary(ds, info),
+        config: RunConfig {
+            task: cfg.task.id().into(),
+            factors: requested.iter().map(|f| f.id().to_owned()).collect(),
+            bootstrap_resamples: cfg.bootstrap.resamples,
+            seed: cfg.bootstrap.seed,
+            ci_level: 0.95,
+            resampling_unit: "input (all pairs of one input move together)".into(),
+            factor_tie_tolerance: FACTOR_TIE_TOLERANCE,
+        },
+        factors: requested.iter().map(|f| factor_meta(*f)).collect(),
+        skipped_factors: requested
+            .iter()
+            .filter(|f| f.needs_model())
+            .map(|&f| SkippedFactor {
+                id: f.id().into(),
+                reason: no_model_reason(f),
+            })
+            .collect(),
+        agents: vec![human],
+        alignments: Vec::new(),
+    }
+}
+
+/// The taxonomy entry of a factor, as written in reports.
+pub fn factor_meta(f: Factor) -> FactorMeta {
+    let i = f.info();
+    FactorMeta {
+        id: f.id().into(),
+        name: i.name.into(),
+        level2: i.level2.into(),
+        level3: i.level3.into(),
+        extraction: i.extraction.label().into(),
+        value: i.value.into(),
+    }
+}

@@ -1,0 +1,420 @@
+//! The `profile` command line (native only): argument parsing and output.
+//! Everything it computes comes from the core; this module only reads files,
+//! parses flags and prints.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use crate::analysis::{score_report, DatasetInfo, ScoreConfig};
+use crate::data::{load_reader, Format, FormatOptions, SummEvalLabel};
+use crate::factors::{Factor, Task};
+use crate::report::{Alignment, Report};
+use crate::stats::BootstrapConfig;
+
+const USAGE: &str = "\
+profile: factor-level explanations of human (and model) preferences
+
+USAGE:
+  profile score FILE [--task summarization|helpful|doc_qa] [--factors a,b,...]
+                     [--format NAME] [--label ASPECT] [--bootstrap N] [--seed S]
+                     [--json] [--out REPORT.json]
+  profile align FILE.json [--json]
+  profile formats      list the dataset formats
+  profile factors      list the factors and task presets
+  profile --help | --version
+
+FILE is JSONL, a JSON array, or either gzipped; `-` reads standard input.
+The format is detected from the fields; --format overrides it.
+--label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance).
+";
+
+/// A command-line failure: the message and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+}
+
+fn usage_error(msg: impl Into<String>) -> Failure {
+    Failure {
+        message: format!("{}\n\n{USAGE}", msg.into()),
+        code: 2,
+    }
+}
+
+fn data_error(msg: impl Into<String>) -> Failure {
+    Failure {
+        message: msg.into(),
+        code: 1,
+    }
+}
+
+/// Runs the CLI with `args` (without the program name), writing to `out`.
+///
+/// # Errors
+/// A [`Failure`] with the message to print on standard error and the exit code.
+pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure> {
+    let Some(cmd) = args.first() else {
+        return Err(usage_error("no command given"));
+    };
+    let rest = &args[1..];
+    let text = match cmd.as_str() {
+        "score" => cmd_score(rest)?,
+        "align" => cmd_align(rest)?,
+        "formats" => list_formats(),
+        "factors" => list_factors(),
+        "-h" | "--help" | "help" => USAGE.to_owned(),
+        "-V" | "--version" => format!("profile {}\n", env!("CARGO_PKG_VERSION")),
+        other => return Err(usage_error(format!("unknown command `{other}`"))),
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| data_error(format!("cannot write the output: {e}")))
+}
+
+/// Parsed flags: positional arguments and `--name value` / `--switch`.
+struct Flags {
+    positional: Vec<String>,
+    values: BTreeMap<String, String>,
+    switches: Vec<String>,
+}
+
+fn parse_flags(args: &[String], with_value: &[&str], switches: &[&str]) -> Result<Flags, Failure> {
+    let mut f = Flags {
+        positional: Vec::new(),
+        values: BTreeMap::new(),
+        switches: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if let Some(name) = a.strip_prefix("--") {
+            let (name, inline) = match name.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (name, None),
+            };
+            if with_value.contains(&name) {
+                let v = match inline {
+                    Some(v) => v,
+                    None => it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| usage_error(format!("--{name} needs a value")))?,
+                };
+                f.values.insert(name.to_owned(), v);
+            } else if switches.contains(&name) && inline.is_none() {
+                f.switches.push(name.to_owned());
+            } else {
+                return Err(usage_error(format!("unknown option --{name}")));
+            }
+        } else {
+            f.positional.push(a.clone());
+        }
+    }
+    Ok(f)
+}
+
+fn open_input(path: &str) -> Result<Box<dyn std::io::Read>, Failure> {
+    if path == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    std::fs::File::open(path)
+        .map(|f| Box::new(f) as Box<dyn std::io::Read>)
+        .map_err(|e| data_error(format!("cannot open {path}: {e}")))
+}
+
+fn parse_factors(list: &str) -> Result<Vec<Factor>, Failure> {
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            Factor::from_id(s).ok_or_else(|| {
+                let known: Vec<&str> = Factor::ALL.iter().map(|f| f.id()).collect();
+                usage_error(format!(
+                    "unknown factor `{}`; known factors: {}",
+                    s.trim(),
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+fn cmd_score(args: &[String]) -> Result<String, Failure> {
+    let f = parse_flags(
+        args,
+        &[
+            "task",
+            "factors",
+            "format",
+            "label",
+            "bootstrap",
+            "seed",
+            "out",
+        ],
+        &["json"],
+    )?;
+    let [path] = f.positional.as_slice() else {
+        return Err(usage_error("`profile score` takes one FILE"));
+    };
+    let format = match f.values.get("format") {
+        Some(name) => Some(Format::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            usage_error(format!(
+                "unknown format `{name}`; known formats: {}",
+                known.join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    let label = match f.values.get("label") {
+        Some(l) => Some(SummEvalLabel::from_name(l).ok_or_else(|| {
+            usage_error(format!(
+                "unknown label `{l}`; use mean, coherence, consistency, fluency or relevance"
+            ))
+        })?),
+        None => None,
+    };
+    let task = match f.values.get("task") {
+        Some(t) => Some(Task::from_id(t).ok_or_else(|| {
+            usage_error(format!(
+                "unknown task `{t}`; use summarization, helpful or doc_qa"
+            ))
+        })?),
+        None => None,
+    };
+    let factors = f
+        .values
+        .get("factors")
+        .map(|l| parse_factors(l))
+        .transpose()?;
+    let mut bootstrap = BootstrapConfig::default();
+    if let Some(n) = f.values.get("bootstrap") {
+        bootstrap.resamples = n
+            .parse()
+            .map_err(|_| usage_error(format!("--bootstrap takes a count, not `{n}`")))?;
+    }
+    if let Some(s) = f.values.get("seed") {
+        bootstrap.seed = s
+            .parse()
+            .map_err(|_| usage_error(format!("--seed takes an integer, not `{s}`")))?;
+    }
+
+    let opts = FormatOptions {
+        format,
+        summeval_label: label.unwrap_or_default(),
+    };
+    let ds =
+        load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))?;
+    let fmt = ds.format;
+    if label.is_some() && fmt != Some(Format::SummEval) {
+        return Err(usage_error(format!(
+            "--label applies to SummEval data; {path} is {}",
+            fmt.map_or("unknown", |f| f.name())
+        )));
+    }
+    let task = task.unwrap_or_else(|| fmt.map_or(Task::Helpful, |f| f.default_task()));
+    let cfg = ScoreConfig {
+        task,
+        factors,
+        bootstrap,
+    };
+    let info = DatasetInfo {
+        name: std::path::Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+        label: (fmt == Some(Format::SummEval)).then(|| label.unwrap_or_default().name().to_owned()),
+    };
+    let report = score_report(&ds, &cfg, &info);
+    let json = report.to_json_pretty() + "\n";
+    if let Some(out) = f.values.get("out") {
+        std::fs::write(out, &json).map_err(|e| data_error(format!("cannot write {out}: {e}")))?;
+    }
+    Ok(if f.switches.iter().any(|s| s == "json") {
+        json
+    } else {
+        render_table(&report)
+    })
+}
+
+fn fmt_opt(x: Option<f64>, width: usize) -> String {
+    match x {
+        Some(v) => format!("{v:>width$.3}"),
+        None => format!("{:>width$}", "—"),
+    }
+}
+
+/// The report as a readable table.
+pub fn render_table(r: &Report) -> String {
+    let d = &r.dataset;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "PROFILE report — {} ({}{})",
+        d.name.as_deref().unwrap_or("input"),
+        d.format,
+        d.label
+            .as_deref()
+            .map(|l| format!(", label: {l}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "records: {} read, {} parsed, {} skipped · pairs: {} ({} human ties dropped{}) · inputs: {} · unique texts: {}",
+        d.records_read,
+        d.records_parsed,
+        d.records_skipped,
+        d.pairs,
+        d.human_ties_dropped,
+        if d.pairs_dropped_other > 0 { format!(", {} dropped by format rules", d.pairs_dropped_other) } else { String::new() },
+        d.inputs,
+        d.unique_texts
+    );
+    let _ = writeln!(
+        s,
+        "task: {} · bootstrap: {} resamples over inputs, seed {}",
+        r.config.task, r.config.bootstrap_resamples, r.config.seed
+    );
+    for a in &r.agents {
+        let _ = writeln!(s, "\nagent: {} ({} setting)", a.name, a.setting.id());
+        let _ = writeln!(
+            s,
+            "  {:<20} {:>7}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8}",
+            "factor", "score", "95% CI", "C", "D", "T", "dropped", "n"
+        );
+        for id in &a.ranking {
+            let e = &a.factor_scores[id];
+            let ci = match e.ci95 {
+                Some([lo, hi]) => format!("[{lo:>6.3}, {hi:>6.3}]"),
+                None => format!("{:>17}", "—"),
+            };
+            let _ = writeln!(
+                s,
+                "  {:<20} {}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8}",
+                id,
+                fmt_opt(e.score, 7),
+                ci,
+                e.concordant,
+                e.discordant,
+                e.ties,
+                e.dropped,
+                e.n_pairs
+            );
+        }
+    }
+    if !r.skipped_factors.is_empty() {
+        let _ = writeln!(s, "\nskipped factors:");
+        for k in &r.skipped_factors {
+            let _ = writeln!(s, "  {:<20} {}", k.id, k.reason);
+        }
+    }
+    if d.diagnostics_total > 0 {
+        let _ = writeln!(s, "\nproblems ({}):", d.diagnostics_total);
+        for diag in d.diagnostics.iter().take(10) {
+            let _ = writeln!(s, "  {diag}");
+        }
+        if d.diagnostics_total > 10 {
+            let _ = writeln!(s, "  … {} more (see --json)", d.diagnostics_total - 10);
+        }
+    }
+    s
+}
+
+fn cmd_align(args: &[String]) -> Result<String, Failure> {
+    let f = parse_flags(args, &[], &["json"])?;
+    let [path] = f.positional.as_slice() else {
+        return Err(usage_error("`profile align` takes one FILE.json"));
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| data_error(format!("cannot read {path}: {e}")))?;
+    let agents: BTreeMap<String, BTreeMap<String, Option<f64>>> = serde_json::from_str(&text)
+        .map_err(|e| {
+            data_error(format!(
+                "{path}: expected an object mapping agent names to {{factor id: score}}: {e}"
+            ))
+        })?;
+    let human = agents
+        .get("human")
+        .ok_or_else(|| data_error(format!("{path}: no \"human\" agent to align with")))?;
+    for (name, scores) in &agents {
+        for id in scores.keys() {
+            if Factor::from_id(id).is_none() {
+                return Err(data_error(format!(
+                    "{path}: agent `{name}`: unknown factor `{id}`"
+                )));
+            }
+        }
+    }
+    let alignments: Vec<Alignment> = agents
+        .iter()
+        .filter(|(n, _)| n.as_str() != "human")
+        .map(|(n, s)| Alignment::between(n, s, "human", human))
+        .collect();
+    if f.switches.iter().any(|s| s == "json") {
+        return Ok(serde_json::to_string_pretty(&alignments).expect("serialisable") + "\n");
+    }
+    let mut s = format!(
+        "{:<24} {:>8} {:>12} {:>12} {:>10}\n",
+        "agent", "factors", "kendall_tau", "spearman_rho", "pearson_r"
+    );
+    for a in &alignments {
+        let _ = writeln!(
+            s,
+            "{:<24} {:>8} {} {} {}",
+            a.agent,
+            a.n_factors,
+            fmt_opt(a.kendall_tau, 12),
+            fmt_opt(a.spearman_rho, 12),
+            fmt_opt(a.pearson_r, 10)
+        );
+    }
+    Ok(s)
+}
+
+fn list_formats() -> String {
+    let mut s = String::from("formats (detected from the fields of the first record):\n");
+    for f in Format::ALL {
+        let _ = writeln!(s, "  {:<17} {}", f.name(), f.description());
+    }
+    s
+}
+
+fn list_factors() -> String {
+    let mut s = format!(
+        "{:<20} {:<26} {:<14} {:<32} value\n",
+        "factor", "level 2", "level 3", "extraction"
+    );
+    for f in Factor::ALL {
+        let i = f.info();
+        let _ = writeln!(
+            s,
+            "{:<20} {:<26} {:<14} {:<32} {}",
+            f.id(),
+            i.level2,
+            i.level3,
+            i.extraction.label(),
+            i.value
+        );
+    }
+    s.push_str("\ntask presets:\n");
+    for t in Task::ALL {
+        let ids: Vec<&str> = t.factors().iter().map(|f| f.id()).collect();
+        let _ = writeln!(s, "  {:<14} {}", t.id(), ids.join(", "));
+    }
+    s
+}
+
+/// Entry point for the binary: runs and exits with the right code.
+pub fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    match run(&args, &mut lock) {
+        Ok(()) => {
+            let _ = lock.flush();
+        }
+        Err(f) => {
+            let _ = lock.flush();
+            eprintln!("error: {}", f.message.trim_end());
+            std::process::exit(f.code);
+        }
+    }
+}

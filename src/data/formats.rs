@@ -1,0 +1,572 @@
+//! Dataset formats and their adapters.
+//!
+//! Each adapter turns one JSON record into either a pair (formats that store a
+//! comparison per record) or a scored item of a group (formats that rate single
+//! responses, where pairs are formed within an input at the end). Detection
+//! looks at the field names of the first JSON object.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Diagnostic, Preference};
+
+/// A dataset format the loader understands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// PROFILE's own schema: `response_a`, `response_b`, `preference`.
+    Profile,
+    /// SummEval expert ratings: `article_id`, `summary`, four aspects.
+    SummEval,
+    /// LLMBar: a JSON array of `input`, `output_1`, `output_2`, `label`.
+    LlmBar,
+    /// Anthropic HH-RLHF: `chosen` / `rejected` transcripts.
+    HhRlhf,
+    /// Stanford Human Preferences (SHP, SHP-2): `human_ref_A/B`, `labels`.
+    Shp,
+    /// WebGPT comparisons: `question`, `answer_0/1`, `score_0/1`, `quotes_0/1`.
+    WebGpt,
+    /// OpenAI summarize-from-feedback comparisons: `info`, `summaries`, `choice`.
+    TldrComparisons,
+    /// OpenAI summarize-from-feedback axis evaluations: `info`, `summary.axes`.
+    TldrAxis,
+}
+
+impl Format {
+    /// Every format, in the order detection tries them.
+    pub const ALL: [Format; 8] = [
+        Format::Profile,
+        Format::SummEval,
+        Format::LlmBar,
+        Format::HhRlhf,
+        Format::Shp,
+        Format::WebGpt,
+        Format::TldrComparisons,
+        Format::TldrAxis,
+    ];
+
+    /// The format's short name, as used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Profile => "profile",
+            Format::SummEval => "summeval",
+            Format::LlmBar => "llmbar",
+            Format::HhRlhf => "hh-rlhf",
+            Format::Shp => "shp",
+            Format::WebGpt => "webgpt",
+            Format::TldrComparisons => "tldr-comparisons",
+            Format::TldrAxis => "tldr-axis",
+        }
+    }
+
+    /// A one-line description with the fields that identify the format.
+    pub fn description(self) -> &'static str {
+        match self {
+            Format::Profile => "PROFILE pairs: response_a, response_b, preference (+ input, source)",
+            Format::SummEval => "SummEval ratings: article_id, article, summary, coherence/consistency/fluency/relevance",
+            Format::LlmBar => "LLMBar: input, output_1, output_2, label (1|2)",
+            Format::HhRlhf => "Anthropic HH-RLHF: chosen, rejected transcripts",
+            Format::Shp => "Stanford Human Preferences (SHP/SHP-2): history, human_ref_A, human_ref_B, labels",
+            Format::WebGpt => "WebGPT comparisons: question, quotes_0/1, answer_0/1, score_0/1",
+            Format::TldrComparisons => "TL;DR comparisons: info.post, summaries[2], choice",
+            Format::TldrAxis => "TL;DR axis evaluations: info.post, summary.text, summary.axes.overall",
+        }
+    }
+
+    /// Parses a format name (as printed by [`Format::name`]).
+    pub fn from_name(name: &str) -> Option<Format> {
+        let n = name.trim().to_ascii_lowercase().replace('_', "-");
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == n)
+            .or(match n.as_str() {
+                "canonical" | "jsonl" => Some(Format::Profile),
+                "hh" | "hhrlhf" => Some(Format::HhRlhf),
+                "shp-2" | "shp2" => Some(Format::Shp),
+                _ => None,
+            })
+    }
+
+    /// The format whose identifying fields `obj` has, if any.
+    pub fn detect(obj: &Map<String, Value>) -> Option<Format> {
+        let has = |k: &str| obj.contains_key(k);
+        if has("response_a") && has("response_b") {
+            Some(Format::Profile)
+        } else if has("article_id") && has("summary") {
+            Some(Format::SummEval)
+        } else if has("output_1") && has("output_2") {
+            Some(Format::LlmBar)
+        } else if has("chosen") && has("rejected") {
+            Some(Format::HhRlhf)
+        } else if has("human_ref_A") && has("human_ref_B") {
+            Some(Format::Shp)
+        } else if has("answer_0") && has("answer_1") {
+            Some(Format::WebGpt)
+        } else if has("summaries") && has("choice") {
+            Some(Format::TldrComparisons)
+        } else if has("summary") && has("info") {
+            Some(Format::TldrAxis)
+        } else {
+            None
+        }
+    }
+
+    /// Whether pairs are formed within groups of individually rated responses.
+    pub fn is_grouped(self) -> bool {
+        matches!(self, Format::SummEval | Format::TldrAxis)
+    }
+
+    /// The task preset that fits the format's data.
+    pub fn default_task(self) -> crate::factors::Task {
+        use crate::factors::Task;
+        match self {
+            Format::SummEval | Format::TldrComparisons | Format::TldrAxis => Task::Summarization,
+            Format::WebGpt => Task::DocQa,
+            Format::Profile | Format::LlmBar | Format::HhRlhf | Format::Shp => Task::Helpful,
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which SummEval rating makes the human label.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SummEvalLabel {
+    /// The mean of the four expert aspects (UniEval's "overall").
+    #[default]
+    Mean,
+    Coherence,
+    Consistency,
+    Fluency,
+    Relevance,
+}
+
+impl SummEvalLabel {
+    /// The four aspects.
+    pub const ASPECTS: [SummEvalLabel; 4] = [
+        SummEvalLabel::Coherence,
+        SummEvalLabel::Consistency,
+        SummEvalLabel::Fluency,
+        SummEvalLabel::Relevance,
+    ];
+
+    /// The name as written in the data and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SummEvalLabel::Mean => "mean",
+            SummEvalLabel::Coherence => "coherence",
+            SummEvalLabel::Consistency => "consistency",
+            SummEvalLabel::Fluency => "fluency",
+            SummEvalLabel::Relevance => "relevance",
+        }
+    }
+
+    /// Parses `mean`/`overall` or an aspect name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "mean" | "overall" | "average" => Some(SummEvalLabel::Mean),
+            n => Self::ASPECTS.into_iter().find(|a| a.name() == n),
+        }
+    }
+}
+
+/// Options that change how records are read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormatOptions {
+    /// Use this format instead of detecting one.
+    pub format: Option<Format>,
+    /// The SummEval rating used as the label.
+    pub summeval_label: SummEvalLabel,
+}
+
+/// Ties in SummEval ratings: means of thirds are compared with this tolerance.
+pub const SUMMEVAL_TIE_TOLERANCE: f64 = 1e-6;
+
+/// How a group of rated items is identified.
+pub(crate) type GroupKey = String;
+
+/// What one record contributes.
+#[derive(Debug)]
+pub(crate) enum Item<'a> {
+    /// A complete pair.
+    Pair {
+        input: Option<&'a str>,
+        source: Option<Cow<'a, str>>,
+        a: &'a str,
+        b: &'a str,
+        preference: Preference,
+        /// Groups pairs into clusters; `None` clusters by (input, source).
+        cluster: Option<String>,
+    },
+    /// One rated response of a group; pairs are formed within the group.
+    Rated {
+        group: GroupKey,
+        input: Option<&'a str>,
+        source: Option<&'a str>,
+        text: &'a str,
+        score: f64,
+    },
+    /// A valid record whose pair is dropped by the format's rules.
+    Dropped(&'static str),
+}
+
+type Res<T> = Result<T, Diagnostic>;
+
+struct Rec<'a> {
+    obj: &'a Map<String, Value>,
+    line: u64,
+}
+
+impl<'a> Rec<'a> {
+    fn get(&self, path: &str) -> Option<&'a Value> {
+        let mut cur = self.obj;
+        let mut parts = path.split('.').peekable();
+        while let Some(p) = parts.next() {
+            let v = cur.get(p)?;
+            if parts.peek().is_none() {
+                return Some(v);
+            }
+            cur = v.as_object()?;
+        }
+        None
+    }
+
+    fn err(&self, field: &str, reason: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(self.line, Some(field), reason)
+    }
+
+    fn str(&self, path: &str) -> Res<&'a str> {
+        match self.get(path) {
+            Some(Value::String(s)) => Ok(s),
+            Some(Value::Null) | None => Err(self.err(path, "missing")),
+            Some(v) => Err(self.err(path, format!("expected a string, found {}", kind(v)))),
+        }
+    }
+
+    fn opt_str(&self, path: &str) -> Res<Option<&'a str>> {
+        match self.get(path) {
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Value::Null) | None => Ok(None),
+            Some(v) => Err(self.err(path, format!("expected a string, found {}", kind(v)))),
+        }
+    }
+
+    fn num(&self, path: &str) -> Res<f64> {
+        match self.get(path) {
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| self.err(path, "not a finite number")),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| {
+                    self.err(path, format!("expected a number, found the string {s:?}"))
+                }),
+            Some(Value::Null) | None => Err(self.err(path, "missing")),
+            Some(v) => Err(self.err(path, format!("expected a number, found {}", kind(v)))),
+        }
+    }
+
+    fn id(&self, path: &str) -> Res<Option<String>> {
+        match self.get(path) {
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Null) | None => Ok(None),
+            Some(v) => Err(self.err(
+                path,
+                format!("expected a string or number id, found {}", kind(v)),
+            )),
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads one record of `format`.
+pub(crate) fn read_item<'a>(
+    format: Format,
+    opts: &FormatOptions,
+    obj: &'a Map<String, Value>,
+    line: u64,
+) -> Res<Item<'a>> {
+    let r = Rec { obj, line };
+    match format {
+        Format::Profile => profile(&r),
+        Format::SummEval => summeval(&r, opts.summeval_label),
+        Format::LlmBar => llmbar(&r),
+        Format::HhRlhf => hh_rlhf(&r),
+        Format::Shp => shp(&r),
+        Format::WebGpt => webgpt(&r),
+        Format::TldrComparisons => tldr_comparisons(&r),
+        Format::TldrAxis => tldr_axis(&r),
+    }
+}
+
+fn profile<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    let a = r.str("response_a")?;
+    let b = r.str("response_b")?;
+    let preference = match r.get("preference") {
+        None | Some(Value::Null) => return Err(r.err("preference", "missing")),
+        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "a" | "1" => Preference::A,
+            "b" | "-1" => Preference::B,
+            "tie" | "0" => Preference::Tie,
+            other => {
+                return Err(r.err(
+                    "preference",
+                    format!("expected \"a\", \"b\" or \"tie\" (or 1, -1, 0), found {other:?}"),
+                ))
+            }
+        },
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(x) if x == 1.0 => Preference::A,
+            Some(x) if x == -1.0 => Preference::B,
+            Some(x) if x == 0.0 => Preference::Tie,
+            _ => return Err(r.err("preference", format!("expected 1, -1 or 0, found {n}"))),
+        },
+        Some(v) => {
+            return Err(r.err(
+                "preference",
+                format!(
+                    "expected \"a\", \"b\", \"tie\", 1, -1 or 0, found {}",
+                    kind(v)
+                ),
+            ))
+        }
+    };
+    r.opt_str("task")?;
+    r.id("id")?;
+    Ok(Item::Pair {
+        input: r.opt_str("input")?,
+        source: r.opt_str("source")?.map(Cow::Borrowed),
+        a,
+        b,
+        preference,
+        cluster: None,
+    })
+}
+
+fn summeval<'a>(r: &Rec<'a>, label: SummEvalLabel) -> Res<Item<'a>> {
+    let group = r
+        .id("article_id")?
+        .ok_or_else(|| r.err("article_id", "missing"))?;
+    let text = r.str("summary")?;
+    let source = r.str("article")?;
+    let score = match label {
+        SummEvalLabel::Mean => {
+            let mut sum = 0.0;
+            for a in SummEvalLabel::ASPECTS {
+                sum += r.num(a.name())?;
+            }
+            sum / 4.0
+        }
+        aspect => r.num(aspect.name())?,
+    };
+    Ok(Item::Rated {
+        group,
+        input: None,
+        source: Some(source),
+        text,
+        score,
+    })
+}
+
+fn llmbar<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    let preference = match r.num("label")? {
+        x if x == 1.0 => Preference::A,
+        x if x == 2.0 => Preference::B,
+        x if x == 0.0 => Preference::Tie,
+        x => return Err(r.err("label", format!("expected 1 or 2, found {x}"))),
+    };
+    Ok(Item::Pair {
+        input: Some(r.str("input")?),
+        source: None,
+        a: r.str("output_1")?,
+        b: r.str("output_2")?,
+        preference,
+        cluster: None,
+    })
+}
+
+/// The marker before each assistant turn in HH-RLHF transcripts.
+const ASSISTANT: &str = "\n\nAssistant:";
+
+fn hh_rlhf<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    let split = |field: &str| -> Res<(&'a str, &'a str)> {
+        let t = r.str(field)?;
+        let at = t
+            .rfind(ASSISTANT)
+            .ok_or_else(|| r.err(field, "no \"\\n\\nAssistant:\" turn in the transcript"))?;
+        Ok((&t[..at], t[at + ASSISTANT.len()..].trim()))
+    };
+    let (prompt_c, chosen) = split("chosen")?;
+    let (prompt_r, rejected) = split("rejected")?;
+    if prompt_c != prompt_r {
+        return Ok(Item::Dropped(
+            "HH-RLHF pairs whose chosen and rejected transcripts differ before the last assistant turn",
+        ));
+    }
+    Ok(Item::Pair {
+        input: Some(prompt_c.trim()),
+        source: None,
+        a: chosen,
+        b: rejected,
+        preference: Preference::A,
+        cluster: None,
+    })
+}
+
+fn shp<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    let input = match r.opt_str("history")? {
+        Some(h) => h,
+        None => r
+            .str("post")
+            .map_err(|_| r.err("history", "missing (nor is there a `post`)"))?,
+    };
+    let preference = match r.num("labels")? {
+        x if x == 1.0 => Preference::A,
+        x if x == 0.0 => Preference::B,
+        x => {
+            return Err(r.err(
+                "labels",
+                format!("expected 1 (A preferred) or 0 (B preferred), found {x}"),
+            ))
+        }
+    };
+    Ok(Item::Pair {
+        input: Some(input),
+        source: None,
+        a: r.str("human_ref_A")?,
+        b: r.str("human_ref_B")?,
+        preference,
+        cluster: r.id("post_id")?,
+    })
+}
+
+fn webgpt<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    let question = r.str("question.full_text")?;
+    let s0 = r.num("score_0")?;
+    let s1 = r.num("score_1")?;
+    // Both answers' quotes together are the reference documents of the pair.
+    let mut n_quotes = 0;
+    for q in ["quotes_0", "quotes_1"] {
+        match r.get(&format!("{q}.extract")) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(xs)) => {
+                for (i, x) in xs.iter().enumerate() {
+                    if !x.is_string() {
+                        return Err(r.err(
+                            &format!("{q}.extract[{i}]"),
+                            format!("expected a string, found {}", kind(x)),
+                        ));
+                    }
+                    n_quotes += 1;
+                }
+            }
+            Some(v) => {
+                return Err(r.err(
+                    &format!("{q}.extract"),
+                    format!("expected an array, found {}", kind(v)),
+                ))
+            }
+        }
+    }
+    let source = (n_quotes > 0).then(|| {
+        let mut seen = Vec::new();
+        for q in ["quotes_0", "quotes_1"] {
+            if let Some(Value::Array(xs)) = r.get(&format!("{q}.extract")) {
+                for s in xs.iter().filter_map(Value::as_str) {
+                    if !seen.contains(&s) {
+                        seen.push(s);
+                    }
+                }
+            }
+        }
+        seen.join("\n\n")
+    });
+    Ok(Item::Pair {
+        input: Some(question),
+        source: source.map(Cow::Owned),
+        a: r.str("answer_0")?,
+        b: r.str("answer_1")?,
+        preference: Preference::from_scores(s0, s1, 1e-12),
+        cluster: r.id("question.id")?,
+    })
+}
+
+fn tldr_post<'a>(r: &Rec<'a>) -> Res<&'a str> {
+    match r.opt_str("info.post")? {
+        Some(p) => Ok(p),
+        None => r
+            .str("info.article")
+            .map_err(|_| r.err("info.post", "missing (nor is there an `info.article`)")),
+    }
+}
+
+fn tldr_comparisons<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    let source = tldr_post(r)?;
+    let summaries = match r.get("summaries") {
+        Some(Value::Array(s)) if s.len() == 2 => s,
+        Some(Value::Array(s)) => {
+            return Err(r.err(
+                "summaries",
+                format!("expected 2 summaries, found {}", s.len()),
+            ))
+        }
+        Some(v) => return Err(r.err("summaries", format!("expected an array, found {}", kind(v)))),
+        None => return Err(r.err("summaries", "missing")),
+    };
+    let text = |i: usize| -> Res<&'a str> {
+        summaries[i]
+            .get("text")
+            .and_then(Value::as_str)
+            .ok_or_else(|| r.err(&format!("summaries[{i}].text"), "missing or not a string"))
+    };
+    let preference = match r.num("choice")? {
+        x if x == 0.0 => Preference::A,
+        x if x == 1.0 => Preference::B,
+        x => return Err(r.err("choice", format!("expected 0 or 1, found {x}"))),
+    };
+    Ok(Item::Pair {
+        input: r.opt_str("info.title")?,
+        source: Some(Cow::Borrowed(source)),
+        a: text(0)?,
+        b: text(1)?,
+        preference,
+        cluster: r.id("info.id")?,
+    })
+}
+
+fn tldr_axis<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    let source = tldr_post(r)?;
+    let group = match r.id("info.id")? {
+        Some(id) => id,
+        None => source.to_owned(),
+    };
+    Ok(Item::Rated {
+        group,
+        input: r.opt_str("info.title")?,
+        source: Some(source),
+        text: r.str("summary.text")?,
+        score: r.num("summary.axes.overall")?,
+    })
+}

@@ -1,0 +1,496 @@
+//! The push-based loader: bytes in, a [`Dataset`] with diagnostics out.
+
+use std::io::{Read, Write};
+
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Value};
+
+use super::formats::{read_item, Item, SUMMEVAL_TIE_TOLERANCE};
+use super::framing::Framer;
+use super::{Dataset, Diagnostic, Format, FormatOptions, Pair, Preference, TextId};
+
+/// Records kept while the format is still unknown; past this many, loading
+/// gives up on detection.
+const MAX_UNDETECTED: usize = 1000;
+
+/// Why a file could not be loaded at all (bad records never cause this; they
+/// become diagnostics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// No record looked like any known format.
+    UnknownFormat {
+        /// The field names of the first JSON object seen, if there was one.
+        first_fields: Option<Vec<String>>,
+        /// The first problems seen, for context.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// Reading the input failed.
+    Io(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::UnknownFormat {
+                first_fields,
+                diagnostics,
+            } => {
+                match first_fields {
+                    Some(fields) => writeln!(
+                        f,
+                        "unknown format: the first record has the fields {}",
+                        fields.join(", ")
+                    )?,
+                    None => writeln!(f, "unknown format: no record is a JSON object")?,
+                }
+                for d in diagnostics.iter().take(3) {
+                    writeln!(f, "  {d}")?;
+                }
+                writeln!(f, "known formats:")?;
+                for fmt in Format::ALL {
+                    writeln!(f, "  {:<17} {}", fmt.name(), fmt.description())?;
+                }
+                Ok(())
+            }
+            LoadError::Io(e) => write!(f, "cannot read the input: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+enum Compression {
+    Undecided(Vec<u8>),
+    Plain,
+    Gzip(Box<flate2::write::MultiGzDecoder<Vec<u8>>>),
+    Failed,
+}
+
+/// A rated response waiting to be paired within its group.
+struct Rated {
+    text: TextId,
+    score: f64,
+    line: u64,
+}
+
+#[derive(Default)]
+struct Group {
+    input: Option<TextId>,
+    source: Option<TextId>,
+    items: Vec<Rated>,
+}
+
+/// Loads a dataset from chunks of bytes.
+///
+/// ```
+/// use profile::data::{Loader, FormatOptions};
+/// let mut loader = Loader::new(FormatOptions::default());
+/// loader.push(br#"{"response_a": "short", "response_b": "a longer one", "preference": "b"}"#);
+/// loader.push(b"\nnot json\n");
+/// let ds = loader.finish().unwrap();
+/// assert_eq!(ds.pairs.len(), 1);
+/// assert_eq!(ds.diagnostics[0].line, 2);
+/// ```
+pub struct Loader {
+    opts: FormatOptions,
+    compression: Compression,
+    framer: Framer,
+    format: Option<Format>,
+    undetected: Vec<(u64, Result<Map<String, Value>, Diagnostic>)>,
+    first_fields: Option<Vec<String>>,
+    ds: Dataset,
+    clusters_by_text: FxHashMap<(u32, u32), u32>,
+    clusters_by_key: FxHashMap<String, u32>,
+    next_cluster: u32,
+    groups: Vec<Group>,
+    last_line: u64,
+}
+
+impl Loader {
+    /// A loader with the given options (format override, SummEval label).
+    pub fn new(opts: FormatOptions) -> Self {
+        Loader {
+            format: opts.format,
+            opts,
+            compression: Compression::Undecided(Vec::new()),
+            framer: Framer::new(),
+            undetected: Vec::new(),
+            first_fields: None,
+            ds: Dataset::default(),
+            clusters_by_text: FxHashMap::default(),
+            clusters_by_key: FxHashMap::default(),
+            next_cluster: 0,
+            groups: Vec::new(),
+            last_line: 0,
+        }
+    }
+
+    /// The format, once detected (or as chosen).
+    pub fn format(&self) -> Option<Format> {
+        self.format
+    }
+
+    /// Input bytes consumed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.ds.stats.bytes_read
+    }
+
+    /// Records seen so far.
+    pub fn records_read(&self) -> u64 {
+        self.ds.stats.records_read
+    }
+
+    /// Pairs kept so far (grouped formats form theirs at the end).
+    pub fn pairs_so_far(&self) -> usize {
+        self.ds.pairs.len()
+    }
+
+    /// Feeds the next chunk of the file. Gzip input is recognised by its magic
+    /// bytes and decompressed on the fly.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.ds.stats.bytes_read += bytes.len() as u64;
+        match &mut self.compression {
+            Compression::Undecided(head) => {
+                head.extend_from_slice(bytes);
+                if head.len() >= 2 {
+                    let head = std::mem::take(head);
+                    self.decide_compression(head);
+                }
+            }
+            Compression::Plain => self.push_plain(bytes),
+            Compression::Gzip(dec) => {
+                let res = dec.write_all(bytes);
+                let out = std::mem::take(dec.get_mut());
+                self.push_plain(&out);
+                if let Err(e) = res {
+                    self.gzip_failed(e);
+                }
+            }
+            Compression::Failed => {}
+        }
+    }
+
+    fn decide_compression(&mut self, head: Vec<u8>) {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            self.compression =
+                Compression::Gzip(Box::new(flate2::write::MultiGzDecoder::new(Vec::new())));
+        } else {
+            self.compression = Compression::Plain;
+        }
+        // Re-dispatch the buffered head without counting it twice.
+        self.ds.stats.bytes_read -= head.len() as u64;
+        self.push(&head);
+    }
+
+    fn gzip_failed(&mut self, e: std::io::Error) {
+        let line = self.last_line;
+        self.ds.diagnostics.push(Diagnostic::new(
+            line,
+            None,
+            format!("the gzip stream is corrupt ({e}); the rest of the file was not read"),
+        ));
+        self.compression = Compression::Failed;
+    }
+
+    fn push_plain(&mut self, bytes: &[u8]) {
+        let mut framer = std::mem::take(&mut self.framer);
+        framer.push(bytes, &mut |line, rec| self.record(line, rec));
+        self.framer = framer;
+    }
+
+    /// Ends the input and returns the dataset.
+    ///
+    /// # Errors
+    /// [`LoadError::UnknownFormat`] when no record matched a known format (and
+    /// none was chosen). Bad records never make this fail.
+    pub fn finish(mut self) -> Result<Dataset, LoadError> {
+        match std::mem::replace(&mut self.compression, Compression::Plain) {
+            Compression::Undecided(head) => {
+                self.ds.stats.bytes_read -= head.len() as u64;
+                self.push(&head);
+            }
+            Compression::Gzip(mut dec) => {
+                let res = dec.try_finish();
+                let out = std::mem::take(dec.get_mut());
+                self.push_plain(&out);
+                if let Err(e) = res {
+                    self.gzip_failed(e);
+                }
+            }
+            _ => {}
+        }
+        let mut framer = std::mem::take(&mut self.framer);
+        framer.finish(&mut |line, rec| self.record(line, rec));
+        if let Some(line) = framer.trailing_garbage_line {
+            self.ds.diagnostics.push(Diagnostic::new(
+                line,
+                None,
+                "content after the closing `]` of the JSON array was ignored",
+            ));
+        }
+        if self.format.is_none() {
+            if self.undetected.is_empty() {
+                // An empty file is an empty dataset, not an error.
+                return Ok(self.ds);
+            }
+            return Err(LoadError::UnknownFormat {
+                first_fields: self.first_fields,
+                diagnostics: self
+                    .undetected
+                    .into_iter()
+                    .filter_map(|(_, r)| r.err())
+                    .take(3)
+                    .collect(),
+            });
+        }
+        self.pair_groups();
+        self.renumber_clusters();
+        self.ds.format = self.format;
+        debug_assert_eq!(
+            self.ds.stats.records_parsed + self.ds.stats.records_skipped,
+            self.ds.stats.records_read
+        );
+        Ok(self.ds)
+    }
+
+    fn record(&mut self, line: u64, bytes: &[u8]) {
+        self.ds.stats.records_read += 1;
+        self.last_line = line;
+        let parsed = parse_object(line, bytes);
+        match self.format {
+            Some(format) => self.apply(format, line, parsed),
+            None => {
+                if let Ok(obj) = &parsed {
+                    if self.first_fields.is_none() {
+                        self.first_fields = Some(obj.keys().cloned().collect());
+                    }
+                    if let Some(format) = Format::detect(obj) {
+                        self.format = Some(format);
+                        for (l, p) in std::mem::take(&mut self.undetected) {
+                            self.apply(format, l, p);
+                        }
+                        self.apply(format, line, parsed);
+                        return;
+                    }
+                }
+                if self.undetected.len() < MAX_UNDETECTED {
+                    self.undetected.push((line, parsed));
+                } else {
+                    self.skip(Diagnostic::new(
+                        line,
+                        None,
+                        "the file's format could not be detected",
+                    ));
+                }
+            }
+        }
+    }
+
+    fn skip(&mut self, d: Diagnostic) {
+        self.ds.stats.records_skipped += 1;
+        self.ds.diagnostics.push(d);
+    }
+
+    fn apply(&mut self, format: Format, line: u64, parsed: Result<Map<String, Value>, Diagnostic>) {
+        let obj = match parsed {
+            Ok(obj) => obj,
+            Err(d) => return self.skip(d),
+        };
+        let item = match read_item(format, &self.opts, &obj, line) {
+            Ok(item) => item,
+            Err(d) => return self.skip(d),
+        };
+        self.ds.stats.records_parsed += 1;
+        match item {
+            Item::Pair {
+                input,
+                source,
+                a,
+                b,
+                preference,
+                cluster,
+            } => {
+                if preference == Preference::Tie {
+                    self.ds.stats.human_ties_dropped += 1;
+                    return;
+                }
+                let texts = &mut self.ds.texts;
+                let input = input.map(|t| texts.intern(t));
+                let source = source.map(|t| texts.intern(&t));
+                let a = texts.intern(a);
+                let b = texts.intern(b);
+                let cluster = match cluster {
+                    Some(key) => self.cluster_by_key(key),
+                    None if input.is_none() && source.is_none() => self.new_cluster(),
+                    None => {
+                        let key = (
+                            input.map_or(u32::MAX, |t| t.0),
+                            source.map_or(u32::MAX, |t| t.0),
+                        );
+                        let next = &mut self.next_cluster;
+                        *self.clusters_by_text.entry(key).or_insert_with(|| {
+                            *next += 1;
+                            *next - 1
+                        })
+                    }
+                };
+                self.ds.pairs.push(Pair {
+                    cluster,
+                    input,
+                    source,
+                    a,
+                    b,
+                    preference,
+                    line,
+                });
+            }
+            Item::Rated {
+                group,
+                input,
+                source,
+                text,
+                score,
+            } => {
+                let cluster = self.cluster_by_key(group) as usize;
+                if self.groups.len() <= cluster {
+                    self.groups.resize_with(cluster + 1, Group::default);
+                }
+                let texts = &mut self.ds.texts;
+                let g = &mut self.groups[cluster];
+                if g.items.is_empty() {
+                    g.input = input.map(|t| texts.intern(t));
+                    g.source = source.map(|t| texts.intern(t));
+                }
+                g.items.push(Rated {
+                    text: texts.intern(text),
+                    score,
+                    line,
+                });
+            }
+            Item::Dropped(reason) => {
+                self.ds.stats.pairs_dropped_other += 1;
+                self.ds.stats.pairs_dropped_reason = Some(reason.to_owned());
+            }
+        }
+    }
+
+    fn new_cluster(&mut self) -> u32 {
+        self.next_cluster += 1;
+        self.next_cluster - 1
+    }
+
+    fn cluster_by_key(&mut self, key: String) -> u32 {
+        let next = &mut self.next_cluster;
+        *self.clusters_by_key.entry(key).or_insert_with(|| {
+            *next += 1;
+            *next - 1
+        })
+    }
+
+    /// Forms all within-group pairs of rated formats (SummEval, TL;DR axes).
+    fn pair_groups(&mut self) {
+        for (cluster, g) in self.groups.iter().enumerate() {
+            for i in 0..g.items.len() {
+                for j in i + 1..g.items.len() {
+                    let (x, y) = (&g.items[i], &g.items[j]);
+                    let preference =
+                        Preference::from_scores(x.score, y.score, SUMMEVAL_TIE_TOLERANCE);
+                    if preference == Preference::Tie {
+                        self.ds.stats.human_ties_dropped += 1;
+                        continue;
+                    }
+                    self.ds.pairs.push(Pair {
+                        cluster: cluster as u32,
+                        input: g.input,
+                        source: g.source,
+                        a: x.text,
+                        b: y.text,
+                        preference,
+                        line: x.line,
+                    });
+                }
+            }
+        }
+        self.groups = Vec::new();
+    }
+
+    /// Makes cluster ids dense over the clusters that kept at least one pair.
+    fn renumber_clusters(&mut self) {
+        let mut map = vec![u32::MAX; self.next_cluster as usize];
+        let mut n = 0u32;
+        for p in &mut self.ds.pairs {
+            let slot = &mut map[p.cluster as usize];
+            if *slot == u32::MAX {
+                *slot = n;
+                n += 1;
+            }
+            p.cluster = *slot;
+        }
+        self.ds.n_clusters = n;
+        self.clusters_by_key = FxHashMap::default();
+        self.clusters_by_text = FxHashMap::default();
+    }
+}
+
+fn parse_object(line: u64, bytes: &[u8]) -> Result<Map<String, Value>, Diagnostic> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(obj)) => Ok(obj),
+        Ok(other) => Err(Diagnostic::new(
+            line,
+            None,
+            format!(
+                "expected a JSON object, found {}",
+                match other {
+                    Value::Array(_) => "an array",
+                    Value::String(_) => "a string",
+                    Value::Number(_) => "a number",
+                    Value::Bool(_) => "a boolean",
+                    _ => "null",
+                }
+            ),
+        )),
+        Err(e) => {
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+            let reason = if e.line() <= 1 {
+                format!("invalid JSON at column {}: {msg}", e.column())
+            } else {
+                format!(
+                    "invalid JSON at line {} of the record, column {}: {msg}",
+                    e.line(),
+                    e.column()
+                )
+            };
+            Err(Diagnostic::new(line, None, reason))
+        }
+    }
+}
+
+/// Loads a whole reader (plain or gzip, JSONL or a JSON array).
+///
+/// # Errors
+/// [`LoadError::Io`] if reading fails, [`LoadError::UnknownFormat`] as in [`Loader::finish`].
+pub fn load_reader<R: Read>(mut reader: R, opts: FormatOptions) -> Result<Dataset, LoadError> {
+    let mut loader = Loader::new(opts);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => loader.push(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(LoadError::Io(e.to_string())),
+        }
+    }
+    loader.finish()
+}
+
+/// Loads a dataset held in memory.
+///
+/// # Errors
+/// As [`Loader::finish`].
+pub fn load_bytes(bytes: &[u8], opts: FormatOptions) -> Result<Dataset, LoadError> {
+    let mut loader = Loader::new(opts);
+    loader.push(bytes);
+    loader.finish()
+}

@@ -1,0 +1,187 @@
+//! Pairwise preference data: the canonical schema, text interning, and loading
+//! with located diagnostics.
+//!
+//! Loading never aborts on bad input. A [`Loader`] takes bytes in chunks (so a
+//! browser worker can report progress and cancel), frames them into records
+//! (JSONL lines or the elements of a top-level JSON array), hands each record to
+//! the adapter of the detected [`Format`], and returns a [`Dataset`]: the pairs,
+//! the interned texts, and one [`Diagnostic`] per skipped record. The invariant
+//! `records_parsed + records_skipped == records_read` always holds.
+//!
+//! Memory is bounded by the unique texts: every text is stored once in a
+//! [`TextStore`] and pairs hold 32-bit ids.
+
+mod formats;
+mod framing;
+mod loader;
+mod text;
+
+pub use formats::{Format, FormatOptions, SummEvalLabel};
+pub use loader::{load_bytes, load_reader, LoadError, Loader};
+pub use text::{TextId, TextStore};
+
+use serde::{Deserialize, Serialize};
+
+/// A human or model preference between the two responses of a pair.
+///
+/// In the canonical schema it is written `"a"`, `"b"` or `"tie"`, or as the
+/// numbers `1`, `-1`, `0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preference {
+    /// Response A is preferred (P = +1).
+    A,
+    /// Response B is preferred (P = −1).
+    B,
+    /// Neither is preferred (P = 0).
+    Tie,
+}
+
+impl Preference {
+    /// The signed value P ∈ {+1, −1, 0} used by the factor score.
+    pub fn sign(self) -> i8 {
+        match self {
+            Preference::A => 1,
+            Preference::B => -1,
+            Preference::Tie => 0,
+        }
+    }
+
+    /// The preference from a signed value (any positive number is A).
+    pub fn from_sign(s: i64) -> Self {
+        match s.signum() {
+            1 => Preference::A,
+            -1 => Preference::B,
+            _ => Preference::Tie,
+        }
+    }
+
+    /// The preference implied by two scores: the higher score wins, and scores
+    /// whose absolute difference is below `tolerance` tie.
+    pub fn from_scores(a: f64, b: f64, tolerance: f64) -> Self {
+        let d = a - b;
+        if d.abs() < tolerance {
+            Preference::Tie
+        } else if d > 0.0 {
+            Preference::A
+        } else {
+            Preference::B
+        }
+    }
+
+    /// The same judgement with the two responses swapped.
+    pub fn flipped(self) -> Self {
+        match self {
+            Preference::A => Preference::B,
+            Preference::B => Preference::A,
+            Preference::Tie => Preference::Tie,
+        }
+    }
+}
+
+/// One comparison of two responses to the same input, as loaded.
+///
+/// Texts are ids into the dataset's [`TextStore`]. `cluster` groups the pairs
+/// that share an input (a post, an article, a question): the bootstrap
+/// resamples clusters, since pairs of one input are correlated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pair {
+    /// The cluster (input) this pair belongs to, dense from 0.
+    pub cluster: u32,
+    /// The request or question, if the record has one.
+    pub input: Option<TextId>,
+    /// The source text (article, post, reference documents), if any.
+    pub source: Option<TextId>,
+    /// Response A.
+    pub a: TextId,
+    /// Response B.
+    pub b: TextId,
+    /// The human label.
+    pub preference: Preference,
+    /// The 1-based line of the record the pair came from.
+    pub line: u64,
+}
+
+impl Pair {
+    /// The text that novel words are measured against: the source, or else the input
+    /// (METHOD.md §5).
+    pub fn context(&self) -> Option<TextId> {
+        self.source.or(self.input)
+    }
+}
+
+/// Why a record was skipped, and where it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    /// 1-based line in the file where the record starts.
+    pub line: u64,
+    /// The field at fault, if one field is (dotted path, e.g. `info.post`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What is wrong, in words.
+    pub reason: String,
+}
+
+impl Diagnostic {
+    pub(crate) fn new(line: u64, field: Option<&str>, reason: impl Into<String>) -> Self {
+        Diagnostic {
+            line,
+            field: field.map(str::to_owned),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "line {}: field `{}`: {}", self.line, field, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// Counts that describe how a file was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadStats {
+    /// Bytes consumed (after decompression for gzip input: the compressed size).
+    pub bytes_read: u64,
+    /// Records seen: non-blank JSONL lines, or elements of a JSON array.
+    pub records_read: u64,
+    /// Records that contributed to the dataset.
+    pub records_parsed: u64,
+    /// Records skipped, one [`Diagnostic`] each.
+    pub records_skipped: u64,
+    /// Pairs whose human label is a tie; dropped (METHOD.md §1) and counted here.
+    pub human_ties_dropped: u64,
+    /// Pairs dropped for another reason the format defines (e.g. HH-RLHF
+    /// transcripts whose prompts differ).
+    pub pairs_dropped_other: u64,
+    /// Why `pairs_dropped_other` were dropped, if any were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs_dropped_reason: Option<String>,
+}
+
+/// A loaded dataset: pairs with strict human labels, their texts, and what was skipped.
+#[derive(Debug, Default)]
+pub struct Dataset {
+    /// The detected or chosen format.
+    pub format: Option<Format>,
+    /// Pairs with a strict human preference (human ties are dropped and counted).
+    pub pairs: Vec<Pair>,
+    /// Every distinct text once.
+    pub texts: TextStore,
+    /// Number of clusters (distinct inputs); `Pair::cluster` is below it.
+    pub n_clusters: u32,
+    /// One entry per skipped record, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Counts.
+    pub stats: LoadStats,
+}
+
+impl Dataset {
+    /// The text of an id.
+    pub fn text(&self, id: TextId) -> &str {
+        self.texts.get(id)
+    }
+}

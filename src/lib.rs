@@ -1,0 +1,35 @@
+//! # PROFILE
+//!
+//! PROFILE (PRObing Factors of InfLuence for Explainability; Oh, Kim et al.,
+//! 2024) explains *why* an agent, a pool of human annotators or an LLM,
+//! prefers one response over another. For each factor (length, novel words,
+//! hallucination, …) it measures how strongly "has more of this factor" goes
+//! with "is preferred", and compares the resulting factor rankings of humans
+//! and models.
+//!
+//! The crate's core is pure and target-independent: it never performs I/O
+//! beyond the readers it is handed and never panics on input.
+//!
+//! * [`data`]: the pairwise schema, dataset adapters and the loader.
+//! * [`factors`]: the taxonomy, task presets and rule-based extraction.
+//! * [`stats`]: factor scores, the bootstrap and correlations.
+//! * [`report`]: the versioned report schema.
+//! * [`analysis`]: dataset → report.
+//!
+//! ```
+//! use profile::{analysis, data, factors::Task};
+//! let jsonl = br#"{"input": "q", "response_a": "a short answer", "response_b": "a much longer and fuller answer", "preference": "b"}"#;
+//! let ds = data::load_bytes(jsonl, Default::default()).unwrap();
+//! let cfg = analysis::ScoreConfig::for_task(Task::Helpful);
+//! let report = analysis::score_report(&ds, &cfg, &Default::default());
+//! assert_eq!(report.agent("human").unwrap().factor_scores["length"].score, Some(1.0));
+//! ```
+
+pub mod analysis;
+pub mod data;
+pub mod factors;
+pub mod report;
+pub mod stats;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;

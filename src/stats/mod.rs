@@ -1,0 +1,325 @@
+//! Statistics: the factor score with its setting-dependent tie policy
+//! (METHOD.md §2), the cluster bootstrap, and the correlations used for
+//! factor-level alignment (§3).
+
+mod correlation;
+mod rng;
+
+pub use correlation::{kendall_tau_b, pearson_r, rank_average, spearman_rho};
+pub use rng::Rng;
+
+use serde::{Deserialize, Serialize};
+
+/// Where an agent's preferences come from (METHOD.md §1). It decides how ties count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Setting {
+    /// Dataset labels.
+    Human,
+    /// A model judging dataset pairs.
+    Evaluation,
+    /// A model writing responses for score levels 1..5.
+    Generation,
+    /// A writer improving a response after feedback.
+    Improvement,
+}
+
+impl Setting {
+    pub fn id(self) -> &'static str {
+        match self {
+            Setting::Human => "human",
+            Setting::Evaluation => "evaluation",
+            Setting::Generation => "generation",
+            Setting::Improvement => "improvement",
+        }
+    }
+
+    /// The tie policy in words, for reports.
+    pub fn tie_policy(self) -> &'static str {
+        match self {
+            Setting::Human | Setting::Evaluation => {
+                "pairs with a factor tie are dropped; T counts pairs the agent called a tie while the factor differs"
+            }
+            Setting::Generation | Setting::Improvement => {
+                "the agent never ties; T counts pairs with a factor tie, which stay in the denominator"
+            }
+        }
+    }
+}
+
+/// The tolerance under which two factor values tie (so that 1/3 and 2/6 tie).
+pub const FACTOR_TIE_TOLERANCE: f64 = 1e-9;
+
+/// M_f(a, b) = sign(v(a) − v(b)), 0 when the difference is below [`FACTOR_TIE_TOLERANCE`].
+pub fn compare(va: f64, vb: f64) -> i8 {
+    let d = va - vb;
+    if d.abs() < FACTOR_TIE_TOLERANCE {
+        0
+    } else if d > 0.0 {
+        1
+    } else {
+        -1
+    }
+}
+
+/// How one pair counts for one factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Concordant,
+    Discordant,
+    Tie,
+    Dropped,
+}
+
+/// Classifies a pair from the agent's preference `p` and the factor comparison `m`
+/// (both in {−1, 0, +1}) under the setting's tie policy.
+pub fn classify(setting: Setting, p: i8, m: i8) -> Outcome {
+    match setting {
+        Setting::Human | Setting::Evaluation => {
+            if m == 0 {
+                Outcome::Dropped
+            } else if p == 0 {
+                Outcome::Tie
+            } else if p == m {
+                Outcome::Concordant
+            } else {
+                Outcome::Discordant
+            }
+        }
+        Setting::Generation | Setting::Improvement => {
+            if p == 0 {
+                // These settings have no agent ties; a stray one cannot be scored.
+                Outcome::Dropped
+            } else if m == 0 {
+                Outcome::Tie
+            } else if p == m {
+                Outcome::Concordant
+            } else {
+                Outcome::Discordant
+            }
+        }
+    }
+}
+
+/// C, D, T and dropped pairs for one factor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub concordant: u64,
+    pub discordant: u64,
+    pub ties: u64,
+    pub dropped: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Concordant => self.concordant += 1,
+            Outcome::Discordant => self.discordant += 1,
+            Outcome::Tie => self.ties += 1,
+            Outcome::Dropped => self.dropped += 1,
+        }
+    }
+
+    /// All pairs considered, dropped ones included.
+    pub fn n_pairs(&self) -> u64 {
+        self.concordant + self.discordant + self.ties + self.dropped
+    }
+
+    /// (C − D) / (C + D + T), or `None` when no pair counts.
+    pub fn score(&self) -> Option<f64> {
+        score_of(
+            self.concordant as f64,
+            self.discordant as f64,
+            self.ties as f64,
+        )
+    }
+}
+
+fn score_of(c: f64, d: f64, t: f64) -> Option<f64> {
+    let n = c + d + t;
+    (n > 0.0).then(|| (c - d) / n)
+}
+
+/// Bootstrap settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapConfig {
+    /// Number of resamples (0 = no intervals).
+    pub resamples: u32,
+    /// Seed of the resampling; the same seed gives the same intervals bit for bit.
+    pub seed: u64,
+}
+
+impl Default for BootstrapConfig {
+    fn default() -> Self {
+        BootstrapConfig {
+            resamples: 1000,
+            seed: 42,
+        }
+    }
+}
+
+/// The factor score of one factor with its counts and interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FactorScore {
+    pub counts: Counts,
+    /// (C − D) / (C + D + T); `None` when no pair counts.
+    pub score: Option<f64>,
+    /// 95% percentile bootstrap interval over resampled clusters.
+    pub ci95: Option<[f64; 2]>,
+}
+
+/// Per-cluster outcome counts for several factors, ready for scoring and the bootstrap.
+///
+/// Layout is cluster-major: `cells[cluster * n_factors + factor]` = [C, D, T].
+#[derive(Clone, Debug)]
+pub struct ClusterTable {
+    n_factors: usize,
+    n_clusters: usize,
+    cells: Vec<[u32; 3]>,
+    totals: Vec<Counts>,
+}
+
+impl ClusterTable {
+    pub fn new(n_factors: usize, n_clusters: usize) -> Self {
+        ClusterTable {
+            n_factors,
+            n_clusters,
+            cells: vec![[0; 3]; n_factors * n_clusters],
+            totals: vec![Counts::default(); n_factors],
+        }
+    }
+
+    /// Records one pair's outcome for a factor.
+    #[inline]
+    pub fn add(&mut self, factor: usize, cluster: u32, o: Outcome) {
+        self.totals[factor].add(o);
+        let cell = &mut self.cells[cluster as usize * self.n_factors + factor];
+        match o {
+            Outcome::Concordant => cell[0] += 1,
+            Outcome::Discordant => cell[1] += 1,
+            Outcome::Tie => cell[2] += 1,
+            Outcome::Dropped => {}
+        }
+    }
+
+    pub fn totals(&self, factor: usize) -> Counts {
+        self.totals[factor]
+    }
+
+    /// Bootstrap replicates: for each resample, the score of every factor
+    /// (`NaN` where a resample has no countable pair). Clusters are drawn with
+    /// replacement, the same draw for all factors.
+    pub fn bootstrap(&self, cfg: BootstrapConfig) -> Vec<Vec<f64>> {
+        let nf = self.n_factors;
+        let mut out = Vec::with_capacity(cfg.resamples as usize);
+        if self.n_clusters == 0 {
+            return vec![vec![f64::NAN; nf]; cfg.resamples as usize];
+        }
+        let mut rng = Rng::new(cfg.seed);
+        let mut sums = vec![[0u64; 3]; nf];
+        for _ in 0..cfg.resamples {
+            sums.iter_mut().for_each(|s| *s = [0; 3]);
+            for _ in 0..self.n_clusters {
+                let c = rng.below(self.n_clusters as u64) as usize;
+                let row = &self.cells[c * nf..(c + 1) * nf];
+                for (s, cell) in sums.iter_mut().zip(row) {
+                    s[0] += cell[0] as u64;
+                    s[1] += cell[1] as u64;
+                    s[2] += cell[2] as u64;
+                }
+            }
+            out.push(
+                sums.iter()
+                    .map(|s| score_of(s[0] as f64, s[1] as f64, s[2] as f64).unwrap_or(f64::NAN))
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    /// Scores with 95% intervals for every factor.
+    pub fn scores(&self, cfg: BootstrapConfig) -> Vec<FactorScore> {
+        let reps = if cfg.resamples > 0 {
+            self.bootstrap(cfg)
+        } else {
+            Vec::new()
+        };
+        (0..self.n_factors)
+            .map(|f| {
+                let counts = self.totals[f];
+                let score = counts.score();
+                let ci95 = score.and_then(|_| {
+                    let mut xs: Vec<f64> =
+                        reps.iter().map(|r| r[f]).filter(|x| !x.is_nan()).collect();
+                    percentile_interval(&mut xs, 0.95)
+                });
+                FactorScore {
+                    counts,
+                    score,
+                    ci95,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The central `level` percentile interval of `xs` (numpy's default linear
+/// interpolation), or `None` for no data.
+pub fn percentile_interval(xs: &mut [f64], level: f64) -> Option<[f64; 2]> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_unstable_by(f64::total_cmp);
+    let alpha = (1.0 - level) / 2.0;
+    Some([quantile_sorted(xs, alpha), quantile_sorted(xs, 1.0 - alpha)])
+}
+
+/// Linear-interpolation quantile of sorted data.
+pub fn quantile_sorted(xs: &[f64], q: f64) -> f64 {
+    let pos = q * (xs.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    xs[lo] + (xs[hi] - xs[lo]) * (pos - lo as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tie_policy_by_setting() {
+        use Outcome::*;
+        for s in [Setting::Human, Setting::Evaluation] {
+            assert_eq!(classify(s, 1, 1), Concordant);
+            assert_eq!(classify(s, -1, 1), Discordant);
+            assert_eq!(classify(s, 1, 0), Dropped);
+            assert_eq!(classify(s, 0, 0), Dropped);
+            assert_eq!(classify(s, 0, -1), Tie);
+        }
+        for s in [Setting::Generation, Setting::Improvement] {
+            assert_eq!(classify(s, -1, -1), Concordant);
+            assert_eq!(classify(s, 1, -1), Discordant);
+            assert_eq!(classify(s, 1, 0), Tie);
+            assert_eq!(classify(s, 0, 1), Dropped);
+        }
+    }
+
+    #[test]
+    fn compare_ties_ratios() {
+        assert_eq!(compare(1.0 / 3.0, 2.0 / 6.0), 0);
+        assert_eq!(compare(0.1 + 0.2, 0.3), 0);
+        assert_eq!(compare(2.0, 1.0), 1);
+        assert_eq!(compare(1.0, 1.0 + 1e-6), -1);
+    }
+
+    #[test]
+    fn percentile_matches_numpy() {
+        // numpy.percentile([1,2,3,4,5,6,7,8,9,10], [2.5, 97.5]) = [1.225, 9.775]
+        let mut xs: Vec<f64> = (1..=10).rev().map(f64::from).collect();
+        let [lo, hi] = percentile_interval(&mut xs, 0.95).unwrap();
+        assert!(
+            (lo - 1.225).abs() < 1e-12 && (hi - 9.775).abs() < 1e-12,
+            "{lo} {hi}"
+        );
+    }
+}
