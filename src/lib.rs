@@ -26,10 +26,16 @@
 //! ```
 
 pub mod analysis;
+pub mod chart;
 pub mod data;
 pub mod factors;
+pub mod protocol;
 pub mod report;
 pub mod stats;
+pub mod view;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

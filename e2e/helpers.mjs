@@ -1,0 +1,83 @@
+// Shared set-up for the end-to-end tests: the built site served on 127.0.0.1
+// under a sub-path, and Debian's Chromium driven by playwright-core.
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from './serve.mjs';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const DATA = resolve(ROOT, '..', 'shared', 'data');
+export const SHOTS = join(ROOT, 'target', 'screenshots');
+mkdirSync(SHOTS, { recursive: true });
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/** Starts the server and a browser; returns { url, browser, close }. */
+export async function setup() {
+  const { server, url } = await startServer({ dir: join(ROOT, 'dist') });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  return {
+    url,
+    browser,
+    async close() {
+      await browser.close();
+      server.close();
+    },
+  };
+}
+
+/** A new page that records console errors and CSP violations. */
+export async function newPage(browser, opts = {}) {
+  const context = await browser.newContext({ acceptDownloads: true, ...opts });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') page.problems.push(m.text());
+  });
+  page.on('pageerror', (e) => page.problems.push(String(e)));
+  return page;
+}
+
+/** Waits for the report of `name` to be shown. */
+export async function waitForReport(page, name) {
+  await page.waitForFunction(
+    (n) => {
+      const el = document.getElementById('dataset-name');
+      return el && el.textContent.includes(n) && document.querySelector('#factor-table tbody tr') && !document.getElementById('progress');
+    },
+    name,
+    { timeout: 60_000 },
+  );
+}
+
+/** The human factor scores as shown in the table: { factor: "+0.054" }. */
+export async function tableScores(page) {
+  return page.$$eval('#factor-table tbody tr', (rows) =>
+    Object.fromEntries(rows.map((r) => [r.dataset.factor, r.querySelector('td.score').textContent])));
+}
+
+/** The CLI's report for a file (the release binary built by .ci/test). */
+export function cliReport(file, args = []) {
+  const bin = join(ROOT, 'target', 'release', 'profile');
+  return JSON.parse(execFileSync(bin, ['score', file, '--json', ...args], { maxBuffer: 1 << 28 }).toString());
+}
+
+/** Formats a score as the app does (3 decimals, sign, true minus). */
+export function fmt(x) {
+  if (x === null || x === undefined) return '—';
+  const s = (x >= 0 ? '+' : '-') + Math.abs(x).toFixed(3);
+  return s.replace('-', '−');
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}

@@ -1,0 +1,378 @@
+//! The root component: one reducible state, actions from the UI and the
+//! worker, and the effects that talk to the worker and the URL.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use yew::prelude::*;
+
+use super::bridge::Bridge;
+use super::components::{
+    ChartView, Controls, DiagnosticsPanel, ExportPanel, FactorTable, ModelPanel, ProgressPanel,
+    Summary, UploadPanel,
+};
+use crate::data::{Diagnostic, Format, FormatOptions, SummEvalLabel};
+use crate::factors::Factor;
+use crate::protocol::{FromWorker, Input, ScoreRequest, ToWorker};
+use crate::report::Report;
+use crate::view::ViewState;
+
+/// What the app is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Idle,
+    Loading {
+        name: String,
+        bytes: u64,
+        total_bytes: u64,
+        records: u64,
+    },
+    Ready,
+    Failed(String),
+}
+
+/// The whole UI state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    pub status: Status,
+    pub report: Option<Rc<Report>>,
+    pub diagnostics: Rc<Vec<Diagnostic>>,
+    pub view: ViewState,
+    pub options: FormatOptions,
+    pub elapsed_ms: Option<f64>,
+    pub notice: Option<String>,
+}
+
+pub enum Action {
+    StartLoading {
+        name: String,
+        total_bytes: u64,
+    },
+    Progress {
+        bytes: u64,
+        total_bytes: u64,
+        records: u64,
+    },
+    Loaded {
+        report: Report,
+        diagnostics: Vec<Diagnostic>,
+        elapsed_ms: f64,
+    },
+    Scored(Report),
+    Failed(String),
+    Cancelled,
+    SetView(ViewState),
+    SetFormat(Option<Format>),
+    SetLabel(SummEvalLabel),
+}
+
+impl Reducible for State {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut s = (*self).clone();
+        match action {
+            Action::StartLoading { name, total_bytes } => {
+                s.status = Status::Loading {
+                    name,
+                    bytes: 0,
+                    total_bytes,
+                    records: 0,
+                };
+                s.notice = None;
+            }
+            Action::Progress {
+                bytes,
+                total_bytes,
+                records,
+            } => {
+                if let Status::Loading { name, .. } = &s.status {
+                    s.status = Status::Loading {
+                        name: name.clone(),
+                        bytes,
+                        total_bytes,
+                        records,
+                    };
+                }
+            }
+            Action::Loaded {
+                report,
+                diagnostics,
+                elapsed_ms,
+            } => {
+                s.report = Some(Rc::new(report));
+                s.diagnostics = Rc::new(diagnostics);
+                s.elapsed_ms = Some(elapsed_ms);
+                s.status = Status::Ready;
+            }
+            Action::Scored(report) => {
+                s.report = Some(Rc::new(report));
+                if !matches!(s.status, Status::Loading { .. }) {
+                    s.status = Status::Ready;
+                }
+            }
+            Action::Failed(msg) => s.status = Status::Failed(msg),
+            Action::Cancelled => {
+                s.status = if s.report.is_some() {
+                    Status::Ready
+                } else {
+                    Status::Idle
+                };
+                s.notice =
+                    Some("Loading was cancelled; the previous report is still shown.".into());
+            }
+            Action::SetView(v) => s.view = v,
+            Action::SetFormat(f) => s.options.format = f,
+            Action::SetLabel(l) => s.options.summeval_label = l,
+        }
+        Rc::new(s)
+    }
+}
+
+/// Something that can be loaded: kept so that a cancel or a change of format
+/// can load it again.
+#[derive(Clone)]
+pub struct LoadSpec {
+    pub name: String,
+    pub input: Input,
+    pub file: Option<web_sys::File>,
+}
+
+fn read_hash() -> ViewState {
+    web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .map(|h| ViewState::from_hash(&h))
+        .unwrap_or_default()
+}
+
+fn write_hash(v: &ViewState) {
+    let Some(w) = web_sys::window() else { return };
+    let hash = v.to_hash();
+    let url = if hash.is_empty() {
+        w.location().pathname().unwrap_or_default() + &w.location().search().unwrap_or_default()
+    } else {
+        format!("#{hash}")
+    };
+    if let Ok(h) = w.history() {
+        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+}
+
+fn score_request(v: &ViewState) -> ScoreRequest {
+    ScoreRequest {
+        task: v.task,
+        factors: v.factors.clone(),
+        bootstrap: Default::default(),
+    }
+}
+
+fn new_bridge(dispatcher: UseReducerDispatcher<State>) -> Option<Bridge> {
+    let r = Bridge::new(move |msg| match msg {
+        FromWorker::Ready => {}
+        FromWorker::Progress {
+            bytes,
+            total_bytes,
+            records,
+        } => dispatcher.dispatch(Action::Progress {
+            bytes,
+            total_bytes,
+            records,
+        }),
+        FromWorker::Loaded {
+            report,
+            diagnostics,
+            elapsed_ms,
+        } => dispatcher.dispatch(Action::Loaded {
+            report,
+            diagnostics,
+            elapsed_ms,
+        }),
+        FromWorker::Scored { report } => dispatcher.dispatch(Action::Scored(report)),
+        FromWorker::Failed { message } => dispatcher.dispatch(Action::Failed(message)),
+    });
+    match r {
+        Ok(b) => Some(b),
+        Err(e) => {
+            web_sys::console::error_2(&"cannot start the worker".into(), &e);
+            None
+        }
+    }
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let state = use_reducer(|| State {
+        status: Status::Idle,
+        report: None,
+        diagnostics: Rc::default(),
+        view: read_hash(),
+        options: FormatOptions::default(),
+        elapsed_ms: None,
+        notice: None,
+    });
+    let bridge: Rc<RefCell<Option<Bridge>>> = use_mut_ref(|| None);
+    // The input being loaded, and the last one that loaded.
+    let current: Rc<RefCell<Option<LoadSpec>>> = use_mut_ref(|| None);
+    let previous: Rc<RefCell<Option<LoadSpec>>> = use_mut_ref(|| None);
+
+    let load = {
+        let (state, bridge, current, previous) = (
+            state.clone(),
+            bridge.clone(),
+            current.clone(),
+            previous.clone(),
+        );
+        Callback::from(move |spec: LoadSpec| {
+            if bridge.borrow().is_none() {
+                *bridge.borrow_mut() = new_bridge(state.dispatcher());
+            }
+            let total = spec.file.as_ref().map_or(0, |f| f.size() as u64);
+            state.dispatch(Action::StartLoading {
+                name: spec.name.clone(),
+                total_bytes: total,
+            });
+            if let Some(done) = current.borrow_mut().take() {
+                *previous.borrow_mut() = Some(done);
+            }
+            if let Some(b) = bridge.borrow().as_ref() {
+                b.send(
+                    &ToWorker::Load {
+                        name: spec.name.clone(),
+                        input: spec.input.clone(),
+                        options: state.options.clone(),
+                        score: score_request(&state.view),
+                    },
+                    spec.file.as_ref(),
+                );
+            }
+            *current.borrow_mut() = Some(spec);
+        })
+    };
+
+    // First visit: the built-in example.
+    {
+        let load = load.clone();
+        use_effect_with((), move |_| {
+            load.emit(LoadSpec {
+                name: "example".into(),
+                input: Input::Example,
+                file: None,
+            });
+        });
+    }
+
+    // Keep the URL fragment in step with the view, and rescore when the factor set changes.
+    {
+        let bridge = bridge.clone();
+        let has_report = state.report.is_some();
+        use_effect_with(state.view.clone(), move |view| {
+            write_hash(view);
+            if has_report {
+                if let Some(b) = bridge.borrow().as_ref() {
+                    b.send(&ToWorker::Score(score_request(view)), None);
+                }
+            }
+        });
+    }
+
+    let on_cancel = {
+        let (state, bridge, current, previous, load) = (
+            state.clone(),
+            bridge.clone(),
+            current.clone(),
+            previous.clone(),
+            load.clone(),
+        );
+        Callback::from(move |_| {
+            // Terminating the worker is the only way to stop a synchronous parse.
+            *bridge.borrow_mut() = None;
+            current.borrow_mut().take();
+            state.dispatch(Action::Cancelled);
+            // The new worker needs the previous dataset for rescoring.
+            if let Some(prev) = previous.borrow_mut().take() {
+                load.emit(prev);
+            }
+        })
+    };
+
+    let reload_with = {
+        let (current, previous, load) = (current.clone(), previous.clone(), load.clone());
+        move || {
+            let spec = current
+                .borrow()
+                .clone()
+                .or_else(|| previous.borrow().clone());
+            if let Some(spec) = spec {
+                current.borrow_mut().take();
+                load.emit(spec);
+            }
+        }
+    };
+    let on_format = {
+        let state = state.clone();
+        let reload = reload_with.clone();
+        Callback::from(move |f: Option<Format>| {
+            state.dispatch(Action::SetFormat(f));
+            reload();
+        })
+    };
+    let on_label = {
+        let state = state.clone();
+        Callback::from(move |l: SummEvalLabel| {
+            state.dispatch(Action::SetLabel(l));
+            reload_with();
+        })
+    };
+    let on_view = {
+        let state = state.clone();
+        Callback::from(move |v: ViewState| state.dispatch(Action::SetView(v)))
+    };
+
+    let loading = matches!(state.status, Status::Loading { .. });
+    let report = state.report.clone();
+    html! {
+        <>
+        <header class="top">
+            <h1>{"PROFILE"}</h1>
+            <p class="tagline">{"Why do people prefer one response over another? Factor by factor, with confidence intervals. Your data never leaves this browser."}</p>
+        </header>
+        <main>
+            <UploadPanel on_load={load.clone()} options={state.options.clone()} on_format={on_format} on_label={on_label} disabled={loading} />
+            if let Status::Loading { name, bytes, total_bytes, records } = &state.status {
+                <ProgressPanel name={name.clone()} bytes={*bytes} total_bytes={*total_bytes} records={*records} on_cancel={on_cancel} />
+            }
+            if let Status::Failed(msg) = &state.status {
+                <div class="error" role="alert"><strong>{"Could not load the data. "}</strong><pre>{msg.clone()}</pre></div>
+            }
+            if let Some(n) = &state.notice {
+                <div class="notice" role="status">{n.clone()}</div>
+            }
+            if let Some(report) = report {
+                <Summary report={report.clone()} elapsed_ms={state.elapsed_ms} format_chosen={state.options.format.is_some()} />
+                <Controls report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
+                <ChartView report={report.clone()} />
+                <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view} />
+                <ModelPanel report={report.clone()} />
+                <ExportPanel report={report.clone()} />
+                <DiagnosticsPanel diagnostics={state.diagnostics.clone()} total={report.dataset.diagnostics_total} records_read={report.dataset.records_read} records_parsed={report.dataset.records_parsed} />
+            }
+        </main>
+        <footer>
+            <p>{"PROFILE implements Oh, Kim et al. (2024), “Uncovering Factor Level Preferences to Improve Human-Model Alignment”. Score = (C − D) / (C + D + T) over pairs; intervals resample inputs. Factors needing a language model are listed, not guessed."}</p>
+        </footer>
+        </>
+    }
+}
+
+/// The factors the view selects for a report (explicit selection or the report's request).
+pub fn selected_factors(report: &Report, view: &ViewState) -> Vec<Factor> {
+    match &view.factors {
+        Some(f) => f.clone(),
+        None => report
+            .config
+            .factors
+            .iter()
+            .filter_map(|id| Factor::from_id(id))
+            .collect(),
+    }
+}

@@ -1,0 +1,114 @@
+//! The worker side: loads and scores datasets off the UI thread.
+//!
+//! Files are read in slices (`Blob.slice().arrayBuffer()`), each pushed into the
+//! core [`Loader`], with a progress message after each slice; the UI cancels by
+//! terminating the worker. The loaded dataset stays here so the UI can ask for
+//! another task or factor set without sending the data again.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use crate::data::Loader;
+use crate::protocol::{FromWorker, Input, Session, ToWorker};
+
+/// The example dataset shipped with the app.
+pub const EXAMPLE: &[u8] = include_bytes!("../../www/example/example.jsonl");
+/// Its name in reports.
+pub const EXAMPLE_NAME: &str = "example.jsonl (built-in example)";
+
+/// Bytes read per slice of a file.
+const SLICE: f64 = 4.0 * 1024.0 * 1024.0;
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(msg: &FromWorker) {
+    let _ = scope().post_message(&JsValue::from_str(&msg.to_json()));
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Starts the worker's message loop.
+pub fn run() {
+    let state = Rc::new(RefCell::new(Session::new()));
+    let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        let state = state.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(message) = handle(state, e.data()).await {
+                post(&FromWorker::Failed { message });
+            }
+        });
+    });
+    scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    onmessage.forget();
+    post(&FromWorker::Ready);
+}
+
+fn js_err(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string()))
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+async fn handle(state: Rc<RefCell<Session>>, data: JsValue) -> Result<(), String> {
+    let cmd = Reflect::get(&data, &"cmd".into()).map_err(js_err)?;
+    let cmd = ToWorker::from_json(&cmd.as_string().ok_or("message without a command")?)?;
+    match cmd {
+        ToWorker::Load {
+            name,
+            input,
+            options,
+            score,
+        } => {
+            let started = now();
+            let summeval_label = options.summeval_label;
+            let mut loader = Loader::new(options);
+            let name = match input {
+                Input::Example => {
+                    loader.push(EXAMPLE);
+                    EXAMPLE_NAME.to_owned()
+                }
+                Input::Text(text) => {
+                    loader.push(text.as_bytes());
+                    name
+                }
+                Input::File => {
+                    let file: web_sys::File = Reflect::get(&data, &"file".into())
+                        .map_err(js_err)?
+                        .dyn_into()
+                        .map_err(|_| "no file in the message".to_owned())?;
+                    let total = file.size();
+                    let mut offset = 0.0;
+                    while offset < total {
+                        let end = (offset + SLICE).min(total);
+                        let blob = file.slice_with_f64_and_f64(offset, end).map_err(js_err)?;
+                        let buf = JsFuture::from(blob.array_buffer()).await.map_err(js_err)?;
+                        loader.push(&Uint8Array::new(&buf).to_vec());
+                        offset = end;
+                        post(&FromWorker::Progress {
+                            bytes: offset as u64,
+                            total_bytes: total as u64,
+                            records: loader.records_read(),
+                        });
+                    }
+                    name
+                }
+            };
+            let msg = state
+                .borrow_mut()
+                .finish_load(name, loader, summeval_label, &score, || now() - started);
+            post(&msg);
+        }
+        ToWorker::Score(req) => post(&state.borrow().score(&req)),
+    }
+    Ok(())
+}
