@@ -13,7 +13,7 @@ use crate::report::{
     MAX_REPORT_DIAGNOSTICS, SCHEMA,
 };
 use crate::stats::{
-    classify, compare, BootstrapConfig, ClusterTable, Setting, FACTOR_TIE_TOLERANCE,
+    classify, compare, BootstrapConfig, ClusterTable, Outcome, Setting, FACTOR_TIE_TOLERANCE,
 };
 
 /// What to compute.
@@ -84,11 +84,11 @@ pub fn human_scores(
         for (fi, &f) in scored.iter().enumerate() {
             let va = rules.value(f, &ds.texts, pair.a, ctx).unwrap_or(f64::NAN);
             let vb = rules.value(f, &ds.texts, pair.b, ctx).unwrap_or(f64::NAN);
-            table.add(
-                fi,
-                pair.cluster,
-                classify(Setting::Human, p, compare(va, vb)),
-            );
+            let outcome = match compare(va, vb) {
+                Some(m) => classify(Setting::Human, p, m),
+                None => Outcome::Dropped,
+            };
+            table.add(fi, pair.cluster, outcome);
         }
     }
     let scores = table.scores(bootstrap);

@@ -211,7 +211,7 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
             fmt.map_or("unknown", |f| f.name())
         )));
     }
-    let task = task.unwrap_or_else(|| fmt.map_or(Task::Helpful, |f| f.default_task()));
+    let task = task.unwrap_or_else(|| ds.default_task());
     let cfg = ScoreConfig {
         task,
         factors,

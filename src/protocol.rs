@@ -99,15 +99,10 @@ impl FromWorker {
     }
 }
 
-/// The scoring configuration a request resolves to for a dataset of `format`.
-pub fn resolve(
-    req: &ScoreRequest,
-    format: Option<crate::data::Format>,
-) -> crate::analysis::ScoreConfig {
+/// The scoring configuration a request resolves to for a dataset.
+pub fn resolve(req: &ScoreRequest, ds: &crate::data::Dataset) -> crate::analysis::ScoreConfig {
     crate::analysis::ScoreConfig {
-        task: req
-            .task
-            .unwrap_or_else(|| format.map_or(Task::Helpful, |f| f.default_task())),
+        task: req.task.unwrap_or_else(|| ds.default_task()),
         factors: req.factors.clone(),
         bootstrap: req.bootstrap,
     }
@@ -183,7 +178,7 @@ impl Session {
             label: (ds.format == Some(crate::data::Format::SummEval))
                 .then(|| label.name().to_owned()),
         };
-        let report = crate::analysis::score_report(&ds, &resolve(score, ds.format), &info);
+        let report = crate::analysis::score_report(&ds, &resolve(score, &ds), &info);
         let diagnostics = ds.diagnostics.clone();
         self.dataset = Some(ds);
         self.info = info;
@@ -198,7 +193,7 @@ impl Session {
     pub fn score(&self, req: &ScoreRequest) -> FromWorker {
         match &self.dataset {
             Some(ds) => FromWorker::Scored {
-                report: crate::analysis::score_report(ds, &resolve(req, ds.format), &self.info),
+                report: crate::analysis::score_report(ds, &resolve(req, ds), &self.info),
             },
             None => FromWorker::Failed {
                 message: "no dataset is loaded".into(),

@@ -113,6 +113,32 @@ impl Format {
         }
     }
 
+    /// The format a record that matches no format fully most likely has: the
+    /// first format one of whose identifying fields it has. Used so that a file
+    /// whose records all miss a field is diagnosed field by field rather than
+    /// rejected as unknown.
+    pub fn detect_partial(obj: &Map<String, Value>) -> Option<Format> {
+        const KEYS: [(&str, Format); 12] = [
+            ("response_a", Format::Profile),
+            ("response_b", Format::Profile),
+            ("article_id", Format::SummEval),
+            ("output_1", Format::LlmBar),
+            ("output_2", Format::LlmBar),
+            ("chosen", Format::HhRlhf),
+            ("rejected", Format::HhRlhf),
+            ("human_ref_A", Format::Shp),
+            ("human_ref_B", Format::Shp),
+            ("answer_0", Format::WebGpt),
+            ("answer_1", Format::WebGpt),
+            ("summaries", Format::TldrComparisons),
+        ];
+        Format::detect(obj).or_else(|| {
+            KEYS.iter()
+                .find(|(k, _)| obj.contains_key(*k))
+                .map(|(_, f)| *f)
+        })
+    }
+
     /// Whether pairs are formed within groups of individually rated responses.
     pub fn is_grouped(self) -> bool {
         matches!(self, Format::SummEval | Format::TldrAxis)
@@ -277,6 +303,16 @@ impl<'a> Rec<'a> {
         }
     }
 
+    /// A number that codes a preference, looked up in `codes`.
+    fn coded(&self, path: &str, codes: &[(f64, Preference)], expected: &str) -> Res<Preference> {
+        let x = self.num(path)?;
+        codes
+            .iter()
+            .find(|(c, _)| *c == x)
+            .map(|(_, p)| *p)
+            .ok_or_else(|| self.err(path, format!("expected {expected}, found {x}")))
+    }
+
     fn id(&self, path: &str) -> Res<Option<String>> {
         match self.get(path) {
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -337,12 +373,15 @@ fn profile<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
                 ))
             }
         },
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(x) if x == 1.0 => Preference::A,
-            Some(x) if x == -1.0 => Preference::B,
-            Some(x) if x == 0.0 => Preference::Tie,
-            _ => return Err(r.err("preference", format!("expected 1, -1 or 0, found {n}"))),
-        },
+        Some(Value::Number(_)) => r.coded(
+            "preference",
+            &[
+                (1.0, Preference::A),
+                (-1.0, Preference::B),
+                (0.0, Preference::Tie),
+            ],
+            "1, -1 or 0",
+        )?,
         Some(v) => {
             return Err(r.err(
                 "preference",
@@ -391,12 +430,15 @@ fn summeval<'a>(r: &Rec<'a>, label: SummEvalLabel) -> Res<Item<'a>> {
 }
 
 fn llmbar<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
-    let preference = match r.num("label")? {
-        x if x == 1.0 => Preference::A,
-        x if x == 2.0 => Preference::B,
-        x if x == 0.0 => Preference::Tie,
-        x => return Err(r.err("label", format!("expected 1 or 2, found {x}"))),
-    };
+    let preference = r.coded(
+        "label",
+        &[
+            (1.0, Preference::A),
+            (2.0, Preference::B),
+            (0.0, Preference::Tie),
+        ],
+        "1 or 2",
+    )?;
     Ok(Item::Pair {
         input: Some(r.str("input")?),
         source: None,
@@ -442,16 +484,11 @@ fn shp<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
             .str("post")
             .map_err(|_| r.err("history", "missing (nor is there a `post`)"))?,
     };
-    let preference = match r.num("labels")? {
-        x if x == 1.0 => Preference::A,
-        x if x == 0.0 => Preference::B,
-        x => {
-            return Err(r.err(
-                "labels",
-                format!("expected 1 (A preferred) or 0 (B preferred), found {x}"),
-            ))
-        }
-    };
+    let preference = r.coded(
+        "labels",
+        &[(1.0, Preference::A), (0.0, Preference::B)],
+        "1 (A preferred) or 0 (B preferred)",
+    )?;
     Ok(Item::Pair {
         input: Some(input),
         source: None,
@@ -541,11 +578,11 @@ fn tldr_comparisons<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
             .and_then(Value::as_str)
             .ok_or_else(|| r.err(&format!("summaries[{i}].text"), "missing or not a string"))
     };
-    let preference = match r.num("choice")? {
-        x if x == 0.0 => Preference::A,
-        x if x == 1.0 => Preference::B,
-        x => return Err(r.err("choice", format!("expected 0 or 1, found {x}"))),
-    };
+    let preference = r.coded(
+        "choice",
+        &[(0.0, Preference::A), (1.0, Preference::B)],
+        "0 or 1",
+    )?;
     Ok(Item::Pair {
         input: r.opt_str("info.title")?,
         source: Some(Cow::Borrowed(source)),

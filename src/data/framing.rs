@@ -63,6 +63,11 @@ impl Framer {
         }
     }
 
+    /// The line the scan has reached (1-based).
+    pub(crate) fn line(&self) -> u64 {
+        self.line
+    }
+
     /// Feeds bytes; calls `emit(line, record)` for each complete record.
     pub(crate) fn push(&mut self, bytes: &[u8], emit: &mut impl FnMut(u64, &[u8])) {
         self.buf.extend_from_slice(bytes);
@@ -113,18 +118,18 @@ impl Framer {
         let mut start = 0;
         while let Some(nl) = memchr(b'\n', &self.buf[self.pos..]) {
             let end = self.pos + nl;
-            let rec = trim(&self.buf[start..end]);
+            let rec = trim(strip_bom(&self.buf[start..end]));
             if !rec.is_empty() {
-                emit(self.line, strip_bom(rec));
+                emit(self.line, rec);
             }
             self.line += 1;
             self.pos = end + 1;
             start = self.pos;
         }
         if at_end && start < self.buf.len() {
-            let rec = trim(&self.buf[start..]);
+            let rec = trim(strip_bom(&self.buf[start..]));
             if !rec.is_empty() {
-                emit(self.line, strip_bom(rec));
+                emit(self.line, rec);
             }
             start = self.buf.len();
         }

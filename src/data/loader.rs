@@ -1,12 +1,13 @@
 //! The push-based loader: bytes in, a [`Dataset`] with diagnostics out.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use super::formats::{read_item, Item, SUMMEVAL_TIE_TOLERANCE};
 use super::framing::Framer;
+use super::gzip::GzipStream;
 use super::{Dataset, Diagnostic, Format, FormatOptions, Pair, Preference, TextId};
 
 /// Records kept while the format is still unknown; past this many, loading
@@ -63,9 +64,12 @@ impl std::error::Error for LoadError {}
 enum Compression {
     Undecided(Vec<u8>),
     Plain,
-    Gzip(Box<flate2::write::MultiGzDecoder<Vec<u8>>>),
+    Gzip(Box<GzipStream>),
     Failed,
 }
+
+/// A record parsed as JSON, or why it is not a JSON object.
+type Parsed = Result<Map<String, Value>, Diagnostic>;
 
 /// A rated response waiting to be paired within its group.
 struct Rated {
@@ -97,14 +101,13 @@ pub struct Loader {
     compression: Compression,
     framer: Framer,
     format: Option<Format>,
-    undetected: Vec<(u64, Result<Map<String, Value>, Diagnostic>)>,
+    undetected: Vec<(u64, Parsed)>,
     first_fields: Option<Vec<String>>,
     ds: Dataset,
     clusters_by_text: FxHashMap<(u32, u32), u32>,
     clusters_by_key: FxHashMap<String, u32>,
     next_cluster: u32,
     groups: Vec<Group>,
-    last_line: u64,
 }
 
 impl Loader {
@@ -122,7 +125,6 @@ impl Loader {
             clusters_by_key: FxHashMap::default(),
             next_cluster: 0,
             groups: Vec::new(),
-            last_line: 0,
         }
     }
 
@@ -150,47 +152,51 @@ impl Loader {
     /// bytes and decompressed on the fly.
     pub fn push(&mut self, bytes: &[u8]) {
         self.ds.stats.bytes_read += bytes.len() as u64;
-        match &mut self.compression {
-            Compression::Undecided(head) => {
+        match std::mem::replace(&mut self.compression, Compression::Failed) {
+            Compression::Undecided(mut head) => {
                 head.extend_from_slice(bytes);
                 if head.len() >= 2 {
-                    let head = std::mem::take(head);
-                    self.decide_compression(head);
+                    self.compression = if head.starts_with(&[0x1f, 0x8b]) {
+                        Compression::Gzip(Box::new(GzipStream::new()))
+                    } else {
+                        Compression::Plain
+                    };
+                    // Re-dispatch the buffered head without counting it twice.
+                    self.ds.stats.bytes_read -= head.len() as u64;
+                    self.push(&head);
+                } else {
+                    self.compression = Compression::Undecided(head);
                 }
             }
-            Compression::Plain => self.push_plain(bytes),
-            Compression::Gzip(dec) => {
-                let res = dec.write_all(bytes);
-                let out = std::mem::take(dec.get_mut());
-                self.push_plain(&out);
-                if let Err(e) = res {
-                    self.gzip_failed(e);
-                }
+            Compression::Plain => {
+                self.compression = Compression::Plain;
+                self.push_plain(bytes);
+            }
+            Compression::Gzip(mut dec) => {
+                let mut framer = std::mem::take(&mut self.framer);
+                let res = dec.push(bytes, &mut |out| {
+                    framer.push(out, &mut |line, rec| self.record(line, rec))
+                });
+                self.framer = framer;
+                self.compression = match res {
+                    Ok(()) => Compression::Gzip(dec),
+                    Err(e) => {
+                        self.gzip_failed(&e);
+                        Compression::Failed
+                    }
+                };
             }
             Compression::Failed => {}
         }
     }
 
-    fn decide_compression(&mut self, head: Vec<u8>) {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            self.compression =
-                Compression::Gzip(Box::new(flate2::write::MultiGzDecoder::new(Vec::new())));
-        } else {
-            self.compression = Compression::Plain;
-        }
-        // Re-dispatch the buffered head without counting it twice.
-        self.ds.stats.bytes_read -= head.len() as u64;
-        self.push(&head);
-    }
-
-    fn gzip_failed(&mut self, e: std::io::Error) {
-        let line = self.last_line;
+    fn gzip_failed(&mut self, e: &str) {
+        let line = self.framer.line().max(1);
         self.ds.diagnostics.push(Diagnostic::new(
             line,
             None,
-            format!("the gzip stream is corrupt ({e}); the rest of the file was not read"),
+            format!("the gzip stream is damaged ({e}); the rest of the file was not read"),
         ));
-        self.compression = Compression::Failed;
     }
 
     fn push_plain(&mut self, bytes: &[u8]) {
@@ -205,17 +211,15 @@ impl Loader {
     /// [`LoadError::UnknownFormat`] when no record matched a known format (and
     /// none was chosen). Bad records never make this fail.
     pub fn finish(mut self) -> Result<Dataset, LoadError> {
-        match std::mem::replace(&mut self.compression, Compression::Plain) {
+        match std::mem::replace(&mut self.compression, Compression::Failed) {
             Compression::Undecided(head) => {
-                self.ds.stats.bytes_read -= head.len() as u64;
-                self.push(&head);
+                // Fewer than two bytes: too short to be gzip.
+                self.compression = Compression::Plain;
+                self.push_plain(&head);
             }
             Compression::Gzip(mut dec) => {
-                let res = dec.try_finish();
-                let out = std::mem::take(dec.get_mut());
-                self.push_plain(&out);
-                if let Err(e) = res {
-                    self.gzip_failed(e);
+                if let Err(e) = dec.finish() {
+                    self.gzip_failed(&e);
                 }
             }
             _ => {}
@@ -244,6 +248,8 @@ impl Loader {
                     .collect(),
             });
         }
+        // Records held back for format detection are handled late; keep file order.
+        self.ds.diagnostics.sort_by_key(|d| d.line);
         self.pair_groups();
         self.renumber_clusters();
         self.ds.format = self.format;
@@ -256,7 +262,6 @@ impl Loader {
 
     fn record(&mut self, line: u64, bytes: &[u8]) {
         self.ds.stats.records_read += 1;
-        self.last_line = line;
         let parsed = parse_object(line, bytes);
         match self.format {
             Some(format) => self.apply(format, line, parsed),
@@ -265,7 +270,7 @@ impl Loader {
                     if self.first_fields.is_none() {
                         self.first_fields = Some(obj.keys().cloned().collect());
                     }
-                    if let Some(format) = Format::detect(obj) {
+                    if let Some(format) = Format::detect_partial(obj) {
                         self.format = Some(format);
                         for (l, p) in std::mem::take(&mut self.undetected) {
                             self.apply(format, l, p);
@@ -292,7 +297,7 @@ impl Loader {
         self.ds.diagnostics.push(d);
     }
 
-    fn apply(&mut self, format: Format, line: u64, parsed: Result<Map<String, Value>, Diagnostic>) {
+    fn apply(&mut self, format: Format, line: u64, parsed: Parsed) {
         let obj = match parsed {
             Ok(obj) => obj,
             Err(d) => return self.skip(d),
@@ -302,6 +307,12 @@ impl Loader {
             Err(d) => return self.skip(d),
         };
         self.ds.stats.records_parsed += 1;
+        if self.ds.task_hint.is_none() && format == Format::Profile {
+            self.ds.task_hint = obj
+                .get("task")
+                .and_then(Value::as_str)
+                .and_then(crate::factors::Task::from_id);
+        }
         match item {
             Item::Pair {
                 input,
@@ -433,7 +444,7 @@ impl Loader {
     }
 }
 
-fn parse_object(line: u64, bytes: &[u8]) -> Result<Map<String, Value>, Diagnostic> {
+fn parse_object(line: u64, bytes: &[u8]) -> Parsed {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(obj)) => Ok(obj),
         Ok(other) => Err(Diagnostic::new(

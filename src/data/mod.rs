@@ -13,6 +13,7 @@
 
 mod formats;
 mod framing;
+mod gzip;
 mod loader;
 mod text;
 
@@ -177,11 +178,21 @@ pub struct Dataset {
     pub diagnostics: Vec<Diagnostic>,
     /// Counts.
     pub stats: LoadStats,
+    /// The task named by the records' `task` field (PROFILE schema), if any.
+    pub task_hint: Option<crate::factors::Task>,
 }
 
 impl Dataset {
     /// The text of an id.
     pub fn text(&self, id: TextId) -> &str {
         self.texts.get(id)
+    }
+
+    /// The task preset to use when none is chosen: the records' own `task`
+    /// field if they have one, else the format's default.
+    pub fn default_task(&self) -> crate::factors::Task {
+        self.task_hint
+            .or(self.format.map(|f| f.default_task()))
+            .unwrap_or(crate::factors::Task::Helpful)
     }
 }

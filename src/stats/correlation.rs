@@ -25,6 +25,17 @@ pub fn rank_average(xs: &[f64]) -> Vec<f64> {
     ranks
 }
 
+/// −1, 0 or +1; −0.0 and 0.0 (and NaN) are 0, so equal values tie.
+fn sign(d: f64) -> i8 {
+    if d > 0.0 {
+        1
+    } else if d < 0.0 {
+        -1
+    } else {
+        0
+    }
+}
+
 /// Pearson's r.
 pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
     assert_eq!(x.len(), y.len(), "vectors of different lengths");
@@ -64,8 +75,8 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> Option<f64> {
     let (mut p, mut q, mut tx, mut ty) = (0i64, 0i64, 0i64, 0i64);
     for i in 0..n {
         for j in i + 1..n {
-            let dx = x[i].total_cmp(&x[j]) as i8;
-            let dy = y[i].total_cmp(&y[j]) as i8;
+            let dx = sign(x[i] - x[j]);
+            let dy = sign(y[i] - y[j]);
             if dx == 0 {
                 tx += 1;
             }

@@ -50,15 +50,19 @@ impl Setting {
 /// The tolerance under which two factor values tie (so that 1/3 and 2/6 tie).
 pub const FACTOR_TIE_TOLERANCE: f64 = 1e-9;
 
-/// M_f(a, b) = sign(v(a) − v(b)), 0 when the difference is below [`FACTOR_TIE_TOLERANCE`].
-pub fn compare(va: f64, vb: f64) -> i8 {
+/// M_f(a, b) = sign(v(a) − v(b)), 0 when the difference is below
+/// [`FACTOR_TIE_TOLERANCE`]. Returns `None` when either value is missing
+/// (NaN): such a pair cannot be compared and is dropped, in every setting.
+pub fn compare(va: f64, vb: f64) -> Option<i8> {
     let d = va - vb;
-    if d.abs() < FACTOR_TIE_TOLERANCE {
-        0
+    if d.is_nan() {
+        None
+    } else if d.abs() < FACTOR_TIE_TOLERANCE {
+        Some(0)
     } else if d > 0.0 {
-        1
+        Some(1)
     } else {
-        -1
+        Some(-1)
     }
 }
 
@@ -306,10 +310,12 @@ mod tests {
 
     #[test]
     fn compare_ties_ratios() {
-        assert_eq!(compare(1.0 / 3.0, 2.0 / 6.0), 0);
-        assert_eq!(compare(0.1 + 0.2, 0.3), 0);
-        assert_eq!(compare(2.0, 1.0), 1);
-        assert_eq!(compare(1.0, 1.0 + 1e-6), -1);
+        assert_eq!(compare(1.0 / 3.0, 2.0 / 6.0), Some(0));
+        assert_eq!(compare(0.1 + 0.2, 0.3), Some(0));
+        assert_eq!(compare(2.0, 1.0), Some(1));
+        assert_eq!(compare(1.0, 1.0 + 1e-6), Some(-1));
+        assert_eq!(compare(f64::NAN, 1.0), None);
+        assert_eq!(compare(1.0, f64::NAN), None);
     }
 
     #[test]

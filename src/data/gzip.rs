@@ -1,0 +1,219 @@
+//! A push-based gzip decoder (RFC 1952, any number of members).
+//!
+//! Bytes go in as they arrive; decompressed bytes go straight to a sink, so
+//! everything decoded before a corrupt block reaches the loader, whatever the
+//! chunking.
+
+use flate2::{Crc, Decompress, FlushDecompress, Status};
+
+const OUT: usize = 64 * 1024;
+
+enum State {
+    /// Collecting a member header.
+    Header(Vec<u8>),
+    Body,
+    /// Collecting the 8-byte trailer.
+    Trailer(Vec<u8>),
+    Failed,
+}
+
+pub(crate) struct GzipStream {
+    state: State,
+    inflate: Decompress,
+    crc: Crc,
+    out: Vec<u8>,
+    members: u32,
+}
+
+/// How long a complete header in `h` is, `Ok(None)` if more bytes are needed.
+fn header_len(h: &[u8]) -> Result<Option<usize>, String> {
+    if h.len() < 10 {
+        return Ok(None);
+    }
+    if h[0] != 0x1f || h[1] != 0x8b {
+        return Err("not a gzip member header".into());
+    }
+    if h[2] != 8 {
+        return Err(format!("unknown gzip compression method {}", h[2]));
+    }
+    let flags = h[3];
+    let mut at = 10;
+    if flags & 4 != 0 {
+        if h.len() < at + 2 {
+            return Ok(None);
+        }
+        at += 2 + u16::from_le_bytes([h[at], h[at + 1]]) as usize;
+    }
+    for bit in [8u8, 16] {
+        if flags & bit != 0 {
+            match h.get(at..).and_then(|r| r.iter().position(|&b| b == 0)) {
+                Some(end) => at += end + 1,
+                None => return Ok(None),
+            }
+        }
+    }
+    if flags & 2 != 0 {
+        at += 2;
+    }
+    Ok((h.len() >= at).then_some(at))
+}
+
+impl GzipStream {
+    pub(crate) fn new() -> Self {
+        GzipStream {
+            state: State::Header(Vec::new()),
+            inflate: Decompress::new(false),
+            crc: Crc::new(),
+            out: vec![0; OUT],
+            members: 0,
+        }
+    }
+
+    /// Decodes `input`, calling `sink` with each run of decompressed bytes.
+    pub(crate) fn push(
+        &mut self,
+        mut input: &[u8],
+        sink: &mut impl FnMut(&[u8]),
+    ) -> Result<(), String> {
+        let r = self.push_inner(&mut input, sink);
+        if r.is_err() {
+            self.state = State::Failed;
+        }
+        r
+    }
+
+    fn push_inner(
+        &mut self,
+        input: &mut &[u8],
+        sink: &mut impl FnMut(&[u8]),
+    ) -> Result<(), String> {
+        loop {
+            match &mut self.state {
+                State::Failed => return Ok(()),
+                State::Header(h) => {
+                    if input.is_empty() {
+                        return Ok(());
+                    }
+                    if h.is_empty() && self.members > 0 && input.iter().all(|&b| b == 0) {
+                        // Zero padding after the last member.
+                        *input = &[];
+                        return Ok(());
+                    }
+                    let before = h.len();
+                    h.extend_from_slice(input);
+                    match header_len(h)? {
+                        None => {
+                            *input = &[];
+                            return Ok(());
+                        }
+                        Some(n) => {
+                            *input = &input[n - before..];
+                            self.inflate.reset(false);
+                            self.crc.reset();
+                            self.state = State::Body;
+                        }
+                    }
+                }
+                State::Body => {
+                    let (in0, out0) = (self.inflate.total_in(), self.inflate.total_out());
+                    let res = self
+                        .inflate
+                        .decompress(input, &mut self.out, FlushDecompress::None);
+                    // Hand over what was decoded even when the call then failed.
+                    let used = (self.inflate.total_in() - in0) as usize;
+                    let made = (self.inflate.total_out() - out0) as usize;
+                    *input = &input[used..];
+                    if made > 0 {
+                        self.crc.update(&self.out[..made]);
+                        sink(&self.out[..made]);
+                    }
+                    let status = res.map_err(|e| format!("corrupt compressed data ({e})"))?;
+                    if status == Status::StreamEnd {
+                        self.state = State::Trailer(Vec::new());
+                    } else if used == 0 && made < self.out.len() {
+                        return Ok(());
+                    }
+                }
+                State::Trailer(t) => {
+                    let take = (8 - t.len()).min(input.len());
+                    t.extend_from_slice(&input[..take]);
+                    *input = &input[take..];
+                    if t.len() < 8 {
+                        return Ok(());
+                    }
+                    let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+                    let size = u32::from_le_bytes([t[4], t[5], t[6], t[7]]);
+                    if crc != self.crc.sum() || size != self.crc.amount() {
+                        return Err("checksum mismatch: the data is damaged".into());
+                    }
+                    self.members += 1;
+                    self.state = State::Header(Vec::new());
+                }
+            }
+        }
+    }
+
+    /// Ends the stream: an error if it stopped inside a member.
+    pub(crate) fn finish(&mut self) -> Result<(), String> {
+        match &self.state {
+            State::Header(h) if h.is_empty() && self.members > 0 => Ok(()),
+            State::Failed => Ok(()),
+            _ => {
+                self.state = State::Failed;
+                Err("the gzip stream ends early (truncated file?)".into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn decode(bytes: &[u8], chunk: usize) -> (Vec<u8>, Result<(), String>) {
+        let mut d = GzipStream::new();
+        let mut out = Vec::new();
+        for c in bytes.chunks(chunk) {
+            if let Err(e) = d.push(c, &mut |b| out.extend_from_slice(b)) {
+                return (out, Err(e));
+            }
+        }
+        let r = d.finish();
+        (out, r)
+    }
+
+    #[test]
+    fn members_concatenate_under_any_chunking() {
+        let a: Vec<u8> = (0..200_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let mut two = gz(&a);
+        two.extend(gz(b"second member"));
+        two.extend([0, 0, 0]);
+        for chunk in [1, 7, 4096, 1 << 20] {
+            let (out, r) = decode(&two, chunk);
+            assert_eq!(r, Ok(()));
+            assert_eq!(out.len(), a.len() + 13, "chunk {chunk}");
+            assert!(out.ends_with(b"second member"));
+        }
+    }
+
+    #[test]
+    fn truncation_and_damage_are_errors() {
+        let g = gz(b"hello world, hello world, hello world");
+        assert!(decode(&g[..g.len() - 3], 5).1.is_err());
+        let mut bad = g.clone();
+        let n = bad.len();
+        bad[n - 8] ^= 0xff; // the CRC
+        assert_eq!(decode(&bad, 3).0, b"hello world, hello world, hello world");
+        assert!(decode(&bad, 3).1.unwrap_err().contains("checksum"));
+        assert!(decode(b"\x1f\x8b\x09rest-of-it", 4).1.is_err());
+    }
+}
