@@ -439,3 +439,28 @@ fn align_without_human() {
     let err = fails(&["align", &fixture("profile.jsonl")], 1);
     assert!(err.contains("expected an object"), "{err}");
 }
+
+/// The CLI reads files in 64 KiB pieces: gzip members larger than that must
+/// decode across pieces (HH-RLHF inflates ~4.4×, so the output buffer fills mid-input).
+#[test]
+fn gzipped_hh_rlhf_reads_whole() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_profile"))
+        .args([
+            "score",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/data/hh-rlhf-harmless-base/test.jsonl.gz"
+            ),
+            "--json",
+            "--bootstrap",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["dataset"]["records_read"], 2312);
+    assert_eq!(r["dataset"]["records_skipped"], 0);
+    assert_eq!(r["dataset"]["pairs"], 2307);
+    assert_eq!(r["dataset"]["pairs_dropped_other"], 5);
+}

@@ -130,7 +130,12 @@ impl GzipStream {
                     let status = res.map_err(|e| format!("corrupt compressed data ({e})"))?;
                     if status == Status::StreamEnd {
                         self.state = State::Trailer(Vec::new());
-                    } else if used == 0 && made < self.out.len() {
+                    } else if (input.is_empty() && made < self.out.len())
+                        || (used == 0 && made == 0)
+                    {
+                        // All input consumed and the output drained, or no progress possible:
+                        // wait for more input. (Output without input use can still come, from
+                        // the decoder's window; that is not a reason to stop.)
                         return Ok(());
                     }
                 }
@@ -202,6 +207,29 @@ mod tests {
             assert_eq!(r, Ok(()));
             assert_eq!(out.len(), a.len() + 13, "chunk {chunk}");
             assert!(out.ends_with(b"second member"));
+        }
+    }
+
+    #[test]
+    fn real_file_in_chunks_smaller_than_its_blocks() {
+        // HH-RLHF decompresses ~4.4x: 64 KB pushes fill the output buffer mid-input.
+        let gz = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/hh-rlhf-harmless-base/test.jsonl.gz"
+        ))
+        .unwrap();
+        let mut want = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut want)
+            .unwrap();
+        for chunk in [4096, 65536, 1 << 22] {
+            let (out, r) = decode(&gz, chunk);
+            assert_eq!(r, Ok(()), "chunk {chunk}");
+            assert!(
+                out == want,
+                "chunk {chunk}: {} of {} bytes",
+                out.len(),
+                want.len()
+            );
         }
     }
 

@@ -47,6 +47,8 @@ pub enum Action {
     StartLoading {
         name: String,
         total_bytes: u64,
+        /// Reloading the previous input after a cancel: keep the notice.
+        restoring: bool,
     },
     Progress {
         bytes: u64,
@@ -72,14 +74,20 @@ impl Reducible for State {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
         match action {
-            Action::StartLoading { name, total_bytes } => {
+            Action::StartLoading {
+                name,
+                total_bytes,
+                restoring,
+            } => {
                 s.status = Status::Loading {
                     name,
                     bytes: 0,
                     total_bytes,
                     records: 0,
                 };
-                s.notice = None;
+                if !restoring {
+                    s.notice = None;
+                }
             }
             Action::Progress {
                 bytes,
@@ -136,6 +144,8 @@ pub struct LoadSpec {
     pub name: String,
     pub input: Input,
     pub file: Option<web_sys::File>,
+    /// Reloading the previous input after a cancel (keeps the cancel notice).
+    pub restoring: bool,
 }
 
 fn read_hash() -> ViewState {
@@ -222,7 +232,7 @@ pub fn app() -> Html {
             current.clone(),
             previous.clone(),
         );
-        Callback::from(move |spec: LoadSpec| {
+        Callback::from(move |mut spec: LoadSpec| {
             if bridge.borrow().is_none() {
                 *bridge.borrow_mut() = new_bridge(state.dispatcher());
             }
@@ -230,7 +240,9 @@ pub fn app() -> Html {
             state.dispatch(Action::StartLoading {
                 name: spec.name.clone(),
                 total_bytes: total,
+                restoring: spec.restoring,
             });
+            spec.restoring = false;
             if let Some(done) = current.borrow_mut().take() {
                 *previous.borrow_mut() = Some(done);
             }
@@ -257,6 +269,7 @@ pub fn app() -> Html {
                 name: "example".into(),
                 input: Input::Example,
                 file: None,
+                restoring: false,
             });
         });
     }
@@ -289,7 +302,8 @@ pub fn app() -> Html {
             current.borrow_mut().take();
             state.dispatch(Action::Cancelled);
             // The new worker needs the previous dataset for rescoring.
-            if let Some(prev) = previous.borrow_mut().take() {
+            if let Some(mut prev) = previous.borrow_mut().take() {
+                prev.restoring = true;
                 load.emit(prev);
             }
         })

@@ -76,6 +76,7 @@ pub fn upload_panel(p: &UploadProps) -> Html {
                 name: f.name(),
                 input: Input::File,
                 file: Some(f),
+                restoring: false,
             })
         })
     };
@@ -124,6 +125,7 @@ pub fn upload_panel(p: &UploadProps) -> Html {
                         name: "pasted text".into(),
                         input: Input::Text(text),
                         file: None,
+                        restoring: false,
                     });
                 }
             }
@@ -136,6 +138,7 @@ pub fn upload_panel(p: &UploadProps) -> Html {
                 name: "example".into(),
                 input: Input::Example,
                 file: None,
+                restoring: false,
             })
         })
     };
@@ -465,7 +468,7 @@ pub fn factor_table(p: &TableProps) -> Html {
             "descending"
         };
         html! {
-            <th scope="col" aria-sort={aria}>
+            <th scope="col" aria-sort={aria} class={(k != SortKey::Factor).then_some("num")}>
                 <button type="button" class="sort" {onclick} title={label.to_string()} data-sort={k.id()}>
                     {abbr.to_string()}{ if active { if asc { " ▲" } else { " ▼" } } else { "" } }
                 </button>
@@ -486,7 +489,7 @@ pub fn factor_table(p: &TableProps) -> Html {
                     { header(SortKey::Concordant, "concordant pairs", "C") }
                     { header(SortKey::Discordant, "discordant pairs", "D") }
                     { header(SortKey::Ties, "agent ties with a factor difference", "T") }
-                    <th scope="col" title="pairs with a factor tie (dropped)">{"dropped"}</th>
+                    <th scope="col" class="num" title="pairs with a factor tie (dropped)">{"dropped"}</th>
                     { header(SortKey::Pairs, "pairs considered", "n") }
                 </tr></thead>
                 <tbody>
