@@ -29,6 +29,7 @@ pub mod analysis;
 pub mod chart;
 pub mod data;
 pub mod factors;
+pub mod llm;
 pub mod protocol;
 pub mod report;
 pub mod stats;

@@ -329,3 +329,54 @@ mod tests {
         );
     }
 }
+
+/// How often a judge picks what the humans picked (METHOD.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Agreement {
+    /// Share of pairs where the judge's choice equals the human label; a judge
+    /// "tie" counts as disagreement. `None` for no pairs.
+    pub rate: Option<f64>,
+    /// Share of pairs the judge called a tie.
+    pub tie_rate: Option<f64>,
+    pub n_pairs: u64,
+}
+
+/// Agreement between human labels and a judge's verdicts on the same pairs.
+/// Pairs where the human label is a tie are not counted (they are dropped at load).
+pub fn agreement(human: &[crate::data::Preference], judge: &[crate::data::Preference]) -> Agreement {
+    use crate::data::Preference;
+    assert_eq!(human.len(), judge.len(), "one verdict per pair");
+    let (mut n, mut agree, mut ties) = (0u64, 0u64, 0u64);
+    for (&h, &j) in human.iter().zip(judge) {
+        if h == Preference::Tie {
+            continue;
+        }
+        n += 1;
+        if j == Preference::Tie {
+            ties += 1;
+        } else if j == h {
+            agree += 1;
+        }
+    }
+    let share = |k: u64| (n > 0).then(|| k as f64 / n as f64);
+    Agreement {
+        rate: share(agree),
+        tie_rate: share(ties),
+        n_pairs: n,
+    }
+}
+
+#[cfg(test)]
+mod agreement_tests {
+    use super::*;
+    use crate::data::Preference::{A, B, Tie};
+
+    #[test]
+    fn judge_ties_disagree_and_human_ties_do_not_count() {
+        let a = agreement(&[A, B, A, B, Tie], &[A, A, Tie, B, A]);
+        assert_eq!(a.n_pairs, 4);
+        assert_eq!(a.rate, Some(0.5));
+        assert_eq!(a.tie_rate, Some(0.25));
+        assert_eq!(agreement(&[], &[]).rate, None);
+    }
+}

@@ -1,0 +1,125 @@
+//! Pacing of LLM calls, as pure arithmetic shared by the CLI and the browser:
+//! retry delays (exponential backoff with jitter, honouring `Retry-After`) and
+//! token buckets for requests and tokens per minute. Time is passed in, in
+//! seconds, so everything here is deterministic and testable.
+
+use serde::{Deserialize, Serialize};
+
+/// When and how often to retry a failed call.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Delay before the first retry, in seconds; doubles each time.
+    pub base_s: f64,
+    /// Upper bound of a computed delay (a longer `Retry-After` is honoured).
+    pub max_s: f64,
+    /// Per-request timeout, in seconds.
+    pub timeout_s: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_s: 1.0,
+            max_s: 60.0,
+            timeout_s: 120.0,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `retry` (1 = the first retry), given the
+    /// server's `Retry-After` (if any) and a uniform number `jitter` in [0, 1):
+    /// "equal jitter" — half the exponential step fixed, half random — and
+    /// never less than `Retry-After`.
+    pub fn delay_s(&self, retry: u32, retry_after_s: Option<f64>, jitter: f64) -> f64 {
+        let step = (self.base_s * 2f64.powi(retry.saturating_sub(1).min(30) as i32)).min(self.max_s);
+        let backoff = step / 2.0 + step / 2.0 * jitter.clamp(0.0, 1.0);
+        match retry_after_s {
+            Some(ra) if ra.is_finite() && ra > backoff => ra,
+            _ => backoff,
+        }
+    }
+
+    /// Whether another attempt is allowed after `attempts` attempts.
+    pub fn may_retry(&self, attempts: u32) -> bool {
+        attempts < self.max_attempts
+    }
+}
+
+/// A token bucket: `capacity` units, refilled at `per_s` units per second.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenBucket {
+    capacity: f64,
+    per_s: f64,
+    level: f64,
+    at_s: f64,
+}
+
+impl TokenBucket {
+    /// A full bucket allowing `per_minute` units per minute (bursts up to that many).
+    pub fn per_minute(per_minute: f64, now_s: f64) -> Self {
+        TokenBucket {
+            capacity: per_minute.max(1.0),
+            per_s: per_minute / 60.0,
+            level: per_minute.max(1.0),
+            at_s: now_s,
+        }
+    }
+
+    fn refill(&mut self, now_s: f64) {
+        if now_s > self.at_s {
+            self.level = (self.level + (now_s - self.at_s) * self.per_s).min(self.capacity);
+            self.at_s = now_s;
+        }
+    }
+
+    /// Takes `amount` units if available and returns 0; otherwise takes
+    /// nothing and returns how many seconds to wait before trying again. An
+    /// amount above the capacity is treated as the capacity (so it can pass).
+    pub fn take(&mut self, amount: f64, now_s: f64) -> f64 {
+        self.refill(now_s);
+        let amount = amount.min(self.capacity);
+        if self.level >= amount {
+            self.level -= amount;
+            0.0
+        } else if self.per_s > 0.0 {
+            (amount - self.level) / self.per_s
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_honours_retry_after() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay_s(1, None, 0.0), 0.5);
+        assert_eq!(p.delay_s(1, None, 1.0), 1.0);
+        assert_eq!(p.delay_s(3, None, 1.0), 4.0);
+        assert_eq!(p.delay_s(20, None, 1.0), 60.0);
+        assert_eq!(p.delay_s(1, Some(7.0), 0.3), 7.0);
+        assert_eq!(p.delay_s(3, Some(0.1), 0.0), 2.0);
+        assert!(p.may_retry(4) && !p.may_retry(5));
+    }
+
+    #[test]
+    fn bucket_limits_rate_and_refills() {
+        let mut b = TokenBucket::per_minute(60.0, 0.0);
+        for _ in 0..60 {
+            assert_eq!(b.take(1.0, 0.0), 0.0);
+        }
+        let wait = b.take(1.0, 0.0);
+        assert!((wait - 1.0).abs() < 1e-9, "{wait}");
+        assert_eq!(b.take(1.0, 1.0), 0.0);
+        let mut t = TokenBucket::per_minute(1000.0, 0.0);
+        assert_eq!(t.take(5000.0, 0.0), 0.0, "oversized requests pass when the bucket is full");
+        assert!(t.take(10.0, 0.0) > 0.0);
+    }
+}
