@@ -33,8 +33,17 @@ pub fn stable_hash(parts: &[&str]) -> String {
 }
 
 /// The cache key of one call.
-pub fn cache_key(provider: &str, model: &str, template_id: &str, decoding: &Decoding, texts: &[&str]) -> String {
-    let dec = format!("t={};p={};m={}", decoding.temperature, decoding.top_p, decoding.max_tokens);
+pub fn cache_key(
+    provider: &str,
+    model: &str,
+    template_id: &str,
+    decoding: &Decoding,
+    texts: &[&str],
+) -> String {
+    let dec = format!(
+        "t={};p={};m={}",
+        decoding.temperature, decoding.top_p, decoding.max_tokens
+    );
     let mut parts = vec![provider, model, template_id, dec.as_str()];
     parts.extend_from_slice(texts);
     stable_hash(&parts)
@@ -106,7 +115,11 @@ impl MemoryCache {
             }
             match serde_json::from_str::<CacheEntry>(line) {
                 Ok(e) => added += usize::from(self.put(e)),
-                Err(e) => problems.push(Diagnostic::new(i as u64 + 1, None, format!("not a cache entry: {e}"))),
+                Err(e) => problems.push(Diagnostic::new(
+                    i as u64 + 1,
+                    None,
+                    format!("not a cache entry: {e}"),
+                )),
             }
         }
         (added, problems)
@@ -126,8 +139,23 @@ mod tests {
         let d = Decoding::default();
         let k = cache_key("openai", "m", "atomic_facts@1", &d, &["text"]);
         assert_ne!(k, cache_key("openai", "m", "atomic_facts@2", &d, &["text"]));
-        assert_ne!(k, cache_key("openai", "m", "atomic_facts@1", &Decoding { temperature: 0.0, ..d }, &["text"]));
-        assert_ne!(k, cache_key("anthropic", "m", "atomic_facts@1", &d, &["text"]));
+        assert_ne!(
+            k,
+            cache_key(
+                "openai",
+                "m",
+                "atomic_facts@1",
+                &Decoding {
+                    temperature: 0.0,
+                    ..d
+                },
+                &["text"]
+            )
+        );
+        assert_ne!(
+            k,
+            cache_key("anthropic", "m", "atomic_facts@1", &d, &["text"])
+        );
     }
 
     #[test]

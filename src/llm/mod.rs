@@ -4,6 +4,7 @@
 //! transport lives at the edges (the CLI's native client, the browser's fetch).
 
 pub mod cache;
+pub mod extract;
 pub mod parse;
 pub mod prompts;
 pub mod provider;

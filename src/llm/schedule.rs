@@ -35,7 +35,8 @@ impl RetryPolicy {
     /// "equal jitter" — half the exponential step fixed, half random — and
     /// never less than `Retry-After`.
     pub fn delay_s(&self, retry: u32, retry_after_s: Option<f64>, jitter: f64) -> f64 {
-        let step = (self.base_s * 2f64.powi(retry.saturating_sub(1).min(30) as i32)).min(self.max_s);
+        let step =
+            (self.base_s * 2f64.powi(retry.saturating_sub(1).min(30) as i32)).min(self.max_s);
         let backoff = step / 2.0 + step / 2.0 * jitter.clamp(0.0, 1.0);
         match retry_after_s {
             Some(ra) if ra.is_finite() && ra > backoff => ra,
@@ -119,7 +120,11 @@ mod tests {
         assert!((wait - 1.0).abs() < 1e-9, "{wait}");
         assert_eq!(b.take(1.0, 1.0), 0.0);
         let mut t = TokenBucket::per_minute(1000.0, 0.0);
-        assert_eq!(t.take(5000.0, 0.0), 0.0, "oversized requests pass when the bucket is full");
+        assert_eq!(
+            t.take(5000.0, 0.0),
+            0.0,
+            "oversized requests pass when the bucket is full"
+        );
         assert!(t.take(10.0, 0.0) > 0.0);
     }
 }
