@@ -71,19 +71,25 @@ pub fn human_scores(
     factors: &[Factor],
     bootstrap: BootstrapConfig,
     rules: &mut RuleExtractor,
+    llm: Option<&LlmValues>,
 ) -> Vec<(Factor, FactorScoreEntry)> {
     let scored: Vec<Factor> = factors
         .iter()
         .copied()
-        .filter(|f| !f.needs_model())
+        .filter(|f| !f.needs_model() || llm.is_some())
         .collect();
     let mut table = ClusterTable::new(scored.len(), ds.n_clusters as usize);
     for pair in &ds.pairs {
         let ctx = pair.context();
         let p = pair.preference.sign();
         for (fi, &f) in scored.iter().enumerate() {
-            let va = rules.value(f, &ds.texts, pair.a, ctx).unwrap_or(f64::NAN);
-            let vb = rules.value(f, &ds.texts, pair.b, ctx).unwrap_or(f64::NAN);
+            let mut value = |t| match (f.needs_model(), llm) {
+                (true, Some(l)) => l.answers.value(f, pair, t, l.options),
+                _ => rules.value(f, &ds.texts, t, ctx),
+            };
+            // A value the model could not give (a failed item) drops the pair.
+            let va = value(pair.a).unwrap_or(f64::NAN);
+            let vb = value(pair.b).unwrap_or(f64::NAN);
             let outcome = match compare(va, vb) {
                 Some(m) => classify(Setting::Human, p, m),
                 None => Outcome::Dropped,
@@ -128,9 +134,27 @@ pub fn dataset_summary(ds: &Dataset, info: &DatasetInfo) -> DatasetSummary {
 /// Builds the report for the human agent: rule-based factors scored, factors
 /// that need a model listed as skipped.
 pub fn score_report(ds: &Dataset, cfg: &ScoreConfig, info: &DatasetInfo) -> Report {
+    score_report_with(ds, cfg, info, None)
+}
+
+/// LLM-extracted answers to score model-based factors with.
+pub struct LlmValues {
+    pub answers: crate::llm::extract::Answers,
+    pub options: crate::llm::extract::ExtractOptions,
+    /// What the run did, for the report.
+    pub run: crate::report::LlmRun,
+}
+
+/// As [`score_report`], with LLM-based factors scored from `llm`'s answers.
+pub fn score_report_with(
+    ds: &Dataset,
+    cfg: &ScoreConfig,
+    info: &DatasetInfo,
+    llm: Option<&LlmValues>,
+) -> Report {
     let requested = cfg.requested();
     let mut rules = RuleExtractor::new();
-    let scores = human_scores(ds, &requested, cfg.bootstrap, &mut rules);
+    let scores = human_scores(ds, &requested, cfg.bootstrap, &mut rules, llm);
     let factor_scores: BTreeMap<String, FactorScoreEntry> = scores
         .iter()
         .map(|(f, s)| (f.id().to_owned(), *s))
@@ -158,7 +182,7 @@ pub fn score_report(ds: &Dataset, cfg: &ScoreConfig, info: &DatasetInfo) -> Repo
         factors: requested.iter().map(|f| factor_meta(*f)).collect(),
         skipped_factors: requested
             .iter()
-            .filter(|f| f.needs_model())
+            .filter(|f| f.needs_model() && llm.is_none())
             .map(|&f| SkippedFactor {
                 id: f.id().into(),
                 reason: no_model_reason(f),
@@ -166,6 +190,7 @@ pub fn score_report(ds: &Dataset, cfg: &ScoreConfig, info: &DatasetInfo) -> Repo
             .collect(),
         agents: vec![human],
         alignments: Vec::new(),
+        llm: llm.map(|l| l.run.clone()),
     }
 }
 

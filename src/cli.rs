@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use crate::analysis::{score_report, DatasetInfo, ScoreConfig};
+use crate::analysis::{score_report, score_report_with, DatasetInfo, LlmValues, ScoreConfig};
 use crate::data::{load_reader, Format, FormatOptions, SummEvalLabel};
 use crate::factors::{Factor, Task};
 use crate::report::{Alignment, Report};
@@ -19,6 +19,9 @@ USAGE:
   profile score FILE [--task summarization|helpful|doc_qa] [--factors a,b,...]
                      [--format NAME] [--label ASPECT] [--bootstrap N] [--seed S]
                      [--json] [--out REPORT.json]
+                     [--provider openai|anthropic|gemini|openai-compatible --model M
+                      [--base-url URL] [--limit N] [--concurrency N] [--rpm N] [--tpm N]
+                      [--timeout SECONDS] [--cache-dir DIR] [--no-logprobs]]
   profile align FILE.json [--json]
   profile formats      list the dataset formats
   profile factors      list the factors and task presets
@@ -27,6 +30,10 @@ USAGE:
 FILE is JSONL, a JSON array, or either gzipped; `-` reads standard input.
 The format is detected from the fields; --format overrides it.
 --label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance).
+With --provider, factors that need a model are extracted by it; the key comes from
+PROFILE_API_KEY or the provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
+GEMINI_API_KEY), answers are cached in .profile-cache/ (re-runs repeat no paid call),
+and --limit N runs on the first N pairs.
 ";
 
 /// A command-line failure: the message and the exit code.
@@ -149,8 +156,17 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
             "bootstrap",
             "seed",
             "out",
+            "provider",
+            "model",
+            "base-url",
+            "limit",
+            "concurrency",
+            "rpm",
+            "tpm",
+            "timeout",
+            "cache-dir",
         ],
-        &["json"],
+        &["json", "no-logprobs", "quiet"],
     )?;
     let [path] = f.positional.as_slice() else {
         return Err(usage_error("`profile score` takes one FILE"));
@@ -223,7 +239,30 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
             .map(|n| n.to_string_lossy().into_owned()),
         label: (fmt == Some(Format::SummEval)).then(|| label.unwrap_or_default().name().to_owned()),
     };
-    let report = score_report(&ds, &cfg, &info);
+    let mut ds = ds;
+    let report = match f.values.get("provider") {
+        None => {
+            for k in [
+                "model",
+                "base-url",
+                "limit",
+                "concurrency",
+                "rpm",
+                "tpm",
+                "timeout",
+                "cache-dir",
+            ] {
+                if f.values.contains_key(k) {
+                    return Err(usage_error(format!("--{k} needs --provider")));
+                }
+            }
+            score_report(&ds, &cfg, &info)
+        }
+        Some(provider) => {
+            let llm = run_llm(&f, provider, &mut ds, &cfg)?;
+            score_report_with(&ds, &cfg, &info, Some(&llm))
+        }
+    };
     let json = report.to_json_pretty() + "\n";
     if let Some(out) = f.values.get("out") {
         std::fs::write(out, &json).map_err(|e| data_error(format!("cannot write {out}: {e}")))?;
@@ -232,6 +271,164 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
         json
     } else {
         render_table(&report)
+    })
+}
+
+fn parse_num<T: std::str::FromStr>(f: &Flags, name: &str) -> Result<Option<T>, Failure> {
+    f.values
+        .get(name)
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|_| usage_error(format!("--{name} takes a number, not `{v}`")))
+        })
+        .transpose()
+}
+
+/// Extracts the model-based factors with the configured provider (cached).
+fn run_llm(
+    f: &Flags,
+    provider: &str,
+    ds: &mut crate::data::Dataset,
+    cfg: &ScoreConfig,
+) -> Result<LlmValues, Failure> {
+    use crate::llm::extract::{naive_calls, ExtractOptions, Plan};
+    use crate::llm::provider::{ModelConfig, Provider};
+    use crate::llm::run::{run_plan, DiskCache, HttpLlm, RunSettings};
+    use crate::report::LlmRun;
+
+    let provider = Provider::from_id(provider).ok_or_else(|| {
+        usage_error(format!(
+            "unknown provider `{provider}`; use openai, anthropic, gemini or openai-compatible"
+        ))
+    })?;
+    let model = f
+        .values
+        .get("model")
+        .ok_or_else(|| usage_error("--provider needs --model"))?;
+    let mut mc = ModelConfig::new(provider, model.clone());
+    mc.base_url = f.values.get("base-url").cloned();
+    if f.switches.iter().any(|s| s == "no-logprobs") {
+        mc.logprobs = false;
+    }
+    let key = std::iter::once("PROFILE_API_KEY")
+        .chain(provider.key_env_vars().iter().copied())
+        .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
+        .unwrap_or_default();
+    if key.is_empty() && provider != Provider::OpenAiCompatible {
+        let vars: Vec<&str> = std::iter::once("PROFILE_API_KEY")
+            .chain(provider.key_env_vars().iter().copied())
+            .collect();
+        return Err(data_error(format!("no API key: set {}", vars.join(" or "))));
+    }
+    if let Some(n) = parse_num::<usize>(f, "limit")? {
+        ds.truncate_pairs(n);
+    }
+    let mut settings = RunSettings::default();
+    if let Some(c) = parse_num::<usize>(f, "concurrency")? {
+        settings.concurrency = c.max(1);
+    }
+    settings.requests_per_minute = parse_num(f, "rpm")?;
+    settings.tokens_per_minute = parse_num(f, "tpm")?;
+    if let Some(t) = parse_num::<f64>(f, "timeout")? {
+        settings.retry.timeout_s = t;
+    }
+    let dir = f
+        .values
+        .get("cache-dir")
+        .map_or(".profile-cache", String::as_str);
+    let (mut cache, bad) = DiskCache::open(std::path::Path::new(dir))
+        .map_err(|e| data_error(format!("cannot open the cache in {dir}: {e}")))?;
+    // Live progress only on a terminal, at most five times a second.
+    let quiet = f.switches.iter().any(|s| s == "quiet")
+        || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let last_print = std::sync::Mutex::new(std::time::Instant::now());
+    if bad > 0 && !quiet {
+        eprintln!(
+            "warning: {bad} unreadable lines in {} were skipped",
+            cache.path().display()
+        );
+    }
+    let factors = cfg.requested();
+    let opts = ExtractOptions {
+        logprobs: mc.logprobs && provider.offers_logprobs(),
+        summaries: cfg.task == Task::Summarization,
+    };
+    let plan = Plan::new(ds, &factors, opts);
+    let llm = HttpLlm::new(
+        mc.clone(),
+        key,
+        std::time::Duration::from_secs_f64(settings.retry.timeout_s),
+    );
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let progress = |s: &crate::llm::run::RunStats| {
+        let mut last = last_print.lock().expect("progress clock");
+        if !quiet && last.elapsed().as_millis() >= 200 {
+            *last = std::time::Instant::now();
+            eprint!(
+                "\r{} questions: {} done, {} cached, {} failed, {} calls, {} tokens   ",
+                s.questions,
+                s.succeeded,
+                s.cache_hits,
+                s.failed,
+                s.calls,
+                s.input_tokens + s.output_tokens
+            );
+        }
+    };
+    let (answers, stats, failures) = run_plan(
+        &plan, ds, opts, &llm, &mut cache, &settings, &cancel, &progress,
+    );
+    if !quiet {
+        eprintln!(
+            "\r{} questions: {} done, {} cached, {} failed; {} calls, {} tokens",
+            stats.questions,
+            stats.succeeded,
+            stats.cache_hits,
+            stats.failed,
+            stats.calls,
+            stats.input_tokens + stats.output_tokens
+        );
+    }
+    let known: Vec<usize> = ds
+        .texts
+        .iter()
+        .filter_map(|(t, _)| answers.facts(t).map(<[String]>::len))
+        .collect();
+    let mean = if known.is_empty() {
+        0.0
+    } else {
+        known.iter().sum::<usize>() as f64 / known.len() as f64
+    };
+    let per_response =
+        plan.len().saturating_sub(plan.unique_sources) as f64 / plan.unique_responses.max(1) as f64;
+    let run = LlmRun {
+        provider: provider.id().into(),
+        model: model.clone(),
+        base_url: mc.effective_base_url().into(),
+        templates: stats.templates.iter().cloned().collect(),
+        pairs: ds.pairs.len() as u64,
+        unique_responses: plan.unique_responses as u64,
+        unique_sources: plan.unique_sources as u64,
+        questions: stats.questions,
+        calls: stats.calls,
+        cache_hits: stats.cache_hits,
+        retries: stats.retries,
+        repairs: stats.repairs,
+        failed: stats.failed,
+        input_tokens: stats.input_tokens,
+        output_tokens: stats.output_tokens,
+        calls_per_unique_response: per_response,
+        naive_calls: naive_calls(ds, &factors, opts, &answers, mean),
+        logprobs: opts.logprobs,
+        failures: failures
+            .iter()
+            .map(|x| serde_json::to_value(x).expect("serialisable"))
+            .collect(),
+    };
+    Ok(LlmValues {
+        answers,
+        options: opts,
+        run,
     })
 }
 

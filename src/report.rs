@@ -33,6 +33,40 @@ pub struct Report {
     pub skipped_factors: Vec<SkippedFactor>,
     pub agents: Vec<Agent>,
     pub alignments: Vec<Alignment>,
+    /// The LLM extraction run behind model-based factors, if one was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmRun>,
+}
+
+/// What an LLM extraction run did (calls, cache hits, failures, tokens).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmRun {
+    pub provider: String,
+    pub model: String,
+    pub base_url: String,
+    /// `name@version` of every template used.
+    pub templates: Vec<String>,
+    /// Pairs the run covered (`--limit`).
+    pub pairs: u64,
+    pub unique_responses: u64,
+    pub unique_sources: u64,
+    pub questions: u64,
+    /// HTTP calls made, retries and repairs included.
+    pub calls: u64,
+    pub cache_hits: u64,
+    pub retries: u64,
+    pub repairs: u64,
+    pub failed: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Questions (cached or called) per unique response, sources excluded.
+    pub calls_per_unique_response: f64,
+    /// Calls the naive plan (per pair side, one call per fact per factor) would make.
+    pub naive_calls: f64,
+    /// Whether fluency and coherence used P(yes) from log-probabilities.
+    pub logprobs: bool,
+    /// Items that failed, with the reason and the raw reply.
+    pub failures: Vec<serde_json::Value>,
 }
 
 /// What was loaded.

@@ -188,6 +188,18 @@ impl Dataset {
         self.texts.get(id)
     }
 
+    /// Keeps only the first `n` pairs (a sample for a paid run), with cluster
+    /// ids made dense again.
+    pub fn truncate_pairs(&mut self, n: usize) {
+        self.pairs.truncate(n);
+        let mut map = rustc_hash::FxHashMap::default();
+        for p in &mut self.pairs {
+            let next = map.len() as u32;
+            p.cluster = *map.entry(p.cluster).or_insert(next);
+        }
+        self.n_clusters = map.len() as u32;
+    }
+
     /// The task preset to use when none is chosen: the records' own `task`
     /// field if they have one, else the format's default.
     pub fn default_task(&self) -> crate::factors::Task {

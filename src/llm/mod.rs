@@ -8,6 +8,8 @@ pub mod extract;
 pub mod parse;
 pub mod prompts;
 pub mod provider;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod run;
 pub mod schedule;
 
 use serde::{Deserialize, Serialize};

@@ -343,7 +343,10 @@ pub struct Agreement {
 
 /// Agreement between human labels and a judge's verdicts on the same pairs.
 /// Pairs where the human label is a tie are not counted (they are dropped at load).
-pub fn agreement(human: &[crate::data::Preference], judge: &[crate::data::Preference]) -> Agreement {
+pub fn agreement(
+    human: &[crate::data::Preference],
+    judge: &[crate::data::Preference],
+) -> Agreement {
     use crate::data::Preference;
     assert_eq!(human.len(), judge.len(), "one verdict per pair");
     let (mut n, mut agree, mut ties) = (0u64, 0u64, 0u64);
@@ -369,7 +372,7 @@ pub fn agreement(human: &[crate::data::Preference], judge: &[crate::data::Prefer
 #[cfg(test)]
 mod agreement_tests {
     use super::*;
-    use crate::data::Preference::{A, B, Tie};
+    use crate::data::Preference::{Tie, A, B};
 
     #[test]
     fn judge_ties_disagree_and_human_ties_do_not_count() {

@@ -548,7 +548,8 @@ def synth(schema, ctx, root, key="", index=None):
                 v = min(v, schema["maximum"])
             return v
         if index is not None and ("idx" in k or "index" in k or k in ("id", "i", "n")):
-            return index
+            # Numbered from the schema's minimum (our fact ids start at 1).
+            return index + int(schema.get("minimum") or 0)
         for bound in ("maximum", "minimum"):
             if schema.get(bound) is not None:
                 return schema[bound]

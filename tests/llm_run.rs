@@ -1,0 +1,290 @@
+//! Extraction runs against the project's mock LLM server (tests/mock_llm):
+//! a clean run, a re-run served wholly from the cache, and a fault run with
+//! 30% injected failures that ends with every item done or listed, then
+//! resumes to completion without repeating a successful call.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use profile::data::{load_bytes, Dataset, FormatOptions};
+use profile::factors::Factor;
+use profile::llm::extract::{ExtractOptions, Plan};
+use profile::llm::provider::{ModelConfig, Provider};
+use profile::llm::run::{run_plan, DiskCache, HttpLlm, RunSettings, RunStats};
+use profile::llm::schedule::RetryPolicy;
+
+struct Mock {
+    child: Child,
+    port: u16,
+}
+
+impl Mock {
+    fn start() -> Option<Mock> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mock_llm/server.py");
+        let mut child = Command::new("python3")
+            .args([script, "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take()?)
+            .read_line(&mut line)
+            .ok()?;
+        let port = line.trim().rsplit(' ').next()?.parse().ok()?;
+        Some(Mock { child, port })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn post(&self, path: &str, body: &str) {
+        ureq::post(&self.url(path))
+            .set("content-type", "application/json")
+            .send_string(body)
+            .expect("mock control call");
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        serde_json::from_str(
+            &ureq::get(&self.url("/__stats"))
+                .call()
+                .unwrap()
+                .into_string()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// 200 pairs over 50 inputs; responses repeat across pairs as in real data.
+fn dataset() -> Dataset {
+    let mut lines = String::new();
+    for i in 0..50 {
+        let source = format!("Report {i}. The council met on day {i}. It approved item {i}. Residents objected to item {}.", i + 1);
+        let r = |k: usize| {
+            format!(
+                "Summary {k} of report {i}. The council approved item {i}.{}",
+                " It met on that day.".repeat(k)
+            )
+        };
+        for (a, b, p) in [(0, 1, "a"), (1, 2, "b"), (0, 2, "a"), (2, 3, "b")] {
+            lines.push_str(&serde_json::json!({"input": "Summarize.", "source": source, "response_a": r(a), "response_b": r(b), "preference": p}).to_string());
+            lines.push('\n');
+        }
+    }
+    load_bytes(lines.as_bytes(), FormatOptions::default()).unwrap()
+}
+
+fn llm(mock: &Mock) -> HttpLlm {
+    let mut cfg = ModelConfig::new(Provider::OpenAi, "mock-model");
+    cfg.base_url = Some(mock.url("/v1"));
+    HttpLlm::new(cfg, "sk-test".into(), Duration::from_millis(800))
+}
+
+fn settings(max_attempts: u32) -> RunSettings {
+    RunSettings {
+        concurrency: 4,
+        retry: RetryPolicy {
+            max_attempts,
+            base_s: 0.01,
+            max_s: 0.05,
+            timeout_s: 0.8,
+        },
+        ..Default::default()
+    }
+}
+
+const FACTORS: [Factor; 3] = [Factor::NFacts, Factor::Hallucination, Factor::Fluency];
+
+fn run(
+    mock: &Mock,
+    ds: &Dataset,
+    cache_dir: &std::path::Path,
+    attempts: u32,
+) -> (usize, RunStats, Vec<profile::llm::run::FailedItem>, Plan) {
+    let opts = ExtractOptions {
+        logprobs: true,
+        summaries: true,
+    };
+    let plan = Plan::new(ds, &FACTORS, opts);
+    let (mut cache, bad) = DiskCache::open(cache_dir).unwrap();
+    assert_eq!(bad, 0);
+    let (answers, stats, failures) = run_plan(
+        &plan,
+        ds,
+        opts,
+        &llm(mock),
+        &mut cache,
+        &settings(attempts),
+        &AtomicBool::new(false),
+        &|_| {},
+    );
+    (answers.len(), stats, failures, plan)
+}
+
+#[test]
+fn clean_run_then_rerun_from_cache() {
+    let Some(mock) = Mock::start() else {
+        eprintln!("python3 not available: skipped");
+        return;
+    };
+    let ds = dataset();
+    let dir = tempdir("clean");
+    let (answered, stats, failures, plan) = run(&mock, &ds, &dir, 3);
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(answered as u64 + stats.skipped_empty, plan.len() as u64);
+    // Calls scale with unique texts: 50 sources × 4 distinct responses, not 400 pair sides.
+    assert_eq!(plan.unique_responses, 200);
+    assert_eq!(stats.calls, plan.len() as u64 - stats.skipped_empty);
+    let before = mock.stats()["total"].as_u64().unwrap();
+    let (answered2, stats2, failures2, _) = run(&mock, &ds, &dir, 3);
+    assert_eq!((answered2, failures2.len()), (answered, 0));
+    assert_eq!(stats2.calls, 0, "a re-run must not repeat a paid call");
+    assert_eq!(stats2.cache_hits as usize, answered);
+    assert_eq!(mock.stats()["total"].as_u64().unwrap(), before);
+}
+
+#[test]
+fn fault_run_lists_every_failure_and_resume_completes_without_repeats() {
+    let Some(mock) = Mock::start() else {
+        eprintln!("python3 not available: skipped");
+        return;
+    };
+    mock.post(
+        "/__faults",
+        r#"{"rate": 0.3, "seed": 3, "retry_after": 0, "timeout_s": 2, "kinds": ["429", "500", "503", "timeout", "malformed", "truncated", "wrong_shape", "prose_fences"]}"#,
+    );
+    let ds = dataset();
+    let dir = tempdir("faults");
+    let (answered, stats, failures, plan) = run(&mock, &ds, &dir, 2);
+    let faulted = mock.stats()["faulted_total"].as_u64().unwrap();
+    assert!(faulted > 50, "faults were injected ({faulted})");
+    // Every item is either done or listed as failed, with a reason.
+    assert_eq!(
+        answered as u64 + failures.len() as u64 + stats.skipped_empty,
+        plan.len() as u64
+    );
+    assert!(!failures.is_empty(), "with 2 attempts some items must fail");
+    assert!(failures.iter().all(|f| !f.reason.is_empty()));
+    assert!(stats.retries > 0 && stats.repairs > 0, "{stats:?}");
+    // A reply that did not parse keeps its raw text.
+    assert!(
+        failures.iter().any(|f| f.raw_reply.is_some())
+            || failures.iter().all(|f| !f.reason.contains("did not parse"))
+    );
+    // Resume without faults: everything completes, nothing successful is asked again.
+    mock.post("/__faults", "{}");
+    let (answered2, stats2, failures2, _) = run(&mock, &ds, &dir, 3);
+    assert!(failures2.is_empty(), "{failures2:?}");
+    assert_eq!(answered2 as u64 + stats2.skipped_empty, plan.len() as u64);
+    // Every earlier success came from the cache (two questions can share a
+    // cache key when their texts coincide, so hits may exceed distinct answers).
+    assert!(
+        stats2.cache_hits as usize >= answered,
+        "{} hits, {answered} answered before",
+        stats2.cache_hits
+    );
+    assert_eq!(
+        stats2.calls,
+        plan.len() as u64 - stats2.skipped_empty - stats2.cache_hits,
+        "only the missing items were asked"
+    );
+    assert_eq!(
+        mock.stats()["repeated_successes"].as_u64().unwrap(),
+        0,
+        "no successful call was repeated"
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("profile-llm-run-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// The CLI with a provider: LLM factors are scored, the report records the
+/// run, the key stays out of the report, and a second run makes no call.
+#[test]
+fn cli_scores_llm_factors_and_caches() {
+    let Some(mock) = Mock::start() else {
+        eprintln!("python3 not available: skipped");
+        return;
+    };
+    let dir = tempdir("cli");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/www/example/example.jsonl");
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_profile"))
+            .args([
+                "score",
+                example,
+                "--provider",
+                "openai-compatible",
+                "--model",
+                "local",
+                "--limit",
+                "12",
+                "--bootstrap",
+                "50",
+                "--json",
+            ])
+            .args([
+                "--base-url",
+                &mock.url("/v1"),
+                "--cache-dir",
+                dir.to_str().unwrap(),
+            ])
+            .env("PROFILE_API_KEY", "sk-secret-key-123")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            !text.contains("sk-secret-key-123"),
+            "the key must never reach the report"
+        );
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let r = run();
+    let llm = &r["llm"];
+    assert_eq!(llm["provider"], "openai-compatible");
+    assert_eq!(llm["failed"], 0);
+    assert!(llm["calls"].as_u64().unwrap() > 0);
+    assert!(r["skipped_factors"].as_array().unwrap().is_empty());
+    assert!(
+        r["agents"][0]["factor_scores"]["n_facts"]["n_pairs"]
+            .as_u64()
+            .unwrap()
+            == 12
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("cache.jsonl"))
+            .unwrap()
+            .lines()
+            .count()
+            > 0
+    );
+    assert!(!std::fs::read_to_string(dir.join("cache.jsonl"))
+        .unwrap()
+        .contains("sk-secret"));
+    let r2 = run();
+    assert_eq!(r2["llm"]["calls"], 0);
+    assert_eq!(r2["llm"]["cache_hits"], llm["calls"]);
+    assert_eq!(r2["agents"], r["agents"]);
+}
