@@ -21,7 +21,8 @@ USAGE:
                      [--json] [--out REPORT.json]
                      [--provider openai|anthropic|gemini|openai-compatible --model M
                       [--base-url URL] [--limit N] [--concurrency N] [--rpm N] [--tpm N]
-                      [--timeout SECONDS] [--cache-dir DIR] [--no-logprobs]]
+                      [--timeout SECONDS] [--cache-dir DIR] [--no-logprobs]
+                      [--price-in USD_PER_M --price-out USD_PER_M] [--estimate]]
   profile align FILE.json [--json]
   profile formats      list the dataset formats
   profile factors      list the factors and task presets
@@ -33,7 +34,8 @@ The format is detected from the fields; --format overrides it.
 With --provider, factors that need a model are extracted by it; the key comes from
 PROFILE_API_KEY or the provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
 GEMINI_API_KEY), answers are cached in .profile-cache/ (re-runs repeat no paid call),
-and --limit N runs on the first N pairs.
+and --limit N runs on the first N pairs. Before a run the estimated calls, tokens and
+cost are printed; --estimate prints them and stops.
 ";
 
 /// A command-line failure: the message and the exit code.
@@ -165,8 +167,10 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
             "tpm",
             "timeout",
             "cache-dir",
+            "price-in",
+            "price-out",
         ],
-        &["json", "no-logprobs", "quiet"],
+        &["json", "no-logprobs", "quiet", "estimate"],
     )?;
     let [path] = f.positional.as_slice() else {
         return Err(usage_error("`profile score` takes one FILE"));
@@ -259,7 +263,9 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
             score_report(&ds, &cfg, &info)
         }
         Some(provider) => {
-            let llm = run_llm(&f, provider, &mut ds, &cfg)?;
+            let Some(llm) = run_llm(&f, provider, &mut ds, &cfg)? else {
+                return Ok(String::new());
+            };
             score_report_with(&ds, &cfg, &info, Some(&llm))
         }
     };
@@ -290,10 +296,11 @@ fn run_llm(
     provider: &str,
     ds: &mut crate::data::Dataset,
     cfg: &ScoreConfig,
-) -> Result<LlmValues, Failure> {
+) -> Result<Option<LlmValues>, Failure> {
     use crate::llm::extract::{naive_calls, ExtractOptions, Plan};
+    use crate::llm::pricing::{price_of, Price};
     use crate::llm::provider::{ModelConfig, Provider};
-    use crate::llm::run::{run_plan, DiskCache, HttpLlm, RunSettings};
+    use crate::llm::run::{estimate, run_plan, DiskCache, HttpLlm, RunSettings};
     use crate::report::LlmRun;
 
     let provider = Provider::from_id(provider).ok_or_else(|| {
@@ -359,6 +366,37 @@ fn run_llm(
         key,
         std::time::Duration::from_secs_f64(settings.retry.timeout_s),
     );
+    let price = match (
+        parse_num::<f64>(f, "price-in")?,
+        parse_num::<f64>(f, "price-out")?,
+    ) {
+        (Some(i), Some(o)) => Some(Price {
+            input_per_m: i,
+            output_per_m: o,
+        }),
+        (None, None) => price_of(provider.id(), model),
+        _ => return Err(usage_error("give both --price-in and --price-out")),
+    };
+    let est = estimate(&plan, ds, opts, &llm, cache.memory(), price);
+    let summary = format!(
+        "estimate: {} questions, {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
+        plan.len(),
+        est.cached,
+        est.calls,
+        est.input_tokens / 1e3,
+        est.output_tokens / 1e3,
+        est.cost_usd.map_or(
+            "cost unknown (give --price-in/--price-out)".to_owned(),
+            |c| format!("~${c:.2}")
+        )
+    );
+    if f.switches.iter().any(|s| s == "estimate") {
+        println!("{summary}");
+        return Ok(None);
+    }
+    if !f.switches.iter().any(|s| s == "quiet") {
+        eprintln!("{summary}");
+    }
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let progress = |s: &crate::llm::run::RunStats| {
         let mut last = last_print.lock().expect("progress clock");
@@ -425,11 +463,11 @@ fn run_llm(
             .map(|x| serde_json::to_value(x).expect("serialisable"))
             .collect(),
     };
-    Ok(LlmValues {
+    Ok(Some(LlmValues {
         answers,
         options: opts,
         run,
-    })
+    }))
 }
 
 fn fmt_opt(x: Option<f64>, width: usize) -> String {

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod extract;
 pub mod parse;
+pub mod pricing;
 pub mod prompts;
 pub mod provider;
 #[cfg(not(target_arch = "wasm32"))]
