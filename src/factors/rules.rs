@@ -63,6 +63,19 @@ pub fn stem(word: &str) -> String {
         .into_owned()
 }
 
+/// A word of at most 16 ASCII bytes, lower-cased and zero-padded into an
+/// integer key (word characters are never NUL, so the padding is unambiguous).
+#[inline]
+fn short_key(w: &str) -> Option<u128> {
+    if w.len() > 16 || !w.is_ascii() {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..w.len()].copy_from_slice(w.as_bytes());
+    buf.make_ascii_lowercase();
+    Some(u128::from_le_bytes(buf))
+}
+
 /// Novel-word share and count of a response against a context, from sorted
 /// unique stem ids.
 fn novel(response: &[u32], context: &[u32]) -> (f64, usize) {
@@ -89,6 +102,8 @@ pub struct RuleExtractor {
     stemmer: Stemmer,
     /// Lower-cased word → stem id.
     word_stems: FxHashMap<Box<str>, u32>,
+    /// [`short_key`] of a word → stem id, for words of at most 16 ASCII bytes.
+    short_stems: FxHashMap<u128, u32>,
     /// Stem → stem id.
     stem_ids: FxHashMap<Box<str>, u32>,
     /// Per text id: sorted unique stem ids, once computed.
@@ -111,6 +126,7 @@ impl RuleExtractor {
         RuleExtractor {
             stemmer: Stemmer::create(Algorithm::English),
             word_stems: FxHashMap::default(),
+            short_stems: FxHashMap::default(),
             stem_ids: FxHashMap::default(),
             text_stems: Vec::new(),
             lengths: Vec::new(),
@@ -140,13 +156,21 @@ impl RuleExtractor {
         }
         if self.text_stems[id.index()].is_none() {
             let mut ids = Vec::new();
-            let (stemmer, word_stems, stem_ids, lower) = (
+            let (stemmer, word_stems, short_stems, stem_ids, lower) = (
                 &self.stemmer,
                 &mut self.word_stems,
+                &mut self.short_stems,
                 &mut self.stem_ids,
                 &mut self.lower,
             );
             for_each_word(texts.get(id), |w| {
+                // Most words are short ASCII: look them up by an inline key,
+                // without copying them or comparing strings on the heap.
+                let key = short_key(w);
+                if let Some(&s) = key.and_then(|k| short_stems.get(&k)) {
+                    ids.push(s);
+                    return;
+                }
                 lower.clear();
                 if w.is_ascii() {
                     lower.push_str(w);
@@ -164,6 +188,9 @@ impl RuleExtractor {
                         s
                     }
                 };
+                if let Some(k) = key {
+                    short_stems.insert(k, sid);
+                }
                 ids.push(sid);
             });
             ids.sort_unstable();
