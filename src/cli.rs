@@ -175,32 +175,16 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
     let [path] = f.positional.as_slice() else {
         return Err(usage_error("`profile score` takes one FILE"));
     };
-    let format = match f.values.get("format") {
-        Some(name) => Some(Format::from_name(name).ok_or_else(|| {
-            let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-            usage_error(format!(
-                "unknown format `{name}`; known formats: {}",
-                known.join(", ")
-            ))
-        })?),
-        None => None,
-    };
-    let label = match f.values.get("label") {
-        Some(l) => Some(SummEvalLabel::from_name(l).ok_or_else(|| {
-            usage_error(format!(
-                "unknown label `{l}`; use mean, coherence, consistency, fluency or relevance"
-            ))
-        })?),
-        None => None,
-    };
-    let task = match f.values.get("task") {
-        Some(t) => Some(Task::from_id(t).ok_or_else(|| {
-            usage_error(format!(
-                "unknown task `{t}`; use summarization, helpful or doc_qa"
-            ))
-        })?),
-        None => None,
-    };
+    let format = parse_named(&f, "format", Format::from_name, || {
+        let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!("known formats: {}", known.join(", "))
+    })?;
+    let label = parse_named(&f, "label", SummEvalLabel::from_name, || {
+        "use mean, coherence, consistency, fluency or relevance".into()
+    })?;
+    let task = parse_named(&f, "task", Task::from_id, || {
+        "use summarization, helpful or doc_qa".into()
+    })?;
     let factors = f
         .values
         .get("factors")
@@ -278,6 +262,22 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
     } else {
         render_table(&report)
     })
+}
+
+/// A named option parsed by `parse`; an unknown value is a usage error that
+/// says what is accepted.
+fn parse_named<T>(
+    f: &Flags,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    accepted: impl Fn() -> String,
+) -> Result<Option<T>, Failure> {
+    f.values
+        .get(name)
+        .map(|v| {
+            parse(v).ok_or_else(|| usage_error(format!("unknown {name} `{v}`; {}", accepted())))
+        })
+        .transpose()
 }
 
 fn parse_num<T: std::str::FromStr>(f: &Flags, name: &str) -> Result<Option<T>, Failure> {

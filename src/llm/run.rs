@@ -424,6 +424,9 @@ pub fn run_plan(
     for questions in [&plan.first, &plan.second] {
         // Cached answers and questions that need no call.
         let mut todo: Vec<(Question, Prompt, String)> = Vec::new();
+        // Questions whose prompt is the same as an earlier one's (e.g. two
+        // responses with the same facts and context) share its single call.
+        let mut same: rustc_hash::FxHashMap<String, Vec<Question>> = Default::default();
         for q in questions {
             let Some(p) = prompt(q, ds, &answers, opts) else {
                 let facts_of = match *q {
@@ -461,11 +464,17 @@ pub fn run_plan(
                     answers.insert(*q, a);
                     shared.bump(|s| s.cache_hits += 1);
                 }
-                None => todo.push((*q, p, key)),
+                None => match same.get_mut(&key) {
+                    Some(twins) => twins.push(*q),
+                    None => {
+                        same.insert(key.clone(), Vec::new());
+                        todo.push((*q, p, key));
+                    }
+                },
             }
         }
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<(Question, ItemResult)>> = Mutex::new(Vec::new());
+        let results: Mutex<Vec<(usize, ItemResult)>> = Mutex::new(Vec::new());
         let stage = &Stage {
             llm,
             answers: &answers,
@@ -487,7 +496,6 @@ pub fn run_plan(
                         if i >= todo.len() || shared.cancel.load(Ordering::Relaxed) {
                             break;
                         }
-                        let q = &todo[i].0;
                         let Some(r) = ask(stage, &todo[i], &mut rng) else {
                             break;
                         };
@@ -498,15 +506,31 @@ pub fn run_plan(
                             }
                             ItemResult::Failed(_) => shared.bump(|s| s.failed += 1),
                         }
-                        results.lock().expect("results").push((*q, r));
+                        results.lock().expect("results").push((i, r));
                     }
                 });
             }
         });
-        for (q, r) in results.into_inner().expect("results") {
+        for (i, r) in results.into_inner().expect("results") {
+            let (q, _, key) = &todo[i];
+            let q = *q;
+            let twins = same.get(key).map_or(&[][..], Vec::as_slice);
             match r {
-                ItemResult::Done(a, _) => answers.insert(q, a),
-                ItemResult::Failed(f) => failures.push(f),
+                ItemResult::Done(a, _) => {
+                    for t in twins {
+                        answers.insert(*t, a.clone());
+                    }
+                    answers.insert(q, a);
+                }
+                ItemResult::Failed(f) => {
+                    for t in twins {
+                        failures.push(FailedItem {
+                            question: format!("{t:?}"),
+                            ..f.clone()
+                        });
+                    }
+                    failures.push(f);
+                }
             }
         }
         if cancel.load(Ordering::Relaxed) {

@@ -50,22 +50,52 @@ pub enum Action {
         /// Reloading the previous input after a cancel: keep the notice.
         restoring: bool,
     },
-    Progress {
-        bytes: u64,
-        total_bytes: u64,
-        records: u64,
-    },
-    Loaded {
-        report: Report,
-        diagnostics: Vec<Diagnostic>,
-        elapsed_ms: f64,
-    },
-    Scored(Report),
-    Failed(String),
+    /// A message from the worker.
+    Worker(Box<FromWorker>),
     Cancelled,
     SetView(ViewState),
     SetFormat(Option<Format>),
     SetLabel(SummEvalLabel),
+}
+
+impl State {
+    /// Folds a worker message into the state.
+    fn apply_worker(&mut self, msg: FromWorker) {
+        match msg {
+            FromWorker::Ready => {}
+            FromWorker::Progress {
+                bytes,
+                total_bytes,
+                records,
+            } => {
+                if let Status::Loading { name, .. } = &self.status {
+                    self.status = Status::Loading {
+                        name: name.clone(),
+                        bytes,
+                        total_bytes,
+                        records,
+                    };
+                }
+            }
+            FromWorker::Loaded {
+                report,
+                diagnostics,
+                elapsed_ms,
+            } => {
+                self.report = Some(Rc::new(report));
+                self.diagnostics = Rc::new(diagnostics);
+                self.elapsed_ms = Some(elapsed_ms);
+                self.status = Status::Ready;
+            }
+            FromWorker::Scored { report } => {
+                self.report = Some(Rc::new(report));
+                if !matches!(self.status, Status::Loading { .. }) {
+                    self.status = Status::Ready;
+                }
+            }
+            FromWorker::Failed { message } => self.status = Status::Failed(message),
+        }
+    }
 }
 
 impl Reducible for State {
@@ -74,6 +104,7 @@ impl Reducible for State {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
         match action {
+            Action::Worker(msg) => s.apply_worker(*msg),
             Action::StartLoading {
                 name,
                 total_bytes,
@@ -89,37 +120,6 @@ impl Reducible for State {
                     s.notice = None;
                 }
             }
-            Action::Progress {
-                bytes,
-                total_bytes,
-                records,
-            } => {
-                if let Status::Loading { name, .. } = &s.status {
-                    s.status = Status::Loading {
-                        name: name.clone(),
-                        bytes,
-                        total_bytes,
-                        records,
-                    };
-                }
-            }
-            Action::Loaded {
-                report,
-                diagnostics,
-                elapsed_ms,
-            } => {
-                s.report = Some(Rc::new(report));
-                s.diagnostics = Rc::new(diagnostics);
-                s.elapsed_ms = Some(elapsed_ms);
-                s.status = Status::Ready;
-            }
-            Action::Scored(report) => {
-                s.report = Some(Rc::new(report));
-                if !matches!(s.status, Status::Loading { .. }) {
-                    s.status = Status::Ready;
-                }
-            }
-            Action::Failed(msg) => s.status = Status::Failed(msg),
             Action::Cancelled => {
                 s.status = if s.report.is_some() {
                     Status::Ready
@@ -177,29 +177,7 @@ fn score_request(v: &ViewState) -> ScoreRequest {
 }
 
 fn new_bridge(dispatcher: UseReducerDispatcher<State>) -> Option<Bridge> {
-    let r = Bridge::new(move |msg| match msg {
-        FromWorker::Ready => {}
-        FromWorker::Progress {
-            bytes,
-            total_bytes,
-            records,
-        } => dispatcher.dispatch(Action::Progress {
-            bytes,
-            total_bytes,
-            records,
-        }),
-        FromWorker::Loaded {
-            report,
-            diagnostics,
-            elapsed_ms,
-        } => dispatcher.dispatch(Action::Loaded {
-            report,
-            diagnostics,
-            elapsed_ms,
-        }),
-        FromWorker::Scored { report } => dispatcher.dispatch(Action::Scored(report)),
-        FromWorker::Failed { message } => dispatcher.dispatch(Action::Failed(message)),
-    });
+    let r = Bridge::new(move |msg| dispatcher.dispatch(Action::Worker(Box::new(msg))));
     match r {
         Ok(b) => Some(b),
         Err(e) => {
