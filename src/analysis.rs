@@ -76,7 +76,7 @@ pub fn human_scores(
     let scored: Vec<Factor> = factors
         .iter()
         .copied()
-        .filter(|f| !f.needs_model() || llm.is_some())
+        .filter(|f| !f.needs_model() || llm.is_some_and(|l| l.covers(*f)))
         .collect();
     let mut table = ClusterTable::new(scored.len(), ds.n_clusters as usize);
     for pair in &ds.pairs {
@@ -84,7 +84,10 @@ pub fn human_scores(
         let p = pair.preference.sign();
         for (fi, &f) in scored.iter().enumerate() {
             let mut value = |t| match (f.needs_model(), llm) {
-                (true, Some(l)) => l.answers.value(f, pair, t, l.options),
+                (true, Some(l)) => l
+                    .imported
+                    .get(ds.text(t), f)
+                    .or_else(|| l.answers.value(f, pair, t, l.options)),
                 _ => rules.value(f, &ds.texts, t, ctx),
             };
             // A value the model could not give (a failed item) drops the pair.
@@ -137,12 +140,22 @@ pub fn score_report(ds: &Dataset, cfg: &ScoreConfig, info: &DatasetInfo) -> Repo
     score_report_with(ds, cfg, info, None)
 }
 
-/// LLM-extracted answers to score model-based factors with.
+/// Values for model-based factors: answers of an LLM run and/or imported
+/// annotations (imported values win where both exist).
+#[derive(Default)]
 pub struct LlmValues {
     pub answers: crate::llm::extract::Answers,
     pub options: crate::llm::extract::ExtractOptions,
-    /// What the run did, for the report.
-    pub run: crate::report::LlmRun,
+    /// What the run did, for the report (`None`: no model was called).
+    pub run: Option<crate::report::LlmRun>,
+    pub imported: crate::llm::annotations::Annotations,
+}
+
+impl LlmValues {
+    /// Whether these values can give factor `f` at all.
+    pub fn covers(&self, f: Factor) -> bool {
+        self.run.is_some() || self.imported.factors().contains(&f)
+    }
 }
 
 /// As [`score_report`], with LLM-based factors scored from `llm`'s answers.
@@ -182,7 +195,7 @@ pub fn score_report_with(
         factors: requested.iter().map(|f| factor_meta(*f)).collect(),
         skipped_factors: requested
             .iter()
-            .filter(|f| f.needs_model() && llm.is_none())
+            .filter(|f| f.needs_model() && !llm.is_some_and(|l| l.covers(**f)))
             .map(|&f| SkippedFactor {
                 id: f.id().into(),
                 reason: no_model_reason(f),
@@ -190,7 +203,7 @@ pub fn score_report_with(
             .collect(),
         agents: vec![human],
         alignments: Vec::new(),
-        llm: llm.map(|l| l.run.clone()),
+        llm: llm.and_then(|l| l.run.clone()),
     }
 }
 

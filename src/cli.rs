@@ -23,6 +23,9 @@ USAGE:
                       [--base-url URL] [--limit N] [--concurrency N] [--rpm N] [--tpm N]
                       [--timeout SECONDS] [--cache-dir DIR] [--no-logprobs]
                       [--price-in USD_PER_M --price-out USD_PER_M] [--estimate]]
+                     [--annotations VALUES.jsonl]
+  profile cache export [--cache-dir DIR]          the LLM answer cache as JSONL
+  profile cache import FILE [--cache-dir DIR]     merge shared answers into the cache
   profile align FILE.json [--json]
   profile formats      list the dataset formats
   profile factors      list the factors and task presets
@@ -35,7 +38,8 @@ With --provider, factors that need a model are extracted by it; the key comes fr
 PROFILE_API_KEY or the provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
 GEMINI_API_KEY), answers are cached in .profile-cache/ (re-runs repeat no paid call),
 and --limit N runs on the first N pairs. Before a run the estimated calls, tokens and
-cost are printed; --estimate prints them and stops.
+cost are printed; --estimate prints them and stops. --annotations imports factor values
+computed elsewhere: one JSON object per line with `text` (a response) and `factors` (id → value).
 ";
 
 /// A command-line failure: the message and the exit code.
@@ -71,6 +75,7 @@ pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure>
     let text = match cmd.as_str() {
         "score" => cmd_score(rest)?,
         "align" => cmd_align(rest)?,
+        "cache" => cmd_cache(rest)?,
         "formats" => list_formats(),
         "factors" => list_factors(),
         "-h" | "--help" | "help" => USAGE.to_owned(),
@@ -169,6 +174,7 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
             "cache-dir",
             "price-in",
             "price-out",
+            "annotations",
         ],
         &["json", "no-logprobs", "quiet", "estimate"],
     )?;
@@ -228,7 +234,29 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
         label: (fmt == Some(Format::SummEval)).then(|| label.unwrap_or_default().name().to_owned()),
     };
     let mut ds = ds;
+    let imported = match f.values.get("annotations") {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| data_error(format!("cannot read {p}: {e}")))?;
+            let (a, problems) = crate::llm::annotations::Annotations::parse_jsonl(&text);
+            for d in problems.iter().take(5) {
+                eprintln!("warning: {p}: {d}");
+            }
+            if problems.len() > 5 {
+                eprintln!("warning: {p}: … {} more problems", problems.len() - 5);
+            }
+            Some(a)
+        }
+        None => None,
+    };
     let report = match f.values.get("provider") {
+        None if imported.is_some() => {
+            let values = LlmValues {
+                imported: imported.unwrap_or_default(),
+                ..Default::default()
+            };
+            score_report_with(&ds, &cfg, &info, Some(&values))
+        }
         None => {
             for k in [
                 "model",
@@ -247,9 +275,10 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
             score_report(&ds, &cfg, &info)
         }
         Some(provider) => {
-            let Some(llm) = run_llm(&f, provider, &mut ds, &cfg)? else {
+            let Some(mut llm) = run_llm(&f, provider, &mut ds, &cfg)? else {
                 return Ok(String::new());
             };
+            llm.imported = imported.unwrap_or_default();
             score_report_with(&ds, &cfg, &info, Some(&llm))
         }
     };
@@ -466,7 +495,8 @@ fn run_llm(
     Ok(Some(LlmValues {
         answers,
         options: opts,
-        run,
+        run: Some(run),
+        imported: Default::default(),
     }))
 }
 
@@ -602,6 +632,37 @@ fn cmd_align(args: &[String]) -> Result<String, Failure> {
         );
     }
     Ok(s)
+}
+
+fn cmd_cache(args: &[String]) -> Result<String, Failure> {
+    use crate::llm::run::DiskCache;
+    let f = parse_flags(args, &["cache-dir"], &[])?;
+    let dir = std::path::Path::new(
+        f.values
+            .get("cache-dir")
+            .map_or(".profile-cache", String::as_str),
+    );
+    let open = || {
+        DiskCache::open(dir)
+            .map_err(|e| data_error(format!("cannot open the cache in {}: {e}", dir.display())))
+    };
+    match f.positional.as_slice() {
+        [cmd] if cmd == "export" => Ok(open()?.0.memory().to_jsonl()),
+        [cmd, file] if cmd == "import" => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| data_error(format!("cannot read {file}: {e}")))?;
+            let (mut cache, _) = open()?;
+            let (added, problems) = cache.import_jsonl(&text);
+            let mut out = format!("{added} new entries added to {}\n", cache.path().display());
+            for d in &problems {
+                out.push_str(&format!("skipped {file}: {d}\n"));
+            }
+            Ok(out)
+        }
+        _ => Err(usage_error(
+            "use `profile cache export` or `profile cache import FILE`",
+        )),
+    }
 }
 
 fn list_formats() -> String {

@@ -292,3 +292,114 @@ fn cli_scores_llm_factors_and_caches() {
     assert_eq!(r2["llm"]["cache_hits"], llm["calls"]);
     assert_eq!(r2["agents"], r["agents"]);
 }
+
+/// Imported factor values (bring your own annotations) are scored without a
+/// model; an exported cache imported elsewhere serves a run with no call.
+#[test]
+fn annotations_and_cache_sharing() {
+    let dir = tempdir("share");
+    std::fs::create_dir_all(&dir).unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/www/example/example.jsonl");
+    // n_facts := the response's word count, so its score must equal length's.
+    let mut ann = String::new();
+    for line in std::fs::read_to_string(example).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for k in ["response_a", "response_b"] {
+            let t = v[k].as_str().unwrap();
+            let n = profile::factors::rules::word_count(t);
+            ann.push_str(&serde_json::json!({"text": t, "factors": {"n_facts": n}}).to_string());
+            ann.push('\n');
+        }
+    }
+    ann.push_str("{\"text\": \"x\", \"factors\": {\"nope\": 1}}\n");
+    let ann_path = dir.join("ann.jsonl");
+    std::fs::write(&ann_path, ann).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_profile"))
+        .args([
+            "score",
+            example,
+            "--json",
+            "--bootstrap",
+            "100",
+            "--annotations",
+            ann_path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("factors.nope"),
+        "bad annotation lines are reported"
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fs = &r["agents"][0]["factor_scores"];
+    assert_eq!(fs["n_facts"], fs["length"]);
+    assert!(r.get("llm").is_none(), "no model was called");
+    assert!(!r["skipped_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["id"] == "n_facts"));
+
+    // Cache sharing: fill a cache from the mock, export it, import it elsewhere.
+    let Some(mock) = Mock::start() else {
+        eprintln!("python3 not available: skipped the cache part");
+        return;
+    };
+    let (a, b) = (dir.join("cache-a"), dir.join("cache-b"));
+    let score = |cache: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_profile"))
+            .args([
+                "score",
+                example,
+                "--provider",
+                "openai-compatible",
+                "--model",
+                "m",
+                "--limit",
+                "6",
+                "--json",
+                "--quiet",
+            ])
+            .args([
+                "--factors",
+                "n_facts,hallucination",
+                "--base-url",
+                &mock.url("/v1"),
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = score(&a);
+    assert!(first["llm"]["calls"].as_u64().unwrap() > 0);
+    let export = Command::new(env!("CARGO_BIN_EXE_profile"))
+        .args(["cache", "export", "--cache-dir", a.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let shared = dir.join("shared.jsonl");
+    std::fs::write(&shared, &export.stdout).unwrap();
+    let import = Command::new(env!("CARGO_BIN_EXE_profile"))
+        .args([
+            "cache",
+            "import",
+            shared.to_str().unwrap(),
+            "--cache-dir",
+            b.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&import.stdout)
+        .starts_with(&format!("{} new entries", first["llm"]["calls"])));
+    let second = score(&b);
+    assert_eq!(second["llm"]["calls"], 0);
+    assert_eq!(second["agents"], first["agents"]);
+}

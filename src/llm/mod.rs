@@ -3,6 +3,7 @@
 //! values. Everything here is pure: a request is a value, a reply is a string,
 //! transport lives at the edges (the CLI's native client, the browser's fetch).
 
+pub mod annotations;
 pub mod cache;
 pub mod extract;
 pub mod parse;

@@ -135,6 +135,20 @@ impl DiskCache {
         &self.path
     }
 
+    /// Merges JSONL entries (a shared export) into the cache, durably.
+    /// Returns the number of new entries and the lines that were not entries.
+    pub fn import_jsonl(&mut self, text: &str) -> (usize, Vec<crate::data::Diagnostic>) {
+        let mut incoming = MemoryCache::new();
+        let (_, problems) = incoming.import_jsonl(text);
+        let before = self.mem.len();
+        for line in incoming.to_jsonl().lines() {
+            if let Ok(e) = serde_json::from_str::<CacheEntry>(line) {
+                self.put(e);
+            }
+        }
+        (self.mem.len() - before, problems)
+    }
+
     fn put(&mut self, e: CacheEntry) {
         let line = serde_json::to_string(&e).expect("entries serialise") + "\n";
         if self.mem.put(e) {
