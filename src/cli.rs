@@ -152,30 +152,38 @@ fn parse_factors(list: &str) -> Result<Vec<Factor>, Failure> {
         .collect()
 }
 
+/// Options that only make sense with `--provider`.
+const PROVIDER_OPTIONS: [&str; 11] = [
+    "provider",
+    "model",
+    "base-url",
+    "limit",
+    "concurrency",
+    "rpm",
+    "tpm",
+    "timeout",
+    "cache-dir",
+    "price-in",
+    "price-out",
+];
+
 fn cmd_score(args: &[String]) -> Result<String, Failure> {
+    let options: Vec<&str> = [
+        "task",
+        "factors",
+        "format",
+        "label",
+        "bootstrap",
+        "seed",
+        "out",
+        "annotations",
+    ]
+    .into_iter()
+    .chain(PROVIDER_OPTIONS)
+    .collect();
     let f = parse_flags(
         args,
-        &[
-            "task",
-            "factors",
-            "format",
-            "label",
-            "bootstrap",
-            "seed",
-            "out",
-            "provider",
-            "model",
-            "base-url",
-            "limit",
-            "concurrency",
-            "rpm",
-            "tpm",
-            "timeout",
-            "cache-dir",
-            "price-in",
-            "price-out",
-            "annotations",
-        ],
+        &options,
         &["json", "no-logprobs", "quiet", "estimate"],
     )?;
     let [path] = f.positional.as_slice() else {
@@ -258,16 +266,7 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
             score_report_with(&ds, &cfg, &info, Some(&values))
         }
         None => {
-            for k in [
-                "model",
-                "base-url",
-                "limit",
-                "concurrency",
-                "rpm",
-                "tpm",
-                "timeout",
-                "cache-dir",
-            ] {
+            for k in PROVIDER_OPTIONS.into_iter().filter(|k| *k != "provider") {
                 if f.values.contains_key(k) {
                     return Err(usage_error(format!("--{k} needs --provider")));
                 }
