@@ -373,9 +373,9 @@ fn run_llm(
         .map_or(".profile-cache", String::as_str);
     let (mut cache, bad) = DiskCache::open(std::path::Path::new(dir))
         .map_err(|e| data_error(format!("cannot open the cache in {dir}: {e}")))?;
+    let quiet = f.switches.iter().any(|s| s == "quiet");
     // Live progress only on a terminal, at most five times a second.
-    let quiet = f.switches.iter().any(|s| s == "quiet")
-        || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let live = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let last_print = std::sync::Mutex::new(std::time::Instant::now());
     if bad > 0 && !quiet {
         eprintln!(
@@ -422,13 +422,13 @@ fn run_llm(
         println!("{summary}");
         return Ok(None);
     }
-    if !f.switches.iter().any(|s| s == "quiet") {
+    if !quiet {
         eprintln!("{summary}");
     }
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let progress = |s: &crate::llm::run::RunStats| {
         let mut last = last_print.lock().expect("progress clock");
-        if !quiet && last.elapsed().as_millis() >= 200 {
+        if live && last.elapsed().as_millis() >= 200 {
             *last = std::time::Instant::now();
             eprint!(
                 "\r{} questions: {} done, {} cached, {} failed, {} calls, {} tokens   ",

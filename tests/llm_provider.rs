@@ -13,9 +13,10 @@
 //! * End to end against `tests/mock_llm/server.py` (skipped when `python3`
 //!   is missing): every wire format, logprobs and scripted faults.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use profile::llm::provider::{
@@ -1005,70 +1006,28 @@ fn provider_ids_and_defaults() {
 // End to end against the mock server
 // ---------------------------------------------------------------------------
 
-/// The mock server as a child process, killed on drop.
-struct Mock {
-    child: Child,
-    port: u16,
+use common::MockServer as Mock;
+
+/// A model config pointing `provider` at the mock, the way its SDK would.
+fn config(mock: &Mock, provider: Provider) -> ModelConfig {
+    let mut cfg = ModelConfig::new(provider, format!("mock-{}", provider.id()));
+    cfg.logprobs = true;
+    cfg.base_url = Some(match provider {
+        Provider::OpenAi | Provider::OpenAiCompatible => mock.url("/v1"),
+        _ => mock.url(""),
+    });
+    cfg
 }
 
-impl Mock {
-    fn start() -> Option<Mock> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mock_llm/server.py");
-        let mut child = match Command::new("python3")
-            .arg(script)
-            .arg("0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("skipping the mock-server test: cannot run python3 ({e})");
-                return None;
-            }
-        };
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from the mock: {line:?}"));
-        Some(Mock { child, port })
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn config(&self, provider: Provider) -> ModelConfig {
-        let mut cfg = ModelConfig::new(provider, format!("mock-{}", provider.id()));
-        cfg.logprobs = true;
-        cfg.base_url = Some(match provider {
-            Provider::OpenAi | Provider::OpenAiCompatible => format!("{}/v1", self.base()),
-            _ => self.base(),
-        });
-        cfg
-    }
-
-    fn control(&self, path: &str, body: &str) -> String {
-        let req = HttpRequest {
-            method: if body.is_empty() { "GET" } else { "POST" },
-            url: format!("{}{path}", self.base()),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string(),
-        };
-        send(&req).2
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// GET (empty body) or POST a control endpoint of the mock; the reply body.
+fn control(mock: &Mock, path: &str, body: &str) -> String {
+    let req = HttpRequest {
+        method: if body.is_empty() { "GET" } else { "POST" },
+        url: mock.url(path),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string(),
+    };
+    send(&req).2
 }
 
 /// A minimal HTTP/1.1 client for `http://127.0.0.1:PORT/...` (one request per
@@ -1122,7 +1081,7 @@ fn end_to_end_with_mock_server() {
     let Some(mock) = Mock::start() else { return };
     let facts = json!({"facts": ["The sky is blue.", "Water is wet."]});
     for provider in Provider::ALL {
-        let cfg = mock.config(provider);
+        let cfg = config(&mock, provider);
         // Structured reply: the mock accepts our request shape (strict
         // schema, Gemini dialect, Anthropic temperature only) and answers.
         let c =
@@ -1149,7 +1108,7 @@ fn end_to_end_with_mock_server() {
             }
         }
     }
-    let stats: Value = serde_json::from_str(&mock.control("/__stats", "")).unwrap();
+    let stats: Value = serde_json::from_str(&control(&mock, "/__stats", "")).unwrap();
     assert_eq!(stats["ok"], 8);
     assert_eq!(stats["rejected"], 0);
     assert_eq!(stats["repeated_successes"], 0);
@@ -1158,9 +1117,9 @@ fn end_to_end_with_mock_server() {
     let plan = r#"{"sequence": ["429", "429_date", "503", "529", "truncated", "malformed",
         "envelope", "refusal", "401"], "retry_after": 3}"#;
     for provider in Provider::ALL {
-        mock.control("/__reset", "{}");
-        mock.control("/__faults", plan);
-        let cfg = mock.config(provider);
+        control(&mock, "/__reset", "{}");
+        control(&mock, "/__faults", plan);
+        let cfg = config(&mock, provider);
         let mut got = Vec::new();
         for _ in 0..9 {
             got.push(call(provider, &cfg, &sample_prompt()).unwrap_err());

@@ -5,8 +5,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -17,56 +16,26 @@ use profile::llm::provider::{ModelConfig, Provider};
 use profile::llm::run::{run_plan, DiskCache, HttpLlm, RunSettings, RunStats};
 use profile::llm::schedule::RetryPolicy;
 
-struct Mock {
-    child: Child,
-    port: u16,
+mod common;
+
+use common::MockServer as Mock;
+
+fn post(mock: &Mock, path: &str, body: &str) {
+    ureq::post(&mock.url(path))
+        .set("content-type", "application/json")
+        .send_string(body)
+        .expect("mock control call");
 }
 
-impl Mock {
-    fn start() -> Option<Mock> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mock_llm/server.py");
-        let mut child = Command::new("python3")
-            .args([script, "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take()?)
-            .read_line(&mut line)
-            .ok()?;
-        let port = line.trim().rsplit(' ').next()?.parse().ok()?;
-        Some(Mock { child, port })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn post(&self, path: &str, body: &str) {
-        ureq::post(&self.url(path))
-            .set("content-type", "application/json")
-            .send_string(body)
-            .expect("mock control call");
-    }
-
-    fn stats(&self) -> serde_json::Value {
-        serde_json::from_str(
-            &ureq::get(&self.url("/__stats"))
-                .call()
-                .unwrap()
-                .into_string()
-                .unwrap(),
-        )
-        .unwrap()
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn mock_stats(mock: &Mock) -> serde_json::Value {
+    serde_json::from_str(
+        &ureq::get(&mock.url("/__stats"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 /// 200 pairs over 50 inputs; responses repeat across pairs as in real data.
@@ -149,14 +118,14 @@ fn clean_run_then_rerun_from_cache() {
     // Calls scale with unique texts: 50 sources × 4 distinct responses, not 400 pair sides.
     assert_eq!(plan.unique_responses, 200);
     assert_eq!(stats.calls, plan.len() as u64 - stats.skipped_empty);
-    let before = mock.stats()["total"].as_u64().unwrap();
+    let before = mock_stats(&mock)["total"].as_u64().unwrap();
     let (answered2, stats2, failures2, _) = run(&mock, &ds, &dir, 3);
     assert_eq!((answered2, failures2.len()), (answered, 0));
     assert_eq!(stats2.calls, 0, "a re-run must not repeat a paid call");
     assert_eq!(stats2.cache_hits as usize, answered);
-    assert_eq!(mock.stats()["total"].as_u64().unwrap(), before);
+    assert_eq!(mock_stats(&mock)["total"].as_u64().unwrap(), before);
     assert_eq!(
-        mock.stats()["repeated_successes"].as_u64().unwrap(),
+        mock_stats(&mock)["repeated_successes"].as_u64().unwrap(),
         0,
         "identical prompts are asked once"
     );
@@ -168,14 +137,15 @@ fn fault_run_lists_every_failure_and_resume_completes_without_repeats() {
         eprintln!("python3 not available: skipped");
         return;
     };
-    mock.post(
+    post(
+        &mock,
         "/__faults",
         r#"{"rate": 0.3, "seed": 3, "retry_after": 0, "timeout_s": 2, "kinds": ["429", "500", "503", "timeout", "malformed", "truncated", "wrong_shape", "prose_fences"]}"#,
     );
     let ds = dataset();
     let dir = tempdir("faults");
     let (answered, stats, failures, plan) = run(&mock, &ds, &dir, 2);
-    let faulted = mock.stats()["faulted_total"].as_u64().unwrap();
+    let faulted = mock_stats(&mock)["faulted_total"].as_u64().unwrap();
     assert!(faulted > 50, "faults were injected ({faulted})");
     // Every item is either done or listed as failed, with a reason.
     assert_eq!(
@@ -191,7 +161,7 @@ fn fault_run_lists_every_failure_and_resume_completes_without_repeats() {
             || failures.iter().all(|f| !f.reason.contains("did not parse"))
     );
     // Resume without faults: everything completes, nothing successful is asked again.
-    mock.post("/__faults", "{}");
+    post(&mock, "/__faults", "{}");
     let (answered2, stats2, failures2, _) = run(&mock, &ds, &dir, 3);
     assert!(failures2.is_empty(), "{failures2:?}");
     assert_eq!(answered2 as u64 + stats2.skipped_empty, plan.len() as u64);
@@ -207,7 +177,7 @@ fn fault_run_lists_every_failure_and_resume_completes_without_repeats() {
         "only the missing items were asked"
     );
     assert_eq!(
-        mock.stats()["repeated_successes"].as_u64().unwrap(),
+        mock_stats(&mock)["repeated_successes"].as_u64().unwrap(),
         0,
         "no successful call was repeated"
     );

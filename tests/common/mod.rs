@@ -159,3 +159,51 @@ pub fn clusters(ds: &Dataset) -> Vec<Vec<usize>> {
     );
     out
 }
+
+/// The project's mock LLM server (`tests/mock_llm/server.py`) as a child
+/// process on a free port, killed on drop. `None` when python3 cannot run.
+pub struct MockServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl MockServer {
+    pub fn start() -> Option<MockServer> {
+        use std::io::BufRead;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mock_llm/server.py");
+        let mut child = match std::process::Command::new("python3")
+            .args([script, "0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("skipping the mock-server test: cannot run python3 ({e})");
+                return None;
+            }
+        };
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take()?)
+            .read_line(&mut line)
+            .ok()?;
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from the mock: {line:?}"));
+        Some(MockServer { child, port })
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
