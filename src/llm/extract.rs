@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::parse::{self, ParseError};
 use super::prompts::{self, CheckKind};
+use super::provider::{self, Completion};
 use super::Prompt;
 use crate::data::{Dataset, Pair, TextId};
 use crate::factors::Factor;
@@ -378,15 +379,17 @@ pub fn prompt(
     })
 }
 
-/// Parses a reply to a question. `p_yes` is P(yes) from log-probabilities,
-/// when the provider returned them (yes/no judges).
+/// Parses a completion into the answer to a question. Yes/no judges read
+/// P(yes) from the completion's log-probabilities when the provider returned
+/// them.
 pub fn parse_reply(
     q: &Question,
-    reply: &str,
-    p_yes: Option<f64>,
+    c: &Completion,
     answers: &Answers,
     opts: ExtractOptions,
 ) -> Result<Answer, ParseError> {
+    let reply = c.text.as_str();
+    let p_yes = c.first_token_logprobs.as_deref().and_then(provider::p_yes);
     Ok(match *q {
         Question::Facts(_) => Answer::Facts(parse::parse_facts(reply)?),
         Question::Checks { text, .. } => Answer::Checks(parse::parse_checks(
@@ -541,6 +544,23 @@ mod tests {
         .is_none());
     }
 
+    fn reply(text: &str) -> Completion {
+        Completion {
+            text: text.into(),
+            first_token_logprobs: None,
+            usage: Default::default(),
+            finish: None,
+            model: None,
+        }
+    }
+
+    fn yes_at(p: f64) -> Completion {
+        Completion {
+            first_token_logprobs: Some(vec![("yes".into(), p.ln()), ("no".into(), (1.0 - p).ln())]),
+            ..reply("yes")
+        }
+    }
+
     #[test]
     fn replies_parse_into_answers() {
         let d = ds();
@@ -549,8 +569,7 @@ mod tests {
         let q = Question::Facts(p.a);
         let facts = parse_reply(
             &q,
-            "```json\n{\"facts\": [\"x\", \"y\"]}\n```",
-            None,
+            &reply("```json\n{\"facts\": [\"x\", \"y\"]}\n```"),
             &a,
             ExtractOptions::default(),
         )
@@ -563,8 +582,7 @@ mod tests {
         };
         let ans = parse_reply(
             &c,
-            r#"{"checks": [{"id": 1, "answer": "yes"}, {"id": 2, "answer": "no"}]}"#,
-            None,
+            &reply(r#"{"checks": [{"id": 1, "answer": "yes"}, {"id": 2, "answer": "no"}]}"#),
             &a,
             ExtractOptions::default(),
         )
@@ -572,8 +590,7 @@ mod tests {
         assert_eq!(ans, Answer::Checks(vec![true, false]));
         assert!(parse_reply(
             &c,
-            r#"{"checks": [{"id": 1, "answer": "yes"}]}"#,
-            None,
+            &reply(r#"{"checks": [{"id": 1, "answer": "yes"}]}"#),
             &a,
             ExtractOptions::default()
         )
@@ -584,11 +601,17 @@ mod tests {
             summaries: false,
         };
         assert_eq!(
-            parse_reply(&f, "yes", Some(0.8), &a, lp).unwrap(),
+            parse_reply(&f, &yes_at(0.8), &a, lp).unwrap(),
             Answer::Number(0.8)
         );
         assert_eq!(
-            parse_reply(&f, r#"{"rating": 5}"#, None, &a, ExtractOptions::default()).unwrap(),
+            parse_reply(
+                &f,
+                &reply(r#"{"rating": 5}"#),
+                &a,
+                ExtractOptions::default()
+            )
+            .unwrap(),
             Answer::Number(1.0)
         );
         assert_eq!(

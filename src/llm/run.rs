@@ -23,8 +23,7 @@ use super::extract::{
 };
 use super::prompts;
 use super::provider::{
-    build_request, estimate_prompt_tokens, p_yes, parse_response, CallError, Completion,
-    ModelConfig,
+    build_request, estimate_prompt_tokens, parse_response, CallError, Completion, ModelConfig,
 };
 use super::schedule::{RetryPolicy, TokenBucket};
 use super::Prompt;
@@ -327,33 +326,24 @@ fn ask(
         Err(_) if shared.cancel.load(Ordering::Relaxed) => return None,
         Err(e) => return fail(e.to_string(), None, attempts),
     };
-    let yes = first.first_token_logprobs.as_deref().and_then(p_yes);
-    let (answer, reply, usage) = match parse_reply(q, &first.text, yes, answers, opts) {
+    let (answer, reply, usage) = match parse_reply(q, &first, answers, opts) {
         Ok(a) => (a, first.text.clone(), first.usage),
         Err(problem) => {
             shared.bump(|s| s.repairs += 1);
             let fix = prompts::repair(p, &first.text, &problem.to_string());
             match call(&fix, &mut attempts) {
-                Ok(c) => {
-                    match parse_reply(
-                        q,
-                        &c.text,
-                        c.first_token_logprobs.as_deref().and_then(p_yes),
-                        answers,
-                        opts,
-                    ) {
-                        Ok(a) => (a, c.text, c.usage),
-                        Err(e2) => {
-                            return fail(
-                                format!(
+                Ok(c) => match parse_reply(q, &c, answers, opts) {
+                    Ok(a) => (a, c.text, c.usage),
+                    Err(e2) => {
+                        return fail(
+                            format!(
                                 "reply did not parse ({problem}); the repair did not either ({e2})"
                             ),
-                                Some(first.text),
-                                attempts,
-                            )
-                        }
+                            Some(first.text),
+                            attempts,
+                        )
                     }
-                }
+                },
                 Err(e) => {
                     return fail(
                         format!("reply did not parse ({problem}); the repair call failed ({e})"),
