@@ -219,3 +219,53 @@ pub fn factor_meta(f: Factor) -> FactorMeta {
         value: i.value.into(),
     }
 }
+
+/// The report's record of an LLM extraction run over `ds`.
+#[allow(clippy::too_many_arguments)]
+pub fn llm_run_record(
+    ds: &Dataset,
+    factors: &[Factor],
+    plan: &crate::llm::extract::Plan,
+    cfg: &crate::llm::provider::ModelConfig,
+    opts: crate::llm::extract::ExtractOptions,
+    stats: &crate::llm::engine::RunStats,
+    failures: &[crate::llm::engine::FailedItem],
+    answers: &crate::llm::extract::Answers,
+) -> crate::report::LlmRun {
+    let known: Vec<usize> = ds
+        .texts
+        .iter()
+        .filter_map(|(t, _)| answers.facts(t).map(<[String]>::len))
+        .collect();
+    let mean = if known.is_empty() {
+        0.0
+    } else {
+        known.iter().sum::<usize>() as f64 / known.len() as f64
+    };
+    let per_response =
+        plan.len().saturating_sub(plan.unique_sources) as f64 / plan.unique_responses.max(1) as f64;
+    crate::report::LlmRun {
+        provider: cfg.provider.id().into(),
+        model: cfg.model.clone(),
+        base_url: cfg.effective_base_url().into(),
+        templates: stats.templates.iter().cloned().collect(),
+        pairs: ds.pairs.len() as u64,
+        unique_responses: plan.unique_responses as u64,
+        unique_sources: plan.unique_sources as u64,
+        questions: stats.questions,
+        calls: stats.calls,
+        cache_hits: stats.cache_hits,
+        retries: stats.retries,
+        repairs: stats.repairs,
+        failed: stats.failed,
+        input_tokens: stats.input_tokens,
+        output_tokens: stats.output_tokens,
+        calls_per_unique_response: per_response,
+        naive_calls: crate::llm::extract::naive_calls(ds, factors, opts, answers, mean),
+        logprobs: opts.logprobs,
+        failures: failures
+            .iter()
+            .map(|x| serde_json::to_value(x).expect("serialisable"))
+            .collect(),
+    }
+}

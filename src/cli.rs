@@ -325,11 +325,10 @@ fn run_llm(
     ds: &mut crate::data::Dataset,
     cfg: &ScoreConfig,
 ) -> Result<Option<LlmValues>, Failure> {
-    use crate::llm::extract::{naive_calls, ExtractOptions, Plan};
+    use crate::llm::extract::{ExtractOptions, Plan};
     use crate::llm::pricing::{price_of, Price};
     use crate::llm::provider::{ModelConfig, Provider};
     use crate::llm::run::{estimate, run_plan, DiskCache, HttpLlm, RunSettings};
-    use crate::report::LlmRun;
 
     let provider = Provider::from_id(provider).ok_or_else(|| {
         usage_error(format!(
@@ -455,42 +454,9 @@ fn run_llm(
             stats.input_tokens + stats.output_tokens
         );
     }
-    let known: Vec<usize> = ds
-        .texts
-        .iter()
-        .filter_map(|(t, _)| answers.facts(t).map(<[String]>::len))
-        .collect();
-    let mean = if known.is_empty() {
-        0.0
-    } else {
-        known.iter().sum::<usize>() as f64 / known.len() as f64
-    };
-    let per_response =
-        plan.len().saturating_sub(plan.unique_sources) as f64 / plan.unique_responses.max(1) as f64;
-    let run = LlmRun {
-        provider: provider.id().into(),
-        model: model.clone(),
-        base_url: mc.effective_base_url().into(),
-        templates: stats.templates.iter().cloned().collect(),
-        pairs: ds.pairs.len() as u64,
-        unique_responses: plan.unique_responses as u64,
-        unique_sources: plan.unique_sources as u64,
-        questions: stats.questions,
-        calls: stats.calls,
-        cache_hits: stats.cache_hits,
-        retries: stats.retries,
-        repairs: stats.repairs,
-        failed: stats.failed,
-        input_tokens: stats.input_tokens,
-        output_tokens: stats.output_tokens,
-        calls_per_unique_response: per_response,
-        naive_calls: naive_calls(ds, &factors, opts, &answers, mean),
-        logprobs: opts.logprobs,
-        failures: failures
-            .iter()
-            .map(|x| serde_json::to_value(x).expect("serialisable"))
-            .collect(),
-    };
+    let run = crate::analysis::llm_run_record(
+        ds, &factors, &plan, &mc, opts, &stats, &failures, &answers,
+    );
     Ok(Some(LlmValues {
         answers,
         options: opts,

@@ -5,6 +5,7 @@
 
 pub mod annotations;
 pub mod cache;
+pub mod engine;
 pub mod extract;
 pub mod parse;
 pub mod pricing;

@@ -17,15 +17,14 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::cache::{cache_key, CacheEntry, MemoryCache};
-use super::extract::{
-    key_texts, parse_reply, prompt, Answer, Answers, ExtractOptions, Plan, Question,
-};
-use super::prompts;
+use super::cache::{CacheEntry, MemoryCache};
+pub use super::engine::{question_key, FailedItem, RunSettings, RunStats};
+use super::engine::{AnswerCache, Job, Run, Step};
+use super::extract::{prompt, Answer, Answers, ExtractOptions, Plan, Question};
 use super::provider::{
     build_request, estimate_prompt_tokens, parse_response, CallError, Completion, ModelConfig,
 };
-use super::schedule::{RetryPolicy, TokenBucket};
+use super::schedule::TokenBucket;
 use super::Prompt;
 use crate::data::Dataset;
 use crate::stats::Rng;
@@ -160,79 +159,30 @@ impl DiskCache {
     }
 }
 
-/// Pacing and robustness settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunSettings {
-    pub concurrency: usize,
-    pub requests_per_minute: Option<f64>,
-    pub tokens_per_minute: Option<f64>,
-    pub retry: RetryPolicy,
-    /// Seed of the retry jitter.
-    pub seed: u64,
-}
-
-impl Default for RunSettings {
-    fn default() -> Self {
-        RunSettings {
-            concurrency: 4,
-            requests_per_minute: None,
-            tokens_per_minute: None,
-            retry: RetryPolicy::default(),
-            seed: 1,
-        }
+/// The disk cache answers from its in-memory copy.
+impl AnswerCache for DiskCache {
+    fn answer(&self, key: &str) -> Option<Answer> {
+        self.mem.answer(key)
     }
-}
-
-/// A question that could not be answered, with why and the raw reply.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FailedItem {
-    /// What was asked, e.g. `Facts(TextId(3))`.
-    pub question: String,
-    pub template: String,
-    pub reason: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub raw_reply: Option<String>,
-    pub attempts: u32,
-}
-
-/// What a run did.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RunStats {
-    /// Questions planned.
-    pub questions: u64,
-    /// HTTP calls made (retries and repairs included).
-    pub calls: u64,
-    pub cache_hits: u64,
-    pub retries: u64,
-    pub repairs: u64,
-    pub succeeded: u64,
-    pub failed: u64,
-    /// Fact checks answered without a call (no facts to check).
-    pub skipped_empty: u64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cancelled: bool,
-    /// `name@version` of every template asked (or found in the cache).
-    pub templates: std::collections::BTreeSet<String>,
 }
 
 /// Progress reports during a run.
 pub type Progress<'a> = &'a (dyn Fn(&RunStats) + Sync);
 
-struct Shared<'a> {
-    stats: Mutex<RunStats>,
+/// Token buckets shared by the worker threads.
+struct Pacer<'a> {
     requests: Option<Mutex<TokenBucket>>,
     tokens: Option<Mutex<TokenBucket>>,
     start: Instant,
     cancel: &'a AtomicBool,
-    progress: Progress<'a>,
 }
 
-impl Shared<'_> {
+impl Pacer<'_> {
     fn now(&self) -> f64 {
         self.start.elapsed().as_secs_f64()
     }
 
+    /// Sleeps until both budgets allow a call of `tokens` (or the run is cancelled).
     fn pace(&self, tokens: f64) {
         for (bucket, amount) in [(&self.requests, 1.0), (&self.tokens, tokens)] {
             if let Some(b) = bucket {
@@ -246,157 +196,12 @@ impl Shared<'_> {
             }
         }
     }
-
-    fn bump(&self, f: impl FnOnce(&mut RunStats)) {
-        let mut s = self.stats.lock().expect("stats");
-        f(&mut s);
-        (self.progress)(&s);
-    }
-}
-
-enum ItemResult {
-    Done(Answer, CacheEntry),
-    Failed(FailedItem),
-}
-
-/// What every question of a stage shares.
-struct Stage<'a> {
-    llm: &'a dyn Llm,
-    answers: &'a Answers,
-    opts: ExtractOptions,
-    settings: &'a RunSettings,
-    shared: &'a Shared<'a>,
-}
-
-/// Asks one question: calls with retries, parses, repairs once. `None` when
-/// the run was cancelled.
-fn ask(
-    st: &Stage<'_>,
-    (q, p, key): &(Question, Prompt, String),
-    rng: &mut Rng,
-) -> Option<ItemResult> {
-    let Stage {
-        llm,
-        answers,
-        opts,
-        settings,
-        shared,
-    } = *st;
-    let cfg = llm.config();
-    let mut attempts = 0u32;
-    let mut call = |prompt: &Prompt, attempts: &mut u32| -> Result<Completion, CallError> {
-        loop {
-            if shared.cancel.load(Ordering::Relaxed) {
-                return Err(CallError::Network("cancelled".into()));
-            }
-            shared
-                .pace((estimate_prompt_tokens(prompt) + cfg.decoding.max_tokens as u64 / 4) as f64);
-            *attempts += 1;
-            shared.bump(|s| s.calls += 1);
-            match llm.complete(prompt) {
-                Ok(c) => {
-                    shared.bump(|s| {
-                        s.input_tokens += c.usage.input_tokens;
-                        s.output_tokens += c.usage.output_tokens;
-                    });
-                    return Ok(c);
-                }
-                Err(e) if e.retryable() && settings.retry.may_retry(*attempts) => {
-                    shared.bump(|s| s.retries += 1);
-                    let d = settings
-                        .retry
-                        .delay_s(*attempts, e.retry_after_s(), rng.unit());
-                    std::thread::sleep(Duration::from_secs_f64(d));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    };
-    let fail = |reason: String, raw: Option<String>, attempts: u32| {
-        Some(ItemResult::Failed(FailedItem {
-            question: format!("{q:?}"),
-            template: p.template_id(),
-            reason,
-            raw_reply: raw,
-            attempts,
-        }))
-    };
-    let first = match call(p, &mut attempts) {
-        Ok(c) => c,
-        Err(_) if shared.cancel.load(Ordering::Relaxed) => return None,
-        Err(e) => return fail(e.to_string(), None, attempts),
-    };
-    let (answer, reply, usage) = match parse_reply(q, &first, answers, opts) {
-        Ok(a) => (a, first.text.clone(), first.usage),
-        Err(problem) => {
-            shared.bump(|s| s.repairs += 1);
-            let fix = prompts::repair(p, &first.text, &problem.to_string());
-            match call(&fix, &mut attempts) {
-                Ok(c) => match parse_reply(q, &c, answers, opts) {
-                    Ok(a) => (a, c.text, c.usage),
-                    Err(e2) => {
-                        return fail(
-                            format!(
-                                "reply did not parse ({problem}); the repair did not either ({e2})"
-                            ),
-                            Some(first.text),
-                            attempts,
-                        )
-                    }
-                },
-                Err(e) => {
-                    return fail(
-                        format!("reply did not parse ({problem}); the repair call failed ({e})"),
-                        Some(first.text),
-                        attempts,
-                    )
-                }
-            }
-        }
-    };
-    let entry = CacheEntry {
-        key: key.to_owned(),
-        template: p.template_id(),
-        provider: cfg.provider.id().to_owned(),
-        model: cfg.model.clone(),
-        decoding: cfg.decoding,
-        reply,
-        value: serde_json::to_value(&answer).expect("answers serialise"),
-        input_tokens: usage.input_tokens,
-        output_tokens: usage.output_tokens,
-    };
-    Some(ItemResult::Done(answer, entry))
-}
-
-/// The cache key of a question.
-pub fn question_key(
-    llm: &dyn Llm,
-    q: &Question,
-    p: &Prompt,
-    ds: &Dataset,
-    answers: &Answers,
-) -> String {
-    let cfg = llm.config();
-    let texts = key_texts(q, ds, answers);
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let model = format!(
-        "{}|{}|{:?}|lp={}",
-        cfg.model,
-        cfg.effective_base_url(),
-        cfg.structured_output,
-        cfg.requests_logprobs(p)
-    );
-    cache_key(
-        cfg.provider.id(),
-        &model,
-        &p.template_id(),
-        &cfg.decoding,
-        &refs,
-    )
 }
 
 /// Answers every question of `plan`: from the cache where possible, else by
-/// calling `llm`. Returns the answers, the run's counts and the failures.
+/// calling `llm` on `settings.concurrency` threads. Every success is written
+/// to the cache before it is used. Returns the answers, the run's counts and
+/// the failures.
 #[allow(clippy::too_many_arguments)]
 pub fn run_plan(
     plan: &Plan,
@@ -408,13 +213,9 @@ pub fn run_plan(
     cancel: &AtomicBool,
     progress: Progress<'_>,
 ) -> (Answers, RunStats, Vec<FailedItem>) {
-    let mut answers = Answers::default();
-    let mut failures = Vec::new();
-    let shared = Shared {
-        stats: Mutex::new(RunStats {
-            questions: plan.len() as u64,
-            ..Default::default()
-        }),
+    let mut stats = RunStats::default();
+    let mut run = Run::new(plan.clone(), opts, llm.config().clone(), &mut stats);
+    let pacer = Pacer {
         requests: settings
             .requests_per_minute
             .map(|r| Mutex::new(TokenBucket::per_minute(r, 0.0))),
@@ -423,127 +224,76 @@ pub fn run_plan(
             .map(|r| Mutex::new(TokenBucket::per_minute(r, 0.0))),
         start: Instant::now(),
         cancel,
-        progress,
     };
-    for questions in [&plan.first, &plan.second] {
-        // Cached answers and questions that need no call.
-        let mut todo: Vec<(Question, Prompt, String)> = Vec::new();
-        // Questions whose prompt is the same as an earlier one's (e.g. two
-        // responses with the same facts and context) share its single call.
-        let mut same: rustc_hash::FxHashMap<String, Vec<Question>> = Default::default();
-        for q in questions {
-            let Some(p) = prompt(q, ds, &answers, opts) else {
-                let facts_of = match *q {
-                    Question::Checks { text, .. } => Some(text),
-                    Question::SourceCoverage { source, .. } => Some(source),
-                    _ => None,
-                };
-                match facts_of.map(|t| answers.facts(t).is_some()) {
-                    // No facts to check: nothing to ask, the share is 0.
-                    Some(true) => shared.bump(|s| s.skipped_empty += 1),
-                    // The facts could not be extracted: this check cannot be asked.
-                    _ => {
-                        shared.bump(|s| s.failed += 1);
-                        failures.push(FailedItem {
-                            question: format!("{q:?}"),
-                            template: String::new(),
-                            reason: "not asked: the facts it checks could not be extracted".into(),
-                            raw_reply: None,
-                            attempts: 0,
-                        });
-                    }
-                }
-                continue;
-            };
-            let key = question_key(llm, q, &p, ds, &answers);
-            shared.bump(|s| {
-                s.templates.insert(p.template_id());
-            });
-            match cache
-                .memory()
-                .get(&key)
-                .and_then(|e| serde_json::from_value::<Answer>(e.value.clone()).ok())
-            {
-                Some(a) => {
-                    answers.insert(*q, a);
-                    shared.bump(|s| s.cache_hits += 1);
-                }
-                None => match same.get_mut(&key) {
-                    Some(twins) => twins.push(*q),
-                    None => {
-                        same.insert(key.clone(), Vec::new());
-                        todo.push((*q, p, key));
-                    }
-                },
-            }
-        }
+    let cfg = llm.config();
+    while let Some(jobs) = run.next_stage(ds, &*cache, &mut stats) {
+        progress(&stats);
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<(usize, ItemResult)>> = Mutex::new(Vec::new());
-        let stage = &Stage {
-            llm,
-            answers: &answers,
-            opts,
-            settings,
-            shared: &shared,
-        };
+        let stats_lock = Mutex::new(&mut stats);
+        let results: Mutex<Vec<(usize, Job, Step)>> = Mutex::new(Vec::new());
         let cache_lock = Mutex::new(&mut *cache);
+        let cx = &run.context(&settings.retry);
         std::thread::scope(|scope| {
             for w in 0..settings.concurrency.max(1) {
-                let (todo, next, results, shared, cache_lock) =
-                    (&todo, &next, &results, &shared, &cache_lock);
+                let (jobs, next, results, pacer, cache_lock, stats_lock) =
+                    (&jobs, &next, &results, &pacer, &cache_lock, &stats_lock);
                 scope.spawn(move || {
                     let mut rng = Rng::new(
                         settings.seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                     );
+                    let with_stats = |f: &mut dyn FnMut(&mut RunStats)| {
+                        let mut s = stats_lock.lock().expect("stats");
+                        f(&mut s);
+                        progress(&s);
+                    };
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= todo.len() || shared.cancel.load(Ordering::Relaxed) {
+                        if i >= jobs.len() || cancel.load(Ordering::Relaxed) {
                             break;
                         }
-                        let Some(r) = ask(stage, &todo[i], &mut rng) else {
-                            break;
-                        };
-                        match &r {
-                            ItemResult::Done(_, entry) => {
-                                cache_lock.lock().expect("cache").put(entry.clone());
-                                shared.bump(|s| s.succeeded += 1);
+                        let mut job = jobs[i].clone();
+                        let step = loop {
+                            pacer.pace(job.token_cost(cfg));
+                            if cancel.load(Ordering::Relaxed) {
+                                break None;
                             }
-                            ItemResult::Failed(_) => shared.bump(|s| s.failed += 1),
+                            with_stats(&mut |s| job.start_call(s));
+                            let mut result = Some(llm.complete(job.prompt()));
+                            let jitter = rng.unit();
+                            let mut step = Step::Call { after_s: 0.0 };
+                            with_stats(&mut |s| {
+                                let r = result.take().expect("one result");
+                                step = job.on_result(r, cx, jitter, s);
+                            });
+                            match step {
+                                Step::Call { after_s } => {
+                                    std::thread::sleep(Duration::from_secs_f64(after_s))
+                                }
+                                done => break Some(done),
+                            }
+                        };
+                        let Some(step) = step else { break };
+                        if let Step::Done(_, entry) = &step {
+                            // Durable before the result is used: a crash cannot lose a paid call.
+                            cache_lock.lock().expect("cache").put((**entry).clone());
                         }
-                        results.lock().expect("results").push((i, r));
+                        results.lock().expect("results").push((i, job, step));
                     }
                 });
             }
         });
-        for (i, r) in results.into_inner().expect("results") {
-            let (q, _, key) = &todo[i];
-            let q = *q;
-            let twins = same.get(key).map_or(&[][..], Vec::as_slice);
-            match r {
-                ItemResult::Done(a, _) => {
-                    for t in twins {
-                        answers.insert(*t, a.clone());
-                    }
-                    answers.insert(q, a);
-                }
-                ItemResult::Failed(f) => {
-                    for t in twins {
-                        failures.push(FailedItem {
-                            question: format!("{t:?}"),
-                            ..f.clone()
-                        });
-                    }
-                    failures.push(f);
-                }
-            }
+        let mut results = results.into_inner().expect("results");
+        results.sort_by_key(|r| r.0);
+        for (_, job, step) in results {
+            run.settle(&job, step, &mut stats);
         }
+        progress(&stats);
         if cancel.load(Ordering::Relaxed) {
             break;
         }
     }
-    let mut stats = shared.stats.into_inner().expect("stats");
     stats.cancelled = cancel.load(Ordering::Relaxed);
-    failures.sort_by(|a, b| a.question.cmp(&b.question));
+    let (answers, failures) = run.finish();
     (answers, stats, failures)
 }
 
@@ -580,7 +330,10 @@ pub fn estimate(
         let Some(p) = prompt(q, ds, &answers, opts) else {
             continue;
         };
-        if cache.get(&question_key(llm, q, &p, ds, &answers)).is_some() {
+        if cache
+            .get(&question_key(llm.config(), q, &p, ds, &answers))
+            .is_some()
+        {
             e.cached += 1;
             continue;
         }

@@ -1,0 +1,404 @@
+//! The logic of an extraction run without any I/O, shared by the CLI's
+//! threaded driver ([`super::run`]) and the browser's async driver
+//! (`web::llm`).
+//!
+//! A run goes through the plan's stages in order. [`Run::next_stage`] turns a
+//! stage's questions into [`Job`]s: questions answered by the cache are
+//! settled at once, fact checks with nothing to check need no call, and
+//! questions whose prompt is the same as an earlier one's share its job. A
+//! driver then takes each job through its calls: it sends [`Job::prompt`],
+//! hands the outcome to [`Job::on_result`] and does what the returned
+//! [`Step`] says (call again after a delay, or settle the job with
+//! [`Run::settle`]). Retries with backoff, the single repair request and the
+//! failure records live here, so both drivers behave the same.
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::cache::{cache_key, CacheEntry, MemoryCache};
+use super::extract::{
+    key_texts, parse_reply, prompt, Answer, Answers, ExtractOptions, Plan, Question,
+};
+use super::prompts;
+use super::provider::{estimate_prompt_tokens, CallError, Completion, ModelConfig};
+use super::schedule::RetryPolicy;
+use super::Prompt;
+use crate::data::Dataset;
+
+/// Pacing and robustness settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    pub concurrency: usize,
+    pub requests_per_minute: Option<f64>,
+    pub tokens_per_minute: Option<f64>,
+    pub retry: RetryPolicy,
+    /// Seed of the retry jitter.
+    pub seed: u64,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            concurrency: 4,
+            requests_per_minute: None,
+            tokens_per_minute: None,
+            retry: RetryPolicy::default(),
+            seed: 1,
+        }
+    }
+}
+
+/// A question that could not be answered, with why and the raw reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailedItem {
+    /// What was asked, e.g. `Facts(TextId(3))`.
+    pub question: String,
+    pub template: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_reply: Option<String>,
+    pub attempts: u32,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunStats {
+    /// Questions planned.
+    pub questions: u64,
+    /// HTTP calls made (retries and repairs included).
+    pub calls: u64,
+    pub cache_hits: u64,
+    pub retries: u64,
+    pub repairs: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Fact checks answered without a call (no facts to check).
+    pub skipped_empty: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cancelled: bool,
+    /// `name@version` of every template asked (or found in the cache).
+    pub templates: std::collections::BTreeSet<String>,
+}
+
+impl RunStats {
+    /// Questions settled so far (answered, from the cache, skipped or failed).
+    pub fn settled(&self) -> u64 {
+        self.succeeded + self.cache_hits + self.skipped_empty + self.failed
+    }
+
+    /// Questions not settled yet.
+    pub fn remaining(&self) -> u64 {
+        self.questions.saturating_sub(self.settled())
+    }
+}
+
+/// The cache key of a question asked with `prompt` of model `cfg`.
+pub fn question_key(
+    cfg: &ModelConfig,
+    q: &Question,
+    p: &Prompt,
+    ds: &Dataset,
+    answers: &Answers,
+) -> String {
+    let texts = key_texts(q, ds, answers);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let model = format!(
+        "{}|{}|{:?}|lp={}",
+        cfg.model,
+        cfg.effective_base_url(),
+        cfg.structured_output,
+        cfg.requests_logprobs(p)
+    );
+    cache_key(
+        cfg.provider.id(),
+        &model,
+        &p.template_id(),
+        &cfg.decoding,
+        &refs,
+    )
+}
+
+/// Answers already paid for, by cache key.
+pub trait AnswerCache {
+    /// The parsed answer stored under `key`, if any.
+    fn answer(&self, key: &str) -> Option<Answer>;
+}
+
+impl AnswerCache for MemoryCache {
+    fn answer(&self, key: &str) -> Option<Answer> {
+        self.get(key)
+            .and_then(|e| serde_json::from_value(e.value.clone()).ok())
+    }
+}
+
+/// One question on its way through calls, retries and a possible repair.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub question: Question,
+    pub key: String,
+    original: Prompt,
+    current: Prompt,
+    attempts: u32,
+    /// Set once the first reply failed to parse: that reply and why.
+    repairing: Option<(String, String)>,
+}
+
+/// What a driver does after a call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Send [`Job::prompt`] (again, or the repair request) after a delay.
+    Call { after_s: f64 },
+    /// The question is answered; store the entry in the cache before using it.
+    Done(Answer, Box<CacheEntry>),
+    /// The question could not be answered.
+    Failed(FailedItem),
+}
+
+/// What [`Job::on_result`] needs from the run.
+pub struct Context<'a> {
+    pub answers: &'a Answers,
+    pub opts: ExtractOptions,
+    pub cfg: &'a ModelConfig,
+    pub retry: &'a RetryPolicy,
+}
+
+impl Job {
+    fn new(question: Question, prompt: Prompt, key: String) -> Job {
+        Job {
+            question,
+            key,
+            current: prompt.clone(),
+            original: prompt,
+            attempts: 0,
+            repairing: None,
+        }
+    }
+
+    /// The request to send next.
+    pub fn prompt(&self) -> &Prompt {
+        &self.current
+    }
+
+    /// Tokens to reserve from a tokens-per-minute budget before sending.
+    pub fn token_cost(&self, cfg: &ModelConfig) -> f64 {
+        (estimate_prompt_tokens(&self.current) + u64::from(cfg.decoding.max_tokens) / 4) as f64
+    }
+
+    /// Counts a call about to be sent.
+    pub fn start_call(&mut self, stats: &mut RunStats) {
+        self.attempts += 1;
+        stats.calls += 1;
+    }
+
+    /// The job as failed because the run stopped before it was answered.
+    pub fn failure(&self, reason: &str) -> FailedItem {
+        self.fail(reason.to_owned(), None)
+    }
+
+    fn fail(&self, reason: String, raw_reply: Option<String>) -> FailedItem {
+        FailedItem {
+            question: format!("{:?}", self.question),
+            template: self.original.template_id(),
+            reason,
+            raw_reply,
+            attempts: self.attempts,
+        }
+    }
+
+    /// Decides what follows a call. `jitter` is uniform in [0, 1).
+    pub fn on_result(
+        &mut self,
+        result: Result<Completion, CallError>,
+        cx: &Context<'_>,
+        jitter: f64,
+        stats: &mut RunStats,
+    ) -> Step {
+        let c = match result {
+            Ok(c) => c,
+            Err(e) if e.retryable() && cx.retry.may_retry(self.attempts) => {
+                stats.retries += 1;
+                return Step::Call {
+                    after_s: cx.retry.delay_s(self.attempts, e.retry_after_s(), jitter),
+                };
+            }
+            Err(e) => {
+                return Step::Failed(match self.repairing.take() {
+                    Some((raw, problem)) => self.fail(
+                        format!("reply did not parse ({problem}); the repair call failed ({e})"),
+                        Some(raw),
+                    ),
+                    None => self.fail(e.to_string(), None),
+                })
+            }
+        };
+        stats.input_tokens += c.usage.input_tokens;
+        stats.output_tokens += c.usage.output_tokens;
+        match parse_reply(&self.question, &c, cx.answers, cx.opts) {
+            Ok(answer) => {
+                let entry = CacheEntry {
+                    key: self.key.clone(),
+                    template: self.original.template_id(),
+                    provider: cx.cfg.provider.id().to_owned(),
+                    model: cx.cfg.model.clone(),
+                    decoding: cx.cfg.decoding,
+                    reply: c.text,
+                    value: serde_json::to_value(&answer).expect("answers serialise"),
+                    input_tokens: c.usage.input_tokens,
+                    output_tokens: c.usage.output_tokens,
+                };
+                Step::Done(answer, Box::new(entry))
+            }
+            Err(e2) => match self.repairing.take() {
+                Some((raw, problem)) => Step::Failed(self.fail(
+                    format!("reply did not parse ({problem}); the repair did not either ({e2})"),
+                    Some(raw),
+                )),
+                None => {
+                    stats.repairs += 1;
+                    let problem = e2.to_string();
+                    self.current = prompts::repair(&self.original, &c.text, &problem);
+                    self.repairing = Some((c.text, problem));
+                    Step::Call { after_s: 0.0 }
+                }
+            },
+        }
+    }
+}
+
+/// A run's progress through a plan.
+pub struct Run {
+    plan: Plan,
+    pub opts: ExtractOptions,
+    pub cfg: ModelConfig,
+    pub answers: Answers,
+    pub failures: Vec<FailedItem>,
+    /// Questions sharing a job's call, by cache key.
+    twins: FxHashMap<String, Vec<Question>>,
+    stage: usize,
+}
+
+impl Run {
+    /// A run of `plan`; `stats` is reset to count it.
+    pub fn new(plan: Plan, opts: ExtractOptions, cfg: ModelConfig, stats: &mut RunStats) -> Run {
+        *stats = RunStats {
+            questions: plan.len() as u64,
+            ..Default::default()
+        };
+        Run {
+            plan,
+            opts,
+            cfg,
+            answers: Answers::default(),
+            failures: Vec::new(),
+            twins: FxHashMap::default(),
+            stage: 0,
+        }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// What jobs need to decide their next step.
+    pub fn context<'a>(&'a self, retry: &'a RetryPolicy) -> Context<'a> {
+        Context {
+            answers: &self.answers,
+            opts: self.opts,
+            cfg: &self.cfg,
+            retry,
+        }
+    }
+
+    /// The jobs of the next stage (possibly none), or `None` when every stage
+    /// has been prepared. Call it only once the previous stage's jobs are all
+    /// settled: fact checks need the facts.
+    pub fn next_stage(
+        &mut self,
+        ds: &Dataset,
+        cache: &dyn AnswerCache,
+        stats: &mut RunStats,
+    ) -> Option<Vec<Job>> {
+        let questions = match self.stage {
+            0 => &self.plan.first,
+            1 => &self.plan.second,
+            _ => return None,
+        };
+        self.stage += 1;
+        let mut jobs: Vec<Job> = Vec::new();
+        for q in questions {
+            let Some(p) = prompt(q, ds, &self.answers, self.opts) else {
+                let facts_of = match *q {
+                    Question::Checks { text, .. } => Some(text),
+                    Question::SourceCoverage { source, .. } => Some(source),
+                    _ => None,
+                };
+                match facts_of.map(|t| self.answers.facts(t).is_some()) {
+                    // No facts to check: nothing to ask, the share is 0.
+                    Some(true) => stats.skipped_empty += 1,
+                    // The facts could not be extracted: this check cannot be asked.
+                    _ => {
+                        stats.failed += 1;
+                        self.failures.push(FailedItem {
+                            question: format!("{q:?}"),
+                            template: String::new(),
+                            reason: "not asked: the facts it checks could not be extracted".into(),
+                            raw_reply: None,
+                            attempts: 0,
+                        });
+                    }
+                }
+                continue;
+            };
+            let key = question_key(&self.cfg, q, &p, ds, &self.answers);
+            stats.templates.insert(p.template_id());
+            if let Some(a) = cache.answer(&key) {
+                self.answers.insert(*q, a);
+                stats.cache_hits += 1;
+                continue;
+            }
+            // Questions whose prompt is the same as an earlier one's (e.g. two
+            // responses with the same facts and context) share its single call.
+            match self.twins.get_mut(&key) {
+                Some(twins) => twins.push(*q),
+                None => {
+                    self.twins.insert(key.clone(), Vec::new());
+                    jobs.push(Job::new(*q, p, key));
+                }
+            }
+        }
+        Some(jobs)
+    }
+
+    /// Records how a job ended (a [`Step::Done`] or [`Step::Failed`]), for it
+    /// and for every question that shared its call.
+    pub fn settle(&mut self, job: &Job, step: Step, stats: &mut RunStats) {
+        let twins = self.twins.remove(&job.key).unwrap_or_default();
+        match step {
+            Step::Done(a, _) => {
+                stats.succeeded += 1 + twins.len() as u64;
+                for t in twins {
+                    self.answers.insert(t, a.clone());
+                }
+                self.answers.insert(job.question, a);
+            }
+            Step::Failed(f) => {
+                stats.failed += 1 + twins.len() as u64;
+                for t in twins {
+                    self.failures.push(FailedItem {
+                        question: format!("{t:?}"),
+                        ..f.clone()
+                    });
+                }
+                self.failures.push(f);
+            }
+            Step::Call { .. } => unreachable!("a job settles only when done or failed"),
+        }
+    }
+
+    /// The answers and the failures (sorted by question).
+    pub fn finish(mut self) -> (Answers, Vec<FailedItem>) {
+        self.failures.sort_by(|a, b| a.question.cmp(&b.question));
+        (self.answers, self.failures)
+    }
+}
