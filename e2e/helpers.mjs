@@ -1,7 +1,7 @@
 // Shared set-up for the end-to-end tests: the built site served on 127.0.0.1
 // under a sub-path, and Debian's Chromium driven by playwright-core.
 import { chromium } from 'playwright-core';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,4 +80,37 @@ export function fmt(x) {
 
 export async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Starts the project's mock LLM server (tests/mock_llm/server.py) on a free
+ * port; returns { url, stats(), reset(), faults(plan), close() }.
+ */
+export async function startMock(args = []) {
+  const proc = spawn('python3', [join(ROOT, 'tests', 'mock_llm', 'server.py'), '0', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise((ok, fail) => {
+    let buf = '';
+    proc.stdout.on('data', (d) => {
+      buf += d;
+      const m = buf.match(/listening on (\d+)/);
+      if (m) ok(Number(m[1]));
+    });
+    proc.on('exit', (code) => fail(new Error(`mock server exited with ${code}`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const call = async (path, body) => {
+    const r = await fetch(url + path, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+    return r.json();
+  };
+  return {
+    url,
+    stats: () => call('/__stats'),
+    reset: () => call('/__reset', {}),
+    faults: (plan) => call('/__faults', plan),
+    close: async () => {
+      proc.kill();
+    },
+  };
 }

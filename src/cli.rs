@@ -325,10 +325,11 @@ fn run_llm(
     ds: &mut crate::data::Dataset,
     cfg: &ScoreConfig,
 ) -> Result<Option<LlmValues>, Failure> {
+    use crate::llm::engine::{estimate, RunSettings};
     use crate::llm::extract::{ExtractOptions, Plan};
     use crate::llm::pricing::{price_of, Price};
     use crate::llm::provider::{ModelConfig, Provider};
-    use crate::llm::run::{estimate, run_plan, DiskCache, HttpLlm, RunSettings};
+    use crate::llm::run::{run_plan, DiskCache, HttpLlm};
 
     let provider = Provider::from_id(provider).ok_or_else(|| {
         usage_error(format!(
@@ -404,7 +405,7 @@ fn run_llm(
         (None, None) => price_of(provider.id(), model),
         _ => return Err(usage_error("give both --price-in and --price-out")),
     };
-    let est = estimate(&plan, ds, opts, &llm, cache.memory(), price);
+    let est = estimate(&plan, ds, opts, &mc, &cache, price);
     let summary = format!(
         "estimate: {} questions, {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
         plan.len(),

@@ -33,6 +33,30 @@ pub enum Input {
     Example,
 }
 
+/// An API key. It travels from the UI to the worker only to sign requests to
+/// its provider; `Debug` never shows it, so a logged message cannot leak it.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "Secret(empty)"
+        } else {
+            "Secret(…)"
+        })
+    }
+}
+
+/// An LLM extraction to estimate or run on the loaded dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LlmRequest {
+    pub choice: crate::llm::settings::ModelChoice,
+    /// The task and factors (the LLM factors among them are extracted).
+    pub score: ScoreRequest,
+}
+
 /// UI → worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -47,6 +71,33 @@ pub enum ToWorker {
     },
     /// Score the loaded dataset again (another task or factor set).
     Score(ScoreRequest),
+    /// Plan an LLM run and estimate its calls, tokens and cost (cache included).
+    EstimateLlm(LlmRequest),
+    /// Run it: cached answers are reused, every new answer is cached at once.
+    RunLlm {
+        request: LlmRequest,
+        key: Secret,
+    },
+    /// Stop starting calls until resumed (calls in flight finish).
+    PauseLlm,
+    ResumeLlm,
+    /// Stop the run; answers so far are kept (and cached).
+    CancelLlm,
+    /// Drop the LLM values (run and imported annotations) from the report.
+    ClearLlm {
+        score: ScoreRequest,
+    },
+    /// Send the whole answer cache as JSONL.
+    ExportCache,
+    /// Merge a shared cache export (JSONL) into the cache.
+    ImportCache {
+        text: String,
+    },
+    /// Import precomputed factor values for responses (JSONL).
+    ImportAnnotations {
+        text: String,
+        score: ScoreRequest,
+    },
 }
 
 /// Worker → UI.
@@ -73,6 +124,39 @@ pub enum FromWorker {
     Scored { report: Report },
     /// The request failed as a whole (unknown format, unreadable file, …).
     Failed { message: String },
+    /// The plan and cost of an LLM run.
+    LlmEstimate {
+        estimate: crate::llm::engine::Estimate,
+        questions: u64,
+        pairs: u64,
+        unique_responses: u64,
+        unique_sources: u64,
+    },
+    /// A run's progress.
+    LlmProgress {
+        stats: crate::llm::engine::RunStats,
+        cost_usd: Option<f64>,
+        paused: bool,
+    },
+    /// A run ended (finished or cancelled): the report with its `llm` section.
+    LlmFinished {
+        report: Report,
+        /// Something the user should know (e.g. answers that could not be
+        /// saved in the browser cache).
+        warning: Option<String>,
+    },
+    /// The LLM run's request failed as a whole (no dataset, cache unavailable, …).
+    LlmFailed { message: String },
+    /// The answer cache as JSONL.
+    CacheExported { jsonl: String, entries: u64 },
+    /// An import finished: what, how many entries, and the lines that were skipped.
+    Imported {
+        what: String,
+        added: u64,
+        problems: Vec<Diagnostic>,
+        /// The report rescored with imported annotations.
+        report: Option<Report>,
+    },
 }
 
 impl ToWorker {
@@ -146,8 +230,24 @@ mod tests {
 /// answers to requests. The worker only adds reading files and posting messages.
 #[derive(Default)]
 pub struct Session {
-    dataset: Option<crate::data::Dataset>,
+    dataset: Option<std::rc::Rc<crate::data::Dataset>>,
     info: crate::analysis::DatasetInfo,
+    /// LLM answers and imported annotations for the loaded dataset.
+    llm: crate::analysis::LlmValues,
+    /// The pairs an LLM run covered (its sample size), when it used a sample:
+    /// reports then cover those pairs for every factor.
+    sample: Option<std::rc::Rc<crate::data::Dataset>>,
+}
+
+/// Everything a run needs, from [`Session::plan_llm`].
+pub struct LlmJob {
+    /// The loaded dataset the run was planned on.
+    pub loaded: std::rc::Rc<crate::data::Dataset>,
+    /// The pairs it covers (all, or the sample).
+    pub dataset: std::rc::Rc<crate::data::Dataset>,
+    pub factors: Vec<crate::factors::Factor>,
+    pub opts: crate::llm::extract::ExtractOptions,
+    pub plan: crate::llm::extract::Plan,
 }
 
 impl Session {
@@ -180,8 +280,10 @@ impl Session {
         };
         let report = crate::analysis::score_report(&ds, &resolve(score, &ds), &info);
         let diagnostics = ds.diagnostics.clone();
-        self.dataset = Some(ds);
+        self.dataset = Some(std::rc::Rc::new(ds));
         self.info = info;
+        self.llm = Default::default();
+        self.sample = None;
         FromWorker::Loaded {
             report,
             diagnostics,
@@ -191,14 +293,153 @@ impl Session {
 
     /// Scores the loaded dataset again.
     pub fn score(&self, req: &ScoreRequest) -> FromWorker {
-        match &self.dataset {
-            Some(ds) => FromWorker::Scored {
-                report: crate::analysis::score_report(ds, &resolve(req, ds), &self.info),
-            },
+        match self.report(req) {
+            Some(report) => FromWorker::Scored { report },
             None => FromWorker::Failed {
                 message: "no dataset is loaded".into(),
             },
         }
+    }
+
+    /// The report for `req`, with the LLM values when there are any.
+    pub fn report(&self, req: &ScoreRequest) -> Option<Report> {
+        let full = self.dataset.as_ref()?;
+        let ds: &crate::data::Dataset = self.sample.as_ref().unwrap_or(full);
+        let llm = (self.llm.run.is_some() || !self.llm.imported.is_empty()).then_some(&self.llm);
+        Some(crate::analysis::score_report_with(
+            ds,
+            &resolve(req, ds),
+            &self.info,
+            llm,
+        ))
+    }
+
+    /// Plans an LLM run for `req` on the loaded dataset (or its first
+    /// `limit` pairs).
+    ///
+    /// # Errors
+    /// When no dataset is loaded or no requested factor needs a model.
+    pub fn plan_llm(&self, req: &LlmRequest) -> Result<LlmJob, String> {
+        use crate::llm::extract::{ExtractOptions, Plan};
+        let full = self.dataset.as_ref().ok_or("no dataset is loaded")?;
+        let cfg = resolve(&req.score, full);
+        let factors = cfg.requested();
+        if !factors.iter().any(|f| f.needs_model()) {
+            return Err(
+                "none of the chosen factors needs a model: pick a task or factors such as \
+hallucination or intent alignment"
+                    .into(),
+            );
+        }
+        let dataset = match req.choice.limit {
+            Some(n) if n < full.pairs.len() => {
+                let mut d = (**full).clone();
+                d.truncate_pairs(n);
+                std::rc::Rc::new(d)
+            }
+            _ => full.clone(),
+        };
+        let opts = ExtractOptions {
+            logprobs: req.choice.model.logprobs && req.choice.model.provider.offers_logprobs(),
+            summaries: cfg.task == crate::factors::Task::Summarization,
+        };
+        let plan = Plan::new(&dataset, &factors, opts);
+        Ok(LlmJob {
+            loaded: full.clone(),
+            dataset,
+            factors,
+            opts,
+            plan,
+        })
+    }
+
+    /// The estimate message for a planned run.
+    pub fn estimate_message(
+        job: &LlmJob,
+        req: &LlmRequest,
+        cache: &dyn crate::llm::engine::AnswerCache,
+    ) -> FromWorker {
+        let estimate = crate::llm::engine::estimate(
+            &job.plan,
+            &job.dataset,
+            job.opts,
+            &req.choice.model,
+            cache,
+            req.choice.price,
+        );
+        FromWorker::LlmEstimate {
+            estimate,
+            questions: job.plan.len() as u64,
+            pairs: job.dataset.pairs.len() as u64,
+            unique_responses: job.plan.unique_responses as u64,
+            unique_sources: job.plan.unique_sources as u64,
+        }
+    }
+
+    /// Keeps a finished (or cancelled) run's answers and returns the report.
+    pub fn finish_llm(
+        &mut self,
+        job: LlmJob,
+        req: &LlmRequest,
+        run: crate::llm::engine::Run,
+        stats: &crate::llm::engine::RunStats,
+    ) -> FromWorker {
+        if !self
+            .dataset
+            .as_ref()
+            .is_some_and(|d| std::rc::Rc::ptr_eq(d, &job.loaded))
+        {
+            return FromWorker::LlmFailed {
+                message: "another dataset was loaded during the run; the answers it got are \
+cached and a new run will reuse them"
+                    .into(),
+            };
+        }
+        let (answers, failures) = run.finish();
+        let record = crate::analysis::llm_run_record(
+            &job.dataset,
+            &job.factors,
+            &job.plan,
+            &req.choice.model,
+            job.opts,
+            stats,
+            &failures,
+            &answers,
+        );
+        self.llm.answers = answers;
+        self.llm.options = job.opts;
+        self.llm.run = Some(record);
+        let full_len = self.dataset.as_ref().map_or(0, |d| d.pairs.len());
+        self.sample = (job.dataset.pairs.len() < full_len).then_some(job.dataset);
+        match self.report(&req.score) {
+            Some(report) => FromWorker::LlmFinished {
+                report,
+                warning: None,
+            },
+            None => FromWorker::LlmFailed {
+                message: "no dataset is loaded".into(),
+            },
+        }
+    }
+
+    /// Imports annotations (factor values computed elsewhere) and rescores.
+    pub fn import_annotations(&mut self, text: &str, score: &ScoreRequest) -> FromWorker {
+        let (a, problems) = crate::llm::annotations::Annotations::parse_jsonl(text);
+        let added = a.len() as u64;
+        self.llm.imported = a;
+        FromWorker::Imported {
+            what: "annotations".into(),
+            added,
+            problems,
+            report: self.report(score),
+        }
+    }
+
+    /// Forgets LLM answers and annotations (the cache keeps the answers).
+    pub fn clear_llm(&mut self, score: &ScoreRequest) -> FromWorker {
+        self.llm = Default::default();
+        self.sample = None;
+        self.score(score)
     }
 }
 

@@ -164,7 +164,7 @@ pub struct LoadStats {
 }
 
 /// A loaded dataset: pairs with strict human labels, their texts, and what was skipped.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Dataset {
     /// The detected or chosen format.
     pub format: Option<Format>,

@@ -88,6 +88,11 @@ impl MemoryCache {
         self.map.insert(e.key.clone(), e).is_none()
     }
 
+    /// Every entry, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = &CacheEntry> {
+        self.map.values()
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }

@@ -402,3 +402,65 @@ impl Run {
         (self.answers, self.failures)
     }
 }
+
+/// What a run will cost, before it starts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Questions answered from the cache (no call).
+    pub cached: u64,
+    /// Calls to make, first stage exactly, fact checks estimated (one per
+    /// response with facts).
+    pub calls: u64,
+    pub input_tokens: f64,
+    pub output_tokens: f64,
+    /// In US dollars, when a price is known.
+    pub cost_usd: Option<f64>,
+}
+
+/// Estimates calls, tokens and cost of a plan. First-stage prompts are
+/// rendered and measured; fact-check prompts are estimated from the texts
+/// they will quote (facts ≈ the response itself). Replies: facts ≈ the text's
+/// length, every other answer ≈ 40 tokens.
+pub fn estimate(
+    plan: &Plan,
+    ds: &Dataset,
+    opts: ExtractOptions,
+    cfg: &ModelConfig,
+    cache: &dyn AnswerCache,
+    price: Option<super::pricing::Price>,
+) -> Estimate {
+    use super::provider::estimate_tokens;
+    let answers = Answers::default();
+    let mut e = Estimate::default();
+    for q in &plan.first {
+        let Some(p) = prompt(q, ds, &answers, opts) else {
+            continue;
+        };
+        if cache
+            .answer(&question_key(cfg, q, &p, ds, &answers))
+            .is_some()
+        {
+            e.cached += 1;
+            continue;
+        }
+        e.calls += 1;
+        e.input_tokens += estimate_prompt_tokens(&p) as f64;
+        e.output_tokens += match q {
+            Question::Facts(t) => estimate_tokens(ds.text(*t)) as f64,
+            _ => 40.0,
+        };
+    }
+    for q in &plan.second {
+        let (facts_of, other) = match *q {
+            Question::Checks { text, context, .. } => (text, context),
+            Question::SourceCoverage { source, response } => (source, response),
+            _ => continue,
+        };
+        e.calls += 1;
+        e.input_tokens +=
+            400.0 + (estimate_tokens(ds.text(facts_of)) + estimate_tokens(ds.text(other))) as f64;
+        e.output_tokens += 40.0 + estimate_tokens(ds.text(facts_of)) as f64 / 2.0;
+    }
+    e.cost_usd = price.map(|p| p.cost(e.input_tokens, e.output_tokens));
+    e
+}

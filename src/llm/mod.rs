@@ -14,6 +14,7 @@ pub mod provider;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod run;
 pub mod schedule;
+pub mod settings;
 
 use serde::{Deserialize, Serialize};
 

@@ -15,15 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use super::cache::{CacheEntry, MemoryCache};
 pub use super::engine::{question_key, FailedItem, RunSettings, RunStats};
 use super::engine::{AnswerCache, Job, Run, Step};
-use super::extract::{prompt, Answer, Answers, ExtractOptions, Plan, Question};
-use super::provider::{
-    build_request, estimate_prompt_tokens, parse_response, CallError, Completion, ModelConfig,
-};
+use super::extract::{Answer, Answers, ExtractOptions, Plan};
+use super::provider::{build_request, parse_response, CallError, Completion, ModelConfig};
 use super::schedule::TokenBucket;
 use super::Prompt;
 use crate::data::Dataset;
@@ -295,66 +291,4 @@ pub fn run_plan(
     stats.cancelled = cancel.load(Ordering::Relaxed);
     let (answers, failures) = run.finish();
     (answers, stats, failures)
-}
-
-/// What a run will cost, before it starts.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    /// Questions answered from the cache (no call).
-    pub cached: u64,
-    /// Calls to make, first stage exactly, fact checks estimated (one per
-    /// response with facts).
-    pub calls: u64,
-    pub input_tokens: f64,
-    pub output_tokens: f64,
-    /// In US dollars, when a price is known.
-    pub cost_usd: Option<f64>,
-}
-
-/// Estimates calls, tokens and cost of a plan. First-stage prompts are
-/// rendered and measured; fact-check prompts are estimated from the texts
-/// they will quote (facts ≈ the response itself). Replies: facts ≈ the text's
-/// length, every other answer ≈ 40 tokens.
-pub fn estimate(
-    plan: &Plan,
-    ds: &Dataset,
-    opts: ExtractOptions,
-    llm: &dyn Llm,
-    cache: &MemoryCache,
-    price: Option<super::pricing::Price>,
-) -> Estimate {
-    use super::provider::estimate_tokens;
-    let answers = Answers::default();
-    let mut e = Estimate::default();
-    for q in &plan.first {
-        let Some(p) = prompt(q, ds, &answers, opts) else {
-            continue;
-        };
-        if cache
-            .get(&question_key(llm.config(), q, &p, ds, &answers))
-            .is_some()
-        {
-            e.cached += 1;
-            continue;
-        }
-        e.calls += 1;
-        e.input_tokens += estimate_prompt_tokens(&p) as f64;
-        e.output_tokens += match q {
-            Question::Facts(t) => estimate_tokens(ds.text(*t)) as f64,
-            _ => 40.0,
-        };
-    }
-    for q in &plan.second {
-        let (facts_of, other) = match *q {
-            Question::Checks { text, context, .. } => (text, context),
-            Question::SourceCoverage { source, response } => (source, response),
-            _ => continue,
-        };
-        e.calls += 1;
-        e.input_tokens +=
-            400.0 + (estimate_tokens(ds.text(facts_of)) + estimate_tokens(ds.text(other))) as f64;
-        e.output_tokens += 40.0 + estimate_tokens(ds.text(facts_of)) as f64 / 2.0;
-    }
-    e.cost_usd = price.map(|p| p.cost(e.input_tokens, e.output_tokens));
-    e
 }

@@ -8,9 +8,10 @@ use yew::prelude::*;
 
 use super::bridge::Bridge;
 use super::components::{
-    ChartView, Controls, DiagnosticsPanel, ExportPanel, FactorTable, ModelPanel, ProgressPanel,
-    Summary, UploadPanel,
+    ChartView, Controls, DiagnosticsPanel, ExportPanel, FactorTable, ProgressPanel, Summary,
+    UploadPanel,
 };
+use super::model::{EstimateView, LlmUi, ModelAction, ModelPanel};
 use crate::data::{Diagnostic, Format, FormatOptions, SummEvalLabel};
 use crate::factors::Factor;
 use crate::protocol::{FromWorker, Input, ScoreRequest, ToWorker};
@@ -41,6 +42,7 @@ pub struct State {
     pub options: FormatOptions,
     pub elapsed_ms: Option<f64>,
     pub notice: Option<String>,
+    pub llm: LlmUi,
 }
 
 pub enum Action {
@@ -56,6 +58,11 @@ pub enum Action {
     SetView(ViewState),
     SetFormat(Option<Format>),
     SetLabel(SummEvalLabel),
+    /// A model run was started (or estimate asked, or import sent).
+    LlmStarted,
+    LlmPaused(bool),
+    /// The model values were removed from the report.
+    LlmCleared,
 }
 
 impl State {
@@ -84,6 +91,11 @@ impl State {
             } => {
                 self.report = Some(Rc::new(report));
                 self.diagnostics = Rc::new(diagnostics);
+                // A new dataset: its model values start empty.
+                self.llm = LlmUi {
+                    running: self.llm.running,
+                    ..LlmUi::default()
+                };
                 self.elapsed_ms = Some(elapsed_ms);
                 self.status = Status::Ready;
             }
@@ -94,6 +106,76 @@ impl State {
                 }
             }
             FromWorker::Failed { message } => self.status = Status::Failed(message),
+            FromWorker::LlmEstimate {
+                estimate,
+                questions,
+                pairs,
+                unique_responses,
+                unique_sources,
+            } => {
+                self.llm.error = None;
+                self.llm.estimate = Some(EstimateView {
+                    estimate,
+                    questions,
+                    pairs,
+                    unique_responses,
+                    unique_sources,
+                });
+            }
+            FromWorker::LlmProgress {
+                stats,
+                cost_usd,
+                paused,
+            } => {
+                self.llm.progress = Some((stats, cost_usd));
+                self.llm.paused = paused;
+            }
+            FromWorker::LlmFinished { report, warning } => {
+                self.llm.running = false;
+                self.llm.paused = false;
+                self.llm.has_values = true;
+                self.llm.info = warning;
+                self.report = Some(Rc::new(report));
+            }
+            FromWorker::LlmFailed { message } => {
+                self.llm.running = false;
+                self.llm.paused = false;
+                self.llm.error = Some(message);
+            }
+            FromWorker::CacheExported { jsonl, entries } => {
+                super::download::save_text(
+                    "profile-answer-cache.jsonl",
+                    "application/x-ndjson",
+                    &jsonl,
+                );
+                self.llm.info = Some(format!("Exported {entries} cached answers."));
+            }
+            FromWorker::Imported {
+                what,
+                added,
+                problems,
+                report,
+            } => {
+                let mut info = format!("Imported {added} {what} entries.");
+                if !problems.is_empty() {
+                    info += &format!(
+                        " {} lines were skipped: {}",
+                        problems.len(),
+                        problems
+                            .iter()
+                            .take(3)
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                }
+                self.llm.info = Some(info);
+                self.llm.error = None;
+                if let Some(r) = report {
+                    self.llm.has_values = true;
+                    self.report = Some(Rc::new(r));
+                }
+            }
         }
     }
 }
@@ -132,6 +214,20 @@ impl Reducible for State {
             Action::SetView(v) => s.view = v,
             Action::SetFormat(f) => s.options.format = f,
             Action::SetLabel(l) => s.options.summeval_label = l,
+            Action::LlmStarted => {
+                s.llm.running = true;
+                s.llm.paused = false;
+                s.llm.error = None;
+                s.llm.info = None;
+                s.llm.progress = None;
+            }
+            Action::LlmPaused(p) => s.llm.paused = p,
+            Action::LlmCleared => {
+                s.llm = LlmUi {
+                    running: s.llm.running,
+                    ..LlmUi::default()
+                }
+            }
         }
         Rc::new(s)
     }
@@ -197,6 +293,7 @@ pub fn app() -> Html {
         options: FormatOptions::default(),
         elapsed_ms: None,
         notice: None,
+        llm: LlmUi::default(),
     });
     let bridge: Rc<RefCell<Option<Bridge>>> = use_mut_ref(|| None);
     // The input being loaded, and the last one that loaded.
@@ -320,6 +417,39 @@ pub fn app() -> Html {
         Callback::from(move |v: ViewState| state.dispatch(Action::SetView(v)))
     };
 
+    let on_model = {
+        let (state, bridge) = (state.clone(), bridge.clone());
+        Callback::from(move |a: ModelAction| {
+            let b = bridge.borrow();
+            let Some(b) = b.as_ref() else { return };
+            let score = score_request(&state.view);
+            let msg = match a {
+                ModelAction::Estimate(r) => ToWorker::EstimateLlm(r),
+                ModelAction::Run(request, key) => {
+                    state.dispatch(Action::LlmStarted);
+                    ToWorker::RunLlm { request, key }
+                }
+                ModelAction::Pause => {
+                    state.dispatch(Action::LlmPaused(true));
+                    ToWorker::PauseLlm
+                }
+                ModelAction::Resume => {
+                    state.dispatch(Action::LlmPaused(false));
+                    ToWorker::ResumeLlm
+                }
+                ModelAction::Cancel => ToWorker::CancelLlm,
+                ModelAction::Clear => {
+                    state.dispatch(Action::LlmCleared);
+                    ToWorker::ClearLlm { score }
+                }
+                ModelAction::ExportCache => ToWorker::ExportCache,
+                ModelAction::ImportCache(text) => ToWorker::ImportCache { text },
+                ModelAction::ImportAnnotations(text) => ToWorker::ImportAnnotations { text, score },
+            };
+            b.send(&msg, None);
+        })
+    };
+
     let loading = matches!(state.status, Status::Loading { .. });
     let report = state.report.clone();
     html! {
@@ -344,7 +474,7 @@ pub fn app() -> Html {
                 <Controls report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
                 <ChartView report={report.clone()} />
                 <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view} />
-                <ModelPanel report={report.clone()} />
+                <ModelPanel report={report.clone()} llm={state.llm.clone()} score={score_request(&state.view)} on_action={on_model} />
                 <ExportPanel report={report.clone()} />
                 <DiagnosticsPanel diagnostics={state.diagnostics.clone()} total={report.dataset.diagnostics_total} records_read={report.dataset.records_read} records_parsed={report.dataset.records_parsed} />
             }

@@ -523,26 +523,6 @@ pub struct ReportProps {
     pub report: Rc<Report>,
 }
 
-#[function_component(ModelPanel)]
-pub fn model_panel(p: &ReportProps) -> Html {
-    if p.report.skipped_factors.is_empty() {
-        return html! {};
-    }
-    html! {
-        <section class="panel" id="model-settings" aria-labelledby="model-h">
-            <h2 id="model-h">{"Factors that need a language model"}</h2>
-            <p>{"These factors are extracted by an LLM (atomic facts, fact checks, response-level judgements). No model is configured, so they are not scored; nothing is guessed."}</p>
-            <ul id="skipped-factors">
-                { for p.report.skipped_factors.iter().map(|s| {
-                    let name = Factor::from_id(&s.id).map_or(s.id.clone(), |f| f.info().name.to_owned());
-                    html! { <li data-factor={s.id.clone()}><strong>{name}</strong>{format!(" — {}", s.reason)}</li> }
-                }) }
-            </ul>
-            <p class="muted">{"Model settings (your own API key for OpenAI, Anthropic, Gemini or an OpenAI-compatible server, kept in this browser) are not part of this version yet."}</p>
-        </section>
-    }
-}
-
 // ---------------------------------------------------------------- export
 
 #[function_component(ExportPanel)]

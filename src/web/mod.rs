@@ -5,6 +5,9 @@ pub mod app;
 mod bridge;
 pub mod components;
 mod download;
+pub mod idb;
+pub mod llm;
+pub mod model;
 pub mod worker;
 
 /// Renders the app into the page. Does nothing outside a window (in the

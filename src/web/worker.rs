@@ -14,6 +14,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
+use super::llm::{self, Control};
 use crate::data::Loader;
 use crate::protocol::{FromWorker, Input, Session, ToWorker};
 
@@ -37,13 +38,22 @@ fn now() -> f64 {
     js_sys::Date::now()
 }
 
+/// The worker's state: the session and the control of a running LLM run.
+#[derive(Default)]
+struct Worker {
+    session: RefCell<Session>,
+    control: RefCell<Rc<Control>>,
+}
+
 /// Starts the worker's message loop.
 pub fn run() {
-    let state = Rc::new(RefCell::new(Session::new()));
+    let state = Rc::new(Worker::default());
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let state = state.clone();
+        // Every message is handled in its own task, so that pause and cancel
+        // arrive while a run is awaiting its calls.
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(message) = handle(state, e.data()).await {
+            if let Err(message) = handle(&state, e.data()).await {
                 post(&FromWorker::Failed { message });
             }
         });
@@ -59,7 +69,7 @@ fn js_err(e: JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-async fn handle(state: Rc<RefCell<Session>>, data: JsValue) -> Result<(), String> {
+async fn handle(state: &Worker, data: JsValue) -> Result<(), String> {
     let cmd = Reflect::get(&data, &"cmd".into()).map_err(js_err)?;
     let cmd = ToWorker::from_json(&cmd.as_string().ok_or("message without a command")?)?;
     match cmd {
@@ -103,12 +113,45 @@ async fn handle(state: Rc<RefCell<Session>>, data: JsValue) -> Result<(), String
                     name
                 }
             };
-            let msg = state
-                .borrow_mut()
-                .finish_load(name, loader, summeval_label, &score, || now() - started);
+            let msg = state.session.borrow_mut().finish_load(
+                name,
+                loader,
+                summeval_label,
+                &score,
+                || now() - started,
+            );
             post(&msg);
         }
-        ToWorker::Score(req) => post(&state.borrow().score(&req)),
+        ToWorker::Score(req) => post(&state.session.borrow().score(&req)),
+        ToWorker::EstimateLlm(req) => post(&llm::estimate(&state.session, &req).await),
+        ToWorker::RunLlm { request, key } => {
+            if state.control.borrow().running.get() {
+                return Err("a model run is already going".into());
+            }
+            let control = Rc::new(Control::default());
+            control.running.set(true);
+            *state.control.borrow_mut() = control.clone();
+            let msg = llm::run(
+                &state.session,
+                &request,
+                &key.0,
+                &llm::Fetch,
+                &control,
+                &post,
+            )
+            .await;
+            control.running.set(false);
+            post(&msg);
+        }
+        ToWorker::PauseLlm => state.control.borrow().paused.set(true),
+        ToWorker::ResumeLlm => state.control.borrow().paused.set(false),
+        ToWorker::CancelLlm => state.control.borrow().cancelled.set(true),
+        ToWorker::ClearLlm { score } => post(&state.session.borrow_mut().clear_llm(&score)),
+        ToWorker::ExportCache => post(&llm::export_cache().await),
+        ToWorker::ImportCache { text } => post(&llm::import_cache(&text).await),
+        ToWorker::ImportAnnotations { text, score } => {
+            post(&state.session.borrow_mut().import_annotations(&text, &score))
+        }
     }
     Ok(())
 }

@@ -1,0 +1,395 @@
+//! The browser's driver of LLM runs (worker side): the core
+//! [`engine`](crate::llm::engine) does the deciding; this file only sends
+//! requests with `fetch` (gloo-net), sleeps, paces with token buckets, writes
+//! the IndexedDB cache and posts progress.
+//!
+//! Concurrency is a number of async loops taking jobs from one queue. Pause
+//! stops loops from starting calls; cancel stops them for good. Calls in
+//! flight always finish, and their answers are cached: they are paid for.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use gloo_net::http::{Method, RequestBuilder};
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::idb::IdbCache;
+use crate::llm::cache::MemoryCache;
+use crate::llm::engine::{Job, Run, RunStats, Step};
+use crate::llm::provider::{
+    build_request, parse_response, CallError, Completion, HttpRequest, Provider,
+};
+use crate::llm::schedule::TokenBucket;
+use crate::protocol::{FromWorker, LlmRequest, Session};
+use crate::stats::Rng;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(f: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+}
+
+/// Resolves after `s` seconds (works in windows and workers).
+pub async fn sleep_s(s: f64) {
+    let ms = (s * 1000.0).clamp(0.0, 2_147_483_647.0);
+    let p = Promise::new(&mut |resolve: Function, _| {
+        set_timeout(&resolve, ms);
+    });
+    let _ = JsFuture::from(p).await;
+}
+
+fn now_s() -> f64 {
+    js_sys::Date::now() / 1000.0
+}
+
+/// Sends a provider request and reads the reply: the browser's transport.
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    /// One call; a timeout aborts it.
+    ///
+    /// # Errors
+    /// The transport's or the provider's [`CallError`].
+    async fn send(
+        &self,
+        provider: Provider,
+        req: &HttpRequest,
+        timeout_s: f64,
+    ) -> Result<Completion, CallError>;
+}
+
+/// `fetch`, through gloo-net. The HTTP status is checked by the core's
+/// [`parse_response`] (gloo-net does not treat 4xx/5xx as errors).
+pub struct Fetch;
+
+impl Transport for Fetch {
+    async fn send(
+        &self,
+        provider: Provider,
+        req: &HttpRequest,
+        timeout_s: f64,
+    ) -> Result<Completion, CallError> {
+        let controller = web_sys::AbortController::new()
+            .map_err(|_| CallError::Network("cannot create an AbortController".into()))?;
+        let timed_out = Rc::new(Cell::new(false));
+        let abort = {
+            let (c, t) = (controller.clone(), timed_out.clone());
+            Closure::once_into_js(move || {
+                t.set(true);
+                c.abort();
+            })
+        };
+        let timer = set_timeout(abort.unchecked_ref(), timeout_s * 1000.0);
+        let method = Method::from_bytes(req.method.as_bytes()).unwrap_or(Method::POST);
+        let mut b = RequestBuilder::new(&req.url)
+            .method(method)
+            .abort_signal(Some(&controller.signal()));
+        for (k, v) in &req.headers {
+            b = b.header(k, v);
+        }
+        let net = |e: gloo_net::Error| {
+            if timed_out.get() {
+                CallError::Timeout
+            } else {
+                // The browser hides the cause (DNS, refused, CORS) from scripts.
+                CallError::Network(format!(
+                    "{e} (the server did not answer, or does not allow calls from this page: CORS)"
+                ))
+            }
+        };
+        let result = async {
+            let resp = b
+                .body(req.body.clone())
+                .map_err(net)?
+                .send()
+                .await
+                .map_err(net)?;
+            let status = resp.status();
+            let headers: Vec<(String, String)> = resp
+                .headers()
+                .entries()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect();
+            let body = resp.text().await.map_err(net)?;
+            Ok::<_, CallError>((status, headers, body))
+        }
+        .await;
+        clear_timeout(&timer);
+        let (status, headers, body) = result?;
+        parse_response(provider, status, &headers, &body)
+    }
+}
+
+/// Pause and cancel, set by messages while a run is going.
+#[derive(Default)]
+pub struct Control {
+    pub paused: Cell<bool>,
+    pub cancelled: Cell<bool>,
+    pub running: Cell<bool>,
+}
+
+/// Progress messages at most this often (seconds).
+const PROGRESS_EVERY_S: f64 = 0.1;
+
+struct Shared<'a> {
+    run: RefCell<Run>,
+    stats: RefCell<RunStats>,
+    queue: RefCell<VecDeque<Job>>,
+    mem: RefCell<MemoryCache>,
+    idb: Option<&'a IdbCache>,
+    requests: Option<RefCell<TokenBucket>>,
+    tokens: Option<RefCell<TokenBucket>>,
+    control: &'a Control,
+    req: &'a LlmRequest,
+    key: &'a str,
+    last_progress: Cell<f64>,
+    post: &'a dyn Fn(&FromWorker),
+    cache_warning: Cell<bool>,
+}
+
+impl Shared<'_> {
+    fn progress(&self, force: bool) {
+        let now = now_s();
+        if !force && now - self.last_progress.get() < PROGRESS_EVERY_S {
+            return;
+        }
+        self.last_progress.set(now);
+        let stats = self.stats.borrow().clone();
+        let cost_usd = self
+            .req
+            .choice
+            .price
+            .map(|p| p.cost(stats.input_tokens as f64, stats.output_tokens as f64));
+        (self.post)(&FromWorker::LlmProgress {
+            stats,
+            cost_usd,
+            paused: self.control.paused.get(),
+        });
+    }
+
+    async fn pace(&self, tokens: f64) {
+        for (bucket, amount) in [(&self.requests, 1.0), (&self.tokens, tokens)] {
+            if let Some(b) = bucket {
+                loop {
+                    let wait = b.borrow_mut().take(amount, now_s());
+                    if wait <= 0.0 || self.control.cancelled.get() {
+                        break;
+                    }
+                    sleep_s(wait.min(5.0)).await;
+                }
+            }
+        }
+    }
+
+    /// Takes jobs from the queue until it is empty or the run is cancelled.
+    async fn worker<T: Transport>(&self, transport: &T, seed: u64) {
+        let mut rng = Rng::new(seed);
+        let cfg = self.run.borrow().cfg.clone();
+        let retry = self.req.choice.settings.retry;
+        loop {
+            if self.control.cancelled.get() {
+                return;
+            }
+            let Some(mut job) = self.queue.borrow_mut().pop_front() else {
+                return;
+            };
+            let step = loop {
+                while self.control.paused.get() && !self.control.cancelled.get() {
+                    sleep_s(0.2).await;
+                }
+                self.pace(job.token_cost(&cfg)).await;
+                if self.control.cancelled.get() {
+                    break None;
+                }
+                job.start_call(&mut self.stats.borrow_mut());
+                self.progress(false);
+                let request = build_request(&cfg, self.key, job.prompt());
+                let result = transport
+                    .send(cfg.provider, &request, retry.timeout_s)
+                    .await;
+                let step = {
+                    let run = self.run.borrow();
+                    job.on_result(
+                        result,
+                        &run.context(&retry),
+                        rng.unit(),
+                        &mut self.stats.borrow_mut(),
+                    )
+                };
+                self.progress(false);
+                match step {
+                    Step::Call { after_s } => sleep_s(after_s).await,
+                    done => break Some(done),
+                }
+            };
+            let Some(step) = step else { return };
+            if let Step::Done(_, entry) = &step {
+                self.mem.borrow_mut().put((**entry).clone());
+                if let Some(idb) = self.idb {
+                    // Committed before the answer is used.
+                    if idb.put(entry).await.is_err() {
+                        self.cache_warning.set(true);
+                    }
+                }
+            }
+            self.run
+                .borrow_mut()
+                .settle(&job, step, &mut self.stats.borrow_mut());
+            self.progress(false);
+        }
+    }
+}
+
+/// Runs an LLM extraction on the session's dataset and returns the final
+/// message (the report, or why the run could not start).
+pub async fn run<T: Transport>(
+    session: &RefCell<Session>,
+    req: &LlmRequest,
+    key: &str,
+    transport: &T,
+    control: &Control,
+    post: &dyn Fn(&FromWorker),
+) -> FromWorker {
+    let job = match session.borrow().plan_llm(req) {
+        Ok(j) => j,
+        Err(message) => return FromWorker::LlmFailed { message },
+    };
+    let idb = IdbCache::open().await;
+    let (mem, idb) = match idb {
+        Ok(db) => match db.load().await {
+            Ok((mem, _bad)) => (mem, Some(db)),
+            Err(_) => (MemoryCache::new(), Some(db)),
+        },
+        Err(message) => return FromWorker::LlmFailed { message },
+    };
+    let mut stats = RunStats::default();
+    let run = Run::new(
+        job.plan.clone(),
+        job.opts,
+        req.choice.model.clone(),
+        &mut stats,
+    );
+    let settings = &req.choice.settings;
+    let shared = Shared {
+        run: RefCell::new(run),
+        stats: RefCell::new(stats),
+        queue: RefCell::new(VecDeque::new()),
+        mem: RefCell::new(mem),
+        idb: idb.as_ref(),
+        requests: settings
+            .requests_per_minute
+            .map(|r| RefCell::new(TokenBucket::per_minute(r, now_s()))),
+        tokens: settings
+            .tokens_per_minute
+            .map(|r| RefCell::new(TokenBucket::per_minute(r, now_s()))),
+        control,
+        req,
+        key,
+        last_progress: Cell::new(0.0),
+        post,
+        cache_warning: Cell::new(false),
+    };
+    loop {
+        let jobs = {
+            let mem = shared.mem.borrow();
+            let mut stats = shared.stats.borrow_mut();
+            shared
+                .run
+                .borrow_mut()
+                .next_stage(&job.dataset, &*mem, &mut stats)
+        };
+        let Some(jobs) = jobs else { break };
+        *shared.queue.borrow_mut() = jobs.into();
+        shared.progress(true);
+        let loops = (0..settings.concurrency.max(1)).map(|w| {
+            shared.worker(
+                transport,
+                settings.seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            )
+        });
+        futures::future::join_all(loops).await;
+        if control.cancelled.get() {
+            break;
+        }
+    }
+    let mut stats = shared.stats.into_inner();
+    stats.cancelled = control.cancelled.get();
+    post(&FromWorker::LlmProgress {
+        stats: stats.clone(),
+        cost_usd: req
+            .choice
+            .price
+            .map(|p| p.cost(stats.input_tokens as f64, stats.output_tokens as f64)),
+        paused: false,
+    });
+    let warned = shared.cache_warning.get();
+    let run = shared.run.into_inner();
+    let mut msg = session.borrow_mut().finish_llm(job, req, run, &stats);
+    if let FromWorker::LlmFinished { warning, .. } = &mut msg {
+        if warned {
+            *warning = Some(
+                "some answers could not be saved in the browser cache (storage full or \
+blocked): a reload will ask for them again"
+                    .into(),
+            );
+        }
+    }
+    msg
+}
+
+/// The estimate for a run, the browser cache included.
+pub async fn estimate(session: &RefCell<Session>, req: &LlmRequest) -> FromWorker {
+    let job = match session.borrow().plan_llm(req) {
+        Ok(j) => j,
+        Err(message) => return FromWorker::LlmFailed { message },
+    };
+    let mem = match IdbCache::open().await {
+        Ok(db) => db.load().await.map(|(m, _)| m).unwrap_or_default(),
+        Err(_) => MemoryCache::new(),
+    };
+    Session::estimate_message(&job, req, &mem)
+}
+
+/// The whole cache as JSONL (for sharing).
+pub async fn export_cache() -> FromWorker {
+    match IdbCache::open().await {
+        Ok(db) => match db.load().await {
+            Ok((mem, _)) => FromWorker::CacheExported {
+                entries: mem.len() as u64,
+                jsonl: mem.to_jsonl(),
+            },
+            Err(message) => FromWorker::LlmFailed { message },
+        },
+        Err(message) => FromWorker::LlmFailed { message },
+    }
+}
+
+/// Merges a shared export into the cache.
+pub async fn import_cache(text: &str) -> FromWorker {
+    let mut incoming = MemoryCache::new();
+    let (_, problems) = incoming.import_jsonl(text);
+    let db = match IdbCache::open().await {
+        Ok(db) => db,
+        Err(message) => return FromWorker::LlmFailed { message },
+    };
+    let existing = db.load().await.map(|(m, _)| m).unwrap_or_default();
+    let new: Vec<_> = incoming
+        .entries()
+        .filter(|e| existing.get(&e.key).is_none())
+        .cloned()
+        .collect();
+    match db.put_all(&new).await {
+        Ok(()) => FromWorker::Imported {
+            what: "cache".into(),
+            added: new.len() as u64,
+            problems,
+            report: None,
+        },
+        Err(message) => FromWorker::LlmFailed { message },
+    }
+}
