@@ -240,6 +240,7 @@ pub struct Session {
 }
 
 /// Everything a run needs, from [`Session::plan_llm`].
+#[derive(Debug)]
 pub struct LlmJob {
     /// The loaded dataset the run was planned on.
     pub loaded: std::rc::Rc<crate::data::Dataset>,
@@ -487,5 +488,153 @@ mod session_tests {
             s.finish_load("y".into(), bad, Default::default(), &req, || 0.0),
             FromWorker::Failed { .. }
         ));
+    }
+
+    fn loaded(lines: &str) -> Session {
+        let mut s = Session::new();
+        let mut l = Loader::new(FormatOptions::default());
+        l.push(lines.as_bytes());
+        let msg = s.finish_load(
+            "x".into(),
+            l,
+            Default::default(),
+            &ScoreRequest::default(),
+            || 0.0,
+        );
+        assert!(matches!(msg, FromWorker::Loaded { .. }));
+        s
+    }
+
+    /// Drives a run to the end with a model that answers atomic-facts
+    /// questions: one fact per sentence.
+    fn run_to_end(s: &mut Session, req: &LlmRequest) -> FromWorker {
+        use crate::llm::cache::MemoryCache;
+        use crate::llm::engine::{Run, RunStats, Step};
+        use crate::llm::provider::{Completion, Usage};
+        let job = s.plan_llm(req).unwrap();
+        let mut stats = RunStats::default();
+        let mut run = Run::new(
+            job.plan.clone(),
+            job.opts,
+            req.choice.model.clone(),
+            &mut stats,
+        );
+        let retry = req.choice.settings.retry;
+        while let Some(jobs) = run.next_stage(&job.dataset, &MemoryCache::new(), &mut stats) {
+            for mut j in jobs {
+                let text = j.prompt().user.clone();
+                let response = text.rsplit("<<<").next().unwrap_or_default();
+                let n = response.matches('.').count().max(1);
+                let facts: Vec<String> = (0..n).map(|i| format!("fact {i}")).collect();
+                j.start_call(&mut stats);
+                let step = j.on_result(
+                    Ok(Completion {
+                        text: serde_json::json!({ "facts": facts }).to_string(),
+                        first_token_logprobs: None,
+                        usage: Usage::default(),
+                        finish: None,
+                        model: None,
+                    }),
+                    &run.context(&retry),
+                    0.0,
+                    &mut stats,
+                );
+                assert!(matches!(step, Step::Done(..)), "{step:?}");
+                run.settle(&j, step, &mut stats);
+            }
+        }
+        s.finish_llm(job, req, run, &stats)
+    }
+
+    #[test]
+    fn llm_runs_score_model_factors_on_their_sample_and_can_be_cleared() {
+        let line = |a: &str, b: &str, p: &str| {
+            serde_json::json!({"input": "Summarize.", "response_a": a, "response_b": b, "preference": p}).to_string()
+        };
+        let data = [
+            line("One. Two. Three.", "One.", "a"),
+            line("One.", "One. Two.", "b"),
+            line("A. B.", "C.", "b"),
+        ]
+        .join("\n");
+        let mut s = loaded(&data);
+        let mut req = LlmRequest {
+            choice: crate::llm::settings::ModelForm::default()
+                .validate()
+                .unwrap(),
+            score: ScoreRequest {
+                factors: Some(vec![Factor::Length]),
+                ..Default::default()
+            },
+        };
+        assert!(s
+            .plan_llm(&req)
+            .unwrap_err()
+            .contains("none of the chosen factors"));
+        req.score.factors = Some(vec![Factor::Length, Factor::NFacts]);
+        req.choice.limit = Some(2);
+        let job = s.plan_llm(&req).unwrap();
+        assert_eq!((job.dataset.pairs.len(), job.plan.unique_responses), (2, 3));
+        let FromWorker::LlmFinished { report, warning } = run_to_end(&mut s, &req) else {
+            panic!("not finished")
+        };
+        assert_eq!(warning, None);
+        // The sample's two pairs, both agreeing with more facts.
+        let nf = &report.agents[0].factor_scores["n_facts"];
+        assert_eq!((nf.concordant, nf.score), (2, Some(1.0)));
+        let run = report.llm.as_ref().unwrap();
+        assert_eq!(
+            (run.pairs, run.questions, run.calls, run.failed),
+            (2, 3, 3, 0)
+        );
+        // Rescoring (another factor order) keeps the model values.
+        req.score.factors = Some(vec![Factor::NFacts]);
+        let FromWorker::Scored { report } = s.score(&req.score) else {
+            panic!()
+        };
+        assert_eq!(report.agents[0].factor_scores["n_facts"].score, Some(1.0));
+        // Clearing drops them and goes back to the whole dataset.
+        let FromWorker::Scored { report } = s.clear_llm(&req.score) else {
+            panic!()
+        };
+        assert!(report.agents[0].factor_scores.get("n_facts").is_none());
+        assert_eq!(report.dataset.pairs, 3);
+    }
+
+    #[test]
+    fn a_run_whose_dataset_was_replaced_reports_it() {
+        let data =
+            serde_json::json!({"response_a": "A. B.", "response_b": "C.", "preference": "a"})
+                .to_string();
+        let mut s = loaded(&data);
+        let req = LlmRequest {
+            choice: crate::llm::settings::ModelForm::default()
+                .validate()
+                .unwrap(),
+            score: ScoreRequest {
+                factors: Some(vec![Factor::NFacts]),
+                ..Default::default()
+            },
+        };
+        let job = s.plan_llm(&req).unwrap();
+        let mut fresh = loaded(&data);
+        std::mem::swap(&mut s, &mut fresh);
+        let mut stats = Default::default();
+        let run = crate::llm::engine::Run::new(
+            job.plan.clone(),
+            job.opts,
+            req.choice.model.clone(),
+            &mut stats,
+        );
+        assert!(matches!(
+            s.finish_llm(job, &req, run, &stats),
+            FromWorker::LlmFailed { .. }
+        ));
+        // The key never appears when a request is logged.
+        let msg = ToWorker::RunLlm {
+            request: req,
+            key: Secret("sk-secret".into()),
+        };
+        assert!(!format!("{msg:?}").contains("sk-secret"));
     }
 }

@@ -464,3 +464,179 @@ pub fn estimate(
     e.cost_usd = price.map(|p| p.cost(e.input_tokens, e.output_tokens));
     e
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{load_bytes, FormatOptions};
+    use crate::factors::Factor;
+    use crate::llm::provider::{Provider, Usage};
+
+    fn ds() -> Dataset {
+        let line = |a: &str, b: &str| {
+            serde_json::json!({"input": "Summarize.", "source": "The town met. It voted.", "response_a": a, "response_b": b, "preference": "a"})
+                .to_string()
+        };
+        let text = [
+            line("The town met.", "It voted."),
+            line("It voted.", "The town met."),
+        ]
+        .join("\n");
+        load_bytes(text.as_bytes(), FormatOptions::default()).unwrap()
+    }
+
+    fn reply(text: &str) -> Result<Completion, CallError> {
+        Ok(Completion {
+            text: text.into(),
+            first_token_logprobs: None,
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 2,
+            },
+            finish: None,
+            model: None,
+        })
+    }
+
+    fn setup(factors: &[Factor]) -> (Dataset, Run, RunStats, RetryPolicy) {
+        let d = ds();
+        let opts = ExtractOptions::default();
+        let plan = Plan::new(&d, factors, opts);
+        let mut stats = RunStats::default();
+        let run = Run::new(
+            plan,
+            opts,
+            ModelConfig::new(Provider::OpenAi, "m"),
+            &mut stats,
+        );
+        (d, run, stats, RetryPolicy::default())
+    }
+
+    #[test]
+    fn retry_then_repair_then_success_and_the_cache_short_circuits() {
+        let (d, mut run, mut stats, retry) = setup(&[Factor::NFacts]);
+        let jobs = run.next_stage(&d, &MemoryCache::new(), &mut stats).unwrap();
+        // Two unique responses: two jobs.
+        assert_eq!(jobs.len(), 2);
+        let mut job = jobs[0].clone();
+        job.start_call(&mut stats);
+        let cx = run.context(&retry);
+        // 429 with Retry-After 7 s: retry after at least 7 s.
+        let step = job.on_result(
+            Err(CallError::RateLimited {
+                retry_after_s: Some(7.0),
+            }),
+            &cx,
+            0.5,
+            &mut stats,
+        );
+        assert!(matches!(step, Step::Call { after_s } if after_s >= 7.0));
+        // Prose instead of JSON: one repair request, with the same question.
+        job.start_call(&mut stats);
+        let step = job.on_result(reply("no json here"), &cx, 0.5, &mut stats);
+        assert_eq!(step, Step::Call { after_s: 0.0 });
+        assert_eq!(job.prompt().template, "repair");
+        job.start_call(&mut stats);
+        let Step::Done(answer, entry) = job.on_result(
+            reply(r#"{"facts": ["The town met."]}"#),
+            &cx,
+            0.5,
+            &mut stats,
+        ) else {
+            panic!("not done")
+        };
+        assert_eq!(answer, Answer::Facts(vec!["The town met.".into()]));
+        assert_eq!(entry.template, "atomic_facts@1");
+        assert_eq!((stats.calls, stats.retries, stats.repairs), (3, 1, 1));
+        assert_eq!(stats.input_tokens, 20);
+        // The next run finds the answer in the cache: one job fewer.
+        let mut cache = MemoryCache::new();
+        cache.put(*entry);
+        let (d2, mut run2, mut stats2, _) = setup(&[Factor::NFacts]);
+        let jobs2 = run2.next_stage(&d2, &cache, &mut stats2).unwrap();
+        assert_eq!((jobs2.len(), stats2.cache_hits), (1, 1));
+        assert!(run2
+            .next_stage(&d2, &cache, &mut stats2)
+            .unwrap()
+            .is_empty());
+        assert!(run2.next_stage(&d2, &cache, &mut stats2).is_none());
+    }
+
+    #[test]
+    fn failures_keep_the_raw_reply_and_errors_that_cannot_be_retried_stop_at_once() {
+        let (d, mut run, mut stats, retry) = setup(&[Factor::NFacts]);
+        let jobs = run.next_stage(&d, &MemoryCache::new(), &mut stats).unwrap();
+        let cx = run.context(&retry);
+        let mut a = jobs[0].clone();
+        a.start_call(&mut stats);
+        assert!(matches!(
+            a.on_result(reply("garbage"), &cx, 0.0, &mut stats),
+            Step::Call { .. }
+        ));
+        a.start_call(&mut stats);
+        let Step::Failed(f) = a.on_result(reply("still garbage"), &cx, 0.0, &mut stats) else {
+            panic!("should fail")
+        };
+        assert_eq!(f.raw_reply.as_deref(), Some("garbage"));
+        assert!(
+            f.reason.contains("the repair did not either"),
+            "{}",
+            f.reason
+        );
+        assert_eq!(f.attempts, 2);
+        let mut b = jobs[1].clone();
+        b.start_call(&mut stats);
+        let Step::Failed(g) = b.on_result(
+            Err(CallError::Auth {
+                status: 401,
+                message: "bad key".into(),
+            }),
+            &cx,
+            0.0,
+            &mut stats,
+        ) else {
+            panic!("auth errors are final")
+        };
+        assert_eq!(g.attempts, 1);
+        // Retryable errors stop after max_attempts.
+        let mut c = jobs[0].clone();
+        let tight = RetryPolicy {
+            max_attempts: 2,
+            ..retry
+        };
+        let cx2 = run.context(&tight);
+        c.start_call(&mut stats);
+        assert!(matches!(
+            c.on_result(Err(CallError::Timeout), &cx2, 0.0, &mut stats),
+            Step::Call { .. }
+        ));
+        c.start_call(&mut stats);
+        assert!(matches!(
+            c.on_result(Err(CallError::Timeout), &cx2, 0.0, &mut stats),
+            Step::Failed(_)
+        ));
+        drop(cx);
+        drop(cx2);
+        run.settle(&a, Step::Failed(f), &mut stats);
+        run.settle(&b, Step::Failed(g), &mut stats);
+        assert_eq!((stats.failed, stats.remaining()), (2, 0));
+        // The fact checks of texts whose facts failed are listed, not asked.
+        let (d3, mut run3, mut stats3, _) = setup(&[Factor::Hallucination]);
+        let first = run3
+            .next_stage(&d3, &MemoryCache::new(), &mut stats3)
+            .unwrap();
+        for j in &first {
+            run3.settle(j, Step::Failed(j.failure("x")), &mut stats3);
+        }
+        assert!(run3
+            .next_stage(&d3, &MemoryCache::new(), &mut stats3)
+            .unwrap()
+            .is_empty());
+        let (_, failures) = run3.finish();
+        assert_eq!(failures.len(), 4);
+        assert!(failures
+            .iter()
+            .any(|f| f.reason.starts_with("not asked: the facts")));
+        assert_eq!(stats3.remaining(), 0);
+    }
+}
