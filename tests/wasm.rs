@@ -143,3 +143,118 @@ async fn dataset_text_is_rendered_as_text() {
     assert!(root.query_selector("img").unwrap().is_none());
     assert!(root.inner_html().contains("&lt;img src=x"));
 }
+
+/// A transport that answers atomic-facts questions (one fact per sentence of
+/// the response) and counts its calls; every third call first fails with 429.
+struct FakeModel {
+    calls: std::cell::Cell<u32>,
+}
+
+impl profile::web::llm::Transport for FakeModel {
+    async fn send(
+        &self,
+        provider: profile::llm::provider::Provider,
+        req: &profile::llm::provider::HttpRequest,
+        _timeout_s: f64,
+    ) -> Result<profile::llm::provider::Completion, profile::llm::provider::CallError> {
+        let n = self.calls.get() + 1;
+        self.calls.set(n);
+        if n % 3 == 0 {
+            return Err(profile::llm::provider::CallError::RateLimited {
+                retry_after_s: Some(0.01),
+            });
+        }
+        assert!(req
+            .header("authorization")
+            .unwrap()
+            .ends_with("sk-wasm-test"));
+        let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
+        let user = body["messages"][1]["content"].as_str().unwrap().to_owned();
+        let text = user.rsplit("<<<").next().unwrap_or_default();
+        let facts: Vec<String> = (0..text.matches('.').count().max(1))
+            .map(|i| format!("fact {i}"))
+            .collect();
+        let reply = serde_json::json!({
+            "model": "fake",
+            "choices": [{"message": {"role": "assistant", "content": serde_json::json!({"facts": facts}).to_string()}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 10}
+        });
+        profile::llm::provider::parse_response(provider, 200, &[], &reply.to_string())
+    }
+}
+
+#[wasm_bindgen_test]
+async fn browser_runs_retry_cache_in_indexeddb_and_rerun_without_calls() {
+    use profile::llm::settings::ModelForm;
+    use profile::protocol::LlmRequest;
+    use profile::web::llm::{run, Control};
+    let mut loader = Loader::new(FormatOptions::default());
+    loader.push(EXAMPLE);
+    let session = std::cell::RefCell::new(Session::new());
+    let _ = session.borrow_mut().finish_load(
+        "example".into(),
+        loader,
+        Default::default(),
+        &ScoreRequest::default(),
+        || 0.0,
+    );
+    // A model name of its own: the browser profile may keep IndexedDB between runs.
+    let mut form = ModelForm {
+        model: format!("fake-{}", js_sys::Date::now()),
+        limit: "6".into(),
+        ..ModelForm::default()
+    };
+    form.price_in = "1".into();
+    form.price_out = "2".into();
+    let mut choice = form.validate().unwrap();
+    choice.settings.retry.base_s = 0.01;
+    let req = LlmRequest {
+        choice,
+        score: ScoreRequest {
+            factors: Some(vec![
+                profile::factors::Factor::Length,
+                profile::factors::Factor::NFacts,
+            ]),
+            ..Default::default()
+        },
+    };
+    let model = FakeModel {
+        calls: Default::default(),
+    };
+    let progress = std::cell::RefCell::new(Vec::new());
+    let post = |m: &FromWorker| progress.borrow_mut().push(m.clone());
+    let control = Control::default();
+    let FromWorker::LlmFinished { report, warning } =
+        run(&session, &req, "sk-wasm-test", &model, &control, &post).await
+    else {
+        panic!("run failed")
+    };
+    assert_eq!(warning, None);
+    let llm = report.llm.as_ref().unwrap();
+    assert_eq!((llm.pairs, llm.failed, llm.cache_hits), (6, 0, 0));
+    assert!(llm.retries > 0, "the 429s were retried");
+    assert_eq!(llm.calls, u64::from(model.calls.get()));
+    assert!(report.agents[0].factor_scores.contains_key("n_facts"));
+    // Progress messages carry the money spent.
+    let last = progress.borrow().last().cloned().unwrap();
+    let FromWorker::LlmProgress {
+        stats, cost_usd, ..
+    } = last
+    else {
+        panic!("no progress")
+    };
+    assert_eq!(stats.remaining(), 0);
+    assert!(cost_usd.unwrap() > 0.0);
+    // Again (as after a reload): everything comes from IndexedDB.
+    let before = model.calls.get();
+    let FromWorker::LlmFinished { report, .. } =
+        run(&session, &req, "sk-wasm-test", &model, &control, &post).await
+    else {
+        panic!("second run failed")
+    };
+    assert_eq!(model.calls.get(), before, "no call on a re-run");
+    let llm = report.llm.unwrap();
+    assert_eq!((llm.calls, llm.cache_hits), (0, llm.questions));
+    // The key is not in anything the run produced.
+    assert!(!format!("{:?}", progress.borrow()).contains("sk-wasm-test"));
+}

