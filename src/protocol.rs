@@ -597,7 +597,7 @@ mod session_tests {
         let FromWorker::Scored { report } = s.clear_llm(&req.score) else {
             panic!()
         };
-        assert!(report.agents[0].factor_scores.get("n_facts").is_none());
+        assert!(!report.agents[0].factor_scores.contains_key("n_facts"));
         assert_eq!(report.dataset.pairs, 3);
     }
 

@@ -615,8 +615,6 @@ mod tests {
             c.on_result(Err(CallError::Timeout), &cx2, 0.0, &mut stats),
             Step::Failed(_)
         ));
-        drop(cx);
-        drop(cx2);
         run.settle(&a, Step::Failed(f), &mut stats);
         run.settle(&b, Step::Failed(g), &mut stats);
         assert_eq!((stats.failed, stats.remaining()), (2, 0));
