@@ -548,6 +548,7 @@ mod tests {
         Completion {
             text: text.into(),
             first_token_logprobs: None,
+            token_logprobs: None,
             usage: Default::default(),
             finish: None,
             model: None,
