@@ -1275,3 +1275,30 @@ fn end_to_end_with_mock_server() {
         assert!(call(provider, &cfg, &sample_prompt()).is_ok());
     }
 }
+
+/// `fluency_coherence@1` end to end: the mock answers two words with
+/// alternatives at each answer, read per position (none from Anthropic).
+#[test]
+fn two_word_answers_end_to_end_with_mock_server() {
+    let Some(mock) = Mock::start() else { return };
+    let prompt = profile::llm::prompts::fluency_coherence("The document.", "The summary.");
+    for provider in Provider::ALL {
+        let cfg = config(&mock, provider);
+        let c = call(provider, &cfg, &prompt).unwrap_or_else(|e| panic!("{provider}: {e}"));
+        assert_eq!(
+            profile::llm::parse::parse_two_yes_no(&c.text).unwrap(),
+            [true, false]
+        );
+        match provider {
+            Provider::Anthropic => assert_eq!(c.token_logprobs, None),
+            _ => {
+                let ps = p_yes_per_answer(c.token_logprobs.as_deref().unwrap());
+                // Mock: Yes 0.9 / No 0.08 / yes 0.01 / " Yes" 0.005 at the
+                // first answer, the mirror image at the second.
+                assert_eq!(ps.len(), 2, "{provider}");
+                assert!((ps[0] - 0.915 / 0.995).abs() < 1e-9, "{provider}: {ps:?}");
+                assert!((ps[1] - 0.08 / 0.995).abs() < 1e-9, "{provider}: {ps:?}");
+            }
+        }
+    }
+}
