@@ -406,9 +406,14 @@ fn run_llm(
         _ => return Err(usage_error("give both --price-in and --price-out")),
     };
     let est = estimate(&plan, ds, opts, &llm, cache.memory(), price);
+    let per = plan.calls_per_unique_response();
     let summary = format!(
-        "estimate: {} questions, {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
+        "estimate: {} questions ({:.2} per unique response over {} responses + {} source-fact calls), \
+         {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
         plan.len(),
+        per.per_unique_response,
+        plan.unique_responses,
+        per.source_fact_calls,
         est.cached,
         est.calls,
         est.input_tokens / 1e3,
@@ -465,8 +470,6 @@ fn run_llm(
     } else {
         known.iter().sum::<usize>() as f64 / known.len() as f64
     };
-    let per_response =
-        plan.len().saturating_sub(plan.unique_sources) as f64 / plan.unique_responses.max(1) as f64;
     let run = LlmRun {
         provider: provider.id().into(),
         model: model.clone(),
@@ -483,7 +486,7 @@ fn run_llm(
         failed: stats.failed,
         input_tokens: stats.input_tokens,
         output_tokens: stats.output_tokens,
-        calls_per_unique_response: per_response,
+        calls_per_unique_response: per.per_unique_response,
         naive_calls: naive_calls(ds, &factors, opts, &answers, mean),
         logprobs: opts.logprobs,
         failures: failures
