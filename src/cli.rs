@@ -406,9 +406,14 @@ fn run_llm(
         _ => return Err(usage_error("give both --price-in and --price-out")),
     };
     let est = estimate(&plan, ds, opts, &mc, &cache, price);
+    let per = plan.calls_per_unique_response();
     let summary = format!(
-        "estimate: {} questions, {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
+        "estimate: {} questions ({:.2} per unique response over {} responses + {} source-fact calls), \
+         {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
         plan.len(),
+        per.per_unique_response,
+        plan.unique_responses,
+        per.source_fact_calls,
         est.cached,
         est.calls,
         est.input_tokens / 1e3,

@@ -531,6 +531,7 @@ mod session_tests {
                     Ok(Completion {
                         text: serde_json::json!({ "facts": facts }).to_string(),
                         first_token_logprobs: None,
+                        token_logprobs: None,
                         usage: Usage::default(),
                         finish: None,
                         model: None,

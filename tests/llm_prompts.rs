@@ -6,6 +6,9 @@
 //!   --test llm_prompts` rewrites the files instead of comparing.
 //! * Injection: dataset text that tries to close its block and give
 //!   instructions stays inside its block, neutralised, in every template.
+//! * Combined templates: every subset of parts and context blocks renders a
+//!   prompt whose schema, reply form and blocks match the parts asked, and
+//!   whose valid reply parses.
 //! * Parsing: fences, prose around the JSON, trailing commas, key-case slips,
 //!   wrong shapes, too few or too many checks; one valid reply per template
 //!   parses with that template's parser; a failed parse becomes a repair
@@ -17,7 +20,7 @@ use std::path::{Path, PathBuf};
 use profile::data::Preference;
 use profile::factors::Task;
 use profile::llm::parse::{self, AlignmentLabel, Better, ParseError};
-use profile::llm::prompts::{self, CheckKind, TEMPLATES};
+use profile::llm::prompts::{self, CheckKind, JudgementPart, TEMPLATES};
 use profile::llm::Prompt;
 
 fn snapshot_dir() -> PathBuf {
@@ -152,26 +155,31 @@ fn injected_text_stays_delimited_and_neutralised() {
     let facts = [evil, "A plain fact."];
     let all: Vec<Prompt> = vec![
         prompts::atomic_facts(evil),
-        prompts::fact_checks(CheckKind::Supported, &facts, evil),
-        prompts::fact_checks(CheckKind::MainFocus, &facts, evil),
-        prompts::fact_checks(CheckKind::HelpfulExtra, &facts, evil),
-        prompts::fact_checks(CheckKind::Misleading, &facts, evil),
-        prompts::source_coverage_checks(&facts, evil),
-        prompts::intent_alignment(evil, evil, false),
-        prompts::intent_alignment(evil, evil, true),
-        prompts::formality_alignment(evil, evil),
-        prompts::receptiveness(evil, evil),
+        prompts::fact_checks(
+            &CheckKind::ALL,
+            &facts,
+            Some(evil),
+            Some(evil),
+            Some((&facts[..], evil)),
+        ),
+        prompts::fact_checks(&[CheckKind::Supported], &facts, Some(evil), None, None),
+        prompts::fact_checks(&[], &[], None, None, Some((&facts[..], evil))),
+        prompts::response_judgements(&JudgementPart::ALL, Some(evil), Some(evil), evil),
+        prompts::response_judgements(&[JudgementPart::Fluency], None, None, evil),
+        prompts::fluency_coherence(evil, evil),
         prompts::fluency(evil),
-        prompts::fluency_rating(evil),
         prompts::coherence(evil, evil),
-        prompts::coherence_rating(evil, evil),
         prompts::judge(Task::Summarization, evil, evil, evil),
         prompts::judge(Task::Helpful, evil, evil, evil),
         prompts::judge(Task::DocQa, evil, evil, evil),
         prompts::generate(Task::Summarization, evil),
         prompts::generate(Task::Helpful, evil),
         prompts::generate(Task::DocQa, evil),
-        prompts::repair(&prompts::receptiveness(evil, evil), evil, evil),
+        prompts::repair(
+            &prompts::response_judgements(&[JudgementPart::Receptiveness], Some(evil), None, evil),
+            evil,
+            evil,
+        ),
     ];
     for p in &all {
         let id = p.template_id();
@@ -195,10 +203,10 @@ fn injected_text_stays_delimited_and_neutralised() {
         assert!(!p.user.contains("<<<SYSTEM"), "{id}");
     }
     // The facts block keeps one numbered line per fact.
-    let p = prompts::fact_checks(CheckKind::Supported, &facts, "ctx");
+    let p = prompts::fact_checks(&[CheckKind::Supported], &facts, Some("ctx"), None, None);
     let (_, facts_block) = blocks(&p.user)
         .into_iter()
-        .find(|(l, _)| l == "FACTS")
+        .find(|(l, _)| l == "RESPONSE_FACTS")
         .unwrap();
     let lines: Vec<&str> = facts_block.lines().collect();
     assert_eq!(lines.len(), 2);
@@ -238,14 +246,21 @@ fn parsing_tolerates_wrappers() {
         assert_eq!(parse::parse_facts(r).unwrap(), ["A", "B"], "{r}");
     }
     assert_eq!(
-        parse::parse_label("The label is:\n```json\n{\"Label\": \"Partially aligned\"}\n```")
-            .unwrap(),
-        AlignmentLabel::Partially
+        parse::parse_judgements(
+            "The label is:\n```json\n{\"Intent Alignment\": \"Partially aligned\"}\n```",
+            &[JudgementPart::Intent]
+        )
+        .unwrap()
+        .intent,
+        Some(AlignmentLabel::Partially)
     );
     assert_eq!(
-        parse::parse_rating("Rating: {\"rating\": \"4\"}").unwrap(),
-        4
+        parse::parse_judgements("Rating: {\"fluency\": \"4\"}", &[JudgementPart::Fluency])
+            .unwrap()
+            .fluency,
+        Some(4)
     );
+    assert_eq!(parse::parse_two_yes_no("Yes\nno").unwrap(), [true, false]);
     assert!(parse::parse_yes_no("{\"ANSWER\": \"No\"}").is_ok_and(|b| !b));
 }
 
@@ -261,29 +276,179 @@ fn wrong_shapes_are_errors() {
     ] {
         assert!(parse::parse_facts(r).is_err(), "{r}");
     }
-    assert!(parse::parse_label("{\"label\": [\"aligned\"]}").is_err());
+    let intent = [JudgementPart::Intent];
+    assert!(parse::parse_judgements("{\"intent_alignment\": [\"aligned\"]}", &intent).is_err());
     assert!(parse::parse_judge("{\"better\": \"A\", \"justification\": \"x\"}").is_err());
-    assert!(parse::parse_rating("{\"rating\": [4]}").is_err());
-    assert!(parse::parse_checks("{\"checks\": [\"yes\", \"no\"]}", 2).is_err());
+    assert!(parse::parse_judgements("{\"fluency\": [4]}", &[JudgementPart::Fluency]).is_err());
+    assert!(parse::parse_fact_checks(
+        "{\"response_facts\": [\"yes\", \"no\"]}",
+        2,
+        &[CheckKind::Supported],
+        0
+    )
+    .is_err());
 }
 
 #[test]
 fn checks_must_cover_every_fact_exactly_once() {
-    let three = r#"{"checks": [{"id": 1, "answer": "yes"}, {"id": 2, "answer": "no"}, {"id": 3, "answer": "Yes"}]}"#;
-    assert_eq!(parse::parse_checks(three, 3).unwrap(), [true, false, true]);
+    let kinds = [CheckKind::Supported];
+    let three = r#"{"response_facts": [{"id": 1, "supported": "yes"}, {"id": 2, "supported": "no"}, {"id": 3, "supported": "Yes"}]}"#;
+    assert_eq!(
+        parse::parse_fact_checks(three, 3, &kinds, 0)
+            .unwrap()
+            .checks,
+        [(CheckKind::Supported, vec![true, false, true])]
+    );
     // Too few.
-    let e = parse::parse_checks(three, 4).unwrap_err();
+    let e = parse::parse_fact_checks(three, 4, &kinds, 0).unwrap_err();
     assert!(matches!(e, ParseError::Checks { ref missing, .. } if missing == &[4]));
     // Too many.
-    let e = parse::parse_checks(three, 2).unwrap_err();
+    let e = parse::parse_fact_checks(three, 2, &kinds, 0).unwrap_err();
     assert!(matches!(e, ParseError::Checks { ref out_of_range, .. } if out_of_range == &[3]));
     assert!(e.to_string().contains("ids that do not exist 3"));
     // Repeated.
-    let rep = r#"{"checks": [{"id": 1, "answer": "yes"}, {"id": 1, "answer": "no"}]}"#;
+    let rep =
+        r#"{"response_facts": [{"id": 1, "supported": "yes"}, {"id": 1, "supported": "no"}]}"#;
     assert!(matches!(
-        parse::parse_checks(rep, 2),
+        parse::parse_fact_checks(rep, 2, &kinds, 0),
         Err(ParseError::Checks { ref duplicate, ref missing, .. }) if duplicate == &[1] && missing == &[2]
     ));
+    // Coverage: one answer per source fact, in its own list.
+    let cov = r#"{"response_facts": [{"id": 1, "supported": "yes"}], "source_facts": [{"id": 2, "covered": "no"}, {"id": 1, "covered": "yes"}]}"#;
+    let v = parse::parse_fact_checks(cov, 1, &kinds, 2).unwrap();
+    assert_eq!(v.coverage, [true, false]);
+    assert!(matches!(
+        parse::parse_fact_checks(cov, 1, &kinds, 3),
+        Err(ParseError::Checks { list: "source_facts", ref missing, .. }) if missing == &[3]
+    ));
+}
+
+/// Every subset of the combined templates' parts: the schema requires
+/// exactly the parts' keys, the reply form in the system message names
+/// them, only the needed context blocks are shown, and a reply built from
+/// the schema parses.
+#[test]
+fn combined_templates_ask_exactly_their_parts() {
+    let contexts = [
+        (Some("the request"), Some("the source")),
+        (Some("the request"), None),
+        (None, Some("the source")),
+        (None, None),
+    ];
+    let mut subsets = 0;
+    for mask in 1u32..(1 << JudgementPart::ALL.len()) {
+        let parts: Vec<JudgementPart> = JudgementPart::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, p)| p)
+            .collect();
+        if parts.contains(&JudgementPart::Intent) && parts.contains(&JudgementPart::IntentSummary) {
+            continue;
+        }
+        for (request, source) in contexts {
+            let p = prompts::response_judgements(&parts, request, source, "the response");
+            let asked: Vec<JudgementPart> = parts
+                .iter()
+                .copied()
+                .filter(|&x| {
+                    request.is_some()
+                        || source.is_some()
+                        || matches!(x, JudgementPart::Fluency | JudgementPart::Coherence)
+                })
+                .collect();
+            let keys: Vec<&str> = asked
+                .iter()
+                .flat_map(|x| x.keys().iter().copied())
+                .collect();
+            let schema = p.schema.clone().unwrap();
+            assert_eq!(schema["required"], serde_json::json!(keys), "{parts:?}");
+            for k in &keys {
+                assert!(p.system.contains(&format!("\"{k}\"")), "{k}");
+            }
+            let labels: Vec<String> = blocks(&p.user).into_iter().map(|(l, _)| l).collect();
+            assert_eq!(labels.last().map(String::as_str), Some("RESPONSE"));
+            let needs_context = asked.iter().any(|x| !matches!(x, JudgementPart::Fluency));
+            assert_eq!(
+                labels.len() > 1,
+                needs_context && (request.is_some() || source.is_some()),
+                "{parts:?} {labels:?}"
+            );
+            // A reply with every key parses for exactly the parts asked.
+            let reply = r#"{"intent_alignment": "aligned", "context_formality": "formal",
+                "response_formality": "formal", "formality_alignment": "partially",
+                "receptiveness": "no", "fluency": 4, "coherence": 5}"#;
+            let v = parse::parse_judgements(reply, &asked).unwrap();
+            assert_eq!(v.fluency.is_some(), asked.contains(&JudgementPart::Fluency));
+            assert_eq!(
+                v.formality.is_some(),
+                asked.contains(&JudgementPart::Formality)
+            );
+            subsets += 1;
+        }
+    }
+    assert!(subsets > 150);
+    for mask in 0u32..(1 << CheckKind::ALL.len()) {
+        let kinds: Vec<CheckKind> = CheckKind::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, k)| k)
+            .collect();
+        for coverage in [false, true] {
+            if kinds.is_empty() && !coverage {
+                continue;
+            }
+            for (request, source) in &contexts[..3] {
+                let cov = coverage.then_some((&["s1", "s2"][..], "the response"));
+                let p = prompts::fact_checks(&kinds, &["f1", "f2", "f3"], *request, *source, cov);
+                let schema = p.schema.clone().unwrap();
+                let mut lists = Vec::new();
+                if !kinds.is_empty() {
+                    lists.push("response_facts");
+                    let entry = &schema["properties"]["response_facts"]["items"]["required"];
+                    let want: Vec<&str> = std::iter::once("id")
+                        .chain(kinds.iter().map(|k| k.key()))
+                        .collect();
+                    assert_eq!(entry, &serde_json::json!(want));
+                }
+                if coverage {
+                    lists.push("source_facts");
+                }
+                assert_eq!(schema["required"], serde_json::json!(lists));
+                let labels: Vec<String> = blocks(&p.user).into_iter().map(|(l, _)| l).collect();
+                assert_eq!(
+                    labels.contains(&"RESPONSE_FACTS".to_string()),
+                    !kinds.is_empty()
+                );
+                assert_eq!(labels.contains(&"SOURCE_FACTS".to_string()), coverage);
+                let mut reply = serde_json::Map::new();
+                if !kinds.is_empty() {
+                    let entries: Vec<serde_json::Value> = (1..=3)
+                        .map(|i| {
+                            let mut e = serde_json::json!({"id": i});
+                            for k in &kinds {
+                                e[k.key()] = "no".into();
+                            }
+                            e
+                        })
+                        .collect();
+                    reply.insert("response_facts".into(), entries.into());
+                }
+                if coverage {
+                    reply.insert(
+                        "source_facts".into(),
+                        serde_json::json!([{"id": 1, "covered": "yes"}, {"id": 2, "covered": "no"}]),
+                    );
+                }
+                let text = serde_json::Value::Object(reply).to_string();
+                let n_source = if coverage { 2 } else { 0 };
+                let v = parse::parse_fact_checks(&text, 3, &kinds, n_source).unwrap();
+                assert_eq!(v.checks.len(), kinds.len());
+                assert_eq!(v.coverage.len(), n_source);
+            }
+        }
+    }
 }
 
 #[test]
@@ -293,23 +458,26 @@ fn one_valid_reply_per_template_parses() {
         let name = p.template.as_str();
         let ok = match name {
             "atomic_facts" => parse::parse_facts(r#"{"facts": ["x"]}"#).is_ok(),
-            n if n.starts_with("fact_check_") => parse::parse_checks(
-                r#"{"checks": [{"id": 1, "answer": "yes"}, {"id": 2, "answer": "no"}, {"id": 3, "answer": "no"}]}"#,
+            "fact_checks" => parse::parse_fact_checks(
+                r#"{"response_facts": [
+                    {"id": 1, "supported": "yes", "main_focus": "yes", "helpful_extra": "no", "misleading": "no"},
+                    {"id": 2, "supported": "no", "main_focus": "yes", "helpful_extra": "no", "misleading": "no"},
+                    {"id": 3, "supported": "yes", "main_focus": "no", "helpful_extra": "yes", "misleading": "no"}],
+                  "source_facts": [{"id": 1, "covered": "yes"}, {"id": 2, "covered": "yes"}, {"id": 3, "covered": "no"}]}"#,
+                3,
+                &CheckKind::ALL,
                 3,
             )
             .is_ok(),
-            "intent_alignment" | "intent_alignment_summary" => {
-                parse::parse_label(r#"{"label": "not_aligned"}"#).is_ok()
-            }
-            "formality_alignment" => parse::parse_formality(
-                r#"{"post_formality": "informal", "response_formality": "neutral", "label": "partially"}"#,
+            "response_judgements" => parse::parse_judgements(
+                r#"{"intent_alignment": "not_aligned", "context_formality": "informal",
+                    "response_formality": "neutral", "formality_alignment": "partially",
+                    "receptiveness": "yes", "fluency": 3, "coherence": 4}"#,
+                &JudgementPart::ALL[1..],
             )
             .is_ok(),
-            "receptiveness" => parse::parse_yes_no(r#"{"answer": "yes"}"#).is_ok(),
+            "fluency_coherence" => parse::parse_two_yes_no("yes no").is_ok(),
             "fluency" | "coherence" => parse::parse_yes_no("yes").is_ok(),
-            "fluency_rating" | "coherence_rating" => {
-                parse::parse_rating(r#"{"rating": 3}"#).is_ok()
-            }
             n if n.starts_with("judge_") => {
                 parse::parse_judge(r#"{"better": "tie", "justification": "Equal."}"#).is_ok()
             }

@@ -9,7 +9,8 @@
 //! * Error mapping: 401/403/400/404/408/429 (Retry-After in seconds, as an
 //!   HTTP-date, `retry-after-ms`, Gemini `RetryInfo`)/500/503/529, quota,
 //!   errors inside 2xx bodies, malformed bodies; `retryable`.
-//! * `p_yes`, `estimate_tokens`, provider ids and config serde.
+//! * `p_yes`, `p_yes_per_answer` (two-word replies), `estimate_tokens`,
+//!   provider ids and config serde.
 //! * End to end against `tests/mock_llm/server.py` (skipped when `python3`
 //!   is missing): every wire format, logprobs and scripted faults.
 
@@ -20,8 +21,9 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use profile::llm::provider::{
-    build_request, estimate_prompt_tokens, estimate_tokens, p_yes, parse_response, CallError,
-    Completion, HttpRequest, ModelConfig, Provider, StructuredOutput, Usage,
+    build_request, estimate_prompt_tokens, estimate_tokens, p_yes, p_yes_at_answer,
+    p_yes_per_answer, parse_response, CallError, Completion, HttpRequest, ModelConfig, Provider,
+    StructuredOutput, Usage,
 };
 use profile::llm::{Decoding, Prompt};
 use serde_json::{json, Value};
@@ -391,6 +393,52 @@ fn openai_reply_with_logprobs() {
     assert!((p - y / (y + n)).abs() < 1e-12);
 }
 
+/// A two-word reply (`fluency_coherence@1`) with alternatives at every
+/// position, as OpenAI sends it.
+const OPENAI_TWO_WORDS: &str = r#"{
+  "id": "chatcmpl-2", "object": "chat.completion", "model": "gpt-4o-mini-2024-07-18",
+  "choices": [{
+    "index": 0,
+    "message": {"role": "assistant", "content": "yes no", "refusal": null},
+    "logprobs": {"content": [
+      {"token": "yes", "logprob": -0.22, "bytes": [121, 101, 115], "top_logprobs": [
+        {"token": "yes", "logprob": -0.22, "bytes": [121, 101, 115]},
+        {"token": "no", "logprob": -1.61, "bytes": [110, 111]},
+        {"token": "Yes", "logprob": -6.0, "bytes": [89, 101, 115]}]},
+      {"token": " no", "logprob": -0.36, "bytes": [32, 110, 111], "top_logprobs": [
+        {"token": " no", "logprob": -0.36, "bytes": [32, 110, 111]},
+        {"token": " yes", "logprob": -1.2, "bytes": [32, 121, 101, 115]},
+        {"token": "\n", "logprob": -5.0, "bytes": [10]}]}
+    ], "refusal": null},
+    "finish_reason": "stop"
+  }],
+  "usage": {"prompt_tokens": 300, "completion_tokens": 2, "total_tokens": 302}
+}"#;
+
+#[test]
+fn openai_two_word_reply_has_logprobs_at_each_position() {
+    let c = ok(Provider::OpenAi, OPENAI_TWO_WORDS);
+    assert_eq!(c.text, "yes no");
+    let positions = c.token_logprobs.as_deref().unwrap();
+    assert_eq!(positions.len(), 2);
+    assert_eq!(c.first_token_logprobs.as_deref(), Some(&positions[0][..]));
+    assert_eq!(positions[1][0], (" no".to_string(), -0.36));
+    let ps = p_yes_per_answer(positions);
+    let (y1, n1) = ((-0.22f64).exp() + (-6.0f64).exp(), (-1.61f64).exp());
+    let (y2, n2) = ((-1.2f64).exp(), (-0.36f64).exp());
+    assert_eq!(ps.len(), 2);
+    assert!((ps[0] - y1 / (y1 + n1)).abs() < 1e-12);
+    assert!((ps[1] - y2 / (y2 + n2)).abs() < 1e-12);
+    assert_eq!(p_yes_at_answer(positions, 1), Some(ps[1]));
+    assert_eq!(p_yes_at_answer(positions, 2), None);
+    // Without logprobs there are none at any position.
+    let plain = ok(
+        Provider::OpenAi,
+        r#"{"choices": [{"message": {"content": "yes no"}, "logprobs": null, "finish_reason": "stop"}]}"#,
+    );
+    assert_eq!(plain.token_logprobs, None);
+}
+
 #[test]
 fn openai_structured_reply() {
     let body = r#"{"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-2024-08-06",
@@ -564,6 +612,42 @@ fn gemini_reply_with_logprobs_and_thoughts() {
     let p = p_yes(&alts).unwrap();
     let (y, n) = ((-0.0573f64).exp() + (-7.1f64).exp(), (-2.89f64).exp());
     assert!((p - y / (y + n)).abs() < 1e-12);
+}
+
+#[test]
+fn gemini_two_word_reply_has_logprobs_at_each_position() {
+    let body = r#"{"candidates": [{
+        "content": {"parts": [{"text": "no\nyes"}], "role": "model"},
+        "finishReason": "STOP",
+        "logprobsResult": {
+          "topCandidates": [
+            {"candidates": [{"token": "no", "logProbability": -0.1}, {"token": "yes", "logProbability": -2.4}]},
+            {"candidates": [{"token": "\n", "logProbability": -0.01}, {"token": " ", "logProbability": -5.0}]},
+            {"candidates": []}
+          ],
+          "chosenCandidates": [
+            {"token": "no", "logProbability": -0.1},
+            {"token": "\n", "logProbability": -0.01},
+            {"token": "yes", "logProbability": -0.05}
+          ]
+        }}],
+      "usageMetadata": {"promptTokenCount": 200, "candidatesTokenCount": 3}}"#;
+    let c = ok(Provider::Gemini, body);
+    let positions = c.token_logprobs.as_deref().unwrap();
+    assert_eq!(positions.len(), 3);
+    assert_eq!(positions[0][0].0, "no", "sorted most likely first");
+    assert_eq!(
+        positions[2],
+        vec![("yes".to_string(), -0.05)],
+        "an empty position falls back to the chosen token"
+    );
+    assert_eq!(c.first_token_logprobs.as_deref(), Some(&positions[0][..]));
+    // The separator is no answer; the chosen token alone gives 1.
+    let ps = p_yes_per_answer(positions);
+    let (y, n) = ((-2.4f64).exp(), (-0.1f64).exp());
+    assert_eq!(ps.len(), 2);
+    assert!((ps[0] - y / (y + n)).abs() < 1e-12);
+    assert_eq!(ps[1], 1.0);
 }
 
 #[test]
@@ -918,6 +1002,23 @@ fn alts(pairs: &[(&str, f64)]) -> Vec<(String, f64)> {
 }
 
 #[test]
+fn p_yes_per_answer_cases() {
+    let yes_no = |p: f64| alts(&[("yes", p), ("no", 1.0 - p)]);
+    let sep = alts(&[(" ", 0.99), ("no", 0.005)]);
+    let ps = p_yes_per_answer(&[yes_no(0.8), sep.clone(), yes_no(0.3), alts(&[("\n", 1.0)])]);
+    assert_eq!(ps.len(), 2);
+    assert!((ps[0] - 0.8).abs() < 1e-12 && (ps[1] - 0.3).abs() < 1e-12);
+    // A position where yes and no hold under half the probability is no answer.
+    let unsure = alts(&[("Maybe", 0.6), ("yes", 0.3), ("no", 0.1)]);
+    assert_eq!(p_yes_per_answer(&[unsure, yes_no(0.5)]), vec![0.5]);
+    // Variants are summed as in p_yes.
+    let variants = alts(&[("Yes", 0.4), (" yes", 0.2), ("NO", 0.3)]);
+    assert!((p_yes_at_answer(&[sep, variants], 0).unwrap() - 0.6 / 0.9).abs() < 1e-12);
+    assert_eq!(p_yes_per_answer(&[]), Vec::<f64>::new());
+    assert_eq!(p_yes_at_answer(&[vec![]], 0), None);
+}
+
+#[test]
 fn p_yes_cases() {
     let close = |a: Option<f64>, b: f64| assert!((a.unwrap() - b).abs() < 1e-12, "{a:?} vs {b}");
     close(p_yes(&alts(&[("Yes", 0.6), ("No", 0.2)])), 0.75);
@@ -1172,5 +1273,32 @@ fn end_to_end_with_mock_server() {
         );
         // Past the sequence: success again.
         assert!(call(provider, &cfg, &sample_prompt()).is_ok());
+    }
+}
+
+/// `fluency_coherence@1` end to end: the mock answers two words with
+/// alternatives at each answer, read per position (none from Anthropic).
+#[test]
+fn two_word_answers_end_to_end_with_mock_server() {
+    let Some(mock) = Mock::start() else { return };
+    let prompt = profile::llm::prompts::fluency_coherence("The document.", "The summary.");
+    for provider in Provider::ALL {
+        let cfg = config(&mock, provider);
+        let c = call(provider, &cfg, &prompt).unwrap_or_else(|e| panic!("{provider}: {e}"));
+        assert_eq!(
+            profile::llm::parse::parse_two_yes_no(&c.text).unwrap(),
+            [true, false]
+        );
+        match provider {
+            Provider::Anthropic => assert_eq!(c.token_logprobs, None),
+            _ => {
+                let ps = p_yes_per_answer(c.token_logprobs.as_deref().unwrap());
+                // Mock: Yes 0.9 / No 0.08 / yes 0.01 / " Yes" 0.005 at the
+                // first answer, the mirror image at the second.
+                assert_eq!(ps.len(), 2, "{provider}");
+                assert!((ps[0] - 0.915 / 0.995).abs() < 1e-9, "{provider}: {ps:?}");
+                assert!((ps[1] - 0.08 / 0.995).abs() < 1e-9, "{provider}: {ps:?}");
+            }
+        }
     }
 }

@@ -409,7 +409,7 @@ pub struct Estimate {
     /// Questions answered from the cache (no call).
     pub cached: u64,
     /// Calls to make, first stage exactly, fact checks estimated (one per
-    /// response with facts).
+    /// fact-check question; one without facts to check needs none).
     pub calls: u64,
     pub input_tokens: f64,
     pub output_tokens: f64,
@@ -419,8 +419,10 @@ pub struct Estimate {
 
 /// Estimates calls, tokens and cost of a plan. First-stage prompts are
 /// rendered and measured; fact-check prompts are estimated from the texts
-/// they will quote (facts ≈ the response itself). Replies: facts ≈ the text's
-/// length, every other answer ≈ 40 tokens.
+/// they will quote (a text's facts ≈ the text itself; the context blocks as
+/// they are). Replies: facts ≈ the text's length; a judgement ≈ 15 tokens per
+/// part asked; bare yes/no words ≈ 3 tokens; fact checks ≈ 8 tokens per fact
+/// entry plus 4 per answer in it, with a fact ≈ 12 tokens of its text.
 pub fn estimate(
     plan: &Plan,
     ds: &Dataset,
@@ -432,6 +434,7 @@ pub fn estimate(
     use super::provider::estimate_tokens;
     let answers = Answers::default();
     let mut e = Estimate::default();
+    let tokens = |t: crate::data::TextId| estimate_tokens(ds.text(t)) as f64;
     for q in &plan.first {
         let Some(p) = prompt(q, ds, &answers, opts) else {
             continue;
@@ -446,20 +449,43 @@ pub fn estimate(
         e.calls += 1;
         e.input_tokens += estimate_prompt_tokens(&p) as f64;
         e.output_tokens += match q {
-            Question::Facts(t) => estimate_tokens(ds.text(*t)) as f64,
+            Question::Facts(t) => tokens(*t),
+            Question::Judgements { parts, .. } => 10.0 + 15.0 * parts.to_vec().len() as f64,
+            Question::FluencyCoherence { .. } => 3.0,
             _ => 40.0,
         };
     }
+    // A fact entry's output: `{"id": i` plus one answer per key.
+    let entries =
+        |facts_of: f64, answers: usize| (facts_of / 12.0).ceil() * (8.0 + 4.0 * answers as f64);
     for q in &plan.second {
-        let (facts_of, other) = match *q {
-            Question::Checks { text, context, .. } => (text, context),
-            Question::SourceCoverage { source, response } => (source, response),
+        let (input, output) = match *q {
+            Question::Checks {
+                text,
+                request,
+                source,
+                kinds,
+                coverage,
+            } => {
+                let n_kinds = kinds.to_vec().len();
+                let mut input = 600.0 + 120.0 * n_kinds as f64 + tokens(text);
+                input += request.map_or(0.0, tokens) + source.map_or(0.0, tokens);
+                let mut output = 10.0 + entries(tokens(text), n_kinds);
+                if let Some(s) = coverage {
+                    input += 150.0 + tokens(s) + tokens(text);
+                    output += entries(tokens(s), 1);
+                }
+                (input, output)
+            }
+            Question::SourceCoverage { source, response } => (
+                600.0 + tokens(source) + tokens(response),
+                10.0 + entries(tokens(source), 1),
+            ),
             _ => continue,
         };
         e.calls += 1;
-        e.input_tokens +=
-            400.0 + (estimate_tokens(ds.text(facts_of)) + estimate_tokens(ds.text(other))) as f64;
-        e.output_tokens += 40.0 + estimate_tokens(ds.text(facts_of)) as f64 / 2.0;
+        e.input_tokens += input;
+        e.output_tokens += output;
     }
     e.cost_usd = price.map(|p| p.cost(e.input_tokens, e.output_tokens));
     e
@@ -489,6 +515,7 @@ mod tests {
         Ok(Completion {
             text: text.into(),
             first_token_logprobs: None,
+            token_logprobs: None,
             usage: Usage {
                 input_tokens: 10,
                 output_tokens: 2,

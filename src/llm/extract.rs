@@ -1,169 +1,507 @@
 //! Which LLM questions a factor set needs on a dataset, and how their answers
 //! become factor values (METHOD.md §6).
 //!
-//! Questions are asked once per unique text (facts), once per unique
-//! (response, context) pair (checks, response-level judgements) and once per
-//! unique source (source facts): calls scale with unique texts, not pairs.
+//! Per pair side, the LLM factors of a factor set are served by at most four
+//! calls per unique response, plus one per unique source:
+//!
+//! 1. [`Question::Facts`]: the atomic facts of a text, once per unique text
+//!    (responses; sources for source coverage).
+//! 2. [`Question::Judgements`]: every needed response-level judgement
+//!    (intent alignment, formality alignment, receptiveness and, without
+//!    log-probabilities, fluency and coherence ratings) in one call per
+//!    unique (response, context).
+//! 3. [`Question::FluencyCoherence`]: with log-probabilities, fluency and
+//!    coherence as bare yes/no answers in one call per unique (response,
+//!    document).
+//! 4. [`Question::Checks`]: once the facts are known, every needed check of
+//!    the response's facts and the source-coverage check of the source's
+//!    facts, in one call per unique (response, context). When only source
+//!    coverage is needed it is a [`Question::SourceCoverage`].
+//!
+//! Which parts a combined question asks depends on the factor set and on
+//! which context texts a pair has, so the parts are part of the question (and
+//! of its cache key, see [`key_texts`]). An answer is found again for a factor
+//! through its *slot*: the factor, the response and the context text the
+//! factor is judged against (see [`Answers::value`]).
+//!
 //! Fact checks need the facts, so planning has two stages.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use super::parse::{self, ParseError};
-use super::prompts::{self, CheckKind};
+use super::prompts::{self, CheckKind, JudgementPart};
 use super::provider::{self, Completion};
 use super::Prompt;
 use crate::data::{Dataset, Pair, TextId};
 use crate::factors::Factor;
 
+/// A set of [`JudgementPart`]s, with the traits a map key needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JudgementParts(u8);
+
+impl JudgementParts {
+    fn bit(p: JudgementPart) -> u8 {
+        let i = JudgementPart::ALL
+            .iter()
+            .position(|&q| q == p)
+            .unwrap_or_default();
+        1 << i
+    }
+
+    pub fn insert(&mut self, p: JudgementPart) {
+        self.0 |= Self::bit(p);
+    }
+
+    pub fn contains(self, p: JudgementPart) -> bool {
+        self.0 & Self::bit(p) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The parts, in [`JudgementPart::ALL`] order.
+    pub fn to_vec(self) -> Vec<JudgementPart> {
+        JudgementPart::ALL
+            .into_iter()
+            .filter(|&p| self.contains(p))
+            .collect()
+    }
+}
+
+impl FromIterator<JudgementPart> for JudgementParts {
+    fn from_iter<I: IntoIterator<Item = JudgementPart>>(iter: I) -> Self {
+        let mut s = JudgementParts::default();
+        for p in iter {
+            s.insert(p);
+        }
+        s
+    }
+}
+
+/// A set of [`CheckKind`]s, with the traits a map key needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CheckKinds(u8);
+
+impl CheckKinds {
+    fn bit(k: CheckKind) -> u8 {
+        let i = CheckKind::ALL
+            .iter()
+            .position(|&q| q == k)
+            .unwrap_or_default();
+        1 << i
+    }
+
+    pub fn insert(&mut self, k: CheckKind) {
+        self.0 |= Self::bit(k);
+    }
+
+    pub fn contains(self, k: CheckKind) -> bool {
+        self.0 & Self::bit(k) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The kinds, in [`CheckKind::ALL`] order.
+    pub fn to_vec(self) -> Vec<CheckKind> {
+        CheckKind::ALL
+            .into_iter()
+            .filter(|&k| self.contains(k))
+            .collect()
+    }
+}
+
+impl FromIterator<CheckKind> for CheckKinds {
+    fn from_iter<I: IntoIterator<Item = CheckKind>>(iter: I) -> Self {
+        let mut s = CheckKinds::default();
+        for k in iter {
+            s.insert(k);
+        }
+        s
+    }
+}
+
 /// One question to a model, in terms of the dataset's texts.
+///
+/// Context fields hold only the texts some asked part is judged against
+/// (`request`: the pair's input; `source`: the pair's source), so that
+/// questions that would render the same prompt are equal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Question {
     /// The atomic facts of a text (a response, or a source for coverage).
     Facts(TextId),
-    /// One check kind over all facts of `text`, against `context`.
+    /// The needed response-level judgements of one response
+    /// (`response_judgements@1`).
+    Judgements {
+        response: TextId,
+        request: Option<TextId>,
+        source: Option<TextId>,
+        parts: JudgementParts,
+    },
+    /// Fluency and/or coherence as bare yes/no answers read with
+    /// log-probabilities: `fluency_coherence@1` for both, else `fluency@1` or
+    /// `coherence@1`. `document` is the coherence reference (the source,
+    /// else the input; `None`: the response itself, as in UniEval).
+    FluencyCoherence {
+        response: TextId,
+        document: Option<TextId>,
+        fluency: bool,
+        coherence: bool,
+    },
+    /// Every needed check of the facts of `text` (a response), against the
+    /// `request` and/or `source` blocks, and, when `coverage` is a text, the
+    /// facts of that text (the source) checked against the response
+    /// (`fact_checks@1`).
     Checks {
-        kind: CheckKindId,
         text: TextId,
-        context: TextId,
+        request: Option<TextId>,
+        source: Option<TextId>,
+        kinds: CheckKinds,
+        coverage: Option<TextId>,
     },
-    /// The source's facts checked against the response.
-    SourceCoverage {
-        source: TextId,
-        response: TextId,
-    },
-    Intent {
-        context: TextId,
-        response: TextId,
-        summary: bool,
-    },
-    Formality {
-        post: TextId,
-        response: TextId,
-    },
-    Receptiveness {
-        question: TextId,
-        response: TextId,
-    },
-    Fluency(TextId),
-    Coherence {
-        document: TextId,
-        response: TextId,
-    },
+    /// The source's facts checked against the response, when no check of
+    /// the response's own facts is needed (`fact_checks@1`, coverage only).
+    SourceCoverage { source: TextId, response: TextId },
 }
 
-/// [`CheckKind`] with the traits a map key needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum CheckKindId {
-    Supported,
-    MainFocus,
-    HelpfulExtra,
-    Misleading,
+/// A parsed answer, as stored in the cache (`value`). Serialised untagged:
+/// facts as a list of strings, the combined answers as an object with one
+/// distinguishing key (`{"judgements": {…}}`, `{"fact_checks": {…}}`). The
+/// combined answers are boxed to keep the enum small.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Facts(Vec<String>),
+    Judgements { judgements: Box<Judgements> },
+    FactChecks { fact_checks: Box<FactChecks> },
 }
 
-impl CheckKindId {
-    pub fn kind(self) -> CheckKind {
-        match self {
-            CheckKindId::Supported => CheckKind::Supported,
-            CheckKindId::MainFocus => CheckKind::MainFocus,
-            CheckKindId::HelpfulExtra => CheckKind::HelpfulExtra,
-            CheckKindId::Misleading => CheckKind::Misleading,
-        }
-    }
+/// Factor values from response-level questions (a [`Question::Judgements`]
+/// or [`Question::FluencyCoherence`]), `None` where not asked. Alignment
+/// labels are 2/1/0, receptiveness 1/0, fluency and coherence in [0, 1].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Judgements {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_alignment: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formality_alignment: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receptiveness: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fluency: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coherence: Option<f64>,
+}
 
-    fn for_factor(f: Factor) -> Option<CheckKindId> {
+impl Judgements {
+    /// The value of factor `f`, if this answer holds it.
+    pub fn get(&self, f: Factor) -> Option<f64> {
         match f {
-            Factor::Hallucination => Some(CheckKindId::Supported),
-            Factor::OffFocus => Some(CheckKindId::MainFocus),
-            Factor::Helpfulness => Some(CheckKindId::HelpfulExtra),
-            Factor::Misinformation => Some(CheckKindId::Misleading),
+            Factor::IntentAlignment => self.intent_alignment,
+            Factor::FormalityAlignment => self.formality_alignment,
+            Factor::Receptiveness => self.receptiveness,
+            Factor::Fluency => self.fluency,
+            Factor::Coherence => self.coherence,
             _ => None,
         }
     }
 }
 
-/// A parsed answer, as stored in the cache (`value`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Answer {
-    Facts(Vec<String>),
-    Checks(Vec<bool>),
-    Number(f64),
+/// The answers of a fact-check question, one per fact in fact order
+/// (`true` = yes), `None` where not asked.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactChecks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported: Option<Vec<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_focus: Option<Vec<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helpful_extra: Option<Vec<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misleading: Option<Vec<bool>>,
+    /// The source's facts: supported by the response?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covered: Option<Vec<bool>>,
+}
+
+impl FactChecks {
+    /// The answers for one check kind of the response's facts.
+    pub fn kind(&self, k: CheckKind) -> Option<&[bool]> {
+        match k {
+            CheckKind::Supported => self.supported.as_deref(),
+            CheckKind::MainFocus => self.main_focus.as_deref(),
+            CheckKind::HelpfulExtra => self.helpful_extra.as_deref(),
+            CheckKind::Misleading => self.misleading.as_deref(),
+        }
+    }
+
+    fn set(&mut self, k: CheckKind, answers: Vec<bool>) {
+        let slot = match k {
+            CheckKind::Supported => &mut self.supported,
+            CheckKind::MainFocus => &mut self.main_focus,
+            CheckKind::HelpfulExtra => &mut self.helpful_extra,
+            CheckKind::Misleading => &mut self.misleading,
+        };
+        *slot = Some(answers);
+    }
 }
 
 /// Options that change which prompts are used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtractOptions {
     /// The provider returns token log-probabilities: fluency and coherence use
-    /// P(yes) of a yes/no question; otherwise a 1–5 rating mapped to [0, 1].
+    /// P(yes) of yes/no questions; otherwise 1–5 ratings mapped to [0, 1].
     pub logprobs: bool,
-    /// Summaries (intent alignment asks about the post's purpose).
+    /// Summaries (intent alignment asks about the purpose of the text being
+    /// summarised).
     pub summaries: bool,
 }
 
 /// The context a pair's checks use: the source (else the input) for support,
 /// the input (else the source) for focus, helpfulness and misinformation.
-fn check_context(kind: CheckKindId, p: &Pair) -> Option<TextId> {
-    match kind {
-        CheckKindId::Supported => p.source.or(p.input),
-        _ => p.input.or(p.source),
+fn check_context(kind: CheckKind, p: &Pair) -> Option<TextId> {
+    if kind.prefers_request() {
+        p.input.or(p.source)
+    } else {
+        p.source.or(p.input)
     }
 }
 
-/// The questions whose answers give factor `f` for one side of a pair.
-fn questions_for(f: Factor, p: &Pair, response: TextId, opts: ExtractOptions) -> Vec<Question> {
-    match f {
-        Factor::NFacts => vec![Question::Facts(response)],
+/// The context a response-level part is judged against (`None` for fluency).
+fn judgement_context(part: JudgementPart, p: &Pair) -> Option<TextId> {
+    match part.prefers_request()? {
+        true => p.input.or(p.source),
+        false => p.source.or(p.input),
+    }
+}
+
+/// The judgement part that gives factor `f` without log-probabilities.
+fn judgement_part(f: Factor, opts: ExtractOptions) -> Option<JudgementPart> {
+    Some(match f {
+        Factor::IntentAlignment if opts.summaries => JudgementPart::IntentSummary,
+        Factor::IntentAlignment => JudgementPart::Intent,
+        Factor::FormalityAlignment => JudgementPart::Formality,
+        Factor::Receptiveness => JudgementPart::Receptiveness,
+        Factor::Fluency => JudgementPart::Fluency,
+        Factor::Coherence => JudgementPart::Coherence,
+        _ => return None,
+    })
+}
+
+/// Where the answer behind an LLM factor of one pair side lives: the factor,
+/// the response, and the context text the factor is judged against (`None`
+/// for fluency; for coherence, `None` when the pair has no context).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Slot {
+    factor: Factor,
+    response: TextId,
+    reference: Option<TextId>,
+}
+
+/// The slot of factor `f` for one side of a pair; `None` for factors without
+/// an LLM answer (and `n_facts`) or when the context they need is missing.
+fn slot_for(f: Factor, p: &Pair, response: TextId, opts: ExtractOptions) -> Option<Slot> {
+    let reference = match f {
         Factor::Hallucination | Factor::OffFocus | Factor::Helpfulness | Factor::Misinformation => {
-            let kind = CheckKindId::for_factor(f).expect("a fact-check factor");
-            match check_context(kind, p) {
-                Some(context) => vec![
-                    Question::Facts(response),
-                    Question::Checks {
-                        kind,
-                        text: response,
-                        context,
-                    },
-                ],
-                None => vec![],
+            Some(check_context(CheckKind::for_factor(f)?, p)?)
+        }
+        Factor::SrcCoverage => Some(p.context()?),
+        Factor::Fluency => None,
+        Factor::Coherence => p.context(),
+        _ => Some(judgement_context(judgement_part(f, opts)?, p)?),
+    };
+    Some(Slot {
+        factor: f,
+        response,
+        reference,
+    })
+}
+
+impl Question {
+    /// The slots this question's answer fills.
+    fn slots(&self) -> Vec<Slot> {
+        let slot = |factor, response, reference| Slot {
+            factor,
+            response,
+            reference,
+        };
+        match *self {
+            Question::Facts(_) => vec![],
+            Question::Judgements {
+                response,
+                request,
+                source,
+                parts,
+            } => parts
+                .to_vec()
+                .into_iter()
+                .map(|part| {
+                    let reference = match part.prefers_request() {
+                        Some(true) => request.or(source),
+                        Some(false) => source.or(request),
+                        None => None,
+                    };
+                    slot(part.factor(), response, reference)
+                })
+                .collect(),
+            Question::FluencyCoherence {
+                response,
+                document,
+                fluency,
+                coherence,
+            } => {
+                let mut out = Vec::new();
+                if fluency {
+                    out.push(slot(Factor::Fluency, response, None));
+                }
+                if coherence {
+                    out.push(slot(Factor::Coherence, response, document));
+                }
+                out
+            }
+            Question::Checks {
+                text,
+                request,
+                source,
+                kinds,
+                coverage,
+            } => {
+                let mut out: Vec<Slot> = kinds
+                    .to_vec()
+                    .into_iter()
+                    .map(|k| {
+                        let reference = if k.prefers_request() {
+                            request.or(source)
+                        } else {
+                            source.or(request)
+                        };
+                        slot(k.factor(), text, reference)
+                    })
+                    .collect();
+                if let Some(s) = coverage {
+                    out.push(slot(Factor::SrcCoverage, text, Some(s)));
+                }
+                out
+            }
+            Question::SourceCoverage { source, response } => {
+                vec![slot(Factor::SrcCoverage, response, Some(source))]
             }
         }
-        Factor::SrcCoverage => match p.context() {
-            Some(source) => vec![
-                Question::Facts(source),
-                Question::SourceCoverage { source, response },
-            ],
-            None => vec![],
-        },
-        Factor::IntentAlignment => p.context().map_or(vec![], |context| {
-            vec![Question::Intent {
-                context: p.input.or(p.source).unwrap_or(context),
-                response,
-                summary: opts.summaries,
-            }]
-        }),
-        Factor::FormalityAlignment => p
-            .context()
-            .map_or(vec![], |post| vec![Question::Formality { post, response }]),
-        Factor::Receptiveness => p.input.or(p.source).map_or(vec![], |question| {
-            vec![Question::Receptiveness { question, response }]
-        }),
-        Factor::Fluency => vec![Question::Fluency(response)],
-        Factor::Coherence => match p.context() {
-            Some(document) => vec![Question::Coherence { document, response }],
-            None => vec![Question::Coherence {
-                document: response,
-                response,
-            }],
-        },
-        Factor::Length | Factor::NovelWords | Factor::NovelWordsCount => vec![],
     }
+}
+
+/// The questions one side of a pair needs for the LLM factors among
+/// `factors`: at most one of each kind, each asking every part needed.
+fn questions_for_side(
+    factors: &[Factor],
+    p: &Pair,
+    response: TextId,
+    opts: ExtractOptions,
+) -> Vec<Question> {
+    let mut facts = false;
+    let mut kinds = CheckKinds::default();
+    let mut coverage = None;
+    let mut parts = JudgementParts::default();
+    let (mut fluency, mut coherence) = (false, false);
+    for &f in factors.iter().filter(|f| f.needs_model()) {
+        match f {
+            Factor::NFacts => facts = true,
+            Factor::Hallucination
+            | Factor::OffFocus
+            | Factor::Helpfulness
+            | Factor::Misinformation => {
+                let Some(k) = CheckKind::for_factor(f) else {
+                    continue;
+                };
+                if check_context(k, p).is_some() {
+                    kinds.insert(k);
+                    facts = true;
+                }
+            }
+            Factor::SrcCoverage => coverage = p.context(),
+            Factor::Fluency if opts.logprobs => fluency = true,
+            Factor::Coherence if opts.logprobs => coherence = true,
+            _ => {
+                if let Some(part) = judgement_part(f, opts) {
+                    let needs_context = part.prefers_request().is_some()
+                        && !matches!(part, JudgementPart::Coherence);
+                    if !needs_context || judgement_context(part, p).is_some() {
+                        parts.insert(part);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if facts {
+        out.push(Question::Facts(response));
+    }
+    if let Some(s) = coverage {
+        out.push(Question::Facts(s));
+    }
+    if !parts.is_empty() {
+        // Keep only the context texts some part is judged against.
+        let mut request = None;
+        let mut source = None;
+        for part in parts.to_vec() {
+            let r = judgement_context(part, p);
+            if r.is_some() && r == p.input {
+                request = p.input;
+            }
+            if r.is_some() && r == p.source {
+                source = p.source;
+            }
+        }
+        out.push(Question::Judgements {
+            response,
+            request,
+            source,
+            parts,
+        });
+    }
+    if fluency || coherence {
+        out.push(Question::FluencyCoherence {
+            response,
+            document: if coherence { p.context() } else { None },
+            fluency,
+            coherence,
+        });
+    }
+    if !kinds.is_empty() {
+        let mut request = None;
+        let mut source = None;
+        for k in kinds.to_vec() {
+            let r = check_context(k, p);
+            if r.is_some() && r == p.input {
+                request = p.input;
+            }
+            if r.is_some() && r == p.source {
+                source = p.source;
+            }
+        }
+        out.push(Question::Checks {
+            text: response,
+            request,
+            source,
+            kinds,
+            coverage,
+        });
+    } else if let Some(source) = coverage {
+        out.push(Question::SourceCoverage { source, response });
+    }
+    out
 }
 
 /// The calls a factor set needs, in two stages.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
-    /// Questions that need nothing else (facts, response-level judgements, fluency, coherence).
+    /// Questions that need nothing else (facts, response-level judgements,
+    /// fluency and coherence).
     pub first: Vec<Question>,
     /// Fact checks, asked once the facts they check are known.
     pub second: Vec<Question>,
@@ -171,6 +509,24 @@ pub struct Plan {
     pub unique_responses: usize,
     /// Unique sources whose facts are extracted (for source coverage).
     pub unique_sources: usize,
+    /// Facts questions asked only because a text is a source (a source that
+    /// is also a response counts with the responses).
+    pub source_fact_calls: usize,
+}
+
+/// How many calls a plan asks, per unique response and for sources.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallsPerResponse {
+    /// (all calls − source-fact calls) / unique responses. Second-stage
+    /// calls are counted as planned, an upper bound: a check of a response
+    /// without facts needs no call.
+    pub per_unique_response: f64,
+    /// Calls that extract the atomic facts of a source (one per unique
+    /// source that is not also a response).
+    pub source_fact_calls: usize,
+    /// `source_fact_calls` / unique sources (1 when every source's facts
+    /// are extracted once; 0 without sources).
+    pub per_unique_source: f64,
 }
 
 impl Plan {
@@ -180,31 +536,42 @@ impl Plan {
         let (mut first, mut second) = (Vec::new(), Vec::new());
         let mut responses = FxHashSet::default();
         let mut sources = FxHashSet::default();
+        let any_model = factors.iter().any(|f| f.needs_model());
         for p in &ds.pairs {
             for response in [p.a, p.b] {
-                for &f in factors.iter().filter(|f| f.needs_model()) {
-                    responses.insert(response);
-                    for q in questions_for(f, p, response, opts) {
-                        if let Question::SourceCoverage { source, .. } = q {
+                if !any_model {
+                    continue;
+                }
+                responses.insert(response);
+                for q in questions_for_side(factors, p, response, opts) {
+                    match q {
+                        Question::Checks {
+                            coverage: Some(source),
+                            ..
+                        }
+                        | Question::SourceCoverage { source, .. } => {
                             sources.insert(source);
                         }
-                        if seen.insert(q) {
-                            match q {
-                                Question::Checks { .. } | Question::SourceCoverage { .. } => {
-                                    second.push(q)
-                                }
-                                _ => first.push(q),
+                        _ => {}
+                    }
+                    if seen.insert(q) {
+                        match q {
+                            Question::Checks { .. } | Question::SourceCoverage { .. } => {
+                                second.push(q)
                             }
+                            _ => first.push(q),
                         }
                     }
                 }
             }
         }
+        let source_fact_calls = sources.iter().filter(|s| !responses.contains(s)).count();
         Plan {
             first,
             second,
             unique_responses: responses.len(),
             unique_sources: sources.len(),
+            source_fact_calls,
         }
     }
 
@@ -216,11 +583,28 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Calls per unique response and for sources: the measure the plan is
+    /// built to keep small (at most 4 per unique response, plus 1 per unique
+    /// source).
+    pub fn calls_per_unique_response(&self) -> CallsPerResponse {
+        let per = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+        CallsPerResponse {
+            per_unique_response: per(
+                self.len().saturating_sub(self.source_fact_calls),
+                self.unique_responses,
+            ),
+            source_fact_calls: self.source_fact_calls,
+            per_unique_source: per(self.source_fact_calls, self.unique_sources),
+        }
+    }
 }
 
 /// The naive plan's number of calls: every pair side asks every question
-/// anew, and each fact is checked in a call of its own, per factor.
-/// `facts` gives the number of facts per text where known (else `mean_facts`).
+/// anew, one factor at a time: one call per response-level factor, one call
+/// to extract facts per fact-based factor, and each fact checked in a call
+/// of its own. `answers` gives the number of facts per text where known
+/// (else `mean_facts`).
 pub fn naive_calls(
     ds: &Dataset,
     factors: &[Factor],
@@ -233,13 +617,21 @@ pub fn naive_calls(
     for p in &ds.pairs {
         for response in [p.a, p.b] {
             for &f in factors.iter().filter(|f| f.needs_model()) {
-                for q in questions_for(f, p, response, opts) {
-                    total += match q {
-                        Question::Checks { text, .. } => n_facts(text),
-                        Question::SourceCoverage { source, .. } => n_facts(source),
-                        _ => 1.0,
-                    };
-                }
+                total += match f {
+                    Factor::NFacts => 1.0,
+                    Factor::Hallucination
+                    | Factor::OffFocus
+                    | Factor::Helpfulness
+                    | Factor::Misinformation => match slot_for(f, p, response, opts) {
+                        Some(_) => 1.0 + n_facts(response),
+                        None => 0.0,
+                    },
+                    Factor::SrcCoverage => p.context().map_or(0.0, |s| 1.0 + n_facts(s)),
+                    _ => match slot_for(f, p, response, opts) {
+                        Some(_) => 1.0,
+                        None => 0.0,
+                    },
+                };
             }
         }
     }
@@ -250,10 +642,15 @@ pub fn naive_calls(
 #[derive(Clone, Debug, Default)]
 pub struct Answers {
     map: FxHashMap<Question, Answer>,
+    /// Which answered question holds each slot.
+    slots: FxHashMap<Slot, Question>,
 }
 
 impl Answers {
     pub fn insert(&mut self, q: Question, a: Answer) {
+        for s in q.slots() {
+            self.slots.insert(s, q);
+        }
         self.map.insert(q, a);
     }
 
@@ -277,21 +674,19 @@ impl Answers {
         }
     }
 
-    fn share(&self, q: &Question, want: bool, n_facts: usize) -> Option<f64> {
+    fn at(&self, slot: &Slot) -> Option<&Answer> {
+        self.map.get(self.slots.get(slot)?)
+    }
+
+    /// The share of `want` answers among `n_facts` (0 without facts).
+    fn share(answers: Option<&[bool]>, want: bool, n_facts: usize) -> Option<f64> {
         if n_facts == 0 {
             return Some(0.0);
         }
-        match self.map.get(q) {
-            Some(Answer::Checks(c)) if c.len() == n_facts => {
+        match answers {
+            Some(c) if c.len() == n_facts => {
                 Some(c.iter().filter(|&&x| x == want).count() as f64 / n_facts as f64)
             }
-            _ => None,
-        }
-    }
-
-    fn number(&self, q: &Question) -> Option<f64> {
-        match self.map.get(q) {
-            Some(Answer::Number(x)) => Some(*x),
             _ => None,
         }
     }
@@ -304,144 +699,306 @@ impl Answers {
         response: TextId,
         opts: ExtractOptions,
     ) -> Option<f64> {
-        let qs = questions_for(f, p, response, opts);
+        if f == Factor::NFacts {
+            return self.facts(response).map(|x| x.len() as f64);
+        }
+        let slot = slot_for(f, p, response, opts)?;
+        let checks = || match self.at(&slot) {
+            Some(Answer::FactChecks { fact_checks }) => Some(fact_checks),
+            _ => None,
+        };
         match f {
-            Factor::NFacts => self.facts(response).map(|x| x.len() as f64),
             Factor::Hallucination
             | Factor::OffFocus
             | Factor::Helpfulness
             | Factor::Misinformation => {
                 let n = self.facts(response)?.len();
+                if n == 0 {
+                    return Some(0.0);
+                }
                 // hallucination and off-focus count "no" answers; the others "yes".
                 let want = matches!(f, Factor::Helpfulness | Factor::Misinformation);
-                self.share(qs.get(1)?, want, n)
+                Self::share(checks()?.kind(CheckKind::for_factor(f)?), want, n)
             }
             Factor::SrcCoverage => {
-                let Question::SourceCoverage { source, .. } = *qs.get(1)? else {
-                    return None;
-                };
-                let n = self.facts(source)?.len();
-                self.share(&qs[1], true, n)
+                let n = self.facts(slot.reference?)?.len();
+                if n == 0 {
+                    return Some(0.0);
+                }
+                Self::share(checks()?.covered.as_deref(), true, n)
             }
-            _ => self.number(qs.first()?),
+            _ => match self.at(&slot) {
+                Some(Answer::Judgements { judgements }) => judgements.get(f),
+                _ => None,
+            },
         }
     }
 }
 
+/// What a fact-check question asks, given the facts known so far.
+struct CheckAsk<'a> {
+    /// The kinds asked of the response's facts (none without facts).
+    kinds: Vec<CheckKind>,
+    facts: &'a [String],
+    request: Option<TextId>,
+    source: Option<TextId>,
+    /// The source's facts and the response, when coverage is asked.
+    coverage: Option<(&'a [String], TextId)>,
+}
+
+/// What a fact-check question asks: the kinds when the response's facts are
+/// known and not empty, coverage when the source's facts are. `None` when
+/// there is nothing to ask (or `q` is no fact check).
+fn check_ask<'a>(q: &Question, answers: &'a Answers) -> Option<CheckAsk<'a>> {
+    let ask = match *q {
+        Question::Checks {
+            text,
+            request,
+            source,
+            kinds,
+            coverage,
+        } => {
+            let facts = answers.facts(text).filter(|f| !f.is_empty());
+            CheckAsk {
+                kinds: if facts.is_some() {
+                    kinds.to_vec()
+                } else {
+                    Vec::new()
+                },
+                facts: facts.unwrap_or_default(),
+                request,
+                source,
+                coverage: coverage
+                    .and_then(|s| answers.facts(s))
+                    .filter(|f| !f.is_empty())
+                    .map(|f| (f, text)),
+            }
+        }
+        Question::SourceCoverage { source, response } => CheckAsk {
+            kinds: Vec::new(),
+            facts: &[],
+            request: None,
+            source: None,
+            coverage: answers
+                .facts(source)
+                .filter(|f| !f.is_empty())
+                .map(|f| (f, response)),
+        },
+        _ => return None,
+    };
+    (!ask.kinds.is_empty() || ask.coverage.is_some()).then_some(ask)
+}
+
 /// The prompt for a question, given the answers of the first stage. `None`
-/// when a fact check has no facts to check (its value is known without a call).
+/// when a fact check has nothing to check (its values are known without a
+/// call: no facts, a share of 0) or its facts are not known.
 pub fn prompt(
     q: &Question,
     ds: &Dataset,
     answers: &Answers,
-    opts: ExtractOptions,
+    _opts: ExtractOptions,
 ) -> Option<Prompt> {
     let t = |id: TextId| ds.text(id);
     Some(match *q {
         Question::Facts(text) => prompts::atomic_facts(t(text)),
-        Question::Checks {
-            kind,
-            text,
-            context,
-        } => {
-            let facts = answers.facts(text)?;
-            if facts.is_empty() {
-                return None;
-            }
-            prompts::fact_checks(kind.kind(), facts, t(context))
-        }
-        Question::SourceCoverage { source, response } => {
-            let facts = answers.facts(source)?;
-            if facts.is_empty() {
-                return None;
-            }
-            prompts::source_coverage_checks(facts, t(response))
-        }
-        Question::Intent {
-            context,
+        Question::Judgements {
             response,
-            summary,
-        } => prompts::intent_alignment(t(context), t(response), summary),
-        Question::Formality { post, response } => {
-            prompts::formality_alignment(t(post), t(response))
+            request,
+            source,
+            parts,
+        } => prompts::response_judgements(
+            &parts.to_vec(),
+            request.map(t),
+            source.map(t),
+            t(response),
+        ),
+        Question::FluencyCoherence {
+            response,
+            document,
+            fluency,
+            coherence,
+        } => {
+            let doc = t(document.unwrap_or(response));
+            match (fluency, coherence) {
+                (true, true) => prompts::fluency_coherence(doc, t(response)),
+                (true, false) => prompts::fluency(t(response)),
+                (false, _) => prompts::coherence(doc, t(response)),
+            }
         }
-        Question::Receptiveness { question, response } => {
-            prompts::receptiveness(t(question), t(response))
-        }
-        Question::Fluency(text) if opts.logprobs => prompts::fluency(t(text)),
-        Question::Fluency(text) => prompts::fluency_rating(t(text)),
-        Question::Coherence { document, response } if opts.logprobs => {
-            prompts::coherence(t(document), t(response))
-        }
-        Question::Coherence { document, response } => {
-            prompts::coherence_rating(t(document), t(response))
+        Question::Checks { .. } | Question::SourceCoverage { .. } => {
+            let ask = check_ask(q, answers)?;
+            prompts::fact_checks(
+                &ask.kinds,
+                ask.facts,
+                ask.request.map(t),
+                ask.source.map(t),
+                ask.coverage.map(|(f, r)| (f, t(r))),
+            )
         }
     })
 }
 
-/// Parses a completion into the answer to a question. Yes/no judges read
-/// P(yes) from the completion's log-probabilities when the provider returned
-/// them.
+/// A yes/no answer as a value: yes 1, no 0.
+fn unit(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// Parses a completion into the answer to a question. Yes/no answers to the
+/// fluency and coherence questions read P(yes) from the completion's
+/// log-probabilities where the provider returned them, else the words
+/// (yes 1, no 0).
 pub fn parse_reply(
     q: &Question,
     c: &Completion,
     answers: &Answers,
-    opts: ExtractOptions,
+    _opts: ExtractOptions,
 ) -> Result<Answer, ParseError> {
     let reply = c.text.as_str();
-    let p_yes = c.first_token_logprobs.as_deref().and_then(provider::p_yes);
     Ok(match *q {
         Question::Facts(_) => Answer::Facts(parse::parse_facts(reply)?),
-        Question::Checks { text, .. } => Answer::Checks(parse::parse_checks(
-            reply,
-            answers.facts(text).map_or(0, <[String]>::len),
-        )?),
-        Question::SourceCoverage { source, .. } => Answer::Checks(parse::parse_checks(
-            reply,
-            answers.facts(source).map_or(0, <[String]>::len),
-        )?),
-        Question::Intent { .. } => Answer::Number(parse::parse_label(reply)?.value() as f64),
-        Question::Formality { .. } => {
-            Answer::Number(parse::parse_formality(reply)?.label.value() as f64)
+        Question::Judgements { parts, .. } => {
+            let v = parse::parse_judgements(reply, &parts.to_vec())?;
+            Answer::Judgements {
+                judgements: Box::new(Judgements {
+                    intent_alignment: v.intent.map(|l| f64::from(l.value())),
+                    formality_alignment: v.formality.map(|f| f64::from(f.label.value())),
+                    receptiveness: v.receptiveness.map(unit),
+                    fluency: v.fluency.map(parse::rating_to_unit),
+                    coherence: v.coherence.map(parse::rating_to_unit),
+                }),
+            }
         }
-        Question::Receptiveness { .. } => Answer::Number(if parse::parse_yes_no(reply)? {
-            1.0
-        } else {
-            0.0
-        }),
-        Question::Fluency(_) | Question::Coherence { .. } if opts.logprobs => match p_yes {
-            Some(p) => Answer::Number(p),
-            None => Answer::Number(if parse::parse_yes_no(reply)? {
-                1.0
+        Question::FluencyCoherence {
+            fluency, coherence, ..
+        } => {
+            let (fl, co) = if fluency && coherence {
+                let words = parse::parse_two_yes_no(reply)?;
+                // Both answers' positions must be found, or neither is trusted.
+                match c
+                    .token_logprobs
+                    .as_deref()
+                    .map(provider::p_yes_per_answer)
+                    .filter(|ps| ps.len() == 2)
+                {
+                    Some(ps) => (Some(ps[0]), Some(ps[1])),
+                    None => (Some(unit(words[0])), Some(unit(words[1]))),
+                }
             } else {
-                0.0
-            }),
-        },
-        Question::Fluency(_) | Question::Coherence { .. } => {
-            Answer::Number(parse::rating_to_unit(parse::parse_rating(reply)?))
+                let p = match c.first_token_logprobs.as_deref().and_then(provider::p_yes) {
+                    Some(p) => p,
+                    None => unit(parse::parse_yes_no(reply)?),
+                };
+                if fluency {
+                    (Some(p), None)
+                } else {
+                    (None, Some(p))
+                }
+            };
+            Answer::Judgements {
+                judgements: Box::new(Judgements {
+                    fluency: fl,
+                    coherence: co,
+                    ..Default::default()
+                }),
+            }
+        }
+        Question::Checks { .. } | Question::SourceCoverage { .. } => {
+            let ask = check_ask(q, answers);
+            let (kinds, n_facts, n_source) = match &ask {
+                Some(a) => (
+                    a.kinds.clone(),
+                    a.facts.len(),
+                    a.coverage.map_or(0, |(f, _)| f.len()),
+                ),
+                None => (Vec::new(), 0, 0),
+            };
+            let v = parse::parse_fact_checks(reply, n_facts, &kinds, n_source)?;
+            let mut out = FactChecks::default();
+            for (k, answers) in v.checks {
+                out.set(k, answers);
+            }
+            if n_source > 0 {
+                out.covered = Some(v.coverage);
+            }
+            Answer::FactChecks {
+                fact_checks: Box::new(out),
+            }
         }
     })
 }
 
-/// The texts a question's cache key covers (besides the template and model).
+/// The texts a question's cache key covers (besides the template and model):
+/// everything its prompt is built from. The combined questions begin with a
+/// descriptor of the parts asked and the context blocks present (e.g.
+/// `parts=intent_alignment_summary,fluency_rating; request=no; source=yes`),
+/// because their template id alone does not fix the wording.
 pub fn key_texts<'a>(q: &Question, ds: &'a Dataset, answers: &'a Answers) -> Vec<String> {
     let t = |id: TextId| ds.text(id).to_owned();
-    let facts = |id: TextId| {
-        answers
-            .facts(id)
-            .map(|f| f.join("\u{1f}"))
-            .unwrap_or_default()
-    };
+    let opt = |id: Option<TextId>| id.map(t).unwrap_or_default();
+    let yn = |b: bool| if b { "yes" } else { "no" };
     match *q {
-        Question::Facts(x) | Question::Fluency(x) => vec![t(x)],
-        Question::Checks { text, context, .. } => vec![facts(text), t(context)],
-        Question::SourceCoverage { source, response } => vec![facts(source), t(response)],
-        Question::Intent {
-            context, response, ..
-        } => vec![t(context), t(response)],
-        Question::Formality { post, response } => vec![t(post), t(response)],
-        Question::Receptiveness { question, response } => vec![t(question), t(response)],
-        Question::Coherence { document, response } => vec![t(document), t(response)],
+        Question::Facts(x) => vec![t(x)],
+        Question::Judgements {
+            response,
+            request,
+            source,
+            parts,
+        } => {
+            let names: Vec<&str> = parts.to_vec().into_iter().map(|p| p.name()).collect();
+            vec![
+                format!(
+                    "parts={}; request={}; source={}",
+                    names.join(","),
+                    yn(request.is_some()),
+                    yn(source.is_some())
+                ),
+                opt(request),
+                opt(source),
+                t(response),
+            ]
+        }
+        Question::FluencyCoherence {
+            response,
+            document,
+            fluency,
+            coherence,
+        } => vec![
+            format!(
+                "fluency={}; coherence={}; document={}",
+                yn(fluency),
+                yn(coherence),
+                yn(document.is_some())
+            ),
+            opt(document),
+            t(response),
+        ],
+        Question::Checks { .. } | Question::SourceCoverage { .. } => {
+            let join = |f: &[String]| f.join("\u{1f}");
+            match check_ask(q, answers) {
+                None => vec!["nothing to ask".to_owned()],
+                Some(a) => {
+                    let kinds: Vec<&str> = a.kinds.iter().map(|k| k.key()).collect();
+                    vec![
+                        format!(
+                            "kinds={}; request={}; source={}; coverage={}",
+                            kinds.join(","),
+                            yn(a.request.is_some()),
+                            yn(a.source.is_some()),
+                            yn(a.coverage.is_some())
+                        ),
+                        join(a.facts),
+                        opt(a.request),
+                        opt(a.source),
+                        a.coverage.map(|(f, _)| join(f)).unwrap_or_default(),
+                        a.coverage.map(|(_, r)| t(r)).unwrap_or_default(),
+                    ]
+                }
+            }
+        }
     }
 }
 
@@ -460,163 +1017,416 @@ mod tests {
         load_bytes(rows.join("\n").as_bytes(), FormatOptions::default()).unwrap()
     }
 
+    const SUMMARIES: ExtractOptions = ExtractOptions {
+        logprobs: false,
+        summaries: true,
+    };
+    const SUMMARIES_LP: ExtractOptions = ExtractOptions {
+        logprobs: true,
+        summaries: true,
+    };
+
     #[test]
     fn calls_scale_with_unique_texts() {
         let d = ds();
-        let plan = Plan::new(
-            &d,
-            Task::Summarization.factors(),
-            ExtractOptions {
-                logprobs: false,
-                summaries: true,
-            },
-        );
+        let plan = Plan::new(&d, Task::Summarization.factors(), SUMMARIES);
         assert_eq!(plan.unique_responses, 3);
         assert_eq!(plan.unique_sources, 1);
-        // first stage: facts of r1..r3 and S1 (4), intent, formality, coherence, fluency per response (12)
-        assert_eq!(plan.first.len(), 16, "{:?}", plan.first);
-        // second stage: off_focus and hallucination checks per response (6), coverage per response (3)
-        assert_eq!(plan.second.len(), 9);
+        assert_eq!(plan.source_fact_calls, 1);
+        // first stage: facts of r1..r3 and S1 (4), one judgement call per response (3)
+        assert_eq!(plan.first.len(), 7, "{:?}", plan.first);
+        // second stage: one fact-check call per response, coverage included (3)
+        assert_eq!(plan.second.len(), 3, "{:?}", plan.second);
+        let c = plan.calls_per_unique_response();
+        assert_eq!(c.per_unique_response, 3.0);
+        assert_eq!((c.source_fact_calls, c.per_unique_source), (1, 1.0));
+        // With log-probabilities fluency and coherence take one more call.
+        let lp = Plan::new(&d, Task::Summarization.factors(), SUMMARIES_LP);
+        assert_eq!(lp.first.len(), 10);
+        assert_eq!(lp.calls_per_unique_response().per_unique_response, 4.0);
         let naive = naive_calls(
             &d,
             Task::Summarization.factors(),
-            ExtractOptions::default(),
+            SUMMARIES,
             &Answers::default(),
             3.0,
         );
+        // Per pair side: facts, 2 × (facts + 3 checks), coverage facts + 3
+        // checks, intent, formality, fluency, coherence.
+        assert_eq!(naive, 6.0 * (1.0 + 8.0 + 4.0 + 4.0));
         assert!(naive > plan.len() as f64);
+    }
+
+    #[test]
+    fn questions_ask_every_needed_part_once() {
+        let d = ds();
+        let p = d.pairs[0];
+        let (q1, s1) = (p.input.unwrap(), p.source.unwrap());
+        let qs = questions_for_side(Task::Summarization.factors(), &p, p.a, SUMMARIES);
+        let parts: JudgementParts = [
+            JudgementPart::IntentSummary,
+            JudgementPart::Formality,
+            JudgementPart::Fluency,
+            JudgementPart::Coherence,
+        ]
+        .into_iter()
+        .collect();
+        let kinds: CheckKinds = [CheckKind::Supported, CheckKind::MainFocus]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            qs,
+            vec![
+                Question::Facts(p.a),
+                Question::Facts(s1),
+                // Every part prefers the source: the request is not shown.
+                Question::Judgements {
+                    response: p.a,
+                    request: None,
+                    source: Some(s1),
+                    parts
+                },
+                Question::Checks {
+                    text: p.a,
+                    request: Some(q1),
+                    source: Some(s1),
+                    kinds,
+                    coverage: Some(s1)
+                },
+            ]
+        );
+        // Helpful-response factors: receptiveness prefers the request.
+        let qs = questions_for_side(
+            &[Factor::Receptiveness, Factor::Fluency],
+            &p,
+            p.a,
+            ExtractOptions::default(),
+        );
+        assert_eq!(
+            qs,
+            vec![Question::Judgements {
+                response: p.a,
+                request: Some(q1),
+                source: None,
+                parts: [JudgementPart::Receptiveness, JudgementPart::Fluency]
+                    .into_iter()
+                    .collect()
+            }]
+        );
+        // Coverage alone, with log-probabilities for fluency alone.
+        let qs = questions_for_side(
+            &[Factor::SrcCoverage, Factor::Fluency],
+            &p,
+            p.a,
+            SUMMARIES_LP,
+        );
+        assert_eq!(
+            qs,
+            vec![
+                Question::Facts(s1),
+                Question::FluencyCoherence {
+                    response: p.a,
+                    document: None,
+                    fluency: true,
+                    coherence: false
+                },
+                Question::SourceCoverage {
+                    source: s1,
+                    response: p.a
+                },
+            ]
+        );
+    }
+
+    fn facts(xs: &[&str]) -> Answer {
+        Answer::Facts(xs.iter().map(|s| s.to_string()).collect())
     }
 
     #[test]
     fn values_from_answers() {
         let d = ds();
         let p = d.pairs[0];
-        let opts = ExtractOptions::default();
+        let opts = SUMMARIES;
+        let s1 = p.source.unwrap();
+        let factors = Task::Summarization.factors();
+        let qs = questions_for_side(factors, &p, p.a, opts);
+        let (judge_q, check_q) = (qs[2], qs[3]);
         let mut a = Answers::default();
-        a.insert(
-            Question::Facts(p.a),
-            Answer::Facts(vec!["f1".into(), "f2".into(), "f3".into(), "f4".into()]),
-        );
-        let ctx = p.source.unwrap();
-        a.insert(
-            Question::Checks {
-                kind: CheckKindId::Supported,
-                text: p.a,
-                context: ctx,
-            },
-            Answer::Checks(vec![true, false, true, true]),
-        );
+        a.insert(Question::Facts(p.a), facts(&["f1", "f2", "f3", "f4"]));
         assert_eq!(a.value(Factor::NFacts, &p, p.a, opts), Some(4.0));
+        assert_eq!(a.value(Factor::Hallucination, &p, p.a, opts), None);
+        a.insert(Question::Facts(s1), facts(&["s1", "s2"]));
+        a.insert(
+            check_q,
+            Answer::FactChecks {
+                fact_checks: Box::new(FactChecks {
+                    supported: Some(vec![true, false, true, true]),
+                    main_focus: Some(vec![false, false, true, true]),
+                    covered: Some(vec![true, false]),
+                    ..Default::default()
+                }),
+            },
+        );
         assert_eq!(a.value(Factor::Hallucination, &p, p.a, opts), Some(0.25));
-        assert_eq!(
-            a.value(Factor::OffFocus, &p, p.a, opts),
-            None,
-            "no main-focus answer yet"
-        );
-        a.insert(
-            Question::Facts(ctx),
-            Answer::Facts(vec!["s1".into(), "s2".into()]),
-        );
-        a.insert(
-            Question::SourceCoverage {
-                source: ctx,
-                response: p.a,
-            },
-            Answer::Checks(vec![true, false]),
-        );
+        assert_eq!(a.value(Factor::OffFocus, &p, p.a, opts), Some(0.5));
         assert_eq!(a.value(Factor::SrcCoverage, &p, p.a, opts), Some(0.5));
-        a.insert(Question::Facts(p.b), Answer::Facts(vec![]));
         assert_eq!(
-            a.value(Factor::Hallucination, &p, p.b, opts),
-            Some(0.0),
-            "no facts, nothing hallucinated"
+            a.value(Factor::Helpfulness, &p, p.a, opts),
+            None,
+            "not asked"
         );
-        assert!(prompt(
-            &Question::Checks {
-                kind: CheckKindId::Supported,
-                text: p.b,
-                context: ctx
+        assert_eq!(a.value(Factor::Fluency, &p, p.a, opts), None);
+        a.insert(
+            judge_q,
+            Answer::Judgements {
+                judgements: Box::new(Judgements {
+                    intent_alignment: Some(2.0),
+                    formality_alignment: Some(1.0),
+                    fluency: Some(0.75),
+                    coherence: Some(0.5),
+                    ..Default::default()
+                }),
             },
-            &d,
-            &a,
-            opts
-        )
-        .is_none());
+        );
+        assert_eq!(a.value(Factor::IntentAlignment, &p, p.a, opts), Some(2.0));
+        assert_eq!(
+            a.value(Factor::FormalityAlignment, &p, p.a, opts),
+            Some(1.0)
+        );
+        assert_eq!(a.value(Factor::Fluency, &p, p.a, opts), Some(0.75));
+        assert_eq!(a.value(Factor::Coherence, &p, p.a, opts), Some(0.5));
+        // The same response in another pair with the same context shares them.
+        let p2 = d.pairs[1];
+        assert_eq!(a.value(Factor::Fluency, &p2, p2.a, opts), Some(0.75));
+        // No facts: nothing hallucinated, and the fact check needs no call.
+        a.insert(Question::Facts(p.b), facts(&[]));
+        assert_eq!(a.value(Factor::Hallucination, &p, p.b, opts), Some(0.0));
+        let check_b = questions_for_side(&[Factor::Hallucination], &p, p.b, opts)[1];
+        assert!(prompt(&check_b, &d, &a, opts).is_none());
+        // ... but coverage of the source's facts still is asked.
+        let both_b =
+            questions_for_side(&[Factor::Hallucination, Factor::SrcCoverage], &p, p.b, opts)
+                .into_iter()
+                .find(|q| matches!(q, Question::Checks { .. }))
+                .unwrap();
+        let pr = prompt(&both_b, &d, &a, opts).unwrap();
+        assert!(pr.user.contains("SOURCE_FACTS") && !pr.user.contains("RESPONSE_FACTS"));
     }
 
     fn reply(text: &str) -> Completion {
         Completion {
             text: text.into(),
             first_token_logprobs: None,
+            token_logprobs: None,
             usage: Default::default(),
             finish: None,
             model: None,
         }
     }
 
+    fn yes_no_alts(p: f64, space: &str) -> Vec<(String, f64)> {
+        vec![
+            (format!("{space}yes"), p.ln()),
+            (format!("{space}no"), (1.0 - p).ln()),
+        ]
+    }
+
     fn yes_at(p: f64) -> Completion {
         Completion {
-            first_token_logprobs: Some(vec![("yes".into(), p.ln()), ("no".into(), (1.0 - p).ln())]),
+            first_token_logprobs: Some(yes_no_alts(p, "")),
             ..reply("yes")
         }
+    }
+
+    fn close(a: Option<f64>, b: f64) {
+        assert!(a.is_some_and(|a| (a - b).abs() < 1e-9), "{a:?} vs {b}");
     }
 
     #[test]
     fn replies_parse_into_answers() {
         let d = ds();
         let p = d.pairs[0];
+        let opts = ExtractOptions::default();
         let mut a = Answers::default();
         let q = Question::Facts(p.a);
-        let facts = parse_reply(
+        let fa = parse_reply(
             &q,
             &reply("```json\n{\"facts\": [\"x\", \"y\"]}\n```"),
             &a,
-            ExtractOptions::default(),
+            opts,
         )
         .unwrap();
-        a.insert(q, facts);
-        let c = Question::Checks {
-            kind: CheckKindId::MainFocus,
-            text: p.a,
-            context: p.input.unwrap(),
-        };
+        a.insert(q, fa);
+        let c = questions_for_side(&[Factor::OffFocus, Factor::Misinformation], &p, p.a, opts)[1];
         let ans = parse_reply(
             &c,
-            &reply(r#"{"checks": [{"id": 1, "answer": "yes"}, {"id": 2, "answer": "no"}]}"#),
+            &reply(
+                r#"{"response_facts": [{"id": 1, "main_focus": "yes", "misleading": "no"},
+                    {"id": 2, "main_focus": "no", "misleading": "yes"}]}"#,
+            ),
             &a,
-            ExtractOptions::default(),
+            opts,
         )
         .unwrap();
-        assert_eq!(ans, Answer::Checks(vec![true, false]));
+        assert_eq!(
+            ans,
+            Answer::FactChecks {
+                fact_checks: Box::new(FactChecks {
+                    main_focus: Some(vec![true, false]),
+                    misleading: Some(vec![false, true]),
+                    ..Default::default()
+                })
+            }
+        );
         assert!(parse_reply(
             &c,
-            &reply(r#"{"checks": [{"id": 1, "answer": "yes"}]}"#),
+            &reply(r#"{"response_facts": [{"id": 1, "main_focus": "yes", "misleading": "no"}]}"#),
             &a,
-            ExtractOptions::default()
+            opts
         )
         .is_err());
-        let f = Question::Fluency(p.a);
-        let lp = ExtractOptions {
-            logprobs: true,
-            summaries: false,
+        // Judgements: labels and ratings become factor values.
+        let j = questions_for_side(Task::Helpful.factors(), &p, p.a, opts)
+            .into_iter()
+            .find(|q| matches!(q, Question::Judgements { .. }))
+            .unwrap();
+        let ans = parse_reply(
+            &j,
+            &reply(r#"{"receptiveness": "yes", "fluency": 5, "coherence": 3}"#),
+            &a,
+            opts,
+        )
+        .unwrap();
+        assert_eq!(
+            ans,
+            Answer::Judgements {
+                judgements: Box::new(Judgements {
+                    receptiveness: Some(1.0),
+                    fluency: Some(1.0),
+                    coherence: Some(0.5),
+                    ..Default::default()
+                })
+            }
+        );
+        // Fluency alone with log-probabilities: the first token.
+        let f = questions_for_side(&[Factor::Fluency], &p, p.a, SUMMARIES_LP)[0];
+        let Answer::Judgements { judgements } =
+            parse_reply(&f, &yes_at(0.8), &a, SUMMARIES_LP).unwrap()
+        else {
+            panic!()
         };
+        close(judgements.fluency, 0.8);
+        assert_eq!(judgements.coherence, None);
+    }
+
+    #[test]
+    fn fluency_and_coherence_read_at_each_answer() {
+        let d = ds();
+        let p = d.pairs[0];
+        let q = questions_for_side(&[Factor::Fluency, Factor::Coherence], &p, p.a, SUMMARIES_LP)[0];
+        assert!(matches!(
+            q,
+            Question::FluencyCoherence {
+                fluency: true,
+                coherence: true,
+                ..
+            }
+        ));
+        let a = Answers::default();
+        let two = |c: &Completion| match parse_reply(&q, c, &a, SUMMARIES_LP).unwrap() {
+            Answer::Judgements { judgements } => (judgements.fluency, judgements.coherence),
+            other => panic!("{other:?}"),
+        };
+        let sep = vec![(" ".to_string(), -0.01)];
+        let c = Completion {
+            token_logprobs: Some(vec![
+                yes_no_alts(0.7, ""),
+                sep.clone(),
+                yes_no_alts(0.2, ""),
+            ]),
+            ..reply("yes no")
+        };
+        let (fl, co) = two(&c);
+        close(fl, 0.7);
+        close(co, 0.2);
+        // Without log-probabilities: the words.
+        assert_eq!(two(&reply("no yes")), (Some(0.0), Some(1.0)));
+        // Only one answer position found: the words for both.
+        let c = Completion {
+            token_logprobs: Some(vec![yes_no_alts(0.7, ""), sep]),
+            ..reply("yes no")
+        };
+        assert_eq!(two(&c), (Some(1.0), Some(0.0)));
+        assert!(parse_reply(&q, &reply("yes"), &a, SUMMARIES_LP).is_err());
+    }
+
+    #[test]
+    fn answers_serialise_unambiguously() {
+        let all = [
+            facts(&[]),
+            facts(&["a"]),
+            Answer::Judgements {
+                judgements: Box::new(Judgements {
+                    fluency: Some(0.5),
+                    ..Default::default()
+                }),
+            },
+            Answer::Judgements {
+                judgements: Box::default(),
+            },
+            Answer::FactChecks {
+                fact_checks: Box::new(FactChecks {
+                    supported: Some(vec![true]),
+                    covered: Some(vec![false]),
+                    ..Default::default()
+                }),
+            },
+            Answer::FactChecks {
+                fact_checks: Box::default(),
+            },
+        ];
+        for x in all {
+            let v = serde_json::to_value(&x).unwrap();
+            assert_eq!(
+                serde_json::from_value::<Answer>(v.clone()).unwrap(),
+                x,
+                "{v}"
+            );
+        }
         assert_eq!(
-            parse_reply(&f, &yes_at(0.8), &a, lp).unwrap(),
-            Answer::Number(0.8)
-        );
-        assert_eq!(
-            parse_reply(
-                &f,
-                &reply(r#"{"rating": 5}"#),
-                &a,
-                ExtractOptions::default()
-            )
+            serde_json::to_string(&Answer::Judgements {
+                judgements: Box::new(Judgements {
+                    receptiveness: Some(1.0),
+                    ..Default::default()
+                })
+            })
             .unwrap(),
-            Answer::Number(1.0)
+            r#"{"judgements":{"receptiveness":1.0}}"#
         );
+        // Unknown keys are no answer.
+        assert!(serde_json::from_str::<Answer>(r#"{"judgements": {"nope": 1}}"#).is_err());
+        assert!(serde_json::from_str::<Answer>("[true]").is_err());
+    }
+
+    #[test]
+    fn keys_name_the_parts_asked() {
+        let d = ds();
+        let p = d.pairs[0];
+        let a = Answers::default();
+        let key = |fs: &[Factor]| {
+            let q = questions_for_side(fs, &p, p.a, SUMMARIES)
+                .into_iter()
+                .find(|q| matches!(q, Question::Judgements { .. }))
+                .unwrap();
+            key_texts(&q, &d, &a)
+        };
+        let one = key(&[Factor::Fluency]);
+        let two = key(&[Factor::Fluency, Factor::Coherence]);
+        assert_eq!(one[0], "parts=fluency_rating; request=no; source=no");
         assert_eq!(
-            serde_json::to_string(&Answer::Checks(vec![true])).unwrap(),
-            "[true]"
+            two[0],
+            "parts=fluency_rating,coherence_rating; request=no; source=yes"
         );
+        assert_ne!(one, two);
     }
 }

@@ -48,7 +48,8 @@ pub struct Prompt {
     pub user: String,
     /// JSON schema of the expected reply (`None`: free text).
     pub schema: Option<serde_json::Value>,
-    /// Ask for token log-probabilities of the first reply token (yes/no judges).
+    /// Ask for token log-probabilities of the reply tokens (judges whose reply
+    /// is one or two bare yes/no words).
     pub want_logprobs: bool,
 }
 

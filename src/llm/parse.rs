@@ -4,8 +4,8 @@
 //! [`extract_json`] finds the JSON value in a reply, forgiving the usual slips
 //! of chat models: a byte-order mark, code fences, prose before or after the
 //! JSON, trailing commas, curly quotes used as string quotes. The typed
-//! parsers (`parse_facts`, `parse_checks`, …, one per template family of
-//! [`super::prompts`]) then check the shape exactly and return a typed value,
+//! parsers (`parse_facts`, `parse_fact_checks`, `parse_judgements`, …, one
+//! per template family of [`super::prompts`]) then check the shape exactly and return a typed value,
 //! or a [`ParseError`] that says what was wrong. Object keys are matched
 //! ignoring ASCII case and treating `-` and spaces like `_` (`"Facts"`,
 //! `"post formality"`); unknown keys are ignored.
@@ -29,6 +29,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use super::prompts::{CheckKind, JudgementPart};
 use crate::data::Preference;
 
 /// Why a reply could not be turned into the expected value.
@@ -57,8 +58,10 @@ pub enum ParseError {
         expected: &'static str,
         found: String,
     },
-    /// Fact checks do not give exactly one answer per fact id 1..=n.
+    /// A list of fact entries (`list`, e.g. `response_facts`) does not give
+    /// exactly one entry per fact id 1..=n.
     Checks {
+        list: &'static str,
         n_facts: usize,
         missing: Vec<u64>,
         duplicate: Vec<u64>,
@@ -91,6 +94,7 @@ impl fmt::Display for ParseError {
                 found,
             } => write!(f, "{}: expected {expected}, found {found}", place(at)),
             ParseError::Checks {
+                list,
                 n_facts,
                 missing,
                 duplicate,
@@ -98,7 +102,7 @@ impl fmt::Display for ParseError {
             } => {
                 write!(
                     f,
-                    "`checks`: expected exactly one answer for each fact id 1..={n_facts}"
+                    "`{list}`: expected exactly one entry for each fact id 1..={n_facts}"
                 )?;
                 if !missing.is_empty() {
                     write!(f, "; missing ids {}", join(missing))?;
@@ -503,36 +507,35 @@ pub fn parse_facts(reply: &str) -> Result<Vec<String>> {
     Ok(facts)
 }
 
-/// Fact checks (`fact_check_*@1`): `{"checks": [{"id": i, "answer": "yes" |
-/// "no"}]}` (or the bare list) with exactly one entry for each id
-/// `1..=n_facts`, in any order. Ids may be integers or numeric strings;
-/// answers are matched case-insensitively and may be booleans.
-///
-/// Returns the answers in fact order: element `i` is the answer for fact
-/// `i + 1` (`true` = yes).
-///
-/// # Errors
-///
-/// A wrong shape or answer, or ids that are missing, repeated or out of range
-/// ([`ParseError::Checks`] lists them all).
-pub fn parse_checks(reply: &str, n_facts: usize) -> Result<Vec<bool>> {
-    let v = extract_json(reply)?;
-    let items = list(&v, "checks")?;
-    let mut answers: Vec<Option<bool>> = vec![None; n_facts];
+/// The entries of one list of a `fact_checks@1` reply: exactly one object
+/// `{"id": i, "<key>": "yes" | "no", …}` for each id `1..=n_facts`, in any
+/// order, each with every key in `keys`. Ids may be integers or numeric
+/// strings; answers are matched case-insensitively and may be booleans;
+/// other keys are ignored. Returns, for each key, the answers in fact order.
+fn fact_entries(
+    items: &[Value],
+    list: &'static str,
+    n_facts: usize,
+    keys: &[&'static str],
+) -> Result<Vec<Vec<bool>>> {
+    let mut answers: Vec<Option<Vec<bool>>> = vec![None; n_facts];
     let mut duplicate = Vec::new();
     let mut out_of_range = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let at = format!("checks[{i}]");
+        let at = format!("{list}[{i}]");
         let obj = as_object(item, &at)?;
         let id_v = field(obj, "id", &at)?;
         let id = integer(id_v).ok_or_else(|| bad(&path(&at, "id"), "an integer fact id", id_v))?;
-        let answer = yes_no_value(field(obj, "answer", &at)?, &path(&at, "answer"))?;
+        let mut row = Vec::with_capacity(keys.len());
+        for key in keys {
+            row.push(yes_no_value(field(obj, key, &at)?, &path(&at, key))?);
+        }
         match usize::try_from(id) {
             Ok(k) if (1..=n_facts).contains(&k) => {
                 if answers[k - 1].is_some() {
                     duplicate.push(k as u64);
                 } else {
-                    answers[k - 1] = Some(answer);
+                    answers[k - 1] = Some(row);
                 }
             }
             _ => out_of_range.push(id),
@@ -547,13 +550,74 @@ pub fn parse_checks(reply: &str, n_facts: usize) -> Result<Vec<bool>> {
         out_of_range.sort_unstable();
         out_of_range.dedup();
         return Err(ParseError::Checks {
+            list,
             n_facts,
             missing,
             duplicate,
             out_of_range,
         });
     }
-    Ok(answers.into_iter().flatten().collect())
+    let rows: Vec<Vec<bool>> = answers.into_iter().flatten().collect();
+    Ok((0..keys.len())
+        .map(|j| rows.iter().map(|r| r[j]).collect())
+        .collect())
+}
+
+/// The reply of `fact_checks@1`, in fact order (`true` = yes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FactCheckVerdict {
+    /// For every check kind asked, in the order asked: one answer per
+    /// response fact.
+    pub checks: Vec<(CheckKind, Vec<bool>)>,
+    /// One answer per source fact ("covered"); empty when not asked.
+    pub coverage: Vec<bool>,
+}
+
+/// The reply of `fact_checks@1`: `{"response_facts": [{"id": i, "<kind
+/// key>": "yes" | "no", …}], "source_facts": [{"id": j, "covered": "yes" |
+/// "no"}]}`.
+///
+/// `response_facts` is required when `kinds` is not empty and
+/// `n_response_facts > 0`: exactly one entry for each id
+/// `1..=n_response_facts`, each with an answer for every kind asked
+/// ([`CheckKind::key`]). `source_facts` is required when `n_source_facts >
+/// 0`, likewise with `covered`. A list that was not asked is ignored, as
+/// are unknown keys.
+///
+/// # Errors
+///
+/// No JSON, a missing list, a wrong shape or answer, or ids that are
+/// missing, repeated or out of range ([`ParseError::Checks`] lists them all).
+pub fn parse_fact_checks(
+    reply: &str,
+    n_response_facts: usize,
+    kinds: &[CheckKind],
+    n_source_facts: usize,
+) -> Result<FactCheckVerdict> {
+    let v = extract_json(reply)?;
+    let obj = as_object(&v, "")?;
+    let mut out = FactCheckVerdict {
+        checks: Vec::new(),
+        coverage: Vec::new(),
+    };
+    if !kinds.is_empty() && n_response_facts > 0 {
+        let list_v = field(obj, "response_facts", "")?;
+        let items = list_v
+            .as_array()
+            .ok_or_else(|| bad("response_facts", "a list", list_v))?;
+        let keys: Vec<&'static str> = kinds.iter().map(|k| k.key()).collect();
+        let answers = fact_entries(items, "response_facts", n_response_facts, &keys)?;
+        out.checks = kinds.iter().copied().zip(answers).collect();
+    }
+    if n_source_facts > 0 {
+        let list_v = field(obj, "source_facts", "")?;
+        let items = list_v
+            .as_array()
+            .ok_or_else(|| bad("source_facts", "a list", list_v))?;
+        let mut answers = fact_entries(items, "source_facts", n_source_facts, &["covered"])?;
+        out.coverage = answers.pop().unwrap_or_default();
+    }
+    Ok(out)
 }
 
 /// The three-way label of intent and formality alignment (METHOD.md §4).
@@ -599,20 +663,7 @@ fn alignment_value(v: &Value, at: &str) -> Result<AlignmentLabel> {
     }
 }
 
-/// The `label` of `intent_alignment@1`, `intent_alignment_summary@1` and
-/// `formality_alignment@1`. Accepts `aligned`, `partially`, `not_aligned`
-/// and obvious variants (`Partially aligned`, `not aligned`, `NOT-ALIGNED`).
-///
-/// # Errors
-///
-/// No JSON, no `label`, or a label outside the three.
-pub fn parse_label(reply: &str) -> Result<AlignmentLabel> {
-    let v = extract_json(reply)?;
-    let obj = as_object(&v, "")?;
-    alignment_value(field(obj, "label", "")?, "label")
-}
-
-/// A text's formality as rated by `formality_alignment@1`.
+/// A text's formality as rated by `response_judgements@1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Formality {
     Formal,
@@ -620,9 +671,10 @@ pub enum Formality {
     Informal,
 }
 
-/// The full reply of `formality_alignment@1`.
+/// The formality part of a `response_judgements@1` reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FormalityVerdict {
+    /// The formality of the context (the source, else the request).
     pub post: Formality,
     pub response: Formality,
     pub label: AlignmentLabel,
@@ -641,25 +693,87 @@ fn formality_value(v: &Value, at: &str) -> Result<Formality> {
     }
 }
 
-/// The reply of `formality_alignment@1`: both formality ratings and the label.
+/// The parsed reply of `response_judgements@1`: one field per part asked
+/// (`None` for the parts not asked).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JudgementVerdict {
+    pub intent: Option<AlignmentLabel>,
+    pub formality: Option<FormalityVerdict>,
+    pub receptiveness: Option<bool>,
+    /// 1..=5.
+    pub fluency: Option<u8>,
+    /// 1..=5.
+    pub coherence: Option<u8>,
+}
+
+/// A rating from 1 to 5: an integer, also as a string (`"4"`) or an
+/// integral float (`4.0`).
+fn rating_value(v: &Value, at: &str) -> Result<u8> {
+    match integer(v) {
+        Some(k @ 1..=5) => Ok(k as u8),
+        _ => Err(bad(at, "an integer from 1 to 5", v)),
+    }
+}
+
+/// The reply of `response_judgements@1` for the given parts: one JSON
+/// object with the keys of every part asked ([`JudgementPart::keys`]).
+/// Labels accept `aligned`, `partially`, `not_aligned` and obvious variants
+/// (`Partially aligned`, `not aligned`, `NOT-ALIGNED`); formality `formal`,
+/// `neutral`, `informal` (also `casual`, `semi-formal`); yes/no any case or
+/// a boolean; ratings integers 1..=5, also as strings or integral floats.
+/// Keys of parts not asked, and unknown keys, are ignored.
 ///
 /// # Errors
 ///
-/// No JSON, or any of the three keys missing or with an unaccepted value.
-pub fn parse_formality(reply: &str) -> Result<FormalityVerdict> {
+/// No JSON, a key of an asked part missing, or an unaccepted value.
+pub fn parse_judgements(reply: &str, parts: &[JudgementPart]) -> Result<JudgementVerdict> {
     let v = extract_json(reply)?;
     let obj = as_object(&v, "")?;
-    Ok(FormalityVerdict {
-        post: formality_value(field(obj, "post_formality", "")?, "post_formality")?,
-        response: formality_value(field(obj, "response_formality", "")?, "response_formality")?,
-        label: alignment_value(field(obj, "label", "")?, "label")?,
-    })
+    let mut out = JudgementVerdict::default();
+    for &p in parts {
+        match p {
+            JudgementPart::Intent | JudgementPart::IntentSummary => {
+                out.intent = Some(alignment_value(
+                    field(obj, "intent_alignment", "")?,
+                    "intent_alignment",
+                )?);
+            }
+            JudgementPart::Formality => {
+                out.formality = Some(FormalityVerdict {
+                    post: formality_value(
+                        field(obj, "context_formality", "")?,
+                        "context_formality",
+                    )?,
+                    response: formality_value(
+                        field(obj, "response_formality", "")?,
+                        "response_formality",
+                    )?,
+                    label: alignment_value(
+                        field(obj, "formality_alignment", "")?,
+                        "formality_alignment",
+                    )?,
+                });
+            }
+            JudgementPart::Receptiveness => {
+                out.receptiveness = Some(yes_no_value(
+                    field(obj, "receptiveness", "")?,
+                    "receptiveness",
+                )?);
+            }
+            JudgementPart::Fluency => {
+                out.fluency = Some(rating_value(field(obj, "fluency", "")?, "fluency")?);
+            }
+            JudgementPart::Coherence => {
+                out.coherence = Some(rating_value(field(obj, "coherence", "")?, "coherence")?);
+            }
+        }
+    }
+    Ok(out)
 }
 
-/// A yes/no reply: `{"answer": "yes" | "no"}` (`receptiveness@1`; any case,
-/// or a boolean) or the bare word `yes` or `no` (`fluency@1`, `coherence@1`;
-/// any case, with quotes, `**` or a full stop around it). Either form is
-/// accepted for every yes/no template.
+/// A yes/no reply: the bare word `yes` or `no` (`fluency@1`,
+/// `coherence@1`; any case, with quotes, `**` or a full stop around it), or
+/// `{"answer": "yes" | "no"}` (any case, or a boolean).
 ///
 /// # Errors
 ///
@@ -687,19 +801,40 @@ pub fn parse_yes_no(reply: &str) -> Result<bool> {
     }
 }
 
-/// The `rating` of `fluency_rating@1` and `coherence_rating@1`: an integer
-/// from 1 to 5, also as a string (`"4"`) or an integral float (`4.0`).
+/// The reply of `fluency_coherence@1`: exactly two bare words, each `yes` or
+/// `no` (any case), the first answering question 1 and the second question
+/// 2. Separators between and around them may be spaces, line breaks,
+/// commas, semicolons or full stops; quotes and `**` around a word are
+/// removed.
 ///
 /// # Errors
 ///
-/// No JSON, no `rating`, a non-integer or a value outside 1..=5.
-pub fn parse_rating(reply: &str) -> Result<u8> {
-    let v = extract_json(reply)?;
-    let obj = as_object(&v, "")?;
-    let r = field(obj, "rating", "")?;
-    match integer(r) {
-        Some(k @ 1..=5) => Ok(k as u8),
-        _ => Err(bad("rating", "an integer from 1 to 5", r)),
+/// [`ParseError::Empty`], or anything other than two yes/no words.
+pub fn parse_two_yes_no(reply: &str) -> Result<[bool; 2]> {
+    let bare = reply.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if bare.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let words: Vec<String> = bare
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '.' | '/'))
+        .map(norm_word)
+        .filter(|w| !w.is_empty())
+        .collect();
+    match words.as_slice() {
+        [a, b] => match (a.as_str(), b.as_str()) {
+            ("yes" | "no", "yes" | "no") => Ok([a == "yes", b == "yes"]),
+            _ => Err(two_words_error(bare)),
+        },
+        _ => Err(two_words_error(bare)),
+    }
+}
+
+fn two_words_error(bare: &str) -> ParseError {
+    ParseError::BadValue {
+        at: String::new(),
+        expected:
+            "two words, each yes or no (the first answering question 1, the second question 2)",
+        found: describe(&Value::String(bare.to_string())),
     }
 }
 
@@ -975,12 +1110,13 @@ mod tests {
             parse_facts(r#"{"Facts": ["a"], "note": 1}"#).unwrap(),
             ["a"]
         );
-        let f = parse_formality(
-            r#"{"Post Formality": "Formal", "response-formality": "casual", "Label": "Not Aligned"}"#,
+        let f = parse_judgements(
+            r#"{"Context Formality": "Formal", "response-formality": "casual", "Formality_Alignment": "Not Aligned"}"#,
+            &[JudgementPart::Formality],
         )
         .unwrap();
         assert_eq!(
-            f,
+            f.formality.unwrap(),
             FormalityVerdict {
                 post: Formality::Formal,
                 response: Formality::Informal,
@@ -1018,19 +1154,56 @@ mod tests {
         ));
     }
 
+    const TWO_KINDS: [CheckKind; 2] = [CheckKind::Supported, CheckKind::MainFocus];
+
     #[test]
-    fn checks_exactly_one_per_fact() {
-        let ok = r#"{"checks": [{"id": 2, "answer": "No"}, {"id": "1", "answer": "YES."}, {"id": 3, "answer": true}]}"#;
-        assert_eq!(parse_checks(ok, 3).unwrap(), [true, false, true]);
+    fn fact_checks_exactly_one_entry_per_fact() {
+        let ok = r#"{"response_facts": [
+            {"id": 2, "supported": "No", "main_focus": "yes"},
+            {"id": "1", "supported": "YES.", "main_focus": false},
+            {"id": 3, "supported": true, "main_focus": "no", "note": "x"}],
+          "source_facts": [{"id": 1, "covered": "no"}, {"id": 2, "covered": "yes"}]}"#;
+        let v = parse_fact_checks(ok, 3, &TWO_KINDS, 2).unwrap();
         assert_eq!(
-            parse_checks(r#"{"checks": []}"#, 0).unwrap(),
-            Vec::<bool>::new()
+            v.checks,
+            vec![
+                (CheckKind::Supported, vec![true, false, true]),
+                (CheckKind::MainFocus, vec![false, true, false])
+            ]
         );
-        let e = parse_checks(r#"{"checks": [{"id": 1, "answer": "yes"}, {"id": 1, "answer": "yes"}, {"id": 4, "answer": "no"}]}"#, 3)
-            .unwrap_err();
+        assert_eq!(v.coverage, [false, true]);
+        // Parts not asked are not required, and ignored when present.
+        let only_cov = parse_fact_checks(ok, 0, &TWO_KINDS, 2).unwrap();
+        assert!(only_cov.checks.is_empty());
+        assert_eq!(
+            parse_fact_checks(
+                r#"{"source_facts": [{"id": 1, "covered": "yes"}]}"#,
+                3,
+                &[],
+                1
+            )
+            .unwrap()
+            .coverage,
+            [true]
+        );
+        assert!(matches!(
+            parse_fact_checks(r#"{"source_facts": []}"#, 3, &TWO_KINDS, 0),
+            Err(ParseError::MissingKey {
+                key: "response_facts",
+                ..
+            })
+        ));
+        let e = parse_fact_checks(
+            r#"{"response_facts": [{"id": 1, "supported": "yes", "main_focus": "yes"}, {"id": 1, "supported": "yes", "main_focus": "yes"}, {"id": 4, "supported": "no", "main_focus": "no"}]}"#,
+            3,
+            &TWO_KINDS,
+            0,
+        )
+        .unwrap_err();
         assert_eq!(
             e,
             ParseError::Checks {
+                list: "response_facts",
                 n_facts: 3,
                 missing: vec![2, 3],
                 duplicate: vec![1],
@@ -1039,19 +1212,33 @@ mod tests {
         );
         assert_eq!(
             e.to_string(),
-            "`checks`: expected exactly one answer for each fact id 1..=3; missing ids 2, 3; repeated ids 1; ids that do not exist 4"
+            "`response_facts`: expected exactly one entry for each fact id 1..=3; missing ids 2, 3; repeated ids 1; ids that do not exist 4"
         );
+        // Every asked kind must be answered for every fact.
         assert!(matches!(
-            parse_checks(r#"{"checks": [{"id": 1, "answer": "maybe"}]}"#, 1),
-            Err(ParseError::BadValue { ref at, .. }) if at == "checks[0].answer"
+            parse_fact_checks(r#"{"response_facts": [{"id": 1, "supported": "yes"}]}"#, 1, &TWO_KINDS, 0),
+            Err(ParseError::MissingKey { key: "main_focus", ref at }) if at == "response_facts[0]"
         ));
         assert!(matches!(
-            parse_checks(r#"{"checks": [{"id": 1.5, "answer": "no"}]}"#, 1),
+            parse_fact_checks(r#"{"source_facts": [{"id": 1, "covered": "maybe"}]}"#, 0, &[], 1),
+            Err(ParseError::BadValue { ref at, .. }) if at == "source_facts[0].covered"
+        ));
+        assert!(matches!(
+            parse_fact_checks(
+                r#"{"source_facts": [{"id": 1.5, "covered": "no"}]}"#,
+                0,
+                &[],
+                1
+            ),
             Err(ParseError::BadValue { .. })
         ));
         assert!(matches!(
-            parse_checks(r#"{"checks": {"1": "yes"}}"#, 1),
+            parse_fact_checks(r#"{"source_facts": {"1": "yes"}}"#, 0, &[], 1),
             Err(ParseError::BadValue { .. })
+        ));
+        assert!(matches!(
+            parse_fact_checks(r#"{"source_facts": [{"id": 1, "covered": "yes"}]}"#, 0, &[], 2),
+            Err(ParseError::Checks { list: "source_facts", ref missing, .. }) if missing == &[2]
         ));
     }
 
@@ -1066,13 +1253,61 @@ mod tests {
             ("NOT-ALIGNED", AlignmentLabel::NotAligned),
             ("not aligned.", AlignmentLabel::NotAligned),
         ] {
-            let reply = format!(r#"{{"label": "{s}"}}"#);
-            assert_eq!(parse_label(&reply).unwrap(), want, "{s}");
+            let reply = format!(r#"{{"intent_alignment": "{s}"}}"#);
+            let v = parse_judgements(&reply, &[JudgementPart::IntentSummary]).unwrap();
+            assert_eq!(v.intent, Some(want), "{s}");
         }
-        assert!(parse_label(r#"{"label": "somewhat"}"#).is_err());
-        assert!(parse_label(r#"{"label": 2}"#).is_err());
+        let intent = [JudgementPart::Intent];
+        assert!(parse_judgements(r#"{"intent_alignment": "somewhat"}"#, &intent).is_err());
+        assert!(parse_judgements(r#"{"intent_alignment": 2}"#, &intent).is_err());
         assert_eq!(AlignmentLabel::Partially.value(), 1);
         assert_eq!(AlignmentLabel::NotAligned.as_str(), "not_aligned");
+    }
+
+    #[test]
+    fn judgements_of_the_parts_asked() {
+        let all = r#"{"intent_alignment": "partially", "context_formality": "informal",
+            "response_formality": "neutral", "formality_alignment": "aligned",
+            "receptiveness": "No", "fluency": "4", "coherence": 2.0}"#;
+        let v = parse_judgements(all, &JudgementPart::ALL).unwrap();
+        assert_eq!(v.intent, Some(AlignmentLabel::Partially));
+        assert_eq!(v.formality.unwrap().label, AlignmentLabel::Aligned);
+        assert_eq!(v.formality.unwrap().post, Formality::Informal);
+        assert_eq!(v.receptiveness, Some(false));
+        assert_eq!((v.fluency, v.coherence), (Some(4), Some(2)));
+        // Only the parts asked are read.
+        let v = parse_judgements(all, &[JudgementPart::Fluency]).unwrap();
+        assert_eq!(
+            v,
+            JudgementVerdict {
+                fluency: Some(4),
+                ..Default::default()
+            }
+        );
+        assert!(matches!(
+            parse_judgements(
+                r#"{"fluency": 4}"#,
+                &[JudgementPart::Fluency, JudgementPart::Coherence]
+            ),
+            Err(ParseError::MissingKey {
+                key: "coherence",
+                ..
+            })
+        ));
+        for bad in [
+            r#"{"fluency": 0}"#,
+            r#"{"fluency": 6}"#,
+            r#"{"fluency": 3.5}"#,
+            r#"{"fluency": "four"}"#,
+        ] {
+            assert!(
+                parse_judgements(bad, &[JudgementPart::Fluency]).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(rating_to_unit(1), 0.0);
+        assert_eq!(rating_to_unit(3), 0.5);
+        assert_eq!(rating_to_unit(5), 1.0);
     }
 
     #[test]
@@ -1094,21 +1329,25 @@ mod tests {
     }
 
     #[test]
-    fn ratings() {
-        assert_eq!(parse_rating(r#"{"rating": 4}"#).unwrap(), 4);
-        assert_eq!(parse_rating(r#"{"Rating": "5"}"#).unwrap(), 5);
-        assert_eq!(parse_rating(r#"{"rating": 1.0}"#).unwrap(), 1);
+    fn two_bare_words() {
+        assert_eq!(parse_two_yes_no("yes no").unwrap(), [true, false]);
+        assert_eq!(parse_two_yes_no(" No\nYES.").unwrap(), [false, true]);
+        assert_eq!(parse_two_yes_no("\"yes\", \"yes\"").unwrap(), [true, true]);
+        assert_eq!(parse_two_yes_no("**no**; no").unwrap(), [false, false]);
+        assert_eq!(parse_two_yes_no(" "), Err(ParseError::Empty));
         for bad in [
-            r#"{"rating": 0}"#,
-            r#"{"rating": 6}"#,
-            r#"{"rating": 3.5}"#,
-            r#"{"rating": "four"}"#,
+            "yes",
+            "yes no yes",
+            "yes maybe",
+            "1. yes 2. no",
+            "Yes, it is.",
         ] {
-            assert!(parse_rating(bad).is_err(), "{bad}");
+            assert!(parse_two_yes_no(bad).is_err(), "{bad}");
         }
-        assert_eq!(rating_to_unit(1), 0.0);
-        assert_eq!(rating_to_unit(3), 0.5);
-        assert_eq!(rating_to_unit(5), 1.0);
+        assert!(parse_two_yes_no("yes")
+            .unwrap_err()
+            .to_string()
+            .contains("two words, each yes or no"));
     }
 
     #[test]
@@ -1179,15 +1418,20 @@ mod tests {
 
     #[test]
     fn errors_display_clearly() {
-        let e = parse_rating(r#"{"rating": "excellent and more text than fits in a message"}"#)
-            .unwrap_err();
+        let e = parse_judgements(
+            r#"{"fluency": "excellent and more text than fits in a message"}"#,
+            &[JudgementPart::Fluency],
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "`rating`: expected an integer from 1 to 5, found the string \"excellent and more text than fits in a m…\""
+            "`fluency`: expected an integer from 1 to 5, found the string \"excellent and more text than fits in a m…\""
         );
         assert_eq!(
-            parse_label("{}").unwrap_err().to_string(),
-            "the reply: missing key `label`"
+            parse_judgements("{}", &[JudgementPart::Intent])
+                .unwrap_err()
+                .to_string(),
+            "the reply: missing key `intent_alignment`"
         );
         let boxed: Box<dyn std::error::Error> = Box::new(ParseError::NoJson);
         assert_eq!(

@@ -49,7 +49,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Decoding, Prompt};
 
-/// How many alternatives of the first generated token are asked for when a
+/// How many alternatives of each generated token are asked for when a
 /// prompt wants log-probabilities. Five is within every provider's limit
 /// (OpenAI allows up to 20, Gemini up to 20) and already holds nearly all
 /// the probability mass of a yes/no answer.
@@ -370,8 +370,8 @@ fn redact_url(url: &str) -> String {
 ///   [`gemini_schema`]). OpenAI and Anthropic require an object at the root.
 /// * Logprobs (when [`ModelConfig::requests_logprobs`]): `logprobs: true,
 ///   top_logprobs: 5` or Gemini's `responseLogprobs: true, logprobs: 5`.
-///   Only meaningful for free-text prompts whose first token is the answer;
-///   with a schema the first token is `{`.
+///   Only meaningful for free-text prompts whose reply is the bare answer
+///   word(s); with a schema the first token is `{`.
 pub fn build_request(cfg: &ModelConfig, key: &str, prompt: &Prompt) -> HttpRequest {
     let key = key.trim();
     let base = cfg.effective_base_url();
@@ -815,6 +815,13 @@ pub struct Completion {
     /// log-probabilities, most likely first, when logprobs were requested
     /// and returned. See [`p_yes`].
     pub first_token_logprobs: Option<Vec<(String, f64)>>,
+    /// The top alternatives of every generated token, one list per position
+    /// in reply order (each most likely first; a position without any is an
+    /// empty list), when logprobs were requested and returned. Element 0 is
+    /// [`first_token_logprobs`](Self::first_token_logprobs). See
+    /// [`p_yes_per_answer`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_logprobs: Option<Vec<Vec<(String, f64)>>>,
     pub usage: Usage,
     /// The provider's stop reason as sent (`stop`, `end_turn`, `tool_use`,
     /// `STOP`, …).
@@ -1225,9 +1232,20 @@ fn parse_openai(v: &Value, body: &str) -> Result<Completion, CallError> {
     let first_token_logprobs = choice
         .pointer("/logprobs/content/0")
         .and_then(openai_top_logprobs);
+    let token_logprobs = choice
+        .pointer("/logprobs/content")
+        .and_then(Value::as_array)
+        .map(|positions| {
+            positions
+                .iter()
+                .map(|entry| openai_top_logprobs(entry).unwrap_or_default())
+                .collect::<Vec<_>>()
+        })
+        .filter(|positions| positions.iter().any(|alts| !alts.is_empty()));
     Ok(Completion {
         text,
         first_token_logprobs,
+        token_logprobs,
         usage,
         finish,
         model: v.get("model").and_then(Value::as_str).map(str::to_string),
@@ -1310,6 +1328,7 @@ fn parse_anthropic(v: &Value, body: &str) -> Result<Completion, CallError> {
     Ok(Completion {
         text,
         first_token_logprobs: None,
+        token_logprobs: None,
         usage,
         finish,
         model: v.get("model").and_then(Value::as_str).map(str::to_string),
@@ -1382,34 +1401,16 @@ fn parse_gemini(v: &Value, body: &str) -> Result<Completion, CallError> {
             body,
         )
     })?;
-    let first_token_logprobs = candidate
-        .pointer("/logprobsResult/topCandidates/0/candidates")
-        .and_then(Value::as_array)
-        .map(|alts| {
-            alts.iter()
-                .filter_map(|a| {
-                    Some((
-                        a.get("token")?.as_str()?.to_string(),
-                        a.get("logProbability")?.as_f64()?,
-                    ))
-                })
-                .collect::<Vec<_>>()
-        })
-        .or_else(|| {
-            let chosen = candidate.pointer("/logprobsResult/chosenCandidates/0")?;
-            Some(vec![(
-                chosen.get("token")?.as_str()?.to_string(),
-                chosen.get("logProbability")?.as_f64()?,
-            )])
-        })
-        .map(|mut alts| {
-            sort_alternatives(&mut alts);
-            alts
-        })
-        .filter(|alts| !alts.is_empty());
+    let token_logprobs = gemini_token_logprobs(candidate);
+    let first_token_logprobs = token_logprobs
+        .as_ref()
+        .and_then(|positions| positions.first())
+        .filter(|alts| !alts.is_empty())
+        .cloned();
     Ok(Completion {
         text,
         first_token_logprobs,
+        token_logprobs,
         usage,
         finish,
         model: v
@@ -1417,6 +1418,45 @@ fn parse_gemini(v: &Value, body: &str) -> Result<Completion, CallError> {
             .and_then(Value::as_str)
             .map(str::to_string),
     })
+}
+
+/// Gemini's per-position alternatives: `logprobsResult.topCandidates[i]
+/// .candidates` (`{token, logProbability}`), else the chosen token alone
+/// (`chosenCandidates[i]`), sorted most likely first. `None` when neither
+/// list is there or every position is empty.
+fn gemini_token_logprobs(candidate: &Value) -> Option<Vec<Vec<(String, f64)>>> {
+    let pair = |a: &Value| -> Option<(String, f64)> {
+        Some((
+            a.get("token")?.as_str()?.to_string(),
+            a.get("logProbability")?.as_f64()?,
+        ))
+    };
+    let top = candidate
+        .pointer("/logprobsResult/topCandidates")
+        .and_then(Value::as_array);
+    let chosen = candidate
+        .pointer("/logprobsResult/chosenCandidates")
+        .and_then(Value::as_array);
+    let n = top.map_or(0, Vec::len).max(chosen.map_or(0, Vec::len));
+    let positions: Vec<Vec<(String, f64)>> = (0..n)
+        .map(|i| {
+            let mut alts: Vec<(String, f64)> = top
+                .and_then(|t| t.get(i))
+                .and_then(|p| p.get("candidates"))
+                .and_then(Value::as_array)
+                .map(|cs| cs.iter().filter_map(pair).collect())
+                .unwrap_or_default();
+            if alts.is_empty() {
+                alts.extend(chosen.and_then(|c| c.get(i)).and_then(pair));
+            }
+            sort_alternatives(&mut alts);
+            alts
+        })
+        .collect();
+    positions
+        .iter()
+        .any(|alts| !alts.is_empty())
+        .then_some(positions)
 }
 
 // ---------------------------------------------------------------------------
@@ -1435,8 +1475,45 @@ fn parse_gemini(v: &Value, body: &str) -> Result<Completion, CallError> {
 /// answer missing from the top alternatives contributes nothing, so one
 /// present alone gives 0 or 1.
 pub fn p_yes(first_token_logprobs: &[(String, f64)]) -> Option<f64> {
+    let (yes, no) = yes_no_mass(first_token_logprobs);
+    let total = yes + no;
+    (total > 0.0).then(|| yes / total)
+}
+
+/// P(yes) / (P(yes) + P(no)) at every *answer position* of a reply, in
+/// reply order: for replies that give several bare yes/no answers in a row
+/// (`fluency_coherence@1` answers "yes no"), element `k` scores the
+/// `k`-th answer. `token_logprobs` holds each generated position's top
+/// alternatives ([`Completion::token_logprobs`]).
+///
+/// A position is an answer position when its yes and no alternatives
+/// (every variant, counted as in [`p_yes`]) together hold at least half of
+/// the probability: the model is answering there, whichever word it
+/// sampled. Separators (spaces, line breaks, commas) and other words hold
+/// next to none, so they are skipped. The result is shorter than the number
+/// of answers asked when the model was unsure whether to answer at some
+/// position; callers should then not trust the alignment and fall back to
+/// the reply's words.
+pub fn p_yes_per_answer(token_logprobs: &[Vec<(String, f64)>]) -> Vec<f64> {
+    token_logprobs
+        .iter()
+        .filter_map(|alts| {
+            let (yes, no) = yes_no_mass(alts);
+            (yes + no >= 0.5).then(|| yes / (yes + no))
+        })
+        .collect()
+}
+
+/// P(yes)/(P(yes)+P(no)) at the `k`-th (0-based) answer position of a reply
+/// ([`p_yes_per_answer`]), if there is one.
+pub fn p_yes_at_answer(token_logprobs: &[Vec<(String, f64)>], k: usize) -> Option<f64> {
+    p_yes_per_answer(token_logprobs).get(k).copied()
+}
+
+/// The summed probabilities of the yes and the no variants among `alts`.
+fn yes_no_mass(alts: &[(String, f64)]) -> (f64, f64) {
     let (mut yes, mut no) = (0.0_f64, 0.0_f64);
-    for (token, logprob) in first_token_logprobs {
+    for (token, logprob) in alts {
         let p = if logprob.is_nan() { 0.0 } else { logprob.exp() };
         if !p.is_finite() {
             continue;
@@ -1447,8 +1524,7 @@ pub fn p_yes(first_token_logprobs: &[(String, f64)]) -> Option<f64> {
             _ => {}
         }
     }
-    let total = yes + no;
-    (total > 0.0).then(|| yes / total)
+    (yes, no)
 }
 
 fn normalise_answer_token(token: &str) -> String {

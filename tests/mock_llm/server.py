@@ -383,6 +383,9 @@ FENCES = [
     re.compile(r"<<<(.*?)>>>", re.S),
 ]
 NUMBERED = re.compile(r"^\s*(?:\[\d+\]|\d+[.):])\s+(\S.*)$", re.M)
+LABELLED_BLOCK = re.compile(r"^<<<([A-Z][A-Z0-9_]*)\n(.*?)\n\1>>>$", re.M | re.S)
+#: Free-text prompts that ask for two yes/no words (fluency_coherence@1).
+TWO_WORDS = re.compile(r"\btwo words\b", re.I)
 
 
 def delimited_text(user):
@@ -427,12 +430,24 @@ def listed_items(user):
     return []
 
 
+def labelled_lists(user):
+    """Numbered lines of each <<<LABEL ... LABEL>>> block, by label (upper case),
+    for blocks that hold numbered lines."""
+    out = {}
+    for label, inner in LABELLED_BLOCK.findall(user):
+        lines = [n.strip() for n in NUMBERED.findall(inner)]
+        if lines:
+            out[label] = lines
+    return out
+
+
 class Ctx:
     def __init__(self, call):
         self.call = call
         self.text = delimited_text(call.user)
         self.sentences = sentences(self.text)
         self.items = listed_items(call.user)
+        self.lists = labelled_lists(call.user)
 
 
 def increasing_texts(ctx, n):
@@ -526,6 +541,10 @@ def synth(schema, ctx, root, key="", index=None):
             n = bounded(1, schema)
         elif k in GEN_KEYS:
             n = bounded(5, schema)
+        elif key.upper() in ctx.lists:
+            # One item per numbered line of the block named like the key
+            # (fact_checks@1: "response_facts" <- <<<RESPONSE_FACTS).
+            n = bounded(len(ctx.lists[key.upper()]), schema)
         else:
             n = bounded(len(ctx.items) or len(ctx.sentences) or 1, schema)
         return [synth(item, ctx, root, key, j) for j in range(n)]
@@ -582,6 +601,8 @@ def reply_for(call, state):
         return synth(call.schema, ctx, call.schema), True
     if call.json_mode:
         return {"answer": "yes" if is_yes_no(call) else ctx.sentences[0]}, True
+    if TWO_WORDS.search(call.system + "\n" + call.user) and is_yes_no(call):
+        return "Yes No", False
     if is_yes_no(call):
         return "Yes", False
     return ctx.sentences[0], False
@@ -602,13 +623,35 @@ def first_token_alternatives(first):
     """Fixed alternatives of the first token (natural logs, best first)."""
     word = first.strip().lower()
     if word in ("yes", "no"):
-        other = "No" if word == "yes" else "Yes"
-        bare = first.strip()
-        other_case = bare.lower() if bare != bare.lower() else bare.capitalize()
-        return [(first, math.log(0.9)), (other, math.log(0.08)), (other_case, math.log(0.01)),
-                (" " + bare, math.log(0.005)), ("The", math.log(0.002))]
+        return yes_no_alternatives(first)
     return [(first, math.log(0.99)), ("```", math.log(0.005)), ("Sure", math.log(0.002)),
             ("Here", math.log(0.001)), (" ", math.log(0.001))]
+
+
+def yes_no_alternatives(tok):
+    """Fixed alternatives of a yes/no token at any position: the token 0.9,
+    the other answer 0.08, the token in the other case 0.01, the token with
+    (or without) a leading space 0.005, "The" 0.002."""
+    lead = tok[: len(tok) - len(tok.lstrip())]
+    bare = tok.strip()
+    other = "No" if bare.lower() == "yes" else "Yes"
+    if bare == bare.lower():
+        other = other.lower()
+    other_case = bare.lower() if bare != bare.lower() else bare.capitalize()
+    spaced = bare if lead else " " + bare
+    return [(tok, math.log(0.9)), (lead + other, math.log(0.08)),
+            (lead + other_case, math.log(0.01)), (spaced, math.log(0.005)),
+            ("The", math.log(0.002))]
+
+
+def token_alternatives(j, tok):
+    """Alternatives of token j: the first token's fixed set, the yes/no set
+    for a later yes/no token, else the token alone at logprob -0.01."""
+    if j == 0:
+        return first_token_alternatives(tok)
+    if tok.strip().lower() in ("yes", "no"):
+        return yes_no_alternatives(tok)
+    return [(tok, -0.01)]
 
 
 # --------------------------------------------------------------------------
@@ -629,7 +672,7 @@ def openai_reply(call, text, finish="stop", refusal=None, index=0):
         toks = tokens(text)
         content = []
         for j, tok in enumerate(toks):
-            alts = first_token_alternatives(tok) if j == 0 else [(tok, -0.01)]
+            alts = token_alternatives(j, tok)
             content.append({
                 "token": tok,
                 "logprob": alts[0][1],
@@ -682,7 +725,7 @@ def gemini_reply(call, text, finish="STOP", index=0):
         toks = tokens(text)
         top, chosen = [], []
         for j, tok in enumerate(toks):
-            alts = first_token_alternatives(tok) if j == 0 else [(tok, -0.01)]
+            alts = token_alternatives(j, tok)
             top.append({"candidates": [{"token": t, "logProbability": lp} for t, lp in alts[:max(n, 1)]]})
             chosen.append({"token": tok, "logProbability": alts[0][1]})
         cand["logprobsResult"] = {"topCandidates": top, "chosenCandidates": chosen}

@@ -7,6 +7,7 @@ kind. Standard library only.
 """
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -196,6 +197,62 @@ class Formats(MockCase):
         self.assertEqual(top[0]["token"], "Yes")
         self.assertEqual(top[1]["token"], "No")
         self.assertGreater(top[0]["logprob"], top[1]["logprob"])
+
+    def test_fact_checks_one_entry_per_fact_of_each_list(self):
+        entry = lambda keys: {"type": "object", "additionalProperties": False,
+                              "required": ["id"] + keys,
+                              "properties": dict({"id": {"type": "integer", "minimum": 1}},
+                                                 **{k: {"type": "string", "enum": ["yes", "no"]} for k in keys})}
+        schema = {"type": "object", "additionalProperties": False,
+                  "required": ["response_facts", "source_facts"],
+                  "properties": {"response_facts": {"type": "array", "items": entry(["supported", "main_focus"])},
+                                 "source_facts": {"type": "array", "items": entry(["covered"])}}}
+        user = ("Check the numbered facts below.\n\n<<<SOURCE\nThe article. It says [1] things.\nSOURCE>>>\n\n"
+                "<<<RESPONSE_FACTS\n[1] A.\n[2] B.\n[3] C.\nRESPONSE_FACTS>>>\n\n"
+                "<<<RESPONSE\nA. B. C.\nRESPONSE>>>\n\n<<<SOURCE_FACTS\n[1] X.\n[2] Y.\nSOURCE_FACTS>>>\n\n"
+                "There are 3 numbered response facts.")
+        _, _, body = self.openai(user, schema, "fact_checks")
+        content = json.loads(json.loads(body)["choices"][0]["message"]["content"])
+        self.assertEqual(content["response_facts"],
+                         [{"id": i, "supported": "yes", "main_focus": "yes"} for i in (1, 2, 3)])
+        self.assertEqual(content["source_facts"], [{"id": i, "covered": "yes"} for i in (1, 2)])
+        # Gemini has no schema name: the block labels decide all the same.
+        gschema = {"type": "OBJECT", "required": ["source_facts"], "properties": {
+            "source_facts": {"type": "ARRAY", "items": {"type": "OBJECT", "required": ["id", "covered"], "properties": {
+                "id": {"type": "INTEGER", "minimum": 1}, "covered": {"type": "STRING", "enum": ["yes", "no"]}}}}}}
+        _, _, body = self.gemini(user, schema=gschema)
+        text = json.loads(body)["candidates"][0]["content"]["parts"][0]["text"]
+        self.assertEqual(len(json.loads(text)["source_facts"]), 2)
+
+    def test_response_judgements(self):
+        label = {"type": "string", "enum": ["aligned", "partially", "not_aligned"]}
+        schema = {"type": "object", "additionalProperties": False,
+                  "required": ["intent_alignment", "receptiveness", "fluency"],
+                  "properties": {"intent_alignment": label,
+                                 "receptiveness": {"type": "string", "enum": ["yes", "no"]},
+                                 "fluency": {"type": "integer", "minimum": 1, "maximum": 5}}}
+        _, _, body = self.openai("Assess.\n\n<<<RESPONSE\nFine.\nRESPONSE>>>", schema, "response_judgements")
+        content = json.loads(json.loads(body)["choices"][0]["message"]["content"])
+        self.assertEqual(content, {"intent_alignment": "aligned", "receptiveness": "yes", "fluency": 5})
+
+    def test_two_yes_no_words_with_logprobs_at_each_answer(self):
+        user = "Question 1: fluent?\nQuestion 2: coherent?\nReply with exactly two words, each yes or no."
+        _, _, body = self.openai(user, None, logprobs=True)
+        choice = json.loads(body)["choices"][0]
+        self.assertEqual(choice["message"]["content"], "Yes No")
+        content = choice["logprobs"]["content"]
+        self.assertEqual([c["token"] for c in content], ["Yes", " No"])
+        second = content[1]["top_logprobs"]
+        self.assertEqual([t["token"] for t in second[:2]], [" No", " Yes"])
+        self.assertAlmostEqual(math.exp(second[0]["logprob"]), 0.9)
+        _, _, body = self.gemini(user, logprobs=True)
+        cand = json.loads(body)["candidates"][0]
+        self.assertEqual(cand["content"]["parts"][0]["text"], "Yes No")
+        top = cand["logprobsResult"]["topCandidates"]
+        self.assertEqual([a["token"] for a in top[1]["candidates"][:2]], [" No", " Yes"])
+        # Without logprobs the words alone.
+        _, _, body = self.anthropic(user, None)
+        self.assertEqual(json.loads(body)["content"][0]["text"], "Yes No")
 
     def test_anthropic_tool_use(self):
         status, _, body = self.anthropic()
