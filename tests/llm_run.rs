@@ -60,7 +60,7 @@ fn dataset() -> Dataset {
 fn llm(mock: &Mock) -> HttpLlm {
     let mut cfg = ModelConfig::new(Provider::OpenAi, "mock-model");
     cfg.base_url = Some(mock.url("/v1"));
-    HttpLlm::new(cfg, "sk-test".into(), Duration::from_millis(800))
+    HttpLlm::new(cfg, "sk-test".into(), Duration::from_millis(1500))
 }
 
 fn settings(max_attempts: u32) -> RunSettings {
@@ -70,7 +70,7 @@ fn settings(max_attempts: u32) -> RunSettings {
             max_attempts,
             base_s: 0.01,
             max_s: 0.05,
-            timeout_s: 0.8,
+            timeout_s: 1.5,
         },
         ..Default::default()
     }
@@ -140,7 +140,7 @@ fn fault_run_lists_every_failure_and_resume_completes_without_repeats() {
     post(
         &mock,
         "/__faults",
-        r#"{"rate": 0.3, "seed": 3, "retry_after": 0, "timeout_s": 2, "kinds": ["429", "500", "503", "timeout", "malformed", "truncated", "wrong_shape", "prose_fences"]}"#,
+        r#"{"rate": 0.3, "seed": 3, "retry_after": 0, "timeout_s": 4, "kinds": ["429", "500", "503", "timeout", "malformed", "truncated", "wrong_shape", "prose_fences"]}"#,
     );
     let ds = dataset();
     let dir = tempdir("faults");
