@@ -63,7 +63,8 @@ pub fn no_model_reason(f: Factor) -> String {
     )
 }
 
-/// Human factor scores for the rule-based factors among those requested.
+/// Human factor scores for the rule-based factors among those requested
+/// (and the model-based ones `llm` has values for).
 ///
 /// Returns the scored factors in request order and their scores.
 pub fn human_scores(
@@ -73,16 +74,38 @@ pub fn human_scores(
     rules: &mut RuleExtractor,
     llm: Option<&LlmValues>,
 ) -> Vec<(Factor, FactorScoreEntry)> {
+    agent_scores(ds, factors, bootstrap, rules, llm, Setting::Human, None)
+}
+
+/// An agent's factor scores on `ds`: the human labels (`prefs` = `None`) or
+/// another agent's preference per pair (`None` for a pair: no verdict, the
+/// pair is dropped), counted with `setting`'s tie policy.
+pub fn agent_scores(
+    ds: &Dataset,
+    factors: &[Factor],
+    bootstrap: BootstrapConfig,
+    rules: &mut RuleExtractor,
+    llm: Option<&LlmValues>,
+    setting: Setting,
+    prefs: Option<&[Option<crate::data::Preference>]>,
+) -> Vec<(Factor, FactorScoreEntry)> {
     let scored: Vec<Factor> = factors
         .iter()
         .copied()
         .filter(|f| !f.needs_model() || llm.is_some_and(|l| l.covers(*f)))
         .collect();
     let mut table = ClusterTable::new(scored.len(), ds.n_clusters as usize);
-    for pair in &ds.pairs {
+    for (i, pair) in ds.pairs.iter().enumerate() {
         let ctx = pair.context();
-        let p = pair.preference.sign();
+        let p = match prefs {
+            None => Some(pair.preference.sign()),
+            Some(ps) => ps.get(i).copied().flatten().map(|p| p.sign()),
+        };
         for (fi, &f) in scored.iter().enumerate() {
+            let Some(p) = p else {
+                table.add(fi, pair.cluster, Outcome::Dropped);
+                continue;
+            };
             let mut value = |t| match (f.needs_model(), llm) {
                 (true, Some(l)) => l
                     .imported
@@ -94,7 +117,7 @@ pub fn human_scores(
             let va = value(pair.a).unwrap_or(f64::NAN);
             let vb = value(pair.b).unwrap_or(f64::NAN);
             let outcome = match compare(va, vb) {
-                Some(m) => classify(Setting::Human, p, m),
+                Some(m) => classify(setting, p, m),
                 None => Outcome::Dropped,
             };
             table.add(fi, pair.cluster, outcome);
@@ -178,6 +201,7 @@ pub fn score_report_with(
         tie_policy: Setting::Human.tie_policy().into(),
         ranking: ranking(&factor_scores),
         factor_scores,
+        run: None,
     };
     Report {
         schema: SCHEMA.into(),

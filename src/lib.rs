@@ -25,6 +25,7 @@
 //! assert_eq!(report.agent("human").unwrap().factor_scores["length"].score, Some(1.0));
 //! ```
 
+pub mod agents;
 pub mod analysis;
 pub mod chart;
 pub mod data;

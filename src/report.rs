@@ -144,6 +144,53 @@ pub struct Agent {
     pub factor_scores: BTreeMap<String, FactorScoreEntry>,
     /// Factor ids by descending score (factors without a score last).
     pub ranking: Vec<String>,
+    /// For a model agent: the run behind it (judge or writer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<AgentRun>,
+}
+
+/// A model's run as a judge (evaluation setting) or writer (generation
+/// setting): what it was, what it did, and how it went.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentRun {
+    /// `judge` or `writer`.
+    pub kind: String,
+    pub provider: String,
+    pub model: String,
+    pub base_url: String,
+    /// Dataset pairs judged (with every verdict), or inputs written for.
+    pub items: u64,
+    /// Items asked about (judged or not).
+    pub items_planned: u64,
+    /// Judges: both orders shown (position-bias control).
+    #[serde(default)]
+    pub both_orders: bool,
+    /// Judges: share of pairs where the verdict equals the human label (a
+    /// judge tie counts as disagreement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie_rate: Option<f64>,
+    /// Judges (both orders): share of pairs with the same verdict in both orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_consistency: Option<f64>,
+    /// Judges (both orders): share of pairs whose verdict followed the position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flipped_share: Option<f64>,
+    /// Writers: pairs of the generated dataset (10 per input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_pairs: Option<u64>,
+    pub calls: u64,
+    pub cache_hits: u64,
+    pub failed: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Items that failed, with the reason and the raw reply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<serde_json::Value>,
+    /// Writers: the factor extraction run over the generated responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extraction: Option<LlmRun>,
 }
 
 /// One factor score with its counts.

@@ -250,7 +250,7 @@ impl std::fmt::Display for Factor {
 }
 
 /// A task preset: the factor set the paper uses for a kind of task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
     Summarization,

@@ -165,6 +165,21 @@ pub enum Question {
     /// The source's facts checked against the response, when no check of
     /// the response's own facts is needed (`fact_checks@1`, coverage only).
     SourceCoverage { source: TextId, response: TextId },
+    /// A judge's verdict on a pair shown in one order (`judge_<task>@1`,
+    /// see [`super::runs`]).
+    Judge {
+        task: crate::factors::Task,
+        input: Option<TextId>,
+        source: Option<TextId>,
+        first: TextId,
+        second: TextId,
+    },
+    /// A writer's five responses for one input (`generate_<task>@1`).
+    Generate {
+        task: crate::factors::Task,
+        input: Option<TextId>,
+        source: Option<TextId>,
+    },
 }
 
 /// A parsed answer, as stored in the cache (`value`). Serialised untagged:
@@ -177,6 +192,10 @@ pub enum Answer {
     Facts(Vec<String>),
     Judgements { judgements: Box<Judgements> },
     FactChecks { fact_checks: Box<FactChecks> },
+    /// A judge's verdict.
+    Verdict { verdict: super::runs::Verdict },
+    /// A writer's five responses, for scores 1..5 in order.
+    Generations { generations: Vec<String> },
 }
 
 /// Factor values from response-level questions (a [`Question::Judgements`]
@@ -331,7 +350,7 @@ impl Question {
             reference,
         };
         match *self {
-            Question::Facts(_) => vec![],
+            Question::Facts(_) | Question::Judge { .. } | Question::Generate { .. } => vec![],
             Question::Judgements {
                 response,
                 request,
@@ -800,6 +819,7 @@ pub fn prompt(
 ) -> Option<Prompt> {
     let t = |id: TextId| ds.text(id);
     Some(match *q {
+        Question::Judge { .. } | Question::Generate { .. } => return super::runs::prompt(q, ds),
         Question::Facts(text) => prompts::atomic_facts(t(text)),
         Question::Judgements {
             response,
@@ -859,6 +879,9 @@ pub fn parse_reply(
 ) -> Result<Answer, ParseError> {
     let reply = c.text.as_str();
     Ok(match *q {
+        Question::Judge { .. } | Question::Generate { .. } => {
+            return super::runs::parse_reply(q, reply).expect("a model-run question")
+        }
         Question::Facts(_) => Answer::Facts(parse::parse_facts(reply)?),
         Question::Judgements { parts, .. } => {
             let v = parse::parse_judgements(reply, &parts.to_vec())?;
@@ -941,6 +964,9 @@ pub fn key_texts<'a>(q: &Question, ds: &'a Dataset, answers: &'a Answers) -> Vec
     let opt = |id: Option<TextId>| id.map(t).unwrap_or_default();
     let yn = |b: bool| if b { "yes" } else { "no" };
     match *q {
+        Question::Judge { .. } | Question::Generate { .. } => {
+            super::runs::key_texts(q, ds).expect("a model-run question")
+        }
         Question::Facts(x) => vec![t(x)],
         Question::Judgements {
             response,

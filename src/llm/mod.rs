@@ -13,6 +13,7 @@ pub mod prompts;
 pub mod provider;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod run;
+pub mod runs;
 pub mod schedule;
 pub mod settings;
 
