@@ -24,6 +24,12 @@ USAGE:
                       [--timeout SECONDS] [--cache-dir DIR] [--no-logprobs]
                       [--price-in USD_PER_M --price-out USD_PER_M] [--estimate]]
                      [--annotations VALUES.jsonl]
+  profile judge FILE --provider P --model M [score's selection and provider options]
+                     [--single-order] [--into REPORT.json]
+                     the model judges every pair (both orders unless --single-order)
+  profile generate FILE --provider P --model M [score's selection and provider options]
+                     [--inputs N] [--into REPORT.json]
+                     the model writes responses for scores 1..5 for N inputs
   profile cache export [--cache-dir DIR]          the LLM answer cache as JSONL
   profile cache import FILE [--cache-dir DIR]     merge shared answers into the cache
   profile align FILE.json [--json]
@@ -40,6 +46,9 @@ GEMINI_API_KEY), answers are cached in .profile-cache/ (re-runs repeat no paid c
 and --limit N runs on the first N pairs. Before a run the estimated calls, tokens and
 cost are printed; --estimate prints them and stops. --annotations imports factor values
 computed elsewhere: one JSON object per line with `text` (a response) and `factors` (id → value).
+judge and generate add the model as an agent (evaluation / generation setting) beside the
+humans, with its factor scores and its alignment with theirs; --into REPORT.json adds it to an
+existing report of the same data and factors (several models side by side) and rewrites it.
 ";
 
 /// A command-line failure: the message and the exit code.
@@ -74,6 +83,8 @@ pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure>
     let rest = &args[1..];
     let text = match cmd.as_str() {
         "score" => cmd_score(rest)?,
+        "judge" => cmd_model_run(rest, "judge")?,
+        "generate" => cmd_model_run(rest, "generate")?,
         "align" => cmd_align(rest)?,
         "cache" => cmd_cache(rest)?,
         "formats" => list_formats(),
@@ -167,36 +178,36 @@ const PROVIDER_OPTIONS: [&str; 11] = [
     "price-out",
 ];
 
-fn cmd_score(args: &[String]) -> Result<String, Failure> {
-    let options: Vec<&str> = [
-        "task",
-        "factors",
-        "format",
-        "label",
-        "bootstrap",
-        "seed",
-        "out",
-        "annotations",
-    ]
-    .into_iter()
-    .chain(PROVIDER_OPTIONS)
-    .collect();
-    let f = parse_flags(
-        args,
-        &options,
-        &["json", "no-logprobs", "quiet", "estimate"],
-    )?;
+/// The options `score`, `judge` and `generate` share.
+const STUDY_OPTIONS: [&str; 7] = [
+    "task",
+    "factors",
+    "format",
+    "label",
+    "bootstrap",
+    "seed",
+    "out",
+];
+
+/// A loaded dataset with the scoring configuration the flags ask for.
+struct Study {
+    ds: crate::data::Dataset,
+    cfg: ScoreConfig,
+    info: DatasetInfo,
+}
+
+fn load_study(f: &Flags, command: &str) -> Result<Study, Failure> {
     let [path] = f.positional.as_slice() else {
-        return Err(usage_error("`profile score` takes one FILE"));
+        return Err(usage_error(format!("`profile {command}` takes one FILE")));
     };
-    let format = parse_named(&f, "format", Format::from_name, || {
+    let format = parse_named(f, "format", Format::from_name, || {
         let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
         format!("known formats: {}", known.join(", "))
     })?;
-    let label = parse_named(&f, "label", SummEvalLabel::from_name, || {
+    let label = parse_named(f, "label", SummEvalLabel::from_name, || {
         "use mean, coherence, consistency, fluency or relevance".into()
     })?;
-    let task = parse_named(&f, "task", Task::from_id, || {
+    let task = parse_named(f, "task", Task::from_id, || {
         "use summarization, helpful or doc_qa".into()
     })?;
     let factors = f
@@ -241,6 +252,34 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
             .map(|n| n.to_string_lossy().into_owned()),
         label: (fmt == Some(Format::SummEval)).then(|| label.unwrap_or_default().name().to_owned()),
     };
+    Ok(Study { ds, cfg, info })
+}
+
+/// Writes the report to `--out` (if given) and returns what to print.
+fn finish_report(f: &Flags, report: &Report) -> Result<String, Failure> {
+    let json = report.to_json_pretty() + "\n";
+    if let Some(out) = f.values.get("out") {
+        std::fs::write(out, &json).map_err(|e| data_error(format!("cannot write {out}: {e}")))?;
+    }
+    Ok(if f.switches.iter().any(|s| s == "json") {
+        json
+    } else {
+        render_table(report)
+    })
+}
+
+fn cmd_score(args: &[String]) -> Result<String, Failure> {
+    let options: Vec<&str> = STUDY_OPTIONS
+        .into_iter()
+        .chain(["annotations"])
+        .chain(PROVIDER_OPTIONS)
+        .collect();
+    let f = parse_flags(
+        args,
+        &options,
+        &["json", "no-logprobs", "quiet", "estimate"],
+    )?;
+    let Study { ds, cfg, info } = load_study(&f, "score")?;
     let mut ds = ds;
     let imported = match f.values.get("annotations") {
         Some(p) => {
@@ -274,22 +313,18 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
             score_report(&ds, &cfg, &info)
         }
         Some(provider) => {
-            let Some(mut llm) = run_llm(&f, provider, &mut ds, &cfg)? else {
+            let mut session = LlmSession::open(&f, provider)?;
+            if let Some(n) = parse_num::<usize>(&f, "limit")? {
+                ds.truncate_pairs(n);
+            }
+            let Some(mut llm) = session.extract(&ds, &cfg)? else {
                 return Ok(String::new());
             };
             llm.imported = imported.unwrap_or_default();
             score_report_with(&ds, &cfg, &info, Some(&llm))
         }
     };
-    let json = report.to_json_pretty() + "\n";
-    if let Some(out) = f.values.get("out") {
-        std::fs::write(out, &json).map_err(|e| data_error(format!("cannot write {out}: {e}")))?;
-    }
-    Ok(if f.switches.iter().any(|s| s == "json") {
-        json
-    } else {
-        render_table(&report)
-    })
+    finish_report(&f, &report)
 }
 
 /// A named option parsed by `parse`; an unknown value is a usage error that
@@ -318,125 +353,180 @@ fn parse_num<T: std::str::FromStr>(f: &Flags, name: &str) -> Result<Option<T>, F
         .transpose()
 }
 
-/// Extracts the model-based factors with the configured provider (cached).
-fn run_llm(
-    f: &Flags,
-    provider: &str,
-    ds: &mut crate::data::Dataset,
-    cfg: &ScoreConfig,
-) -> Result<Option<LlmValues>, Failure> {
-    use crate::llm::engine::{estimate, RunSettings};
-    use crate::llm::extract::{ExtractOptions, Plan};
-    use crate::llm::pricing::{price_of, Price};
-    use crate::llm::provider::{ModelConfig, Provider};
-    use crate::llm::run::{run_plan, DiskCache, HttpLlm};
+/// A provider, its key, the disk cache and the pacing a command's model
+/// calls use.
+struct LlmSession {
+    mc: crate::llm::provider::ModelConfig,
+    llm: crate::llm::run::HttpLlm,
+    cache: crate::llm::run::DiskCache,
+    settings: crate::llm::engine::RunSettings,
+    price: Option<crate::llm::pricing::Price>,
+    quiet: bool,
+    estimate_only: bool,
+}
 
-    let provider = Provider::from_id(provider).ok_or_else(|| {
-        usage_error(format!(
-            "unknown provider `{provider}`; use openai, anthropic, gemini or openai-compatible"
-        ))
-    })?;
-    let model = f
-        .values
-        .get("model")
-        .ok_or_else(|| usage_error("--provider needs --model"))?;
-    let mut mc = ModelConfig::new(provider, model.clone());
-    mc.base_url = f.values.get("base-url").cloned();
-    if f.switches.iter().any(|s| s == "no-logprobs") {
-        mc.logprobs = false;
-    }
-    let key = std::iter::once("PROFILE_API_KEY")
-        .chain(provider.key_env_vars().iter().copied())
-        .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
-        .unwrap_or_default();
-    if key.is_empty() && provider != Provider::OpenAiCompatible {
-        let vars: Vec<&str> = std::iter::once("PROFILE_API_KEY")
+impl LlmSession {
+    fn open(f: &Flags, provider: &str) -> Result<LlmSession, Failure> {
+        use crate::llm::engine::RunSettings;
+        use crate::llm::pricing::{price_of, Price};
+        use crate::llm::provider::{ModelConfig, Provider};
+        use crate::llm::run::{DiskCache, HttpLlm};
+
+        let provider = Provider::from_id(provider).ok_or_else(|| {
+            usage_error(format!(
+                "unknown provider `{provider}`; use openai, anthropic, gemini or openai-compatible"
+            ))
+        })?;
+        let model = f
+            .values
+            .get("model")
+            .ok_or_else(|| usage_error("--provider needs --model"))?;
+        let mut mc = ModelConfig::new(provider, model.clone());
+        mc.base_url = f.values.get("base-url").cloned();
+        if f.switches.iter().any(|s| s == "no-logprobs") {
+            mc.logprobs = false;
+        }
+        let key = std::iter::once("PROFILE_API_KEY")
             .chain(provider.key_env_vars().iter().copied())
-            .collect();
-        return Err(data_error(format!("no API key: set {}", vars.join(" or "))));
-    }
-    if let Some(n) = parse_num::<usize>(f, "limit")? {
-        ds.truncate_pairs(n);
-    }
-    let mut settings = RunSettings::default();
-    if let Some(c) = parse_num::<usize>(f, "concurrency")? {
-        settings.concurrency = c.max(1);
-    }
-    settings.requests_per_minute = parse_num(f, "rpm")?;
-    settings.tokens_per_minute = parse_num(f, "tpm")?;
-    if let Some(t) = parse_num::<f64>(f, "timeout")? {
-        settings.retry.timeout_s = t;
-    }
-    let dir = f
-        .values
-        .get("cache-dir")
-        .map_or(".profile-cache", String::as_str);
-    let (mut cache, bad) = DiskCache::open(std::path::Path::new(dir))
-        .map_err(|e| data_error(format!("cannot open the cache in {dir}: {e}")))?;
-    let quiet = f.switches.iter().any(|s| s == "quiet");
-    // Live progress only on a terminal, at most five times a second.
-    let live = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let last_print = std::sync::Mutex::new(std::time::Instant::now());
-    if bad > 0 && !quiet {
-        eprintln!(
-            "warning: {bad} unreadable lines in {} were skipped",
-            cache.path().display()
+            .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
+            .unwrap_or_default();
+        if key.is_empty() && provider != Provider::OpenAiCompatible {
+            let vars: Vec<&str> = std::iter::once("PROFILE_API_KEY")
+                .chain(provider.key_env_vars().iter().copied())
+                .collect();
+            return Err(data_error(format!("no API key: set {}", vars.join(" or "))));
+        }
+        let mut settings = RunSettings::default();
+        if let Some(c) = parse_num::<usize>(f, "concurrency")? {
+            settings.concurrency = c.max(1);
+        }
+        settings.requests_per_minute = parse_num(f, "rpm")?;
+        settings.tokens_per_minute = parse_num(f, "tpm")?;
+        if let Some(t) = parse_num::<f64>(f, "timeout")? {
+            settings.retry.timeout_s = t;
+        }
+        let dir = f
+            .values
+            .get("cache-dir")
+            .map_or(".profile-cache", String::as_str);
+        let (cache, bad) = DiskCache::open(std::path::Path::new(dir))
+            .map_err(|e| data_error(format!("cannot open the cache in {dir}: {e}")))?;
+        let quiet = f.switches.iter().any(|s| s == "quiet");
+        if bad > 0 && !quiet {
+            eprintln!(
+                "warning: {bad} unreadable lines in {} were skipped",
+                cache.path().display()
+            );
+        }
+        let price = match (
+            parse_num::<f64>(f, "price-in")?,
+            parse_num::<f64>(f, "price-out")?,
+        ) {
+            (Some(i), Some(o)) => Some(Price {
+                input_per_m: i,
+                output_per_m: o,
+            }),
+            (None, None) => price_of(provider.id(), model),
+            _ => return Err(usage_error("give both --price-in and --price-out")),
+        };
+        let llm = HttpLlm::new(
+            mc.clone(),
+            key,
+            std::time::Duration::from_secs_f64(settings.retry.timeout_s),
         );
+        Ok(LlmSession {
+            mc,
+            llm,
+            cache,
+            settings,
+            price,
+            quiet,
+            estimate_only: f.switches.iter().any(|s| s == "estimate"),
+        })
     }
-    let factors = cfg.requested();
-    let opts = ExtractOptions {
-        logprobs: mc.logprobs && provider.offers_logprobs(),
-        summaries: cfg.task == Task::Summarization,
-    };
-    let plan = Plan::new(ds, &factors, opts);
-    let llm = HttpLlm::new(
-        mc.clone(),
-        key,
-        std::time::Duration::from_secs_f64(settings.retry.timeout_s),
-    );
-    let price = match (
-        parse_num::<f64>(f, "price-in")?,
-        parse_num::<f64>(f, "price-out")?,
-    ) {
-        (Some(i), Some(o)) => Some(Price {
-            input_per_m: i,
-            output_per_m: o,
-        }),
-        (None, None) => price_of(provider.id(), model),
-        _ => return Err(usage_error("give both --price-in and --price-out")),
-    };
-    let est = estimate(&plan, ds, opts, &mc, &cache, price);
-    let per = plan.calls_per_unique_response();
-    let summary = format!(
-        "estimate: {} questions ({:.2} per unique response over {} responses + {} source-fact calls), \
-         {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
-        plan.len(),
-        per.per_unique_response,
-        plan.unique_responses,
-        per.source_fact_calls,
-        est.cached,
-        est.calls,
-        est.input_tokens / 1e3,
-        est.output_tokens / 1e3,
-        est.cost_usd.map_or(
-            "cost unknown (give --price-in/--price-out)".to_owned(),
-            |c| format!("~${c:.2}")
-        )
-    );
-    if f.switches.iter().any(|s| s == "estimate") {
-        println!("{summary}");
-        return Ok(None);
+
+    fn opts(&self, cfg: &ScoreConfig) -> crate::llm::extract::ExtractOptions {
+        crate::llm::extract::ExtractOptions {
+            logprobs: self.mc.logprobs && self.mc.provider.offers_logprobs(),
+            summaries: cfg.task == Task::Summarization,
+        }
     }
-    if !quiet {
-        eprintln!("{summary}");
-    }
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    let progress = |s: &crate::llm::run::RunStats| {
-        let mut last = last_print.lock().expect("progress clock");
-        if live && last.elapsed().as_millis() >= 200 {
-            *last = std::time::Instant::now();
-            eprint!(
-                "\r{} questions: {} done, {} cached, {} failed, {} calls, {} tokens   ",
+
+    /// Prints the estimate, then (unless `--estimate`) answers the plan with
+    /// live progress on a terminal. `None`: only the estimate was asked for.
+    fn execute(
+        &mut self,
+        what: &str,
+        plan: &crate::llm::extract::Plan,
+        ds: &crate::data::Dataset,
+        opts: crate::llm::extract::ExtractOptions,
+    ) -> Option<(
+        crate::llm::extract::Answers,
+        crate::llm::engine::RunStats,
+        Vec<crate::llm::engine::FailedItem>,
+    )> {
+        let est = crate::llm::engine::estimate(plan, ds, opts, &self.mc, &self.cache, self.price);
+        let detail = if plan.unique_responses > 0 {
+            let per = plan.calls_per_unique_response();
+            format!(
+                " ({:.2} per unique response over {} responses + {} source-fact calls)",
+                per.per_unique_response, plan.unique_responses, per.source_fact_calls
+            )
+        } else {
+            String::new()
+        };
+        let summary = format!(
+            "{what} estimate: {} questions{detail}, {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
+            plan.len(),
+            est.cached,
+            est.calls,
+            est.input_tokens / 1e3,
+            est.output_tokens / 1e3,
+            est.cost_usd.map_or(
+                "cost unknown (give --price-in/--price-out)".to_owned(),
+                |c| format!("~${c:.2}")
+            )
+        );
+        if self.estimate_only {
+            println!("{summary}");
+            return None;
+        }
+        if !self.quiet {
+            eprintln!("{summary}");
+        }
+        // Live progress only on a terminal, at most five times a second.
+        let live = !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let last_print = std::sync::Mutex::new(std::time::Instant::now());
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let progress = |s: &crate::llm::engine::RunStats| {
+            let mut last = last_print.lock().expect("progress clock");
+            if live && last.elapsed().as_millis() >= 200 {
+                *last = std::time::Instant::now();
+                eprint!(
+                    "\r{what}: {} questions: {} done, {} cached, {} failed, {} calls, {} tokens   ",
+                    s.questions,
+                    s.succeeded,
+                    s.cache_hits,
+                    s.failed,
+                    s.calls,
+                    s.input_tokens + s.output_tokens
+                );
+            }
+        };
+        let out = crate::llm::run::run_plan(
+            plan,
+            ds,
+            opts,
+            &self.llm,
+            &mut self.cache,
+            &self.settings,
+            &cancel,
+            &progress,
+        );
+        if !self.quiet {
+            let s = &out.1;
+            eprintln!(
+                "\r{what}: {} questions: {} done, {} cached, {} failed; {} calls, {} tokens",
                 s.questions,
                 s.succeeded,
                 s.cache_hits,
@@ -445,30 +535,152 @@ fn run_llm(
                 s.input_tokens + s.output_tokens
             );
         }
-    };
-    let (answers, stats, failures) = run_plan(
-        &plan, ds, opts, &llm, &mut cache, &settings, &cancel, &progress,
-    );
-    if !quiet {
-        eprintln!(
-            "\r{} questions: {} done, {} cached, {} failed; {} calls, {} tokens",
-            stats.questions,
-            stats.succeeded,
-            stats.cache_hits,
-            stats.failed,
-            stats.calls,
-            stats.input_tokens + stats.output_tokens
-        );
+        Some(out)
     }
-    let run = crate::analysis::llm_run_record(
-        ds, &factors, &plan, &mc, opts, &stats, &failures, &answers,
-    );
-    Ok(Some(LlmValues {
-        answers,
-        options: opts,
-        run: Some(run),
-        imported: Default::default(),
-    }))
+
+    /// Extracts the model-based factors among `cfg`'s (cached). `Ok(None)`:
+    /// `--estimate` only.
+    fn extract(
+        &mut self,
+        ds: &crate::data::Dataset,
+        cfg: &ScoreConfig,
+    ) -> Result<Option<LlmValues>, Failure> {
+        let factors = cfg.requested();
+        let opts = self.opts(cfg);
+        let plan = crate::llm::extract::Plan::new(ds, &factors, opts);
+        let Some((answers, stats, failures)) = self.execute("factors", &plan, ds, opts) else {
+            return Ok(None);
+        };
+        let run = crate::analysis::llm_run_record(
+            ds, &factors, &plan, &self.mc, opts, &stats, &failures, &answers,
+        );
+        Ok(Some(LlmValues {
+            answers,
+            options: opts,
+            run: Some(run),
+            imported: Default::default(),
+        }))
+    }
+}
+
+/// `--into REPORT.json`: the report to add an agent to (checked against the
+/// one just computed), else the computed one.
+fn into_report(f: &Flags, computed: Report) -> Result<(Report, Option<String>), Failure> {
+    let Some(path) = f.values.get("into") else {
+        return Ok((computed, None));
+    };
+    if !std::path::Path::new(path).exists() {
+        return Ok((computed, Some(path.clone())));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| data_error(format!("cannot read {path}: {e}")))?;
+    let existing = Report::from_json(&text).map_err(|e| data_error(format!("{path}: {e}")))?;
+    crate::agents::compatible(&existing, &computed)
+        .map_err(|e| data_error(format!("cannot merge into {path}: {e}")))?;
+    Ok((existing, Some(path.clone())))
+}
+
+fn write_into(path: Option<String>, report: &Report) -> Result<(), Failure> {
+    if let Some(p) = path {
+        std::fs::write(&p, report.to_json_pretty() + "\n")
+            .map_err(|e| data_error(format!("cannot write {p}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// `profile judge` and `profile generate`: a model as judge of the dataset's
+/// pairs, or as writer for its inputs, added as an agent to the report.
+fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
+    use crate::agents::{add_agent, judge_agent, writer_agent, RunInfo};
+    use crate::llm::runs;
+    let options: Vec<&str> = STUDY_OPTIONS
+        .into_iter()
+        .chain(["into", "inputs"])
+        .chain(PROVIDER_OPTIONS)
+        .collect();
+    let f = parse_flags(
+        args,
+        &options,
+        &["json", "no-logprobs", "quiet", "estimate", "single-order"],
+    )?;
+    let Study { mut ds, cfg, info } = load_study(&f, kind)?;
+    let provider = f
+        .values
+        .get("provider")
+        .ok_or_else(|| usage_error(format!("`profile {kind}` needs --provider and --model")))?;
+    let mut session = LlmSession::open(&f, provider)?;
+    if let Some(n) = parse_num::<usize>(&f, "limit")? {
+        ds.truncate_pairs(n);
+    }
+    // The human agent, with the model-based factors extracted on the dataset (cached).
+    let needs_model = cfg.requested().iter().any(|f| f.needs_model());
+    let values = if needs_model {
+        match session.extract(&ds, &cfg)? {
+            Some(v) => Some(v),
+            None if session.estimate_only => None,
+            None => return Ok(String::new()),
+        }
+    } else {
+        None
+    };
+    let computed = score_report_with(&ds, &cfg, &info, values.as_ref());
+    let single = f.switches.iter().any(|s| s == "single-order");
+    let agent = if kind == "judge" {
+        if f.values.contains_key("inputs") {
+            return Err(usage_error(
+                "--inputs applies to `profile generate`; use --limit",
+            ));
+        }
+        let plan = runs::judge_plan(&ds, cfg.task, single);
+        let opts = session.opts(&cfg);
+        let Some((answers, stats, failures)) = session.execute("judge", &plan, &ds, opts) else {
+            return Ok(String::new());
+        };
+        let outcome = runs::judge_outcome(&ds, cfg.task, single, &answers);
+        let info = RunInfo {
+            model: &session.mc,
+            stats: &stats,
+            failures: &failures,
+        };
+        judge_agent(&ds, &cfg, values.as_ref(), &outcome, single, &info)
+    } else {
+        if single {
+            return Err(usage_error("--single-order applies to `profile judge`"));
+        }
+        let inputs = parse_num::<usize>(&f, "inputs")?;
+        let plan = runs::generate_plan(&ds, cfg.task, inputs);
+        let opts = session.opts(&cfg);
+        let Some((answers, stats, failures)) = session.execute("writer", &plan, &ds, opts) else {
+            return Ok(String::new());
+        };
+        let (generated, _missing) = runs::generated_dataset(&ds, &plan, &answers);
+        let gen_values = if needs_model && !generated.pairs.is_empty() {
+            session.extract(&generated, &cfg)?
+        } else {
+            None
+        };
+        let info = RunInfo {
+            model: &session.mc,
+            stats: &stats,
+            failures: &failures,
+        };
+        let extraction = gen_values.as_ref().and_then(|v| v.run.clone());
+        writer_agent(
+            &generated,
+            &cfg,
+            gen_values.as_ref(),
+            plan.first.len() as u64,
+            &info,
+            extraction,
+        )
+    };
+    if session.estimate_only {
+        return Ok(String::new());
+    }
+    let (mut report, into) = into_report(&f, computed)?;
+    add_agent(&mut report, agent);
+    write_into(into, &report)?;
+    finish_report(&f, &report)
 }
 
 fn fmt_opt(x: Option<f64>, width: usize) -> String {
@@ -533,6 +745,64 @@ pub fn render_table(r: &Report) -> String {
                 e.ties,
                 e.dropped,
                 e.n_pairs
+            );
+        }
+        if let Some(run) = &a.run {
+            let pct = |x: Option<f64>| x.map_or("—".to_owned(), |v| format!("{:.1}%", v * 100.0));
+            let mut line = format!(
+                "  {} {} via {}: {} of {} {} · {} calls, {} cached, {} failed, {} tokens",
+                run.kind,
+                run.model,
+                run.provider,
+                run.items,
+                run.items_planned,
+                if run.kind == "judge" {
+                    "pairs judged"
+                } else {
+                    "inputs written for"
+                },
+                run.calls,
+                run.cache_hits,
+                run.failed,
+                run.input_tokens + run.output_tokens
+            );
+            if run.kind == "judge" {
+                line += &format!(
+                    " · agreement with humans {} (ties {})",
+                    pct(run.agreement),
+                    pct(run.tie_rate)
+                );
+                if run.both_orders {
+                    line += &format!(
+                        " · same verdict in both orders {}, followed the position {}",
+                        pct(run.position_consistency),
+                        pct(run.flipped_share)
+                    );
+                }
+            }
+            let _ = writeln!(s, "{line}");
+        }
+    }
+    if !r.alignments.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nalignment of factor rankings with {}:",
+            r.alignments[0].reference
+        );
+        let _ = writeln!(
+            s,
+            "  {:<32} {:>8} {:>8} {:>8} {:>9}",
+            "agent", "tau_b", "rho", "r", "factors"
+        );
+        for al in &r.alignments {
+            let _ = writeln!(
+                s,
+                "  {:<32} {} {} {} {:>9}",
+                al.agent,
+                fmt_opt(al.kendall_tau, 8),
+                fmt_opt(al.spearman_rho, 8),
+                fmt_opt(al.pearson_r, 8),
+                al.n_factors
             );
         }
     }

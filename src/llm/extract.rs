@@ -190,12 +190,20 @@ pub enum Question {
 #[serde(untagged)]
 pub enum Answer {
     Facts(Vec<String>),
-    Judgements { judgements: Box<Judgements> },
-    FactChecks { fact_checks: Box<FactChecks> },
+    Judgements {
+        judgements: Box<Judgements>,
+    },
+    FactChecks {
+        fact_checks: Box<FactChecks>,
+    },
     /// A judge's verdict.
-    Verdict { verdict: super::runs::Verdict },
+    Verdict {
+        verdict: super::runs::Verdict,
+    },
     /// A writer's five responses, for scores 1..5 in order.
-    Generations { generations: Vec<String> },
+    Generations {
+        generations: Vec<String>,
+    },
 }
 
 /// Factor values from response-level questions (a [`Question::Judgements`]

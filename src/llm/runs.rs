@@ -43,7 +43,12 @@ impl Verdict {
 
 /// The context a judge or writer sees: for document QA the documents and
 /// the question; else the source (post, article) or, without one, the input.
-pub fn context_text(task: Task, ds: &Dataset, input: Option<TextId>, source: Option<TextId>) -> String {
+pub fn context_text(
+    task: Task,
+    ds: &Dataset,
+    input: Option<TextId>,
+    source: Option<TextId>,
+) -> String {
     let t = |id: TextId| ds.text(id);
     match (task, input, source) {
         (Task::DocQa, Some(i), Some(s)) => format!("Documents:\n{}\n\nQuestion:\n{}", t(s), t(i)),
@@ -73,7 +78,10 @@ pub fn prompt(q: &Question, ds: &Dataset) -> Option<Prompt> {
             task,
             input,
             source,
-        } => Some(prompts::generate(task, &context_text(task, ds, input, source))),
+        } => Some(prompts::generate(
+            task,
+            &context_text(task, ds, input, source),
+        )),
         _ => None,
     }
 }
@@ -81,20 +89,24 @@ pub fn prompt(q: &Question, ds: &Dataset) -> Option<Prompt> {
 /// Parses a judge's or writer's reply (`None` for other questions).
 pub fn parse_reply(q: &Question, reply: &str) -> Option<Result<Answer, ParseError>> {
     match q {
-        Question::Judge { .. } => Some(parse::parse_judge(reply).map(|v| Answer::Verdict {
-            verdict: Verdict {
-                better: match v.better {
-                    Better::First => "1",
-                    Better::Second => "2",
-                    Better::Tie => "tie",
-                }
-                .to_owned(),
-                justification: v.justification,
-            },
+        Question::Judge { .. } => Some(parse::parse_judge(reply).map(|v| {
+            Answer::Verdict {
+                verdict: Verdict {
+                    better: match v.better {
+                        Better::First => "1",
+                        Better::Second => "2",
+                        Better::Tie => "tie",
+                    }
+                    .to_owned(),
+                    justification: v.justification,
+                },
+            }
         })),
-        Question::Generate { .. } => Some(parse::parse_generation(reply).map(|g| Answer::Generations {
-            generations: g.to_vec(),
-        })),
+        Question::Generate { .. } => {
+            Some(parse::parse_generation(reply).map(|g| Answer::Generations {
+                generations: g.to_vec(),
+            }))
+        }
         _ => None,
     }
 }
@@ -109,7 +121,11 @@ pub fn key_texts(q: &Question, ds: &Dataset) -> Option<Vec<String>> {
             source,
             first,
             second,
-        } => Some(vec![context_text(task, ds, input, source), t(first), t(second)]),
+        } => Some(vec![
+            context_text(task, ds, input, source),
+            t(first),
+            t(second),
+        ]),
         Question::Generate {
             task,
             input,
@@ -178,7 +194,12 @@ impl JudgeOutcome {
 }
 
 /// The judge's preferences from its answers.
-pub fn judge_outcome(ds: &Dataset, task: Task, single_order: bool, answers: &Answers) -> JudgeOutcome {
+pub fn judge_outcome(
+    ds: &Dataset,
+    task: Task,
+    single_order: bool,
+    answers: &Answers,
+) -> JudgeOutcome {
     let verdict = |q: &Question| match answers.get(q) {
         Some(Answer::Verdict { verdict }) => Some(verdict.better()),
         _ => None,
@@ -342,7 +363,11 @@ mod tests {
         let single = judge_outcome(&d, Task::Helpful, true, &a);
         assert_eq!(
             single.preferences,
-            vec![Some(Preference::B), Some(Preference::A), Some(Preference::A)]
+            vec![
+                Some(Preference::B),
+                Some(Preference::A),
+                Some(Preference::A)
+            ]
         );
         assert_eq!(single.position_consistency(), Some(0.0));
     }
@@ -385,6 +410,14 @@ mod tests {
         assert_eq!(gen.text(p.input.unwrap()), "q1");
         assert!(gen.pairs.iter().all(|p| p.preference == Preference::A));
         // The judge sees the documents and the question for document QA.
-        assert_eq!(context_text(Task::Helpful, &d, p.input.map(|_| d.pairs[0].input.unwrap()), None), "q1");
+        assert_eq!(
+            context_text(
+                Task::Helpful,
+                &d,
+                p.input.map(|_| d.pairs[0].input.unwrap()),
+                None
+            ),
+            "q1"
+        );
     }
 }
