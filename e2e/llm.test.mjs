@@ -223,3 +223,50 @@ test('the answer cache exports and imports; annotations score model factors with
   await page.context().close();
   await other.context().close();
 });
+
+test('models as judge and as writer join the report: alignment table, ranking chart and heatmap', async () => {
+  await mock.reset();
+  await mock.faults({});
+  const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
+  await page.goto(env.url);
+  await waitForReport(page, 'example');
+  await configure(page, { sample: '6' });
+  await page.check('#llm-kind-judge');
+  assert.ok(await page.isChecked('#llm-both-orders'));
+  await page.click('#llm-estimate');
+  await page.waitForSelector('#llm-estimate-text');
+  assert.match(await page.textContent('#llm-estimate-text'), /^6 pairs: 12 questions/);
+  await page.click('#llm-run');
+  await page.waitForSelector('#alignment-table tr[data-agent="gpt-4o-mini (judge)"]', { timeout: 60_000 });
+  // The mock always answers "1": its verdicts follow the position, so it never keeps a verdict across orders.
+  const judgeRow = await page.textContent('#alignment-table tr[data-agent="gpt-4o-mini (judge)"]');
+  assert.match(judgeRow, /judge/);
+  assert.equal((await page.textContent('#alignment-table tr[data-agent="gpt-4o-mini (judge)"] td.consistency')).trim(), '0%');
+
+  await page.check('#llm-kind-writer');
+  await page.fill('#llm-inputs', '1');
+  await page.click('#llm-run');
+  await page.waitForSelector('#alignment-table tr[data-agent="gpt-4o-mini (writer)"]', { timeout: 60_000 });
+  assert.equal((await page.$$('#alignment-table tbody tr')).length, 2);
+  const cols = await page.$$eval('#ranking-chart g.rank-head', (g) => g.length);
+  assert.equal(cols, 3, 'people, judge and writer columns');
+  assert.ok((await page.$$('#ranking-chart line.link')).length > 0, 'lines join the same factor');
+  const cells = await page.$$eval('#heatmap g.cell', (g) => g.map((x) => x.dataset.agent));
+  assert.equal(new Set(cells).size, 3);
+  // The writer's longer texts for higher scores: length is its top factor.
+  const writerLength = await page.textContent('#heatmap g.cell[data-agent="gpt-4o-mini (writer)"][data-factor="length"] text');
+  assert.equal(writerLength, '+1.000');
+  await shot(page, '23-llm-alignment');
+  // The agents stay when the factor set changes.
+  await page.click('.factor-picker input[data-factor="novel_words"]');
+  await page.waitForTimeout(500);
+  assert.equal((await page.$$('#alignment-table tbody tr')).length, 2);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const report = JSON.parse(readFileSync(await dl.path(), 'utf8'));
+  assert.deepEqual(report.agents.map((a) => a.name), ['human', 'gpt-4o-mini (judge)', 'gpt-4o-mini (writer)']);
+  assert.equal(report.agents[1].run.kind, 'judge');
+  assert.equal(report.agents[2].run.generated_pairs, 10);
+  assert.equal(report.alignments.length, 2);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

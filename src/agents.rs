@@ -22,7 +22,8 @@ pub struct RunInfo<'a> {
 }
 
 impl RunInfo<'_> {
-    fn record(&self, kind: &str) -> AgentRun {
+    /// The run's record, before the agent-specific fields are filled.
+    pub fn record(&self, kind: &str) -> AgentRun {
         AgentRun {
             kind: kind.into(),
             provider: self.model.provider.id().into(),
@@ -41,11 +42,6 @@ impl RunInfo<'_> {
             ..Default::default()
         }
     }
-}
-
-/// The agent's name in reports: `<model> (judge)` / `<model> (writer)`.
-pub fn agent_name(model: &ModelConfig, kind: &str) -> String {
-    format!("{} ({kind})", model.model)
 }
 
 fn agent(
@@ -75,7 +71,7 @@ pub fn judge_agent(
     llm: Option<&LlmValues>,
     outcome: &JudgeOutcome,
     single_order: bool,
-    info: &RunInfo<'_>,
+    base: AgentRun,
 ) -> Agent {
     let requested = cfg.requested();
     let mut rules = RuleExtractor::new();
@@ -96,7 +92,8 @@ pub fn judge_agent(
         .filter_map(|(p, j)| j.map(|j| (p.preference, j)))
         .unzip();
     let ag = agreement(&human, &judge);
-    let mut run = info.record("judge");
+    let name = format!("{} (judge)", base.model);
+    let mut run = base;
     run.items = outcome.judged;
     run.items_planned = ds.pairs.len() as u64;
     run.both_orders = !single_order;
@@ -106,12 +103,7 @@ pub fn judge_agent(
         run.position_consistency = outcome.position_consistency();
         run.flipped_share = outcome.flipped_share();
     }
-    agent(
-        agent_name(info.model, "judge"),
-        Setting::Evaluation,
-        scores,
-        run,
-    )
+    agent(name, Setting::Evaluation, scores, run)
 }
 
 /// A writer as an agent (generation setting) on the dataset it generated.
@@ -120,7 +112,7 @@ pub fn writer_agent(
     cfg: &ScoreConfig,
     llm: Option<&LlmValues>,
     inputs_planned: u64,
-    info: &RunInfo<'_>,
+    base: AgentRun,
     extraction: Option<LlmRun>,
 ) -> Agent {
     let requested = cfg.requested();
@@ -134,17 +126,13 @@ pub fn writer_agent(
         Setting::Generation,
         None,
     );
-    let mut run = info.record("writer");
+    let name = format!("{} (writer)", base.model);
+    let mut run = base;
     run.items = u64::from(generated.n_clusters);
     run.items_planned = inputs_planned;
     run.generated_pairs = Some(generated.pairs.len() as u64);
     run.extraction = extraction;
-    agent(
-        agent_name(info.model, "writer"),
-        Setting::Generation,
-        scores,
-        run,
-    )
+    agent(name, Setting::Generation, scores, run)
 }
 
 /// Adds (or replaces, by name) a model agent and recomputes every model
@@ -237,7 +225,7 @@ mod tests {
             consistent: 10,
             flipped: 1,
         };
-        let judge = judge_agent(&d, &cfg, None, &outcome, false, &info);
+        let judge = judge_agent(&d, &cfg, None, &outcome, false, info.record("judge"));
         assert_eq!(judge.name, "m (judge)");
         let len = judge.factor_scores["length"];
         // 10 concordant, 1 judge tie (T), the missing verdict dropped.

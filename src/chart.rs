@@ -302,6 +302,250 @@ pub fn to_svg(c: &Chart) -> String {
     s
 }
 
+/// One agent's column in the ranking chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankColumn {
+    pub agent: String,
+    /// Short wording of the agent's setting ("people", "as judge", "as writer").
+    pub role: String,
+    pub x: f64,
+}
+
+/// A factor's place in one column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankItem {
+    pub factor: String,
+    pub label: String,
+    pub column: usize,
+    pub rank: usize,
+    pub x: f64,
+    pub y: f64,
+    pub score: f64,
+    pub description: String,
+}
+
+/// A line joining a factor's places in two neighbouring columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankLink {
+    pub factor: String,
+    pub x1: f64,
+    pub y1: f64,
+    pub x2: f64,
+    pub y2: f64,
+    /// The factor moved up (true) or down from the left column to the right.
+    pub up: bool,
+}
+
+/// Factor rankings of the humans and every model agent side by side, lines
+/// joining the same factor (issue: the alignment report's ranking chart).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankingChart {
+    pub width: f64,
+    pub height: f64,
+    pub columns: Vec<RankColumn>,
+    pub items: Vec<RankItem>,
+    pub links: Vec<RankLink>,
+    pub summary: String,
+}
+
+fn role(a: &Agent) -> &'static str {
+    match a.setting {
+        crate::stats::Setting::Human => "people",
+        crate::stats::Setting::Evaluation => "as judge",
+        crate::stats::Setting::Generation => "as writer",
+        crate::stats::Setting::Improvement => "improving",
+    }
+}
+
+fn factor_label(id: &str) -> String {
+    Factor::from_id(id).map_or_else(|| id.to_owned(), |f| f.info().name.to_owned())
+}
+
+/// Lays out the ranking chart over the factors every agent scored.
+pub fn ranking_chart(agents: &[Agent], column_width: f64, row_height: f64) -> RankingChart {
+    let common: Vec<&String> = agents
+        .first()
+        .map(|a| {
+            a.ranking
+                .iter()
+                .filter(|id| {
+                    agents
+                        .iter()
+                        .all(|b| b.factor_scores.get(*id).and_then(|e| e.score).is_some())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let top = 44.0;
+    let columns: Vec<RankColumn> = agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| RankColumn {
+            agent: a.name.clone(),
+            role: role(a).into(),
+            x: column_width * (i as f64 + 0.5),
+        })
+        .collect();
+    let mut items = Vec::new();
+    let mut places: Vec<std::collections::HashMap<&str, (f64, f64)>> = Vec::new();
+    for (ci, a) in agents.iter().enumerate() {
+        let mut map = std::collections::HashMap::new();
+        let ranked = a.ranking.iter().filter(|id| common.contains(id));
+        for (rank, id) in ranked.enumerate() {
+            let score = a.factor_scores[id].score.unwrap_or(0.0);
+            let (x, y) = (columns[ci].x, top + row_height * (rank as f64 + 0.5));
+            map.insert(id.as_str(), (x, y));
+            items.push(RankItem {
+                factor: id.clone(),
+                label: factor_label(id),
+                column: ci,
+                rank: rank + 1,
+                x,
+                y,
+                score,
+                description: format!(
+                    "{}: rank {} for {} ({}), score {}",
+                    factor_label(id),
+                    rank + 1,
+                    a.name,
+                    role(a),
+                    fmt_score(score)
+                ),
+            });
+        }
+        places.push(map);
+    }
+    let half = column_width * 0.32;
+    let mut links = Vec::new();
+    for w in 0..places.len().saturating_sub(1) {
+        for id in &common {
+            if let (Some(&(x1, y1)), Some(&(x2, y2))) =
+                (places[w].get(id.as_str()), places[w + 1].get(id.as_str()))
+            {
+                links.push(RankLink {
+                    factor: (*id).clone(),
+                    x1: x1 + half,
+                    y1,
+                    x2: x2 - half,
+                    y2,
+                    up: y2 < y1,
+                });
+            }
+        }
+    }
+    RankingChart {
+        width: column_width * agents.len().max(1) as f64,
+        height: top + row_height * common.len() as f64 + 8.0,
+        summary: format!(
+            "Factor rankings of {} agents over {} factors they all scored; lines join the same factor.",
+            agents.len(),
+            common.len()
+        ),
+        columns,
+        items,
+        links,
+    }
+}
+
+/// One cell of the factor × agent heatmap.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeatCell {
+    pub factor: String,
+    pub agent: String,
+    pub x: f64,
+    pub y: f64,
+    pub score: Option<f64>,
+    /// `rgb(…)`: blue for positive, red for negative scores, paler near 0;
+    /// grey when there is no score.
+    pub fill: String,
+    pub text: String,
+    /// Dark text on pale cells, light text on strong ones.
+    pub dark_text: bool,
+}
+
+/// Factor × agent heatmap of factor scores.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heatmap {
+    pub width: f64,
+    pub height: f64,
+    pub cell_width: f64,
+    pub cell_height: f64,
+    pub label_width: f64,
+    pub header_height: f64,
+    /// Row labels (factors) with their y.
+    pub rows: Vec<(String, String, f64)>,
+    /// Column headers (agent, role) with their x.
+    pub cols: Vec<(String, String, f64)>,
+    pub cells: Vec<HeatCell>,
+}
+
+/// The colour of a score on the diverging scale.
+pub fn heat_fill(score: Option<f64>) -> (String, bool) {
+    let Some(s) = score.filter(|s| s.is_finite()) else {
+        return ("rgb(229,231,235)".into(), true);
+    };
+    let t = s.abs().min(1.0);
+    let (r, g, b) = if s >= 0.0 {
+        (37.0, 99.0, 235.0)
+    } else {
+        (220.0, 38.0, 38.0)
+    };
+    let mix = |c: f64| (255.0 + (c - 255.0) * t).round() as u8;
+    (format!("rgb({},{},{})", mix(r), mix(g), mix(b)), t < 0.55)
+}
+
+/// Lays out the heatmap: factors in the first agent's ranking order.
+pub fn heatmap(agents: &[Agent], cell_width: f64, cell_height: f64) -> Heatmap {
+    let label_width = 170.0;
+    let header_height = 44.0;
+    let factors: Vec<&String> = agents
+        .first()
+        .map(|a| a.ranking.iter().collect())
+        .unwrap_or_default();
+    let cols = agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            (
+                a.name.clone(),
+                role(a).to_owned(),
+                label_width + cell_width * (i as f64 + 0.5),
+            )
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut cells = Vec::new();
+    for (ri, id) in factors.iter().enumerate() {
+        let y = header_height + cell_height * ri as f64;
+        rows.push(((*id).clone(), factor_label(id), y + cell_height / 2.0));
+        for (ci, a) in agents.iter().enumerate() {
+            let score = a.factor_scores.get(*id).and_then(|e| e.score);
+            let (fill, dark_text) = heat_fill(score);
+            cells.push(HeatCell {
+                factor: (*id).clone(),
+                agent: a.name.clone(),
+                x: label_width + cell_width * ci as f64,
+                y,
+                score,
+                fill,
+                text: score.map_or("—".into(), fmt_score),
+                dark_text,
+            });
+        }
+    }
+    Heatmap {
+        width: label_width + cell_width * agents.len() as f64,
+        height: header_height + cell_height * factors.len() as f64,
+        cell_width,
+        cell_height,
+        label_width,
+        header_height,
+        rows,
+        cols,
+        cells,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,5 +621,36 @@ mod tests {
         assert!(svg.contains("&lt;script&gt;&amp;&quot;"));
         assert!(!svg.contains("<script>"));
         assert!(svg.starts_with("<svg xmlns="));
+    }
+
+    #[test]
+    fn ranking_chart_joins_factors_and_heatmap_colours_scores() {
+        let human = agent(&[
+            ("length", Some(0.1)),
+            ("fluency", Some(0.3)),
+            ("n_facts", None),
+        ]);
+        let mut judge = agent(&[
+            ("length", Some(0.6)),
+            ("fluency", Some(-0.2)),
+            ("n_facts", Some(0.1)),
+        ]);
+        judge.name = "m (judge)".into();
+        judge.setting = crate::stats::Setting::Evaluation;
+        let agents = [human, judge];
+        let c = ranking_chart(&agents, 200.0, 28.0);
+        // n_facts is not scored by the humans: left out.
+        assert_eq!(c.items.len(), 4);
+        assert_eq!(c.links.len(), 2);
+        let l = c.links.iter().find(|l| l.factor == "length").unwrap();
+        assert!(l.up, "length moves up from rank 2 to rank 1");
+        assert_eq!(c.columns[1].role, "as judge");
+        let h = heatmap(&agents, 90.0, 26.0);
+        assert_eq!(h.cells.len(), 6);
+        let grey = h.cells.iter().find(|c| c.score.is_none()).unwrap();
+        assert_eq!(grey.fill, "rgb(229,231,235)");
+        assert_eq!(heat_fill(Some(1.0)).0, "rgb(37,99,235)");
+        assert_eq!(heat_fill(Some(-1.0)).0, "rgb(220,38,38)");
+        assert_eq!(heat_fill(Some(0.0)).0, "rgb(255,255,255)");
     }
 }

@@ -642,7 +642,14 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
             stats: &stats,
             failures: &failures,
         };
-        judge_agent(&ds, &cfg, values.as_ref(), &outcome, single, &info)
+        judge_agent(
+            &ds,
+            &cfg,
+            values.as_ref(),
+            &outcome,
+            single,
+            info.record("judge"),
+        )
     } else {
         if single {
             return Err(usage_error("--single-order applies to `profile judge`"));
@@ -670,7 +677,7 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
             &cfg,
             gen_values.as_ref(),
             plan.first.len() as u64,
-            &info,
+            info.record("writer"),
             extraction,
         )
     };

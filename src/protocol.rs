@@ -49,12 +49,89 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// An LLM extraction to estimate or run on the loaded dataset.
+/// What a model run does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Extract the model-based factors of the dataset's responses.
+    #[default]
+    Extract,
+    /// Judge every pair (both orders unless `single_order`).
+    Judge { single_order: bool },
+    /// Write responses for scores 1..5 for the first `inputs` inputs (all: `None`).
+    Writer { inputs: Option<usize> },
+}
+
+/// An LLM run to estimate or start on the loaded dataset.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LlmRequest {
     pub choice: crate::llm::settings::ModelChoice,
     /// The task and factors (the LLM factors among them are extracted).
     pub score: ScoreRequest,
+    /// What to run. (Not `kind`: that is the message tag of `ToWorker`.)
+    #[serde(default)]
+    pub run: ModelKind,
+}
+
+/// A judge's or writer's results, kept so the agent can be scored again
+/// with another task or factor set.
+enum ModelAgent {
+    Judge {
+        dataset: std::rc::Rc<crate::data::Dataset>,
+        outcome: crate::llm::runs::JudgeOutcome,
+        single_order: bool,
+        record: crate::report::AgentRun,
+    },
+    Writer {
+        generated: Box<crate::data::Dataset>,
+        values: Option<Box<crate::analysis::LlmValues>>,
+        inputs_planned: u64,
+        record: crate::report::AgentRun,
+    },
+}
+
+impl ModelAgent {
+    fn name(&self) -> String {
+        match self {
+            ModelAgent::Judge { record, .. } => format!("{} (judge)", record.model),
+            ModelAgent::Writer { record, .. } => format!("{} (writer)", record.model),
+        }
+    }
+
+    fn agent(
+        &self,
+        cfg: &crate::analysis::ScoreConfig,
+        llm: Option<&crate::analysis::LlmValues>,
+    ) -> crate::report::Agent {
+        match self {
+            ModelAgent::Judge {
+                dataset,
+                outcome,
+                single_order,
+                record,
+            } => crate::agents::judge_agent(
+                dataset,
+                cfg,
+                llm,
+                outcome,
+                *single_order,
+                record.clone(),
+            ),
+            ModelAgent::Writer {
+                generated,
+                values,
+                inputs_planned,
+                record,
+            } => crate::agents::writer_agent(
+                generated,
+                cfg,
+                values.as_deref(),
+                *inputs_planned,
+                record.clone(),
+                values.as_ref().and_then(|v| v.run.clone()),
+            ),
+        }
+    }
 }
 
 /// UI → worker.
@@ -212,6 +289,15 @@ mod tests {
             },
         };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
+        // Requests with a run kind round-trip inside the tagged message.
+        let r = ToWorker::EstimateLlm(LlmRequest {
+            choice: crate::llm::settings::ModelForm::default()
+                .validate()
+                .unwrap(),
+            score: ScoreRequest::default(),
+            run: ModelKind::Judge { single_order: true },
+        });
+        assert_eq!(ToWorker::from_json(&r.to_json()).unwrap(), r);
         let p = FromWorker::Progress {
             bytes: 1,
             total_bytes: 2,
@@ -237,6 +323,8 @@ pub struct Session {
     /// The pairs an LLM run covered (its sample size), when it used a sample:
     /// reports then cover those pairs for every factor.
     sample: Option<std::rc::Rc<crate::data::Dataset>>,
+    /// Judges and writers run on this dataset, in run order.
+    models: Vec<ModelAgent>,
 }
 
 /// Everything a run needs, from [`Session::plan_llm`].
@@ -285,6 +373,7 @@ impl Session {
         self.info = info;
         self.llm = Default::default();
         self.sample = None;
+        self.models.clear();
         FromWorker::Loaded {
             report,
             diagnostics,
@@ -307,12 +396,94 @@ impl Session {
         let full = self.dataset.as_ref()?;
         let ds: &crate::data::Dataset = self.sample.as_ref().unwrap_or(full);
         let llm = (self.llm.run.is_some() || !self.llm.imported.is_empty()).then_some(&self.llm);
-        Some(crate::analysis::score_report_with(
-            ds,
-            &resolve(req, ds),
-            &self.info,
-            llm,
-        ))
+        let cfg = resolve(req, ds);
+        let mut report = crate::analysis::score_report_with(ds, &cfg, &self.info, llm);
+        for m in &self.models {
+            crate::agents::add_agent(&mut report, m.agent(&cfg, llm));
+        }
+        Some(report)
+    }
+
+    /// Keeps a judge's results (replacing an earlier run of the same model).
+    pub fn add_judge(
+        &mut self,
+        dataset: std::rc::Rc<crate::data::Dataset>,
+        outcome: crate::llm::runs::JudgeOutcome,
+        single_order: bool,
+        record: crate::report::AgentRun,
+    ) {
+        self.add_model(ModelAgent::Judge {
+            dataset,
+            outcome,
+            single_order,
+            record,
+        });
+    }
+
+    /// Keeps a writer's results (replacing an earlier run of the same model).
+    pub fn add_writer(
+        &mut self,
+        generated: crate::data::Dataset,
+        values: Option<crate::analysis::LlmValues>,
+        inputs_planned: u64,
+        record: crate::report::AgentRun,
+    ) {
+        self.add_model(ModelAgent::Writer {
+            generated: Box::new(generated),
+            values: values.map(Box::new),
+            inputs_planned,
+            record,
+        });
+    }
+
+    fn add_model(&mut self, m: ModelAgent) {
+        let name = m.name();
+        match self.models.iter_mut().find(|x| x.name() == name) {
+            Some(slot) => *slot = m,
+            None => self.models.push(m),
+        }
+    }
+
+    /// The dataset a run covers (the first `limit` pairs, or all) and the
+    /// loaded one it came from.
+    pub fn run_dataset(
+        &self,
+        limit: Option<usize>,
+    ) -> Result<
+        (
+            std::rc::Rc<crate::data::Dataset>,
+            std::rc::Rc<crate::data::Dataset>,
+        ),
+        String,
+    > {
+        let full = self.dataset.as_ref().ok_or("no dataset is loaded")?;
+        let ds = match limit {
+            Some(n) if n < full.pairs.len() => {
+                let mut d = (**full).clone();
+                d.truncate_pairs(n);
+                std::rc::Rc::new(d)
+            }
+            _ => full.clone(),
+        };
+        Ok((full.clone(), ds))
+    }
+
+    /// The LLM values of the loaded dataset, if any.
+    pub fn llm_values(&self) -> Option<&crate::analysis::LlmValues> {
+        (self.llm.run.is_some() || !self.llm.imported.is_empty()).then_some(&self.llm)
+    }
+
+    /// Whether `d` is still the loaded dataset.
+    pub fn is_loaded(&self, d: &std::rc::Rc<crate::data::Dataset>) -> bool {
+        self.dataset
+            .as_ref()
+            .is_some_and(|x| std::rc::Rc::ptr_eq(x, d))
+    }
+
+    /// Makes `d` (a sample of the loaded dataset) the one reports cover.
+    pub fn use_sample(&mut self, d: std::rc::Rc<crate::data::Dataset>) {
+        let full_len = self.dataset.as_ref().map_or(0, |x| x.pairs.len());
+        self.sample = (d.pairs.len() < full_len).then_some(d);
     }
 
     /// Plans an LLM run for `req` on the loaded dataset (or its first
@@ -322,8 +493,8 @@ impl Session {
     /// When no dataset is loaded or no requested factor needs a model.
     pub fn plan_llm(&self, req: &LlmRequest) -> Result<LlmJob, String> {
         use crate::llm::extract::{ExtractOptions, Plan};
-        let full = self.dataset.as_ref().ok_or("no dataset is loaded")?;
-        let cfg = resolve(&req.score, full);
+        let (full, dataset) = self.run_dataset(req.choice.limit)?;
+        let cfg = resolve(&req.score, &full);
         let factors = cfg.requested();
         if !factors.iter().any(|f| f.needs_model()) {
             return Err(
@@ -332,21 +503,13 @@ hallucination or intent alignment"
                     .into(),
             );
         }
-        let dataset = match req.choice.limit {
-            Some(n) if n < full.pairs.len() => {
-                let mut d = (**full).clone();
-                d.truncate_pairs(n);
-                std::rc::Rc::new(d)
-            }
-            _ => full.clone(),
-        };
         let opts = ExtractOptions {
             logprobs: req.choice.model.logprobs && req.choice.model.provider.offers_logprobs(),
             summaries: cfg.task == crate::factors::Task::Summarization,
         };
         let plan = Plan::new(&dataset, &factors, opts);
         Ok(LlmJob {
-            loaded: full.clone(),
+            loaded: full,
             dataset,
             factors,
             opts,
@@ -385,11 +548,7 @@ hallucination or intent alignment"
         run: crate::llm::engine::Run,
         stats: &crate::llm::engine::RunStats,
     ) -> FromWorker {
-        if !self
-            .dataset
-            .as_ref()
-            .is_some_and(|d| std::rc::Rc::ptr_eq(d, &job.loaded))
-        {
+        if !self.is_loaded(&job.loaded) {
             return FromWorker::LlmFailed {
                 message: "another dataset was loaded during the run; the answers it got are \
 cached and a new run will reuse them"
@@ -410,8 +569,7 @@ cached and a new run will reuse them"
         self.llm.answers = answers;
         self.llm.options = job.opts;
         self.llm.run = Some(record);
-        let full_len = self.dataset.as_ref().map_or(0, |d| d.pairs.len());
-        self.sample = (job.dataset.pairs.len() < full_len).then_some(job.dataset);
+        self.use_sample(job.dataset);
         match self.report(&req.score) {
             Some(report) => FromWorker::LlmFinished {
                 report,
@@ -440,6 +598,7 @@ cached and a new run will reuse them"
     pub fn clear_llm(&mut self, score: &ScoreRequest) -> FromWorker {
         self.llm = Default::default();
         self.sample = None;
+        self.models.clear();
         self.score(score)
     }
 }
@@ -567,6 +726,7 @@ mod session_tests {
                 factors: Some(vec![Factor::Length]),
                 ..Default::default()
             },
+            run: Default::default(),
         };
         assert!(s
             .plan_llm(&req)
@@ -616,6 +776,7 @@ mod session_tests {
                 factors: Some(vec![Factor::NFacts]),
                 ..Default::default()
             },
+            run: Default::default(),
         };
         let job = s.plan_llm(&req).unwrap();
         let mut fresh = loaded(&data);

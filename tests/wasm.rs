@@ -217,6 +217,7 @@ async fn browser_runs_retry_cache_in_indexeddb_and_rerun_without_calls() {
             ]),
             ..Default::default()
         },
+        run: Default::default(),
     };
     let model = FakeModel {
         calls: Default::default(),

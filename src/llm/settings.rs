@@ -36,6 +36,12 @@ pub struct ModelForm {
     pub price_out: String,
     /// Run on the first N pairs; empty: all.
     pub limit: String,
+    /// What to run: `extract` (factors), `judge` or `writer`.
+    pub run: String,
+    /// Judges see each pair in both orders.
+    pub both_orders: bool,
+    /// Writers: how many inputs to write for; empty: all.
+    pub inputs: String,
 }
 
 impl Default for ModelForm {
@@ -88,6 +94,9 @@ impl ModelForm {
             price_in: String::new(),
             price_out: String::new(),
             limit: String::new(),
+            run: "extract".into(),
+            both_orders: true,
+            inputs: String::new(),
         };
         f.prefill_price();
         f

@@ -18,13 +18,19 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::idb::IdbCache;
+use crate::agents::RunInfo;
+use crate::analysis::{llm_run_record, LlmValues};
+use crate::data::Dataset;
+use crate::factors::Task;
 use crate::llm::cache::MemoryCache;
 use crate::llm::engine::{Job, Run, RunStats, Step};
+use crate::llm::extract::{ExtractOptions, Plan};
 use crate::llm::provider::{
     build_request, parse_response, CallError, Completion, HttpRequest, Provider,
 };
+use crate::llm::runs;
 use crate::llm::schedule::TokenBucket;
-use crate::protocol::{FromWorker, LlmRequest, Session};
+use crate::protocol::{resolve, FromWorker, LlmRequest, ModelKind, Session};
 use crate::stats::Rng;
 
 #[wasm_bindgen]
@@ -140,8 +146,7 @@ struct Shared<'a> {
     run: RefCell<Run>,
     stats: RefCell<RunStats>,
     queue: RefCell<VecDeque<Job>>,
-    mem: RefCell<MemoryCache>,
-    idb: Option<&'a IdbCache>,
+    caches: &'a Caches,
     requests: Option<RefCell<TokenBucket>>,
     tokens: Option<RefCell<TokenBucket>>,
     control: &'a Control,
@@ -149,7 +154,30 @@ struct Shared<'a> {
     key: &'a str,
     last_progress: Cell<f64>,
     post: &'a dyn Fn(&FromWorker),
-    cache_warning: Cell<bool>,
+}
+
+/// The answer cache of a run: IndexedDB, and its contents in memory.
+pub struct Caches {
+    mem: RefCell<MemoryCache>,
+    idb: IdbCache,
+    /// An answer could not be saved.
+    warned: Cell<bool>,
+}
+
+impl Caches {
+    /// Opens IndexedDB and loads it.
+    ///
+    /// # Errors
+    /// When IndexedDB is unavailable.
+    pub async fn open() -> Result<Caches, String> {
+        let idb = IdbCache::open().await?;
+        let mem = idb.load().await.map(|(m, _)| m).unwrap_or_default();
+        Ok(Caches {
+            mem: RefCell::new(mem),
+            idb,
+            warned: Cell::new(false),
+        })
+    }
 }
 
 impl Shared<'_> {
@@ -229,12 +257,10 @@ impl Shared<'_> {
             };
             let Some(step) = step else { return };
             if let Step::Done(_, entry) = &step {
-                self.mem.borrow_mut().put((**entry).clone());
-                if let Some(idb) = self.idb {
-                    // Committed before the answer is used.
-                    if idb.put(entry).await.is_err() {
-                        self.cache_warning.set(true);
-                    }
+                self.caches.mem.borrow_mut().put((**entry).clone());
+                // Committed before the answer is used.
+                if self.caches.idb.put(entry).await.is_err() {
+                    self.caches.warned.set(true);
                 }
             }
             self.run
@@ -245,42 +271,28 @@ impl Shared<'_> {
     }
 }
 
-/// Runs an LLM extraction on the session's dataset and returns the final
-/// message (the report, or why the run could not start).
-pub async fn run<T: Transport>(
-    session: &RefCell<Session>,
+/// Answers one plan: every stage in turn, `concurrency` loops per stage,
+/// until done or cancelled. Returns the run and its counts.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute<T: Transport>(
+    plan: Plan,
+    ds: &Dataset,
+    opts: ExtractOptions,
     req: &LlmRequest,
     key: &str,
     transport: &T,
     control: &Control,
+    caches: &Caches,
     post: &dyn Fn(&FromWorker),
-) -> FromWorker {
-    let job = match session.borrow().plan_llm(req) {
-        Ok(j) => j,
-        Err(message) => return FromWorker::LlmFailed { message },
-    };
-    let idb = IdbCache::open().await;
-    let (mem, idb) = match idb {
-        Ok(db) => match db.load().await {
-            Ok((mem, _bad)) => (mem, Some(db)),
-            Err(_) => (MemoryCache::new(), Some(db)),
-        },
-        Err(message) => return FromWorker::LlmFailed { message },
-    };
+) -> (Run, RunStats) {
     let mut stats = RunStats::default();
-    let run = Run::new(
-        job.plan.clone(),
-        job.opts,
-        req.choice.model.clone(),
-        &mut stats,
-    );
+    let run = Run::new(plan, opts, req.choice.model.clone(), &mut stats);
     let settings = &req.choice.settings;
     let shared = Shared {
         run: RefCell::new(run),
         stats: RefCell::new(stats),
         queue: RefCell::new(VecDeque::new()),
-        mem: RefCell::new(mem),
-        idb: idb.as_ref(),
+        caches,
         requests: settings
             .requests_per_minute
             .map(|r| RefCell::new(TokenBucket::per_minute(r, now_s()))),
@@ -292,16 +304,12 @@ pub async fn run<T: Transport>(
         key,
         last_progress: Cell::new(0.0),
         post,
-        cache_warning: Cell::new(false),
     };
     loop {
         let jobs = {
-            let mem = shared.mem.borrow();
+            let mem = shared.caches.mem.borrow();
             let mut stats = shared.stats.borrow_mut();
-            shared
-                .run
-                .borrow_mut()
-                .next_stage(&job.dataset, &*mem, &mut stats)
+            shared.run.borrow_mut().next_stage(ds, &*mem, &mut stats)
         };
         let Some(jobs) = jobs else { break };
         *shared.queue.borrow_mut() = jobs.into();
@@ -327,11 +335,126 @@ pub async fn run<T: Transport>(
             .map(|p| p.cost(stats.input_tokens as f64, stats.output_tokens as f64)),
         paused: false,
     });
-    let warned = shared.cache_warning.get();
-    let run = shared.run.into_inner();
-    let mut msg = session.borrow_mut().finish_llm(job, req, run, &stats);
+    (shared.run.into_inner(), stats)
+}
+
+fn extract_options(req: &LlmRequest, task: Task) -> ExtractOptions {
+    ExtractOptions {
+        logprobs: req.choice.model.logprobs && req.choice.model.provider.offers_logprobs(),
+        summaries: task == Task::Summarization,
+    }
+}
+
+/// Runs a model on the session's dataset (factor extraction, judge or
+/// writer) and returns the final message: the report with the run in it, or
+/// why the run could not start.
+pub async fn run<T: Transport>(
+    session: &RefCell<Session>,
+    req: &LlmRequest,
+    key: &str,
+    transport: &T,
+    control: &Control,
+    post: &dyn Fn(&FromWorker),
+) -> FromWorker {
+    let caches = match Caches::open().await {
+        Ok(c) => c,
+        Err(message) => return FromWorker::LlmFailed { message },
+    };
+    let exec = |plan: Plan, ds: Rc<Dataset>, opts: ExtractOptions| {
+        let caches = &caches;
+        async move { execute(plan, &ds, opts, req, key, transport, control, caches, post).await }
+    };
+    let mut msg = match req.run {
+        ModelKind::Extract => {
+            let job = match session.borrow().plan_llm(req) {
+                Ok(j) => j,
+                Err(message) => return FromWorker::LlmFailed { message },
+            };
+            let (run, stats) = exec(job.plan.clone(), job.dataset.clone(), job.opts).await;
+            session.borrow_mut().finish_llm(job, req, run, &stats)
+        }
+        ModelKind::Judge { single_order } => {
+            let (loaded, ds) = match session.borrow().run_dataset(req.choice.limit) {
+                Ok(x) => x,
+                Err(message) => return FromWorker::LlmFailed { message },
+            };
+            let task = resolve(&req.score, &ds).task;
+            let plan = runs::judge_plan(&ds, task, single_order);
+            let (run, stats) = exec(plan, ds.clone(), extract_options(req, task)).await;
+            let (answers, failures) = run.finish();
+            let outcome = runs::judge_outcome(&ds, task, single_order, &answers);
+            let record = RunInfo {
+                model: &req.choice.model,
+                stats: &stats,
+                failures: &failures,
+            }
+            .record("judge");
+            let mut s = session.borrow_mut();
+            if !s.is_loaded(&loaded) {
+                return replaced();
+            }
+            s.add_judge(ds.clone(), outcome, single_order, record);
+            s.use_sample(ds);
+            finished(s.report(&req.score))
+        }
+        ModelKind::Writer { inputs } => {
+            let (loaded, ds) = match session.borrow().run_dataset(req.choice.limit) {
+                Ok(x) => x,
+                Err(message) => return FromWorker::LlmFailed { message },
+            };
+            let cfg = resolve(&req.score, &ds);
+            let opts = extract_options(req, cfg.task);
+            let plan = runs::generate_plan(&ds, cfg.task, inputs);
+            let planned = plan.first.len() as u64;
+            let (run, stats) = exec(plan.clone(), ds.clone(), opts).await;
+            let (answers, failures) = run.finish();
+            let (generated, _missing) = runs::generated_dataset(&ds, &plan, &answers);
+            let factors = cfg.requested();
+            // The model-based factors of the generated responses: a second run.
+            let values = if factors.iter().any(|f| f.needs_model())
+                && !generated.pairs.is_empty()
+                && !control.cancelled.get()
+            {
+                let generated = Rc::new(generated.clone());
+                let plan2 = Plan::new(&generated, &factors, opts);
+                let (run2, stats2) = exec(plan2.clone(), generated.clone(), opts).await;
+                let (a2, f2) = run2.finish();
+                let record = llm_run_record(
+                    &generated,
+                    &factors,
+                    &plan2,
+                    &req.choice.model,
+                    opts,
+                    &stats2,
+                    &f2,
+                    &a2,
+                );
+                Some(LlmValues {
+                    answers: a2,
+                    options: opts,
+                    run: Some(record),
+                    imported: Default::default(),
+                })
+            } else {
+                None
+            };
+            let record = RunInfo {
+                model: &req.choice.model,
+                stats: &stats,
+                failures: &failures,
+            }
+            .record("writer");
+            let mut s = session.borrow_mut();
+            if !s.is_loaded(&loaded) {
+                return replaced();
+            }
+            s.add_writer(generated, values, planned, record);
+            s.use_sample(ds);
+            finished(s.report(&req.score))
+        }
+    };
     if let FromWorker::LlmFinished { warning, .. } = &mut msg {
-        if warned {
+        if caches.warned.get() {
             *warning = Some(
                 "some answers could not be saved in the browser cache (storage full or \
 blocked): a reload will ask for them again"
@@ -342,17 +465,67 @@ blocked): a reload will ask for them again"
     msg
 }
 
-/// The estimate for a run, the browser cache included.
+fn replaced() -> FromWorker {
+    FromWorker::LlmFailed {
+        message: "another dataset was loaded during the run; the answers it got are cached \
+and a new run will reuse them"
+            .into(),
+    }
+}
+
+fn finished(report: Option<crate::report::Report>) -> FromWorker {
+    match report {
+        Some(report) => FromWorker::LlmFinished {
+            report,
+            warning: None,
+        },
+        None => FromWorker::LlmFailed {
+            message: "no dataset is loaded".into(),
+        },
+    }
+}
+
+/// The estimate for a run, the browser cache included. For a writer only
+/// the writing is estimated (the generated texts' factors are not known yet).
 pub async fn estimate(session: &RefCell<Session>, req: &LlmRequest) -> FromWorker {
-    let job = match session.borrow().plan_llm(req) {
-        Ok(j) => j,
-        Err(message) => return FromWorker::LlmFailed { message },
-    };
     let mem = match IdbCache::open().await {
         Ok(db) => db.load().await.map(|(m, _)| m).unwrap_or_default(),
         Err(_) => MemoryCache::new(),
     };
-    Session::estimate_message(&job, req, &mem)
+    let s = session.borrow();
+    match req.run {
+        ModelKind::Extract => match s.plan_llm(req) {
+            Ok(job) => Session::estimate_message(&job, req, &mem),
+            Err(message) => FromWorker::LlmFailed { message },
+        },
+        kind => {
+            let (_, ds) = match s.run_dataset(req.choice.limit) {
+                Ok(x) => x,
+                Err(message) => return FromWorker::LlmFailed { message },
+            };
+            let task = resolve(&req.score, &ds).task;
+            let plan = match kind {
+                ModelKind::Judge { single_order } => runs::judge_plan(&ds, task, single_order),
+                ModelKind::Writer { inputs } => runs::generate_plan(&ds, task, inputs),
+                ModelKind::Extract => unreachable!(),
+            };
+            let estimate = crate::llm::engine::estimate(
+                &plan,
+                &ds,
+                extract_options(req, task),
+                &req.choice.model,
+                &mem,
+                req.choice.price,
+            );
+            FromWorker::LlmEstimate {
+                estimate,
+                questions: plan.len() as u64,
+                pairs: ds.pairs.len() as u64,
+                unique_responses: 0,
+                unique_sources: 0,
+            }
+        }
+    }
 }
 
 /// The whole cache as JSONL (for sharing).

@@ -1,6 +1,7 @@
 //! The browser edge: the Yew app, its worker, downloads. Only compiled for
 //! `wasm32`; everything it shows is computed by the core.
 
+pub mod alignment;
 pub mod app;
 mod bridge;
 pub mod components;

@@ -17,7 +17,7 @@ use crate::factors::Factor;
 use crate::llm::engine::{Estimate, RunStats};
 use crate::llm::provider::Provider;
 use crate::llm::settings::ModelForm;
-use crate::protocol::{LlmRequest, ScoreRequest, Secret};
+use crate::protocol::{LlmRequest, ModelKind, ScoreRequest, Secret};
 use crate::report::Report;
 
 const FORM_KEY: &str = "profile.model-form";
@@ -229,19 +229,56 @@ pub fn model_panel(p: &ModelProps) -> Html {
     let needs_key = provider != Some(Provider::OpenAiCompatible);
     let request = {
         let (form, errors, score) = (form.clone(), errors.clone(), p.score.clone());
-        move || match form.validate() {
-            Ok(choice) => {
-                errors.set(Vec::new());
-                Some(LlmRequest {
-                    choice,
-                    score: score.clone(),
-                })
-            }
-            Err(e) => {
-                errors.set(e);
-                None
+        move || {
+            let kind = match form.run.as_str() {
+                "judge" => Ok(ModelKind::Judge {
+                    single_order: !form.both_orders,
+                }),
+                "writer" => match form.inputs.trim() {
+                    "" => Ok(ModelKind::Writer { inputs: None }),
+                    t => match t.parse::<usize>() {
+                        Ok(n) if n > 0 => Ok(ModelKind::Writer { inputs: Some(n) }),
+                        _ => Err(
+                            "inputs: a whole number of inputs to write for, or empty for all"
+                                .to_owned(),
+                        ),
+                    },
+                },
+                _ => Ok(ModelKind::Extract),
+            };
+            match (form.validate(), kind) {
+                (Ok(choice), Ok(kind)) => {
+                    errors.set(Vec::new());
+                    Some(LlmRequest {
+                        choice,
+                        score: score.clone(),
+                        run: kind,
+                    })
+                }
+                (c, k) => {
+                    let mut e = c.err().unwrap_or_default();
+                    e.extend(k.err());
+                    errors.set(e);
+                    None
+                }
             }
         }
+    };
+    let on_run_kind = {
+        let (form, set_form) = (form.clone(), set_form.clone());
+        Callback::from(move |e: Event| {
+            let mut f = (*form).clone();
+            f.run = e.target_unchecked_into::<HtmlInputElement>().value();
+            set_form(f);
+        })
+    };
+    let on_both_orders = {
+        let (form, set_form) = (form.clone(), set_form.clone());
+        Callback::from(move |e: Event| {
+            let mut f = (*form).clone();
+            f.both_orders = e.target_unchecked_into::<HtmlInputElement>().checked();
+            set_form(f);
+        })
     };
     let on_estimate = {
         let (request, on) = (request.clone(), p.on_action.clone());
@@ -342,6 +379,24 @@ pub fn model_panel(p: &ModelProps) -> Html {
                     </label>
                 </div>
             </details>
+            <fieldset class="run-kind">
+                <legend>{"Run"}</legend>
+                { for [("extract", "Extract factors", "the model-based factors of the dataset's responses"),
+                       ("judge", "Model as judge", "the model picks the better response of every pair"),
+                       ("writer", "Model as writer", "the model writes responses for scores 1–5 per input")]
+                    .into_iter().map(|(v, label, hint)| html! {
+                    <label class="kind" title={hint}>
+                        <input type="radio" name="llm-run-kind" id={format!("llm-kind-{v}")} value={v} checked={form.run == v || (v == "extract" && !["judge", "writer"].contains(&form.run.as_str()))} onchange={on_run_kind.clone()} />
+                        {format!(" {label}")}
+                    </label>
+                }) }
+                if form.run == "judge" {
+                    <label class="kind"><input id="llm-both-orders" type="checkbox" checked={form.both_orders} onchange={on_both_orders} />{" both orders (position-bias control)"}</label>
+                }
+                if form.run == "writer" {
+                    { text_input("llm-inputs", "Inputs to write for", &form.inputs, "number", "all", field(|f, v| f.inputs = v)) }
+                }
+            </fieldset>
             if !errors.is_empty() {
                 <ul class="error" role="alert" id="llm-errors">
                     { for errors.iter().map(|e| html! { <li>{e.clone()}</li> }) }

@@ -1,0 +1,130 @@
+//! The alignment report: every model agent (judge or writer) beside the
+//! humans — a table of rank correlations and judge statistics, the factor
+//! rankings side by side with lines joining the same factor, and a factor ×
+//! agent heatmap. Layout comes from the pure `chart` module; every text is a
+//! text node.
+
+use std::rc::Rc;
+
+use yew::prelude::*;
+
+use crate::chart::{heatmap, ranking_chart};
+use crate::report::{Agent, Alignment, Report};
+
+#[derive(Properties, PartialEq)]
+pub struct AlignmentProps {
+    pub report: Rc<Report>,
+}
+
+fn num(x: Option<f64>) -> String {
+    x.map_or("—".into(), |v| format!("{v:+.3}").replace('-', "−"))
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("—".into(), |v| format!("{:.0}%", v * 100.0))
+}
+
+fn row(a: &Agent, al: Option<&Alignment>) -> Html {
+    let run = a.run.as_ref();
+    let judge = a.setting == crate::stats::Setting::Evaluation;
+    let items = run.map_or("—".into(), |r| {
+        format!(
+            "{} / {} {}",
+            r.items,
+            r.items_planned,
+            if judge { "pairs" } else { "inputs" }
+        )
+    });
+    html! {
+        <tr data-agent={a.name.clone()}>
+            <th scope="row">{a.name.clone()}</th>
+            <td>{ if judge { "judge" } else { "writer" } }</td>
+            <td class="num tau">{num(al.and_then(|x| x.kendall_tau))}</td>
+            <td class="num">{num(al.and_then(|x| x.spearman_rho))}</td>
+            <td class="num">{num(al.and_then(|x| x.pearson_r))}</td>
+            <td class="num">{al.map_or(0, |x| x.n_factors)}</td>
+            <td class="num agreement">{ if judge { pct(run.and_then(|r| r.agreement)) } else { "—".into() } }</td>
+            <td class="num">{ if judge { pct(run.and_then(|r| r.tie_rate)) } else { "—".into() } }</td>
+            <td class="num consistency">{ if judge { pct(run.and_then(|r| r.position_consistency)) } else { "—".into() } }</td>
+            <td class="num">{items}</td>
+            <td class="num">{run.map_or(0, |r| r.failed)}</td>
+        </tr>
+    }
+}
+
+#[function_component(AlignmentPanel)]
+pub fn alignment_panel(p: &AlignmentProps) -> Html {
+    let r = &p.report;
+    if r.agents.len() < 2 {
+        return html! {};
+    }
+    let models: Vec<&Agent> = r
+        .agents
+        .iter()
+        .filter(|a| a.setting != crate::stats::Setting::Human)
+        .collect();
+    let rank = ranking_chart(&r.agents, 190.0, 26.0);
+    let heat = heatmap(&r.agents, 110.0, 26.0);
+    html! {
+        <section class="panel" id="alignment" aria-labelledby="align-h">
+            <h2 id="align-h">{"Humans and models, factor by factor"}</h2>
+            <p class="muted">{"Alignment = correlation between a model's factor scores and the humans' over the factors both scored (Kendall τ_b, Spearman ρ, Pearson r). Judges: agreement with the human label (a judge tie counts as disagreement), tie rate, and the share of pairs with the same verdict in both orders."}</p>
+            <div class="table-wrap">
+                <table id="alignment-table">
+                    <thead><tr>
+                        <th scope="col">{"model"}</th><th scope="col">{"as"}</th>
+                        <th scope="col">{"τ_b"}</th><th scope="col">{"ρ"}</th><th scope="col">{"r"}</th><th scope="col">{"factors"}</th>
+                        <th scope="col">{"agreement"}</th><th scope="col">{"ties"}</th><th scope="col">{"same both orders"}</th>
+                        <th scope="col">{"covered"}</th><th scope="col">{"failed"}</th>
+                    </tr></thead>
+                    <tbody>
+                        { for models.iter().map(|a| row(a, r.alignments.iter().find(|al| al.agent == a.name))) }
+                    </tbody>
+                </table>
+            </div>
+            <h3>{"Factor rankings"}</h3>
+            <figure class="chart-scroll">
+                <svg id="ranking-chart" viewBox={format!("0 0 {} {}", rank.width, rank.height)} width={rank.width.to_string()} role="img" aria-labelledby="rank-title rank-desc" class="chart ranking">
+                    <title id="rank-title">{"Factor rankings of people and models"}</title>
+                    <desc id="rank-desc">{rank.summary.clone()}</desc>
+                    { for rank.columns.iter().map(|c| html! {
+                        <g class="rank-head">
+                            <text x={c.x.to_string()} y="16" text-anchor="middle" class="label">{c.agent.clone()}</text>
+                            <text x={c.x.to_string()} y="32" text-anchor="middle" class="muted-text">{c.role.clone()}</text>
+                        </g>
+                    }) }
+                    { for rank.links.iter().map(|l| html! {
+                        <line x1={l.x1.to_string()} y1={l.y1.to_string()} x2={l.x2.to_string()} y2={l.y2.to_string()} class={if l.up { "link up" } else { "link down" }} data-factor={l.factor.clone()} />
+                    }) }
+                    { for rank.items.iter().map(|i| html! {
+                        <g class="rank-item" tabindex="0" aria-label={i.description.clone()} data-factor={i.factor.clone()} data-column={i.column.to_string()}>
+                            <title>{i.description.clone()}</title>
+                            <text x={i.x.to_string()} y={i.y.to_string()} text-anchor="middle" dominant-baseline="middle">{format!("{}. {}", i.rank, i.label)}</text>
+                        </g>
+                    }) }
+                </svg>
+            </figure>
+            <h3>{"Factor scores by agent"}</h3>
+            <figure class="chart-scroll">
+                <svg id="heatmap" viewBox={format!("0 0 {} {}", heat.width, heat.height)} width={heat.width.to_string()} role="img" aria-label="Factor scores of every agent: blue when the agent prefers more of the factor, red when less" class="chart heatmap">
+                    { for heat.cols.iter().map(|(name, role, x)| html! {
+                        <g>
+                            <text x={x.to_string()} y="16" text-anchor="middle" class="label">{name.clone()}</text>
+                            <text x={x.to_string()} y="32" text-anchor="middle" class="muted-text">{role.clone()}</text>
+                        </g>
+                    }) }
+                    { for heat.rows.iter().map(|(_, label, y)| html! {
+                        <text x={(heat.label_width - 8.0).to_string()} y={y.to_string()} text-anchor="end" dominant-baseline="middle" class="label">{label.clone()}</text>
+                    }) }
+                    { for heat.cells.iter().map(|c| html! {
+                        <g class="cell" data-factor={c.factor.clone()} data-agent={c.agent.clone()}>
+                            <title>{format!("{} — {}: {}", c.agent, c.factor, c.text)}</title>
+                            <rect x={c.x.to_string()} y={c.y.to_string()} width={(heat.cell_width - 2.0).to_string()} height={(heat.cell_height - 2.0).to_string()} fill={c.fill.clone()} rx="3" />
+                            <text x={(c.x + heat.cell_width / 2.0).to_string()} y={(c.y + heat.cell_height / 2.0).to_string()} text-anchor="middle" dominant-baseline="middle" class={if c.dark_text { "cell-text" } else { "cell-text light" }}>{c.text.clone()}</text>
+                        </g>
+                    }) }
+                </svg>
+            </figure>
+        </section>
+    }
+}
