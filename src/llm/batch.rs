@@ -263,21 +263,18 @@ fn stage_pending(
     }
 }
 
-/// One line of a batch input file (without the newline). The body is the
-/// one [`build_request`] makes for a live call, built without a key.
+/// One line of a batch input file (without the newline): `custom_id`
+/// first, then the body exactly as [`build_request`] makes it for a live
+/// call (built without a key).
 pub fn request_line(format: BatchFormat, cfg: &ModelConfig, r: &BatchRequest) -> String {
-    let body: Value =
-        serde_json::from_str(&build_request(cfg, "", &r.prompt).body).expect("bodies are JSON");
-    let line = match format {
-        BatchFormat::OpenAi => json!({
-            "custom_id": r.custom_id,
-            "method": "POST",
-            "url": "/v1/chat/completions",
-            "body": body,
-        }),
-        BatchFormat::Anthropic => json!({"custom_id": r.custom_id, "params": body}),
-    };
-    line.to_string()
+    let body = build_request(cfg, "", &r.prompt).body;
+    let id = Value::String(r.custom_id.clone());
+    match format {
+        BatchFormat::OpenAi => format!(
+            r#"{{"custom_id":{id},"method":"POST","url":"/v1/chat/completions","body":{body}}}"#
+        ),
+        BatchFormat::Anthropic => format!(r#"{{"custom_id":{id},"params":{body}}}"#),
+    }
 }
 
 /// The requests as batch input files (JSONL, one line per request), split so
@@ -482,6 +479,10 @@ pub fn import_results(
     out
 }
 
+/// The problem of a request line given as a result.
+const REQUEST_NOT_RESULT: &str =
+    "a request, not a result: import the results file the batch produced";
+
 /// Where a result line failed: the field at fault and why.
 type LineError = (&'static str, String);
 
@@ -506,6 +507,7 @@ fn openai_result(v: &Value, provider: Provider) -> Result<Completion, LineError>
                 "error",
                 format!("the batch reported an error: {}", error_text(e)),
             ),
+            None if v.get("body").is_some() => ("response", REQUEST_NOT_RESULT.into()),
             None => ("response", "neither a response nor an error".into()),
         }),
     }
@@ -514,6 +516,9 @@ fn openai_result(v: &Value, provider: Provider) -> Result<Completion, LineError>
 /// The completion in an Anthropic Message Batches result line.
 fn anthropic_result(v: &Value) -> Result<Completion, LineError> {
     let Some(result) = v.get("result") else {
+        if v.get("params").is_some() {
+            return Err(("result", REQUEST_NOT_RESULT.into()));
+        }
         return Err(("result", "no result".into()));
     };
     match result.get("type").and_then(Value::as_str) {
@@ -983,6 +988,42 @@ mod tests {
         );
         assert_eq!(files.concat(), one[0]);
         assert!(request_files(BatchFormat::OpenAi, &cfg, &[], by_count).is_empty());
+        // A request file given as results: every line says so.
+        for (fmt, cfg) in [
+            (BatchFormat::OpenAi, cfg.clone()),
+            (
+                BatchFormat::Anthropic,
+                ModelConfig::new(Provider::Anthropic, "m"),
+            ),
+        ] {
+            let p = pending(
+                &plan(&d),
+                &d,
+                ExtractOptions::default(),
+                &cfg,
+                &MemoryCache::new(),
+                StageChoice::Next,
+            );
+            let requests = request_files(fmt, &cfg, &p.requests, fmt.limits()).concat();
+            assert!(requests.starts_with(r#"{"custom_id":""#), "{requests}");
+            let got = import_results(
+                &requests,
+                fmt,
+                &plan(&d),
+                &d,
+                ExtractOptions::default(),
+                &cfg,
+                &MemoryCache::new(),
+            );
+            assert_eq!(got.failed, 3);
+            assert!(
+                got.problems
+                    .iter()
+                    .all(|d| d.reason.starts_with("a request, not a result")),
+                "{:?}",
+                got.problems
+            );
+        }
         // The estimate of a file covers its requests only.
         let e = estimate_requests(&p, &d, ExtractOptions::default(), &cfg, None);
         assert_eq!((e.calls, e.cached), (3, 0));
