@@ -9,6 +9,10 @@ use std::io::Write as _;
 use crate::analysis::{score_report, score_report_with, DatasetInfo, LlmValues, ScoreConfig};
 use crate::data::{load_reader, Format, FormatOptions, SummEvalLabel};
 use crate::factors::{Factor, Task};
+use crate::llm::extract::{ExtractOptions, Plan};
+use crate::llm::pricing::{price_of, Price};
+use crate::llm::provider::{ModelConfig, Provider};
+use crate::llm::run::DiskCache;
 use crate::report::{Alignment, Report};
 use crate::stats::BootstrapConfig;
 
@@ -189,59 +193,7 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
     let [path] = f.positional.as_slice() else {
         return Err(usage_error("`profile score` takes one FILE"));
     };
-    let format = parse_named(&f, "format", Format::from_name, || {
-        let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-        format!("known formats: {}", known.join(", "))
-    })?;
-    let label = parse_named(&f, "label", SummEvalLabel::from_name, || {
-        "use mean, coherence, consistency, fluency or relevance".into()
-    })?;
-    let task = parse_named(&f, "task", Task::from_id, || {
-        "use summarization, helpful or doc_qa".into()
-    })?;
-    let factors = f
-        .values
-        .get("factors")
-        .map(|l| parse_factors(l))
-        .transpose()?;
-    let mut bootstrap = BootstrapConfig::default();
-    if let Some(n) = f.values.get("bootstrap") {
-        bootstrap.resamples = n
-            .parse()
-            .map_err(|_| usage_error(format!("--bootstrap takes a count, not `{n}`")))?;
-    }
-    if let Some(s) = f.values.get("seed") {
-        bootstrap.seed = s
-            .parse()
-            .map_err(|_| usage_error(format!("--seed takes an integer, not `{s}`")))?;
-    }
-
-    let opts = FormatOptions {
-        format,
-        summeval_label: label.unwrap_or_default(),
-    };
-    let ds =
-        load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))?;
-    let fmt = ds.format;
-    if label.is_some() && fmt != Some(Format::SummEval) {
-        return Err(usage_error(format!(
-            "--label applies to SummEval data; {path} is {}",
-            fmt.map_or("unknown", |f| f.name())
-        )));
-    }
-    let task = task.unwrap_or_else(|| ds.default_task());
-    let cfg = ScoreConfig {
-        task,
-        factors,
-        bootstrap,
-    };
-    let info = DatasetInfo {
-        name: std::path::Path::new(path)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned()),
-        label: (fmt == Some(Format::SummEval)).then(|| label.unwrap_or_default().name().to_owned()),
-    };
-    let mut ds = ds;
+    let Selection { mut ds, cfg, info } = load_selection(&f, path)?;
     let imported = match f.values.get("annotations") {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -292,6 +244,72 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
     })
 }
 
+/// The data and factors a command works on: FILE loaded with `--format`
+/// and `--label`, and the scoring config of `--task`, `--factors`,
+/// `--bootstrap` and `--seed`. Shared by `score` and `batch`, so that a batch
+/// selects exactly the questions `score` asks.
+struct Selection {
+    ds: crate::data::Dataset,
+    cfg: ScoreConfig,
+    info: DatasetInfo,
+}
+
+fn load_selection(f: &Flags, path: &str) -> Result<Selection, Failure> {
+    let format = parse_named(f, "format", Format::from_name, || {
+        let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!("known formats: {}", known.join(", "))
+    })?;
+    let label = parse_named(f, "label", SummEvalLabel::from_name, || {
+        "use mean, coherence, consistency, fluency or relevance".into()
+    })?;
+    let task = parse_named(f, "task", Task::from_id, || {
+        "use summarization, helpful or doc_qa".into()
+    })?;
+    let factors = f
+        .values
+        .get("factors")
+        .map(|l| parse_factors(l))
+        .transpose()?;
+    let mut bootstrap = BootstrapConfig::default();
+    if let Some(n) = f.values.get("bootstrap") {
+        bootstrap.resamples = n
+            .parse()
+            .map_err(|_| usage_error(format!("--bootstrap takes a count, not `{n}`")))?;
+    }
+    if let Some(s) = f.values.get("seed") {
+        bootstrap.seed = s
+            .parse()
+            .map_err(|_| usage_error(format!("--seed takes an integer, not `{s}`")))?;
+    }
+
+    let opts = FormatOptions {
+        format,
+        summeval_label: label.unwrap_or_default(),
+    };
+    let ds =
+        load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))?;
+    let fmt = ds.format;
+    if label.is_some() && fmt != Some(Format::SummEval) {
+        return Err(usage_error(format!(
+            "--label applies to SummEval data; {path} is {}",
+            fmt.map_or("unknown", |f| f.name())
+        )));
+    }
+    let task = task.unwrap_or_else(|| ds.default_task());
+    let cfg = ScoreConfig {
+        task,
+        factors,
+        bootstrap,
+    };
+    let info = DatasetInfo {
+        name: std::path::Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+        label: (fmt == Some(Format::SummEval)).then(|| label.unwrap_or_default().name().to_owned()),
+    };
+    Ok(Selection { ds, cfg, info })
+}
+
 /// A named option parsed by `parse`; an unknown value is a usage error that
 /// says what is accepted.
 fn parse_named<T>(
@@ -318,19 +336,8 @@ fn parse_num<T: std::str::FromStr>(f: &Flags, name: &str) -> Result<Option<T>, F
         .transpose()
 }
 
-/// Extracts the model-based factors with the configured provider (cached).
-fn run_llm(
-    f: &Flags,
-    provider: &str,
-    ds: &mut crate::data::Dataset,
-    cfg: &ScoreConfig,
-) -> Result<Option<LlmValues>, Failure> {
-    use crate::llm::engine::{estimate, RunSettings};
-    use crate::llm::extract::{ExtractOptions, Plan};
-    use crate::llm::pricing::{price_of, Price};
-    use crate::llm::provider::{ModelConfig, Provider};
-    use crate::llm::run::{run_plan, DiskCache, HttpLlm};
-
+/// The model of `--provider`, `--model`, `--base-url` and `--no-logprobs`.
+fn model_config(f: &Flags, provider: &str) -> Result<ModelConfig, Failure> {
     let provider = Provider::from_id(provider).ok_or_else(|| {
         usage_error(format!(
             "unknown provider `{provider}`; use openai, anthropic, gemini or openai-compatible"
@@ -345,6 +352,69 @@ fn run_llm(
     if f.switches.iter().any(|s| s == "no-logprobs") {
         mc.logprobs = false;
     }
+    Ok(mc)
+}
+
+/// The extraction plan of the requested factors over the first `--limit`
+/// pairs (which `ds` is cut to), with its options and the factors.
+fn llm_plan(
+    f: &Flags,
+    ds: &mut crate::data::Dataset,
+    cfg: &ScoreConfig,
+    mc: &ModelConfig,
+) -> Result<(Vec<Factor>, ExtractOptions, Plan), Failure> {
+    if let Some(n) = parse_num::<usize>(f, "limit")? {
+        ds.truncate_pairs(n);
+    }
+    let factors = cfg.requested();
+    let opts = ExtractOptions {
+        logprobs: mc.logprobs && mc.provider.offers_logprobs(),
+        summaries: cfg.task == Task::Summarization,
+    };
+    let plan = Plan::new(ds, &factors, opts);
+    Ok((factors, opts, plan))
+}
+
+/// The answer cache in `--cache-dir` (default `.profile-cache`) and the
+/// number of its unreadable lines.
+fn open_cache(f: &Flags) -> Result<(DiskCache, usize), Failure> {
+    let dir = f
+        .values
+        .get("cache-dir")
+        .map_or(".profile-cache", String::as_str);
+    DiskCache::open(std::path::Path::new(dir))
+        .map_err(|e| data_error(format!("cannot open the cache in {dir}: {e}")))
+}
+
+/// `--price-in` and `--price-out`, else the price table's entry for the model.
+fn price_flags(f: &Flags, mc: &ModelConfig) -> Result<Option<Price>, Failure> {
+    Ok(
+        match (
+            parse_num::<f64>(f, "price-in")?,
+            parse_num::<f64>(f, "price-out")?,
+        ) {
+            (Some(i), Some(o)) => Some(Price {
+                input_per_m: i,
+                output_per_m: o,
+            }),
+            (None, None) => price_of(mc.provider.id(), &mc.model),
+            _ => return Err(usage_error("give both --price-in and --price-out")),
+        },
+    )
+}
+
+/// Extracts the model-based factors with the configured provider (cached).
+fn run_llm(
+    f: &Flags,
+    provider: &str,
+    ds: &mut crate::data::Dataset,
+    cfg: &ScoreConfig,
+) -> Result<Option<LlmValues>, Failure> {
+    use crate::llm::engine::{estimate, RunSettings};
+    use crate::llm::run::{run_plan, HttpLlm};
+
+    let mc = model_config(f, provider)?;
+    let provider = mc.provider;
     let key = std::iter::once("PROFILE_API_KEY")
         .chain(provider.key_env_vars().iter().copied())
         .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
@@ -355,9 +425,6 @@ fn run_llm(
             .collect();
         return Err(data_error(format!("no API key: set {}", vars.join(" or "))));
     }
-    if let Some(n) = parse_num::<usize>(f, "limit")? {
-        ds.truncate_pairs(n);
-    }
     let mut settings = RunSettings::default();
     if let Some(c) = parse_num::<usize>(f, "concurrency")? {
         settings.concurrency = c.max(1);
@@ -367,12 +434,7 @@ fn run_llm(
     if let Some(t) = parse_num::<f64>(f, "timeout")? {
         settings.retry.timeout_s = t;
     }
-    let dir = f
-        .values
-        .get("cache-dir")
-        .map_or(".profile-cache", String::as_str);
-    let (mut cache, bad) = DiskCache::open(std::path::Path::new(dir))
-        .map_err(|e| data_error(format!("cannot open the cache in {dir}: {e}")))?;
+    let (mut cache, bad) = open_cache(f)?;
     let quiet = f.switches.iter().any(|s| s == "quiet");
     // Live progress only on a terminal, at most five times a second.
     let live = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -383,28 +445,13 @@ fn run_llm(
             cache.path().display()
         );
     }
-    let factors = cfg.requested();
-    let opts = ExtractOptions {
-        logprobs: mc.logprobs && provider.offers_logprobs(),
-        summaries: cfg.task == Task::Summarization,
-    };
-    let plan = Plan::new(ds, &factors, opts);
+    let (factors, opts, plan) = llm_plan(f, ds, cfg, &mc)?;
     let llm = HttpLlm::new(
         mc.clone(),
         key,
         std::time::Duration::from_secs_f64(settings.retry.timeout_s),
     );
-    let price = match (
-        parse_num::<f64>(f, "price-in")?,
-        parse_num::<f64>(f, "price-out")?,
-    ) {
-        (Some(i), Some(o)) => Some(Price {
-            input_per_m: i,
-            output_per_m: o,
-        }),
-        (None, None) => price_of(provider.id(), model),
-        _ => return Err(usage_error("give both --price-in and --price-out")),
-    };
+    let price = price_flags(f, &mc)?;
     let est = estimate(&plan, ds, opts, &mc, &cache, price);
     let per = plan.calls_per_unique_response();
     let summary = format!(
