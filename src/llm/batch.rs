@@ -43,7 +43,7 @@ use std::cell::RefCell;
 use std::fmt;
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::cache::{stable_hash, CacheEntry};
 use super::engine::{estimate, AnswerCache, Estimate, Job, Run, RunStats, Step};
@@ -580,6 +580,7 @@ mod tests {
     use crate::factors::Factor;
     use crate::llm::cache::MemoryCache;
     use crate::llm::provider::schema_name;
+    use serde_json::json;
 
     const SECRET: &str = "sk-batch-secret-0123";
 
