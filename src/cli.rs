@@ -9,6 +9,10 @@ use std::io::Write as _;
 use crate::analysis::{score_report, score_report_with, DatasetInfo, LlmValues, ScoreConfig};
 use crate::data::{load_reader, Format, FormatOptions, SummEvalLabel};
 use crate::factors::{Factor, Task};
+use crate::llm::extract::{ExtractOptions, Plan};
+use crate::llm::pricing::{price_of, Price};
+use crate::llm::provider::{ModelConfig, Provider};
+use crate::llm::run::DiskCache;
 use crate::report::{Alignment, Report};
 use crate::stats::BootstrapConfig;
 
@@ -32,6 +36,13 @@ USAGE:
                      the model writes responses for scores 1..5 for N inputs
   profile cache export [--cache-dir DIR]          the LLM answer cache as JSONL
   profile cache import FILE [--cache-dir DIR]     merge shared answers into the cache
+  profile batch export FILE --provider openai|anthropic|openai-compatible --model M
+                     [--base-url URL] [--task T] [--factors a,b,...] [--format NAME]
+                     [--label ASPECT] [--limit N] [--no-logprobs] [--cache-dir DIR]
+                     [--stage 2] [--price-in USD_PER_M --price-out USD_PER_M]
+                     [--out REQUESTS.jsonl]
+  profile batch import RESULTS.jsonl... FILE --provider P --model M [the same
+                     selection flags as the export] [--cache-dir DIR]
   profile align FILE.json [--json]
   profile formats      list the dataset formats
   profile factors      list the factors and task presets
@@ -49,6 +60,11 @@ computed elsewhere: one JSON object per line with `text` (a response) and `facto
 judge and generate add the model as an agent (evaluation / generation setting) beside the
 humans, with its factor scores and its alignment with theirs; --into REPORT.json adds it to an
 existing report of the same data and factors (several models side by side) and rewrites it.
+`profile batch export` writes the requests of the next unanswered stage as an OpenAI Batch API
+or Anthropic Message Batches file (no key is needed or written; --out FILE, else stdout);
+submit it with the provider's tools, then `profile batch import` its results file into the
+cache, and export again until it says nothing is left. `profile score` with the same flags
+then makes no call for what was imported.
 ";
 
 /// A command-line failure: the message and the exit code.
@@ -87,6 +103,7 @@ pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure>
         "generate" => cmd_model_run(rest, "generate")?,
         "align" => cmd_align(rest)?,
         "cache" => cmd_cache(rest)?,
+        "batch" => cmd_batch(rest)?,
         "formats" => list_formats(),
         "factors" => list_factors(),
         "-h" | "--help" | "help" => USAGE.to_owned(),
@@ -200,6 +217,10 @@ fn load_study(f: &Flags, command: &str) -> Result<Study, Failure> {
     let [path] = f.positional.as_slice() else {
         return Err(usage_error(format!("`profile {command}` takes one FILE")));
     };
+    load_study_at(f, path)
+}
+
+fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
     let format = parse_named(f, "format", Format::from_name, || {
         let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
         format!("known formats: {}", known.join(", "))
@@ -368,24 +389,10 @@ struct LlmSession {
 impl LlmSession {
     fn open(f: &Flags, provider: &str) -> Result<LlmSession, Failure> {
         use crate::llm::engine::RunSettings;
-        use crate::llm::pricing::{price_of, Price};
-        use crate::llm::provider::{ModelConfig, Provider};
-        use crate::llm::run::{DiskCache, HttpLlm};
+        use crate::llm::run::HttpLlm;
 
-        let provider = Provider::from_id(provider).ok_or_else(|| {
-            usage_error(format!(
-                "unknown provider `{provider}`; use openai, anthropic, gemini or openai-compatible"
-            ))
-        })?;
-        let model = f
-            .values
-            .get("model")
-            .ok_or_else(|| usage_error("--provider needs --model"))?;
-        let mut mc = ModelConfig::new(provider, model.clone());
-        mc.base_url = f.values.get("base-url").cloned();
-        if f.switches.iter().any(|s| s == "no-logprobs") {
-            mc.logprobs = false;
-        }
+        let mc = model_config(f, provider)?;
+        let provider = mc.provider;
         let key = std::iter::once("PROFILE_API_KEY")
             .chain(provider.key_env_vars().iter().copied())
             .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
@@ -405,12 +412,7 @@ impl LlmSession {
         if let Some(t) = parse_num::<f64>(f, "timeout")? {
             settings.retry.timeout_s = t;
         }
-        let dir = f
-            .values
-            .get("cache-dir")
-            .map_or(".profile-cache", String::as_str);
-        let (cache, bad) = DiskCache::open(std::path::Path::new(dir))
-            .map_err(|e| data_error(format!("cannot open the cache in {dir}: {e}")))?;
+        let (cache, bad) = open_cache(f)?;
         let quiet = f.switches.iter().any(|s| s == "quiet");
         if bad > 0 && !quiet {
             eprintln!(
@@ -418,17 +420,7 @@ impl LlmSession {
                 cache.path().display()
             );
         }
-        let price = match (
-            parse_num::<f64>(f, "price-in")?,
-            parse_num::<f64>(f, "price-out")?,
-        ) {
-            (Some(i), Some(o)) => Some(Price {
-                input_per_m: i,
-                output_per_m: o,
-            }),
-            (None, None) => price_of(provider.id(), model),
-            _ => return Err(usage_error("give both --price-in and --price-out")),
-        };
+        let price = price_flags(f, &mc)?;
         let llm = HttpLlm::new(
             mc.clone(),
             key,
@@ -445,11 +437,8 @@ impl LlmSession {
         })
     }
 
-    fn opts(&self, cfg: &ScoreConfig) -> crate::llm::extract::ExtractOptions {
-        crate::llm::extract::ExtractOptions {
-            logprobs: self.mc.logprobs && self.mc.provider.offers_logprobs(),
-            summaries: cfg.task == Task::Summarization,
-        }
+    fn opts(&self, cfg: &ScoreConfig) -> ExtractOptions {
+        extract_options(&self.mc, cfg)
     }
 
     /// Prints the estimate, then (unless `--estimate`) answers the plan with
@@ -911,6 +900,315 @@ fn cmd_cache(args: &[String]) -> Result<String, Failure> {
             "use `profile cache export` or `profile cache import FILE`",
         )),
     }
+}
+
+/// The model of `--provider`, `--model`, `--base-url` and `--no-logprobs`.
+fn model_config(f: &Flags, provider: &str) -> Result<ModelConfig, Failure> {
+    let provider = Provider::from_id(provider).ok_or_else(|| {
+        usage_error(format!(
+            "unknown provider `{provider}`; use openai, anthropic, gemini or openai-compatible"
+        ))
+    })?;
+    let model = f
+        .values
+        .get("model")
+        .ok_or_else(|| usage_error("--provider needs --model"))?;
+    let mut mc = ModelConfig::new(provider, model.clone());
+    mc.base_url = f.values.get("base-url").cloned();
+    if f.switches.iter().any(|s| s == "no-logprobs") {
+        mc.logprobs = false;
+    }
+    Ok(mc)
+}
+
+/// How the factors of `cfg` are asked of model `mc`.
+fn extract_options(mc: &ModelConfig, cfg: &ScoreConfig) -> ExtractOptions {
+    ExtractOptions {
+        logprobs: mc.logprobs && mc.provider.offers_logprobs(),
+        summaries: cfg.task == Task::Summarization,
+    }
+}
+
+/// The answer cache in `--cache-dir` (default `.profile-cache`) and the
+/// number of its unreadable lines.
+fn open_cache(f: &Flags) -> Result<(DiskCache, usize), Failure> {
+    let dir = f
+        .values
+        .get("cache-dir")
+        .map_or(".profile-cache", String::as_str);
+    DiskCache::open(std::path::Path::new(dir))
+        .map_err(|e| data_error(format!("cannot open the cache in {dir}: {e}")))
+}
+
+/// `--price-in` and `--price-out`, else the price table's entry for the model.
+fn price_flags(f: &Flags, mc: &ModelConfig) -> Result<Option<Price>, Failure> {
+    Ok(
+        match (
+            parse_num::<f64>(f, "price-in")?,
+            parse_num::<f64>(f, "price-out")?,
+        ) {
+            (Some(i), Some(o)) => Some(Price {
+                input_per_m: i,
+                output_per_m: o,
+            }),
+            (None, None) => price_of(mc.provider.id(), &mc.model),
+            _ => return Err(usage_error("give both --price-in and --price-out")),
+        },
+    )
+}
+
+fn cmd_batch(args: &[String]) -> Result<String, Failure> {
+    use crate::llm::batch::{BatchFormat, StageChoice};
+    let export =
+        match args.first().map(String::as_str) {
+            Some("export") => true,
+            Some("import") => false,
+            _ => return Err(usage_error(
+                "use `profile batch export FILE …` or `profile batch import RESULTS.jsonl… FILE …`",
+            )),
+        };
+    let mut options = vec![
+        "task",
+        "factors",
+        "format",
+        "label",
+        "provider",
+        "model",
+        "base-url",
+        "limit",
+        "cache-dir",
+    ];
+    if export {
+        options.extend(["stage", "price-in", "price-out", "out"]);
+    }
+    let f = parse_flags(&args[1..], &options, &["no-logprobs"])?;
+    let (path, results) = match (export, f.positional.as_slice()) {
+        (true, [path]) => (path, &[][..]),
+        (false, [results @ .., path]) if !results.is_empty() => (path, results),
+        (true, _) => return Err(usage_error("`profile batch export` takes one FILE")),
+        (false, _) => {
+            return Err(usage_error(
+                "`profile batch import` takes the results file(s), then the data FILE",
+            ))
+        }
+    };
+    let provider = f
+        .values
+        .get("provider")
+        .ok_or_else(|| usage_error("`profile batch` needs --provider and --model"))?;
+    let mc = model_config(&f, provider)?;
+    let format = BatchFormat::of(mc.provider).map_err(|e| usage_error(e.to_string()))?;
+    let stage = match f.values.get("stage").map(String::as_str) {
+        None => StageChoice::Next,
+        Some("2") => StageChoice::Second,
+        Some(s) => {
+            return Err(usage_error(format!(
+                "--stage takes 2 (the second stage now, for the questions whose first-stage \
+                 answers are cached), not `{s}`"
+            )))
+        }
+    };
+    let price = price_flags(&f, &mc)?;
+    let Study { mut ds, cfg, .. } = load_study_at(&f, path)?;
+    if let Some(n) = parse_num::<usize>(&f, "limit")? {
+        ds.truncate_pairs(n);
+    }
+    let opts = extract_options(&mc, &cfg);
+    let plan = Plan::new(&ds, &cfg.requested(), opts);
+    let (mut cache, bad) = open_cache(&f)?;
+    if bad > 0 {
+        eprintln!(
+            "warning: {bad} unreadable lines in {} were skipped",
+            cache.path().display()
+        );
+    }
+    let batch = BatchRun {
+        format,
+        mc: &mc,
+        ds: &ds,
+        opts,
+        plan: &plan,
+    };
+    if export {
+        batch.export(&f, &cache, stage, price)
+    } else {
+        batch.import(results, &mut cache)
+    }
+}
+
+/// What `profile batch export` and `import` share: the provider's batch
+/// format and the plan of the selected data.
+struct BatchRun<'a> {
+    format: crate::llm::batch::BatchFormat,
+    mc: &'a ModelConfig,
+    ds: &'a crate::data::Dataset,
+    opts: ExtractOptions,
+    plan: &'a Plan,
+}
+
+impl BatchRun<'_> {
+    /// Writes the requests of the next unanswered stage (stdout without
+    /// `--out`) and says on stderr what they are and cost.
+    fn export(
+        &self,
+        f: &Flags,
+        cache: &DiskCache,
+        stage: crate::llm::batch::StageChoice,
+        price: Option<Price>,
+    ) -> Result<String, Failure> {
+        use crate::llm::batch::{self, BATCH_PRICE_FACTOR};
+        let p = batch::pending(self.plan, self.ds, self.opts, self.mc, cache, stage);
+        if p.is_done() {
+            eprintln!(
+                "nothing to export: every question is answered ({} questions; `profile score` \
+                 with the same flags reads them from the cache)",
+                self.plan.len()
+            );
+            return Ok(String::new());
+        }
+        if p.requests.is_empty() {
+            eprintln!(
+                "nothing to export in stage 2 yet: {} questions wait for first-stage answers",
+                p.waiting
+            );
+            return Ok(String::new());
+        }
+        let limits = self.format.limits();
+        let files = batch::request_files(self.format, self.mc, &p.requests, limits);
+        let (stdout, written) = match f.values.get("out") {
+            None if files.len() > 1 => {
+                return Err(data_error(format!(
+                    "{} requests are more than one {} batch takes ({} requests, {} MB): \
+                     give --out FILE to write them as numbered parts",
+                    p.requests.len(),
+                    self.format.name(),
+                    limits.max_requests,
+                    limits.max_bytes / 1_000_000
+                )))
+            }
+            None => (files.concat(), vec!["standard output".to_owned()]),
+            Some(out) => {
+                let mut names = Vec::new();
+                for (i, text) in files.iter().enumerate() {
+                    let name = if files.len() == 1 {
+                        out.clone()
+                    } else {
+                        numbered(out, i + 1)
+                    };
+                    std::fs::write(&name, text)
+                        .map_err(|e| data_error(format!("cannot write {name}: {e}")))?;
+                    names.push(name);
+                }
+                (String::new(), names)
+            }
+        };
+        let est = batch::estimate_requests(&p, self.ds, self.opts, self.mc, price);
+        let mut waiting = String::new();
+        if p.waiting > 0 {
+            waiting = format!(", {} wait for first-stage answers", p.waiting);
+        }
+        if p.no_call > 0 {
+            let _ = write!(waiting, ", {} need no call", p.no_call);
+        }
+        eprintln!(
+            "stage {} of 2: {} requests in the {} format written to {}\n  \
+             {} questions in this stage: {} already cached, {} share a request with another{waiting}\n  \
+             estimate: ~{:.0}k input + ~{:.0}k output tokens, {}\n  \
+             next: submit it with the provider's batch tools, then `profile batch import \
+             RESULTS.jsonl FILE` with the same flags; export again for what is left",
+            p.stage,
+            p.requests.len(),
+            self.format.name(),
+            written.join(", "),
+            p.questions,
+            p.cached,
+            p.shared,
+            est.input_tokens / 1e3,
+            est.output_tokens / 1e3,
+            est.cost_usd.map_or(
+                "cost unknown (give --price-in/--price-out)".to_owned(),
+                |c| format!(
+                    "~${c:.2} at list prices, ~${:.2} at the {:.0}% batch discount",
+                    c * BATCH_PRICE_FACTOR,
+                    (1.0 - BATCH_PRICE_FACTOR) * 100.0
+                )
+            ),
+        );
+        Ok(stdout)
+    }
+
+    /// Imports result files into the disk cache and reports what they held.
+    fn import(&self, results: &[String], cache: &mut DiskCache) -> Result<String, Failure> {
+        use crate::llm::batch::import_results;
+        let mut out = String::new();
+        let (mut lines, mut unknown, mut failed) = (0, 0, 0);
+        for file in results {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| data_error(format!("cannot read {file}: {e}")))?;
+            let got = import_results(
+                &text,
+                self.format,
+                self.plan,
+                self.ds,
+                self.opts,
+                self.mc,
+                &*cache,
+            );
+            let entries: String = got
+                .entries
+                .iter()
+                .map(|e| serde_json::to_string(e).expect("entries serialise") + "\n")
+                .collect();
+            // Durable: every entry is appended to the cache file.
+            let (added, _) = cache.import_jsonl(&entries);
+            let _ = writeln!(
+                out,
+                "{file}: {added} new answers added to {} ({} lines: {} answered, {} already \
+                 answered, {} failed, {} unknown)",
+                cache.path().display(),
+                got.lines,
+                got.entries.len(),
+                got.already_answered,
+                got.failed,
+                got.unknown
+            );
+            for d in got.problems.iter().take(10) {
+                let _ = writeln!(out, "  {file}: {d}");
+            }
+            if got.problems.len() > 10 {
+                let _ = writeln!(out, "  … {} more", got.problems.len() - 10);
+            }
+            lines += got.lines;
+            unknown += got.unknown;
+            failed += got.failed;
+        }
+        if lines > 0 && unknown == lines {
+            return Err(data_error(format!(
+                "{out}none of the {lines} result lines belongs to this plan: import with the \
+                 same FILE, --provider, --model, --base-url, --task/--factors, --limit and \
+                 --cache-dir as the export"
+            )));
+        }
+        if failed > 0 {
+            out.push_str(
+                "the failed questions stay unanswered: `profile batch export` asks them again\n",
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// `requests.jsonl` → `requests-3.jsonl`: the name of part `i` of an export.
+fn numbered(path: &str, i: usize) -> String {
+    let p = std::path::Path::new(path);
+    let stem = p
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = match p.extension() {
+        Some(ext) => format!("{stem}-{i}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{i}"),
+    };
+    p.with_file_name(name).to_string_lossy().into_owned()
 }
 
 fn list_formats() -> String {

@@ -4,6 +4,7 @@
 //! transport lives at the edges (the CLI's native client, the browser's fetch).
 
 pub mod annotations;
+pub mod batch;
 pub mod cache;
 pub mod engine;
 pub mod extract;
