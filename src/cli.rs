@@ -40,6 +40,7 @@ USAGE:
                      [--base-url URL] [--task T] [--factors a,b,...] [--format NAME]
                      [--label ASPECT] [--limit N] [--no-logprobs] [--cache-dir DIR]
                      [--stage 2] [--price-in USD_PER_M --price-out USD_PER_M]
+                     [--run extract|judge|writer [--single-order] [--inputs N]]
                      [--out REQUESTS.jsonl]
   profile batch import RESULTS.jsonl... FILE --provider P --model M [the same
                      selection flags as the export] [--cache-dir DIR]
@@ -977,11 +978,13 @@ fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         "base-url",
         "limit",
         "cache-dir",
+        "run",
+        "inputs",
     ];
     if export {
         options.extend(["stage", "price-in", "price-out", "out"]);
     }
-    let f = parse_flags(&args[1..], &options, &["no-logprobs"])?;
+    let f = parse_flags(&args[1..], &options, &["no-logprobs", "single-order"])?;
     let (path, results) = match (export, f.positional.as_slice()) {
         (true, [path]) => (path, &[][..]),
         (false, [results @ .., path]) if !results.is_empty() => (path, results),
@@ -1014,7 +1017,18 @@ fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         ds.truncate_pairs(n);
     }
     let opts = extract_options(&mc, &cfg);
-    let plan = Plan::new(&ds, &cfg.requested(), opts);
+    // What the requests are for: factor extraction (default), a judge or a writer.
+    let single = f.switches.iter().any(|s| s == "single-order");
+    let plan = match f.values.get("run").map_or("extract", String::as_str) {
+        "extract" => Plan::new(&ds, &cfg.requested(), opts),
+        "judge" => crate::llm::runs::judge_plan(&ds, cfg.task, single),
+        "writer" => crate::llm::runs::generate_plan(&ds, cfg.task, parse_num(&f, "inputs")?),
+        other => {
+            return Err(usage_error(format!(
+                "--run takes extract, judge or writer, not `{other}`"
+            )))
+        }
+    };
     let (mut cache, bad) = open_cache(&f)?;
     if bad > 0 {
         eprintln!(

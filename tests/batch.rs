@@ -417,3 +417,71 @@ fn batch_usage_errors() {
     assert!(text(&o.stderr).contains("none of the 1 result lines belongs to this plan"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Judge and writer requests go through batches too: after importing their
+/// results, `profile judge` / `profile generate` with the same flags make no call.
+#[test]
+fn judge_and_writer_batches_then_runs_make_no_call() {
+    let Some(mock) = MockServer::start() else {
+        return;
+    };
+    let dir = tempdir("judge");
+    let study = Study {
+        dir: dir.clone(),
+        provider: "openai",
+        base_url: mock.url("/v1"),
+    };
+    let selection = ["--factors", "length,novel_words"];
+    for (run, expected) in [("judge", 6), ("writer", 1)] {
+        let out = dir.join(format!("{run}-requests.jsonl"));
+        let mut args = study.flags(&["batch", "export"]);
+        args.extend(["--run", run, "--out", out.to_str().unwrap()].map(String::from));
+        args.extend(selection.map(String::from));
+        study.ok(&args);
+        let lines: Vec<Value> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // --limit 3: 3 pairs × 2 orders for the judge; the 3 pairs share one input for the writer.
+        assert_eq!(lines.len(), expected, "{run}");
+        let results: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| openai_result(&mock, i, l))
+            .collect();
+        let path = dir.join(format!("{run}-results.jsonl"));
+        std::fs::write(&path, results.join("\n") + "\n").unwrap();
+        let mut args: Vec<String> = vec![
+            "batch".into(),
+            "import".into(),
+            path.to_string_lossy().into_owned(),
+        ];
+        args.extend(study.flags(&[]));
+        args.extend(["--run", run].map(String::from));
+        args.extend(selection.map(String::from));
+        let (out, _) = study.ok(&args);
+        assert!(out.contains(&format!("{expected} new answers")), "{out}");
+    }
+    // The runs themselves (same base URL: it is part of the cache key) make no call.
+    post(&mock, "/__reset", &json!({}));
+    for cmd in ["judge", "generate"] {
+        let mut args = study.flags(&[cmd]);
+        args.extend(selection.map(String::from));
+        args.extend(["--json", "--quiet"].map(String::from));
+        let (out, _) = study.ok(&args);
+        let r: Value = serde_json::from_str(&out).unwrap();
+        let run = &r["agents"][1]["run"];
+        assert_eq!(run["calls"], 0, "{cmd}: {run}");
+        assert!(run["cache_hits"].as_u64().unwrap() > 0);
+    }
+    let stats: Value = serde_json::from_str(
+        &ureq::get(&mock.url("/__stats"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stats["total"], 0, "no request reached the server");
+}
