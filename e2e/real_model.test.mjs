@@ -127,6 +127,32 @@ test('a real local model (SmolLM2 via xllamacpp) on a 10-pair sample: structure,
   }
   // No fact checks in this factor set: every question that succeeded before is a cache hit.
   assert.equal(cached, run.questions - run.failed, summary);
+
+  // The same model as judge (3 pairs, both orders) and as writer (1 input): structure only.
+  await page.fill('#llm-sample', '3');
+  await page.check('#llm-kind-judge');
+  let mark = counts.calls;
+  await page.click('#llm-run');
+  await page.waitForSelector('#alignment-table tr[data-agent="smollm2-135m (judge)"]', { timeout: 1_400_000 });
+  await page.check('#llm-kind-writer');
+  await page.fill('#llm-inputs', '1');
+  await page.click('#llm-run');
+  await page.waitForSelector('#alignment-table tr[data-agent="smollm2-135m (writer)"]', { timeout: 1_400_000 });
+  await shot(page, '31-real-model-agents');
+  const [dl2] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const r2 = JSON.parse(await (await import('node:fs/promises')).readFile(await dl2.path(), 'utf8'));
+  assert.deepEqual(r2.agents.map((a) => a.name), ['human', 'smollm2-135m (judge)', 'smollm2-135m (writer)']);
+  const judge = r2.agents[1].run;
+  const writer = r2.agents[2].run;
+  assert.equal(judge.items_planned, 3);
+  assert.ok(judge.items <= 3 && judge.failures.length === judge.failed, JSON.stringify(judge));
+  assert.ok(judge.items === 0 || judge.position_consistency !== undefined);
+  assert.equal(writer.items_planned, 1);
+  // A malformed generation is a recorded failure, never a guess.
+  assert.equal(writer.items + writer.failed, 1, JSON.stringify(writer));
+  assert.equal(writer.generated_pairs, writer.items * 10);
+  const calls = judge.calls + writer.calls + (writer.extraction ? writer.extraction.calls : 0);
+  assert.equal(counts.calls - mark, calls, 'the app counted every call the server got');
   assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
   await page.context().close();
 });

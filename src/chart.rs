@@ -357,6 +357,20 @@ fn role(a: &Agent) -> &'static str {
     }
 }
 
+/// An agent's name without the role suffix the second header line shows.
+fn short_name(a: &Agent) -> String {
+    let n = a.name.as_str();
+    let n = n
+        .strip_suffix(" (judge)")
+        .or_else(|| n.strip_suffix(" (writer)"))
+        .unwrap_or(n);
+    if n.chars().count() > 22 {
+        n.chars().take(21).collect::<String>() + "…"
+    } else {
+        n.to_owned()
+    }
+}
+
 fn factor_label(id: &str) -> String {
     Factor::from_id(id).map_or_else(|| id.to_owned(), |f| f.info().name.to_owned())
 }
@@ -381,7 +395,7 @@ pub fn ranking_chart(agents: &[Agent], column_width: f64, row_height: f64) -> Ra
         .iter()
         .enumerate()
         .map(|(i, a)| RankColumn {
-            agent: a.name.clone(),
+            agent: short_name(a),
             role: role(a).into(),
             x: column_width * (i as f64 + 0.5),
         })

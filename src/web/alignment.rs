@@ -63,8 +63,8 @@ pub fn alignment_panel(p: &AlignmentProps) -> Html {
         .iter()
         .filter(|a| a.setting != crate::stats::Setting::Human)
         .collect();
-    let rank = ranking_chart(&r.agents, 190.0, 26.0);
-    let heat = heatmap(&r.agents, 110.0, 26.0);
+    let rank = ranking_chart(&r.agents, 180.0, 26.0);
+    let heat = heatmap(&r.agents, 150.0, 26.0);
     html! {
         <section class="panel" id="alignment" aria-labelledby="align-h">
             <h2 id="align-h">{"Humans and models, factor by factor"}</h2>

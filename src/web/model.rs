@@ -422,8 +422,10 @@ pub fn model_panel(p: &ModelProps) -> Html {
             }
             if let Some(e) = &llm.estimate {
                 <p id="llm-estimate-text" class="estimate">
-                    {format!("{} pairs: {} questions for {} unique responses and {} sources; {} cached; about {} calls, {} input + {} output tokens, {}.",
-                        e.pairs, e.questions, e.unique_responses, e.unique_sources, e.estimate.cached, e.estimate.calls,
+                    {format!("{} pairs: {} questions{}; {} cached; about {} calls, {} input + {} output tokens, {}.",
+                        e.pairs, e.questions,
+                        if e.unique_responses + e.unique_sources > 0 { format!(" for {} unique responses and {} sources", e.unique_responses, e.unique_sources) } else { String::new() },
+                        e.estimate.cached, e.estimate.calls,
                         fmt_tokens(e.estimate.input_tokens), fmt_tokens(e.estimate.output_tokens), fmt_cost(e.estimate.cost_usd))}
                 </p>
             }
