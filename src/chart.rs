@@ -375,8 +375,15 @@ fn factor_label(id: &str) -> String {
     Factor::from_id(id).map_or_else(|| id.to_owned(), |f| f.info().name.to_owned())
 }
 
-/// Lays out the ranking chart over the factors every agent scored.
+/// Lays out the ranking chart over the factors every agent scored. Agents
+/// that scored no factor at all (e.g. every generation failed) are left out.
 pub fn ranking_chart(agents: &[Agent], column_width: f64, row_height: f64) -> RankingChart {
+    let agents: Vec<Agent> = agents
+        .iter()
+        .filter(|a| a.factor_scores.values().any(|e| e.score.is_some()))
+        .cloned()
+        .collect();
+    let agents = agents.as_slice();
     let common: Vec<&String> = agents
         .first()
         .map(|a| {
@@ -521,7 +528,7 @@ pub fn heatmap(agents: &[Agent], cell_width: f64, cell_height: f64) -> Heatmap {
         .enumerate()
         .map(|(i, a)| {
             (
-                a.name.clone(),
+                short_name(a),
                 role(a).to_owned(),
                 label_width + cell_width * (i as f64 + 0.5),
             )

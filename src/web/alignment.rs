@@ -83,6 +83,9 @@ pub fn alignment_panel(p: &AlignmentProps) -> Html {
                 </table>
             </div>
             <h3>{"Factor rankings"}</h3>
+            if rank.columns.len() < 2 || rank.items.is_empty() {
+                <p class="muted" id="ranking-empty">{"No factor is scored by the humans and a model yet, so there is no ranking to compare."}</p>
+            } else {
             <figure class="chart-scroll">
                 <svg id="ranking-chart" viewBox={format!("0 0 {} {}", rank.width, rank.height)} width={rank.width.to_string()} role="img" aria-labelledby="rank-title rank-desc" class="chart ranking">
                     <title id="rank-title">{"Factor rankings of people and models"}</title>
@@ -104,6 +107,7 @@ pub fn alignment_panel(p: &AlignmentProps) -> Html {
                     }) }
                 </svg>
             </figure>
+            }
             <h3>{"Factor scores by agent"}</h3>
             <figure class="chart-scroll">
                 <svg id="heatmap" viewBox={format!("0 0 {} {}", heat.width, heat.height)} width={heat.width.to_string()} role="img" aria-label="Factor scores of every agent: blue when the agent prefers more of the factor, red when less" class="chart heatmap">
