@@ -279,28 +279,30 @@ fn factors(f: &FactorsModel) -> Element {
         );
         chart = chart.child(g);
     }
-    let mut fig = el("figure").class("pr-figure").child(chart);
     let mut notes = Vec::new();
     if f.hidden > 0 {
         notes.push(format!("{} more factors are not drawn.", f.hidden));
     }
     if !c.unscored.is_empty() {
-        notes.push(format!("Not scored: {}.", c.unscored.join(", ")));
+        notes.push(format!(
+            "No score (no pair counts): {}.",
+            c.unscored.join(", ")
+        ));
     }
-    if !notes.is_empty() {
-        fig = fig.child(el("figcaption").class("pr-note").text(notes.join(" ")));
+    if !f.skipped.is_empty() {
+        notes.push(format!(
+            "Not scored, need a language model: {}.",
+            f.skipped.join(", ")
+        ));
     }
     el("div")
         .class("pr-body")
-        .child(
-            el("p")
-                .class("pr-lead")
-                .text(format!(
-                    "How strongly “more of the factor” goes with “preferred” for {}: (C − D)/(C + D + T); whiskers are 95% intervals.",
-                    f.agent
-                )),
-        )
-        .child(fig)
+        .child(el("p").class("pr-lead").text(format!(
+            "How strongly “more of the factor” goes with “preferred” for {}: (C − D)/(C + D + T); whiskers are 95% intervals.",
+            f.agent
+        )))
+        .child(el("figure").class("pr-figure").child(chart))
+        .children(notes.into_iter().map(|n| el("p").class("pr-note").text(n)))
 }
 
 fn dots(c: &DotChart) -> Element {
@@ -381,24 +383,32 @@ fn alignment(a: &AlignmentModel) -> Element {
         "Spearman ρ",
         "Pearson r",
     ];
+    // Columns a narrow widget hides: the reference, the count, ρ and r.
+    let col = |i: usize| match i {
+        0 => "",
+        1 => "pr-refcol",
+        3 => "pr-num",
+        _ => "pr-num pr-wide",
+    };
     let table = el("table")
         .class("pr-table")
         .child(
-            el("thead").child(el("tr").children(head.iter().enumerate().map(|(i, h)| {
-                el("th")
-                    .attr("scope", "col")
-                    .class(if i >= 2 { "pr-num" } else { "" })
-                    .text(*h)
-            }))),
+            el("thead").child(
+                el("tr").children(
+                    head.iter()
+                        .enumerate()
+                        .map(|(i, h)| el("th").attr("scope", "col").class(col(i)).text(*h)),
+                ),
+            ),
         )
         .child(el("tbody").children(a.rows.iter().map(|r| {
             el("tr")
                 .child(el("th").attr("scope", "row").text(r.agent.clone()))
-                .child(el("td").text(r.reference.clone()))
-                .child(el("td").class("pr-num").text(r.n_factors.to_string()))
+                .child(el("td").class(col(1)).text(r.reference.clone()))
+                .child(el("td").class(col(2)).text(r.n_factors.to_string()))
                 .child(el("td").class("pr-num pr-tau").text(r.kendall_tau.clone()))
-                .child(el("td").class("pr-num").text(r.spearman_rho.clone()))
-                .child(el("td").class("pr-num").text(r.pearson_r.clone()))
+                .child(el("td").class(col(4)).text(r.spearman_rho.clone()))
+                .child(el("td").class(col(5)).text(r.pearson_r.clone()))
         })));
     body = body.child(el("div").class("pr-scroll").child(table));
     if a.computed {
@@ -406,18 +416,20 @@ fn alignment(a: &AlignmentModel) -> Element {
             "The report lists no alignments; these are computed from its agents' factor scores.",
         ));
     }
-    let mut fig = el("figure")
-        .class("pr-figure")
-        .child(legend(&a.chart.series))
-        .child(dots(&a.chart));
+    body = body.child(
+        el("figure")
+            .class("pr-figure")
+            .child(legend(&a.chart.series))
+            .child(dots(&a.chart)),
+    );
     if a.chart.hidden > 0 {
-        fig = fig.child(
-            el("figcaption")
+        body = body.child(
+            el("p")
                 .class("pr-note")
                 .text(format!("{} more factors are not drawn.", a.chart.hidden)),
         );
     }
-    body.child(fig)
+    body
 }
 
 fn rankings(r: &RankingsModel) -> Element {

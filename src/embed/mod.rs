@@ -196,7 +196,7 @@ pub fn snippets(base: &str, report: &Report, opts: &EmbedOptions, report_file: &
         opts.theme.id()
     );
     let iframe = format!(
-        "<iframe src=\"{}\" title=\"{}\" width=\"100%\" height=\"{height}\" style=\"max-width:100%;border:0\" loading=\"lazy\" sandbox=\"allow-scripts allow-same-origin\"></iframe>",
+        "<iframe src=\"{}\" title=\"{}\" width=\"100%\" height=\"{height}\" frameborder=\"0\" loading=\"lazy\" sandbox=\"allow-scripts allow-same-origin\"></iframe>",
         xml_escape(&embed_url),
         xml_escape(&w.title)
     );

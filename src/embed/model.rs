@@ -15,6 +15,9 @@ pub const MAX_ROWS: usize = 40;
 pub const MAX_AGENTS: usize = 5;
 /// Longest names (dataset, agents, factors) shown, in characters.
 pub const MAX_NAME: usize = 60;
+/// A generous width of one character of chart text (12px), in CSS pixels:
+/// labels are cut to what fits left of the plot.
+const CHAR_W: f64 = 7.0;
 
 /// A whole widget.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +48,8 @@ pub struct FactorsModel {
     pub chart: Chart,
     /// Scored factors left out beyond [`MAX_ROWS`].
     pub hidden: usize,
+    /// Requested factors the report could not score (they need a model), by name.
+    pub skipped: Vec<String>,
 }
 
 /// Agents compared with a reference: correlations and the scores side by side.
@@ -150,6 +155,14 @@ pub fn factor_label(id: &str) -> String {
 
 fn fmt_opt(x: Option<f64>) -> String {
     x.map_or_else(|| "—".to_owned(), fmt_score)
+}
+
+/// On a narrow plot, keeps only the axis ends and zero, so labels never overlap.
+fn thin_ticks(ticks: &mut Vec<Tick>, plot_width: f64) {
+    if plot_width < 260.0 && ticks.len() == 5 {
+        ticks.remove(3);
+        ticks.remove(1);
+    }
 }
 
 /// The reference agent: `human` if there is one, else the first.
@@ -258,14 +271,22 @@ fn factors(report: &Report, agent: Option<&str>, width: f64) -> Body {
             title: format!("Factor scores of {}", short(&a.name, MAX_NAME)),
         },
     );
+    let fit = ((chart.label_x - 4.0) / CHAR_W).floor().max(4.0) as usize;
     for r in &mut chart.rows {
-        r.label = short(&r.label, 28);
+        r.label = short(&r.label, fit.min(28));
     }
+    thin_ticks(&mut chart.ticks, chart.plot_right - chart.plot_left);
     chart.unscored = chart.unscored.iter().map(|id| factor_label(id)).collect();
     Body::Factors(FactorsModel {
         agent: short(&a.name, MAX_NAME),
         chart,
         hidden,
+        skipped: report
+            .skipped_factors
+            .iter()
+            .take(MAX_ROWS)
+            .map(|s| short(&factor_label(&s.id), 28))
+            .collect(),
     })
 }
 
@@ -355,7 +376,14 @@ pub fn dot_chart(agents: &[&Agent], width: f64) -> DotChart {
         .flat_map(|id| agents.iter().filter_map(|a| score(a, id)))
         .fold(0.0f64, |m, s| m.max(s.abs()));
     let extent = nice_extent(max_abs);
-    let label_w = (width * 0.28).clamp(90.0, 190.0);
+    // Room for the longest label, up to 28 characters and 42% of the width.
+    let longest = factors
+        .iter()
+        .map(|id| factor_label(id).chars().count().min(28))
+        .max()
+        .unwrap_or(4) as f64;
+    let label_w = (longest * CHAR_W + 6.0).clamp(60.0, (width * 0.42).max(60.0));
+    let fit = ((label_w - 4.0) / CHAR_W).floor().max(4.0) as usize;
     let plot_left = label_w + 8.0;
     let plot_right = width - 16.0;
     let top = 8.0;
@@ -383,7 +411,7 @@ pub fn dot_chart(agents: &[&Agent], width: f64) -> DotChart {
             DotRow {
                 factor: (*id).clone(),
                 description: format!("{label}: {}", parts.join(", ")),
-                label: short(&label, 28),
+                label: short(&label, fit),
                 y: top + rh * i as f64 + rh / 2.0,
                 dots,
                 span: [lo, hi],
@@ -400,7 +428,9 @@ pub fn dot_chart(agents: &[&Agent], width: f64) -> DotChart {
                 fmt_score(t * extent).trim_start_matches('+').to_owned()
             },
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut ticks = ticks;
+    thin_ticks(&mut ticks, plot_right - plot_left);
     let series: Vec<String> = agents.iter().map(|a| short(&a.name, MAX_NAME)).collect();
     let summary = format!(
         "Factor scores of {} on {} factors, in the order of {}'s ranking.",
@@ -578,6 +608,8 @@ pub(crate) mod tests {
             .count();
         assert_eq!(f.chart.rows.len(), scored);
         assert_eq!(f.chart.width, 600.0);
+        assert_eq!(f.skipped.len(), r.skipped_factors.len());
+        assert!(f.skipped.contains(&"# facts".to_owned()));
         assert_eq!(w.footer, "PROFILE · profile-report/1 · profile 0.1.0");
         let h = suggested_height(&w);
         assert!((200..600).contains(&h), "{h}");
@@ -627,6 +659,15 @@ pub(crate) mod tests {
             .dots
             .iter()
             .all(|d| (a.chart.plot_left..=a.chart.plot_right).contains(&d.1)));
+        // On a phone, labels are cut to fit left of the plot.
+        let Body::Alignment(narrow) = widget(&r, &opts(WidgetView::Alignment), 300.0).body else {
+            panic!()
+        };
+        assert!(narrow
+            .chart
+            .rows
+            .iter()
+            .all(|row| row.label.chars().count() as f64 * CHAR_W <= narrow.chart.label_x));
         // One agent: a message, not an empty chart.
         let Body::Message(m) = widget(&example(), &opts(WidgetView::Alignment), 640.0).body else {
             panic!()
@@ -708,6 +749,14 @@ pub(crate) mod tests {
             match &w.body {
                 Body::Factors(f) => {
                     assert_eq!(f.chart.rows.len(), MAX_ROWS);
+                    assert_eq!(
+                        f.chart
+                            .ticks
+                            .iter()
+                            .map(|t| t.label.as_str())
+                            .collect::<Vec<_>>(),
+                        ["−1.000", "0", "1.000"]
+                    );
                     assert!(f.hidden > 60);
                     assert!(f.chart.rows.iter().all(|r| r.label.chars().count() <= 28));
                 }
