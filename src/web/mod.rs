@@ -5,6 +5,7 @@ pub mod app;
 mod bridge;
 pub mod components;
 mod download;
+pub mod embed;
 pub mod idb;
 pub mod llm;
 pub mod model;
