@@ -525,8 +525,9 @@ fn rankings(report: &Report) -> Body {
 /// A height in CSS pixels that shows the whole widget without scrolling (for
 /// an iframe, which cannot size itself to its content).
 pub fn suggested_height(w: &Widget) -> u32 {
-    // Card padding and border, title, subtitle, footer.
-    let chrome = 24.0 + 26.0 + 40.0 + 28.0;
+    // Card padding and border, title, subtitle, footer, and some slack for
+    // fonts wider than the layout's estimate.
+    let chrome = 24.0 + 26.0 + 40.0 + 28.0 + 12.0;
     let body = match &w.body {
         Body::Factors(f) => {
             let svg = f.chart.height - (f.chart.plot_top - 8.0);
