@@ -17,9 +17,12 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-/** Starts the server and a browser; returns { url, browser, close }. */
-export async function setup() {
-  const { server, url } = await startServer({ dir: join(ROOT, 'dist') });
+/**
+ * Starts the server (by default: dist/ under /profile/) and a browser;
+ * returns { url, browser, close }.
+ */
+export async function setup({ dir = join(ROOT, 'dist'), base } = {}) {
+  const { server, url } = await startServer({ dir, base });
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,

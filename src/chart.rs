@@ -84,9 +84,17 @@ pub struct Chart {
 
 const NICE: [f64; 8] = [0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 1.0];
 
-fn fmt_score(x: f64) -> String {
+/// A score as charts show it: three decimals, a sign, and a true minus.
+pub fn fmt_score(x: f64) -> String {
     let s = format!("{x:+.3}");
     s.replace('-', "−")
+}
+
+/// The smallest "nice" half-width of a symmetric score axis that holds `max_abs`.
+pub fn nice_extent(max_abs: f64) -> f64 {
+    NICE.into_iter()
+        .find(|&n| max_abs <= n + 1e-12)
+        .unwrap_or(1.0)
 }
 
 /// Lays out the chart of an agent's factor scores, ranked as in the agent's ranking.
@@ -116,10 +124,7 @@ pub fn factor_chart(agent: &Agent, opts: &ChartOptions) -> Chart {
             std::iter::once(s.abs()).chain(ci.iter().flat_map(|c| [c[0].abs(), c[1].abs()]))
         })
         .fold(0.0f64, f64::max);
-    let extent = NICE
-        .into_iter()
-        .find(|&n| max_abs <= n + 1e-12)
-        .unwrap_or(1.0);
+    let extent = nice_extent(max_abs);
 
     let width = opts.width.max(280.0);
     let label_w = (width * 0.28).clamp(90.0, 190.0);

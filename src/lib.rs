@@ -15,6 +15,7 @@
 //! * [`stats`]: factor scores, the bootstrap and correlations.
 //! * [`report`]: the versioned report schema.
 //! * [`analysis`]: dataset → report.
+//! * [`embed`]: reports in other pages (widgets, iframe fragments).
 //!
 //! ```
 //! use profile::{analysis, data, factors::Task};
@@ -29,6 +30,7 @@ pub mod agents;
 pub mod analysis;
 pub mod chart;
 pub mod data;
+pub mod embed;
 pub mod factors;
 pub mod llm;
 pub mod protocol;

@@ -478,6 +478,7 @@ pub fn app() -> Html {
                 <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view} />
                 <ModelPanel report={report.clone()} llm={state.llm.clone()} score={score_request(&state.view)} on_action={on_model} />
                 <ExportPanel report={report.clone()} />
+                <super::embed::EmbedPanel report={report.clone()} />
                 <DiagnosticsPanel diagnostics={state.diagnostics.clone()} total={report.dataset.diagnostics_total} records_read={report.dataset.records_read} records_parsed={report.dataset.records_parsed} />
             }
         </main>
