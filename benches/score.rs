@@ -9,6 +9,8 @@
 
 #[path = "gen.rs"]
 mod generator;
+#[path = "util.rs"]
+mod util;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -21,11 +23,8 @@ use profile::factors::rules::RuleExtractor;
 use profile::factors::{Factor, Task};
 use profile::stats::{BootstrapConfig, ClusterTable, Outcome, Rng, FACTOR_TIE_TOLERANCE};
 use serde::{Deserialize, Serialize};
+use util::{fmt_ms, loadavg, mb, peak_rss_bytes, sched, warm, CHILD_ARG};
 
-/// The hidden first argument that makes the binary a measuring child.
-const CHILD_ARG: &str = "__profile_bench_child";
-/// Prefix of the child's result line on standard output.
-const RESULT_TAG: &str = "PROFILE_BENCH_RESULT ";
 /// The rule factors of the summarization preset.
 const FACTORS: [Factor; 2] = [Factor::Length, Factor::NovelWords];
 /// Bootstrap settings: the CLI defaults (1000 resamples, seed 42).
@@ -94,27 +93,6 @@ struct Measurement {
 
 // ------------------------------------------------------------------ child
 
-fn peak_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// (time on a CPU, time waiting for one) of this (single-threaded) process, in seconds.
-fn sched() -> (f64, f64) {
-    let s = std::fs::read_to_string("/proc/self/schedstat").unwrap_or_default();
-    let mut it = s
-        .split_whitespace()
-        .map(|x| x.parse::<f64>().unwrap_or(0.0) / 1e9);
-    (it.next().unwrap_or(0.0), it.next().unwrap_or(0.0))
-}
-
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
@@ -140,10 +118,7 @@ fn child(args: &[String]) -> ExitCode {
     m.file_bytes = std::fs::metadata(path).map_or(0, |md| md.len());
     m.pairs_per_s = m.pairs as f64 / m.total_s;
     m.peak_rss_bytes = peak_rss_bytes();
-    println!(
-        "{RESULT_TAG}{}",
-        serde_json::to_string(&m).expect("serialisable")
-    );
+    util::emit(&m);
     ExitCode::SUCCESS
 }
 
@@ -638,11 +613,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     };
     let (mut pairs, mut naive_pairs, mut cli_runs) = (None, None, None);
     let mut it = args.iter();
-    let num = |it: &mut std::slice::Iter<String>, name: &str| -> Result<u64, String> {
-        it.next()
-            .and_then(|v| v.replace('_', "").parse().ok())
-            .ok_or_else(|| format!("{name} takes a number"))
-    };
+    let num = util::number::<u64>;
     while let Some(a) = it.next() {
         match a.as_str() {
             "--bench" => {}
@@ -677,38 +648,16 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
 }
 
 fn selected(o: &Opts, name: &str) -> bool {
-    o.filters.is_empty() || o.filters.iter().any(|f| name.contains(f.as_str()))
-}
-
-/// Reads a file once so every implementation starts with it in the page cache.
-fn warm(path: &Path) {
-    use std::io::Read;
-    if let Ok(mut f) = std::fs::File::open(path) {
-        let mut buf = vec![0u8; 1 << 20];
-        while matches!(f.read(&mut buf), Ok(n) if n > 0) {}
-    }
+    util::selected(&o.filters, name)
 }
 
 fn measure(implementation: &str, workload: &str, path: &Path) -> Measurement {
     let name = format!("{workload}/{implementation}");
     eprintln!("  running {name} on {} …", path.display());
-    let exe = std::env::current_exe().expect("the bench binary's path");
-    let out = Command::new(exe)
-        .arg(CHILD_ARG)
-        .arg(implementation)
-        .arg(workload)
-        .arg(path)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("spawn the measuring child");
-    assert!(out.status.success(), "{name} failed: {}", out.status);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(RESULT_TAG))
-        .unwrap_or_else(|| panic!("{name} printed no result"));
-    let m: Measurement = serde_json::from_str(line).expect("a result line");
+    let m: Measurement = util::run_child(
+        &name,
+        &[implementation.as_ref(), workload.as_ref(), path.as_os_str()],
+    );
     eprintln!(
         "    {:.3} s, {:.0} pairs/s, peak {:.1} MB",
         m.total_s,
@@ -716,17 +665,6 @@ fn measure(implementation: &str, workload: &str, path: &Path) -> Measurement {
         mb(m.peak_rss_bytes)
     );
     m
-}
-
-/// The 1-, 5- and 15-minute load averages.
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / 1e6
 }
 
 /// The CLI process measurement.
@@ -1001,15 +939,6 @@ fn compare_impls(ms: &[Measurement], workload: &str) -> Option<Comparison> {
         throughput_ratio: opt.pairs_per_s / nai.pairs_per_s,
         rss_ratio: opt.peak_rss_bytes as f64 / nai.peak_rss_bytes as f64,
     })
-}
-
-fn fmt_ms(s: f64) -> String {
-    let ms = s * 1e3;
-    if ms < 10.0 {
-        format!("{ms:.2}")
-    } else {
-        format!("{ms:.0}")
-    }
 }
 
 fn print_table(
