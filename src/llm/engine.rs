@@ -138,7 +138,8 @@ pub struct Job {
     pub question: Question,
     pub key: String,
     original: Prompt,
-    current: Prompt,
+    /// The repair request, once the first reply failed to parse.
+    repair: Option<Prompt>,
     attempts: u32,
     /// Set once the first reply failed to parse: that reply and why.
     repairing: Option<(String, String)>,
@@ -168,8 +169,8 @@ impl Job {
         Job {
             question,
             key,
-            current: prompt.clone(),
             original: prompt,
+            repair: None,
             attempts: 0,
             repairing: None,
         }
@@ -177,12 +178,12 @@ impl Job {
 
     /// The request to send next.
     pub fn prompt(&self) -> &Prompt {
-        &self.current
+        self.repair.as_ref().unwrap_or(&self.original)
     }
 
     /// Tokens to reserve from a tokens-per-minute budget before sending.
     pub fn token_cost(&self, cfg: &ModelConfig) -> f64 {
-        (estimate_prompt_tokens(&self.current) + u64::from(cfg.decoding.max_tokens) / 4) as f64
+        (estimate_prompt_tokens(self.prompt()) + u64::from(cfg.decoding.max_tokens) / 4) as f64
     }
 
     /// Counts a call about to be sent.
@@ -257,7 +258,7 @@ impl Job {
                 None => {
                     stats.repairs += 1;
                     let problem = e2.to_string();
-                    self.current = prompts::repair(&self.original, &c.text, &problem);
+                    self.repair = Some(prompts::repair(&self.original, &c.text, &problem));
                     self.repairing = Some((c.text, problem));
                     Step::Call { after_s: 0.0 }
                 }
