@@ -9,11 +9,12 @@ use crate::data::{Dataset, Diagnostic};
 use crate::factors::rules::RuleExtractor;
 use crate::factors::{Factor, Task};
 use crate::report::{
-    ranking, Agent, DatasetSummary, FactorMeta, FactorScoreEntry, Report, RunConfig, SkippedFactor,
-    MAX_REPORT_DIAGNOSTICS, SCHEMA,
+    ranking, Agent, DatasetSummary, FactorMeta, FactorScoreEntry, JointModel, Report, RunConfig,
+    SkippedFactor, MAX_REPORT_DIAGNOSTICS, SCHEMA,
 };
 use crate::stats::{
-    classify, compare, BootstrapConfig, ClusterTable, Outcome, Setting, FACTOR_TIE_TOLERANCE,
+    classify, compare, fit_joint, BootstrapConfig, ClusterTable, JointConfig, JointPairs, Outcome,
+    Setting, FACTOR_TIE_TOLERANCE,
 };
 
 /// What to compute.
@@ -73,12 +74,29 @@ pub fn human_scores(
     rules: &mut RuleExtractor,
     llm: Option<&LlmValues>,
 ) -> Vec<(Factor, FactorScoreEntry)> {
+    human_scores_collecting(ds, factors, bootstrap, rules, llm, None)
+}
+
+/// As [`human_scores`]; with `differences`, also appends every pair's factor
+/// differences v(a) − v(b) for the scored factors, pair-major in pair order
+/// (`NaN` where a value is missing), for [`human_joint`].
+pub fn human_scores_collecting(
+    ds: &Dataset,
+    factors: &[Factor],
+    bootstrap: BootstrapConfig,
+    rules: &mut RuleExtractor,
+    llm: Option<&LlmValues>,
+    mut differences: Option<&mut Vec<f64>>,
+) -> Vec<(Factor, FactorScoreEntry)> {
     let scored: Vec<Factor> = factors
         .iter()
         .copied()
         .filter(|f| !f.needs_model() || llm.is_some_and(|l| l.covers(*f)))
         .collect();
     let mut table = ClusterTable::new(scored.len(), ds.n_clusters as usize);
+    if let Some(d) = differences.as_deref_mut() {
+        d.reserve(ds.pairs.len() * scored.len());
+    }
     for pair in &ds.pairs {
         let ctx = pair.context();
         let p = pair.preference.sign();
@@ -93,6 +111,9 @@ pub fn human_scores(
             // A value the model could not give (a failed item) drops the pair.
             let va = value(pair.a).unwrap_or(f64::NAN);
             let vb = value(pair.b).unwrap_or(f64::NAN);
+            if let Some(d) = differences.as_deref_mut() {
+                d.push(va - vb);
+            }
             let outcome = match compare(va, vb) {
                 Some(m) => classify(Setting::Human, p, m),
                 None => Outcome::Dropped,
@@ -105,6 +126,31 @@ pub fn human_scores(
         .into_iter()
         .zip(scores.iter().map(FactorScoreEntry::from))
         .collect()
+}
+
+/// The human agent's joint model over `factors` (the scored ones, in the
+/// order of `differences`' columns), from the per-pair differences
+/// [`human_scores_collecting`] gathered; bootstrap settings as the factor scores'.
+pub fn human_joint(
+    ds: &Dataset,
+    factors: &[Factor],
+    differences: &[f64],
+    bootstrap: BootstrapConfig,
+) -> JointModel {
+    let preferences: Vec<i8> = ds.pairs.iter().map(|p| p.preference.sign()).collect();
+    let clusters: Vec<u32> = ds.pairs.iter().map(|p| p.cluster).collect();
+    let fit = fit_joint(
+        &JointPairs {
+            n_factors: factors.len(),
+            differences,
+            preferences: &preferences,
+            clusters: &clusters,
+            n_clusters: ds.n_clusters,
+        },
+        &JointConfig::with_bootstrap(bootstrap),
+    );
+    let ids: Vec<&str> = factors.iter().map(|f| f.id()).collect();
+    JointModel::from_fit(&ids, &fit)
 }
 
 /// The dataset part of a report.
@@ -167,7 +213,18 @@ pub fn score_report_with(
 ) -> Report {
     let requested = cfg.requested();
     let mut rules = RuleExtractor::new();
-    let scores = human_scores(ds, &requested, cfg.bootstrap, &mut rules, llm);
+    let mut differences = Vec::new();
+    let scores = human_scores_collecting(
+        ds,
+        &requested,
+        cfg.bootstrap,
+        &mut rules,
+        llm,
+        Some(&mut differences),
+    );
+    let scored: Vec<Factor> = scores.iter().map(|(f, _)| *f).collect();
+    let joint = (!scored.is_empty()).then(|| human_joint(ds, &scored, &differences, cfg.bootstrap));
+    drop(differences);
     let factor_scores: BTreeMap<String, FactorScoreEntry> = scores
         .iter()
         .map(|(f, s)| (f.id().to_owned(), *s))
@@ -178,6 +235,7 @@ pub fn score_report_with(
         tie_policy: Setting::Human.tie_policy().into(),
         ranking: ranking(&factor_scores),
         factor_scores,
+        joint,
     };
     Report {
         schema: SCHEMA.into(),

@@ -333,6 +333,7 @@ mod tests {
             tie_policy: String::new(),
             ranking: ranking(&factor_scores),
             factor_scores,
+            joint: None,
         }
     }
 
