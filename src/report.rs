@@ -177,6 +177,8 @@ pub struct JointModel {
     pub bootstrap_failed: u32,
     /// How resamples were refitted.
     pub bootstrap_refit: Refit,
+    /// Resamples refitted to convergence (the others kept the first step from the fit).
+    pub bootstrap_refitted: u32,
     /// One entry per factor in the model, by factor id.
     pub coefficients: BTreeMap<String, JointCoefficient>,
 }
@@ -214,6 +216,7 @@ impl JointModel {
             bootstrap_resamples: fit.bootstrap_resamples,
             bootstrap_failed: fit.bootstrap_failed,
             bootstrap_refit: fit.refit,
+            bootstrap_refitted: fit.bootstrap_refitted,
             coefficients: ids
                 .iter()
                 .zip(&fit.factors)
