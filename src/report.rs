@@ -184,7 +184,7 @@ pub struct JointModel {
 }
 
 /// One factor's coefficient in the joint model.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JointCoefficient {
     /// β on the standardised scale (effect on the log-odds of preference of one
     /// typical difference, the others held fixed); `null` when the factor never
@@ -197,11 +197,22 @@ pub struct JointCoefficient {
     /// The typical difference s (root mean square over the pairs used, in the
     /// factor's units); β / s is the effect per unit.
     pub scale: f64,
+    /// How this factor's differences go together with the other factors'
+    /// (uncentred correlation over the pairs used, by factor id): what the
+    /// joint model has to tell apart.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub correlations: BTreeMap<String, f64>,
 }
 
 impl JointModel {
     /// The report form of a fit; `ids[i]` names factor `i` of the fit.
     pub fn from_fit(ids: &[&str], fit: &JointFit) -> JointModel {
+        let correlations = |f: &crate::stats::JointFactor| -> BTreeMap<String, f64> {
+            ids.iter()
+                .zip(&f.correlations)
+                .filter_map(|(id, c)| Some(((*id).to_owned(), (*c)?)))
+                .collect()
+        };
         assert_eq!(ids.len(), fit.factors.len(), "one id per factor");
         JointModel {
             method: "Bradley–Terry (logistic regression without intercept) on standardised factor differences, L2-penalised, Newton/IRLS".into(),
@@ -228,6 +239,10 @@ impl JointModel {
                             se: f.se,
                             ci95: f.ci95,
                             scale: f.scale,
+                            correlations: correlations(f)
+                                .into_iter()
+                                .filter(|(other, _)| other != id)
+                                .collect(),
                         },
                     )
                 })

@@ -18,7 +18,10 @@
 //! * the joint model is mentioned for a factor when its 95% interval and the
 //!   factor score's 95% interval disagree about zero (one covers it, the
 //!   other does not) or lie on opposite sides of it, at most [`MAX_JOINT`]
-//!   per agent.
+//!   per agent. When a factor's effect vanishes in the joint model, the
+//!   factors whose differences correlate with its own by at least
+//!   [`CORRELATED`] (0.5) are named as what explains it (at most two, most
+//!   correlated first), else "the other factors".
 //!
 //! Agents are named by role: a model in the evaluation setting "as a judge",
 //! in the generation setting "as a writer", in the improvement setting "when
@@ -40,6 +43,9 @@ pub const CLEAR: f64 = 0.1;
 pub const MAX_GAPS: usize = 3;
 /// Joint-model remarks per agent.
 pub const MAX_JOINT: usize = 3;
+/// Factors whose differences correlate at least this much are named as what
+/// a factor's effect is shared with.
+pub const CORRELATED: f64 = 0.5;
 
 /// The summary as sentences, or none without a human agent to compare with.
 pub fn summarize(report: &Report) -> Vec<String> {
@@ -245,15 +251,16 @@ fn joint_sentences(agent: &Agent, name: &dyn Fn(&str) -> String) -> Vec<String> 
             num(jci[1])
         );
         let sentence = if js == 0 {
-            // The other factors with an effect of their own, strongest first.
-            let mut others: Vec<(&String, f64)> = joint
-                .coefficients
+            // The other factors whose differences go with this one's
+            // (|correlation| ≥ CORRELATED), most correlated first.
+            let mut others: Vec<(&String, f64)> = c
+                .correlations
                 .iter()
-                .filter(|(o, oc)| *o != id && oc.ci95.is_some_and(|ci| side(ci) != 0))
-                .filter_map(|(o, oc)| Some((o, oc.coefficient?.abs())))
+                .filter(|(o, r)| *o != id && r.abs() >= CORRELATED)
+                .map(|(o, r)| (o, r.abs()))
                 .collect();
             others.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-            let others: Vec<String> = others.iter().take(3).map(|(o, _)| name(o)).collect();
+            let others: Vec<String> = others.iter().take(2).map(|(o, _)| name(o)).collect();
             let others = if others.is_empty() {
                 "the other factors are".to_owned()
             } else if others.len() == 1 {
@@ -433,12 +440,13 @@ mod tests {
         assert!(summarize(&report(vec![agent("m", Setting::Evaluation, &HUMAN)])).is_empty());
     }
 
-    fn coef(beta: f64, ci: [f64; 2]) -> JointCoefficient {
+    fn coef(beta: f64, ci: [f64; 2], correlated: &[(&str, f64)]) -> JointCoefficient {
         JointCoefficient {
             coefficient: Some(beta),
             se: Some(0.01),
             ci95: Some(ci),
             scale: 1.0,
+            correlations: correlated.iter().map(|&(k, v)| (k.to_owned(), v)).collect(),
         }
     }
 
@@ -470,14 +478,21 @@ mod tests {
             bootstrap_refitted: 100,
             coefficients: [
                 // Length loses its effect once # facts is in the model.
-                ("length", coef(0.02, [-0.03, 0.07])),
-                ("n_facts", coef(0.40, [0.30, 0.50])),
+                (
+                    "length",
+                    coef(
+                        0.02,
+                        [-0.03, 0.07],
+                        &[("n_facts", 0.8), ("coherence", 0.3), ("novel_words", -0.55)],
+                    ),
+                ),
+                ("n_facts", coef(0.40, [0.30, 0.50], &[("length", 0.8)])),
                 // Novel words matter only with the others fixed.
-                ("novel_words", coef(-0.20, [-0.30, -0.10])),
-                // Coherence reverses.
-                ("coherence", coef(-0.15, [-0.25, -0.05])),
+                ("novel_words", coef(-0.20, [-0.30, -0.10], &[])),
+                // Coherence reverses (and nothing it correlates with is named).
+                ("coherence", coef(-0.15, [-0.25, -0.05], &[])),
                 // Hallucination agrees: not mentioned.
-                ("hallucination", coef(-0.5, [-0.6, -0.4])),
+                ("hallucination", coef(-0.5, [-0.6, -0.4], &[])),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
@@ -488,7 +503,7 @@ mod tests {
             s,
             [
                 "The effect of coherence on people's preferences reverses once the other factors are held fixed: on its own, more goes with being preferred (factor score +0.10), but with the others fixed, less does (joint coefficient -0.15, 95% CI -0.25 to -0.05).",
-                "Once hallucination, # facts and novel words are accounted for, there is no independent effect of length on people's preferences (joint coefficient +0.02, 95% CI -0.03 to +0.07; factor score +0.12 on its own).",
+                "Once # facts and novel words are accounted for, there is no independent effect of length on people's preferences (joint coefficient +0.02, 95% CI -0.03 to +0.07; factor score +0.12 on its own).",
                 "With the other factors held fixed, there is an effect of novel words on people's preferences: less is preferred (joint coefficient -0.20, 95% CI -0.30 to -0.10), although the factor score on its own (+0.01) is indistinguishable from zero.",
             ]
         );

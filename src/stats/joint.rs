@@ -156,7 +156,7 @@ pub enum Refit {
 }
 
 /// One factor's part of the joint model.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct JointFactor {
     /// β_f on the standardised scale; `None` when the factor has no
     /// difference in any pair used (or no pair is used).
@@ -167,6 +167,10 @@ pub struct JointFactor {
     pub ci95: Option<[f64; 2]>,
     /// s_f, the root mean square of the differences over the pairs used (0 when none differ).
     pub scale: f64,
+    /// Correlation of this factor's differences with every factor's (input
+    /// order), uncentred as the model is: mean(z_f · z_g) over the pairs used,
+    /// which is 1 for the factor itself. `None` where either has no coefficient.
+    pub correlations: Vec<Option<f64>>,
 }
 
 /// The fitted joint model.
@@ -252,6 +256,7 @@ pub fn fit_joint(pairs: &JointPairs<'_>, cfg: &JointConfig) -> JointFit {
                 se: None,
                 ci95: None,
                 scale: s,
+                correlations: vec![None; nf],
             })
             .collect(),
         n_pairs_used: n_used as u64,
@@ -296,6 +301,21 @@ pub fn fit_joint(pairs: &JointPairs<'_>, cfg: &JointConfig) -> JointFit {
         starts,
         lambda: cfg.penalty,
     };
+    // Uncentred correlations of the standardised differences.
+    let mut cross = vec![0.0f64; k * k];
+    for row in design.x.chunks_exact(k) {
+        for a in 0..k {
+            for b in a..k {
+                cross[a * k + b] += row[a] * row[b];
+            }
+        }
+    }
+    for (a, &fa) in included.iter().enumerate() {
+        for (b, &fb) in included.iter().enumerate() {
+            let v = cross[a.min(b) * k + a.max(b)] / n_used as f64;
+            fit.factors[fa].correlations[fb] = Some(if a == b { 1.0 } else { v.clamp(-1.0, 1.0) });
+        }
+    }
 
     let mut work = Work::new(k);
     let full = design.fit(&vec![0.0; k], None, &mut work);

@@ -19,7 +19,8 @@ Input (JSON file given as the only argument):
                    "preferences": [+1|-1|0, ...],
                    "differences": [[d_1, ..., d_k] (null = missing), ...]}, ...]}
 Output (stdout): {"name": {"n_used", "n_dropped_tie", "n_dropped_missing", "scale",
-                           "coefficients" (null = excluded), "se", "log_likelihood"}, ...}
+                           "coefficients" (null = excluded), "se", "log_likelihood",
+                           "correlations" (k x k, mean of z_f z_g; null = excluded)}, ...}
 
     python3 -m pip install scipy numpy && python3 tests/reference/joint_reference.py IN.json
 """
@@ -74,7 +75,15 @@ def fit(ds):
         "coefficients": [None] * k,
         "se": [None] * k,
         "log_likelihood": None,
+        "correlations": [[None] * k for _ in range(k)],
     }
+    idx = np.flatnonzero(keep)
+    if n:
+        # Uncentred correlation of the standardised differences: mean(z_f z_g).
+        c = z.T @ z / n
+        for a, fa in enumerate(idx):
+            for b, fb in enumerate(idx):
+                out["correlations"][fa][fb] = float(c[a, b])
     if n == 0:
         return out
     res = minimize(
@@ -92,7 +101,6 @@ def fit(ds):
         beta = beta - np.linalg.solve(hessian(beta), g)
     eta = z @ beta
     se = np.sqrt(np.diag(np.linalg.inv(hessian(beta))))
-    idx = np.flatnonzero(keep)
     for j, f in enumerate(idx):
         out["coefficients"][f] = float(beta[j])
         out["se"][f] = float(se[j])
