@@ -86,8 +86,29 @@ pub fn human_scores_collecting(
     bootstrap: BootstrapConfig,
     rules: &mut RuleExtractor,
     llm: Option<&LlmValues>,
-    mut differences: Option<&mut Vec<f64>>,
+    differences: Option<&mut Vec<f64>>,
 ) -> Vec<(Factor, FactorScoreEntry)> {
+    let (scored, table) = human_table(ds, factors, rules, llm, differences);
+    let scores = table.scores(bootstrap);
+    scored
+        .into_iter()
+        .zip(scores.iter().map(FactorScoreEntry::from))
+        .collect()
+}
+
+/// The human agent's per-input outcome counts for the factors that can be
+/// scored (returned with the table, in column order): what its factor
+/// scores are computed from, and the reference side of
+/// [`Alignment::between_with_bootstrap`](crate::report::Alignment::between_with_bootstrap)
+/// (cluster ids are the dataset's input ids). With `differences`, also
+/// appends every pair's differences as [`human_scores_collecting`] does.
+pub fn human_table(
+    ds: &Dataset,
+    factors: &[Factor],
+    rules: &mut RuleExtractor,
+    llm: Option<&LlmValues>,
+    mut differences: Option<&mut Vec<f64>>,
+) -> (Vec<Factor>, ClusterTable) {
     let scored: Vec<Factor> = factors
         .iter()
         .copied()
@@ -121,11 +142,7 @@ pub fn human_scores_collecting(
             table.add(fi, pair.cluster, outcome);
         }
     }
-    let scores = table.scores(bootstrap);
-    scored
-        .into_iter()
-        .zip(scores.iter().map(FactorScoreEntry::from))
-        .collect()
+    (scored, table)
 }
 
 /// The human agent's joint model over `factors` (the scored ones, in the

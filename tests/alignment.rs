@@ -313,3 +313,72 @@ fn new_alignment_fields_are_optional() {
         ]
     );
 }
+
+#[test]
+fn two_rater_panels_on_summeval() {
+    // SummEval rated by aspect: the coherence ratings and the mean rating
+    // order different sets of pairs (their ties differ) of the same 100
+    // articles, so they are two agents on the same inputs, as a writer and
+    // the humans are. The human tables come from `analysis::human_table`.
+    use profile::analysis::{human_table, score_report, DatasetInfo, ScoreConfig};
+    use profile::data::{load_bytes, FormatOptions, SummEvalLabel};
+    use profile::factors::rules::RuleExtractor;
+    use profile::factors::{Factor, Task};
+
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/summeval/summeval.jsonl"
+    ))
+    .unwrap();
+    let factors = [Factor::Length, Factor::NovelWords, Factor::NovelWordsCount];
+    let load = |label| {
+        load_bytes(
+            &bytes,
+            FormatOptions {
+                summeval_label: label,
+                ..FormatOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let (mean, coherence) = (load(SummEvalLabel::Mean), load(SummEvalLabel::Coherence));
+    assert_ne!(mean.pairs.len(), coherence.pairs.len());
+    assert_eq!(mean.n_clusters, coherence.n_clusters);
+    let (f1, t1) = human_table(&mean, &factors, &mut RuleExtractor::new(), None, None);
+    let (f2, t2) = human_table(&coherence, &factors, &mut RuleExtractor::new(), None, None);
+    assert_eq!(f1, f2);
+    let names: Vec<String> = f1.iter().map(|f| f.id().to_owned()).collect();
+
+    // The table's scores are the report's.
+    let mut cfg = ScoreConfig::for_task(Task::Summarization);
+    cfg.factors = Some(factors.to_vec());
+    cfg.bootstrap.resamples = 0;
+    let r = score_report(&mean, &cfg, &DatasetInfo::default());
+    assert_eq!(
+        score_map(&t1, &names),
+        r.agent("human").unwrap().score_map()
+    );
+
+    let a = Alignment::between_with_bootstrap(
+        &AgentTable {
+            name: "coherence raters",
+            factors: &names,
+            table: &t2,
+        },
+        &AgentTable {
+            name: "human",
+            factors: &names,
+            table: &t1,
+        },
+        &AlignmentConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(a.n_factors, 3);
+    // 3! = 6 orders: exact p-values, multiples of 1/6.
+    assert_eq!(a.permutation_exact, Some(true));
+    let p = a.kendall_tau_p.unwrap();
+    assert!((p * 6.0 - (p * 6.0).round()).abs() < 1e-12, "{p}");
+    let [lo, hi] = a.pearson_r_ci95.unwrap();
+    let r = a.pearson_r.unwrap();
+    assert!(lo <= r && r <= hi, "{r} [{lo}, {hi}]");
+}
