@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use profile::analysis::{score_report, DatasetInfo, ScoreConfig};
+use profile::analysis::{
+    human_joint, human_scores_collecting, score_report, DatasetInfo, ScoreConfig,
+};
 use profile::data::{load_reader, Format, FormatOptions};
 use profile::factors::rules::RuleExtractor;
 use profile::factors::{Factor, Task};
@@ -80,6 +82,15 @@ struct Measurement {
     load_s: f64,
     factors_s: f64,
     bootstrap_s: f64,
+    /// The human joint model alone (fit + 1000-resample bootstrap) on the
+    /// rule factors' differences; part of `total_s` for the library rows, 0
+    /// for the naive baseline (which has no joint model).
+    #[serde(default)]
+    joint_s: f64,
+    /// The same with 10 factors (the 2 rule factors, novel_words_count and 7
+    /// synthetic ones), SummEval only: the size of a full model-based run.
+    #[serde(default)]
+    joint10_s: Option<f64>,
     total_s: f64,
     /// CPU time of the measured path (`/proc/self/schedstat`), and the time
     /// it waited for a CPU (contention from other processes on the machine).
@@ -210,6 +221,50 @@ fn optimized(path: &Path) -> Measurement {
         booted = table.scores(BOOTSTRAP);
         bootstrap_s = bootstrap_s.min(secs(t.elapsed()));
     }
+    // The joint model alone, on the differences `score_report` collects.
+    let mut differences = Vec::new();
+    human_scores_collecting(
+        &ds,
+        &FACTORS,
+        no_boot.bootstrap,
+        &mut RuleExtractor::new(),
+        None,
+        Some(&mut differences),
+    );
+    let mut joint_s = f64::INFINITY;
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let joint = human_joint(&ds, &FACTORS, &differences, BOOTSTRAP);
+        joint_s = joint_s.min(secs(t.elapsed()));
+        assert_eq!(
+            Some(&joint),
+            human.joint.as_ref(),
+            "the joint model alone disagrees with score_report's"
+        );
+    }
+    let joint10_s = (ds.format == Some(Format::SummEval)).then(|| {
+        let ten = joint10_differences(&ds, &differences);
+        let ids = [
+            Factor::Length,
+            Factor::NovelWords,
+            Factor::NovelWordsCount,
+            Factor::NFacts,
+            Factor::Fluency,
+            Factor::Coherence,
+            Factor::Hallucination,
+            Factor::SrcCoverage,
+            Factor::OffFocus,
+            Factor::IntentAlignment,
+        ];
+        let mut best = f64::INFINITY;
+        for _ in 0..repeats {
+            let t = Instant::now();
+            let j = human_joint(&ds, &ids, &ten, BOOTSTRAP);
+            best = best.min(secs(t.elapsed()));
+            assert!(j.converged && j.bootstrap_failed == 0);
+        }
+        best
+    });
     let counted = &counted.agent("human").expect("a human agent").factor_scores;
     for (i, r) in factors.iter().enumerate() {
         let (c, b) = (&counted[&r.id], &booted[i]);
@@ -239,6 +294,8 @@ fn optimized(path: &Path) -> Measurement {
         load_s,
         factors_s,
         bootstrap_s,
+        joint_s,
+        joint10_s,
         total_s: load_s + report_s,
         cpu_s: sched1.0 - sched0.0,
         runqueue_wait_s: sched1.1 - sched0.1,
@@ -250,6 +307,35 @@ fn optimized(path: &Path) -> Measurement {
             report_s * 1e3
         )),
     }
+}
+
+/// Ten columns of differences for the joint-model timing: the two rule
+/// factors, `novel_words_count`, and seven synthetic factors, each a
+/// deterministic function of the response texts' ids mixed with the length
+/// difference (so that they are correlated with it, as model-based factors are).
+fn joint10_differences(ds: &profile::data::Dataset, two: &[f64]) -> Vec<f64> {
+    let mut rules = RuleExtractor::new();
+    let mut out = Vec::with_capacity(ds.pairs.len() * 10);
+    let noise = |t: u32, j: u64| {
+        let mut r = Rng::new((u64::from(t) << 8) ^ j);
+        r.unit() - 0.5
+    };
+    for (i, p) in ds.pairs.iter().enumerate() {
+        let mut count = |t| {
+            rules
+                .value(Factor::NovelWordsCount, &ds.texts, t, p.context())
+                .unwrap_or(f64::NAN)
+        };
+        let nwc = count(p.a) - count(p.b);
+        out.extend_from_slice(&two[i * 2..i * 2 + 2]);
+        out.push(nwc);
+        let len = two[i * 2];
+        for j in 0..7u64 {
+            let w = 0.02 * (j as f64 + 1.0);
+            out.push(w * len + noise(p.a.0, j) - noise(p.b.0, j));
+        }
+    }
+    out
 }
 
 /// The naive baseline, written the straightforward way: the whole file in a
@@ -544,6 +630,8 @@ mod naive {
             load_s,
             factors_s,
             bootstrap_s,
+            joint_s: 0.0,
+            joint10_s: None,
             total_s: load_s + factors_s + bootstrap_s,
             cpu_s: sched1.0 - sched0.0,
             runqueue_wait_s: sched1.1 - sched0.1,
@@ -975,9 +1063,9 @@ fn print_table(
         );
     }
     println!();
-    let row = |cells: [&str; 12]| {
+    let row = |cells: [&str; 13]| {
         println!(
-            "{:<24} {:>8} {:>6} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>9} {:>8}",
+            "{:<24} {:>8} {:>6} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8}",
             cells[0],
             cells[1],
             cells[2],
@@ -989,7 +1077,8 @@ fn print_table(
             cells[8],
             cells[9],
             cells[10],
-            cells[11]
+            cells[11],
+            cells[12]
         )
     };
     row([
@@ -1000,6 +1089,7 @@ fn print_table(
         "load",
         "factors",
         "bootstrap",
+        "joint",
         "total",
         "cpu",
         "wait",
@@ -1015,6 +1105,11 @@ fn print_table(
             &fmt_ms(m.load_s),
             &fmt_ms(m.factors_s),
             &fmt_ms(m.bootstrap_s),
+            &if m.implementation == "naive" {
+                "—".to_owned()
+            } else {
+                fmt_ms(m.joint_s)
+            },
             &fmt_ms(m.total_s),
             &fmt_ms(m.cpu_s),
             &fmt_ms(m.runqueue_wait_s),
@@ -1025,6 +1120,7 @@ fn print_table(
     if let Some(c) = cli {
         row([
             "summeval/cli (median)",
+            "",
             "",
             "",
             "",
@@ -1048,6 +1144,16 @@ fn print_table(
             mb(m.file_bytes),
             mb(m.peak_rss_bytes)
         );
+    }
+    for m in ms {
+        if let Some(t) = m.joint10_s {
+            println!(
+                "{:<24} joint model with 10 factors (3 rule + 7 synthetic), fit + {} resamples: {} ms",
+                m.name,
+                BOOTSTRAP.resamples,
+                fmt_ms(t)
+            );
+        }
     }
     if !cmps.is_empty() {
         println!();

@@ -5,14 +5,17 @@
 
 use std::collections::BTreeMap;
 
-use crate::analysis::{agent_scores, LlmValues, ScoreConfig};
+use crate::analysis::{agent_table, human_table, joint_model, LlmValues, ScoreConfig};
 use crate::data::{Dataset, Preference};
 use crate::factors::rules::RuleExtractor;
 use crate::llm::engine::{FailedItem, RunStats};
 use crate::llm::provider::ModelConfig;
 use crate::llm::runs::JudgeOutcome;
-use crate::report::{ranking, Agent, AgentRun, Alignment, FactorScoreEntry, LlmRun, Report};
-use crate::stats::{agreement, Setting};
+use crate::report::{
+    ranking, Agent, AgentRun, AgentTable, Alignment, AlignmentConfig, FactorScoreEntry, JointModel,
+    LlmRun, Report,
+};
+use crate::stats::{agreement, ClusterTable, PermutationConfig, Setting};
 
 /// What a model run was and did.
 pub struct RunInfo<'a> {
@@ -44,27 +47,93 @@ impl RunInfo<'_> {
     }
 }
 
+/// The human side of every model agent's alignment: the human agent's
+/// per-input table on the dataset the models ran on.
+pub struct HumanSide {
+    pub factors: Vec<String>,
+    pub table: ClusterTable,
+}
+
+/// The human agent's table for `cfg`'s factors on `ds`.
+pub fn human_side(ds: &Dataset, cfg: &ScoreConfig, llm: Option<&LlmValues>) -> HumanSide {
+    let mut rules = RuleExtractor::new();
+    let (factors, table) = human_table(ds, &cfg.requested(), &mut rules, llm, None);
+    HumanSide {
+        factors: factors.iter().map(|f| f.id().to_owned()).collect(),
+        table,
+    }
+}
+
+/// An agent in `setting` from its table, with its joint model and its
+/// alignment with the humans (bootstrap intervals over inputs when the
+/// tables share the dataset's input ids, permutation p-values always).
+#[allow(clippy::too_many_arguments)]
 fn agent(
     name: String,
     setting: Setting,
-    scores: Vec<(crate::factors::Factor, FactorScoreEntry)>,
+    cfg: &ScoreConfig,
+    scored: Vec<crate::factors::Factor>,
+    table: &ClusterTable,
+    paired: Option<&ClusterTable>,
+    joint: Option<JointModel>,
     run: AgentRun,
-) -> Agent {
-    let factor_scores: BTreeMap<String, FactorScoreEntry> = scores
-        .into_iter()
+    human: &HumanSide,
+) -> (Agent, Alignment) {
+    let scores = table.scores(cfg.bootstrap);
+    let factor_scores: BTreeMap<String, FactorScoreEntry> = scored
+        .iter()
+        .zip(scores.iter().map(FactorScoreEntry::from))
         .map(|(f, s)| (f.id().to_owned(), s))
         .collect();
-    Agent {
-        name,
-        setting,
+    let ids: Vec<String> = scored.iter().map(|f| f.id().to_owned()).collect();
+    let align_cfg = AlignmentConfig {
+        bootstrap: cfg.bootstrap,
+        permutation: PermutationConfig::default(),
+    };
+    let label = name.clone();
+    let me = AgentTable {
+        name: &label,
+        factors: &ids,
+        table: paired.unwrap_or(table),
+    };
+    let reference = AgentTable {
+        name: "human",
+        factors: &human.factors,
+        table: &human.table,
+    };
+    let agent = Agent {
         tie_policy: setting.tie_policy().into(),
         ranking: ranking(&factor_scores),
         factor_scores,
         run: Some(run),
+        joint,
+        name,
+        setting,
+    };
+    let mut alignment = Alignment::between_with_bootstrap(&me, &reference, &align_cfg)
+        .unwrap_or_else(|_| {
+            Alignment::between_tested(
+                &agent.name,
+                &agent.score_map(),
+                "human",
+                &human
+                    .factors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.clone(), human.table.totals(i).score()))
+                    .collect(),
+                align_cfg.permutation,
+            )
+        });
+    if let Some(run) = &agent.run {
+        alignment.position_consistency = run.position_consistency;
+        alignment.flipped_share = run.flipped_share;
     }
+    (agent, alignment)
 }
 
-/// A judge as an agent (evaluation setting) on the dataset it judged.
+/// A judge as an agent (evaluation setting) on the dataset it judged, with
+/// its alignment with the humans.
 pub fn judge_agent(
     ds: &Dataset,
     cfg: &ScoreConfig,
@@ -72,26 +141,28 @@ pub fn judge_agent(
     outcome: &JudgeOutcome,
     single_order: bool,
     base: AgentRun,
-) -> Agent {
+    human: &HumanSide,
+) -> (Agent, Alignment) {
     let requested = cfg.requested();
     let mut rules = RuleExtractor::new();
-    let scores = agent_scores(
+    let mut differences = Vec::new();
+    let (scored, table) = agent_table(
         ds,
         &requested,
-        cfg.bootstrap,
         &mut rules,
         llm,
         Setting::Evaluation,
         Some(&outcome.preferences),
+        Some(&mut differences),
     );
     // Agreement over the pairs with a verdict.
-    let (human, judge): (Vec<Preference>, Vec<Preference>) = ds
+    let (human_prefs, judge): (Vec<Preference>, Vec<Preference>) = ds
         .pairs
         .iter()
         .zip(&outcome.preferences)
         .filter_map(|(p, j)| j.map(|j| (p.preference, j)))
         .unzip();
-    let ag = agreement(&human, &judge);
+    let ag = agreement(&human_prefs, &judge);
     let name = format!("{} (judge)", base.model);
     let mut run = base;
     run.items = outcome.judged;
@@ -103,27 +174,69 @@ pub fn judge_agent(
         run.position_consistency = outcome.position_consistency();
         run.flipped_share = outcome.flipped_share();
     }
-    agent(name, Setting::Evaluation, scores, run)
+    let signs: Vec<i8> = outcome
+        .preferences
+        .iter()
+        .map(|p| p.map_or(0, |p| p.sign()))
+        .collect();
+    let joint =
+        (!scored.is_empty()).then(|| joint_model(ds, &scored, &differences, &signs, cfg.bootstrap));
+    let (agent, mut alignment) = agent(
+        name,
+        Setting::Evaluation,
+        cfg,
+        scored,
+        &table,
+        None,
+        joint,
+        run,
+        human,
+    );
+    alignment.agreement = Some(ag);
+    (agent, alignment)
 }
 
 /// A writer as an agent (generation setting) on the dataset it generated.
+/// `source_clusters[c]` is the input (cluster of the human dataset, which has
+/// `n_source_clusters`) that generated cluster `c` was written for: the
+/// alignment's bootstrap resamples those inputs for both sides.
+#[allow(clippy::too_many_arguments)]
 pub fn writer_agent(
     generated: &Dataset,
+    source_clusters: &[u32],
+    n_source_clusters: u32,
     cfg: &ScoreConfig,
     llm: Option<&LlmValues>,
     inputs_planned: u64,
     base: AgentRun,
     extraction: Option<LlmRun>,
-) -> Agent {
+    human: &HumanSide,
+) -> (Agent, Alignment) {
     let requested = cfg.requested();
     let mut rules = RuleExtractor::new();
-    let scores = agent_scores(
+    let mut differences = Vec::new();
+    let (scored, table) = agent_table(
         generated,
         &requested,
-        cfg.bootstrap,
         &mut rules,
         llm,
         Setting::Generation,
+        None,
+        Some(&mut differences),
+    );
+    // The same outcomes keyed by the human dataset's input ids.
+    let mut on_inputs = generated.clone();
+    on_inputs.n_clusters = n_source_clusters;
+    for p in &mut on_inputs.pairs {
+        p.cluster = source_clusters[p.cluster as usize];
+    }
+    let (_, paired) = agent_table(
+        &on_inputs,
+        &scored,
+        &mut rules,
+        llm,
+        Setting::Generation,
+        None,
         None,
     );
     let name = format!("{} (writer)", base.model);
@@ -132,32 +245,40 @@ pub fn writer_agent(
     run.items_planned = inputs_planned;
     run.generated_pairs = Some(generated.pairs.len() as u64);
     run.extraction = extraction;
-    agent(name, Setting::Generation, scores, run)
+    let signs: Vec<i8> = generated
+        .pairs
+        .iter()
+        .map(|p| p.preference.sign())
+        .collect();
+    let joint = (!scored.is_empty() && !generated.pairs.is_empty())
+        .then(|| joint_model(generated, &scored, &differences, &signs, cfg.bootstrap));
+    agent(
+        name,
+        Setting::Generation,
+        cfg,
+        scored,
+        &table,
+        Some(&paired),
+        joint,
+        run,
+        human,
+    )
 }
 
-/// Adds (or replaces, by name) a model agent and recomputes every model
-/// agent's alignment with the humans.
-pub fn add_agent(report: &mut Report, agent: Agent) {
+/// Adds (or replaces, by name) a model agent with its alignment.
+pub fn add_agent(report: &mut Report, agent: Agent, alignment: Alignment) {
     match report.agents.iter_mut().find(|a| a.name == agent.name) {
         Some(slot) => *slot = agent,
         None => report.agents.push(agent),
     }
-    refresh_alignments(report);
-}
-
-/// The alignment of every model agent with the human agent.
-pub fn refresh_alignments(report: &mut Report) {
-    let Some(human) = report.agents.iter().find(|a| a.setting == Setting::Human) else {
-        return;
-    };
-    let reference = human.score_map();
-    let name = human.name.clone();
-    report.alignments = report
-        .agents
-        .iter()
-        .filter(|a| a.setting != Setting::Human)
-        .map(|a| Alignment::between(&a.name, &a.score_map(), &name, &reference))
-        .collect();
+    match report
+        .alignments
+        .iter_mut()
+        .find(|a| a.agent == alignment.agent)
+    {
+        Some(slot) => *slot = alignment,
+        None => report.alignments.push(alignment),
+    }
 }
 
 /// Why a report cannot take another report's agents: a different dataset or
@@ -225,7 +346,19 @@ mod tests {
             consistent: 10,
             flipped: 1,
         };
-        let judge = judge_agent(&d, &cfg, None, &outcome, false, info.record("judge"));
+        let human = human_side(&d, &cfg, None);
+        let (judge, alignment) = judge_agent(
+            &d,
+            &cfg,
+            None,
+            &outcome,
+            false,
+            info.record("judge"),
+            &human,
+        );
+        assert_eq!(alignment.agreement.unwrap().rate, Some(7.0 / 11.0));
+        assert_eq!(alignment.position_consistency, Some(10.0 / 11.0));
+        assert_eq!(alignment.bootstrap_resamples, Some(1000), "paired bootstrap over inputs");
         assert_eq!(judge.name, "m (judge)");
         let len = judge.factor_scores["length"];
         // 10 concordant, 1 judge tie (T), the missing verdict dropped.
@@ -239,8 +372,8 @@ mod tests {
         // of those (its tie counts as disagreement).
         assert_eq!(run.agreement, Some(7.0 / 11.0));
         assert_eq!(run.tie_rate, Some(1.0 / 11.0));
-        add_agent(&mut report, judge.clone());
-        add_agent(&mut report, judge);
+        add_agent(&mut report, judge.clone(), alignment.clone());
+        add_agent(&mut report, judge, alignment);
         assert_eq!(report.agents.len(), 2, "same name replaces");
         assert_eq!(report.alignments.len(), 1);
         assert_eq!(report.alignments[0].agent, "m (judge)");

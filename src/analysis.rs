@@ -9,11 +9,12 @@ use crate::data::{Dataset, Diagnostic};
 use crate::factors::rules::RuleExtractor;
 use crate::factors::{Factor, Task};
 use crate::report::{
-    ranking, Agent, DatasetSummary, FactorMeta, FactorScoreEntry, Report, RunConfig, SkippedFactor,
-    MAX_REPORT_DIAGNOSTICS, SCHEMA,
+    ranking, Agent, DatasetSummary, FactorMeta, FactorScoreEntry, JointModel, Report, RunConfig,
+    SkippedFactor, MAX_REPORT_DIAGNOSTICS, SCHEMA,
 };
 use crate::stats::{
-    classify, compare, BootstrapConfig, ClusterTable, Outcome, Setting, FACTOR_TIE_TOLERANCE,
+    classify, compare, fit_joint, BootstrapConfig, ClusterTable, JointConfig, JointPairs, Outcome,
+    Setting, FACTOR_TIE_TOLERANCE,
 };
 
 /// What to compute.
@@ -74,7 +75,50 @@ pub fn human_scores(
     rules: &mut RuleExtractor,
     llm: Option<&LlmValues>,
 ) -> Vec<(Factor, FactorScoreEntry)> {
-    agent_scores(ds, factors, bootstrap, rules, llm, Setting::Human, None)
+    human_scores_collecting(ds, factors, bootstrap, rules, llm, None)
+}
+
+/// As [`human_scores`]; with `differences`, also appends every pair's factor
+/// differences v(a) − v(b) for the scored factors, pair-major in pair order
+/// (`NaN` where a value is missing), for [`human_joint`].
+pub fn human_scores_collecting(
+    ds: &Dataset,
+    factors: &[Factor],
+    bootstrap: BootstrapConfig,
+    rules: &mut RuleExtractor,
+    llm: Option<&LlmValues>,
+    differences: Option<&mut Vec<f64>>,
+) -> Vec<(Factor, FactorScoreEntry)> {
+    let (scored, table) = human_table(ds, factors, rules, llm, differences);
+    scored_entries(scored, &table, bootstrap)
+}
+
+fn scored_entries(
+    scored: Vec<Factor>,
+    table: &ClusterTable,
+    bootstrap: BootstrapConfig,
+) -> Vec<(Factor, FactorScoreEntry)> {
+    let scores = table.scores(bootstrap);
+    scored
+        .into_iter()
+        .zip(scores.iter().map(FactorScoreEntry::from))
+        .collect()
+}
+
+/// The human agent's per-input outcome counts for the factors that can be
+/// scored (returned with the table, in column order): what its factor
+/// scores are computed from, and the reference side of
+/// [`Alignment::between_with_bootstrap`](crate::report::Alignment::between_with_bootstrap)
+/// (cluster ids are the dataset's input ids). With `differences`, also
+/// appends every pair's differences as [`human_scores_collecting`] does.
+pub fn human_table(
+    ds: &Dataset,
+    factors: &[Factor],
+    rules: &mut RuleExtractor,
+    llm: Option<&LlmValues>,
+    differences: Option<&mut Vec<f64>>,
+) -> (Vec<Factor>, ClusterTable) {
+    agent_table(ds, factors, rules, llm, Setting::Human, None, differences)
 }
 
 /// An agent's factor scores on `ds`: the human labels (`prefs` = `None`) or
@@ -89,12 +133,31 @@ pub fn agent_scores(
     setting: Setting,
     prefs: Option<&[Option<crate::data::Preference>]>,
 ) -> Vec<(Factor, FactorScoreEntry)> {
+    let (scored, table) = agent_table(ds, factors, rules, llm, setting, prefs, None);
+    scored_entries(scored, &table, bootstrap)
+}
+
+/// The per-input outcome table of an agent (see [`agent_scores`]), with the
+/// factors it scores in column order; with `differences`, also every pair's
+/// factor differences, pair-major (`NaN` where a value is missing).
+pub fn agent_table(
+    ds: &Dataset,
+    factors: &[Factor],
+    rules: &mut RuleExtractor,
+    llm: Option<&LlmValues>,
+    setting: Setting,
+    prefs: Option<&[Option<crate::data::Preference>]>,
+    mut differences: Option<&mut Vec<f64>>,
+) -> (Vec<Factor>, ClusterTable) {
     let scored: Vec<Factor> = factors
         .iter()
         .copied()
         .filter(|f| !f.needs_model() || llm.is_some_and(|l| l.covers(*f)))
         .collect();
     let mut table = ClusterTable::new(scored.len(), ds.n_clusters as usize);
+    if let Some(d) = differences.as_deref_mut() {
+        d.reserve(ds.pairs.len() * scored.len());
+    }
     for (i, pair) in ds.pairs.iter().enumerate() {
         let ctx = pair.context();
         let p = match prefs {
@@ -102,10 +165,6 @@ pub fn agent_scores(
             Some(ps) => ps.get(i).copied().flatten().map(|p| p.sign()),
         };
         for (fi, &f) in scored.iter().enumerate() {
-            let Some(p) = p else {
-                table.add(fi, pair.cluster, Outcome::Dropped);
-                continue;
-            };
             let mut value = |t| match (f.needs_model(), llm) {
                 (true, Some(l)) => l
                     .imported
@@ -116,18 +175,54 @@ pub fn agent_scores(
             // A value the model could not give (a failed item) drops the pair.
             let va = value(pair.a).unwrap_or(f64::NAN);
             let vb = value(pair.b).unwrap_or(f64::NAN);
-            let outcome = match compare(va, vb) {
-                Some(m) => classify(setting, p, m),
-                None => Outcome::Dropped,
+            if let Some(d) = differences.as_deref_mut() {
+                d.push(va - vb);
+            }
+            let outcome = match (p, compare(va, vb)) {
+                (Some(p), Some(m)) => classify(setting, p, m),
+                _ => Outcome::Dropped,
             };
             table.add(fi, pair.cluster, outcome);
         }
     }
-    let scores = table.scores(bootstrap);
-    scored
-        .into_iter()
-        .zip(scores.iter().map(FactorScoreEntry::from))
-        .collect()
+    (scored, table)
+}
+
+/// The human agent's joint model over `factors` (the scored ones, in the
+/// order of `differences`' columns), from the per-pair differences
+/// [`human_scores_collecting`] gathered; bootstrap settings as the factor scores'.
+pub fn human_joint(
+    ds: &Dataset,
+    factors: &[Factor],
+    differences: &[f64],
+    bootstrap: BootstrapConfig,
+) -> JointModel {
+    let preferences: Vec<i8> = ds.pairs.iter().map(|p| p.preference.sign()).collect();
+    joint_model(ds, factors, differences, &preferences, bootstrap)
+}
+
+/// An agent's joint model: `preferences[i]` is its sign on pair `i` (0: a tie
+/// or no verdict, left out of the fit).
+pub fn joint_model(
+    ds: &Dataset,
+    factors: &[Factor],
+    differences: &[f64],
+    preferences: &[i8],
+    bootstrap: BootstrapConfig,
+) -> JointModel {
+    let clusters: Vec<u32> = ds.pairs.iter().map(|p| p.cluster).collect();
+    let fit = fit_joint(
+        &JointPairs {
+            n_factors: factors.len(),
+            differences,
+            preferences,
+            clusters: &clusters,
+            n_clusters: ds.n_clusters,
+        },
+        &JointConfig::with_bootstrap(bootstrap),
+    );
+    let ids: Vec<&str> = factors.iter().map(|f| f.id()).collect();
+    JointModel::from_fit(&ids, &fit)
 }
 
 /// The dataset part of a report.
@@ -190,7 +285,18 @@ pub fn score_report_with(
 ) -> Report {
     let requested = cfg.requested();
     let mut rules = RuleExtractor::new();
-    let scores = human_scores(ds, &requested, cfg.bootstrap, &mut rules, llm);
+    let mut differences = Vec::new();
+    let scores = human_scores_collecting(
+        ds,
+        &requested,
+        cfg.bootstrap,
+        &mut rules,
+        llm,
+        Some(&mut differences),
+    );
+    let scored: Vec<Factor> = scores.iter().map(|(f, _)| *f).collect();
+    let joint = (!scored.is_empty()).then(|| human_joint(ds, &scored, &differences, cfg.bootstrap));
+    drop(differences);
     let factor_scores: BTreeMap<String, FactorScoreEntry> = scores
         .iter()
         .map(|(f, s)| (f.id().to_owned(), *s))
@@ -202,6 +308,7 @@ pub fn score_report_with(
         ranking: ranking(&factor_scores),
         factor_scores,
         run: None,
+        joint,
     };
     Report {
         schema: SCHEMA.into(),

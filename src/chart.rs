@@ -604,6 +604,7 @@ mod tests {
             ranking: ranking(&factor_scores),
             factor_scores,
             run: None,
+            joint: None,
         }
     }
 

@@ -14,7 +14,7 @@ use crate::llm::pricing::{price_of, Price};
 use crate::llm::provider::{ModelConfig, Provider};
 use crate::llm::run::DiskCache;
 use crate::report::{Alignment, Report};
-use crate::stats::BootstrapConfig;
+use crate::stats::{BootstrapConfig, PermutationConfig};
 
 const USAGE: &str = "\
 profile: factor-level explanations of human (and model) preferences
@@ -44,7 +44,7 @@ USAGE:
                      [--out REQUESTS.jsonl]
   profile batch import RESULTS.jsonl... FILE --provider P --model M [the same
                      selection flags as the export] [--cache-dir DIR]
-  profile align FILE.json [--json]
+  profile align FILE.json [--permutations N] [--seed S] [--json]
   profile formats      list the dataset formats
   profile factors      list the factors and task presets
   profile --help | --version
@@ -614,8 +614,9 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
         None
     };
     let computed = score_report_with(&ds, &cfg, &info, values.as_ref());
+    let human = crate::agents::human_side(&ds, &cfg, values.as_ref());
     let single = f.switches.iter().any(|s| s == "single-order");
-    let agent = if kind == "judge" {
+    let (agent, alignment) = if kind == "judge" {
         if f.values.contains_key("inputs") {
             return Err(usage_error(
                 "--inputs applies to `profile generate`; use --limit",
@@ -639,6 +640,7 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
             &outcome,
             single,
             info.record("judge"),
+            &human,
         )
     } else {
         if single {
@@ -650,9 +652,10 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
         let Some((answers, stats, failures)) = session.execute("writer", &plan, &ds, opts) else {
             return Ok(String::new());
         };
-        let (generated, _missing) = runs::generated_dataset(&ds, &plan, &answers);
+        let out = runs::generated_dataset(&ds, &plan, &answers);
+        let generated = &out.dataset;
         let gen_values = if needs_model && !generated.pairs.is_empty() {
-            session.extract(&generated, &cfg)?
+            session.extract(generated, &cfg)?
         } else {
             None
         };
@@ -663,19 +666,22 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
         };
         let extraction = gen_values.as_ref().and_then(|v| v.run.clone());
         writer_agent(
-            &generated,
+            generated,
+            &out.source_clusters,
+            ds.n_clusters,
             &cfg,
             gen_values.as_ref(),
             plan.first.len() as u64,
             info.record("writer"),
             extraction,
+            &human,
         )
     };
     if session.estimate_only {
         return Ok(String::new());
     }
     let (mut report, into) = into_report(&f, computed)?;
-    add_agent(&mut report, agent);
+    add_agent(&mut report, agent, alignment);
     write_into(into, &report)?;
     finish_report(&f, &report)
 }
@@ -718,25 +724,41 @@ pub fn render_table(r: &Report) -> String {
         "task: {} · bootstrap: {} resamples over inputs, seed {}",
         r.config.task, r.config.bootstrap_resamples, r.config.seed
     );
+    let fmt_ci = |ci: Option<[f64; 2]>| match ci {
+        Some([lo, hi]) => format!("[{lo:>6.3}, {hi:>6.3}]"),
+        None => format!("{:>17}", "—"),
+    };
     for a in &r.agents {
         let _ = writeln!(s, "\nagent: {} ({} setting)", a.name, a.setting.id());
+        let joint_head = if a.joint.is_some() {
+            format!("  {:>7}  {:>17}", "joint β", "95% CI")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "  {:<20} {:>7}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8}",
+            "  {:<20} {:>7}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8}{joint_head}",
             "factor", "score", "95% CI", "C", "D", "T", "dropped", "n"
         );
         for id in &a.ranking {
             let e = &a.factor_scores[id];
-            let ci = match e.ci95 {
-                Some([lo, hi]) => format!("[{lo:>6.3}, {hi:>6.3}]"),
-                None => format!("{:>17}", "—"),
+            let joint = match &a.joint {
+                Some(j) => {
+                    let c = j.coefficients.get(id);
+                    format!(
+                        "  {}  {:>17}",
+                        fmt_opt(c.and_then(|c| c.coefficient), 7),
+                        fmt_ci(c.and_then(|c| c.ci95))
+                    )
+                }
+                None => String::new(),
             };
             let _ = writeln!(
                 s,
-                "  {:<20} {}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8}",
+                "  {:<20} {}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8}{joint}",
                 id,
                 fmt_opt(e.score, 7),
-                ci,
+                fmt_ci(e.ci95),
                 e.concordant,
                 e.discordant,
                 e.ties,
@@ -779,6 +801,24 @@ pub fn render_table(r: &Report) -> String {
             }
             let _ = writeln!(s, "{line}");
         }
+        if let Some(j) = &a.joint {
+            let _ = writeln!(
+                s,
+                "  joint β: Bradley–Terry on factor differences scaled by their root mean square, all factors at once (λ = {}); {} pairs used{}{}",
+                j.penalty,
+                j.n_pairs_used,
+                if j.n_pairs_dropped_missing > 0 {
+                    format!(", {} with a missing value left out", j.n_pairs_dropped_missing)
+                } else {
+                    String::new()
+                },
+                if j.n_pairs_dropped_tie > 0 {
+                    format!(", {} ties left out", j.n_pairs_dropped_tie)
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
     if !r.alignments.is_empty() {
         let _ = writeln!(
@@ -803,6 +843,13 @@ pub fn render_table(r: &Report) -> String {
             );
         }
     }
+    let summary = crate::summary::summarize(r);
+    if !summary.is_empty() {
+        let _ = writeln!(s, "\nsummary:");
+        for line in &summary {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
     if !r.skipped_factors.is_empty() {
         let _ = writeln!(s, "\nskipped factors:");
         for k in &r.skipped_factors {
@@ -822,7 +869,14 @@ pub fn render_table(r: &Report) -> String {
 }
 
 fn cmd_align(args: &[String]) -> Result<String, Failure> {
-    let f = parse_flags(args, &[], &["json"])?;
+    let f = parse_flags(args, &["permutations", "seed"], &["json"])?;
+    let mut perm = PermutationConfig::default();
+    if let Some(n) = parse_num(&f, "permutations")? {
+        perm.permutations = n;
+    }
+    if let Some(s) = parse_num(&f, "seed")? {
+        perm.seed = s;
+    }
     let [path] = f.positional.as_slice() else {
         return Err(usage_error("`profile align` takes one FILE.json"));
     };
@@ -849,24 +903,35 @@ fn cmd_align(args: &[String]) -> Result<String, Failure> {
     let alignments: Vec<Alignment> = agents
         .iter()
         .filter(|(n, _)| n.as_str() != "human")
-        .map(|(n, s)| Alignment::between(n, s, "human", human))
+        .map(|(n, s)| Alignment::between_tested(n, s, "human", human, perm))
         .collect();
     if f.switches.iter().any(|s| s == "json") {
         return Ok(serde_json::to_string_pretty(&alignments).expect("serialisable") + "\n");
     }
     let mut s = format!(
-        "{:<24} {:>8} {:>12} {:>12} {:>10}\n",
-        "agent", "factors", "kendall_tau", "spearman_rho", "pearson_r"
+        "{:<24} {:>8} {:>12} {:>8} {:>12} {:>8} {:>10} {:>8}\n",
+        "agent", "factors", "kendall_tau", "p", "spearman_rho", "p", "pearson_r", "p"
     );
     for a in &alignments {
         let _ = writeln!(
             s,
-            "{:<24} {:>8} {} {} {}",
+            "{:<24} {:>8} {} {} {} {} {} {}",
             a.agent,
             a.n_factors,
             fmt_opt(a.kendall_tau, 12),
+            fmt_opt(a.kendall_tau_p, 8),
             fmt_opt(a.spearman_rho, 12),
-            fmt_opt(a.pearson_r, 10)
+            fmt_opt(a.spearman_rho_p, 8),
+            fmt_opt(a.pearson_r, 10),
+            fmt_opt(a.pearson_r_p, 8)
+        );
+    }
+    if alignments.iter().any(|a| a.permutations.is_some()) {
+        let _ = writeln!(
+            s,
+            "\np: two-sided permutation p-values (the agent's factor labels shuffled: every order when n! ≤ {n}, else {n} shuffles, seed {})",
+            perm.seed,
+            n = perm.permutations
         );
     }
     Ok(s)

@@ -12,8 +12,10 @@
 //!
 //! * [`data`]: the pairwise schema, dataset adapters and the loader.
 //! * [`factors`]: the taxonomy, task presets and rule-based extraction.
-//! * [`stats`]: factor scores, the bootstrap and correlations.
+//! * [`stats`]: factor scores, the bootstrap, correlations with their
+//!   intervals and p-values, and the joint model.
 //! * [`report`]: the versioned report schema.
+//! * [`summary`]: a plain-language summary of a report's misalignments.
 //! * [`analysis`]: dataset → report.
 //! * [`embed`]: reports in other pages (widgets, iframe fragments).
 //!
@@ -36,6 +38,7 @@ pub mod llm;
 pub mod protocol;
 pub mod report;
 pub mod stats;
+pub mod summary;
 pub mod view;
 
 #[cfg(not(target_arch = "wasm32"))]

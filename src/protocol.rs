@@ -83,7 +83,9 @@ enum ModelAgent {
         record: crate::report::AgentRun,
     },
     Writer {
-        generated: Box<crate::data::Dataset>,
+        /// The dataset whose inputs it wrote for.
+        dataset: std::rc::Rc<crate::data::Dataset>,
+        generated: Box<crate::llm::runs::Generated>,
         values: Option<Box<crate::analysis::LlmValues>>,
         inputs_planned: u64,
         record: crate::report::AgentRun,
@@ -98,38 +100,50 @@ impl ModelAgent {
         }
     }
 
+    /// The agent and its alignment with the humans of the dataset it ran on.
     fn agent(
         &self,
         cfg: &crate::analysis::ScoreConfig,
         llm: Option<&crate::analysis::LlmValues>,
-    ) -> crate::report::Agent {
+    ) -> (crate::report::Agent, crate::report::Alignment) {
         match self {
             ModelAgent::Judge {
                 dataset,
                 outcome,
                 single_order,
                 record,
-            } => crate::agents::judge_agent(
-                dataset,
-                cfg,
-                llm,
-                outcome,
-                *single_order,
-                record.clone(),
-            ),
+            } => {
+                let human = crate::agents::human_side(dataset, cfg, llm);
+                crate::agents::judge_agent(
+                    dataset,
+                    cfg,
+                    llm,
+                    outcome,
+                    *single_order,
+                    record.clone(),
+                    &human,
+                )
+            }
             ModelAgent::Writer {
+                dataset,
                 generated,
                 values,
                 inputs_planned,
                 record,
-            } => crate::agents::writer_agent(
-                generated,
-                cfg,
-                values.as_deref(),
-                *inputs_planned,
-                record.clone(),
-                values.as_ref().and_then(|v| v.run.clone()),
-            ),
+            } => {
+                let human = crate::agents::human_side(dataset, cfg, llm);
+                crate::agents::writer_agent(
+                    &generated.dataset,
+                    &generated.source_clusters,
+                    dataset.n_clusters,
+                    cfg,
+                    values.as_deref(),
+                    *inputs_planned,
+                    record.clone(),
+                    values.as_ref().and_then(|v| v.run.clone()),
+                    &human,
+                )
+            }
         }
     }
 }
@@ -399,7 +413,8 @@ impl Session {
         let cfg = resolve(req, ds);
         let mut report = crate::analysis::score_report_with(ds, &cfg, &self.info, llm);
         for m in &self.models {
-            crate::agents::add_agent(&mut report, m.agent(&cfg, llm));
+            let (agent, alignment) = m.agent(&cfg, llm);
+            crate::agents::add_agent(&mut report, agent, alignment);
         }
         Some(report)
     }
@@ -423,12 +438,14 @@ impl Session {
     /// Keeps a writer's results (replacing an earlier run of the same model).
     pub fn add_writer(
         &mut self,
-        generated: crate::data::Dataset,
+        dataset: std::rc::Rc<crate::data::Dataset>,
+        generated: crate::llm::runs::Generated,
         values: Option<crate::analysis::LlmValues>,
         inputs_planned: u64,
         record: crate::report::AgentRun,
     ) {
         self.add_model(ModelAgent::Writer {
+            dataset,
             generated: Box::new(generated),
             values: values.map(Box::new),
             inputs_planned,

@@ -10,7 +10,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Diagnostic;
-use crate::stats::{kendall_tau_b, pearson_r, spearman_rho, FactorScore, Setting};
+use crate::stats::{
+    alignment_intervals, kendall_tau_b, pearson_r, permutation_test, spearman_rho, Agreement,
+    BootstrapConfig, ClusterMismatch, ClusterTable, FactorScore, JointFit, PermutationConfig,
+    Refit, Setting,
+};
 
 /// The schema identifier of reports this crate writes.
 pub const SCHEMA: &str = "profile-report/1";
@@ -147,6 +151,9 @@ pub struct Agent {
     /// For a model agent: the run behind it (judge or writer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<AgentRun>,
+    /// The joint model of preference on all factor differences, if fitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joint: Option<JointModel>,
 }
 
 /// A model's run as a judge (evaluation setting) or writer (generation
@@ -193,6 +200,104 @@ pub struct AgentRun {
     pub extraction: Option<LlmRun>,
 }
 
+/// The joint model of an agent's preferences on all its factors' differences
+/// (see [`crate::stats::joint`] for the method and its choices).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JointModel {
+    /// What was fitted, in words.
+    pub method: String,
+    /// λ of the L2 penalty on the standardised coefficients.
+    pub penalty: f64,
+    /// How each factor's differences were scaled, in words.
+    pub scaling: String,
+    pub n_pairs_used: u64,
+    /// Pairs the agent called a tie (not used).
+    pub n_pairs_dropped_tie: u64,
+    /// Pairs with some factor value missing (not used).
+    pub n_pairs_dropped_missing: u64,
+    /// Unpenalised log-likelihood at the fit; `null` without pairs.
+    pub log_likelihood: Option<f64>,
+    pub converged: bool,
+    pub iterations: u32,
+    pub bootstrap_resamples: u32,
+    /// Resamples left out of the intervals (no usable pair, or no convergence).
+    pub bootstrap_failed: u32,
+    /// How resamples were refitted.
+    pub bootstrap_refit: Refit,
+    /// Resamples refitted to convergence (the others kept the first step from the fit).
+    pub bootstrap_refitted: u32,
+    /// One entry per factor in the model, by factor id.
+    pub coefficients: BTreeMap<String, JointCoefficient>,
+}
+
+/// One factor's coefficient in the joint model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JointCoefficient {
+    /// β on the standardised scale (effect on the log-odds of preference of one
+    /// typical difference, the others held fixed); `null` when the factor never
+    /// differs in the pairs used.
+    pub coefficient: Option<f64>,
+    /// Standard error from the penalised Hessian.
+    pub se: Option<f64>,
+    /// 95% cluster-bootstrap percentile interval.
+    pub ci95: Option<[f64; 2]>,
+    /// The typical difference s (root mean square over the pairs used, in the
+    /// factor's units); β / s is the effect per unit.
+    pub scale: f64,
+    /// How this factor's differences go together with the other factors'
+    /// (uncentred correlation over the pairs used, by factor id): what the
+    /// joint model has to tell apart.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub correlations: BTreeMap<String, f64>,
+}
+
+impl JointModel {
+    /// The report form of a fit; `ids[i]` names factor `i` of the fit.
+    pub fn from_fit(ids: &[&str], fit: &JointFit) -> JointModel {
+        let correlations = |f: &crate::stats::JointFactor| -> BTreeMap<String, f64> {
+            ids.iter()
+                .zip(&f.correlations)
+                .filter_map(|(id, c)| Some(((*id).to_owned(), (*c)?)))
+                .collect()
+        };
+        assert_eq!(ids.len(), fit.factors.len(), "one id per factor");
+        JointModel {
+            method: "Bradley–Terry (logistic regression without intercept) on standardised factor differences, L2-penalised, Newton/IRLS".into(),
+            penalty: fit.penalty,
+            scaling: "each factor's difference v(a) − v(b) divided by its root mean square over the pairs used; differences below the tie tolerance count as 0".into(),
+            n_pairs_used: fit.n_pairs_used,
+            n_pairs_dropped_tie: fit.n_pairs_dropped_tie,
+            n_pairs_dropped_missing: fit.n_pairs_dropped_missing,
+            log_likelihood: fit.log_likelihood,
+            converged: fit.converged,
+            iterations: fit.iterations,
+            bootstrap_resamples: fit.bootstrap_resamples,
+            bootstrap_failed: fit.bootstrap_failed,
+            bootstrap_refit: fit.refit,
+            bootstrap_refitted: fit.bootstrap_refitted,
+            coefficients: ids
+                .iter()
+                .zip(&fit.factors)
+                .map(|(id, f)| {
+                    (
+                        (*id).to_owned(),
+                        JointCoefficient {
+                            coefficient: f.coefficient,
+                            se: f.se,
+                            ci95: f.ci95,
+                            scale: f.scale,
+                            correlations: correlations(f)
+                                .into_iter()
+                                .filter(|(other, _)| other != id)
+                                .collect(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One factor score with its counts.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FactorScoreEntry {
@@ -220,7 +325,7 @@ impl From<&FactorScore> for FactorScoreEntry {
 }
 
 /// Factor-level alignment of one agent with a reference agent (METHOD.md §3).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alignment {
     pub agent: String,
     pub reference: String,
@@ -230,9 +335,139 @@ pub struct Alignment {
     pub kendall_tau: Option<f64>,
     pub spearman_rho: Option<f64>,
     pub pearson_r: Option<f64>,
+    /// 95% paired cluster-bootstrap intervals (both agents' inputs drawn together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kendall_tau_ci95: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spearman_rho_ci95: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pearson_r_ci95: Option<[f64; 2]>,
+    /// Resamples of the paired bootstrap, and how many had every factor scored for both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_resamples: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_resamples_used: Option<u32>,
+    /// Two-sided permutation p-values (the agent's factor labels shuffled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kendall_tau_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spearman_rho_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pearson_r_p: Option<f64>,
+    /// Permutations behind the p-values, and whether all were enumerated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permutations: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permutation_exact: Option<bool>,
+    /// For a judge: agreement with the human labels on the same pairs (with its tie rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Agreement>,
+    /// For a judge run in both orders: share of pairs with the same verdict
+    /// (the same response, or a tie both times) in both orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_consistency: Option<f64>,
+    /// For a judge run in both orders: share of pairs whose verdict named the
+    /// other response once the order was swapped (it followed the position).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flipped_share: Option<f64>,
+}
+
+/// One agent's factor scores as the cluster table they were computed from,
+/// for alignment intervals.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentTable<'a> {
+    pub name: &'a str,
+    /// The factor id of each table column.
+    pub factors: &'a [String],
+    /// Per-input outcome counts; cluster ids must be the dataset's input ids.
+    pub table: &'a ClusterTable,
+}
+
+/// How alignment intervals and p-values are computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlignmentConfig {
+    pub bootstrap: BootstrapConfig,
+    pub permutation: PermutationConfig,
 }
 
 impl Alignment {
+    /// As [`Alignment::between`], with permutation p-values.
+    pub fn between_tested(
+        agent: &str,
+        scores: &BTreeMap<String, Option<f64>>,
+        reference: &str,
+        reference_scores: &BTreeMap<String, Option<f64>>,
+        permutation: PermutationConfig,
+    ) -> Alignment {
+        let (factors, x, y) = shared_scores(scores, reference_scores);
+        let mut a = Alignment::between(agent, scores, reference, reference_scores);
+        debug_assert_eq!(a.factors, factors);
+        a.set_permutation_test(&x, &y, permutation);
+        a
+    }
+
+    /// Alignment of `agent` with `reference` from their cluster tables: the
+    /// factor scores (factors scored by both, as in [`Alignment::between`]),
+    /// the correlations, their 95% paired cluster-bootstrap intervals and
+    /// permutation p-values.
+    ///
+    /// # Errors
+    /// [`ClusterMismatch`] when the tables do not have the same clusters:
+    /// both must be indexed by the dataset's input ids.
+    pub fn between_with_bootstrap(
+        agent: &AgentTable<'_>,
+        reference: &AgentTable<'_>,
+        cfg: &AlignmentConfig,
+    ) -> Result<Alignment, ClusterMismatch> {
+        let scores = |t: &AgentTable<'_>| -> BTreeMap<String, (usize, Option<f64>)> {
+            t.factors
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.clone(), (i, t.table.totals(i).score())))
+                .collect()
+        };
+        let (sa, sr) = (scores(agent), scores(reference));
+        let plain = |m: &BTreeMap<String, (usize, Option<f64>)>| {
+            m.iter().map(|(k, v)| (k.clone(), v.1)).collect()
+        };
+        let mut a = Alignment::between_tested(
+            agent.name,
+            &plain(&sa),
+            reference.name,
+            &plain(&sr),
+            cfg.permutation,
+        );
+        let cols_a: Vec<usize> = a.factors.iter().map(|f| sa[f].0).collect();
+        let cols_r: Vec<usize> = a.factors.iter().map(|f| sr[f].0).collect();
+        let iv = alignment_intervals(
+            agent.table,
+            &cols_a,
+            reference.table,
+            &cols_r,
+            cfg.bootstrap,
+        )?;
+        if cfg.bootstrap.resamples > 0 {
+            a.kendall_tau_ci95 = a.kendall_tau.and(iv.kendall_tau);
+            a.spearman_rho_ci95 = a.spearman_rho.and(iv.spearman_rho);
+            a.pearson_r_ci95 = a.pearson_r.and(iv.pearson_r);
+            a.bootstrap_resamples = Some(iv.resamples);
+            a.bootstrap_resamples_used = Some(iv.resamples_used);
+        }
+        Ok(a)
+    }
+
+    fn set_permutation_test(&mut self, x: &[f64], y: &[f64], cfg: PermutationConfig) {
+        if cfg.permutations == 0 {
+            return;
+        }
+        let t = permutation_test(x, y, cfg);
+        self.kendall_tau_p = t.kendall_tau;
+        self.spearman_rho_p = t.spearman_rho;
+        self.pearson_r_p = t.pearson_r;
+        self.permutations = Some(t.permutations);
+        self.permutation_exact = Some(t.exact);
+    }
+
     /// Correlates the factor scores two agents share (factors scored by both).
     pub fn between(
         agent: &str,
@@ -240,14 +475,7 @@ impl Alignment {
         reference: &str,
         reference_scores: &BTreeMap<String, Option<f64>>,
     ) -> Alignment {
-        let (mut factors, mut x, mut y) = (Vec::new(), Vec::new(), Vec::new());
-        for (f, s) in reference_scores {
-            if let (Some(r), Some(Some(a))) = (s, scores.get(f)) {
-                factors.push(f.clone());
-                y.push(*r);
-                x.push(*a);
-            }
-        }
+        let (factors, x, y) = shared_scores(scores, reference_scores);
         Alignment {
             agent: agent.to_owned(),
             reference: reference.to_owned(),
@@ -256,8 +484,38 @@ impl Alignment {
             kendall_tau: kendall_tau_b(&x, &y),
             spearman_rho: spearman_rho(&x, &y),
             pearson_r: pearson_r(&x, &y),
+            kendall_tau_ci95: None,
+            spearman_rho_ci95: None,
+            pearson_r_ci95: None,
+            bootstrap_resamples: None,
+            bootstrap_resamples_used: None,
+            kendall_tau_p: None,
+            spearman_rho_p: None,
+            pearson_r_p: None,
+            permutations: None,
+            permutation_exact: None,
+            agreement: None,
+            position_consistency: None,
+            flipped_share: None,
         }
     }
+}
+
+/// The factors scored by both agents (in id order) with the agent's scores
+/// (x) and the reference's (y).
+fn shared_scores(
+    scores: &BTreeMap<String, Option<f64>>,
+    reference_scores: &BTreeMap<String, Option<f64>>,
+) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+    let (mut factors, mut x, mut y) = (Vec::new(), Vec::new(), Vec::new());
+    for (f, s) in reference_scores {
+        if let (Some(r), Some(Some(a))) = (s, scores.get(f)) {
+            factors.push(f.clone());
+            y.push(*r);
+            x.push(*a);
+        }
+    }
+    (factors, x, y)
 }
 
 impl Agent {

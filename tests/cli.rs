@@ -1,8 +1,10 @@
 //! The `profile` binary, run as a user would run it.
 //!
-//! * `score` on SummEval: the JSON report's shape and counts, the text table,
-//!   `--factors`, `--bootstrap 0`, `--seed`, `--label`, `--out`, stdin.
-//! * `align` on `fixtures/agents.json`, against values computed with scipy.
+//! * `score` on SummEval: the JSON report's shape and counts (the human
+//!   joint model included), the text table (with joint coefficients and the
+//!   summary), `--factors`, `--bootstrap 0`, `--seed`, `--label`, `--out`, stdin.
+//! * `align` on `fixtures/agents.json`, against values computed with scipy,
+//!   with permutation p-values.
 //! * `formats`, `factors`, `--version`.
 //! * Failures: a non-zero exit code and a clear message on stderr for a
 //!   missing file, an undetectable format, an unknown factor, format, option
@@ -115,6 +117,18 @@ fn score_summeval_json_report() {
     );
     assert!(lo <= s && s <= hi);
 
+    // The human joint model over the scored factors (tests/joint.rs checks its numbers).
+    let joint = &v["agents"][0]["joint"];
+    assert_eq!(joint["n_pairs_used"], 11_342);
+    assert_eq!(joint["converged"], true);
+    assert_eq!(joint["bootstrap_resamples"], 1000);
+    for f in ["length", "novel_words"] {
+        let c = &joint["coefficients"][f];
+        for key in ["coefficient", "se", "ci95", "scale", "correlations"] {
+            assert!(c.get(key).is_some(), "joint.coefficients.{f} lacks {key}");
+        }
+    }
+
     // Skipped: the summarization preset's factors that need a model.
     let skipped: Vec<&str> = v["skipped_factors"]
         .as_array()
@@ -153,6 +167,7 @@ fn score_text_table_mentions_skipped_factors() {
     assert!(out.contains("agent: human"), "{out}");
     assert!(out.contains("length") && out.contains("novel_words"));
     assert!(out.contains("skipped factors"), "{out}");
+    assert!(out.contains("joint β"), "{out}");
     for f in Task::Summarization
         .factors()
         .iter()
@@ -333,6 +348,34 @@ fn align_matches_scipy() {
     assert_eq!(flat["n_factors"], 3);
     assert!(flat["kendall_tau"].is_null() && flat["spearman_rho"].is_null());
     assert!(flat["pearson_r"].is_null());
+    // Permutation p-values: 10! orders are too many, so 10,000 seeded
+    // shuffles for the judge; 8! too for the writer; none for the constant
+    // agent. τ = 0.63 on 10 factors is significant, τ = 0.36 on 8 is not.
+    assert_eq!(judge["permutations"], 10_000);
+    assert_eq!(judge["permutation_exact"], false);
+    let p = |a: &Value, k: &str| a[k].as_f64().unwrap_or_else(|| panic!("{k}: {a}"));
+    assert!(
+        (0.001..0.05).contains(&p(judge, "kendall_tau_p")),
+        "{judge}"
+    );
+    assert!(p(writer, "kendall_tau_p") > 0.1, "{writer}");
+    for k in ["spearman_rho_p", "pearson_r_p"] {
+        assert!((0.0..=1.0).contains(&p(judge, k)));
+    }
+    assert!(flat.get("kendall_tau_p").is_none(), "{flat}");
+    // Seeded: the same again, another seed or count changes them.
+    let again = json(&ok(&["align", &fixture("agents.json"), "--json"]));
+    assert_eq!(again, v);
+    let other = json(&ok(&[
+        "align",
+        &fixture("agents.json"),
+        "--json",
+        "--seed",
+        "7",
+        "--permutations",
+        "2000",
+    ]));
+    assert_eq!(other[1]["permutations"], 2000);
 
     // The table shows the same numbers to three places.
     let table = ok(&["align", &fixture("agents.json")]);

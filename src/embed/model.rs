@@ -687,6 +687,7 @@ pub(crate) mod tests {
             kendall_tau: Some(0.5),
             spearman_rho: None,
             pearson_r: Some(-0.25),
+            ..Default::default()
         }];
         let Body::Alignment(a) = widget(&r, &opts(WidgetView::Alignment), 640.0).body else {
             panic!()

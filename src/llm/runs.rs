@@ -259,10 +259,29 @@ pub fn generate_plan(ds: &Dataset, task: Task, limit: Option<usize>) -> Plan {
     }
 }
 
-/// The dataset a writer produced: five responses per input, and for every two
-/// score levels i < j a pair preferring the level-j response. Inputs whose
-/// generation failed are left out (and counted).
-pub fn generated_dataset(ds: &Dataset, plan: &Plan, answers: &Answers) -> (Dataset, u64) {
+/// What a writer produced.
+#[derive(Clone, Debug, Default)]
+pub struct Generated {
+    /// Five responses per input, and for every two score levels i < j a
+    /// pair preferring the level-j response.
+    pub dataset: Dataset,
+    /// For each cluster of `dataset`, the input (cluster of the source
+    /// dataset) it was written for.
+    pub source_clusters: Vec<u32>,
+    /// Inputs whose generation failed (left out).
+    pub missing: u64,
+}
+
+/// The dataset a writer produced. Inputs whose generation failed are left
+/// out (and counted).
+pub fn generated_dataset(ds: &Dataset, plan: &Plan, answers: &Answers) -> Generated {
+    // The source input of each writer question, in plan order.
+    let mut first_pair: rustc_hash::FxHashMap<(Option<TextId>, Option<TextId>), u32> =
+        Default::default();
+    for p in &ds.pairs {
+        first_pair.entry((p.input, p.source)).or_insert(p.cluster);
+    }
+    let mut source_clusters = Vec::new();
     let mut texts = TextStore::new();
     let mut pairs = Vec::new();
     let mut missing = 0;
@@ -276,6 +295,7 @@ pub fn generated_dataset(ds: &Dataset, plan: &Plan, answers: &Answers) -> (Datas
             missing += 1;
             continue;
         };
+        source_clusters.push(first_pair.get(&(input, source)).copied().unwrap_or(0));
         let input = input.map(|t| texts.intern(ds.text(t)));
         let source = source.map(|t| texts.intern(ds.text(t)));
         let ids: Vec<TextId> = generations.iter().map(|g| texts.intern(g)).collect();
@@ -305,7 +325,11 @@ pub fn generated_dataset(ds: &Dataset, plan: &Plan, answers: &Answers) -> (Datas
     };
     out.stats.records_read = out.pairs.len() as u64;
     out.stats.records_parsed = out.pairs.len() as u64;
-    (out, missing)
+    Generated {
+        dataset: out,
+        source_clusters,
+        missing,
+    }
 }
 
 #[cfg(test)]
@@ -403,8 +427,10 @@ mod tests {
                 generations: (1..=5).map(|k| "w ".repeat(k)).collect(),
             },
         );
-        let (gen, missing) = generated_dataset(&d, &g, &a);
+        let out = generated_dataset(&d, &g, &a);
+        let (gen, missing) = (&out.dataset, out.missing);
         assert_eq!((gen.pairs.len(), gen.n_clusters, missing), (10, 1, 1));
+        assert_eq!(out.source_clusters, [d.pairs[0].cluster]);
         let p = gen.pairs[0];
         assert!(gen.text(p.a).len() > gen.text(p.b).len());
         assert_eq!(gen.text(p.input.unwrap()), "q1");

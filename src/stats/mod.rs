@@ -2,10 +2,16 @@
 //! (METHOD.md §2), the cluster bootstrap, and the correlations used for
 //! factor-level alignment (§3).
 
+mod alignment;
 mod correlation;
+pub mod joint;
 mod rng;
 
+pub use alignment::{
+    alignment_intervals, permutation_test, CorrelationIntervals, PermutationConfig, PermutationTest,
+};
 pub use correlation::{kendall_tau_b, pearson_r, rank_average, spearman_rho};
+pub use joint::{fit_joint, JointConfig, JointFactor, JointFit, JointPairs, Refit};
 pub use rng::Rng;
 
 use serde::{Deserialize, Serialize};
@@ -210,6 +216,80 @@ impl ClusterTable {
         self.totals[factor]
     }
 
+    /// Number of factors (columns).
+    pub fn n_factors(&self) -> usize {
+        self.n_factors
+    }
+
+    /// Number of clusters (inputs).
+    pub fn n_clusters(&self) -> usize {
+        self.n_clusters
+    }
+
+    /// Bootstrap replicates of two agents' tables over the *same* resampled
+    /// clusters: each resample draws clusters once and sums both tables over
+    /// that draw. The first result equals `self.bootstrap(cfg)` bit for bit
+    /// (same draws, same arithmetic); the second is `other`'s under those draws.
+    ///
+    /// Both tables must index the same inputs: cluster id `c` must mean the
+    /// same dataset input in both (for a writer scored on its own responses,
+    /// the input the responses were written for).
+    ///
+    /// # Errors
+    /// [`ClusterMismatch`] when the tables have different numbers of clusters.
+    pub fn bootstrap_paired(
+        &self,
+        other: &ClusterTable,
+        cfg: BootstrapConfig,
+    ) -> Result<[Vec<Vec<f64>>; 2], ClusterMismatch> {
+        if self.n_clusters != other.n_clusters {
+            return Err(ClusterMismatch {
+                left: self.n_clusters,
+                right: other.n_clusters,
+            });
+        }
+        let r = cfg.resamples as usize;
+        if self.n_clusters == 0 {
+            return Ok([
+                vec![vec![f64::NAN; self.n_factors]; r],
+                vec![vec![f64::NAN; other.n_factors]; r],
+            ]);
+        }
+        let tables = [self, other];
+        let mut out = [Vec::with_capacity(r), Vec::with_capacity(r)];
+        let mut rng = Rng::new(cfg.seed);
+        let mut sums = [
+            vec![[0u64; 3]; self.n_factors],
+            vec![[0u64; 3]; other.n_factors],
+        ];
+        for _ in 0..cfg.resamples {
+            sums.iter_mut()
+                .for_each(|s| s.iter_mut().for_each(|s| *s = [0; 3]));
+            for _ in 0..self.n_clusters {
+                let c = rng.below(self.n_clusters as u64) as usize;
+                for (t, s) in tables.iter().zip(sums.iter_mut()) {
+                    let nf = t.n_factors;
+                    let row = &t.cells[c * nf..(c + 1) * nf];
+                    for (s, cell) in s.iter_mut().zip(row) {
+                        s[0] += cell[0] as u64;
+                        s[1] += cell[1] as u64;
+                        s[2] += cell[2] as u64;
+                    }
+                }
+            }
+            for (o, s) in out.iter_mut().zip(&sums) {
+                o.push(
+                    s.iter()
+                        .map(|s| {
+                            score_of(s[0] as f64, s[1] as f64, s[2] as f64).unwrap_or(f64::NAN)
+                        })
+                        .collect(),
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// Bootstrap replicates: for each resample, the score of every factor
     /// (`NaN` where a resample has no countable pair). Clusters are drawn with
     /// replacement, the same draw for all factors.
@@ -266,6 +346,27 @@ impl ClusterTable {
             .collect()
     }
 }
+
+/// Two agents' cluster tables do not cover the same inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClusterMismatch {
+    /// Clusters of the first (agent's) table.
+    pub left: usize,
+    /// Clusters of the second (reference's) table.
+    pub right: usize,
+}
+
+impl std::fmt::Display for ClusterMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the agents were scored on different inputs ({} vs {} clusters); a paired bootstrap needs the same cluster ids",
+            self.left, self.right
+        )
+    }
+}
+
+impl std::error::Error for ClusterMismatch {}
 
 /// The central `level` percentile interval of `xs` (numpy's default linear
 /// interpolation), or `None` for no data.

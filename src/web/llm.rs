@@ -408,14 +408,14 @@ pub async fn run<T: Transport>(
             let planned = plan.first.len() as u64;
             let (run, stats) = exec(plan.clone(), ds.clone(), opts).await;
             let (answers, failures) = run.finish();
-            let (generated, _missing) = runs::generated_dataset(&ds, &plan, &answers);
+            let generated = runs::generated_dataset(&ds, &plan, &answers);
             let factors = cfg.requested();
             // The model-based factors of the generated responses: a second run.
             let values = if factors.iter().any(|f| f.needs_model())
-                && !generated.pairs.is_empty()
+                && !generated.dataset.pairs.is_empty()
                 && !control.cancelled.get()
             {
-                let generated = Rc::new(generated.clone());
+                let generated = Rc::new(generated.dataset.clone());
                 let plan2 = Plan::new(&generated, &factors, opts);
                 let (run2, stats2) = exec(plan2.clone(), generated.clone(), opts).await;
                 let (a2, f2) = run2.finish();
@@ -448,7 +448,7 @@ pub async fn run<T: Transport>(
             if !s.is_loaded(&loaded) {
                 return replaced();
             }
-            s.add_writer(generated, values, planned, record);
+            s.add_writer(ds.clone(), generated, values, planned, record);
             s.use_sample(ds);
             finished(s.report(&req.score))
         }
