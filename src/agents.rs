@@ -358,7 +358,11 @@ mod tests {
         );
         assert_eq!(alignment.agreement.unwrap().rate, Some(7.0 / 11.0));
         assert_eq!(alignment.position_consistency, Some(10.0 / 11.0));
-        assert_eq!(alignment.bootstrap_resamples, Some(1000), "paired bootstrap over inputs");
+        assert_eq!(
+            alignment.bootstrap_resamples,
+            Some(1000),
+            "paired bootstrap over inputs"
+        );
         assert_eq!(judge.name, "m (judge)");
         let len = judge.factor_scores["length"];
         // 10 concordant, 1 judge tie (T), the missing verdict dropped.

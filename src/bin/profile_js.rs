@@ -481,7 +481,15 @@ export interface FormatInfo { name: string; description: string }
         let out: Vec<Alignment> = agents
             .iter()
             .filter(|(n, _)| **n != reference)
-            .map(|(n, s)| Alignment::between(n, s, &reference, base))
+            .map(|(n, s)| {
+                Alignment::between_tested(
+                    n,
+                    s,
+                    &reference,
+                    base,
+                    profile::stats::PermutationConfig::default(),
+                )
+            })
             .collect();
         to_js(&out)
     }
@@ -499,7 +507,15 @@ export interface FormatInfo { name: string; description: string }
                 .agents
                 .iter()
                 .filter(|a| a.name != reference.name)
-                .map(|a| Alignment::between(&a.name, &a.score_map(), &reference.name, &base))
+                .map(|a| {
+                    Alignment::between_tested(
+                        &a.name,
+                        &a.score_map(),
+                        &reference.name,
+                        &base,
+                        profile::stats::PermutationConfig::default(),
+                    )
+                })
                 .collect();
         }
         Ok(to_js(&r)?)

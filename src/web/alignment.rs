@@ -24,6 +24,17 @@ fn pct(x: Option<f64>) -> String {
     x.map_or("—".into(), |v| format!("{:.0}%", v * 100.0))
 }
 
+fn with_ci(x: Option<f64>, ci: Option<[f64; 2]>, p: Option<f64>) -> String {
+    let mut s = num(x);
+    if let Some([lo, hi]) = ci {
+        s += &format!(" [{}, {}]", num(Some(lo)), num(Some(hi)));
+    }
+    if let Some(p) = p {
+        s += &format!(" p={p:.3}");
+    }
+    s
+}
+
 fn row(a: &Agent, al: Option<&Alignment>) -> Html {
     let run = a.run.as_ref();
     let judge = a.setting == crate::stats::Setting::Evaluation;
@@ -39,9 +50,9 @@ fn row(a: &Agent, al: Option<&Alignment>) -> Html {
         <tr data-agent={a.name.clone()}>
             <th scope="row">{a.name.clone()}</th>
             <td>{ if judge { "judge" } else { "writer" } }</td>
-            <td class="num tau">{num(al.and_then(|x| x.kendall_tau))}</td>
-            <td class="num">{num(al.and_then(|x| x.spearman_rho))}</td>
-            <td class="num">{num(al.and_then(|x| x.pearson_r))}</td>
+            <td class="num tau">{with_ci(al.and_then(|x| x.kendall_tau), al.and_then(|x| x.kendall_tau_ci95), al.and_then(|x| x.kendall_tau_p))}</td>
+            <td class="num">{with_ci(al.and_then(|x| x.spearman_rho), al.and_then(|x| x.spearman_rho_ci95), al.and_then(|x| x.spearman_rho_p))}</td>
+            <td class="num">{with_ci(al.and_then(|x| x.pearson_r), al.and_then(|x| x.pearson_r_ci95), al.and_then(|x| x.pearson_r_p))}</td>
             <td class="num">{al.map_or(0, |x| x.n_factors)}</td>
             <td class="num agreement">{ if judge { pct(run.and_then(|r| r.agreement)) } else { "—".into() } }</td>
             <td class="num">{ if judge { pct(run.and_then(|r| r.tie_rate)) } else { "—".into() } }</td>
@@ -49,6 +60,37 @@ fn row(a: &Agent, al: Option<&Alignment>) -> Html {
             <td class="num">{items}</td>
             <td class="num">{run.map_or(0, |r| r.failed)}</td>
         </tr>
+    }
+}
+
+fn summary_list(r: &Report) -> Html {
+    let lines = crate::summary::summarize(r);
+    if lines.is_empty() {
+        return html! {};
+    }
+    html! {
+        <ul id="plain-summary" class="plain-summary">
+            { for lines.into_iter().map(|l| html! { <li>{l}</li> }) }
+        </ul>
+    }
+}
+
+/// The plain-language summary alone, for reports with only the human agent.
+#[function_component(SummaryText)]
+pub fn summary_text(p: &AlignmentProps) -> Html {
+    if p.report.agents.len() > 1 {
+        return html! {};
+    }
+    let lines = crate::summary::summarize(&p.report);
+    if lines.is_empty() {
+        return html! {};
+    }
+    html! {
+        <section class="panel" aria-label="In plain words">
+            <ul id="plain-summary" class="plain-summary">
+                { for lines.into_iter().map(|l| html! { <li>{l}</li> }) }
+            </ul>
+        </section>
     }
 }
 
@@ -68,12 +110,13 @@ pub fn alignment_panel(p: &AlignmentProps) -> Html {
     html! {
         <section class="panel" id="alignment" aria-labelledby="align-h">
             <h2 id="align-h">{"Humans and models, factor by factor"}</h2>
+            { summary_list(r) }
             <p class="muted">{"Alignment = correlation between a model's factor scores and the humans' over the factors both scored (Kendall τ_b, Spearman ρ, Pearson r). Judges: agreement with the human label (a judge tie counts as disagreement), tie rate, and the share of pairs with the same verdict in both orders."}</p>
             <div class="table-wrap">
                 <table id="alignment-table">
                     <thead><tr>
                         <th scope="col">{"model"}</th><th scope="col">{"as"}</th>
-                        <th scope="col">{"τ_b"}</th><th scope="col">{"ρ"}</th><th scope="col">{"r"}</th><th scope="col">{"factors"}</th>
+                        <th scope="col" title="Kendall τ_b [95% bootstrap CI over inputs] and permutation p-value">{"τ_b"}</th><th scope="col">{"ρ"}</th><th scope="col">{"r"}</th><th scope="col">{"factors"}</th>
                         <th scope="col">{"agreement"}</th><th scope="col">{"ties"}</th><th scope="col">{"same both orders"}</th>
                         <th scope="col">{"covered"}</th><th scope="col">{"failed"}</th>
                     </tr></thead>

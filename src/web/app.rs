@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
-use super::alignment::AlignmentPanel;
+use super::alignment::{AlignmentPanel, SummaryText};
 use super::bridge::Bridge;
 use super::components::{
     ChartView, Controls, DiagnosticsPanel, ExportPanel, FactorTable, ProgressPanel, Summary,
@@ -474,6 +474,7 @@ pub fn app() -> Html {
                 <Summary report={report.clone()} elapsed_ms={state.elapsed_ms} format_chosen={state.options.format.is_some()} />
                 <Controls report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
                 <ChartView report={report.clone()} />
+                <SummaryText report={report.clone()} />
                 <AlignmentPanel report={report.clone()} />
                 <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view} />
                 <ModelPanel report={report.clone()} llm={state.llm.clone()} score={score_request(&state.view)} on_action={on_model} />

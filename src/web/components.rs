@@ -478,6 +478,9 @@ pub fn factor_table(p: &TableProps) -> Html {
     html! {
         <section class="panel" aria-labelledby="tbl-h">
             <h2 id="tbl-h">{"Factor scores"}</h2>
+            if agent.joint.is_some() {
+                <p class="muted small">{"Factor score: how often the preferred response has more of the factor, one factor at a time. Joint β: all factors in one preference model (Bradley–Terry on standardised differences), so correlated factors such as length and # facts are told apart; an interval that covers 0 means no effect of its own."}</p>
+            }
             <div class="table-wrap">
             <table id="factor-table">
                 <caption class="muted">{format!("Human setting: {}.", agent.tie_policy)}</caption>
@@ -491,6 +494,9 @@ pub fn factor_table(p: &TableProps) -> Html {
                     { header(SortKey::Ties, "agent ties with a factor difference", "T") }
                     <th scope="col" class="num" title="pairs with a factor tie (dropped)">{"dropped"}</th>
                     { header(SortKey::Pairs, "pairs considered", "n") }
+                    if agent.joint.is_some() {
+                        <th scope="col" class="num" title="joint model: Bradley–Terry coefficient on standardised factor differences, all factors at once, with its 95% bootstrap interval">{"joint β [95% CI]"}</th>
+                    }
                 </tr></thead>
                 <tbody>
                 { for rows.iter().map(|(id, e)| {
@@ -506,6 +512,14 @@ pub fn factor_table(p: &TableProps) -> Html {
                             <td class="num">{e.ties}</td>
                             <td class="num">{e.dropped}</td>
                             <td class="num">{e.n_pairs}</td>
+                            if let Some(j) = &agent.joint {
+                                <td class="num joint">{
+                                    match j.coefficients.get(id.as_str()) {
+                                        Some(c) => format!("{} {}", fmt3(c.coefficient), c.ci95.map_or(String::new(), |[lo, hi]| format!("[{}, {}]", fmt3(Some(lo)), fmt3(Some(hi))))),
+                                        None => "—".into(),
+                                    }
+                                }</td>
+                            }
                         </tr>
                     }
                 }) }
