@@ -126,7 +126,10 @@ async fn handle(state: &Worker, data: JsValue) -> Result<(), String> {
         ToWorker::EstimateLlm(req) => post(&llm::estimate(&state.session, &req).await),
         ToWorker::RunLlm { request, key } => {
             if state.control.borrow().running.get() {
-                return Err("a model run is already going".into());
+                post(&FromWorker::LlmFailed {
+                    message: "a model run is already going: pause or cancel it first".into(),
+                });
+                return Ok(());
             }
             let control = Rc::new(Control::default());
             control.running.set(true);
