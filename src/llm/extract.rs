@@ -705,14 +705,18 @@ impl Answers {
         self.map.get(self.slots.get(slot)?)
     }
 
-    /// The share of `want` answers among `n_facts` (0 without facts).
-    fn share(answers: Option<&[bool]>, want: bool, n_facts: usize) -> Option<f64> {
-        if n_facts == 0 {
+    /// The share of `want` answers among the distinct facts of `facts` (0
+    /// without facts); `answers` has one answer per fact as extracted, and a
+    /// repeated fact counts once, with the answer to its first occurrence.
+    fn share(answers: Option<&[bool]>, want: bool, facts: &[String]) -> Option<f64> {
+        let distinct = distinct_facts(facts);
+        if distinct.is_empty() {
             return Some(0.0);
         }
         match answers {
-            Some(c) if c.len() == n_facts => {
-                Some(c.iter().filter(|&&x| x == want).count() as f64 / n_facts as f64)
+            Some(c) if c.len() == facts.len() => {
+                let hits = distinct.iter().filter(|&&i| c[i] == want).count();
+                Some(hits as f64 / distinct.len() as f64)
             }
             _ => None,
         }
@@ -727,7 +731,7 @@ impl Answers {
         opts: ExtractOptions,
     ) -> Option<f64> {
         if f == Factor::NFacts {
-            return self.facts(response).map(|x| x.len() as f64);
+            return self.facts(response).map(|x| distinct_facts(x).len() as f64);
         }
         let slot = slot_for(f, p, response, opts)?;
         let checks = || match self.at(&slot) {
@@ -739,20 +743,20 @@ impl Answers {
             | Factor::OffFocus
             | Factor::Helpfulness
             | Factor::Misinformation => {
-                let n = self.facts(response)?.len();
-                if n == 0 {
+                let facts = self.facts(response)?;
+                if facts.is_empty() {
                     return Some(0.0);
                 }
                 // hallucination and off-focus count "no" answers; the others "yes".
                 let want = matches!(f, Factor::Helpfulness | Factor::Misinformation);
-                Self::share(checks()?.kind(CheckKind::for_factor(f)?), want, n)
+                Self::share(checks()?.kind(CheckKind::for_factor(f)?), want, facts)
             }
             Factor::SrcCoverage => {
-                let n = self.facts(slot.reference?)?.len();
-                if n == 0 {
+                let facts = self.facts(slot.reference?)?;
+                if facts.is_empty() {
                     return Some(0.0);
                 }
-                Self::share(checks()?.covered.as_deref(), true, n)
+                Self::share(checks()?.covered.as_deref(), true, facts)
             }
             _ => match self.at(&slot) {
                 Some(Answer::Judgements { judgements }) => judgements.get(f),
@@ -760,6 +764,29 @@ impl Answers {
             },
         }
     }
+}
+
+/// The indices of the distinct facts of a list, in order: a fact counts
+/// once however often it is repeated, comparing facts after lower-casing and
+/// collapsing whitespace ("The  sky is blue." and "the sky is blue." are the
+/// same fact; "The sky is blue" without the full stop is another). Used for
+/// `n_facts` and the fact shares (METHOD.md §4): a model that lists one fact
+/// five times does not get five facts.
+pub fn distinct_facts(facts: &[String]) -> Vec<usize> {
+    let mut seen = FxHashSet::default();
+    facts
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            let key: String = f
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .join(" ");
+            seen.insert(key)
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// What a fact-check question asks, given the facts known so far.
@@ -1174,6 +1201,55 @@ mod tests {
 
     fn facts(xs: &[&str]) -> Answer {
         Answer::Facts(xs.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn repeated_facts_count_once() {
+        let d = ds();
+        let p = d.pairs[0];
+        let opts = SUMMARIES;
+        let s1 = p.source.unwrap();
+        let check_q = questions_for_side(Task::Summarization.factors(), &p, p.a, opts)[3];
+        let mut a = Answers::default();
+        // A weak model lists one fact five times (case and spacing vary).
+        a.insert(
+            Question::Facts(p.a),
+            facts(&[
+                "The council met.",
+                "the  council met.",
+                "THE COUNCIL MET.",
+                "The council met.",
+                " The council\tmet. ",
+                "It approved the budget.",
+                "The council met",
+            ]),
+        );
+        // Two distinct facts, and a third without the full stop.
+        assert_eq!(a.value(Factor::NFacts, &p, p.a, opts), Some(3.0));
+        a.insert(
+            Question::Facts(s1),
+            facts(&["Budget passed.", "budget passed.", "Roads fixed."]),
+        );
+        a.insert(
+            check_q,
+            Answer::FactChecks {
+                fact_checks: Box::new(FactChecks {
+                    // The repeats of the first fact are supported; the
+                    // shares count each distinct fact once, by its first answer.
+                    supported: Some(vec![true, true, true, true, true, false, false]),
+                    main_focus: Some(vec![true, false, false, false, false, true, true]),
+                    covered: Some(vec![true, false, false]),
+                    ..Default::default()
+                }),
+            },
+        );
+        assert_eq!(
+            a.value(Factor::Hallucination, &p, p.a, opts),
+            Some(2.0 / 3.0)
+        );
+        assert_eq!(a.value(Factor::OffFocus, &p, p.a, opts), Some(0.0));
+        assert_eq!(a.value(Factor::SrcCoverage, &p, p.a, opts), Some(0.5));
+        assert_eq!(distinct_facts(&[]), Vec::<usize>::new());
     }
 
     #[test]
