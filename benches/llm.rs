@@ -96,7 +96,7 @@ impl Workload {
     fn plan(self, ds: &Dataset) -> Plan {
         match self {
             Workload::Extract(o) => Plan::new(ds, TASK.factors(), o),
-            Workload::Judge => runs::judge_plan(ds, TASK, false),
+            Workload::Judge => runs::judge_plan(ds, TASK, runs::JudgeOrder::Both),
         }
     }
 }

@@ -154,6 +154,7 @@ fn optimized(path: &Path) -> Measurement {
     let info = DatasetInfo {
         name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
         label: (ds.format == Some(Format::SummEval)).then(|| "mean".to_owned()),
+        sample: None,
     };
     let t = Instant::now();
     let report = score_report(&ds, &cfg, &info);

@@ -137,7 +137,7 @@ test('exports: CSV of factor scores, chart as SVG and PNG', async () => {
   await page.goto(env.url);
   await waitForReport(page, 'example');
   const csv = (await download(page, '#export-csv')).bytes.toString().trim().split('\n');
-  assert.equal(csv[0], 'agent,setting,factor,score,ci95_low,ci95_high,concordant,discordant,ties,dropped,n_pairs');
+  assert.equal(csv[0], 'agent,setting,factor,score,ci95_low,ci95_high,concordant,discordant,ties,dropped,missing,n_pairs');
   const cli = cliReport(EXAMPLE);
   assert.equal(csv.length - 1, Object.keys(cli.agents[0].factor_scores).length);
   const len = csv.find((l) => l.startsWith('human,human,length,')).split(',');

@@ -135,7 +135,7 @@ test('renderSvg and renderHtml escape report text; toCsv writes one row per agen
   assert.throws(() => profile.renderHtml(r, { veiw: 'factors' }), /unknown field `veiw`/);
   assert.throws(() => profile.renderSvg(r, { agent: 'nobody' }), /no agent `nobody`/);
   const csv = profile.toCsv(report).trim().split('\n');
-  assert.equal(csv[0], 'agent,setting,factor,score,ci95_low,ci95_high,concordant,discordant,ties,dropped,n_pairs');
+  assert.equal(csv[0], 'agent,setting,factor,score,ci95_low,ci95_high,concordant,discordant,ties,dropped,missing,n_pairs');
   assert.equal(csv.length - 1, Object.keys(report.agents[0].factor_scores).length);
 });
 

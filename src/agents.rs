@@ -6,16 +6,16 @@
 use std::collections::BTreeMap;
 
 use crate::analysis::{agent_table, human_table, joint_model, LlmValues, ScoreConfig};
-use crate::data::{Dataset, Preference};
+use crate::data::Dataset;
 use crate::factors::rules::RuleExtractor;
 use crate::llm::engine::{FailedItem, RunStats};
 use crate::llm::provider::ModelConfig;
-use crate::llm::runs::JudgeOutcome;
+use crate::llm::runs::{JudgeOrder, JudgeOutcome};
 use crate::report::{
     ranking, Agent, AgentRun, AgentTable, Alignment, AlignmentConfig, FactorScoreEntry, JointModel,
     LlmRun, Report,
 };
-use crate::stats::{agreement, ClusterTable, PermutationConfig, Setting};
+use crate::stats::{ClusterTable, PermutationConfig, Setting};
 
 /// What a model run was and did.
 pub struct RunInfo<'a> {
@@ -133,13 +133,14 @@ fn agent(
 }
 
 /// A judge as an agent (evaluation setting) on the dataset it judged, with
-/// its alignment with the humans.
+/// its alignment with the humans. The run record says how the pairs were
+/// shown and gives agreement strict and order-averaged, genuine ties and
+/// position flips apart; the agent's tie policy says how flips count.
 pub fn judge_agent(
     ds: &Dataset,
     cfg: &ScoreConfig,
     llm: Option<&LlmValues>,
     outcome: &JudgeOutcome,
-    single_order: bool,
     base: AgentRun,
     human: &HumanSide,
 ) -> (Agent, Alignment) {
@@ -155,24 +156,26 @@ pub fn judge_agent(
         Some(&outcome.preferences),
         Some(&mut differences),
     );
-    // Agreement over the pairs with a verdict.
-    let (human_prefs, judge): (Vec<Preference>, Vec<Preference>) = ds
-        .pairs
-        .iter()
-        .zip(&outcome.preferences)
-        .filter_map(|(p, j)| j.map(|j| (p.preference, j)))
-        .unzip();
-    let ag = agreement(&human_prefs, &judge);
+    let ag = outcome.agreement();
     let name = format!("{} (judge)", base.model);
     let mut run = base;
     run.items = outcome.judged;
     run.items_planned = ds.pairs.len() as u64;
-    run.both_orders = !single_order;
+    run.both_orders = !outcome.order.is_single();
     run.agreement = ag.rate;
+    run.agreement_order_averaged = ag.order_averaged;
     run.tie_rate = ag.tie_rate;
-    if !single_order {
-        run.position_consistency = outcome.position_consistency();
-        run.flipped_share = outcome.flipped_share();
+    run.first_position_share = outcome.first_position_share();
+    match outcome.order {
+        JudgeOrder::Both => {
+            run.position_consistency = outcome.position_consistency();
+            run.flipped_share = outcome.flipped_share();
+            run.half_tie_share = ag.half_tie_rate;
+        }
+        JudgeOrder::Single { seed } => {
+            run.order_seed = Some(seed);
+            run.swapped = Some(outcome.swapped);
+        }
     }
     let signs: Vec<i8> = outcome
         .preferences
@@ -181,7 +184,7 @@ pub fn judge_agent(
         .collect();
     let joint =
         (!scored.is_empty()).then(|| joint_model(ds, &scored, &differences, &signs, cfg.bootstrap));
-    let (agent, mut alignment) = agent(
+    let (mut agent, mut alignment) = agent(
         name,
         Setting::Evaluation,
         cfg,
@@ -192,8 +195,28 @@ pub fn judge_agent(
         run,
         human,
     );
+    agent.tie_policy = judge_tie_policy(outcome.order);
     alignment.agreement = Some(ag);
     (agent, alignment)
+}
+
+/// The tie policy of a judge, with how the order(s) it saw count.
+pub fn judge_tie_policy(order: JudgeOrder) -> String {
+    let base = Setting::Evaluation.tie_policy();
+    match order {
+        JudgeOrder::Both => format!(
+            "{base}. Each pair was shown in both orders: when the two verdicts differ (a position \
+flip, or a tie in one order only) the judge's preference is a tie (P = 0), which for a flip equals \
+averaging the two orders. Agreement is given strict (such a pair disagrees) and order-averaged (each \
+verdict on its own: a flip counts one half); only the order-averaged agreement is comparable with a \
+single-order judge's. Genuine ties (a tie in both orders) and position flips are counted apart."
+        ),
+        JudgeOrder::Single { seed } => format!(
+            "{base}. Each pair was shown once, in an order picked by a coin flip per pair (seed \
+{seed}), never the dataset's order; its agreement is comparable with a both-order judge's \
+order-averaged agreement."
+        ),
+    }
 }
 
 /// A writer as an agent (generation setting) on the dataset it generated.
@@ -307,7 +330,9 @@ mod tests {
     use crate::analysis::{score_report, DatasetInfo};
     use crate::data::{load_bytes, FormatOptions};
     use crate::factors::{Factor, Task};
+    use crate::llm::extract::{Answer, Answers};
     use crate::llm::provider::Provider;
+    use crate::llm::runs::{judge_outcome, judge_plan, Verdict};
 
     fn ds() -> Dataset {
         let rows: Vec<String> = (0..12)
@@ -336,27 +361,40 @@ mod tests {
             stats: &stats,
             failures: &[],
         };
-        // A judge that always prefers the longer response (A), with one tie and one missing verdict.
-        let mut prefs = vec![Some(Preference::A); 12];
-        prefs[1] = Some(Preference::Tie);
-        prefs[2] = None;
-        let outcome = JudgeOutcome {
-            preferences: prefs,
-            judged: 11,
-            consistent: 10,
-            flipped: 1,
-        };
+        // A judge that prefers the longer response (A) in both orders, except
+        // on pair 1, where it follows the position ("1" both times), and on
+        // pair 2, where the verdict of the second order is missing.
+        let plan = judge_plan(&d, Task::Helpful, JudgeOrder::Both);
+        let mut answers = Answers::default();
+        for (i, q) in plan.first.iter().enumerate() {
+            let (pair, forward) = (i / 2, i % 2 == 0);
+            let better = match pair {
+                1 => "1",
+                2 if !forward => continue,
+                _ if forward => "1",
+                _ => "2",
+            };
+            answers.insert(
+                *q,
+                Answer::Verdict {
+                    verdict: Verdict {
+                        better: better.into(),
+                        justification: String::new(),
+                    },
+                },
+            );
+        }
+        let outcome = judge_outcome(&d, Task::Helpful, JudgeOrder::Both, &answers);
         let human = human_side(&d, &cfg, None);
-        let (judge, alignment) = judge_agent(
-            &d,
-            &cfg,
-            None,
-            &outcome,
-            false,
-            info.record("judge"),
-            &human,
-        );
-        assert_eq!(alignment.agreement.unwrap().rate, Some(7.0 / 11.0));
+        let (judge, alignment) =
+            judge_agent(&d, &cfg, None, &outcome, info.record("judge"), &human);
+        let ag = alignment.agreement.unwrap();
+        // Of the 11 judged pairs, humans chose A on 8; the judge kept A in
+        // both orders on 7 of those (the flip counts as a disagreement).
+        assert_eq!(ag.rate, Some(7.0 / 11.0));
+        // Verdict by verdict: 14 on those 7 pairs, and one of the flip's two.
+        assert_eq!(ag.order_averaged, Some(15.0 / 22.0));
+        assert_eq!((ag.tie_rate, ag.flip_rate), (Some(0.0), Some(1.0 / 11.0)));
         assert_eq!(alignment.position_consistency, Some(10.0 / 11.0));
         assert_eq!(
             alignment.bootstrap_resamples,
@@ -364,18 +402,31 @@ mod tests {
             "paired bootstrap over inputs"
         );
         assert_eq!(judge.name, "m (judge)");
+        assert!(
+            judge.tie_policy.contains("position flip"),
+            "{}",
+            judge.tie_policy
+        );
         let len = judge.factor_scores["length"];
-        // 10 concordant, 1 judge tie (T), the missing verdict dropped.
+        // 10 concordant, the flip a judge tie (T), the pair without both
+        // verdicts missing (not a factor tie).
         assert_eq!(
-            (len.concordant, len.discordant, len.ties, len.dropped),
-            (10, 0, 1, 1)
+            (
+                len.concordant,
+                len.discordant,
+                len.ties,
+                len.dropped,
+                len.missing
+            ),
+            (10, 0, 1, 0, 1)
         );
         let run = judge.run.as_ref().unwrap();
         assert_eq!(run.items, 11);
-        // Of the 11 judged pairs, humans chose A on 8; the judge said A on 7
-        // of those (its tie counts as disagreement).
         assert_eq!(run.agreement, Some(7.0 / 11.0));
-        assert_eq!(run.tie_rate, Some(1.0 / 11.0));
+        assert_eq!(run.agreement_order_averaged, Some(15.0 / 22.0));
+        assert_eq!(run.tie_rate, Some(0.0));
+        assert_eq!(run.flipped_share, Some(1.0 / 11.0));
+        assert_eq!(run.order_seed, None);
         add_agent(&mut report, judge.clone(), alignment.clone());
         add_agent(&mut report, judge, alignment);
         assert_eq!(report.agents.len(), 2, "same name replaces");

@@ -10,7 +10,7 @@ use crate::factors::rules::RuleExtractor;
 use crate::factors::{Factor, Task};
 use crate::report::{
     ranking, Agent, DatasetSummary, FactorMeta, FactorScoreEntry, JointModel, Report, RunConfig,
-    SkippedFactor, MAX_REPORT_DIAGNOSTICS, SCHEMA,
+    SampleInfo, SkippedFactor, MAX_REPORT_DIAGNOSTICS, SCHEMA,
 };
 use crate::stats::{
     classify, compare, fit_joint, BootstrapConfig, ClusterTable, JointConfig, JointPairs, Outcome,
@@ -54,6 +54,66 @@ impl ScoreConfig {
 pub struct DatasetInfo {
     pub name: Option<String>,
     pub label: Option<String>,
+    /// How the pairs were chosen, when they are part of the loaded data.
+    pub sample: Option<SampleInfo>,
+}
+
+/// Which pairs of a loaded dataset a run covers. The CLI (`--sample`,
+/// `--limit`) and the app's sample field both go through [`Selection::apply`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Selection {
+    /// Every pair.
+    #[default]
+    All,
+    /// The first `n` pairs in file order (`--limit`). On grouped data this
+    /// is a handful of inputs (SummEval's first 500 pairs are 5 articles),
+    /// biased toward whatever the file lists first.
+    FirstPairs { n: usize },
+    /// `n` inputs drawn uniformly without replacement with `seed`, with all
+    /// the pairs of each (`--sample`): the resampling unit of the bootstrap,
+    /// so intervals stay honest.
+    Inputs { n: usize, seed: u64 },
+}
+
+/// Keeps the sample draw apart from the bootstrap's draws of the same seed.
+const SAMPLE_STREAM: u64 = 0x5341_4d50_4c45_494e;
+
+impl Selection {
+    /// Reduces `ds` to the selected pairs (cluster ids dense again) and says
+    /// how they were chosen; `None` when every pair is kept.
+    pub fn apply(self, ds: &mut Dataset) -> Option<SampleInfo> {
+        let (inputs_loaded, pairs_loaded) = (u64::from(ds.n_clusters), ds.pairs.len() as u64);
+        let (method, requested, seed) = match self {
+            Selection::All => return None,
+            Selection::FirstPairs { n } => {
+                if n >= ds.pairs.len() {
+                    return None;
+                }
+                ds.truncate_pairs(n);
+                ("first_pairs", n, None)
+            }
+            Selection::Inputs { n, seed } => {
+                if n >= ds.n_clusters as usize {
+                    return None;
+                }
+                let mut rng = crate::stats::Rng::new(seed ^ SAMPLE_STREAM);
+                let mut keep = vec![false; ds.n_clusters as usize];
+                for c in rng.sample_indices(keep.len(), n) {
+                    keep[c] = true;
+                }
+                ds.keep_clusters(&keep);
+                ("inputs", n, Some(seed))
+            }
+        };
+        Some(SampleInfo {
+            method: method.into(),
+            requested: requested as u64,
+            inputs_loaded,
+            pairs_loaded,
+            seed,
+        })
+    }
 }
 
 /// The reason a factor is skipped when no model is configured.
@@ -172,7 +232,8 @@ pub fn agent_table(
                     .or_else(|| l.answers.value(f, pair, t, l.options)),
                 _ => rules.value(f, &ds.texts, t, ctx),
             };
-            // A value the model could not give (a failed item) drops the pair.
+            // A value the model could not give (a failed item), or a missing
+            // verdict, makes the pair missing: counted apart from factor ties.
             let va = value(pair.a).unwrap_or(f64::NAN);
             let vb = value(pair.b).unwrap_or(f64::NAN);
             if let Some(d) = differences.as_deref_mut() {
@@ -180,7 +241,7 @@ pub fn agent_table(
             }
             let outcome = match (p, compare(va, vb)) {
                 (Some(p), Some(m)) => classify(setting, p, m),
-                _ => Outcome::Dropped,
+                _ => Outcome::Missing,
             };
             table.add(fi, pair.cluster, outcome);
         }
@@ -249,6 +310,7 @@ pub fn dataset_summary(ds: &Dataset, info: &DatasetInfo) -> DatasetSummary {
             .cloned()
             .collect::<Vec<Diagnostic>>(),
         diagnostics_total: ds.diagnostics.len() as u64,
+        sample: info.sample.clone(),
     }
 }
 

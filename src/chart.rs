@@ -147,10 +147,11 @@ pub fn factor_chart(agent: &Agent, opts: &ChartOptions) -> Chart {
             let label = Factor::from_id(id).map_or_else(|| id.clone(), |f| f.info().name.to_owned());
             let e = &agent.factor_scores[id];
             let ci_text = ci.map_or_else(String::new, |[lo, hi]| format!(", 95% CI {} to {}", fmt_score(lo), fmt_score(hi)));
+            let missing = if e.missing > 0 { format!(", {} missing (a value could not be obtained)", e.missing) } else { String::new() };
             Row {
                 factor: id.clone(),
                 description: format!(
-                    "{label}: score {}{ci_text}; {} concordant, {} discordant, {} ties, {} dropped of {} pairs",
+                    "{label}: score {}{ci_text}; {} concordant, {} discordant, {} ties, {} dropped (factor ties){missing} of {} pairs",
                     fmt_score(score),
                     e.concordant,
                     e.discordant,
@@ -592,6 +593,7 @@ mod tests {
                         discordant: 1,
                         ties: 0,
                         dropped: 0,
+                        missing: 0,
                         n_pairs: 4,
                     },
                 )

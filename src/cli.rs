@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use crate::analysis::{score_report, score_report_with, DatasetInfo, LlmValues, ScoreConfig};
+use crate::analysis::{
+    score_report, score_report_with, DatasetInfo, LlmValues, ScoreConfig, Selection,
+};
 use crate::data::{load_reader, Format, FormatOptions, SummEvalLabel};
 use crate::factors::{Factor, Task};
 use crate::llm::extract::{ExtractOptions, Plan};
@@ -22,7 +24,7 @@ profile: factor-level explanations of human (and model) preferences
 USAGE:
   profile score FILE [--task summarization|helpful|doc_qa] [--factors a,b,...]
                      [--format NAME] [--label ASPECT] [--bootstrap N] [--seed S]
-                     [--json] [--out REPORT.json]
+                     [--sample N] [--json] [--out REPORT.json]
                      [--provider openai|anthropic|gemini|openai-compatible --model M
                       [--base-url URL] [--limit N] [--concurrency N] [--rpm N] [--tpm N]
                       [--timeout SECONDS] [--cache-dir DIR] [--no-logprobs]
@@ -30,7 +32,8 @@ USAGE:
                      [--annotations VALUES.jsonl]
   profile judge FILE --provider P --model M [score's selection and provider options]
                      [--single-order] [--into REPORT.json]
-                     the model judges every pair (both orders unless --single-order)
+                     the model judges every pair (both orders unless --single-order; in
+                     single order each pair's order is a coin flip seeded with --seed)
   profile generate FILE --provider P --model M [score's selection and provider options]
                      [--inputs N] [--into REPORT.json]
                      the model writes responses for scores 1..5 for N inputs
@@ -38,7 +41,8 @@ USAGE:
   profile cache import FILE [--cache-dir DIR]     merge shared answers into the cache
   profile batch export FILE --provider openai|anthropic|openai-compatible --model M
                      [--base-url URL] [--task T] [--factors a,b,...] [--format NAME]
-                     [--label ASPECT] [--limit N] [--no-logprobs] [--cache-dir DIR]
+                     [--label ASPECT] [--limit N | --sample N [--seed S]] [--no-logprobs]
+                     [--cache-dir DIR]
                      [--stage 2] [--price-in USD_PER_M --price-out USD_PER_M]
                      [--run extract|judge|writer [--single-order] [--inputs N]]
                      [--out REQUESTS.jsonl]
@@ -55,7 +59,9 @@ The format is detected from the fields; --format overrides it.
 With --provider, factors that need a model are extracted by it; the key comes from
 PROFILE_API_KEY or the provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
 GEMINI_API_KEY), answers are cached in .profile-cache/ (re-runs repeat no paid call),
-and --limit N runs on the first N pairs. Before a run the estimated calls, tokens and
+and --limit N runs on the first N pairs. --sample N keeps N inputs drawn at random (seeded
+with --seed, recorded in the report) with all their pairs: on grouped data the first pairs are
+a handful of inputs. Before a run the estimated calls, tokens and
 cost are printed; --estimate prints them and stops. --annotations imports factor values
 computed elsewhere: one JSON object per line with `text` (a response) and `factors` (id → value).
 judge and generate add the model as an agent (evaluation / generation setting) beside the
@@ -197,13 +203,14 @@ const PROVIDER_OPTIONS: [&str; 11] = [
 ];
 
 /// The options `score`, `judge` and `generate` share.
-const STUDY_OPTIONS: [&str; 7] = [
+const STUDY_OPTIONS: [&str; 8] = [
     "task",
     "factors",
     "format",
     "label",
     "bootstrap",
     "seed",
+    "sample",
     "out",
 ];
 
@@ -249,12 +256,14 @@ fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
             .map_err(|_| usage_error(format!("--seed takes an integer, not `{s}`")))?;
     }
 
+    let selection = selection_flags(f, bootstrap.seed)?;
     let opts = FormatOptions {
         format,
         summeval_label: label.unwrap_or_default(),
     };
-    let ds =
+    let mut ds =
         load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))?;
+    let sample = selection.apply(&mut ds);
     let fmt = ds.format;
     if label.is_some() && fmt != Some(Format::SummEval) {
         return Err(usage_error(format!(
@@ -273,8 +282,23 @@ fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned()),
         label: (fmt == Some(Format::SummEval)).then(|| label.unwrap_or_default().name().to_owned()),
+        sample,
     };
     Ok(Study { ds, cfg, info })
+}
+
+/// `--sample N` (a seeded sample of N inputs with all their pairs, seeded
+/// with `--seed`) or `--limit N` (the first N pairs).
+fn selection_flags(f: &Flags, seed: u64) -> Result<Selection, Failure> {
+    match (parse_num::<usize>(f, "sample")?, parse_num::<usize>(f, "limit")?) {
+        (Some(_), Some(_)) => Err(usage_error(
+            "give --sample N (a seeded sample of N inputs) or --limit N (the first N pairs), not both",
+        )),
+        (Some(0), None) => Err(usage_error("--sample takes a number of inputs, at least 1")),
+        (Some(n), None) => Ok(Selection::Inputs { n, seed }),
+        (None, Some(n)) => Ok(Selection::FirstPairs { n }),
+        (None, None) => Ok(Selection::All),
+    }
 }
 
 /// Writes the report to `--out` (if given) and returns what to print.
@@ -302,7 +326,6 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
         &["json", "no-logprobs", "quiet", "estimate"],
     )?;
     let Study { ds, cfg, info } = load_study(&f, "score")?;
-    let mut ds = ds;
     let imported = match f.values.get("annotations") {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -336,9 +359,6 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
         }
         Some(provider) => {
             let mut session = LlmSession::open(&f, provider)?;
-            if let Some(n) = parse_num::<usize>(&f, "limit")? {
-                ds.truncate_pairs(n);
-            }
             let Some(mut llm) = session.extract(&ds, &cfg)? else {
                 return Ok(String::new());
             };
@@ -593,15 +613,12 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
         &options,
         &["json", "no-logprobs", "quiet", "estimate", "single-order"],
     )?;
-    let Study { mut ds, cfg, info } = load_study(&f, kind)?;
+    let Study { ds, cfg, info } = load_study(&f, kind)?;
     let provider = f
         .values
         .get("provider")
         .ok_or_else(|| usage_error(format!("`profile {kind}` needs --provider and --model")))?;
     let mut session = LlmSession::open(&f, provider)?;
-    if let Some(n) = parse_num::<usize>(&f, "limit")? {
-        ds.truncate_pairs(n);
-    }
     // The human agent, with the model-based factors extracted on the dataset (cached).
     let needs_model = cfg.requested().iter().any(|f| f.needs_model());
     let values = if needs_model {
@@ -622,12 +639,13 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
                 "--inputs applies to `profile generate`; use --limit",
             ));
         }
-        let plan = runs::judge_plan(&ds, cfg.task, single);
+        let order = runs::JudgeOrder::new(single, cfg.bootstrap.seed);
+        let plan = runs::judge_plan(&ds, cfg.task, order);
         let opts = session.opts(&cfg);
         let Some((answers, stats, failures)) = session.execute("judge", &plan, &ds, opts) else {
             return Ok(String::new());
         };
-        let outcome = runs::judge_outcome(&ds, cfg.task, single, &answers);
+        let outcome = runs::judge_outcome(&ds, cfg.task, order, &answers);
         let info = RunInfo {
             model: &session.mc,
             stats: &stats,
@@ -638,7 +656,6 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
             &cfg,
             values.as_ref(),
             &outcome,
-            single,
             info.record("judge"),
             &human,
         )
@@ -686,6 +703,64 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
     finish_report(&f, &report)
 }
 
+/// "  missing: n_facts lost 3 pairs, …": the pairs each factor could not
+/// compare for a missing value (failed extraction, or a missing verdict).
+fn missing_line(a: &crate::report::Agent) -> Option<String> {
+    let lost: Vec<String> = a
+        .ranking
+        .iter()
+        .filter_map(|id| {
+            let m = a.factor_scores.get(id)?.missing;
+            (m > 0).then(|| format!("{id} {m}"))
+        })
+        .collect();
+    if lost.is_empty() {
+        return None;
+    }
+    let why = if a.setting == crate::stats::Setting::Evaluation {
+        "a factor value whose extraction failed, or no verdict"
+    } else {
+        "a factor value whose extraction failed"
+    };
+    Some(format!(
+        "  missing: pairs not compared for a missing value ({why}), apart from factor ties (dropped): {}",
+        lost.join(", ")
+    ))
+}
+
+/// A judge's agreement with the humans, ties and position bias, with which
+/// agreement compares with other judges.
+fn judge_lines(run: &crate::report::AgentRun) -> String {
+    let pct = |x: Option<f64>| x.map_or("—".to_owned(), |v| format!("{:.1}%", v * 100.0));
+    if run.both_orders {
+        format!(
+            "  agreement with humans: {} order-averaged (each verdict on its own, a position flip counts one half; \
+comparable with single-order judges), {} strict (a flip counts as a disagreement) · \
+both orders: same verdict {}, position flips {}, genuine ties {}, a tie in one order only {}",
+            pct(run.agreement_order_averaged.or(run.agreement)),
+            pct(run.agreement),
+            pct(run.position_consistency),
+            pct(run.flipped_share),
+            pct(run.tie_rate),
+            pct(run.half_tie_share)
+        )
+    } else {
+        let order = match (run.order_seed, run.swapped) {
+            (Some(seed), Some(sw)) => format!(
+                "one order per pair, a coin flip with seed {seed} ({sw} of {} pairs shown B first)",
+                run.items
+            ),
+            _ => "one order per pair".to_owned(),
+        };
+        format!(
+            "  agreement with humans: {} ({order}; comparable with the order-averaged agreement of both-order judges) · ties {} · named the response shown first {}",
+            pct(run.agreement),
+            pct(run.tie_rate),
+            pct(run.first_position_share)
+        )
+    }
+}
+
 fn fmt_opt(x: Option<f64>, width: usize) -> String {
     match x {
         Some(v) => format!("{v:>width$.3}"),
@@ -719,6 +794,20 @@ pub fn render_table(r: &Report) -> String {
         d.inputs,
         d.unique_texts
     );
+    if let Some(sm) = &d.sample {
+        let how = match sm.seed {
+            Some(seed) => format!(
+                "a sample of {} inputs drawn with seed {seed}, all their pairs",
+                sm.requested
+            ),
+            None => format!("the first {} pairs", sm.requested),
+        };
+        let _ = writeln!(
+            s,
+            "sample: {how} · of {} pairs over {} inputs loaded",
+            sm.pairs_loaded, sm.inputs_loaded
+        );
+    }
     let _ = writeln!(
         s,
         "task: {} · bootstrap: {} resamples over inputs, seed {}",
@@ -737,8 +826,8 @@ pub fn render_table(r: &Report) -> String {
         };
         let _ = writeln!(
             s,
-            "  {:<20} {:>7}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8}{joint_head}",
-            "factor", "score", "95% CI", "C", "D", "T", "dropped", "n"
+            "  {:<20} {:>7}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8} {:>8}{joint_head}",
+            "factor", "score", "95% CI", "C", "D", "T", "dropped", "missing", "n"
         );
         for id in &a.ranking {
             let e = &a.factor_scores[id];
@@ -755,7 +844,7 @@ pub fn render_table(r: &Report) -> String {
             };
             let _ = writeln!(
                 s,
-                "  {:<20} {}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8}{joint}",
+                "  {:<20} {}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8} {:>8}{joint}",
                 id,
                 fmt_opt(e.score, 7),
                 fmt_ci(e.ci95),
@@ -763,12 +852,15 @@ pub fn render_table(r: &Report) -> String {
                 e.discordant,
                 e.ties,
                 e.dropped,
+                e.missing,
                 e.n_pairs
             );
         }
+        if let Some(line) = missing_line(a) {
+            let _ = writeln!(s, "{line}");
+        }
         if let Some(run) = &a.run {
-            let pct = |x: Option<f64>| x.map_or("—".to_owned(), |v| format!("{:.1}%", v * 100.0));
-            let mut line = format!(
+            let line = format!(
                 "  {} {} via {}: {} of {} {} · {} calls, {} cached, {} failed, {} tokens",
                 run.kind,
                 run.model,
@@ -785,21 +877,10 @@ pub fn render_table(r: &Report) -> String {
                 run.failed,
                 run.input_tokens + run.output_tokens
             );
-            if run.kind == "judge" {
-                line += &format!(
-                    " · agreement with humans {} (ties {})",
-                    pct(run.agreement),
-                    pct(run.tie_rate)
-                );
-                if run.both_orders {
-                    line += &format!(
-                        " · same verdict in both orders {}, followed the position {}",
-                        pct(run.position_consistency),
-                        pct(run.flipped_share)
-                    );
-                }
-            }
             let _ = writeln!(s, "{line}");
+            if run.kind == "judge" {
+                let _ = writeln!(s, "{}", judge_lines(run));
+            }
         }
         if let Some(j) = &a.joint {
             let _ = writeln!(
@@ -1042,6 +1123,8 @@ fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         "model",
         "base-url",
         "limit",
+        "sample",
+        "seed",
         "cache-dir",
         "run",
         "inputs",
@@ -1077,16 +1160,17 @@ fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         }
     };
     let price = price_flags(&f, &mc)?;
-    let Study { mut ds, cfg, .. } = load_study_at(&f, path)?;
-    if let Some(n) = parse_num::<usize>(&f, "limit")? {
-        ds.truncate_pairs(n);
-    }
+    let Study { ds, cfg, .. } = load_study_at(&f, path)?;
     let opts = extract_options(&mc, &cfg);
     // What the requests are for: factor extraction (default), a judge or a writer.
     let single = f.switches.iter().any(|s| s == "single-order");
     let plan = match f.values.get("run").map_or("extract", String::as_str) {
         "extract" => Plan::new(&ds, &cfg.requested(), opts),
-        "judge" => crate::llm::runs::judge_plan(&ds, cfg.task, single),
+        "judge" => crate::llm::runs::judge_plan(
+            &ds,
+            cfg.task,
+            crate::llm::runs::JudgeOrder::new(single, cfg.bootstrap.seed),
+        ),
         "writer" => crate::llm::runs::generate_plan(&ds, cfg.task, parse_num(&f, "inputs")?),
         other => {
             return Err(usage_error(format!(

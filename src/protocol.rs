@@ -56,7 +56,9 @@ pub enum ModelKind {
     /// Extract the model-based factors of the dataset's responses.
     #[default]
     Extract,
-    /// Judge every pair (both orders unless `single_order`).
+    /// Judge every pair (both orders unless `single_order`; in single order
+    /// the order of each pair is a coin flip seeded with the score request's
+    /// seed, see [`JudgeOrder`](crate::llm::runs::JudgeOrder)).
     Judge { single_order: bool },
     /// Write responses for scores 1..5 for the first `inputs` inputs (all: `None`).
     Writer { inputs: Option<usize> },
@@ -79,7 +81,6 @@ enum ModelAgent {
     Judge {
         dataset: std::rc::Rc<crate::data::Dataset>,
         outcome: crate::llm::runs::JudgeOutcome,
-        single_order: bool,
         record: crate::report::AgentRun,
     },
     Writer {
@@ -110,19 +111,10 @@ impl ModelAgent {
             ModelAgent::Judge {
                 dataset,
                 outcome,
-                single_order,
                 record,
             } => {
                 let human = crate::agents::human_side(dataset, cfg, llm);
-                crate::agents::judge_agent(
-                    dataset,
-                    cfg,
-                    llm,
-                    outcome,
-                    *single_order,
-                    record.clone(),
-                    &human,
-                )
+                crate::agents::judge_agent(dataset, cfg, llm, outcome, record.clone(), &human)
             }
             ModelAgent::Writer {
                 dataset,
@@ -334,11 +326,22 @@ pub struct Session {
     info: crate::analysis::DatasetInfo,
     /// LLM answers and imported annotations for the loaded dataset.
     llm: crate::analysis::LlmValues,
-    /// The pairs an LLM run covered (its sample size), when it used a sample:
-    /// reports then cover those pairs for every factor.
-    sample: Option<std::rc::Rc<crate::data::Dataset>>,
+    /// The pairs an LLM run covered, when it used a sample: reports then
+    /// cover those pairs for every factor (and say how they were chosen).
+    sample: Option<RunData>,
     /// Judges and writers run on this dataset, in run order.
     models: Vec<ModelAgent>,
+}
+
+/// The pairs a run covers: the loaded dataset, or a sample of its inputs.
+#[derive(Clone, Debug)]
+pub struct RunData {
+    /// The loaded dataset the run was planned on.
+    pub loaded: std::rc::Rc<crate::data::Dataset>,
+    /// The pairs it covers (all, or the sample).
+    pub dataset: std::rc::Rc<crate::data::Dataset>,
+    /// How they were chosen (`None`: all pairs).
+    pub sample: Option<crate::report::SampleInfo>,
 }
 
 /// Everything a run needs, from [`Session::plan_llm`].
@@ -348,6 +351,8 @@ pub struct LlmJob {
     pub loaded: std::rc::Rc<crate::data::Dataset>,
     /// The pairs it covers (all, or the sample).
     pub dataset: std::rc::Rc<crate::data::Dataset>,
+    /// How they were chosen (`None`: all pairs).
+    pub sample: Option<crate::report::SampleInfo>,
     pub factors: Vec<crate::factors::Factor>,
     pub opts: crate::llm::extract::ExtractOptions,
     pub plan: crate::llm::extract::Plan,
@@ -380,6 +385,7 @@ impl Session {
             name: Some(name),
             label: (ds.format == Some(crate::data::Format::SummEval))
                 .then(|| label.name().to_owned()),
+            sample: None,
         };
         let report = crate::analysis::score_report(&ds, &resolve(score, &ds), &info);
         let diagnostics = ds.diagnostics.clone();
@@ -408,10 +414,22 @@ impl Session {
     /// The report for `req`, with the LLM values when there are any.
     pub fn report(&self, req: &ScoreRequest) -> Option<Report> {
         let full = self.dataset.as_ref()?;
-        let ds: &crate::data::Dataset = self.sample.as_ref().unwrap_or(full);
+        let (ds, info): (
+            &crate::data::Dataset,
+            std::borrow::Cow<'_, crate::analysis::DatasetInfo>,
+        ) = match &self.sample {
+            Some(s) => (
+                &s.dataset,
+                std::borrow::Cow::Owned(crate::analysis::DatasetInfo {
+                    sample: s.sample.clone(),
+                    ..self.info.clone()
+                }),
+            ),
+            None => (full, std::borrow::Cow::Borrowed(&self.info)),
+        };
         let llm = (self.llm.run.is_some() || !self.llm.imported.is_empty()).then_some(&self.llm);
         let cfg = resolve(req, ds);
-        let mut report = crate::analysis::score_report_with(ds, &cfg, &self.info, llm);
+        let mut report = crate::analysis::score_report_with(ds, &cfg, &info, llm);
         for m in &self.models {
             let (agent, alignment) = m.agent(&cfg, llm);
             crate::agents::add_agent(&mut report, agent, alignment);
@@ -424,13 +442,11 @@ impl Session {
         &mut self,
         dataset: std::rc::Rc<crate::data::Dataset>,
         outcome: crate::llm::runs::JudgeOutcome,
-        single_order: bool,
         record: crate::report::AgentRun,
     ) {
         self.add_model(ModelAgent::Judge {
             dataset,
             outcome,
-            single_order,
             record,
         });
     }
@@ -461,28 +477,30 @@ impl Session {
         }
     }
 
-    /// The dataset a run covers (the first `limit` pairs, or all) and the
-    /// loaded one it came from.
-    pub fn run_dataset(
-        &self,
-        limit: Option<usize>,
-    ) -> Result<
-        (
-            std::rc::Rc<crate::data::Dataset>,
-            std::rc::Rc<crate::data::Dataset>,
-        ),
-        String,
-    > {
+    /// The pairs a run covers: a seeded sample of `sample` inputs with all
+    /// their pairs (the same [`Selection`](crate::analysis::Selection) as the
+    /// CLI's `--sample`, seeded with `seed`), or all.
+    ///
+    /// # Errors
+    /// When no dataset is loaded.
+    pub fn run_dataset(&self, sample: Option<usize>, seed: u64) -> Result<RunData, String> {
         let full = self.dataset.as_ref().ok_or("no dataset is loaded")?;
-        let ds = match limit {
-            Some(n) if n < full.pairs.len() => {
-                let mut d = (**full).clone();
-                d.truncate_pairs(n);
-                std::rc::Rc::new(d)
-            }
-            _ => full.clone(),
+        let selection = match sample {
+            Some(n) => crate::analysis::Selection::Inputs { n, seed },
+            None => crate::analysis::Selection::All,
         };
-        Ok((full.clone(), ds))
+        let mut d = None;
+        let mut info = None;
+        if selection != crate::analysis::Selection::All {
+            let mut x = (**full).clone();
+            info = selection.apply(&mut x);
+            d = info.is_some().then(|| std::rc::Rc::new(x));
+        }
+        Ok(RunData {
+            loaded: full.clone(),
+            dataset: d.unwrap_or_else(|| full.clone()),
+            sample: info,
+        })
     }
 
     /// The LLM values of the loaded dataset, if any.
@@ -497,20 +515,24 @@ impl Session {
             .is_some_and(|x| std::rc::Rc::ptr_eq(x, d))
     }
 
-    /// Makes `d` (a sample of the loaded dataset) the one reports cover.
-    pub fn use_sample(&mut self, d: std::rc::Rc<crate::data::Dataset>) {
-        let full_len = self.dataset.as_ref().map_or(0, |x| x.pairs.len());
-        self.sample = (d.pairs.len() < full_len).then_some(d);
+    /// Makes the pairs of a run (a sample of the loaded dataset, or all) the
+    /// ones reports cover.
+    pub fn use_sample(&mut self, d: RunData) {
+        self.sample = d.sample.is_some().then_some(d);
     }
 
-    /// Plans an LLM run for `req` on the loaded dataset (or its first
-    /// `limit` pairs).
+    /// Plans an LLM run for `req` on the loaded dataset (or a seeded sample
+    /// of its inputs).
     ///
     /// # Errors
     /// When no dataset is loaded or no requested factor needs a model.
     pub fn plan_llm(&self, req: &LlmRequest) -> Result<LlmJob, String> {
         use crate::llm::extract::{ExtractOptions, Plan};
-        let (full, dataset) = self.run_dataset(req.choice.limit)?;
+        let RunData {
+            loaded: full,
+            dataset,
+            sample,
+        } = self.run_dataset(req.choice.sample, req.score.bootstrap.seed)?;
         let cfg = resolve(&req.score, &full);
         let factors = cfg.requested();
         if !factors.iter().any(|f| f.needs_model()) {
@@ -528,6 +550,7 @@ hallucination or intent alignment"
         Ok(LlmJob {
             loaded: full,
             dataset,
+            sample,
             factors,
             opts,
             plan,
@@ -586,7 +609,11 @@ cached and a new run will reuse them"
         self.llm.answers = answers;
         self.llm.options = job.opts;
         self.llm.run = Some(record);
-        self.use_sample(job.dataset);
+        self.use_sample(RunData {
+            loaded: job.loaded,
+            dataset: job.dataset,
+            sample: job.sample,
+        });
         match self.report(&req.score) {
             Some(report) => FromWorker::LlmFinished {
                 report,
@@ -725,13 +752,15 @@ mod session_tests {
 
     #[test]
     fn llm_runs_score_model_factors_on_their_sample_and_can_be_cleared() {
-        let line = |a: &str, b: &str, p: &str| {
-            serde_json::json!({"input": "Summarize.", "response_a": a, "response_b": b, "preference": p}).to_string()
+        let line = |i: &str, a: &str, b: &str, p: &str| {
+            serde_json::json!({"input": i, "response_a": a, "response_b": b, "preference": p})
+                .to_string()
         };
+        // Two inputs: the first with two pairs, the second with one.
         let data = [
-            line("One. Two. Three.", "One.", "a"),
-            line("One.", "One. Two.", "b"),
-            line("A. B.", "C.", "b"),
+            line("Summarize.", "One. Two. Three.", "One.", "a"),
+            line("Summarize.", "One.", "One. Two.", "b"),
+            line("Summarize this.", "A. B.", "C.", "b"),
         ]
         .join("\n");
         let mut s = loaded(&data);
@@ -750,13 +779,42 @@ mod session_tests {
             .unwrap_err()
             .contains("none of the chosen factors"));
         req.score.factors = Some(vec![Factor::Length, Factor::NFacts]);
-        req.choice.limit = Some(2);
+        // A sample of one input (all its pairs), drawn with the request's seed.
+        req.choice.sample = Some(1);
+        req.score.bootstrap.seed = SEED_OF_THE_FIRST_INPUT;
         let job = s.plan_llm(&req).unwrap();
         assert_eq!((job.dataset.pairs.len(), job.plan.unique_responses), (2, 3));
+        let other = LlmRequest {
+            score: ScoreRequest {
+                bootstrap: crate::stats::BootstrapConfig {
+                    seed: SEED_OF_THE_FIRST_INPUT + 1,
+                    ..req.score.bootstrap
+                },
+                ..req.score.clone()
+            },
+            ..req.clone()
+        };
+        assert_eq!(
+            s.plan_llm(&other).unwrap().dataset.pairs.len(),
+            1,
+            "the other input"
+        );
         let FromWorker::LlmFinished { report, warning } = run_to_end(&mut s, &req) else {
             panic!("not finished")
         };
         assert_eq!(warning, None);
+        let sample = report.dataset.sample.as_ref().unwrap();
+        assert_eq!(
+            (
+                sample.method.as_str(),
+                sample.requested,
+                sample.inputs_loaded,
+                sample.pairs_loaded,
+                sample.seed
+            ),
+            ("inputs", 1, 2, 3, Some(SEED_OF_THE_FIRST_INPUT))
+        );
+        assert_eq!((report.dataset.pairs, report.dataset.inputs), (2, 1));
         // The sample's two pairs, both agreeing with more facts.
         let nf = &report.agents[0].factor_scores["n_facts"];
         assert_eq!((nf.concordant, nf.score), (2, Some(1.0)));
@@ -777,7 +835,12 @@ mod session_tests {
         };
         assert!(!report.agents[0].factor_scores.contains_key("n_facts"));
         assert_eq!(report.dataset.pairs, 3);
+        assert_eq!(report.dataset.sample, None);
     }
+
+    /// A seed whose sample of one input is the first input (found by trying
+    /// seeds; the sample is a pure function of the seed).
+    const SEED_OF_THE_FIRST_INPUT: u64 = 41;
 
     #[test]
     fn a_run_whose_dataset_was_replaced_reports_it() {

@@ -102,6 +102,28 @@ pub struct DatasetSummary {
     /// The first [`MAX_REPORT_DIAGNOSTICS`] problems.
     pub diagnostics: Vec<Diagnostic>,
     pub diagnostics_total: u64,
+    /// When the report covers part of the loaded pairs (`--sample`,
+    /// `--limit`, the app's sample field): how they were chosen. `pairs` and
+    /// `inputs` above are then the sample's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleInfo>,
+}
+
+/// How a report's pairs were chosen from the loaded data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleInfo {
+    /// `inputs`: a seeded sample of inputs with all the pairs of each
+    /// (`--sample N`); `first_pairs`: the first N pairs in file order
+    /// (`--limit N`).
+    pub method: String,
+    /// The N asked for (inputs or pairs).
+    pub requested: u64,
+    /// Inputs and pairs loaded, before the selection.
+    pub inputs_loaded: u64,
+    pub pairs_loaded: u64,
+    /// The seed of the draw (`inputs` only): the same seed draws the same inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 /// How the report was computed.
@@ -172,18 +194,42 @@ pub struct AgentRun {
     /// Judges: both orders shown (position-bias control).
     #[serde(default)]
     pub both_orders: bool,
-    /// Judges: share of pairs where the verdict equals the human label (a
-    /// judge tie counts as disagreement).
+    /// Judges in single order: the seed of the coin flip per pair that picks
+    /// which response is shown first (never the dataset's order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_seed: Option<u64>,
+    /// Judges in single order: judged pairs shown with response B first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swapped: Option<u64>,
+    /// Judges: share of pairs where the judge's preference equals the human
+    /// label (a judge tie counts as disagreement; in both orders so does a
+    /// pair whose two verdicts differ, a position flip included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<f64>,
+    /// Judges: agreement with every verdict counted on its own, averaged over
+    /// the orders shown (a position flip counts one half). The agreement that
+    /// is comparable between single-order and both-order judges; in single
+    /// order it equals `agreement`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement_order_averaged: Option<f64>,
+    /// Judges: share of pairs the judge called a tie (in both orders: in
+    /// both). Position flips are not ties: see `flipped_share`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tie_rate: Option<f64>,
     /// Judges (both orders): share of pairs with the same verdict in both orders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position_consistency: Option<f64>,
-    /// Judges (both orders): share of pairs whose verdict followed the position.
+    /// Judges (both orders): share of pairs whose verdict followed the
+    /// position (response 1 both times, or response 2 both times).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flipped_share: Option<f64>,
+    /// Judges (both orders): share of pairs called a tie in one order only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_tie_share: Option<f64>,
+    /// Judges: share of the non-tie verdicts that named the response shown
+    /// first (about one half for a judge that reads the content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_position_share: Option<f64>,
     /// Writers: pairs of the generated dataset (10 per input).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_pairs: Option<u64>,
@@ -306,7 +352,17 @@ pub struct FactorScoreEntry {
     pub concordant: u64,
     pub discordant: u64,
     pub ties: u64,
+    /// Pairs the tie policy leaves out: factor ties (human and evaluation
+    /// settings). Reports written before `missing` existed count missing
+    /// values here too.
     pub dropped: u64,
+    /// Pairs that could not be compared because a value is missing: a
+    /// factor value whose extraction failed (the pairs the factor lost to
+    /// failed extraction) or, for a judge, a missing verdict. Optional: older
+    /// reports have none.
+    #[serde(default)]
+    pub missing: u64,
+    /// All pairs considered: C + D + T + dropped + missing.
     pub n_pairs: u64,
 }
 
@@ -319,6 +375,7 @@ impl From<&FactorScore> for FactorScoreEntry {
             discordant: s.counts.discordant,
             ties: s.counts.ties,
             dropped: s.counts.dropped,
+            missing: s.counts.missing,
             n_pairs: s.counts.n_pairs(),
         }
     }
@@ -593,13 +650,13 @@ impl Report {
 
     /// CSV of all factor scores: one row per agent and factor.
     pub fn factor_scores_csv(&self) -> String {
-        let mut out = String::from("agent,setting,factor,score,ci95_low,ci95_high,concordant,discordant,ties,dropped,n_pairs\n");
+        let mut out = String::from("agent,setting,factor,score,ci95_low,ci95_high,concordant,discordant,ties,dropped,missing,n_pairs\n");
         let num = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
         for a in &self.agents {
             for id in &a.ranking {
                 let s = &a.factor_scores[id];
                 out.push_str(&format!(
-                    "{},{},{},{},{},{},{},{},{},{},{}\n",
+                    "{},{},{},{},{},{},{},{},{},{},{},{}\n",
                     csv_field(&a.name),
                     a.setting.id(),
                     id,
@@ -610,6 +667,7 @@ impl Report {
                     s.discordant,
                     s.ties,
                     s.dropped,
+                    s.missing,
                     s.n_pairs
                 ));
             }

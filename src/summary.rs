@@ -22,6 +22,12 @@
 //!   factors whose differences correlate with its own by at least
 //!   [`CORRELATED`] (0.5) are named as what explains it (at most two, most
 //!   correlated first), else "the other factors".
+//! * a judge that follows the position of the responses rather than their
+//!   content gets a sentence saying so in place of its gaps (see
+//!   [`position_sentence`]): position flips on at least half its pairs in
+//!   both orders ([`POSITION_FLIPS`]), or in single order one position named
+//!   on at least 75% of at least 20 decided pairs ([`POSITION_SAME_SIDE`],
+//!   [`POSITION_MIN_VERDICTS`]).
 //!
 //! Agents are named by role: a model in the evaluation setting "as a judge",
 //! in the generation setting "as a writer", in the improvement setting "when
@@ -66,7 +72,12 @@ pub fn summarize(report: &Report) -> Vec<String> {
     };
     let mut out = Vec::new();
     for agent in report.agents.iter().filter(|a| a.name != human.name) {
-        out.push(gaps_sentence(agent, human, &name));
+        // A judge that follows the position says nothing about what it
+        // weighs: that is said instead of the gaps.
+        match position_sentence(agent) {
+            Some(s) => out.push(s),
+            None => out.push(gaps_sentence(agent, human, &name)),
+        }
         if let Some(s) = ranking_sentence(report, agent, human) {
             out.push(s);
         }
@@ -98,6 +109,66 @@ fn whose(agent: &Agent) -> String {
 
 fn num(x: f64) -> String {
     format!("{x:+.2}")
+}
+
+/// A judge in both orders follows the position when at least this share of
+/// its judged pairs are position flips (the same position named in both
+/// orders).
+pub const POSITION_FLIPS: f64 = 0.5;
+/// A judge in single order follows the position when at least this share of
+/// its non-tie verdicts name the same position (first, or second), over at
+/// least [`POSITION_MIN_VERDICTS`] verdicts. The order is a fair coin flip
+/// per pair, so a judge that reads the content names either position about
+/// half the time; 75% is what a judge that flips on half the pairs shows.
+pub const POSITION_SAME_SIDE: f64 = 0.75;
+/// Fewest non-tie verdicts for the single-order rule (a fair judge names
+/// one position on ≥ 75% of 20 pairs with probability about 4%).
+pub const POSITION_MIN_VERDICTS: u64 = 20;
+
+/// For a judge whose verdicts follow the position of the responses rather
+/// than their content, a sentence that says so (it replaces the gaps
+/// sentence: such a judge's factor scores say little about what it weighs,
+/// and must never read as weighing the factors "much as people do"). Both
+/// orders: position flips on at least [`POSITION_FLIPS`] of the judged
+/// pairs. Single order: one position named on at least
+/// [`POSITION_SAME_SIDE`] of at least [`POSITION_MIN_VERDICTS`] non-tie
+/// verdicts. `None` for other agents and for judges without these numbers.
+pub fn position_sentence(agent: &Agent) -> Option<String> {
+    if agent.setting != Setting::Evaluation {
+        return None;
+    }
+    let run = agent.run.as_ref()?;
+    let pct = |x: f64| format!("{:.0}%", x * 100.0);
+    let agreement = match (run.both_orders, run.agreement_order_averaged) {
+        (true, Some(a)) => format!("; its order-averaged agreement with people is {}", pct(a)),
+        (false, Some(a)) => format!("; its agreement with people is {}", pct(a)),
+        (_, None) => String::new(),
+    };
+    if run.both_orders {
+        let flips = run.flipped_share?;
+        (flips >= POSITION_FLIPS).then(|| {
+            format!(
+                "{} follows the position of the responses, not their content: on {} of the pairs it named the response in the same position in both orders, so its factor scores do not show what it weighs{agreement}.",
+                role(agent),
+                pct(flips)
+            )
+        })
+    } else {
+        let first = run.first_position_share?;
+        let verdicts = run.items.saturating_sub(
+            run.tie_rate
+                .map_or(0, |t| (t * run.items as f64).round() as u64),
+        );
+        let same = first.max(1.0 - first);
+        (verdicts >= POSITION_MIN_VERDICTS && same >= POSITION_SAME_SIDE).then(|| {
+            let which = if first >= 0.5 { "first" } else { "second" };
+            format!(
+                "{} follows the position of the responses, not their content: it named the response shown {which} in {} of the pairs it decided, although which response came first was a coin flip, so its factor scores do not show what it weighs{agreement}.",
+                role(agent),
+                pct(same)
+            )
+        })
+    }
 }
 
 /// The largest factor-score gaps of `agent` against `human`, in one sentence.
@@ -313,6 +384,7 @@ mod tests {
             discordant: 0,
             ties: 0,
             dropped: 0,
+            missing: 0,
             n_pairs: 0,
         }
     }
@@ -508,5 +580,103 @@ mod tests {
                 "With the other factors held fixed, there is an effect of novel words on people's preferences: less is preferred (joint coefficient -0.20, 95% CI -0.30 to -0.10), although the factor score on its own (+0.01) is indistinguishable from zero.",
             ]
         );
+    }
+
+    fn judge_run(
+        both: bool,
+        flips: Option<f64>,
+        first: Option<f64>,
+        items: u64,
+        ties: f64,
+    ) -> Agent {
+        let mut a = agent(
+            "j",
+            Setting::Evaluation,
+            &[("length", 0.0), ("n_facts", 0.2)],
+        );
+        a.run = Some(crate::report::AgentRun {
+            kind: "judge".into(),
+            items,
+            both_orders: both,
+            flipped_share: flips,
+            first_position_share: first,
+            tie_rate: Some(ties),
+            agreement_order_averaged: Some(0.5),
+            ..Default::default()
+        });
+        a
+    }
+
+    #[test]
+    fn a_judge_that_follows_the_position_is_named_as_such() {
+        // (both orders, flipped share, first-position share, judged pairs, tie rate) → the position sentence?
+        type Case = (
+            bool,
+            Option<f64>,
+            Option<f64>,
+            u64,
+            f64,
+            Option<&'static str>,
+        );
+        let cases: [Case; 9] = [
+            (true, Some(1.0), Some(0.5), 60, 0.0, Some("on 100% of the pairs it named the response in the same position in both orders")),
+            (true, Some(0.5), Some(0.5), 60, 0.0, Some("on 50% of the pairs")),
+            (true, Some(0.49), Some(0.5), 60, 0.0, None),
+            (true, None, None, 0, 0.0, None),
+            (false, None, Some(0.95), 60, 0.0, Some("it named the response shown first in 95% of the pairs it decided")),
+            (false, None, Some(0.1), 30, 0.0, Some("shown second in 90%")),
+            (false, None, Some(0.7), 60, 0.0, None),
+            // Too few decided pairs: 10 judged, or 40 judged of which 25 ties.
+            (false, None, Some(1.0), 10, 0.0, None),
+            (false, None, Some(1.0), 40, 0.625, None),
+        ];
+        for (both, flips, first, items, ties, want) in cases {
+            let j = judge_run(both, flips, first, items, ties);
+            let got = position_sentence(&j);
+            match want {
+                Some(w) => {
+                    let s = got.unwrap_or_else(|| {
+                        panic!("no sentence for {both} {flips:?} {first:?} {items}")
+                    });
+                    assert!(s.starts_with("As a judge, j follows the position of the responses, not their content: "), "{s}");
+                    assert!(s.contains(w), "{s}");
+                    let ends = if both {
+                        "its order-averaged agreement with people is 50%."
+                    } else {
+                        "its agreement with people is 50%."
+                    };
+                    assert!(s.ends_with(ends), "{s}");
+                }
+                None => assert_eq!(got, None, "{both} {flips:?} {first:?} {items}"),
+            }
+        }
+        // Not for writers, nor for a judge without a run record.
+        let mut w = judge_run(true, Some(1.0), None, 60, 0.0);
+        w.setting = Setting::Generation;
+        assert_eq!(position_sentence(&w), None);
+        let mut bare = judge_run(true, Some(1.0), None, 60, 0.0);
+        bare.run = None;
+        assert_eq!(position_sentence(&bare), None);
+    }
+
+    #[test]
+    fn a_position_following_judge_never_weighs_the_factors_like_people() {
+        // Its scores are all within the gap threshold of the humans' (0.119
+        // vs 0 on length, as on HH-RLHF), which alone would read "much as
+        // people do".
+        let human = agent(
+            "human",
+            Setting::Human,
+            &[("length", 0.119), ("n_facts", 0.1)],
+        );
+        let judge = judge_run(true, Some(1.0), Some(0.5), 60, 0.0);
+        let s = summarize(&report(vec![human.clone(), judge]));
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!(s[0].contains("follows the position of the responses, not their content"));
+        assert!(!s.iter().any(|l| l.contains("much as people do")), "{s:?}");
+        // A judge that reads the content still gets its gaps sentence.
+        let fair = judge_run(true, Some(0.1), Some(0.5), 60, 0.0);
+        let s = summarize(&report(vec![human, fair]));
+        assert!(s[0].contains("much as people do"), "{s:?}");
     }
 }

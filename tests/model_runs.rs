@@ -104,9 +104,12 @@ fn judge_and_writer_runs_join_one_report() {
     // Consistent on the 4 marked pairs; the unmarked pair followed the position.
     assert_eq!(run_["position_consistency"], 0.8);
     assert_eq!(run_["flipped_share"], 0.2);
-    // Humans agree with the marked choice on pairs 0..2, not on pair 3; pair 4 is a judge tie.
+    // Humans agree with the marked choice on pairs 0..2, not on pair 3; pair
+    // 4 is a position flip: a disagreement in the strict agreement, one of
+    // two verdicts in the order-averaged one, and not a genuine tie.
     assert_eq!(run_["agreement"], 0.6);
-    assert_eq!(run_["tie_rate"], 0.2);
+    assert_eq!(run_["agreement_order_averaged"], 0.7);
+    assert_eq!(run_["tie_rate"], 0.0);
     let failures = run_["failures"].as_array().unwrap();
     assert!(!failures.is_empty());
     assert!(failures.iter().all(|f| f["raw_reply"]

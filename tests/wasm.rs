@@ -201,7 +201,8 @@ async fn browser_runs_retry_cache_in_indexeddb_and_rerun_without_calls() {
     // A model name of its own: the browser profile may keep IndexedDB between runs.
     let mut form = ModelForm {
         model: format!("fake-{}", js_sys::Date::now()),
-        limit: "6".into(),
+        // A seeded sample of one input (all its pairs).
+        sample: "1".into(),
         ..ModelForm::default()
     };
     form.price_in = "1".into();
@@ -232,7 +233,13 @@ async fn browser_runs_retry_cache_in_indexeddb_and_rerun_without_calls() {
     };
     assert_eq!(warning, None);
     let llm = report.llm.as_ref().unwrap();
-    assert_eq!((llm.pairs, llm.failed, llm.cache_hits), (6, 0, 0));
+    assert_eq!(report.dataset.inputs, 1);
+    assert_eq!(report.dataset.sample.as_ref().unwrap().seed, Some(42));
+    assert!((5..=6).contains(&llm.pairs), "{}", llm.pairs);
+    assert_eq!(
+        (llm.pairs, llm.failed, llm.cache_hits),
+        (report.dataset.pairs, 0, 0)
+    );
     assert!(llm.retries > 0, "the 429s were retried");
     assert_eq!(llm.calls, u64::from(model.calls.get()));
     assert!(report.agents[0].factor_scores.contains_key("n_facts"));

@@ -57,6 +57,14 @@ export interface DatasetSummary {
   inputs: number; unique_texts: number; bytes_read: number;
   /** At most 1000; `diagnostics_total` counts all. */
   diagnostics: Diagnostic[]; diagnostics_total: number;
+  /** When the report covers part of the loaded pairs: how they were chosen. */
+  sample?: SampleInfo;
+}
+/** `inputs`: a seeded sample of inputs with all their pairs (`--sample`); `first_pairs`: the first N pairs (`--limit`). */
+export interface SampleInfo {
+  method: "inputs" | "first_pairs"; requested: number; inputs_loaded: number; pairs_loaded: number;
+  /** The seed of the draw (`inputs` only). */
+  seed?: number;
 }
 export interface RunConfig {
   task: string; factors: string[]; bootstrap_resamples: number; seed: number;
@@ -69,16 +77,35 @@ export interface Agent {
   factor_scores: Record<string, FactorScore>;
   /** Factor ids by descending score, unscored last. */
   ranking: string[];
+  /** A model agent's run (judge or writer). */
+  run?: AgentRun;
 }
 /** score = (C − D) / (C + D + T); null when no pair counts. */
 export interface FactorScore {
   score: number | null; ci95: [number, number] | null;
-  concordant: number; discordant: number; ties: number; dropped: number; n_pairs: number;
+  /** `dropped`: factor ties (human and evaluation settings); `missing`: pairs with a missing value (failed extraction, no verdict); absent in older reports. */
+  concordant: number; discordant: number; ties: number; dropped: number; missing?: number; n_pairs: number;
+}
+/** A judge's or writer's run. Judges: `agreement` is strict (a position flip disagrees), `agreement_order_averaged` counts each verdict on its own (a flip one half) and is the one comparable across judges; `tie_rate` counts genuine ties, `flipped_share` position flips. */
+export interface AgentRun {
+  kind: "judge" | "writer"; provider: string; model: string; base_url: string;
+  items: number; items_planned: number; both_orders: boolean;
+  order_seed?: number; swapped?: number;
+  agreement?: number; agreement_order_averaged?: number; tie_rate?: number;
+  position_consistency?: number; flipped_share?: number; half_tie_share?: number; first_position_share?: number;
+  generated_pairs?: number; calls: number; cache_hits: number; failed: number;
+  input_tokens: number; output_tokens: number; failures?: unknown[]; extraction?: LlmRun;
+}
+/** A judge's agreement with the human labels (see `AgentRun`). */
+export interface Agreement {
+  rate: number | null; tie_rate: number | null; n_pairs: number;
+  order_averaged?: number | null; flip_rate?: number | null; half_tie_rate?: number | null;
 }
 /** Correlations of an agent's factor scores with a reference agent's. */
 export interface Alignment {
   agent: string; reference: string; factors: string[]; n_factors: number;
   kendall_tau: number | null; spearman_rho: number | null; pearson_r: number | null;
+  agreement?: Agreement;
 }
 export interface LlmRun {
   provider: string; model: string; base_url: string; templates: string[];
@@ -299,6 +326,7 @@ export interface FormatInfo { name: string; description: string }
             info: DatasetInfo {
                 name: o.name,
                 label,
+                sample: None,
             },
             inner: ds,
         })

@@ -192,6 +192,19 @@ impl Dataset {
     /// ids made dense again.
     pub fn truncate_pairs(&mut self, n: usize) {
         self.pairs.truncate(n);
+        self.renumber_clusters();
+    }
+
+    /// Keeps only the pairs of the inputs (clusters) `keep` marks (`keep[c]`
+    /// for cluster `c`; clusters beyond `keep` are dropped), with cluster ids
+    /// made dense again in order of first appearance.
+    pub fn keep_clusters(&mut self, keep: &[bool]) {
+        self.pairs
+            .retain(|p| keep.get(p.cluster as usize).copied().unwrap_or(false));
+        self.renumber_clusters();
+    }
+
+    fn renumber_clusters(&mut self) {
         let mut map = rustc_hash::FxHashMap::default();
         for p in &mut self.pairs {
             let next = map.len() as u32;

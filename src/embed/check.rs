@@ -205,6 +205,14 @@ const DIAGNOSTIC: &[Field] = &[
     Field("reason", Kind::Str, REQ),
 ];
 
+const SAMPLE: &[Field] = &[
+    Field("method", Kind::Str, REQ),
+    Field("requested", Kind::Count, REQ),
+    Field("inputs_loaded", Kind::Count, REQ),
+    Field("pairs_loaded", Kind::Count, REQ),
+    Field("seed", Kind::Nullable(&Kind::Count), OPT),
+];
+
 const DATASET: &[Field] = &[
     Field("name", NULLABLE_STR, OPT),
     Field("format", Kind::Str, REQ),
@@ -221,6 +229,7 @@ const DATASET: &[Field] = &[
     Field("bytes_read", Kind::Count, REQ),
     Field("diagnostics", Kind::List(&Kind::Obj(DIAGNOSTIC)), REQ),
     Field("diagnostics_total", Kind::Count, REQ),
+    Field("sample", Kind::Nullable(&Kind::Obj(SAMPLE)), OPT),
 ];
 
 const CONFIG: &[Field] = &[
@@ -251,6 +260,7 @@ const SCORE_ENTRY: &[Field] = &[
     Field("discordant", Kind::Count, REQ),
     Field("ties", Kind::Count, REQ),
     Field("dropped", Kind::Count, REQ),
+    Field("missing", Kind::Count, OPT),
     Field("n_pairs", Kind::Count, REQ),
 ];
 
@@ -557,7 +567,9 @@ mod tests {
                         "records_skipped": 0, "pairs": 3, "human_ties_dropped": 0, "pairs_dropped_other": 0,
                         "inputs": 2, "unique_texts": 6, "bytes_read": 100,
                         "diagnostics": [{"line": 4, "field": "preference", "reason": "missing"}],
-                        "diagnostics_total": 1},
+                        "diagnostics_total": 1,
+                        "sample": {"method": "inputs", "requested": 2, "inputs_loaded": 9,
+                                   "pairs_loaded": 14, "seed": 42}},
             "config": {"task": "helpful", "factors": ["length", "novel_words"], "bootstrap_resamples": 10,
                        "seed": 42, "ci_level": 0.95, "resampling_unit": "input", "factor_tie_tolerance": 1e-9},
             "factors": [{"id": "length", "name": "length", "level2": "L", "level3": "Output-Only",
@@ -566,9 +578,9 @@ mod tests {
             "agents": [{"name": "human", "setting": "human", "tie_policy": "…",
                         "factor_scores": {
                             "length": {"score": 0.5, "ci95": [0.1, 0.9], "concordant": 3, "discordant": 1,
-                                       "ties": 0, "dropped": 0, "n_pairs": 4},
+                                       "ties": 0, "dropped": 0, "missing": 0, "n_pairs": 4},
                             "novel_words": {"score": null, "ci95": null, "concordant": 0, "discordant": 0,
-                                            "ties": 0, "dropped": 4, "n_pairs": 4}},
+                                            "ties": 0, "dropped": 3, "missing": 1, "n_pairs": 4}},
                         "ranking": ["length", "novel_words"]}],
             "alignments": [],
             "llm": {"provider": "openai", "model": "m", "base_url": "https://x", "templates": ["atomic_facts@1"],
@@ -587,7 +599,33 @@ mod tests {
     fn a_valid_report_passes_and_deserialises() {
         let r = check_value(valid()).unwrap();
         assert_eq!(r.agents[0].ranking, ["length", "novel_words"]);
+        assert_eq!(r.agents[0].factor_scores["novel_words"].missing, 1);
+        assert_eq!(r.dataset.sample.as_ref().unwrap().seed, Some(42));
         assert!(check_report(&valid().to_string()).is_ok());
+        // Reports written before `missing` and `sample` existed still pass.
+        let mut old = valid();
+        old["dataset"].as_object_mut().unwrap().remove("sample");
+        for e in old["agents"][0]["factor_scores"]
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+        {
+            e.as_object_mut().unwrap().remove("missing");
+        }
+        let r = check_value(old).unwrap();
+        assert_eq!(r.agents[0].factor_scores["novel_words"].missing, 0);
+        assert_eq!(r.dataset.sample, None);
+        // The new fields are checked like the others.
+        let mut bad = valid();
+        bad["agents"][0]["factor_scores"]["length"]["missing"] = json!(-1);
+        bad["dataset"]["sample"]["seed"] = json!("x");
+        assert_eq!(
+            paths(bad),
+            [
+                "dataset.sample.seed: expected a whole number ≥ 0 or null, found the string \"x\"",
+                "agents[0].factor_scores.length.missing: expected a whole number ≥ 0, found the number -1",
+            ]
+        );
     }
 
     #[test]

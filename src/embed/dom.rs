@@ -295,6 +295,17 @@ fn factors(f: &FactorsModel) -> Element {
             f.skipped.join(", ")
         ));
     }
+    if !f.missing.is_empty() {
+        let lost: Vec<String> = f
+            .missing
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        notes.push(format!(
+            "Pairs not compared because a value is missing (failed extraction or no verdict; apart from factor ties): {}.",
+            lost.join(", ")
+        ));
+    }
     el("div")
         .class("pr-body")
         .child(el("p").class("pr-lead").text(format!(
@@ -411,6 +422,9 @@ fn alignment(a: &AlignmentModel) -> Element {
                 .child(el("td").class(col(5)).text(r.pearson_r.clone()))
         })));
     body = body.child(el("div").class("pr-scroll").child(table));
+    for t in &a.agreements {
+        body = body.child(el("p").class("pr-note pr-agreement").text(t.clone()));
+    }
     if a.computed {
         body = body.child(el("p").class("pr-note").text(
             "The report lists no alignments; these are computed from its agents' factor scores.",

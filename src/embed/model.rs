@@ -50,6 +50,9 @@ pub struct FactorsModel {
     pub hidden: usize,
     /// Requested factors the report could not score (they need a model), by name.
     pub skipped: Vec<String>,
+    /// Factors that lost pairs to a missing value (failed extraction, or a
+    /// judge's missing verdict), by name, with the number of pairs.
+    pub missing: Vec<(String, u64)>,
 }
 
 /// Agents compared with a reference: correlations and the scores side by side.
@@ -61,6 +64,9 @@ pub struct AlignmentModel {
     /// The report had no alignments; these were computed from its agents.
     pub computed: bool,
     pub chart: DotChart,
+    /// For each judge among the agents: its agreement with the human labels
+    /// in words, saying which figure compares across judges.
+    pub agreements: Vec<String>,
 }
 
 /// One alignment, with its numbers formatted.
@@ -287,7 +293,43 @@ fn factors(report: &Report, agent: Option<&str>, width: f64) -> Body {
             .take(MAX_ROWS)
             .map(|s| short(&factor_label(&s.id), 28))
             .collect(),
+        missing: a
+            .ranking
+            .iter()
+            .filter_map(|id| {
+                let m = a.factor_scores.get(id)?.missing;
+                (m > 0).then(|| (short(&factor_label(id), 28), m))
+            })
+            .take(MAX_ROWS)
+            .collect(),
     })
+}
+
+/// A judge's agreement with the human labels in words: in both orders the
+/// order-averaged figure first (each verdict on its own, a position flip one
+/// half; the one comparable across judges), then the strict one, genuine ties
+/// and position flips; in single order the one figure and the ties. `None`
+/// for agents that are not judges or have no agreement.
+pub fn agreement_text(agent: &Agent) -> Option<String> {
+    let run = agent.run.as_ref().filter(|r| r.kind == "judge")?;
+    let pct = |x: f64| format!("{:.0}%", x * 100.0);
+    let name = short(&agent.name, MAX_NAME);
+    if run.both_orders {
+        let avg = run.agreement_order_averaged?;
+        Some(format!(
+            "{name}: agreement with the human labels {} order-averaged (each verdict on its own, a position flip counts one half; comparable across judges), {} strict; position flips {}, ties {}.",
+            pct(avg),
+            run.agreement.map_or("—".into(), pct),
+            run.flipped_share.map_or("—".into(), pct),
+            run.tie_rate.map_or("—".into(), pct),
+        ))
+    } else {
+        Some(format!(
+            "{name}: agreement with the human labels {} (one order per pair, chosen at random; comparable with other judges' order-averaged agreement); ties {}.",
+            pct(run.agreement?),
+            run.tie_rate.map_or("—".into(), pct),
+        ))
+    }
 }
 
 fn agent_list(report: &Report) -> String {
@@ -351,6 +393,11 @@ fn alignment(report: &Report, width: f64) -> Body {
         rows,
         computed,
         chart: dot_chart(&series, width),
+        agreements: others
+            .iter()
+            .take(MAX_ROWS)
+            .filter_map(|a| agreement_text(a))
+            .collect(),
     })
 }
 
@@ -535,11 +582,11 @@ pub fn suggested_height(w: &Widget) -> u32 {
                 0.0
             } else {
                 44.0
-            }
+            } + if f.missing.is_empty() { 0.0 } else { 44.0 }
         }
         Body::Alignment(a) => {
             let chart = a.chart.height + 30.0 + if a.chart.hidden > 0 { 22.0 } else { 0.0 };
-            chart + 36.0 + 34.0 * a.rows.len() as f64 + 30.0
+            chart + 36.0 + 34.0 * a.rows.len() as f64 + 30.0 + 66.0 * a.agreements.len() as f64
         }
         Body::Rankings(r) => 40.0 + 34.0 * r.rows.len() as f64 + 30.0,
         Body::Message(m) => 40.0 + 22.0 * (m.len() as f64 / 60.0).ceil(),
@@ -566,6 +613,7 @@ pub(crate) mod tests {
             &crate::analysis::DatasetInfo {
                 name: Some("example.jsonl".into()),
                 label: None,
+                sample: None,
             },
         )
     }
@@ -705,6 +753,54 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn judges_agreement_and_missing_values_are_shown() {
+        let mut r = two_agents();
+        r.agents[1].run = Some(crate::report::AgentRun {
+            kind: "judge".into(),
+            both_orders: true,
+            agreement: Some(0.0),
+            agreement_order_averaged: Some(0.5),
+            tie_rate: Some(0.0),
+            flipped_share: Some(1.0),
+            ..Default::default()
+        });
+        let Body::Alignment(a) = widget(&r, &opts(WidgetView::Alignment), 640.0).body else {
+            panic!()
+        };
+        assert_eq!(
+            a.agreements,
+            ["judge <b>: agreement with the human labels 50% order-averaged (each verdict on its own, a position flip counts one half; comparable across judges), 0% strict; position flips 100%, ties 0%."]
+        );
+        let run = r.agents[1].run.as_mut().unwrap();
+        run.both_orders = false;
+        run.agreement = Some(0.55);
+        let Body::Alignment(a) = widget(&r, &opts(WidgetView::Alignment), 640.0).body else {
+            panic!()
+        };
+        assert!(a.agreements[0].starts_with("judge <b>: agreement with the human labels 55% (one order per pair, chosen at random;"), "{:?}", a.agreements);
+        // A factor that lost pairs to failed extraction says how many.
+        let e = r.agents[0].factor_scores.get_mut("length").unwrap();
+        e.missing = 3;
+        let Body::Factors(f) = widget(&r, &opts(WidgetView::Factors), 640.0).body else {
+            panic!()
+        };
+        assert_eq!(f.missing, [("length".to_owned(), 3)]);
+        let row = f.chart.rows.iter().find(|x| x.factor == "length").unwrap();
+        assert!(
+            row.description
+                .contains(", 3 missing (a value could not be obtained) of"),
+            "{}",
+            row.description
+        );
+        let text = crate::embed::dom::render(&widget(&r, &opts(WidgetView::Factors), 640.0))
+            .text_content();
+        assert!(
+            text.contains("Pairs not compared because a value is missing"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn rankings_show_every_agents_rank_and_the_shift() {
         let r = two_agents();
         let Body::Rankings(k) = widget(&r, &opts(WidgetView::Rankings), 640.0).body else {
@@ -739,6 +835,7 @@ pub(crate) mod tests {
                     discordant: 0,
                     ties: 0,
                     dropped: 0,
+                    missing: 0,
                     n_pairs: 1,
                 },
             );

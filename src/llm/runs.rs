@@ -146,15 +146,79 @@ fn judge_question(task: Task, p: &Pair, forward: bool) -> Question {
     }
 }
 
-/// The judge's questions: every pair, in both orders unless `single_order`.
-pub fn judge_plan(ds: &Dataset, task: Task, single_order: bool) -> Plan {
+/// How a judge is shown each pair (METHOD.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "order", rename_all = "snake_case")]
+pub enum JudgeOrder {
+    /// Every pair twice, response A first and response B first
+    /// (position-bias control).
+    Both,
+    /// Every pair once, in the order a seeded coin flip per pair picks
+    /// ([`shows_a_first`]), never the dataset's own order: datasets such as
+    /// HH-RLHF always list the preferred response first.
+    Single { seed: u64 },
+}
+
+impl JudgeOrder {
+    /// Both orders, or a single order seeded with `seed`.
+    pub fn new(single_order: bool, seed: u64) -> JudgeOrder {
+        if single_order {
+            JudgeOrder::Single { seed }
+        } else {
+            JudgeOrder::Both
+        }
+    }
+
+    /// Whether each pair is shown once.
+    pub fn is_single(self) -> bool {
+        matches!(self, JudgeOrder::Single { .. })
+    }
+
+    /// The orders pair `p` is shown in: `true` is response A first.
+    fn shown(self, ds: &Dataset, p: &Pair) -> &'static [bool] {
+        match self {
+            JudgeOrder::Both => &[true, false],
+            JudgeOrder::Single { seed } if shows_a_first(ds, p, seed) => &[true],
+            JudgeOrder::Single { .. } => &[false],
+        }
+    }
+}
+
+/// FNV-1a, 64 bits: a hash that is the same on every platform and version
+/// (the coin flip of a pair must reproduce in the CLI and the browser).
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The seeded coin flip of single-order judging: whether pair `p` is shown
+/// with response A first. It depends on the seed and the pair's texts only
+/// (input, source, A, B), not on the pair's position in the file, so a
+/// sample or a `--limit` shows each pair the same way and reuses its cached
+/// verdict.
+pub fn shows_a_first(ds: &Dataset, p: &Pair, seed: u64) -> bool {
+    let mut h = 0xcbf2_9ce4_8422_2325;
+    for t in [p.input, p.source, Some(p.a), Some(p.b)] {
+        if let Some(t) = t {
+            h = fnv1a(h, ds.text(t).as_bytes());
+        }
+        // A separator that no UTF-8 text contains.
+        h = fnv1a(h, &[0xff]);
+    }
+    crate::stats::Rng::new(seed ^ h).next_u64() >> 63 == 0
+}
+
+/// The judge's questions: every pair in the orders `order` shows it.
+/// In both orders a pair gives the question with A first, then the one with
+/// B first (so their cache keys are those of earlier versions).
+pub fn judge_plan(ds: &Dataset, task: Task, order: JudgeOrder) -> Plan {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut first = Vec::new();
     for p in &ds.pairs {
-        for forward in [true, false] {
-            if !forward && single_order {
-                continue;
-            }
+        for &forward in order.shown(ds, p) {
             let q = judge_question(task, p, forward);
             if seen.insert(q) {
                 first.push(q);
@@ -167,71 +231,170 @@ pub fn judge_plan(ds: &Dataset, task: Task, single_order: bool) -> Plan {
     }
 }
 
-/// What a judge did on a dataset.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// What a judge did on a dataset. A pair is *judged* when every order shown
+/// has a verdict; the counts below are over judged pairs.
+#[derive(Clone, Debug, PartialEq)]
 pub struct JudgeOutcome {
-    /// The judge's preference per pair (`None`: a verdict is missing).
+    /// How the pairs were shown.
+    pub order: JudgeOrder,
+    /// The judge's preference per pair (`None`: a verdict is missing). In
+    /// both orders, a pair whose two verdicts differ is a tie.
     pub preferences: Vec<Option<Preference>>,
     /// Pairs with every verdict.
     pub judged: u64,
-    /// Pairs whose two orders gave the same verdict (both orders only).
+    /// Both orders: pairs with the same verdict in both orders (the same
+    /// response, or a tie both times).
     pub consistent: u64,
-    /// Pairs where the verdict followed the position: response 1 both times,
-    /// or response 2 both times.
+    /// Both orders: pairs where the verdict followed the position, naming
+    /// response 1 both times or response 2 both times (a position flip).
     pub flipped: u64,
+    /// Pairs the judge called a tie in every order shown (genuine ties).
+    pub ties: u64,
+    /// Both orders: pairs called a tie in one order and decided in the other.
+    pub half_ties: u64,
+    /// Pairs whose preference (as in [`JudgeOutcome::preferences`]) equals the
+    /// human label: strict agreement, a flip counts as a disagreement.
+    pub agree: u64,
+    /// Verdicts equal to the human label, each order counted on its own (a
+    /// flip gives one of two).
+    pub agreeing_verdicts: u64,
+    /// Verdicts naming the response shown first ("1"), and shown second.
+    pub first_position: u64,
+    pub second_position: u64,
+    /// Single order: judged pairs shown with response B first.
+    pub swapped: u64,
+}
+
+impl Default for JudgeOutcome {
+    fn default() -> Self {
+        JudgeOutcome {
+            order: JudgeOrder::Both,
+            preferences: Vec::new(),
+            judged: 0,
+            consistent: 0,
+            flipped: 0,
+            ties: 0,
+            half_ties: 0,
+            agree: 0,
+            agreeing_verdicts: 0,
+            first_position: 0,
+            second_position: 0,
+            swapped: 0,
+        }
+    }
 }
 
 impl JudgeOutcome {
-    /// Share of judged pairs with the same verdict in both orders.
-    pub fn position_consistency(&self) -> Option<f64> {
-        (self.judged > 0).then(|| self.consistent as f64 / self.judged as f64)
+    fn share(&self, k: u64) -> Option<f64> {
+        (self.judged > 0).then(|| k as f64 / self.judged as f64)
     }
 
-    /// Share of judged pairs whose verdict followed the position.
+    /// Both orders: share of judged pairs with the same verdict in both orders.
+    pub fn position_consistency(&self) -> Option<f64> {
+        self.share(self.consistent)
+    }
+
+    /// Both orders: share of judged pairs whose verdict followed the position.
     pub fn flipped_share(&self) -> Option<f64> {
-        (self.judged > 0).then(|| self.flipped as f64 / self.judged as f64)
+        self.share(self.flipped)
+    }
+
+    /// Agreement with the human labels of the judged pairs: strict (the
+    /// pair's preference; in both orders a flip or a half tie is a
+    /// disagreement), order-averaged (every verdict on its own, so a flip
+    /// counts one half; in single order the same as strict), genuine ties,
+    /// flips and half ties as shares of the judged pairs.
+    pub fn agreement(&self) -> crate::stats::Agreement {
+        let orders = if self.order.is_single() { 1 } else { 2 };
+        let both = !self.order.is_single();
+        crate::stats::Agreement {
+            rate: self.share(self.agree),
+            tie_rate: self.share(self.ties),
+            n_pairs: self.judged,
+            order_averaged: (self.judged > 0)
+                .then(|| self.agreeing_verdicts as f64 / (orders * self.judged) as f64),
+            flip_rate: both.then(|| self.share(self.flipped)).flatten(),
+            half_tie_rate: both.then(|| self.share(self.half_ties)).flatten(),
+        }
+    }
+
+    /// Share of the judge's non-tie verdicts that named the response shown
+    /// first. A judge that reads the content names either about equally
+    /// often in single order (the order is a fair coin flip); one that
+    /// follows the position names one of them nearly always.
+    pub fn first_position_share(&self) -> Option<f64> {
+        let n = self.first_position + self.second_position;
+        (n > 0).then(|| self.first_position as f64 / n as f64)
     }
 }
 
-/// The judge's preferences from its answers.
+/// The judge's preferences from its answers, with the counts of
+/// [`JudgeOutcome`] against the dataset's human labels.
 pub fn judge_outcome(
     ds: &Dataset,
     task: Task,
-    single_order: bool,
+    order: JudgeOrder,
     answers: &Answers,
 ) -> JudgeOutcome {
-    let verdict = |q: &Question| match answers.get(q) {
+    let verdict = |p: &Pair, forward: bool| match answers.get(&judge_question(task, p, forward)) {
         Some(Answer::Verdict { verdict }) => Some(verdict.better()),
         _ => None,
     };
-    let mut out = JudgeOutcome::default();
+    let mut out = JudgeOutcome {
+        order,
+        ..Default::default()
+    };
     for p in &ds.pairs {
-        let fwd = verdict(&judge_question(task, p, true));
-        let pref = if single_order {
-            fwd.map(|b| b.preference(true))
-        } else {
-            match (fwd, verdict(&judge_question(task, p, false))) {
-                (Some(f), Some(r)) => {
-                    let (pf, pr) = (f.preference(true), r.preference(false));
-                    if pf == pr {
-                        out.consistent += 1;
-                    }
-                    if f == r && f != Better::Tie {
-                        out.flipped += 1;
-                    }
-                    Some(if pf == pr { pf } else { Preference::Tie })
-                }
-                _ => None,
-            }
+        let shown = order.shown(ds, p);
+        let verdicts: Option<Vec<(Better, Preference)>> = shown
+            .iter()
+            .map(|&forward| verdict(p, forward).map(|b| (b, b.preference(forward))))
+            .collect();
+        let Some(verdicts) = verdicts else {
+            out.preferences.push(None);
+            continue;
         };
-        if pref.is_some() {
-            out.judged += 1;
+        out.judged += 1;
+        for &(b, pref) in &verdicts {
+            match b {
+                Better::First => out.first_position += 1,
+                Better::Second => out.second_position += 1,
+                Better::Tie => {}
+            }
+            if pref == p.preference {
+                out.agreeing_verdicts += 1;
+            }
         }
-        out.preferences.push(pref);
-    }
-    if single_order {
-        out.consistent = 0;
-        out.flipped = 0;
+        let pref = match verdicts.as_slice() {
+            [(_, pref)] => {
+                if !shown[0] {
+                    out.swapped += 1;
+                }
+                *pref
+            }
+            [(f, pf), (r, pr)] => {
+                if pf == pr {
+                    out.consistent += 1;
+                } else if f == r {
+                    out.flipped += 1;
+                } else {
+                    out.half_ties += 1;
+                }
+                if pf == pr {
+                    *pf
+                } else {
+                    Preference::Tie
+                }
+            }
+            _ => Preference::Tie,
+        };
+        if verdicts.iter().all(|(b, _)| *b == Better::Tie) {
+            out.ties += 1;
+        }
+        if pref == p.preference {
+            out.agree += 1;
+        }
+        out.preferences.push(Some(pref));
     }
     out
 }
@@ -365,36 +528,136 @@ mod tests {
     #[test]
     fn both_orders_give_consistency_flips_and_ties() {
         let d = ds();
-        let plan = judge_plan(&d, Task::Helpful, false);
+        let plan = judge_plan(&d, Task::Helpful, JudgeOrder::Both);
         assert_eq!(plan.first.len(), 6);
         let mut a = Answers::default();
         let qs = &plan.first;
-        // Pair 0: prefers B in both orders (consistent).
+        // Pair 0 (humans: B): prefers B in both orders (consistent).
         a.insert(qs[0], verdict("2"));
         a.insert(qs[1], verdict("1"));
-        // Pair 1: "1" both times: followed the position → tie.
+        // Pair 1 (humans: A): "1" both times: followed the position → a tie,
+        // but a flip, not a genuine tie.
         a.insert(qs[2], verdict("1"));
         a.insert(qs[3], verdict("1"));
         // Pair 2: one order missing → not judged.
         a.insert(qs[4], verdict("1"));
-        let o = judge_outcome(&d, Task::Helpful, false, &a);
+        let o = judge_outcome(&d, Task::Helpful, JudgeOrder::Both, &a);
         assert_eq!(
             o.preferences,
             vec![Some(Preference::B), Some(Preference::Tie), None]
         );
-        assert_eq!((o.judged, o.consistent, o.flipped), (2, 1, 1));
-        assert_eq!(o.position_consistency(), Some(0.5));
-        let single = judge_outcome(&d, Task::Helpful, true, &a);
         assert_eq!(
-            single.preferences,
+            (o.judged, o.consistent, o.flipped, o.ties, o.half_ties),
+            (2, 1, 1, 0, 0)
+        );
+        assert_eq!(o.position_consistency(), Some(0.5));
+        let ag = o.agreement();
+        // Strict: pair 0 agrees, the flip does not; verdict by verdict: 2 +
+        // 1 of 4.
+        assert_eq!((ag.rate, ag.order_averaged), (Some(0.5), Some(0.75)));
+        assert_eq!((ag.tie_rate, ag.flip_rate), (Some(0.0), Some(0.5)));
+        assert_eq!(o.first_position_share(), Some(0.75));
+        // A genuine tie (both orders) and a tie in one order only.
+        a.insert(qs[0], verdict("tie"));
+        a.insert(qs[1], verdict("tie"));
+        a.insert(qs[5], verdict("tie"));
+        let o = judge_outcome(&d, Task::Helpful, JudgeOrder::Both, &a);
+        assert_eq!(
+            o.preferences,
             vec![
-                Some(Preference::B),
-                Some(Preference::A),
-                Some(Preference::A)
+                Some(Preference::Tie),
+                Some(Preference::Tie),
+                Some(Preference::Tie)
             ]
         );
-        assert_eq!(single.position_consistency(), Some(0.0));
+        assert_eq!(
+            (o.judged, o.consistent, o.flipped, o.ties, o.half_ties),
+            (3, 1, 1, 1, 1)
+        );
+        let ag = o.agreement();
+        assert_eq!((ag.rate, ag.tie_rate), (Some(0.0), Some(1.0 / 3.0)));
+        assert_eq!(ag.half_tie_rate, Some(1.0 / 3.0));
+        // Pair 2 (humans: A): "1" with A first agrees, the tie does not.
+        assert_eq!(ag.order_averaged, Some(2.0 / 6.0));
     }
+
+    #[test]
+    fn single_order_is_a_seeded_coin_flip_per_pair() {
+        // 200 pairs whose preferred response always comes first (as in HH-RLHF).
+        let rows: Vec<String> = (0..200)
+            .map(|i| {
+                serde_json::json!({"input": format!("q{i}"), "response_a": format!("chosen {i}"),
+                                   "response_b": format!("rejected {i}"), "preference": "a"})
+                .to_string()
+            })
+            .collect();
+        let d = load_bytes(rows.join("\n").as_bytes(), FormatOptions::default()).unwrap();
+        let order = JudgeOrder::Single { seed: 42 };
+        let plan = judge_plan(&d, Task::Helpful, order);
+        assert_eq!(plan.first.len(), 200);
+        let a_first = plan
+            .first
+            .iter()
+            .zip(&d.pairs)
+            .filter(|(q, p)| matches!(q, Question::Judge { first, .. } if *first == p.a))
+            .count();
+        assert!(
+            (80..=120).contains(&a_first),
+            "{a_first} of 200 shown A first"
+        );
+        // The same seed gives the same orders; another seed others.
+        assert_eq!(judge_plan(&d, Task::Helpful, order).first, plan.first);
+        assert_ne!(
+            judge_plan(&d, Task::Helpful, JudgeOrder::Single { seed: 7 }).first,
+            plan.first
+        );
+        // The flip depends on the pair's texts, not its place in the file.
+        let mut tail = d.clone();
+        tail.pairs.drain(..100);
+        assert_eq!(
+            judge_plan(&tail, Task::Helpful, order).first,
+            plan.first[100..]
+        );
+        // A judge that always answers "1" agrees with people on the pairs
+        // shown A first only: about half, not all.
+        let mut answers = Answers::default();
+        for q in &plan.first {
+            answers.insert(*q, verdict("1"));
+        }
+        let o = judge_outcome(&d, Task::Helpful, order, &answers);
+        assert_eq!(o.judged, 200);
+        assert_eq!(o.swapped, 200 - a_first as u64);
+        let ag = o.agreement();
+        assert_eq!(ag.rate, Some(a_first as f64 / 200.0));
+        assert_eq!(ag.order_averaged, ag.rate);
+        assert_eq!((ag.flip_rate, ag.half_tie_rate), (None, None));
+        assert_eq!(o.first_position_share(), Some(1.0));
+        assert_eq!(o.position_consistency(), Some(0.0));
+    }
+
+    #[test]
+    fn both_order_questions_keep_their_cache_keys() {
+        use crate::llm::engine::question_key;
+        use crate::llm::provider::{ModelConfig, Provider};
+        let d = ds();
+        let plan = judge_plan(&d, Task::Helpful, JudgeOrder::Both);
+        let cfg = ModelConfig::new(Provider::OpenAi, "gpt-4o-mini");
+        let keys: Vec<String> = plan
+            .first
+            .iter()
+            .map(|q| question_key(&cfg, q, &prompt(q, &d).unwrap(), &d, &Answers::default()))
+            .collect();
+        // The keys of the first pair's two questions as earlier versions
+        // computed them (A first, then B first): answers already paid for
+        // are found again.
+        assert_eq!(keys[..2], [KEY_A_FIRST, KEY_B_FIRST]);
+        assert_eq!(keys.len(), 6);
+    }
+
+    /// From `profile batch export --run judge` of the version before the
+    /// coin flip (its `custom_id`s are the cache keys).
+    const KEY_A_FIRST: &str = "1857b693052d1690c6ecd5d93bebdd40";
+    const KEY_B_FIRST: &str = "f7299a365e7faa6eb97e55dffac353c0";
 
     #[test]
     fn replies_parse_and_malformed_generations_fail() {
@@ -413,7 +676,7 @@ mod tests {
         ));
         assert!(matches!(parse_reply(&q, "SCORE 1\nonly one"), Some(Err(_))));
         assert!(parse_reply(&Question::Facts(d.pairs[0].a), "x").is_none());
-        let j = judge_plan(&d, Task::Helpful, true).first[0];
+        let j = judge_plan(&d, Task::Helpful, JudgeOrder::Single { seed: 1 }).first[0];
         assert!(matches!(
             parse_reply(&j, r#"{"better": "tie", "justification": "same"}"#),
             Some(Ok(Answer::Verdict { .. }))

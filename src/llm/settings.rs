@@ -34,8 +34,11 @@ pub struct ModelForm {
     /// US dollars per million input / output tokens; empty: unknown.
     pub price_in: String,
     pub price_out: String,
-    /// Run on the first N pairs; empty: all.
-    pub limit: String,
+    /// Run on a seeded sample of N inputs (all the pairs of each); empty:
+    /// all. (Stored as `limit` by earlier versions, when it was the first N
+    /// pairs.)
+    #[serde(alias = "limit")]
+    pub sample: String,
     /// What to run: `extract` (factors), `judge` or `writer`.
     pub run: String,
     /// Judges see each pair in both orders.
@@ -70,7 +73,9 @@ pub struct ModelChoice {
     pub model: ModelConfig,
     pub settings: RunSettings,
     pub price: Option<Price>,
-    pub limit: Option<usize>,
+    /// A seeded sample of this many inputs (see
+    /// [`Selection::Inputs`](crate::analysis::Selection)); `None`: all.
+    pub sample: Option<usize>,
 }
 
 impl ModelForm {
@@ -93,7 +98,7 @@ impl ModelForm {
             max_attempts: s.retry.max_attempts.to_string(),
             price_in: String::new(),
             price_out: String::new(),
-            limit: String::new(),
+            sample: String::new(),
             run: "extract".into(),
             both_orders: true,
             inputs: String::new(),
@@ -190,7 +195,7 @@ impl ModelForm {
             1e4,
             true,
         );
-        let limit = num("sample size", &self.limit, 1.0, 1e12, true);
+        let sample = num("sample (inputs)", &self.sample, 1.0, 1e12, true);
         let price = match (price_in, price_out) {
             (Some(i), Some(o)) => Some(Price {
                 input_per_m: i,
@@ -225,7 +230,7 @@ impl ModelForm {
             model,
             settings,
             price,
-            limit: limit.map(|n| n as usize),
+            sample: sample.map(|n| n as usize),
         })
     }
 }
@@ -241,7 +246,7 @@ mod tests {
         assert_eq!(c.model.model, "gpt-4o-mini");
         assert_eq!(c.model.decoding, Decoding::default());
         assert_eq!(c.price, price_of("openai", "gpt-4o-mini"));
-        assert_eq!(c.limit, None);
+        assert_eq!(c.sample, None);
         assert!(c.model.logprobs);
         let a = ModelForm::default().with_provider(Provider::Anthropic);
         assert_eq!(a.model, "claude-haiku-4-5");
@@ -256,7 +261,7 @@ mod tests {
             temperature: "hot".into(),
             price_in: "1".into(),
             price_out: String::new(),
-            limit: "0".into(),
+            sample: "0".into(),
             ..ModelForm::default()
         };
         let e = f.validate().unwrap_err();
@@ -264,7 +269,7 @@ mod tests {
         assert!(e[0].starts_with("model:"));
         assert!(e.iter().any(|m| m.starts_with("base URL:")));
         assert!(e.iter().any(|m| m.starts_with("temperature:")));
-        assert!(e.iter().any(|m| m.starts_with("sample size:")));
+        assert!(e.iter().any(|m| m.starts_with("sample (inputs):")));
         assert!(e.iter().any(|m| m.starts_with("price:")));
     }
 
@@ -272,13 +277,13 @@ mod tests {
     fn local_server_settings() {
         let f = ModelForm {
             base_url: "http://127.0.0.1:8080/v1/".into(),
-            limit: "10".into(),
+            sample: "10".into(),
             rpm: "30".into(),
             ..ModelForm::default().with_provider(Provider::OpenAiCompatible)
         };
         let c = f.validate().unwrap();
         assert_eq!(c.model.effective_base_url(), "http://127.0.0.1:8080/v1");
-        assert_eq!(c.limit, Some(10));
+        assert_eq!(c.sample, Some(10));
         assert_eq!(c.settings.requests_per_minute, Some(30.0));
         assert_eq!(c.price.unwrap().cost(1e6, 1e6), 0.0);
         let back: ModelForm = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
@@ -286,5 +291,8 @@ mod tests {
         // Older stored forms with missing fields still load.
         let old: ModelForm = serde_json::from_str(r#"{"provider": "gemini"}"#).unwrap();
         assert_eq!(old.provider, "gemini");
+        // The sample field of earlier versions was stored as `limit`.
+        let old: ModelForm = serde_json::from_str(r#"{"limit": "7"}"#).unwrap();
+        assert_eq!(old.sample, "7");
     }
 }

@@ -58,7 +58,7 @@ pub const FACTOR_TIE_TOLERANCE: f64 = 1e-9;
 
 /// M_f(a, b) = sign(v(a) − v(b)), 0 when the difference is below
 /// [`FACTOR_TIE_TOLERANCE`]. Returns `None` when either value is missing
-/// (NaN): such a pair cannot be compared and is dropped, in every setting.
+/// (NaN): such a pair cannot be compared ([`Outcome::Missing`]), in every setting.
 pub fn compare(va: f64, vb: f64) -> Option<i8> {
     let d = va - vb;
     if d.is_nan() {
@@ -78,7 +78,12 @@ pub enum Outcome {
     Concordant,
     Discordant,
     Tie,
+    /// Not counted by the setting's tie policy (a factor tie in the human
+    /// and evaluation settings).
     Dropped,
+    /// Not comparable: a value is missing (a factor value whose extraction
+    /// failed, or an agent's verdict). Counted apart from `Dropped`.
+    Missing,
 }
 
 /// Classifies a pair from the agent's preference `p` and the factor comparison `m`
@@ -111,13 +116,16 @@ pub fn classify(setting: Setting, p: i8, m: i8) -> Outcome {
     }
 }
 
-/// C, D, T and dropped pairs for one factor.
+/// C, D, T, dropped and missing pairs for one factor.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub concordant: u64,
     pub discordant: u64,
     pub ties: u64,
     pub dropped: u64,
+    /// Pairs with a missing value ([`Outcome::Missing`]).
+    #[serde(default)]
+    pub missing: u64,
 }
 
 impl Counts {
@@ -127,12 +135,13 @@ impl Counts {
             Outcome::Discordant => self.discordant += 1,
             Outcome::Tie => self.ties += 1,
             Outcome::Dropped => self.dropped += 1,
+            Outcome::Missing => self.missing += 1,
         }
     }
 
-    /// All pairs considered, dropped ones included.
+    /// All pairs considered, dropped and missing ones included.
     pub fn n_pairs(&self) -> u64 {
-        self.concordant + self.discordant + self.ties + self.dropped
+        self.concordant + self.discordant + self.ties + self.dropped + self.missing
     }
 
     /// (C − D) / (C + D + T), or `None` when no pair counts.
@@ -208,7 +217,7 @@ impl ClusterTable {
             Outcome::Concordant => cell[0] += 1,
             Outcome::Discordant => cell[1] += 1,
             Outcome::Tie => cell[2] += 1,
-            Outcome::Dropped => {}
+            Outcome::Dropped | Outcome::Missing => {}
         }
     }
 
@@ -431,15 +440,29 @@ mod tests {
     }
 }
 
-/// How often a judge picks what the humans picked (METHOD.md §3).
+/// How often a judge picks what the humans picked (METHOD.md §3, §7).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Agreement {
     /// Share of pairs where the judge's choice equals the human label; a judge
-    /// "tie" counts as disagreement. `None` for no pairs.
+    /// "tie" counts as disagreement, and so does (both orders) a pair whose
+    /// two verdicts differ. `None` for no pairs.
     pub rate: Option<f64>,
-    /// Share of pairs the judge called a tie.
+    /// Share of pairs the judge called a tie (in both orders: a tie in both;
+    /// position flips are not ties, see `flip_rate`).
     pub tie_rate: Option<f64>,
     pub n_pairs: u64,
+    /// Every verdict counted on its own and averaged over the orders shown: a
+    /// position flip counts one half. In single order the same as `rate`.
+    /// This is the agreement comparable between single-order and both-order
+    /// judges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_averaged: Option<f64>,
+    /// Both orders: share of pairs whose verdict followed the position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flip_rate: Option<f64>,
+    /// Both orders: share of pairs called a tie in one order only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_tie_rate: Option<f64>,
 }
 
 /// Agreement between human labels and a judge's verdicts on the same pairs.
@@ -467,6 +490,9 @@ pub fn agreement(
         rate: share(agree),
         tie_rate: share(ties),
         n_pairs: n,
+        order_averaged: share(agree),
+        flip_rate: None,
+        half_tie_rate: None,
     }
 }
 

@@ -30,6 +30,21 @@ impl Rng {
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
+
+    /// `k` distinct indices of `0..n` drawn uniformly without replacement
+    /// (a partial Fisher–Yates shuffle), in ascending order; all of them
+    /// when `k >= n`.
+    pub fn sample_indices(&mut self, n: usize, k: usize) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..n).collect();
+        let k = k.min(n);
+        for i in 0..k {
+            let j = i + self.below((n - i) as u64) as usize;
+            idx.swap(i, j);
+        }
+        idx.truncate(k);
+        idx.sort_unstable();
+        idx
+    }
 }
 
 #[cfg(test)]
@@ -49,6 +64,27 @@ mod tests {
         }
         assert!(
             hist.iter().all(|&h| (9_500..10_500).contains(&h)),
+            "{hist:?}"
+        );
+    }
+
+    #[test]
+    fn samples_without_replacement_uniformly() {
+        let mut r = Rng::new(3);
+        assert_eq!(r.sample_indices(5, 9), [0, 1, 2, 3, 4]);
+        assert!(r.sample_indices(0, 3).is_empty());
+        let mut hist = [0u32; 10];
+        for _ in 0..20_000 {
+            let s = r.sample_indices(10, 3);
+            assert_eq!(s.len(), 3);
+            assert!(s.windows(2).all(|w| w[0] < w[1]), "{s:?}");
+            for i in s {
+                hist[i] += 1;
+            }
+        }
+        // Each index is drawn with probability 3/10: 6000 of 20000 times.
+        assert!(
+            hist.iter().all(|&h| (5_700..6_300).contains(&h)),
             "{hist:?}"
         );
     }

@@ -38,6 +38,7 @@ fn with_ci(x: Option<f64>, ci: Option<[f64; 2]>, p: Option<f64>) -> String {
 fn row(a: &Agent, al: Option<&Alignment>) -> Html {
     let run = a.run.as_ref();
     let judge = a.setting == crate::stats::Setting::Evaluation;
+    let both = judge && run.is_some_and(|r| r.both_orders);
     let items = run.map_or("—".into(), |r| {
         format!(
             "{} / {} {}",
@@ -54,12 +55,26 @@ fn row(a: &Agent, al: Option<&Alignment>) -> Html {
             <td class="num">{with_ci(al.and_then(|x| x.spearman_rho), al.and_then(|x| x.spearman_rho_ci95), al.and_then(|x| x.spearman_rho_p))}</td>
             <td class="num">{with_ci(al.and_then(|x| x.pearson_r), al.and_then(|x| x.pearson_r_ci95), al.and_then(|x| x.pearson_r_p))}</td>
             <td class="num">{al.map_or(0, |x| x.n_factors)}</td>
-            <td class="num agreement">{ if judge { pct(run.and_then(|r| r.agreement)) } else { "—".into() } }</td>
-            <td class="num">{ if judge { pct(run.and_then(|r| r.tie_rate)) } else { "—".into() } }</td>
-            <td class="num consistency">{ if judge { pct(run.and_then(|r| r.position_consistency)) } else { "—".into() } }</td>
+            <td class="num agreement" title={agreement_title(run)}>{ if judge { pct(run.and_then(|r| r.agreement_order_averaged.or(r.agreement))) } else { "—".into() } }</td>
+            <td class="num strict">{ if both { pct(run.and_then(|r| r.agreement)) } else { "—".into() } }</td>
+            <td class="num ties">{ if judge { pct(run.and_then(|r| r.tie_rate)) } else { "—".into() } }</td>
+            <td class="num flips">{ if both { pct(run.and_then(|r| r.flipped_share)) } else { "—".into() } }</td>
+            <td class="num consistency">{ if both { pct(run.and_then(|r| r.position_consistency)) } else { "—".into() } }</td>
             <td class="num">{items}</td>
             <td class="num">{run.map_or(0, |r| r.failed)}</td>
         </tr>
+    }
+}
+
+/// How a judge's agreement figure was counted (the cell's tooltip).
+fn agreement_title(run: Option<&crate::report::AgentRun>) -> String {
+    match run {
+        Some(r) if r.both_orders => "order-averaged: each verdict on its own, so a position flip counts one half; comparable with single-order judges".into(),
+        Some(r) => match r.order_seed {
+            Some(seed) => format!("one order per pair, chosen by a coin flip (seed {seed}); comparable with the order-averaged agreement of both-order judges"),
+            None => "one order per pair".into(),
+        },
+        None => String::new(),
     }
 }
 
@@ -111,13 +126,13 @@ pub fn alignment_panel(p: &AlignmentProps) -> Html {
         <section class="panel" id="alignment" aria-labelledby="align-h">
             <h2 id="align-h">{"Humans and models, factor by factor"}</h2>
             { summary_list(r) }
-            <p class="muted">{"Alignment = correlation between a model's factor scores and the humans' over the factors both scored (Kendall τ_b, Spearman ρ, Pearson r). Judges: agreement with the human label (a judge tie counts as disagreement), tie rate, and the share of pairs with the same verdict in both orders."}</p>
+            <p class="muted">{"Alignment = correlation between a model's factor scores and the humans' over the factors both scored (Kendall τ_b, Spearman ρ, Pearson r). Judges: agreement with the human label (a judge tie counts as disagreement). For a judge shown both orders, “agreement” is order-averaged — each verdict on its own, so a position flip (the same position named in both orders) counts one half — and is the figure comparable with a single-order judge's; “strict” counts a flip as a disagreement. Ties are genuine ties (a tie in both orders), apart from position flips; “same both orders” is the share of pairs with the same verdict in both orders. A single-order judge sees each pair in an order picked by a seeded coin flip, never the dataset's order."}</p>
             <div class="table-wrap">
                 <table id="alignment-table">
                     <thead><tr>
                         <th scope="col">{"model"}</th><th scope="col">{"as"}</th>
                         <th scope="col" title="Kendall τ_b [95% bootstrap CI over inputs] and permutation p-value">{"τ_b"}</th><th scope="col">{"ρ"}</th><th scope="col">{"r"}</th><th scope="col">{"factors"}</th>
-                        <th scope="col">{"agreement"}</th><th scope="col">{"ties"}</th><th scope="col">{"same both orders"}</th>
+                        <th scope="col" title="order-averaged for judges shown both orders (a position flip counts one half): comparable across judges">{"agreement"}</th><th scope="col" title="both orders: a position flip counts as a disagreement">{"strict"}</th><th scope="col" title="the judge said tie (in both orders)">{"ties"}</th><th scope="col" title="both orders: the same position named both times">{"position flips"}</th><th scope="col">{"same both orders"}</th>
                         <th scope="col">{"covered"}</th><th scope="col">{"failed"}</th>
                     </tr></thead>
                     <tbody>

@@ -255,6 +255,12 @@ pub fn summary(p: &SummaryProps) -> Html {
                 { item("human ties dropped", d.human_ties_dropped.to_string(), "stat-ties") }
                 if d.pairs_dropped_other > 0 { { item("dropped by format rule", format!("{} — {}", d.pairs_dropped_other, d.pairs_dropped_reason.clone().unwrap_or_default()), "stat-dropped") } }
                 { item("inputs (resampling units)", d.inputs.to_string(), "stat-inputs") }
+                if let Some(sm) = &d.sample {
+                    { item("sample", match sm.seed {
+                        Some(seed) => format!("{} of {} inputs drawn with seed {seed}, all their pairs ({} of {} pairs)", d.inputs, sm.inputs_loaded, d.pairs, sm.pairs_loaded),
+                        None => format!("the first {} of {} pairs", d.pairs, sm.pairs_loaded),
+                    }, "stat-sample") }
+                }
                 { item("unique texts", d.unique_texts.to_string(), "stat-texts") }
                 if let Some(ms) = p.elapsed_ms { { item("computed in", format!("{ms:.0} ms"), "stat-time") } }
             </dl>
@@ -426,6 +432,27 @@ fn sort_value(k: SortKey, id: &str, e: &FactorScoreEntry) -> (f64, String) {
     (v, id.to_owned())
 }
 
+/// " n_facts lost 3 pairs to failed extraction, …" for the table's caption.
+fn missing_note(agent: &crate::report::Agent) -> String {
+    let lost: Vec<String> = agent
+        .ranking
+        .iter()
+        .filter_map(|id| {
+            let m = agent.factor_scores.get(id)?.missing;
+            let name = Factor::from_id(id).map_or(id.clone(), |f| f.info().name.to_owned());
+            (m > 0).then(|| format!("{name} {m}"))
+        })
+        .collect();
+    if lost.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Pairs lost to failed extraction (missing, apart from factor ties): {}.",
+            lost.join(", ")
+        )
+    }
+}
+
 #[function_component(FactorTable)]
 pub fn factor_table(p: &TableProps) -> Html {
     let Some(agent) = p.report.agent("human") else {
@@ -483,7 +510,7 @@ pub fn factor_table(p: &TableProps) -> Html {
             }
             <div class="table-wrap">
             <table id="factor-table">
-                <caption class="muted">{format!("Human setting: {}.", agent.tie_policy)}</caption>
+                <caption class="muted">{format!("Human setting: {}.{}", agent.tie_policy, missing_note(agent))}</caption>
                 <thead><tr>
                     { header(SortKey::Factor, "factor", "factor") }
                     { header(SortKey::Score, "factor score", "score") }
@@ -493,6 +520,7 @@ pub fn factor_table(p: &TableProps) -> Html {
                     { header(SortKey::Discordant, "discordant pairs", "D") }
                     { header(SortKey::Ties, "agent ties with a factor difference", "T") }
                     <th scope="col" class="num" title="pairs with a factor tie (dropped)">{"dropped"}</th>
+                    <th scope="col" class="num" title="pairs not compared because a value is missing: the factor could not be extracted for a response (counted apart from factor ties)">{"missing"}</th>
                     { header(SortKey::Pairs, "pairs considered", "n") }
                     if agent.joint.is_some() {
                         <th scope="col" class="num" title="joint model: Bradley–Terry coefficient on standardised factor differences, all factors at once, with its 95% bootstrap interval">{"joint β [95% CI]"}</th>
@@ -511,6 +539,7 @@ pub fn factor_table(p: &TableProps) -> Html {
                             <td class="num">{e.discordant}</td>
                             <td class="num">{e.ties}</td>
                             <td class="num">{e.dropped}</td>
+                            <td class="num missing">{e.missing}</td>
                             <td class="num">{e.n_pairs}</td>
                             if let Some(j) = &agent.joint {
                                 <td class="num joint">{

@@ -374,15 +374,22 @@ pub async fn run<T: Transport>(
             session.borrow_mut().finish_llm(job, req, run, &stats)
         }
         ModelKind::Judge { single_order } => {
-            let (loaded, ds) = match session.borrow().run_dataset(req.choice.limit) {
+            let data = match session
+                .borrow()
+                .run_dataset(req.choice.sample, req.score.bootstrap.seed)
+            {
                 Ok(x) => x,
                 Err(message) => return FromWorker::LlmFailed { message },
             };
+            let ds = data.dataset.clone();
             let task = resolve(&req.score, &ds).task;
-            let plan = runs::judge_plan(&ds, task, single_order);
+            // The same plan and outcome as `profile judge`: both orders, or
+            // one order per pair by a coin flip seeded with the report's seed.
+            let order = runs::JudgeOrder::new(single_order, req.score.bootstrap.seed);
+            let plan = runs::judge_plan(&ds, task, order);
             let (run, stats) = exec(plan, ds.clone(), extract_options(req, task)).await;
             let (answers, failures) = run.finish();
-            let outcome = runs::judge_outcome(&ds, task, single_order, &answers);
+            let outcome = runs::judge_outcome(&ds, task, order, &answers);
             let record = RunInfo {
                 model: &req.choice.model,
                 stats: &stats,
@@ -390,18 +397,22 @@ pub async fn run<T: Transport>(
             }
             .record("judge");
             let mut s = session.borrow_mut();
-            if !s.is_loaded(&loaded) {
+            if !s.is_loaded(&data.loaded) {
                 return replaced();
             }
-            s.add_judge(ds.clone(), outcome, single_order, record);
-            s.use_sample(ds);
+            s.add_judge(ds, outcome, record);
+            s.use_sample(data);
             finished(s.report(&req.score))
         }
         ModelKind::Writer { inputs } => {
-            let (loaded, ds) = match session.borrow().run_dataset(req.choice.limit) {
+            let data = match session
+                .borrow()
+                .run_dataset(req.choice.sample, req.score.bootstrap.seed)
+            {
                 Ok(x) => x,
                 Err(message) => return FromWorker::LlmFailed { message },
             };
+            let ds = data.dataset.clone();
             let cfg = resolve(&req.score, &ds);
             let opts = extract_options(req, cfg.task);
             let plan = runs::generate_plan(&ds, cfg.task, inputs);
@@ -445,11 +456,11 @@ pub async fn run<T: Transport>(
             }
             .record("writer");
             let mut s = session.borrow_mut();
-            if !s.is_loaded(&loaded) {
+            if !s.is_loaded(&data.loaded) {
                 return replaced();
             }
-            s.add_writer(ds.clone(), generated, values, planned, record);
-            s.use_sample(ds);
+            s.add_writer(ds, generated, values, planned, record);
+            s.use_sample(data);
             finished(s.report(&req.score))
         }
     };
@@ -499,13 +510,17 @@ pub async fn estimate(session: &RefCell<Session>, req: &LlmRequest) -> FromWorke
             Err(message) => FromWorker::LlmFailed { message },
         },
         kind => {
-            let (_, ds) = match s.run_dataset(req.choice.limit) {
-                Ok(x) => x,
+            let ds = match s.run_dataset(req.choice.sample, req.score.bootstrap.seed) {
+                Ok(x) => x.dataset,
                 Err(message) => return FromWorker::LlmFailed { message },
             };
             let task = resolve(&req.score, &ds).task;
             let plan = match kind {
-                ModelKind::Judge { single_order } => runs::judge_plan(&ds, task, single_order),
+                ModelKind::Judge { single_order } => runs::judge_plan(
+                    &ds,
+                    task,
+                    runs::JudgeOrder::new(single_order, req.score.bootstrap.seed),
+                ),
                 ModelKind::Writer { inputs } => runs::generate_plan(&ds, task, inputs),
                 ModelKind::Extract => unreachable!(),
             };

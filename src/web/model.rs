@@ -359,7 +359,7 @@ pub fn model_panel(p: &ModelProps) -> Html {
                         <button id="llm-forget" class="linkish" onclick={on_forget}>{"forget key"}</button>
                     </span>
                 </div>
-                { text_input("llm-sample", "Sample (first N pairs)", &form.limit, "number", "all", field(|f, v| f.limit = v)) }
+                { text_input("llm-sample", "Sample (N inputs, seeded)", &form.sample, "number", "all", field(|f, v| f.sample = v)) }
                 { text_input("llm-price-in", "$ / M input tokens", &form.price_in, "number", "unknown", field(|f, v| f.price_in = v)) }
                 { text_input("llm-price-out", "$ / M output tokens", &form.price_out, "number", "unknown", field(|f, v| f.price_out = v)) }
             </div>
