@@ -112,6 +112,7 @@ export async function startMock(args = []) {
     stats: () => call('/__stats'),
     reset: () => call('/__reset', {}),
     faults: (plan) => call('/__faults', plan),
+    replies: (list) => call('/__replies', list),
     close: async () => {
       proc.kill();
     },

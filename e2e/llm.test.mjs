@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, startMock } from './helpers.mjs';
+import { setup, newPage, waitForReport, shot, startMock, cliReport, tableScores, fmt } from './helpers.mjs';
+
+const EXAMPLE = join(process.cwd(), 'www', 'example', 'example.jsonl');
 
 const KEY = 'sk-test-e2e-5f1b2c';
 
@@ -23,7 +25,7 @@ after(async () => {
 });
 
 /** Fills the model form: OpenAI wire format pointed at the mock. */
-async function configure(page, { provider = 'openai', sample = '10', attempts = '3', timeout = '2', key = KEY, model, url = mock.url } = {}) {
+async function configure(page, { provider = 'openai', sample = '2', attempts = '3', timeout = '2', key = KEY, model, url = mock.url } = {}) {
   await page.selectOption('#llm-provider', provider);
   if (model) await page.fill('#llm-model', model);
   await page.fill('#llm-base-url', provider === 'openai' || provider === 'openai-compatible' ? `${url}/v1` : url);
@@ -58,7 +60,8 @@ test('a model run with 30% injected faults: every item done or listed, retry com
   await page.click('#llm-estimate');
   await page.waitForSelector('#llm-estimate-text');
   const est = await page.textContent('#llm-estimate-text');
-  assert.match(est, /^10 pairs: \d+ questions for \d+ unique responses and \d+ sources; 0 cached/);
+  // A sample of 2 inputs (of 8), with all their pairs.
+  assert.match(est, /^1[0-2] pairs: \d+ questions for \d+ unique responses and \d+ sources; 0 cached/);
 
   const summary = await runAndWait(page);
   await shot(page, '20-llm-fault-run');
@@ -100,7 +103,7 @@ test('a model run with 30% injected faults: every item done or listed, retry com
   await page.reload();
   await waitForReport(page, 'example');
   assert.equal(await page.inputValue('#llm-key'), '');
-  assert.equal(await page.inputValue('#llm-sample'), '10');
+  assert.equal(await page.inputValue('#llm-sample'), '2');
   await page.fill('#llm-key', KEY);
   const before = (await mock.stats()).total;
   const summary3 = await runAndWait(page);
@@ -125,7 +128,7 @@ test('pause stops new calls, resume continues, cancel keeps the answers so far',
   await page.goto(env.url);
   await waitForReport(page, 'example');
   // A fresh cache: another model name, so nothing is cached yet.
-  await configure(page, { sample: '20', model: 'gpt-4o-mini-pause-test', url: slow.url });
+  await configure(page, { sample: '4', model: 'gpt-4o-mini-pause-test', url: slow.url });
   await page.fill('#llm-concurrency', '2');
   await page.click('#llm-run');
   await page.waitForFunction(() => /[1-9]\d* calls/.test(document.querySelector('#llm-progress')?.textContent || ''));
@@ -144,7 +147,7 @@ test('pause stops new calls, resume continues, cancel keeps the answers so far',
   await page.click('#llm-cancel');
   await page.waitForSelector('#llm-progress[data-state="cancelled"]', { timeout: 30_000 });
   const summary = await page.textContent('#llm-summary');
-  assert.match(summary, /questions on 20 pairs/);
+  assert.match(summary, /questions on 2\d pairs/);
   // Resume by running again: what was answered comes from the cache.
   const done = await runAndWait(page);
   assert.ok(numberAfter(done, 'from the cache,') > 0, done);
@@ -161,7 +164,7 @@ test('Anthropic and Gemini wire formats from the browser, and clear errors for a
   await page.goto(env.url);
   await waitForReport(page, 'example');
   for (const provider of ['anthropic', 'gemini']) {
-    await configure(page, { provider, sample: '2' });
+    await configure(page, { provider, sample: '1' });
     const s = await runAndWait(page);
     assert.match(s, new RegExp(`^${provider} · `), s);
     assert.equal(numberAfter(s, 'failed;'), 0, s);
@@ -188,7 +191,7 @@ test('the answer cache exports and imports; annotations score model factors with
   const page = await newPage(env.browser);
   await page.goto(env.url);
   await waitForReport(page, 'example');
-  await configure(page, { sample: '2' });
+  await configure(page, { sample: '1' });
   await runAndWait(page);
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#llm-export-cache')]);
   const jsonl = readFileSync(await dl.path(), 'utf8');
@@ -230,18 +233,36 @@ test('models as judge and as writer join the report: alignment table, ranking ch
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
   await page.goto(env.url);
   await waitForReport(page, 'example');
-  await configure(page, { sample: '6' });
+  // The sample field draws whole inputs with the report's seed: the same
+  // pairs as `profile score --sample 1` (one core function).
+  await configure(page, { sample: '1' });
   await page.check('#llm-kind-judge');
   assert.ok(await page.isChecked('#llm-both-orders'));
   await page.click('#llm-estimate');
   await page.waitForSelector('#llm-estimate-text');
-  assert.match(await page.textContent('#llm-estimate-text'), /^6 pairs: 12 questions/);
+  const cli = cliReport(EXAMPLE, ['--sample', '1']);
+  const n = cli.dataset.pairs;
+  assert.ok(n >= 5 && n <= 6, `one input has 5 or 6 pairs: ${n}`);
+  assert.equal(await page.textContent('#llm-estimate-text').then((t) => t.match(/^(\d+) pairs: (\d+) questions/).slice(1).join()), `${n},${2 * n}`);
   await page.click('#llm-run');
   await page.waitForSelector('#alignment-table tr[data-agent="gpt-4o-mini (judge)"]', { timeout: 60_000 });
-  // The mock always answers "1": its verdicts follow the position, so it never keeps a verdict across orders.
-  const judgeRow = await page.textContent('#alignment-table tr[data-agent="gpt-4o-mini (judge)"]');
-  assert.match(judgeRow, /judge/);
-  assert.equal((await page.textContent('#alignment-table tr[data-agent="gpt-4o-mini (judge)"] td.consistency')).trim(), '0%');
+  assert.equal(await page.textContent('#stat-sample'), `1 of 8 inputs drawn with seed 42, all their pairs (${n} of 45 pairs)`);
+  assert.equal((await tableScores(page)).length, fmt(cli.agents[0].factor_scores.length.score), 'the CLI sample scores the same pairs');
+  // The mock always answers "1": its verdicts follow the position in both
+  // orders. Those are position flips, not ties; its order-averaged agreement
+  // is one half, its strict agreement 0.
+  const judgeRow = '#alignment-table tr[data-agent="gpt-4o-mini (judge)"]';
+  assert.match(await page.textContent(judgeRow), /judge/);
+  const cell = async (c) => (await page.textContent(`${judgeRow} td.${c}`)).trim();
+  assert.deepEqual(
+    { agreement: await cell('agreement'), strict: await cell('strict'), ties: await cell('ties'), flips: await cell('flips'), same: await cell('consistency') },
+    { agreement: '50%', strict: '0%', ties: '0%', flips: '100%', same: '0%' },
+  );
+  assert.match(await page.getAttribute(`${judgeRow} td.agreement`, 'title'), /order-averaged.*comparable with single-order judges/);
+  const plain = await page.textContent('#plain-summary');
+  assert.match(plain, /As a judge, gpt-4o-mini \(judge\) follows the position of the responses, not their content: on 100% of the pairs/);
+  assert.doesNotMatch(plain, /much as people do/);
+  await shot(page, '24-llm-judge-position');
 
   await page.check('#llm-kind-writer');
   await page.fill('#llm-inputs', '1');
@@ -268,5 +289,30 @@ test('models as judge and as writer join the report: alignment table, ranking ch
   assert.equal(report.agents[2].run.generated_pairs, 10);
   assert.equal(report.alignments.length, 2);
   assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('a failed extraction is counted as missing in the factor table, apart from factor ties', async () => {
+  await mock.reset();
+  await mock.faults({});
+  // The atomic facts of one response (in 3 pairs of the first input) never parse.
+  await mock.replies([{ match: '<<<TEXT\nOn Tuesday night, after a three-hour meeting', text: 'These are not facts.' }]);
+  const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
+  await page.goto(env.url);
+  await waitForReport(page, 'example');
+  await configure(page, { sample: '', attempts: '1', model: 'gpt-4o-mini-missing' });
+  const summary = await runAndWait(page);
+  assert.ok(numberAfter(summary, 'failed;') > 0, summary);
+  const headers = await page.$$eval('#factor-table thead th', (t) => t.map((x) => x.textContent.trim()));
+  assert.ok(headers.includes('missing') && headers.includes('dropped'), headers.join());
+  const row = (f) => page.$$eval(`#factor-table tbody tr[data-factor="${f}"] td`, (t) => t.map((x) => x.textContent.trim()));
+  const [nFacts, length] = [await row('n_facts'), await row('length')];
+  // columns: score, CI low, CI high, C, D, T, dropped, missing, n
+  assert.equal(nFacts[7], '3', `n_facts lost the 3 pairs of that response: ${nFacts}`);
+  assert.equal(length[7], '0', 'a rule factor never misses a value');
+  assert.equal(Number(nFacts[8]), Number(length[8]), 'missing pairs stay counted in n');
+  assert.match(await page.textContent('#factor-table caption'), /Pairs lost to failed extraction \(missing, apart from factor ties\): # facts 3/);
+  await shot(page, '25-llm-missing');
+  await mock.replies([]);
   await page.context().close();
 });

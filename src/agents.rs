@@ -314,6 +314,14 @@ pub fn compatible(into: &Report, from: &Report) -> Result<(), String> {
             d.0.pairs, d.0.format, d.1.pairs, d.1.format
         ));
     }
+    if let (Some(a), Some(b)) = (&d.0.sample, &d.1.sample) {
+        if a != b {
+            return Err(format!(
+                "the reports cover different samples of the data ({} {} seed {:?} vs {} {} seed {:?}); use the same --sample/--limit and --seed",
+                a.method, a.requested, a.seed, b.method, b.requested, b.seed
+            ));
+        }
+    }
     if into.config.factors != from.config.factors {
         return Err(format!(
             "the reports use different factors ({} vs {}); use the same --task/--factors",
@@ -439,5 +447,23 @@ mod tests {
         let mut other = back.clone();
         other.config.factors.pop();
         assert!(compatible(&report, &other).is_err());
+        // Two samples of the same size drawn with different seeds differ.
+        let sample = |seed| {
+            Some(crate::report::SampleInfo {
+                method: "inputs".into(),
+                requested: 2,
+                inputs_loaded: 4,
+                pairs_loaded: 12,
+                seed: Some(seed),
+            })
+        };
+        let (mut a, mut b) = (back.clone(), back);
+        a.dataset.sample = sample(1);
+        b.dataset.sample = sample(2);
+        assert!(compatible(&a, &b)
+            .unwrap_err()
+            .contains("different samples"));
+        b.dataset.sample = sample(1);
+        assert!(compatible(&a, &b).is_ok());
     }
 }

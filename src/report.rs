@@ -50,7 +50,7 @@ pub struct LlmRun {
     pub base_url: String,
     /// `name@version` of every template used.
     pub templates: Vec<String>,
-    /// Pairs the run covered (`--limit`).
+    /// Pairs the run covered (all, or the `--sample`/`--limit` selection).
     pub pairs: u64,
     pub unique_responses: u64,
     pub unique_sources: u64,
