@@ -4,7 +4,8 @@
 // cancel, reload → zero new calls, cache and annotation sharing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup, newPage, waitForReport, shot, startMock, cliReport, tableScores, fmt } from './helpers.mjs';
@@ -263,6 +264,25 @@ test('models as judge and as writer join the report: alignment table, ranking ch
   assert.match(plain, /As a judge, gpt-4o-mini \(judge\) follows the position of the responses, not their content: on 100% of the pairs/);
   assert.doesNotMatch(plain, /much as people do/);
   await shot(page, '24-llm-judge-position');
+
+  // Single order ("both orders" unticked): each pair once, in the order of a
+  // seeded coin flip — the same core plan as `profile judge --single-order`.
+  await page.uncheck('#llm-both-orders');
+  await page.click('#llm-run');
+  await page.waitForFunction((sel) => document.querySelector(`${sel} td.strict`)?.textContent.trim() === '—', judgeRow, { timeout: 60_000 });
+  const [dlSingle] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const single = JSON.parse(readFileSync(await dlSingle.path(), 'utf8')).agents[1].run;
+  const cache = mkdtempSync(join(tmpdir(), 'profile-e2e-judge-'));
+  const cliJudge = JSON.parse(execFileSync(join(process.cwd(), 'target', 'release', 'profile'), [
+    'judge', EXAMPLE, '--sample', '1', '--single-order', '--provider', 'openai', '--model', 'gpt-4o-mini',
+    '--base-url', `${mock.url}/v1`, '--cache-dir', cache, '--quiet', '--json',
+  ], { env: { ...process.env, OPENAI_API_KEY: KEY } }).toString()).agents[1].run;
+  for (const k of ['both_orders', 'order_seed', 'swapped', 'items', 'agreement', 'tie_rate', 'first_position_share']) {
+    assert.deepEqual(single[k], cliJudge[k], `${k}: app ${JSON.stringify(single)} vs CLI ${JSON.stringify(cliJudge)}`);
+  }
+  assert.equal(single.order_seed, 42);
+  assert.ok(single.swapped > 0 && single.swapped < single.items, JSON.stringify(single));
+  await page.check('#llm-both-orders');
 
   await page.check('#llm-kind-writer');
   await page.fill('#llm-inputs', '1');
