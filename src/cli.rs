@@ -782,30 +782,36 @@ pub fn render_table(r: &Report) -> String {
             .map(|l| format!(", label: {l}"))
             .unwrap_or_default()
     );
+    // With a sample, the pairs and inputs scored are the sample's; the
+    // record counts, human ties and texts are the loaded file's.
+    let (pairs, inputs) = match &d.sample {
+        Some(sm) => (
+            format!("{} of {} loaded", d.pairs, sm.pairs_loaded),
+            format!("{} of {}", d.inputs, sm.inputs_loaded),
+        ),
+        None => (d.pairs.to_string(), d.inputs.to_string()),
+    };
     let _ = writeln!(
         s,
-        "records: {} read, {} parsed, {} skipped · pairs: {} ({} human ties dropped{}) · inputs: {} · unique texts: {}",
+        "records: {} read, {} parsed, {} skipped · pairs: {pairs} ({} human ties dropped at load{}) · inputs: {inputs} · unique texts: {}",
         d.records_read,
         d.records_parsed,
         d.records_skipped,
-        d.pairs,
         d.human_ties_dropped,
         if d.pairs_dropped_other > 0 { format!(", {} dropped by format rules", d.pairs_dropped_other) } else { String::new() },
-        d.inputs,
         d.unique_texts
     );
     if let Some(sm) = &d.sample {
-        let how = match sm.seed {
-            Some(seed) => format!(
-                "a sample of {} inputs drawn with seed {seed}, all their pairs",
-                sm.requested
-            ),
-            None => format!("the first {} pairs", sm.requested),
-        };
         let _ = writeln!(
             s,
-            "sample: {how} · of {} pairs over {} inputs loaded",
-            sm.pairs_loaded, sm.inputs_loaded
+            "{}",
+            match sm.seed {
+                Some(seed) => format!(
+                    "sample: {} inputs drawn at random with seed {seed}, with all their pairs (--sample)",
+                    sm.requested
+                ),
+                None => format!("sample: the first {} pairs of the file (--limit)", sm.requested),
+            }
         );
     }
     let _ = writeln!(

@@ -116,7 +116,12 @@ fn a_sample_is_seeded_inputs_with_all_their_pairs() {
     ]);
     assert_eq!(code, 0);
     assert!(
-        table.contains("sample: a sample of 5 inputs drawn with seed 42, all their pairs · of 11342 pairs over 100 inputs loaded"),
+        table.contains(&format!(
+            "pairs: {} of 11342 loaded (658 human ties dropped at load) · inputs: 5 of 100",
+            sample.pairs.len()
+        )) && table.contains(
+            "sample: 5 inputs drawn at random with seed 42, with all their pairs (--sample)"
+        ),
         "{table}"
     );
     // Usage errors.
