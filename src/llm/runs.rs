@@ -6,8 +6,12 @@
 //!   "Response 1 / Response 2", by default in both orders (position-bias
 //!   control). When the two verdicts agree, that is the judge's preference;
 //!   when they differ (the verdict followed the position, or one order said
-//!   tie), the judge's preference for the pair is a tie. Position consistency
-//!   and the share of flipped verdicts are reported.
+//!   tie), the judge's preference for the pair is a tie. Genuine ties,
+//!   position flips, position consistency and agreement both strict and
+//!   order-averaged (a flip counts one half) are counted apart. In single
+//!   order each pair is shown once, in the order of a coin flip seeded by the
+//!   run's seed and the pair's texts ([`shows_a_first`]), never the
+//!   dataset's order (HH-RLHF always lists the preferred response first).
 //! - **Writer** (generation setting): for each sampled input (a cluster of the
 //!   dataset) the model writes five responses meant for scores 1..5. Those
 //!   become a generated dataset: for every two levels i < j, the level-j
@@ -147,11 +151,11 @@ fn judge_question(task: Task, p: &Pair, forward: bool) -> Question {
 }
 
 /// How a judge is shown each pair (METHOD.md §7).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "order", rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum JudgeOrder {
     /// Every pair twice, response A first and response B first
     /// (position-bias control).
+    #[default]
     Both,
     /// Every pair once, in the order a seeded coin flip per pair picks
     /// ([`shows_a_first`]), never the dataset's own order: datasets such as
@@ -233,7 +237,7 @@ pub fn judge_plan(ds: &Dataset, task: Task, order: JudgeOrder) -> Plan {
 
 /// What a judge did on a dataset. A pair is *judged* when every order shown
 /// has a verdict; the counts below are over judged pairs.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct JudgeOutcome {
     /// How the pairs were shown.
     pub order: JudgeOrder,
@@ -263,25 +267,6 @@ pub struct JudgeOutcome {
     pub second_position: u64,
     /// Single order: judged pairs shown with response B first.
     pub swapped: u64,
-}
-
-impl Default for JudgeOutcome {
-    fn default() -> Self {
-        JudgeOutcome {
-            order: JudgeOrder::Both,
-            preferences: Vec::new(),
-            judged: 0,
-            consistent: 0,
-            flipped: 0,
-            ties: 0,
-            half_ties: 0,
-            agree: 0,
-            agreeing_verdicts: 0,
-            first_position: 0,
-            second_position: 0,
-            swapped: 0,
-        }
-    }
 }
 
 impl JudgeOutcome {
