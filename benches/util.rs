@@ -137,7 +137,7 @@ pub fn selected(filters: &[String], name: &str) -> bool {
 
 /// The number after option `name` (`_` allowed as a digit separator).
 pub fn number<T: std::str::FromStr>(
-    it: &mut std::slice::Iter<String>,
+    it: &mut std::slice::Iter<'_, String>,
     name: &str,
 ) -> Result<T, String> {
     it.next()

@@ -145,8 +145,8 @@ impl Format {
     }
 
     /// The task preset that fits the format's data.
-    pub fn default_task(self) -> crate::factors::Task {
-        use crate::factors::Task;
+    pub fn default_task(self) -> crate::data::Task {
+        use crate::data::Task;
         match self {
             Format::SummEval | Format::TldrComparisons | Format::TldrAxis => Task::Summarization,
             Format::WebGpt => Task::DocQa,

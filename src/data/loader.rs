@@ -311,7 +311,7 @@ impl Loader {
             self.ds.task_hint = obj
                 .get("task")
                 .and_then(Value::as_str)
-                .and_then(crate::factors::Task::from_id);
+                .and_then(crate::data::Task::from_id);
         }
         match item {
             Item::Pair {

@@ -15,10 +15,12 @@ mod formats;
 mod framing;
 mod gzip;
 mod loader;
+mod task;
 mod text;
 
 pub use formats::{Format, FormatOptions, SummEvalLabel};
 pub use loader::{load_bytes, load_reader, LoadError, Loader};
+pub use task::Task;
 pub use text::{TextId, TextStore};
 
 use serde::{Deserialize, Serialize};
@@ -179,7 +181,7 @@ pub struct Dataset {
     /// Counts.
     pub stats: LoadStats,
     /// The task named by the records' `task` field (PROFILE schema), if any.
-    pub task_hint: Option<crate::factors::Task>,
+    pub task_hint: Option<crate::data::Task>,
 }
 
 impl Dataset {
@@ -215,9 +217,9 @@ impl Dataset {
 
     /// The task preset to use when none is chosen: the records' own `task`
     /// field if they have one, else the format's default.
-    pub fn default_task(&self) -> crate::factors::Task {
+    pub fn default_task(&self) -> crate::data::Task {
         self.task_hint
             .or(self.format.map(|f| f.default_task()))
-            .unwrap_or(crate::factors::Task::Helpful)
+            .unwrap_or(crate::data::Task::Helpful)
     }
 }

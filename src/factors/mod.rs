@@ -249,44 +249,11 @@ impl std::fmt::Display for Factor {
     }
 }
 
-/// A task preset: the factor set the paper uses for a kind of task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Task {
-    Summarization,
-    Helpful,
-    DocQa,
-}
+/// A task preset's factors live here; the task itself is a property of the
+/// dataset ([`crate::data::Task`]), re-exported for the presets.
+pub use crate::data::Task;
 
 impl Task {
-    pub const ALL: [Task; 3] = [Task::Summarization, Task::Helpful, Task::DocQa];
-
-    pub fn id(self) -> &'static str {
-        match self {
-            Task::Summarization => "summarization",
-            Task::Helpful => "helpful",
-            Task::DocQa => "doc_qa",
-        }
-    }
-
-    pub fn from_id(id: &str) -> Option<Task> {
-        match id.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "summarization" | "summary" => Some(Task::Summarization),
-            "helpful" | "helpful_response" => Some(Task::Helpful),
-            "doc_qa" | "docqa" | "document_qa" => Some(Task::DocQa),
-            _ => None,
-        }
-    }
-
-    /// Display name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Task::Summarization => "summarization",
-            Task::Helpful => "helpful response",
-            Task::DocQa => "document QA",
-        }
-    }
-
     /// The preset's factors, in the paper's order (METHOD.md §4).
     pub fn factors(self) -> &'static [Factor] {
         use Factor::*;
@@ -327,12 +294,6 @@ impl Task {
                 Hallucination,
             ],
         }
-    }
-}
-
-impl std::fmt::Display for Task {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.id())
     }
 }
 
