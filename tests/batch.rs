@@ -41,12 +41,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).unwrap()
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("profile-batch-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::tempdir;
 
 /// One study: the data, provider, model and cache every command shares.
 struct Study {
@@ -176,9 +171,7 @@ fn assert_no_key_under(dir: &Path) {
 
 #[test]
 fn openai_batch_study_resumes_to_the_end_then_score_makes_no_call() {
-    let Some(mock) = MockServer::start() else {
-        return;
-    };
+    let mock = MockServer::start();
     let s = Study {
         dir: tempdir("openai"),
         provider: "openai",
@@ -280,9 +273,7 @@ fn openai_batch_study_resumes_to_the_end_then_score_makes_no_call() {
 
 #[test]
 fn anthropic_batch_stage_one_with_errored_and_expired_results() {
-    let Some(mock) = MockServer::start() else {
-        return;
-    };
+    let mock = MockServer::start();
     let s = Study {
         dir: tempdir("anthropic"),
         provider: "anthropic",
@@ -422,9 +413,7 @@ fn batch_usage_errors() {
 /// results, `profile judge` / `profile generate` with the same flags make no call.
 #[test]
 fn judge_and_writer_batches_then_runs_make_no_call() {
-    let Some(mock) = MockServer::start() else {
-        return;
-    };
+    let mock = MockServer::start();
     let dir = tempdir("judge");
     let study = Study {
         dir: dir.clone(),

@@ -8,24 +8,13 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::process::Command;
-
 mod common;
 
 use common::MockServer as Mock;
 
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_profile"))
-        .args(args)
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("PROFILE_API_KEY")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = common::run_cli(args);
+    (code == 0, out, err)
 }
 
 /// `profile judge` on the first 60 HH-RLHF pairs with the always-"1" mock.
@@ -62,9 +51,7 @@ fn cache_dir(name: &str) -> String {
 
 #[test]
 fn single_order_shows_each_pair_in_a_seeded_random_order() {
-    let Some(mock) = Mock::start() else {
-        return;
-    };
+    let mock = Mock::start();
     let cache = cache_dir("judge-single");
     let (ok, out, err) = judge(&mock, &cache, &["--single-order", "--json"]);
     assert!(ok, "{err}");
@@ -115,9 +102,7 @@ fn single_order_shows_each_pair_in_a_seeded_random_order() {
 
 #[test]
 fn position_flips_are_reported_apart_from_ties() {
-    let Some(mock) = Mock::start() else {
-        return;
-    };
+    let mock = Mock::start();
     let cache = cache_dir("judge-both");
     let (ok, out, err) = judge(&mock, &cache, &["--json"]);
     assert!(ok, "{err}");

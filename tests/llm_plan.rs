@@ -14,7 +14,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use profile::data::{load_bytes, Dataset, FormatOptions};
+use profile::data::Dataset;
 use profile::factors::{Factor, Task};
 use profile::llm::extract::{naive_calls, Answers, ExtractOptions, Plan};
 use profile::llm::provider::{ModelConfig, Provider};
@@ -28,21 +28,7 @@ use common::MockServer as Mock;
 /// 24 pairs over 6 summarised reports, each with an input and a source;
 /// responses repeat across pairs.
 fn dataset() -> Dataset {
-    let mut lines = String::new();
-    for i in 0..6 {
-        let source = format!("Report {i}. The council met on day {i}. It approved item {i}. Residents objected to item {}.", i + 1);
-        let r = |k: usize| {
-            format!(
-                "Summary {k} of report {i}. The council approved item {i}.{}",
-                " It met on that day.".repeat(k)
-            )
-        };
-        for (a, b, p) in [(0, 1, "a"), (1, 2, "b"), (0, 2, "a"), (2, 3, "b")] {
-            lines.push_str(&serde_json::json!({"input": "Summarize.", "source": source, "response_a": r(a), "response_b": r(b), "preference": p}).to_string());
-            lines.push('\n');
-        }
-    }
-    load_bytes(lines.as_bytes(), FormatOptions::default()).unwrap()
+    common::council_dataset(6)
 }
 
 fn llm(mock: &Mock) -> HttpLlm {
@@ -64,21 +50,14 @@ fn settings() -> RunSettings {
     }
 }
 
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("profile-llm-plan-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use common::tempdir;
 
 /// Every LLM factor of every preset gets a value from the mock's replies to
 /// the combined templates, with and without log-probabilities, and the calls
 /// made match the plan (at most 4 per unique response plus 1 per source).
 #[test]
 fn every_preset_factor_gets_a_value_from_the_combined_calls() {
-    let Some(mock) = Mock::start() else {
-        eprintln!("python3 not available: skipped");
-        return;
-    };
+    let mock = Mock::start();
     let ds = dataset();
     for task in [Task::Summarization, Task::Helpful, Task::DocQa] {
         for logprobs in [false, true] {

@@ -11,8 +11,8 @@
 //!   errors inside 2xx bodies, malformed bodies; `retryable`.
 //! * `p_yes`, `p_yes_per_answer` (two-word replies), `estimate_tokens`,
 //!   provider ids and config serde.
-//! * End to end against `tests/mock_llm/server.py` (skipped when `python3`
-//!   is missing): every wire format, logprobs and scripted faults.
+//! * End to end against `tests/mock_llm/server.py` (python3 is required:
+//!   without it these tests fail with what to install): every wire format, logprobs and scripted faults.
 
 mod common;
 
@@ -1179,7 +1179,7 @@ fn call(provider: Provider, cfg: &ModelConfig, prompt: &Prompt) -> Result<Comple
 
 #[test]
 fn end_to_end_with_mock_server() {
-    let Some(mock) = Mock::start() else { return };
+    let mock = Mock::start();
     let facts = json!({"facts": ["The sky is blue.", "Water is wet."]});
     for provider in Provider::ALL {
         let cfg = config(&mock, provider);
@@ -1280,7 +1280,7 @@ fn end_to_end_with_mock_server() {
 /// alternatives at each answer, read per position (none from Anthropic).
 #[test]
 fn two_word_answers_end_to_end_with_mock_server() {
-    let Some(mock) = Mock::start() else { return };
+    let mock = Mock::start();
     let prompt = profile::llm::prompts::fluency_coherence("The document.", "The summary.");
     for provider in Provider::ALL {
         let cfg = config(&mock, provider);

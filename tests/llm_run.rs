@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use profile::data::{load_bytes, Dataset, FormatOptions};
+use profile::data::Dataset;
 use profile::factors::Factor;
 use profile::llm::extract::{ExtractOptions, Plan};
 use profile::llm::provider::{ModelConfig, Provider};
@@ -40,21 +40,7 @@ fn mock_stats(mock: &Mock) -> serde_json::Value {
 
 /// 200 pairs over 50 inputs; responses repeat across pairs as in real data.
 fn dataset() -> Dataset {
-    let mut lines = String::new();
-    for i in 0..50 {
-        let source = format!("Report {i}. The council met on day {i}. It approved item {i}. Residents objected to item {}.", i + 1);
-        let r = |k: usize| {
-            format!(
-                "Summary {k} of report {i}. The council approved item {i}.{}",
-                " It met on that day.".repeat(k)
-            )
-        };
-        for (a, b, p) in [(0, 1, "a"), (1, 2, "b"), (0, 2, "a"), (2, 3, "b")] {
-            lines.push_str(&serde_json::json!({"input": "Summarize.", "source": source, "response_a": r(a), "response_b": r(b), "preference": p}).to_string());
-            lines.push('\n');
-        }
-    }
-    load_bytes(lines.as_bytes(), FormatOptions::default()).unwrap()
+    common::council_dataset(50)
 }
 
 fn llm(mock: &Mock) -> HttpLlm {
@@ -106,10 +92,7 @@ fn run(
 
 #[test]
 fn clean_run_then_rerun_from_cache() {
-    let Some(mock) = Mock::start() else {
-        eprintln!("python3 not available: skipped");
-        return;
-    };
+    let mock = Mock::start();
     let ds = dataset();
     let dir = tempdir("clean");
     let (answered, stats, failures, plan) = run(&mock, &ds, &dir, 3);
@@ -133,10 +116,7 @@ fn clean_run_then_rerun_from_cache() {
 
 #[test]
 fn fault_run_lists_every_failure_and_resume_completes_without_repeats() {
-    let Some(mock) = Mock::start() else {
-        eprintln!("python3 not available: skipped");
-        return;
-    };
+    let mock = Mock::start();
     post(
         &mock,
         "/__faults",
@@ -183,20 +163,13 @@ fn fault_run_lists_every_failure_and_resume_completes_without_repeats() {
     );
 }
 
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("profile-llm-run-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use common::tempdir;
 
 /// The CLI with a provider: LLM factors are scored, the report records the
 /// run, the key stays out of the report, and a second run makes no call.
 #[test]
 fn cli_scores_llm_factors_and_caches() {
-    let Some(mock) = Mock::start() else {
-        eprintln!("python3 not available: skipped");
-        return;
-    };
+    let mock = Mock::start();
     let dir = tempdir("cli");
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/www/example/example.jsonl");
     let run = || {
@@ -312,10 +285,7 @@ fn annotations_and_cache_sharing() {
         .any(|s| s["id"] == "n_facts"));
 
     // Cache sharing: fill a cache from the mock, export it, import it elsewhere.
-    let Some(mock) = Mock::start() else {
-        eprintln!("python3 not available: skipped the cache part");
-        return;
-    };
+    let mock = Mock::start();
     let (a, b) = (dir.join("cache-a"), dir.join("cache-b"));
     let score = |cache: &std::path::Path| {
         let out = Command::new(env!("CARGO_BIN_EXE_profile"))

@@ -6,24 +6,13 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::process::Command;
-
 mod common;
 
 use common::MockServer as Mock;
 
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_profile"))
-        .args(args)
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("PROFILE_API_KEY")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = common::run_cli(args);
+    (code == 0, out, err)
 }
 
 fn dataset(dir: &std::path::Path) -> String {
@@ -51,18 +40,14 @@ fn dataset(dir: &std::path::Path) -> String {
 
 #[test]
 fn judge_and_writer_runs_join_one_report() {
-    let Some(mock) = Mock::start() else {
-        return;
-    };
+    let mock = Mock::start();
     let replies = serde_json::json!([
         {"match": "<<<RESPONSE_1\nGOOD", "json": {"better": "1", "justification": "marked"}},
         {"match": "<<<RESPONSE_2\nGOOD", "json": {"better": "2", "justification": "marked"}},
         {"match": "BROKEN one.", "text": "I cannot decide, both are fine."},
         {"match": "BADINPUT", "text": "SCORE 1\nonly one level here"},
     ]);
-    ureq::post(&mock.url("/__replies"))
-        .send_string(&replies.to_string())
-        .unwrap();
+    mock.script(&replies);
     let dir = std::env::temp_dir().join(format!("profile-model-runs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -7,7 +7,6 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use profile::analysis::Selection;
 
@@ -15,19 +14,7 @@ mod common;
 
 use common::MockServer as Mock;
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_profile"))
-        .args(args)
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("PROFILE_API_KEY")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::run_cli as run;
 
 fn json(args: &[&str]) -> serde_json::Value {
     let (code, out, err) = run(args);
@@ -158,9 +145,7 @@ fn dataset(dir: &std::path::Path) -> String {
 
 #[test]
 fn missing_values_are_counted_apart_and_repeated_facts_once() {
-    let Some(mock) = Mock::start() else {
-        return;
-    };
+    let mock = Mock::start();
     let replies = serde_json::json!([
         // The facts of one response never parse: its pair is missing for n_facts.
         {"match": "BROKEN facts", "text": "I would rather not list facts."},
@@ -169,9 +154,7 @@ fn missing_values_are_counted_apart_and_repeated_facts_once() {
         // block's "TEXT" line).
         {"match": "REPEATS the sky", "json": {"facts": ["The sky is blue.", "the sky is  blue.", "THE SKY IS BLUE.", "It is day."]}},
     ]);
-    ureq::post(&mock.url("/__replies"))
-        .send_string(&replies.to_string())
-        .unwrap();
+    mock.script(&replies);
     let dir = std::env::temp_dir().join(format!("profile-missing-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

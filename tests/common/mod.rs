@@ -168,31 +168,34 @@ pub struct MockServer {
 }
 
 impl MockServer {
-    pub fn start() -> Option<MockServer> {
+    /// Starts `tests/mock_llm/server.py` on a free port. Panics with what to
+    /// install when `python3` is missing: CI installs it, so a test that
+    /// needs the mock fails rather than passing without having run.
+    pub fn start() -> MockServer {
         use std::io::BufRead;
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mock_llm/server.py");
-        let mut child = match std::process::Command::new("python3")
+        let mut child = std::process::Command::new("python3")
             .args([script, "0"])
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
             .spawn()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("skipping the mock-server test: cannot run python3 ({e})");
-                return None;
-            }
-        };
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the mock LLM server needs python3 ({e}): install Python 3 \
+                     (`apt-get install python3`, or run `bash .ci/setup`)"
+                )
+            });
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take()?)
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::io::BufReader::new(stdout)
             .read_line(&mut line)
-            .ok()?;
+            .unwrap_or_else(|e| panic!("cannot read the mock server's first line: {e}"));
         let port = line
             .trim()
             .strip_prefix("listening on ")
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line from the mock: {line:?}"));
-        Some(MockServer { child, port })
+        MockServer { child, port }
     }
 
     /// `http://127.0.0.1:PORT` followed by `path`.
@@ -201,9 +204,67 @@ impl MockServer {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+impl MockServer {
+    /// Scripts the mock's replies (`POST /__replies`; see tests/mock_llm).
+    pub fn script(&self, replies: &serde_json::Value) {
+        ureq::post(&self.url("/__replies"))
+            .send_string(&replies.to_string())
+            .unwrap_or_else(|e| panic!("scripting the mock's replies: {e}"));
+    }
+}
+
 impl Drop for MockServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs the `profile` binary with `args` and no API key in its environment:
+/// (exit code, stdout, stderr). A signal-killed run has code -1.
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_profile"))
+        .args(args)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("PROFILE_API_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the profile binary: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A fresh, empty directory for one test: `name` and the process id keep
+/// tests and concurrent runs apart.
+pub fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("profile-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// `inputs` summarised council reports, 4 pairs each over 4 distinct
+/// responses (responses repeat across pairs, as in real data), each pair with
+/// an input and a source.
+pub fn council_dataset(inputs: usize) -> Dataset {
+    let mut lines = String::new();
+    for i in 0..inputs {
+        let source = format!("Report {i}. The council met on day {i}. It approved item {i}. Residents objected to item {}.", i + 1);
+        let r = |k: usize| {
+            format!(
+                "Summary {k} of report {i}. The council approved item {i}.{}",
+                " It met on that day.".repeat(k)
+            )
+        };
+        for (a, b, p) in [(0, 1, "a"), (1, 2, "b"), (0, 2, "a"), (2, 3, "b")] {
+            lines.push_str(&serde_json::json!({"input": "Summarize.", "source": source, "response_a": r(a), "response_b": r(b), "preference": p}).to_string());
+            lines.push('\n');
+        }
+    }
+    load_bytes(lines.as_bytes(), FormatOptions::default()).expect("the council dataset loads")
 }
