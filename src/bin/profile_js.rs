@@ -79,6 +79,27 @@ export interface Agent {
   ranking: string[];
   /** A model agent's run (judge or writer). */
   run?: AgentRun;
+  /** The joint model of this agent's preferences on all its factors' differences, when fitted. */
+  joint?: JointModel;
+}
+/** See the README's "joint model" section for what a coefficient means. */
+export interface JointModel {
+  method: string; penalty: number; scaling: string;
+  n_pairs_used: number; n_pairs_dropped_tie: number; n_pairs_dropped_missing: number;
+  log_likelihood: number | null; converged: boolean; iterations: number;
+  bootstrap_resamples: number;
+  /** Resamples left out of the intervals (no usable pair, or no convergence). */
+  bootstrap_failed: number;
+  bootstrap_refit: "all" | "interval" | "one_step"; bootstrap_refitted: number;
+  /** By factor id. */
+  coefficients: Record<string, JointCoefficient>;
+}
+export interface JointCoefficient {
+  coefficient: number | null; se: number | null; ci95: [number, number] | null;
+  /** The typical difference (in the factor's units) the coefficient is per. */
+  scale: number;
+  /** Correlation of this factor's differences with the others', by factor id. */
+  correlations?: Record<string, number>;
 }
 /** score = (C − D) / (C + D + T); null when no pair counts. */
 export interface FactorScore {
@@ -105,7 +126,15 @@ export interface Agreement {
 export interface Alignment {
   agent: string; reference: string; factors: string[]; n_factors: number;
   kendall_tau: number | null; spearman_rho: number | null; pearson_r: number | null;
+  /** Paired cluster-bootstrap percentile intervals (present when the agents' tables were given). */
+  kendall_tau_ci95?: [number, number]; spearman_rho_ci95?: [number, number]; pearson_r_ci95?: [number, number];
+  /** Resamples drawn, and those with a defined correlation (the intervals use these). */
+  bootstrap_resamples?: number; bootstrap_resamples_used?: number;
+  /** Permutation p-values (two-sided) and how they were computed. */
+  kendall_tau_p?: number; spearman_rho_p?: number; pearson_r_p?: number;
+  permutations?: number; permutation_exact?: boolean;
   agreement?: Agreement;
+  position_consistency?: number; flipped_share?: number;
 }
 export interface LlmRun {
   provider: string; model: string; base_url: string; templates: string[];
