@@ -435,8 +435,6 @@ pub fn llm_run_record(
     } else {
         known.iter().sum::<usize>() as f64 / known.len() as f64
     };
-    let per_response =
-        plan.len().saturating_sub(plan.unique_sources) as f64 / plan.unique_responses.max(1) as f64;
     crate::report::LlmRun {
         provider: cfg.provider.id().into(),
         model: cfg.model.clone(),
@@ -453,7 +451,7 @@ pub fn llm_run_record(
         failed: stats.failed,
         input_tokens: stats.input_tokens,
         output_tokens: stats.output_tokens,
-        calls_per_unique_response: per_response,
+        calls_per_unique_response: plan.calls_per_unique_response().per_unique_response,
         naive_calls: crate::llm::extract::naive_calls(ds, factors, opts, answers, mean),
         logprobs: opts.logprobs,
         failures: failures

@@ -149,3 +149,43 @@ fn summeval_summarization_plan_stays_within_four_calls_per_response() {
         assert!(naive > 100.0 * plan.len() as f64);
     }
 }
+
+/// The report's calls per unique response is the plan's own measure, also
+/// when a source is also a response (its facts question is a response's).
+#[test]
+fn the_report_and_the_plan_agree_on_calls_per_unique_response() {
+    let line = |src: &str, a: &str, b: &str| {
+        serde_json::json!({"input": "Summarize.", "source": src, "response_a": a, "response_b": b, "preference": "a"})
+            .to_string()
+    };
+    let shared = "The council met. It approved the budget.";
+    let text = [
+        line(shared, "The council approved it.", shared),
+        line("The mayor spoke. Roads are fixed.", "Roads are fixed.", "The mayor spoke."),
+    ]
+    .join("\n");
+    let ds = profile::data::load_bytes(text.as_bytes(), Default::default()).unwrap();
+    let factors = [Factor::SrcCoverage, Factor::NFacts];
+    let opts = ExtractOptions {
+        logprobs: false,
+        summaries: true,
+    };
+    let plan = Plan::new(&ds, &factors, opts);
+    assert_eq!(plan.unique_sources, 2);
+    assert_eq!(plan.source_fact_calls, 1, "one source is also a response");
+    let cfg = ModelConfig::new(Provider::OpenAi, "m");
+    let record = profile::analysis::llm_run_record(
+        &ds,
+        &factors,
+        &plan,
+        &cfg,
+        opts,
+        &Default::default(),
+        &[],
+        &Default::default(),
+    );
+    assert_eq!(
+        record.calls_per_unique_response,
+        plan.calls_per_unique_response().per_unique_response
+    );
+}
