@@ -63,7 +63,9 @@ pub struct LlmRun {
     pub failed: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
-    /// Questions (cached or called) per unique response, sources excluded.
+    /// Questions (cached or called) per unique response, not counting those that
+    /// only extract a source's facts (a source that is also a response counts
+    /// with the responses): `Plan::calls_per_unique_response`.
     pub calls_per_unique_response: f64,
     /// Calls the naive plan (per pair side, one call per fact per factor) would make.
     pub naive_calls: f64,
