@@ -5,7 +5,6 @@
 //! it as SVG elements) and the SVG export ([`to_svg`]) draw the same picture.
 //! Text is escaped in the export; the app inserts it as text nodes.
 
-use crate::factors::Factor;
 use crate::report::Agent;
 
 /// Sizes and labels of a chart.
@@ -84,10 +83,16 @@ pub struct Chart {
 
 const NICE: [f64; 8] = [0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 1.0];
 
-/// A score as charts show it: three decimals, a sign, and a true minus.
+/// A score as every view shows it (app, widget, chart): three decimals, a
+/// sign, and a true minus.
 pub fn fmt_score(x: f64) -> String {
     let s = format!("{x:+.3}");
     s.replace('-', "−")
+}
+
+/// [`fmt_score`], with "—" for a missing value.
+pub fn fmt_score_opt(x: Option<f64>) -> String {
+    x.map_or_else(|| "—".to_owned(), fmt_score)
 }
 
 /// The smallest "nice" half-width of a symmetric score axis that holds `max_abs`.
@@ -144,7 +149,7 @@ pub fn factor_chart(agent: &Agent, opts: &ChartOptions) -> Chart {
         .map(|(i, &(id, score, ci))| {
             let x = to_x(score.clamp(-extent, extent));
             let (bar_x, bar_width) = if x >= zero_x { (zero_x, x - zero_x) } else { (x, zero_x - x) };
-            let label = Factor::from_id(id).map_or_else(|| id.clone(), |f| f.info().name.to_owned());
+            let label = factor_label(id);
             let e = &agent.factor_scores[id];
             let ci_text = ci.map_or_else(String::new, |[lo, hi]| format!(", 95% CI {} to {}", fmt_score(lo), fmt_score(hi)));
             let missing = if e.missing > 0 { format!(", {} missing (a value could not be obtained)", e.missing) } else { String::new() };
@@ -378,7 +383,7 @@ fn short_name(a: &Agent) -> String {
 }
 
 fn factor_label(id: &str) -> String {
-    Factor::from_id(id).map_or_else(|| id.to_owned(), |f| f.info().name.to_owned())
+    crate::factors::display_name(id)
 }
 
 /// Lays out the ranking chart over the factors every agent scored. Agents

@@ -161,7 +161,11 @@ fn the_report_and_the_plan_agree_on_calls_per_unique_response() {
     let shared = "The council met. It approved the budget.";
     let text = [
         line(shared, "The council approved it.", shared),
-        line("The mayor spoke. Roads are fixed.", "Roads are fixed.", "The mayor spoke."),
+        line(
+            "The mayor spoke. Roads are fixed.",
+            "Roads are fixed.",
+            "The mayor spoke.",
+        ),
     ]
     .join("\n");
     let ds = profile::data::load_bytes(text.as_bytes(), Default::default()).unwrap();

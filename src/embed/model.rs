@@ -3,8 +3,8 @@
 //! a footer out. Layout is numbers; text is report text, cut to a readable
 //! length, which the renderer inserts as text only.
 
+use crate::chart::fmt_score_opt as fmt_opt;
 use crate::chart::{factor_chart, fmt_score, nice_extent, Chart, ChartOptions, Tick};
-use crate::factors::Factor;
 use crate::report::{Agent, Alignment, Report};
 
 use super::{EmbedOptions, Theme, WidgetView};
@@ -156,11 +156,7 @@ pub fn short(s: &str, max: usize) -> String {
 
 /// The display name of a factor id: the taxonomy's name, else the id.
 pub fn factor_label(id: &str) -> String {
-    Factor::from_id(id).map_or_else(|| short(id, MAX_NAME), |f| f.info().name.to_owned())
-}
-
-fn fmt_opt(x: Option<f64>) -> String {
-    x.map_or_else(|| "—".to_owned(), fmt_score)
+    short(&crate::factors::display_name(id), MAX_NAME)
 }
 
 /// On a narrow plot, keeps only the axis ends and zero, so labels never overlap.

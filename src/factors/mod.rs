@@ -243,6 +243,13 @@ impl Factor {
     }
 }
 
+/// The display name of a factor id, as every view shows it: the taxonomy's
+/// name (`novel_words` → "novel words"), else the id itself (reports from
+/// elsewhere may carry other factors).
+pub fn display_name(id: &str) -> String {
+    Factor::from_id(id).map_or_else(|| id.to_owned(), |f| f.info().name.to_owned())
+}
+
 impl std::fmt::Display for Factor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.id())

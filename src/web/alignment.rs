@@ -16,9 +16,7 @@ pub struct AlignmentProps {
     pub report: Rc<Report>,
 }
 
-fn num(x: Option<f64>) -> String {
-    x.map_or("—".into(), |v| format!("{v:+.3}").replace('-', "−"))
-}
+use crate::chart::fmt_score_opt as num;
 
 fn pct(x: Option<f64>) -> String {
     x.map_or("—".into(), |v| format!("{:.0}%", v * 100.0))

@@ -15,9 +15,7 @@ use crate::protocol::Input;
 use crate::report::{FactorScoreEntry, Report};
 use crate::view::{SortKey, ViewState};
 
-fn fmt3(x: Option<f64>) -> String {
-    x.map_or("—".into(), |v| format!("{v:+.3}").replace('-', "−"))
-}
+use crate::chart::fmt_score_opt as fmt3;
 
 fn human_bytes(b: u64) -> String {
     const U: [&str; 4] = ["B", "KB", "MB", "GB"];
@@ -439,7 +437,7 @@ fn missing_note(agent: &crate::report::Agent) -> String {
         .iter()
         .filter_map(|id| {
             let m = agent.factor_scores.get(id)?.missing;
-            let name = Factor::from_id(id).map_or(id.clone(), |f| f.info().name.to_owned());
+            let name = crate::factors::display_name(id);
             (m > 0).then(|| format!("{name} {m}"))
         })
         .collect();
@@ -528,7 +526,7 @@ pub fn factor_table(p: &TableProps) -> Html {
                 </tr></thead>
                 <tbody>
                 { for rows.iter().map(|(id, e)| {
-                    let name = Factor::from_id(id).map_or(id.to_string(), |f| f.info().name.to_owned());
+                    let name = crate::factors::display_name(id);
                     html! {
                         <tr data-factor={id.to_string()}>
                             <th scope="row">{name}<span class="muted small">{format!(" {id}")}</span></th>

@@ -13,7 +13,6 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::factors::Factor;
 use crate::llm::engine::{Estimate, RunStats};
 use crate::llm::provider::Provider;
 use crate::llm::settings::ModelForm;
@@ -324,7 +323,7 @@ pub fn model_panel(p: &ModelProps) -> Html {
         .report
         .skipped_factors
         .iter()
-        .map(|s| Factor::from_id(&s.id).map_or(s.id.clone(), |f| f.info().name.to_owned()))
+        .map(|s| crate::factors::display_name(&s.id))
         .collect();
     let run = p.report.llm.as_ref();
     html! {
