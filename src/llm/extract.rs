@@ -36,89 +36,100 @@ use super::Prompt;
 use crate::data::{Dataset, Pair, TextId};
 use crate::factors::Factor;
 
-/// A set of [`JudgementPart`]s, with the traits a map key needs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct JudgementParts(u8);
+/// A small enum whose values a [`Set`] can hold: at most 8, listed in `ALL`.
+pub trait Member: Copy + PartialEq + std::fmt::Debug + 'static {
+    /// Every value, in the order sets list them.
+    const ALL: &'static [Self];
+}
 
-impl JudgementParts {
-    fn bit(p: JudgementPart) -> u8 {
-        let i = JudgementPart::ALL
-            .iter()
-            .position(|&q| q == p)
-            .unwrap_or_default();
+impl Member for JudgementPart {
+    const ALL: &'static [Self] = &JudgementPart::ALL;
+}
+
+impl Member for CheckKind {
+    const ALL: &'static [Self] = &CheckKind::ALL;
+}
+
+/// A set of a [`Member`] enum's values as one byte, with the traits a map
+/// key needs.
+pub struct Set<T>(u8, std::marker::PhantomData<T>);
+
+/// The parts a combined judgement question asks.
+pub type JudgementParts = Set<JudgementPart>;
+/// The kinds of check a fact-check question asks.
+pub type CheckKinds = Set<CheckKind>;
+
+impl<T: Member> Set<T> {
+    fn bit(x: T) -> u8 {
+        let i = T::ALL.iter().position(|&y| y == x).unwrap_or_default();
         1 << i
     }
 
-    pub fn insert(&mut self, p: JudgementPart) {
-        self.0 |= Self::bit(p);
+    pub fn insert(&mut self, x: T) {
+        self.0 |= Self::bit(x);
     }
 
-    pub fn contains(self, p: JudgementPart) -> bool {
-        self.0 & Self::bit(p) != 0
+    pub fn contains(self, x: T) -> bool {
+        self.0 & Self::bit(x) != 0
     }
 
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
 
-    /// The parts, in [`JudgementPart::ALL`] order.
-    pub fn to_vec(self) -> Vec<JudgementPart> {
-        JudgementPart::ALL
-            .into_iter()
-            .filter(|&p| self.contains(p))
-            .collect()
-    }
-}
-
-impl FromIterator<JudgementPart> for JudgementParts {
-    fn from_iter<I: IntoIterator<Item = JudgementPart>>(iter: I) -> Self {
-        let mut s = JudgementParts::default();
-        for p in iter {
-            s.insert(p);
-        }
-        s
-    }
-}
-
-/// A set of [`CheckKind`]s, with the traits a map key needs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CheckKinds(u8);
-
-impl CheckKinds {
-    fn bit(k: CheckKind) -> u8 {
-        let i = CheckKind::ALL
+    /// The values, in `T::ALL` order.
+    pub fn to_vec(self) -> Vec<T> {
+        T::ALL
             .iter()
-            .position(|&q| q == k)
-            .unwrap_or_default();
-        1 << i
-    }
-
-    pub fn insert(&mut self, k: CheckKind) {
-        self.0 |= Self::bit(k);
-    }
-
-    pub fn contains(self, k: CheckKind) -> bool {
-        self.0 & Self::bit(k) != 0
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The kinds, in [`CheckKind::ALL`] order.
-    pub fn to_vec(self) -> Vec<CheckKind> {
-        CheckKind::ALL
-            .into_iter()
-            .filter(|&k| self.contains(k))
+            .copied()
+            .filter(|&x| self.contains(x))
             .collect()
     }
 }
 
-impl FromIterator<CheckKind> for CheckKinds {
-    fn from_iter<I: IntoIterator<Item = CheckKind>>(iter: I) -> Self {
-        let mut s = CheckKinds::default();
-        for k in iter {
-            s.insert(k);
+impl<T> Clone for Set<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Set<T> {}
+impl<T> Default for Set<T> {
+    fn default() -> Self {
+        Set(0, std::marker::PhantomData)
+    }
+}
+impl<T> PartialEq for Set<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<T> Eq for Set<T> {}
+impl<T> std::hash::Hash for Set<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+impl<T> PartialOrd for Set<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for Set<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+impl<T: Member> std::fmt::Debug for Set<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.to_vec()).finish()
+    }
+}
+
+impl<T: Member> FromIterator<T> for Set<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut s = Set::default();
+        for x in iter {
+            s.insert(x);
         }
         s
     }
@@ -1066,6 +1077,22 @@ pub fn key_texts<'a>(q: &Question, ds: &'a Dataset, answers: &'a Answers) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sets_hold_every_member_in_one_byte() {
+        fn all_fit<T: Member>() {
+            assert!(T::ALL.len() <= 8, "{:?}", T::ALL);
+            let full: Set<T> = T::ALL.iter().copied().collect();
+            assert_eq!(full.to_vec(), T::ALL);
+            for &x in T::ALL {
+                let one: Set<T> = std::iter::once(x).collect();
+                assert!(one.contains(x) && !one.is_empty());
+                assert_eq!(one.to_vec(), [x]);
+            }
+        }
+        all_fit::<JudgementPart>();
+        all_fit::<CheckKind>();
+    }
     use crate::data::{load_bytes, FormatOptions};
     use crate::factors::Task;
 

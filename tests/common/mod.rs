@@ -177,7 +177,7 @@ impl MockServer {
         let mut child = std::process::Command::new("python3")
             .args([script, "0"])
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
