@@ -37,6 +37,7 @@ pub mod factors;
 pub mod llm;
 pub mod protocol;
 pub mod report;
+pub mod state;
 pub mod stats;
 pub mod summary;
 pub mod view;

@@ -6,8 +6,9 @@ use std::rc::Rc;
 use web_sys::{DragEvent, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use super::app::{selected_factors, LoadSpec};
+use super::app::selected_factors;
 use super::download::{save_svg_as_png, save_text};
+use super::worker_hook::LoadSpec;
 use crate::chart::{factor_chart, to_svg, Chart, ChartOptions};
 use crate::data::{Diagnostic, Format, FormatOptions, SummEvalLabel};
 use crate::factors::{Factor, Task};

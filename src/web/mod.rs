@@ -11,6 +11,7 @@ pub mod idb;
 pub mod llm;
 pub mod model;
 pub mod worker;
+pub mod worker_hook;
 
 /// Renders the app into the page. Does nothing outside a window (in the
 /// worker, which loads the same module).

@@ -13,11 +13,12 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::llm::engine::{Estimate, RunStats};
+use crate::llm::engine::RunStats;
 use crate::llm::provider::Provider;
 use crate::llm::settings::ModelForm;
 use crate::protocol::{LlmRequest, ModelKind, ScoreRequest, Secret};
 use crate::report::Report;
+use crate::state::LlmUi;
 
 const FORM_KEY: &str = "profile.model-form";
 
@@ -40,29 +41,6 @@ fn store(name: &str, value: Option<&str>) {
             None => s.remove_item(name),
         };
     }
-}
-
-/// The LLM part of the app's state.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LlmUi {
-    pub running: bool,
-    pub paused: bool,
-    pub estimate: Option<EstimateView>,
-    pub progress: Option<(RunStats, Option<f64>)>,
-    pub error: Option<String>,
-    pub info: Option<String>,
-    /// The report holds model values (a run's or imported annotations).
-    pub has_values: bool,
-}
-
-/// A received estimate.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EstimateView {
-    pub estimate: Estimate,
-    pub questions: u64,
-    pub pairs: u64,
-    pub unique_responses: u64,
-    pub unique_sources: u64,
 }
 
 /// What the panel asks the app to do.

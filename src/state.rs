@@ -1,0 +1,439 @@
+//! The web app's state, target-independent so that it is tested natively:
+//! what the app is doing ([`Status`]), the report and view it shows, the
+//! language-model panel's part ([`LlmUi`]), and [`State::reduce`], which folds
+//! a UI [`Action`] or a worker message into the next state. The reducer is
+//! pure: a file to save is left in [`State::download`] for the app's effect,
+//! never written from here. The Yew component (`web::app`) only dispatches
+//! actions and renders this state.
+
+use std::rc::Rc;
+
+use crate::data::{Diagnostic, Format, FormatOptions, SummEvalLabel};
+use crate::llm::engine::{Estimate, RunStats};
+use crate::protocol::FromWorker;
+use crate::report::Report;
+use crate::view::ViewState;
+
+/// What the app is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Idle,
+    Loading {
+        name: String,
+        bytes: u64,
+        total_bytes: u64,
+        records: u64,
+    },
+    Ready,
+    Failed(String),
+}
+
+/// The whole UI state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    pub status: Status,
+    pub report: Option<Rc<Report>>,
+    pub diagnostics: Rc<Vec<Diagnostic>>,
+    pub view: ViewState,
+    pub options: FormatOptions,
+    pub elapsed_ms: Option<f64>,
+    pub notice: Option<String>,
+    pub llm: LlmUi,
+    /// The last file the app was asked to save; a new `seq` is a new download.
+    pub download: Option<Rc<Download>>,
+}
+
+/// A file to save, left in the state by [`State::reduce`] for the app's
+/// download effect.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Download {
+    pub seq: u64,
+    pub name: String,
+    pub mime: String,
+    pub content: String,
+}
+
+pub enum Action {
+    StartLoading {
+        name: String,
+        total_bytes: u64,
+        /// Reloading the previous input after a cancel: keep the notice.
+        restoring: bool,
+    },
+    /// A message from the worker.
+    Worker(Box<FromWorker>),
+    Cancelled,
+    SetView(ViewState),
+    SetFormat(Option<Format>),
+    SetLabel(SummEvalLabel),
+    /// A model run was started (or estimate asked, or import sent).
+    LlmStarted,
+    LlmPaused(bool),
+    /// The model values were removed from the report.
+    LlmCleared,
+}
+
+impl State {
+    /// The state of a fresh page showing `view`.
+    pub fn new(view: ViewState) -> State {
+        State {
+            status: Status::Idle,
+            report: None,
+            diagnostics: Rc::default(),
+            view,
+            options: FormatOptions::default(),
+            elapsed_ms: None,
+            notice: None,
+            llm: LlmUi::default(),
+            download: None,
+        }
+    }
+
+    /// Folds a worker message into the state.
+    fn apply_worker(&mut self, msg: FromWorker) {
+        match msg {
+            FromWorker::Ready => {}
+            FromWorker::Progress {
+                bytes,
+                total_bytes,
+                records,
+            } => {
+                if let Status::Loading { name, .. } = &self.status {
+                    self.status = Status::Loading {
+                        name: name.clone(),
+                        bytes,
+                        total_bytes,
+                        records,
+                    };
+                }
+            }
+            FromWorker::Loaded {
+                report,
+                diagnostics,
+                elapsed_ms,
+            } => {
+                self.report = Some(Rc::new(report));
+                self.diagnostics = Rc::new(diagnostics);
+                // A new dataset: its model values start empty.
+                self.llm = LlmUi {
+                    running: self.llm.running,
+                    ..LlmUi::default()
+                };
+                self.elapsed_ms = Some(elapsed_ms);
+                self.status = Status::Ready;
+            }
+            FromWorker::Scored { report } => {
+                self.report = Some(Rc::new(report));
+                if !matches!(self.status, Status::Loading { .. }) {
+                    self.status = Status::Ready;
+                }
+            }
+            FromWorker::Failed { message } => self.status = Status::Failed(message),
+            FromWorker::LlmEstimate {
+                estimate,
+                questions,
+                pairs,
+                unique_responses,
+                unique_sources,
+            } => {
+                self.llm.error = None;
+                self.llm.estimate = Some(EstimateView {
+                    estimate,
+                    questions,
+                    pairs,
+                    unique_responses,
+                    unique_sources,
+                });
+            }
+            FromWorker::LlmProgress {
+                stats,
+                cost_usd,
+                paused,
+            } => {
+                self.llm.progress = Some((stats, cost_usd));
+                self.llm.paused = paused;
+            }
+            FromWorker::LlmFinished { report, warning } => {
+                self.llm.running = false;
+                self.llm.paused = false;
+                self.llm.has_values = true;
+                self.llm.info = warning;
+                self.report = Some(Rc::new(report));
+            }
+            FromWorker::LlmFailed { message } => {
+                self.llm.running = false;
+                self.llm.paused = false;
+                self.llm.error = Some(message);
+            }
+            FromWorker::CacheExported { jsonl, entries } => {
+                self.download = Some(Rc::new(Download {
+                    seq: self.download.as_ref().map_or(1, |d| d.seq + 1),
+                    name: "profile-answer-cache.jsonl".into(),
+                    mime: "application/x-ndjson".into(),
+                    content: jsonl,
+                }));
+                self.llm.info = Some(format!("Exported {entries} cached answers."));
+            }
+            FromWorker::Imported {
+                what,
+                added,
+                problems,
+                report,
+            } => {
+                let mut info = format!("Imported {added} {what} entries.");
+                if !problems.is_empty() {
+                    info += &format!(
+                        " {} lines were skipped: {}",
+                        problems.len(),
+                        problems
+                            .iter()
+                            .take(3)
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                }
+                self.llm.info = Some(info);
+                self.llm.error = None;
+                if let Some(r) = report {
+                    self.llm.has_values = true;
+                    self.report = Some(Rc::new(r));
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    /// The state after `action`. Pure: what must happen outside (a download)
+    /// is left in the state for an effect to carry out.
+    pub fn reduce(&self, action: Action) -> State {
+        let mut s = self.clone();
+        match action {
+            Action::Worker(msg) => s.apply_worker(*msg),
+            Action::StartLoading {
+                name,
+                total_bytes,
+                restoring,
+            } => {
+                s.status = Status::Loading {
+                    name,
+                    bytes: 0,
+                    total_bytes,
+                    records: 0,
+                };
+                if !restoring {
+                    s.notice = None;
+                }
+            }
+            Action::Cancelled => {
+                s.status = if s.report.is_some() {
+                    Status::Ready
+                } else {
+                    Status::Idle
+                };
+                s.notice =
+                    Some("Loading was cancelled; the previous report is still shown.".into());
+            }
+            Action::SetView(v) => s.view = v,
+            Action::SetFormat(f) => s.options.format = f,
+            Action::SetLabel(l) => s.options.summeval_label = l,
+            Action::LlmStarted => {
+                s.llm.running = true;
+                s.llm.paused = false;
+                s.llm.error = None;
+                s.llm.info = None;
+                s.llm.progress = None;
+            }
+            Action::LlmPaused(p) => s.llm.paused = p,
+            Action::LlmCleared => {
+                s.llm = LlmUi {
+                    running: s.llm.running,
+                    ..LlmUi::default()
+                }
+            }
+        }
+        s
+    }
+}
+
+/// The LLM part of the app's state.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LlmUi {
+    pub running: bool,
+    pub paused: bool,
+    pub estimate: Option<EstimateView>,
+    pub progress: Option<(RunStats, Option<f64>)>,
+    pub error: Option<String>,
+    pub info: Option<String>,
+    /// The report holds model values (a run's or imported annotations).
+    pub has_values: bool,
+}
+
+/// A received estimate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EstimateView {
+    pub estimate: Estimate,
+    pub questions: u64,
+    pub pairs: u64,
+    pub unique_responses: u64,
+    pub unique_sources: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{score_report, DatasetInfo, ScoreConfig};
+    use crate::factors::Task;
+
+    fn report() -> Report {
+        let text = r#"{"input": "q", "response_a": "a long answer here", "response_b": "short", "preference": "a"}"#;
+        let ds = crate::data::load_bytes(text.as_bytes(), FormatOptions::default()).unwrap();
+        score_report(
+            &ds,
+            &ScoreConfig::for_task(Task::Helpful),
+            &DatasetInfo::default(),
+        )
+    }
+
+    fn worker(s: &State, msg: FromWorker) -> State {
+        s.reduce(Action::Worker(Box::new(msg)))
+    }
+
+    #[test]
+    fn loading_then_loaded_shows_the_report_and_starts_model_values_afresh() {
+        let s = State::new(ViewState::default()).reduce(Action::StartLoading {
+            name: "f.jsonl".into(),
+            total_bytes: 10,
+            restoring: false,
+        });
+        assert!(matches!(s.status, Status::Loading { ref name, .. } if name == "f.jsonl"));
+        let s = worker(
+            &s,
+            FromWorker::Progress {
+                bytes: 5,
+                total_bytes: 10,
+                records: 1,
+            },
+        );
+        assert!(matches!(s.status, Status::Loading { bytes: 5, .. }));
+        let mut s = s;
+        s.llm.has_values = true;
+        s.llm.running = true;
+        let s = worker(
+            &s,
+            FromWorker::Loaded {
+                report: report(),
+                diagnostics: vec![],
+                elapsed_ms: 3.0,
+            },
+        );
+        assert_eq!(s.status, Status::Ready);
+        assert!(s.report.is_some());
+        assert_eq!(s.elapsed_ms, Some(3.0));
+        assert!(!s.llm.has_values, "a new dataset has no model values yet");
+        assert!(s.llm.running, "a run in progress is still running");
+    }
+
+    #[test]
+    fn a_rescore_during_a_load_keeps_the_load_status() {
+        let s = State::new(ViewState::default()).reduce(Action::StartLoading {
+            name: "f".into(),
+            total_bytes: 0,
+            restoring: false,
+        });
+        let s = worker(&s, FromWorker::Scored { report: report() });
+        assert!(matches!(s.status, Status::Loading { .. }));
+        let idle = worker(
+            &State::new(ViewState::default()),
+            FromWorker::Scored { report: report() },
+        );
+        assert_eq!(idle.status, Status::Ready);
+    }
+
+    #[test]
+    fn cancel_keeps_the_previous_report_and_says_so_and_a_restore_keeps_the_notice() {
+        let empty = State::new(ViewState::default()).reduce(Action::Cancelled);
+        assert_eq!(empty.status, Status::Idle);
+        let shown = worker(
+            &State::new(ViewState::default()),
+            FromWorker::Loaded {
+                report: report(),
+                diagnostics: vec![],
+                elapsed_ms: 1.0,
+            },
+        );
+        let s = shown.reduce(Action::Cancelled);
+        assert_eq!(s.status, Status::Ready);
+        let notice = s.notice.clone().expect("a notice");
+        assert!(notice.contains("cancelled"), "{notice}");
+        let restoring = s.reduce(Action::StartLoading {
+            name: "previous".into(),
+            total_bytes: 0,
+            restoring: true,
+        });
+        assert_eq!(restoring.notice.as_deref(), Some(notice.as_str()));
+        let fresh = s.reduce(Action::StartLoading {
+            name: "new".into(),
+            total_bytes: 0,
+            restoring: false,
+        });
+        assert_eq!(fresh.notice, None);
+    }
+
+    #[test]
+    fn an_exported_cache_becomes_a_download_for_the_effect_each_time() {
+        let s = State::new(ViewState::default());
+        let export = |s: &State, n: u64| {
+            worker(
+                s,
+                FromWorker::CacheExported {
+                    jsonl: format!("{{\"n\":{n}}}\n"),
+                    entries: n,
+                },
+            )
+        };
+        let one = export(&s, 1);
+        let d1 = one.download.clone().expect("a download");
+        assert_eq!(
+            (d1.name.as_str(), d1.mime.as_str(), d1.content.as_str()),
+            (
+                "profile-answer-cache.jsonl",
+                "application/x-ndjson",
+                "{\"n\":1}\n"
+            )
+        );
+        assert_eq!(one.llm.info.as_deref(), Some("Exported 1 cached answers."));
+        // The same content exported again is a new download (a new seq).
+        let two = export(&one, 1);
+        assert_ne!(two.download, one.download);
+        // Other actions leave the pending download as it is: the effect runs once.
+        let other = two.reduce(Action::LlmPaused(true));
+        assert_eq!(other.download, two.download);
+    }
+
+    #[test]
+    fn a_model_run_starts_finishes_or_fails_in_the_panel_state() {
+        let s = State::new(ViewState::default()).reduce(Action::LlmStarted);
+        assert!(s.llm.running && !s.llm.paused && s.llm.error.is_none());
+        let failed = worker(
+            &s,
+            FromWorker::LlmFailed {
+                message: "refused".into(),
+            },
+        );
+        assert!(!failed.llm.running);
+        assert_eq!(failed.llm.error.as_deref(), Some("refused"));
+        let done = worker(
+            &s,
+            FromWorker::LlmFinished {
+                report: report(),
+                warning: Some("not saved".into()),
+            },
+        );
+        assert!(!done.llm.running && done.llm.has_values && done.report.is_some());
+        assert_eq!(done.llm.info.as_deref(), Some("not saved"));
+        let cleared = done.reduce(Action::LlmCleared);
+        assert!(!cleared.llm.has_values && cleared.llm.info.is_none());
+    }
+}
