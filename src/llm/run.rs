@@ -598,3 +598,205 @@ pub fn run_plan(
     let (answers, failures) = run.finish();
     (answers, stats, failures)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{load_bytes, FormatOptions};
+    use crate::factors::Factor;
+    use crate::llm::provider::{Provider, Usage};
+    use std::sync::Arc;
+
+    /// Lets `ok` writes through into `buf`, then fails every write.
+    struct FailAfter {
+        ok: usize,
+        buf: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for FailAfter {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.ok == 0 {
+                return Err(std::io::Error::other("No space left on device"));
+            }
+            self.ok -= 1;
+            self.buf.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Answers every prompt with one fact, or with `error` when set; counts calls.
+    struct Fake {
+        cfg: ModelConfig,
+        calls: AtomicUsize,
+        error: Option<CallError>,
+    }
+
+    impl Llm for Fake {
+        fn complete(&self, _: &Prompt) -> Result<Completion, CallError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if let Some(e) = &self.error {
+                return Err(e.clone());
+            }
+            Ok(Completion {
+                text: r#"{"facts": ["A fact."]}"#.into(),
+                first_token_logprobs: None,
+                token_logprobs: None,
+                usage: Usage {
+                    input_tokens: 10,
+                    output_tokens: 2,
+                },
+                finish: None,
+                model: None,
+            })
+        }
+        fn config(&self) -> &ModelConfig {
+            &self.cfg
+        }
+    }
+
+    fn ds() -> Dataset {
+        let lines: Vec<String> = (0..6)
+            .map(|i| {
+                serde_json::json!({"response_a": format!("Answer {i} a."), "response_b": format!("Answer {i} b."), "preference": "a"})
+                    .to_string()
+            })
+            .collect();
+        load_bytes(lines.join("\n").as_bytes(), FormatOptions::default()).unwrap()
+    }
+
+    fn go(llm: &Fake, cache: &mut DiskCache) -> (RunStats, Vec<FailedItem>) {
+        let d = ds();
+        let opts = ExtractOptions::default();
+        let plan = Plan::new(&d, &[Factor::NFacts], opts);
+        let settings = RunSettings {
+            concurrency: 1,
+            ..Default::default()
+        };
+        let (_, stats, failures) = run_plan(
+            &plan,
+            &d,
+            opts,
+            llm,
+            cache,
+            &settings,
+            &AtomicBool::new(false),
+            &|_| {},
+        );
+        (stats, failures)
+    }
+
+    fn fake(error: Option<CallError>) -> Fake {
+        Fake {
+            cfg: ModelConfig::new(Provider::OpenAi, "m"),
+            calls: AtomicUsize::new(0),
+            error,
+        }
+    }
+
+    #[test]
+    fn a_failed_cache_write_stops_the_run_and_names_what_was_not_stored() {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = FailAfter {
+            ok: 3,
+            buf: buf.clone(),
+        };
+        let mut cache = DiskCache::with_writer(MemoryCache::new(), Box::new(writer), "c".into());
+        let llm = fake(None);
+        let (stats, failures) = go(&llm, &mut cache);
+        let stored = buf
+            .lock()
+            .unwrap()
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+        assert_eq!(stored, 3);
+        assert_eq!(cache.memory().len(), 3, "only what was written is kept");
+        assert!(
+            stats.stopped.as_deref().unwrap().contains("No space left"),
+            "{stats:?}"
+        );
+        assert_eq!(stats.not_stored.len(), 1, "{stats:?}");
+        assert!(
+            stats.not_stored[0].contains("line 2"),
+            "{:?}",
+            stats.not_stored
+        );
+        // One call at a time: nothing is sent after the failed write.
+        assert_eq!(llm.calls.load(Ordering::SeqCst), 4);
+        // The questions left are listed as not asked, not dropped.
+        assert_eq!(failures.len(), 12 - 4);
+        assert!(failures
+            .iter()
+            .all(|f| f.reason.starts_with("not asked: the run stopped")));
+    }
+
+    #[test]
+    fn after_a_failed_write_the_next_entry_starts_a_new_line() {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let mut cache = DiskCache::with_writer(
+            MemoryCache::new(),
+            Box::new(FailAfter {
+                ok: 0,
+                buf: buf.clone(),
+            }),
+            "c".into(),
+        );
+        let entry = |k: &str| CacheEntry {
+            key: k.into(),
+            template: "t@1".into(),
+            provider: "openai".into(),
+            model: "m".into(),
+            decoding: Default::default(),
+            reply: "r".into(),
+            value: serde_json::json!(["x"]),
+            input_tokens: 0,
+            output_tokens: 0,
+        };
+        assert!(cache.put(entry("a")).is_err());
+        assert!(cache.memory().get("a").is_none());
+        cache.writer = Box::new(FailAfter {
+            ok: 9,
+            buf: buf.clone(),
+        });
+        assert!(cache.put(entry("b")).unwrap());
+        assert!(buf.lock().unwrap().starts_with(b"\n{"));
+    }
+
+    #[test]
+    fn a_refused_key_stops_the_run_at_the_first_answer() {
+        let mut cache =
+            DiskCache::with_writer(MemoryCache::new(), Box::new(Vec::new()), "c".into());
+        let llm = fake(Some(CallError::Auth {
+            status: 401,
+            message: "Incorrect API key provided.".into(),
+        }));
+        let (stats, failures) = go(&llm, &mut cache);
+        assert_eq!(llm.calls.load(Ordering::SeqCst), 1);
+        assert!(stats.stopped.as_deref().unwrap().contains("HTTP 401"));
+        assert_eq!(failures.len(), 12);
+        assert_eq!(stats.failed, 12);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_seen_and_the_file_is_locked() {
+        let dir = std::env::temp_dir().join(format!("profile-run-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cache.jsonl"), "{\"key\": \"to").unwrap();
+        let (cache, bad) = DiskCache::open(&dir).unwrap();
+        assert_eq!((bad.len(), bad[0].line), (1, 1));
+        assert!(cache.needs_newline);
+        match DiskCache::open(&dir) {
+            Err(CacheError::InUse { lock }) => assert_eq!(lock, dir.join("lock")),
+            other => panic!("a second open must be refused: {:?}", other.err()),
+        }
+        drop(cache);
+        assert!(
+            DiskCache::open(&dir).is_ok(),
+            "the lock goes with the cache"
+        );
+    }
+}

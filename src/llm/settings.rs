@@ -143,6 +143,34 @@ impl Field {
     }
 }
 
+impl RunSettings {
+    /// Checks the settings against the [`Field`] ranges (for settings that
+    /// did not come through the form or the CLI, e.g. a worker message).
+    ///
+    /// # Errors
+    /// One message per value out of range.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        let mut check = |f: Field, x: Option<f64>| {
+            if let Some(x) = x {
+                if let Err(why) = f.parse(&x.to_string()) {
+                    errors.push(format!("{}: {why}, not {x}", f.name));
+                }
+            }
+        };
+        check(CONCURRENCY, Some(self.concurrency as f64));
+        check(RPM, self.requests_per_minute);
+        check(TPM, self.tokens_per_minute);
+        check(TIMEOUT, Some(self.retry.timeout_s));
+        check(ATTEMPTS, Some(f64::from(self.retry.max_attempts)));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 /// A validated form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelChoice {
