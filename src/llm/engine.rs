@@ -720,6 +720,63 @@ mod tests {
     }
 
     #[test]
+    fn waits_past_the_cap_huge_replies_and_refused_keys_fail_at_once_and_are_named() {
+        let (d, mut run, mut stats, retry) = setup(&[Factor::NFacts]);
+        let jobs = run.next_stage(&d, &MemoryCache::new(), &mut stats).unwrap();
+        let cx = run.context(&retry);
+        for wait in [1e300, 1_000_000.0, 600.5] {
+            let mut j = jobs[0].clone();
+            j.start_call(&mut stats);
+            let Step::Failed(f) = j.on_result(
+                Err(CallError::RateLimited {
+                    retry_after_s: Some(wait),
+                }),
+                &cx,
+                0.5,
+                &mut stats,
+            ) else {
+                panic!("a wait of {wait} s must not be waited")
+            };
+            assert!(f.reason.contains("600 s"), "{}", f.reason);
+            assert_eq!(f.attempts, 1);
+            assert!(
+                f.question.starts_with("facts of response A (line 1): “The town met.”"),
+                "{}",
+                f.question
+            );
+            assert_eq!(f.template, "atomic_facts@1");
+        }
+        let mut j = jobs[0].clone();
+        j.start_call(&mut stats);
+        let Step::Failed(f) = j.on_result(
+            Err(CallError::TooLarge {
+                limit: 10 << 20,
+                head: "HUGE xxx".into(),
+            }),
+            &cx,
+            0.5,
+            &mut stats,
+        ) else {
+            panic!("too large is final")
+        };
+        assert!(f.reason.contains("10 MiB"), "{}", f.reason);
+        assert_eq!(f.raw_reply.as_deref(), Some("HUGE xxx"));
+        assert!(j.fatal().is_none());
+        let mut k = jobs[1].clone();
+        k.start_call(&mut stats);
+        k.on_result(
+            Err(CallError::Auth {
+                status: 403,
+                message: "no access".into(),
+            }),
+            &cx,
+            0.5,
+            &mut stats,
+        );
+        assert!(k.fatal().unwrap().contains("HTTP 403"));
+    }
+
+    #[test]
     fn failures_keep_the_raw_reply_and_errors_that_cannot_be_retried_stop_at_once() {
         let (d, mut run, mut stats, retry) = setup(&[Factor::NFacts]);
         let jobs = run.next_stage(&d, &MemoryCache::new(), &mut stats).unwrap();
