@@ -385,8 +385,8 @@ fn ctrl_c_stores_the_calls_in_flight() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
-    unsafe_kill(child.id(), "INT");
+    wait_for_requests(&mock, 2);
+    send_signal(child.id(), "INT");
     let o = wait_for(child, Duration::from_secs(10)).expect("exits after Ctrl-C");
     assert_eq!(code(&o), "rc 130", "{}", err(&o));
     assert!(err(&o).contains("interrupted"), "{}", err(&o));
@@ -395,16 +395,17 @@ fn ctrl_c_stores_the_calls_in_flight() {
     assert_eq!(cache_lines(&dir), 2, "both answers in flight were stored");
 
     // Twice: out at once, without waiting for the calls in flight.
+    post(&mock, "/__reset", "{}");
     let child = score_cmd(&mock, &dir, 24, &["--concurrency", "2", "--timeout", "30"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    unsafe_kill(child.id(), "INT");
+    wait_for_requests(&mock, 2);
+    send_signal(child.id(), "INT");
     std::thread::sleep(Duration::from_millis(100));
     let t = Instant::now();
-    unsafe_kill(child.id(), "INT");
+    send_signal(child.id(), "INT");
     let o = wait_for(child, Duration::from_secs(10)).expect("exits");
     assert!(
         t.elapsed() < Duration::from_millis(900),
@@ -414,8 +415,17 @@ fn ctrl_c_stores_the_calls_in_flight() {
     assert_eq!(code(&o), "rc 130", "{}", err(&o));
 }
 
+/// Waits until the mock has received `n` model requests (at most 20 s).
+fn wait_for_requests(mock: &Mock, n: u64) {
+    let start = Instant::now();
+    while stats(mock)["total"].as_u64().unwrap() < n {
+        assert!(start.elapsed() < Duration::from_secs(20), "no {n} requests");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Sends a signal with kill(1).
-fn unsafe_kill(pid: u32, sig: &str) {
+fn send_signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
         .args([format!("-{sig}"), pid.to_string()])
         .status()
@@ -438,7 +448,7 @@ fn a_second_run_on_the_same_cache_refuses() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_requests(&mock, 1);
     let second = run(score_cmd(&mock, &dir, 4, &[]), Duration::from_secs(60));
     assert_eq!(code(&second), "rc 1", "{}", err(&second));
     assert!(err(&second).contains("in use"), "{}", err(&second));

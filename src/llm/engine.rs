@@ -740,7 +740,8 @@ mod tests {
             assert!(f.reason.contains("600 s"), "{}", f.reason);
             assert_eq!(f.attempts, 1);
             assert!(
-                f.question.starts_with("facts of response A (line 1): “The town met.”"),
+                f.question
+                    .starts_with("facts of response A (line 1): “The town met.”"),
                 "{}",
                 f.question
             );
