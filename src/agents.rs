@@ -31,7 +31,7 @@ impl RunInfo<'_> {
             kind: kind.into(),
             provider: self.model.provider.id().into(),
             model: self.model.model.clone(),
-            base_url: self.model.effective_base_url().into(),
+            base_url: crate::llm::provider::redact_url(self.model.effective_base_url()),
             calls: self.stats.calls,
             cache_hits: self.stats.cache_hits,
             failed: self.stats.failed,

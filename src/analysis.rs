@@ -438,7 +438,7 @@ pub fn llm_run_record(
     crate::report::LlmRun {
         provider: cfg.provider.id().into(),
         model: cfg.model.clone(),
-        base_url: cfg.effective_base_url().into(),
+        base_url: crate::llm::provider::redact_url(cfg.effective_base_url()),
         templates: stats.templates.iter().cloned().collect(),
         pairs: ds.pairs.len() as u64,
         unique_responses: plan.unique_responses as u64,

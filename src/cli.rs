@@ -27,7 +27,7 @@ USAGE:
                      [--sample N] [--json] [--out REPORT.json]
                      [--provider openai|anthropic|gemini|openai-compatible --model M
                       [--base-url URL] [--limit N] [--concurrency N] [--rpm N] [--tpm N]
-                      [--timeout SECONDS] [--cache-dir DIR] [--no-logprobs]
+                      [--timeout SECONDS] [--attempts N] [--cache-dir DIR] [--no-logprobs]
                       [--price-in USD_PER_M --price-out USD_PER_M] [--estimate]]
                      [--annotations VALUES.jsonl]
   profile judge FILE --provider P --model M [score's selection and provider options]
@@ -104,6 +104,13 @@ pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure>
         return Err(usage_error("no command given"));
     };
     let rest = &args[1..];
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        let text =
+            command_help(cmd).ok_or_else(|| usage_error(format!("unknown command `{cmd}`")))?;
+        return out
+            .write_all(text.as_bytes())
+            .map_err(|e| data_error(format!("cannot write the output: {e}")));
+    }
     let text = match cmd.as_str() {
         "score" => cmd_score(rest)?,
         "judge" => cmd_model_run(rest, "judge")?,
@@ -119,6 +126,25 @@ pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure>
     };
     out.write_all(text.as_bytes())
         .map_err(|e| data_error(format!("cannot write the output: {e}")))
+}
+
+/// The part of the usage about `cmd` (its `profile cmd …` entries), then
+/// the notes; `None` for an unknown command.
+fn command_help(cmd: &str) -> Option<String> {
+    let (head, rest) = USAGE.split_once("USAGE:\n")?;
+    let (entries, notes) = rest.split_once("\n\n")?;
+    let mut mine = String::new();
+    let mut inside = false;
+    for line in entries.lines() {
+        if let Some(p) = line.strip_prefix("  profile ") {
+            inside = p.split_whitespace().next() == Some(cmd);
+        }
+        if inside {
+            mine.push_str(line);
+            mine.push('\n');
+        }
+    }
+    (!mine.is_empty()).then(|| format!("{head}USAGE:\n{mine}\n{notes}"))
 }
 
 /// Parsed flags: positional arguments and `--name value` / `--switch`.
@@ -188,7 +214,7 @@ fn parse_factors(list: &str) -> Result<Vec<Factor>, Failure> {
 }
 
 /// Options that only make sense with `--provider`.
-const PROVIDER_OPTIONS: [&str; 11] = [
+const PROVIDER_OPTIONS: [&str; 12] = [
     "provider",
     "model",
     "base-url",
@@ -197,6 +223,7 @@ const PROVIDER_OPTIONS: [&str; 11] = [
     "rpm",
     "tpm",
     "timeout",
+    "attempts",
     "cache-dir",
     "price-in",
     "price-out",
@@ -395,6 +422,154 @@ fn parse_num<T: std::str::FromStr>(f: &Flags, name: &str) -> Result<Option<T>, F
         .transpose()
 }
 
+/// A numeric flag checked against its range in the table the app's form
+/// uses ([`crate::llm::settings::Field`]).
+fn parse_field(f: &Flags, field: crate::llm::settings::Field) -> Result<Option<f64>, Failure> {
+    f.values
+        .get(field.flag)
+        .map(|v| {
+            field
+                .parse(v)
+                .map_err(|why| usage_error(format!("--{} {why}, not `{v}`", field.flag)))
+        })
+        .transpose()
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM during a model run: the first stops sending
+/// and lets the calls in flight finish and be stored; a second exits at once.
+#[cfg(unix)]
+#[allow(unsafe_code)] // signal handlers: see each SAFETY comment
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// Set by the first signal; the run's cancel flag.
+    pub static STOP: AtomicBool = AtomicBool::new(false);
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        // Only async-signal-safe calls here: atomics, write(2), _exit(2).
+        if COUNT.fetch_add(1, Ordering::SeqCst) >= 1 {
+            let msg = b"\ninterrupted again: exiting now; answers in flight are lost\n";
+            // SAFETY: write(2) and _exit(2) are async-signal-safe.
+            unsafe {
+                libc::write(2, msg.as_ptr().cast(), msg.len());
+                libc::_exit(130);
+            }
+        }
+        STOP.store(true, Ordering::SeqCst);
+        let msg = b"\ninterrupted: no new calls are sent; waiting for the calls in flight to \
+store their answers (Ctrl-C again quits at once)\n";
+        // SAFETY: write(2) is async-signal-safe.
+        unsafe {
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+        }
+    }
+
+    fn set(handler: libc::sighandler_t) {
+        // SAFETY: a zeroed sigaction with an empty mask is valid; the
+        // handler only touches atomics and async-signal-safe calls.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+            libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+        }
+    }
+
+    /// Handles the signals for the duration of a run.
+    pub fn install() {
+        set(on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+    }
+
+    /// Back to the default (terminate) after the run.
+    pub fn uninstall() {
+        set(libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+mod interrupt {
+    pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    pub fn install() {}
+    pub fn uninstall() {}
+}
+
+/// How a model run ended, as the CLI's outcome: the report is only made
+/// from a run that finished and gave something.
+fn run_outcome(
+    what: &str,
+    stats: &crate::llm::engine::RunStats,
+    failures: &[crate::llm::engine::FailedItem],
+    cache: &std::path::Path,
+) -> Result<(), Failure> {
+    let list = |items: &[String]| {
+        let mut s: String = items
+            .iter()
+            .take(5)
+            .map(|x| format!("\n  {}", printable(x)))
+            .collect();
+        if items.len() > 5 {
+            let _ = write!(s, "\n  … and {} more", items.len() - 5);
+        }
+        s
+    };
+    if !stats.not_stored.is_empty() {
+        return Err(data_error(format!(
+            "{}\n{} answers were received but not stored (paid for; a re-run asks them again):{}",
+            stats
+                .stopped
+                .as_deref()
+                .unwrap_or("the cache could not be written"),
+            stats.not_stored.len(),
+            list(&stats.not_stored)
+        )));
+    }
+    if stats.cancelled {
+        return Err(Failure {
+            message: format!(
+                "interrupted: {} answers are stored in {} ({} this run); {} questions were not \
+                 asked. Run the same command again to continue: nothing stored is paid again.",
+                stats.succeeded + stats.cache_hits,
+                cache.display(),
+                stats.succeeded,
+                stats.remaining()
+            ),
+            code: 130,
+        });
+    }
+    if let Some(why) = &stats.stopped {
+        return Err(data_error(format!(
+            "{what}: {why}\n{} questions answered (stored in {}), {} failed or not asked",
+            stats.succeeded + stats.cache_hits,
+            cache.display(),
+            stats.failed
+        )));
+    }
+    if stats.failed > 0 && stats.succeeded + stats.cache_hits + stats.skipped_empty == 0 {
+        let reasons: Vec<String> = failures
+            .iter()
+            .take(3)
+            .map(|f| format!("{}: {}", f.question, f.reason))
+            .collect();
+        return Err(data_error(format!(
+            "{what}: nothing usable: all {} questions failed, e.g.:{}",
+            stats.failed,
+            list(&reasons)
+        )));
+    }
+    Ok(())
+}
+
+/// `text` without control characters (ANSI escapes and the like from
+/// names and replies), safe to print on a terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .collect()
+}
+
 /// A provider, its key, the disk cache and the pacing a command's model
 /// calls use.
 struct LlmSession {
@@ -412,8 +587,22 @@ impl LlmSession {
         use crate::llm::engine::RunSettings;
         use crate::llm::run::HttpLlm;
 
+        use crate::llm::settings::{ATTEMPTS, CONCURRENCY, RPM, TIMEOUT, TPM};
         let mc = model_config(f, provider)?;
         let provider = mc.provider;
+        let mut settings = RunSettings::default();
+        if let Some(c) = parse_field(f, CONCURRENCY)? {
+            settings.concurrency = c as usize;
+        }
+        settings.requests_per_minute = parse_field(f, RPM)?;
+        settings.tokens_per_minute = parse_field(f, TPM)?;
+        if let Some(t) = parse_field(f, TIMEOUT)? {
+            settings.retry.timeout_s = t;
+        }
+        if let Some(a) = parse_field(f, ATTEMPTS)? {
+            settings.retry.max_attempts = a as u32;
+        }
+        let price = price_flags(f, &mc)?;
         let key = std::iter::once("PROFILE_API_KEY")
             .chain(provider.key_env_vars().iter().copied())
             .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
@@ -424,28 +613,15 @@ impl LlmSession {
                 .collect();
             return Err(data_error(format!("no API key: set {}", vars.join(" or "))));
         }
-        let mut settings = RunSettings::default();
-        if let Some(c) = parse_num::<usize>(f, "concurrency")? {
-            settings.concurrency = c.max(1);
-        }
-        settings.requests_per_minute = parse_num(f, "rpm")?;
-        settings.tokens_per_minute = parse_num(f, "tpm")?;
-        if let Some(t) = parse_num::<f64>(f, "timeout")? {
-            settings.retry.timeout_s = t;
-        }
         let (cache, bad) = open_cache(f)?;
         let quiet = f.switches.iter().any(|s| s == "quiet");
-        if bad > 0 && !quiet {
-            eprintln!(
-                "warning: {bad} unreadable lines in {} were skipped",
-                cache.path().display()
-            );
+        if !quiet {
+            warn_cache_lines(cache.path(), &bad);
         }
-        let price = price_flags(f, &mc)?;
         let llm = HttpLlm::new(
             mc.clone(),
             key,
-            std::time::Duration::from_secs_f64(settings.retry.timeout_s),
+            crate::llm::schedule::duration_s(settings.retry.timeout_s),
         );
         Ok(LlmSession {
             mc,
@@ -470,11 +646,14 @@ impl LlmSession {
         plan: &crate::llm::extract::Plan,
         ds: &crate::data::Dataset,
         opts: crate::llm::extract::ExtractOptions,
-    ) -> Option<(
-        crate::llm::extract::Answers,
-        crate::llm::engine::RunStats,
-        Vec<crate::llm::engine::FailedItem>,
-    )> {
+    ) -> Result<
+        Option<(
+            crate::llm::extract::Answers,
+            crate::llm::engine::RunStats,
+            Vec<crate::llm::engine::FailedItem>,
+        )>,
+        Failure,
+    > {
         let est = crate::llm::engine::estimate(plan, ds, opts, &self.mc, &self.cache, self.price);
         let detail = if plan.unique_responses > 0 {
             let per = plan.calls_per_unique_response();
@@ -499,7 +678,7 @@ impl LlmSession {
         );
         if self.estimate_only {
             println!("{summary}");
-            return None;
+            return Ok(None);
         }
         if !self.quiet {
             eprintln!("{summary}");
@@ -507,22 +686,23 @@ impl LlmSession {
         // Live progress only on a terminal, at most five times a second.
         let live = !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
         let last_print = std::sync::Mutex::new(std::time::Instant::now());
-        let cancel = std::sync::atomic::AtomicBool::new(false);
         let progress = |s: &crate::llm::engine::RunStats| {
             let mut last = last_print.lock().expect("progress clock");
             if live && last.elapsed().as_millis() >= 200 {
                 *last = std::time::Instant::now();
                 eprint!(
-                    "\r{what}: {} questions: {} done, {} cached, {} failed, {} calls, {} tokens   ",
+                    "\r{what}: {} questions: {} done, {} cached, {} failed, {} calls, {} tokens{}   ",
                     s.questions,
                     s.succeeded,
                     s.cache_hits,
                     s.failed,
                     s.calls,
-                    s.input_tokens + s.output_tokens
+                    s.input_tokens + s.output_tokens,
+                    waited(s)
                 );
             }
         };
+        interrupt::install();
         let out = crate::llm::run::run_plan(
             plan,
             ds,
@@ -530,22 +710,25 @@ impl LlmSession {
             &self.llm,
             &mut self.cache,
             &self.settings,
-            &cancel,
+            &interrupt::STOP,
             &progress,
         );
+        interrupt::uninstall();
         if !self.quiet {
             let s = &out.1;
             eprintln!(
-                "\r{what}: {} questions: {} done, {} cached, {} failed; {} calls, {} tokens",
+                "\r{what}: {} questions: {} done, {} cached, {} failed; {} calls, {} tokens{}",
                 s.questions,
                 s.succeeded,
                 s.cache_hits,
                 s.failed,
                 s.calls,
-                s.input_tokens + s.output_tokens
+                s.input_tokens + s.output_tokens,
+                waited(s)
             );
         }
-        Some(out)
+        run_outcome(what, &out.1, &out.2, self.cache.path())?;
+        Ok(Some(out))
     }
 
     /// Extracts the model-based factors among `cfg`'s (cached). `Ok(None)`:
@@ -558,7 +741,7 @@ impl LlmSession {
         let factors = cfg.requested();
         let opts = self.opts(cfg);
         let plan = crate::llm::extract::Plan::new(ds, &factors, opts);
-        let Some((answers, stats, failures)) = self.execute("factors", &plan, ds, opts) else {
+        let Some((answers, stats, failures)) = self.execute("factors", &plan, ds, opts)? else {
             return Ok(None);
         };
         let run = crate::analysis::llm_run_record(
@@ -642,7 +825,7 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
         let order = runs::JudgeOrder::new(single, cfg.bootstrap.seed);
         let plan = runs::judge_plan(&ds, cfg.task, order);
         let opts = session.opts(&cfg);
-        let Some((answers, stats, failures)) = session.execute("judge", &plan, &ds, opts) else {
+        let Some((answers, stats, failures)) = session.execute("judge", &plan, &ds, opts)? else {
             return Ok(String::new());
         };
         let outcome = runs::judge_outcome(&ds, cfg.task, order, &answers);
@@ -666,7 +849,7 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
         let inputs = parse_num::<usize>(&f, "inputs")?;
         let plan = runs::generate_plan(&ds, cfg.task, inputs);
         let opts = session.opts(&cfg);
-        let Some((answers, stats, failures)) = session.execute("writer", &plan, &ds, opts) else {
+        let Some((answers, stats, failures)) = session.execute("writer", &plan, &ds, opts)? else {
             return Ok(String::new());
         };
         let out = runs::generated_dataset(&ds, &plan, &answers);
@@ -770,6 +953,11 @@ fn fmt_opt(x: Option<f64>, width: usize) -> String {
 
 /// The report as a readable table.
 pub fn render_table(r: &Report) -> String {
+    // Names and ids come from files and flags: no escape reaches the terminal.
+    printable(&table_text(r))
+}
+
+fn table_text(r: &Report) -> String {
     let d = &r.dataset;
     let mut s = String::new();
     let _ = writeln!(
@@ -1032,17 +1220,28 @@ fn cmd_cache(args: &[String]) -> Result<String, Failure> {
             .get("cache-dir")
             .map_or(".profile-cache", String::as_str),
     );
-    let open = || {
-        DiskCache::open(dir)
-            .map_err(|e| data_error(format!("cannot open the cache in {}: {e}", dir.display())))
+    let fail = |e: crate::llm::run::CacheError| {
+        data_error(format!("cannot open the cache in {}: {e}", dir.display()))
     };
     match f.positional.as_slice() {
-        [cmd] if cmd == "export" => Ok(open()?.0.memory().to_jsonl()),
+        [cmd] if cmd == "export" => {
+            // Read only: no lock, so a run may go on meanwhile.
+            let (mem, bad) = DiskCache::read(dir).map_err(fail)?;
+            warn_cache_lines(&dir.join("cache.jsonl"), &bad);
+            Ok(mem.to_jsonl())
+        }
         [cmd, file] if cmd == "import" => {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| data_error(format!("cannot read {file}: {e}")))?;
-            let (mut cache, _) = open()?;
-            let (added, problems) = cache.import_jsonl(&text);
+            let (mut cache, bad) = DiskCache::open(dir).map_err(fail)?;
+            warn_cache_lines(cache.path(), &bad);
+            let (added, problems) = cache.import_jsonl(&text).map_err(|e| {
+                data_error(format!(
+                    "cannot write the cache {}: {e}; the import stopped (entries before the \
+                     failure are stored)",
+                    cache.path().display()
+                ))
+            })?;
             let mut out = format!("{added} new entries added to {}\n", cache.path().display());
             for d in &problems {
                 out.push_str(&format!("skipped {file}: {d}\n"));
@@ -1082,9 +1281,9 @@ fn extract_options(mc: &ModelConfig, cfg: &ScoreConfig) -> ExtractOptions {
     }
 }
 
-/// The answer cache in `--cache-dir` (default `.profile-cache`) and the
-/// number of its unreadable lines.
-fn open_cache(f: &Flags) -> Result<(DiskCache, usize), Failure> {
+/// The answer cache in `--cache-dir` (default `.profile-cache`) and its
+/// unreadable lines.
+fn open_cache(f: &Flags) -> Result<(DiskCache, Vec<crate::data::Diagnostic>), Failure> {
     let dir = f
         .values
         .get("cache-dir")
@@ -1093,13 +1292,39 @@ fn open_cache(f: &Flags) -> Result<(DiskCache, usize), Failure> {
         .map_err(|e| data_error(format!("cannot open the cache in {dir}: {e}")))
 }
 
+/// Warns about the cache lines that were skipped, with their numbers (the
+/// first ten); their questions are asked again.
+fn warn_cache_lines(path: &std::path::Path, bad: &[crate::data::Diagnostic]) {
+    if bad.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: {} unreadable lines in {} were skipped (their questions are asked again):",
+        bad.len(),
+        path.display()
+    );
+    for d in bad.iter().take(10) {
+        eprintln!("  {}", printable(&d.to_string()));
+    }
+    if bad.len() > 10 {
+        eprintln!("  … and {} more", bad.len() - 10);
+    }
+}
+
+/// ", waited N s to retry" when retries waited.
+fn waited(s: &crate::llm::engine::RunStats) -> String {
+    if s.waited_s >= 1.0 {
+        format!(", waited {:.0} s to retry", s.waited_s)
+    } else {
+        String::new()
+    }
+}
+
 /// `--price-in` and `--price-out`, else the price table's entry for the model.
 fn price_flags(f: &Flags, mc: &ModelConfig) -> Result<Option<Price>, Failure> {
+    use crate::llm::settings::{PRICE_IN, PRICE_OUT};
     Ok(
-        match (
-            parse_num::<f64>(f, "price-in")?,
-            parse_num::<f64>(f, "price-out")?,
-        ) {
+        match (parse_field(f, PRICE_IN)?, parse_field(f, PRICE_OUT)?) {
             (Some(i), Some(o)) => Some(Price {
                 input_per_m: i,
                 output_per_m: o,
@@ -1185,12 +1410,7 @@ fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         }
     };
     let (mut cache, bad) = open_cache(&f)?;
-    if bad > 0 {
-        eprintln!(
-            "warning: {bad} unreadable lines in {} were skipped",
-            cache.path().display()
-        );
-    }
+    warn_cache_lines(cache.path(), &bad);
     let batch = BatchRun {
         format,
         mc: &mc,
@@ -1329,7 +1549,13 @@ impl BatchRun<'_> {
                 .map(|e| serde_json::to_string(e).expect("entries serialise") + "\n")
                 .collect();
             // Durable: every entry is appended to the cache file.
-            let (added, _) = cache.import_jsonl(&entries);
+            let (added, _) = cache.import_jsonl(&entries).map_err(|e| {
+                data_error(format!(
+                    "cannot write the cache {}: {e}; the import stopped at {file} (answers \
+                     before the failure are stored)",
+                    cache.path().display()
+                ))
+            })?;
             let _ = writeln!(
                 out,
                 "{file}: {added} new answers added to {} ({} lines: {} answered, {} already \
@@ -1415,7 +1641,20 @@ fn list_factors() -> String {
 
 /// Entry point for the binary: runs and exits with the right code.
 pub fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = Vec::new();
+    for (i, a) in std::env::args_os().skip(1).enumerate() {
+        match a.into_string() {
+            Ok(a) => args.push(a),
+            Err(a) => {
+                eprintln!(
+                    "error: argument {} ({}) is not valid UTF-8; give names and paths in UTF-8\n\n{USAGE}",
+                    i + 1,
+                    printable(&a.to_string_lossy())
+                );
+                std::process::exit(2);
+            }
+        }
+    }
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     match run(&args, &mut lock) {

@@ -45,6 +45,7 @@ fn settings() -> RunSettings {
             base_s: 0.01,
             max_s: 0.05,
             timeout_s: 5.0,
+            ..Default::default()
         },
         ..Default::default()
     }

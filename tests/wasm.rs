@@ -266,3 +266,99 @@ async fn browser_runs_retry_cache_in_indexeddb_and_rerun_without_calls() {
     // The key is not in anything the run produced.
     assert!(!format!("{:?}", progress.borrow()).contains("sk-wasm-test"));
 }
+
+/// A transport that answers every call with one error, and counts the calls.
+struct Failing {
+    calls: std::cell::Cell<u32>,
+    error: profile::llm::provider::CallError,
+}
+
+impl profile::web::llm::Transport for Failing {
+    async fn send(
+        &self,
+        _provider: profile::llm::provider::Provider,
+        _req: &profile::llm::provider::HttpRequest,
+        _timeout_s: f64,
+    ) -> Result<profile::llm::provider::Completion, profile::llm::provider::CallError> {
+        self.calls.set(self.calls.get() + 1);
+        Err(self.error.clone())
+    }
+}
+
+/// Hostile answers in the worker (issue 10): a refused key stops the run at
+/// the first answer with the rest listed as not asked; a Retry-After of
+/// 1e300 s fails each item at once (not a 24-day timer, not a panic);
+/// settings out of range are refused before anything is sent.
+#[wasm_bindgen_test]
+async fn worker_stops_on_a_refused_key_and_does_not_wait_for_ever() {
+    use profile::llm::provider::CallError;
+    use profile::llm::settings::ModelForm;
+    use profile::protocol::LlmRequest;
+    use profile::web::llm::{run, Control};
+    let mut loader = Loader::new(FormatOptions::default());
+    loader.push(EXAMPLE);
+    let session = std::cell::RefCell::new(Session::new());
+    let _ = session.borrow_mut().finish_load(
+        "example".into(),
+        loader,
+        Default::default(),
+        &ScoreRequest::default(),
+        || 0.0,
+    );
+    let request = |concurrency: &str| {
+        let form = ModelForm {
+            model: format!("hostile-{}", js_sys::Date::now()),
+            sample: "1".into(),
+            concurrency: concurrency.into(),
+            ..ModelForm::default()
+        };
+        LlmRequest {
+            choice: form.validate().unwrap(),
+            score: ScoreRequest {
+                factors: Some(vec![profile::factors::Factor::NFacts]),
+                ..Default::default()
+            },
+            run: Default::default(),
+        }
+    };
+    let post = |_: &FromWorker| {};
+    let control = Control::default();
+    let failures = |msg: FromWorker| match msg {
+        FromWorker::LlmFinished { report, .. } => report.llm.unwrap().failures,
+        other => panic!("run failed: {other:?}"),
+    };
+
+    let key = Failing {
+        calls: Default::default(),
+        error: CallError::Auth {
+            status: 401,
+            message: "Incorrect API key provided.".into(),
+        },
+    };
+    let f = failures(run(&session, &request("1"), "sk", &key, &control, &post).await);
+    assert_eq!(key.calls.get(), 1, "one answer is enough");
+    assert!(f.len() > 1);
+    assert!(f.iter().any(|x| x["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("not asked: the run stopped")));
+
+    let wait = Failing {
+        calls: Default::default(),
+        error: CallError::RateLimited {
+            retry_after_s: Some(1e300),
+        },
+    };
+    let f = failures(run(&session, &request("4"), "sk", &wait, &control, &post).await);
+    assert_eq!(wait.calls.get() as usize, f.len(), "no retry");
+    assert!(f
+        .iter()
+        .all(|x| x["reason"].as_str().unwrap().contains("600 s")));
+
+    let mut bad = request("4");
+    bad.choice.settings.concurrency = 100_000_000;
+    match run(&session, &bad, "sk", &wait, &control, &post).await {
+        FromWorker::LlmFailed { message } => assert!(message.contains("concurrency"), "{message}"),
+        other => panic!("must be refused: {other:?}"),
+    }
+}

@@ -23,7 +23,7 @@ use super::prompts;
 use super::provider::{estimate_prompt_tokens, CallError, Completion, ModelConfig};
 use super::schedule::RetryPolicy;
 use super::Prompt;
-use crate::data::Dataset;
+use crate::data::{Dataset, TextId};
 
 /// Pacing and robustness settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,7 +51,9 @@ impl Default for RunSettings {
 /// A question that could not be answered, with why and the raw reply.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FailedItem {
-    /// What was asked, e.g. `Facts(TextId(3))`.
+    /// What was asked, named for a person: the question, the pair's line
+    /// and the text's first words, e.g. `facts of response A (line 3):
+    /// “The council approved …”`.
     pub question: String,
     pub template: String,
     pub reason: String,
@@ -77,6 +79,18 @@ pub struct RunStats {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cancelled: bool,
+    /// Why the run stopped before asking everything (a refused key, an
+    /// account out of credit, a cache that cannot be written), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// Answers received but not stored because the cache could not be
+    /// written (they were paid for; a re-run asks them again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_stored: Vec<String>,
+    /// Seconds waited before retries (backoff and `Retry-After`), summed
+    /// over the calls.
+    #[serde(default)]
+    pub waited_s: f64,
     /// `name@version` of every template asked (or found in the cache).
     pub templates: std::collections::BTreeSet<String>,
 }
@@ -119,6 +133,70 @@ pub fn question_key(
     )
 }
 
+/// Where each text first appears: the pair's line and the text's role.
+pub type Places = FxHashMap<TextId, (u64, &'static str)>;
+
+/// The first line and role of every text of `ds`.
+pub fn places(ds: &Dataset) -> Places {
+    let mut m = Places::default();
+    for p in &ds.pairs {
+        for (t, role) in [
+            (Some(p.a), "response A"),
+            (Some(p.b), "response B"),
+            (p.source, "source"),
+            (p.input, "input"),
+        ] {
+            if let Some(t) = t {
+                m.entry(t).or_insert((p.line, role));
+            }
+        }
+    }
+    m
+}
+
+/// The first `n` words of `text`, control characters dropped, `…` when cut.
+pub fn first_words(text: &str, n: usize) -> String {
+    let mut words = text.split_whitespace();
+    let mut out: Vec<String> = words
+        .by_ref()
+        .take(n)
+        .map(|w| w.chars().filter(|c| !c.is_control()).collect())
+        .collect();
+    if words.next().is_some() {
+        out.push("…".into());
+    }
+    out.join(" ")
+}
+
+/// A question named for a person: what is asked, of which text, where the
+/// text first appears (line of the pair) and its first words.
+pub fn describe(q: &Question, ds: &Dataset, places: &Places) -> String {
+    let text = |t: TextId| {
+        let (line, role) = places.get(&t).copied().unwrap_or((0, "text"));
+        format!("{role} (line {line}): “{}”", first_words(ds.text(t), 8))
+    };
+    match *q {
+        Question::Facts(t) => format!("facts of {}", text(t)),
+        Question::Judgements { response, .. } => format!("judgements of {}", text(response)),
+        Question::FluencyCoherence { response, .. } => {
+            format!("fluency/coherence of {}", text(response))
+        }
+        Question::Checks { text: t, .. } => format!("fact checks of {}", text(t)),
+        Question::SourceCoverage { source, response } => format!(
+            "coverage of the source “{}” by {}",
+            first_words(ds.text(source), 4),
+            text(response)
+        ),
+        Question::Judge { first, second, .. } => {
+            format!("verdict on {} vs {}", text(first), text(second))
+        }
+        Question::Generate { input, source, .. } => match input.or(source) {
+            Some(t) => format!("responses for {}", text(t)),
+            None => "responses for an empty input".into(),
+        },
+    }
+}
+
 /// Answers already paid for, by cache key.
 pub trait AnswerCache {
     /// The parsed answer stored under `key`, if any.
@@ -136,6 +214,8 @@ impl AnswerCache for MemoryCache {
 #[derive(Clone, Debug)]
 pub struct Job {
     pub question: Question,
+    /// The question named for a person (see [`FailedItem::question`]).
+    pub what: String,
     pub key: String,
     original: Prompt,
     /// The repair request, once the first reply failed to parse.
@@ -143,6 +223,9 @@ pub struct Job {
     attempts: u32,
     /// Set once the first reply failed to parse: that reply and why.
     repairing: Option<(String, String)>,
+    /// Why every further call of the run would fail too (a refused key, no
+    /// credit), once an answer said so.
+    fatal: Option<String>,
 }
 
 /// What a driver does after a call.
@@ -165,15 +248,23 @@ pub struct Context<'a> {
 }
 
 impl Job {
-    fn new(question: Question, prompt: Prompt, key: String) -> Job {
+    fn new(question: Question, what: String, prompt: Prompt, key: String) -> Job {
         Job {
             question,
+            what,
             key,
             original: prompt,
             repair: None,
             attempts: 0,
             repairing: None,
+            fatal: None,
         }
+    }
+
+    /// Why the run must stop, when this job's last answer showed that every
+    /// further call would fail the same way (HTTP 401/403, no credit).
+    pub fn fatal(&self) -> Option<&str> {
+        self.fatal.as_deref()
     }
 
     /// The request to send next.
@@ -199,7 +290,7 @@ impl Job {
 
     fn fail(&self, reason: String, raw_reply: Option<String>) -> FailedItem {
         FailedItem {
-            question: format!("{:?}", self.question),
+            question: self.what.clone(),
             template: self.original.template_id(),
             reason,
             raw_reply,
@@ -218,19 +309,32 @@ impl Job {
         let c = match result {
             Ok(c) => c,
             Err(e) if e.retryable() && cx.retry.may_retry(self.attempts) => {
+                let after_s = cx.retry.delay_s(self.attempts, e.retry_after_s(), jitter);
+                if let Some(why) = cx.retry.refuse_wait(after_s) {
+                    return Step::Failed(self.fail(format!("{e}; {why}"), None));
+                }
                 stats.retries += 1;
-                return Step::Call {
-                    after_s: cx.retry.delay_s(self.attempts, e.retry_after_s(), jitter),
+                stats.waited_s += after_s;
+                return Step::Call { after_s };
+            }
+            Err(CallError::TooLarge { limit, head }) => {
+                let e = CallError::TooLarge {
+                    limit,
+                    head: String::new(),
                 };
+                return Step::Failed(self.fail(e.to_string(), Some(head)));
             }
             Err(e) => {
+                if e.stops_run() {
+                    self.fatal = Some(e.to_string());
+                }
                 return Step::Failed(match self.repairing.take() {
                     Some((raw, problem)) => self.fail(
                         format!("reply did not parse ({problem}); the repair call failed ({e})"),
                         Some(raw),
                     ),
                     None => self.fail(e.to_string(), None),
-                })
+                });
             }
         };
         stats.input_tokens += c.usage.input_tokens;
@@ -274,8 +378,10 @@ pub struct Run {
     pub cfg: ModelConfig,
     pub answers: Answers,
     pub failures: Vec<FailedItem>,
-    /// Questions sharing a job's call, by cache key.
-    twins: FxHashMap<String, Vec<Question>>,
+    /// Questions sharing a job's call, by cache key, with their names.
+    twins: FxHashMap<String, Vec<(Question, String)>>,
+    /// Where the texts are, for naming questions (built at the first stage).
+    places: Option<Places>,
     stage: usize,
 }
 
@@ -293,6 +399,7 @@ impl Run {
             answers: Answers::default(),
             failures: Vec::new(),
             twins: FxHashMap::default(),
+            places: None,
             stage: 0,
         }
     }
@@ -326,6 +433,7 @@ impl Run {
             _ => return None,
         };
         self.stage += 1;
+        let places = self.places.get_or_insert_with(|| places(ds));
         let mut jobs: Vec<Job> = Vec::new();
         for q in questions {
             let Some(p) = prompt(q, ds, &self.answers, self.opts) else {
@@ -341,8 +449,8 @@ impl Run {
                     _ => {
                         stats.failed += 1;
                         self.failures.push(FailedItem {
-                            question: format!("{q:?}"),
-                            template: String::new(),
+                            question: describe(q, ds, places),
+                            template: prompts::FACT_CHECKS.id(),
                             reason: "not asked: the facts it checks could not be extracted".into(),
                             raw_reply: None,
                             attempts: 0,
@@ -361,10 +469,10 @@ impl Run {
             // Questions whose prompt is the same as an earlier one's (e.g. two
             // responses with the same facts and context) share its single call.
             match self.twins.get_mut(&key) {
-                Some(twins) => twins.push(*q),
+                Some(twins) => twins.push((*q, describe(q, ds, places))),
                 None => {
                     self.twins.insert(key.clone(), Vec::new());
-                    jobs.push(Job::new(*q, p, key));
+                    jobs.push(Job::new(*q, describe(q, ds, places), p, key));
                 }
             }
         }
@@ -378,16 +486,16 @@ impl Run {
         match step {
             Step::Done(a, _) => {
                 stats.succeeded += 1 + twins.len() as u64;
-                for t in twins {
+                for (t, _) in twins {
                     self.answers.insert(t, a.clone());
                 }
                 self.answers.insert(job.question, a);
             }
             Step::Failed(f) => {
                 stats.failed += 1 + twins.len() as u64;
-                for t in twins {
+                for (_, what) in twins {
                     self.failures.push(FailedItem {
-                        question: format!("{t:?}"),
+                        question: what,
                         ..f.clone()
                     });
                 }
@@ -433,17 +541,17 @@ pub fn estimate(
     price: Option<super::pricing::Price>,
 ) -> Estimate {
     use super::provider::estimate_tokens;
-    let answers = Answers::default();
+    // First-stage answers found in the cache, so that fact checks of cached
+    // facts are looked up (and counted) exactly.
+    let mut answers = Answers::default();
     let mut e = Estimate::default();
     let tokens = |t: crate::data::TextId| estimate_tokens(ds.text(t)) as f64;
     for q in &plan.first {
         let Some(p) = prompt(q, ds, &answers, opts) else {
             continue;
         };
-        if cache
-            .answer(&question_key(cfg, q, &p, ds, &answers))
-            .is_some()
-        {
+        if let Some(a) = cache.answer(&question_key(cfg, q, &p, ds, &Answers::default())) {
+            answers.insert(*q, a);
             e.cached += 1;
             continue;
         }
@@ -460,6 +568,27 @@ pub fn estimate(
     let entries =
         |facts_of: f64, answers: usize| (facts_of / 12.0).ceil() * (8.0 + 4.0 * answers as f64);
     for q in &plan.second {
+        let facts_of = match *q {
+            Question::Checks { text, .. } => Some(text),
+            Question::SourceCoverage { source, .. } => Some(source),
+            _ => None,
+        };
+        if facts_of.is_some_and(|t| answers.facts(t).is_some()) {
+            // The facts are cached: the question is known exactly.
+            match prompt(q, ds, &answers, opts) {
+                // Nothing to check: no call.
+                None => continue,
+                Some(p)
+                    if cache
+                        .answer(&question_key(cfg, q, &p, ds, &answers))
+                        .is_some() =>
+                {
+                    e.cached += 1;
+                    continue;
+                }
+                Some(_) => {}
+            }
+        }
         let (input, output) = match *q {
             Question::Checks {
                 text,
@@ -588,6 +717,64 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(run2.next_stage(&d2, &cache, &mut stats2).is_none());
+    }
+
+    #[test]
+    fn waits_past_the_cap_huge_replies_and_refused_keys_fail_at_once_and_are_named() {
+        let (d, mut run, mut stats, retry) = setup(&[Factor::NFacts]);
+        let jobs = run.next_stage(&d, &MemoryCache::new(), &mut stats).unwrap();
+        let cx = run.context(&retry);
+        for wait in [1e300, 1_000_000.0, 600.5] {
+            let mut j = jobs[0].clone();
+            j.start_call(&mut stats);
+            let Step::Failed(f) = j.on_result(
+                Err(CallError::RateLimited {
+                    retry_after_s: Some(wait),
+                }),
+                &cx,
+                0.5,
+                &mut stats,
+            ) else {
+                panic!("a wait of {wait} s must not be waited")
+            };
+            assert!(f.reason.contains("600 s"), "{}", f.reason);
+            assert_eq!(f.attempts, 1);
+            assert!(
+                f.question
+                    .starts_with("facts of response A (line 1): “The town met.”"),
+                "{}",
+                f.question
+            );
+            assert_eq!(f.template, "atomic_facts@1");
+        }
+        let mut j = jobs[0].clone();
+        j.start_call(&mut stats);
+        let Step::Failed(f) = j.on_result(
+            Err(CallError::TooLarge {
+                limit: 10 << 20,
+                head: "HUGE xxx".into(),
+            }),
+            &cx,
+            0.5,
+            &mut stats,
+        ) else {
+            panic!("too large is final")
+        };
+        assert!(f.reason.contains("10 MiB"), "{}", f.reason);
+        assert_eq!(f.raw_reply.as_deref(), Some("HUGE xxx"));
+        assert!(j.fatal().is_none());
+        let mut k = jobs[1].clone();
+        k.start_call(&mut stats);
+        k.on_result(
+            Err(CallError::Auth {
+                status: 403,
+                message: "no access".into(),
+            }),
+            &cx,
+            0.5,
+            &mut stats,
+        );
+        assert!(k.fatal().unwrap().contains("HTTP 403"));
     }
 
     #[test]

@@ -329,15 +329,33 @@ impl fmt::Debug for Redacted<'_> {
     }
 }
 
+/// `scheme://user:password@host…` → `scheme://user:[redacted]@host…`.
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split_once(':').map_or(user, |(u, _)| u);
+            format!("{scheme}://{user}:[redacted]@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
 fn is_secret_header(name: &str) -> bool {
     SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
 }
 
 /// Replaces the value of a `key=` query parameter (Gemini's legacy way of
-/// passing the key) with `[redacted]`.
-fn redact_url(url: &str) -> String {
+/// passing the key) and the password of `user:password@` credentials with
+/// `[redacted]`.
+pub fn redact_url(url: &str) -> String {
+    let url = redact_userinfo(url);
     let Some((path, query)) = url.split_once('?') else {
-        return url.to_string();
+        return url;
     };
     let query: Vec<String> = query
         .split('&')
@@ -866,6 +884,32 @@ pub enum CallError {
     /// The reply hit `max_tokens` before it was complete; `partial` is what
     /// arrived (the tokens are still billed, hence `usage`).
     Truncated { partial: String, usage: Usage },
+    /// The reply is longer than [`MAX_REPLY_BYTES`]; `head` is its start.
+    /// Not retried: the same request would be paid for again and answered
+    /// the same way.
+    TooLarge { limit: usize, head: String },
+}
+
+/// The most bytes of a reply that are read: 10 MiB. A reply this long is
+/// not a factor, a verdict or a handful of responses; reading on would only
+/// cost memory.
+pub const MAX_REPLY_BYTES: usize = 10 * 1024 * 1024;
+
+/// The first `n` characters of a reply's bytes (lossy UTF-8), for listing a
+/// reply that could not be used.
+pub fn reply_head(bytes: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(4 * n)])
+        .chars()
+        .take(n)
+        .collect()
+}
+
+impl CallError {
+    /// Whether this error means every further call fails the same way (the
+    /// key is refused, the account has no credit): the run stops at once.
+    pub fn stops_run(&self) -> bool {
+        matches!(self, CallError::Auth { .. } | CallError::Quota { .. })
+    }
 }
 
 impl CallError {
@@ -927,6 +971,11 @@ impl fmt::Display for CallError {
             CallError::Network(m) => write!(f, "network error: {m}"),
             CallError::Malformed(m) => write!(f, "malformed reply: {m}"),
             CallError::Refused(m) => write!(f, "refused or filtered: {m}"),
+            CallError::TooLarge { limit, .. } => write!(
+                f,
+                "reply larger than {} MiB; not read further and not retried",
+                limit / (1024 * 1024)
+            ),
             CallError::Truncated { partial, .. } => write!(
                 f,
                 "reply truncated at max_tokens ({} characters received)",
@@ -1579,6 +1628,20 @@ mod tests {
         assert_eq!(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"), None);
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 25:49:37 GMT"), None);
         assert_eq!(parse_http_date(""), None);
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("http://user:hunter2@127.0.0.1:8080/v1?key=abc&x=1"),
+            "http://user:[redacted]@127.0.0.1:8080/v1?key=[redacted]&x=1"
+        );
+        assert_eq!(
+            redact_url("https://tok@host/v1"),
+            "https://tok:[redacted]@host/v1"
+        );
+        assert_eq!(redact_url("https://host/a@b"), "https://host/a@b");
+        assert_eq!(redact_url("no url"), "no url");
     }
 
     #[test]

@@ -4,25 +4,37 @@
 //! and tokens per minute), retried with exponential backoff and jitter that
 //! honours `Retry-After` on rate limits, server errors, timeouts and network
 //! errors. A reply that does not parse gets one repair request; after that the
-//! item is recorded as failed with its raw reply. Every success is appended to
-//! the disk cache at once, so an interrupted run loses no paid work and a
-//! re-run repeats no successful call.
+//! item is recorded as failed with its raw reply. A wait longer than
+//! [`RetryPolicy::max_wait_s`](super::schedule::RetryPolicy) fails the item
+//! instead; a reply over [`MAX_REPLY_BYTES`] fails it at once. A refused
+//! key or an account out of credit stops the run at the first such answer.
+//!
+//! Every success is appended to the disk cache before it is used, so an
+//! interrupted run loses no paid work and a re-run repeats no successful
+//! call. A cache that cannot be written stops the run
+//! ([`RunStats::stopped`], the answers in [`RunStats::not_stored`]); a
+//! cancelled run (Ctrl-C) stops sending and waits for the calls in flight
+//! (each bounded by the request timeout) and stores them. The cache
+//! directory is locked (`DIR/lock`) while a run uses it, so two processes
+//! never pay for the same keys.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::cache::{CacheEntry, MemoryCache};
 pub use super::engine::{question_key, FailedItem, RunSettings, RunStats};
 use super::engine::{AnswerCache, Job, Run, Step};
 use super::extract::{Answer, Answers, ExtractOptions, Plan};
-use super::provider::{build_request, parse_response, CallError, Completion, ModelConfig};
-use super::schedule::TokenBucket;
+use super::provider::{
+    build_request, parse_response, reply_head, CallError, Completion, ModelConfig, MAX_REPLY_BYTES,
+};
+use super::schedule::{duration_s, TokenBucket};
 use super::Prompt;
-use crate::data::Dataset;
+use crate::data::{Dataset, Diagnostic};
 use crate::stats::Rng;
 
 /// Something that answers prompts: a provider over HTTP, or a test double.
@@ -45,7 +57,7 @@ pub struct HttpLlm {
 
 impl HttpLlm {
     /// A client with a per-request timeout. The key is kept in memory only.
-    pub fn new(cfg: ModelConfig, key: String, timeout: Duration) -> Self {
+    pub fn new(cfg: ModelConfig, key: String, timeout: std::time::Duration) -> Self {
         HttpLlm {
             cfg,
             key,
@@ -69,7 +81,11 @@ impl Llm for HttpLlm {
             Ok(resp) => resp,
             Err(ureq::Error::Status(_, resp)) => resp,
             Err(ureq::Error::Transport(t)) => {
-                let msg = t.to_string();
+                // The message may quote the URL: never its credentials.
+                let base = self.cfg.effective_base_url();
+                let msg = t
+                    .to_string()
+                    .replace(base, &super::provider::redact_url(base));
                 return Err(if msg.contains("timed out") || msg.contains("Timeout") {
                     CallError::Timeout
                 } else {
@@ -86,39 +102,249 @@ impl Llm for HttpLlm {
                     .map(|v| (n.to_ascii_lowercase(), v.to_owned()))
             })
             .collect();
-        let body = resp.into_string().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::TimedOut
-                || e.kind() == std::io::ErrorKind::WouldBlock
-            {
-                CallError::Timeout
-            } else {
-                CallError::Network(e.to_string())
-            }
-        })?;
+        // Read at most one byte past the cap: enough to know it was passed.
+        let mut bytes = Vec::new();
+        resp.into_reader()
+            .take(MAX_REPLY_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::TimedOut
+                    || e.kind() == std::io::ErrorKind::WouldBlock
+                {
+                    CallError::Timeout
+                } else {
+                    CallError::Network(e.to_string())
+                }
+            })?;
+        if bytes.len() > MAX_REPLY_BYTES {
+            return Err(CallError::TooLarge {
+                limit: MAX_REPLY_BYTES,
+                head: reply_head(&bytes, 200),
+            });
+        }
+        let body = String::from_utf8(bytes)
+            .map_err(|e| CallError::Malformed(format!("the reply is not UTF-8: {e}")))?;
         parse_response(self.cfg.provider, status, &headers, &body)
     }
+}
+
+/// The longest cache line read: 64 MiB (a reply is at most
+/// [`MAX_REPLY_BYTES`], and JSON escaping can grow it). Longer lines are
+/// skipped and reported.
+pub const MAX_CACHE_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why the disk cache cannot be used.
+#[derive(Debug)]
+pub enum CacheError {
+    /// The directory or file cannot be created, opened or read.
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Another process holds the cache's lock file.
+    InUse { lock: PathBuf },
+}
+
+impl std::fmt::Display for CacheError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            CacheError::InUse { lock } => write!(
+                f,
+                "the cache is in use by another profile run (it holds {}); wait for that run \
+                 to finish, or give another --cache-dir",
+                lock.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CacheError {}
+
+/// Reads cache JSONL line by line: every good entry, one diagnostic per bad
+/// line (not UTF-8, not a cache entry, longer than `max_line` bytes), and
+/// whether the text ends in a newline (or is empty). Never fails on content;
+/// only reading can fail.
+///
+/// # Errors
+/// The reader's I/O error.
+pub fn read_cache_jsonl(
+    mut r: impl BufRead,
+    max_line: usize,
+) -> std::io::Result<(MemoryCache, Vec<Diagnostic>, bool)> {
+    let (mut mem, mut problems) = (MemoryCache::new(), Vec::new());
+    let (mut line, mut n, mut too_long, mut last) = (Vec::new(), 0u64, false, None);
+    let mut finish =
+        |line: &mut Vec<u8>, n: u64, too_long: bool, problems: &mut Vec<Diagnostic>| {
+            let bad = |why: String| Diagnostic::new(n, None, why);
+            if too_long {
+                problems.push(bad(format!("longer than {max_line} bytes; skipped")));
+            } else if !line.iter().all(u8::is_ascii_whitespace) {
+                match std::str::from_utf8(line) {
+                    Err(e) => problems.push(bad(format!(
+                        "not UTF-8 (byte {} of the line); skipped",
+                        e.valid_up_to() + 1
+                    ))),
+                    Ok(text) => match serde_json::from_str::<CacheEntry>(text) {
+                        Ok(e) => {
+                            mem.put(e);
+                        }
+                        Err(e) => problems.push(bad(format!("not a cache entry: {e}"))),
+                    },
+                }
+            }
+            line.clear();
+        };
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        let (chunk, newline) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], true),
+            None => (buf, false),
+        };
+        if !too_long {
+            if line.len() + chunk.len() > max_line {
+                too_long = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        let used = chunk.len() + usize::from(newline);
+        last = Some(buf[used - 1]);
+        if newline {
+            n += 1;
+            finish(&mut line, n, too_long, &mut problems);
+            too_long = false;
+        }
+        r.consume(used);
+    }
+    if !line.is_empty() || too_long {
+        finish(&mut line, n + 1, too_long, &mut problems);
+    }
+    Ok((mem, problems, last.is_none_or(|b| b == b'\n')))
 }
 
 /// The cache in `.profile-cache/`: a JSONL file appended after every success.
 pub struct DiskCache {
     mem: MemoryCache,
-    file: File,
+    writer: Box<dyn Write + Send>,
     path: PathBuf,
+    /// The file does not end in a newline (a torn last line, or a failed
+    /// write): the next entry starts a new line.
+    needs_newline: bool,
+    /// The open lock file; its lock is released when it closes.
+    _lock: Option<File>,
+}
+
+/// Takes the exclusive lock of `dir/lock` without waiting.
+#[cfg(unix)]
+fn lock_dir(dir: &Path) -> Result<File, CacheError> {
+    use std::os::unix::io::AsRawFd;
+    let lock = dir.join("lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|error| CacheError::Io {
+            path: lock.clone(),
+            error,
+        })?;
+    // SAFETY: flock on a file descriptor this function owns.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let error = std::io::Error::last_os_error();
+        return Err(if error.kind() == std::io::ErrorKind::WouldBlock {
+            CacheError::InUse { lock }
+        } else {
+            CacheError::Io { path: lock, error }
+        });
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn lock_dir(_dir: &Path) -> Result<File, CacheError> {
+    Err(CacheError::Io {
+        path: _dir.into(),
+        error: std::io::Error::other("cache locking is implemented on Unix only"),
+    })
 }
 
 impl DiskCache {
-    /// Opens (creating) `dir/cache.jsonl`; unreadable lines are skipped and counted.
+    /// Reads `dir/cache.jsonl` without locking or writing it (for `cache
+    /// export`): the entries and one diagnostic per unreadable line.
     ///
     /// # Errors
-    /// When the directory or file cannot be created or read.
-    pub fn open(dir: &Path) -> std::io::Result<(DiskCache, usize)> {
-        std::fs::create_dir_all(dir)?;
+    /// When the file exists but cannot be read.
+    pub fn read(dir: &Path) -> Result<(MemoryCache, Vec<Diagnostic>), CacheError> {
         let path = dir.join("cache.jsonl");
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let mut mem = MemoryCache::new();
-        let (_, problems) = mem.import_jsonl(&text);
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok((DiskCache { mem, file, path }, problems.len()))
+        let io = |error| CacheError::Io {
+            path: path.clone(),
+            error,
+        };
+        match File::open(&path) {
+            Ok(f) => {
+                let (mem, problems, _) =
+                    read_cache_jsonl(std::io::BufReader::new(f), MAX_CACHE_LINE_BYTES)
+                        .map_err(io)?;
+                Ok((mem, problems))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok((MemoryCache::new(), Vec::new()))
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Opens (creating) `dir/cache.jsonl` for a run, holding `dir/lock`
+    /// while the cache lives. Unreadable lines (not UTF-8, not an entry,
+    /// torn) are skipped and returned, with their line numbers.
+    ///
+    /// # Errors
+    /// When the directory or file cannot be created or read, or another
+    /// process holds the lock ([`CacheError::InUse`]).
+    pub fn open(dir: &Path) -> Result<(DiskCache, Vec<Diagnostic>), CacheError> {
+        std::fs::create_dir_all(dir).map_err(|error| CacheError::Io {
+            path: dir.into(),
+            error,
+        })?;
+        let lock = lock_dir(dir)?;
+        let path = dir.join("cache.jsonl");
+        let io = |error| CacheError::Io {
+            path: path.clone(),
+            error,
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(io(std::io::Error::other("not a regular file")));
+        }
+        let (mem, problems, ends_clean) =
+            read_cache_jsonl(std::io::BufReader::new(&file), MAX_CACHE_LINE_BYTES).map_err(io)?;
+        let mut cache = DiskCache::with_writer(mem, Box::new(file), path);
+        cache.needs_newline = !ends_clean;
+        cache._lock = Some(lock);
+        Ok((cache, problems))
+    }
+
+    /// A cache over `mem` that appends to `writer` (tests give a failing one).
+    pub fn with_writer(mem: MemoryCache, writer: Box<dyn Write + Send>, path: PathBuf) -> Self {
+        DiskCache {
+            mem,
+            writer,
+            path,
+            needs_newline: false,
+            _lock: None,
+        }
     }
 
     pub fn memory(&self) -> &MemoryCache {
@@ -131,26 +357,53 @@ impl DiskCache {
 
     /// Merges JSONL entries (a shared export) into the cache, durably.
     /// Returns the number of new entries and the lines that were not entries.
-    pub fn import_jsonl(&mut self, text: &str) -> (usize, Vec<crate::data::Diagnostic>) {
+    ///
+    /// # Errors
+    /// The first write that failed; the entries before it are stored.
+    pub fn import_jsonl(
+        &mut self,
+        text: &str,
+    ) -> std::io::Result<(usize, Vec<crate::data::Diagnostic>)> {
         let mut incoming = MemoryCache::new();
         let (_, problems) = incoming.import_jsonl(text);
         let before = self.mem.len();
-        for line in incoming.to_jsonl().lines() {
-            if let Ok(e) = serde_json::from_str::<CacheEntry>(line) {
-                self.put(e);
-            }
+        let mut keys: Vec<&String> = incoming.entries().map(|e| &e.key).collect();
+        keys.sort();
+        for k in keys {
+            let e = incoming.get(k).expect("listed").clone();
+            self.put(e)?;
         }
-        (self.mem.len() - before, problems)
+        Ok((self.mem.len() - before, problems))
     }
 
-    fn put(&mut self, e: CacheEntry) {
-        let line = serde_json::to_string(&e).expect("entries serialise") + "\n";
-        if self.mem.put(e) {
-            // Durable before the result is used: a crash cannot lose a paid call.
-            let _ = self
-                .file
-                .write_all(line.as_bytes())
-                .and_then(|_| self.file.flush());
+    /// Stores an entry: appended to the file (durably) first, then kept in
+    /// memory. Returns whether it was new.
+    ///
+    /// # Errors
+    /// The write's error; the entry is then not kept.
+    pub fn put(&mut self, e: CacheEntry) -> std::io::Result<bool> {
+        if self.mem.get(&e.key).is_some() {
+            return Ok(false);
+        }
+        let mut line = serde_json::to_string(&e).expect("entries serialise") + "\n";
+        if self.needs_newline {
+            line.insert(0, '\n');
+        }
+        // Durable before the result is used: a crash cannot lose a paid call.
+        match self
+            .writer
+            .write_all(line.as_bytes())
+            .and_then(|_| self.writer.flush())
+        {
+            Ok(()) => {
+                self.needs_newline = false;
+                Ok(self.mem.put(e))
+            }
+            Err(err) => {
+                // Part of the line may be written: start afresh next time.
+                self.needs_newline = true;
+                Err(err)
+            }
         }
     }
 }
@@ -170,7 +423,19 @@ struct Pacer<'a> {
     requests: Option<Mutex<TokenBucket>>,
     tokens: Option<Mutex<TokenBucket>>,
     start: Instant,
-    cancel: &'a AtomicBool,
+    stop: &'a (dyn Fn() -> bool + Sync),
+}
+
+/// Sleeps `s` seconds in short naps, returning early once `stop()` is true.
+fn nap(s: f64, stop: &dyn Fn() -> bool) {
+    let until = Instant::now() + duration_s(s);
+    while !stop() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+    }
 }
 
 impl Pacer<'_> {
@@ -178,16 +443,16 @@ impl Pacer<'_> {
         self.start.elapsed().as_secs_f64()
     }
 
-    /// Sleeps until both budgets allow a call of `tokens` (or the run is cancelled).
+    /// Sleeps until both budgets allow a call of `tokens` (or the run stops).
     fn pace(&self, tokens: f64) {
         for (bucket, amount) in [(&self.requests, 1.0), (&self.tokens, tokens)] {
             if let Some(b) = bucket {
                 loop {
                     let wait = b.lock().expect("bucket").take(amount, self.now());
-                    if wait <= 0.0 || self.cancel.load(Ordering::Relaxed) {
+                    if wait <= 0.0 || (self.stop)() {
                         break;
                     }
-                    std::thread::sleep(Duration::from_secs_f64(wait.min(5.0)));
+                    nap(wait.min(5.0), self.stop);
                 }
             }
         }
@@ -198,6 +463,12 @@ impl Pacer<'_> {
 /// calling `llm` on `settings.concurrency` threads. Every success is written
 /// to the cache before it is used. Returns the answers, the run's counts and
 /// the failures.
+///
+/// The run stops early when `cancel` is set (nothing new is sent; calls in
+/// flight are waited for and stored; `stats.cancelled`), when an answer shows
+/// that every call would fail (a refused key, no credit: `stats.stopped`,
+/// the questions not asked listed as failures), or when the cache cannot be
+/// written (`stats.stopped`, the answers not stored in `stats.not_stored`).
 #[allow(clippy::too_many_arguments)]
 pub fn run_plan(
     plan: &Plan,
@@ -211,6 +482,14 @@ pub fn run_plan(
 ) -> (Answers, RunStats, Vec<FailedItem>) {
     let mut stats = RunStats::default();
     let mut run = Run::new(plan.clone(), opts, llm.config().clone(), &mut stats);
+    let halt = AtomicBool::new(false);
+    let stop_reason: Mutex<Option<String>> = Mutex::new(None);
+    let not_stored: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let stopping = || cancel.load(Ordering::Relaxed) || halt.load(Ordering::Relaxed);
+    let halt_with = |why: String| {
+        stop_reason.lock().expect("reason").get_or_insert(why);
+        halt.store(true, Ordering::Relaxed);
+    };
     let pacer = Pacer {
         requests: settings
             .requests_per_minute
@@ -219,7 +498,7 @@ pub fn run_plan(
             .tokens_per_minute
             .map(|r| Mutex::new(TokenBucket::per_minute(r, 0.0))),
         start: Instant::now(),
-        cancel,
+        stop: &stopping,
     };
     let cfg = llm.config();
     while let Some(jobs) = run.next_stage(ds, &*cache, &mut stats) {
@@ -230,9 +509,10 @@ pub fn run_plan(
         let cache_lock = Mutex::new(&mut *cache);
         let cx = &run.context(&settings.retry);
         std::thread::scope(|scope| {
-            for w in 0..settings.concurrency.max(1) {
+            for w in 0..settings.concurrency.clamp(1, jobs.len().max(1)) {
                 let (jobs, next, results, pacer, cache_lock, stats_lock) =
                     (&jobs, &next, &results, &pacer, &cache_lock, &stats_lock);
+                let (stopping, halt_with, not_stored) = (&stopping, &halt_with, &not_stored);
                 scope.spawn(move || {
                     let mut rng = Rng::new(
                         settings.seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
@@ -244,13 +524,13 @@ pub fn run_plan(
                     };
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= jobs.len() || cancel.load(Ordering::Relaxed) {
+                        if i >= jobs.len() || stopping() {
                             break;
                         }
                         let mut job = jobs[i].clone();
                         let step = loop {
                             pacer.pace(job.token_cost(cfg));
-                            if cancel.load(Ordering::Relaxed) {
+                            if stopping() {
                                 break None;
                             }
                             with_stats(&mut |s| job.start_call(s));
@@ -262,16 +542,27 @@ pub fn run_plan(
                                 step = job.on_result(r, cx, jitter, s);
                             });
                             match step {
-                                Step::Call { after_s } => {
-                                    std::thread::sleep(Duration::from_secs_f64(after_s))
-                                }
+                                Step::Call { after_s } => nap(after_s, stopping),
                                 done => break Some(done),
                             }
                         };
                         let Some(step) = step else { break };
+                        if let Some(why) = job.fatal() {
+                            halt_with(format!("the run stopped: {why}"));
+                        }
                         if let Step::Done(_, entry) = &step {
                             // Durable before the result is used: a crash cannot lose a paid call.
-                            cache_lock.lock().expect("cache").put((**entry).clone());
+                            let mut c = cache_lock.lock().expect("cache");
+                            if let Err(e) = c.put((**entry).clone()) {
+                                halt_with(format!(
+                                    "the run stopped: cannot write the cache {}: {e}",
+                                    c.path().display()
+                                ));
+                                not_stored
+                                    .lock()
+                                    .expect("not stored")
+                                    .push(job.what.clone());
+                            }
                         }
                         results.lock().expect("results").push((i, job, step));
                     }
@@ -280,15 +571,233 @@ pub fn run_plan(
         });
         let mut results = results.into_inner().expect("results");
         results.sort_by_key(|r| r.0);
-        for (_, job, step) in results {
+        let mut settled = vec![false; jobs.len()];
+        for (i, job, step) in results {
+            settled[i] = true;
             run.settle(&job, step, &mut stats);
         }
+        if halt.load(Ordering::Relaxed) {
+            // Listed, not silently dropped: what the stop left unasked.
+            let why = stop_reason
+                .lock()
+                .expect("reason")
+                .clone()
+                .unwrap_or_default();
+            for (job, _) in jobs.iter().zip(&settled).filter(|(_, &s)| !s) {
+                let f = job.failure(&format!("not asked: {why}"));
+                run.settle(job, Step::Failed(f), &mut stats);
+            }
+        }
         progress(&stats);
-        if cancel.load(Ordering::Relaxed) {
+        if stopping() {
             break;
         }
     }
     stats.cancelled = cancel.load(Ordering::Relaxed);
+    stats.stopped = stop_reason.into_inner().expect("reason");
+    stats.not_stored = not_stored.into_inner().expect("not stored");
     let (answers, failures) = run.finish();
     (answers, stats, failures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{load_bytes, FormatOptions};
+    use crate::factors::Factor;
+    use crate::llm::provider::{Provider, Usage};
+    use std::sync::Arc;
+
+    /// Lets `ok` writes through into `buf`, then fails every write.
+    struct FailAfter {
+        ok: usize,
+        buf: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for FailAfter {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.ok == 0 {
+                return Err(std::io::Error::other("No space left on device"));
+            }
+            self.ok -= 1;
+            self.buf.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Answers every prompt with one fact, or with `error` when set; counts calls.
+    struct Fake {
+        cfg: ModelConfig,
+        calls: AtomicUsize,
+        error: Option<CallError>,
+    }
+
+    impl Llm for Fake {
+        fn complete(&self, _: &Prompt) -> Result<Completion, CallError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if let Some(e) = &self.error {
+                return Err(e.clone());
+            }
+            Ok(Completion {
+                text: r#"{"facts": ["A fact."]}"#.into(),
+                first_token_logprobs: None,
+                token_logprobs: None,
+                usage: Usage {
+                    input_tokens: 10,
+                    output_tokens: 2,
+                },
+                finish: None,
+                model: None,
+            })
+        }
+        fn config(&self) -> &ModelConfig {
+            &self.cfg
+        }
+    }
+
+    fn ds() -> Dataset {
+        let lines: Vec<String> = (0..6)
+            .map(|i| {
+                serde_json::json!({"response_a": format!("Answer {i} a."), "response_b": format!("Answer {i} b."), "preference": "a"})
+                    .to_string()
+            })
+            .collect();
+        load_bytes(lines.join("\n").as_bytes(), FormatOptions::default()).unwrap()
+    }
+
+    fn go(llm: &Fake, cache: &mut DiskCache) -> (RunStats, Vec<FailedItem>) {
+        let d = ds();
+        let opts = ExtractOptions::default();
+        let plan = Plan::new(&d, &[Factor::NFacts], opts);
+        let settings = RunSettings {
+            concurrency: 1,
+            ..Default::default()
+        };
+        let (_, stats, failures) = run_plan(
+            &plan,
+            &d,
+            opts,
+            llm,
+            cache,
+            &settings,
+            &AtomicBool::new(false),
+            &|_| {},
+        );
+        (stats, failures)
+    }
+
+    fn fake(error: Option<CallError>) -> Fake {
+        Fake {
+            cfg: ModelConfig::new(Provider::OpenAi, "m"),
+            calls: AtomicUsize::new(0),
+            error,
+        }
+    }
+
+    #[test]
+    fn a_failed_cache_write_stops_the_run_and_names_what_was_not_stored() {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = FailAfter {
+            ok: 3,
+            buf: buf.clone(),
+        };
+        let mut cache = DiskCache::with_writer(MemoryCache::new(), Box::new(writer), "c".into());
+        let llm = fake(None);
+        let (stats, failures) = go(&llm, &mut cache);
+        let stored = buf
+            .lock()
+            .unwrap()
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+        assert_eq!(stored, 3);
+        assert_eq!(cache.memory().len(), 3, "only what was written is kept");
+        assert!(
+            stats.stopped.as_deref().unwrap().contains("No space left"),
+            "{stats:?}"
+        );
+        assert_eq!(stats.not_stored.len(), 1, "{stats:?}");
+        assert!(
+            stats.not_stored[0].contains("line 2"),
+            "{:?}",
+            stats.not_stored
+        );
+        // One call at a time: nothing is sent after the failed write.
+        assert_eq!(llm.calls.load(Ordering::SeqCst), 4);
+        // The questions left are listed as not asked, not dropped.
+        assert_eq!(failures.len(), 12 - 4);
+        assert!(failures
+            .iter()
+            .all(|f| f.reason.starts_with("not asked: the run stopped")));
+    }
+
+    #[test]
+    fn after_a_failed_write_the_next_entry_starts_a_new_line() {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let mut cache = DiskCache::with_writer(
+            MemoryCache::new(),
+            Box::new(FailAfter {
+                ok: 0,
+                buf: buf.clone(),
+            }),
+            "c".into(),
+        );
+        let entry = |k: &str| CacheEntry {
+            key: k.into(),
+            template: "t@1".into(),
+            provider: "openai".into(),
+            model: "m".into(),
+            decoding: Default::default(),
+            reply: "r".into(),
+            value: serde_json::json!(["x"]),
+            input_tokens: 0,
+            output_tokens: 0,
+        };
+        assert!(cache.put(entry("a")).is_err());
+        assert!(cache.memory().get("a").is_none());
+        cache.writer = Box::new(FailAfter {
+            ok: 9,
+            buf: buf.clone(),
+        });
+        assert!(cache.put(entry("b")).unwrap());
+        assert!(buf.lock().unwrap().starts_with(b"\n{"));
+    }
+
+    #[test]
+    fn a_refused_key_stops_the_run_at_the_first_answer() {
+        let mut cache =
+            DiskCache::with_writer(MemoryCache::new(), Box::new(Vec::new()), "c".into());
+        let llm = fake(Some(CallError::Auth {
+            status: 401,
+            message: "Incorrect API key provided.".into(),
+        }));
+        let (stats, failures) = go(&llm, &mut cache);
+        assert_eq!(llm.calls.load(Ordering::SeqCst), 1);
+        assert!(stats.stopped.as_deref().unwrap().contains("HTTP 401"));
+        assert_eq!(failures.len(), 12);
+        assert_eq!(stats.failed, 12);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_seen_and_the_file_is_locked() {
+        let dir = std::env::temp_dir().join(format!("profile-run-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cache.jsonl"), "{\"key\": \"to").unwrap();
+        let (cache, bad) = DiskCache::open(&dir).unwrap();
+        assert_eq!((bad.len(), bad[0].line), (1, 1));
+        assert!(cache.needs_newline);
+        match DiskCache::open(&dir) {
+            Err(CacheError::InUse { lock }) => assert_eq!(lock, dir.join("lock")),
+            other => panic!("a second open must be refused: {:?}", other.err()),
+        }
+        drop(cache);
+        assert!(
+            DiskCache::open(&dir).is_ok(),
+            "the lock goes with the cache"
+        );
+    }
 }

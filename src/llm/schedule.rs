@@ -3,7 +3,29 @@
 //! token buckets for requests and tokens per minute. Time is passed in, in
 //! seconds, so everything here is deterministic and testable.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
+
+/// The longest wait any delay here turns into: a day. Waits the run accepts
+/// are capped far below this ([`RetryPolicy::max_wait_s`]); this bound only
+/// makes [`duration_s`] total.
+pub const MAX_DURATION_S: f64 = 86_400.0;
+
+/// `s` seconds as a [`Duration`], for any `f64`: NaN and negative values are
+/// 0, values over [`MAX_DURATION_S`] (1e300, infinity) are that. Never
+/// panics, unlike `Duration::from_secs_f64`.
+pub fn duration_s(s: f64) -> Duration {
+    if s.is_nan() || s <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64(s.min(MAX_DURATION_S))
+    }
+}
+
+fn default_max_wait_s() -> f64 {
+    600.0
+}
 
 /// When and how often to retry a failed call.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -16,6 +38,11 @@ pub struct RetryPolicy {
     pub max_s: f64,
     /// Per-request timeout, in seconds.
     pub timeout_s: f64,
+    /// The longest wait before a retry, in seconds (default 600, ten
+    /// minutes): a server asking for more (`Retry-After: 1000000`) fails the
+    /// item with that reason instead of stalling the run.
+    #[serde(default = "default_max_wait_s")]
+    pub max_wait_s: f64,
 }
 
 impl Default for RetryPolicy {
@@ -25,6 +52,7 @@ impl Default for RetryPolicy {
             base_s: 1.0,
             max_s: 60.0,
             timeout_s: 120.0,
+            max_wait_s: default_max_wait_s(),
         }
     }
 }
@@ -44,9 +72,30 @@ impl RetryPolicy {
         }
     }
 
+    /// Why a wait of `wait_s` seconds is not waited: `None` when it is
+    /// within [`RetryPolicy::max_wait_s`].
+    pub fn refuse_wait(&self, wait_s: f64) -> Option<String> {
+        (wait_s.is_nan() || wait_s > self.max_wait_s).then(|| {
+            format!(
+                "the server asked to wait {} s before retrying, more than the {} s limit",
+                fmt_seconds(wait_s),
+                fmt_seconds(self.max_wait_s)
+            )
+        })
+    }
+
     /// Whether another attempt is allowed after `attempts` attempts.
     pub fn may_retry(&self, attempts: u32) -> bool {
         attempts < self.max_attempts
+    }
+}
+
+/// Seconds as written by a person: `1000000`, `1.5`, `1e300`.
+pub fn fmt_seconds(s: f64) -> String {
+    if s.is_finite() && s.abs() < 1e15 {
+        format!("{s}")
+    } else {
+        format!("{s:e}")
     }
 }
 
@@ -108,6 +157,28 @@ mod tests {
         assert_eq!(p.delay_s(1, Some(7.0), 0.3), 7.0);
         assert_eq!(p.delay_s(3, Some(0.1), 0.0), 2.0);
         assert!(p.may_retry(4) && !p.may_retry(5));
+    }
+
+    #[test]
+    fn any_number_of_seconds_is_a_bounded_duration() {
+        assert_eq!(duration_s(f64::NAN), Duration::ZERO);
+        assert_eq!(duration_s(-1.0), Duration::ZERO);
+        assert_eq!(duration_s(1.5), Duration::from_millis(1500));
+        for huge in [1e300, f64::INFINITY, f64::MAX, 1e20] {
+            assert_eq!(duration_s(huge), Duration::from_secs(86_400));
+        }
+        let p = RetryPolicy::default();
+        assert_eq!(p.refuse_wait(600.0), None);
+        let why = p.refuse_wait(1e300).unwrap();
+        assert!(why.contains("1e300 s") && why.contains("600 s"), "{why}");
+        assert!(p.refuse_wait(1_000_000.0).unwrap().contains("1000000 s"));
+        assert!(p.refuse_wait(f64::NAN).is_some());
+        // Stored policies without the field get the default.
+        let old: RetryPolicy = serde_json::from_str(
+            r#"{"max_attempts": 5, "base_s": 1, "max_s": 60, "timeout_s": 120}"#,
+        )
+        .unwrap();
+        assert_eq!(old.max_wait_s, 600.0);
     }
 
     #[test]

@@ -67,6 +67,110 @@ fn fmt_price(x: f64) -> String {
     format!("{x}")
 }
 
+/// A numeric setting's accepted range, one table shared by the app's form
+/// and the CLI's flags, so both accept the same values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Field {
+    /// The name in the form (and in its messages).
+    pub name: &'static str,
+    /// The CLI flag, without `--`.
+    pub flag: &'static str,
+    pub lo: f64,
+    pub hi: f64,
+    /// Only whole numbers.
+    pub integer: bool,
+}
+
+/// Calls at once: 1–64 (beyond that, threads and provider limits, not speed).
+pub const CONCURRENCY: Field = Field::new("concurrency", "concurrency", 1.0, 64.0, true);
+/// Requests per minute: at least 1 (0 would never send).
+pub const RPM: Field = Field::new("requests per minute", "rpm", 1.0, 1e9, false);
+/// Tokens per minute: at least 1.
+pub const TPM: Field = Field::new("tokens per minute", "tpm", 1.0, 1e12, false);
+/// The per-request timeout in seconds: 1 s to an hour.
+pub const TIMEOUT: Field = Field::new("timeout", "timeout", 1.0, 3600.0, false);
+/// Attempts per call, the first included: 1–20.
+pub const ATTEMPTS: Field = Field::new("attempts", "attempts", 1.0, 20.0, true);
+/// US dollars per million input tokens: 0–10,000.
+pub const PRICE_IN: Field = Field::new(
+    "price per million input tokens",
+    "price-in",
+    0.0,
+    1e4,
+    false,
+);
+/// US dollars per million output tokens: 0–10,000.
+pub const PRICE_OUT: Field = Field::new(
+    "price per million output tokens",
+    "price-out",
+    0.0,
+    1e4,
+    false,
+);
+
+impl Field {
+    const fn new(name: &'static str, flag: &'static str, lo: f64, hi: f64, integer: bool) -> Self {
+        Field {
+            name,
+            flag,
+            lo,
+            hi,
+            integer,
+        }
+    }
+
+    /// Parses `text` (trimmed) into a finite number in range.
+    ///
+    /// # Errors
+    /// What is accepted: "must be a (whole) number from LO to HI".
+    pub fn parse(&self, text: &str) -> Result<f64, String> {
+        match text.trim().parse::<f64>() {
+            Ok(x)
+                if x.is_finite()
+                    && x >= self.lo
+                    && x <= self.hi
+                    && (!self.integer || x.fract() == 0.0) =>
+            {
+                Ok(x)
+            }
+            _ => Err(format!(
+                "must be a {}number from {} to {}",
+                if self.integer { "whole " } else { "" },
+                self.lo,
+                self.hi
+            )),
+        }
+    }
+}
+
+impl RunSettings {
+    /// Checks the settings against the [`Field`] ranges (for settings that
+    /// did not come through the form or the CLI, e.g. a worker message).
+    ///
+    /// # Errors
+    /// One message per value out of range.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        let mut check = |f: Field, x: Option<f64>| {
+            if let Some(x) = x {
+                if let Err(why) = f.parse(&x.to_string()) {
+                    errors.push(format!("{}: {why}, not {x}", f.name));
+                }
+            }
+        };
+        check(CONCURRENCY, Some(self.concurrency as f64));
+        check(RPM, self.requests_per_minute);
+        check(TPM, self.tokens_per_minute);
+        check(TIMEOUT, Some(self.retry.timeout_s));
+        check(ATTEMPTS, Some(f64::from(self.retry.max_attempts)));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 /// A validated form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelChoice {
@@ -176,26 +280,26 @@ impl ModelForm {
         let temperature = num("temperature", &self.temperature, 0.0, 2.0, false);
         let top_p = num("top_p", &self.top_p, 0.0, 1.0, false);
         let max_tokens = num("max tokens", &self.max_tokens, 1.0, 1_000_000.0, false);
-        let concurrency = num("concurrency", &self.concurrency, 1.0, 64.0, false);
-        let rpm = num("requests per minute", &self.rpm, 1.0, 1e9, true);
-        let tpm = num("tokens per minute", &self.tpm, 1.0, 1e12, true);
-        let timeout = num("timeout", &self.timeout_s, 1.0, 3600.0, false);
-        let attempts = num("attempts", &self.max_attempts, 1.0, 20.0, false);
-        let price_in = num(
-            "price per million input tokens",
-            &self.price_in,
-            0.0,
-            1e4,
-            true,
-        );
-        let price_out = num(
-            "price per million output tokens",
-            &self.price_out,
-            0.0,
-            1e4,
-            true,
-        );
         let sample = num("sample (inputs)", &self.sample, 1.0, 1e12, true);
+        let mut field = |f: Field, text: &str, optional: bool| -> Option<f64> {
+            if text.trim().is_empty() {
+                if !optional {
+                    errors.push(format!("{}: required", f.name));
+                }
+                return None;
+            }
+            f.parse(text)
+                .map_err(|why| errors.push(format!("{}: {why}", f.name)))
+                .ok()
+        };
+        let concurrency = field(CONCURRENCY, &self.concurrency, false);
+        let rpm = field(RPM, &self.rpm, true);
+        let tpm = field(TPM, &self.tpm, true);
+        let timeout = field(TIMEOUT, &self.timeout_s, false);
+        let attempts = field(ATTEMPTS, &self.max_attempts, false);
+        let price_in = field(PRICE_IN, &self.price_in, true);
+        let price_out = field(PRICE_OUT, &self.price_out, true);
+
         let price = match (price_in, price_out) {
             (Some(i), Some(o)) => Some(Price {
                 input_per_m: i,
@@ -271,6 +375,35 @@ mod tests {
         assert!(e.iter().any(|m| m.starts_with("temperature:")));
         assert!(e.iter().any(|m| m.starts_with("sample (inputs):")));
         assert!(e.iter().any(|m| m.starts_with("price:")));
+    }
+
+    #[test]
+    fn ranges_are_one_table_for_the_form_and_the_cli() {
+        for bad in ["-1", "NaN", "inf", "1e300", "0", ""] {
+            assert!(TIMEOUT.parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(TIMEOUT.parse(" 30 "), Ok(30.0));
+        assert!(CONCURRENCY.parse("100000000").is_err());
+        assert!(CONCURRENCY.parse("1.5").unwrap_err().contains("whole"));
+        assert!(RPM.parse("0").is_err() && RPM.parse("-5").is_err());
+        assert!(PRICE_IN.parse("NaN").is_err() && PRICE_IN.parse("-1").is_err());
+        assert_eq!(PRICE_IN.parse("0"), Ok(0.0));
+        let f = ModelForm {
+            concurrency: "65".into(),
+            timeout_s: "0".into(),
+            max_attempts: "1.5".into(),
+            ..ModelForm::default()
+        };
+        let e = f.validate().unwrap_err();
+        assert!(
+            e.contains(&"concurrency: must be a whole number from 1 to 64".to_owned()),
+            "{e:?}"
+        );
+        assert!(e.iter().any(|m| m.starts_with("timeout: must be")), "{e:?}");
+        assert!(
+            e.iter().any(|m| m.starts_with("attempts: must be")),
+            "{e:?}"
+        );
     }
 
     #[test]

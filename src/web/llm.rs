@@ -26,7 +26,8 @@ use crate::llm::cache::MemoryCache;
 use crate::llm::engine::{Job, Run, RunStats, Step};
 use crate::llm::extract::{ExtractOptions, Plan};
 use crate::llm::provider::{
-    build_request, parse_response, CallError, Completion, HttpRequest, Provider,
+    build_request, parse_response, reply_head, CallError, Completion, HttpRequest, Provider,
+    MAX_REPLY_BYTES,
 };
 use crate::llm::runs;
 use crate::llm::schedule::TokenBucket;
@@ -121,7 +122,25 @@ impl Transport for Fetch {
                 .entries()
                 .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .collect();
+            let too_large = |head: String| CallError::TooLarge {
+                limit: MAX_REPLY_BYTES,
+                head,
+            };
+            // A declared length over the cap: not read at all.
+            let declared = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|n| n > MAX_REPLY_BYTES as u64) {
+                return Err(too_large(format!(
+                    "(not read: content-length {})",
+                    declared.unwrap_or_default()
+                )));
+            }
             let body = resp.text().await.map_err(net)?;
+            if body.len() > MAX_REPLY_BYTES {
+                return Err(too_large(reply_head(body.as_bytes(), 200)));
+            }
             Ok::<_, CallError>((status, headers, body))
         }
         .await;
@@ -154,6 +173,9 @@ struct Shared<'a> {
     key: &'a str,
     last_progress: Cell<f64>,
     post: &'a dyn Fn(&FromWorker),
+    /// Why the run stopped before asking everything (a refused key, no
+    /// credit, a cache write that failed); the loops stop taking jobs.
+    stopped: RefCell<Option<String>>,
 }
 
 /// The answer cache of a run: IndexedDB, and its contents in memory.
@@ -214,13 +236,21 @@ impl Shared<'_> {
         }
     }
 
+    fn halted(&self) -> bool {
+        self.control.cancelled.get() || self.stopped.borrow().is_some()
+    }
+
+    fn halt(&self, why: String) {
+        self.stopped.borrow_mut().get_or_insert(why);
+    }
+
     /// Takes jobs from the queue until it is empty or the run is cancelled.
     async fn worker<T: Transport>(&self, transport: &T, seed: u64) {
         let mut rng = Rng::new(seed);
         let cfg = self.run.borrow().cfg.clone();
         let retry = self.req.choice.settings.retry;
         loop {
-            if self.control.cancelled.get() {
+            if self.halted() {
                 return;
             }
             let Some(mut job) = self.queue.borrow_mut().pop_front() else {
@@ -231,7 +261,9 @@ impl Shared<'_> {
                     sleep_s(0.2).await;
                 }
                 self.pace(job.token_cost(&cfg)).await;
-                if self.control.cancelled.get() {
+                if self.halted() {
+                    // Back in the queue: listed as not asked if the run stopped.
+                    self.queue.borrow_mut().push_back(job.clone());
                     break None;
                 }
                 job.start_call(&mut self.stats.borrow_mut());
@@ -256,11 +288,19 @@ impl Shared<'_> {
                 }
             };
             let Some(step) = step else { return };
+            if let Some(why) = job.fatal() {
+                self.halt(format!("the run stopped: {why}"));
+            }
             if let Step::Done(_, entry) = &step {
                 self.caches.mem.borrow_mut().put((**entry).clone());
-                // Committed before the answer is used.
-                if self.caches.idb.put(entry).await.is_err() {
+                // Committed before the answer is used; a failed write stops
+                // the run (every later answer would be lost the same way).
+                if let Err(e) = self.caches.idb.put(entry).await {
                     self.caches.warned.set(true);
+                    self.halt(format!(
+                        "the run stopped: the browser cache could not be written ({e})"
+                    ));
+                    self.stats.borrow_mut().not_stored.push(job.what.clone());
                 }
             }
             self.run
@@ -304,6 +344,7 @@ pub async fn execute<T: Transport>(
         key,
         last_progress: Cell::new(0.0),
         post,
+        stopped: RefCell::new(None),
     };
     loop {
         let jobs = {
@@ -321,12 +362,22 @@ pub async fn execute<T: Transport>(
             )
         });
         futures::future::join_all(loops).await;
-        if control.cancelled.get() {
+        if let Some(why) = shared.stopped.borrow().clone() {
+            // Listed, not silently dropped: what the stop left unasked.
+            let left: Vec<Job> = shared.queue.borrow_mut().drain(..).collect();
+            let mut run = shared.run.borrow_mut();
+            for job in left {
+                let f = job.failure(&format!("not asked: {why}"));
+                run.settle(&job, Step::Failed(f), &mut shared.stats.borrow_mut());
+            }
+        }
+        if shared.halted() {
             break;
         }
     }
     let mut stats = shared.stats.into_inner();
     stats.cancelled = control.cancelled.get();
+    stats.stopped = shared.stopped.into_inner();
     post(&FromWorker::LlmProgress {
         stats: stats.clone(),
         cost_usd: req
@@ -356,6 +407,11 @@ pub async fn run<T: Transport>(
     control: &Control,
     post: &dyn Fn(&FromWorker),
 ) -> FromWorker {
+    if let Err(problems) = req.choice.settings.validate() {
+        return FromWorker::LlmFailed {
+            message: problems.join("; "),
+        };
+    }
     let caches = match Caches::open().await {
         Ok(c) => c,
         Err(message) => return FromWorker::LlmFailed { message },
@@ -468,7 +524,7 @@ pub async fn run<T: Transport>(
         if caches.warned.get() {
             *warning = Some(
                 "some answers could not be saved in the browser cache (storage full or \
-blocked): a reload will ask for them again"
+blocked), so the run stopped: a reload will ask for them again"
                     .into(),
             );
         }

@@ -456,7 +456,12 @@ fn progress_view(s: &RunStats, cost: Option<f64>, running: bool, paused: bool) -
             <progress max={s.questions.max(1).to_string()} value={done.to_string()}></progress>
             <p>{format!("{state}: {} of {} questions — {} answered, {} from the cache, {} failed, {} remaining · {} calls ({} retries) · {} tokens · {}",
                 done, s.questions, s.succeeded + s.skipped_empty, s.cache_hits, s.failed, s.remaining(), s.calls, s.retries,
-                fmt_tokens((s.input_tokens + s.output_tokens) as f64), fmt_cost(cost))}</p>
+                fmt_tokens((s.input_tokens + s.output_tokens) as f64), fmt_cost(cost))}
+                if s.waited_s >= 1.0 { {format!(" · waited {:.0} s to retry", s.waited_s)} }</p>
+            if let Some(why) = &s.stopped {
+                <p id="llm-stopped" class="error" role="alert">{why.clone()}
+                    if !s.not_stored.is_empty() { {format!(" — {} answers could not be stored and will be asked again.", s.not_stored.len())} }</p>
+            }
         </div>
     }
 }

@@ -58,7 +58,7 @@ CORS_EXPOSE_HEADERS = "retry-after, retry-after-ms, date, x-mock-request-index, 
 FAULT_KINDS = [
     "429", "429_date", "500", "503", "529", "401", "400", "timeout", "disconnect",
     "malformed", "envelope", "truncated", "wrong_shape", "bad_json",
-    "prose_fences", "refusal",
+    "prose_fences", "refusal", "huge",
 ]
 
 #: Kinds drawn by a "rate" plan when it names none.
@@ -946,6 +946,12 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "disconnect":
             self.close_connection = True
             return None
+        if kind == "huge":
+            # A 200 reply of `huge_mb` MiB (default 11): a proper envelope
+            # whose text is padding, bigger than a client's reply cap.
+            size = int(float(plan.get("huge_mb", 11)) * 1024 * 1024)
+            reply = self.envelope(fmt, call, "HUGE" + "x" * size, False, index)
+            return self.send_json(200, reply, extra)
 
         value, is_json = reply_for(call, st)
         text = json.dumps(value) if is_json else value

@@ -392,6 +392,17 @@ class Faults(MockCase):
         self.assertEqual(stats["faulted"], {"429": 1, "429_date": 1})
         self.assertEqual(stats["ok"], 1)
 
+    def test_huge_reply_and_retry_after_as_given(self):
+        self.plan({"sequence": ["huge", "429"], "huge_mb": 0.5, "retry_after": "1" + "0" * 300})
+        status, headers, body = self.openai()
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["x-mock-fault"], "huge")
+        self.assertGreater(len(body), 512 * 1024)
+        text = json.loads(body)["choices"][0]["message"]["content"]
+        self.assertTrue(text.startswith("HUGEx"))
+        status, headers, _ = self.openai()
+        self.assertEqual((status, headers["retry-after"]), (429, "1" + "0" * 300))
+
     def test_server_and_auth_errors_in_each_shape(self):
         for kind in ["500", "503", "529", "401", "400"]:
             for fmt, send in self.each_format():
