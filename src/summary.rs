@@ -519,6 +519,7 @@ mod tests {
             se: Some(0.01),
             ci95: Some(ci),
             scale: 1.0,
+            not_estimable: None,
             correlations: correlated.iter().map(|&(k, v)| (k.to_owned(), v)).collect(),
         }
     }
@@ -549,6 +550,9 @@ mod tests {
             bootstrap_failed: 0,
             bootstrap_refit: Refit::Interval,
             bootstrap_refitted: 100,
+            covariate: crate::stats::Covariate::Sign,
+            pair_tests: Vec::new(),
+            not_fitted: None,
             coefficients: [
                 // Length loses its effect once # facts is in the model.
                 (

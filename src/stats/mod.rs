@@ -11,7 +11,9 @@ pub use alignment::{
     alignment_intervals, permutation_test, CorrelationIntervals, PermutationConfig, PermutationTest,
 };
 pub use correlation::{kendall_tau_b, pearson_r, rank_average, spearman_rho};
-pub use joint::{fit_joint, JointConfig, JointFactor, JointFit, JointPairs, Refit};
+pub use joint::{
+    fit_joint, Covariate, JointConfig, JointFactor, JointFit, JointPairs, PairTest, Refit,
+};
 pub use rng::Rng;
 
 use serde::{Deserialize, Serialize};
