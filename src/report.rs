@@ -489,6 +489,18 @@ pub struct Alignment {
     /// other response once the order was swapped (it followed the position).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flipped_share: Option<f64>,
+    /// Per factor (by id): agent − reference factor score with its 95%
+    /// paired cluster-bootstrap interval (both agents' inputs drawn
+    /// together). The summary names a gap only where the interval excludes 0.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub score_differences: BTreeMap<String, ScoreDifference>,
+}
+
+/// One factor's model − human score difference.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoreDifference {
+    pub estimate: f64,
+    pub ci95: Option<[f64; 2]>,
 }
 
 /// One agent's factor scores as the cluster table they were computed from,
@@ -572,6 +584,21 @@ impl Alignment {
             a.bootstrap_resamples = Some(iv.resamples);
             a.bootstrap_resamples_used = Some(iv.resamples_used);
         }
+        for (i, f) in a.factors.iter().enumerate() {
+            if let (Some(x), Some(y)) = (sa[f].1, sr[f].1) {
+                a.score_differences.insert(
+                    f.clone(),
+                    ScoreDifference {
+                        estimate: x - y,
+                        ci95: if cfg.bootstrap.resamples > 0 {
+                            iv.score_differences[i]
+                        } else {
+                            None
+                        },
+                    },
+                );
+            }
+        }
         Ok(a)
     }
 
@@ -616,6 +643,7 @@ impl Alignment {
             agreement: None,
             position_consistency: None,
             flipped_share: None,
+            score_differences: BTreeMap::new(),
         }
     }
 }
