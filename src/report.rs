@@ -268,6 +268,16 @@ pub struct JointModel {
     pub bootstrap_resamples: u32,
     /// Resamples left out of the intervals (no usable pair, or no convergence).
     pub bootstrap_failed: u32,
+    /// Resamples behind the intervals (`bootstrap_resamples − bootstrap_failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_resamples_used: Option<u32>,
+    /// Inputs with a pair used: what the intervals were resampled from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<u64>,
+    /// The intervals come from fewer than
+    /// [`MIN_INPUTS_FOR_INTERVALS`](crate::stats::MIN_INPUTS_FOR_INTERVALS) inputs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub few_inputs: bool,
     /// How resamples were refitted.
     pub bootstrap_refit: Refit,
     /// Resamples refitted to convergence (the others kept the first step from the fit).
@@ -380,6 +390,11 @@ impl JointModel {
             iterations: fit.iterations,
             bootstrap_resamples: fit.bootstrap_resamples,
             bootstrap_failed: fit.bootstrap_failed,
+            bootstrap_resamples_used: (fit.bootstrap_resamples > 0)
+                .then(|| fit.bootstrap_resamples - fit.bootstrap_failed),
+            inputs: Some(fit.n_inputs_used),
+            few_inputs: fit.bootstrap_resamples > 0
+                && fit.n_inputs_used < crate::stats::MIN_INPUTS_FOR_INTERVALS,
             bootstrap_refit: fit.refit,
             bootstrap_refitted: fit.bootstrap_refitted,
             coefficients: ids
@@ -407,7 +422,7 @@ impl JointModel {
 }
 
 /// One factor score with its counts.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FactorScoreEntry {
     pub score: Option<f64>,
     pub ci95: Option<[f64; 2]>,
@@ -426,6 +441,19 @@ pub struct FactorScoreEntry {
     pub missing: u64,
     /// All pairs considered: C + D + T + dropped + missing.
     pub n_pairs: u64,
+    /// Inputs with at least one countable pair (C, D or T) for this factor:
+    /// what the interval was resampled from. Optional: older reports have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<u64>,
+    /// Bootstrap resamples behind the interval: those with a countable pair
+    /// (a resample that drew none is left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_resamples_used: Option<u32>,
+    /// The interval comes from fewer than
+    /// [`MIN_INPUTS_FOR_INTERVALS`](crate::stats::MIN_INPUTS_FOR_INTERVALS)
+    /// inputs: its coverage is well below 95%.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub few_inputs: bool,
 }
 
 impl From<&FactorScore> for FactorScoreEntry {
@@ -439,6 +467,9 @@ impl From<&FactorScore> for FactorScoreEntry {
             dropped: s.counts.dropped,
             missing: s.counts.missing,
             n_pairs: s.counts.n_pairs(),
+            inputs: Some(s.inputs),
+            bootstrap_resamples_used: s.ci95.map(|_| s.resamples_used),
+            few_inputs: s.ci95.is_some() && s.inputs < crate::stats::MIN_INPUTS_FOR_INTERVALS,
         }
     }
 }

@@ -487,6 +487,7 @@ mod tests {
             dropped: 0,
             missing: 0,
             n_pairs: 0,
+            ..Default::default()
         }
     }
 
@@ -734,6 +735,9 @@ mod tests {
             iterations: 5,
             bootstrap_resamples: 1000,
             bootstrap_failed: 0,
+            bootstrap_resamples_used: Some(1000),
+            inputs: Some(100),
+            few_inputs: false,
             bootstrap_refit: Refit::Interval,
             bootstrap_refitted: 100,
             covariate: crate::stats::Covariate::Sign,

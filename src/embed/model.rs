@@ -837,6 +837,7 @@ pub(crate) mod tests {
                     dropped: 0,
                     missing: 0,
                     n_pairs: 1,
+                    ..Default::default()
                 },
             );
         }

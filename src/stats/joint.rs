@@ -271,6 +271,8 @@ pub struct JointFit {
     /// One entry per input factor, in input order.
     pub factors: Vec<JointFactor>,
     pub n_pairs_used: u64,
+    /// Inputs with a pair used (the bootstrap's units that count).
+    pub n_inputs_used: u64,
     /// Pairs the agent called a tie.
     pub n_pairs_dropped_tie: u64,
     /// Pairs with a strict preference but some factor value missing.
@@ -382,6 +384,12 @@ pub fn fit_joint(pairs: &JointPairs<'_>, cfg: &JointConfig) -> JointFit {
             })
             .collect(),
         n_pairs_used: n_used as u64,
+        n_inputs_used: {
+            let mut seen = vec![false; n_clusters];
+            used.iter()
+                .filter(|&&i| !std::mem::replace(&mut seen[pairs.clusters[i] as usize], true))
+                .count() as u64
+        },
         n_pairs_dropped_tie: ties,
         n_pairs_dropped_missing: missing,
         penalty: cfg.penalty,
