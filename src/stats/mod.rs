@@ -183,7 +183,7 @@ impl Default for BootstrapConfig {
 /// the report's `few_inputs`). The cluster bootstrap's percentile interval
 /// undercovers on few inputs: on SummEval subsamples (tests/coverage.rs) the
 /// nominal 95% interval of a factor score covered the full-data score about
-/// 48% of the time with 2 inputs, 74% with 3, 84% with 5, 91% with 10 and
+/// 51% of the time with 2 inputs, 73% with 3, 84% with 5, 91% with 10 and
 /// 95% with 20.
 pub const MIN_INPUTS_FOR_INTERVALS: u64 = 10;
 
