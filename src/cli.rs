@@ -829,10 +829,7 @@ pub fn render_table(r: &Report) -> String {
     );
     // An interval from fewer than MIN_INPUTS_FOR_INTERVALS inputs is marked `!`.
     let fmt_ci = |ci: Option<[f64; 2]>, few: bool| match ci {
-        Some([lo, hi]) => format!(
-            "[{lo:>6.3}, {hi:>6.3}]{}",
-            if few { "!" } else { " " }
-        ),
+        Some([lo, hi]) => format!("[{lo:>6.3}, {hi:>6.3}]{}", if few { "!" } else { " " }),
         None => format!("{:>17} ", "—"),
     };
     let mut flagged = false;
@@ -911,7 +908,8 @@ pub fn render_table(r: &Report) -> String {
                     "on factor differences scaled by their root mean square"
                 }
             };
-            let _ = writeln!(
+            let _ =
+                writeln!(
                 s,
                 "  joint β: Bradley–Terry {what}, all factors at once (λ = {}); {} pairs used{}{}",
                 j.penalty,

@@ -626,21 +626,56 @@ mod tests {
         type Case = (f64, f64, Option<[f64; 2]>, &'static str);
         let none = "shows no clear gap from people";
         let cases: [Case; 10] = [
-            (0.61, 0.05, Some([0.40, 0.70]), "rewards length far more than people do (+0.61 vs +0.05;"),
-            (0.35, 0.05, Some([0.10, 0.50]), "rewards length more than people do"),
+            (
+                0.61,
+                0.05,
+                Some([0.40, 0.70]),
+                "rewards length far more than people do (+0.61 vs +0.05;",
+            ),
+            (
+                0.35,
+                0.05,
+                Some([0.10, 0.50]),
+                "rewards length more than people do",
+            ),
             // The interval covers 0: not named, however large.
             (0.61, 0.05, Some([-0.10, 0.90]), none),
             // The random judge on 30 HH-RLHF pairs: opposite signs, interval covering 0.
             (-0.13, 0.07, Some([-0.40, 0.10]), none),
             // Opposite signs with a clear interval: opposite, never "more".
-            (-0.13, 0.07, Some([-0.30, -0.10]), "penalises length where people reward it (-0.13 vs +0.07;"),
-            (0.30, -0.17, Some([0.20, 0.70]), "rewards length where people penalise it"),
-            (-0.05, -0.30, Some([0.10, 0.40]), "penalises length less than people do"),
-            (-0.50, -0.05, Some([-0.60, -0.30]), "penalises length far more than people do"),
+            (
+                -0.13,
+                0.07,
+                Some([-0.30, -0.10]),
+                "penalises length where people reward it (-0.13 vs +0.07;",
+            ),
+            (
+                0.30,
+                -0.17,
+                Some([0.20, 0.70]),
+                "rewards length where people penalise it",
+            ),
+            (
+                -0.05,
+                -0.30,
+                Some([0.10, 0.40]),
+                "penalises length less than people do",
+            ),
+            (
+                -0.50,
+                -0.05,
+                Some([-0.60, -0.30]),
+                "penalises length far more than people do",
+            ),
             // Clear but small.
             (0.15, 0.05, Some([0.05, 0.15]), none),
             // No interval at all.
-            (0.61, 0.05, None, "is not compared with people factor by factor"),
+            (
+                0.61,
+                0.05,
+                None,
+                "is not compared with people factor by factor",
+            ),
         ];
         for (m, h, ci, want) in cases {
             let mut r = report(vec![
@@ -687,7 +722,13 @@ mod tests {
             assert!(s.contains(want), "{n} {tau} {p:?}: {s}");
             assert!(!s.contains("not at all") && !s.contains("0.000"), "{s}");
             if n <= 4 {
-                for word in ["closely", "moderately", "weakly", "reversed", "does not match"] {
+                for word in [
+                    "closely",
+                    "moderately",
+                    "weakly",
+                    "reversed",
+                    "does not match",
+                ] {
                     assert!(!s.contains(word), "{s}");
                 }
             }
@@ -698,7 +739,9 @@ mod tests {
             kendall_tau_p: Some(0.0004),
             ..Default::default()
         };
-        assert!(ranking_sentence(&a).unwrap().contains("permutation p < 0.001"));
+        assert!(ranking_sentence(&a)
+            .unwrap()
+            .contains("permutation p < 0.001"));
         assert_eq!(p_value(0.0), "p < 0.001");
         assert_eq!(p_value(0.0123), "p = 0.012");
     }
@@ -769,7 +812,10 @@ mod tests {
                         &[("n_facts", 0.6), ("coherence", 0.3), ("novel_words", -0.55)],
                     ),
                 ),
-                ("n_facts", coef(0.40, 0.05, [0.30, 0.50], &[("length", 0.6)])),
+                (
+                    "n_facts",
+                    coef(0.40, 0.05, [0.30, 0.50], &[("length", 0.6)]),
+                ),
                 // Novel words go with the preferences only given the others (z 4).
                 ("novel_words", coef(-0.20, 0.05, [-0.30, -0.10], &[])),
                 // Coherence reverses (z 3: after novel words, though first alphabetically).
@@ -802,8 +848,14 @@ mod tests {
                     ("length", 0.05, [0.01, 0.10]),
                 ],
                 vec![
-                    ("novel_words", coef(-0.29, 0.18, [-0.69, 0.02], &[("length", 0.92)])),
-                    ("length", coef(-0.17, 0.17, [-0.52, 0.18], &[("novel_words", 0.92)])),
+                    (
+                        "novel_words",
+                        coef(-0.29, 0.18, [-0.69, 0.02], &[("length", 0.92)]),
+                    ),
+                    (
+                        "length",
+                        coef(-0.17, 0.17, [-0.52, 0.18], &[("novel_words", 0.92)]),
+                    ),
                 ],
                 vec![JointPairTest {
                     factors: ["length".into(), "novel_words".into()],
@@ -820,10 +872,16 @@ mod tests {
             ["The joint model cannot separate novel words from length (correlation 0.92); together they go with people's preferences (joint Wald test χ² = 45.0, 2 df, p < 0.001)."]
         );
         let s = summarize(&report(vec![pair(0.2)]));
-        assert!(s[0].contains("together they are not shown to go with people's preferences"), "{s:?}");
+        assert!(
+            s[0].contains("together they are not shown to go with people's preferences"),
+            "{s:?}"
+        );
         assert!(s[0].contains("p = 0.200"), "{s:?}");
         for l in &s {
-            assert!(!l.contains("no independent effect") && !l.contains("no effect of"), "{l}");
+            assert!(
+                !l.contains("no independent effect") && !l.contains("no effect of"),
+                "{l}"
+            );
         }
 
         // One fitted factor: no joint sentence (it would talk of "the other factors").
@@ -856,7 +914,10 @@ mod tests {
             .insert("n_facts".into(), entry(0.0, Some([-0.1, 0.1])));
         let s = summarize(&report(vec![one]));
         assert_eq!(s.len(), 1, "{s:?}");
-        assert!(s[0].starts_with("Given the other factors' signs, more length"), "{s:?}");
+        assert!(
+            s[0].starts_with("Given the other factors' signs, more length"),
+            "{s:?}"
+        );
 
         // Intervals that agree about zero: nothing said.
         let agree = human_with_joint(
@@ -965,7 +1026,11 @@ mod tests {
         // A judge that reads the content still gets its gaps sentence.
         let fair = judge_run(true, Some(0.1), Some(0.5), 60, 0.0);
         let mut r = report(vec![human, fair]);
-        align(&mut r, 1, &[("length", [-0.3, 0.1]), ("n_facts", [0.0, 0.2])]);
+        align(
+            &mut r,
+            1,
+            &[("length", [-0.3, 0.1]), ("n_facts", [0.0, 0.2])],
+        );
         let s = summarize(&r);
         assert!(s[0].contains("shows no clear gap from people"), "{s:?}");
     }

@@ -36,7 +36,11 @@ fn coverage_of_the_factor_score_interval_on_few_inputs() {
             .map(|&f| {
                 let va = rules.value(f, &ds.texts, p.a, p.context()).unwrap();
                 let vb = rules.value(f, &ds.texts, p.b, p.context()).unwrap();
-                classify(Setting::Human, p.preference.sign(), compare(va, vb).unwrap())
+                classify(
+                    Setting::Human,
+                    p.preference.sign(),
+                    compare(va, vb).unwrap(),
+                )
             })
             .collect();
         outcomes.push((p.cluster, row));

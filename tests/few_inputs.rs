@@ -49,7 +49,10 @@ fn intervals_say_how_many_resamples_and_inputs_they_come_from() {
     assert!(used > 0 && used <= 200, "{e}");
     assert_eq!(e["few_inputs"], true, "{e}");
     let j = &r["agents"][0]["joint"];
-    assert!(j["bootstrap_resamples_used"].as_u64().unwrap() <= 200, "{j}");
+    assert!(
+        j["bootstrap_resamples_used"].as_u64().unwrap() <= 200,
+        "{j}"
+    );
 
     let r: serde_json::Value = serde_json::from_str(&score("20", true)).unwrap();
     let e = &r["agents"][0]["factor_scores"]["length"];
@@ -61,14 +64,20 @@ fn intervals_say_how_many_resamples_and_inputs_they_come_from() {
 #[test]
 fn the_table_flags_intervals_from_few_inputs() {
     let t = score("3", false);
-    let row = t.lines().find(|l| l.trim_start().starts_with("length")).unwrap();
+    let row = t
+        .lines()
+        .find(|l| l.trim_start().starts_with("length"))
+        .unwrap();
     assert!(row.contains("]!"), "{t}");
     assert!(
         t.contains("! interval from fewer than 10 inputs"),
         "the legend: {t}"
     );
     let t = score("20", false);
-    let row = t.lines().find(|l| l.trim_start().starts_with("length")).unwrap();
+    let row = t
+        .lines()
+        .find(|l| l.trim_start().starts_with("length"))
+        .unwrap();
     assert!(!row.contains("]!"), "{t}");
     assert!(!t.contains("! interval from fewer than"), "{t}");
 }

@@ -286,7 +286,13 @@ fn matches_the_python_reference() {
                 "{name}"
             );
             let mut w = (0.0, 0.0);
-            compare(&format!("{name} r"), Some(t.correlation), &p[2], 1e-9, &mut w);
+            compare(
+                &format!("{name} r"),
+                Some(t.correlation),
+                &p[2],
+                1e-9,
+                &mut w,
+            );
             compare(&format!("{name} Wald"), Some(t.wald), &p[3], 1e-6, &mut w);
             assert_eq!(u64::from(t.df), p[4].as_u64().unwrap(), "{name} df");
             compare(&format!("{name} p"), Some(t.p_value), &p[5], 1e-5, &mut w);
@@ -520,7 +526,10 @@ fn degenerate_inputs_do_not_crash() {
     let f = level.fit(&cfg(100, 1));
     assert_eq!(f.n_pairs_used, 3);
     assert_eq!(coefs(&f), [None, None]);
-    assert!(f.not_fitted.as_deref().unwrap().contains("no factor"), "{f:?}");
+    assert!(
+        f.not_fitted.as_deref().unwrap().contains("no factor"),
+        "{f:?}"
+    );
     assert!(f.factors.iter().all(|x| x.not_estimable.is_some()));
     assert!(f.pair_tests.is_empty() && f.bootstrap_resamples == 0);
 }
@@ -740,7 +749,10 @@ fn two_extreme_inputs_do_not_drive_the_length_coefficient() {
     };
     let scaled = change(Covariate::Scaled);
     let sign = change(Covariate::Sign);
-    assert!(scaled > 0.9, "the scaled model is driven by the extremes: {scaled}");
+    assert!(
+        scaled > 0.9,
+        "the scaled model is driven by the extremes: {scaled}"
+    );
     assert!(sign < 0.15, "the sign model is not: {sign}");
     // The default is the sign.
     assert_eq!(JointConfig::default().covariate, Covariate::Sign);
@@ -781,4 +793,3 @@ fn a_judge_that_always_picks_the_longer_response() {
     assert!(scaled > 0.4, "{scaled}");
     assert!(sign < 0.25 && sign < 0.5 * scaled, "{sign}");
 }
-

@@ -180,7 +180,10 @@ fn scores_and_intervals_are_bounded() {
         for (f, c) in &joint.coefficients {
             if let Some(b) = c.coefficient {
                 // The cluster-robust se needs two inputs with a pair used.
-                assert!(b.is_finite() && c.se.is_none_or(|s| s > 0.0), "case {case} {f}");
+                assert!(
+                    b.is_finite() && c.se.is_none_or(|s| s > 0.0),
+                    "case {case} {f}"
+                );
             }
             if let Some([lo, hi]) = c.ci95 {
                 assert!(

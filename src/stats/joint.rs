@@ -405,8 +405,7 @@ pub fn fit_joint(pairs: &JointPairs<'_>, cfg: &JointConfig) -> JointFit {
         not_fitted: None,
     };
     if n_used == 0 {
-        fit.not_fitted =
-            Some("no pair with a strict preference and every factor known".to_owned());
+        fit.not_fitted = Some("no pair with a strict preference and every factor known".to_owned());
         return fit;
     }
     if k == 0 {
@@ -697,7 +696,12 @@ impl Design {
     /// Hessian (full, symmetric) at `beta`, g_c the log-likelihood's
     /// gradient over input c's pairs and G the inputs with a pair used.
     /// `None` with fewer than two such inputs or a singular H.
-    fn robust_covariance(&self, beta: &[f64], hessian: &[f64], work: &mut Work) -> Option<Vec<f64>> {
+    fn robust_covariance(
+        &self,
+        beta: &[f64],
+        hessian: &[f64],
+        work: &mut Work,
+    ) -> Option<Vec<f64>> {
         let k = self.k;
         let mut meat = vec![0.0f64; k * k];
         let mut g_count = 0usize;
@@ -742,7 +746,10 @@ impl Design {
         let mut v = vec![0.0f64; k * k];
         for i in 0..k {
             for j in 0..k {
-                v[i * k + j] = factor * (0..k).map(|p| tmp[i * k + p] * hinv[p * k + j]).sum::<f64>();
+                v[i * k + j] = factor
+                    * (0..k)
+                        .map(|p| tmp[i * k + p] * hinv[p * k + j])
+                        .sum::<f64>();
             }
         }
         v.iter().all(|x| x.is_finite()).then_some(v)

@@ -30,7 +30,11 @@ fn with_ci(x: Option<f64>, ci: Option<[f64; 2]>, p: Option<f64>) -> String {
         s += &format!(" [{}, {}]", num(Some(lo)), num(Some(hi)));
     }
     if let Some(p) = p {
-        s += &format!(" p={p:.3}");
+        s += &if p < 0.001 {
+            " p<0.001".to_owned()
+        } else {
+            format!(" p={p:.3}")
+        };
     }
     s
 }
