@@ -793,4 +793,3 @@ fn a_judge_that_always_picks_the_longer_response() {
     assert!(scaled > 0.4, "{scaled}");
     assert!(sign < 0.25 && sign < 0.5 * scaled, "{sign}");
 }
-

@@ -501,7 +501,7 @@ pub fn fit_joint(pairs: &JointPairs<'_>, cfg: &JointConfig) -> JointFit {
                     // combined effect βa ± βb is identified.
                     let sg = r.signum();
                     let var = vaa + vbb + 2.0 * sg * vab;
-                    if !(var > 0.0) {
+                    if var.is_nan() || var <= 0.0 {
                         continue;
                     }
                     let sum = ba + sg * bb;
