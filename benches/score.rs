@@ -23,7 +23,10 @@ use profile::analysis::{
 use profile::data::{load_reader, Format, FormatOptions};
 use profile::factors::rules::RuleExtractor;
 use profile::factors::{Factor, Task};
-use profile::stats::{BootstrapConfig, ClusterTable, Outcome, Rng, FACTOR_TIE_TOLERANCE};
+use profile::stats::{
+    fit_joint, BootstrapConfig, ClusterTable, Covariate, JointConfig, JointPairs, Outcome, Rng,
+    FACTOR_TIE_TOLERANCE,
+};
 use serde::{Deserialize, Serialize};
 use util::{fmt_ms, loadavg, mb, peak_rss_bytes, sched, warm, CHILD_ARG};
 
@@ -91,6 +94,13 @@ struct Measurement {
     /// synthetic ones), SummEval only: the size of a full model-based run.
     #[serde(default)]
     joint10_s: Option<f64>,
+    /// The same two fits with the earlier covariate (differences scaled by
+    /// their root mean square, `Covariate::Scaled`) in the same run, for the
+    /// ratio: the sign covariate's rows repeat and are merged.
+    #[serde(default)]
+    joint_scaled_s: Option<f64>,
+    #[serde(default)]
+    joint10_scaled_s: Option<f64>,
     total_s: f64,
     /// CPU time of the measured path (`/proc/self/schedstat`), and the time
     /// it waited for a CPU (contention from other processes on the machine).
@@ -243,6 +253,7 @@ fn optimized(path: &Path) -> Measurement {
             "the joint model alone disagrees with score_report's"
         );
     }
+    let joint_scaled_s = Some(time_scaled_joint(&ds, FACTORS.len(), &differences, repeats));
     let joint10_s = (ds.format == Some(Format::SummEval)).then(|| {
         let ten = joint10_differences(&ds, &differences);
         let ids = [
@@ -264,8 +275,12 @@ fn optimized(path: &Path) -> Measurement {
             best = best.min(secs(t.elapsed()));
             assert!(j.converged && j.bootstrap_failed == 0);
         }
-        best
+        (best, time_scaled_joint(&ds, ids.len(), &ten, repeats))
     });
+    let (joint10_s, joint10_scaled_s) = match joint10_s {
+        Some((a, b)) => (Some(a), Some(b)),
+        None => (None, None),
+    };
     let counted = &counted.agent("human").expect("a human agent").factor_scores;
     for (i, r) in factors.iter().enumerate() {
         let (c, b) = (&counted[&r.id], &booted[i]);
@@ -297,6 +312,8 @@ fn optimized(path: &Path) -> Measurement {
         bootstrap_s,
         joint_s,
         joint10_s,
+        joint_scaled_s,
+        joint10_scaled_s,
         total_s: load_s + report_s,
         cpu_s: sched1.0 - sched0.0,
         runqueue_wait_s: sched1.1 - sched0.1,
@@ -308,6 +325,37 @@ fn optimized(path: &Path) -> Measurement {
             report_s * 1e3
         )),
     }
+}
+
+/// The best of `repeats` joint fits (+ the bootstrap) with the earlier,
+/// scaled covariate on the same differences.
+fn time_scaled_joint(
+    ds: &profile::data::Dataset,
+    k: usize,
+    differences: &[f64],
+    repeats: usize,
+) -> f64 {
+    let preferences: Vec<i8> = ds.pairs.iter().map(|p| p.preference.sign()).collect();
+    let clusters: Vec<u32> = ds.pairs.iter().map(|p| p.cluster).collect();
+    let pairs = JointPairs {
+        n_factors: k,
+        differences,
+        preferences: &preferences,
+        clusters: &clusters,
+        n_clusters: ds.n_clusters,
+    };
+    let cfg = JointConfig {
+        covariate: Covariate::Scaled,
+        ..JointConfig::with_bootstrap(BOOTSTRAP)
+    };
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let f = fit_joint(&pairs, &cfg);
+        best = best.min(secs(t.elapsed()));
+        assert!(f.converged);
+    }
+    best
 }
 
 /// Ten columns of differences for the joint-model timing: the two rule
@@ -633,6 +681,8 @@ mod naive {
             bootstrap_s,
             joint_s: 0.0,
             joint10_s: None,
+            joint_scaled_s: None,
+            joint10_scaled_s: None,
             total_s: load_s + factors_s + bootstrap_s,
             cpu_s: sched1.0 - sched0.0,
             runqueue_wait_s: sched1.1 - sched0.1,
@@ -1147,12 +1197,27 @@ fn print_table(
         );
     }
     for m in ms {
-        if let Some(t) = m.joint10_s {
+        if let (Some(old), true) = (m.joint_scaled_s, m.joint_s > 0.0) {
             println!(
-                "{:<24} joint model with 10 factors (3 rule + 7 synthetic), fit + {} resamples: {} ms",
+                "{:<24} joint model with 2 factors, fit + {} resamples: sign {} ms, scaled (earlier) {} ms, ratio sign/scaled {:.2}",
                 m.name,
                 BOOTSTRAP.resamples,
-                fmt_ms(t)
+                fmt_ms(m.joint_s),
+                fmt_ms(old),
+                m.joint_s / old
+            );
+        }
+        if let Some(t) = m.joint10_s {
+            println!(
+                "{:<24} joint model with 10 factors (3 rule + 7 synthetic), fit + {} resamples: sign {} ms{}",
+                m.name,
+                BOOTSTRAP.resamples,
+                fmt_ms(t),
+                m.joint10_scaled_s.map_or(String::new(), |old| format!(
+                    ", scaled (earlier) {} ms, ratio sign/scaled {:.2}",
+                    fmt_ms(old),
+                    t / old
+                ))
             );
         }
     }

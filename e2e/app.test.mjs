@@ -48,6 +48,11 @@ test('the built-in example report shows without any upload', async () => {
   const bars = await page.$$('#factor-chart g.bar-row');
   assert.equal(bars.length, Object.keys(expectedScores(cli)).length);
   assert.ok((await page.$$('#skipped-factors li')).length > 0, 'model factors are listed');
+  // 8 inputs: every interval is flagged, with the legend.
+  const flagged = await page.$$eval('#factor-table tbody tr td.ci-high', (tds) => tds.filter((t) => t.textContent.endsWith('!')).length);
+  assert.equal(flagged, Object.values(cli.agents[0].factor_scores).filter((e) => e.few_inputs).length);
+  assert.ok(flagged > 0);
+  assert.match(await page.textContent('.few-inputs'), /! interval from fewer than 10 inputs/);
   await shot(page, '01-example');
   assert.deepEqual(page.problems, []);
   await page.context().close();
@@ -64,6 +69,7 @@ test('uploading SummEval shows the numbers the CLI prints, and the exported repo
   assert.equal(await page.textContent('#stat-ties'), '658');
   assert.match(await page.textContent('#stat-format'), /summeval \(detected\)/);
   assert.deepEqual(await tableScores(page), expectedScores(cli));
+  assert.equal(await page.$('.few-inputs'), null, '100 inputs: nothing flagged');
   const { name, bytes } = await download(page, '#export-json');
   assert.equal(name, 'summeval.profile-report.json');
   const exported = JSON.parse(bytes.toString());

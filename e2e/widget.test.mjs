@@ -205,6 +205,27 @@ test('a blog post embeds both widget kinds from the built files', async () => {
   await page.context().close();
 });
 
+test('intervals from fewer than 10 inputs are flagged; 100 inputs are not', async () => {
+  // The example has 8 inputs: every interval comes from fewer than 10.
+  const ex = human(reports.example);
+  assert.ok(Object.values(ex.factor_scores).some((e) => e.few_inputs && e.inputs < 10));
+  assert.ok(!Object.values(human(reports.summeval).factor_scores).some((e) => e.few_inputs));
+  const url = post('few', `
+    <profile-report id="w-few" src="example.json"></profile-report>
+    <profile-report id="w-many" src="summeval.json"></profile-report>`);
+  const page = await blogPage();
+  await page.goto(url);
+  await settled(page, 2);
+  const few = await widget(page, '#w-few');
+  assert.equal(few.state, 'ready');
+  assert.match(few.text, /! fewer than 10 inputs: intervals cover well below 95%/);
+  assert.match(few.text, /! Intervals from fewer than 10 inputs, whose coverage is well below 95%: .*length/);
+  const many = await widget(page, '#w-many');
+  assert.doesNotMatch(many.text, /fewer than 10 inputs/);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test('light and dark themes; auto follows prefers-color-scheme', async () => {
   const frag = fragment(reports.models, { view: 'alignment', theme: 'auto' });
   const widgets = `

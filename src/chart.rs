@@ -600,6 +600,7 @@ mod tests {
                         dropped: 0,
                         missing: 0,
                         n_pairs: 4,
+                        ..Default::default()
                     },
                 )
             })

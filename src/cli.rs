@@ -951,6 +951,14 @@ fn fmt_opt(x: Option<f64>, width: usize) -> String {
     }
 }
 
+/// A p-value: "<0.001" below 0.001, never 0.000.
+fn fmt_p(x: Option<f64>, width: usize) -> String {
+    match x {
+        Some(v) if v < 0.001 => format!("{:>width$}", "<0.001"),
+        _ => fmt_opt(x, width),
+    }
+}
+
 /// The report as a readable table.
 pub fn render_table(r: &Report) -> String {
     // Names and ids come from files and flags: no escape reaches the terminal.
@@ -1007,20 +1015,22 @@ fn table_text(r: &Report) -> String {
         "task: {} · bootstrap: {} resamples over inputs, seed {}",
         r.config.task, r.config.bootstrap_resamples, r.config.seed
     );
-    let fmt_ci = |ci: Option<[f64; 2]>| match ci {
-        Some([lo, hi]) => format!("[{lo:>6.3}, {hi:>6.3}]"),
-        None => format!("{:>17}", "—"),
+    // An interval from fewer than MIN_INPUTS_FOR_INTERVALS inputs is marked `!`.
+    let fmt_ci = |ci: Option<[f64; 2]>, few: bool| match ci {
+        Some([lo, hi]) => format!("[{lo:>6.3}, {hi:>6.3}]{}", if few { "!" } else { " " }),
+        None => format!("{:>17} ", "—"),
     };
+    let mut flagged = false;
     for a in &r.agents {
         let _ = writeln!(s, "\nagent: {} ({} setting)", a.name, a.setting.id());
         let joint_head = if a.joint.is_some() {
-            format!("  {:>7}  {:>17}", "joint β", "95% CI")
+            format!("  {:>7}  {:>17} ", "joint β", "95% CI")
         } else {
             String::new()
         };
         let _ = writeln!(
             s,
-            "  {:<20} {:>7}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8} {:>8}{joint_head}",
+            "  {:<20} {:>7}  {:>17}   {:>8} {:>8} {:>6} {:>8} {:>8} {:>8}{joint_head}",
             "factor", "score", "95% CI", "C", "D", "T", "dropped", "missing", "n"
         );
         for id in &a.ranking {
@@ -1028,10 +1038,12 @@ fn table_text(r: &Report) -> String {
             let joint = match &a.joint {
                 Some(j) => {
                     let c = j.coefficients.get(id);
+                    let ci = c.and_then(|c| c.ci95);
+                    flagged |= ci.is_some() && j.few_inputs;
                     format!(
                         "  {}  {:>17}",
                         fmt_opt(c.and_then(|c| c.coefficient), 7),
-                        fmt_ci(c.and_then(|c| c.ci95))
+                        fmt_ci(ci, j.few_inputs)
                     )
                 }
                 None => String::new(),
@@ -1041,7 +1053,7 @@ fn table_text(r: &Report) -> String {
                 "  {:<20} {}  {:>17}  {:>8} {:>8} {:>6} {:>8} {:>8} {:>8}{joint}",
                 id,
                 fmt_opt(e.score, 7),
-                fmt_ci(e.ci95),
+                fmt_ci(e.ci95, e.few_inputs),
                 e.concordant,
                 e.discordant,
                 e.ties,
@@ -1050,6 +1062,7 @@ fn table_text(r: &Report) -> String {
                 e.n_pairs
             );
         }
+        flagged |= a.factor_scores.values().any(|e| e.few_inputs);
         if let Some(line) = missing_line(a) {
             let _ = writeln!(s, "{line}");
         }
@@ -1077,9 +1090,16 @@ fn table_text(r: &Report) -> String {
             }
         }
         if let Some(j) = &a.joint {
-            let _ = writeln!(
+            let what = match j.covariate {
+                crate::stats::Covariate::Sign => "on the signs of the factor differences",
+                crate::stats::Covariate::Scaled => {
+                    "on factor differences scaled by their root mean square"
+                }
+            };
+            let _ =
+                writeln!(
                 s,
-                "  joint β: Bradley–Terry on factor differences scaled by their root mean square, all factors at once (λ = {}); {} pairs used{}{}",
+                "  joint β: Bradley–Terry {what}, all factors at once (λ = {}); {} pairs used{}{}",
                 j.penalty,
                 j.n_pairs_used,
                 if j.n_pairs_dropped_missing > 0 {
@@ -1094,6 +1114,13 @@ fn table_text(r: &Report) -> String {
                 }
             );
         }
+    }
+    if flagged {
+        let _ = writeln!(
+            s,
+            "\n! interval from fewer than {} inputs: its coverage is well below 95% (README, \"Intervals on few inputs\")",
+            crate::stats::MIN_INPUTS_FOR_INTERVALS
+        );
     }
     if !r.alignments.is_empty() {
         let _ = writeln!(
@@ -1194,11 +1221,11 @@ fn cmd_align(args: &[String]) -> Result<String, Failure> {
             a.agent,
             a.n_factors,
             fmt_opt(a.kendall_tau, 12),
-            fmt_opt(a.kendall_tau_p, 8),
+            fmt_p(a.kendall_tau_p, 8),
             fmt_opt(a.spearman_rho, 12),
-            fmt_opt(a.spearman_rho_p, 8),
+            fmt_p(a.spearman_rho_p, 8),
             fmt_opt(a.pearson_r, 10),
-            fmt_opt(a.pearson_r_p, 8)
+            fmt_p(a.pearson_r_p, 8)
         );
     }
     if alignments.iter().any(|a| a.permutations.is_some()) {

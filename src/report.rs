@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::Diagnostic;
 use crate::stats::{
     alignment_intervals, kendall_tau_b, pearson_r, permutation_test, spearman_rho, Agreement,
-    BootstrapConfig, ClusterMismatch, ClusterTable, FactorScore, JointFit, PermutationConfig,
-    Refit, Setting,
+    BootstrapConfig, ClusterMismatch, ClusterTable, Covariate, FactorScore, JointFit,
+    PermutationConfig, Refit, Setting,
 };
 
 /// The schema identifier of reports this crate writes.
@@ -270,28 +270,76 @@ pub struct JointModel {
     pub bootstrap_resamples: u32,
     /// Resamples left out of the intervals (no usable pair, or no convergence).
     pub bootstrap_failed: u32,
+    /// Resamples behind the intervals (`bootstrap_resamples − bootstrap_failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_resamples_used: Option<u32>,
+    /// Inputs with a pair used: what the intervals were resampled from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<u64>,
+    /// The intervals come from fewer than
+    /// [`MIN_INPUTS_FOR_INTERVALS`](crate::stats::MIN_INPUTS_FOR_INTERVALS) inputs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub few_inputs: bool,
     /// How resamples were refitted.
     pub bootstrap_refit: Refit,
     /// Resamples refitted to convergence (the others kept the first step from the fit).
     pub bootstrap_refitted: u32,
     /// One entry per factor in the model, by factor id.
     pub coefficients: BTreeMap<String, JointCoefficient>,
+    /// What each factor entered the model as: `sign` (the sign of its
+    /// difference, the default) or `scaled`. Older reports: scaled.
+    #[serde(default = "scaled_covariate")]
+    pub covariate: Covariate,
+    /// Joint Wald tests (cluster-robust covariance) of the pairs of fitted
+    /// factors whose covariates correlate by at least 0.7 in absolute value:
+    /// the model cannot tell such factors apart, but can test them together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pair_tests: Vec<JointPairTest>,
+    /// Why nothing was fitted, when nothing was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_fitted: Option<String>,
+}
+
+fn scaled_covariate() -> Covariate {
+    Covariate::Scaled
+}
+
+/// A joint test of two factors the joint model cannot tell apart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JointPairTest {
+    /// The two factor ids.
+    pub factors: [String; 2],
+    /// The correlation of their covariates.
+    pub correlation: f64,
+    /// Wald statistic of "both coefficients are 0".
+    pub wald: f64,
+    /// Its degrees of freedom (2; 1 when the covariates coincide and only
+    /// their combined effect is identified).
+    pub df: u32,
+    pub p_value: f64,
 }
 
 /// One factor's coefficient in the joint model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JointCoefficient {
-    /// β on the standardised scale (effect on the log-odds of preference of one
-    /// typical difference, the others held fixed); `null` when the factor never
-    /// differs in the pairs used.
+    /// β: with the sign covariate, the change in the log-odds of preferring a
+    /// over b associated with this factor favouring a, given the signs of the
+    /// other factors (an association in a possibly misspecified model, not
+    /// the effect of changing the factor with the others held fixed); `null`
+    /// when the factor is not estimable (see `not_estimable`).
     pub coefficient: Option<f64>,
-    /// Standard error from the penalised Hessian.
+    /// Cluster-robust (sandwich) standard error, clustered by input.
+    /// Reports written before it existed carry the penalised-Hessian one.
     pub se: Option<f64>,
     /// 95% cluster-bootstrap percentile interval.
     pub ci95: Option<[f64; 2]>,
-    /// The typical difference s (root mean square over the pairs used, in the
-    /// factor's units); β / s is the effect per unit.
+    /// What the factor's difference was divided by: 1 for the sign
+    /// covariate; for the scaled one its root mean square over the pairs
+    /// used (β / s is then the effect per unit); 0 when not fitted.
     pub scale: f64,
+    /// Why the factor has no coefficient, when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_estimable: Option<String>,
     /// How this factor's differences go together with the other factors'
     /// (uncentred correlation over the pairs used, by factor id): what the
     /// joint model has to tell apart.
@@ -309,10 +357,33 @@ impl JointModel {
                 .collect()
         };
         assert_eq!(ids.len(), fit.factors.len(), "one id per factor");
+        let (method, scaling) = match fit.covariate {
+            Covariate::Sign => (
+                "Bradley–Terry (logistic regression without intercept) on the signs of the factor differences, L2-penalised, Newton/IRLS; cluster-robust standard errors by input",
+                "each factor enters as the sign (−1, 0, +1) of its difference v(a) − v(b); differences below the tie tolerance count as 0",
+            ),
+            Covariate::Scaled => (
+                "Bradley–Terry (logistic regression without intercept) on standardised factor differences, L2-penalised, Newton/IRLS; cluster-robust standard errors by input",
+                "each factor's difference v(a) − v(b) divided by its root mean square over the pairs used; differences below the tie tolerance count as 0",
+            ),
+        };
         JointModel {
-            method: "Bradley–Terry (logistic regression without intercept) on standardised factor differences, L2-penalised, Newton/IRLS".into(),
+            method: method.into(),
             penalty: fit.penalty,
-            scaling: "each factor's difference v(a) − v(b) divided by its root mean square over the pairs used; differences below the tie tolerance count as 0".into(),
+            scaling: scaling.into(),
+            covariate: fit.covariate,
+            pair_tests: fit
+                .pair_tests
+                .iter()
+                .map(|t| JointPairTest {
+                    factors: [ids[t.factors[0]].to_owned(), ids[t.factors[1]].to_owned()],
+                    correlation: t.correlation,
+                    wald: t.wald,
+                    df: t.df,
+                    p_value: t.p_value,
+                })
+                .collect(),
+            not_fitted: fit.not_fitted.clone(),
             n_pairs_used: fit.n_pairs_used,
             n_pairs_dropped_tie: fit.n_pairs_dropped_tie,
             n_pairs_dropped_missing: fit.n_pairs_dropped_missing,
@@ -321,6 +392,11 @@ impl JointModel {
             iterations: fit.iterations,
             bootstrap_resamples: fit.bootstrap_resamples,
             bootstrap_failed: fit.bootstrap_failed,
+            bootstrap_resamples_used: (fit.bootstrap_resamples > 0)
+                .then(|| fit.bootstrap_resamples - fit.bootstrap_failed),
+            inputs: Some(fit.n_inputs_used),
+            few_inputs: fit.bootstrap_resamples > 0
+                && fit.n_inputs_used < crate::stats::MIN_INPUTS_FOR_INTERVALS,
             bootstrap_refit: fit.refit,
             bootstrap_refitted: fit.bootstrap_refitted,
             coefficients: ids
@@ -334,6 +410,7 @@ impl JointModel {
                             se: f.se,
                             ci95: f.ci95,
                             scale: f.scale,
+                            not_estimable: f.not_estimable.clone(),
                             correlations: correlations(f)
                                 .into_iter()
                                 .filter(|(other, _)| other != id)
@@ -347,7 +424,7 @@ impl JointModel {
 }
 
 /// One factor score with its counts.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FactorScoreEntry {
     pub score: Option<f64>,
     pub ci95: Option<[f64; 2]>,
@@ -366,6 +443,19 @@ pub struct FactorScoreEntry {
     pub missing: u64,
     /// All pairs considered: C + D + T + dropped + missing.
     pub n_pairs: u64,
+    /// Inputs with at least one countable pair (C, D or T) for this factor:
+    /// what the interval was resampled from. Optional: older reports have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<u64>,
+    /// Bootstrap resamples behind the interval: those with a countable pair
+    /// (a resample that drew none is left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_resamples_used: Option<u32>,
+    /// The interval comes from fewer than
+    /// [`MIN_INPUTS_FOR_INTERVALS`](crate::stats::MIN_INPUTS_FOR_INTERVALS)
+    /// inputs: its coverage is well below 95%.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub few_inputs: bool,
 }
 
 impl From<&FactorScore> for FactorScoreEntry {
@@ -379,6 +469,9 @@ impl From<&FactorScore> for FactorScoreEntry {
             dropped: s.counts.dropped,
             missing: s.counts.missing,
             n_pairs: s.counts.n_pairs(),
+            inputs: Some(s.inputs),
+            bootstrap_resamples_used: s.ci95.map(|_| s.resamples_used),
+            few_inputs: s.ci95.is_some() && s.inputs < crate::stats::MIN_INPUTS_FOR_INTERVALS,
         }
     }
 }
@@ -429,6 +522,18 @@ pub struct Alignment {
     /// other response once the order was swapped (it followed the position).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flipped_share: Option<f64>,
+    /// Per factor (by id): agent − reference factor score with its 95%
+    /// paired cluster-bootstrap interval (both agents' inputs drawn
+    /// together). The summary names a gap only where the interval excludes 0.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub score_differences: BTreeMap<String, ScoreDifference>,
+}
+
+/// One factor's model − human score difference.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoreDifference {
+    pub estimate: f64,
+    pub ci95: Option<[f64; 2]>,
 }
 
 /// One agent's factor scores as the cluster table they were computed from,
@@ -512,6 +617,21 @@ impl Alignment {
             a.bootstrap_resamples = Some(iv.resamples);
             a.bootstrap_resamples_used = Some(iv.resamples_used);
         }
+        for (i, f) in a.factors.iter().enumerate() {
+            if let (Some(x), Some(y)) = (sa[f].1, sr[f].1) {
+                a.score_differences.insert(
+                    f.clone(),
+                    ScoreDifference {
+                        estimate: x - y,
+                        ci95: if cfg.bootstrap.resamples > 0 {
+                            iv.score_differences[i]
+                        } else {
+                            None
+                        },
+                    },
+                );
+            }
+        }
         Ok(a)
     }
 
@@ -556,6 +676,7 @@ impl Alignment {
             agreement: None,
             position_consistency: None,
             flipped_share: None,
+            score_differences: BTreeMap::new(),
         }
     }
 }

@@ -1,29 +1,42 @@
 //! A short plain-language summary of a report, generated from its numbers
-//! alone (no model call): the largest gaps between each model agent's factor
-//! scores and the human ones, how closely their factor rankings agree, and
-//! where an agent's joint model tells a different story from its factor
-//! scores.
+//! alone (no model call): the gaps between each model agent's factor scores
+//! and the human ones, how its factor ranking compares, and where an agent's
+//! joint model tells a different story from its factor scores. Every
+//! sentence must be true of the numbers beside it; none reads an interval
+//! that covers 0 as evidence of no effect.
 //!
-//! Thresholds (chosen here, all on the factor-score scale of −1..1):
-//! * a gap of at least [`GAP`] (0.20) between a model's and the humans' score
-//!   on a factor is named, at most [`MAX_GAPS`] per agent, largest first; a
-//!   gap of at least [`FAR_GAP`] (0.40) is "far" more or less. On SummEval
-//!   the human scores of the rule-based factors lie within ±0.2, so a gap of
-//!   0.2 is as large as the whole human effect;
-//! * when both scores are at least [`CLEAR`] (0.10) from zero with opposite
-//!   signs, the gap is worded as a reversal ("prefers more … where people
-//!   prefer less");
-//! * the ranking agreement (Kendall's τ_b) reads "closely" from 0.6,
-//!   "moderately" from 0.3, "weakly" above 0 and "not" otherwise;
-//! * the joint model is mentioned for a factor when its 95% interval and the
-//!   factor score's 95% interval disagree about zero (one covers it, the
-//!   other does not) or lie on opposite sides of it, at most [`MAX_JOINT`]
-//!   per agent. When a factor's effect vanishes in the joint model, the
-//!   factors whose differences correlate with its own by at least
-//!   [`CORRELATED`] (0.5) are named as what explains it (at most two, most
-//!   correlated first), else "the other factors".
-//! * a judge that follows the position of the responses rather than their
-//!   content gets a sentence saying so in place of its gaps (see
+//! Rules and thresholds (factor scores are on the scale −1..1):
+//! * **Gaps.** A factor's gap between a model's and the humans' score is
+//!   named only when the 95% paired-bootstrap interval of model − human
+//!   (`alignments[].score_differences`) excludes 0 *and* the gap is at least
+//!   [`GAP`] (0.20), at most [`MAX_GAPS`] per agent, largest first; from
+//!   [`FAR_GAP`] (0.40) it is "far" more or less. Scores of opposite signs
+//!   are worded as opposite ("rewards length where people penalise it"),
+//!   never as "more" or "less". Without such intervals (no bootstrap) no gap
+//!   is named, and the sentence says so; with intervals and no gap named it
+//!   says that no gap is clear, not that the agent weighs the factors as
+//!   people do.
+//! * **Ranking** (Kendall's τ_b over the factors both agents scored). With
+//!   at most [`MIN_RANKED_FACTORS`] − 1 = 4 factors no permutation p-value
+//!   can be small (4! = 24 orders: p ≥ 1/12), so the ranking is not graded
+//!   in words. Otherwise it reads "closely" from τ 0.6, "moderately" from
+//!   0.3, "weakly" above 0; a negative τ with permutation p below
+//!   [`SIGNIFICANT`] (0.05) is "reversed", any other τ ≤ 0 "does not match".
+//!   p-values print as "p < 0.001" below 0.001.
+//! * **Joint model**, only when it fits at least two factors. A factor is
+//!   mentioned when its joint 95% interval and its factor score's 95%
+//!   interval disagree about zero (one covers it, the other does not) or lie
+//!   on opposite sides of it, at most [`MAX_JOINT`] per agent, ranked by
+//!   importance (|β| / se, the cluster-robust z; |β| without se). When the
+//!   joint interval covers 0 and the factor's covariate correlates with
+//!   another's by at least [`crate::stats::joint::COLLINEAR`] (0.7), the two
+//!   "cannot be separated" and their joint Wald test is reported (one
+//!   sentence per pair); otherwise the sentence says the joint model does not
+//!   show an association given the other factors' signs, and that this is
+//!   not evidence of no effect, naming factors correlated by at least
+//!   [`CORRELATED`] (0.5).
+//! * **Position.** A judge that follows the position of the responses rather
+//!   than their content gets a sentence saying so in place of its gaps (see
 //!   [`position_sentence`]): position flips on at least half its pairs in
 //!   both orders ([`POSITION_FLIPS`]), or in single order one position named
 //!   on at least 75% of at least 20 decided pairs ([`POSITION_SAME_SIDE`],
@@ -33,25 +46,27 @@
 //! in the generation setting "as a writer", in the improvement setting "when
 //! improving responses"; the human agent is "people".
 //!
-//! The output is deterministic: agents in report order, factors by gap size
-//! then id.
+//! The output is deterministic: agents in report order, gaps by size then
+//! id, joint remarks by importance then id.
 
-use crate::report::{Agent, Report};
+use crate::report::{Agent, Alignment, JointCoefficient, JointModel, Report};
 use crate::stats::Setting;
 
-/// Smallest factor-score gap that is named.
+/// Smallest factor-score gap that is named (with an interval excluding 0).
 pub const GAP: f64 = 0.2;
 /// Smallest gap called "far" more or less.
 pub const FAR_GAP: f64 = 0.4;
-/// A score at least this far from zero has a clear direction.
-pub const CLEAR: f64 = 0.1;
 /// Gaps named per agent.
 pub const MAX_GAPS: usize = 3;
 /// Joint-model remarks per agent.
 pub const MAX_JOINT: usize = 3;
-/// Factors whose differences correlate at least this much are named as what
-/// a factor's effect is shared with.
+/// Factors whose covariates correlate at least this much are named as what
+/// a factor's association goes with.
 pub const CORRELATED: f64 = 0.5;
+/// Fewest factors whose ranking is graded in words.
+pub const MIN_RANKED_FACTORS: usize = 5;
+/// A permutation p-value below this makes a negative τ "reversed".
+pub const SIGNIFICANT: f64 = 0.05;
 
 /// The summary as sentences, or none without a human agent to compare with.
 pub fn summarize(report: &Report) -> Vec<String> {
@@ -72,13 +87,17 @@ pub fn summarize(report: &Report) -> Vec<String> {
     };
     let mut out = Vec::new();
     for agent in report.agents.iter().filter(|a| a.name != human.name) {
+        let alignment = report
+            .alignments
+            .iter()
+            .find(|a| a.agent == agent.name && a.reference == human.name);
         // A judge that follows the position says nothing about what it
         // weighs: that is said instead of the gaps.
         match position_sentence(agent) {
             Some(s) => out.push(s),
-            None => out.push(gaps_sentence(agent, human, &name)),
+            None => out.push(gaps_sentence(agent, human, alignment, &name)),
         }
-        if let Some(s) = ranking_sentence(report, agent, human) {
+        if let Some(s) = alignment.and_then(ranking_sentence) {
             out.push(s);
         }
     }
@@ -171,15 +190,30 @@ pub fn position_sentence(agent: &Agent) -> Option<String> {
     }
 }
 
-/// The largest factor-score gaps of `agent` against `human`, in one sentence.
-fn gaps_sentence(agent: &Agent, human: &Agent, name: &dyn Fn(&str) -> String) -> String {
-    let mut gaps: Vec<(&str, f64, f64)> = agent
+/// The gaps of `agent`'s factor scores from `human`'s whose paired-bootstrap
+/// interval of the difference excludes 0, in one sentence.
+fn gaps_sentence(
+    agent: &Agent,
+    human: &Agent,
+    alignment: Option<&Alignment>,
+    name: &dyn Fn(&str) -> String,
+) -> String {
+    let diffs = alignment.map(|a| &a.score_differences);
+    if diffs.is_none_or(|d| d.values().all(|d| d.ci95.is_none())) {
+        return format!(
+            "{} is not compared with people factor by factor: there are no bootstrap intervals of the score differences.",
+            role(agent)
+        );
+    }
+    let diffs = diffs.expect("checked");
+    let mut gaps: Vec<(&str, f64, f64, [f64; 2])> = agent
         .factor_scores
         .iter()
         .filter_map(|(id, e)| {
             let m = e.score?;
             let h = human.factor_scores.get(id)?.score?;
-            ((m - h).abs() >= GAP).then_some((id.as_str(), m, h))
+            let ci = diffs.get(id)?.ci95?;
+            ((m - h).abs() >= GAP && side(ci) != 0).then_some((id.as_str(), m, h, ci))
         })
         .collect();
     gaps.sort_by(|a, b| {
@@ -191,65 +225,44 @@ fn gaps_sentence(agent: &Agent, human: &Agent, name: &dyn Fn(&str) -> String) ->
     gaps.truncate(MAX_GAPS);
     if gaps.is_empty() {
         return format!(
-            "{} weighs the factors much as people do: no factor score differs from theirs by {GAP:.2} or more.",
+            "{} shows no clear gap from people: no factor score differs from theirs by {GAP:.2} or more with a 95% interval of the difference that excludes 0.",
             role(agent)
         );
     }
     let parts: Vec<String> = gaps
         .iter()
         .enumerate()
-        .map(|(i, &(id, m, h))| {
+        .map(|(i, &(id, m, h, ci))| {
             let f = name(id);
-            let nums = format!("({} vs {})", num(m), num(h));
-            if m.abs() >= CLEAR && h.abs() >= CLEAR && m.signum() != h.signum() {
-                let (more, less) = if m > 0.0 {
-                    ("more", "less")
-                } else {
-                    ("less", "more")
-                };
-                if i == 0 {
-                    format!("prefers {more} {f} where people prefer {less} {nums}")
-                } else {
-                    format!("it prefers {more} {f} where people prefer {less} {nums}")
-                }
+            let nums = format!(
+                "({} vs {}; difference 95% CI {} to {})",
+                num(m),
+                num(h),
+                num(ci[0]),
+                num(ci[1])
+            );
+            let it = if i == 0 { "" } else { "it " };
+            let verb = |x: f64| if x > 0.0 { "rewards" } else { "penalises" };
+            if m * h < 0.0 {
+                let people = if h > 0.0 { "reward" } else { "penalise" };
+                format!("{it}{} {f} where people {people} it {nums}", verb(m))
             } else {
-                // The direction of the stronger of the two effects, and
-                // whether the model's is the stronger.
+                // The same direction (or one of them 0): the direction of the
+                // stronger of the two, and whether the model's is stronger.
                 let strong = if m.abs() >= h.abs() { m } else { h };
-                let verb = if strong >= 0.0 {
-                    "rewards"
-                } else {
-                    "penalises"
-                };
                 let far = if (m - h).abs() >= FAR_GAP { "far " } else { "" };
                 let dir = if m.abs() > h.abs() { "more" } else { "less" };
-                if i == 0 {
-                    format!("{verb} {f} {far}{dir} than people do {nums}")
-                } else {
-                    format!("it {verb} {f} {far}{dir} {nums}")
-                }
+                let than = if i == 0 { " than people do" } else { "" };
+                format!("{it}{} {f} {far}{dir}{than} {nums}", verb(strong))
             }
         })
         .collect();
     format!("{} {}.", role(agent), parts.join("; "))
 }
 
-/// How closely the agent's factor ranking agrees with the human one.
-fn ranking_sentence(report: &Report, agent: &Agent, human: &Agent) -> Option<String> {
-    let a = report
-        .alignments
-        .iter()
-        .find(|a| a.agent == agent.name && a.reference == human.name)?;
+/// How the agent's factor ranking compares with the human one.
+fn ranking_sentence(a: &Alignment) -> Option<String> {
     let tau = a.kendall_tau?;
-    let how = if tau >= 0.6 {
-        "closely"
-    } else if tau >= 0.3 {
-        "moderately"
-    } else if tau > 0.0 {
-        "weakly"
-    } else {
-        "not at all"
-    };
     let mut detail = format!("Kendall τ = {tau:.2} over {} factors", a.n_factors);
     if let Some([lo, hi]) = a.kendall_tau_ci95 {
         detail.push_str(&format!("; 95% CI {lo:.2} to {hi:.2}"));
@@ -257,12 +270,28 @@ fn ranking_sentence(report: &Report, agent: &Agent, human: &Agent) -> Option<Str
     if let Some(p) = a.kendall_tau_p {
         detail.push_str(&format!("; permutation {}", p_value(p)));
     }
-    Some(format!(
-        "Its ranking of the factors matches people's {how} ({detail})."
-    ))
+    if a.n_factors < MIN_RANKED_FACTORS {
+        return Some(format!(
+            "Its ranking of the factors is not graded: with {} factors no permutation p-value can be small ({detail}).",
+            a.n_factors
+        ));
+    }
+    let how = if tau >= 0.6 {
+        "matches people's closely"
+    } else if tau >= 0.3 {
+        "matches people's moderately"
+    } else if tau > 0.0 {
+        "matches people's weakly"
+    } else if a.kendall_tau_p.is_some_and(|p| p < SIGNIFICANT) {
+        "is reversed from people's"
+    } else {
+        "does not match people's"
+    };
+    Some(format!("Its ranking of the factors {how} ({detail})."))
 }
 
-fn p_value(p: f64) -> String {
+/// "p < 0.001" or "p = 0.012".
+pub fn p_value(p: f64) -> String {
     if p < 0.001 {
         "p < 0.001".into()
     } else {
@@ -290,30 +319,65 @@ fn and_list(xs: &[String]) -> String {
     }
 }
 
+/// The importance a joint remark is ranked by: |β| / se, or |β| without se.
+fn importance(c: &JointCoefficient) -> f64 {
+    let b = c.coefficient.unwrap_or(0.0).abs();
+    match c.se {
+        Some(se) if se > 0.0 => b / se,
+        _ => b,
+    }
+}
+
 /// Where the joint model and the factor scores disagree about a factor.
 fn joint_sentences(agent: &Agent, name: &dyn Fn(&str) -> String) -> Vec<String> {
     let Some(joint) = &agent.joint else {
         return Vec::new();
     };
+    // One fitted factor: the joint model is its factor score again.
+    if joint
+        .coefficients
+        .values()
+        .filter(|c| c.coefficient.is_some())
+        .count()
+        < 2
+    {
+        return Vec::new();
+    }
     let who = whose(agent);
+    let mut cands: Vec<(&String, &JointCoefficient)> = joint
+        .coefficients
+        .iter()
+        .filter(|(id, c)| {
+            let (Some(jci), Some(e)) = (c.ci95, agent.factor_scores.get(*id)) else {
+                return false;
+            };
+            c.coefficient.is_some()
+                && e.score.is_some()
+                && e.ci95.is_some_and(|sci| side(sci) != side(jci))
+        })
+        .collect();
+    cands.sort_by(|a, b| {
+        importance(b.1)
+            .total_cmp(&importance(a.1))
+            .then_with(|| a.0.cmp(b.0))
+    });
     let mut out = Vec::new();
-    for (id, c) in &joint.coefficients {
+    let mut told: Vec<&str> = Vec::new();
+    for (id, c) in cands {
         if out.len() == MAX_JOINT {
             break;
+        }
+        if told.contains(&id.as_str()) {
+            continue;
         }
         let (Some(beta), Some(jci)) = (c.coefficient, c.ci95) else {
             continue;
         };
-        let Some(e) = agent.factor_scores.get(id) else {
-            continue;
-        };
+        let e = &agent.factor_scores[id];
         let (Some(score), Some(sci)) = (e.score, e.ci95) else {
             continue;
         };
         let (ms, js) = (side(sci), side(jci));
-        if ms == js {
-            continue;
-        }
         let f = name(id);
         let coef = format!(
             "joint coefficient {}, 95% CI {} to {}",
@@ -322,47 +386,84 @@ fn joint_sentences(agent: &Agent, name: &dyn Fn(&str) -> String) -> Vec<String> 
             num(jci[1])
         );
         let sentence = if js == 0 {
-            // The other factors whose differences go with this one's
-            // (|correlation| ≥ CORRELATED), most correlated first.
-            let mut others: Vec<(&String, f64)> = c
-                .correlations
-                .iter()
-                .filter(|(o, r)| *o != id && r.abs() >= CORRELATED)
-                .map(|(o, r)| (o, r.abs()))
-                .collect();
-            others.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-            let others: Vec<String> = others.iter().take(2).map(|(o, _)| name(o)).collect();
-            let others = if others.is_empty() {
-                "the other factors are".to_owned()
-            } else if others.len() == 1 {
-                format!("{} is", others[0])
+            if let Some(s) = pair_sentence(joint, id, &who, name, &mut told) {
+                s
             } else {
-                format!("{} are", and_list(&others))
-            };
-            format!(
-                "Once {others} accounted for, there is no independent effect of {f} on {who} preferences ({coef}; factor score {} on its own).",
-                num(score)
-            )
+                let mut others: Vec<(&String, f64)> = c
+                    .correlations
+                    .iter()
+                    .filter(|(o, r)| *o != id && r.abs() >= CORRELATED)
+                    .map(|(o, r)| (o, r.abs()))
+                    .collect();
+                others.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+                let others: Vec<String> = others.iter().take(2).map(|(o, _)| name(o)).collect();
+                let goes = if others.is_empty() {
+                    String::new()
+                } else {
+                    format!("; it goes with {}", and_list(&others))
+                };
+                format!(
+                    "Given the other factors' signs, the joint model does not show an association of {f} with {who} preferences ({coef}; factor score {} on its own): an interval that covers 0 is not evidence of no effect{goes}.",
+                    num(score)
+                )
+            }
         } else if ms == 0 {
             let dir = if js > 0 { "more" } else { "less" };
             format!(
-                "With the other factors held fixed, there is an effect of {f} on {who} preferences: {dir} is preferred ({coef}), although the factor score on its own ({}) is indistinguishable from zero.",
+                "Given the other factors' signs, {dir} {f} goes with {who} preferences ({coef}), although the interval of its factor score on its own ({}) covers 0.",
                 num(score)
             )
         } else {
-            let (alone, fixed) = if ms > 0 {
+            let (alone, given) = if ms > 0 {
                 ("more", "less")
             } else {
                 ("less", "more")
             };
             format!(
-                "The effect of {f} on {who} preferences reverses once the other factors are held fixed: on its own, {alone} goes with being preferred (factor score {}), but with the others fixed, {fixed} does ({coef}).",
+                "The association of {f} with {who} preferences reverses given the other factors' signs: on its own, {alone} goes with being preferred (factor score {}), but given the others, {given} does ({coef}).",
                 num(score)
             )
         };
+        told.push(id);
         out.push(sentence);
     }
     out
+}
+
+/// For a factor the joint model cannot tell apart from another (a pair
+/// test), the sentence on the pair; `told` gets both ids.
+fn pair_sentence<'a>(
+    joint: &'a JointModel,
+    id: &str,
+    who: &str,
+    name: &dyn Fn(&str) -> String,
+    told: &mut Vec<&'a str>,
+) -> Option<String> {
+    let t = joint
+        .pair_tests
+        .iter()
+        .filter(|t| t.factors.iter().any(|f| f == id))
+        .max_by(|a, b| a.correlation.abs().total_cmp(&b.correlation.abs()))?;
+    let other = if t.factors[0] == id {
+        &t.factors[1]
+    } else {
+        &t.factors[0]
+    };
+    told.extend(t.factors.iter().map(String::as_str));
+    let together = if t.p_value < SIGNIFICANT {
+        "together they go with"
+    } else {
+        "together they are not shown to go with"
+    };
+    Some(format!(
+        "The joint model cannot separate {} from {} (correlation {:.2}); {together} {who} preferences (joint Wald test χ² = {:.1}, {} df, {}).",
+        name(id),
+        name(other),
+        t.correlation,
+        t.wald,
+        t.df,
+        p_value(t.p_value)
+    ))
 }
 
 #[cfg(test)]
@@ -371,8 +472,8 @@ mod tests {
 
     use super::*;
     use crate::report::{
-        ranking, Alignment, DatasetSummary, FactorMeta, FactorScoreEntry, JointCoefficient,
-        JointModel, RunConfig, SCHEMA,
+        ranking, DatasetSummary, FactorMeta, FactorScoreEntry, JointPairTest, RunConfig,
+        ScoreDifference, SCHEMA,
     };
     use crate::stats::Refit;
 
@@ -386,6 +487,7 @@ mod tests {
             dropped: 0,
             missing: 0,
             n_pairs: 0,
+            ..Default::default()
         }
     }
 
@@ -449,8 +551,31 @@ mod tests {
         ("coherence", 0.10),
     ];
 
+    /// An alignment of `agent` with the human agent of `r`, with the given
+    /// 95% intervals of the score differences (by factor id).
+    fn align(r: &mut Report, agent: usize, cis: &[(&str, [f64; 2])]) {
+        let mut a = Alignment::between(
+            &r.agents[agent].name,
+            &r.agents[agent].score_map(),
+            "human",
+            &r.agents[0].score_map(),
+        );
+        for &(id, ci) in cis {
+            let m = r.agents[agent].factor_scores[id].score.unwrap();
+            let h = r.agents[0].factor_scores[id].score.unwrap();
+            a.score_differences.insert(
+                id.to_owned(),
+                ScoreDifference {
+                    estimate: m - h,
+                    ci95: Some(ci),
+                },
+            );
+        }
+        r.alignments.push(a);
+    }
+
     #[test]
-    fn names_the_largest_gaps_by_role() {
+    fn names_the_clear_gaps_by_role() {
         let judge = agent(
             "gpt-4o-mini",
             Setting::Evaluation,
@@ -473,66 +598,172 @@ mod tests {
                 ("coherence", 0.05),
             ],
         );
-        let r = report(vec![agent("human", Setting::Human, &HUMAN), judge, writer]);
+        let mut r = report(vec![agent("human", Setting::Human, &HUMAN), judge, writer]);
+        align(
+            &mut r,
+            1,
+            &[("length", [0.40, 0.70]), ("hallucination", [0.10, 0.40])],
+        );
+        align(&mut r, 2, &[("novel_words", [0.20, 0.70])]);
         let s = summarize(&r);
         assert_eq!(
             s,
             [
-                "As a judge, gpt-4o-mini rewards length far more than people do (+0.61 vs +0.05); it penalises hallucination less (-0.05 vs -0.30).",
-                "As a writer, llama prefers more novel words where people prefer less (+0.30 vs -0.17).",
-            ]
-        );
-    }
-
-    #[test]
-    fn no_gap_no_human_and_the_ranking() {
-        let close = agent(
-            "m",
-            Setting::Improvement,
-            &[("length", 0.1), ("n_facts", 0.3)],
-        );
-        let mut r = report(vec![agent("human", Setting::Human, &HUMAN), close]);
-        let mut a = Alignment::between(
-            "m",
-            &r.agents[1].score_map(),
-            "human",
-            &r.agents[0].score_map(),
-        );
-        a.kendall_tau = Some(0.6);
-        a.kendall_tau_ci95 = Some([0.2, 1.0]);
-        a.kendall_tau_p = Some(0.0004);
-        r.alignments.push(a);
-        assert_eq!(
-            summarize(&r),
-            [
-                "When improving responses, m weighs the factors much as people do: no factor score differs from theirs by 0.20 or more.",
-                "Its ranking of the factors matches people's closely (Kendall τ = 0.60 over 2 factors; 95% CI 0.20 to 1.00; permutation p < 0.001).",
+                "As a judge, gpt-4o-mini rewards length far more than people do (+0.61 vs +0.05; difference 95% CI +0.40 to +0.70); it penalises hallucination less (-0.05 vs -0.30; difference 95% CI +0.10 to +0.40).",
+                "Its ranking of the factors matches people's moderately (Kendall τ = 0.40 over 5 factors).",
+                "As a writer, llama rewards novel words where people penalise it (+0.30 vs -0.17; difference 95% CI +0.20 to +0.70).",
+                "Its ranking of the factors matches people's weakly (Kendall τ = 0.20 over 5 factors).",
             ]
         );
         // Without a human agent there is nothing to compare with.
         assert!(summarize(&report(vec![agent("m", Setting::Evaluation, &HUMAN)])).is_empty());
     }
 
-    fn coef(beta: f64, ci: [f64; 2], correlated: &[(&str, f64)]) -> JointCoefficient {
+    /// Each gap-sentence rule against numbers that must produce it and numbers that must not.
+    #[test]
+    fn gap_sentences_by_the_numbers() {
+        // (model score, human score, 95% CI of model − human or none) → a fragment, or the no-gap sentence.
+        type Case = (f64, f64, Option<[f64; 2]>, &'static str);
+        let none = "shows no clear gap from people";
+        let cases: [Case; 10] = [
+            (
+                0.61,
+                0.05,
+                Some([0.40, 0.70]),
+                "rewards length far more than people do (+0.61 vs +0.05;",
+            ),
+            (
+                0.35,
+                0.05,
+                Some([0.10, 0.50]),
+                "rewards length more than people do",
+            ),
+            // The interval covers 0: not named, however large.
+            (0.61, 0.05, Some([-0.10, 0.90]), none),
+            // The random judge on 30 HH-RLHF pairs: opposite signs, interval covering 0.
+            (-0.13, 0.07, Some([-0.40, 0.10]), none),
+            // Opposite signs with a clear interval: opposite, never "more".
+            (
+                -0.13,
+                0.07,
+                Some([-0.30, -0.10]),
+                "penalises length where people reward it (-0.13 vs +0.07;",
+            ),
+            (
+                0.30,
+                -0.17,
+                Some([0.20, 0.70]),
+                "rewards length where people penalise it",
+            ),
+            (
+                -0.05,
+                -0.30,
+                Some([0.10, 0.40]),
+                "penalises length less than people do",
+            ),
+            (
+                -0.50,
+                -0.05,
+                Some([-0.60, -0.30]),
+                "penalises length far more than people do",
+            ),
+            // Clear but small.
+            (0.15, 0.05, Some([0.05, 0.15]), none),
+            // No interval at all.
+            (
+                0.61,
+                0.05,
+                None,
+                "is not compared with people factor by factor",
+            ),
+        ];
+        for (m, h, ci, want) in cases {
+            let mut r = report(vec![
+                agent("human", Setting::Human, &[("length", h)]),
+                agent("j", Setting::Evaluation, &[("length", m)]),
+            ]);
+            match ci {
+                Some(ci) => align(&mut r, 1, &[("length", ci)]),
+                None => align(&mut r, 1, &[]),
+            }
+            let s = &summarize(&r)[0];
+            assert!(s.starts_with("As a judge, j "), "{s}");
+            assert!(s.contains(want), "{m} {h} {ci:?}: {s}");
+            assert!(!s.contains("much as people do"), "{s}");
+            if m * h < 0.0 {
+                assert!(!s.contains("more than") && !s.contains("less than"), "{s}");
+            }
+        }
+    }
+
+    /// Each ranking rule against numbers that must produce it and numbers that must not.
+    #[test]
+    fn ranking_sentences_by_the_numbers() {
+        // (factors, τ, p) → fragment.
+        let cases: [(usize, f64, Option<f64>, &str); 9] = [
+            (3, 0.9, Some(0.33), "is not graded: with 3 factors"),
+            (4, -1.0, Some(0.083), "is not graded: with 4 factors"),
+            (4, 1.0, None, "is not graded"),
+            (5, 0.7, Some(0.01), "matches people's closely"),
+            (6, 0.4, Some(0.0004), "matches people's moderately"),
+            (6, 0.1, Some(0.6), "matches people's weakly"),
+            (6, -0.8, Some(0.004), "is reversed from people's"),
+            (6, -0.8, Some(0.2), "does not match people's"),
+            (6, -0.2, None, "does not match people's"),
+        ];
+        for (n, tau, p, want) in cases {
+            let a = Alignment {
+                n_factors: n,
+                kendall_tau: Some(tau),
+                kendall_tau_p: p,
+                ..Default::default()
+            };
+            let s = ranking_sentence(&a).unwrap();
+            assert!(s.contains(want), "{n} {tau} {p:?}: {s}");
+            assert!(!s.contains("not at all") && !s.contains("0.000"), "{s}");
+            if n <= 4 {
+                for word in [
+                    "closely",
+                    "moderately",
+                    "weakly",
+                    "reversed",
+                    "does not match",
+                ] {
+                    assert!(!s.contains(word), "{s}");
+                }
+            }
+        }
+        let a = Alignment {
+            n_factors: 6,
+            kendall_tau: Some(0.4),
+            kendall_tau_p: Some(0.0004),
+            ..Default::default()
+        };
+        assert!(ranking_sentence(&a)
+            .unwrap()
+            .contains("permutation p < 0.001"));
+        assert_eq!(p_value(0.0), "p < 0.001");
+        assert_eq!(p_value(0.0123), "p = 0.012");
+    }
+
+    fn coef(beta: f64, se: f64, ci: [f64; 2], correlated: &[(&str, f64)]) -> JointCoefficient {
         JointCoefficient {
             coefficient: Some(beta),
-            se: Some(0.01),
+            se: Some(se),
             ci95: Some(ci),
             scale: 1.0,
+            not_estimable: None,
             correlations: correlated.iter().map(|&(k, v)| (k.to_owned(), v)).collect(),
         }
     }
 
-    #[test]
-    fn the_joint_view_where_it_differs() {
+    fn human_with_joint(
+        scores: &[(&str, f64, [f64; 2])],
+        coefs: Vec<(&str, JointCoefficient)>,
+        pair_tests: Vec<JointPairTest>,
+    ) -> Agent {
         let mut human = agent("human", Setting::Human, &[]);
-        for (id, s, ci) in [
-            ("length", 0.12, [0.05, 0.19]),
-            ("n_facts", 0.25, [0.18, 0.32]),
-            ("novel_words", 0.01, [-0.05, 0.07]),
-            ("coherence", 0.10, [0.04, 0.16]),
-            ("hallucination", -0.30, [-0.4, -0.2]),
-        ] {
+        for &(id, s, ci) in scores {
             human.factor_scores.insert(id.into(), entry(s, Some(ci)));
         }
         human.joint = Some(JointModel {
@@ -547,39 +778,157 @@ mod tests {
             iterations: 5,
             bootstrap_resamples: 1000,
             bootstrap_failed: 0,
+            bootstrap_resamples_used: Some(1000),
+            inputs: Some(100),
+            few_inputs: false,
             bootstrap_refit: Refit::Interval,
             bootstrap_refitted: 100,
-            coefficients: [
-                // Length loses its effect once # facts is in the model.
+            covariate: crate::stats::Covariate::Sign,
+            pair_tests,
+            not_fitted: None,
+            coefficients: coefs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        });
+        human
+    }
+
+    #[test]
+    fn the_joint_view_where_it_differs_by_importance() {
+        let human = human_with_joint(
+            &[
+                ("length", 0.12, [0.05, 0.19]),
+                ("n_facts", 0.25, [0.18, 0.32]),
+                ("novel_words", 0.01, [-0.05, 0.07]),
+                ("coherence", 0.10, [0.04, 0.16]),
+                ("hallucination", -0.30, [-0.4, -0.2]),
+            ],
+            vec![
+                // Length loses its association once the others' signs are given.
                 (
                     "length",
                     coef(
                         0.02,
+                        0.03,
                         [-0.03, 0.07],
-                        &[("n_facts", 0.8), ("coherence", 0.3), ("novel_words", -0.55)],
+                        &[("n_facts", 0.6), ("coherence", 0.3), ("novel_words", -0.55)],
                     ),
                 ),
-                ("n_facts", coef(0.40, [0.30, 0.50], &[("length", 0.8)])),
-                // Novel words matter only with the others fixed.
-                ("novel_words", coef(-0.20, [-0.30, -0.10], &[])),
-                // Coherence reverses (and nothing it correlates with is named).
-                ("coherence", coef(-0.15, [-0.25, -0.05], &[])),
+                (
+                    "n_facts",
+                    coef(0.40, 0.05, [0.30, 0.50], &[("length", 0.6)]),
+                ),
+                // Novel words go with the preferences only given the others (z 4).
+                ("novel_words", coef(-0.20, 0.05, [-0.30, -0.10], &[])),
+                // Coherence reverses (z 3: after novel words, though first alphabetically).
+                ("coherence", coef(-0.15, 0.05, [-0.25, -0.05], &[])),
                 // Hallucination agrees: not mentioned.
-                ("hallucination", coef(-0.5, [-0.6, -0.4], &[])),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        });
+                ("hallucination", coef(-0.5, 0.05, [-0.6, -0.4], &[])),
+            ],
+            Vec::new(),
+        );
         let s = summarize(&report(vec![human]));
         assert_eq!(
             s,
             [
-                "The effect of coherence on people's preferences reverses once the other factors are held fixed: on its own, more goes with being preferred (factor score +0.10), but with the others fixed, less does (joint coefficient -0.15, 95% CI -0.25 to -0.05).",
-                "Once # facts and novel words are accounted for, there is no independent effect of length on people's preferences (joint coefficient +0.02, 95% CI -0.03 to +0.07; factor score +0.12 on its own).",
-                "With the other factors held fixed, there is an effect of novel words on people's preferences: less is preferred (joint coefficient -0.20, 95% CI -0.30 to -0.10), although the factor score on its own (+0.01) is indistinguishable from zero.",
+                "Given the other factors' signs, less novel words goes with people's preferences (joint coefficient -0.20, 95% CI -0.30 to -0.10), although the interval of its factor score on its own (+0.01) covers 0.",
+                "The association of coherence with people's preferences reverses given the other factors' signs: on its own, more goes with being preferred (factor score +0.10), but given the others, less does (joint coefficient -0.15, 95% CI -0.25 to -0.05).",
+                "Given the other factors' signs, the joint model does not show an association of length with people's preferences (joint coefficient +0.02, 95% CI -0.03 to +0.07; factor score +0.12 on its own): an interval that covers 0 is not evidence of no effect; it goes with # facts and novel words.",
             ]
         );
+        assert!(!s.iter().any(|l| l.contains("no independent effect")));
+    }
+
+    /// Joint-sentence rules against numbers that must produce them and numbers that must not.
+    #[test]
+    fn joint_sentences_by_the_numbers() {
+        // Two collinear factors, each covering 0 in the joint model, jointly clear.
+        let pair = |p: f64| {
+            human_with_joint(
+                &[
+                    ("novel_words", -0.17, [-0.22, -0.12]),
+                    ("length", 0.05, [0.01, 0.10]),
+                ],
+                vec![
+                    (
+                        "novel_words",
+                        coef(-0.29, 0.18, [-0.69, 0.02], &[("length", 0.92)]),
+                    ),
+                    (
+                        "length",
+                        coef(-0.17, 0.17, [-0.52, 0.18], &[("novel_words", 0.92)]),
+                    ),
+                ],
+                vec![JointPairTest {
+                    factors: ["length".into(), "novel_words".into()],
+                    correlation: 0.92,
+                    wald: 45.0,
+                    df: 2,
+                    p_value: p,
+                }],
+            )
+        };
+        let s = summarize(&report(vec![pair(1.7e-10)]));
+        assert_eq!(
+            s,
+            ["The joint model cannot separate novel words from length (correlation 0.92); together they go with people's preferences (joint Wald test χ² = 45.0, 2 df, p < 0.001)."]
+        );
+        let s = summarize(&report(vec![pair(0.2)]));
+        assert!(
+            s[0].contains("together they are not shown to go with people's preferences"),
+            "{s:?}"
+        );
+        assert!(s[0].contains("p = 0.200"), "{s:?}");
+        for l in &s {
+            assert!(
+                !l.contains("no independent effect") && !l.contains("no effect of"),
+                "{l}"
+            );
+        }
+
+        // One fitted factor: no joint sentence (it would talk of "the other factors").
+        let mut one = human_with_joint(
+            &[("length", 0.05, [-0.01, 0.10])],
+            vec![("length", coef(0.77, 0.2, [0.3, 1.2], &[]))],
+            Vec::new(),
+        );
+        assert!(summarize(&report(vec![one.clone()])).is_empty());
+        // A second factor that is not estimable does not count.
+        one.joint.as_mut().unwrap().coefficients.insert(
+            "n_facts".into(),
+            JointCoefficient {
+                coefficient: None,
+                se: None,
+                ci95: None,
+                scale: 0.0,
+                not_estimable: Some("never differs".into()),
+                correlations: BTreeMap::new(),
+            },
+        );
+        assert!(summarize(&report(vec![one.clone()])).is_empty());
+        // With a second fitted factor the same numbers do give one.
+        one.joint
+            .as_mut()
+            .unwrap()
+            .coefficients
+            .insert("n_facts".into(), coef(0.1, 0.1, [-0.1, 0.3], &[]));
+        one.factor_scores
+            .insert("n_facts".into(), entry(0.0, Some([-0.1, 0.1])));
+        let s = summarize(&report(vec![one]));
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!(
+            s[0].starts_with("Given the other factors' signs, more length"),
+            "{s:?}"
+        );
+
+        // Intervals that agree about zero: nothing said.
+        let agree = human_with_joint(
+            &[("length", 0.1, [0.05, 0.15]), ("n_facts", 0.0, [-0.1, 0.1])],
+            vec![
+                ("length", coef(0.3, 0.1, [0.1, 0.5], &[])),
+                ("n_facts", coef(0.05, 0.1, [-0.1, 0.2], &[])),
+            ],
+            Vec::new(),
+        );
+        assert!(summarize(&report(vec![agree])).is_empty());
     }
 
     fn judge_run(
@@ -676,7 +1025,13 @@ mod tests {
         assert!(!s.iter().any(|l| l.contains("much as people do")), "{s:?}");
         // A judge that reads the content still gets its gaps sentence.
         let fair = judge_run(true, Some(0.1), Some(0.5), 60, 0.0);
-        let s = summarize(&report(vec![human, fair]));
-        assert!(s[0].contains("much as people do"), "{s:?}");
+        let mut r = report(vec![human, fair]);
+        align(
+            &mut r,
+            1,
+            &[("length", [-0.3, 0.1]), ("n_facts", [0.0, 0.2])],
+        );
+        let s = summarize(&r);
+        assert!(s[0].contains("shows no clear gap from people"), "{s:?}");
     }
 }

@@ -179,7 +179,11 @@ fn scores_and_intervals_are_bounded() {
         }
         for (f, c) in &joint.coefficients {
             if let Some(b) = c.coefficient {
-                assert!(b.is_finite() && c.se.unwrap() > 0.0, "case {case} {f}");
+                // The cluster-robust se needs two inputs with a pair used.
+                assert!(
+                    b.is_finite() && c.se.is_none_or(|s| s > 0.0),
+                    "case {case} {f}"
+                );
             }
             if let Some([lo, hi]) = c.ci95 {
                 assert!(

@@ -79,33 +79,40 @@ export interface Agent {
   ranking: string[];
   /** A model agent's run (judge or writer). */
   run?: AgentRun;
-  /** The joint model of this agent's preferences on all its factors' differences, when fitted. */
+  /** The joint model of preference on all factors at once. */
   joint?: JointModel;
 }
-/** See the README's "joint model" section for what a coefficient means. */
+/** Bradley–Terry on the signs of the factor differences (`covariate: "sign"`; older reports `"scaled"`). */
 export interface JointModel {
-  method: string; penalty: number; scaling: string;
+  method: string; penalty: number; scaling: string; covariate?: "sign" | "scaled";
   n_pairs_used: number; n_pairs_dropped_tie: number; n_pairs_dropped_missing: number;
   log_likelihood: number | null; converged: boolean; iterations: number;
-  bootstrap_resamples: number;
-  /** Resamples left out of the intervals (no usable pair, or no convergence). */
-  bootstrap_failed: number;
-  bootstrap_refit: "all" | "interval" | "one_step"; bootstrap_refitted: number;
-  /** By factor id. */
+  bootstrap_resamples: number; bootstrap_failed: number; bootstrap_refit: "all" | "interval" | "one_step"; bootstrap_refitted: number;
+  /** Resamples behind the intervals; inputs with a pair used; `few_inputs`: fewer than 10 inputs (intervals undercover). */
+  bootstrap_resamples_used?: number; inputs?: number; few_inputs?: boolean;
   coefficients: Record<string, JointCoefficient>;
+  /** Joint Wald tests of factors whose covariates correlate by |r| ≥ 0.7 (they cannot be told apart). */
+  pair_tests?: JointPairTest[];
+  /** Why nothing was fitted, when nothing was. */
+  not_fitted?: string;
 }
+/** β: log-odds change associated with the factor favouring a response, given the other factors' signs (an association, not a held-fixed effect). `se` is cluster-robust (by input). */
 export interface JointCoefficient {
-  coefficient: number | null; se: number | null; ci95: [number, number] | null;
-  /** The typical difference (in the factor's units) the coefficient is per. */
-  scale: number;
-  /** Correlation of this factor's differences with the others', by factor id. */
+  coefficient: number | null; se: number | null; ci95: [number, number] | null; scale: number;
+  /** Why there is no coefficient. */
+  not_estimable?: string;
   correlations?: Record<string, number>;
 }
+export interface JointPairTest { factors: [string, string]; correlation: number; wald: number; df: number; p_value: number }
 /** score = (C − D) / (C + D + T); null when no pair counts. */
 export interface FactorScore {
   score: number | null; ci95: [number, number] | null;
   /** `dropped`: factor ties (human and evaluation settings); `missing`: pairs with a missing value (failed extraction, no verdict); absent in older reports. */
   concordant: number; discordant: number; ties: number; dropped: number; missing?: number; n_pairs: number;
+  /** Inputs with a countable pair, and the bootstrap resamples behind the interval. */
+  inputs?: number; bootstrap_resamples_used?: number;
+  /** The interval comes from fewer than 10 inputs: its coverage is well below 95%. */
+  few_inputs?: boolean;
 }
 /** A judge's or writer's run. Judges: `agreement` is strict (a position flip disagrees), `agreement_order_averaged` counts each verdict on its own (a flip one half) and is the one comparable across judges; `tie_rate` counts genuine ties, `flipped_share` position flips. */
 export interface AgentRun {
@@ -135,6 +142,8 @@ export interface Alignment {
   permutations?: number; permutation_exact?: boolean;
   agreement?: Agreement;
   position_consistency?: number; flipped_share?: number;
+  /** Per factor: agent − reference score with its 95% paired-bootstrap interval. */
+  score_differences?: Record<string, { estimate: number; ci95: [number, number] | null }>;
 }
 export interface LlmRun {
   provider: string; model: string; base_url: string; templates: string[];

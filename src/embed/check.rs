@@ -262,6 +262,14 @@ const SCORE_ENTRY: &[Field] = &[
     Field("dropped", Kind::Count, REQ),
     Field("missing", Kind::Count, OPT),
     Field("n_pairs", Kind::Count, REQ),
+    Field("inputs", Kind::Count, OPT),
+    Field("bootstrap_resamples_used", Kind::Count32, OPT),
+    Field("few_inputs", Kind::Bool, OPT),
+];
+
+const SCORE_DIFFERENCE: &[Field] = &[
+    Field("estimate", Kind::Num, REQ),
+    Field("ci95", Kind::Nullable(&Kind::NumPair), OPT),
 ];
 
 const AGENT: &[Field] = &[
@@ -280,6 +288,12 @@ const ALIGNMENT: &[Field] = &[
     Field("kendall_tau", NULLABLE_NUM, OPT),
     Field("spearman_rho", NULLABLE_NUM, OPT),
     Field("pearson_r", NULLABLE_NUM, OPT),
+    Field("bootstrap_resamples_used", Kind::Count32, OPT),
+    Field(
+        "score_differences",
+        Kind::Map(&Kind::Obj(SCORE_DIFFERENCE)),
+        OPT,
+    ),
 ];
 
 const LLM: &[Field] = &[
@@ -644,6 +658,27 @@ mod tests {
                 "agents[0].setting: expected one of \"human\", \"evaluation\", \"generation\", \"improvement\", found the string \"robot\"",
                 "agents[0].factor_scores.length.score: expected a number or null, found the string \"NaN\"",
                 "agents[0].factor_scores.length.concordant: expected a whole number ≥ 0, found the number -3",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_interval_fields_are_checked() {
+        let mut v = valid();
+        let e = &mut v["agents"][0]["factor_scores"]["length"];
+        e["inputs"] = json!(3);
+        e["bootstrap_resamples_used"] = json!(998);
+        e["few_inputs"] = json!(true);
+        v["alignments"] = json!([{"agent": "m", "reference": "human", "factors": ["length"], "n_factors": 1,
+                                  "score_differences": {"length": {"estimate": 0.2, "ci95": [0.1, 0.3]}}}]);
+        assert_eq!(paths(v.clone()), Vec::<String>::new());
+        v["agents"][0]["factor_scores"]["length"]["few_inputs"] = json!("yes");
+        v["alignments"][0]["score_differences"]["length"] = json!({"ci95": [0.1, 0.3]});
+        assert_eq!(
+            paths(v),
+            [
+                "agents[0].factor_scores.length.few_inputs: expected true or false, found the string \"yes\"",
+                "alignments[0].score_differences.length.estimate: is missing (expected a number)",
             ]
         );
     }

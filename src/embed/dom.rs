@@ -306,6 +306,13 @@ fn factors(f: &FactorsModel) -> Element {
             lost.join(", ")
         ));
     }
+    if !f.few_inputs.is_empty() {
+        notes.push(format!(
+            "! Intervals from fewer than {} inputs, whose coverage is well below 95%: {}.",
+            crate::stats::MIN_INPUTS_FOR_INTERVALS,
+            f.few_inputs.join(", ")
+        ));
+    }
     el("div")
         .class("pr-body")
         .child(el("p").class("pr-lead").text(format!(

@@ -53,6 +53,10 @@ pub struct FactorsModel {
     /// Factors that lost pairs to a missing value (failed extraction, or a
     /// judge's missing verdict), by name, with the number of pairs.
     pub missing: Vec<(String, u64)>,
+    /// Factors whose interval comes from fewer than
+    /// [`MIN_INPUTS_FOR_INTERVALS`](crate::stats::MIN_INPUTS_FOR_INTERVALS)
+    /// inputs (`few_inputs`), by name.
+    pub few_inputs: Vec<String>,
 }
 
 /// Agents compared with a reference: correlations and the scores side by side.
@@ -200,6 +204,12 @@ pub fn widget(report: &Report, opts: &EmbedOptions, width: f64) -> Widget {
             "95% intervals from {} resamples",
             report.config.bootstrap_resamples
         ));
+        if d.inputs < crate::stats::MIN_INPUTS_FOR_INTERVALS {
+            sub.push(format!(
+                "! fewer than {} inputs: intervals cover well below 95%",
+                crate::stats::MIN_INPUTS_FOR_INTERVALS
+            ));
+        }
     }
     if d.records_skipped > 0 {
         sub.push(format!("{} records skipped", d.records_skipped));
@@ -297,6 +307,13 @@ fn factors(report: &Report, agent: Option<&str>, width: f64) -> Body {
                 (m > 0).then(|| (short(&factor_label(id), 28), m))
             })
             .take(MAX_ROWS)
+            .collect(),
+        few_inputs: a
+            .ranking
+            .iter()
+            .filter(|id| a.factor_scores.get(*id).is_some_and(|e| e.few_inputs))
+            .take(MAX_ROWS)
+            .map(|id| short(&factor_label(id), 28))
             .collect(),
     })
 }
@@ -833,6 +850,7 @@ pub(crate) mod tests {
                     dropped: 0,
                     missing: 0,
                     n_pairs: 1,
+                    ..Default::default()
                 },
             );
         }

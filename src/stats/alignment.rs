@@ -145,7 +145,7 @@ fn factorial_at_most(n: usize, limit: u64) -> bool {
 }
 
 /// 95% paired-bootstrap intervals of the three correlations.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CorrelationIntervals {
     pub kendall_tau: Option<[f64; 2]>,
     pub spearman_rho: Option<[f64; 2]>,
@@ -154,6 +154,9 @@ pub struct CorrelationIntervals {
     /// Resamples in which every correlated factor had a score for both agents
     /// (the others are left out of the intervals).
     pub resamples_used: u32,
+    /// Per factor (in column order): the 95% interval of agent − reference
+    /// factor score over the resamples where both are scored.
+    pub score_differences: Vec<Option<[f64; 2]>>,
 }
 
 /// Paired cluster bootstrap of the alignment between two agents.
@@ -195,12 +198,18 @@ pub fn alignment_intervals(
     let mut stats: [Vec<f64>; 3] = Default::default();
     let mut used = 0u32;
     let n = agent_cols.len();
+    let mut diffs: Vec<Vec<f64>> = vec![Vec::with_capacity(xa.len()); n];
     let (mut x, mut y) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for (ra, rr) in xa.iter().zip(&xr) {
         x.clear();
         y.clear();
         x.extend(agent_cols.iter().map(|&c| ra[c]));
         y.extend(reference_cols.iter().map(|&c| rr[c]));
+        for ((d, a), b) in diffs.iter_mut().zip(&x).zip(&y) {
+            if !a.is_nan() && !b.is_nan() {
+                d.push(a - b);
+            }
+        }
         if x.iter().chain(&y).any(|v| v.is_nan()) {
             continue;
         }
@@ -224,6 +233,10 @@ pub fn alignment_intervals(
         pearson_r: percentile_interval(&mut p, 0.95),
         resamples: cfg.resamples,
         resamples_used: used,
+        score_differences: diffs
+            .iter_mut()
+            .map(|d| percentile_interval(d, 0.95))
+            .collect(),
     })
 }
 

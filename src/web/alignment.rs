@@ -28,7 +28,11 @@ fn with_ci(x: Option<f64>, ci: Option<[f64; 2]>, p: Option<f64>) -> String {
         s += &format!(" [{}, {}]", num(Some(lo)), num(Some(hi)));
     }
     if let Some(p) = p {
-        s += &format!(" p={p:.3}");
+        s += &if p < 0.001 {
+            " p<0.001".to_owned()
+        } else {
+            format!(" p={p:.3}")
+        };
     }
     s
 }
@@ -124,6 +128,9 @@ pub fn alignment_panel(p: &AlignmentProps) -> Html {
         <section class="panel" id="alignment" aria-labelledby="align-h">
             <h2 id="align-h">{"Humans and models, factor by factor"}</h2>
             { summary_list(r) }
+            if r.config.bootstrap_resamples > 0 && r.dataset.inputs < crate::stats::MIN_INPUTS_FOR_INTERVALS {
+                <p class="muted small few-inputs">{format!("! {} inputs, fewer than {}: the intervals below cover well below 95%.", r.dataset.inputs, crate::stats::MIN_INPUTS_FOR_INTERVALS)}</p>
+            }
             <p class="muted">{"Alignment = correlation between a model's factor scores and the humans' over the factors both scored (Kendall τ_b, Spearman ρ, Pearson r). Judges: agreement with the human label (a judge tie counts as disagreement). For a judge shown both orders, “agreement” is order-averaged — each verdict on its own, so a position flip (the same position named in both orders) counts one half — and is the figure comparable with a single-order judge's; “strict” counts a flip as a disagreement. Ties are genuine ties (a tie in both orders), apart from position flips; “same both orders” is the share of pairs with the same verdict in both orders. A single-order judge sees each pair in an order picked by a seeded coin flip, never the dataset's order."}</p>
             <div class="table-wrap">
                 <table id="alignment-table">

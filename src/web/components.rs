@@ -3,6 +3,8 @@
 
 use std::rc::Rc;
 
+use crate::stats::MIN_INPUTS_FOR_INTERVALS;
+
 use web_sys::{DragEvent, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
@@ -505,7 +507,7 @@ pub fn factor_table(p: &TableProps) -> Html {
         <section class="panel" aria-labelledby="tbl-h">
             <h2 id="tbl-h">{"Factor scores"}</h2>
             if agent.joint.is_some() {
-                <p class="muted small">{"Factor score: how often the preferred response has more of the factor, one factor at a time. Joint β: all factors in one preference model (Bradley–Terry on standardised differences), so correlated factors such as length and # facts are told apart; an interval that covers 0 means no effect of its own."}</p>
+                <p class="muted small">{"Factor score: how often the preferred response has more of the factor, one factor at a time. Joint β: all factors in one preference model (Bradley–Terry on the signs of the differences): the change in log-odds of preference when the factor favours a response, given the other factors' signs. An association, not an effect with the others held fixed; an interval that covers 0 is not evidence of no effect, and strongly correlated factors cannot be told apart."}</p>
             }
             <div class="table-wrap">
             <table id="factor-table">
@@ -522,7 +524,7 @@ pub fn factor_table(p: &TableProps) -> Html {
                     <th scope="col" class="num" title="pairs not compared because a value is missing: the factor could not be extracted for a response (counted apart from factor ties)">{"missing"}</th>
                     { header(SortKey::Pairs, "pairs considered", "n") }
                     if agent.joint.is_some() {
-                        <th scope="col" class="num" title="joint model: Bradley–Terry coefficient on standardised factor differences, all factors at once, with its 95% bootstrap interval">{"joint β [95% CI]"}</th>
+                        <th scope="col" class="num" title="joint model: Bradley–Terry coefficient on the signs of the factor differences, all factors at once, with its 95% bootstrap interval">{"joint β [95% CI]"}</th>
                     }
                 </tr></thead>
                 <tbody>
@@ -533,7 +535,7 @@ pub fn factor_table(p: &TableProps) -> Html {
                             <th scope="row">{name}<span class="muted small">{format!(" {id}")}</span></th>
                             <td class="num score">{fmt3(e.score)}</td>
                             <td class="num">{fmt3(e.ci95.map(|c| c[0]))}</td>
-                            <td class="num">{fmt3(e.ci95.map(|c| c[1]))}</td>
+                            <td class="num ci-high" title={e.few_inputs.then(|| format!("interval from {} inputs, fewer than {}: its coverage is well below 95%", e.inputs.unwrap_or(0), MIN_INPUTS_FOR_INTERVALS))}>{fmt3(e.ci95.map(|c| c[1]))}{ if e.few_inputs { "!" } else { "" } }</td>
                             <td class="num">{e.concordant}</td>
                             <td class="num">{e.discordant}</td>
                             <td class="num">{e.ties}</td>
@@ -543,7 +545,7 @@ pub fn factor_table(p: &TableProps) -> Html {
                             if let Some(j) = &agent.joint {
                                 <td class="num joint">{
                                     match j.coefficients.get(id.as_str()) {
-                                        Some(c) => format!("{} {}", fmt3(c.coefficient), c.ci95.map_or(String::new(), |[lo, hi]| format!("[{}, {}]", fmt3(Some(lo)), fmt3(Some(hi))))),
+                                        Some(c) => format!("{} {}{}", fmt3(c.coefficient), c.ci95.map_or(String::new(), |[lo, hi]| format!("[{}, {}]", fmt3(Some(lo)), fmt3(Some(hi)))), if c.ci95.is_some() && j.few_inputs { "!" } else { "" }),
                                         None => "—".into(),
                                     }
                                 }</td>
@@ -554,6 +556,9 @@ pub fn factor_table(p: &TableProps) -> Html {
                 </tbody>
             </table>
             </div>
+            if agent.factor_scores.values().any(|e| e.few_inputs) || agent.joint.as_ref().is_some_and(|j| j.few_inputs) {
+                <p class="muted small few-inputs">{format!("! interval from fewer than {MIN_INPUTS_FOR_INTERVALS} inputs: its coverage is well below 95% (on SummEval about 51% with 2 inputs, 84% with 5).")}</p>
+            }
         </section>
     }
 }
