@@ -109,6 +109,23 @@ pub struct DatasetSummary {
     pub sample: Option<SampleInfo>,
 }
 
+impl DatasetSummary {
+    /// Why the dataset gave nothing to score (no pair with a strict human
+    /// preference), in words; `None` when there is something.
+    pub fn nothing_usable(&self) -> Option<String> {
+        let stats = crate::data::LoadStats {
+            records_read: self.records_read,
+            records_parsed: self.records_parsed,
+            records_skipped: self.records_skipped,
+            human_ties_dropped: self.human_ties_dropped,
+            pairs_dropped_other: self.pairs_dropped_other,
+            pairs_dropped_reason: self.pairs_dropped_reason.clone(),
+            bytes_read: self.bytes_read,
+        };
+        crate::data::nothing_usable_reason(&stats, self.pairs)
+    }
+}
+
 /// How a report's pairs were chosen from the loaded data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SampleInfo {
@@ -274,6 +291,10 @@ pub struct JointModel {
     pub bootstrap_refitted: u32,
     /// One entry per factor in the model, by factor id.
     pub coefficients: BTreeMap<String, JointCoefficient>,
+    /// Why the model could not be estimated (every pair tied on every factor,
+    /// no usable pair, no factor); absent when it was fitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_estimable: Option<String>,
 }
 
 /// One factor's coefficient in the joint model.
@@ -321,6 +342,7 @@ impl JointModel {
             bootstrap_failed: fit.bootstrap_failed,
             bootstrap_refit: fit.refit,
             bootstrap_refitted: fit.bootstrap_refitted,
+            not_estimable: fit.not_estimable.clone(),
             coefficients: ids
                 .iter()
                 .zip(&fit.factors)

@@ -549,6 +549,7 @@ mod tests {
             bootstrap_failed: 0,
             bootstrap_refit: Refit::Interval,
             bootstrap_refitted: 100,
+            not_estimable: None,
             coefficients: [
                 // Length loses its effect once # facts is in the model.
                 (

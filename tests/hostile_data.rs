@@ -20,7 +20,9 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+#[cfg(target_os = "linux")]
+use std::process::Stdio;
+use std::process::{Command, Output};
 
 use common::*;
 use serde_json::Value;
@@ -82,17 +84,19 @@ fn diagnostics(report: &Value) -> Vec<String> {
 
 #[test]
 fn pairs_tied_on_every_factor_make_the_joint_model_not_estimable() {
-    let lines = vec![TIED; 20].join("\n");
+    let lines = [TIED; 20].join("\n");
     let ident = r#"{"response_a":"same words","response_b":"same words","preference":"b"}"#;
     for (name, body) in [
         ("tied.jsonl", lines),
-        ("identical.jsonl", vec![ident; 5].join("\n")),
+        ("identical.jsonl", [ident; 5].join("\n")),
     ] {
         let path = tmp(name, body.as_bytes());
         let (out, _) = exits(&["score", &path, "--json", "--bootstrap", "50"], 0);
         let v = json(&out);
         let joint = &v["agents"][0]["joint"];
-        let reason = joint["not_estimable"].as_str().unwrap_or_else(|| panic!("{joint}"));
+        let reason = joint["not_estimable"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{joint}"));
         assert!(reason.contains("no factor differs"), "{reason}");
         let (table, _) = exits(&["score", &path, "--bootstrap", "50"], 0);
         assert!(table.contains("not estimable"), "{table}");
@@ -160,7 +164,15 @@ fn a_record_over_the_limit_is_skipped_with_its_line() {
     );
     // Raised: the record is read.
     let (out, _) = exits(
-        &["score", &path, "--json", "--bootstrap", "0", "--max-record-mb", "16"],
+        &[
+            "score",
+            &path,
+            "--json",
+            "--bootstrap",
+            "0",
+            "--max-record-mb",
+            "16",
+        ],
         0,
     );
     assert_eq!(json(&out)["dataset"]["records_skipped"], 0);
@@ -359,8 +371,16 @@ fn trailing_bytes_after_gzip_data_are_not_called_truncated() {
     let v = json(&out);
     let ds = diagnostics(&v);
     assert_eq!(v["dataset"]["records_parsed"], 2);
-    assert!(ds.iter().any(|d| d.contains("after the end of the gzip data")), "{ds:?}");
-    assert!(!ds.iter().any(|d| d.contains("truncated") || d.contains("damaged")), "{ds:?}");
+    assert!(
+        ds.iter()
+            .any(|d| d.contains("after the end of the gzip data")),
+        "{ds:?}"
+    );
+    assert!(
+        !ds.iter()
+            .any(|d| d.contains("truncated") || d.contains("damaged")),
+        "{ds:?}"
+    );
     let mut short = gzip(TIED.as_bytes());
     short.extend_from_slice(b"xy");
     let path = tmp("trailing2.jsonl.gz", &short);
@@ -371,7 +391,13 @@ fn trailing_bytes_after_gzip_data_are_not_called_truncated() {
 
 fn a_report() -> Value {
     let (out, _) = exits(
-        &["score", &fixture("profile.jsonl"), "--json", "--bootstrap", "20"],
+        &[
+            "score",
+            &fixture("profile.jsonl"),
+            "--json",
+            "--bootstrap",
+            "20",
+        ],
         0,
     );
     json(&out)
@@ -392,7 +418,13 @@ fn judge_into(path: &str) -> Vec<&str> {
         "--model",
         "m",
         "--cache-dir",
-        Box::leak(std::env::temp_dir().join(format!("profile-hostile-cache-{}", std::process::id())).to_string_lossy().into_owned().into_boxed_str()),
+        Box::leak(
+            std::env::temp_dir()
+                .join(format!("profile-hostile-cache-{}", std::process::id()))
+                .to_string_lossy()
+                .into_owned()
+                .into_boxed_str(),
+        ),
         "--into",
         Box::leak(path.to_owned().into_boxed_str()),
     ]
@@ -420,4 +452,42 @@ fn into_reports_type_errors_with_the_field_path_and_checks_ranges() {
     let path = tmp("into_dup.json", dup.as_bytes());
     let (_, err) = exits(&judge_into(&path), 1);
     assert!(err.contains("duplicate key `schema`"), "{err}");
+}
+
+#[test]
+fn fit_joint_without_a_differing_factor_says_why() {
+    use profile::stats::{fit_joint, JointConfig, JointPairs};
+    let cfg = JointConfig::default();
+    let clusters = [0u32, 1, 2];
+    let prefs = [1i8, -1, 1];
+    let zeros = [0.0; 6];
+    for (nf, diffs, want) in [
+        (2, &zeros[..], "no factor differs"),
+        (0, &[][..], "no factor"),
+    ] {
+        let fit = fit_joint(
+            &JointPairs {
+                n_factors: nf,
+                differences: diffs,
+                preferences: &prefs,
+                clusters: &clusters,
+                n_clusters: 3,
+            },
+            &cfg,
+        );
+        let why = fit.not_estimable.expect("a reason");
+        assert!(why.contains(want), "{why}");
+        assert!(fit.factors.iter().all(|f| f.coefficient.is_none()));
+    }
+    let fit = fit_joint(
+        &JointPairs {
+            n_factors: 1,
+            differences: &[0.5, 0.2, -0.1],
+            preferences: &[0, 0, 0],
+            clusters: &clusters,
+            n_clusters: 3,
+        },
+        &cfg,
+    );
+    assert!(fit.not_estimable.unwrap().contains("no pair is usable"));
 }

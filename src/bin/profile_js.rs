@@ -36,7 +36,7 @@ export type WidgetView = "factors" | "alignment" | "rankings";
 export type Theme = "auto" | "light" | "dark";
 
 /** A skipped record: where and why. */
-export interface Diagnostic { line: number; field?: string; reason: string }
+export interface Diagnostic { line: number; element?: number; field?: string; reason: string }
 
 /** The report (schema profile-report/1), as `profile score --json` writes it. */
 export interface Report {
@@ -124,6 +124,8 @@ export interface LoadOptions {
   format?: string;
   /** The SummEval label: "mean" (default), "coherence", "consistency", "fluency" or "relevance". */
   label?: string;
+  /** Records (lines, array elements) over this many MiB are skipped with a diagnostic (default 8, at most 1024). */
+  maxRecordMb?: number;
 }
 export interface ScoreOptions {
   /** The task preset; the dataset's default if absent. */
@@ -266,6 +268,8 @@ export interface FormatInfo { name: string; description: string }
         name: Option<String>,
         format: Option<String>,
         label: Option<String>,
+        #[serde(rename = "maxRecordMb")]
+        max_record_mb: Option<u32>,
     }
 
     /// Loaded records: the pairs, their texts and the skipped records. Free it
@@ -317,6 +321,10 @@ export interface FormatInfo { name: string; description: string }
             FormatOptions {
                 format,
                 summeval_label: label.unwrap_or_default(),
+                max_record_mb: match o.max_record_mb {
+                    None => data::DEFAULT_MAX_RECORD_MB,
+                    Some(n) => FormatOptions::parse_max_record_mb(&n.to_string()).map_err(err)?,
+                },
             },
         )
         .map_err(err)?;
@@ -480,6 +488,14 @@ export interface FormatInfo { name: string; description: string }
             })
             .transpose()?;
         let defaults = BootstrapConfig::default();
+        if o.bootstrap
+            .is_some_and(|b| b > BootstrapConfig::MAX_RESAMPLES)
+        {
+            return Err(err(format!(
+                "bootstrap takes at most {} resamples",
+                BootstrapConfig::MAX_RESAMPLES
+            )));
+        }
         let cfg = ScoreConfig {
             task,
             factors,

@@ -36,18 +36,24 @@ fn sign(d: f64) -> i8 {
     }
 }
 
-/// Pearson's r.
+/// Pearson's r, computed on values scaled by each vector's largest magnitude
+/// and centred, so that neither huge (±1e200) nor tiny scores overflow or
+/// underflow. `None` for fewer than two points, a constant vector (exactly:
+/// every value equal) or a value that is not finite. Allocates nothing.
 pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
     assert_eq!(x.len(), y.len(), "vectors of different lengths");
     let n = x.len();
     if n < 2 {
         return None;
     }
-    let mx = x.iter().sum::<f64>() / n as f64;
-    let my = y.iter().sum::<f64>() / n as f64;
+    let sx = spread_scale(x)?;
+    let sy = spread_scale(y)?;
+    let inv = 1.0 / n as f64;
+    let mx = x.iter().map(|a| a / sx).sum::<f64>() * inv;
+    let my = y.iter().map(|b| b / sy).sum::<f64>() * inv;
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for (a, b) in x.iter().zip(y) {
-        let (dx, dy) = (a - mx, b - my);
+        let (dx, dy) = (a / sx - mx, b / sy - my);
         sxy += dx * dy;
         sxx += dx * dx;
         syy += dy * dy;
@@ -55,7 +61,30 @@ pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
     if sxx == 0.0 || syy == 0.0 {
         return None;
     }
-    Some((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
+    // sqrt(s · s) is exactly s, so a vector against itself gives exactly 1;
+    // the product of the sums is at most 16n² here, and only very unequal
+    // spreads make it underflow.
+    let d = (sxx * syy).sqrt();
+    let d = if d.is_normal() {
+        d
+    } else {
+        sxx.sqrt() * syy.sqrt()
+    };
+    Some((sxy / d).clamp(-1.0, 1.0))
+}
+
+/// The largest magnitude of a vector that is not constant and all finite.
+fn spread_scale(v: &[f64]) -> Option<f64> {
+    let first = v[0];
+    let (mut max, mut varies) = (0.0f64, false);
+    for &a in v {
+        if !a.is_finite() {
+            return None;
+        }
+        max = max.max(a.abs());
+        varies |= a != first;
+    }
+    varies.then_some(max)
 }
 
 /// Spearman's ρ: Pearson's r of average ranks.
@@ -137,6 +166,9 @@ mod tests {
         assert_eq!(kendall_tau_b(&[1.0], &[2.0]), None);
         assert_eq!(kendall_tau_b(&[1.0, 1.0], &[1.0, 2.0]), None);
         assert_eq!(pearson_r(&[3.0, 3.0, 3.0], &[1.0, 2.0, 3.0]), None);
+        // The mean of three 0.1s is not 0.1 in floating point: still constant.
+        assert_eq!(pearson_r(&[0.1, 0.1, 0.1], &[1.0, 2.0, 4.0]), None);
+        assert_eq!(pearson_r(&[f64::NAN, 1.0], &[1.0, 2.0]), None);
     }
 
     #[test]

@@ -200,6 +200,9 @@ pub struct JointFit {
     /// Resamples refitted to convergence (all for [`Refit::All`], none for
     /// [`Refit::OneStep`], those that decide the intervals for [`Refit::Interval`]).
     pub bootstrap_refitted: u32,
+    /// Why no coefficient could be estimated (no factor, no usable pair, or no
+    /// factor that differs in any pair used); `None` when the model was fitted.
+    pub not_estimable: Option<String>,
 }
 
 /// Fits the joint model with bootstrap intervals.
@@ -274,8 +277,23 @@ pub fn fit_joint(pairs: &JointPairs<'_>, cfg: &JointConfig) -> JointFit {
         bootstrap_failed: 0,
         refit: cfg.refit,
         bootstrap_refitted: 0,
+        not_estimable: None,
     };
+    if nf == 0 {
+        fit.not_estimable = Some("no factor to fit".into());
+        return fit;
+    }
     if n_used == 0 {
+        fit.not_estimable = Some(format!(
+            "no pair is usable ({ties} ties, {missing} with a missing factor value)"
+        ));
+        return fit;
+    }
+    if k == 0 {
+        // Every difference is 0: nothing to scale by, no column to fit.
+        fit.not_estimable = Some(format!(
+            "no factor differs between the two responses in any of the {n_used} pairs used"
+        ));
         return fit;
     }
 

@@ -59,6 +59,8 @@ pub enum Action {
     SetView(ViewState),
     SetFormat(Option<Format>),
     SetLabel(SummEvalLabel),
+    /// The record-size limit for the next load, in MiB.
+    SetMaxRecord(u32),
     /// A model run was started (or estimate asked, or import sent).
     LlmStarted,
     LlmPaused(bool),
@@ -215,6 +217,7 @@ impl Reducible for State {
             Action::SetView(v) => s.view = v,
             Action::SetFormat(f) => s.options.format = f,
             Action::SetLabel(l) => s.options.summeval_label = l,
+            Action::SetMaxRecord(n) => s.options.max_record_mb = n,
             Action::LlmStarted => {
                 s.llm.running = true;
                 s.llm.paused = false;
@@ -417,6 +420,10 @@ pub fn app() -> Html {
         let state = state.clone();
         Callback::from(move |v: ViewState| state.dispatch(Action::SetView(v)))
     };
+    let on_max_record = {
+        let state = state.clone();
+        Callback::from(move |n: u32| state.dispatch(Action::SetMaxRecord(n)))
+    };
 
     let on_model = {
         let (state, bridge) = (state.clone(), bridge.clone());
@@ -460,7 +467,7 @@ pub fn app() -> Html {
             <p class="tagline">{"Why do people prefer one response over another? Factor by factor, with confidence intervals. Your data never leaves this browser."}</p>
         </header>
         <main>
-            <UploadPanel on_load={load.clone()} options={state.options.clone()} on_format={on_format} on_label={on_label} disabled={loading} />
+            <UploadPanel on_load={load.clone()} options={state.options.clone()} on_format={on_format} on_label={on_label} on_max_record={on_max_record} disabled={loading} />
             if let Status::Loading { name, bytes, total_bytes, records } = &state.status {
                 <ProgressPanel name={name.clone()} bytes={*bytes} total_bytes={*total_bytes} records={*records} on_cancel={on_cancel} />
             }

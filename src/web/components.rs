@@ -62,6 +62,8 @@ pub struct UploadProps {
     pub options: FormatOptions,
     pub on_format: Callback<Option<Format>>,
     pub on_label: Callback<SummEvalLabel>,
+    /// The largest record (MiB) for the next load.
+    pub on_max_record: Callback<u32>,
     pub disabled: bool,
 }
 
@@ -156,6 +158,18 @@ pub fn upload_panel(p: &UploadProps) -> Html {
             cb.emit(SummEvalLabel::from_name(&s.value()).unwrap_or_default());
         })
     };
+    let on_max_record = {
+        let cb = p.on_max_record.clone();
+        Callback::from(move |e: Event| {
+            let i: HtmlInputElement = e.target_unchecked_into();
+            // One rule for the app and the CLI's --max-record-mb; out of
+            // range falls back to the default.
+            cb.emit(
+                FormatOptions::parse_max_record_mb(&i.value())
+                    .unwrap_or(crate::data::DEFAULT_MAX_RECORD_MB),
+            );
+        })
+    };
     let chosen = p.options.format.map(|f| f.name());
     html! {
         <section class="panel upload" aria-labelledby="upload-h">
@@ -190,6 +204,10 @@ pub fn upload_panel(p: &UploadProps) -> Html {
                             <option value={l.name()} selected={p.options.summeval_label == l}>{ if l == SummEvalLabel::Mean { "mean of 4 aspects" } else { l.name() } }</option>
                         }) }
                     </select>
+                </label>
+                <label title="a line or array element longer than this is skipped with a diagnostic, without being held in memory">{"Largest record (MB) "}
+                    <input type="number" id="max-record-mb" min="1" max={crate::data::MAX_RECORD_MB_LIMIT.to_string()} step="1"
+                        value={p.options.max_record_mb.to_string()} onchange={on_max_record} disabled={p.disabled} />
                 </label>
             </div>
         </section>
@@ -247,6 +265,9 @@ pub fn summary(p: &SummaryProps) -> Html {
     html! {
         <section class="panel" aria-labelledby="sum-h">
             <h2 id="sum-h">{"Dataset: "}<span id="dataset-name">{d.name.clone().unwrap_or_default()}</span></h2>
+            if let Some(why) = d.nothing_usable() {
+                <div class="error" id="nothing-usable" role="alert"><strong>{"Nothing to score: "}</strong>{why}{" (see the problems below)"}</div>
+            }
             <dl class="stats">
                 { item("format", format!("{}{}", d.format, if p.format_chosen { " (chosen)" } else { " (detected)" }), "stat-format") }
                 if let Some(l) = &d.label { { item("label", l.clone(), "stat-label") } }
@@ -505,6 +526,9 @@ pub fn factor_table(p: &TableProps) -> Html {
     html! {
         <section class="panel" aria-labelledby="tbl-h">
             <h2 id="tbl-h">{"Factor scores"}</h2>
+            if let Some(why) = agent.joint.as_ref().and_then(|j| j.not_estimable.clone()) {
+                <p class="notice" id="joint-not-estimable" role="status"><strong>{"Joint model not estimable: "}</strong>{why}</p>
+            }
             if agent.joint.is_some() {
                 <p class="muted small">{"Factor score: how often the preferred response has more of the factor, one factor at a time. Joint β: all factors in one preference model (Bradley–Terry on standardised differences), so correlated factors such as length and # facts are told apart; an interval that covers 0 means no effect of its own."}</p>
             }
