@@ -43,7 +43,7 @@ impl std::fmt::Display for LoadError {
                         "unknown format: the first record has the fields {}",
                         fields.join(", ")
                     )?,
-                    None => writeln!(f, "unknown format: no record is a JSON object")?,
+                    None => writeln!(f, "unknown format: no record could be read as a JSON object (the problems below say why)")?,
                 }
                 for d in diagnostics.iter().take(3) {
                     writeln!(f, "  {d}")?;

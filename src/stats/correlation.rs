@@ -36,9 +36,11 @@ fn sign(d: f64) -> i8 {
     }
 }
 
-/// Pearson's r, computed on values scaled by each vector's largest magnitude
-/// and centred, so that neither huge (±1e200) nor tiny scores overflow or
-/// underflow. `None` for fewer than two points, a constant vector (exactly:
+/// Pearson's r, computed on values scaled by a power of two near each
+/// vector's largest magnitude and centred, so that neither huge (±1e200) nor
+/// tiny scores overflow or underflow. Scaling by a power of two is exact:
+/// wherever the plain formula did not overflow, the result is bit for bit
+/// the same. `None` for fewer than two points, a constant vector (exactly:
 /// every value equal) or a value that is not finite. Allocates nothing.
 pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
     assert_eq!(x.len(), y.len(), "vectors of different lengths");
@@ -46,14 +48,13 @@ pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
     if n < 2 {
         return None;
     }
-    let sx = spread_scale(x)?;
-    let sy = spread_scale(y)?;
-    let inv = 1.0 / n as f64;
-    let mx = x.iter().map(|a| a / sx).sum::<f64>() * inv;
-    let my = y.iter().map(|b| b / sy).sum::<f64>() * inv;
+    let kx = scale_of(x)?;
+    let ky = scale_of(y)?;
+    let mx = x.iter().map(|a| a * kx).sum::<f64>() / n as f64;
+    let my = y.iter().map(|b| b * ky).sum::<f64>() / n as f64;
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for (a, b) in x.iter().zip(y) {
-        let (dx, dy) = (a / sx - mx, b / sy - my);
+        let (dx, dy) = (a * kx - mx, b * ky - my);
         sxy += dx * dy;
         sxx += dx * dx;
         syy += dy * dy;
@@ -61,20 +62,13 @@ pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
     if sxx == 0.0 || syy == 0.0 {
         return None;
     }
-    // sqrt(s · s) is exactly s, so a vector against itself gives exactly 1;
-    // the product of the sums is at most 16n² here, and only very unequal
-    // spreads make it underflow.
-    let d = (sxx * syy).sqrt();
-    let d = if d.is_normal() {
-        d
-    } else {
-        sxx.sqrt() * syy.sqrt()
-    };
-    Some((sxy / d).clamp(-1.0, 1.0))
+    Some((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
 }
 
-/// The largest magnitude of a vector that is not constant and all finite.
-fn spread_scale(v: &[f64]) -> Option<f64> {
+/// For a vector that is all finite and not constant, the power of two that
+/// brings its largest magnitude into [1, 2) (as near as the exponent range
+/// allows); `None` otherwise.
+fn scale_of(v: &[f64]) -> Option<f64> {
     let first = v[0];
     let (mut max, mut varies) = (0.0f64, false);
     for &a in v {
@@ -84,7 +78,12 @@ fn spread_scale(v: &[f64]) -> Option<f64> {
         max = max.max(a.abs());
         varies |= a != first;
     }
-    varies.then_some(max)
+    if !varies {
+        return None;
+    }
+    let e = ((max.to_bits() >> 52) & 0x7ff) as i64 - 1023;
+    let e = e.clamp(-1022, 1022);
+    Some(f64::from_bits(((1023 - e) as u64) << 52))
 }
 
 /// Spearman's ρ: Pearson's r of average ranks.

@@ -684,13 +684,13 @@ pub fn diagnostics_panel(p: &DiagnosticsProps) -> Html {
     html! {
         <section class="panel diagnostics" aria-labelledby="diag-h" id="diagnostics">
             <h2 id="diag-h">{format!("Problems in the file ({})", p.diagnostics.len())}</h2>
-            <p>{format!("{} of {} records were used; each skipped one is listed with its line and reason.", p.records_parsed, p.records_read)}</p>
+            <p>{format!("{} of {} records were used; each skipped one is listed with its line (and element, in a JSON array) and reason.", p.records_parsed, p.records_read)}</p>
             <button type="button" id="diagnostics-download" onclick={download}>{"Download all (JSONL)"}</button>
             <table class="diag">
                 <thead><tr><th scope="col">{"line"}</th><th scope="col">{"field"}</th><th scope="col">{"reason"}</th></tr></thead>
                 <tbody>
                 { for p.diagnostics.iter().take(SHOWN).map(|d| html! {
-                    <tr><td class="num">{d.line}</td><td><code>{d.field.clone().unwrap_or_default()}</code></td><td>{d.reason.clone()}</td></tr>
+                    <tr><td class="num">{d.line}{d.element.map(|e| format!(", element {e}")).unwrap_or_default()}</td><td><code>{d.field.clone().unwrap_or_default()}</code></td><td>{d.reason.clone()}</td></tr>
                 }) }
                 </tbody>
             </table>
