@@ -69,12 +69,13 @@ test('a gzip bomb: the tab survives and lists the record over 8 MiB by its line'
   const page = await newPage(env.browser);
   await page.goto(env.url);
   await waitForReport(page, 'example');
-  const path = file('bomb.jsonl.gz', bomb(512));
+  // PROFILE_BOMB_MB=4096 reproduces the issue's 4 GB line (about 25 s).
+  const path = file('bomb.jsonl.gz', bomb(Number(process.env.PROFILE_BOMB_MB || 512)));
   await page.setInputFiles('#file-input', path);
   await page.waitForFunction(
     () => document.getElementById('dataset-name')?.textContent.includes('bomb.jsonl.gz') && !document.getElementById('progress'),
     null,
-    { timeout: 180_000 },
+    { timeout: 300_000 },
   );
   const rows = await diagnostics(page);
   assert.equal(rows[0][0], '1');
@@ -106,10 +107,19 @@ test('an empty file and a file of duplicate keys only: "Nothing to score", with 
   await waitForReport(page, 'example');
   await load(page, file('empty.jsonl', ''), 'empty.jsonl');
   assert.match(await page.textContent('#nothing-usable'), /Nothing to score.*0 records/);
-  const dup = '{"response_a":"x","response_b":"y","preference":"a","preference":"b"}';
-  await load(page, file('only_dup.jsonl', `${dup}\n${dup}\n`), 'only_dup.jsonl');
+  // A forced format under which no record parses: a report, with why.
+  await page.selectOption('#format-select', 'summeval');
+  await load(page, file('wrong_format.jsonl', `${GOOD}\n${GOOD}\n`), 'wrong_format.jsonl');
   assert.match(await page.textContent('#nothing-usable'), /0 of 2 records parsed/);
   assert.equal((await diagnostics(page)).length, 2);
+  // Records that are not readable objects at all (every one has a key twice):
+  // the format cannot be detected, and the error names the line and the key.
+  await page.selectOption('#format-select', 'auto');
+  const dup = '{"response_a":"x","response_b":"y","preference":"a","preference":"b"}';
+  await page.setInputFiles('#file-input', file('only_dup.jsonl', `${dup}\n${dup}\n`));
+  await page.waitForSelector('.error[role=alert]');
+  const err = await page.textContent('.error[role=alert]');
+  assert.match(err, /line 1: invalid JSON at column \d+: duplicate key `preference`/);
   assert.deepEqual(page.problems, []);
   await shot(page, 'hostile-03-nothing');
   await page.context().close();

@@ -9,7 +9,11 @@
 //! `records_parsed + records_skipped == records_read` always holds.
 //!
 //! Memory is bounded by the unique texts: every text is stored once in a
-//! [`TextStore`] and pairs hold 32-bit ids.
+//! [`TextStore`] and pairs hold 32-bit ids. A record longer than
+//! [`FormatOptions::max_record_mb`] (8 MiB by default) is skipped with a
+//! diagnostic while it streams past, never held whole, so a gzip bomb costs
+//! time but not memory. JSON objects that name a key twice are refused
+//! ([`strict`]).
 
 mod formats;
 mod framing;
