@@ -36,33 +36,65 @@ fn sign(d: f64) -> i8 {
     }
 }
 
-/// Pearson's r, computed on values scaled by a power of two near each
-/// vector's largest magnitude and centred, so that neither huge (±1e200) nor
-/// tiny scores overflow or underflow. Scaling by a power of two is exact:
-/// wherever the plain formula did not overflow, the result is bit for bit
-/// the same. `None` for fewer than two points, a constant vector (exactly:
-/// every value equal) or a value that is not finite. Allocates nothing.
+/// Pearson's r. `None` for fewer than two points, a constant vector
+/// (exactly: every value equal) or a value that is not finite. Where the
+/// plain sums would overflow or underflow (scores of ±1e200, or 1e-200),
+/// the values are first scaled by a power of two near each vector's largest
+/// magnitude, which is exact, so the result does not depend on the units.
+/// Allocates nothing.
 pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
     assert_eq!(x.len(), y.len(), "vectors of different lengths");
-    let n = x.len();
-    if n < 2 {
+    if x.len() < 2 {
         return None;
     }
-    let kx = scale_of(x)?;
-    let ky = scale_of(y)?;
-    let mx = x.iter().map(|a| a * kx).sum::<f64>() / n as f64;
-    let my = y.iter().map(|b| b * ky).sum::<f64>() / n as f64;
+    match pearson_scaled(x, y, 1.0, 1.0) {
+        Sums::Constant => None,
+        Sums::Fine(r) => Some(r),
+        Sums::OutOfRange => pearson_scaled(x, y, scale_of(x)?, scale_of(y)?).r(),
+    }
+}
+
+enum Sums {
+    /// A vector is constant.
+    Constant,
+    Fine(f64),
+    /// A sum overflowed or underflowed (or a value is not finite).
+    OutOfRange,
+}
+
+impl Sums {
+    fn r(self) -> Option<f64> {
+        match self {
+            Sums::Fine(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// r of `x · kx` and `y · ky`, computed as the textbook two-pass formula.
+fn pearson_scaled(x: &[f64], y: &[f64], kx: f64, ky: f64) -> Sums {
+    let n = x.len() as f64;
+    let mx = x.iter().map(|a| a * kx).sum::<f64>() / n;
+    let my = y.iter().map(|b| b * ky).sum::<f64>() / n;
+    let (x0, y0) = (x[0], y[0]);
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
+    let (mut vx, mut vy) = (false, false);
+    for (&a, &b) in x.iter().zip(y) {
+        vx |= a != x0;
+        vy |= b != y0;
         let (dx, dy) = (a * kx - mx, b * ky - my);
         sxy += dx * dy;
         sxx += dx * dx;
         syy += dy * dy;
     }
-    if sxx == 0.0 || syy == 0.0 {
-        return None;
+    if (x0.is_finite() && !vx) || (y0.is_finite() && !vy) {
+        return Sums::Constant;
     }
-    Some((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
+    let normal = |s: f64| s.is_finite() && s >= f64::MIN_POSITIVE;
+    if !(normal(sxx) && normal(syy) && sxy.is_finite()) {
+        return Sums::OutOfRange;
+    }
+    Sums::Fine((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
 }
 
 /// For a vector that is all finite and not constant, the power of two that
