@@ -159,8 +159,20 @@ impl Framer {
                 .iter()
                 .position(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF);
             match first {
-                None if !at_end => return,
-                None => return,
+                None => {
+                    // Only blanks so far: count their lines and keep none of
+                    // them, so a file of blanks costs no memory either.
+                    let rest = &self.buf[self.pos..];
+                    let ws = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                    self.line += rest[..ws].iter().filter(|&&b| b == b'\n').count() as u64;
+                    self.buf.drain(..self.pos + ws);
+                    self.pos = 0;
+                    if self.buf.len() <= self.max_record {
+                        return;
+                    }
+                    // Byte-order-mark bytes past the limit: lines, too large.
+                    self.mode = Mode::Lines;
+                }
                 Some(i) => {
                     self.mode = if self.buf[self.pos + i] == b'[' {
                         Mode::Array
@@ -524,6 +536,16 @@ mod tests {
             assert_eq!(recs.len(), 1, "chunk {chunk}");
             assert_ne!(recs[0].1, "<too large>", "chunk {chunk}");
         }
+        // Leading blanks are counted, not kept.
+        let mut f = Framer::new(1000);
+        let mut got = Vec::new();
+        for _ in 0..10_000 {
+            f.push(b" \n\t\r\n", &mut |_, _| {});
+            assert!(f.buf.capacity() < 16 << 10, "{}", f.buf.capacity());
+        }
+        f.push(b"{\"a\":1}\n", &mut |at, _| got.push(at));
+        f.finish(&mut |at, _| got.push(at));
+        assert_eq!(got, [at(20_001, None)]);
         // The buffer never holds much more than the limit plus a chunk.
         let mut f = Framer::new(1000);
         f.push(b"{\"a\": \"", &mut |_, _| {});
