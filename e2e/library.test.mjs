@@ -185,3 +185,20 @@ test('the package layout: npm pack lists the module, its Wasm, types, styles and
   assert.match(types, /export function parseReport\(input: Report \| string\): Report;/);
   console.log(`# npm package: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked, ${packed.files.length} files`);
 });
+
+test('hostile input: a record over maxRecordMb is skipped by line, duplicate keys are refused, bootstrap is bounded', () => {
+  const good = '{"response_a":"a long and careful answer","response_b":"short","preference":"a"}';
+  const big = `{"response_a":"${'w '.repeat(600_000)}","response_b":"b","preference":"a"}`;
+  const dup = '{"response_a":"x y","response_b":"x","preference":"a","preference":"b"}';
+  const ds = profile.loadRecords(`${good}\n${big}\n${dup}\n${good}\n`, { maxRecordMb: 1 });
+  const diags = ds.diagnostics();
+  assert.equal(diags.length, 2);
+  assert.equal(diags[0].line, 2);
+  assert.match(diags[0].reason, /record over 1 MiB/);
+  assert.equal(diags[1].line, 3);
+  assert.match(diags[1].reason, /duplicate key `preference`/);
+  assert.throws(() => profile.loadRecords(good, { maxRecordMb: 0 }), /1 to 1024/);
+  assert.throws(() => profile.score(ds, { bootstrap: 100_001 }), /at most 100000/);
+  const arr = profile.loadRecords(`[${good}, {"response_a": 3}, ${good}]`);
+  assert.equal(arr.diagnostics()[0].element, 2);
+});

@@ -24,7 +24,7 @@ profile: factor-level explanations of human (and model) preferences
 USAGE:
   profile score FILE [--task summarization|helpful|doc_qa] [--factors a,b,...]
                      [--format NAME] [--label ASPECT] [--bootstrap N] [--seed S]
-                     [--sample N] [--json] [--out REPORT.json]
+                     [--sample N] [--max-record-mb N] [--json] [--out REPORT.json]
                      [--provider openai|anthropic|gemini|openai-compatible --model M
                       [--base-url URL] [--limit N] [--concurrency N] [--rpm N] [--tpm N]
                       [--timeout SECONDS] [--attempts N] [--cache-dir DIR] [--no-logprobs]
@@ -55,6 +55,9 @@ USAGE:
 
 FILE is JSONL, a JSON array, or either gzipped; `-` reads standard input.
 The format is detected from the fields; --format overrides it.
+A record (line or array element) over --max-record-mb MiB (default 8, at most 1024) is
+skipped with a diagnostic. --bootstrap takes at most 100000 resamples, --permutations
+at most 1000000.
 --label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance).
 With --provider, factors that need a model are extracted by it; the key comes from
 PROFILE_API_KEY or the provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
@@ -198,6 +201,11 @@ fn open_input(path: &str) -> Result<Box<dyn std::io::Read>, Failure> {
 }
 
 fn parse_factors(list: &str) -> Result<Vec<Factor>, Failure> {
+    if list.split(',').all(|s| s.trim().is_empty()) {
+        return Err(usage_error(
+            "--factors takes a comma-separated list of factor ids (see `profile factors`), not an empty one",
+        ));
+    }
     list.split(',')
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
@@ -230,7 +238,8 @@ const PROVIDER_OPTIONS: [&str; 12] = [
 ];
 
 /// The options `score`, `judge` and `generate` share.
-const STUDY_OPTIONS: [&str; 8] = [
+const STUDY_OPTIONS: [&str; 9] = [
+    "max-record-mb",
     "task",
     "factors",
     "format",
@@ -275,7 +284,14 @@ fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
     if let Some(n) = f.values.get("bootstrap") {
         bootstrap.resamples = n
             .parse()
-            .map_err(|_| usage_error(format!("--bootstrap takes a count, not `{n}`")))?;
+            .ok()
+            .filter(|&r| r <= BootstrapConfig::MAX_RESAMPLES)
+            .ok_or_else(|| {
+                usage_error(format!(
+                    "--bootstrap takes a count of resamples from 0 to at most {}, not `{n}`",
+                    BootstrapConfig::MAX_RESAMPLES
+                ))
+            })?;
     }
     if let Some(s) = f.values.get("seed") {
         bootstrap.seed = s
@@ -284,12 +300,28 @@ fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
     }
 
     let selection = selection_flags(f, bootstrap.seed)?;
+    let max_record_mb = match f.values.get("max-record-mb") {
+        Some(v) => FormatOptions::parse_max_record_mb(v)
+            .map_err(|e| usage_error(format!("--max-record-mb: {e}")))?,
+        None => crate::data::DEFAULT_MAX_RECORD_MB,
+    };
     let opts = FormatOptions {
         format,
         summeval_label: label.unwrap_or_default(),
+        max_record_mb,
     };
     let mut ds =
         load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))?;
+    if let Some(why) = ds.nothing_usable() {
+        let mut msg = format!("nothing usable in {path}: {why}");
+        for d in ds.diagnostics.iter().take(5) {
+            msg.push_str(&format!("\n  {d}"));
+        }
+        if ds.diagnostics.len() > 5 {
+            msg.push_str(&format!("\n  … {} more problems", ds.diagnostics.len() - 5));
+        }
+        return Err(data_error(msg));
+    }
     let sample = selection.apply(&mut ds);
     let fmt = ds.format;
     if label.is_some() && fmt != Some(Format::SummEval) {
@@ -756,21 +788,44 @@ impl LlmSession {
     }
 }
 
-/// `--into REPORT.json`: the report to add an agent to (checked against the
-/// one just computed), else the computed one.
-fn into_report(f: &Flags, computed: Report) -> Result<(Report, Option<String>), Failure> {
+/// `--into REPORT.json`, read before any model call: `None` without the
+/// option, `Some((path, None))` for a report still to be written, else the
+/// existing report, checked as the widget checks one (every problem with its
+/// field path; scores within their ranges; no duplicate keys).
+fn read_into(f: &Flags) -> Result<Option<(String, Option<Report>)>, Failure> {
     let Some(path) = f.values.get("into") else {
-        return Ok((computed, None));
+        return Ok(None);
     };
     if !std::path::Path::new(path).exists() {
-        return Ok((computed, Some(path.clone())));
+        return Ok(Some((path.clone(), None)));
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| data_error(format!("cannot read {path}: {e}")))?;
-    let existing = Report::from_json(&text).map_err(|e| data_error(format!("{path}: {e}")))?;
-    crate::agents::compatible(&existing, &computed)
-        .map_err(|e| data_error(format!("cannot merge into {path}: {e}")))?;
-    Ok((existing, Some(path.clone())))
+    let existing = crate::embed::check::check_report(&text).map_err(|e| {
+        let lines: Vec<String> = e.to_string().lines().map(|l| format!("  {l}")).collect();
+        data_error(format!(
+            "{path} is not a PROFILE report to add to:\n{}",
+            lines.join("\n")
+        ))
+    })?;
+    Ok(Some((path.clone(), Some(existing))))
+}
+
+/// The report to add an agent to (the `--into` one, checked against the one
+/// just computed), else the computed one.
+fn into_report(
+    into: Option<(String, Option<Report>)>,
+    computed: Report,
+) -> Result<(Report, Option<String>), Failure> {
+    match into {
+        None => Ok((computed, None)),
+        Some((path, None)) => Ok((computed, Some(path))),
+        Some((path, Some(existing))) => {
+            crate::agents::compatible(&existing, &computed)
+                .map_err(|e| data_error(format!("cannot merge into {path}: {e}")))?;
+            Ok((existing, Some(path)))
+        }
+    }
 }
 
 fn write_into(path: Option<String>, report: &Report) -> Result<(), Failure> {
@@ -797,6 +852,7 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
         &["json", "no-logprobs", "quiet", "estimate", "single-order"],
     )?;
     let Study { ds, cfg, info } = load_study(&f, kind)?;
+    let into = read_into(&f)?;
     let provider = f
         .values
         .get("provider")
@@ -880,7 +936,7 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
     if session.estimate_only {
         return Ok(String::new());
     }
-    let (mut report, into) = into_report(&f, computed)?;
+    let (mut report, into) = into_report(into, computed)?;
     add_agent(&mut report, agent, alignment);
     write_into(into, &report)?;
     finish_report(&f, &report)
@@ -1114,6 +1170,9 @@ fn table_text(r: &Report) -> String {
                 }
             );
         }
+        if let Some(reason) = a.joint.as_ref().and_then(|j| j.not_estimable.as_ref()) {
+            let _ = writeln!(s, "  joint β: not estimable: {reason}");
+        }
     }
     if flagged {
         let _ = writeln!(
@@ -1173,8 +1232,17 @@ fn table_text(r: &Report) -> String {
 fn cmd_align(args: &[String]) -> Result<String, Failure> {
     let f = parse_flags(args, &["permutations", "seed"], &["json"])?;
     let mut perm = PermutationConfig::default();
-    if let Some(n) = parse_num(&f, "permutations")? {
-        perm.permutations = n;
+    if let Some(n) = f.values.get("permutations") {
+        perm.permutations = n
+            .parse()
+            .ok()
+            .filter(|&p| p <= PermutationConfig::MAX_PERMUTATIONS)
+            .ok_or_else(|| {
+                usage_error(format!(
+                    "--permutations takes a count from 0 to at most {}, not `{n}`",
+                    PermutationConfig::MAX_PERMUTATIONS
+                ))
+            })?;
     }
     if let Some(s) = parse_num(&f, "seed")? {
         perm.seed = s;
@@ -1184,12 +1252,14 @@ fn cmd_align(args: &[String]) -> Result<String, Failure> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| data_error(format!("cannot read {path}: {e}")))?;
-    let agents: BTreeMap<String, BTreeMap<String, Option<f64>>> = serde_json::from_str(&text)
-        .map_err(|e| {
-            data_error(format!(
-                "{path}: expected an object mapping agent names to {{factor id: score}}: {e}"
-            ))
-        })?;
+    let agents: BTreeMap<String, BTreeMap<String, Option<f64>>> =
+        crate::data::strict::from_str(&text)
+            .and_then(serde_json::from_value)
+            .map_err(|e| {
+                data_error(format!(
+                    "{path}: expected an object mapping agent names to {{factor id: score}}: {e}"
+                ))
+            })?;
     let human = agents
         .get("human")
         .ok_or_else(|| data_error(format!("{path}: no \"human\" agent to align with")))?;
@@ -1373,6 +1443,7 @@ fn cmd_batch(args: &[String]) -> Result<String, Failure> {
             )),
         };
     let mut options = vec![
+        "max-record-mb",
         "task",
         "factors",
         "format",

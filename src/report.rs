@@ -111,6 +111,23 @@ pub struct DatasetSummary {
     pub sample: Option<SampleInfo>,
 }
 
+impl DatasetSummary {
+    /// Why the dataset gave nothing to score (no pair with a strict human
+    /// preference), in words; `None` when there is something.
+    pub fn nothing_usable(&self) -> Option<String> {
+        let stats = crate::data::LoadStats {
+            records_read: self.records_read,
+            records_parsed: self.records_parsed,
+            records_skipped: self.records_skipped,
+            human_ties_dropped: self.human_ties_dropped,
+            pairs_dropped_other: self.pairs_dropped_other,
+            pairs_dropped_reason: self.pairs_dropped_reason.clone(),
+            bytes_read: self.bytes_read,
+        };
+        crate::data::nothing_usable_reason(&stats, self.pairs)
+    }
+}
+
 /// How a report's pairs were chosen from the loaded data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SampleInfo {
@@ -295,9 +312,10 @@ pub struct JointModel {
     /// the model cannot tell such factors apart, but can test them together.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pair_tests: Vec<JointPairTest>,
-    /// Why nothing was fitted, when nothing was.
+    /// Why the model could not be estimated (every pair tied on every factor,
+    /// no usable pair, no factor); absent when it was fitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_fitted: Option<String>,
+    pub not_estimable: Option<String>,
 }
 
 fn scaled_covariate() -> Covariate {
@@ -383,7 +401,7 @@ impl JointModel {
                     p_value: t.p_value,
                 })
                 .collect(),
-            not_fitted: fit.not_fitted.clone(),
+            not_estimable: fit.not_estimable.clone(),
             n_pairs_used: fit.n_pairs_used,
             n_pairs_dropped_tie: fit.n_pairs_dropped_tie,
             n_pairs_dropped_missing: fit.n_pairs_dropped_missing,

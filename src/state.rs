@@ -66,6 +66,8 @@ pub enum Action {
     SetView(ViewState),
     SetFormat(Option<Format>),
     SetLabel(SummEvalLabel),
+    /// The record-size limit for the next load, in MiB.
+    SetMaxRecord(u32),
     /// A model run was started (or estimate asked, or import sent).
     LlmStarted,
     LlmPaused(bool),
@@ -238,6 +240,7 @@ impl State {
             Action::SetView(v) => s.view = v,
             Action::SetFormat(f) => s.options.format = f,
             Action::SetLabel(l) => s.options.summeval_label = l,
+            Action::SetMaxRecord(n) => s.options.max_record_mb = n,
             Action::LlmStarted => {
                 s.llm.running = true;
                 s.llm.paused = false;

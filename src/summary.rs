@@ -785,7 +785,7 @@ mod tests {
             bootstrap_refitted: 100,
             covariate: crate::stats::Covariate::Sign,
             pair_tests,
-            not_fitted: None,
+            not_estimable: None,
             coefficients: coefs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         });
         human

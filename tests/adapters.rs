@@ -24,6 +24,7 @@ fn opts_label(label: SummEvalLabel) -> FormatOptions {
     FormatOptions {
         format: None,
         summeval_label: label,
+        ..Default::default()
     }
 }
 

@@ -513,7 +513,7 @@ fn degenerate_inputs_do_not_crash() {
         f.factors[0].not_estimable.as_deref(),
         Some("the factor never differs within a pair used")
     );
-    assert_eq!(f.not_fitted, None);
+    assert_eq!(f.not_estimable, None);
 
     // Pairs used but no factor decisive: nothing fitted, with the reason.
     let level = Data {
@@ -527,7 +527,7 @@ fn degenerate_inputs_do_not_crash() {
     assert_eq!(f.n_pairs_used, 3);
     assert_eq!(coefs(&f), [None, None]);
     assert!(
-        f.not_fitted.as_deref().unwrap().contains("no factor"),
+        f.not_estimable.as_deref().unwrap().contains("no factor"),
         "{f:?}"
     );
     assert!(f.factors.iter().all(|x| x.not_estimable.is_some()));

@@ -36,7 +36,7 @@ export type WidgetView = "factors" | "alignment" | "rankings";
 export type Theme = "auto" | "light" | "dark";
 
 /** A skipped record: where and why. */
-export interface Diagnostic { line: number; field?: string; reason: string }
+export interface Diagnostic { line: number; element?: number; field?: string; reason: string }
 
 /** The report (schema profile-report/1), as `profile score --json` writes it. */
 export interface Report {
@@ -94,7 +94,7 @@ export interface JointModel {
   /** Joint Wald tests of factors whose covariates correlate by |r| ≥ 0.7 (they cannot be told apart). */
   pair_tests?: JointPairTest[];
   /** Why nothing was fitted, when nothing was. */
-  not_fitted?: string;
+  not_estimable?: string;
 }
 /** β: log-odds change associated with the factor favouring a response, given the other factors' signs (an association, not a held-fixed effect). `se` is cluster-robust (by input). */
 export interface JointCoefficient {
@@ -162,6 +162,8 @@ export interface LoadOptions {
   format?: string;
   /** The SummEval label: "mean" (default), "coherence", "consistency", "fluency" or "relevance". */
   label?: string;
+  /** Records (lines, array elements) over this many MiB are skipped with a diagnostic (default 8, at most 1024). */
+  maxRecordMb?: number;
 }
 export interface ScoreOptions {
   /** The task preset; the dataset's default if absent. */
@@ -304,6 +306,8 @@ export interface FormatInfo { name: string; description: string }
         name: Option<String>,
         format: Option<String>,
         label: Option<String>,
+        #[serde(rename = "maxRecordMb")]
+        max_record_mb: Option<u32>,
     }
 
     /// Loaded records: the pairs, their texts and the skipped records. Free it
@@ -355,6 +359,10 @@ export interface FormatInfo { name: string; description: string }
             FormatOptions {
                 format,
                 summeval_label: label.unwrap_or_default(),
+                max_record_mb: match o.max_record_mb {
+                    None => data::DEFAULT_MAX_RECORD_MB,
+                    Some(n) => FormatOptions::parse_max_record_mb(&n.to_string()).map_err(err)?,
+                },
             },
         )
         .map_err(err)?;
@@ -518,6 +526,14 @@ export interface FormatInfo { name: string; description: string }
             })
             .transpose()?;
         let defaults = BootstrapConfig::default();
+        if o.bootstrap
+            .is_some_and(|b| b > BootstrapConfig::MAX_RESAMPLES)
+        {
+            return Err(err(format!(
+                "bootstrap takes at most {} resamples",
+                BootstrapConfig::MAX_RESAMPLES
+            )));
+        }
         let cfg = ScoreConfig {
             task,
             factors,

@@ -203,13 +203,59 @@ impl SummEvalLabel {
     }
 }
 
+/// The largest record read by default, in MiB (`--max-record-mb`, the app's
+/// "largest record (MB)"): a longer line or array element is skipped with a
+/// diagnostic, without ever being held whole.
+pub const DEFAULT_MAX_RECORD_MB: u32 = 8;
+
+/// The highest record-size limit that may be asked for, in MiB.
+pub const MAX_RECORD_MB_LIMIT: u32 = 1024;
+
 /// Options that change how records are read.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormatOptions {
     /// Use this format instead of detecting one.
     pub format: Option<Format>,
     /// The SummEval rating used as the label.
     pub summeval_label: SummEvalLabel,
+    /// Records (lines, array elements) longer than this many MiB are skipped
+    /// with a diagnostic ([`DEFAULT_MAX_RECORD_MB`]; at most [`MAX_RECORD_MB_LIMIT`]).
+    #[serde(default = "default_max_record_mb")]
+    pub max_record_mb: u32,
+}
+
+fn default_max_record_mb() -> u32 {
+    DEFAULT_MAX_RECORD_MB
+}
+
+impl Default for FormatOptions {
+    fn default() -> Self {
+        FormatOptions {
+            format: None,
+            summeval_label: SummEvalLabel::default(),
+            max_record_mb: DEFAULT_MAX_RECORD_MB,
+        }
+    }
+}
+
+impl FormatOptions {
+    /// The record-size limit in bytes.
+    pub fn max_record_bytes(&self) -> usize {
+        (self.max_record_mb.clamp(1, MAX_RECORD_MB_LIMIT) as usize) << 20
+    }
+
+    /// Checks a record-size limit given by a user, in MiB.
+    ///
+    /// # Errors
+    /// A sentence naming the accepted range.
+    pub fn parse_max_record_mb(text: &str) -> Result<u32, String> {
+        match text.trim().parse::<u32>() {
+            Ok(n) if (1..=MAX_RECORD_MB_LIMIT).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "the largest record is a whole number of MiB from 1 to {MAX_RECORD_MB_LIMIT}, not `{text}`"
+            )),
+        }
+    }
 }
 
 /// Ties in SummEval ratings: means of thirds are compared with this tolerance.

@@ -14,6 +14,8 @@ enum State {
     Body,
     /// Collecting the 8-byte trailer.
     Trailer(Vec<u8>),
+    /// Bytes after the last member that are not a gzip header: ignored.
+    Trailing,
     Failed,
 }
 
@@ -90,6 +92,10 @@ impl GzipStream {
         loop {
             match &mut self.state {
                 State::Failed => return Ok(()),
+                State::Trailing => {
+                    *input = &[];
+                    return Ok(());
+                }
                 State::Header(h) => {
                     if input.is_empty() {
                         return Ok(());
@@ -101,6 +107,14 @@ impl GzipStream {
                     }
                     let before = h.len();
                     h.extend_from_slice(input);
+                    let magic = [0x1f, 0x8b];
+                    let n = h.len().min(2);
+                    if self.members > 0 && h[..n] != magic[..n] {
+                        // Not another member: the data ended with the last one.
+                        *input = &[];
+                        self.state = State::Trailing;
+                        return Ok(());
+                    }
                     match header_len(h)? {
                         None => {
                             *input = &[];
@@ -158,11 +172,16 @@ impl GzipStream {
         }
     }
 
+    /// Whether bytes after the last complete member were ignored.
+    pub(crate) fn trailing(&self) -> bool {
+        matches!(self.state, State::Trailing)
+    }
+
     /// Ends the stream: an error if it stopped inside a member.
     pub(crate) fn finish(&mut self) -> Result<(), String> {
         match &self.state {
             State::Header(h) if h.is_empty() && self.members > 0 => Ok(()),
-            State::Failed => Ok(()),
+            State::Failed | State::Trailing => Ok(()),
             _ => {
                 self.state = State::Failed;
                 Err("the gzip stream ends early (truncated file?)".into())
@@ -243,5 +262,23 @@ mod tests {
         assert_eq!(decode(&bad, 3).0, b"hello world, hello world, hello world");
         assert!(decode(&bad, 3).1.unwrap_err().contains("checksum"));
         assert!(decode(b"\x1f\x8b\x09rest-of-it", 4).1.is_err());
+    }
+
+    #[test]
+    fn bytes_after_the_last_member_are_trailing_not_truncation() {
+        for tail in [&b"x"[..], b"\x1fz", b"garbage after the end of it all"] {
+            let mut g = gz(b"complete");
+            g.extend_from_slice(tail);
+            for chunk in [1, 3, 1000] {
+                let mut d = GzipStream::new();
+                let mut out = Vec::new();
+                for c in g.chunks(chunk) {
+                    d.push(c, &mut |b| out.extend_from_slice(b)).unwrap();
+                }
+                assert_eq!(d.finish(), Ok(()), "{tail:?} chunk {chunk}");
+                assert!(d.trailing());
+                assert_eq!(out, b"complete");
+            }
+        }
     }
 }

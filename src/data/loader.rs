@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use super::formats::{read_item, Item, SUMMEVAL_TIE_TOLERANCE};
-use super::framing::Framer;
+use super::framing::{At, Framer, Rec};
 use super::gzip::GzipStream;
 use super::{Dataset, Diagnostic, Format, FormatOptions, Pair, Preference, TextId};
 
@@ -43,7 +43,7 @@ impl std::fmt::Display for LoadError {
                         "unknown format: the first record has the fields {}",
                         fields.join(", ")
                     )?,
-                    None => writeln!(f, "unknown format: no record is a JSON object")?,
+                    None => writeln!(f, "unknown format: no record could be read as a JSON object (the problems below say why)")?,
                 }
                 for d in diagnostics.iter().take(3) {
                     writeln!(f, "  {d}")?;
@@ -101,7 +101,7 @@ pub struct Loader {
     compression: Compression,
     framer: Framer,
     format: Option<Format>,
-    undetected: Vec<(u64, Parsed)>,
+    undetected: Vec<(At, Parsed)>,
     first_fields: Option<Vec<String>>,
     ds: Dataset,
     clusters_by_text: FxHashMap<(u32, u32), u32>,
@@ -115,9 +115,9 @@ impl Loader {
     pub fn new(opts: FormatOptions) -> Self {
         Loader {
             format: opts.format,
+            framer: Framer::new(opts.max_record_bytes()),
             opts,
             compression: Compression::Undecided(Vec::new()),
-            framer: Framer::new(),
             undetected: Vec::new(),
             first_fields: None,
             ds: Dataset::default(),
@@ -175,7 +175,7 @@ impl Loader {
             Compression::Gzip(mut dec) => {
                 let mut framer = std::mem::take(&mut self.framer);
                 let res = dec.push(bytes, &mut |out| {
-                    framer.push(out, &mut |line, rec| self.record(line, rec))
+                    framer.push(out, &mut |at, rec| self.record(at, rec))
                 });
                 self.framer = framer;
                 self.compression = match res {
@@ -201,7 +201,7 @@ impl Loader {
 
     fn push_plain(&mut self, bytes: &[u8]) {
         let mut framer = std::mem::take(&mut self.framer);
-        framer.push(bytes, &mut |line, rec| self.record(line, rec));
+        framer.push(bytes, &mut |at, rec| self.record(at, rec));
         self.framer = framer;
     }
 
@@ -221,16 +221,31 @@ impl Loader {
                 if let Err(e) = dec.finish() {
                     self.gzip_failed(&e);
                 }
+                if dec.trailing() {
+                    let line = self.framer.line().max(1);
+                    self.ds.diagnostics.push(Diagnostic::new(
+                        line,
+                        None,
+                        "content after the end of the gzip data was ignored (the compressed data itself is complete)",
+                    ));
+                }
             }
             _ => {}
         }
         let mut framer = std::mem::take(&mut self.framer);
-        framer.finish(&mut |line, rec| self.record(line, rec));
+        framer.finish(&mut |at, rec| self.record(at, rec));
         if let Some(line) = framer.trailing_garbage_line {
             self.ds.diagnostics.push(Diagnostic::new(
                 line,
                 None,
                 "content after the closing `]` of the JSON array was ignored",
+            ));
+        }
+        if framer.unclosed_array() {
+            self.ds.diagnostics.push(Diagnostic::new(
+                framer.line(),
+                None,
+                "the JSON array is not closed: its `]` is missing (the file may be cut short)",
             ));
         }
         if self.format.is_none() {
@@ -249,7 +264,9 @@ impl Loader {
             });
         }
         // Records held back for format detection are handled late; keep file order.
-        self.ds.diagnostics.sort_by_key(|d| d.line);
+        self.ds
+            .diagnostics
+            .sort_by_key(|d| (d.line, d.element.unwrap_or(u64::MAX)));
         self.pair_groups();
         self.renumber_clusters();
         self.ds.format = self.format;
@@ -260,11 +277,28 @@ impl Loader {
         Ok(self.ds)
     }
 
-    fn record(&mut self, line: u64, bytes: &[u8]) {
+    fn record(&mut self, at: At, rec: Rec<'_>) {
         self.ds.stats.records_read += 1;
-        let parsed = parse_object(line, bytes);
+        let line = at.line;
+        let parsed = match rec {
+            Rec::Bytes(bytes) => parse_object(line, bytes),
+            Rec::TooLarge => {
+                let mb = self.opts.max_record_bytes() >> 20;
+                let mut d = Diagnostic::new(
+                    line,
+                    None,
+                    format!("record over {mb} MiB skipped (raise the limit with --max-record-mb, or the app's \"largest record (MB)\")"),
+                );
+                d.element = at.element;
+                return self.skip(d);
+            }
+        };
+        let parsed = parsed.map_err(|mut d| {
+            d.element = at.element;
+            d
+        });
         match self.format {
-            Some(format) => self.apply(format, line, parsed),
+            Some(format) => self.apply(format, at, parsed),
             None => {
                 if let Ok(obj) = &parsed {
                     if self.first_fields.is_none() {
@@ -272,21 +306,20 @@ impl Loader {
                     }
                     if let Some(format) = Format::detect_partial(obj) {
                         self.format = Some(format);
-                        for (l, p) in std::mem::take(&mut self.undetected) {
-                            self.apply(format, l, p);
+                        for (a, p) in std::mem::take(&mut self.undetected) {
+                            self.apply(format, a, p);
                         }
-                        self.apply(format, line, parsed);
+                        self.apply(format, at, parsed);
                         return;
                     }
                 }
                 if self.undetected.len() < MAX_UNDETECTED {
-                    self.undetected.push((line, parsed));
+                    self.undetected.push((at, parsed));
                 } else {
-                    self.skip(Diagnostic::new(
-                        line,
-                        None,
-                        "the file's format could not be detected",
-                    ));
+                    let mut d =
+                        Diagnostic::new(line, None, "the file's format could not be detected");
+                    d.element = at.element;
+                    self.skip(d);
                 }
             }
         }
@@ -297,14 +330,18 @@ impl Loader {
         self.ds.diagnostics.push(d);
     }
 
-    fn apply(&mut self, format: Format, line: u64, parsed: Parsed) {
+    fn apply(&mut self, format: Format, at: At, parsed: Parsed) {
+        let line = at.line;
         let obj = match parsed {
             Ok(obj) => obj,
             Err(d) => return self.skip(d),
         };
         let item = match read_item(format, &self.opts, &obj, line) {
             Ok(item) => item,
-            Err(d) => return self.skip(d),
+            Err(mut d) => {
+                d.element = at.element;
+                return self.skip(d);
+            }
         };
         self.ds.stats.records_parsed += 1;
         if self.ds.task_hint.is_none() && format == Format::Profile {
@@ -445,7 +482,7 @@ impl Loader {
 }
 
 fn parse_object(line: u64, bytes: &[u8]) -> Parsed {
-    match serde_json::from_slice::<Value>(bytes) {
+    match super::strict::from_slice(bytes) {
         Ok(Value::Object(obj)) => Ok(obj),
         Ok(other) => Err(Diagnostic::new(
             line,

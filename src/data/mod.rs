@@ -9,16 +9,23 @@
 //! `records_parsed + records_skipped == records_read` always holds.
 //!
 //! Memory is bounded by the unique texts: every text is stored once in a
-//! [`TextStore`] and pairs hold 32-bit ids.
+//! [`TextStore`] and pairs hold 32-bit ids. A record longer than
+//! [`FormatOptions::max_record_mb`] (8 MiB by default) is skipped with a
+//! diagnostic while it streams past, never held whole, so a gzip bomb costs
+//! time but not memory. JSON objects that name a key twice are refused
+//! ([`strict`]).
 
 mod formats;
 mod framing;
 mod gzip;
 mod loader;
+pub mod strict;
 mod task;
 mod text;
 
-pub use formats::{Format, FormatOptions, SummEvalLabel};
+pub use formats::{
+    Format, FormatOptions, SummEvalLabel, DEFAULT_MAX_RECORD_MB, MAX_RECORD_MB_LIMIT,
+};
 pub use loader::{load_bytes, load_reader, LoadError, Loader};
 pub use task::Task;
 pub use text::{TextId, TextStore};
@@ -118,6 +125,10 @@ impl Pair {
 pub struct Diagnostic {
     /// 1-based line in the file where the record starts.
     pub line: u64,
+    /// 1-based index of the record among the elements of a JSON array (a
+    /// one-line array has all its records on line 1); absent for JSON Lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub element: Option<u64>,
     /// The field at fault, if one field is (dotted path, e.g. `info.post`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
@@ -129,6 +140,7 @@ impl Diagnostic {
     pub(crate) fn new(line: u64, field: Option<&str>, reason: impl Into<String>) -> Self {
         Diagnostic {
             line,
+            element: None,
             field: field.map(str::to_owned),
             reason: reason.into(),
         }
@@ -137,9 +149,13 @@ impl Diagnostic {
 
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(e) = self.element {
+            write!(f, ", element {e}")?;
+        }
         match &self.field {
-            Some(field) => write!(f, "line {}: field `{}`: {}", self.line, field, self.reason),
-            None => write!(f, "line {}: {}", self.line, self.reason),
+            Some(field) => write!(f, ": field `{}`: {}", field, self.reason),
+            None => write!(f, ": {}", self.reason),
         }
     }
 }
@@ -184,7 +200,46 @@ pub struct Dataset {
     pub task_hint: Option<crate::data::Task>,
 }
 
+/// Why a load with these counts gave nothing to score, or `None` when it
+/// gave at least one pair. The CLI exits with code 1 on it and the app shows
+/// "Nothing to score" with it.
+pub fn nothing_usable_reason(stats: &LoadStats, pairs: u64) -> Option<String> {
+    if pairs > 0 {
+        return None;
+    }
+    Some(if stats.records_read == 0 {
+        "the file holds 0 records (it is empty or blank)".to_owned()
+    } else if stats.records_parsed == 0 {
+        format!(
+            "0 of {} records parsed; the first problems:",
+            stats.records_read
+        )
+    } else {
+        let mut why = format!(
+            "{} of {} records parsed, but no pair has a strict human preference ({} human ties dropped",
+            stats.records_parsed, stats.records_read, stats.human_ties_dropped
+        );
+        if stats.pairs_dropped_other > 0 {
+            why.push_str(&format!(
+                ", {} dropped: {}",
+                stats.pairs_dropped_other,
+                stats
+                    .pairs_dropped_reason
+                    .as_deref()
+                    .unwrap_or("by the format's rules")
+            ));
+        }
+        why.push(')');
+        why
+    })
+}
+
 impl Dataset {
+    /// Why the dataset has nothing to score (see [`nothing_usable_reason`]).
+    pub fn nothing_usable(&self) -> Option<String> {
+        nothing_usable_reason(&self.stats, self.pairs.len() as u64)
+    }
+
     /// The text of an id.
     pub fn text(&self, id: TextId) -> &str {
         self.texts.get(id)

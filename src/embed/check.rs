@@ -12,6 +12,8 @@
 //! are only ever added within a version) and adds the rules the numbers obey:
 //! scores and correlations lie in [−1, 1], an interval's ends are ordered,
 //! and every id in an agent's `ranking` has an entry in its `factor_scores`.
+//! A key given twice in one object is refused (which of the two would count
+//! is not something a reader should have to guess).
 
 use serde_json::Value;
 
@@ -96,7 +98,7 @@ pub fn check_report(text: &str) -> Result<Report, CheckError> {
             ),
         ));
     }
-    let value: Value = serde_json::from_str(text)
+    let value: Value = crate::data::strict::from_str(text)
         .map_err(|e| CheckError::one("", format!("the text is not valid JSON ({e})")))?;
     check_value(value)
 }

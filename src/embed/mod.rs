@@ -319,6 +319,7 @@ mod tests {
         let mut r = model::tests::two_agents();
         r.dataset.diagnostics = vec![crate::data::Diagnostic {
             line: 3,
+            element: None,
             field: None,
             reason: "x".repeat(10_000),
         }];

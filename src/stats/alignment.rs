@@ -17,6 +17,13 @@ pub struct PermutationConfig {
     pub seed: u64,
 }
 
+impl PermutationConfig {
+    /// The most random permutations a test may ask for (`profile align
+    /// --permutations`): a p-value's resolution is 1/(permutations + 1), and
+    /// one million already takes seconds per agent.
+    pub const MAX_PERMUTATIONS: u32 = 1_000_000;
+}
+
 impl Default for PermutationConfig {
     fn default() -> Self {
         PermutationConfig {

@@ -36,26 +36,86 @@ fn sign(d: f64) -> i8 {
     }
 }
 
-/// Pearson's r.
+/// Pearson's r. `None` for fewer than two points, a constant vector
+/// (exactly: every value equal) or a value that is not finite. Where the
+/// plain sums would overflow or underflow (scores of ±1e200, or 1e-200),
+/// the values are first scaled by a power of two near each vector's largest
+/// magnitude, which is exact, so the result does not depend on the units.
+/// Allocates nothing.
 pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
     assert_eq!(x.len(), y.len(), "vectors of different lengths");
-    let n = x.len();
-    if n < 2 {
+    if x.len() < 2 {
         return None;
     }
-    let mx = x.iter().sum::<f64>() / n as f64;
-    let my = y.iter().sum::<f64>() / n as f64;
+    match pearson_scaled(x, y, 1.0, 1.0) {
+        Sums::Constant => None,
+        Sums::Fine(r) => Some(r),
+        Sums::OutOfRange => pearson_scaled(x, y, scale_of(x)?, scale_of(y)?).r(),
+    }
+}
+
+enum Sums {
+    /// A vector is constant.
+    Constant,
+    Fine(f64),
+    /// A sum overflowed or underflowed (or a value is not finite).
+    OutOfRange,
+}
+
+impl Sums {
+    fn r(self) -> Option<f64> {
+        match self {
+            Sums::Fine(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// r of `x · kx` and `y · ky`, computed as the textbook two-pass formula.
+fn pearson_scaled(x: &[f64], y: &[f64], kx: f64, ky: f64) -> Sums {
+    let n = x.len() as f64;
+    let mx = x.iter().map(|a| a * kx).sum::<f64>() / n;
+    let my = y.iter().map(|b| b * ky).sum::<f64>() / n;
+    let (x0, y0) = (x[0], y[0]);
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        let (dx, dy) = (a - mx, b - my);
+    let (mut vx, mut vy) = (false, false);
+    for (&a, &b) in x.iter().zip(y) {
+        vx |= a != x0;
+        vy |= b != y0;
+        let (dx, dy) = (a * kx - mx, b * ky - my);
         sxy += dx * dy;
         sxx += dx * dx;
         syy += dy * dy;
     }
-    if sxx == 0.0 || syy == 0.0 {
+    if (x0.is_finite() && !vx) || (y0.is_finite() && !vy) {
+        return Sums::Constant;
+    }
+    let normal = |s: f64| s.is_finite() && s >= f64::MIN_POSITIVE;
+    if !(normal(sxx) && normal(syy) && sxy.is_finite()) {
+        return Sums::OutOfRange;
+    }
+    Sums::Fine((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
+}
+
+/// For a vector that is all finite and not constant, the power of two that
+/// brings its largest magnitude into [1, 2) (as near as the exponent range
+/// allows); `None` otherwise.
+fn scale_of(v: &[f64]) -> Option<f64> {
+    let first = v[0];
+    let (mut max, mut varies) = (0.0f64, false);
+    for &a in v {
+        if !a.is_finite() {
+            return None;
+        }
+        max = max.max(a.abs());
+        varies |= a != first;
+    }
+    if !varies {
         return None;
     }
-    Some((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
+    let e = ((max.to_bits() >> 52) & 0x7ff) as i64 - 1023;
+    let e = e.clamp(-1022, 1022);
+    Some(f64::from_bits(((1023 - e) as u64) << 52))
 }
 
 /// Spearman's ρ: Pearson's r of average ranks.
@@ -137,6 +197,9 @@ mod tests {
         assert_eq!(kendall_tau_b(&[1.0], &[2.0]), None);
         assert_eq!(kendall_tau_b(&[1.0, 1.0], &[1.0, 2.0]), None);
         assert_eq!(pearson_r(&[3.0, 3.0, 3.0], &[1.0, 2.0, 3.0]), None);
+        // The mean of three 0.1s is not 0.1 in floating point: still constant.
+        assert_eq!(pearson_r(&[0.1, 0.1, 0.1], &[1.0, 2.0, 4.0]), None);
+        assert_eq!(pearson_r(&[f64::NAN, 1.0], &[1.0, 2.0]), None);
     }
 
     #[test]

@@ -41,7 +41,7 @@
 //!   so the fit does not depend on which response is called a. A factor
 //!   whose sign is 0 in every pair used has no coefficient: it is reported
 //!   as not estimable, with the reason, never fitted; when no factor is
-//!   decisive nothing is fitted (`not_fitted` says why). A factor whose
+//!   decisive nothing is fitted (`not_estimable` says why). A factor whose
 //!   sign always agrees with the preference (separable) is fitted, and its
 //!   β is bounded only by the penalty. With [`Covariate::Scaled`], x_f is
 //!   the difference divided by its root mean square s_f over the pairs used.
@@ -295,8 +295,9 @@ pub struct JointFit {
     /// Joint tests of the pairs of fitted factors whose covariates correlate
     /// by at least [`COLLINEAR`].
     pub pair_tests: Vec<PairTest>,
-    /// Why nothing was fitted, when nothing was.
-    pub not_fitted: Option<String>,
+    /// Why no coefficient could be estimated (no factor, no usable pair, or no
+    /// factor that differs in any pair used); `None` when the model was fitted.
+    pub not_estimable: Option<String>,
 }
 
 /// Fits the joint model with bootstrap intervals.
@@ -402,22 +403,26 @@ pub fn fit_joint(pairs: &JointPairs<'_>, cfg: &JointConfig) -> JointFit {
         refit: cfg.refit,
         bootstrap_refitted: 0,
         pair_tests: Vec::new(),
-        not_fitted: None,
+        not_estimable: None,
     };
+    if nf == 0 {
+        fit.not_estimable = Some("no factor to fit".into());
+        return fit;
+    }
     if n_used == 0 {
-        fit.not_fitted = Some("no pair with a strict preference and every factor known".to_owned());
+        fit.not_estimable = Some(format!(
+            "no pair is usable ({ties} ties, {missing} with a missing factor value)"
+        ));
         return fit;
     }
     if k == 0 {
-        // No factor is decisive: nothing to fit (and no design to build).
-        // The empty model predicts 1/2 for every pair.
+        // No factor differs in any pair used: nothing to fit (and no design
+        // to build). The empty model predicts 1/2 for every pair.
         fit.converged = true;
         fit.log_likelihood = Some(-(n_used as f64) * std::f64::consts::LN_2);
-        fit.not_fitted = Some(if nf == 0 {
-            "no factor".to_owned()
-        } else {
-            "no factor can be estimated on the pairs used (see each factor's reason)".to_owned()
-        });
+        fit.not_estimable = Some(format!(
+            "no factor differs between the two responses in any of the {n_used} pairs used"
+        ));
         return fit;
     }
 

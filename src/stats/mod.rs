@@ -170,6 +170,14 @@ pub struct BootstrapConfig {
     pub seed: u64,
 }
 
+impl BootstrapConfig {
+    /// The most resamples a run may ask for (`--bootstrap`, the app and the
+    /// JS library refuse more): 100000 resamples already give intervals whose
+    /// ends move by less than the data's own noise, and their storage is
+    /// allocated as they are drawn, at most 8 bytes × factors each.
+    pub const MAX_RESAMPLES: u32 = 100_000;
+}
+
 impl Default for BootstrapConfig {
     fn default() -> Self {
         BootstrapConfig {
@@ -280,7 +288,7 @@ impl ClusterTable {
             ]);
         }
         let tables = [self, other];
-        let mut out = [Vec::with_capacity(r), Vec::with_capacity(r)];
+        let mut out = [Vec::new(), Vec::new()];
         let mut rng = Rng::new(cfg.seed);
         let mut sums = [
             vec![[0u64; 3]; self.n_factors],
@@ -319,7 +327,8 @@ impl ClusterTable {
     /// replacement, the same draw for all factors.
     pub fn bootstrap(&self, cfg: BootstrapConfig) -> Vec<Vec<f64>> {
         let nf = self.n_factors;
-        let mut out = Vec::with_capacity(cfg.resamples as usize);
+        // Grown as resamples are drawn: nothing is reserved up front.
+        let mut out = Vec::new();
         if self.n_clusters == 0 {
             return vec![vec![f64::NAN; nf]; cfg.resamples as usize];
         }

@@ -100,6 +100,10 @@ pub fn app() -> Html {
         let state = state.clone();
         Callback::from(move |v: ViewState| state.dispatch(Action::SetView(v)))
     };
+    let on_max_record = {
+        let state = state.clone();
+        Callback::from(move |n: u32| state.dispatch(Action::SetMaxRecord(n)))
+    };
 
     let on_model = {
         let (state, send) = (state.clone(), worker.send.clone());
@@ -141,7 +145,7 @@ pub fn app() -> Html {
             <p class="tagline">{"Why do people prefer one response over another? Factor by factor, with confidence intervals. Your data never leaves this browser."}</p>
         </header>
         <main>
-            <UploadPanel on_load={load.clone()} options={state.options.clone()} on_format={on_format} on_label={on_label} disabled={loading} />
+            <UploadPanel on_load={load.clone()} options={state.options.clone()} on_format={on_format} on_label={on_label} on_max_record={on_max_record} disabled={loading} />
             if let Status::Loading { name, bytes, total_bytes, records } = &state.status {
                 <ProgressPanel name={name.clone()} bytes={*bytes} total_bytes={*total_bytes} records={*records} on_cancel={on_cancel} />
             }

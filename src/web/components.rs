@@ -63,6 +63,8 @@ pub struct UploadProps {
     pub options: FormatOptions,
     pub on_format: Callback<Option<Format>>,
     pub on_label: Callback<SummEvalLabel>,
+    /// The largest record (MiB) for the next load.
+    pub on_max_record: Callback<u32>,
     pub disabled: bool,
 }
 
@@ -157,6 +159,18 @@ pub fn upload_panel(p: &UploadProps) -> Html {
             cb.emit(SummEvalLabel::from_name(&s.value()).unwrap_or_default());
         })
     };
+    let on_max_record = {
+        let cb = p.on_max_record.clone();
+        Callback::from(move |e: Event| {
+            let i: HtmlInputElement = e.target_unchecked_into();
+            // One rule for the app and the CLI's --max-record-mb; out of
+            // range falls back to the default.
+            cb.emit(
+                FormatOptions::parse_max_record_mb(&i.value())
+                    .unwrap_or(crate::data::DEFAULT_MAX_RECORD_MB),
+            );
+        })
+    };
     let chosen = p.options.format.map(|f| f.name());
     html! {
         <section class="panel upload" aria-labelledby="upload-h">
@@ -191,6 +205,10 @@ pub fn upload_panel(p: &UploadProps) -> Html {
                             <option value={l.name()} selected={p.options.summeval_label == l}>{ if l == SummEvalLabel::Mean { "mean of 4 aspects" } else { l.name() } }</option>
                         }) }
                     </select>
+                </label>
+                <label title="a line or array element longer than this is skipped with a diagnostic, without being held in memory">{"Largest record (MB) "}
+                    <input type="number" id="max-record-mb" min="1" max={crate::data::MAX_RECORD_MB_LIMIT.to_string()} step="1"
+                        value={p.options.max_record_mb.to_string()} onchange={on_max_record} disabled={p.disabled} />
                 </label>
             </div>
         </section>
@@ -248,6 +266,9 @@ pub fn summary(p: &SummaryProps) -> Html {
     html! {
         <section class="panel" aria-labelledby="sum-h">
             <h2 id="sum-h">{"Dataset: "}<span id="dataset-name">{d.name.clone().unwrap_or_default()}</span></h2>
+            if let Some(why) = d.nothing_usable() {
+                <div class="error" id="nothing-usable" role="alert"><strong>{"Nothing to score: "}</strong>{why}{" (see the problems below)"}</div>
+            }
             <dl class="stats">
                 { item("format", format!("{}{}", d.format, if p.format_chosen { " (chosen)" } else { " (detected)" }), "stat-format") }
                 if let Some(l) = &d.label { { item("label", l.clone(), "stat-label") } }
@@ -506,6 +527,9 @@ pub fn factor_table(p: &TableProps) -> Html {
     html! {
         <section class="panel" aria-labelledby="tbl-h">
             <h2 id="tbl-h">{"Factor scores"}</h2>
+            if let Some(why) = agent.joint.as_ref().and_then(|j| j.not_estimable.clone()) {
+                <p class="notice" id="joint-not-estimable" role="status"><strong>{"Joint model not estimable: "}</strong>{why}</p>
+            }
             if agent.joint.is_some() {
                 <p class="muted small">{"Factor score: how often the preferred response has more of the factor, one factor at a time. Joint β: all factors in one preference model (Bradley–Terry on the signs of the differences): the change in log-odds of preference when the factor favours a response, given the other factors' signs. An association, not an effect with the others held fixed; an interval that covers 0 is not evidence of no effect, and strongly correlated factors cannot be told apart."}</p>
             }
@@ -664,13 +688,13 @@ pub fn diagnostics_panel(p: &DiagnosticsProps) -> Html {
     html! {
         <section class="panel diagnostics" aria-labelledby="diag-h" id="diagnostics">
             <h2 id="diag-h">{format!("Problems in the file ({})", p.diagnostics.len())}</h2>
-            <p>{format!("{} of {} records were used; each skipped one is listed with its line and reason.", p.records_parsed, p.records_read)}</p>
+            <p>{format!("{} of {} records were used; each skipped one is listed with its line (and element, in a JSON array) and reason.", p.records_parsed, p.records_read)}</p>
             <button type="button" id="diagnostics-download" onclick={download}>{"Download all (JSONL)"}</button>
             <table class="diag">
                 <thead><tr><th scope="col">{"line"}</th><th scope="col">{"field"}</th><th scope="col">{"reason"}</th></tr></thead>
                 <tbody>
                 { for p.diagnostics.iter().take(SHOWN).map(|d| html! {
-                    <tr><td class="num">{d.line}</td><td><code>{d.field.clone().unwrap_or_default()}</code></td><td>{d.reason.clone()}</td></tr>
+                    <tr><td class="num">{d.line}{d.element.map(|e| format!(", element {e}")).unwrap_or_default()}</td><td><code>{d.field.clone().unwrap_or_default()}</code></td><td>{d.reason.clone()}</td></tr>
                 }) }
                 </tbody>
             </table>
