@@ -97,8 +97,9 @@ fn prompts() -> Vec<(&'static str, Prompt)> {
                 template: "atomic_facts".into(),
                 version: 1,
                 system: "You split texts into atomic facts.".into(),
-                user: "Split this text into facts.\n<text>The sky is \"blue\". Wäter is wet.</text>"
-                    .into(),
+                user:
+                    "Split this text into facts.\n<text>The sky is \"blue\". Wäter is wet.</text>"
+                        .into(),
                 schema: Some(strict),
                 want_logprobs: true,
             },
@@ -238,7 +239,15 @@ fn batch_files() {
         let file = tmp.join(format!("{provider}.jsonl"));
         let cache = tmp.join(format!("cache-{provider}"));
         let o = Command::new(env!("CARGO_BIN_EXE_profile"))
-            .args(["batch", "export", DATA, "--provider", provider, "--model", model])
+            .args([
+                "batch",
+                "export",
+                DATA,
+                "--provider",
+                provider,
+                "--model",
+                model,
+            ])
             .args(["--limit", "3", "--price-in", "1", "--price-out", "2"])
             .arg("--cache-dir")
             .arg(&cache)
