@@ -14,6 +14,11 @@
 //! they never hold a key (keys travel in headers, and batch files have none).
 //! Gemini's batch mode is not supported ([`Unsupported`]).
 //!
+//! The line formats, service names and limits belong to the provider modules
+//! ([`openai::batch_request_line`], [`openai::batch_result`] and their
+//! [`anthropic`] namesakes); this module only maps jobs to lines and lines
+//! back to cache entries.
+//!
 //! # Which requests
 //!
 //! [`pending`] asks the engine ([`Run::next_stage`]) for the jobs of the

@@ -148,7 +148,7 @@ pub fn batch_request_line(custom_id: &str, body: &str) -> String {
 }
 
 /// The completion in an Anthropic Message Batches result line.
-pub(crate) fn batch_result(v: &Value) -> Result<Completion, BatchLineError> {
+pub fn batch_result(v: &Value) -> Result<Completion, BatchLineError> {
     let Some(result) = v.get("result") else {
         if v.get("params").is_some() {
             return Err(("result", REQUEST_NOT_RESULT.into()));
@@ -184,5 +184,46 @@ pub(crate) fn batch_result(v: &Value) -> Result<Completion, BatchLineError> {
                 super::batch_excerpt(&format!("{other:?}"))
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_lines() {
+        assert_eq!(
+            batch_request_line("k\"1", r#"{"model":"m"}"#),
+            r#"{"custom_id":"k\"1","params":{"model":"m"}}"#
+        );
+        let result = |r: Value| batch_result(&json!({"custom_id": "k", "result": r}));
+        let ok = result(json!({"type": "succeeded", "message": {
+            "content": [{"type": "text", "text": "yes"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 3, "output_tokens": 1}}}))
+        .unwrap();
+        assert_eq!((ok.text.as_str(), ok.usage.input_tokens), ("yes", 3));
+        let err = result(json!({"type": "errored", "error": {"type": "error",
+            "error": {"type": "invalid_request_error", "message": "bad"}}}));
+        assert_eq!(
+            err,
+            Err((
+                "result.error",
+                "the request errored: invalid_request_error: bad".into()
+            ))
+        );
+        assert_eq!(result(json!({"type": "canceled"})).unwrap_err().0, "result");
+        assert!(result(json!({"type": "expired"}))
+            .unwrap_err()
+            .1
+            .contains("24 hours"));
+        assert_eq!(
+            result(json!({"type": "odd"})).unwrap_err(),
+            ("result.type", "unknown result type Some(\"odd\")".into())
+        );
+        assert_eq!(
+            batch_result(&json!({"custom_id": "k", "params": {}})).unwrap_err(),
+            ("result", REQUEST_NOT_RESULT.into())
+        );
     }
 }

@@ -685,7 +685,7 @@ pub(crate) const REQUEST_NOT_RESULT: &str =
     "a request, not a result: import the results file the batch produced";
 
 /// Where a result line failed: the field at fault and why.
-pub(crate) type BatchLineError = (&'static str, String);
+pub type BatchLineError = (&'static str, String);
 
 /// `type: message` of a provider error object: OpenAI's `{"code",
 /// "message"}`, Anthropic's `{"type": "error", "error": {"type",

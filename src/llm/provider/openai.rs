@@ -274,7 +274,7 @@ pub fn batch_request_line(custom_id: &str, body: &str) -> String {
 }
 
 /// The completion in an OpenAI Batch API result line.
-pub(crate) fn batch_result(v: &Value, provider: Provider) -> Result<Completion, BatchLineError> {
+pub fn batch_result(v: &Value, provider: Provider) -> Result<Completion, BatchLineError> {
     match v.get("response").filter(|r| !r.is_null()) {
         Some(r) => {
             let status = r
@@ -329,5 +329,42 @@ mod tests {
         optional["required"] = json!(["a"]);
         assert!(!openai_strict_compatible(&optional));
         assert!(openai_strict_compatible(&json!({"type": "string"})));
+    }
+
+    #[test]
+    fn batch_lines() {
+        assert_eq!(
+            batch_request_line("k", r#"{"model":"m"}"#),
+            r#"{"custom_id":"k","method":"POST","url":"/v1/chat/completions","body":{"model":"m"}}"#
+        );
+        let reply = json!({"choices": [{"message": {"content": "no"}, "finish_reason": "stop"}]});
+        for body in [reply.clone(), Value::String(reply.to_string())] {
+            let line = json!({"custom_id": "k", "response": {"status_code": 200, "body": body}});
+            assert_eq!(batch_result(&line, Provider::OpenAi).unwrap().text, "no");
+        }
+        let line = json!({"custom_id": "k", "response": {"status_code": 429, "body": {}}});
+        assert_eq!(
+            batch_result(&line, Provider::OpenAi).unwrap_err(),
+            ("response", "rate limited (HTTP 429)".into())
+        );
+        let line = json!({"custom_id": "k", "response": null,
+            "error": {"code": "batch_expired", "message": "too late"}});
+        assert_eq!(
+            batch_result(&line, Provider::OpenAi).unwrap_err(),
+            (
+                "error",
+                "the batch reported an error: batch_expired: too late".into()
+            )
+        );
+        let line = json!({"custom_id": "k", "method": "POST", "body": {}});
+        assert_eq!(
+            batch_result(&line, Provider::OpenAi).unwrap_err(),
+            ("response", REQUEST_NOT_RESULT.into())
+        );
+        let line = json!({"custom_id": "k", "response": {"body": {}}});
+        assert_eq!(
+            batch_result(&line, Provider::OpenAi).unwrap_err().0,
+            "response.status_code"
+        );
     }
 }
