@@ -55,7 +55,7 @@ use super::engine::{estimate, AnswerCache, Estimate, Job, Run, RunStats, Step};
 use super::extract::{parse_reply, Answer, ExtractOptions, Plan, Question};
 use super::pricing::Price;
 use super::provider::{
-    anthropic, batch_excerpt as excerpt, build_request, openai, ModelConfig, Provider,
+    anthropic, batch_excerpt as excerpt, build_request, openai, BatchService, ModelConfig, Provider,
 };
 use super::schedule::RetryPolicy;
 use super::Prompt;
@@ -115,28 +115,29 @@ impl BatchFormat {
         }
     }
 
+    /// The provider module's description of the service.
+    fn service(self) -> BatchService {
+        match self {
+            BatchFormat::OpenAi => openai::BATCH,
+            BatchFormat::Anthropic => anthropic::BATCH,
+        }
+    }
+
     /// The service's name, for messages.
     pub fn name(self) -> &'static str {
-        match self {
-            BatchFormat::OpenAi => openai::BATCH_SERVICE,
-            BatchFormat::Anthropic => anthropic::BATCH_SERVICE,
-        }
+        self.service().name
     }
 
     /// The most one batch may hold: OpenAI 50,000 requests and 100 MB per
     /// input file (the lower of the sizes OpenAI has published); Anthropic
     /// 100,000 requests and 256 MB per batch, less a little room for the
-    /// `{"requests": […]}` the lines are wrapped in when submitted.
+    /// `{"requests": […]}` the lines are wrapped in when submitted
+    /// ([`openai::BATCH`], [`anthropic::BATCH`]).
     pub fn limits(self) -> BatchLimits {
-        match self {
-            BatchFormat::OpenAi => BatchLimits {
-                max_requests: openai::BATCH_MAX_REQUESTS,
-                max_bytes: openai::BATCH_MAX_BYTES,
-            },
-            BatchFormat::Anthropic => BatchLimits {
-                max_requests: anthropic::BATCH_MAX_REQUESTS,
-                max_bytes: anthropic::BATCH_MAX_BYTES,
-            },
+        let s = self.service();
+        BatchLimits {
+            max_requests: s.max_requests,
+            max_bytes: s.max_bytes,
         }
     }
 }

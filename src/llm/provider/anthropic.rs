@@ -7,9 +7,9 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    parse_response, schema_name, shape_error, truncate_chars, u64_at, BatchLineError, CallError,
-    Completion, ModelConfig, Provider, StructuredOutput, Usage, MAX_MESSAGE_CHARS,
-    REQUEST_NOT_RESULT,
+    parse_response, schema_name, shape_error, truncate_chars, u64_at, BatchLineError, BatchService,
+    CallError, Completion, Endpoint, ModelConfig, Provider, StructuredOutput, Usage,
+    MAX_MESSAGE_CHARS, REQUEST_NOT_RESULT,
 };
 use crate::llm::Prompt;
 
@@ -25,38 +25,31 @@ pub const PRICES: &[(&str, f64, f64)] = &[
     ("claude-opus-4", 15.00, 75.00),
 ];
 
-/// The batch service's name, for messages.
-pub const BATCH_SERVICE: &str = "Anthropic Message Batches";
+/// Anthropic Message Batches: 100,000 requests and 256 MB per batch, less
+/// a little room for the `{"requests": […]}` the lines are wrapped in when
+/// submitted.
+pub const BATCH: BatchService = BatchService {
+    name: "Anthropic Message Batches",
+    max_requests: 100_000,
+    max_bytes: 255_000_000,
+};
 
-/// Requests per Anthropic batch.
-pub const BATCH_MAX_REQUESTS: usize = 100_000;
-
-/// Bytes per Anthropic batch: 256 MB, less a little room for the
-/// `{"requests": […]}` the lines are wrapped in when submitted.
-pub const BATCH_MAX_BYTES: usize = 255_000_000;
-
-/// The URL and body of a Messages request; the key goes in `x-api-key`
-/// (none when empty), followed by the API version and the header that lets
-/// a browser call the API directly.
-pub(super) fn request(
-    cfg: &ModelConfig,
-    key: &str,
-    prompt: &Prompt,
-    headers: &mut Vec<(String, String)>,
-) -> (String, Value) {
-    if !key.is_empty() {
-        headers.push(("x-api-key".into(), key.to_string()));
+/// `{base}/v1/messages`, the key in `x-api-key`, then the API version and
+/// the header that lets a browser call the API directly.
+pub(super) fn endpoint(cfg: &ModelConfig) -> Endpoint {
+    Endpoint {
+        url: format!("{}/v1/messages", cfg.effective_base_url()),
+        key_header: "x-api-key",
+        key_prefix: "",
+        extra_headers: &[
+            ("anthropic-version", "2023-06-01"),
+            ("anthropic-dangerous-direct-browser-access", "true"),
+        ],
     }
-    headers.push(("anthropic-version".into(), "2023-06-01".into()));
-    headers.push((
-        "anthropic-dangerous-direct-browser-access".into(),
-        "true".into(),
-    ));
-    let base = cfg.effective_base_url();
-    (format!("{base}/v1/messages"), body(cfg, prompt))
 }
 
-fn body(cfg: &ModelConfig, prompt: &Prompt) -> Value {
+/// The Messages request body.
+pub(super) fn body(cfg: &ModelConfig, prompt: &Prompt) -> Value {
     let d = &cfg.decoding;
     let mut body = Map::new();
     body.insert("model".into(), json!(cfg.model));

@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 
 use super::http::{parse_seconds, percent_encode};
 use super::{
-    shape_error, sort_alternatives, u64_at, CallError, Completion, ModelConfig, StructuredOutput,
-    Usage, TOP_LOGPROBS,
+    shape_error, sort_alternatives, u64_at, CallError, Completion, Endpoint, ModelConfig,
+    StructuredOutput, Usage, TOP_LOGPROBS,
 };
 use crate::llm::Prompt;
 
@@ -26,31 +26,26 @@ pub const PRICES: &[(&str, f64, f64)] = &[
     ("gemini-2.5-pro", 1.25, 10.00),
 ];
 
-/// The URL and body of a `generateContent` request; the key goes in
-/// `x-goog-api-key` (none when empty), never in the URL. A `models/` prefix
-/// of the model id is dropped and the id percent-encoded.
-pub(super) fn request(
-    cfg: &ModelConfig,
-    key: &str,
-    prompt: &Prompt,
-    headers: &mut Vec<(String, String)>,
-) -> (String, Value) {
-    if !key.is_empty() {
-        headers.push(("x-goog-api-key".into(), key.to_string()));
-    }
-    let base = cfg.effective_base_url();
+/// `{base}/v1beta/models/{model}:generateContent` (a `models/` prefix of
+/// the model id dropped, the id percent-encoded), the key in
+/// `x-goog-api-key`, never in the URL.
+pub(super) fn endpoint(cfg: &ModelConfig) -> Endpoint {
     let model = cfg.model.trim();
     let model = model.strip_prefix("models/").unwrap_or(model);
-    (
-        format!(
-            "{base}/v1beta/models/{}:generateContent",
+    Endpoint {
+        url: format!(
+            "{}/v1beta/models/{}:generateContent",
+            cfg.effective_base_url(),
             percent_encode(model)
         ),
-        body(cfg, prompt),
-    )
+        key_header: "x-goog-api-key",
+        key_prefix: "",
+        extra_headers: &[],
+    }
 }
 
-fn body(cfg: &ModelConfig, prompt: &Prompt) -> Value {
+/// The `generateContent` request body.
+pub(super) fn body(cfg: &ModelConfig, prompt: &Prompt) -> Value {
     let d = &cfg.decoding;
     let mut gen = Map::new();
     gen.insert("temperature".into(), json!(d.temperature));

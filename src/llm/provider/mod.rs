@@ -311,20 +311,49 @@ impl ModelConfig {
 ///   word(s); with a schema the first token is `{`.
 pub fn build_request(cfg: &ModelConfig, key: &str, prompt: &Prompt) -> HttpRequest {
     let key = key.trim();
-    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    let (url, body) = match cfg.provider {
+    let (endpoint, body) = match cfg.provider {
         Provider::OpenAi | Provider::OpenAiCompatible => {
-            openai::request(cfg, key, prompt, &mut headers)
+            (openai::endpoint(cfg), openai::body(cfg, prompt))
         }
-        Provider::Anthropic => anthropic::request(cfg, key, prompt, &mut headers),
-        Provider::Gemini => gemini::request(cfg, key, prompt, &mut headers),
+        Provider::Anthropic => (anthropic::endpoint(cfg), anthropic::body(cfg, prompt)),
+        Provider::Gemini => (gemini::endpoint(cfg), gemini::body(cfg, prompt)),
     };
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    if !key.is_empty() {
+        let value = format!("{}{key}", endpoint.key_prefix);
+        headers.push((endpoint.key_header.to_string(), value));
+    }
+    for (name, value) in endpoint.extra_headers {
+        headers.push((name.to_string(), value.to_string()));
+    }
     HttpRequest {
         method: "POST",
-        url,
+        url: endpoint.url,
         headers,
         body: body.to_string(),
     }
+}
+
+/// Where a wire format sends its requests and how it carries the key.
+struct Endpoint {
+    url: String,
+    /// The header that carries the key; sent only when there is a key.
+    key_header: &'static str,
+    /// What precedes the key in that header (`Bearer `).
+    key_prefix: &'static str,
+    /// Headers sent after the key's.
+    extra_headers: &'static [(&'static str, &'static str)],
+}
+
+/// A provider's batch service: its name, for messages, and how much one
+/// batch file may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchService {
+    pub name: &'static str,
+    /// Requests per file.
+    pub max_requests: usize,
+    /// Bytes per file (the JSONL text, newlines included).
+    pub max_bytes: usize,
 }
 
 /// The name under which a schema is sent (OpenAI's `json_schema.name`,

@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::{
     parse_response, schema_name, shape_error, sort_alternatives, truncate_chars, u64_at,
-    BatchLineError, CallError, Completion, ModelConfig, Provider, StructuredOutput, Usage,
-    MAX_MESSAGE_CHARS, REQUEST_NOT_RESULT, TOP_LOGPROBS,
+    BatchLineError, BatchService, CallError, Completion, Endpoint, ModelConfig, Provider,
+    StructuredOutput, Usage, MAX_MESSAGE_CHARS, REQUEST_NOT_RESULT, TOP_LOGPROBS,
 };
 use crate::llm::Prompt;
 
@@ -40,32 +40,26 @@ pub const PRICES: &[(&str, f64, f64)] = &[
 /// cost nothing unless a price is given.
 pub const COMPATIBLE_PRICE: (f64, f64) = (0.0, 0.0);
 
-/// The batch service's name, for messages.
-pub const BATCH_SERVICE: &str = "OpenAI Batch API";
+/// The OpenAI Batch API: 50,000 requests and 100 MB per input file (the
+/// lower of the sizes OpenAI has published).
+pub const BATCH: BatchService = BatchService {
+    name: "OpenAI Batch API",
+    max_requests: 50_000,
+    max_bytes: 100_000_000,
+};
 
-/// Requests per OpenAI batch input file.
-pub const BATCH_MAX_REQUESTS: usize = 50_000;
-
-/// Bytes per OpenAI batch input file: 100 MB (the lower of the sizes OpenAI
-/// has published).
-pub const BATCH_MAX_BYTES: usize = 100_000_000;
-
-/// The URL and body of a Chat Completions request; the key goes in an
-/// `authorization: Bearer` header (none when the key is empty).
-pub(super) fn request(
-    cfg: &ModelConfig,
-    key: &str,
-    prompt: &Prompt,
-    headers: &mut Vec<(String, String)>,
-) -> (String, Value) {
-    if !key.is_empty() {
-        headers.push(("authorization".into(), format!("Bearer {key}")));
+/// `{base}/chat/completions`, the key as `authorization: Bearer …`.
+pub(super) fn endpoint(cfg: &ModelConfig) -> Endpoint {
+    Endpoint {
+        url: format!("{}/chat/completions", cfg.effective_base_url()),
+        key_header: "authorization",
+        key_prefix: "Bearer ",
+        extra_headers: &[],
     }
-    let base = cfg.effective_base_url();
-    (format!("{base}/chat/completions"), body(cfg, prompt))
 }
 
-fn body(cfg: &ModelConfig, prompt: &Prompt) -> Value {
+/// The Chat Completions request body.
+pub(super) fn body(cfg: &ModelConfig, prompt: &Prompt) -> Value {
     let mut messages = Vec::new();
     if !prompt.system.is_empty() {
         messages.push(json!({"role": "system", "content": prompt.system}));
