@@ -14,6 +14,11 @@
 //! they never hold a key (keys travel in headers, and batch files have none).
 //! Gemini's batch mode is not supported ([`Unsupported`]).
 //!
+//! The line formats, service names and limits belong to the provider modules
+//! ([`openai::batch_request_line`], [`openai::batch_result`] and their
+//! [`anthropic`] namesakes); this module only maps jobs to lines and lines
+//! back to cache entries.
+//!
 //! # Which requests
 //!
 //! [`pending`] asks the engine ([`Run::next_stage`]) for the jobs of the
@@ -49,7 +54,9 @@ use super::cache::{stable_hash, CacheEntry};
 use super::engine::{estimate, AnswerCache, Estimate, Job, Run, RunStats, Step};
 use super::extract::{parse_reply, Answer, ExtractOptions, Plan, Question};
 use super::pricing::Price;
-use super::provider::{build_request, parse_response, Completion, ModelConfig, Provider};
+use super::provider::{
+    anthropic, batch_excerpt as excerpt, build_request, openai, BatchService, ModelConfig, Provider,
+};
 use super::schedule::RetryPolicy;
 use super::Prompt;
 use crate::data::{Dataset, Diagnostic};
@@ -57,9 +64,6 @@ use crate::data::{Dataset, Diagnostic};
 /// The share of the list price the batch services bill: OpenAI's Batch API
 /// and Anthropic's Message Batches both advertise a 50% discount.
 pub const BATCH_PRICE_FACTOR: f64 = 0.5;
-
-/// Longest excerpt of a provider's error or an unknown id kept in a problem.
-const MAX_EXCERPT_CHARS: usize = 200;
 
 /// A provider's batch file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,28 +115,29 @@ impl BatchFormat {
         }
     }
 
+    /// The provider module's description of the service.
+    fn service(self) -> BatchService {
+        match self {
+            BatchFormat::OpenAi => openai::BATCH,
+            BatchFormat::Anthropic => anthropic::BATCH,
+        }
+    }
+
     /// The service's name, for messages.
     pub fn name(self) -> &'static str {
-        match self {
-            BatchFormat::OpenAi => "OpenAI Batch API",
-            BatchFormat::Anthropic => "Anthropic Message Batches",
-        }
+        self.service().name
     }
 
     /// The most one batch may hold: OpenAI 50,000 requests and 100 MB per
     /// input file (the lower of the sizes OpenAI has published); Anthropic
     /// 100,000 requests and 256 MB per batch, less a little room for the
-    /// `{"requests": […]}` the lines are wrapped in when submitted.
+    /// `{"requests": […]}` the lines are wrapped in when submitted
+    /// ([`openai::BATCH`], [`anthropic::BATCH`]).
     pub fn limits(self) -> BatchLimits {
-        match self {
-            BatchFormat::OpenAi => BatchLimits {
-                max_requests: 50_000,
-                max_bytes: 100_000_000,
-            },
-            BatchFormat::Anthropic => BatchLimits {
-                max_requests: 100_000,
-                max_bytes: 255_000_000,
-            },
+        let s = self.service();
+        BatchLimits {
+            max_requests: s.max_requests,
+            max_bytes: s.max_bytes,
         }
     }
 }
@@ -268,12 +273,9 @@ fn stage_pending(
 /// call (built without a key).
 pub fn request_line(format: BatchFormat, cfg: &ModelConfig, r: &BatchRequest) -> String {
     let body = build_request(cfg, "", &r.prompt).body;
-    let id = Value::String(r.custom_id.clone());
     match format {
-        BatchFormat::OpenAi => format!(
-            r#"{{"custom_id":{id},"method":"POST","url":"/v1/chat/completions","body":{body}}}"#
-        ),
-        BatchFormat::Anthropic => format!(r#"{{"custom_id":{id},"params":{body}}}"#),
+        BatchFormat::OpenAi => openai::batch_request_line(&r.custom_id, &body),
+        BatchFormat::Anthropic => anthropic::batch_request_line(&r.custom_id, &body),
     }
 }
 
@@ -445,8 +447,8 @@ pub fn import_results(
             continue;
         };
         let completion = match format {
-            BatchFormat::OpenAi => openai_result(&v, cfg.provider),
-            BatchFormat::Anthropic => anthropic_result(&v),
+            BatchFormat::OpenAi => openai::batch_result(&v, cfg.provider),
+            BatchFormat::Anthropic => anthropic::batch_result(&v),
         };
         let c = match completion {
             Ok(c) => c,
@@ -479,107 +481,13 @@ pub fn import_results(
     out
 }
 
-/// The problem of a request line given as a result.
-const REQUEST_NOT_RESULT: &str =
-    "a request, not a result: import the results file the batch produced";
-
-/// Where a result line failed: the field at fault and why.
-type LineError = (&'static str, String);
-
-/// The completion in an OpenAI Batch API result line.
-fn openai_result(v: &Value, provider: Provider) -> Result<Completion, LineError> {
-    match v.get("response").filter(|r| !r.is_null()) {
-        Some(r) => {
-            let status = r
-                .get("status_code")
-                .and_then(Value::as_u64)
-                .and_then(|s| u16::try_from(s).ok())
-                .ok_or(("response.status_code", "no HTTP status code".to_owned()))?;
-            let body = match r.get("body") {
-                Some(Value::String(s)) => s.clone(),
-                Some(b) if !b.is_null() => b.to_string(),
-                _ => return Err(("response.body", "no response body".into())),
-            };
-            parse_response(provider, status, &[], &body).map_err(|e| ("response", e.to_string()))
-        }
-        None => Err(match v.get("error").filter(|e| !e.is_null()) {
-            Some(e) => (
-                "error",
-                format!("the batch reported an error: {}", error_text(e)),
-            ),
-            None if v.get("body").is_some() => ("response", REQUEST_NOT_RESULT.into()),
-            None => ("response", "neither a response nor an error".into()),
-        }),
-    }
-}
-
-/// The completion in an Anthropic Message Batches result line.
-fn anthropic_result(v: &Value) -> Result<Completion, LineError> {
-    let Some(result) = v.get("result") else {
-        if v.get("params").is_some() {
-            return Err(("result", REQUEST_NOT_RESULT.into()));
-        }
-        return Err(("result", "no result".into()));
-    };
-    match result.get("type").and_then(Value::as_str) {
-        Some("succeeded") => match result.get("message") {
-            Some(m) if m.is_object() => {
-                parse_response(Provider::Anthropic, 200, &[], &m.to_string())
-                    .map_err(|e| ("result.message", e.to_string()))
-            }
-            _ => Err(("result.message", "no message".into())),
-        },
-        Some("errored") => Err((
-            "result.error",
-            format!(
-                "the request errored: {}",
-                result.get("error").map_or("no details".into(), error_text)
-            ),
-        )),
-        Some("canceled") => Err(("result", "canceled before it was processed".into())),
-        Some("expired") => Err((
-            "result",
-            "expired before it was processed (a batch ends after 24 hours)".into(),
-        )),
-        other => Err((
-            "result.type",
-            format!("unknown result type {}", excerpt(&format!("{other:?}"))),
-        )),
-    }
-}
-
-/// `type: message` of a provider error object: OpenAI's `{"code",
-/// "message"}`, Anthropic's `{"type": "error", "error": {"type",
-/// "message"}}` or its inner object.
-fn error_text(e: &Value) -> String {
-    let inner = e.get("error").filter(|x| x.is_object()).unwrap_or(e);
-    let kind = ["type", "code"]
-        .iter()
-        .find_map(|k| inner.get(*k).and_then(Value::as_str));
-    let message = inner.get("message").and_then(Value::as_str);
-    excerpt(&match (kind, message) {
-        (Some(k), Some(m)) => format!("{k}: {m}"),
-        (None, Some(m)) => m.to_owned(),
-        (Some(k), None) => k.to_owned(),
-        (None, None) => e.to_string(),
-    })
-}
-
-/// At most [`MAX_EXCERPT_CHARS`] characters of `s`.
-fn excerpt(s: &str) -> String {
-    match s.char_indices().nth(MAX_EXCERPT_CHARS) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::{load_bytes, FormatOptions};
     use crate::factors::Factor;
     use crate::llm::cache::MemoryCache;
-    use crate::llm::provider::schema_name;
+    use crate::llm::provider::{parse_response, schema_name};
     use serde_json::json;
 
     const SECRET: &str = "sk-batch-secret-0123";

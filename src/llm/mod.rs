@@ -8,6 +8,7 @@ pub mod batch;
 pub mod cache;
 pub mod engine;
 pub mod extract;
+pub mod logprob;
 pub mod parse;
 pub mod pricing;
 pub mod prompts;

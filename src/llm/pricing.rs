@@ -1,9 +1,12 @@
 //! Prices per million tokens, prefilled for common models so a run can be
-//! costed before it starts. They are list prices as this table was written
-//! and change often: every price can be overridden (`--price-in`,
+//! costed before it starts. Each provider's module holds its own table
+//! (`provider::openai::PRICES`, …); they are list prices as the tables were
+//! written and change often: every price can be overridden (`--price-in`,
 //! `--price-out` on the command line).
 
 use serde::{Deserialize, Serialize};
+
+use super::provider::{anthropic, gemini, openai, Provider};
 
 /// US dollars per million input and output tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,38 +22,22 @@ impl Price {
     }
 }
 
-/// (model id prefix, input $/M, output $/M); the longest matching prefix wins.
-const TABLE: &[(&str, f64, f64)] = &[
-    ("gpt-4o-mini", 0.15, 0.60),
-    ("gpt-4o", 2.50, 10.00),
-    ("gpt-4.1-nano", 0.10, 0.40),
-    ("gpt-4.1-mini", 0.40, 1.60),
-    ("gpt-4.1", 2.00, 8.00),
-    ("gpt-5-nano", 0.05, 0.40),
-    ("gpt-5-mini", 0.25, 2.00),
-    ("gpt-5", 1.25, 10.00),
-    ("claude-3-5-haiku", 0.80, 4.00),
-    ("claude-haiku-4", 1.00, 5.00),
-    ("claude-sonnet-4", 3.00, 15.00),
-    ("claude-opus-4", 15.00, 75.00),
-    ("gemini-2.0-flash", 0.10, 0.40),
-    ("gemini-2.5-flash-lite", 0.10, 0.40),
-    ("gemini-2.5-flash", 0.30, 2.50),
-    ("gemini-2.5-pro", 1.25, 10.00),
-];
-
-/// The prefilled price of a model, if the table knows it. Local servers
-/// (`openai-compatible`) cost nothing unless a price is given.
+/// The prefilled price of a model, if a provider's table knows it
+/// ([`openai::PRICES`], [`anthropic::PRICES`], [`gemini::PRICES`]; the
+/// longest matching model id prefix wins, whichever the provider). Local
+/// servers (`openai-compatible`) cost nothing unless a price is given.
 pub fn price_of(provider: &str, model: &str) -> Option<Price> {
-    if provider == "openai-compatible" {
+    if provider == Provider::OpenAiCompatible.id() {
+        let (input_per_m, output_per_m) = openai::COMPATIBLE_PRICE;
         return Some(Price {
-            input_per_m: 0.0,
-            output_per_m: 0.0,
+            input_per_m,
+            output_per_m,
         });
     }
     let m = model.trim_start_matches("models/").to_ascii_lowercase();
-    TABLE
-        .iter()
+    [openai::PRICES, anthropic::PRICES, gemini::PRICES]
+        .into_iter()
+        .flatten()
         .filter(|(p, ..)| m.starts_with(p))
         .max_by_key(|(p, ..)| p.len())
         .map(|&(_, i, o)| Price {

@@ -53,14 +53,10 @@ impl Default for ModelForm {
     }
 }
 
-/// A suggested model per provider (editable).
+/// A suggested model per provider (editable): [`Provider::default_model`],
+/// which asks the provider's module.
 pub fn default_model(p: Provider) -> &'static str {
-    match p {
-        Provider::OpenAi => "gpt-4o-mini",
-        Provider::Anthropic => "claude-haiku-4-5",
-        Provider::Gemini => "gemini-2.5-flash",
-        Provider::OpenAiCompatible => "local",
-    }
+    p.default_model()
 }
 
 fn fmt_price(x: f64) -> String {
