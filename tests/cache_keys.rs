@@ -18,11 +18,10 @@ use std::fmt::Write as _;
 
 use profile::data::{load_bytes, Dataset, FormatOptions, Task};
 use profile::factors::Factor;
+use profile::llm::ask::prompt;
 use profile::llm::cache::{stable_hash, CacheEntry};
 use profile::llm::engine::question_key;
-use profile::llm::extract::{
-    prompt, Answer, Answers, ExtractOptions, FactChecks, Judgements, Plan,
-};
+use profile::llm::extract::{Answer, Answers, ExtractOptions, FactChecks, Judgements, Plan};
 use profile::llm::provider::{ModelConfig, Provider};
 use profile::llm::runs::{generate_plan, judge_plan, JudgeOrder, Verdict};
 

@@ -45,11 +45,13 @@ use std::fmt;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
+use super::ask::parse_reply;
 use super::cache::{stable_hash, CacheEntry};
 use super::engine::{estimate, AnswerCache, Estimate, Job, Run, RunStats, Step};
-use super::extract::{parse_reply, Answer, ExtractOptions, Plan, Question};
+use super::extract::ExtractOptions;
 use super::pricing::Price;
 use super::provider::{build_request, parse_response, Completion, ModelConfig, Provider};
+use super::question::{Answer, Plan, Question};
 use super::schedule::RetryPolicy;
 use super::Prompt;
 use crate::data::{Dataset, Diagnostic};

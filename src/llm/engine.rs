@@ -15,12 +15,14 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use super::ask::{key_texts, parse_reply, prompt};
 use super::cache::{cache_key, CacheEntry, MemoryCache};
-use super::extract::{
-    key_texts, parse_reply, prompt, Answer, Answers, ExtractOptions, Plan, Question,
-};
+use super::extract::ExtractOptions;
 use super::prompts;
 use super::provider::{estimate_prompt_tokens, CallError, Completion, ModelConfig};
+use super::question::{
+    Answer, Answers, FactorQuestion, GenerateQuestion, JudgeQuestion, Plan, Question,
+};
 use super::schedule::RetryPolicy;
 use super::Prompt;
 use crate::data::{Dataset, TextId};
@@ -176,21 +178,25 @@ pub fn describe(q: &Question, ds: &Dataset, places: &Places) -> String {
         format!("{role} (line {line}): “{}”", first_words(ds.text(t), 8))
     };
     match *q {
-        Question::Facts(t) => format!("facts of {}", text(t)),
-        Question::Judgements { response, .. } => format!("judgements of {}", text(response)),
-        Question::FluencyCoherence { response, .. } => {
+        Question::Factor(FactorQuestion::Facts(t)) => format!("facts of {}", text(t)),
+        Question::Factor(FactorQuestion::Judgements { response, .. }) => {
+            format!("judgements of {}", text(response))
+        }
+        Question::Factor(FactorQuestion::FluencyCoherence { response, .. }) => {
             format!("fluency/coherence of {}", text(response))
         }
-        Question::Checks { text: t, .. } => format!("fact checks of {}", text(t)),
-        Question::SourceCoverage { source, response } => format!(
+        Question::Factor(FactorQuestion::Checks { text: t, .. }) => {
+            format!("fact checks of {}", text(t))
+        }
+        Question::Factor(FactorQuestion::SourceCoverage { source, response }) => format!(
             "coverage of the source “{}” by {}",
             first_words(ds.text(source), 4),
             text(response)
         ),
-        Question::Judge { first, second, .. } => {
+        Question::Judge(JudgeQuestion { first, second, .. }) => {
             format!("verdict on {} vs {}", text(first), text(second))
         }
-        Question::Generate { input, source, .. } => match input.or(source) {
+        Question::Generate(GenerateQuestion { input, source, .. }) => match input.or(source) {
             Some(t) => format!("responses for {}", text(t)),
             None => "responses for an empty input".into(),
         },
@@ -438,8 +444,8 @@ impl Run {
         for q in questions {
             let Some(p) = prompt(q, ds, &self.answers, self.opts) else {
                 let facts_of = match *q {
-                    Question::Checks { text, .. } => Some(text),
-                    Question::SourceCoverage { source, .. } => Some(source),
+                    Question::Factor(FactorQuestion::Checks { text, .. }) => Some(text),
+                    Question::Factor(FactorQuestion::SourceCoverage { source, .. }) => Some(source),
                     _ => None,
                 };
                 match facts_of.map(|t| self.answers.facts(t).is_some()) {
@@ -558,9 +564,11 @@ pub fn estimate(
         e.calls += 1;
         e.input_tokens += estimate_prompt_tokens(&p) as f64;
         e.output_tokens += match q {
-            Question::Facts(t) => tokens(*t),
-            Question::Judgements { parts, .. } => 10.0 + 15.0 * parts.to_vec().len() as f64,
-            Question::FluencyCoherence { .. } => 3.0,
+            Question::Factor(FactorQuestion::Facts(t)) => tokens(*t),
+            Question::Factor(FactorQuestion::Judgements { parts, .. }) => {
+                10.0 + 15.0 * parts.to_vec().len() as f64
+            }
+            Question::Factor(FactorQuestion::FluencyCoherence { .. }) => 3.0,
             _ => 40.0,
         };
     }
@@ -569,8 +577,8 @@ pub fn estimate(
         |facts_of: f64, answers: usize| (facts_of / 12.0).ceil() * (8.0 + 4.0 * answers as f64);
     for q in &plan.second {
         let facts_of = match *q {
-            Question::Checks { text, .. } => Some(text),
-            Question::SourceCoverage { source, .. } => Some(source),
+            Question::Factor(FactorQuestion::Checks { text, .. }) => Some(text),
+            Question::Factor(FactorQuestion::SourceCoverage { source, .. }) => Some(source),
             _ => None,
         };
         if facts_of.is_some_and(|t| answers.facts(t).is_some()) {
@@ -590,13 +598,13 @@ pub fn estimate(
             }
         }
         let (input, output) = match *q {
-            Question::Checks {
+            Question::Factor(FactorQuestion::Checks {
                 text,
                 request,
                 source,
                 kinds,
                 coverage,
-            } => {
+            }) => {
                 let n_kinds = kinds.to_vec().len();
                 let mut input = 600.0 + 120.0 * n_kinds as f64 + tokens(text);
                 input += request.map_or(0.0, tokens) + source.map_or(0.0, tokens);
@@ -607,7 +615,7 @@ pub fn estimate(
                 }
                 (input, output)
             }
-            Question::SourceCoverage { source, response } => (
+            Question::Factor(FactorQuestion::SourceCoverage { source, response }) => (
                 600.0 + tokens(source) + tokens(response),
                 10.0 + entries(tokens(source), 1),
             ),
