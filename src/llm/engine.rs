@@ -346,20 +346,25 @@ impl Job {
         stats.input_tokens += c.usage.input_tokens;
         stats.output_tokens += c.usage.output_tokens;
         match parse_reply(&self.question, &c, cx.answers, cx.opts) {
-            Ok(answer) => {
-                let entry = CacheEntry {
-                    key: self.key.clone(),
-                    template: self.original.template_id(),
-                    provider: cx.cfg.provider.id().to_owned(),
-                    model: cx.cfg.model.clone(),
-                    decoding: cx.cfg.decoding,
-                    reply: c.text,
-                    value: serde_json::to_value(&answer).expect("answers serialise"),
-                    input_tokens: c.usage.input_tokens,
-                    output_tokens: c.usage.output_tokens,
-                };
-                Step::Done(answer, Box::new(entry))
-            }
+            Ok(answer) => match serde_json::to_value(&answer) {
+                Ok(value) => {
+                    let entry = CacheEntry {
+                        key: self.key.clone(),
+                        template: self.original.template_id(),
+                        provider: cx.cfg.provider.id().to_owned(),
+                        model: cx.cfg.model.clone(),
+                        decoding: cx.cfg.decoding,
+                        reply: c.text,
+                        value,
+                        input_tokens: c.usage.input_tokens,
+                        output_tokens: c.usage.output_tokens,
+                    };
+                    Step::Done(answer, Box::new(entry))
+                }
+                Err(e) => Step::Failed(
+                    self.fail(format!("the answer cannot be stored ({e})"), Some(c.text)),
+                ),
+            },
             Err(e2) => match self.repairing.take() {
                 Some((raw, problem)) => Step::Failed(self.fail(
                     format!("reply did not parse ({problem}); the repair did not either ({e2})"),
@@ -486,8 +491,12 @@ impl Run {
     }
 
     /// Records how a job ended (a [`Step::Done`] or [`Step::Failed`]), for it
-    /// and for every question that shared its call.
+    /// and for every question that shared its call. A [`Step::Call`]
+    /// settles nothing: the job is still calling.
     pub fn settle(&mut self, job: &Job, step: Step, stats: &mut RunStats) {
+        if matches!(step, Step::Call { .. }) {
+            return;
+        }
         let twins = self.twins.remove(&job.key).unwrap_or_default();
         match step {
             Step::Done(a, _) => {
@@ -507,7 +516,7 @@ impl Run {
                 }
                 self.failures.push(f);
             }
-            Step::Call { .. } => unreachable!("a job settles only when done or failed"),
+            Step::Call { .. } => {}
         }
     }
 
@@ -725,6 +734,19 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(run2.next_stage(&d2, &cache, &mut stats2).is_none());
+    }
+
+    /// A driver that settles a job still calling gets no panic and no
+    /// count: the job is settled once it is done or failed.
+    #[test]
+    fn a_job_still_calling_settles_nothing() {
+        let (d, mut run, mut stats, _) = setup(&[Factor::NFacts]);
+        let jobs = run.next_stage(&d, &MemoryCache::new(), &mut stats).unwrap();
+        let before = stats.clone();
+        run.settle(&jobs[0], Step::Call { after_s: 0.0 }, &mut stats);
+        assert_eq!(stats, before);
+        let (answers, failures) = run.finish();
+        assert!(answers.is_empty() && failures.is_empty());
     }
 
     #[test]
