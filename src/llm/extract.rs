@@ -659,21 +659,6 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn sets_hold_every_member_in_one_byte() {
-        fn all_fit<T: Member>() {
-            assert!(T::ALL.len() <= 8, "{:?}", T::ALL);
-            let full: Set<T> = T::ALL.iter().copied().collect();
-            assert_eq!(full.to_vec(), T::ALL);
-            for &x in T::ALL {
-                let one: Set<T> = std::iter::once(x).collect();
-                assert!(one.contains(x) && !one.is_empty());
-                assert_eq!(one.to_vec(), [x]);
-            }
-        }
-        all_fit::<JudgementPart>();
-        all_fit::<CheckKind>();
-    }
     use crate::data::{load_bytes, FormatOptions};
     use crate::factors::Task;
 

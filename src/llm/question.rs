@@ -605,7 +605,9 @@ impl Answers {
     }
 }
 
-/// The calls a factor set needs, in two stages.
+/// The calls a run asks, in two stages. Built by [`Plan::new`] for the
+/// factor questions (in [`super::extract`]), and by
+/// [`super::runs::judge_plan`] and [`super::runs::generate_plan`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
     /// Questions that need nothing else (facts, response-level judgements,
@@ -660,5 +662,26 @@ impl Plan {
             source_fact_calls: self.source_fact_calls,
             per_unique_source: per(self.source_fact_calls, self.unique_sources),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_hold_every_member_in_one_byte() {
+        fn all_fit<T: Member>() {
+            assert!(T::ALL.len() <= 8, "{:?}", T::ALL);
+            let full: Set<T> = T::ALL.iter().copied().collect();
+            assert_eq!(full.to_vec(), T::ALL);
+            for &x in T::ALL {
+                let one: Set<T> = std::iter::once(x).collect();
+                assert!(one.contains(x) && !one.is_empty());
+                assert_eq!(one.to_vec(), [x]);
+            }
+        }
+        all_fit::<JudgementPart>();
+        all_fit::<CheckKind>();
     }
 }
