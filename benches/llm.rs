@@ -20,14 +20,16 @@ use std::time::Instant;
 
 use profile::data::{load_bytes, Dataset, FormatOptions, Pair, TextId};
 use profile::factors::{Factor, Task};
+use profile::llm::ask::{key_texts, prompt};
 use profile::llm::cache::{cache_key, stable_hash, CacheEntry, MemoryCache};
 use profile::llm::engine::{question_key, AnswerCache, Job, Run, RunStats, Step};
 use profile::llm::extract::{
-    key_texts, naive_calls, prompt, Answer, Answers, CheckKinds, ExtractOptions, FactChecks,
+    naive_calls, Answer, Answers, CheckKinds, ExtractOptions, FactChecks, FactorQuestion,
     JudgementParts, Judgements, Plan, Question,
 };
 use profile::llm::prompts::{CheckKind, JudgementPart};
 use profile::llm::provider::{estimate_prompt_tokens, ModelConfig, Provider};
+use profile::llm::question::{GenerateQuestion, JudgeQuestion};
 use profile::llm::run::DiskCache;
 use profile::llm::runs::{self, Verdict};
 use serde::{Deserialize, Serialize};
@@ -143,8 +145,8 @@ fn yes_no(n: usize) -> Vec<bool> {
 fn fabricate(q: &Question, ds: &Dataset, answers: &Answers) -> Answer {
     let n_facts = |t: TextId| answers.facts(t).map_or(0, <[String]>::len);
     match *q {
-        Question::Facts(t) => Answer::Facts(facts_of(ds.text(t))),
-        Question::Judgements { parts, .. } => {
+        Question::Factor(FactorQuestion::Facts(t)) => Answer::Facts(facts_of(ds.text(t))),
+        Question::Factor(FactorQuestion::Judgements { parts, .. }) => {
             let has = |p: JudgementPart| parts.contains(p);
             Answer::Judgements {
                 judgements: Box::new(Judgements {
@@ -158,21 +160,21 @@ fn fabricate(q: &Question, ds: &Dataset, answers: &Answers) -> Answer {
                 }),
             }
         }
-        Question::FluencyCoherence {
+        Question::Factor(FactorQuestion::FluencyCoherence {
             fluency, coherence, ..
-        } => Answer::Judgements {
+        }) => Answer::Judgements {
             judgements: Box::new(Judgements {
                 fluency: fluency.then_some(0.9),
                 coherence: coherence.then_some(0.6),
                 ..Default::default()
             }),
         },
-        Question::Checks {
+        Question::Factor(FactorQuestion::Checks {
             text,
             kinds,
             coverage,
             ..
-        } => {
+        }) => {
             let mut fc = FactChecks::default();
             let n = n_facts(text);
             if n > 0 {
@@ -194,13 +196,13 @@ fn fabricate(q: &Question, ds: &Dataset, answers: &Answers) -> Answer {
                 fact_checks: Box::new(fc),
             }
         }
-        Question::SourceCoverage { source, .. } => Answer::FactChecks {
+        Question::Factor(FactorQuestion::SourceCoverage { source, .. }) => Answer::FactChecks {
             fact_checks: Box::new(FactChecks {
                 covered: Some(yes_no(n_facts(source))),
                 ..Default::default()
             }),
         },
-        Question::Judge { first, second, .. } => Answer::Verdict {
+        Question::Judge(JudgeQuestion { first, second, .. }) => Answer::Verdict {
             verdict: Verdict {
                 better: if ds.text(first).len() >= ds.text(second).len() {
                     "1"
@@ -211,7 +213,7 @@ fn fabricate(q: &Question, ds: &Dataset, answers: &Answers) -> Answer {
                 justification: "The first response covers more of the article.".to_owned(),
             },
         },
-        Question::Generate { .. } => Answer::Generations {
+        Question::Generate(GenerateQuestion { .. }) => Answer::Generations {
             generations: (1..=5)
                 .map(|k| format!("Response for score {k}."))
                 .collect(),
@@ -224,7 +226,7 @@ fn fabricate(q: &Question, ds: &Dataset, answers: &Answers) -> Answer {
 fn facts_answers<'a>(ds: &Dataset, questions: impl Iterator<Item = &'a Question>) -> Answers {
     let mut answers = Answers::default();
     for q in questions {
-        if let (Question::Facts(t), None) = (q, answers.get(q)) {
+        if let (Question::Factor(FactorQuestion::Facts(t)), None) = (q, answers.get(q)) {
             answers.insert(*q, Answer::Facts(facts_of(ds.text(*t))));
         }
     }
@@ -272,9 +274,9 @@ impl KeySet {
 /// the same questions as the timed path, in a separate pass.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Breakdown {
-    /// `extract::prompt` (for judge questions `runs::prompt`).
+    /// `ask::prompt` (per family: `extract::prompt`, `runs::judge_prompt`).
     render_s: f64,
-    /// `extract::key_texts`: the texts a key covers, copied into `String`s.
+    /// `ask::key_texts`: the texts a key covers, copied into `String`s.
     key_texts_s: f64,
     /// `cache::cache_key` on them (the model string, `stable_hash`, hex).
     hash_s: f64,
@@ -675,7 +677,7 @@ mod naive {
     //! are derived from the METHOD.md rules written out here, and each is
     //! rendered and keyed on its own (no plan, no deduplication, no sharing
     //! between the factors of one combined question). It uses the library
-    //! only to render a prompt (`extract::prompt`) and compute its key
+    //! only to render a prompt (`ask::prompt`) and compute its key
     //! (`engine::question_key`), so that the keys can be compared.
 
     use super::*;
@@ -759,15 +761,17 @@ mod naive {
                         .map(|pt| pt.prefers_request().and_then(|r| context(r, p)))
                         .collect(),
                 );
-                Question::Judgements {
+                Question::Factor(FactorQuestion::Judgements {
                     response,
                     request,
                     source,
                     parts,
-                }
+                })
             });
             let checks = if kinds.is_empty() {
-                coverage.map(|source| Question::SourceCoverage { source, response })
+                coverage.map(|source| {
+                    Question::Factor(FactorQuestion::SourceCoverage { source, response })
+                })
             } else {
                 let (request, source) = blocks(
                     kinds
@@ -776,23 +780,25 @@ mod naive {
                         .map(|k| context(k.prefers_request(), p))
                         .collect(),
                 );
-                Some(Question::Checks {
+                Some(Question::Factor(FactorQuestion::Checks {
                     text: response,
                     request,
                     source,
                     kinds,
                     coverage,
-                })
+                }))
             };
             Side {
-                facts: Question::Facts(response),
-                source_facts: coverage.map(Question::Facts),
+                facts: Question::Factor(FactorQuestion::Facts(response)),
+                source_facts: coverage.map(Question::facts),
                 judgements,
-                fluency_coherence: (fluency || coherence).then(|| Question::FluencyCoherence {
-                    response,
-                    document: if coherence { p.context() } else { None },
-                    fluency,
-                    coherence,
+                fluency_coherence: (fluency || coherence).then(|| {
+                    Question::Factor(FactorQuestion::FluencyCoherence {
+                        response,
+                        document: if coherence { p.context() } else { None },
+                        fluency,
+                        coherence,
+                    })
                 }),
                 checks,
                 needs_facts: needs_facts || !kinds.is_empty(),
@@ -841,7 +847,11 @@ mod naive {
     }
 
     pub fn is_stage2(q: &Question) -> bool {
-        matches!(q, Question::Checks { .. } | Question::SourceCoverage { .. })
+        matches!(
+            q,
+            Question::Factor(FactorQuestion::Checks { .. })
+                | Question::Factor(FactorQuestion::SourceCoverage { .. })
+        )
     }
 
     /// Every question a pair side asks, factor by factor, in order.
@@ -852,13 +862,13 @@ mod naive {
             match w {
                 Workload::Judge => {
                     for (first, second) in [(p.a, p.b), (p.b, p.a)] {
-                        out.push(Question::Judge {
+                        out.push(Question::Judge(JudgeQuestion {
                             task: TASK,
                             input: p.input,
                             source: p.source,
                             first,
                             second,
-                        });
+                        }));
                         per_side += 1;
                     }
                 }
@@ -901,13 +911,13 @@ mod naive {
                         continue;
                     }
                     for (first, second) in [(p.a, p.b), (p.b, p.a)] {
-                        ask(&Question::Judge {
+                        ask(&Question::Judge(JudgeQuestion {
                             task: TASK,
                             input: p.input,
                             source: p.source,
                             first,
                             second,
-                        });
+                        }));
                     }
                 }
                 Workload::Extract(opts) => {

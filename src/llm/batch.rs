@@ -26,7 +26,7 @@
 //! are left out, and questions whose prompt is the same as an earlier one's
 //! share its request. Once every first-stage question is answered, the second
 //! stage's jobs follow (their prompts quote the first-stage answers). Nothing
-//! here names a kind of [`Question`](super::extract::Question): whatever the
+//! here names a kind of [`Question`]: whatever the
 //! plan holds is exported.
 //!
 //! # Finding a result's question again
@@ -50,13 +50,15 @@ use std::fmt;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
+use super::ask::parse_reply;
 use super::cache::{stable_hash, CacheEntry};
 use super::engine::{estimate, AnswerCache, Estimate, Job, Run, RunStats, Step};
-use super::extract::{parse_reply, Answer, ExtractOptions, Plan, Question};
+use super::extract::ExtractOptions;
 use super::pricing::Price;
 use super::provider::{
     anthropic, batch_excerpt as excerpt, build_request, openai, BatchService, ModelConfig, Provider,
 };
+use super::question::{Answer, Plan, Question};
 use super::schedule::RetryPolicy;
 use super::Prompt;
 use crate::data::{Dataset, Diagnostic};

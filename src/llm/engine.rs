@@ -15,12 +15,14 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use super::ask::{key_texts, parse_reply, prompt};
 use super::cache::{cache_key, CacheEntry, MemoryCache};
-use super::extract::{
-    key_texts, parse_reply, prompt, Answer, Answers, ExtractOptions, Plan, Question,
-};
+use super::extract::ExtractOptions;
 use super::prompts;
 use super::provider::{estimate_prompt_tokens, CallError, Completion, ModelConfig};
+use super::question::{
+    Answer, Answers, FactorQuestion, GenerateQuestion, JudgeQuestion, Plan, Question,
+};
 use super::schedule::RetryPolicy;
 use super::Prompt;
 use crate::data::{Dataset, TextId};
@@ -176,21 +178,25 @@ pub fn describe(q: &Question, ds: &Dataset, places: &Places) -> String {
         format!("{role} (line {line}): “{}”", first_words(ds.text(t), 8))
     };
     match *q {
-        Question::Facts(t) => format!("facts of {}", text(t)),
-        Question::Judgements { response, .. } => format!("judgements of {}", text(response)),
-        Question::FluencyCoherence { response, .. } => {
+        Question::Factor(FactorQuestion::Facts(t)) => format!("facts of {}", text(t)),
+        Question::Factor(FactorQuestion::Judgements { response, .. }) => {
+            format!("judgements of {}", text(response))
+        }
+        Question::Factor(FactorQuestion::FluencyCoherence { response, .. }) => {
             format!("fluency/coherence of {}", text(response))
         }
-        Question::Checks { text: t, .. } => format!("fact checks of {}", text(t)),
-        Question::SourceCoverage { source, response } => format!(
+        Question::Factor(FactorQuestion::Checks { text: t, .. }) => {
+            format!("fact checks of {}", text(t))
+        }
+        Question::Factor(FactorQuestion::SourceCoverage { source, response }) => format!(
             "coverage of the source “{}” by {}",
             first_words(ds.text(source), 4),
             text(response)
         ),
-        Question::Judge { first, second, .. } => {
+        Question::Judge(JudgeQuestion { first, second, .. }) => {
             format!("verdict on {} vs {}", text(first), text(second))
         }
-        Question::Generate { input, source, .. } => match input.or(source) {
+        Question::Generate(GenerateQuestion { input, source, .. }) => match input.or(source) {
             Some(t) => format!("responses for {}", text(t)),
             None => "responses for an empty input".into(),
         },
@@ -340,20 +346,25 @@ impl Job {
         stats.input_tokens += c.usage.input_tokens;
         stats.output_tokens += c.usage.output_tokens;
         match parse_reply(&self.question, &c, cx.answers, cx.opts) {
-            Ok(answer) => {
-                let entry = CacheEntry {
-                    key: self.key.clone(),
-                    template: self.original.template_id(),
-                    provider: cx.cfg.provider.id().to_owned(),
-                    model: cx.cfg.model.clone(),
-                    decoding: cx.cfg.decoding,
-                    reply: c.text,
-                    value: serde_json::to_value(&answer).expect("answers serialise"),
-                    input_tokens: c.usage.input_tokens,
-                    output_tokens: c.usage.output_tokens,
-                };
-                Step::Done(answer, Box::new(entry))
-            }
+            Ok(answer) => match serde_json::to_value(&answer) {
+                Ok(value) => {
+                    let entry = CacheEntry {
+                        key: self.key.clone(),
+                        template: self.original.template_id(),
+                        provider: cx.cfg.provider.id().to_owned(),
+                        model: cx.cfg.model.clone(),
+                        decoding: cx.cfg.decoding,
+                        reply: c.text,
+                        value,
+                        input_tokens: c.usage.input_tokens,
+                        output_tokens: c.usage.output_tokens,
+                    };
+                    Step::Done(answer, Box::new(entry))
+                }
+                Err(e) => Step::Failed(
+                    self.fail(format!("the answer cannot be stored ({e})"), Some(c.text)),
+                ),
+            },
             Err(e2) => match self.repairing.take() {
                 Some((raw, problem)) => Step::Failed(self.fail(
                     format!("reply did not parse ({problem}); the repair did not either ({e2})"),
@@ -438,8 +449,8 @@ impl Run {
         for q in questions {
             let Some(p) = prompt(q, ds, &self.answers, self.opts) else {
                 let facts_of = match *q {
-                    Question::Checks { text, .. } => Some(text),
-                    Question::SourceCoverage { source, .. } => Some(source),
+                    Question::Factor(FactorQuestion::Checks { text, .. }) => Some(text),
+                    Question::Factor(FactorQuestion::SourceCoverage { source, .. }) => Some(source),
                     _ => None,
                 };
                 match facts_of.map(|t| self.answers.facts(t).is_some()) {
@@ -480,8 +491,12 @@ impl Run {
     }
 
     /// Records how a job ended (a [`Step::Done`] or [`Step::Failed`]), for it
-    /// and for every question that shared its call.
+    /// and for every question that shared its call. A [`Step::Call`]
+    /// settles nothing: the job is still calling.
     pub fn settle(&mut self, job: &Job, step: Step, stats: &mut RunStats) {
+        if matches!(step, Step::Call { .. }) {
+            return;
+        }
         let twins = self.twins.remove(&job.key).unwrap_or_default();
         match step {
             Step::Done(a, _) => {
@@ -501,7 +516,7 @@ impl Run {
                 }
                 self.failures.push(f);
             }
-            Step::Call { .. } => unreachable!("a job settles only when done or failed"),
+            Step::Call { .. } => {}
         }
     }
 
@@ -558,9 +573,11 @@ pub fn estimate(
         e.calls += 1;
         e.input_tokens += estimate_prompt_tokens(&p) as f64;
         e.output_tokens += match q {
-            Question::Facts(t) => tokens(*t),
-            Question::Judgements { parts, .. } => 10.0 + 15.0 * parts.to_vec().len() as f64,
-            Question::FluencyCoherence { .. } => 3.0,
+            Question::Factor(FactorQuestion::Facts(t)) => tokens(*t),
+            Question::Factor(FactorQuestion::Judgements { parts, .. }) => {
+                10.0 + 15.0 * parts.to_vec().len() as f64
+            }
+            Question::Factor(FactorQuestion::FluencyCoherence { .. }) => 3.0,
             _ => 40.0,
         };
     }
@@ -569,8 +586,8 @@ pub fn estimate(
         |facts_of: f64, answers: usize| (facts_of / 12.0).ceil() * (8.0 + 4.0 * answers as f64);
     for q in &plan.second {
         let facts_of = match *q {
-            Question::Checks { text, .. } => Some(text),
-            Question::SourceCoverage { source, .. } => Some(source),
+            Question::Factor(FactorQuestion::Checks { text, .. }) => Some(text),
+            Question::Factor(FactorQuestion::SourceCoverage { source, .. }) => Some(source),
             _ => None,
         };
         if facts_of.is_some_and(|t| answers.facts(t).is_some()) {
@@ -590,13 +607,13 @@ pub fn estimate(
             }
         }
         let (input, output) = match *q {
-            Question::Checks {
+            Question::Factor(FactorQuestion::Checks {
                 text,
                 request,
                 source,
                 kinds,
                 coverage,
-            } => {
+            }) => {
                 let n_kinds = kinds.to_vec().len();
                 let mut input = 600.0 + 120.0 * n_kinds as f64 + tokens(text);
                 input += request.map_or(0.0, tokens) + source.map_or(0.0, tokens);
@@ -607,7 +624,7 @@ pub fn estimate(
                 }
                 (input, output)
             }
-            Question::SourceCoverage { source, response } => (
+            Question::Factor(FactorQuestion::SourceCoverage { source, response }) => (
                 600.0 + tokens(source) + tokens(response),
                 10.0 + entries(tokens(source), 1),
             ),
@@ -717,6 +734,19 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(run2.next_stage(&d2, &cache, &mut stats2).is_none());
+    }
+
+    /// A driver that settles a job still calling gets no panic and no
+    /// count: the job is settled once it is done or failed.
+    #[test]
+    fn a_job_still_calling_settles_nothing() {
+        let (d, mut run, mut stats, _) = setup(&[Factor::NFacts]);
+        let jobs = run.next_stage(&d, &MemoryCache::new(), &mut stats).unwrap();
+        let before = stats.clone();
+        run.settle(&jobs[0], Step::Call { after_s: 0.0 }, &mut stats);
+        assert_eq!(stats, before);
+        let (answers, failures) = run.finish();
+        assert!(answers.is_empty() && failures.is_empty());
     }
 
     #[test]

@@ -4,19 +4,19 @@
 //! Per pair side, the LLM factors of a factor set are served by at most four
 //! calls per unique response, plus one per unique source:
 //!
-//! 1. [`Question::Facts`]: the atomic facts of a text, once per unique text
+//! 1. [`FactorQuestion::Facts`]: the atomic facts of a text, once per unique text
 //!    (responses; sources for source coverage).
-//! 2. [`Question::Judgements`]: every needed response-level judgement
+//! 2. [`FactorQuestion::Judgements`]: every needed response-level judgement
 //!    (intent alignment, formality alignment, receptiveness and, without
 //!    log-probabilities, fluency and coherence ratings) in one call per
 //!    unique (response, context).
-//! 3. [`Question::FluencyCoherence`]: with log-probabilities, fluency and
+//! 3. [`FactorQuestion::FluencyCoherence`]: with log-probabilities, fluency and
 //!    coherence as bare yes/no answers in one call per unique (response,
 //!    document).
-//! 4. [`Question::Checks`]: once the facts are known, every needed check of
+//! 4. [`FactorQuestion::Checks`]: once the facts are known, every needed check of
 //!    the response's facts and the source-coverage check of the source's
 //!    facts, in one call per unique (response, context). When only source
-//!    coverage is needed it is a [`Question::SourceCoverage`].
+//!    coverage is needed it is a [`FactorQuestion::SourceCoverage`].
 //!
 //! Which parts a combined question asks depends on the factor set and on
 //! which context texts a pair has, so the parts are part of the question (and
@@ -26,268 +26,20 @@
 //!
 //! Fact checks need the facts, so planning has two stages.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use super::parse::{self, ParseError};
-use super::prompts::{self, CheckKind, JudgementPart};
+use super::prompts;
 use super::provider::{self, Completion};
+pub use super::question::{
+    Answer, Answers, CallsPerResponse, CheckKinds, FactChecks, FactorQuestion, JudgementParts,
+    Judgements, Member, Plan, Question, Set,
+};
+use super::question::{CheckKind, JudgementPart, Slot};
 use super::Prompt;
 use crate::data::{Dataset, Pair, TextId};
 use crate::factors::Factor;
-
-/// A small enum whose values a [`Set`] can hold: at most 8, listed in `ALL`.
-pub trait Member: Copy + PartialEq + std::fmt::Debug + 'static {
-    /// Every value, in the order sets list them.
-    const ALL: &'static [Self];
-}
-
-impl Member for JudgementPart {
-    const ALL: &'static [Self] = &JudgementPart::ALL;
-}
-
-impl Member for CheckKind {
-    const ALL: &'static [Self] = &CheckKind::ALL;
-}
-
-/// A set of a [`Member`] enum's values as one byte, with the traits a map
-/// key needs.
-pub struct Set<T>(u8, std::marker::PhantomData<T>);
-
-/// The parts a combined judgement question asks.
-pub type JudgementParts = Set<JudgementPart>;
-/// The kinds of check a fact-check question asks.
-pub type CheckKinds = Set<CheckKind>;
-
-impl<T: Member> Set<T> {
-    fn bit(x: T) -> u8 {
-        let i = T::ALL.iter().position(|&y| y == x).unwrap_or_default();
-        1 << i
-    }
-
-    pub fn insert(&mut self, x: T) {
-        self.0 |= Self::bit(x);
-    }
-
-    pub fn contains(self, x: T) -> bool {
-        self.0 & Self::bit(x) != 0
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The values, in `T::ALL` order.
-    pub fn to_vec(self) -> Vec<T> {
-        T::ALL
-            .iter()
-            .copied()
-            .filter(|&x| self.contains(x))
-            .collect()
-    }
-}
-
-impl<T> Clone for Set<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for Set<T> {}
-impl<T> Default for Set<T> {
-    fn default() -> Self {
-        Set(0, std::marker::PhantomData)
-    }
-}
-impl<T> PartialEq for Set<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-impl<T> Eq for Set<T> {}
-impl<T> std::hash::Hash for Set<T> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-    }
-}
-impl<T> PartialOrd for Set<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<T> Ord for Set<T> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.cmp(&other.0)
-    }
-}
-impl<T: Member> std::fmt::Debug for Set<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.to_vec()).finish()
-    }
-}
-
-impl<T: Member> FromIterator<T> for Set<T> {
-    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        let mut s = Set::default();
-        for x in iter {
-            s.insert(x);
-        }
-        s
-    }
-}
-
-/// One question to a model, in terms of the dataset's texts.
-///
-/// Context fields hold only the texts some asked part is judged against
-/// (`request`: the pair's input; `source`: the pair's source), so that
-/// questions that would render the same prompt are equal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Question {
-    /// The atomic facts of a text (a response, or a source for coverage).
-    Facts(TextId),
-    /// The needed response-level judgements of one response
-    /// (`response_judgements@1`).
-    Judgements {
-        response: TextId,
-        request: Option<TextId>,
-        source: Option<TextId>,
-        parts: JudgementParts,
-    },
-    /// Fluency and/or coherence as bare yes/no answers read with
-    /// log-probabilities: `fluency_coherence@1` for both, else `fluency@1` or
-    /// `coherence@1`. `document` is the coherence reference (the source,
-    /// else the input; `None`: the response itself, as in UniEval).
-    FluencyCoherence {
-        response: TextId,
-        document: Option<TextId>,
-        fluency: bool,
-        coherence: bool,
-    },
-    /// Every needed check of the facts of `text` (a response), against the
-    /// `request` and/or `source` blocks, and, when `coverage` is a text, the
-    /// facts of that text (the source) checked against the response
-    /// (`fact_checks@1`).
-    Checks {
-        text: TextId,
-        request: Option<TextId>,
-        source: Option<TextId>,
-        kinds: CheckKinds,
-        coverage: Option<TextId>,
-    },
-    /// The source's facts checked against the response, when no check of
-    /// the response's own facts is needed (`fact_checks@1`, coverage only).
-    SourceCoverage { source: TextId, response: TextId },
-    /// A judge's verdict on a pair shown in one order (`judge_<task>@1`,
-    /// see [`super::runs`]).
-    Judge {
-        task: crate::factors::Task,
-        input: Option<TextId>,
-        source: Option<TextId>,
-        first: TextId,
-        second: TextId,
-    },
-    /// A writer's five responses for one input (`generate_<task>@1`).
-    Generate {
-        task: crate::factors::Task,
-        input: Option<TextId>,
-        source: Option<TextId>,
-    },
-}
-
-/// A parsed answer, as stored in the cache (`value`). Serialised untagged:
-/// facts as a list of strings, the combined answers as an object with one
-/// distinguishing key (`{"judgements": {…}}`, `{"fact_checks": {…}}`). The
-/// combined answers are boxed to keep the enum small.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Answer {
-    Facts(Vec<String>),
-    Judgements {
-        judgements: Box<Judgements>,
-    },
-    FactChecks {
-        fact_checks: Box<FactChecks>,
-    },
-    /// A judge's verdict.
-    Verdict {
-        verdict: super::runs::Verdict,
-    },
-    /// A writer's five responses, for scores 1..5 in order.
-    Generations {
-        generations: Vec<String>,
-    },
-}
-
-/// Factor values from response-level questions (a [`Question::Judgements`]
-/// or [`Question::FluencyCoherence`]), `None` where not asked. Alignment
-/// labels are 2/1/0, receptiveness 1/0, fluency and coherence in [0, 1].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Judgements {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intent_alignment: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub formality_alignment: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receptiveness: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fluency: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub coherence: Option<f64>,
-}
-
-impl Judgements {
-    /// The value of factor `f`, if this answer holds it.
-    pub fn get(&self, f: Factor) -> Option<f64> {
-        match f {
-            Factor::IntentAlignment => self.intent_alignment,
-            Factor::FormalityAlignment => self.formality_alignment,
-            Factor::Receptiveness => self.receptiveness,
-            Factor::Fluency => self.fluency,
-            Factor::Coherence => self.coherence,
-            _ => None,
-        }
-    }
-}
-
-/// The answers of a fact-check question, one per fact in fact order
-/// (`true` = yes), `None` where not asked.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FactChecks {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supported: Option<Vec<bool>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub main_focus: Option<Vec<bool>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub helpful_extra: Option<Vec<bool>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub misleading: Option<Vec<bool>>,
-    /// The source's facts: supported by the response?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub covered: Option<Vec<bool>>,
-}
-
-impl FactChecks {
-    /// The answers for one check kind of the response's facts.
-    pub fn kind(&self, k: CheckKind) -> Option<&[bool]> {
-        match k {
-            CheckKind::Supported => self.supported.as_deref(),
-            CheckKind::MainFocus => self.main_focus.as_deref(),
-            CheckKind::HelpfulExtra => self.helpful_extra.as_deref(),
-            CheckKind::Misleading => self.misleading.as_deref(),
-        }
-    }
-
-    fn set(&mut self, k: CheckKind, answers: Vec<bool>) {
-        let slot = match k {
-            CheckKind::Supported => &mut self.supported,
-            CheckKind::MainFocus => &mut self.main_focus,
-            CheckKind::HelpfulExtra => &mut self.helpful_extra,
-            CheckKind::Misleading => &mut self.misleading,
-        };
-        *slot = Some(answers);
-    }
-}
 
 /// Options that change which prompts are used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -331,16 +83,6 @@ fn judgement_part(f: Factor, opts: ExtractOptions) -> Option<JudgementPart> {
     })
 }
 
-/// Where the answer behind an LLM factor of one pair side lives: the factor,
-/// the response, and the context text the factor is judged against (`None`
-/// for fluency; for coherence, `None` when the pair has no context).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Slot {
-    factor: Factor,
-    response: TextId,
-    reference: Option<TextId>,
-}
-
 /// The slot of factor `f` for one side of a pair; `None` for factors without
 /// an LLM answer (and `n_facts`) or when the context they need is missing.
 fn slot_for(f: Factor, p: &Pair, response: TextId, opts: ExtractOptions) -> Option<Slot> {
@@ -360,79 +102,6 @@ fn slot_for(f: Factor, p: &Pair, response: TextId, opts: ExtractOptions) -> Opti
     })
 }
 
-impl Question {
-    /// The slots this question's answer fills.
-    fn slots(&self) -> Vec<Slot> {
-        let slot = |factor, response, reference| Slot {
-            factor,
-            response,
-            reference,
-        };
-        match *self {
-            Question::Facts(_) | Question::Judge { .. } | Question::Generate { .. } => vec![],
-            Question::Judgements {
-                response,
-                request,
-                source,
-                parts,
-            } => parts
-                .to_vec()
-                .into_iter()
-                .map(|part| {
-                    let reference = match part.prefers_request() {
-                        Some(true) => request.or(source),
-                        Some(false) => source.or(request),
-                        None => None,
-                    };
-                    slot(part.factor(), response, reference)
-                })
-                .collect(),
-            Question::FluencyCoherence {
-                response,
-                document,
-                fluency,
-                coherence,
-            } => {
-                let mut out = Vec::new();
-                if fluency {
-                    out.push(slot(Factor::Fluency, response, None));
-                }
-                if coherence {
-                    out.push(slot(Factor::Coherence, response, document));
-                }
-                out
-            }
-            Question::Checks {
-                text,
-                request,
-                source,
-                kinds,
-                coverage,
-            } => {
-                let mut out: Vec<Slot> = kinds
-                    .to_vec()
-                    .into_iter()
-                    .map(|k| {
-                        let reference = if k.prefers_request() {
-                            request.or(source)
-                        } else {
-                            source.or(request)
-                        };
-                        slot(k.factor(), text, reference)
-                    })
-                    .collect();
-                if let Some(s) = coverage {
-                    out.push(slot(Factor::SrcCoverage, text, Some(s)));
-                }
-                out
-            }
-            Question::SourceCoverage { source, response } => {
-                vec![slot(Factor::SrcCoverage, response, Some(source))]
-            }
-        }
-    }
-}
-
 /// The questions one side of a pair needs for the LLM factors among
 /// `factors`: at most one of each kind, each asking every part needed.
 fn questions_for_side(
@@ -440,7 +109,7 @@ fn questions_for_side(
     p: &Pair,
     response: TextId,
     opts: ExtractOptions,
-) -> Vec<Question> {
+) -> Vec<FactorQuestion> {
     let mut facts = false;
     let mut kinds = CheckKinds::default();
     let mut coverage = None;
@@ -477,10 +146,10 @@ fn questions_for_side(
     }
     let mut out = Vec::new();
     if facts {
-        out.push(Question::Facts(response));
+        out.push(FactorQuestion::Facts(response));
     }
     if let Some(s) = coverage {
-        out.push(Question::Facts(s));
+        out.push(FactorQuestion::Facts(s));
     }
     if !parts.is_empty() {
         // Keep only the context texts some part is judged against.
@@ -495,7 +164,7 @@ fn questions_for_side(
                 source = p.source;
             }
         }
-        out.push(Question::Judgements {
+        out.push(FactorQuestion::Judgements {
             response,
             request,
             source,
@@ -503,7 +172,7 @@ fn questions_for_side(
         });
     }
     if fluency || coherence {
-        out.push(Question::FluencyCoherence {
+        out.push(FactorQuestion::FluencyCoherence {
             response,
             document: if coherence { p.context() } else { None },
             fluency,
@@ -522,7 +191,7 @@ fn questions_for_side(
                 source = p.source;
             }
         }
-        out.push(Question::Checks {
+        out.push(FactorQuestion::Checks {
             text: response,
             request,
             source,
@@ -530,41 +199,9 @@ fn questions_for_side(
             coverage,
         });
     } else if let Some(source) = coverage {
-        out.push(Question::SourceCoverage { source, response });
+        out.push(FactorQuestion::SourceCoverage { source, response });
     }
     out
-}
-
-/// The calls a factor set needs, in two stages.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Plan {
-    /// Questions that need nothing else (facts, response-level judgements,
-    /// fluency and coherence).
-    pub first: Vec<Question>,
-    /// Fact checks, asked once the facts they check are known.
-    pub second: Vec<Question>,
-    /// Unique responses involved.
-    pub unique_responses: usize,
-    /// Unique sources whose facts are extracted (for source coverage).
-    pub unique_sources: usize,
-    /// Facts questions asked only because a text is a source (a source that
-    /// is also a response counts with the responses).
-    pub source_fact_calls: usize,
-}
-
-/// How many calls a plan asks, per unique response and for sources.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct CallsPerResponse {
-    /// (all calls − source-fact calls) / unique responses. Second-stage
-    /// calls are counted as planned, an upper bound: a check of a response
-    /// without facts needs no call.
-    pub per_unique_response: f64,
-    /// Calls that extract the atomic facts of a source (one per unique
-    /// source that is not also a response).
-    pub source_fact_calls: usize,
-    /// `source_fact_calls` / unique sources (1 when every source's facts
-    /// are extracted once; 0 without sources).
-    pub per_unique_source: f64,
 }
 
 impl Plan {
@@ -583,21 +220,20 @@ impl Plan {
                 responses.insert(response);
                 for q in questions_for_side(factors, p, response, opts) {
                     match q {
-                        Question::Checks {
+                        FactorQuestion::Checks {
                             coverage: Some(source),
                             ..
                         }
-                        | Question::SourceCoverage { source, .. } => {
+                        | FactorQuestion::SourceCoverage { source, .. } => {
                             sources.insert(source);
                         }
                         _ => {}
                     }
                     if seen.insert(q) {
                         match q {
-                            Question::Checks { .. } | Question::SourceCoverage { .. } => {
-                                second.push(q)
-                            }
-                            _ => first.push(q),
+                            FactorQuestion::Checks { .. }
+                            | FactorQuestion::SourceCoverage { .. } => second.push(q.into()),
+                            _ => first.push(q.into()),
                         }
                     }
                 }
@@ -610,30 +246,6 @@ impl Plan {
             unique_responses: responses.len(),
             unique_sources: sources.len(),
             source_fact_calls,
-        }
-    }
-
-    /// All questions.
-    pub fn len(&self) -> usize {
-        self.first.len() + self.second.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Calls per unique response and for sources: the measure the plan is
-    /// built to keep small (at most 4 per unique response, plus 1 per unique
-    /// source).
-    pub fn calls_per_unique_response(&self) -> CallsPerResponse {
-        let per = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
-        CallsPerResponse {
-            per_unique_response: per(
-                self.len().saturating_sub(self.source_fact_calls),
-                self.unique_responses,
-            ),
-            source_fact_calls: self.source_fact_calls,
-            per_unique_source: per(self.source_fact_calls, self.unique_sources),
         }
     }
 }
@@ -676,46 +288,7 @@ pub fn naive_calls(
     total
 }
 
-/// Answers known so far (from the cache or from calls).
-#[derive(Clone, Debug, Default)]
-pub struct Answers {
-    map: FxHashMap<Question, Answer>,
-    /// Which answered question holds each slot.
-    slots: FxHashMap<Slot, Question>,
-}
-
 impl Answers {
-    pub fn insert(&mut self, q: Question, a: Answer) {
-        for s in q.slots() {
-            self.slots.insert(s, q);
-        }
-        self.map.insert(q, a);
-    }
-
-    pub fn get(&self, q: &Question) -> Option<&Answer> {
-        self.map.get(q)
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// The facts of a text, if extracted.
-    pub fn facts(&self, t: TextId) -> Option<&[String]> {
-        match self.map.get(&Question::Facts(t)) {
-            Some(Answer::Facts(f)) => Some(f),
-            _ => None,
-        }
-    }
-
-    fn at(&self, slot: &Slot) -> Option<&Answer> {
-        self.map.get(self.slots.get(slot)?)
-    }
-
     /// The share of `want` answers among the distinct facts of `facts` (0
     /// without facts); `answers` has one answer per fact as extracted, and a
     /// repeated fact counts once, with the answer to its first occurrence.
@@ -814,9 +387,9 @@ struct CheckAsk<'a> {
 /// What a fact-check question asks: the kinds when the response's facts are
 /// known and not empty, coverage when the source's facts are. `None` when
 /// there is nothing to ask (or `q` is no fact check).
-fn check_ask<'a>(q: &Question, answers: &'a Answers) -> Option<CheckAsk<'a>> {
+fn check_ask<'a>(q: &FactorQuestion, answers: &'a Answers) -> Option<CheckAsk<'a>> {
     let ask = match *q {
-        Question::Checks {
+        FactorQuestion::Checks {
             text,
             request,
             source,
@@ -839,7 +412,7 @@ fn check_ask<'a>(q: &Question, answers: &'a Answers) -> Option<CheckAsk<'a>> {
                     .map(|f| (f, text)),
             }
         }
-        Question::SourceCoverage { source, response } => CheckAsk {
+        FactorQuestion::SourceCoverage { source, response } => CheckAsk {
             kinds: Vec::new(),
             facts: &[],
             request: None,
@@ -858,16 +431,15 @@ fn check_ask<'a>(q: &Question, answers: &'a Answers) -> Option<CheckAsk<'a>> {
 /// when a fact check has nothing to check (its values are known without a
 /// call: no facts, a share of 0) or its facts are not known.
 pub fn prompt(
-    q: &Question,
+    q: &FactorQuestion,
     ds: &Dataset,
     answers: &Answers,
     _opts: ExtractOptions,
 ) -> Option<Prompt> {
     let t = |id: TextId| ds.text(id);
     Some(match *q {
-        Question::Judge { .. } | Question::Generate { .. } => return super::runs::prompt(q, ds),
-        Question::Facts(text) => prompts::atomic_facts(t(text)),
-        Question::Judgements {
+        FactorQuestion::Facts(text) => prompts::atomic_facts(t(text)),
+        FactorQuestion::Judgements {
             response,
             request,
             source,
@@ -878,7 +450,7 @@ pub fn prompt(
             source.map(t),
             t(response),
         ),
-        Question::FluencyCoherence {
+        FactorQuestion::FluencyCoherence {
             response,
             document,
             fluency,
@@ -891,7 +463,7 @@ pub fn prompt(
                 (false, _) => prompts::coherence(doc, t(response)),
             }
         }
-        Question::Checks { .. } | Question::SourceCoverage { .. } => {
+        FactorQuestion::Checks { .. } | FactorQuestion::SourceCoverage { .. } => {
             let ask = check_ask(q, answers)?;
             prompts::fact_checks(
                 &ask.kinds,
@@ -918,18 +490,15 @@ fn unit(b: bool) -> f64 {
 /// log-probabilities where the provider returned them, else the words
 /// (yes 1, no 0).
 pub fn parse_reply(
-    q: &Question,
+    q: &FactorQuestion,
     c: &Completion,
     answers: &Answers,
     _opts: ExtractOptions,
 ) -> Result<Answer, ParseError> {
     let reply = c.text.as_str();
     Ok(match *q {
-        Question::Judge { .. } | Question::Generate { .. } => {
-            return super::runs::parse_reply(q, reply).expect("a model-run question")
-        }
-        Question::Facts(_) => Answer::Facts(parse::parse_facts(reply)?),
-        Question::Judgements { parts, .. } => {
+        FactorQuestion::Facts(_) => Answer::Facts(parse::parse_facts(reply)?),
+        FactorQuestion::Judgements { parts, .. } => {
             let v = parse::parse_judgements(reply, &parts.to_vec())?;
             Answer::Judgements {
                 judgements: Box::new(Judgements {
@@ -941,7 +510,7 @@ pub fn parse_reply(
                 }),
             }
         }
-        Question::FluencyCoherence {
+        FactorQuestion::FluencyCoherence {
             fluency, coherence, ..
         } => {
             let (fl, co) = if fluency && coherence {
@@ -975,7 +544,7 @@ pub fn parse_reply(
                 }),
             }
         }
-        Question::Checks { .. } | Question::SourceCoverage { .. } => {
+        FactorQuestion::Checks { .. } | FactorQuestion::SourceCoverage { .. } => {
             let ask = check_ask(q, answers);
             let (kinds, n_facts, n_source) = match &ask {
                 Some(a) => (
@@ -1005,16 +574,13 @@ pub fn parse_reply(
 /// descriptor of the parts asked and the context blocks present (e.g.
 /// `parts=intent_alignment_summary,fluency_rating; request=no; source=yes`),
 /// because their template id alone does not fix the wording.
-pub fn key_texts<'a>(q: &Question, ds: &'a Dataset, answers: &'a Answers) -> Vec<String> {
+pub fn key_texts<'a>(q: &FactorQuestion, ds: &'a Dataset, answers: &'a Answers) -> Vec<String> {
     let t = |id: TextId| ds.text(id).to_owned();
     let opt = |id: Option<TextId>| id.map(t).unwrap_or_default();
     let yn = |b: bool| if b { "yes" } else { "no" };
     match *q {
-        Question::Judge { .. } | Question::Generate { .. } => {
-            super::runs::key_texts(q, ds).expect("a model-run question")
-        }
-        Question::Facts(x) => vec![t(x)],
-        Question::Judgements {
+        FactorQuestion::Facts(x) => vec![t(x)],
+        FactorQuestion::Judgements {
             response,
             request,
             source,
@@ -1033,7 +599,7 @@ pub fn key_texts<'a>(q: &Question, ds: &'a Dataset, answers: &'a Answers) -> Vec
                 t(response),
             ]
         }
-        Question::FluencyCoherence {
+        FactorQuestion::FluencyCoherence {
             response,
             document,
             fluency,
@@ -1048,7 +614,7 @@ pub fn key_texts<'a>(q: &Question, ds: &'a Dataset, answers: &'a Answers) -> Vec
             opt(document),
             t(response),
         ],
-        Question::Checks { .. } | Question::SourceCoverage { .. } => {
+        FactorQuestion::Checks { .. } | FactorQuestion::SourceCoverage { .. } => {
             let join = |f: &[String]| f.join("\u{1f}");
             match check_ask(q, answers) {
                 None => vec!["nothing to ask".to_owned()],
@@ -1077,22 +643,22 @@ pub fn key_texts<'a>(q: &Question, ds: &'a Dataset, answers: &'a Answers) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The questions of every family, as the engine asks them.
+    use crate::llm::ask::{key_texts, parse_reply, prompt};
 
-    #[test]
-    fn sets_hold_every_member_in_one_byte() {
-        fn all_fit<T: Member>() {
-            assert!(T::ALL.len() <= 8, "{:?}", T::ALL);
-            let full: Set<T> = T::ALL.iter().copied().collect();
-            assert_eq!(full.to_vec(), T::ALL);
-            for &x in T::ALL {
-                let one: Set<T> = std::iter::once(x).collect();
-                assert!(one.contains(x) && !one.is_empty());
-                assert_eq!(one.to_vec(), [x]);
-            }
-        }
-        all_fit::<JudgementPart>();
-        all_fit::<CheckKind>();
+    /// [`super::questions_for_side`] as questions of the factor family.
+    fn questions_for_side(
+        factors: &[Factor],
+        p: &Pair,
+        response: TextId,
+        opts: ExtractOptions,
+    ) -> Vec<Question> {
+        super::questions_for_side(factors, p, response, opts)
+            .into_iter()
+            .map(Question::Factor)
+            .collect()
     }
+
     use crate::data::{load_bytes, FormatOptions};
     use crate::factors::Task;
 
@@ -1165,22 +731,22 @@ mod tests {
         assert_eq!(
             qs,
             vec![
-                Question::Facts(p.a),
-                Question::Facts(s1),
+                Question::Factor(FactorQuestion::Facts(p.a)),
+                Question::Factor(FactorQuestion::Facts(s1)),
                 // Every part prefers the source: the request is not shown.
-                Question::Judgements {
+                Question::Factor(FactorQuestion::Judgements {
                     response: p.a,
                     request: None,
                     source: Some(s1),
                     parts
-                },
-                Question::Checks {
+                }),
+                Question::Factor(FactorQuestion::Checks {
                     text: p.a,
                     request: Some(q1),
                     source: Some(s1),
                     kinds,
                     coverage: Some(s1)
-                },
+                }),
             ]
         );
         // Helpful-response factors: receptiveness prefers the request.
@@ -1192,14 +758,14 @@ mod tests {
         );
         assert_eq!(
             qs,
-            vec![Question::Judgements {
+            vec![Question::Factor(FactorQuestion::Judgements {
                 response: p.a,
                 request: Some(q1),
                 source: None,
                 parts: [JudgementPart::Receptiveness, JudgementPart::Fluency]
                     .into_iter()
                     .collect()
-            }]
+            })]
         );
         // Coverage alone, with log-probabilities for fluency alone.
         let qs = questions_for_side(
@@ -1211,17 +777,17 @@ mod tests {
         assert_eq!(
             qs,
             vec![
-                Question::Facts(s1),
-                Question::FluencyCoherence {
+                Question::Factor(FactorQuestion::Facts(s1)),
+                Question::Factor(FactorQuestion::FluencyCoherence {
                     response: p.a,
                     document: None,
                     fluency: true,
                     coherence: false
-                },
-                Question::SourceCoverage {
+                }),
+                Question::Factor(FactorQuestion::SourceCoverage {
                     source: s1,
                     response: p.a
-                },
+                }),
             ]
         );
     }
@@ -1240,7 +806,7 @@ mod tests {
         let mut a = Answers::default();
         // A weak model lists one fact five times (case and spacing vary).
         a.insert(
-            Question::Facts(p.a),
+            Question::Factor(FactorQuestion::Facts(p.a)),
             facts(&[
                 "The council met.",
                 "the  council met.",
@@ -1254,7 +820,7 @@ mod tests {
         // Two distinct facts, and a third without the full stop.
         assert_eq!(a.value(Factor::NFacts, &p, p.a, opts), Some(3.0));
         a.insert(
-            Question::Facts(s1),
+            Question::Factor(FactorQuestion::Facts(s1)),
             facts(&["Budget passed.", "budget passed.", "Roads fixed."]),
         );
         a.insert(
@@ -1289,10 +855,16 @@ mod tests {
         let qs = questions_for_side(factors, &p, p.a, opts);
         let (judge_q, check_q) = (qs[2], qs[3]);
         let mut a = Answers::default();
-        a.insert(Question::Facts(p.a), facts(&["f1", "f2", "f3", "f4"]));
+        a.insert(
+            Question::Factor(FactorQuestion::Facts(p.a)),
+            facts(&["f1", "f2", "f3", "f4"]),
+        );
         assert_eq!(a.value(Factor::NFacts, &p, p.a, opts), Some(4.0));
         assert_eq!(a.value(Factor::Hallucination, &p, p.a, opts), None);
-        a.insert(Question::Facts(s1), facts(&["s1", "s2"]));
+        a.insert(
+            Question::Factor(FactorQuestion::Facts(s1)),
+            facts(&["s1", "s2"]),
+        );
         a.insert(
             check_q,
             Answer::FactChecks {
@@ -1336,7 +908,7 @@ mod tests {
         let p2 = d.pairs[1];
         assert_eq!(a.value(Factor::Fluency, &p2, p2.a, opts), Some(0.75));
         // No facts: nothing hallucinated, and the fact check needs no call.
-        a.insert(Question::Facts(p.b), facts(&[]));
+        a.insert(Question::Factor(FactorQuestion::Facts(p.b)), facts(&[]));
         assert_eq!(a.value(Factor::Hallucination, &p, p.b, opts), Some(0.0));
         let check_b = questions_for_side(&[Factor::Hallucination], &p, p.b, opts)[1];
         assert!(prompt(&check_b, &d, &a, opts).is_none());
@@ -1344,7 +916,7 @@ mod tests {
         let both_b =
             questions_for_side(&[Factor::Hallucination, Factor::SrcCoverage], &p, p.b, opts)
                 .into_iter()
-                .find(|q| matches!(q, Question::Checks { .. }))
+                .find(|q| matches!(q, Question::Factor(FactorQuestion::Checks { .. })))
                 .unwrap();
         let pr = prompt(&both_b, &d, &a, opts).unwrap();
         assert!(pr.user.contains("SOURCE_FACTS") && !pr.user.contains("RESPONSE_FACTS"));
@@ -1385,7 +957,7 @@ mod tests {
         let p = d.pairs[0];
         let opts = ExtractOptions::default();
         let mut a = Answers::default();
-        let q = Question::Facts(p.a);
+        let q = Question::Factor(FactorQuestion::Facts(p.a));
         let fa = parse_reply(
             &q,
             &reply("```json\n{\"facts\": [\"x\", \"y\"]}\n```"),
@@ -1425,7 +997,7 @@ mod tests {
         // Judgements: labels and ratings become factor values.
         let j = questions_for_side(Task::Helpful.factors(), &p, p.a, opts)
             .into_iter()
-            .find(|q| matches!(q, Question::Judgements { .. }))
+            .find(|q| matches!(q, Question::Factor(FactorQuestion::Judgements { .. })))
             .unwrap();
         let ans = parse_reply(
             &j,
@@ -1463,11 +1035,11 @@ mod tests {
         let q = questions_for_side(&[Factor::Fluency, Factor::Coherence], &p, p.a, SUMMARIES_LP)[0];
         assert!(matches!(
             q,
-            Question::FluencyCoherence {
+            Question::Factor(FactorQuestion::FluencyCoherence {
                 fluency: true,
                 coherence: true,
                 ..
-            }
+            })
         ));
         let a = Answers::default();
         let two = |c: &Completion| match parse_reply(&q, c, &a, SUMMARIES_LP).unwrap() {
@@ -1553,7 +1125,7 @@ mod tests {
         let key = |fs: &[Factor]| {
             let q = questions_for_side(fs, &p, p.a, SUMMARIES)
                 .into_iter()
-                .find(|q| matches!(q, Question::Judgements { .. }))
+                .find(|q| matches!(q, Question::Factor(FactorQuestion::Judgements { .. })))
                 .unwrap();
             key_texts(&q, &d, &a)
         };

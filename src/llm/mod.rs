@@ -4,6 +4,7 @@
 //! transport lives at the edges (the CLI's native client, the browser's fetch).
 
 pub mod annotations;
+pub mod ask;
 pub mod batch;
 pub mod cache;
 pub mod engine;
@@ -13,6 +14,7 @@ pub mod parse;
 pub mod pricing;
 pub mod prompts;
 pub mod provider;
+pub mod question;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod run;
 pub mod runs;

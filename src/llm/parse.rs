@@ -29,7 +29,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::prompts::{CheckKind, JudgementPart};
+use super::question::{CheckKind, JudgementPart};
 use crate::data::Preference;
 
 /// Why a reply could not be turned into the expected value.

@@ -78,8 +78,9 @@ use std::borrow::Cow;
 
 use serde_json::{json, Map, Value};
 
+pub use super::question::{CheckKind, JudgementPart};
 use super::Prompt;
-use crate::factors::{Factor, Task};
+use crate::factors::Task;
 
 /// A template's name and version; [`Template::id`] is `name@version`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -294,101 +295,34 @@ greetings and filler that state nothing. If the text makes no claim at all, retu
 // ---------------------------------------------------------------------------
 // Fact-level checks
 
-/// A yes/no question asked about every atomic fact of a response
-/// (METHOD.md §6), one of the parts of [`fact_checks`].
-///
-/// Which answer counts toward which factor (the share is over the facts):
-///
-/// | kind | reply key | factor | counted answer |
-/// |---|---|---|---|
-/// | `Supported` (against the source, else the request) | `supported` | hallucination | "no" |
-/// | `MainFocus` (against the request, else the source) | `main_focus` | off_focus | "no" |
-/// | `HelpfulExtra` (against the request, else the source) | `helpful_extra` | helpfulness | "yes" |
-/// | `Misleading` (against the request, else the source) | `misleading` | misinformation | "yes" |
-///
-/// Source coverage runs the support check the other way round: the source's
-/// facts against the response (reply key `covered`, counted answer "yes").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum CheckKind {
-    /// Is the fact supported by the reference text?
-    Supported,
-    /// Is the fact about the main focus of the context?
-    MainFocus,
-    /// Is the fact helpful extra information, though not strictly needed?
-    HelpfulExtra,
-    /// Could the fact be wrong or misleading?
-    Misleading,
-}
-
-impl CheckKind {
-    pub const ALL: [CheckKind; 4] = [
-        CheckKind::Supported,
-        CheckKind::MainFocus,
-        CheckKind::HelpfulExtra,
-        CheckKind::Misleading,
-    ];
-
-    /// The key of this kind's answer in each entry of a `fact_checks@1` reply.
-    pub fn key(self) -> &'static str {
-        match self {
-            CheckKind::Supported => "supported",
-            CheckKind::MainFocus => "main_focus",
-            CheckKind::HelpfulExtra => "helpful_extra",
-            CheckKind::Misleading => "misleading",
-        }
-    }
-
-    /// The factor computed from a response's own facts with this check.
-    pub fn factor(self) -> Factor {
-        match self {
-            CheckKind::Supported => Factor::Hallucination,
-            CheckKind::MainFocus => Factor::OffFocus,
-            CheckKind::HelpfulExtra => Factor::Helpfulness,
-            CheckKind::Misleading => Factor::Misinformation,
-        }
-    }
-
-    /// The check kind behind a fact-level factor of a response's own facts.
-    pub fn for_factor(f: Factor) -> Option<CheckKind> {
-        CheckKind::ALL.into_iter().find(|k| k.factor() == f)
-    }
-
-    /// Whether this kind is judged against the request (else the source):
-    /// support is judged against the source where there is one, the other
-    /// kinds against the request where there is one.
-    pub fn prefers_request(self) -> bool {
-        self != CheckKind::Supported
-    }
-
-    /// What the answer to this kind means, for the system message; `ctx` is
-    /// the label of the block the kind is judged against.
-    fn rule(self, ctx: &str) -> String {
-        match self {
-            CheckKind::Supported => format!(
-                "\"supported\": is the fact supported by the {ctx} block? Answer \"yes\" if {ctx} \
+/// What the answer to this kind means, for the system message; `ctx` is
+/// the label of the block the kind is judged against.
+fn check_rule(kind: CheckKind, ctx: &str) -> String {
+    match kind {
+        CheckKind::Supported => format!(
+            "\"supported\": is the fact supported by the {ctx} block? Answer \"yes\" if {ctx} \
 states the fact or it follows directly from what {ctx} says. Answer \"no\" if {ctx} does not \
 contain it, says something different or contradicts it. Judge only by {ctx}, not by your own \
 knowledge of the world."
-            ),
-            CheckKind::MainFocus => format!(
-                "\"main_focus\": is the fact about the main focus of the {ctx} block, that is, \
+        ),
+        CheckKind::MainFocus => format!(
+            "\"main_focus\": is the fact about the main focus of the {ctx} block, that is, \
 the central question, request or topic the response was written for? Answer \"yes\" if it is, \
 and \"no\" if it is about a side issue, wanders off on a tangent, or deals with something {ctx} \
 does not call for."
-            ),
-            CheckKind::HelpfulExtra => format!(
-                "\"helpful_extra\": is the fact extra information that the core answer to the \
+        ),
+        CheckKind::HelpfulExtra => format!(
+            "\"helpful_extra\": is the fact extra information that the core answer to the \
 {ctx} block does not strictly need but that would still help the reader, such as a useful tip, \
 a relevant example, a caution or a pointer to a next step? Answer \"no\" if the fact is part of \
 the core answer itself, or if it adds nothing of use."
-            ),
-            CheckKind::Misleading => format!(
-                "\"misleading\": could the fact be wrong or mislead the reader: a factual error, \
+        ),
+        CheckKind::Misleading => format!(
+            "\"misleading\": could the fact be wrong or mislead the reader: a factual error, \
 unsafe or harmful advice, an unfounded assumption about the person asking, a conspiracy or \
 pseudo-scientific claim, or a statement made with more certainty than it deserves? Answer \
 \"no\" if the fact is accurate and fairly stated. Use your own knowledge as well as {ctx}."
-            ),
-        }
+        ),
     }
 }
 
@@ -509,7 +443,7 @@ one of them, answer each of these questions with \"yes\" or \"no\":",
         for &k in &kinds {
             let ctx = check_label(k, request.is_some(), source.is_some()).unwrap_or("SOURCE");
             rules.push_str("\n- ");
-            rules.push_str(&k.rule(ctx));
+            rules.push_str(&check_rule(k, ctx));
         }
         form.push(format!(
             "\"response_facts\": [{}, {}, ...]",
@@ -582,103 +516,11 @@ answer to each question, and no entries for numbers that do not exist.",
 // ---------------------------------------------------------------------------
 // Response-level judgements
 
-/// One part of [`response_judgements`] (METHOD.md §6).
-///
-/// | part | reply keys | factor value |
-/// |---|---|---|
-/// | `Intent`, `IntentSummary` | `intent_alignment` | aligned 2, partially 1, not aligned 0 |
-/// | `Formality` | `context_formality`, `response_formality`, `formality_alignment` | aligned 2, partially 1, not aligned 0 |
-/// | `Receptiveness` | `receptiveness` | yes 1, no 0 |
-/// | `Fluency` | `fluency` (1–5) | [`super::parse::rating_to_unit`] |
-/// | `Coherence` | `coherence` (1–5) | [`super::parse::rating_to_unit`] |
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum JudgementPart {
-    /// Does the response serve the purpose of the request it answers?
-    /// Judged against the request, else the source.
-    Intent,
-    /// Does the summary serve the same purpose as the text it summarises?
-    /// Judged against the source, else the request.
-    IntentSummary,
-    /// The formality of the context and of the response, and whether they
-    /// match. Judged against the source, else the request.
-    Formality,
-    /// Does the response clearly answer the core question? Judged against
-    /// the request, else the source.
-    Receptiveness,
-    /// Fluency as a 1–5 rating (when no log-probabilities are available).
-    Fluency,
-    /// Coherence as a summary of the source (else the request; else on its
-    /// own) as a 1–5 rating (when no log-probabilities are available).
-    Coherence,
-}
-
-impl JudgementPart {
-    pub const ALL: [JudgementPart; 6] = [
-        JudgementPart::Intent,
-        JudgementPart::IntentSummary,
-        JudgementPart::Formality,
-        JudgementPart::Receptiveness,
-        JudgementPart::Fluency,
-        JudgementPart::Coherence,
-    ];
-
-    /// A stable name for cache keys and messages: `intent_alignment`,
-    /// `intent_alignment_summary`, `formality_alignment`, `receptiveness`,
-    /// `fluency_rating`, `coherence_rating`.
-    pub fn name(self) -> &'static str {
-        match self {
-            JudgementPart::Intent => "intent_alignment",
-            JudgementPart::IntentSummary => "intent_alignment_summary",
-            JudgementPart::Formality => "formality_alignment",
-            JudgementPart::Receptiveness => "receptiveness",
-            JudgementPart::Fluency => "fluency_rating",
-            JudgementPart::Coherence => "coherence_rating",
-        }
-    }
-
-    /// The factor this part gives.
-    pub fn factor(self) -> Factor {
-        match self {
-            JudgementPart::Intent | JudgementPart::IntentSummary => Factor::IntentAlignment,
-            JudgementPart::Formality => Factor::FormalityAlignment,
-            JudgementPart::Receptiveness => Factor::Receptiveness,
-            JudgementPart::Fluency => Factor::Fluency,
-            JudgementPart::Coherence => Factor::Coherence,
-        }
-    }
-
-    /// Whether the part is judged against the request (else the source),
-    /// `None` for fluency, which needs no context.
-    pub fn prefers_request(self) -> Option<bool> {
-        match self {
-            JudgementPart::Intent | JudgementPart::Receptiveness => Some(true),
-            JudgementPart::IntentSummary | JudgementPart::Formality | JudgementPart::Coherence => {
-                Some(false)
-            }
-            JudgementPart::Fluency => None,
-        }
-    }
-
-    /// The keys of this part's answer in the reply, in reply order.
-    pub fn keys(self) -> &'static [&'static str] {
-        match self {
-            JudgementPart::Intent | JudgementPart::IntentSummary => &["intent_alignment"],
-            JudgementPart::Formality => &[
-                "context_formality",
-                "response_formality",
-                "formality_alignment",
-            ],
-            JudgementPart::Receptiveness => &["receptiveness"],
-            JudgementPart::Fluency => &["fluency"],
-            JudgementPart::Coherence => &["coherence"],
-        }
-    }
-
-    /// The question for the system message; `ctx` is the label of the block
-    /// the part is judged against (`None`: there is none).
-    fn rule(self, ctx: Option<&str>) -> String {
-        let c = ctx.unwrap_or("REQUEST");
-        match self {
+/// The question for the system message; `ctx` is the label of the block
+/// the part is judged against (`None`: there is none).
+fn part_rule(part: JudgementPart, ctx: Option<&str>) -> String {
+    let c = ctx.unwrap_or("REQUEST");
+    match part {
             JudgementPart::Intent => format!(
                 "\"intent_alignment\": does the response serve the purpose of the {c} block? \
 First work out what the person behind it wants to achieve: the purpose, not only the literal \
@@ -725,41 +567,40 @@ things never introduced. Judge the organisation of the text, not its length or i
                     .to_string(),
             },
         }
-    }
+}
 
-    /// The reply form of this part's keys, e.g. `"receptiveness": "yes" | "no"`.
-    fn form(self) -> &'static str {
-        match self {
-            JudgementPart::Intent | JudgementPart::IntentSummary => {
-                r#""intent_alignment": "aligned" | "partially" | "not_aligned""#
-            }
-            JudgementPart::Formality => {
-                r#""context_formality": "formal" | "neutral" | "informal", "response_formality": "formal" | "neutral" | "informal", "formality_alignment": "aligned" | "partially" | "not_aligned""#
-            }
-            JudgementPart::Receptiveness => r#""receptiveness": "yes" | "no""#,
-            JudgementPart::Fluency => r#""fluency": <an integer from 1 to 5>"#,
-            JudgementPart::Coherence => r#""coherence": <an integer from 1 to 5>"#,
+/// The reply form of this part's keys, e.g. `"receptiveness": "yes" | "no"`.
+fn part_form(part: JudgementPart) -> &'static str {
+    match part {
+        JudgementPart::Intent | JudgementPart::IntentSummary => {
+            r#""intent_alignment": "aligned" | "partially" | "not_aligned""#
         }
+        JudgementPart::Formality => {
+            r#""context_formality": "formal" | "neutral" | "informal", "response_formality": "formal" | "neutral" | "informal", "formality_alignment": "aligned" | "partially" | "not_aligned""#
+        }
+        JudgementPart::Receptiveness => r#""receptiveness": "yes" | "no""#,
+        JudgementPart::Fluency => r#""fluency": <an integer from 1 to 5>"#,
+        JudgementPart::Coherence => r#""coherence": <an integer from 1 to 5>"#,
     }
+}
 
-    /// The schema of this part's keys.
-    fn schema(self) -> Vec<(&'static str, Value)> {
-        let label = json!({"type": "string", "enum": ["aligned", "partially", "not_aligned"]});
-        let formality = json!({"type": "string", "enum": ["formal", "neutral", "informal"]});
-        let rating = json!({"type": "integer", "minimum": 1, "maximum": 5});
-        match self {
-            JudgementPart::Intent | JudgementPart::IntentSummary => {
-                vec![("intent_alignment", label)]
-            }
-            JudgementPart::Formality => vec![
-                ("context_formality", formality.clone()),
-                ("response_formality", formality),
-                ("formality_alignment", label),
-            ],
-            JudgementPart::Receptiveness => vec![("receptiveness", yes_no_enum())],
-            JudgementPart::Fluency => vec![("fluency", rating.clone())],
-            JudgementPart::Coherence => vec![("coherence", rating)],
+/// The schema of this part's keys.
+fn part_schema(part: JudgementPart) -> Vec<(&'static str, Value)> {
+    let label = json!({"type": "string", "enum": ["aligned", "partially", "not_aligned"]});
+    let formality = json!({"type": "string", "enum": ["formal", "neutral", "informal"]});
+    let rating = json!({"type": "integer", "minimum": 1, "maximum": 5});
+    match part {
+        JudgementPart::Intent | JudgementPart::IntentSummary => {
+            vec![("intent_alignment", label)]
         }
+        JudgementPart::Formality => vec![
+            ("context_formality", formality.clone()),
+            ("response_formality", formality),
+            ("formality_alignment", label),
+        ],
+        JudgementPart::Receptiveness => vec![("receptiveness", yes_no_enum())],
+        JudgementPart::Fluency => vec![("fluency", rating.clone())],
+        JudgementPart::Coherence => vec![("coherence", rating)],
     }
 }
 
@@ -839,13 +680,13 @@ reference documents)",
     rules.push_str(" Answer each of these questions:");
     for &p in &parts {
         rules.push_str("\n- ");
-        rules.push_str(&p.rule(judgement_label(p, has_r, has_s)));
+        rules.push_str(&part_rule(p, judgement_label(p, has_r, has_s)));
     }
     rules.push_str(
         "\n\nAnswer every question on its own, as if it were the only one asked: do not let one \
 answer sway another.",
     );
-    let form: Vec<&str> = parts.iter().map(|p| p.form()).collect();
+    let form: Vec<&str> = parts.iter().map(|&p| part_form(p)).collect();
     let system = system(
         "You assess a response in several respects.",
         &rules,
@@ -863,7 +704,7 @@ answer sway another.",
         "Assess the response as your instructions ask.\n\n{}",
         blocks.join("\n\n")
     );
-    let props: Vec<(&str, Value)> = parts.iter().flat_map(|p| p.schema()).collect();
+    let props: Vec<(&str, Value)> = parts.iter().flat_map(|&p| part_schema(p)).collect();
     prompt(RESPONSE_JUDGEMENTS, system, user, object_schema(&props))
 }
 
@@ -1250,6 +1091,7 @@ pub fn render(prompt: &Prompt) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::factors::Factor;
 
     #[test]
     fn neutralise_removes_every_delimiter_run() {

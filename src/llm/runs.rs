@@ -18,22 +18,13 @@
 //!   response is preferred (P never ties), so factors extracted from the
 //!   generated texts show what the writer associates with quality.
 
-use serde::{Deserialize, Serialize};
-
-use super::extract::{Answer, Answers, Plan, Question};
 use super::parse::{self, Better, ParseError};
 use super::prompts;
+pub use super::question::Verdict;
+use super::question::{Answer, Answers, GenerateQuestion, JudgeQuestion, Plan, Question};
 use super::Prompt;
 use crate::data::{Dataset, Pair, Preference, TextId, TextStore};
 use crate::factors::Task;
-
-/// A judge's parsed verdict, as cached.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verdict {
-    /// `"1"`, `"2"` or `"tie"`.
-    pub better: String,
-    pub justification: String,
-}
 
 impl Verdict {
     fn better(&self) -> Better {
@@ -63,91 +54,66 @@ pub fn context_text(
     }
 }
 
-/// The prompt of a judge or writer question (`None` for other questions).
-pub fn prompt(q: &Question, ds: &Dataset) -> Option<Prompt> {
-    match *q {
-        Question::Judge {
-            task,
-            input,
-            source,
-            first,
-            second,
-        } => Some(prompts::judge(
-            task,
-            &context_text(task, ds, input, source),
-            ds.text(first),
-            ds.text(second),
-        )),
-        Question::Generate {
-            task,
-            input,
-            source,
-        } => Some(prompts::generate(
-            task,
-            &context_text(task, ds, input, source),
-        )),
-        _ => None,
-    }
+/// The prompt of a judge's question.
+pub fn judge_prompt(q: &JudgeQuestion, ds: &Dataset) -> Prompt {
+    prompts::judge(
+        q.task,
+        &context_text(q.task, ds, q.input, q.source),
+        ds.text(q.first),
+        ds.text(q.second),
+    )
 }
 
-/// Parses a judge's or writer's reply (`None` for other questions).
-pub fn parse_reply(q: &Question, reply: &str) -> Option<Result<Answer, ParseError>> {
-    match q {
-        Question::Judge { .. } => Some(parse::parse_judge(reply).map(|v| {
-            Answer::Verdict {
-                verdict: Verdict {
-                    better: match v.better {
-                        Better::First => "1",
-                        Better::Second => "2",
-                        Better::Tie => "tie",
-                    }
-                    .to_owned(),
-                    justification: v.justification,
-                },
+/// The prompt of a writer's question.
+pub fn generate_prompt(q: &GenerateQuestion, ds: &Dataset) -> Prompt {
+    prompts::generate(q.task, &context_text(q.task, ds, q.input, q.source))
+}
+
+/// Parses a judge's reply into its verdict.
+pub fn parse_verdict(reply: &str) -> Result<Answer, ParseError> {
+    parse::parse_judge(reply).map(|v| Answer::Verdict {
+        verdict: Verdict {
+            better: match v.better {
+                Better::First => "1",
+                Better::Second => "2",
+                Better::Tie => "tie",
             }
-        })),
-        Question::Generate { .. } => {
-            Some(parse::parse_generation(reply).map(|g| Answer::Generations {
-                generations: g.to_vec(),
-            }))
-        }
-        _ => None,
-    }
+            .to_owned(),
+            justification: v.justification,
+        },
+    })
 }
 
-/// The texts a judge's or writer's cache key covers.
-pub fn key_texts(q: &Question, ds: &Dataset) -> Option<Vec<String>> {
-    let t = |id: TextId| ds.text(id).to_owned();
-    match *q {
-        Question::Judge {
-            task,
-            input,
-            source,
-            first,
-            second,
-        } => Some(vec![
-            context_text(task, ds, input, source),
-            t(first),
-            t(second),
-        ]),
-        Question::Generate {
-            task,
-            input,
-            source,
-        } => Some(vec![context_text(task, ds, input, source)]),
-        _ => None,
-    }
+/// Parses a writer's reply into its five responses.
+pub fn parse_generations(reply: &str) -> Result<Answer, ParseError> {
+    parse::parse_generation(reply).map(|g| Answer::Generations {
+        generations: g.to_vec(),
+    })
+}
+
+/// The texts a judge's cache key covers.
+pub fn judge_key_texts(q: &JudgeQuestion, ds: &Dataset) -> Vec<String> {
+    vec![
+        context_text(q.task, ds, q.input, q.source),
+        ds.text(q.first).to_owned(),
+        ds.text(q.second).to_owned(),
+    ]
+}
+
+/// The texts a writer's cache key covers.
+pub fn generate_key_texts(q: &GenerateQuestion, ds: &Dataset) -> Vec<String> {
+    vec![context_text(q.task, ds, q.input, q.source)]
 }
 
 fn judge_question(task: Task, p: &Pair, forward: bool) -> Question {
     let (first, second) = if forward { (p.a, p.b) } else { (p.b, p.a) };
-    Question::Judge {
+    Question::Judge(JudgeQuestion {
         task,
         input: p.input,
         source: p.source,
         first,
         second,
-    }
+    })
 }
 
 /// How a judge is shown each pair (METHOD.md §7).
@@ -394,11 +360,11 @@ pub fn generate_plan(ds: &Dataset, task: Task, limit: Option<usize>) -> Plan {
             break;
         }
         if seen.insert(p.cluster) {
-            first.push(Question::Generate {
+            first.push(Question::Generate(GenerateQuestion {
                 task,
                 input: p.input,
                 source: p.source,
-            });
+            }));
         }
     }
     Plan {
@@ -436,7 +402,7 @@ pub fn generated_dataset(ds: &Dataset, plan: &Plan, answers: &Answers) -> Genera
     let mut cluster = 0u32;
     let mut line = 0u64;
     for q in &plan.first {
-        let Question::Generate { input, source, .. } = *q else {
+        let Question::Generate(GenerateQuestion { input, source, .. }) = *q else {
             continue;
         };
         let Some(Answer::Generations { generations }) = answers.get(q) else {
@@ -584,7 +550,9 @@ mod tests {
             .first
             .iter()
             .zip(&d.pairs)
-            .filter(|(q, p)| matches!(q, Question::Judge { first, .. } if *first == p.a))
+            .filter(
+                |(q, p)| matches!(q, Question::Judge(JudgeQuestion { first, .. }) if *first == p.a),
+            )
             .count();
         assert!(
             (80..=120).contains(&a_first),
@@ -630,7 +598,10 @@ mod tests {
         let keys: Vec<String> = plan
             .first
             .iter()
-            .map(|q| question_key(&cfg, q, &prompt(q, &d).unwrap(), &d, &Answers::default()))
+            .map(|q| {
+                let p = crate::llm::ask::prompt(q, &d, &Answers::default(), Default::default());
+                question_key(&cfg, q, &p.unwrap(), &d, &Answers::default())
+            })
             .collect();
         // The keys of the first pair's two questions as earlier versions
         // computed them (A first, then B first): answers already paid for
@@ -651,6 +622,11 @@ mod tests {
         assert_eq!(g.first.len(), 2);
         assert_eq!(generate_plan(&d, Task::Helpful, Some(1)).first.len(), 1);
         let q = g.first[0];
+        let parse_reply = |q: &Question, reply: &str| match q {
+            Question::Judge(_) => Some(parse_verdict(reply)),
+            Question::Generate(_) => Some(parse_generations(reply)),
+            Question::Factor(_) => None,
+        };
         let five = (1..=5)
             .map(|k| format!("SCORE {k}\nAnswer number {k}."))
             .collect::<Vec<_>>()
@@ -660,7 +636,6 @@ mod tests {
             Some(Ok(Answer::Generations { .. }))
         ));
         assert!(matches!(parse_reply(&q, "SCORE 1\nonly one"), Some(Err(_))));
-        assert!(parse_reply(&Question::Facts(d.pairs[0].a), "x").is_none());
         let j = judge_plan(&d, Task::Helpful, JudgeOrder::Single { seed: 1 }).first[0];
         assert!(matches!(
             parse_reply(&j, r#"{"better": "tie", "justification": "same"}"#),

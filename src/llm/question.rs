@@ -1,0 +1,687 @@
+//! Questions to a model and their answers, one variant per family:
+//!
+//! - [`Question::Factor`]: the questions behind the LLM factors
+//!   ([`FactorQuestion`]; planned, prompted and parsed by [`super::extract`]);
+//! - [`Question::Judge`]: a judge's verdict on a pair shown in one order
+//!   ([`JudgeQuestion`], see [`super::runs`]);
+//! - [`Question::Generate`]: a writer's five responses for one input
+//!   ([`GenerateQuestion`], see [`super::runs`]).
+//!
+//! Also the parts the combined factor questions ask ([`JudgementPart`],
+//! [`CheckKind`]) and their one-byte sets, the answers as cached
+//! ([`Answer`]), the answers known so far ([`Answers`]) and a run's plan
+//! ([`Plan`]). What a question asks of a model (its prompt, the texts of its
+//! cache key, its reply parsed) is dispatched per family by [`super::ask`].
+//! This module depends on neither family's module, so `extract` and `runs`
+//! depend on it and not on each other.
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Task, TextId};
+use crate::factors::Factor;
+
+/// A small enum whose values a [`Set`] can hold: at most 8, listed in `ALL`.
+pub trait Member: Copy + PartialEq + std::fmt::Debug + 'static {
+    /// Every value, in the order sets list them.
+    const ALL: &'static [Self];
+}
+
+impl Member for JudgementPart {
+    const ALL: &'static [Self] = &JudgementPart::ALL;
+}
+
+impl Member for CheckKind {
+    const ALL: &'static [Self] = &CheckKind::ALL;
+}
+
+/// A set of a [`Member`] enum's values as one byte, with the traits a map
+/// key needs.
+pub struct Set<T>(u8, std::marker::PhantomData<T>);
+
+/// The parts a combined judgement question asks.
+pub type JudgementParts = Set<JudgementPart>;
+/// The kinds of check a fact-check question asks.
+pub type CheckKinds = Set<CheckKind>;
+
+impl<T: Member> Set<T> {
+    fn bit(x: T) -> u8 {
+        let i = T::ALL.iter().position(|&y| y == x).unwrap_or_default();
+        1 << i
+    }
+
+    pub fn insert(&mut self, x: T) {
+        self.0 |= Self::bit(x);
+    }
+
+    pub fn contains(self, x: T) -> bool {
+        self.0 & Self::bit(x) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The values, in `T::ALL` order.
+    pub fn to_vec(self) -> Vec<T> {
+        T::ALL
+            .iter()
+            .copied()
+            .filter(|&x| self.contains(x))
+            .collect()
+    }
+}
+
+impl<T> Clone for Set<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Set<T> {}
+impl<T> Default for Set<T> {
+    fn default() -> Self {
+        Set(0, std::marker::PhantomData)
+    }
+}
+impl<T> PartialEq for Set<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<T> Eq for Set<T> {}
+impl<T> std::hash::Hash for Set<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+impl<T> PartialOrd for Set<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for Set<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+impl<T: Member> std::fmt::Debug for Set<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.to_vec()).finish()
+    }
+}
+
+impl<T: Member> FromIterator<T> for Set<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut s = Set::default();
+        for x in iter {
+            s.insert(x);
+        }
+        s
+    }
+}
+
+/// A yes/no question asked about every atomic fact of a response
+/// (METHOD.md §6), one of the parts of [`fact_checks`](super::prompts::fact_checks).
+///
+/// Which answer counts toward which factor (the share is over the facts):
+///
+/// | kind | reply key | factor | counted answer |
+/// |---|---|---|---|
+/// | `Supported` (against the source, else the request) | `supported` | hallucination | "no" |
+/// | `MainFocus` (against the request, else the source) | `main_focus` | off_focus | "no" |
+/// | `HelpfulExtra` (against the request, else the source) | `helpful_extra` | helpfulness | "yes" |
+/// | `Misleading` (against the request, else the source) | `misleading` | misinformation | "yes" |
+///
+/// Source coverage runs the support check the other way round: the source's
+/// facts against the response (reply key `covered`, counted answer "yes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CheckKind {
+    /// Is the fact supported by the reference text?
+    Supported,
+    /// Is the fact about the main focus of the context?
+    MainFocus,
+    /// Is the fact helpful extra information, though not strictly needed?
+    HelpfulExtra,
+    /// Could the fact be wrong or misleading?
+    Misleading,
+}
+
+impl CheckKind {
+    pub const ALL: [CheckKind; 4] = [
+        CheckKind::Supported,
+        CheckKind::MainFocus,
+        CheckKind::HelpfulExtra,
+        CheckKind::Misleading,
+    ];
+
+    /// The key of this kind's answer in each entry of a `fact_checks@1` reply.
+    pub fn key(self) -> &'static str {
+        match self {
+            CheckKind::Supported => "supported",
+            CheckKind::MainFocus => "main_focus",
+            CheckKind::HelpfulExtra => "helpful_extra",
+            CheckKind::Misleading => "misleading",
+        }
+    }
+
+    /// The factor computed from a response's own facts with this check.
+    pub fn factor(self) -> Factor {
+        match self {
+            CheckKind::Supported => Factor::Hallucination,
+            CheckKind::MainFocus => Factor::OffFocus,
+            CheckKind::HelpfulExtra => Factor::Helpfulness,
+            CheckKind::Misleading => Factor::Misinformation,
+        }
+    }
+
+    /// The check kind behind a fact-level factor of a response's own facts.
+    pub fn for_factor(f: Factor) -> Option<CheckKind> {
+        CheckKind::ALL.into_iter().find(|k| k.factor() == f)
+    }
+
+    /// Whether this kind is judged against the request (else the source):
+    /// support is judged against the source where there is one, the other
+    /// kinds against the request where there is one.
+    pub fn prefers_request(self) -> bool {
+        self != CheckKind::Supported
+    }
+}
+
+/// One part of [`response_judgements`](super::prompts::response_judgements) (METHOD.md §6).
+///
+/// | part | reply keys | factor value |
+/// |---|---|---|
+/// | `Intent`, `IntentSummary` | `intent_alignment` | aligned 2, partially 1, not aligned 0 |
+/// | `Formality` | `context_formality`, `response_formality`, `formality_alignment` | aligned 2, partially 1, not aligned 0 |
+/// | `Receptiveness` | `receptiveness` | yes 1, no 0 |
+/// | `Fluency` | `fluency` (1–5) | [`super::parse::rating_to_unit`] |
+/// | `Coherence` | `coherence` (1–5) | [`super::parse::rating_to_unit`] |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JudgementPart {
+    /// Does the response serve the purpose of the request it answers?
+    /// Judged against the request, else the source.
+    Intent,
+    /// Does the summary serve the same purpose as the text it summarises?
+    /// Judged against the source, else the request.
+    IntentSummary,
+    /// The formality of the context and of the response, and whether they
+    /// match. Judged against the source, else the request.
+    Formality,
+    /// Does the response clearly answer the core question? Judged against
+    /// the request, else the source.
+    Receptiveness,
+    /// Fluency as a 1–5 rating (when no log-probabilities are available).
+    Fluency,
+    /// Coherence as a summary of the source (else the request; else on its
+    /// own) as a 1–5 rating (when no log-probabilities are available).
+    Coherence,
+}
+
+impl JudgementPart {
+    pub const ALL: [JudgementPart; 6] = [
+        JudgementPart::Intent,
+        JudgementPart::IntentSummary,
+        JudgementPart::Formality,
+        JudgementPart::Receptiveness,
+        JudgementPart::Fluency,
+        JudgementPart::Coherence,
+    ];
+
+    /// A stable name for cache keys and messages: `intent_alignment`,
+    /// `intent_alignment_summary`, `formality_alignment`, `receptiveness`,
+    /// `fluency_rating`, `coherence_rating`.
+    pub fn name(self) -> &'static str {
+        match self {
+            JudgementPart::Intent => "intent_alignment",
+            JudgementPart::IntentSummary => "intent_alignment_summary",
+            JudgementPart::Formality => "formality_alignment",
+            JudgementPart::Receptiveness => "receptiveness",
+            JudgementPart::Fluency => "fluency_rating",
+            JudgementPart::Coherence => "coherence_rating",
+        }
+    }
+
+    /// The factor this part gives.
+    pub fn factor(self) -> Factor {
+        match self {
+            JudgementPart::Intent | JudgementPart::IntentSummary => Factor::IntentAlignment,
+            JudgementPart::Formality => Factor::FormalityAlignment,
+            JudgementPart::Receptiveness => Factor::Receptiveness,
+            JudgementPart::Fluency => Factor::Fluency,
+            JudgementPart::Coherence => Factor::Coherence,
+        }
+    }
+
+    /// Whether the part is judged against the request (else the source),
+    /// `None` for fluency, which needs no context.
+    pub fn prefers_request(self) -> Option<bool> {
+        match self {
+            JudgementPart::Intent | JudgementPart::Receptiveness => Some(true),
+            JudgementPart::IntentSummary | JudgementPart::Formality | JudgementPart::Coherence => {
+                Some(false)
+            }
+            JudgementPart::Fluency => None,
+        }
+    }
+
+    /// The keys of this part's answer in the reply, in reply order.
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            JudgementPart::Intent | JudgementPart::IntentSummary => &["intent_alignment"],
+            JudgementPart::Formality => &[
+                "context_formality",
+                "response_formality",
+                "formality_alignment",
+            ],
+            JudgementPart::Receptiveness => &["receptiveness"],
+            JudgementPart::Fluency => &["fluency"],
+            JudgementPart::Coherence => &["coherence"],
+        }
+    }
+}
+
+/// One question to a model, in terms of the dataset's texts: one variant per
+/// family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Question {
+    /// A question behind LLM factors ([`super::extract`]).
+    Factor(FactorQuestion),
+    /// A judge's verdict on a pair shown in one order (`judge_<task>@1`,
+    /// see [`super::runs`]).
+    Judge(JudgeQuestion),
+    /// A writer's five responses for one input (`generate_<task>@1`).
+    Generate(GenerateQuestion),
+}
+
+/// A question behind LLM factors.
+///
+/// Context fields hold only the texts some asked part is judged against
+/// (`request`: the pair's input; `source`: the pair's source), so that
+/// questions that would render the same prompt are equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FactorQuestion {
+    /// The atomic facts of a text (a response, or a source for coverage).
+    Facts(TextId),
+    /// The needed response-level judgements of one response
+    /// (`response_judgements@1`).
+    Judgements {
+        response: TextId,
+        request: Option<TextId>,
+        source: Option<TextId>,
+        parts: JudgementParts,
+    },
+    /// Fluency and/or coherence as bare yes/no answers read with
+    /// log-probabilities: `fluency_coherence@1` for both, else `fluency@1` or
+    /// `coherence@1`. `document` is the coherence reference (the source,
+    /// else the input; `None`: the response itself, as in UniEval).
+    FluencyCoherence {
+        response: TextId,
+        document: Option<TextId>,
+        fluency: bool,
+        coherence: bool,
+    },
+    /// Every needed check of the facts of `text` (a response), against the
+    /// `request` and/or `source` blocks, and, when `coverage` is a text, the
+    /// facts of that text (the source) checked against the response
+    /// (`fact_checks@1`).
+    Checks {
+        text: TextId,
+        request: Option<TextId>,
+        source: Option<TextId>,
+        kinds: CheckKinds,
+        coverage: Option<TextId>,
+    },
+    /// The source's facts checked against the response, when no check of
+    /// the response's own facts is needed (`fact_checks@1`, coverage only).
+    SourceCoverage { source: TextId, response: TextId },
+}
+
+/// A judge's verdict on a pair shown in one order: `first` as "Response 1".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JudgeQuestion {
+    pub task: Task,
+    pub input: Option<TextId>,
+    pub source: Option<TextId>,
+    pub first: TextId,
+    pub second: TextId,
+}
+
+/// A writer's five responses for one input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GenerateQuestion {
+    pub task: Task,
+    pub input: Option<TextId>,
+    pub source: Option<TextId>,
+}
+
+impl Question {
+    /// The facts question of a text.
+    pub fn facts(t: TextId) -> Question {
+        Question::Factor(FactorQuestion::Facts(t))
+    }
+
+    /// Whether this is a second-stage fact check (it needs the facts).
+    pub fn is_check(&self) -> bool {
+        matches!(
+            self,
+            Question::Factor(FactorQuestion::Checks { .. } | FactorQuestion::SourceCoverage { .. })
+        )
+    }
+}
+
+impl From<FactorQuestion> for Question {
+    fn from(q: FactorQuestion) -> Question {
+        Question::Factor(q)
+    }
+}
+
+/// A parsed answer, as stored in the cache (`value`). Serialised untagged:
+/// facts as a list of strings, the combined answers as an object with one
+/// distinguishing key (`{"judgements": {…}}`, `{"fact_checks": {…}}`). The
+/// combined answers are boxed to keep the enum small.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Facts(Vec<String>),
+    Judgements {
+        judgements: Box<Judgements>,
+    },
+    FactChecks {
+        fact_checks: Box<FactChecks>,
+    },
+    /// A judge's verdict.
+    Verdict {
+        verdict: Verdict,
+    },
+    /// A writer's five responses, for scores 1..5 in order.
+    Generations {
+        generations: Vec<String>,
+    },
+}
+
+/// Factor values from response-level questions (a [`FactorQuestion::Judgements`]
+/// or [`FactorQuestion::FluencyCoherence`]), `None` where not asked. Alignment
+/// labels are 2/1/0, receptiveness 1/0, fluency and coherence in [0, 1].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Judgements {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_alignment: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formality_alignment: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receptiveness: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fluency: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coherence: Option<f64>,
+}
+
+impl Judgements {
+    /// The value of factor `f`, if this answer holds it.
+    pub fn get(&self, f: Factor) -> Option<f64> {
+        match f {
+            Factor::IntentAlignment => self.intent_alignment,
+            Factor::FormalityAlignment => self.formality_alignment,
+            Factor::Receptiveness => self.receptiveness,
+            Factor::Fluency => self.fluency,
+            Factor::Coherence => self.coherence,
+            _ => None,
+        }
+    }
+}
+
+/// The answers of a fact-check question, one per fact in fact order
+/// (`true` = yes), `None` where not asked.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactChecks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported: Option<Vec<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_focus: Option<Vec<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helpful_extra: Option<Vec<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misleading: Option<Vec<bool>>,
+    /// The source's facts: supported by the response?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covered: Option<Vec<bool>>,
+}
+
+impl FactChecks {
+    /// The answers for one check kind of the response's facts.
+    pub fn kind(&self, k: CheckKind) -> Option<&[bool]> {
+        match k {
+            CheckKind::Supported => self.supported.as_deref(),
+            CheckKind::MainFocus => self.main_focus.as_deref(),
+            CheckKind::HelpfulExtra => self.helpful_extra.as_deref(),
+            CheckKind::Misleading => self.misleading.as_deref(),
+        }
+    }
+
+    pub(crate) fn set(&mut self, k: CheckKind, answers: Vec<bool>) {
+        let slot = match k {
+            CheckKind::Supported => &mut self.supported,
+            CheckKind::MainFocus => &mut self.main_focus,
+            CheckKind::HelpfulExtra => &mut self.helpful_extra,
+            CheckKind::Misleading => &mut self.misleading,
+        };
+        *slot = Some(answers);
+    }
+}
+
+/// A judge's parsed verdict, as cached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// `"1"`, `"2"` or `"tie"`.
+    pub better: String,
+    pub justification: String,
+}
+
+/// Where the answer behind an LLM factor of one pair side lives: the factor,
+/// the response, and the context text the factor is judged against (`None`
+/// for fluency; for coherence, `None` when the pair has no context).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Slot {
+    pub(crate) factor: Factor,
+    pub(crate) response: TextId,
+    pub(crate) reference: Option<TextId>,
+}
+
+impl FactorQuestion {
+    /// The slots this question's answer fills.
+    pub(crate) fn slots(&self) -> Vec<Slot> {
+        let slot = |factor, response, reference| Slot {
+            factor,
+            response,
+            reference,
+        };
+        match *self {
+            FactorQuestion::Facts(_) => vec![],
+            FactorQuestion::Judgements {
+                response,
+                request,
+                source,
+                parts,
+            } => parts
+                .to_vec()
+                .into_iter()
+                .map(|part| {
+                    let reference = match part.prefers_request() {
+                        Some(true) => request.or(source),
+                        Some(false) => source.or(request),
+                        None => None,
+                    };
+                    slot(part.factor(), response, reference)
+                })
+                .collect(),
+            FactorQuestion::FluencyCoherence {
+                response,
+                document,
+                fluency,
+                coherence,
+            } => {
+                let mut out = Vec::new();
+                if fluency {
+                    out.push(slot(Factor::Fluency, response, None));
+                }
+                if coherence {
+                    out.push(slot(Factor::Coherence, response, document));
+                }
+                out
+            }
+            FactorQuestion::Checks {
+                text,
+                request,
+                source,
+                kinds,
+                coverage,
+            } => {
+                let mut out: Vec<Slot> = kinds
+                    .to_vec()
+                    .into_iter()
+                    .map(|k| {
+                        let reference = if k.prefers_request() {
+                            request.or(source)
+                        } else {
+                            source.or(request)
+                        };
+                        slot(k.factor(), text, reference)
+                    })
+                    .collect();
+                if let Some(s) = coverage {
+                    out.push(slot(Factor::SrcCoverage, text, Some(s)));
+                }
+                out
+            }
+            FactorQuestion::SourceCoverage { source, response } => {
+                vec![slot(Factor::SrcCoverage, response, Some(source))]
+            }
+        }
+    }
+}
+
+/// Answers known so far (from the cache or from calls).
+#[derive(Clone, Debug, Default)]
+pub struct Answers {
+    map: FxHashMap<Question, Answer>,
+    /// Which answered question holds each slot.
+    slots: FxHashMap<Slot, Question>,
+}
+
+impl Answers {
+    pub fn insert(&mut self, q: Question, a: Answer) {
+        if let Question::Factor(f) = &q {
+            for s in f.slots() {
+                self.slots.insert(s, q);
+            }
+        }
+        self.map.insert(q, a);
+    }
+
+    pub fn get(&self, q: &Question) -> Option<&Answer> {
+        self.map.get(q)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The facts of a text, if extracted.
+    pub fn facts(&self, t: TextId) -> Option<&[String]> {
+        match self.map.get(&Question::facts(t)) {
+            Some(Answer::Facts(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn at(&self, slot: &Slot) -> Option<&Answer> {
+        self.map.get(self.slots.get(slot)?)
+    }
+}
+
+/// The calls a run asks, in two stages. Built by [`Plan::new`] for the
+/// factor questions (in [`super::extract`]), and by
+/// [`super::runs::judge_plan`] and [`super::runs::generate_plan`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// Questions that need nothing else (facts, response-level judgements,
+    /// fluency and coherence).
+    pub first: Vec<Question>,
+    /// Fact checks, asked once the facts they check are known.
+    pub second: Vec<Question>,
+    /// Unique responses involved.
+    pub unique_responses: usize,
+    /// Unique sources whose facts are extracted (for source coverage).
+    pub unique_sources: usize,
+    /// Facts questions asked only because a text is a source (a source that
+    /// is also a response counts with the responses).
+    pub source_fact_calls: usize,
+}
+
+/// How many calls a plan asks, per unique response and for sources.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallsPerResponse {
+    /// (all calls − source-fact calls) / unique responses. Second-stage
+    /// calls are counted as planned, an upper bound: a check of a response
+    /// without facts needs no call.
+    pub per_unique_response: f64,
+    /// Calls that extract the atomic facts of a source (one per unique
+    /// source that is not also a response).
+    pub source_fact_calls: usize,
+    /// `source_fact_calls` / unique sources (1 when every source's facts
+    /// are extracted once; 0 without sources).
+    pub per_unique_source: f64,
+}
+
+impl Plan {
+    /// All questions.
+    pub fn len(&self) -> usize {
+        self.first.len() + self.second.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls per unique response and for sources: the measure the plan is
+    /// built to keep small (at most 4 per unique response, plus 1 per unique
+    /// source).
+    pub fn calls_per_unique_response(&self) -> CallsPerResponse {
+        let per = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+        CallsPerResponse {
+            per_unique_response: per(
+                self.len().saturating_sub(self.source_fact_calls),
+                self.unique_responses,
+            ),
+            source_fact_calls: self.source_fact_calls,
+            per_unique_source: per(self.source_fact_calls, self.unique_sources),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_hold_every_member_in_one_byte() {
+        fn all_fit<T: Member>() {
+            assert!(T::ALL.len() <= 8, "{:?}", T::ALL);
+            let full: Set<T> = T::ALL.iter().copied().collect();
+            assert_eq!(full.to_vec(), T::ALL);
+            for &x in T::ALL {
+                let one: Set<T> = std::iter::once(x).collect();
+                assert!(one.contains(x) && !one.is_empty());
+                assert_eq!(one.to_vec(), [x]);
+            }
+        }
+        all_fit::<JudgementPart>();
+        all_fit::<CheckKind>();
+    }
+}
