@@ -42,6 +42,13 @@
 //!   on at least 75% of at least 20 decided pairs ([`POSITION_SAME_SIDE`],
 //!   [`POSITION_MIN_VERDICTS`]).
 //!
+//! * **Few inputs.** When the human agent's intervals come from fewer than
+//!   [`MIN_INPUTS_FOR_INTERVALS`](crate::stats::MIN_INPUTS_FOR_INTERVALS)
+//!   inputs (flagged `few_inputs`), the sentences above are preceded by one
+//!   that says so: such intervals cover the truth less often than their
+//!   nominal 95%, so what follows is tentative. Nothing is added when there is
+//!   nothing else to say.
+//!
 //! Agents are named by role: a model in the evaluation setting "as a judge",
 //! in the generation setting "as a writer", in the improvement setting "when
 //! improving responses"; the human agent is "people".
@@ -104,7 +111,22 @@ pub fn summarize(report: &Report) -> Vec<String> {
     for agent in &report.agents {
         out.extend(joint_sentences(agent, &name));
     }
+    if let Some(s) = few_inputs_sentence(human).filter(|_| !out.is_empty()) {
+        out.insert(0, s);
+    }
     out
+}
+
+/// "Only 8 inputs: …" when the human agent's intervals are flagged as coming
+/// from fewer than the minimum of inputs.
+fn few_inputs_sentence(human: &Agent) -> Option<String> {
+    let few = human.factor_scores.values().filter(|f| f.few_inputs);
+    let inputs = few.filter_map(|f| f.inputs).max()?;
+    Some(format!(
+        "Only {inputs} input{}: intervals from fewer than {} inputs cover the truth less often than their nominal 95%, so the statements below are tentative.",
+        if inputs == 1 { "" } else { "s" },
+        crate::stats::MIN_INPUTS_FOR_INTERVALS
+    ))
 }
 
 /// "As a judge, gpt-x" (sentence start) for a model agent.
@@ -835,6 +857,45 @@ mod tests {
             ]
         );
         assert!(!s.iter().any(|l| l.contains("no independent effect")));
+    }
+
+    /// The few-inputs caveat comes first when the human intervals are
+    /// flagged, and never on its own or without the flag.
+    #[test]
+    fn few_inputs_make_the_summary_tentative() {
+        let joint = || {
+            vec![
+                ("novel_words", coef(-0.20, 0.05, [-0.30, -0.10], &[])),
+                ("n_facts", coef(0.40, 0.05, [0.30, 0.50], &[])),
+            ]
+        };
+        let scores = [
+            ("n_facts", 0.25, [0.18, 0.32]),
+            ("novel_words", 0.01, [-0.05, 0.07]),
+        ];
+        let plain = summarize(&report(vec![human_with_joint(
+            &scores,
+            joint(),
+            Vec::new(),
+        )]));
+        assert!(
+            !plain.is_empty() && !plain[0].starts_with("Only"),
+            "{plain:?}"
+        );
+        let mut few = human_with_joint(&scores, joint(), Vec::new());
+        for (i, f) in few.factor_scores.values_mut().enumerate() {
+            f.few_inputs = true;
+            f.inputs = Some(7 + i as u64);
+        }
+        let s = summarize(&report(vec![few.clone()]));
+        assert_eq!(
+            s[0],
+            "Only 8 inputs: intervals from fewer than 10 inputs cover the truth less often than their nominal 95%, so the statements below are tentative."
+        );
+        assert_eq!(&s[1..], &plain[..]);
+        // Nothing else to say: no caveat alone.
+        few.joint = None;
+        assert!(summarize(&report(vec![few])).is_empty());
     }
 
     /// Joint-sentence rules against numbers that must produce them and numbers that must not.
