@@ -32,7 +32,7 @@ use super::extract::{Answer, Answers, ExtractOptions, Plan};
 use super::provider::{
     build_request, parse_response, reply_head, CallError, Completion, ModelConfig, MAX_REPLY_BYTES,
 };
-use super::schedule::{duration_s, TokenBucket};
+use super::schedule::{duration_s, worker_seed, Pacer};
 use super::Prompt;
 use crate::data::{Dataset, Diagnostic};
 use crate::stats::Rng;
@@ -418,14 +418,6 @@ impl AnswerCache for DiskCache {
 /// Progress reports during a run.
 pub type Progress<'a> = &'a (dyn Fn(&RunStats) + Sync);
 
-/// Token buckets shared by the worker threads.
-struct Pacer<'a> {
-    requests: Option<Mutex<TokenBucket>>,
-    tokens: Option<Mutex<TokenBucket>>,
-    start: Instant,
-    stop: &'a (dyn Fn() -> bool + Sync),
-}
-
 /// Sleeps `s` seconds in short naps, returning early once `stop()` is true.
 fn nap(s: f64, stop: &dyn Fn() -> bool) {
     let until = Instant::now() + duration_s(s);
@@ -435,27 +427,6 @@ fn nap(s: f64, stop: &dyn Fn() -> bool) {
             break;
         }
         std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
-    }
-}
-
-impl Pacer<'_> {
-    fn now(&self) -> f64 {
-        self.start.elapsed().as_secs_f64()
-    }
-
-    /// Sleeps until both budgets allow a call of `tokens` (or the run stops).
-    fn pace(&self, tokens: f64) {
-        for (bucket, amount) in [(&self.requests, 1.0), (&self.tokens, tokens)] {
-            if let Some(b) = bucket {
-                loop {
-                    let wait = b.lock().expect("bucket").take(amount, self.now());
-                    if wait <= 0.0 || (self.stop)() {
-                        break;
-                    }
-                    nap(wait.min(5.0), self.stop);
-                }
-            }
-        }
     }
 }
 
@@ -490,15 +461,20 @@ pub fn run_plan(
         stop_reason.lock().expect("reason").get_or_insert(why);
         halt.store(true, Ordering::Relaxed);
     };
-    let pacer = Pacer {
-        requests: settings
-            .requests_per_minute
-            .map(|r| Mutex::new(TokenBucket::per_minute(r, 0.0))),
-        tokens: settings
-            .tokens_per_minute
-            .map(|r| Mutex::new(TokenBucket::per_minute(r, 0.0))),
-        start: Instant::now(),
-        stop: &stopping,
+    let start = Instant::now();
+    let pacer = Mutex::new(Pacer::new(
+        settings.requests_per_minute,
+        settings.tokens_per_minute,
+        0.0,
+    ));
+    // Sleeps until both budgets allow a call of `tokens` (or the run stops).
+    let pace = |tokens: f64| loop {
+        let now = start.elapsed().as_secs_f64();
+        let wait = pacer.lock().map_or(0.0, |mut p| p.take(tokens, now));
+        if wait <= 0.0 || stopping() {
+            break;
+        }
+        nap(wait, &stopping);
     };
     let cfg = llm.config();
     while let Some(jobs) = run.next_stage(ds, &*cache, &mut stats) {
@@ -510,13 +486,11 @@ pub fn run_plan(
         let cx = &run.context(&settings.retry);
         std::thread::scope(|scope| {
             for w in 0..settings.concurrency.clamp(1, jobs.len().max(1)) {
-                let (jobs, next, results, pacer, cache_lock, stats_lock) =
-                    (&jobs, &next, &results, &pacer, &cache_lock, &stats_lock);
+                let (jobs, next, results, pace, cache_lock, stats_lock) =
+                    (&jobs, &next, &results, &pace, &cache_lock, &stats_lock);
                 let (stopping, halt_with, not_stored) = (&stopping, &halt_with, &not_stored);
                 scope.spawn(move || {
-                    let mut rng = Rng::new(
-                        settings.seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                    );
+                    let mut rng = Rng::new(worker_seed(settings.seed, w));
                     let with_stats = |f: &mut dyn FnMut(&mut RunStats)| {
                         let mut s = stats_lock.lock().expect("stats");
                         f(&mut s);
@@ -529,7 +503,7 @@ pub fn run_plan(
                         }
                         let mut job = jobs[i].clone();
                         let step = loop {
-                            pacer.pace(job.token_cost(cfg));
+                            pace(job.token_cost(cfg));
                             if stopping() {
                                 break None;
                             }
