@@ -6,6 +6,7 @@
 pub mod annotations;
 pub mod batch;
 pub mod cache;
+pub mod drive;
 pub mod engine;
 pub mod extract;
 pub mod parse;
