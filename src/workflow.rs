@@ -59,6 +59,8 @@ pub struct Stage {
 }
 
 /// What a finished run gives its edge.
+// One per run, moved once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// The extracted factor values, their record in `run`.
     Extract(LlmValues),
@@ -78,6 +80,7 @@ pub enum Outcome {
 }
 
 /// Where a run is.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     /// The first stage is to be answered.
     First(Stage),
@@ -93,7 +96,7 @@ enum Step {
     Empty,
 }
 
-/// A model run as a state machine: [`next`](Workflow::next) hands out the
+/// A model run as a state machine: [`next_stage`](Workflow::next_stage) hands out the
 /// plan to answer, [`answered`](Workflow::answered) takes its answers back,
 /// [`finish`](Workflow::finish) gives the outcome.
 pub struct Workflow {
@@ -142,7 +145,7 @@ impl Workflow {
     }
 
     /// The next plan to answer; `None` when the run is over.
-    pub fn next(&mut self) -> Option<Stage> {
+    pub fn next_stage(&mut self) -> Option<Stage> {
         let stage = match &self.step {
             Step::First(s) | Step::Second { stage: s, .. } => s.clone(),
             _ => return None,
@@ -151,7 +154,7 @@ impl Workflow {
         Some(stage)
     }
 
-    /// The answers to the stage [`next`](Workflow::next) handed out, with
+    /// The answers to the stage [`next_stage`](Workflow::next_stage) handed out, with
     /// the counts and failures of its run. A cancelled run asks no further
     /// stage.
     pub fn answered(&mut self, answers: Answers, stats: &RunStats, failures: &[FailedItem]) {
@@ -169,7 +172,9 @@ impl Workflow {
         };
         self.step = match std::mem::replace(&mut self.step, Step::Empty) {
             Step::First(stage) => match self.kind {
-                Kind::Extract => Step::Done(Outcome::Extract(self.values(&stage, answers, stats, failures))),
+                Kind::Extract => Step::Done(Outcome::Extract(
+                    self.values(&stage, answers, stats, failures),
+                )),
                 Kind::Judge(order) => Step::Done(Outcome::Judge {
                     outcome: runs::judge_outcome(&stage.dataset, self.task, order, &answers),
                     record: record("judge"),

@@ -233,8 +233,8 @@ pub async fn execute<T: Transport, S: Store>(
         let Some(jobs) = jobs else { break };
         *shared.queue.borrow_mut() = jobs.into();
         shared.progress(true);
-        let loops = (0..settings.concurrency.max(1))
-            .map(|w| shared.worker(worker_seed(settings.seed, w)));
+        let loops =
+            (0..settings.concurrency.max(1)).map(|w| shared.worker(worker_seed(settings.seed, w)));
         futures::future::join_all(loops).await;
         if let Some(why) = shared.stopped.borrow().clone() {
             // Listed, not silently dropped: what the stop left unasked.

@@ -164,7 +164,11 @@ pub struct Pacer {
 
 impl Pacer {
     /// Full buckets for the given rates (`None`: no limit).
-    pub fn new(requests_per_minute: Option<f64>, tokens_per_minute: Option<f64>, now_s: f64) -> Self {
+    pub fn new(
+        requests_per_minute: Option<f64>,
+        tokens_per_minute: Option<f64>,
+        now_s: f64,
+    ) -> Self {
         Pacer {
             requests: requests_per_minute.map(|r| TokenBucket::per_minute(r, now_s)),
             tokens: tokens_per_minute.map(|r| TokenBucket::per_minute(r, now_s)),
@@ -265,6 +269,9 @@ mod tests {
         assert_eq!(p.take(30.0, 12.0), 0.0);
         assert_eq!(Pacer::new(None, None, 0.0).take(1e9, 0.0), 0.0);
         assert_ne!(worker_seed(7, 0), worker_seed(7, 1));
-        assert_eq!(worker_seed(7, 2), 7 ^ 3u64.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        assert_eq!(
+            worker_seed(7, 2),
+            7 ^ 3u64.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        );
     }
 }
