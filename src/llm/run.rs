@@ -30,7 +30,8 @@ pub use super::engine::{question_key, FailedItem, RunSettings, RunStats};
 use super::engine::{AnswerCache, Job, Run, Step};
 use super::extract::{Answer, Answers, ExtractOptions, Plan};
 use super::provider::{
-    build_request, parse_response, reply_head, CallError, Completion, ModelConfig, MAX_REPLY_BYTES,
+    build_request, parse_response, reply_head, CallError, Completion, HttpRequest, ModelConfig,
+    Provider, MAX_REPLY_BYTES,
 };
 use super::schedule::{duration_s, worker_seed, Pacer};
 use super::Prompt;
@@ -48,31 +49,31 @@ pub trait Llm: Sync {
     fn config(&self) -> &ModelConfig;
 }
 
-/// A provider reached over HTTP(S) with a blocking client.
-pub struct HttpLlm {
-    cfg: ModelConfig,
-    key: String,
+/// A blocking HTTP(S) client: the CLI's transport, and the native
+/// [`Transport`](super::drive::Transport) of the async driver (each call
+/// blocks; tests run it under [`block_on`]).
+pub struct BlockingHttp {
     agent: ureq::Agent,
+    /// Redacted from transport errors.
+    base_url: String,
+    start: Instant,
 }
 
-impl HttpLlm {
-    /// A client with a per-request timeout. The key is kept in memory only.
-    pub fn new(cfg: ModelConfig, key: String, timeout: std::time::Duration) -> Self {
-        HttpLlm {
-            cfg,
-            key,
+impl BlockingHttp {
+    /// A client for `cfg`'s server with a per-request timeout.
+    pub fn new(cfg: &ModelConfig, timeout: std::time::Duration) -> Self {
+        BlockingHttp {
             agent: ureq::AgentBuilder::new().timeout(timeout).build(),
+            base_url: cfg.effective_base_url().to_owned(),
+            start: Instant::now(),
         }
     }
-}
 
-impl Llm for HttpLlm {
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-
-    fn complete(&self, prompt: &Prompt) -> Result<Completion, CallError> {
-        let req = build_request(&self.cfg, &self.key, prompt);
+    /// Sends `req` and reads the reply (at most [`MAX_REPLY_BYTES`]).
+    ///
+    /// # Errors
+    /// The transport's or the provider's [`CallError`].
+    pub fn call(&self, provider: Provider, req: &HttpRequest) -> Result<Completion, CallError> {
         let mut r = self.agent.request(req.method, &req.url);
         for (k, v) in &req.headers {
             r = r.set(k, v);
@@ -82,7 +83,7 @@ impl Llm for HttpLlm {
             Err(ureq::Error::Status(_, resp)) => resp,
             Err(ureq::Error::Transport(t)) => {
                 // The message may quote the URL: never its credentials.
-                let base = self.cfg.effective_base_url();
+                let base = self.base_url.as_str();
                 let msg = t
                     .to_string()
                     .replace(base, &super::provider::redact_url(base));
@@ -124,7 +125,75 @@ impl Llm for HttpLlm {
         }
         let body = String::from_utf8(bytes)
             .map_err(|e| CallError::Malformed(format!("the reply is not UTF-8: {e}")))?;
-        parse_response(self.cfg.provider, status, &headers, &body)
+        parse_response(provider, status, &headers, &body)
+    }
+}
+
+impl super::drive::Transport for BlockingHttp {
+    async fn send(
+        &self,
+        provider: Provider,
+        req: &HttpRequest,
+        _timeout_s: f64,
+    ) -> Result<Completion, CallError> {
+        self.call(provider, req)
+    }
+
+    async fn sleep_s(&self, s: f64) {
+        std::thread::sleep(duration_s(s));
+    }
+
+    fn now_s(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+}
+
+/// Runs a future to its end on this thread (parking while it waits): the
+/// native executor of the async driver, for tests and tools.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+/// A provider reached over HTTP(S) with a blocking client.
+pub struct HttpLlm {
+    cfg: ModelConfig,
+    key: String,
+    http: BlockingHttp,
+}
+
+impl HttpLlm {
+    /// A client with a per-request timeout. The key is kept in memory only.
+    pub fn new(cfg: ModelConfig, key: String, timeout: std::time::Duration) -> Self {
+        HttpLlm {
+            http: BlockingHttp::new(&cfg, timeout),
+            cfg,
+            key,
+        }
+    }
+}
+
+impl Llm for HttpLlm {
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    fn complete(&self, prompt: &Prompt) -> Result<Completion, CallError> {
+        let req = build_request(&self.cfg, &self.key, prompt);
+        self.http.call(self.cfg.provider, &req)
     }
 }
 
