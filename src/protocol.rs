@@ -660,19 +660,25 @@ cached and a new run will reuse them"
 
 /// Runs the model of `req` on the session's dataset (factor extraction,
 /// judge or writer), stage by stage with the async
-/// [`drive`](crate::llm::drive) over `transport` and `store`, posting
+/// [`drive`](crate::llm::drive) over `transport`, `clock` and `store`, posting
 /// progress, and returns the final message: the report with the run in it,
 /// or why the run could not start. The worker's run, and the native tests'.
 #[allow(clippy::too_many_arguments)]
-pub async fn run_model<T: crate::llm::drive::Transport, S: crate::llm::drive::Store>(
+pub async fn run_model<T, C, S>(
     session: &std::cell::RefCell<Session>,
     req: &LlmRequest,
     key: &str,
     transport: &T,
+    clock: &C,
     store: &S,
     control: &crate::llm::drive::Control,
     post: &dyn Fn(&FromWorker),
-) -> FromWorker {
+) -> FromWorker
+where
+    T: crate::llm::drive::Transport,
+    C: crate::llm::drive::Clock,
+    S: crate::llm::drive::Store,
+{
     use crate::llm::drive::{execute, Driver};
     if let Err(problems) = req.choice.settings.validate() {
         return FromWorker::LlmFailed {
@@ -698,6 +704,7 @@ pub async fn run_model<T: crate::llm::drive::Transport, S: crate::llm::drive::St
         settings: &req.choice.settings,
         key,
         transport,
+        clock,
         store,
         control,
         progress: &progress,

@@ -2,8 +2,8 @@
 //! factor extraction before them and the writer's second extraction) through
 //! the CLI binary (threads over a blocking client, the disk cache) and
 //! through the worker's path (`protocol::run_model`: the async driver over a
-//! `Transport`, here the blocking client under `block_on`, and an in-memory
-//! store) give the same agents, the same run records and the same number of
+//! `Transport` and a `Clock`, here the blocking client under `block_on`, and
+//! an in-memory store) give the same agents, the same run records and the same number of
 //! calls to the mock server, stage by stage.
 
 #![cfg(not(target_arch = "wasm32"))]
@@ -172,6 +172,7 @@ fn through_worker(data: &str, base: &str, mock: &Mock) -> (Value, [u64; 2]) {
             &session,
             &req,
             "",
+            &transport,
             &transport,
             &store,
             &control,

@@ -1,6 +1,6 @@
 //! The async driver of the [`engine`](super::engine): answers a plan with a
 //! number of async loops taking jobs from one queue, through a [`Transport`]
-//! (send a request, sleep, tell the time) and a [`Store`] (the answer cache,
+//! (send a request), a [`Clock`] (sleep, tell the time) and a [`Store`] (the answer cache,
 //! committed before an answer is used). Target-independent: the worker
 //! drives it with `fetch` and `setTimeout`, native tests with a blocking
 //! client. Pacing and worker seeds are [`schedule`](super::schedule)'s, the
@@ -20,8 +20,7 @@ use super::schedule::{worker_seed, Pacer};
 use crate::data::Dataset;
 use crate::stats::Rng;
 
-/// Sends a provider request and reads the reply, sleeps and tells the time:
-/// what a driver needs of its edge.
+/// Sends a provider request and reads the reply: the edge's HTTP client.
 #[allow(async_fn_in_trait)]
 pub trait Transport {
     /// One call; a timeout aborts it.
@@ -34,6 +33,11 @@ pub trait Transport {
         req: &HttpRequest,
         timeout_s: f64,
     ) -> Result<Completion, CallError>;
+}
+
+/// Sleeps and tells the time: the edge's timer.
+#[allow(async_fn_in_trait)]
+pub trait Clock {
     /// Resolves after `s` seconds.
     async fn sleep_s(&self, s: f64);
     /// Seconds since some fixed moment.
@@ -80,18 +84,19 @@ pub type Progress<'a> = &'a dyn Fn(&RunStats, bool);
 const PROGRESS_EVERY_S: f64 = 0.1;
 
 /// What one run of [`execute`] works with.
-pub struct Driver<'a, T, S> {
+pub struct Driver<'a, T, C, S> {
     pub model: &'a ModelConfig,
     pub settings: &'a RunSettings,
     pub key: &'a str,
     pub transport: &'a T,
+    pub clock: &'a C,
     pub store: &'a S,
     pub control: &'a Control,
     pub progress: Progress<'a>,
 }
 
-struct Shared<'a, 'd, T, S> {
-    d: &'d Driver<'a, T, S>,
+struct Shared<'a, 'd, T, C, S> {
+    d: &'d Driver<'a, T, C, S>,
     run: RefCell<Run>,
     stats: RefCell<RunStats>,
     queue: RefCell<VecDeque<Job>>,
@@ -102,9 +107,9 @@ struct Shared<'a, 'd, T, S> {
     stopped: RefCell<Option<String>>,
 }
 
-impl<T: Transport, S: Store> Shared<'_, '_, T, S> {
+impl<T: Transport, C: Clock, S: Store> Shared<'_, '_, T, C, S> {
     fn progress(&self, force: bool) {
-        let now = self.d.transport.now_s();
+        let now = self.d.clock.now_s();
         if !force && now - self.last_progress.get() < PROGRESS_EVERY_S {
             return;
         }
@@ -114,14 +119,11 @@ impl<T: Transport, S: Store> Shared<'_, '_, T, S> {
 
     async fn pace(&self, tokens: f64) {
         loop {
-            let wait = self
-                .pacer
-                .borrow_mut()
-                .take(tokens, self.d.transport.now_s());
+            let wait = self.pacer.borrow_mut().take(tokens, self.d.clock.now_s());
             if wait <= 0.0 || self.d.control.cancelled.get() {
                 break;
             }
-            self.d.transport.sleep_s(wait).await;
+            self.d.clock.sleep_s(wait).await;
         }
     }
 
@@ -148,7 +150,7 @@ impl<T: Transport, S: Store> Shared<'_, '_, T, S> {
             };
             let step = loop {
                 while control.paused.get() && !control.cancelled.get() {
-                    self.d.transport.sleep_s(0.2).await;
+                    self.d.clock.sleep_s(0.2).await;
                 }
                 self.pace(job.token_cost(&cfg)).await;
                 if self.halted() {
@@ -175,7 +177,7 @@ impl<T: Transport, S: Store> Shared<'_, '_, T, S> {
                 };
                 self.progress(false);
                 match step {
-                    Step::Call { after_s } => self.d.transport.sleep_s(after_s).await,
+                    Step::Call { after_s } => self.d.clock.sleep_s(after_s).await,
                     done => break Some(done),
                 }
             };
@@ -202,8 +204,8 @@ impl<T: Transport, S: Store> Shared<'_, '_, T, S> {
 
 /// Answers one plan: every stage in turn, `concurrency` loops per stage,
 /// until done, stopped or cancelled. Returns the run and its counts.
-pub async fn execute<T: Transport, S: Store>(
-    d: &Driver<'_, T, S>,
+pub async fn execute<T: Transport, C: Clock, S: Store>(
+    d: &Driver<'_, T, C, S>,
     plan: Plan,
     ds: &Dataset,
     opts: ExtractOptions,
@@ -219,7 +221,7 @@ pub async fn execute<T: Transport, S: Store>(
         pacer: RefCell::new(Pacer::new(
             settings.requests_per_minute,
             settings.tokens_per_minute,
-            d.transport.now_s(),
+            d.clock.now_s(),
         )),
         last_progress: Cell::new(0.0),
         stopped: RefCell::new(None),

@@ -138,7 +138,9 @@ impl super::drive::Transport for BlockingHttp {
     ) -> Result<Completion, CallError> {
         self.call(provider, req)
     }
+}
 
+impl super::drive::Clock for BlockingHttp {
     async fn sleep_s(&self, s: f64) {
         std::thread::sleep(duration_s(s));
     }

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::idb::IdbCache;
 use crate::llm::cache::{CacheEntry, MemoryCache};
-use crate::llm::drive::Store;
+use crate::llm::drive::{Clock, Store};
 pub use crate::llm::drive::{Control, Transport};
 use crate::llm::provider::{
     parse_response, reply_head, CallError, Completion, HttpRequest, Provider, MAX_REPLY_BYTES,
@@ -37,10 +37,6 @@ pub async fn sleep_s(s: f64) {
         set_timeout(&resolve, ms);
     });
     let _ = JsFuture::from(p).await;
-}
-
-fn now_s() -> f64 {
-    js_sys::Date::now() / 1000.0
 }
 
 /// `fetch`, through gloo-net. The HTTP status is checked by the core's
@@ -121,13 +117,18 @@ impl Transport for Fetch {
         let (status, headers, body) = result?;
         parse_response(provider, status, &headers, &body)
     }
+}
 
+/// The browser's timer: `setTimeout` and `Date.now`.
+pub struct Timer;
+
+impl Clock for Timer {
     async fn sleep_s(&self, s: f64) {
         sleep_s(s).await;
     }
 
     fn now_s(&self) -> f64 {
-        now_s()
+        js_sys::Date::now() / 1000.0
     }
 }
 
@@ -189,7 +190,8 @@ pub async fn run<T: Transport>(
         Err(message) => return FromWorker::LlmFailed { message },
     };
     let mut msg =
-        crate::protocol::run_model(session, req, key, transport, &caches, control, post).await;
+        crate::protocol::run_model(session, req, key, transport, &Timer, &caches, control, post)
+            .await;
     if let FromWorker::LlmFinished { warning, .. } = &mut msg {
         if caches.warned.get() {
             *warning = Some(
