@@ -26,21 +26,32 @@ use serde_json::Value;
 
 const SEED: u64 = 7;
 
+/// Six pairs: in five one response is marked (the scripted judge prefers
+/// it; the humans do too but in pair 3), the last is unmarked (the mock's
+/// default verdict in both orders: a flip).
 fn dataset() -> String {
-    let mut lines = Vec::new();
-    for i in 0..5 {
-        // The marked response is longer and mostly preferred by the humans.
+    let pair = |i: usize, marked_first: bool, human: &str| {
         let good = format!("GOOD answer {i}. It explains the steps. It adds a tip.");
         let plain = format!("plain answer {i}.");
-        let (a, b, p) = if i % 2 == 0 {
-            (good, plain, "a")
+        let (a, b) = if marked_first {
+            (good, plain)
         } else {
-            (plain, good, "b")
+            (plain, good)
         };
-        let p = if i == 3 { "a" } else { p };
-        lines.push(serde_json::json!({"input": format!("Question {i}?"), "response_a": a, "response_b": b, "preference": p}).to_string());
-    }
-    // An unmarked pair: the mock's default verdict in both orders (a flip).
+        serde_json::json!({"input": format!("Question {i}?"), "response_a": a, "response_b": b, "preference": human})
+            .to_string()
+    };
+    let mut lines: Vec<String> = [
+        (true, "a"),
+        (false, "b"),
+        (true, "a"),
+        (false, "a"),
+        (true, "a"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &(first, human))| pair(i, first, human))
+    .collect();
     lines.push(serde_json::json!({"input": "Question 5?", "response_a": "first plain.", "response_b": "second plain, longer.", "preference": "b"}).to_string());
     lines.join("\n")
 }
