@@ -259,3 +259,72 @@ impl Workflow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{load_bytes, FormatOptions};
+    use crate::llm::provider::Provider;
+
+    fn setup() -> (Rc<Dataset>, ScoreConfig, ModelConfig) {
+        let lines: Vec<String> = (0..3)
+            .map(|i| {
+                serde_json::json!({"input": format!("Q{i}?"), "response_a": format!("A {i}. More."), "response_b": format!("B {i}."), "preference": "a"})
+                    .to_string()
+            })
+            .collect();
+        let ds = load_bytes(lines.join("\n").as_bytes(), FormatOptions::default()).unwrap();
+        let cfg = ScoreConfig {
+            task: Task::Helpful,
+            factors: Some(vec![Factor::Length, Factor::NFacts]),
+            bootstrap: Default::default(),
+        };
+        (Rc::new(ds), cfg, ModelConfig::new(Provider::OpenAi, "m"))
+    }
+
+    #[test]
+    fn each_kind_hands_out_its_stages_and_gives_its_outcome() {
+        let (ds, cfg, model) = setup();
+        // An extraction: one stage, its values with their record.
+        let mut wf = Workflow::new(Kind::Extract, ds.clone(), &cfg, &model);
+        let stage = wf.next_stage().unwrap();
+        assert_eq!((stage.what, stage.plan.len()), ("factors", 6));
+        assert_eq!(stage.opts, ExtractOptions::for_model(&model, Task::Helpful));
+        // Answers for a stage not handed out are ignored.
+        let mut other = Workflow::new(Kind::Extract, ds.clone(), &cfg, &model);
+        other.answered(Answers::default(), &RunStats::default(), &[]);
+        assert!(other.finish().is_none());
+        wf.answered(Answers::default(), &RunStats::default(), &[]);
+        assert!(wf.next_stage().is_none());
+        let Some(Outcome::Extract(v)) = wf.finish() else {
+            panic!("no values")
+        };
+        assert_eq!(
+            (v.run.unwrap().unique_responses, v.options),
+            (6, stage.opts)
+        );
+        // A judge not yet answered has no outcome.
+        let mut wf = Workflow::new(Kind::Judge(JudgeOrder::Both), ds.clone(), &cfg, &model);
+        assert_eq!(wf.first().unwrap().plan.len(), 6, "3 pairs in both orders");
+        assert_eq!(wf.next_stage().unwrap().what, "judge");
+        assert!(wf.finish().is_none());
+        // A writer that wrote nothing asks no second stage.
+        let mut wf = Workflow::new(Kind::Writer { inputs: Some(2) }, ds, &cfg, &model);
+        assert_eq!(wf.next_stage().unwrap().what, "writer");
+        wf.answered(Answers::default(), &RunStats::default(), &[]);
+        assert!(wf.next_stage().is_none());
+        let Some(Outcome::Writer {
+            values,
+            planned,
+            record,
+            ..
+        }) = wf.finish()
+        else {
+            panic!("no writer outcome")
+        };
+        assert_eq!(
+            (values.is_none(), planned, record.kind.as_str()),
+            (true, 2, "writer")
+        );
+    }
+}
