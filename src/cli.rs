@@ -418,6 +418,7 @@ fn cmd_score(args: &[String]) -> Result<String, Failure> {
         }
         Some(provider) => {
             let mut session = LlmSession::open(&f, provider)?;
+            let ds = std::rc::Rc::new(ds);
             let Some(mut llm) = session.extract(&ds, &cfg)? else {
                 return Ok(String::new());
             };
@@ -666,8 +667,21 @@ impl LlmSession {
         })
     }
 
-    fn opts(&self, cfg: &ScoreConfig) -> ExtractOptions {
-        extract_options(&self.mc, cfg)
+    /// Answers every stage of `workflow` (estimate, then the run) and
+    /// returns its outcome. `None`: only the estimate was asked for.
+    fn drive(
+        &mut self,
+        mut workflow: crate::workflow::Workflow,
+    ) -> Result<Option<crate::workflow::Outcome>, Failure> {
+        while let Some(stage) = workflow.next_stage() {
+            let Some((answers, stats, failures)) =
+                self.execute(stage.what, &stage.plan, &stage.dataset, stage.opts)?
+            else {
+                return Ok(None);
+            };
+            workflow.answered(answers, &stats, &failures);
+        }
+        Ok(workflow.finish())
     }
 
     /// Prints the estimate, then (unless `--estimate`) answers the plan with
@@ -767,24 +781,15 @@ impl LlmSession {
     /// `--estimate` only.
     fn extract(
         &mut self,
-        ds: &crate::data::Dataset,
+        ds: &std::rc::Rc<crate::data::Dataset>,
         cfg: &ScoreConfig,
     ) -> Result<Option<LlmValues>, Failure> {
-        let factors = cfg.requested();
-        let opts = self.opts(cfg);
-        let plan = crate::llm::extract::Plan::new(ds, &factors, opts);
-        let Some((answers, stats, failures)) = self.execute("factors", &plan, ds, opts)? else {
-            return Ok(None);
-        };
-        let run = crate::analysis::llm_run_record(
-            ds, &factors, &plan, &self.mc, opts, &stats, &failures, &answers,
-        );
-        Ok(Some(LlmValues {
-            answers,
-            options: opts,
-            run: Some(run),
-            imported: Default::default(),
-        }))
+        use crate::workflow::{Kind, Outcome, Workflow};
+        let wf = Workflow::new(Kind::Extract, ds.clone(), cfg, &self.mc);
+        Ok(match self.drive(wf)? {
+            Some(Outcome::Extract(values)) => Some(values),
+            _ => None,
+        })
     }
 }
 
@@ -839,8 +844,9 @@ fn write_into(path: Option<String>, report: &Report) -> Result<(), Failure> {
 /// `profile judge` and `profile generate`: a model as judge of the dataset's
 /// pairs, or as writer for its inputs, added as an agent to the report.
 fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
-    use crate::agents::{add_agent, judge_agent, writer_agent, RunInfo};
-    use crate::llm::runs;
+    use crate::agents::{add_agent, judge_agent, writer_agent};
+    use crate::llm::runs::JudgeOrder;
+    use crate::workflow::{Kind, Outcome, Workflow};
     let options: Vec<&str> = STUDY_OPTIONS
         .into_iter()
         .chain(["into", "inputs"])
@@ -853,6 +859,7 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
     )?;
     let Study { ds, cfg, info } = load_study(&f, kind)?;
     let into = read_into(&f)?;
+    let ds = std::rc::Rc::new(ds);
     let provider = f
         .values
         .get("provider")
@@ -872,66 +879,47 @@ fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
     let computed = score_report_with(&ds, &cfg, &info, values.as_ref());
     let human = crate::agents::human_side(&ds, &cfg, values.as_ref());
     let single = f.switches.iter().any(|s| s == "single-order");
-    let (agent, alignment) = if kind == "judge" {
+    let run = if kind == "judge" {
         if f.values.contains_key("inputs") {
             return Err(usage_error(
                 "--inputs applies to `profile generate`; use --limit",
             ));
         }
-        let order = runs::JudgeOrder::new(single, cfg.bootstrap.seed);
-        let plan = runs::judge_plan(&ds, cfg.task, order);
-        let opts = session.opts(&cfg);
-        let Some((answers, stats, failures)) = session.execute("judge", &plan, &ds, opts)? else {
-            return Ok(String::new());
-        };
-        let outcome = runs::judge_outcome(&ds, cfg.task, order, &answers);
-        let info = RunInfo {
-            model: &session.mc,
-            stats: &stats,
-            failures: &failures,
-        };
-        judge_agent(
-            &ds,
-            &cfg,
-            values.as_ref(),
-            &outcome,
-            info.record("judge"),
-            &human,
-        )
+        Kind::Judge(JudgeOrder::new(single, cfg.bootstrap.seed))
     } else {
         if single {
             return Err(usage_error("--single-order applies to `profile judge`"));
         }
-        let inputs = parse_num::<usize>(&f, "inputs")?;
-        let plan = runs::generate_plan(&ds, cfg.task, inputs);
-        let opts = session.opts(&cfg);
-        let Some((answers, stats, failures)) = session.execute("writer", &plan, &ds, opts)? else {
-            return Ok(String::new());
-        };
-        let out = runs::generated_dataset(&ds, &plan, &answers);
-        let generated = &out.dataset;
-        let gen_values = if needs_model && !generated.pairs.is_empty() {
-            session.extract(generated, &cfg)?
-        } else {
-            None
-        };
-        let info = RunInfo {
-            model: &session.mc,
-            stats: &stats,
-            failures: &failures,
-        };
-        let extraction = gen_values.as_ref().and_then(|v| v.run.clone());
-        writer_agent(
+        Kind::Writer {
+            inputs: parse_num::<usize>(&f, "inputs")?,
+        }
+    };
+    let workflow = Workflow::new(run, ds.clone(), &cfg, &session.mc);
+    let (agent, alignment) = match session.drive(workflow)? {
+        None => return Ok(String::new()),
+        Some(Outcome::Judge { outcome, record }) => {
+            judge_agent(&ds, &cfg, values.as_ref(), &outcome, record, &human)
+        }
+        Some(Outcome::Writer {
             generated,
-            &out.source_clusters,
-            ds.n_clusters,
-            &cfg,
-            gen_values.as_ref(),
-            plan.first.len() as u64,
-            info.record("writer"),
-            extraction,
-            &human,
-        )
+            values: gen_values,
+            planned,
+            record,
+        }) => {
+            let extraction = gen_values.as_ref().and_then(|v| v.run.clone());
+            writer_agent(
+                &generated.dataset,
+                &generated.source_clusters,
+                ds.n_clusters,
+                &cfg,
+                gen_values.as_ref(),
+                planned,
+                record,
+                extraction,
+                &human,
+            )
+        }
+        Some(Outcome::Extract(_)) => return Err(data_error("not a judge or writer run")),
     };
     if session.estimate_only {
         return Ok(String::new());
@@ -1370,14 +1358,6 @@ fn model_config(f: &Flags, provider: &str) -> Result<ModelConfig, Failure> {
     Ok(mc)
 }
 
-/// How the factors of `cfg` are asked of model `mc`.
-fn extract_options(mc: &ModelConfig, cfg: &ScoreConfig) -> ExtractOptions {
-    ExtractOptions {
-        logprobs: mc.logprobs && mc.provider.offers_logprobs(),
-        summaries: cfg.task == Task::Summarization,
-    }
-}
-
 /// The answer cache in `--cache-dir` (default `.profile-cache`) and its
 /// unreadable lines.
 fn open_cache(f: &Flags) -> Result<(DiskCache, Vec<crate::data::Diagnostic>), Failure> {
@@ -1490,23 +1470,31 @@ fn cmd_batch(args: &[String]) -> Result<String, Failure> {
     };
     let price = price_flags(&f, &mc)?;
     let Study { ds, cfg, .. } = load_study_at(&f, path)?;
-    let opts = extract_options(&mc, &cfg);
-    // What the requests are for: factor extraction (default), a judge or a writer.
+    // What the requests are for: factor extraction (default), a judge or a
+    // writer; the plan is the first stage of the same workflow as a live run.
+    use crate::workflow::{Kind, Workflow};
     let single = f.switches.iter().any(|s| s == "single-order");
-    let plan = match f.values.get("run").map_or("extract", String::as_str) {
-        "extract" => Plan::new(&ds, &cfg.requested(), opts),
-        "judge" => crate::llm::runs::judge_plan(
-            &ds,
-            cfg.task,
-            crate::llm::runs::JudgeOrder::new(single, cfg.bootstrap.seed),
-        ),
-        "writer" => crate::llm::runs::generate_plan(&ds, cfg.task, parse_num(&f, "inputs")?),
+    let kind = match f.values.get("run").map_or("extract", String::as_str) {
+        "extract" => Kind::Extract,
+        "judge" => Kind::Judge(crate::llm::runs::JudgeOrder::new(
+            single,
+            cfg.bootstrap.seed,
+        )),
+        "writer" => Kind::Writer {
+            inputs: parse_num(&f, "inputs")?,
+        },
         other => {
             return Err(usage_error(format!(
                 "--run takes extract, judge or writer, not `{other}`"
             )))
         }
     };
+    let ds = std::rc::Rc::new(ds);
+    let workflow = Workflow::new(kind, ds.clone(), &cfg, &mc);
+    let Some(first) = workflow.first() else {
+        return Err(data_error("nothing to ask"));
+    };
+    let (plan, opts) = (&first.plan, first.opts);
     let (mut cache, bad) = open_cache(&f)?;
     warn_cache_lines(cache.path(), &bad);
     let batch = BatchRun {
@@ -1514,7 +1502,7 @@ fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         mc: &mc,
         ds: &ds,
         opts,
-        plan: &plan,
+        plan,
     };
     if export {
         batch.export(&f, &cache, stage, price)

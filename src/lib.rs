@@ -41,6 +41,7 @@ pub mod state;
 pub mod stats;
 pub mod summary;
 pub mod view;
+pub mod workflow;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

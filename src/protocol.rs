@@ -344,18 +344,12 @@ pub struct RunData {
     pub sample: Option<crate::report::SampleInfo>,
 }
 
-/// Everything a run needs, from [`Session::plan_llm`].
-#[derive(Debug)]
-pub struct LlmJob {
-    /// The loaded dataset the run was planned on.
-    pub loaded: std::rc::Rc<crate::data::Dataset>,
-    /// The pairs it covers (all, or the sample).
-    pub dataset: std::rc::Rc<crate::data::Dataset>,
-    /// How they were chosen (`None`: all pairs).
-    pub sample: Option<crate::report::SampleInfo>,
-    pub factors: Vec<crate::factors::Factor>,
-    pub opts: crate::llm::extract::ExtractOptions,
-    pub plan: crate::llm::extract::Plan,
+/// A model run planned on the session's dataset, from [`Session::plan_model`].
+pub struct ModelRun {
+    /// The pairs it covers (all, or the sample) and the loaded dataset.
+    pub data: RunData,
+    /// What it asks, stage by stage.
+    pub workflow: crate::workflow::Workflow,
 }
 
 impl Session {
@@ -521,99 +515,116 @@ impl Session {
         self.sample = d.sample.is_some().then_some(d);
     }
 
-    /// Plans an LLM run for `req` on the loaded dataset (or a seeded sample
-    /// of its inputs).
+    /// Plans the model run of `req` (factor extraction, judge or writer) on
+    /// the loaded dataset or a seeded sample of its inputs.
     ///
     /// # Errors
-    /// When no dataset is loaded or no requested factor needs a model.
-    pub fn plan_llm(&self, req: &LlmRequest) -> Result<LlmJob, String> {
-        use crate::llm::extract::{ExtractOptions, Plan};
-        let RunData {
-            loaded: full,
-            dataset,
-            sample,
-        } = self.run_dataset(req.choice.sample, req.score.bootstrap.seed)?;
-        let cfg = resolve(&req.score, &full);
-        let factors = cfg.requested();
-        if !factors.iter().any(|f| f.needs_model()) {
-            return Err(
-                "none of the chosen factors needs a model: pick a task or factors such as \
-hallucination or intent alignment"
-                    .into(),
-            );
-        }
-        let opts = ExtractOptions {
-            logprobs: req.choice.model.logprobs && req.choice.model.provider.offers_logprobs(),
-            summaries: cfg.task == crate::factors::Task::Summarization,
+    /// When no dataset is loaded, or an extraction is asked for and no
+    /// requested factor needs a model.
+    pub fn plan_model(&self, req: &LlmRequest) -> Result<ModelRun, String> {
+        use crate::workflow::{Kind, Workflow};
+        let data = self.run_dataset(req.choice.sample, req.score.bootstrap.seed)?;
+        let (kind, cfg) = match req.run {
+            ModelKind::Extract => {
+                let cfg = resolve(&req.score, &data.loaded);
+                if !cfg.requested().iter().any(|f| f.needs_model()) {
+                    return Err(
+                        "none of the chosen factors needs a model: pick a task or factors such \
+as hallucination or intent alignment"
+                            .into(),
+                    );
+                }
+                (Kind::Extract, cfg)
+            }
+            // The same plans and outcomes as `profile judge` and `profile
+            // generate`: a judge sees both orders, or one order per pair by a
+            // coin flip seeded with the report's seed.
+            ModelKind::Judge { single_order } => (
+                Kind::Judge(crate::llm::runs::JudgeOrder::new(
+                    single_order,
+                    req.score.bootstrap.seed,
+                )),
+                resolve(&req.score, &data.dataset),
+            ),
+            ModelKind::Writer { inputs } => {
+                (Kind::Writer { inputs }, resolve(&req.score, &data.dataset))
+            }
         };
-        let plan = Plan::new(&dataset, &factors, opts);
-        Ok(LlmJob {
-            loaded: full,
-            dataset,
-            sample,
-            factors,
-            opts,
-            plan,
-        })
+        let workflow = Workflow::new(kind, data.dataset.clone(), &cfg, &req.choice.model);
+        Ok(ModelRun { data, workflow })
     }
 
-    /// The estimate message for a planned run.
-    pub fn estimate_message(
-        job: &LlmJob,
+    /// The estimate message for the run of `req`. For a writer only the
+    /// writing is estimated (the generated texts' factors are not known yet).
+    pub fn estimate_model(
+        &self,
         req: &LlmRequest,
         cache: &dyn crate::llm::engine::AnswerCache,
     ) -> FromWorker {
+        let run = match self.plan_model(req) {
+            Ok(r) => r,
+            Err(message) => return FromWorker::LlmFailed { message },
+        };
+        let Some(stage) = run.workflow.first() else {
+            return FromWorker::LlmFailed {
+                message: "nothing to ask".into(),
+            };
+        };
         let estimate = crate::llm::engine::estimate(
-            &job.plan,
-            &job.dataset,
-            job.opts,
+            &stage.plan,
+            &stage.dataset,
+            stage.opts,
             &req.choice.model,
             cache,
             req.choice.price,
         );
         FromWorker::LlmEstimate {
             estimate,
-            questions: job.plan.len() as u64,
-            pairs: job.dataset.pairs.len() as u64,
-            unique_responses: job.plan.unique_responses as u64,
-            unique_sources: job.plan.unique_sources as u64,
+            questions: stage.plan.len() as u64,
+            pairs: stage.dataset.pairs.len() as u64,
+            unique_responses: stage.plan.unique_responses as u64,
+            unique_sources: stage.plan.unique_sources as u64,
         }
     }
 
-    /// Keeps a finished (or cancelled) run's answers and returns the report.
-    pub fn finish_llm(
+    /// Keeps a finished (or cancelled) run's results and returns the report
+    /// with them.
+    pub fn finish_model(
         &mut self,
-        job: LlmJob,
+        data: RunData,
+        outcome: Option<crate::workflow::Outcome>,
         req: &LlmRequest,
-        run: crate::llm::engine::Run,
-        stats: &crate::llm::engine::RunStats,
     ) -> FromWorker {
-        if !self.is_loaded(&job.loaded) {
+        use crate::workflow::Outcome;
+        if !self.is_loaded(&data.loaded) {
             return FromWorker::LlmFailed {
                 message: "another dataset was loaded during the run; the answers it got are \
 cached and a new run will reuse them"
                     .into(),
             };
         }
-        let (answers, failures) = run.finish();
-        let record = crate::analysis::llm_run_record(
-            &job.dataset,
-            &job.factors,
-            &job.plan,
-            &req.choice.model,
-            job.opts,
-            stats,
-            &failures,
-            &answers,
-        );
-        self.llm.answers = answers;
-        self.llm.options = job.opts;
-        self.llm.run = Some(record);
-        self.use_sample(RunData {
-            loaded: job.loaded,
-            dataset: job.dataset,
-            sample: job.sample,
-        });
+        let Some(outcome) = outcome else {
+            return FromWorker::LlmFailed {
+                message: "the run ended before it was answered".into(),
+            };
+        };
+        match outcome {
+            Outcome::Extract(values) => {
+                self.llm.answers = values.answers;
+                self.llm.options = values.options;
+                self.llm.run = values.run;
+            }
+            Outcome::Judge { outcome, record } => {
+                self.add_judge(data.dataset.clone(), outcome, record);
+            }
+            Outcome::Writer {
+                generated,
+                values,
+                planned,
+                record,
+            } => self.add_writer(data.dataset.clone(), generated, values, planned, record),
+        }
+        self.use_sample(data);
         match self.report(&req.score) {
             Some(report) => FromWorker::LlmFinished {
                 report,
@@ -645,6 +656,67 @@ cached and a new run will reuse them"
         self.models.clear();
         self.score(score)
     }
+}
+
+/// Runs the model of `req` on the session's dataset (factor extraction,
+/// judge or writer), stage by stage with the async
+/// [`drive`](crate::llm::drive) over `transport`, `clock` and `store`, posting
+/// progress, and returns the final message: the report with the run in it,
+/// or why the run could not start. The worker's run, and the native tests'.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_model<T, C, S>(
+    session: &std::cell::RefCell<Session>,
+    req: &LlmRequest,
+    key: &str,
+    transport: &T,
+    clock: &C,
+    store: &S,
+    control: &crate::llm::drive::Control,
+    post: &dyn Fn(&FromWorker),
+) -> FromWorker
+where
+    T: crate::llm::drive::Transport,
+    C: crate::llm::drive::Clock,
+    S: crate::llm::drive::Store,
+{
+    use crate::llm::drive::{execute, Driver};
+    if let Err(problems) = req.choice.settings.validate() {
+        return FromWorker::LlmFailed {
+            message: problems.join("; "),
+        };
+    }
+    let ModelRun { data, mut workflow } = match session.borrow().plan_model(req) {
+        Ok(r) => r,
+        Err(message) => return FromWorker::LlmFailed { message },
+    };
+    let progress = |stats: &crate::llm::engine::RunStats, paused: bool| {
+        post(&FromWorker::LlmProgress {
+            stats: stats.clone(),
+            cost_usd: req
+                .choice
+                .price
+                .map(|p| p.cost(stats.input_tokens as f64, stats.output_tokens as f64)),
+            paused,
+        });
+    };
+    let driver = Driver {
+        model: &req.choice.model,
+        settings: &req.choice.settings,
+        key,
+        transport,
+        clock,
+        store,
+        control,
+        progress: &progress,
+    };
+    while let Some(stage) = workflow.next_stage() {
+        let (run, stats) = execute(&driver, stage.plan, &stage.dataset, stage.opts).await;
+        let (answers, failures) = run.finish();
+        workflow.answered(answers, &stats, &failures);
+    }
+    session
+        .borrow_mut()
+        .finish_model(data, workflow.finish(), req)
 }
 
 #[cfg(test)]
@@ -714,40 +786,39 @@ mod session_tests {
         use crate::llm::cache::MemoryCache;
         use crate::llm::engine::{Run, RunStats, Step};
         use crate::llm::provider::{Completion, Usage};
-        let job = s.plan_llm(req).unwrap();
-        let mut stats = RunStats::default();
-        let mut run = Run::new(
-            job.plan.clone(),
-            job.opts,
-            req.choice.model.clone(),
-            &mut stats,
-        );
-        let retry = req.choice.settings.retry;
-        while let Some(jobs) = run.next_stage(&job.dataset, &MemoryCache::new(), &mut stats) {
-            for mut j in jobs {
-                let text = j.prompt().user.clone();
-                let response = text.rsplit("<<<").next().unwrap_or_default();
-                let n = response.matches('.').count().max(1);
-                let facts: Vec<String> = (0..n).map(|i| format!("fact {i}")).collect();
-                j.start_call(&mut stats);
-                let step = j.on_result(
-                    Ok(Completion {
-                        text: serde_json::json!({ "facts": facts }).to_string(),
-                        first_token_logprobs: None,
-                        token_logprobs: None,
-                        usage: Usage::default(),
-                        finish: None,
-                        model: None,
-                    }),
-                    &run.context(&retry),
-                    0.0,
-                    &mut stats,
-                );
-                assert!(matches!(step, Step::Done(..)), "{step:?}");
-                run.settle(&j, step, &mut stats);
+        let ModelRun { data, mut workflow } = s.plan_model(req).unwrap();
+        while let Some(stage) = workflow.next_stage() {
+            let mut stats = RunStats::default();
+            let mut run = Run::new(stage.plan, stage.opts, req.choice.model.clone(), &mut stats);
+            let retry = req.choice.settings.retry;
+            while let Some(jobs) = run.next_stage(&stage.dataset, &MemoryCache::new(), &mut stats) {
+                for mut j in jobs {
+                    let text = j.prompt().user.clone();
+                    let response = text.rsplit("<<<").next().unwrap_or_default();
+                    let n = response.matches('.').count().max(1);
+                    let facts: Vec<String> = (0..n).map(|i| format!("fact {i}")).collect();
+                    j.start_call(&mut stats);
+                    let step = j.on_result(
+                        Ok(Completion {
+                            text: serde_json::json!({ "facts": facts }).to_string(),
+                            first_token_logprobs: None,
+                            token_logprobs: None,
+                            usage: Usage::default(),
+                            finish: None,
+                            model: None,
+                        }),
+                        &run.context(&retry),
+                        0.0,
+                        &mut stats,
+                    );
+                    assert!(matches!(step, Step::Done(..)), "{step:?}");
+                    run.settle(&j, step, &mut stats);
+                }
             }
+            let (answers, failures) = run.finish();
+            workflow.answered(answers, &stats, &failures);
         }
-        s.finish_llm(job, req, run, &stats)
+        s.finish_model(data, workflow.finish(), req)
     }
 
     #[test]
@@ -775,15 +846,20 @@ mod session_tests {
             run: Default::default(),
         };
         assert!(s
-            .plan_llm(&req)
-            .unwrap_err()
+            .plan_model(&req)
+            .err()
+            .unwrap()
             .contains("none of the chosen factors"));
         req.score.factors = Some(vec![Factor::Length, Factor::NFacts]);
         // A sample of one input (all its pairs), drawn with the request's seed.
         req.choice.sample = Some(1);
         req.score.bootstrap.seed = SEED_OF_THE_FIRST_INPUT;
-        let job = s.plan_llm(&req).unwrap();
-        assert_eq!((job.dataset.pairs.len(), job.plan.unique_responses), (2, 3));
+        let job = s.plan_model(&req).unwrap();
+        let stage = job.workflow.first().unwrap();
+        assert_eq!(
+            (stage.dataset.pairs.len(), stage.plan.unique_responses),
+            (2, 3)
+        );
         let other = LlmRequest {
             score: ScoreRequest {
                 bootstrap: crate::stats::BootstrapConfig {
@@ -795,7 +871,7 @@ mod session_tests {
             ..req.clone()
         };
         assert_eq!(
-            s.plan_llm(&other).unwrap().dataset.pairs.len(),
+            s.plan_model(&other).unwrap().data.dataset.pairs.len(),
             1,
             "the other input"
         );
@@ -858,20 +934,13 @@ mod session_tests {
             },
             run: Default::default(),
         };
-        let job = s.plan_llm(&req).unwrap();
+        let job = s.plan_model(&req).unwrap();
         let mut fresh = loaded(&data);
         std::mem::swap(&mut s, &mut fresh);
-        let mut stats = Default::default();
-        let run = crate::llm::engine::Run::new(
-            job.plan.clone(),
-            job.opts,
-            req.choice.model.clone(),
-            &mut stats,
-        );
-        assert!(matches!(
-            s.finish_llm(job, &req, run, &stats),
-            FromWorker::LlmFailed { .. }
-        ));
+        let FromWorker::LlmFailed { message } = s.finish_model(job.data, None, &req) else {
+            panic!("not refused")
+        };
+        assert!(message.contains("another dataset was loaded"), "{message}");
         // The key never appears when a request is logged.
         let msg = ToWorker::RunLlm {
             request: req,

@@ -1,6 +1,6 @@
 //! The logic of an extraction run without any I/O, shared by the CLI's
-//! threaded driver ([`super::run`]) and the browser's async driver
-//! (`web::llm`).
+//! threaded driver ([`super::run`]) and the async driver ([`super::drive`],
+//! the worker's).
 //!
 //! A run goes through the plan's stages in order. [`Run::next_stage`] turns a
 //! stage's questions into [`Job`]s: questions answered by the cache are

@@ -7,6 +7,7 @@ pub mod annotations;
 pub mod ask;
 pub mod batch;
 pub mod cache;
+pub mod drive;
 pub mod engine;
 pub mod extract;
 pub mod logprob;

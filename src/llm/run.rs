@@ -30,9 +30,10 @@ pub use super::engine::{question_key, FailedItem, RunSettings, RunStats};
 use super::engine::{AnswerCache, Job, Run, Step};
 use super::extract::{Answer, Answers, ExtractOptions, Plan};
 use super::provider::{
-    build_request, parse_response, reply_head, CallError, Completion, ModelConfig, MAX_REPLY_BYTES,
+    build_request, parse_response, reply_head, CallError, Completion, HttpRequest, ModelConfig,
+    Provider, MAX_REPLY_BYTES,
 };
-use super::schedule::{duration_s, TokenBucket};
+use super::schedule::{duration_s, worker_seed, Pacer};
 use super::Prompt;
 use crate::data::{Dataset, Diagnostic};
 use crate::stats::Rng;
@@ -48,31 +49,31 @@ pub trait Llm: Sync {
     fn config(&self) -> &ModelConfig;
 }
 
-/// A provider reached over HTTP(S) with a blocking client.
-pub struct HttpLlm {
-    cfg: ModelConfig,
-    key: String,
+/// A blocking HTTP(S) client: the CLI's transport, and the native
+/// [`Transport`](super::drive::Transport) of the async driver (each call
+/// blocks; tests run it under [`block_on`]).
+pub struct BlockingHttp {
     agent: ureq::Agent,
+    /// Redacted from transport errors.
+    base_url: String,
+    start: Instant,
 }
 
-impl HttpLlm {
-    /// A client with a per-request timeout. The key is kept in memory only.
-    pub fn new(cfg: ModelConfig, key: String, timeout: std::time::Duration) -> Self {
-        HttpLlm {
-            cfg,
-            key,
+impl BlockingHttp {
+    /// A client for `cfg`'s server with a per-request timeout.
+    pub fn new(cfg: &ModelConfig, timeout: std::time::Duration) -> Self {
+        BlockingHttp {
             agent: ureq::AgentBuilder::new().timeout(timeout).build(),
+            base_url: cfg.effective_base_url().to_owned(),
+            start: Instant::now(),
         }
     }
-}
 
-impl Llm for HttpLlm {
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-
-    fn complete(&self, prompt: &Prompt) -> Result<Completion, CallError> {
-        let req = build_request(&self.cfg, &self.key, prompt);
+    /// Sends `req` and reads the reply (at most [`MAX_REPLY_BYTES`]).
+    ///
+    /// # Errors
+    /// The transport's or the provider's [`CallError`].
+    pub fn call(&self, provider: Provider, req: &HttpRequest) -> Result<Completion, CallError> {
         let mut r = self.agent.request(req.method, &req.url);
         for (k, v) in &req.headers {
             r = r.set(k, v);
@@ -82,7 +83,7 @@ impl Llm for HttpLlm {
             Err(ureq::Error::Status(_, resp)) => resp,
             Err(ureq::Error::Transport(t)) => {
                 // The message may quote the URL: never its credentials.
-                let base = self.cfg.effective_base_url();
+                let base = self.base_url.as_str();
                 let msg = t
                     .to_string()
                     .replace(base, &super::provider::redact_url(base));
@@ -124,7 +125,77 @@ impl Llm for HttpLlm {
         }
         let body = String::from_utf8(bytes)
             .map_err(|e| CallError::Malformed(format!("the reply is not UTF-8: {e}")))?;
-        parse_response(self.cfg.provider, status, &headers, &body)
+        parse_response(provider, status, &headers, &body)
+    }
+}
+
+impl super::drive::Transport for BlockingHttp {
+    async fn send(
+        &self,
+        provider: Provider,
+        req: &HttpRequest,
+        _timeout_s: f64,
+    ) -> Result<Completion, CallError> {
+        self.call(provider, req)
+    }
+}
+
+impl super::drive::Clock for BlockingHttp {
+    async fn sleep_s(&self, s: f64) {
+        std::thread::sleep(duration_s(s));
+    }
+
+    fn now_s(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+}
+
+/// Runs a future to its end on this thread (parking while it waits): the
+/// native executor of the async driver, for tests and tools.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+/// A provider reached over HTTP(S) with a blocking client.
+pub struct HttpLlm {
+    cfg: ModelConfig,
+    key: String,
+    http: BlockingHttp,
+}
+
+impl HttpLlm {
+    /// A client with a per-request timeout. The key is kept in memory only.
+    pub fn new(cfg: ModelConfig, key: String, timeout: std::time::Duration) -> Self {
+        HttpLlm {
+            http: BlockingHttp::new(&cfg, timeout),
+            cfg,
+            key,
+        }
+    }
+}
+
+impl Llm for HttpLlm {
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    fn complete(&self, prompt: &Prompt) -> Result<Completion, CallError> {
+        let req = build_request(&self.cfg, &self.key, prompt);
+        self.http.call(self.cfg.provider, &req)
     }
 }
 
@@ -418,14 +489,6 @@ impl AnswerCache for DiskCache {
 /// Progress reports during a run.
 pub type Progress<'a> = &'a (dyn Fn(&RunStats) + Sync);
 
-/// Token buckets shared by the worker threads.
-struct Pacer<'a> {
-    requests: Option<Mutex<TokenBucket>>,
-    tokens: Option<Mutex<TokenBucket>>,
-    start: Instant,
-    stop: &'a (dyn Fn() -> bool + Sync),
-}
-
 /// Sleeps `s` seconds in short naps, returning early once `stop()` is true.
 fn nap(s: f64, stop: &dyn Fn() -> bool) {
     let until = Instant::now() + duration_s(s);
@@ -435,27 +498,6 @@ fn nap(s: f64, stop: &dyn Fn() -> bool) {
             break;
         }
         std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
-    }
-}
-
-impl Pacer<'_> {
-    fn now(&self) -> f64 {
-        self.start.elapsed().as_secs_f64()
-    }
-
-    /// Sleeps until both budgets allow a call of `tokens` (or the run stops).
-    fn pace(&self, tokens: f64) {
-        for (bucket, amount) in [(&self.requests, 1.0), (&self.tokens, tokens)] {
-            if let Some(b) = bucket {
-                loop {
-                    let wait = b.lock().expect("bucket").take(amount, self.now());
-                    if wait <= 0.0 || (self.stop)() {
-                        break;
-                    }
-                    nap(wait.min(5.0), self.stop);
-                }
-            }
-        }
     }
 }
 
@@ -490,15 +532,20 @@ pub fn run_plan(
         stop_reason.lock().expect("reason").get_or_insert(why);
         halt.store(true, Ordering::Relaxed);
     };
-    let pacer = Pacer {
-        requests: settings
-            .requests_per_minute
-            .map(|r| Mutex::new(TokenBucket::per_minute(r, 0.0))),
-        tokens: settings
-            .tokens_per_minute
-            .map(|r| Mutex::new(TokenBucket::per_minute(r, 0.0))),
-        start: Instant::now(),
-        stop: &stopping,
+    let start = Instant::now();
+    let pacer = Mutex::new(Pacer::new(
+        settings.requests_per_minute,
+        settings.tokens_per_minute,
+        0.0,
+    ));
+    // Sleeps until both budgets allow a call of `tokens` (or the run stops).
+    let pace = |tokens: f64| loop {
+        let now = start.elapsed().as_secs_f64();
+        let wait = pacer.lock().map_or(0.0, |mut p| p.take(tokens, now));
+        if wait <= 0.0 || stopping() {
+            break;
+        }
+        nap(wait, &stopping);
     };
     let cfg = llm.config();
     while let Some(jobs) = run.next_stage(ds, &*cache, &mut stats) {
@@ -510,13 +557,11 @@ pub fn run_plan(
         let cx = &run.context(&settings.retry);
         std::thread::scope(|scope| {
             for w in 0..settings.concurrency.clamp(1, jobs.len().max(1)) {
-                let (jobs, next, results, pacer, cache_lock, stats_lock) =
-                    (&jobs, &next, &results, &pacer, &cache_lock, &stats_lock);
+                let (jobs, next, results, pace, cache_lock, stats_lock) =
+                    (&jobs, &next, &results, &pace, &cache_lock, &stats_lock);
                 let (stopping, halt_with, not_stored) = (&stopping, &halt_with, &not_stored);
                 scope.spawn(move || {
-                    let mut rng = Rng::new(
-                        settings.seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                    );
+                    let mut rng = Rng::new(worker_seed(settings.seed, w));
                     let with_stats = |f: &mut dyn FnMut(&mut RunStats)| {
                         let mut s = stats_lock.lock().expect("stats");
                         f(&mut s);
@@ -529,7 +574,7 @@ pub fn run_plan(
                         }
                         let mut job = jobs[i].clone();
                         let step = loop {
-                            pacer.pace(job.token_cost(cfg));
+                            pace(job.token_cost(cfg));
                             if stopping() {
                                 break None;
                             }

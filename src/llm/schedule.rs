@@ -126,14 +126,12 @@ impl TokenBucket {
         }
     }
 
-    /// Takes `amount` units if available and returns 0; otherwise takes
-    /// nothing and returns how many seconds to wait before trying again. An
-    /// amount above the capacity is treated as the capacity (so it can pass).
-    pub fn take(&mut self, amount: f64, now_s: f64) -> f64 {
+    /// How many seconds until `amount` units are available (0: now); takes
+    /// nothing.
+    pub fn wait_s(&mut self, amount: f64, now_s: f64) -> f64 {
         self.refill(now_s);
         let amount = amount.min(self.capacity);
         if self.level >= amount {
-            self.level -= amount;
             0.0
         } else if self.per_s > 0.0 {
             (amount - self.level) / self.per_s
@@ -141,6 +139,66 @@ impl TokenBucket {
             f64::INFINITY
         }
     }
+
+    /// Takes `amount` units if available and returns 0; otherwise takes
+    /// nothing and returns how many seconds to wait before trying again. An
+    /// amount above the capacity is treated as the capacity (so it can pass).
+    pub fn take(&mut self, amount: f64, now_s: f64) -> f64 {
+        let wait = self.wait_s(amount, now_s);
+        if wait <= 0.0 {
+            self.level -= amount.min(self.capacity);
+        }
+        wait
+    }
+}
+
+/// The requests-per-minute and tokens-per-minute budgets of one run, shared
+/// by its workers: the one pacer of both drivers (the CLI's threads and the
+/// worker's async loops). A call takes one request and its tokens together,
+/// or nothing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pacer {
+    requests: Option<TokenBucket>,
+    tokens: Option<TokenBucket>,
+}
+
+impl Pacer {
+    /// Full buckets for the given rates (`None`: no limit).
+    pub fn new(
+        requests_per_minute: Option<f64>,
+        tokens_per_minute: Option<f64>,
+        now_s: f64,
+    ) -> Self {
+        Pacer {
+            requests: requests_per_minute.map(|r| TokenBucket::per_minute(r, now_s)),
+            tokens: tokens_per_minute.map(|r| TokenBucket::per_minute(r, now_s)),
+        }
+    }
+
+    /// Takes one request and `tokens` tokens and returns 0 when both budgets
+    /// allow them; otherwise takes nothing and returns how many seconds to
+    /// wait before asking again (at most 5, so a stop is seen soon).
+    pub fn take(&mut self, tokens: f64, now_s: f64) -> f64 {
+        let wait = |b: &mut Option<TokenBucket>, amount: f64| {
+            b.as_mut().map_or(0.0, |b| b.wait_s(amount, now_s))
+        };
+        let w = wait(&mut self.requests, 1.0).max(wait(&mut self.tokens, tokens));
+        if w > 0.0 {
+            return w.min(5.0);
+        }
+        for (b, amount) in [(&mut self.requests, 1.0), (&mut self.tokens, tokens)] {
+            if let Some(b) = b {
+                b.take(amount, now_s);
+            }
+        }
+        0.0
+    }
+}
+
+/// The seed of worker `w`'s jitter generator in a run seeded with `seed`:
+/// the one rule of both drivers.
+pub fn worker_seed(seed: u64, w: usize) -> u64 {
+    seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 #[cfg(test)]
@@ -197,5 +255,23 @@ mod tests {
             "oversized requests pass when the bucket is full"
         );
         assert!(t.take(10.0, 0.0) > 0.0);
+    }
+
+    #[test]
+    fn the_pacer_takes_a_request_and_its_tokens_together_or_nothing() {
+        let mut p = Pacer::new(Some(60.0), Some(100.0), 0.0);
+        assert_eq!(p.take(90.0, 0.0), 0.0);
+        // Tokens short: waits, and the request budget is left as it was.
+        let w = p.take(30.0, 0.0);
+        assert!((w - 5.0).abs() < 1e-9, "capped at 5 s: {w}");
+        assert!((p.tokens.as_mut().unwrap().wait_s(30.0, 0.0) - 12.0).abs() < 1e-9);
+        assert_eq!(p.requests.as_mut().unwrap().wait_s(59.0, 0.0), 0.0);
+        assert_eq!(p.take(30.0, 12.0), 0.0);
+        assert_eq!(Pacer::new(None, None, 0.0).take(1e9, 0.0), 0.0);
+        assert_ne!(worker_seed(7, 0), worker_seed(7, 1));
+        assert_eq!(
+            worker_seed(7, 2),
+            7 ^ 3u64.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        );
     }
 }

@@ -1,0 +1,330 @@
+//! The model-run workflow, once for both edges: which plans a run answers,
+//! in which order, and what their answers become. A factor extraction is
+//! one plan; a judge is one plan (both orders, or one seeded order per
+//! pair) whose answers become its outcome and run record; a writer is one
+//! plan whose answers become a generated dataset, then (when a chosen
+//! factor needs a model) a second plan extracting those factors on it.
+//!
+//! Pure and target-independent: the CLI answers each [`Stage`] on threads
+//! over a blocking client (`llm::run`), the worker with async loops over
+//! `fetch` (`llm::drive`); both hand the answers back with
+//! [`Workflow::answered`] and build their agent from [`Workflow::finish`].
+
+use std::rc::Rc;
+
+use crate::agents::RunInfo;
+use crate::analysis::{llm_run_record, LlmValues, ScoreConfig};
+use crate::data::Dataset;
+use crate::factors::{Factor, Task};
+use crate::llm::engine::{FailedItem, RunStats};
+use crate::llm::extract::{Answers, ExtractOptions, Plan};
+use crate::llm::provider::ModelConfig;
+use crate::llm::runs::{self, Generated, JudgeOrder, JudgeOutcome};
+use crate::report::AgentRun;
+
+impl ExtractOptions {
+    /// How questions are asked of model `model` for a `task` dataset: with
+    /// log-probabilities when the model is set to and its provider offers
+    /// them, with summary questions on summarization. The one constructor
+    /// of the CLI, the worker and the session.
+    pub fn for_model(model: &ModelConfig, task: Task) -> ExtractOptions {
+        ExtractOptions {
+            logprobs: model.logprobs && model.provider.offers_logprobs(),
+            summaries: task == Task::Summarization,
+        }
+    }
+}
+
+/// What a model run does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Extracts the chosen model-based factors.
+    Extract,
+    /// Judges the dataset's pairs.
+    Judge(JudgeOrder),
+    /// Writes responses for (at most `inputs` of) the dataset's inputs.
+    Writer { inputs: Option<usize> },
+}
+
+/// One plan to answer.
+#[derive(Clone, Debug)]
+pub struct Stage {
+    /// What it is, for progress lines and messages: `factors`, `judge`,
+    /// `writer`.
+    pub what: &'static str,
+    pub plan: Plan,
+    /// The pairs it is asked on (the writer's second stage: the generated ones).
+    pub dataset: Rc<Dataset>,
+    pub opts: ExtractOptions,
+}
+
+/// What a finished run gives its edge.
+// One per run, moved once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Outcome {
+    /// The extracted factor values, their record in `run`.
+    Extract(LlmValues),
+    Judge {
+        outcome: JudgeOutcome,
+        record: AgentRun,
+    },
+    Writer {
+        generated: Generated,
+        /// The model-based factors of the generated responses (`None`: none
+        /// chosen, nothing generated, or the run was cancelled).
+        values: Option<LlmValues>,
+        /// Inputs the writer was asked about.
+        planned: u64,
+        record: AgentRun,
+    },
+}
+
+/// Where a run is.
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    /// The first stage is to be answered.
+    First(Stage),
+    /// The writer's generated pairs' factors are to be extracted.
+    Second {
+        stage: Stage,
+        generated: Generated,
+        planned: u64,
+        record: AgentRun,
+    },
+    Done(Outcome),
+    /// Handed out or taken.
+    Empty,
+}
+
+/// A model run as a state machine: [`next_stage`](Workflow::next_stage) hands out the
+/// plan to answer, [`answered`](Workflow::answered) takes its answers back,
+/// [`finish`](Workflow::finish) gives the outcome.
+pub struct Workflow {
+    kind: Kind,
+    task: Task,
+    factors: Vec<Factor>,
+    model: ModelConfig,
+    opts: ExtractOptions,
+    step: Step,
+    /// Whether the current stage was handed out and not yet answered.
+    asked: bool,
+}
+
+impl Workflow {
+    /// A run of `kind` on `ds` with the task and factors of `cfg`.
+    pub fn new(kind: Kind, ds: Rc<Dataset>, cfg: &ScoreConfig, model: &ModelConfig) -> Self {
+        let factors = cfg.requested();
+        let opts = ExtractOptions::for_model(model, cfg.task);
+        let (what, plan) = match kind {
+            Kind::Extract => ("factors", Plan::new(&ds, &factors, opts)),
+            Kind::Judge(order) => ("judge", runs::judge_plan(&ds, cfg.task, order)),
+            Kind::Writer { inputs } => ("writer", runs::generate_plan(&ds, cfg.task, inputs)),
+        };
+        Workflow {
+            kind,
+            task: cfg.task,
+            factors,
+            model: model.clone(),
+            opts,
+            step: Step::First(Stage {
+                what,
+                plan,
+                dataset: ds,
+                opts,
+            }),
+            asked: false,
+        }
+    }
+
+    /// The first stage's plan (for an estimate before the run).
+    pub fn first(&self) -> Option<&Stage> {
+        match &self.step {
+            Step::First(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The next plan to answer; `None` when the run is over.
+    pub fn next_stage(&mut self) -> Option<Stage> {
+        let stage = match &self.step {
+            Step::First(s) | Step::Second { stage: s, .. } => s.clone(),
+            _ => return None,
+        };
+        self.asked = true;
+        Some(stage)
+    }
+
+    /// The answers to the stage [`next_stage`](Workflow::next_stage) handed out, with
+    /// the counts and failures of its run. A cancelled run asks no further
+    /// stage.
+    pub fn answered(&mut self, answers: Answers, stats: &RunStats, failures: &[FailedItem]) {
+        if !self.asked {
+            return;
+        }
+        self.asked = false;
+        let record = |kind: &str| {
+            RunInfo {
+                model: &self.model,
+                stats,
+                failures,
+            }
+            .record(kind)
+        };
+        self.step = match std::mem::replace(&mut self.step, Step::Empty) {
+            Step::First(stage) => match self.kind {
+                Kind::Extract => Step::Done(Outcome::Extract(
+                    self.values(&stage, answers, stats, failures),
+                )),
+                Kind::Judge(order) => Step::Done(Outcome::Judge {
+                    outcome: runs::judge_outcome(&stage.dataset, self.task, order, &answers),
+                    record: record("judge"),
+                }),
+                Kind::Writer { .. } => {
+                    let generated = runs::generated_dataset(&stage.dataset, &stage.plan, &answers);
+                    let planned = stage.plan.first.len() as u64;
+                    let record = record("writer");
+                    if self.factors.iter().any(|f| f.needs_model())
+                        && !generated.dataset.pairs.is_empty()
+                        && !stats.cancelled
+                    {
+                        let dataset = Rc::new(generated.dataset.clone());
+                        let plan = Plan::new(&dataset, &self.factors, self.opts);
+                        Step::Second {
+                            stage: Stage {
+                                what: "factors",
+                                plan,
+                                dataset,
+                                opts: self.opts,
+                            },
+                            generated,
+                            planned,
+                            record,
+                        }
+                    } else {
+                        Step::Done(Outcome::Writer {
+                            generated,
+                            values: None,
+                            planned,
+                            record,
+                        })
+                    }
+                }
+            },
+            Step::Second {
+                stage,
+                generated,
+                planned,
+                record,
+            } => Step::Done(Outcome::Writer {
+                values: Some(self.values(&stage, answers, stats, failures)),
+                generated,
+                planned,
+                record,
+            }),
+            other => other,
+        };
+    }
+
+    /// A stage's answers as factor values, with their record.
+    fn values(
+        &self,
+        stage: &Stage,
+        answers: Answers,
+        stats: &RunStats,
+        failures: &[FailedItem],
+    ) -> LlmValues {
+        let run = llm_run_record(
+            &stage.dataset,
+            &self.factors,
+            &stage.plan,
+            &self.model,
+            stage.opts,
+            stats,
+            failures,
+            &answers,
+        );
+        LlmValues {
+            answers,
+            options: stage.opts,
+            run: Some(run),
+            imported: Default::default(),
+        }
+    }
+
+    /// The outcome; `None` while a stage is still to be answered.
+    pub fn finish(self) -> Option<Outcome> {
+        match self.step {
+            Step::Done(o) => Some(o),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{load_bytes, FormatOptions};
+    use crate::llm::provider::Provider;
+
+    fn setup() -> (Rc<Dataset>, ScoreConfig, ModelConfig) {
+        let lines: Vec<String> = (0..3)
+            .map(|i| {
+                serde_json::json!({"input": format!("Q{i}?"), "response_a": format!("A {i}. More."), "response_b": format!("B {i}."), "preference": "a"})
+                    .to_string()
+            })
+            .collect();
+        let ds = load_bytes(lines.join("\n").as_bytes(), FormatOptions::default()).unwrap();
+        let cfg = ScoreConfig {
+            task: Task::Helpful,
+            factors: Some(vec![Factor::Length, Factor::NFacts]),
+            bootstrap: Default::default(),
+        };
+        (Rc::new(ds), cfg, ModelConfig::new(Provider::OpenAi, "m"))
+    }
+
+    #[test]
+    fn each_kind_hands_out_its_stages_and_gives_its_outcome() {
+        let (ds, cfg, model) = setup();
+        // An extraction: one stage, its values with their record.
+        let mut wf = Workflow::new(Kind::Extract, ds.clone(), &cfg, &model);
+        let stage = wf.next_stage().unwrap();
+        assert_eq!((stage.what, stage.plan.len()), ("factors", 6));
+        assert_eq!(stage.opts, ExtractOptions::for_model(&model, Task::Helpful));
+        // Answers for a stage not handed out are ignored.
+        let mut other = Workflow::new(Kind::Extract, ds.clone(), &cfg, &model);
+        other.answered(Answers::default(), &RunStats::default(), &[]);
+        assert!(other.finish().is_none());
+        wf.answered(Answers::default(), &RunStats::default(), &[]);
+        assert!(wf.next_stage().is_none());
+        let Some(Outcome::Extract(v)) = wf.finish() else {
+            panic!("no values")
+        };
+        assert_eq!(
+            (v.run.unwrap().unique_responses, v.options),
+            (6, stage.opts)
+        );
+        // A judge not yet answered has no outcome.
+        let mut wf = Workflow::new(Kind::Judge(JudgeOrder::Both), ds.clone(), &cfg, &model);
+        assert_eq!(wf.first().unwrap().plan.len(), 6, "3 pairs in both orders");
+        assert_eq!(wf.next_stage().unwrap().what, "judge");
+        assert!(wf.finish().is_none());
+        // A writer that wrote nothing asks no second stage.
+        let mut wf = Workflow::new(Kind::Writer { inputs: Some(2) }, ds, &cfg, &model);
+        assert_eq!(wf.next_stage().unwrap().what, "writer");
+        wf.answered(Answers::default(), &RunStats::default(), &[]);
+        assert!(wf.next_stage().is_none());
+        let Some(Outcome::Writer {
+            values,
+            planned,
+            record,
+            ..
+        }) = wf.finish()
+        else {
+            panic!("no writer outcome")
+        };
+        assert_eq!(
+            (values.is_none(), planned, record.kind.as_str()),
+            (true, 2, "writer")
+        );
+    }
+}
