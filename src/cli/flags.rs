@@ -1,0 +1,163 @@
+//! Flags: parsing, the option lists of each command, and the checked numeric fields.
+
+use super::*;
+
+/// Parsed flags: positional arguments and `--name value` / `--switch`.
+pub(super) struct Flags {
+    pub(super) positional: Vec<String>,
+    pub(super) values: BTreeMap<String, String>,
+    pub(super) switches: Vec<String>,
+}
+
+pub(super) fn parse_flags(
+    args: &[String],
+    with_value: &[&str],
+    switches: &[&str],
+) -> Result<Flags, Failure> {
+    let mut f = Flags {
+        positional: Vec::new(),
+        values: BTreeMap::new(),
+        switches: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if let Some(name) = a.strip_prefix("--") {
+            let (name, inline) = match name.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (name, None),
+            };
+            if with_value.contains(&name) {
+                let v = match inline {
+                    Some(v) => v,
+                    None => it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| usage_error(format!("--{name} needs a value")))?,
+                };
+                f.values.insert(name.to_owned(), v);
+            } else if switches.contains(&name) && inline.is_none() {
+                f.switches.push(name.to_owned());
+            } else {
+                return Err(usage_error(format!("unknown option --{name}")));
+            }
+        } else {
+            f.positional.push(a.clone());
+        }
+    }
+    Ok(f)
+}
+
+pub(super) fn open_input(path: &str) -> Result<Box<dyn std::io::Read>, Failure> {
+    if path == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    std::fs::File::open(path)
+        .map(|f| Box::new(f) as Box<dyn std::io::Read>)
+        .map_err(|e| data_error(format!("cannot open {path}: {e}")))
+}
+
+pub(super) fn parse_factors(list: &str) -> Result<Vec<Factor>, Failure> {
+    if list.split(',').all(|s| s.trim().is_empty()) {
+        return Err(usage_error(
+            "--factors takes a comma-separated list of factor ids (see `profile factors`), not an empty one",
+        ));
+    }
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            Factor::from_id(s).ok_or_else(|| {
+                let known: Vec<&str> = Factor::ALL.iter().map(|f| f.id()).collect();
+                usage_error(format!(
+                    "unknown factor `{}`; known factors: {}",
+                    s.trim(),
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Options that only make sense with `--provider`.
+pub(super) const PROVIDER_OPTIONS: [&str; 12] = [
+    "provider",
+    "model",
+    "base-url",
+    "limit",
+    "concurrency",
+    "rpm",
+    "tpm",
+    "timeout",
+    "attempts",
+    "cache-dir",
+    "price-in",
+    "price-out",
+];
+
+/// The options `score`, `judge` and `generate` share.
+pub(super) const STUDY_OPTIONS: [&str; 9] = [
+    "max-record-mb",
+    "task",
+    "factors",
+    "format",
+    "label",
+    "bootstrap",
+    "seed",
+    "sample",
+    "out",
+];
+
+/// `--sample N` (a seeded sample of N inputs with all their pairs, seeded
+/// with `--seed`) or `--limit N` (the first N pairs).
+pub(super) fn selection_flags(f: &Flags, seed: u64) -> Result<Selection, Failure> {
+    match (parse_num::<usize>(f, "sample")?, parse_num::<usize>(f, "limit")?) {
+        (Some(_), Some(_)) => Err(usage_error(
+            "give --sample N (a seeded sample of N inputs) or --limit N (the first N pairs), not both",
+        )),
+        (Some(0), None) => Err(usage_error("--sample takes a number of inputs, at least 1")),
+        (Some(n), None) => Ok(Selection::Inputs { n, seed }),
+        (None, Some(n)) => Ok(Selection::FirstPairs { n }),
+        (None, None) => Ok(Selection::All),
+    }
+}
+
+/// A named option parsed by `parse`; an unknown value is a usage error that
+/// says what is accepted.
+pub(super) fn parse_named<T>(
+    f: &Flags,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    accepted: impl Fn() -> String,
+) -> Result<Option<T>, Failure> {
+    f.values
+        .get(name)
+        .map(|v| {
+            parse(v).ok_or_else(|| usage_error(format!("unknown {name} `{v}`; {}", accepted())))
+        })
+        .transpose()
+}
+
+pub(super) fn parse_num<T: std::str::FromStr>(f: &Flags, name: &str) -> Result<Option<T>, Failure> {
+    f.values
+        .get(name)
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|_| usage_error(format!("--{name} takes a number, not `{v}`")))
+        })
+        .transpose()
+}
+
+/// A numeric flag checked against its range in the table the app's form
+/// uses ([`crate::llm::settings::Field`]).
+pub(super) fn parse_field(
+    f: &Flags,
+    field: crate::llm::settings::Field,
+) -> Result<Option<f64>, Failure> {
+    f.values
+        .get(field.flag)
+        .map(|v| {
+            field
+                .parse(v)
+                .map_err(|why| usage_error(format!("--{} {why}, not `{v}`", field.flag)))
+        })
+        .transpose()
+}

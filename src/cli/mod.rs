@@ -1,0 +1,234 @@
+//! The `profile` command line (native only): argument parsing and output.
+//! Everything it computes comes from the core; this module only reads files,
+//! parses flags and prints.
+
+mod align;
+mod batch;
+mod cache;
+mod flags;
+mod model_run;
+mod score;
+mod session;
+mod study;
+mod table;
+
+use align::*;
+use batch::*;
+use cache::*;
+use flags::*;
+use model_run::*;
+use score::*;
+use session::*;
+use study::*;
+use table::*;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use crate::analysis::{
+    score_report, score_report_with, DatasetInfo, LlmValues, ScoreConfig, Selection,
+};
+use crate::data::{load_reader, Format, FormatOptions, SummEvalLabel};
+use crate::factors::{Factor, Task};
+use crate::llm::extract::{ExtractOptions, Plan};
+use crate::llm::pricing::{price_of, Price};
+use crate::llm::provider::{ModelConfig, Provider};
+use crate::llm::run::DiskCache;
+use crate::report::{Alignment, Report};
+use crate::stats::{BootstrapConfig, PermutationConfig};
+
+const USAGE: &str = "\
+profile: factor-level explanations of human (and model) preferences
+
+USAGE:
+  profile score FILE [--task summarization|helpful|doc_qa] [--factors a,b,...]
+                     [--format NAME] [--label ASPECT] [--bootstrap N] [--seed S]
+                     [--sample N] [--max-record-mb N] [--json] [--out REPORT.json]
+                     [--provider openai|anthropic|gemini|openai-compatible --model M
+                      [--base-url URL] [--limit N] [--concurrency N] [--rpm N] [--tpm N]
+                      [--timeout SECONDS] [--attempts N] [--cache-dir DIR] [--no-logprobs]
+                      [--price-in USD_PER_M --price-out USD_PER_M] [--estimate]]
+                     [--annotations VALUES.jsonl]
+  profile judge FILE --provider P --model M [score's selection and provider options]
+                     [--single-order] [--into REPORT.json]
+                     the model judges every pair (both orders unless --single-order; in
+                     single order each pair's order is a coin flip seeded with --seed)
+  profile generate FILE --provider P --model M [score's selection and provider options]
+                     [--inputs N] [--into REPORT.json]
+                     the model writes responses for scores 1..5 for N inputs
+  profile cache export [--cache-dir DIR]          the LLM answer cache as JSONL
+  profile cache import FILE [--cache-dir DIR]     merge shared answers into the cache
+  profile batch export FILE --provider openai|anthropic|openai-compatible --model M
+                     [--base-url URL] [--task T] [--factors a,b,...] [--format NAME]
+                     [--label ASPECT] [--limit N | --sample N [--seed S]] [--no-logprobs]
+                     [--cache-dir DIR]
+                     [--stage 2] [--price-in USD_PER_M --price-out USD_PER_M]
+                     [--run extract|judge|writer [--single-order] [--inputs N]]
+                     [--out REQUESTS.jsonl]
+  profile batch import RESULTS.jsonl... FILE --provider P --model M [the same
+                     selection flags as the export] [--cache-dir DIR]
+  profile align FILE.json [--permutations N] [--seed S] [--json]
+  profile formats      list the dataset formats
+  profile factors      list the factors and task presets
+  profile --help | --version
+
+FILE is JSONL, a JSON array, or either gzipped; `-` reads standard input.
+The format is detected from the fields; --format overrides it.
+A record (line or array element) over --max-record-mb MiB (default 8, at most 1024) is
+skipped with a diagnostic. --bootstrap takes at most 100000 resamples, --permutations
+at most 1000000.
+--label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance).
+With --provider, factors that need a model are extracted by it; the key comes from
+PROFILE_API_KEY or the provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
+GEMINI_API_KEY), answers are cached in .profile-cache/ (re-runs repeat no paid call),
+and --limit N runs on the first N pairs. --sample N keeps N inputs drawn at random (seeded
+with --seed, recorded in the report) with all their pairs: on grouped data the first pairs are
+a handful of inputs. Before a run the estimated calls, tokens and
+cost are printed; --estimate prints them and stops. --annotations imports factor values
+computed elsewhere: one JSON object per line with `text` (a response) and `factors` (id → value).
+judge and generate add the model as an agent (evaluation / generation setting) beside the
+humans, with its factor scores and its alignment with theirs; --into REPORT.json adds it to an
+existing report of the same data and factors (several models side by side) and rewrites it.
+`profile batch export` writes the requests of the next unanswered stage as an OpenAI Batch API
+or Anthropic Message Batches file (no key is needed or written; --out FILE, else stdout);
+submit it with the provider's tools, then `profile batch import` its results file into the
+cache, and export again until it says nothing is left. `profile score` with the same flags
+then makes no call for what was imported.
+";
+
+/// A command-line failure: the message and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+}
+
+fn usage_error(msg: impl Into<String>) -> Failure {
+    Failure {
+        message: format!("{}\n\n{USAGE}", msg.into()),
+        code: 2,
+    }
+}
+
+fn data_error(msg: impl Into<String>) -> Failure {
+    Failure {
+        message: msg.into(),
+        code: 1,
+    }
+}
+
+/// Runs the CLI with `args` (without the program name), writing to `out`.
+///
+/// # Errors
+/// A [`Failure`] with the message to print on standard error and the exit code.
+pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure> {
+    let Some(cmd) = args.first() else {
+        return Err(usage_error("no command given"));
+    };
+    let rest = &args[1..];
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        let text =
+            command_help(cmd).ok_or_else(|| usage_error(format!("unknown command `{cmd}`")))?;
+        return out
+            .write_all(text.as_bytes())
+            .map_err(|e| data_error(format!("cannot write the output: {e}")));
+    }
+    let text = match cmd.as_str() {
+        "score" => cmd_score(rest)?,
+        "judge" => cmd_model_run(rest, "judge")?,
+        "generate" => cmd_model_run(rest, "generate")?,
+        "align" => cmd_align(rest)?,
+        "cache" => cmd_cache(rest)?,
+        "batch" => cmd_batch(rest)?,
+        "formats" => list_formats(),
+        "factors" => list_factors(),
+        "-h" | "--help" | "help" => USAGE.to_owned(),
+        "-V" | "--version" => format!("profile {}\n", env!("CARGO_PKG_VERSION")),
+        other => return Err(usage_error(format!("unknown command `{other}`"))),
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| data_error(format!("cannot write the output: {e}")))
+}
+
+/// The part of the usage about `cmd` (its `profile cmd …` entries), then
+/// the notes; `None` for an unknown command.
+fn command_help(cmd: &str) -> Option<String> {
+    let (head, rest) = USAGE.split_once("USAGE:\n")?;
+    let (entries, notes) = rest.split_once("\n\n")?;
+    let mut mine = String::new();
+    let mut inside = false;
+    for line in entries.lines() {
+        if let Some(p) = line.strip_prefix("  profile ") {
+            inside = p.split_whitespace().next() == Some(cmd);
+        }
+        if inside {
+            mine.push_str(line);
+            mine.push('\n');
+        }
+    }
+    (!mine.is_empty()).then(|| format!("{head}USAGE:\n{mine}\n{notes}"))
+}
+
+fn list_formats() -> String {
+    let mut s = String::from("formats (detected from the fields of the first record):\n");
+    for f in Format::ALL {
+        let _ = writeln!(s, "  {:<17} {}", f.name(), f.description());
+    }
+    s
+}
+
+fn list_factors() -> String {
+    let mut s = format!(
+        "{:<20} {:<26} {:<14} {:<32} value\n",
+        "factor", "level 2", "level 3", "extraction"
+    );
+    for f in Factor::ALL {
+        let i = f.info();
+        let _ = writeln!(
+            s,
+            "{:<20} {:<26} {:<14} {:<32} {}",
+            f.id(),
+            i.level2,
+            i.level3,
+            i.extraction.label(),
+            i.value
+        );
+    }
+    s.push_str("\ntask presets:\n");
+    for t in Task::ALL {
+        let ids: Vec<&str> = t.factors().iter().map(|f| f.id()).collect();
+        let _ = writeln!(s, "  {:<14} {}", t.id(), ids.join(", "));
+    }
+    s
+}
+
+/// Entry point for the binary: runs and exits with the right code.
+pub fn main() {
+    let mut args: Vec<String> = Vec::new();
+    for (i, a) in std::env::args_os().skip(1).enumerate() {
+        match a.into_string() {
+            Ok(a) => args.push(a),
+            Err(a) => {
+                eprintln!(
+                    "error: argument {} ({}) is not valid UTF-8; give names and paths in UTF-8\n\n{USAGE}",
+                    i + 1,
+                    printable(&a.to_string_lossy())
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    match run(&args, &mut lock) {
+        Ok(()) => {
+            let _ = lock.flush();
+        }
+        Err(f) => {
+            let _ = lock.flush();
+            eprintln!("error: {}", f.message.trim_end());
+            std::process::exit(f.code);
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! A model session: key, settings, cache and the Ctrl-C handling of a run, and how a run's outcome is reported.
+
+use super::*;
+
+/// Ctrl-C (SIGINT) and SIGTERM during a model run: the first stops sending
+/// and lets the calls in flight finish and be stored; a second exits at once.
+#[cfg(unix)]
+#[allow(unsafe_code)] // signal handlers: see each SAFETY comment
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// Set by the first signal; the run's cancel flag.
+    pub static STOP: AtomicBool = AtomicBool::new(false);
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        // Only async-signal-safe calls here: atomics, write(2), _exit(2).
+        if COUNT.fetch_add(1, Ordering::SeqCst) >= 1 {
+            let msg = b"\ninterrupted again: exiting now; answers in flight are lost\n";
+            // SAFETY: write(2) and _exit(2) are async-signal-safe.
+            unsafe {
+                libc::write(2, msg.as_ptr().cast(), msg.len());
+                libc::_exit(130);
+            }
+        }
+        STOP.store(true, Ordering::SeqCst);
+        let msg = b"\ninterrupted: no new calls are sent; waiting for the calls in flight to \
+store their answers (Ctrl-C again quits at once)\n";
+        // SAFETY: write(2) is async-signal-safe.
+        unsafe {
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+        }
+    }
+
+    pub(super) fn set(handler: libc::sighandler_t) {
+        // SAFETY: a zeroed sigaction with an empty mask is valid; the
+        // handler only touches atomics and async-signal-safe calls.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+            libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+        }
+    }
+
+    /// Handles the signals for the duration of a run.
+    pub fn install() {
+        set(on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+    }
+
+    /// Back to the default (terminate) after the run.
+    pub fn uninstall() {
+        set(libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+mod interrupt {
+    pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    pub fn install() {}
+    pub fn uninstall() {}
+}
+
+/// How a model run ended, as the CLI's outcome: the report is only made
+/// from a run that finished and gave something.
+pub(super) fn run_outcome(
+    what: &str,
+    stats: &crate::llm::engine::RunStats,
+    failures: &[crate::llm::engine::FailedItem],
+    cache: &std::path::Path,
+) -> Result<(), Failure> {
+    let list = |items: &[String]| {
+        let mut s: String = items
+            .iter()
+            .take(5)
+            .map(|x| format!("\n  {}", printable(x)))
+            .collect();
+        if items.len() > 5 {
+            let _ = write!(s, "\n  … and {} more", items.len() - 5);
+        }
+        s
+    };
+    if !stats.not_stored.is_empty() {
+        return Err(data_error(format!(
+            "{}\n{} answers were received but not stored (paid for; a re-run asks them again):{}",
+            stats
+                .stopped
+                .as_deref()
+                .unwrap_or("the cache could not be written"),
+            stats.not_stored.len(),
+            list(&stats.not_stored)
+        )));
+    }
+    if stats.cancelled {
+        return Err(Failure {
+            message: format!(
+                "interrupted: {} answers are stored in {} ({} this run); {} questions were not \
+                 asked. Run the same command again to continue: nothing stored is paid again.",
+                stats.succeeded + stats.cache_hits,
+                cache.display(),
+                stats.succeeded,
+                stats.remaining()
+            ),
+            code: 130,
+        });
+    }
+    if let Some(why) = &stats.stopped {
+        return Err(data_error(format!(
+            "{what}: {why}\n{} questions answered (stored in {}), {} failed or not asked",
+            stats.succeeded + stats.cache_hits,
+            cache.display(),
+            stats.failed
+        )));
+    }
+    if stats.failed > 0 && stats.succeeded + stats.cache_hits + stats.skipped_empty == 0 {
+        let reasons: Vec<String> = failures
+            .iter()
+            .take(3)
+            .map(|f| format!("{}: {}", f.question, f.reason))
+            .collect();
+        return Err(data_error(format!(
+            "{what}: nothing usable: all {} questions failed, e.g.:{}",
+            stats.failed,
+            list(&reasons)
+        )));
+    }
+    Ok(())
+}
+
+/// `text` without control characters (ANSI escapes and the like from
+/// names and replies), safe to print on a terminal.
+pub(super) fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .collect()
+}
+
+/// A provider, its key, the disk cache and the pacing a command's model
+/// calls use.
+pub(super) struct LlmSession {
+    pub(super) mc: crate::llm::provider::ModelConfig,
+    pub(super) llm: crate::llm::run::HttpLlm,
+    pub(super) cache: crate::llm::run::DiskCache,
+    pub(super) settings: crate::llm::engine::RunSettings,
+    pub(super) price: Option<crate::llm::pricing::Price>,
+    pub(super) quiet: bool,
+    pub(super) estimate_only: bool,
+}
+
+impl LlmSession {
+    pub(super) fn open(f: &Flags, provider: &str) -> Result<LlmSession, Failure> {
+        use crate::llm::engine::RunSettings;
+        use crate::llm::run::HttpLlm;
+
+        use crate::llm::settings::{ATTEMPTS, CONCURRENCY, RPM, TIMEOUT, TPM};
+        let mc = model_config(f, provider)?;
+        let provider = mc.provider;
+        let mut settings = RunSettings::default();
+        if let Some(c) = parse_field(f, CONCURRENCY)? {
+            settings.concurrency = c as usize;
+        }
+        settings.requests_per_minute = parse_field(f, RPM)?;
+        settings.tokens_per_minute = parse_field(f, TPM)?;
+        if let Some(t) = parse_field(f, TIMEOUT)? {
+            settings.retry.timeout_s = t;
+        }
+        if let Some(a) = parse_field(f, ATTEMPTS)? {
+            settings.retry.max_attempts = a as u32;
+        }
+        let price = price_flags(f, &mc)?;
+        let key = std::iter::once("PROFILE_API_KEY")
+            .chain(provider.key_env_vars().iter().copied())
+            .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
+            .unwrap_or_default();
+        if key.is_empty() && provider != Provider::OpenAiCompatible {
+            let vars: Vec<&str> = std::iter::once("PROFILE_API_KEY")
+                .chain(provider.key_env_vars().iter().copied())
+                .collect();
+            return Err(data_error(format!("no API key: set {}", vars.join(" or "))));
+        }
+        let (cache, bad) = open_cache(f)?;
+        let quiet = f.switches.iter().any(|s| s == "quiet");
+        if !quiet {
+            warn_cache_lines(cache.path(), &bad);
+        }
+        let llm = HttpLlm::new(
+            mc.clone(),
+            key,
+            crate::llm::schedule::duration_s(settings.retry.timeout_s),
+        );
+        Ok(LlmSession {
+            mc,
+            llm,
+            cache,
+            settings,
+            price,
+            quiet,
+            estimate_only: f.switches.iter().any(|s| s == "estimate"),
+        })
+    }
+
+    /// Answers every stage of `workflow` (estimate, then the run) and
+    /// returns its outcome. `None`: only the estimate was asked for.
+    pub(super) fn drive(
+        &mut self,
+        mut workflow: crate::workflow::Workflow,
+    ) -> Result<Option<crate::workflow::Outcome>, Failure> {
+        while let Some(stage) = workflow.next_stage() {
+            let Some((answers, stats, failures)) =
+                self.execute(stage.what, &stage.plan, &stage.dataset, stage.opts)?
+            else {
+                return Ok(None);
+            };
+            workflow.answered(answers, &stats, &failures);
+        }
+        Ok(workflow.finish())
+    }
+
+    /// Prints the estimate, then (unless `--estimate`) answers the plan with
+    /// live progress on a terminal. `None`: only the estimate was asked for.
+    pub(super) fn execute(
+        &mut self,
+        what: &str,
+        plan: &crate::llm::extract::Plan,
+        ds: &crate::data::Dataset,
+        opts: crate::llm::extract::ExtractOptions,
+    ) -> Result<
+        Option<(
+            crate::llm::extract::Answers,
+            crate::llm::engine::RunStats,
+            Vec<crate::llm::engine::FailedItem>,
+        )>,
+        Failure,
+    > {
+        let est = crate::llm::engine::estimate(plan, ds, opts, &self.mc, &self.cache, self.price);
+        let detail = if plan.unique_responses > 0 {
+            let per = plan.calls_per_unique_response();
+            format!(
+                " ({:.2} per unique response over {} responses + {} source-fact calls)",
+                per.per_unique_response, plan.unique_responses, per.source_fact_calls
+            )
+        } else {
+            String::new()
+        };
+        let summary = format!(
+            "{what} estimate: {} questions{detail}, {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
+            plan.len(),
+            est.cached,
+            est.calls,
+            est.input_tokens / 1e3,
+            est.output_tokens / 1e3,
+            est.cost_usd.map_or(
+                "cost unknown (give --price-in/--price-out)".to_owned(),
+                |c| format!("~${c:.2}")
+            )
+        );
+        if self.estimate_only {
+            println!("{summary}");
+            return Ok(None);
+        }
+        if !self.quiet {
+            eprintln!("{summary}");
+        }
+        // Live progress only on a terminal, at most five times a second.
+        let live = !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let last_print = std::sync::Mutex::new(std::time::Instant::now());
+        let progress = |s: &crate::llm::engine::RunStats| {
+            let mut last = last_print.lock().expect("progress clock");
+            if live && last.elapsed().as_millis() >= 200 {
+                *last = std::time::Instant::now();
+                eprint!(
+                    "\r{what}: {} questions: {} done, {} cached, {} failed, {} calls, {} tokens{}   ",
+                    s.questions,
+                    s.succeeded,
+                    s.cache_hits,
+                    s.failed,
+                    s.calls,
+                    s.input_tokens + s.output_tokens,
+                    waited(s)
+                );
+            }
+        };
+        interrupt::install();
+        let out = crate::llm::run::run_plan(
+            plan,
+            ds,
+            opts,
+            &self.llm,
+            &mut self.cache,
+            &self.settings,
+            &interrupt::STOP,
+            &progress,
+        );
+        interrupt::uninstall();
+        if !self.quiet {
+            let s = &out.1;
+            eprintln!(
+                "\r{what}: {} questions: {} done, {} cached, {} failed; {} calls, {} tokens{}",
+                s.questions,
+                s.succeeded,
+                s.cache_hits,
+                s.failed,
+                s.calls,
+                s.input_tokens + s.output_tokens,
+                waited(s)
+            );
+        }
+        run_outcome(what, &out.1, &out.2, self.cache.path())?;
+        Ok(Some(out))
+    }
+
+    /// Extracts the model-based factors among `cfg`'s (cached). `Ok(None)`:
+    /// `--estimate` only.
+    pub(super) fn extract(
+        &mut self,
+        ds: &std::rc::Rc<crate::data::Dataset>,
+        cfg: &ScoreConfig,
+    ) -> Result<Option<LlmValues>, Failure> {
+        use crate::workflow::{Kind, Outcome, Workflow};
+        let wf = Workflow::new(Kind::Extract, ds.clone(), cfg, &self.mc);
+        Ok(match self.drive(wf)? {
+            Some(Outcome::Extract(values)) => Some(values),
+            _ => None,
+        })
+    }
+}
+
+/// The model of `--provider`, `--model`, `--base-url` and `--no-logprobs`.
+pub(super) fn model_config(f: &Flags, provider: &str) -> Result<ModelConfig, Failure> {
+    let provider = Provider::from_id(provider).ok_or_else(|| {
+        usage_error(format!(
+            "unknown provider `{provider}`; use openai, anthropic, gemini or openai-compatible"
+        ))
+    })?;
+    let model = f
+        .values
+        .get("model")
+        .ok_or_else(|| usage_error("--provider needs --model"))?;
+    let mut mc = ModelConfig::new(provider, model.clone());
+    mc.base_url = f.values.get("base-url").cloned();
+    if f.switches.iter().any(|s| s == "no-logprobs") {
+        mc.logprobs = false;
+    }
+    Ok(mc)
+}
+
+/// The answer cache in `--cache-dir` (default `.profile-cache`) and its
+/// unreadable lines.
+pub(super) fn open_cache(f: &Flags) -> Result<(DiskCache, Vec<crate::data::Diagnostic>), Failure> {
+    let dir = f
+        .values
+        .get("cache-dir")
+        .map_or(".profile-cache", String::as_str);
+    DiskCache::open(std::path::Path::new(dir))
+        .map_err(|e| data_error(format!("cannot open the cache in {dir}: {e}")))
+}
+
+/// Warns about the cache lines that were skipped, with their numbers (the
+/// first ten); their questions are asked again.
+pub(super) fn warn_cache_lines(path: &std::path::Path, bad: &[crate::data::Diagnostic]) {
+    if bad.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: {} unreadable lines in {} were skipped (their questions are asked again):",
+        bad.len(),
+        path.display()
+    );
+    for d in bad.iter().take(10) {
+        eprintln!("  {}", printable(&d.to_string()));
+    }
+    if bad.len() > 10 {
+        eprintln!("  … and {} more", bad.len() - 10);
+    }
+}
+
+/// ", waited N s to retry" when retries waited.
+pub(super) fn waited(s: &crate::llm::engine::RunStats) -> String {
+    if s.waited_s >= 1.0 {
+        format!(", waited {:.0} s to retry", s.waited_s)
+    } else {
+        String::new()
+    }
+}
+
+/// `--price-in` and `--price-out`, else the price table's entry for the model.
+pub(super) fn price_flags(f: &Flags, mc: &ModelConfig) -> Result<Option<Price>, Failure> {
+    use crate::llm::settings::{PRICE_IN, PRICE_OUT};
+    Ok(
+        match (parse_field(f, PRICE_IN)?, parse_field(f, PRICE_OUT)?) {
+            (Some(i), Some(o)) => Some(Price {
+                input_per_m: i,
+                output_per_m: o,
+            }),
+            (None, None) => price_of(mc.provider.id(), &mc.model),
+            _ => return Err(usage_error("give both --price-in and --price-out")),
+        },
+    )
+}

@@ -1,0 +1,112 @@
+//! Loading a study (the data file, the task and factors, the selection) and writing its report.
+
+use super::*;
+
+/// A loaded dataset with the scoring configuration the flags ask for.
+pub(super) struct Study {
+    pub(super) ds: crate::data::Dataset,
+    pub(super) cfg: ScoreConfig,
+    pub(super) info: DatasetInfo,
+}
+
+pub(super) fn load_study(f: &Flags, command: &str) -> Result<Study, Failure> {
+    let [path] = f.positional.as_slice() else {
+        return Err(usage_error(format!("`profile {command}` takes one FILE")));
+    };
+    load_study_at(f, path)
+}
+
+pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
+    let format = parse_named(f, "format", Format::from_name, || {
+        let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!("known formats: {}", known.join(", "))
+    })?;
+    let label = parse_named(f, "label", SummEvalLabel::from_name, || {
+        "use mean, coherence, consistency, fluency or relevance".into()
+    })?;
+    let task = parse_named(f, "task", Task::from_id, || {
+        "use summarization, helpful or doc_qa".into()
+    })?;
+    let factors = f
+        .values
+        .get("factors")
+        .map(|l| parse_factors(l))
+        .transpose()?;
+    let mut bootstrap = BootstrapConfig::default();
+    if let Some(n) = f.values.get("bootstrap") {
+        bootstrap.resamples = n
+            .parse()
+            .ok()
+            .filter(|&r| r <= BootstrapConfig::MAX_RESAMPLES)
+            .ok_or_else(|| {
+                usage_error(format!(
+                    "--bootstrap takes a count of resamples from 0 to at most {}, not `{n}`",
+                    BootstrapConfig::MAX_RESAMPLES
+                ))
+            })?;
+    }
+    if let Some(s) = f.values.get("seed") {
+        bootstrap.seed = s
+            .parse()
+            .map_err(|_| usage_error(format!("--seed takes an integer, not `{s}`")))?;
+    }
+
+    let selection = selection_flags(f, bootstrap.seed)?;
+    let max_record_mb = match f.values.get("max-record-mb") {
+        Some(v) => FormatOptions::parse_max_record_mb(v)
+            .map_err(|e| usage_error(format!("--max-record-mb: {e}")))?,
+        None => crate::data::DEFAULT_MAX_RECORD_MB,
+    };
+    let opts = FormatOptions {
+        format,
+        summeval_label: label.unwrap_or_default(),
+        max_record_mb,
+    };
+    let mut ds =
+        load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))?;
+    if let Some(why) = ds.nothing_usable() {
+        let mut msg = format!("nothing usable in {path}: {why}");
+        for d in ds.diagnostics.iter().take(5) {
+            msg.push_str(&format!("\n  {d}"));
+        }
+        if ds.diagnostics.len() > 5 {
+            msg.push_str(&format!("\n  … {} more problems", ds.diagnostics.len() - 5));
+        }
+        return Err(data_error(msg));
+    }
+    let sample = selection.apply(&mut ds);
+    let fmt = ds.format;
+    if label.is_some() && fmt != Some(Format::SummEval) {
+        return Err(usage_error(format!(
+            "--label applies to SummEval data; {path} is {}",
+            fmt.map_or("unknown", |f| f.name())
+        )));
+    }
+    let task = task.unwrap_or_else(|| ds.default_task());
+    let cfg = ScoreConfig {
+        task,
+        factors,
+        bootstrap,
+    };
+    let info = DatasetInfo {
+        name: std::path::Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+        label: (fmt == Some(Format::SummEval)).then(|| label.unwrap_or_default().name().to_owned()),
+        sample,
+    };
+    Ok(Study { ds, cfg, info })
+}
+
+/// Writes the report to `--out` (if given) and returns what to print.
+pub(super) fn finish_report(f: &Flags, report: &Report) -> Result<String, Failure> {
+    let json = report.to_json_pretty() + "\n";
+    if let Some(out) = f.values.get("out") {
+        std::fs::write(out, &json).map_err(|e| data_error(format!("cannot write {out}: {e}")))?;
+    }
+    Ok(if f.switches.iter().any(|s| s == "json") {
+        json
+    } else {
+        render_table(report)
+    })
+}
