@@ -30,8 +30,8 @@ use profile::llm::extract::{
 use profile::llm::prompts::{CheckKind, JudgementPart};
 use profile::llm::provider::{estimate_prompt_tokens, ModelConfig, Provider};
 use profile::llm::question::{GenerateQuestion, JudgeQuestion};
-use profile::llm::run::DiskCache;
-use profile::llm::runs::{self, Verdict};
+use profile::llm::roles::{self, Verdict};
+use profile::llm::threads::DiskCache;
 use serde::{Deserialize, Serialize};
 use util::{fmt_ms, loadavg, mb, median, peak_rss_bytes, rss_bytes, sched, warm, CHILD_ARG};
 
@@ -81,7 +81,7 @@ impl Workload {
             "summ-lp" => {
                 "Plan::new, summarization preset, ExtractOptions{logprobs: true, summaries: true}"
             }
-            _ => "runs::judge_plan(summarization, both orders)",
+            _ => "roles::judge_plan(summarization, both orders)",
         }
     }
 
@@ -98,7 +98,7 @@ impl Workload {
     fn plan(self, ds: &Dataset) -> Plan {
         match self {
             Workload::Extract(o) => Plan::new(ds, TASK.factors(), o),
-            Workload::Judge => runs::judge_plan(ds, TASK, runs::JudgeOrder::Both),
+            Workload::Judge => roles::judge_plan(ds, TASK, roles::JudgeOrder::Both),
         }
     }
 }
@@ -274,7 +274,7 @@ impl KeySet {
 /// the same questions as the timed path, in a separate pass.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Breakdown {
-    /// `ask::prompt` (per family: `extract::prompt`, `runs::judge_prompt`).
+    /// `ask::prompt` (per family: `extract::prompt`, `roles::judge_prompt`).
     render_s: f64,
     /// `ask::key_texts`: the texts a key covers, copied into `String`s.
     key_texts_s: f64,

@@ -10,7 +10,7 @@ use crate::data::Dataset;
 use crate::factors::rules::RuleExtractor;
 use crate::llm::engine::{FailedItem, RunStats};
 use crate::llm::provider::ModelConfig;
-use crate::llm::runs::{JudgeOrder, JudgeOutcome};
+use crate::llm::roles::{JudgeOrder, JudgeOutcome};
 use crate::report::{
     ranking, Agent, AgentRun, AgentTable, Alignment, AlignmentConfig, FactorScoreEntry, JointModel,
     LlmRun, Report,
@@ -340,7 +340,7 @@ mod tests {
     use crate::factors::{Factor, Task};
     use crate::llm::extract::{Answer, Answers};
     use crate::llm::provider::Provider;
-    use crate::llm::runs::{judge_outcome, judge_plan, Verdict};
+    use crate::llm::roles::{judge_outcome, judge_plan, Verdict};
 
     fn ds() -> Dataset {
         let rows: Vec<String> = (0..12)

@@ -58,7 +58,7 @@ pub enum ModelKind {
     Extract,
     /// Judge every pair (both orders unless `single_order`; in single order
     /// the order of each pair is a coin flip seeded with the score request's
-    /// seed, see [`JudgeOrder`](crate::llm::runs::JudgeOrder)).
+    /// seed, see [`JudgeOrder`](crate::llm::roles::JudgeOrder)).
     Judge { single_order: bool },
     /// Write responses for scores 1..5 for the first `inputs` inputs (all: `None`).
     Writer { inputs: Option<usize> },
@@ -80,13 +80,13 @@ pub struct LlmRequest {
 enum ModelAgent {
     Judge {
         dataset: std::rc::Rc<crate::data::Dataset>,
-        outcome: crate::llm::runs::JudgeOutcome,
+        outcome: crate::llm::roles::JudgeOutcome,
         record: crate::report::AgentRun,
     },
     Writer {
         /// The dataset whose inputs it wrote for.
         dataset: std::rc::Rc<crate::data::Dataset>,
-        generated: Box<crate::llm::runs::Generated>,
+        generated: Box<crate::llm::roles::Generated>,
         values: Option<Box<crate::analysis::LlmValues>>,
         inputs_planned: u64,
         record: crate::report::AgentRun,
@@ -435,7 +435,7 @@ impl Session {
     pub fn add_judge(
         &mut self,
         dataset: std::rc::Rc<crate::data::Dataset>,
-        outcome: crate::llm::runs::JudgeOutcome,
+        outcome: crate::llm::roles::JudgeOutcome,
         record: crate::report::AgentRun,
     ) {
         self.add_model(ModelAgent::Judge {
@@ -449,7 +449,7 @@ impl Session {
     pub fn add_writer(
         &mut self,
         dataset: std::rc::Rc<crate::data::Dataset>,
-        generated: crate::llm::runs::Generated,
+        generated: crate::llm::roles::Generated,
         values: Option<crate::analysis::LlmValues>,
         inputs_planned: u64,
         record: crate::report::AgentRun,
@@ -540,7 +540,7 @@ as hallucination or intent alignment"
             // generate`: a judge sees both orders, or one order per pair by a
             // coin flip seeded with the report's seed.
             ModelKind::Judge { single_order } => (
-                Kind::Judge(crate::llm::runs::JudgeOrder::new(
+                Kind::Judge(crate::llm::roles::JudgeOrder::new(
                     single_order,
                     req.score.bootstrap.seed,
                 )),

@@ -6,7 +6,7 @@
 //! factor needs a model) a second plan extracting those factors on it.
 //!
 //! Pure and target-independent: the CLI answers each [`Stage`] on threads
-//! over a blocking client (`llm::run`), the worker with async loops over
+//! over a blocking client (`llm::threads`), the worker with async loops over
 //! `fetch` (`llm::drive`); both hand the answers back with
 //! [`Workflow::answered`] and build their agent from [`Workflow::finish`].
 
@@ -19,7 +19,7 @@ use crate::factors::{Factor, Task};
 use crate::llm::engine::{FailedItem, RunStats};
 use crate::llm::extract::{Answers, ExtractOptions, Plan};
 use crate::llm::provider::ModelConfig;
-use crate::llm::runs::{self, Generated, JudgeOrder, JudgeOutcome};
+use crate::llm::roles::{self, Generated, JudgeOrder, JudgeOutcome};
 use crate::report::AgentRun;
 
 impl ExtractOptions {
@@ -117,8 +117,8 @@ impl Workflow {
         let opts = ExtractOptions::for_model(model, cfg.task);
         let (what, plan) = match kind {
             Kind::Extract => ("factors", Plan::new(&ds, &factors, opts)),
-            Kind::Judge(order) => ("judge", runs::judge_plan(&ds, cfg.task, order)),
-            Kind::Writer { inputs } => ("writer", runs::generate_plan(&ds, cfg.task, inputs)),
+            Kind::Judge(order) => ("judge", roles::judge_plan(&ds, cfg.task, order)),
+            Kind::Writer { inputs } => ("writer", roles::generate_plan(&ds, cfg.task, inputs)),
         };
         Workflow {
             kind,
@@ -176,11 +176,11 @@ impl Workflow {
                     self.values(&stage, answers, stats, failures),
                 )),
                 Kind::Judge(order) => Step::Done(Outcome::Judge {
-                    outcome: runs::judge_outcome(&stage.dataset, self.task, order, &answers),
+                    outcome: roles::judge_outcome(&stage.dataset, self.task, order, &answers),
                     record: record("judge"),
                 }),
                 Kind::Writer { .. } => {
-                    let generated = runs::generated_dataset(&stage.dataset, &stage.plan, &answers);
+                    let generated = roles::generated_dataset(&stage.dataset, &stage.plan, &answers);
                     let planned = stage.plan.first.len() as u64;
                     let record = record("writer");
                     if self.factors.iter().any(|f| f.needs_model())

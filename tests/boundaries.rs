@@ -280,16 +280,19 @@ fn the_scanner_sees_what_it_must() {
 }
 
 /// The model-run question families (issue 12): `llm::extract` (factor
-/// questions) and `llm::runs` (judges and writers) both depend on
+/// questions) and `llm::roles` (judges and writers) both depend on
 /// `llm::question` and never name each other outside tests; `llm::question`
 /// names neither.
 #[test]
 fn llm_question_families_do_not_depend_on_each_other() {
     let read = |f: &str| std::fs::read_to_string(Path::new(ROOT).join(f)).unwrap();
     for (file, others) in [
-        ("src/llm/extract.rs", &["runs::"][..]),
-        ("src/llm/runs.rs", &["extract::"][..]),
-        ("src/llm/question.rs", &["runs::", "extract::", "ask::"][..]),
+        ("src/llm/extract.rs", &["roles::"][..]),
+        ("src/llm/roles.rs", &["extract::"][..]),
+        (
+            "src/llm/question.rs",
+            &["roles::", "extract::", "ask::"][..],
+        ),
     ] {
         let src = read(file);
         for (n, code) in code_lines(&src) {

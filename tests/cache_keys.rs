@@ -23,7 +23,7 @@ use profile::llm::cache::{stable_hash, CacheEntry};
 use profile::llm::engine::question_key;
 use profile::llm::extract::{Answer, Answers, ExtractOptions, FactChecks, Judgements, Plan};
 use profile::llm::provider::{ModelConfig, Provider};
-use profile::llm::runs::{generate_plan, judge_plan, JudgeOrder, Verdict};
+use profile::llm::roles::{generate_plan, judge_plan, JudgeOrder, Verdict};
 
 mod common;
 

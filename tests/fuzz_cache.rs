@@ -13,7 +13,7 @@
 use std::io::BufReader;
 
 use profile::llm::cache::{CacheEntry, MemoryCache};
-use profile::llm::run::read_cache_jsonl;
+use profile::llm::threads::read_cache_jsonl;
 use profile::llm::Decoding;
 use profile::stats::Rng;
 

@@ -18,8 +18,8 @@ use profile::data::Dataset;
 use profile::factors::{Factor, Task};
 use profile::llm::extract::{naive_calls, Answers, ExtractOptions, Plan};
 use profile::llm::provider::{ModelConfig, Provider};
-use profile::llm::run::{run_plan, DiskCache, HttpLlm, RunSettings};
 use profile::llm::schedule::RetryPolicy;
+use profile::llm::threads::{run_plan, DiskCache, HttpLlm, RunSettings};
 
 mod common;
 

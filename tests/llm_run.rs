@@ -13,8 +13,8 @@ use profile::data::Dataset;
 use profile::factors::Factor;
 use profile::llm::extract::{ExtractOptions, Plan};
 use profile::llm::provider::{ModelConfig, Provider};
-use profile::llm::run::{run_plan, DiskCache, HttpLlm, RunSettings, RunStats};
 use profile::llm::schedule::RetryPolicy;
+use profile::llm::threads::{run_plan, DiskCache, HttpLlm, RunSettings, RunStats};
 
 mod common;
 
@@ -70,7 +70,12 @@ fn run(
     ds: &Dataset,
     cache_dir: &std::path::Path,
     attempts: u32,
-) -> (usize, RunStats, Vec<profile::llm::run::FailedItem>, Plan) {
+) -> (
+    usize,
+    RunStats,
+    Vec<profile::llm::threads::FailedItem>,
+    Plan,
+) {
     let opts = ExtractOptions {
         logprobs: true,
         summaries: true,

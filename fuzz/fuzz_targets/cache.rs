@@ -1,5 +1,5 @@
 //! Coverage-guided fuzzing of the answer cache's reader
-//! (`profile::llm::run::read_cache_jsonl`): any bytes, read through a buffer
+//! (`profile::llm::threads::read_cache_jsonl`): any bytes, read through a buffer
 //! whose size is the first byte, with a line cap from the second. It must
 //! not panic; every non-blank line must be an entry or a diagnostic (with
 //! increasing line numbers); the result must not depend on the buffer size;
@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use profile::llm::run::read_cache_jsonl;
+use profile::llm::threads::read_cache_jsonl;
 
 fuzz_target!(|data: &[u8]| {
     let cap = usize::from(data.first().copied().unwrap_or(1)).max(1);

@@ -66,7 +66,7 @@ pub(super) fn cmd_batch(args: &[String]) -> Result<String, Failure> {
     let single = f.switches.iter().any(|s| s == "single-order");
     let kind = match f.values.get("run").map_or("extract", String::as_str) {
         "extract" => Kind::Extract,
-        "judge" => Kind::Judge(crate::llm::runs::JudgeOrder::new(
+        "judge" => Kind::Judge(crate::llm::roles::JudgeOrder::new(
             single,
             cfg.bootstrap.seed,
         )),

@@ -3,14 +3,14 @@
 use super::*;
 
 pub(super) fn cmd_cache(args: &[String]) -> Result<String, Failure> {
-    use crate::llm::run::DiskCache;
+    use crate::llm::threads::DiskCache;
     let f = parse_flags(args, &["cache-dir"], &[])?;
     let dir = std::path::Path::new(
         f.values
             .get("cache-dir")
             .map_or(".profile-cache", String::as_str),
     );
-    let fail = |e: crate::llm::run::CacheError| {
+    let fail = |e: crate::llm::threads::CacheError| {
         data_error(format!("cannot open the cache in {}: {e}", dir.display()))
     };
     match f.positional.as_slice() {

@@ -34,7 +34,7 @@ use crate::factors::{Factor, Task};
 use crate::llm::extract::{ExtractOptions, Plan};
 use crate::llm::pricing::{price_of, Price};
 use crate::llm::provider::{ModelConfig, Provider};
-use crate::llm::run::DiskCache;
+use crate::llm::threads::DiskCache;
 use crate::report::{Alignment, Report};
 use crate::stats::{BootstrapConfig, PermutationConfig};
 

@@ -54,7 +54,7 @@ pub(super) fn write_into(path: Option<String>, report: &Report) -> Result<(), Fa
 /// pairs, or as writer for its inputs, added as an agent to the report.
 pub(super) fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
     use crate::agents::{add_agent, judge_agent, writer_agent};
-    use crate::llm::runs::JudgeOrder;
+    use crate::llm::roles::JudgeOrder;
     use crate::workflow::{Kind, Outcome, Workflow};
     let options: Vec<&str> = STUDY_OPTIONS
         .into_iter()

@@ -141,8 +141,8 @@ pub(super) fn printable(text: &str) -> String {
 /// calls use.
 pub(super) struct LlmSession {
     pub(super) mc: crate::llm::provider::ModelConfig,
-    pub(super) llm: crate::llm::run::HttpLlm,
-    pub(super) cache: crate::llm::run::DiskCache,
+    pub(super) llm: crate::llm::threads::HttpLlm,
+    pub(super) cache: crate::llm::threads::DiskCache,
     pub(super) settings: crate::llm::engine::RunSettings,
     pub(super) price: Option<crate::llm::pricing::Price>,
     pub(super) quiet: bool,
@@ -152,7 +152,7 @@ pub(super) struct LlmSession {
 impl LlmSession {
     pub(super) fn open(f: &Flags, provider: &str) -> Result<LlmSession, Failure> {
         use crate::llm::engine::RunSettings;
-        use crate::llm::run::HttpLlm;
+        use crate::llm::threads::HttpLlm;
 
         use crate::llm::settings::{ATTEMPTS, CONCURRENCY, RPM, TIMEOUT, TPM};
         let mc = model_config(f, provider)?;
@@ -283,7 +283,7 @@ impl LlmSession {
             }
         };
         interrupt::install();
-        let out = crate::llm::run::run_plan(
+        let out = crate::llm::threads::run_plan(
             plan,
             ds,
             opts,

@@ -1,14 +1,14 @@
 //! What a question asks of a model, dispatched per family
 //! ([`Question`]): its prompt, the texts its cache key covers, and its reply
 //! parsed into an answer. Factor questions are served by [`super::extract`],
-//! judges and writers by [`super::runs`]; neither of those modules calls
+//! judges and writers by [`super::roles`]; neither of those modules calls
 //! the other.
 
 use super::extract::{self, ExtractOptions};
 use super::parse::ParseError;
 use super::provider::Completion;
 use super::question::{Answer, Answers, Question};
-use super::runs;
+use super::roles;
 use super::Prompt;
 use crate::data::Dataset;
 
@@ -23,8 +23,8 @@ pub fn prompt(
 ) -> Option<Prompt> {
     match q {
         Question::Factor(f) => extract::prompt(f, ds, answers, opts),
-        Question::Judge(j) => Some(runs::judge_prompt(j, ds)),
-        Question::Generate(g) => Some(runs::generate_prompt(g, ds)),
+        Question::Judge(j) => Some(roles::judge_prompt(j, ds)),
+        Question::Generate(g) => Some(roles::generate_prompt(g, ds)),
     }
 }
 
@@ -38,8 +38,8 @@ pub fn parse_reply(
 ) -> Result<Answer, ParseError> {
     match q {
         Question::Factor(f) => extract::parse_reply(f, c, answers, opts),
-        Question::Judge(_) => runs::parse_verdict(&c.text),
-        Question::Generate(_) => runs::parse_generations(&c.text),
+        Question::Judge(_) => roles::parse_verdict(&c.text),
+        Question::Generate(_) => roles::parse_generations(&c.text),
     }
 }
 
@@ -49,7 +49,7 @@ pub fn parse_reply(
 pub fn key_texts(q: &Question, ds: &Dataset, answers: &Answers) -> Vec<String> {
     match q {
         Question::Factor(f) => extract::key_texts(f, ds, answers),
-        Question::Judge(j) => runs::judge_key_texts(j, ds),
-        Question::Generate(g) => runs::generate_key_texts(g, ds),
+        Question::Judge(j) => roles::judge_key_texts(j, ds),
+        Question::Generate(g) => roles::generate_key_texts(g, ds),
     }
 }

@@ -1,5 +1,5 @@
 //! The logic of an extraction run without any I/O, shared by the CLI's
-//! threaded driver ([`super::run`]) and the async driver ([`super::drive`],
+//! threaded driver ([`super::threads`]) and the async driver ([`super::drive`],
 //! the worker's).
 //!
 //! A run goes through the plan's stages in order. [`Run::next_stage`] turns a

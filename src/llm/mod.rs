@@ -16,11 +16,11 @@ pub mod pricing;
 pub mod prompts;
 pub mod provider;
 pub mod question;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod run;
-pub mod runs;
+pub mod roles;
 pub mod schedule;
 pub mod settings;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod threads;
 
 use serde::{Deserialize, Serialize};
 

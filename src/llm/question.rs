@@ -3,16 +3,16 @@
 //! - [`Question::Factor`]: the questions behind the LLM factors
 //!   ([`FactorQuestion`]; planned, prompted and parsed by [`super::extract`]);
 //! - [`Question::Judge`]: a judge's verdict on a pair shown in one order
-//!   ([`JudgeQuestion`], see [`super::runs`]);
+//!   ([`JudgeQuestion`], see [`super::roles`]);
 //! - [`Question::Generate`]: a writer's five responses for one input
-//!   ([`GenerateQuestion`], see [`super::runs`]).
+//!   ([`GenerateQuestion`], see [`super::roles`]).
 //!
 //! Also the parts the combined factor questions ask ([`JudgementPart`],
 //! [`CheckKind`]) and their one-byte sets, the answers as cached
 //! ([`Answer`]), the answers known so far ([`Answers`]) and a run's plan
 //! ([`Plan`]). What a question asks of a model (its prompt, the texts of its
 //! cache key, its reply parsed) is dispatched per family by [`super::ask`].
-//! This module depends on neither family's module, so `extract` and `runs`
+//! This module depends on neither family's module, so `extract` and `roles`
 //! depend on it and not on each other.
 
 use rustc_hash::FxHashMap;
@@ -287,7 +287,7 @@ pub enum Question {
     /// A question behind LLM factors ([`super::extract`]).
     Factor(FactorQuestion),
     /// A judge's verdict on a pair shown in one order (`judge_<task>@1`,
-    /// see [`super::runs`]).
+    /// see [`super::roles`]).
     Judge(JudgeQuestion),
     /// A writer's five responses for one input (`generate_<task>@1`).
     Generate(GenerateQuestion),
@@ -607,7 +607,7 @@ impl Answers {
 
 /// The calls a run asks, in two stages. Built by [`Plan::new`] for the
 /// factor questions (in [`super::extract`]), and by
-/// [`super::runs::judge_plan`] and [`super::runs::generate_plan`].
+/// [`super::roles::judge_plan`] and [`super::roles::generate_plan`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
     /// Questions that need nothing else (facts, response-level judgements,
