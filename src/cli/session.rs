@@ -270,16 +270,7 @@ impl LlmSession {
             let mut last = last_print.lock().expect("progress clock");
             if live && last.elapsed().as_millis() >= 200 {
                 *last = std::time::Instant::now();
-                eprint!(
-                    "\r{what}: {} questions: {} done, {} cached, {} failed, {} calls, {} tokens{}   ",
-                    s.questions,
-                    s.succeeded,
-                    s.cache_hits,
-                    s.failed,
-                    s.calls,
-                    s.input_tokens + s.output_tokens,
-                    waited(s)
-                );
+                eprint!("\r{}   ", progress_line(what, s));
             }
         };
         interrupt::install();
@@ -296,16 +287,7 @@ impl LlmSession {
         interrupt::uninstall();
         if !self.quiet {
             let s = &out.1;
-            eprintln!(
-                "\r{what}: {} questions: {} done, {} cached, {} failed; {} calls, {} tokens{}",
-                s.questions,
-                s.succeeded,
-                s.cache_hits,
-                s.failed,
-                s.calls,
-                s.input_tokens + s.output_tokens,
-                waited(s)
-            );
+            eprintln!("\r{}", progress_line(what, s));
         }
         run_outcome(what, &out.1, &out.2, self.cache.path())?;
         Ok(Some(out))
@@ -377,12 +359,23 @@ pub(super) fn warn_cache_lines(path: &std::path::Path, bad: &[crate::data::Diagn
 }
 
 /// ", waited N s to retry" when retries waited.
-pub(super) fn waited(s: &crate::llm::engine::RunStats) -> String {
-    if s.waited_s >= 1.0 {
+/// "judge: 12 questions: 10 done, 2 cached, 0 failed; 10 calls, 3400 tokens",
+/// live and at the end of a run.
+pub(super) fn progress_line(what: &str, s: &crate::llm::engine::RunStats) -> String {
+    let waited = if s.waited_s >= 1.0 {
         format!(", waited {:.0} s to retry", s.waited_s)
     } else {
         String::new()
-    }
+    };
+    format!(
+        "{what}: {} questions: {} done, {} cached, {} failed; {} calls, {} tokens{waited}",
+        s.questions,
+        s.succeeded,
+        s.cache_hits,
+        s.failed,
+        s.calls,
+        s.input_tokens + s.output_tokens,
+    )
 }
 
 /// `--price-in` and `--price-out`, else the price table's entry for the model.

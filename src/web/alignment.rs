@@ -16,16 +16,20 @@ pub struct AlignmentProps {
     pub report: Rc<Report>,
 }
 
-use crate::chart::fmt_score_opt as num;
+use crate::chart::fmt_score_opt;
 
 fn pct(x: Option<f64>) -> String {
     x.map_or("—".into(), |v| format!("{:.0}%", v * 100.0))
 }
 
 fn with_ci(x: Option<f64>, ci: Option<[f64; 2]>, p: Option<f64>) -> String {
-    let mut s = num(x);
+    let mut s = fmt_score_opt(x);
     if let Some([lo, hi]) = ci {
-        s += &format!(" [{}, {}]", num(Some(lo)), num(Some(hi)));
+        s += &format!(
+            " [{}, {}]",
+            fmt_score_opt(Some(lo)),
+            fmt_score_opt(Some(hi))
+        );
     }
     if let Some(p) = p {
         s += &if p < 0.001 {

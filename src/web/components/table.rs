@@ -9,7 +9,7 @@ use yew::prelude::*;
 use crate::report::{FactorScoreEntry, Report};
 use crate::view::{SortKey, ViewState};
 
-use crate::chart::fmt_score_opt as fmt3;
+use crate::chart::fmt_score_opt;
 
 #[derive(Properties, PartialEq)]
 pub struct TableProps {
@@ -135,9 +135,9 @@ pub fn factor_table(p: &TableProps) -> Html {
                     html! {
                         <tr data-factor={id.to_string()}>
                             <th scope="row">{name}<span class="muted small">{format!(" {id}")}</span></th>
-                            <td class="num score">{fmt3(e.score)}</td>
-                            <td class="num">{fmt3(e.ci95.map(|c| c[0]))}</td>
-                            <td class="num ci-high" title={e.few_inputs.then(|| format!("interval from {} inputs, fewer than {}: its coverage is well below 95%", e.inputs.unwrap_or(0), MIN_INPUTS_FOR_INTERVALS))}>{fmt3(e.ci95.map(|c| c[1]))}{ if e.few_inputs { "!" } else { "" } }</td>
+                            <td class="num score">{fmt_score_opt(e.score)}</td>
+                            <td class="num">{fmt_score_opt(e.ci95.map(|c| c[0]))}</td>
+                            <td class="num ci-high" title={e.few_inputs.then(|| format!("interval from {} inputs, fewer than {}: its coverage is well below 95%", e.inputs.unwrap_or(0), MIN_INPUTS_FOR_INTERVALS))}>{fmt_score_opt(e.ci95.map(|c| c[1]))}{ if e.few_inputs { "!" } else { "" } }</td>
                             <td class="num">{e.concordant}</td>
                             <td class="num">{e.discordant}</td>
                             <td class="num">{e.ties}</td>
@@ -147,7 +147,7 @@ pub fn factor_table(p: &TableProps) -> Html {
                             if let Some(j) = &agent.joint {
                                 <td class="num joint">{
                                     match j.coefficients.get(id.as_str()) {
-                                        Some(c) => format!("{} {}{}", fmt3(c.coefficient), c.ci95.map_or(String::new(), |[lo, hi]| format!("[{}, {}]", fmt3(Some(lo)), fmt3(Some(hi)))), if c.ci95.is_some() && j.few_inputs { "!" } else { "" }),
+                                        Some(c) => format!("{} {}{}", fmt_score_opt(c.coefficient), c.ci95.map_or(String::new(), |[lo, hi]| format!("[{}, {}]", fmt_score_opt(Some(lo)), fmt_score_opt(Some(hi)))), if c.ci95.is_some() && j.few_inputs { "!" } else { "" }),
                                         None => "—".into(),
                                     }
                                 }</td>
