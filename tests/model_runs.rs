@@ -119,12 +119,7 @@ fn judge_and_writer_runs_join_one_report() {
     let (ok, out, err) = run(&a);
     assert!(ok, "{err}");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let names: Vec<&str> = r["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap())
-        .collect();
+    let names = common::agent_names(&r);
     assert_eq!(names, ["human", "mock (judge)", "mock (writer)"]);
     let w = &r["agents"][2];
     assert_eq!(w["setting"], "generation");

@@ -183,11 +183,8 @@ impl profile::web::llm::Transport for FakeModel {
     }
 }
 
-#[wasm_bindgen_test]
-async fn browser_runs_retry_cache_in_indexeddb_and_rerun_without_calls() {
-    use profile::llm::settings::ModelForm;
-    use profile::protocol::LlmRequest;
-    use profile::web::llm::{run, Control};
+/// A worker session with the built-in example loaded.
+fn example_session() -> std::cell::RefCell<Session> {
     let mut loader = Loader::new(FormatOptions::default());
     loader.push(EXAMPLE);
     let session = std::cell::RefCell::new(Session::new());
@@ -198,6 +195,15 @@ async fn browser_runs_retry_cache_in_indexeddb_and_rerun_without_calls() {
         &ScoreRequest::default(),
         || 0.0,
     );
+    session
+}
+
+#[wasm_bindgen_test]
+async fn browser_runs_retry_cache_in_indexeddb_and_rerun_without_calls() {
+    use profile::llm::settings::ModelForm;
+    use profile::protocol::LlmRequest;
+    use profile::web::llm::{run, Control};
+    let session = example_session();
     // A model name of its own: the browser profile may keep IndexedDB between runs.
     let mut form = ModelForm {
         model: format!("fake-{}", js_sys::Date::now()),
@@ -295,16 +301,7 @@ async fn worker_stops_on_a_refused_key_and_does_not_wait_for_ever() {
     use profile::llm::settings::ModelForm;
     use profile::protocol::LlmRequest;
     use profile::web::llm::{run, Control};
-    let mut loader = Loader::new(FormatOptions::default());
-    loader.push(EXAMPLE);
-    let session = std::cell::RefCell::new(Session::new());
-    let _ = session.borrow_mut().finish_load(
-        "example".into(),
-        loader,
-        Default::default(),
-        &ScoreRequest::default(),
-        || 0.0,
-    );
+    let session = example_session();
     let request = |concurrency: &str| {
         let form = ModelForm {
             model: format!("hostile-{}", js_sys::Date::now()),

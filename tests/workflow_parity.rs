@@ -214,12 +214,7 @@ fn the_cli_and_the_worker_give_the_same_report_and_the_same_calls() {
     // store starts empty, so it asks everything again.
     let (worker, worker_calls) = through_worker(&data, &base, &mock);
 
-    let names: Vec<&str> = cli["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap())
-        .collect();
+    let names = common::agent_names(&cli);
     assert_eq!(names, ["human", "mock (judge)", "mock (writer)"]);
     // Something was asked at every stage: extraction, judge, writer, and the
     // writer's second extraction.

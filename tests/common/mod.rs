@@ -268,3 +268,11 @@ pub fn council_dataset(inputs: usize) -> Dataset {
     }
     load_bytes(lines.as_bytes(), FormatOptions::default()).expect("the council dataset loads")
 }
+
+/// The agents' names of a report, in order.
+pub fn agent_names(report: &serde_json::Value) -> Vec<&str> {
+    report["agents"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["name"].as_str()).collect())
+        .unwrap_or_default()
+}
