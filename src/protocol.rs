@@ -685,7 +685,7 @@ where
             message: problems.join("; "),
         };
     }
-    let ModelRun { data, mut workflow } = match session.borrow().plan_model(req) {
+    let ModelRun { data, workflow } = match session.borrow().plan_model(req) {
         Ok(r) => r,
         Err(message) => return FromWorker::LlmFailed { message },
     };
@@ -699,24 +699,48 @@ where
             paused,
         });
     };
-    let driver = Driver {
-        model: &req.choice.model,
-        settings: &req.choice.settings,
-        key,
-        transport,
-        clock,
-        store,
-        control,
-        progress: &progress,
-    };
+    let cap = req.choice.settings.cap;
+    let mut workflow = workflow.with_cap(cap);
+    let mut capped = None;
     while let Some(stage) = workflow.next_stage() {
+        let settings = crate::llm::engine::RunSettings {
+            cap: stage.cap,
+            ..req.choice.settings.clone()
+        };
+        let driver = Driver {
+            model: &req.choice.model,
+            settings: &settings,
+            key,
+            transport,
+            clock,
+            store,
+            control,
+            progress: &progress,
+        };
         let (run, stats) = execute(&driver, stage.plan, &stage.dataset, stage.opts).await;
         let (answers, failures) = run.finish();
         workflow.answered(answers, &stats, &failures);
+        if stats.cap_reached {
+            capped = Some((stage.what, stats));
+        }
     }
-    session
+    let spent = workflow.spent_usd();
+    let mut msg = session
         .borrow_mut()
-        .finish_model(data, workflow.finish(), req)
+        .finish_model(data, workflow.finish(), req);
+    if let (Some((what, stats)), Some(cap), FromWorker::LlmFinished { warning, .. }) =
+        (capped, cap, &mut msg)
+    {
+        // The report keeps what was answered; the rest is listed as not asked.
+        *warning = Some(crate::llm::engine::cap_message(
+            what,
+            cap.max_usd,
+            spent,
+            &stats,
+            "cost cap",
+        ));
+    }
+    msg
 }
 
 #[cfg(test)]

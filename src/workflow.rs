@@ -16,7 +16,7 @@ use crate::agents::RunInfo;
 use crate::analysis::{llm_run_record, LlmValues, ScoreConfig};
 use crate::data::Dataset;
 use crate::factors::{Factor, Task};
-use crate::llm::engine::{FailedItem, RunStats};
+use crate::llm::engine::{CostCap, FailedItem, RunStats};
 use crate::llm::extract::{Answers, ExtractOptions, Plan};
 use crate::llm::provider::ModelConfig;
 use crate::llm::roles::{self, Generated, JudgeOrder, JudgeOutcome};
@@ -56,6 +56,10 @@ pub struct Stage {
     /// The pairs it is asked on (the writer's second stage: the generated ones).
     pub dataset: Rc<Dataset>,
     pub opts: ExtractOptions,
+    /// What this stage may spend: the run's cap less what its earlier
+    /// stages spent (`None`: no cap). The drivers keep it with
+    /// [`Job::admit`](crate::llm::engine::Job::admit).
+    pub cap: Option<CostCap>,
 }
 
 /// What a finished run gives its edge.
@@ -108,6 +112,9 @@ pub struct Workflow {
     step: Step,
     /// Whether the current stage was handed out and not yet answered.
     asked: bool,
+    /// The run's cost cap, and what its stages spent so far.
+    cap: Option<CostCap>,
+    spent_usd: f64,
 }
 
 impl Workflow {
@@ -131,9 +138,24 @@ impl Workflow {
                 plan,
                 dataset: ds,
                 opts,
+                cap: None,
             }),
             asked: false,
+            cap: None,
+            spent_usd: 0.0,
         }
+    }
+
+    /// The run under a cost cap: no stage spends past it, and a stage that
+    /// stops at it ends the run.
+    pub fn with_cap(mut self, cap: Option<CostCap>) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// What the run's stages spent so far, under a cap (US dollars).
+    pub fn spent_usd(&self) -> f64 {
+        self.spent_usd
     }
 
     /// The first stage's plan (for an estimate before the run).
@@ -146,22 +168,24 @@ impl Workflow {
 
     /// The next plan to answer; `None` when the run is over.
     pub fn next_stage(&mut self) -> Option<Stage> {
-        let stage = match &self.step {
+        let mut stage = match &self.step {
             Step::First(s) | Step::Second { stage: s, .. } => s.clone(),
             _ => return None,
         };
+        stage.cap = self.cap.map(|c| c.after(self.spent_usd));
         self.asked = true;
         Some(stage)
     }
 
     /// The answers to the stage [`next_stage`](Workflow::next_stage) handed out, with
-    /// the counts and failures of its run. A cancelled run asks no further
-    /// stage.
+    /// the counts and failures of its run. A cancelled run, or one stopped at
+    /// its cost cap, asks no further stage.
     pub fn answered(&mut self, answers: Answers, stats: &RunStats, failures: &[FailedItem]) {
         if !self.asked {
             return;
         }
         self.asked = false;
+        self.spent_usd += stats.spent_usd;
         let record = |kind: &str| {
             RunInfo {
                 model: &self.model,
@@ -186,6 +210,7 @@ impl Workflow {
                     if self.factors.iter().any(|f| f.needs_model())
                         && !generated.dataset.pairs.is_empty()
                         && !stats.cancelled
+                        && !stats.cap_reached
                     {
                         let dataset = Rc::new(generated.dataset.clone());
                         let plan = Plan::new(&dataset, &self.factors, self.opts);
@@ -195,6 +220,7 @@ impl Workflow {
                                 plan,
                                 dataset,
                                 opts: self.opts,
+                                cap: None,
                             },
                             generated,
                             planned,

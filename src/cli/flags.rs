@@ -78,7 +78,7 @@ pub(super) fn parse_factors(list: &str) -> Result<Vec<Factor>, Failure> {
 }
 
 /// Options that only make sense with `--provider`.
-pub(super) const PROVIDER_OPTIONS: [&str; 12] = [
+pub(super) const PROVIDER_OPTIONS: [&str; 13] = [
     "provider",
     "model",
     "base-url",
@@ -91,6 +91,7 @@ pub(super) const PROVIDER_OPTIONS: [&str; 12] = [
     "cache-dir",
     "price-in",
     "price-out",
+    "max-cost",
 ];
 
 /// The options `score`, `judge` and `generate` share.

@@ -48,7 +48,8 @@ USAGE:
                      [--provider openai|anthropic|gemini|openai-compatible --model M
                       [--base-url URL] [--limit N] [--concurrency N] [--rpm N] [--tpm N]
                       [--timeout SECONDS] [--attempts N] [--cache-dir DIR] [--no-logprobs]
-                      [--price-in USD_PER_M --price-out USD_PER_M] [--estimate]]
+                      [--price-in USD_PER_M --price-out USD_PER_M] [--max-cost USD]
+                      [--estimate]]
                      [--annotations VALUES.jsonl]
   profile judge FILE --provider P --model M [score's selection and provider options]
                      [--single-order] [--into REPORT.json]
@@ -85,7 +86,9 @@ GEMINI_API_KEY), answers are cached in .profile-cache/ (re-runs repeat no paid c
 and --limit N runs on the first N pairs. --sample N keeps N inputs drawn at random (seeded
 with --seed, recorded in the report) with all their pairs: on grouped data the first pairs are
 a handful of inputs. Before a run the estimated calls, tokens and
-cost are printed; --estimate prints them and stops. --annotations imports factor values
+cost are printed; --estimate prints them and stops. --max-cost USD is a hard cap on what
+the command spends (0 to 1000000; it needs the model's prices): no call starts whose worst case
+could cross it; the run then stops, keeps every answer and exits with 1. --annotations imports factor values
 computed elsewhere: one JSON object per line with `text` (a response) and `factors` (id → value).
 judge and generate add the model as an agent (evaluation / generation setting) beside the
 humans, with its factor scores and its alignment with theirs; --into REPORT.json adds it to an

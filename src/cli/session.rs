@@ -70,6 +70,7 @@ pub(super) fn run_outcome(
     stats: &crate::llm::engine::RunStats,
     failures: &[crate::llm::engine::FailedItem],
     cache: &std::path::Path,
+    cap: Option<(f64, f64)>,
 ) -> Result<(), Failure> {
     let list = |items: &[String]| {
         let mut s: String = items
@@ -91,6 +92,14 @@ pub(super) fn run_outcome(
                 .unwrap_or("the cache could not be written"),
             stats.not_stored.len(),
             list(&stats.not_stored)
+        )));
+    }
+    if stats.cap_reached {
+        let (cap, spent) = cap.unwrap_or_default();
+        return Err(data_error(format!(
+            "{} (they are in {})",
+            crate::llm::engine::cap_message(what, cap, spent, stats, "--max-cost"),
+            cache.display()
         )));
     }
     if stats.cancelled {
@@ -147,6 +156,9 @@ pub(super) struct LlmSession {
     pub(super) price: Option<crate::llm::pricing::Price>,
     pub(super) quiet: bool,
     pub(super) estimate_only: bool,
+    /// `--max-cost`: the command's cap, and what its runs spent so far.
+    pub(super) cap: Option<crate::llm::engine::CostCap>,
+    pub(super) spent_usd: f64,
 }
 
 impl LlmSession {
@@ -170,6 +182,25 @@ impl LlmSession {
             settings.retry.max_attempts = a as u32;
         }
         let price = price_flags(f, &mc)?;
+        let cap = match parse_field(f, crate::llm::settings::MAX_COST)? {
+            None => None,
+            Some(max_usd) => {
+                // A compatible server's price is 0 unless given: a cap needs it given.
+                let explicit = f.values.contains_key("price-in");
+                match price.filter(|_| explicit || provider != Provider::OpenAiCompatible) {
+                    Some(price) => Some(crate::llm::engine::CostCap { max_usd, price }),
+                    None => {
+                        return Err(usage_error(format!(
+                            "--max-cost: the prices of `{}` at {} are not known, so the cap \
+                             cannot be kept; give --price-in and --price-out (US dollars per \
+                             million tokens; 0 and 0 for a free local server)",
+                            mc.model,
+                            mc.effective_base_url()
+                        )))
+                    }
+                }
+            }
+        };
         let key = std::iter::once("PROFILE_API_KEY")
             .chain(provider.key_env_vars().iter().copied())
             .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
@@ -198,6 +229,8 @@ impl LlmSession {
             price,
             quiet,
             estimate_only: f.switches.iter().any(|s| s == "estimate"),
+            cap,
+            spent_usd: 0.0,
         })
     }
 
@@ -205,9 +238,11 @@ impl LlmSession {
     /// returns its outcome. `None`: only the estimate was asked for.
     pub(super) fn drive(
         &mut self,
-        mut workflow: crate::workflow::Workflow,
+        workflow: crate::workflow::Workflow,
     ) -> Result<Option<crate::workflow::Outcome>, Failure> {
+        let mut workflow = workflow.with_cap(self.cap.map(|c| c.after(self.spent_usd)));
         while let Some(stage) = workflow.next_stage() {
+            self.settings.cap = stage.cap;
             let Some((answers, stats, failures)) =
                 self.execute(stage.what, &stage.plan, &stage.dataset, stage.opts)?
             else {
@@ -256,6 +291,20 @@ impl LlmSession {
                 |c| format!("~${c:.2}")
             )
         );
+        let mut summary = summary;
+        if let (Some(cap), Some(cost)) = (self.settings.cap, est.cost_usd) {
+            let left = cap.max_usd;
+            let _ = write!(
+                summary,
+                "; cost cap ${:.2}{}",
+                self.cap.map_or(left, |c| c.max_usd),
+                if cost > left {
+                    " (the estimate is over it: the run stops at the cap; cached answers are kept)"
+                } else {
+                    ""
+                }
+            );
+        }
         if self.estimate_only {
             println!("{summary}");
             return Ok(None);
@@ -289,7 +338,9 @@ impl LlmSession {
             let s = &out.1;
             eprintln!("\r{}", progress_line(what, s));
         }
-        run_outcome(what, &out.1, &out.2, self.cache.path())?;
+        self.spent_usd += out.1.spent_usd;
+        let cap = self.cap.map(|c| (c.max_usd, self.spent_usd));
+        run_outcome(what, &out.1, &out.2, self.cache.path(), cap)?;
         Ok(Some(out))
     }
 

@@ -13,7 +13,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 use super::cache::{CacheEntry, MemoryCache};
-use super::engine::{Job, Run, RunSettings, RunStats, Step};
+use super::engine::{Admit, Job, Run, RunSettings, RunStats, Step, CAP_REACHED};
 use super::extract::{ExtractOptions, Plan};
 use super::provider::{build_request, CallError, Completion, HttpRequest, ModelConfig, Provider};
 use super::schedule::{worker_seed, Pacer};
@@ -153,12 +153,25 @@ impl<T: Transport, C: Clock, S: Store> Shared<'_, '_, T, C, S> {
                     self.d.clock.sleep_s(0.2).await;
                 }
                 self.pace(job.token_cost(&cfg)).await;
-                if self.halted() {
+                let admit = loop {
+                    if self.halted() {
+                        break Admit::Wait;
+                    }
+                    let cap = self.d.settings.cap.as_ref();
+                    match job.admit(cap, &cfg, &mut self.stats.borrow_mut()) {
+                        // Calls in flight hold reservations: wait for one.
+                        Admit::Wait => self.d.clock.sleep_s(0.02).await,
+                        a => break a,
+                    }
+                };
+                if admit == Admit::Stop {
+                    self.halt(CAP_REACHED.to_owned());
+                }
+                if admit != Admit::Go {
                     // Back in the queue: listed as not asked if the run stopped.
                     self.queue.borrow_mut().push_back(job.clone());
                     break None;
                 }
-                job.start_call(&mut self.stats.borrow_mut());
                 self.progress(false);
                 let request = build_request(&cfg, self.d.key, job.prompt());
                 let result = self

@@ -36,6 +36,93 @@ pub struct RunSettings {
     pub retry: RetryPolicy,
     /// Seed of the retry jitter.
     pub seed: u64,
+    /// The most this run may spend (`--max-cost`, the app's cost cap);
+    /// `None`: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<CostCap>,
+}
+
+/// A hard spending cap: the run never starts a call whose worst case
+/// would take what is spent plus what is reserved by the calls in flight
+/// past `max_usd`.
+///
+/// The rule ([`Job::admit`]): before a call, its worst-case cost is
+/// reserved — every byte of the request as a token (a token covers at
+/// least one byte) plus [`CALL_OVERHEAD_TOKENS`], and `max_tokens` of
+/// output, at `price`. When the reply comes, the reservation is replaced
+/// by what the call cost (its reported usage; the whole reservation when
+/// the usage is unknown: no usage in the reply, a timeout or a broken
+/// connection after sending, a refusal; nothing for a request the server
+/// refused with an HTTP error). A call that does not fit waits while other
+/// calls are in flight (their replies usually cost less than reserved) and
+/// stops the run when none is: nothing more is sent, the calls in flight
+/// finish and are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostCap {
+    /// US dollars this run may still spend.
+    pub max_usd: f64,
+    pub price: super::pricing::Price,
+}
+
+/// Tokens a request may cost beyond its text: the chat template's tokens,
+/// and the system prompt a provider adds for forced tool use (Anthropic's
+/// is a few hundred tokens).
+pub const CALL_OVERHEAD_TOKENS: u64 = 1024;
+
+impl CostCap {
+    /// What is left of the cap after `spent_usd` (earlier stages of the same
+    /// command).
+    pub fn after(self, spent_usd: f64) -> CostCap {
+        CostCap {
+            max_usd: (self.max_usd - spent_usd).max(0.0),
+            ..self
+        }
+    }
+
+    /// The most a call of `prompt` can cost under `cfg`'s `max_tokens`.
+    pub fn worst_case(&self, prompt: &Prompt, cfg: &ModelConfig) -> f64 {
+        let schema = prompt.schema.as_ref().map_or(0, |s| s.to_string().len());
+        let input =
+            (prompt.system.len() + prompt.user.len() + schema) as u64 + CALL_OVERHEAD_TOKENS;
+        self.price
+            .cost(input as f64, f64::from(cfg.decoding.max_tokens))
+    }
+}
+
+/// Why a run stopped at its cap ([`RunStats::stopped`], and the reason of
+/// the questions it left unasked).
+pub const CAP_REACHED: &str = "stopped at the cost cap";
+
+/// How far a run that stopped at its cap got, for a person: `stopped at
+/// the cost cap $X: N of M questions answered, $Y spent; …`. `raise` says
+/// how to give a higher cap (`--max-cost`, the app's field).
+pub fn cap_message(
+    what: &str,
+    cap_usd: f64,
+    spent_usd: f64,
+    stats: &RunStats,
+    raise: &str,
+) -> String {
+    format!(
+        "{what}: stopped at the cost cap ${cap_usd:.2}: {} of {} questions answered, \
+         ${spent_usd:.2} spent; re-run with a higher {raise} to continue; cached answers are \
+         not paid again",
+        stats.settled().saturating_sub(stats.failed),
+        stats.questions,
+    )
+}
+
+/// What [`Job::admit`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// The call is counted (and reserved, under a cap): send it.
+    Go,
+    /// The call does not fit beside the calls in flight: wait for one of
+    /// them and ask again.
+    Wait,
+    /// The call does not fit even with nothing in flight: the run stops at
+    /// the cap ([`RunStats::cap_reached`]).
+    Stop,
 }
 
 impl Default for RunSettings {
@@ -46,6 +133,7 @@ impl Default for RunSettings {
             tokens_per_minute: None,
             retry: RetryPolicy::default(),
             seed: 1,
+            cap: None,
         }
     }
 }
@@ -93,6 +181,17 @@ pub struct RunStats {
     /// over the calls.
     #[serde(default)]
     pub waited_s: f64,
+    /// Under a cost cap: US dollars this run's calls cost (see [`CostCap`]).
+    #[serde(default)]
+    pub spent_usd: f64,
+    /// The run stopped because its next call could have crossed the cost cap.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cap_reached: bool,
+    /// Under a cost cap: reserved by the calls in flight, and their number.
+    #[serde(skip)]
+    pub reserved_usd: f64,
+    #[serde(skip)]
+    pub in_flight: u32,
     /// `name@version` of every template asked (or found in the cache).
     pub templates: std::collections::BTreeSet<String>,
 }
@@ -232,6 +331,8 @@ pub struct Job {
     /// Why every further call of the run would fail too (a refused key, no
     /// credit), once an answer said so.
     fatal: Option<String>,
+    /// Under a cost cap: the price and the reservation of the call in flight.
+    reserved: Option<(super::pricing::Price, f64)>,
 }
 
 /// What a driver does after a call.
@@ -264,6 +365,7 @@ impl Job {
             attempts: 0,
             repairing: None,
             fatal: None,
+            reserved: None,
         }
     }
 
@@ -283,10 +385,72 @@ impl Job {
         (estimate_prompt_tokens(self.prompt()) + u64::from(cfg.decoding.max_tokens) / 4) as f64
     }
 
-    /// Counts a call about to be sent.
+    /// Counts a call about to be sent (no cost cap).
     pub fn start_call(&mut self, stats: &mut RunStats) {
         self.attempts += 1;
         stats.calls += 1;
+    }
+
+    /// Decides whether the next call may be sent under `cap` (see
+    /// [`CostCap`]) and, if so, counts it and reserves its worst case. The
+    /// one rule of both drivers.
+    pub fn admit(
+        &mut self,
+        cap: Option<&CostCap>,
+        cfg: &ModelConfig,
+        stats: &mut RunStats,
+    ) -> Admit {
+        let Some(cap) = cap else {
+            self.start_call(stats);
+            return Admit::Go;
+        };
+        let worst = cap.worst_case(self.prompt(), cfg);
+        if stats.spent_usd + stats.reserved_usd + worst <= cap.max_usd {
+            stats.reserved_usd += worst;
+            stats.in_flight += 1;
+            self.reserved = Some((cap.price, worst));
+            self.start_call(stats);
+            Admit::Go
+        } else if stats.in_flight > 0 {
+            Admit::Wait
+        } else {
+            stats.cap_reached = true;
+            Admit::Stop
+        }
+    }
+
+    /// Replaces the reservation of the call just answered by its cost.
+    fn charge(&mut self, result: &Result<Completion, CallError>, stats: &mut RunStats) {
+        let Some((price, reserved)) = self.reserved.take() else {
+            return;
+        };
+        stats.in_flight = stats.in_flight.saturating_sub(1);
+        stats.reserved_usd = if stats.in_flight == 0 {
+            0.0
+        } else {
+            (stats.reserved_usd - reserved).max(0.0)
+        };
+        let billed = |u: &super::provider::Usage| {
+            if u.input_tokens + u.output_tokens > 0 {
+                price.cost(u.input_tokens as f64, u.output_tokens as f64)
+            } else {
+                reserved
+            }
+        };
+        stats.spent_usd += match result {
+            Ok(c) => billed(&c.usage),
+            Err(CallError::Truncated { usage, .. }) => billed(usage),
+            // Refused by the server before any work: not billed.
+            Err(
+                CallError::RateLimited { .. }
+                | CallError::Server { .. }
+                | CallError::Auth { .. }
+                | CallError::Quota { .. }
+                | CallError::BadRequest { .. },
+            ) => 0.0,
+            // Possibly answered and billed, usage unknown: the worst case.
+            Err(_) => reserved,
+        };
     }
 
     /// The job as failed because the run stopped before it was answered.
@@ -312,6 +476,7 @@ impl Job {
         jitter: f64,
         stats: &mut RunStats,
     ) -> Step {
+        self.charge(&result, stats);
         let c = match result {
             Ok(c) => c,
             Err(e) if e.retryable() && cx.retry.may_retry(self.attempts) => {
@@ -738,6 +903,60 @@ mod tests {
 
     /// A driver that settles a job still calling gets no panic and no
     /// count: the job is settled once it is done or failed.
+    /// The cap's rule: a call is reserved at its worst case, then charged
+    /// its reported usage (the reservation when there is none, nothing for
+    /// an HTTP refusal); a call that does not fit waits while another is in
+    /// flight and stops the run when none is.
+    #[test]
+    fn the_cost_cap_reserves_the_worst_case_and_charges_what_was_used() {
+        let (d, mut run, mut stats, retry) = setup(&[Factor::NFacts]);
+        let jobs = run.next_stage(&d, &MemoryCache::new(), &mut stats).unwrap();
+        let price = crate::llm::pricing::Price {
+            input_per_m: 1e6,
+            output_per_m: 1e6,
+        };
+        let cfg = run.cfg.clone();
+        let worst = CostCap {
+            max_usd: 0.0,
+            price,
+        }
+        .worst_case(jobs[0].prompt(), &cfg);
+        // Room for two worst cases and a bit: two calls go, the third waits.
+        let cap = CostCap {
+            max_usd: 2.5 * worst,
+            price,
+        };
+        let (mut a, mut b, mut c) = (jobs[0].clone(), jobs[1].clone(), jobs[0].clone());
+        assert_eq!(a.admit(Some(&cap), &cfg, &mut stats), Admit::Go);
+        assert_eq!(b.admit(Some(&cap), &cfg, &mut stats), Admit::Go);
+        assert_eq!(c.admit(Some(&cap), &cfg, &mut stats), Admit::Wait);
+        assert_eq!((stats.calls, stats.in_flight), (2, 2));
+        let cx = run.context(&retry);
+        // A reply with usage: charged 12 tokens at $1 each.
+        a.on_result(reply(r#"{"facts": []}"#), &cx, 0.0, &mut stats);
+        assert_eq!(stats.spent_usd, 12.0);
+        // A server error is not billed.
+        b.on_result(Err(CallError::Server { status: 500 }), &cx, 0.0, &mut stats);
+        assert_eq!(
+            (stats.spent_usd, stats.in_flight, stats.reserved_usd),
+            (12.0, 0, 0.0)
+        );
+        // Now the third fits; a reply without usage costs its reservation.
+        assert_eq!(c.admit(Some(&cap), &cfg, &mut stats), Admit::Go);
+        let mut no_usage = reply(r#"{"facts": []}"#).unwrap();
+        no_usage.usage = Usage::default();
+        c.on_result(Ok(no_usage), &cx, 0.0, &mut stats);
+        assert_eq!(stats.spent_usd, 12.0 + worst);
+        // Nothing in flight and no room: the run stops at the cap.
+        let mut d2 = jobs[1].clone();
+        let tight = cap.after(2.5 * worst - stats.spent_usd - 1.0);
+        assert_eq!(d2.admit(Some(&tight), &cfg, &mut stats), Admit::Stop);
+        assert!(stats.cap_reached && stats.spent_usd <= tight.max_usd);
+        assert_eq!(stats.calls, 3, "a call refused is not counted");
+        // Without a cap every call goes.
+        assert_eq!(d2.admit(None, &cfg, &mut stats), Admit::Go);
+    }
+
     #[test]
     fn a_job_still_calling_settles_nothing() {
         let (d, mut run, mut stats, _) = setup(&[Factor::NFacts]);

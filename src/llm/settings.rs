@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::engine::RunSettings;
+use super::engine::{CostCap, RunSettings};
 use super::pricing::{price_of, Price};
 use super::provider::{ModelConfig, Provider};
 use super::Decoding;
@@ -45,6 +45,8 @@ pub struct ModelForm {
     pub both_orders: bool,
     /// Writers: how many inputs to write for; empty: all.
     pub inputs: String,
+    /// The cost cap in US dollars; empty: none.
+    pub max_cost: String,
 }
 
 impl Default for ModelForm {
@@ -104,6 +106,9 @@ pub const PRICE_OUT: Field = Field::new(
     false,
 );
 
+/// The cost cap in US dollars: 0 (only cached answers) to 1,000,000.
+pub const MAX_COST: Field = Field::new("cost cap (USD)", "max-cost", 0.0, 1e6, false);
+
 impl Field {
     const fn new(name: &'static str, flag: &'static str, lo: f64, hi: f64, integer: bool) -> Self {
         Field {
@@ -159,12 +164,26 @@ impl RunSettings {
         check(TPM, self.tokens_per_minute);
         check(TIMEOUT, Some(self.retry.timeout_s));
         check(ATTEMPTS, Some(f64::from(self.retry.max_attempts)));
+        if let Some(cap) = self.cap {
+            check(MAX_COST, Some(cap.max_usd));
+            check(PRICE_IN, Some(cap.price.input_per_m));
+            check(PRICE_OUT, Some(cap.price.output_per_m));
+        }
         if errors.is_empty() {
             Ok(())
         } else {
             Err(errors)
         }
     }
+}
+
+/// Why a cost cap cannot be kept without prices: the run's cost is not
+/// known. `model` names what has no price.
+pub fn cap_needs_prices(model: &str) -> String {
+    format!(
+        "cost cap: the prices of {model} are not known, so the cap cannot be kept; give the \
+         price per million input and output tokens (0 and 0 for a free local server)"
+    )
 }
 
 /// A validated form.
@@ -202,6 +221,7 @@ impl ModelForm {
             run: "extract".into(),
             both_orders: true,
             inputs: String::new(),
+            max_cost: String::new(),
         };
         f.prefill_price();
         f
@@ -295,6 +315,7 @@ impl ModelForm {
         let attempts = field(ATTEMPTS, &self.max_attempts, false);
         let price_in = field(PRICE_IN, &self.price_in, true);
         let price_out = field(PRICE_OUT, &self.price_out, true);
+        let max_cost = field(MAX_COST, &self.max_cost, true);
 
         let price = match (price_in, price_out) {
             (Some(i), Some(o)) => Some(Price {
@@ -306,6 +327,14 @@ impl ModelForm {
                 errors.push("price: give both the input and the output price, or neither".into());
                 None
             }
+        };
+        let cap = match (max_cost, price) {
+            (Some(max_usd), Some(price)) => Some(CostCap { max_usd, price }),
+            (Some(_), None) => {
+                errors.push(cap_needs_prices(&format!("{} ({model})", self.provider)));
+                None
+            }
+            (None, _) => None,
         };
         if !errors.is_empty() {
             return Err(errors);
@@ -322,6 +351,7 @@ impl ModelForm {
             concurrency: concurrency.unwrap_or(1.0) as usize,
             requests_per_minute: rpm,
             tokens_per_minute: tpm,
+            cap,
             ..Default::default()
         };
         settings.retry.timeout_s = timeout.unwrap_or(120.0);
@@ -400,6 +430,34 @@ mod tests {
             e.iter().any(|m| m.starts_with("attempts: must be")),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn a_cost_cap_needs_prices_and_its_range() {
+        let capped = |max_cost: &str, price: &str| {
+            ModelForm {
+                max_cost: max_cost.into(),
+                price_in: price.into(),
+                price_out: price.into(),
+                ..ModelForm::default()
+            }
+            .validate()
+        };
+        let c = capped("2.5", "1").unwrap();
+        let cap = c.settings.cap.unwrap();
+        assert_eq!((cap.max_usd, cap.price.input_per_m), (2.5, 1.0));
+        assert!(c.settings.validate().is_ok());
+        assert_eq!(capped("", "1").unwrap().settings.cap, None);
+        let e = capped("2", "").unwrap_err();
+        assert!(e[0].starts_with("cost cap: the prices of"), "{e:?}");
+        for bad in ["-1", "x", "2e6"] {
+            let e = capped(bad, "1").unwrap_err();
+            assert!(e[0].starts_with("cost cap (USD): must be"), "{e:?}");
+        }
+        // A worker message with a cap out of range is refused too.
+        let mut s = c.settings;
+        s.cap.as_mut().unwrap().max_usd = f64::NAN;
+        assert!(s.validate().unwrap_err()[0].starts_with("cost cap (USD)"));
     }
 
     #[test]

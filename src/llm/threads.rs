@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use super::cache::{CacheEntry, MemoryCache};
 pub use super::engine::{question_key, FailedItem, RunSettings, RunStats};
-use super::engine::{AnswerCache, Job, Run, Step};
+use super::engine::{Admit, AnswerCache, Job, Run, Step, CAP_REACHED};
 use super::extract::{Answer, Answers, ExtractOptions, Plan};
 use super::provider::{
     build_request, parse_response, reply_head, CallError, Completion, HttpRequest, ModelConfig,
@@ -578,7 +578,23 @@ pub fn run_plan(
                             if stopping() {
                                 break None;
                             }
-                            with_stats(&mut |s| job.start_call(s));
+                            let admit = loop {
+                                let mut a = Admit::Go;
+                                with_stats(&mut |s| a = job.admit(settings.cap.as_ref(), cfg, s));
+                                if a != Admit::Wait || stopping() {
+                                    break a;
+                                }
+                                // Calls in flight hold reservations: wait for one.
+                                nap(0.02, stopping);
+                            };
+                            match admit {
+                                Admit::Go => {}
+                                Admit::Stop => {
+                                    halt_with(CAP_REACHED.to_owned());
+                                    break None;
+                                }
+                                Admit::Wait => break None,
+                            }
                             let mut result = Some(llm.complete(job.prompt()));
                             let jitter = rng.unit();
                             let mut step = Step::Call { after_s: 0.0 };
