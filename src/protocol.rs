@@ -214,6 +214,16 @@ pub enum FromWorker {
         pairs: u64,
         unique_responses: u64,
         unique_sources: u64,
+        /// Inputs the run covers (a sample's, when sampled).
+        #[serde(default)]
+        inputs: u64,
+        /// The request's cost cap.
+        #[serde(default)]
+        cap_usd: Option<f64>,
+        /// "Sample first": a seeded sample of this many inputs fits about
+        /// half the cap ([`Estimate::sample_within`](crate::llm::engine::Estimate::sample_within)).
+        #[serde(default)]
+        sample_first: Option<u64>,
     },
     /// A run's progress.
     LlmProgress {
@@ -578,7 +588,12 @@ as hallucination or intent alignment"
             cache,
             req.choice.price,
         );
+        let inputs = u64::from(stage.dataset.n_clusters);
+        let cap_usd = req.choice.settings.cap.map(|c| c.max_usd);
         FromWorker::LlmEstimate {
+            sample_first: cap_usd.and_then(|c| estimate.sample_within(inputs, c)),
+            inputs,
+            cap_usd,
             estimate,
             questions: stage.plan.len() as u64,
             pairs: stage.dataset.pairs.len() as u64,
@@ -899,6 +914,40 @@ mod session_tests {
             1,
             "the other input"
         );
+        // Under a cap the estimate is over, "sample first" offers a sample
+        // of the inputs; with no cap or a cap it fits, none.
+        let all = LlmRequest {
+            choice: crate::llm::settings::ModelChoice {
+                sample: None,
+                ..req.choice.clone()
+            },
+            ..req.clone()
+        };
+        let capped = |max_usd: f64| {
+            let mut r = all.clone();
+            r.choice.settings.cap = Some(crate::llm::engine::CostCap {
+                max_usd,
+                price: crate::llm::pricing::Price {
+                    input_per_m: 1e4,
+                    output_per_m: 1e4,
+                },
+            });
+            r.choice.price = r.choice.settings.cap.map(|c| c.price);
+            match s.estimate_model(&r, &crate::llm::cache::MemoryCache::new()) {
+                FromWorker::LlmEstimate {
+                    inputs,
+                    cap_usd,
+                    sample_first,
+                    estimate,
+                    ..
+                } => (inputs, cap_usd, sample_first, estimate.cost_usd.unwrap()),
+                other => panic!("{other:?}"),
+            }
+        };
+        let (inputs, cap, first, cost) = capped(1e-6);
+        assert_eq!((inputs, cap, first), (2, Some(1e-6), Some(1)), "{cost}");
+        let (_, _, first, _) = capped(cost * 2.0);
+        assert_eq!(first, None);
         let FromWorker::LlmFinished { report, warning } = run_to_end(&mut s, &req) else {
             panic!("not finished")
         };

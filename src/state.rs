@@ -137,6 +137,9 @@ impl State {
                 pairs,
                 unique_responses,
                 unique_sources,
+                inputs,
+                cap_usd,
+                sample_first,
             } => {
                 self.llm.error = None;
                 self.llm.estimate = Some(EstimateView {
@@ -145,6 +148,9 @@ impl State {
                     pairs,
                     unique_responses,
                     unique_sources,
+                    inputs,
+                    cap_usd,
+                    sample_first,
                 });
             }
             FromWorker::LlmProgress {
@@ -281,6 +287,13 @@ pub struct EstimateView {
     pub pairs: u64,
     pub unique_responses: u64,
     pub unique_sources: u64,
+    /// Inputs the run covers.
+    pub inputs: u64,
+    /// The cost cap the estimate was asked with.
+    pub cap_usd: Option<f64>,
+    /// Inputs of a seeded sample that fits about half the cap, when the
+    /// estimate is over it.
+    pub sample_first: Option<u64>,
 }
 
 #[cfg(test)]

@@ -158,7 +158,9 @@ impl<T: Transport, C: Clock, S: Store> Shared<'_, '_, T, C, S> {
                         break Admit::Wait;
                     }
                     let cap = self.d.settings.cap.as_ref();
-                    match job.admit(cap, &cfg, &mut self.stats.borrow_mut()) {
+                    // The borrow ends here, before any await.
+                    let a = job.admit(cap, &cfg, &mut self.stats.borrow_mut());
+                    match a {
                         // Calls in flight hold reservations: wait for one.
                         Admit::Wait => self.d.clock.sleep_s(0.02).await,
                         a => break a,

@@ -706,6 +706,22 @@ pub struct Estimate {
     pub cost_usd: Option<f64>,
 }
 
+impl Estimate {
+    /// "Sample first": when the estimate is over a cost cap of `cap_usd`,
+    /// the number of inputs (of `inputs`) a seeded sample may have for its
+    /// estimate to be about half the cap, so its result is seen before the
+    /// rest is paid for (at least 1). `None` when the estimate fits the cap,
+    /// its cost is unknown, or there is at most one input.
+    pub fn sample_within(&self, inputs: u64, cap_usd: f64) -> Option<u64> {
+        let cost = self.cost_usd?;
+        if cost <= cap_usd || inputs <= 1 || !cost.is_finite() {
+            return None;
+        }
+        let n = (inputs as f64 * cap_usd / 2.0 / cost).floor() as u64;
+        Some(n.clamp(1, inputs - 1))
+    }
+}
+
 /// Estimates calls, tokens and cost of a plan. First-stage prompts are
 /// rendered and measured; fact-check prompts are estimated from the texts
 /// they will quote (a text's facts ≈ the text itself; the context blocks as
@@ -955,6 +971,20 @@ mod tests {
         assert_eq!(stats.calls, 3, "a call refused is not counted");
         // Without a cap every call goes.
         assert_eq!(d2.admit(None, &cfg, &mut stats), Admit::Go);
+    }
+
+    #[test]
+    fn sample_first_is_offered_only_over_the_cap() {
+        let e = |c: Option<f64>| Estimate {
+            cost_usd: c,
+            ..Default::default()
+        };
+        assert_eq!(e(Some(10.0)).sample_within(100, 2.0), Some(10));
+        assert_eq!(e(Some(10.0)).sample_within(100, 10.0), None);
+        assert_eq!(e(None).sample_within(100, 1.0), None);
+        assert_eq!(e(Some(1e9)).sample_within(100, 1.0), Some(1));
+        assert_eq!(e(Some(3.0)).sample_within(1, 1.0), None);
+        assert_eq!(e(Some(1.01)).sample_within(3, 1.0), Some(1));
     }
 
     #[test]

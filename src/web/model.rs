@@ -337,6 +337,7 @@ pub fn model_panel(p: &ModelProps) -> Html {
                     </span>
                 </div>
                 { text_input("llm-sample", "Sample (N inputs, seeded)", &form.sample, "number", "all", field(|f, v| f.sample = v)) }
+                { text_input("llm-max-cost", "Cost cap (USD)", &form.max_cost, "number", "none", field(|f, v| f.max_cost = v)) }
                 { text_input("llm-price-in", "$ / M input tokens", &form.price_in, "number", "unknown", field(|f, v| f.price_in = v)) }
                 { text_input("llm-price-out", "$ / M output tokens", &form.price_out, "number", "unknown", field(|f, v| f.price_out = v)) }
             </div>
@@ -406,6 +407,25 @@ pub fn model_panel(p: &ModelProps) -> Html {
                         fmt_tokens(e.estimate.input_tokens), fmt_tokens(e.estimate.output_tokens), fmt_cost(e.estimate.cost_usd))}
                 </p>
             }
+            if let Some((e, cap)) = llm.estimate.as_ref().and_then(|e| e.cap_usd.map(|c| (e, c))) {
+                <p id="llm-cap-note" class={if e.sample_first.is_some() { "notice" } else { "muted small" }}>
+                    { match (e.estimate.cost_usd, e.sample_first) {
+                        (Some(c), Some(_)) if c > cap => format!("The estimate ({}) is over the cost cap (${cap:.2}): the run stops at the cap, keeping what it answered. See a result first on a seeded sample of the {} inputs:", fmt_cost(Some(c)), e.inputs),
+                        (Some(c), _) if c > cap => format!("The estimate ({}) is over the cost cap (${cap:.2}): the run stops at the cap, keeping what it answered.", fmt_cost(Some(c))),
+                        _ => format!("Cost cap ${cap:.2}: no call starts that could take the run past it."),
+                    } }
+                    if let Some(n) = e.sample_first {
+                        {" "}<button id="llm-sample-first" onclick={
+                            let (form, set_form) = (form.clone(), set_form.clone());
+                            Callback::from(move |_: MouseEvent| {
+                                let mut f = (*form).clone();
+                                f.sample = n.to_string();
+                                set_form(f);
+                            })
+                        }>{format!("Use a sample of {n} inputs")}</button>
+                    }
+                </p>
+            }
             if let Some((s, cost)) = &llm.progress {
                 { progress_view(s, *cost, llm.running, llm.paused) }
             }
@@ -458,7 +478,9 @@ fn progress_view(s: &RunStats, cost: Option<f64>, running: bool, paused: bool) -
                 done, s.questions, s.succeeded + s.skipped_empty, s.cache_hits, s.failed, s.remaining(), s.calls, s.retries,
                 fmt_tokens((s.input_tokens + s.output_tokens) as f64), fmt_cost(cost))}
                 if s.waited_s >= 1.0 { {format!(" · waited {:.0} s to retry", s.waited_s)} }</p>
-            if let Some(why) = &s.stopped {
+            if s.cap_reached {
+                <p id="llm-capped" class="notice" role="status">{"Stopped at the cost cap: every answer received is kept; raise the cap and run again to continue (cached answers are not paid again)."}</p>
+            } else if let Some(why) = &s.stopped {
                 <p id="llm-stopped" class="error" role="alert">{why.clone()}
                     if !s.not_stored.is_empty() { {format!(" — {} answers could not be stored and will be asked again.", s.not_stored.len())} }</p>
             }
