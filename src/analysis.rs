@@ -207,46 +207,219 @@ pub fn agent_table(
     llm: Option<&LlmValues>,
     setting: Setting,
     prefs: Option<&[Option<crate::data::Preference>]>,
-    mut differences: Option<&mut Vec<f64>>,
+    differences: Option<&mut Vec<f64>>,
 ) -> (Vec<Factor>, ClusterTable) {
-    let scored: Vec<Factor> = factors
-        .iter()
-        .copied()
-        .filter(|f| !f.needs_model() || llm.is_some_and(|l| l.covers(*f)))
-        .collect();
-    let mut table = ClusterTable::new(scored.len(), ds.n_clusters as usize);
-    if let Some(d) = differences.as_deref_mut() {
-        d.reserve(ds.pairs.len() * scored.len());
-    }
-    for (i, pair) in ds.pairs.iter().enumerate() {
-        let ctx = pair.context();
-        let p = match prefs {
-            None => Some(pair.preference.sign()),
-            Some(ps) => ps.get(i).copied().flatten().map(|p| p.sign()),
-        };
-        for (fi, &f) in scored.iter().enumerate() {
-            let mut value = |t| match (f.needs_model(), llm) {
-                (true, Some(l)) => l
-                    .imported
-                    .get(ds.text(t), f)
-                    .or_else(|| l.answers.value(f, pair, t, l.options)),
-                _ => rules.value(f, &ds.texts, t, ctx),
+    let tables = PairsTable {
+        ds,
+        pairs: &ds.pairs,
+        n_clusters: ds.n_clusters,
+    };
+    tables.agent_table(factors, rules, llm, setting, prefs, differences)
+}
+
+/// Some pairs of a dataset (with their cluster ids below `n_clusters`), to
+/// count outcomes on: the whole file, or a group of its pairs.
+struct PairsTable<'a> {
+    ds: &'a Dataset,
+    pairs: &'a [crate::data::Pair],
+    n_clusters: u32,
+}
+
+impl PairsTable<'_> {
+    fn agent_table(
+        &self,
+        factors: &[Factor],
+        rules: &mut RuleExtractor,
+        llm: Option<&LlmValues>,
+        setting: Setting,
+        prefs: Option<&[Option<crate::data::Preference>]>,
+        mut differences: Option<&mut Vec<f64>>,
+    ) -> (Vec<Factor>, ClusterTable) {
+        let ds = self.ds;
+        let scored: Vec<Factor> = factors
+            .iter()
+            .copied()
+            .filter(|f| !f.needs_model() || llm.is_some_and(|l| l.covers(*f)))
+            .collect();
+        let mut table = ClusterTable::new(scored.len(), self.n_clusters as usize);
+        if let Some(d) = differences.as_deref_mut() {
+            d.reserve(self.pairs.len() * scored.len());
+        }
+        for (i, pair) in self.pairs.iter().enumerate() {
+            let ctx = pair.context();
+            let p = match prefs {
+                None => Some(pair.preference.sign()),
+                Some(ps) => ps.get(i).copied().flatten().map(|p| p.sign()),
             };
-            // A value the model could not give (a failed item), or a missing
-            // verdict, makes the pair missing: counted apart from factor ties.
-            let va = value(pair.a).unwrap_or(f64::NAN);
-            let vb = value(pair.b).unwrap_or(f64::NAN);
-            if let Some(d) = differences.as_deref_mut() {
-                d.push(va - vb);
+            for (fi, &f) in scored.iter().enumerate() {
+                let mut value = |t| match (f.needs_model(), llm) {
+                    (true, Some(l)) => l
+                        .imported
+                        .get(ds.text(t), f)
+                        .or_else(|| l.answers.value(f, pair, t, l.options)),
+                    _ => rules.value(f, &ds.texts, t, ctx),
+                };
+                // A value the model could not give (a failed item), or a missing
+                // verdict, makes the pair missing: counted apart from factor ties.
+                let va = value(pair.a).unwrap_or(f64::NAN);
+                let vb = value(pair.b).unwrap_or(f64::NAN);
+                if let Some(d) = differences.as_deref_mut() {
+                    d.push(va - vb);
+                }
+                let outcome = match (p, compare(va, vb)) {
+                    (Some(p), Some(m)) => classify(setting, p, m),
+                    _ => Outcome::Missing,
+                };
+                table.add(fi, pair.cluster, outcome);
             }
-            let outcome = match (p, compare(va, vb)) {
-                (Some(p), Some(m)) => classify(setting, p, m),
-                _ => Outcome::Missing,
-            };
-            table.add(fi, pair.cluster, outcome);
+        }
+        (scored, table)
+    }
+}
+
+/// The human factor scores per group of pairs by the record field `field`
+/// (see [`Groups`](crate::report::Groups)): each group's pairs scored alone
+/// — cluster ids made dense in order of first appearance, as loading only
+/// the group's records would make them, so the scores and intervals are
+/// those of that file — and each group's score minus the rest's, with a
+/// paired cluster bootstrap over the whole file's inputs (the draws of
+/// [`ClusterTable::bootstrap_paired`]). A difference is graded only when
+/// both sides have at least
+/// [`MIN_INPUTS_FOR_INTERVALS`](crate::stats::MIN_INPUTS_FOR_INTERVALS)
+/// inputs with a countable pair; else it says `too few inputs`.
+///
+/// # Errors
+/// Why `field` cannot group the pairs (no such field, or its values are
+/// texts or too many), with the fields that can.
+pub fn group_scores(
+    ds: &Dataset,
+    cfg: &ScoreConfig,
+    llm: Option<&LlmValues>,
+    field: &str,
+) -> Result<crate::report::Groups, String> {
+    use crate::report::{Group, GroupDifference, Groups};
+    use crate::stats::{percentile_interval, MIN_INPUTS_FOR_INTERVALS};
+    let values = ds.fields.field(field)?;
+    let mut index: rustc_hash::FxHashMap<&str, usize> = Default::default();
+    let mut members: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut without = 0u64;
+    for (i, p) in ds.pairs.iter().enumerate() {
+        let (a, b) = (values.get(p.rows[0]), values.get(p.rows[1]));
+        let both = [a, b.filter(|v| Some(*v) != a)];
+        if both.iter().all(Option::is_none) {
+            without += 1;
+        }
+        for v in both.into_iter().flatten() {
+            let g = *index.entry(v).or_insert_with(|| {
+                members.push((v, Vec::new()));
+                members.len() - 1
+            });
+            members[g].1.push(i);
         }
     }
-    (scored, table)
+    members.sort_by(|x, y| y.1.len().cmp(&x.1.len()).then(x.0.cmp(y.0)));
+    let omitted = members.len().saturating_sub(Groups::MAX_SHOWN) as u64;
+    members.truncate(Groups::MAX_SHOWN);
+    let requested = cfg.requested();
+    let mut rules = RuleExtractor::new();
+    let no_bootstrap = BootstrapConfig {
+        resamples: 0,
+        ..cfg.bootstrap
+    };
+    let mut groups = Vec::new();
+    let mut in_group = vec![false; ds.pairs.len()];
+    for (value, idxs) in members {
+        // Alone: clusters dense in order of first appearance.
+        let mut dense: rustc_hash::FxHashMap<u32, u32> = Default::default();
+        let alone: Vec<crate::data::Pair> = idxs
+            .iter()
+            .map(|&i| {
+                let mut p = ds.pairs[i];
+                let next = dense.len() as u32;
+                p.cluster = *dense.entry(p.cluster).or_insert(next);
+                p
+            })
+            .collect();
+        let pairs_table = PairsTable {
+            ds,
+            pairs: &alone,
+            n_clusters: dense.len() as u32,
+        };
+        let (scored, table) =
+            pairs_table.agent_table(&requested, &mut rules, llm, Setting::Human, None, None);
+        let factor_scores: BTreeMap<String, FactorScoreEntry> =
+            scored_entries(scored.clone(), &table, cfg.bootstrap)
+                .into_iter()
+                .map(|(f, s)| (f.id().to_owned(), s))
+                .collect();
+        // The group against the rest, over the whole file's inputs.
+        in_group.iter_mut().for_each(|x| *x = false);
+        idxs.iter().for_each(|&i| in_group[i] = true);
+        let (mine, rest): (Vec<_>, Vec<_>) =
+            ds.pairs.iter().enumerate().partition(|(i, _)| in_group[*i]);
+        let side = |pairs: Vec<(usize, &crate::data::Pair)>, rules: &mut RuleExtractor| {
+            let pairs: Vec<crate::data::Pair> = pairs.into_iter().map(|(_, p)| *p).collect();
+            PairsTable {
+                ds,
+                pairs: &pairs,
+                n_clusters: ds.n_clusters,
+            }
+            .agent_table(&requested, rules, llm, Setting::Human, None, None)
+            .1
+        };
+        let (tg, tr) = (side(mine, &mut rules), side(rest, &mut rules));
+        let reps = match cfg.bootstrap.resamples {
+            0 => None,
+            _ => tg.bootstrap_paired(&tr, cfg.bootstrap).ok(),
+        };
+        let (sg, sr) = (tg.scores(no_bootstrap), tr.scores(no_bootstrap));
+        let differences = scored
+            .iter()
+            .enumerate()
+            .map(|(f, factor)| {
+                let difference = sg[f].score.zip(sr[f].score).map(|(g, r)| g - r);
+                let ci95 = difference.and(reps.as_ref()).and_then(|[bg, br]| {
+                    let mut d: Vec<f64> = bg
+                        .iter()
+                        .zip(br)
+                        .map(|(g, r)| g[f] - r[f])
+                        .filter(|x| !x.is_nan())
+                        .collect();
+                    percentile_interval(&mut d, 0.95)
+                });
+                let few = sg[f].inputs < MIN_INPUTS_FOR_INTERVALS
+                    || sr[f].inputs < MIN_INPUTS_FOR_INTERVALS;
+                let verdict = match ci95 {
+                    _ if few || difference.is_none() => "too few inputs",
+                    Some([lo, _]) if lo > 0.0 => "higher",
+                    Some([_, hi]) if hi < 0.0 => "lower",
+                    Some(_) => "no clear difference",
+                    None => "not tested (no bootstrap)",
+                };
+                (
+                    factor.id().to_owned(),
+                    GroupDifference {
+                        difference,
+                        ci95,
+                        verdict: verdict.to_owned(),
+                    },
+                )
+            })
+            .collect();
+        groups.push(Group {
+            value: value.to_owned(),
+            pairs: idxs.len() as u64,
+            inputs: u64::from(dense.len() as u32),
+            factor_scores,
+            differences,
+        });
+    }
+    Ok(Groups {
+        field: field.to_owned(),
+        pairs_without: without,
+        groups_omitted: omitted,
+        groups,
+    })
 }
 
 /// The human agent's joint model over `factors` (the scored ones, in the
@@ -397,6 +570,7 @@ pub fn score_report_with(
         agents: vec![human],
         alignments: Vec::new(),
         llm: llm.and_then(|l| l.run.clone()),
+        groups: None,
     }
 }
 

@@ -40,6 +40,65 @@ pub struct Report {
     /// The LLM extraction run behind model-based factors, if one was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmRun>,
+    /// The human factor scores per group of pairs (`--group-by FIELD`, the
+    /// app's group selector), if asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Groups>,
+}
+
+/// The human factor scores per group of pairs: the pairs whose record has
+/// `field` = a value (in rated formats, where a pair joins two records, a
+/// pair belongs to the group of each of its two responses), each group
+/// scored alone, and each compared with the rest of the pairs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Groups {
+    /// The record field grouped by.
+    pub field: String,
+    /// Pairs whose records lack the field (in no group).
+    pub pairs_without: u64,
+    /// Groups left out, the smallest first, beyond [`Groups::MAX_SHOWN`].
+    #[serde(default)]
+    pub groups_omitted: u64,
+    /// The groups, largest (most pairs) first, ties by value.
+    pub groups: Vec<Group>,
+}
+
+impl Groups {
+    /// The most groups a report holds.
+    pub const MAX_SHOWN: usize = 50;
+}
+
+/// One group of pairs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    /// The field's value.
+    pub value: String,
+    pub pairs: u64,
+    /// Inputs (clusters) the group's pairs come from.
+    pub inputs: u64,
+    /// The group's pairs scored alone (as if they were the whole file),
+    /// by factor id.
+    pub factor_scores: BTreeMap<String, FactorScoreEntry>,
+    /// Group − rest by factor id.
+    pub differences: BTreeMap<String, GroupDifference>,
+}
+
+/// How a group's factor score differs from the rest of the pairs'.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupDifference {
+    /// The group's score minus the rest's; `None` when either has no
+    /// countable pair.
+    pub difference: Option<f64>,
+    /// 95% percentile interval of the difference, from a cluster bootstrap
+    /// that resamples the inputs of the whole file (group and rest drawn
+    /// together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<[f64; 2]>,
+    /// `higher` or `lower` (the interval excludes 0), `no clear difference`,
+    /// or `too few inputs` (the group or the rest has fewer than
+    /// [`MIN_INPUTS_FOR_INTERVALS`](crate::stats::MIN_INPUTS_FOR_INTERVALS)
+    /// inputs with a countable pair: not graded).
+    pub verdict: String,
 }
 
 /// What an LLM extraction run did (calls, cache hits, failures, tokens).

@@ -562,6 +562,7 @@ mod tests {
             agents,
             alignments: Vec::new(),
             llm: None,
+            groups: None,
         }
     }
 

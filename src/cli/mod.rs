@@ -26,9 +26,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use crate::analysis::{
-    score_report, score_report_with, DatasetInfo, LlmValues, ScoreConfig, Selection,
-};
+use crate::analysis::{score_report_with, DatasetInfo, LlmValues, ScoreConfig, Selection};
 use crate::data::{load_reader, Format, FormatOptions, SummEvalLabel};
 use crate::factors::{Factor, Task};
 use crate::llm::extract::{ExtractOptions, Plan};
@@ -50,7 +48,7 @@ USAGE:
                       [--timeout SECONDS] [--attempts N] [--cache-dir DIR] [--no-logprobs]
                       [--price-in USD_PER_M --price-out USD_PER_M] [--max-cost USD]
                       [--estimate]]
-                     [--annotations VALUES.jsonl]
+                     [--annotations VALUES.jsonl] [--group-by FIELD]
   profile judge FILE --provider P --model M [score's selection and provider options]
                      [--single-order] [--into REPORT.json]
                      the model judges every pair (both orders unless --single-order; in
@@ -79,6 +77,9 @@ The format is detected from the fields; --format overrides it.
 A record (line or array element) over --max-record-mb MiB (default 8, at most 1024) is
 skipped with a diagnostic. --bootstrap takes at most 100000 resamples, --permutations
 at most 1000000.
+--group-by FIELD scores each group of pairs by a short string field of the records (`task`,
+`category`, `article_id`, `info.subreddit`, …) alone, side by side, and marks the groups whose
+score differs from the rest's (the interval of the difference excludes 0).
 --label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance).
 With --provider, factors that need a model are extracted by it; the key comes from
 PROFILE_API_KEY or the provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,

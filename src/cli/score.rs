@@ -5,7 +5,7 @@ use super::*;
 pub(super) fn cmd_score(args: &[String]) -> Result<String, Failure> {
     let options: Vec<&str> = STUDY_OPTIONS
         .into_iter()
-        .chain(["annotations"])
+        .chain(["annotations", "group-by"])
         .chain(PROVIDER_OPTIONS)
         .collect();
     let f = parse_flags(
@@ -29,31 +29,34 @@ pub(super) fn cmd_score(args: &[String]) -> Result<String, Failure> {
         }
         None => None,
     };
-    let report = match f.values.get("provider") {
-        None if imported.is_some() => {
-            let values = LlmValues {
-                imported: imported.unwrap_or_default(),
-                ..Default::default()
-            };
-            score_report_with(&ds, &cfg, &info, Some(&values))
-        }
+    let ds = std::rc::Rc::new(ds);
+    let values = match f.values.get("provider") {
+        None if imported.is_some() => Some(LlmValues {
+            imported: imported.unwrap_or_default(),
+            ..Default::default()
+        }),
         None => {
             for k in PROVIDER_OPTIONS.into_iter().filter(|k| *k != "provider") {
                 if f.values.contains_key(k) {
                     return Err(usage_error(format!("--{k} needs --provider")));
                 }
             }
-            score_report(&ds, &cfg, &info)
+            None
         }
         Some(provider) => {
             let mut session = LlmSession::open(&f, provider)?;
-            let ds = std::rc::Rc::new(ds);
             let Some(mut llm) = session.extract(&ds, &cfg)? else {
                 return Ok(String::new());
             };
             llm.imported = imported.unwrap_or_default();
-            score_report_with(&ds, &cfg, &info, Some(&llm))
+            Some(llm)
         }
     };
+    let mut report = score_report_with(&ds, &cfg, &info, values.as_ref());
+    if let Some(field) = f.values.get("group-by") {
+        let groups = crate::analysis::group_scores(&ds, &cfg, values.as_ref(), field)
+            .map_err(|why| usage_error(format!("--group-by: {why}")))?;
+        report.groups = Some(groups);
+    }
     finish_report(&f, &report)
 }

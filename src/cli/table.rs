@@ -264,6 +264,9 @@ pub(super) fn table_text(r: &Report) -> String {
             );
         }
     }
+    if let Some(g) = &r.groups {
+        groups_text(&mut s, r, g);
+    }
     let summary = crate::summary::summarize(r);
     if !summary.is_empty() {
         let _ = writeln!(s, "\nsummary:");
@@ -287,4 +290,118 @@ pub(super) fn table_text(r: &Report) -> String {
         }
     }
     s
+}
+
+/// The groups section: per factor, each group's score and interval side by
+/// side (six groups a block), marked ▲/▼ where the interval of group − rest
+/// excludes 0; then the differences in words, and the groups too small to grade.
+fn groups_text(s: &mut String, r: &Report, g: &crate::report::Groups) {
+    let _ = writeln!(
+        s,
+        "\nby {} ({} groups{}{}): human factor scores of each group's pairs scored alone, 95% CI;\n  \
+         ▲/▼ the group's score is higher/lower than the rest's (the interval of the difference excludes 0)",
+        g.field,
+        g.groups.len(),
+        if g.groups_omitted > 0 {
+            format!(", {} smaller ones not shown", g.groups_omitted)
+        } else {
+            String::new()
+        },
+        if g.pairs_without > 0 {
+            format!(", {} pairs without the field", g.pairs_without)
+        } else {
+            String::new()
+        }
+    );
+    let factors: Vec<&str> = r
+        .agents
+        .first()
+        .map(|a| a.ranking.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    const W: usize = 22;
+    let cut = |v: &str| -> String {
+        let mut t: String = v.chars().take(W - 1).collect();
+        if t.len() < v.len() {
+            t.pop();
+            t.push('…');
+        }
+        t
+    };
+    for block in g.groups.chunks(6) {
+        let _ = write!(s, "  {:<20}", "factor");
+        for grp in block {
+            let _ = write!(s, " {:>W$}", cut(&grp.value));
+        }
+        let _ = write!(s, "\n  {:<20}", "  pairs / inputs");
+        for grp in block {
+            let _ = write!(s, " {:>W$}", format!("{} / {}", grp.pairs, grp.inputs));
+        }
+        s.push('\n');
+        for f in &factors {
+            let _ = write!(s, "  {f:<20}");
+            for grp in block {
+                let cell = match grp
+                    .factor_scores
+                    .get(*f)
+                    .and_then(|e| e.score.map(|x| (x, e)))
+                {
+                    None => "—".to_owned(),
+                    Some((x, e)) => {
+                        let mark = match grp.differences.get(*f).map(|d| d.verdict.as_str()) {
+                            Some("higher") => "▲",
+                            Some("lower") => "▼",
+                            _ => " ",
+                        };
+                        match e.ci95 {
+                            Some([lo, hi]) => format!("{x:+.2} [{lo:+.2},{hi:+.2}]{mark}"),
+                            None => format!("{x:+.2}{mark}"),
+                        }
+                    }
+                };
+                let _ = write!(s, " {cell:>W$}");
+            }
+            s.push('\n');
+        }
+    }
+    let mut differ = Vec::new();
+    let mut few = Vec::new();
+    for grp in &g.groups {
+        for f in &factors {
+            let Some(d) = grp.differences.get(*f) else {
+                continue;
+            };
+            match (d.verdict.as_str(), d.difference, d.ci95) {
+                ("higher" | "lower", Some(x), Some([lo, hi])) => differ.push(format!(
+                    "{} = {}: {f} {} than the rest ({x:+.2}, 95% CI [{lo:+.2}, {hi:+.2}])",
+                    g.field, grp.value, d.verdict
+                )),
+                ("too few inputs", ..) if !few.contains(&grp.value) => few.push(grp.value.clone()),
+                _ => {}
+            }
+        }
+    }
+    if differ.is_empty() {
+        let _ = writeln!(
+            s,
+            "  no group's factor score differs clearly from the rest's"
+        );
+    } else {
+        let _ = writeln!(s, "  differ from the rest:");
+        for line in differ.iter().take(30) {
+            let _ = writeln!(s, "    {line}");
+        }
+        if differ.len() > 30 {
+            let _ = writeln!(s, "    … {} more (see --json)", differ.len() - 30);
+        }
+    }
+    if !few.is_empty() {
+        let shown: Vec<&str> = few.iter().take(10).map(String::as_str).collect();
+        let _ = writeln!(
+            s,
+            "  too few inputs to compare with the rest (fewer than {} with a countable pair on one side), not graded: {}{}",
+            crate::stats::MIN_INPUTS_FOR_INTERVALS,
+            shown.join(", "),
+            if few.len() > 10 { format!(" … and {} more", few.len() - 10) } else { String::new() }
+        );
+    }
 }

@@ -90,6 +90,21 @@ impl Format {
     }
 
     /// The format whose identifying fields `obj` has, if any.
+    /// The fields the format reads as texts or labels: never kept as
+    /// fields to group pairs by ([`RecordFields`](super::RecordFields)).
+    pub fn text_fields(self) -> &'static [&'static str] {
+        match self {
+            Format::Profile => &["input", "source", "response_a", "response_b", "preference"],
+            Format::SummEval => &["article", "summary"],
+            Format::LlmBar => &["input", "output_1", "output_2"],
+            Format::HhRlhf => &["chosen", "rejected"],
+            Format::Shp => &["history", "post", "human_ref_A", "human_ref_B"],
+            Format::WebGpt => &["question.full_text", "answer_0", "answer_1"],
+            Format::TldrComparisons => &["info.post", "info.article", "info.title"],
+            Format::TldrAxis => &["info.post", "info.article", "info.title", "summary.text"],
+        }
+    }
+
     pub fn detect(obj: &Map<String, Value>) -> Option<Format> {
         let has = |k: &str| obj.contains_key(k);
         if has("response_a") && has("response_b") {

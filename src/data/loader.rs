@@ -76,6 +76,7 @@ struct Rated {
     text: TextId,
     score: f64,
     line: u64,
+    row: u32,
 }
 
 #[derive(Default)]
@@ -344,6 +345,7 @@ impl Loader {
             }
         };
         self.ds.stats.records_parsed += 1;
+        let row = self.ds.fields.add(&obj, format.text_fields());
         if self.ds.task_hint.is_none() && format == Format::Profile {
             self.ds.task_hint = obj
                 .get("task")
@@ -391,6 +393,7 @@ impl Loader {
                     b,
                     preference,
                     line,
+                    rows: [row, row],
                 });
             }
             Item::Rated {
@@ -414,6 +417,7 @@ impl Loader {
                     text: texts.intern(text),
                     score,
                     line,
+                    row,
                 });
             }
             Item::Dropped(reason) => {
@@ -456,6 +460,7 @@ impl Loader {
                         b: y.text,
                         preference,
                         line: x.line,
+                        rows: [x.row, y.row],
                     });
                 }
             }

@@ -15,6 +15,7 @@
 //! time but not memory. JSON objects that name a key twice are refused
 //! ([`strict`]).
 
+mod fields;
 mod formats;
 mod framing;
 mod gzip;
@@ -23,6 +24,7 @@ pub mod strict;
 mod task;
 mod text;
 
+pub use fields::{FieldValues, RecordFields, NO_ROW};
 pub use formats::{
     Format, FormatOptions, SummEvalLabel, DEFAULT_MAX_RECORD_MB, MAX_RECORD_MB_LIMIT,
 };
@@ -110,6 +112,11 @@ pub struct Pair {
     pub preference: Preference,
     /// The 1-based line of the record the pair came from.
     pub line: u64,
+    /// The record rows of response A and B in [`Dataset::fields`] (one
+    /// record for both in pair formats; each response's own in rated
+    /// formats, where a pair joins two records); [`NO_ROW`] for pairs not
+    /// loaded from records.
+    pub rows: [u32; 2],
 }
 
 impl Pair {
@@ -198,6 +205,8 @@ pub struct Dataset {
     pub stats: LoadStats,
     /// The task named by the records' `task` field (PROFILE schema), if any.
     pub task_hint: Option<crate::data::Task>,
+    /// The records' short string fields, to group pairs by.
+    pub fields: RecordFields,
 }
 
 /// Why a load with these counts gave nothing to score, or `None` when it

@@ -424,6 +424,7 @@ pub fn generated_dataset(ds: &Dataset, plan: &Plan, answers: &Answers) -> Genera
                     b: ids[lo],
                     preference: Preference::A,
                     line,
+                    rows: [crate::data::NO_ROW; 2],
                 });
             }
         }
