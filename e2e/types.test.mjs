@@ -53,7 +53,7 @@ test('reports with every part populated type-check against the npm package types
     '--cache-dir', join(dir, 'cache'), '--bootstrap', '50', '--quiet'];
   const merged = join(dir, 'report.json');
   // Humans with the model's factors (an extraction run) and a seeded sample.
-  writeFileSync(merged, profile(['score', EXAMPLE, '--json', '--sample', '4', ...model]));
+  writeFileSync(merged, profile(['score', EXAMPLE, '--json', '--sample', '4', '--group-by', 'task', ...model]));
   profile(['judge', EXAMPLE, '--into', merged, '--json', '--sample', '4', ...model]);
   profile(['judge', EXAMPLE, '--single-order', '--into', merged, '--json', '--sample', '4', ...model, '--model', 'mock-once']);
   profile(['generate', EXAMPLE, '--inputs', '4', '--into', merged, '--json', '--sample', '4', ...model]);
@@ -66,7 +66,8 @@ test('reports with every part populated type-check against the npm package types
   // the parts that once went missing from the types are there.
   const seen = new Set(Object.values(reports).flatMap((r) => [...paths(r)]));
   for (const p of ['.llm.calls', '.agents[].run.items', '.agents[].run.agreement', '.agents[].joint',
-    '.alignments[].kendall_tau', '.dataset.sample.seed', '.dataset.diagnostics[].line', '.agents[].run.generated_pairs']) {
+    '.alignments[].kendall_tau', '.dataset.sample.seed', '.dataset.diagnostics[].line', '.agents[].run.generated_pairs',
+    '.groups.groups[].factor_scores', '.groups.groups[].differences']) {
     assert.ok([...seen].some((s) => s.startsWith(p)), `no report holds ${p}: the check would not cover it`);
   }
   const full = reports.full;

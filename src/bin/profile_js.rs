@@ -49,6 +49,24 @@ export interface Report {
   agents: Agent[];
   alignments: Alignment[];
   llm?: LlmRun;
+  /** `--group-by FIELD`: the human factor scores per group of pairs. */
+  groups?: Groups;
+}
+/** Pairs grouped by a record field: each group scored alone, and against the rest. */
+export interface Groups {
+  field: string; pairs_without: number; groups_omitted?: number;
+  /** Largest first. */
+  groups: Group[];
+}
+export interface Group {
+  value: string; pairs: number; inputs: number;
+  factor_scores: Record<string, FactorScore>;
+  /** Group − rest per factor; `verdict` grades only when both sides have at least 10 inputs. */
+  differences: Record<string, GroupDifference>;
+}
+export interface GroupDifference {
+  difference?: number | null; ci95?: [number, number] | null;
+  verdict: "higher" | "lower" | "no clear difference" | "too few inputs" | "not tested (no bootstrap)";
 }
 export interface DatasetSummary {
   name?: string; format: string; label?: string;

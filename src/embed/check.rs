@@ -264,8 +264,8 @@ const SCORE_ENTRY: &[Field] = &[
     Field("dropped", Kind::Count, REQ),
     Field("missing", Kind::Count, OPT),
     Field("n_pairs", Kind::Count, REQ),
-    Field("inputs", Kind::Count, OPT),
-    Field("bootstrap_resamples_used", Kind::Count32, OPT),
+    Field("inputs", Kind::Nullable(&Kind::Count), OPT),
+    Field("bootstrap_resamples_used", Kind::Nullable(&Kind::Count32), OPT),
     Field("few_inputs", Kind::Bool, OPT),
 ];
 
@@ -320,6 +320,27 @@ const LLM: &[Field] = &[
     Field("failures", Kind::List(&Kind::Any), REQ),
 ];
 
+const GROUP_DIFFERENCE: &[Field] = &[
+    Field("difference", NULLABLE_NUM, OPT),
+    Field("ci95", Kind::Nullable(&Kind::NumPair), OPT),
+    Field("verdict", Kind::Str, REQ),
+];
+
+const GROUP: &[Field] = &[
+    Field("value", Kind::Str, REQ),
+    Field("pairs", Kind::Count, REQ),
+    Field("inputs", Kind::Count, REQ),
+    Field("factor_scores", Kind::Map(&Kind::Obj(SCORE_ENTRY)), REQ),
+    Field("differences", Kind::Map(&Kind::Obj(GROUP_DIFFERENCE)), REQ),
+];
+
+const GROUPS: &[Field] = &[
+    Field("field", Kind::Str, REQ),
+    Field("pairs_without", Kind::Count, REQ),
+    Field("groups_omitted", Kind::Count, OPT),
+    Field("groups", Kind::List(&Kind::Obj(GROUP)), REQ),
+];
+
 const REPORT: &[Field] = &[
     Field("schema", Kind::Str, REQ),
     Field("generator", Kind::Str, REQ),
@@ -330,6 +351,7 @@ const REPORT: &[Field] = &[
     Field("agents", Kind::List(&Kind::Obj(AGENT)), REQ),
     Field("alignments", Kind::List(&Kind::Obj(ALIGNMENT)), REQ),
     Field("llm", Kind::Nullable(&Kind::Obj(LLM)), OPT),
+    Field("groups", Kind::Nullable(&Kind::Obj(GROUPS)), OPT),
 ];
 
 /// Whether a value is of a scalar kind (containers are never scalars).
@@ -428,12 +450,25 @@ impl Checker {
     fn numbers(&mut self, report: &Value) {
         let in_range = |x: f64| (-1.0 - RANGE_SLACK..=1.0 + RANGE_SLACK).contains(&x);
         let agents = report["agents"].as_array().map_or(&[][..], Vec::as_slice);
-        for (ai, agent) in agents.iter().enumerate() {
-            let Some(scores) = agent["factor_scores"].as_object() else {
+        let groups = report["groups"]["groups"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        let score_tables = agents
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("agents[{i}].factor_scores"), a))
+            .chain(
+                groups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| (format!("groups.groups[{i}].factor_scores"), g)),
+            );
+        for (at, holder) in score_tables {
+            let Some(scores) = holder["factor_scores"].as_object() else {
                 continue;
             };
             for (id, e) in scores {
-                let mut path = format!("agents[{ai}].factor_scores");
+                let mut path = at.clone();
                 push_key(&mut path, id);
                 if let Some(s) = e.get("score").and_then(Value::as_f64) {
                     if !in_range(s) {
@@ -469,6 +504,11 @@ impl Checker {
                     }
                 }
             }
+        }
+        for (ai, agent) in agents.iter().enumerate() {
+            let Some(scores) = agent["factor_scores"].as_object() else {
+                continue;
+            };
             for (ri, id) in agent["ranking"]
                 .as_array()
                 .into_iter()
@@ -482,6 +522,33 @@ impl Checker {
                             format!("{} has no entry in this agent's factor_scores", quote(id)),
                         );
                     }
+                }
+            }
+        }
+        for (gi, g) in groups.iter().enumerate() {
+            for (id, d) in g["differences"].as_object().into_iter().flatten() {
+                let mut path = format!("groups.groups[{gi}].differences");
+                push_key(&mut path, id);
+                let mut xs: Vec<f64> = d
+                    .get("difference")
+                    .and_then(Value::as_f64)
+                    .into_iter()
+                    .collect();
+                xs.extend(
+                    d.get("ci95")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_f64),
+                );
+                if let Some(x) = xs.into_iter().find(|x| x.abs() > 2.0 + RANGE_SLACK) {
+                    self.add(
+                        &path,
+                        format!(
+                            "a difference of two factor scores lies between −2 and 2, found {}",
+                            num(x)
+                        ),
+                    );
                 }
             }
         }
@@ -603,7 +670,14 @@ mod tests {
                     "pairs": 3, "unique_responses": 6, "unique_sources": 2, "questions": 8, "calls": 8,
                     "cache_hits": 0, "retries": 1, "repairs": 0, "failed": 1, "input_tokens": 100,
                     "output_tokens": 50, "calls_per_unique_response": 1.3, "naive_calls": 20.0,
-                    "logprobs": false, "failures": [{"reason": "timeout", "raw": "<script>"}]}
+                    "logprobs": false, "failures": [{"reason": "timeout", "raw": "<script>"}]},
+            "groups": {"field": "task", "pairs_without": 1, "groups_omitted": 0,
+                       "groups": [{"value": "qa", "pairs": 2, "inputs": 2,
+                                   "factor_scores": {"length": {"score": 0.5, "ci95": [0.1, 0.9], "concordant": 1,
+                                       "discordant": 0, "ties": 1, "dropped": 0, "missing": 0, "n_pairs": 2,
+                                       "inputs": 2, "few_inputs": true}},
+                                   "differences": {"length": {"difference": 0.25, "ci95": [-0.5, 1.5],
+                                       "verdict": "too few inputs"}}}]}
         })
     }
 
@@ -681,6 +755,34 @@ mod tests {
             [
                 "agents[0].factor_scores.length.few_inputs: expected true or false, found the string \"yes\"",
                 "alignments[0].score_differences.length.estimate: is missing (expected a number)",
+            ]
+        );
+    }
+
+    #[test]
+    fn groups_are_checked_like_agents() {
+        let r = check_value(valid()).unwrap();
+        assert_eq!(
+            r.groups.unwrap().groups[0].differences["length"].verdict,
+            "too few inputs"
+        );
+        let mut v = valid();
+        v["groups"]["groups"][0]["factor_scores"]["length"]["score"] = json!(3.0);
+        v["groups"]["groups"][0]["differences"]["length"]["ci95"] = json!([-0.5, 2.5]);
+        v["groups"]["groups"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("value");
+        assert_eq!(
+            paths(v.clone()),
+            ["groups.groups[0].value: is missing (expected a string)"]
+        );
+        v["groups"]["groups"][0]["value"] = json!("qa");
+        assert_eq!(
+            paths(v),
+            [
+                "groups.groups[0].factor_scores.length.score: a factor score lies between −1 and 1, found 3",
+                "groups.groups[0].differences.length: a difference of two factor scores lies between −2 and 2, found 2.5",
             ]
         );
     }
