@@ -67,7 +67,7 @@ test('reports with every part populated type-check against the npm package types
   const seen = new Set(Object.values(reports).flatMap((r) => [...paths(r)]));
   for (const p of ['.llm.calls', '.agents[].run.items', '.agents[].run.agreement', '.agents[].joint',
     '.alignments[].kendall_tau', '.dataset.sample.seed', '.dataset.diagnostics[].line', '.agents[].run.generated_pairs',
-    '.groups.groups[].factor_scores', '.groups.groups[].differences']) {
+    '.groups.groups[].factor_scores', '.groups.groups[].differences', '.dataset.group_fields']) {
     assert.ok([...seen].some((s) => s.startsWith(p)), `no report holds ${p}: the check would not cover it`);
   }
   const full = reports.full;

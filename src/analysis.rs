@@ -484,6 +484,7 @@ pub fn dataset_summary(ds: &Dataset, info: &DatasetInfo) -> DatasetSummary {
             .collect::<Vec<Diagnostic>>(),
         diagnostics_total: ds.diagnostics.len() as u64,
         sample: info.sample.clone(),
+        group_fields: ds.fields.names().into_iter().map(str::to_owned).collect(),
     }
 }
 

@@ -578,6 +578,118 @@ pub fn heatmap(agents: &[Agent], cell_width: f64, cell_height: f64) -> Heatmap {
     }
 }
 
+/// The factor × group heatmap of a report's `groups` (`None` without
+/// groups): a column per group (its value, its pairs), a row per factor in
+/// the human ranking's order, each cell the group's own score with ▲/▼ where
+/// it is higher/lower than the rest's (the interval of the difference
+/// excludes 0). Each cell's [`HeatCell::agent`] is the group's value.
+pub fn group_heatmap(
+    report: &crate::report::Report,
+    cell_width: f64,
+    cell_height: f64,
+) -> Option<Heatmap> {
+    let groups = report.groups.as_ref()?;
+    let label_width = 170.0;
+    let header_height = 44.0;
+    let factors: Vec<&String> = report
+        .agent("human")
+        .map(|a| a.ranking.iter().collect())
+        .unwrap_or_default();
+    let cut = |v: &str| {
+        if v.chars().count() > 18 {
+            v.chars().take(17).collect::<String>() + "…"
+        } else {
+            v.to_owned()
+        }
+    };
+    let cols = groups
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            (
+                cut(&g.value),
+                format!("{} pairs", g.pairs),
+                label_width + cell_width * (i as f64 + 0.5),
+            )
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut cells = Vec::new();
+    for (ri, id) in factors.iter().enumerate() {
+        let y = header_height + cell_height * ri as f64;
+        rows.push(((*id).clone(), factor_label(id), y + cell_height / 2.0));
+        for (ci, g) in groups.groups.iter().enumerate() {
+            let score = g.factor_scores.get(*id).and_then(|e| e.score);
+            let mark = match g.differences.get(*id).map(|d| d.verdict.as_str()) {
+                Some("higher") => "▲",
+                Some("lower") => "▼",
+                _ => "",
+            };
+            let (fill, dark_text) = heat_fill(score);
+            cells.push(HeatCell {
+                factor: (*id).clone(),
+                agent: g.value.clone(),
+                x: label_width + cell_width * ci as f64,
+                y,
+                score,
+                fill,
+                text: score.map_or("—".into(), |s| format!("{}{mark}", fmt_score(s))),
+                dark_text,
+            });
+        }
+    }
+    Some(Heatmap {
+        width: label_width + cell_width * groups.groups.len() as f64,
+        height: header_height + cell_height * factors.len() as f64,
+        cell_width,
+        cell_height,
+        label_width,
+        header_height,
+        rows,
+        cols,
+        cells,
+    })
+}
+
+/// A group cell in words (tooltips, screen readers): the group's score and
+/// interval, its pairs, and how it compares with the rest.
+pub fn group_cell_description(group: &crate::report::Group, factor: &str) -> String {
+    let label = factor_label(factor);
+    let Some(e) = group.factor_scores.get(factor) else {
+        return format!("{}: {label} not scored", group.value);
+    };
+    let score = match (e.score, e.ci95) {
+        (Some(s), Some([lo, hi])) => format!(
+            "{} (95% CI {} to {})",
+            fmt_score(s),
+            fmt_score(lo),
+            fmt_score(hi)
+        ),
+        (Some(s), None) => fmt_score(s),
+        (None, _) => "no countable pair".into(),
+    };
+    let rest = match group.differences.get(factor) {
+        Some(d) => match (d.verdict.as_str(), d.difference, d.ci95) {
+            ("higher" | "lower", Some(x), Some([lo, hi])) => format!(
+                "; {} than the rest: group − rest {} (95% CI {} to {})",
+                d.verdict,
+                fmt_score(x),
+                fmt_score(lo),
+                fmt_score(hi)
+            ),
+            ("no clear difference", ..) => "; no clear difference from the rest".into(),
+            ("too few inputs", ..) => "; too few inputs to compare with the rest".into(),
+            (other, ..) => format!("; {other}"),
+        },
+        None => String::new(),
+    };
+    format!(
+        "{}: {label} {score}, {} pairs from {} inputs{rest}",
+        group.value, group.pairs, group.inputs
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -687,5 +799,55 @@ mod tests {
         assert_eq!(heat_fill(Some(1.0)).0, "rgb(37,99,235)");
         assert_eq!(heat_fill(Some(-1.0)).0, "rgb(220,38,38)");
         assert_eq!(heat_fill(Some(0.0)).0, "rgb(255,255,255)");
+    }
+
+    #[test]
+    fn the_group_heatmap_marks_the_groups_that_differ() {
+        use crate::report::{Group, GroupDifference, Groups, Report};
+        let human = agent(&[("length", Some(0.5)), ("novel_words", None)]);
+        let diff = |v: &str| GroupDifference {
+            difference: Some(0.3),
+            ci95: Some([0.1, 0.5]),
+            verdict: v.into(),
+        };
+        let group = |value: &str, v: &str| Group {
+            value: value.into(),
+            pairs: 40,
+            inputs: 12,
+            factor_scores: human.factor_scores.clone(),
+            differences: [("length".to_owned(), diff(v))].into_iter().collect(),
+        };
+        let ds = crate::data::load_bytes(
+            br#"{"response_a": "a b", "response_b": "a", "preference": "a"}"#,
+            Default::default(),
+        )
+        .unwrap();
+        let mut r: Report = crate::analysis::score_report(
+            &ds,
+            &crate::analysis::ScoreConfig::for_task(crate::factors::Task::Helpful),
+            &Default::default(),
+        );
+        r.agents = vec![human.clone()];
+        assert!(group_heatmap(&r, 100.0, 20.0).is_none());
+        r.groups = Some(Groups {
+            field: "category".into(),
+            groups: vec![
+                group("a very long category name indeed", "higher"),
+                group("b", "no clear difference"),
+            ],
+            ..Default::default()
+        });
+        let h = group_heatmap(&r, 100.0, 20.0).unwrap();
+        assert_eq!(h.cols.len(), 2);
+        assert_eq!(h.cols[0].0, "a very long categ…");
+        assert_eq!(h.cols[1].1, "40 pairs");
+        let texts: Vec<&str> = h.cells.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["+0.500▲", "+0.500", "—", "—"]);
+        let d = group_cell_description(&r.groups.as_ref().unwrap().groups[0], "length");
+        assert!(
+            d.contains("higher than the rest: group − rest +0.300 (95% CI +0.100 to +0.500)"),
+            "{d}"
+        );
+        assert!(d.contains("40 pairs from 12 inputs"), "{d}");
     }
 }

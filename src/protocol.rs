@@ -19,6 +19,9 @@ pub struct ScoreRequest {
     /// `None`: the task preset.
     pub factors: Option<Vec<Factor>>,
     pub bootstrap: BootstrapConfig,
+    /// Group the pairs by this record field (the report's `groups`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<String>,
 }
 
 /// Where the bytes to load come from.
@@ -302,6 +305,7 @@ mod tests {
                     resamples: 10,
                     seed: 1,
                 },
+                group_by: Some("task".into()),
             },
         };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
@@ -437,6 +441,11 @@ impl Session {
         for m in &self.models {
             let (agent, alignment) = m.agent(&cfg, llm);
             crate::agents::add_agent(&mut report, agent, alignment);
+        }
+        // The selector offers only the report's group fields: a field that
+        // cannot group (another file's) shows no groups.
+        if let Some(field) = &req.group_by {
+            report.groups = crate::analysis::group_scores(ds, &cfg, llm, field).ok();
         }
         Some(report)
     }
@@ -802,6 +811,49 @@ mod session_tests {
             s.finish_load("y".into(), bad, Default::default(), &req, || 0.0),
             FromWorker::Failed { .. }
         ));
+    }
+
+    #[test]
+    fn a_score_request_groups_by_a_record_field() {
+        let line = |c: &str, a: &str, b: &str| {
+            serde_json::json!({"category": c, "input": format!("{c} {a}?"), "response_a": a, "response_b": b, "preference": "a"})
+                .to_string()
+        };
+        let data = [
+            line("math", "one two three", "one"),
+            line("math", "x", "x y"),
+            line("chat", "long answer here", "short"),
+        ]
+        .join("\n");
+        let s = loaded(&data);
+        let req = ScoreRequest {
+            factors: Some(vec![Factor::Length]),
+            group_by: Some("category".into()),
+            ..Default::default()
+        };
+        let FromWorker::Scored { report } = s.score(&req) else {
+            panic!("not scored")
+        };
+        assert_eq!(report.dataset.group_fields, ["category"]);
+        let g = report.groups.unwrap();
+        let values: Vec<(&str, u64)> = g
+            .groups
+            .iter()
+            .map(|g| (g.value.as_str(), g.pairs))
+            .collect();
+        assert_eq!(values, [("math", 2), ("chat", 1)]);
+        // Math: one pair concordant on length, one discordant.
+        assert_eq!(g.groups[0].factor_scores["length"].score, Some(0.0));
+        assert_eq!(g.groups[0].differences["length"].verdict, "too few inputs");
+        // A field this file lacks: no groups.
+        let other = ScoreRequest {
+            group_by: Some("subset".into()),
+            ..req
+        };
+        let FromWorker::Scored { report } = s.score(&other) else {
+            panic!("not scored")
+        };
+        assert_eq!(report.groups, None);
     }
 
     fn loaded(lines: &str) -> Session {

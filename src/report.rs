@@ -168,6 +168,10 @@ pub struct DatasetSummary {
     /// `inputs` above are then the sample's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<SampleInfo>,
+    /// The records' short string fields the pairs can be grouped by
+    /// (`--group-by`, the app's group selector).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_fields: Vec<String>,
 }
 
 impl DatasetSummary {

@@ -114,6 +114,15 @@ impl State {
                 diagnostics,
                 elapsed_ms,
             } => {
+                // Another file's group field does not group this one.
+                if self
+                    .view
+                    .group_by
+                    .as_ref()
+                    .is_some_and(|g| !report.dataset.group_fields.contains(g))
+                {
+                    self.view.group_by = None;
+                }
                 self.report = Some(Rc::new(report));
                 self.diagnostics = Rc::new(diagnostics);
                 // A new dataset: its model values start empty.
@@ -314,6 +323,26 @@ mod tests {
 
     fn worker(s: &State, msg: FromWorker) -> State {
         s.reduce(Action::Worker(Box::new(msg)))
+    }
+
+    #[test]
+    fn another_files_group_field_is_dropped_on_load() {
+        let mut s = State::new(ViewState {
+            group_by: Some("category".into()),
+            ..Default::default()
+        });
+        let mut r = report();
+        r.dataset.group_fields = vec!["category".into()];
+        let loaded = |r: Report| FromWorker::Loaded {
+            report: r,
+            diagnostics: Vec::new(),
+            elapsed_ms: 1.0,
+        };
+        s = worker(&s, loaded(r.clone()));
+        assert_eq!(s.view.group_by.as_deref(), Some("category"));
+        r.dataset.group_fields = vec!["task".into()];
+        s = worker(&s, loaded(r));
+        assert_eq!(s.view.group_by, None);
     }
 
     #[test]

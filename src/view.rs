@@ -59,6 +59,9 @@ pub struct ViewState {
     pub sort: SortKey,
     /// Ascending instead of the default descending order.
     pub ascending: bool,
+    /// The record field the pairs are grouped by. A field name comes from
+    /// the data, so it is not put in the URL.
+    pub group_by: Option<String>,
 }
 
 impl ViewState {
@@ -123,6 +126,7 @@ mod tests {
             factors: Some(vec![Factor::Length, Factor::NovelWords]),
             sort: SortKey::Pairs,
             ascending: true,
+            group_by: None,
         };
         assert_eq!(v.to_hash(), "task=doc_qa&factors=length,novel_words&sort=n");
         assert_eq!(ViewState::from_hash(&format!("#{}", v.to_hash())), v);

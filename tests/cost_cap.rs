@@ -184,6 +184,7 @@ fn the_worker_stops_at_the_cap_and_a_higher_cap_pays_only_the_rest() {
             resamples: 50,
             seed: 1,
         },
+        group_by: None,
     };
     let session = RefCell::new(Session::new());
     let mut loader = Loader::new(FormatOptions::default());

@@ -137,6 +137,7 @@ fn through_worker(data: &str, base: &str, mock: &Mock) -> (Value, [u64; 2]) {
             resamples: 100,
             seed: SEED,
         },
+        group_by: None,
     };
     let session = RefCell::new(Session::new());
     let mut loader = Loader::new(FormatOptions::default());

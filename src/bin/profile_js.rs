@@ -77,6 +77,8 @@ export interface DatasetSummary {
   diagnostics: Diagnostic[]; diagnostics_total: number;
   /** When the report covers part of the loaded pairs: how they were chosen. */
   sample?: SampleInfo;
+  /** The records' short string fields the pairs can be grouped by. */
+  group_fields?: string[];
 }
 /** `inputs`: a seeded sample of inputs with all their pairs (`--sample`); `first_pairs`: the first N pairs (`--limit`). */
 export interface SampleInfo {

@@ -232,6 +232,7 @@ const DATASET: &[Field] = &[
     Field("diagnostics", Kind::List(&Kind::Obj(DIAGNOSTIC)), REQ),
     Field("diagnostics_total", Kind::Count, REQ),
     Field("sample", Kind::Nullable(&Kind::Obj(SAMPLE)), OPT),
+    Field("group_fields", Kind::List(&Kind::Str), OPT),
 ];
 
 const CONFIG: &[Field] = &[
@@ -265,7 +266,11 @@ const SCORE_ENTRY: &[Field] = &[
     Field("missing", Kind::Count, OPT),
     Field("n_pairs", Kind::Count, REQ),
     Field("inputs", Kind::Nullable(&Kind::Count), OPT),
-    Field("bootstrap_resamples_used", Kind::Nullable(&Kind::Count32), OPT),
+    Field(
+        "bootstrap_resamples_used",
+        Kind::Nullable(&Kind::Count32),
+        OPT,
+    ),
     Field("few_inputs", Kind::Bool, OPT),
 ];
 
@@ -652,7 +657,8 @@ mod tests {
                         "diagnostics": [{"line": 4, "field": "preference", "reason": "missing"}],
                         "diagnostics_total": 1,
                         "sample": {"method": "inputs", "requested": 2, "inputs_loaded": 9,
-                                   "pairs_loaded": 14, "seed": 42}},
+                                   "pairs_loaded": 14, "seed": 42},
+                        "group_fields": ["task"]},
             "config": {"task": "helpful", "factors": ["length", "novel_words"], "bootstrap_resamples": 10,
                        "seed": 42, "ci_level": 0.95, "resampling_unit": "input", "factor_tie_tolerance": 1e-9},
             "factors": [{"id": "length", "name": "length", "level2": "L", "level3": "Output-Only",

@@ -7,8 +7,8 @@ use yew::prelude::*;
 
 use super::alignment::{AlignmentPanel, SummaryText};
 use super::components::{
-    ChartView, Controls, DiagnosticsPanel, ExportPanel, FactorTable, ProgressPanel, Summary,
-    UploadPanel,
+    ChartView, Controls, DiagnosticsPanel, ExportPanel, FactorTable, GroupsPanel, ProgressPanel,
+    Summary, UploadPanel,
 };
 use super::model::{ModelAction, ModelPanel};
 use super::worker_hook::{score_request, use_worker, LoadSpec};
@@ -161,7 +161,8 @@ pub fn app() -> Html {
                 <ChartView report={report.clone()} />
                 <SummaryText report={report.clone()} />
                 <AlignmentPanel report={report.clone()} />
-                <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view} />
+                <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
+                <GroupsPanel report={report.clone()} view={state.view.clone()} on_view={on_view} />
                 <ModelPanel report={report.clone()} llm={state.llm.clone()} score={score_request(&state.view)} on_action={on_model} />
                 <ExportPanel report={report.clone()} />
                 <super::embed::EmbedPanel report={report.clone()} />

@@ -56,6 +56,7 @@ pub fn score_request(v: &ViewState) -> ScoreRequest {
         task: v.task,
         factors: v.factors.clone(),
         bootstrap: Default::default(),
+        group_by: v.group_by.clone(),
     }
 }
 
