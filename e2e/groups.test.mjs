@@ -109,6 +109,7 @@ test('a model run under a cost cap stops at it, keeps its answers and offers a s
   assert.ok(Number(m[3]) <= 3, info);
   assert.ok(Number(m[1]) > 0 && Number(m[1]) < Number(m[2]), info);
   assert.ok(await page.$('#llm-capped'));
+  assert.equal(await page.getAttribute('#llm-progress', 'data-state'), 'stopped at the cost cap');
   const stats = await mock.stats();
   assert.ok(stats.total > 0 && stats.total <= Number(m[1]) + 4, `${stats.total} calls for ${m[1]} answers`);
   await shot(page, '41-cost-cap-stopped');

@@ -422,7 +422,7 @@ pub fn model_panel(p: &ModelProps) -> Html {
                                 f.sample = n.to_string();
                                 set_form(f);
                             })
-                        }>{format!("Use a sample of {n} inputs")}</button>
+                        }>{format!("Use a sample of {n} input{}", if n == 1 { "" } else { "s" })}</button>
                     }
                 </p>
             }
@@ -468,6 +468,8 @@ fn progress_view(s: &RunStats, cost: Option<f64>, running: bool, paused: bool) -
         "running"
     } else if s.cancelled {
         "cancelled"
+    } else if s.cap_reached {
+        "stopped at the cost cap"
     } else {
         "finished"
     };
