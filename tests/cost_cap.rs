@@ -257,3 +257,60 @@ fn the_worker_stops_at_the_cap_and_a_higher_cap_pays_only_the_rest() {
     let (total, repeated) = requests(&mock);
     assert_eq!((total, repeated), (90, 0));
 }
+
+/// `profile judge` runs the factor extraction, then the judge: one cap for
+/// both. The extraction fits; the judge stops at what is left of the cap.
+#[test]
+fn one_cap_covers_every_stage_of_a_command() {
+    let dir = common::tempdir("cost-cap-judge");
+    let file = dir.join("pairs.jsonl");
+    std::fs::write(&file, dataset()).unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let cache_dir = dir.join("cache");
+    let cache = cache_dir.to_string_lossy().into_owned();
+    let mock = Mock::start();
+    let base = mock.url("/v1");
+    let mut a = vec![
+        "judge",
+        file.as_str(),
+        "--provider",
+        "openai-compatible",
+        "--model",
+        "mock",
+        "--base-url",
+        base.as_str(),
+        "--cache-dir",
+        cache.as_str(),
+        "--factors",
+        "length,n_facts",
+        "--quiet",
+        "--price-in",
+        "100",
+        "--price-out",
+        "100",
+        "--max-cost",
+    ];
+    // The 90 extraction calls cost about $3.7; the judge's 120 about $5.
+    a.push("6");
+    let (code, _, err) = common::run_cli(&a);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("judge: stopped at the cost cap $6.00: "),
+        "{err}"
+    );
+    let entries = disk_entries(&cache_dir);
+    let facts = entries
+        .iter()
+        .filter(|e| e.template.starts_with("atomic_facts"))
+        .count();
+    assert_eq!(facts, 90, "the extraction finished");
+    assert!(entries.len() > 90, "the judge answered some");
+    let paid = cost(&entries);
+    assert!(paid <= 6.0, "the command spent {paid} under a $6 cap");
+    assert!((spent_in(&err) - paid).abs() < 0.006, "{err} vs {paid}");
+    eprintln!(
+        "judge under $6: {} extraction + {} judge calls, ${paid:.4}",
+        facts,
+        entries.len() - facts
+    );
+}
