@@ -214,7 +214,7 @@ pub fn agent_table(
         pairs: &ds.pairs,
         n_clusters: ds.n_clusters,
     };
-    tables.agent_table(factors, rules, llm, setting, prefs, differences)
+    tables.agent_table(factors, rules, llm, setting, prefs, differences, None)
 }
 
 /// Some pairs of a dataset (with their cluster ids below `n_clusters`), to
@@ -234,6 +234,7 @@ impl PairsTable<'_> {
         setting: Setting,
         prefs: Option<&[Option<crate::data::Preference>]>,
         mut differences: Option<&mut Vec<f64>>,
+        mut outcomes: Option<&mut Vec<crate::stats::Outcome>>,
     ) -> (Vec<Factor>, ClusterTable) {
         let ds = self.ds;
         let scored: Vec<Factor> = factors
@@ -271,6 +272,9 @@ impl PairsTable<'_> {
                     _ => Outcome::Missing,
                 };
                 table.add(fi, pair.cluster, outcome);
+                if let Some(o) = outcomes.as_deref_mut() {
+                    o.push(outcome);
+                }
             }
         }
         (scored, table)
@@ -298,7 +302,7 @@ pub fn group_scores(
     field: &str,
 ) -> Result<crate::report::Groups, String> {
     use crate::report::{Group, GroupDifference, Groups};
-    use crate::stats::{percentile_interval, MIN_INPUTS_FOR_INTERVALS};
+    use crate::stats::{cell_of, percentile_interval, Counts, MIN_INPUTS_FOR_INTERVALS};
     let values = ds.fields.field(field)?;
     let mut index: rustc_hash::FxHashMap<&str, usize> = Default::default();
     let mut members: Vec<(&str, Vec<usize>)> = Vec::new();
@@ -320,75 +324,105 @@ pub fn group_scores(
     members.sort_by(|x, y| y.1.len().cmp(&x.1.len()).then(x.0.cmp(y.0)));
     let omitted = members.len().saturating_sub(Groups::MAX_SHOWN) as u64;
     members.truncate(Groups::MAX_SHOWN);
-    let requested = cfg.requested();
+    // Every pair's outcome once (pair-major), and the whole file's table.
     let mut rules = RuleExtractor::new();
-    let no_bootstrap = BootstrapConfig {
-        resamples: 0,
-        ..cfg.bootstrap
-    };
-    let mut groups = Vec::new();
-    let mut in_group = vec![false; ds.pairs.len()];
-    for (value, idxs) in members {
-        // Alone: clusters dense in order of first appearance.
+    let mut outcomes = Vec::new();
+    let (scored, total) = PairsTable {
+        ds,
+        pairs: &ds.pairs,
+        n_clusters: ds.n_clusters,
+    }
+    .agent_table(
+        &cfg.requested(),
+        &mut rules,
+        llm,
+        Setting::Human,
+        None,
+        None,
+        Some(&mut outcomes),
+    );
+    let nf = scored.len();
+    let outcome = |i: usize, f: usize| outcomes[i * nf + f];
+    // Per group: its table alone (clusters dense in order of first
+    // appearance) and its cells over the whole file's clusters.
+    let mut alone_tables = Vec::new();
+    let mut sparse: Vec<Vec<(u32, Vec<[u32; 3]>)>> = Vec::new();
+    let mut group_counts: Vec<Vec<Counts>> = Vec::new();
+    for (_, idxs) in &members {
         let mut dense: rustc_hash::FxHashMap<u32, u32> = Default::default();
-        let alone: Vec<crate::data::Pair> = idxs
-            .iter()
-            .map(|&i| {
-                let mut p = ds.pairs[i];
-                let next = dense.len() as u32;
-                p.cluster = *dense.entry(p.cluster).or_insert(next);
-                p
-            })
-            .collect();
-        let pairs_table = PairsTable {
-            ds,
-            pairs: &alone,
-            n_clusters: dense.len() as u32,
-        };
-        let (scored, table) =
-            pairs_table.agent_table(&requested, &mut rules, llm, Setting::Human, None, None);
+        for &i in idxs {
+            let next = dense.len() as u32;
+            dense.entry(ds.pairs[i].cluster).or_insert(next);
+        }
+        let mut alone = ClusterTable::new(nf, dense.len());
+        let mut rows: Vec<(u32, Vec<[u32; 3]>)> = Vec::new();
+        let mut at: rustc_hash::FxHashMap<u32, usize> = Default::default();
+        let mut counts = vec![Counts::default(); nf];
+        for &i in idxs {
+            let c = ds.pairs[i].cluster;
+            let r = *at.entry(c).or_insert_with(|| {
+                rows.push((c, vec![[0; 3]; nf]));
+                rows.len() - 1
+            });
+            for f in 0..nf {
+                let o = outcome(i, f);
+                alone.add(f, dense[&c], o);
+                counts[f].add(o);
+                if let Some(k) = cell_of(o) {
+                    rows[r].1[f][k] += 1;
+                }
+            }
+        }
+        alone_tables.push(alone);
+        sparse.push(rows);
+        group_counts.push(counts);
+    }
+    let reps = (cfg.bootstrap.resamples > 0)
+        .then(|| total.bootstrap_group_differences(&sparse, cfg.bootstrap));
+    let mut groups = Vec::new();
+    for (g, (value, idxs)) in members.iter().enumerate() {
         let factor_scores: BTreeMap<String, FactorScoreEntry> =
-            scored_entries(scored.clone(), &table, cfg.bootstrap)
+            scored_entries(scored.clone(), &alone_tables[g], cfg.bootstrap)
                 .into_iter()
                 .map(|(f, s)| (f.id().to_owned(), s))
                 .collect();
-        // The group against the rest, over the whole file's inputs.
-        in_group.iter_mut().for_each(|x| *x = false);
-        idxs.iter().for_each(|&i| in_group[i] = true);
-        let (mine, rest): (Vec<_>, Vec<_>) =
-            ds.pairs.iter().enumerate().partition(|(i, _)| in_group[*i]);
-        let side = |pairs: Vec<(usize, &crate::data::Pair)>, rules: &mut RuleExtractor| {
-            let pairs: Vec<crate::data::Pair> = pairs.into_iter().map(|(_, p)| *p).collect();
-            PairsTable {
-                ds,
-                pairs: &pairs,
-                n_clusters: ds.n_clusters,
+        // Inputs with a countable pair, in the group and in the rest.
+        let mut inputs = vec![(0u64, 0u64); nf];
+        let mut in_group = vec![false; ds.n_clusters as usize];
+        for (c, row) in &sparse[g] {
+            in_group[*c as usize] = true;
+            for (f, cell) in row.iter().enumerate() {
+                let rest = (0..3).any(|k| total.row(*c as usize)[f][k] > cell[k]);
+                inputs[f].0 += u64::from(cell.iter().any(|&x| x > 0));
+                inputs[f].1 += u64::from(rest);
             }
-            .agent_table(&requested, rules, llm, Setting::Human, None, None)
-            .1
-        };
-        let (tg, tr) = (side(mine, &mut rules), side(rest, &mut rules));
-        let reps = match cfg.bootstrap.resamples {
-            0 => None,
-            _ => tg.bootstrap_paired(&tr, cfg.bootstrap).ok(),
-        };
-        let (sg, sr) = (tg.scores(no_bootstrap), tr.scores(no_bootstrap));
+        }
+        for (c, _) in in_group.iter().enumerate().filter(|(_, &x)| !x) {
+            for (f, cell) in total.row(c).iter().enumerate() {
+                inputs[f].1 += u64::from(cell.iter().any(|&x| x > 0));
+            }
+        }
         let differences = scored
             .iter()
             .enumerate()
             .map(|(f, factor)| {
-                let difference = sg[f].score.zip(sr[f].score).map(|(g, r)| g - r);
-                let ci95 = difference.and(reps.as_ref()).and_then(|[bg, br]| {
-                    let mut d: Vec<f64> = bg
-                        .iter()
-                        .zip(br)
-                        .map(|(g, r)| g[f] - r[f])
-                        .filter(|x| !x.is_nan())
-                        .collect();
+                let gc = group_counts[g][f];
+                let tc = total.totals(f);
+                let rest = [
+                    tc.concordant - gc.concordant,
+                    tc.discordant - gc.discordant,
+                    tc.ties - gc.ties,
+                ];
+                let rest_n = rest[0] + rest[1] + rest[2];
+                let rest_score =
+                    (rest_n > 0).then(|| (rest[0] as f64 - rest[1] as f64) / rest_n as f64);
+                let difference = gc.score().zip(rest_score).map(|(a, b)| a - b);
+                let ci95 = difference.and(reps.as_ref()).and_then(|r| {
+                    let mut d = r[g][f].clone();
                     percentile_interval(&mut d, 0.95)
                 });
-                let few = sg[f].inputs < MIN_INPUTS_FOR_INTERVALS
-                    || sr[f].inputs < MIN_INPUTS_FOR_INTERVALS;
+                let few = inputs[f].0 < MIN_INPUTS_FOR_INTERVALS
+                    || inputs[f].1 < MIN_INPUTS_FOR_INTERVALS;
                 let verdict = match ci95 {
                     _ if few || difference.is_none() => "too few inputs",
                     Some([lo, _]) if lo > 0.0 => "higher",
@@ -407,9 +441,9 @@ pub fn group_scores(
             })
             .collect();
         groups.push(Group {
-            value: value.to_owned(),
+            value: (*value).to_owned(),
             pairs: idxs.len() as u64,
-            inputs: u64::from(dense.len() as u32),
+            inputs: alone_tables[g].n_clusters() as u64,
             factor_scores,
             differences,
         });

@@ -161,6 +161,18 @@ fn score_of(c: f64, d: f64, t: f64) -> Option<f64> {
     (n > 0.0).then(|| (c - d) / n)
 }
 
+/// Which of a cluster's C, D, T counts an outcome adds to (`None`: dropped
+/// or missing pairs are not counted).
+#[inline]
+pub fn cell_of(o: Outcome) -> Option<usize> {
+    match o {
+        Outcome::Concordant => Some(0),
+        Outcome::Discordant => Some(1),
+        Outcome::Tie => Some(2),
+        Outcome::Dropped | Outcome::Missing => None,
+    }
+}
+
 /// Bootstrap settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BootstrapConfig {
@@ -235,13 +247,74 @@ impl ClusterTable {
     #[inline]
     pub fn add(&mut self, factor: usize, cluster: u32, o: Outcome) {
         self.totals[factor].add(o);
-        let cell = &mut self.cells[cluster as usize * self.n_factors + factor];
-        match o {
-            Outcome::Concordant => cell[0] += 1,
-            Outcome::Discordant => cell[1] += 1,
-            Outcome::Tie => cell[2] += 1,
-            Outcome::Dropped | Outcome::Missing => {}
+        if let Some(k) = cell_of(o) {
+            self.cells[cluster as usize * self.n_factors + factor][k] += 1;
         }
+    }
+
+    /// The C, D, T counts of one cluster for every factor.
+    pub fn row(&self, cluster: usize) -> &[[u32; 3]] {
+        &self.cells[cluster * self.n_factors..(cluster + 1) * self.n_factors]
+    }
+
+    /// For each group of this table's pairs (`groups[g]`: its per-cluster
+    /// C, D, T counts, one `[u32; 3]` per factor; every count at most the
+    /// table's), the bootstrap replicates of the group's score minus the
+    /// rest's (the table less the group), per factor, resamples where
+    /// either side has no countable pair left out. The draws are those of
+    /// [`ClusterTable::bootstrap`] for `cfg`, and each group's replicates
+    /// equal the differences of `group.bootstrap_paired(&rest, cfg)` (same
+    /// integer sums); one pass of draws serves every group.
+    pub fn bootstrap_group_differences(
+        &self,
+        groups: &[Vec<(u32, Vec<[u32; 3]>)>],
+        cfg: BootstrapConfig,
+    ) -> Vec<Vec<Vec<f64>>> {
+        let (nf, n) = (self.n_factors, self.n_clusters);
+        let mut out = vec![vec![Vec::new(); nf]; groups.len()];
+        if n == 0 {
+            return out;
+        }
+        let mut rng = Rng::new(cfg.seed);
+        let mut w = vec![0u64; n];
+        let mut total = vec![[0u64; 3]; nf];
+        let mut sub = vec![[0u64; 3]; nf];
+        let score = |s: [u64; 3]| score_of(s[0] as f64, s[1] as f64, s[2] as f64);
+        for _ in 0..cfg.resamples {
+            w.iter_mut().for_each(|x| *x = 0);
+            for _ in 0..n {
+                w[rng.below(n as u64) as usize] += 1;
+            }
+            total.iter_mut().for_each(|s| *s = [0; 3]);
+            for (c, &k) in w.iter().enumerate().filter(|(_, &k)| k > 0) {
+                for (s, cell) in total.iter_mut().zip(self.row(c)) {
+                    for j in 0..3 {
+                        s[j] += k * u64::from(cell[j]);
+                    }
+                }
+            }
+            for (g, rows) in groups.iter().enumerate() {
+                sub.iter_mut().for_each(|s| *s = [0; 3]);
+                for (c, row) in rows {
+                    let k = w.get(*c as usize).copied().unwrap_or(0);
+                    if k == 0 {
+                        continue;
+                    }
+                    for (s, cell) in sub.iter_mut().zip(row) {
+                        for j in 0..3 {
+                            s[j] += k * u64::from(cell[j]);
+                        }
+                    }
+                }
+                for f in 0..nf {
+                    let rest = [0, 1, 2].map(|j| total[f][j].saturating_sub(sub[f][j]));
+                    if let (Some(a), Some(b)) = (score(sub[f]), score(rest)) {
+                        out[g][f].push(a - b);
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub fn totals(&self, factor: usize) -> Counts {
@@ -426,6 +499,57 @@ pub fn quantile_sorted(xs: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One pass of draws for every group gives each group's paired
+    /// bootstrap against the rest, bit for bit.
+    #[test]
+    fn group_differences_equal_the_paired_bootstrap_of_group_and_rest() {
+        let mut rng = Rng::new(5);
+        let (nf, n) = (2, 23);
+        let outcomes = [
+            Outcome::Concordant,
+            Outcome::Discordant,
+            Outcome::Tie,
+            Outcome::Dropped,
+        ];
+        let mut total = ClusterTable::new(nf, n);
+        let mut group = ClusterTable::new(nf, n);
+        let mut rest = ClusterTable::new(nf, n);
+        let mut rows: std::collections::BTreeMap<u32, Vec<[u32; 3]>> = Default::default();
+        for _ in 0..200 {
+            let c = rng.below(n as u64) as u32;
+            let in_group = rng.below(3) == 0;
+            for f in 0..nf {
+                let o = outcomes[rng.below(4) as usize];
+                total.add(f, c, o);
+                if in_group {
+                    group.add(f, c, o);
+                    if let Some(k) = cell_of(o) {
+                        rows.entry(c).or_insert_with(|| vec![[0; 3]; nf])[f][k] += 1;
+                    }
+                } else {
+                    rest.add(f, c, o);
+                }
+            }
+        }
+        let cfg = BootstrapConfig {
+            resamples: 300,
+            seed: 9,
+        };
+        let sparse: Vec<(u32, Vec<[u32; 3]>)> = rows.into_iter().collect();
+        let got = total.bootstrap_group_differences(&[sparse], cfg);
+        let [bg, br] = group.bootstrap_paired(&rest, cfg).unwrap();
+        for f in 0..nf {
+            let want: Vec<f64> = bg
+                .iter()
+                .zip(&br)
+                .map(|(g, r)| g[f] - r[f])
+                .filter(|x| !x.is_nan())
+                .collect();
+            assert!(!want.is_empty());
+            assert_eq!(got[0][f], want, "factor {f}");
+        }
+    }
 
     #[test]
     fn tie_policy_by_setting() {
