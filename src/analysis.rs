@@ -226,6 +226,7 @@ struct PairsTable<'a> {
 }
 
 impl PairsTable<'_> {
+    #[allow(clippy::too_many_arguments)]
     fn agent_table(
         &self,
         factors: &[Factor],
@@ -346,7 +347,7 @@ pub fn group_scores(
     // Per group: its table alone (clusters dense in order of first
     // appearance) and its cells over the whole file's clusters.
     let mut alone_tables = Vec::new();
-    let mut sparse: Vec<Vec<(u32, Vec<[u32; 3]>)>> = Vec::new();
+    let mut sparse: Vec<crate::stats::SparseCells> = Vec::new();
     let mut group_counts: Vec<Vec<Counts>> = Vec::new();
     for (_, idxs) in &members {
         let mut dense: rustc_hash::FxHashMap<u32, u32> = Default::default();
@@ -364,10 +365,10 @@ pub fn group_scores(
                 rows.push((c, vec![[0; 3]; nf]));
                 rows.len() - 1
             });
-            for f in 0..nf {
+            for (f, count) in counts.iter_mut().enumerate() {
                 let o = outcome(i, f);
                 alone.add(f, dense[&c], o);
-                counts[f].add(o);
+                count.add(o);
                 if let Some(k) = cell_of(o) {
                     rows[r].1[f][k] += 1;
                 }

@@ -161,6 +161,10 @@ fn score_of(c: f64, d: f64, t: f64) -> Option<f64> {
     (n > 0.0).then(|| (c - d) / n)
 }
 
+/// Some clusters' C, D, T counts, one `[u32; 3]` per factor: a group of a
+/// table's pairs (see [`ClusterTable::bootstrap_group_differences`]).
+pub type SparseCells = Vec<(u32, Vec<[u32; 3]>)>;
+
 /// Which of a cluster's C, D, T counts an outcome adds to (`None`: dropped
 /// or missing pairs are not counted).
 #[inline]
@@ -267,7 +271,7 @@ impl ClusterTable {
     /// integer sums); one pass of draws serves every group.
     pub fn bootstrap_group_differences(
         &self,
-        groups: &[Vec<(u32, Vec<[u32; 3]>)>],
+        groups: &[SparseCells],
         cfg: BootstrapConfig,
     ) -> Vec<Vec<Vec<f64>>> {
         let (nf, n) = (self.n_factors, self.n_clusters);
