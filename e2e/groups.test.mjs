@@ -81,6 +81,35 @@ test('grouping a file by a field shows a factor × group heatmap with the CLI nu
   await page.context().close();
 });
 
+test('SummEval grouped by summary: 16 columns with the CLI numbers and the marks', async () => {
+  const file = join(DATA, 'summeval', 'summeval.jsonl');
+  const page = await newPage(env.browser, { viewport: { width: 1200, height: 900 } });
+  await page.goto(env.url);
+  await waitForReport(page, 'example');
+  await page.setInputFiles('#file-input', file);
+  await waitForReport(page, 'summeval.jsonl');
+  assert.deepEqual(await page.$$eval('#group-by option', (os) => os.map((o) => o.value)), ['', 'article_id', 'summary_id']);
+  await page.selectOption('#group-by', 'summary_id');
+  await page.waitForSelector('#group-heatmap g.cell');
+  const cli = cliReport(file, ['--group-by', 'summary_id']);
+  assert.equal(cli.groups.groups.length, 16);
+  const cells = await page.$$eval('#group-heatmap g.cell', (cs) => cs.map((c) => [c.dataset.group, c.dataset.factor, c.querySelector('text').textContent]));
+  const want = [];
+  for (const f of cli.agents[0].ranking) {
+    for (const g of cli.groups.groups) {
+      const v = g.differences[f].verdict;
+      want.push([g.value, f, fmt(g.factor_scores[f].score) + (v === 'higher' ? '▲' : v === 'lower' ? '▼' : '')]);
+    }
+  }
+  assert.deepEqual(cells, want);
+  assert.ok(cells.some(([, , t]) => /[▲▼]$/.test(t)), 'some summaries differ from the rest');
+  const panel = await page.$('#groups');
+  await panel.scrollIntoViewIfNeeded();
+  await panel.screenshot({ path: join(process.cwd(), 'target', 'screenshots', '42-groups-summeval-by-summary.png') });
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test('a model run under a cost cap stops at it, keeps its answers and offers a sample first', async () => {
   await mock.reset();
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
