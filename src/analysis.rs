@@ -218,6 +218,15 @@ pub fn agent_table(
     if let Some(d) = differences.as_deref_mut() {
         d.reserve(ds.pairs.len() * scored.len());
     }
+    // Every rule value the loop below asks for, computed up front (on all
+    // cores natively); the loop then only looks them up.
+    rules.prepare(
+        &ds.texts,
+        &scored,
+        ds.pairs
+            .iter()
+            .flat_map(|p| [(p.a, p.context()), (p.b, p.context())]),
+    );
     for (i, pair) in ds.pairs.iter().enumerate() {
         let ctx = pair.context();
         let p = match prefs {
