@@ -365,6 +365,8 @@ pub fn score_report_with(
         llm,
         Some(&mut differences),
     );
+    // The rule values are all in `differences` now; free them before the joint model.
+    drop(rules);
     let scored: Vec<Factor> = scores.iter().map(|(f, _)| *f).collect();
     let joint = (!scored.is_empty()).then(|| human_joint(ds, &scored, &differences, cfg.bootstrap));
     drop(differences);

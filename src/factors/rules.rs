@@ -161,7 +161,18 @@ struct NovelCounts {
     unique: u32,
 }
 
+/// A value [`RuleExtractor::prepare`] has listed and is about to compute.
+const PENDING: u32 = u32::MAX;
+
 impl NovelCounts {
+    fn pending(context: Option<TextId>) -> Self {
+        NovelCounts {
+            context,
+            novel: PENDING,
+            unique: PENDING,
+        }
+    }
+
     /// (share, count), the share 0 for a response without words.
     fn value(self) -> (f64, usize) {
         if self.unique == 0 {
@@ -308,7 +319,7 @@ impl RuleExtractor {
         let slot = &mut self.novel_first[response.index()];
         match slot {
             None => *slot = Some(counts),
-            Some(n) if n.context == counts.context => {}
+            Some(n) if n.context == counts.context => *n = counts,
             Some(_) => {
                 self.novel_more.insert((response, counts.context), counts);
             }
@@ -377,18 +388,20 @@ impl RuleExtractor {
         if !novel && !length {
             return;
         }
-        // What is not known yet, grouped by context.
-        let mut todo: Vec<(Option<TextId>, TextId)> = items
-            .into_iter()
-            .filter(|&(r, c)| {
-                if novel {
-                    self.cached_novel(r, c).is_none()
-                } else {
-                    self.lengths.get(r.index()).copied().flatten().is_none()
+        // What is not known yet, once each (marked pending as it is listed),
+        // grouped by context.
+        let mut todo: Vec<(Option<TextId>, TextId)> = Vec::new();
+        for (r, c) in items {
+            if novel {
+                if self.cached_novel(r, c).is_none() {
+                    self.store_novel(texts, r, NovelCounts::pending(c));
+                    todo.push((c, r));
                 }
-            })
-            .map(|(r, c)| (if novel { c } else { None }, r))
-            .collect();
+            } else if self.lengths.get(r.index()).copied().flatten().is_none() {
+                self.store_length(texts, r, PENDING);
+                todo.push((None, r));
+            }
+        }
         todo.sort_unstable();
         todo.dedup();
         for part in self.run(texts, &todo, novel) {

@@ -650,8 +650,9 @@ impl Design {
     /// rows of a cluster merged into one of weight their count.
     fn grouped(k: usize, x: Vec<f64>, starts: Vec<usize>, lambda: f64) -> Design {
         let nc = starts.len() - 1;
-        let mut gx = Vec::with_capacity(x.len());
-        let mut gw = Vec::with_capacity(x.len() / k.max(1));
+        // Grown as rows are merged: merging usually leaves far fewer rows.
+        let mut gx = Vec::new();
+        let mut gw = Vec::new();
         let mut gstarts = Vec::with_capacity(nc + 1);
         gstarts.push(0usize);
         let mut idx: Vec<usize> = Vec::new();
@@ -683,6 +684,9 @@ impl Design {
             }
             gstarts.push(gw.len());
         }
+        drop(x);
+        gx.shrink_to_fit();
+        gw.shrink_to_fit();
         Design {
             k,
             x: gx,
