@@ -195,7 +195,7 @@ mod tests {
         let a = c.intern("a");
         let h = hash_of("a");
         let b = TextId(c.spans.len() as u32);
-        c.blocks[0].push_str("b");
+        c.blocks[0].push('b');
         c.spans.push(Span {
             block: 0,
             start: 1,
