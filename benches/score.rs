@@ -108,6 +108,11 @@ struct Measurement {
     runqueue_wait_s: f64,
     pairs_per_s: f64,
     peak_rss_bytes: u64,
+    /// The peak RSS at the end of the timed path (load + `score_report`),
+    /// before the separately timed stages that follow in the same child
+    /// (optimized rows only).
+    #[serde(default)]
+    path_peak_rss_bytes: Option<u64>,
     factors: Vec<FactorResult>,
     note: Option<String>,
 }
@@ -170,6 +175,7 @@ fn optimized(path: &Path) -> Measurement {
     let report = score_report(&ds, &cfg, &info);
     let report_s = secs(t.elapsed());
     let sched1 = sched();
+    let path_peak = peak_rss_bytes();
     let human = report.agent("human").expect("a human agent");
     let factors: Vec<FactorResult> = FACTORS
         .iter()
@@ -319,6 +325,7 @@ fn optimized(path: &Path) -> Measurement {
         runqueue_wait_s: sched1.1 - sched0.1,
         pairs_per_s: 0.0,
         peak_rss_bytes: 0,
+        path_peak_rss_bytes: Some(path_peak),
         factors,
         note: Some(format!(
             "total = load + score_report ({:.1} ms); factors and bootstrap timed separately",
@@ -688,6 +695,7 @@ mod naive {
             runqueue_wait_s: sched1.1 - sched0.1,
             pairs_per_s: 0.0,
             peak_rss_bytes: 0,
+            path_peak_rss_bytes: None,
             factors,
             note: None,
         }
@@ -1188,12 +1196,16 @@ fn print_table(
     println!();
     for m in ms.iter().filter(|m| m.unique_texts.is_some()) {
         println!(
-            "{:<24} holds {} unique texts ({:.1} MB of text) for {:.1} MB of input; peak RSS {:.1} MB",
+            "{:<24} holds {} unique texts ({:.1} MB of text) for {:.1} MB of input; peak RSS {:.1} MB{}",
             m.name,
             m.unique_texts.unwrap_or(0),
             mb(m.unique_text_bytes.unwrap_or(0)),
             mb(m.file_bytes),
-            mb(m.peak_rss_bytes)
+            mb(m.peak_rss_bytes),
+            m.path_peak_rss_bytes.map_or(String::new(), |b| format!(
+                " ({:.1} MB at the end of load + score_report, before the stages timed apart)",
+                mb(b)
+            ))
         );
     }
     for m in ms {

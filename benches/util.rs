@@ -46,14 +46,31 @@ pub fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-/// (time on a CPU, time waiting for one) of this (single-threaded) process,
-/// in seconds, from `/proc/self/schedstat`.
+/// (time on a CPU, time waiting for one) of this process, in seconds. The
+/// CPU time is that of all its threads, also those that have ended
+/// (`utime + stime` of `/proc/self/stat`, in clock ticks of 10 ms); the
+/// wait is the main thread's (`/proc/self/schedstat`: the kernel keeps no
+/// total over the threads).
 pub fn sched() -> (f64, f64) {
     let s = std::fs::read_to_string("/proc/self/schedstat").unwrap_or_default();
-    let mut it = s
+    let wait = s
         .split_whitespace()
-        .map(|x| x.parse::<f64>().unwrap_or(0.0) / 1e9);
-    (it.next().unwrap_or(0.0), it.next().unwrap_or(0.0))
+        .nth(1)
+        .and_then(|x| x.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1e9;
+    // Fields after the command name (which is in parentheses and may hold
+    // spaces): state is field 3, utime and stime fields 14 and 15.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse::<f64>().unwrap_or(0.0))
+        .collect();
+    // USER_HZ, the unit of these fields, is 100 on every Linux ABI.
+    let ticks = 100.0;
+    let cpu = (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / ticks;
+    (cpu, wait)
 }
 
 /// The 1-, 5- and 15-minute load averages.

@@ -247,6 +247,15 @@ impl PairsTable<'_> {
         if let Some(d) = differences.as_deref_mut() {
             d.reserve(self.pairs.len() * scored.len());
         }
+        // Every rule value the loop below asks for, computed up front (on all
+        // cores natively); the loop then only looks them up.
+        rules.prepare(
+            &ds.texts,
+            &scored,
+            self.pairs
+                .iter()
+                .flat_map(|p| [(p.a, p.context()), (p.b, p.context())]),
+        );
         for (i, pair) in self.pairs.iter().enumerate() {
             let ctx = pair.context();
             let p = match prefs {
@@ -565,6 +574,8 @@ pub fn score_report_with(
         llm,
         Some(&mut differences),
     );
+    // The rule values are all in `differences` now; free them before the joint model.
+    drop(rules);
     let scored: Vec<Factor> = scores.iter().map(|(f, _)| *f).collect();
     let joint = (!scored.is_empty()).then(|| human_joint(ds, &scored, &differences, cfg.bootstrap));
     drop(differences);

@@ -12,7 +12,10 @@
 //! * `novel_words_count`: the numerator of that share.
 //!
 //! [`RuleExtractor`] computes each value once per unique text (and novel words
-//! once per text-and-context pair), caching stems per distinct word.
+//! once per text-and-context pair), stemming each distinct word once (a word →
+//! stem-id table) and comparing sorted stem-id sets. Only the contexts' stem
+//! sets are kept, never a response's. [`RuleExtractor::prepare`] computes a
+//! dataset's values up front, natively on every core.
 
 use rust_stemmers::{Algorithm, Stemmer};
 use rustc_hash::FxHashMap;
@@ -76,13 +79,116 @@ fn short_key(w: &str) -> Option<u128> {
     Some(u128::from_le_bytes(buf))
 }
 
-/// Novel-word share and count of a response against a context, from sorted
-/// unique stem ids.
-fn novel(response: &[u32], context: &[u32]) -> (f64, usize) {
-    if response.is_empty() {
-        return (0.0, 0);
+/// Stems each distinct lower-cased word once and interns the stems as ids.
+/// Ids are only meaningful within one table.
+struct StemTable {
+    stemmer: Stemmer,
+    /// Lower-cased word → stem id.
+    word_stems: FxHashMap<Box<str>, u32>,
+    /// [`short_key`] of a word → stem id, for words of at most 16 ASCII bytes.
+    short_stems: FxHashMap<u128, u32>,
+    /// Stem → stem id.
+    stem_ids: FxHashMap<Box<str>, u32>,
+    lower: String,
+}
+
+impl StemTable {
+    fn new() -> Self {
+        StemTable {
+            stemmer: Stemmer::create(Algorithm::English),
+            word_stems: FxHashMap::default(),
+            short_stems: FxHashMap::default(),
+            stem_ids: FxHashMap::default(),
+            lower: String::new(),
+        }
     }
-    let (mut i, mut j, mut novel) = (0, 0, 0usize);
+
+    /// The sorted unique stem ids of `text` into `out` (replacing its
+    /// contents); returns the number of words (the `length` factor).
+    fn text_stems(&mut self, text: &str, out: &mut Vec<u32>) -> u32 {
+        out.clear();
+        let mut words = 0u32;
+        let StemTable {
+            stemmer,
+            word_stems,
+            short_stems,
+            stem_ids,
+            lower,
+        } = self;
+        for_each_word(text, |w| {
+            words += 1;
+            // Most words are short ASCII: look them up by an inline key,
+            // without copying them or comparing strings on the heap.
+            let key = short_key(w);
+            if let Some(&s) = key.and_then(|k| short_stems.get(&k)) {
+                out.push(s);
+                return;
+            }
+            lower.clear();
+            if w.is_ascii() {
+                lower.push_str(w);
+                lower.make_ascii_lowercase();
+            } else {
+                lower.extend(w.chars().flat_map(char::to_lowercase));
+            }
+            let sid = match word_stems.get(lower.as_str()) {
+                Some(&s) => s,
+                None => {
+                    let st = stemmer.stem(lower);
+                    let next = stem_ids.len() as u32;
+                    let s = *stem_ids.entry(Box::from(&*st)).or_insert(next);
+                    word_stems.insert(Box::from(lower.as_str()), s);
+                    s
+                }
+            };
+            if let Some(k) = key {
+                short_stems.insert(k, sid);
+            }
+            out.push(sid);
+        });
+        out.sort_unstable();
+        out.dedup();
+        words
+    }
+}
+
+/// A response's novel words against one context: the numerator and the
+/// denominator of the share (unique stems not in the context, unique stems).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NovelCounts {
+    context: Option<TextId>,
+    novel: u32,
+    unique: u32,
+}
+
+/// A value [`RuleExtractor::prepare`] has listed and is about to compute.
+const PENDING: u32 = u32::MAX;
+
+impl NovelCounts {
+    fn pending(context: Option<TextId>) -> Self {
+        NovelCounts {
+            context,
+            novel: PENDING,
+            unique: PENDING,
+        }
+    }
+
+    /// (share, count), the share 0 for a response without words.
+    fn value(self) -> (f64, usize) {
+        if self.unique == 0 {
+            (0.0, 0)
+        } else {
+            (
+                f64::from(self.novel) / f64::from(self.unique),
+                self.novel as usize,
+            )
+        }
+    }
+}
+
+/// The number of response stems (sorted, unique) not among the context's.
+fn novel_count(response: &[u32], context: &[u32]) -> u32 {
+    let (mut i, mut j, mut novel) = (0, 0, 0u32);
     while i < response.len() {
         if j >= context.len() || response[i] < context[j] {
             novel += 1;
@@ -94,25 +200,76 @@ fn novel(response: &[u32], context: &[u32]) -> (f64, usize) {
             j += 1;
         }
     }
-    (novel as f64 / response.len() as f64, novel)
+    novel
+}
+
+/// Below this many (response, context) items [`RuleExtractor::prepare`]
+/// stays on the calling thread.
+#[cfg(not(target_arch = "wasm32"))]
+const PARALLEL_MIN_ITEMS: usize = 4096;
+
+/// The results of one run over (response, context) items grouped by context.
+struct Prepared {
+    /// (response, counts, words): novel counts when asked, and the word count.
+    items: Vec<(TextId, Option<NovelCounts>, u32)>,
+}
+
+/// Computes the word counts (and with `novel`, the novel-word counts) of
+/// `items`, sorted by context, with one stem table.
+fn run_items(
+    texts: &TextStore,
+    items: &[(Option<TextId>, TextId)],
+    novel: bool,
+    table: &mut StemTable,
+) -> Prepared {
+    let mut out = Vec::with_capacity(items.len());
+    let mut ctx_stems: Vec<u32> = Vec::new();
+    let mut resp: Vec<u32> = Vec::new();
+    let mut current: Option<Option<TextId>> = None;
+    for &(ctx, r) in items {
+        if !novel {
+            out.push((r, None, word_count(texts.get(r)) as u32));
+            continue;
+        }
+        if current != Some(ctx) {
+            match ctx {
+                Some(c) => {
+                    table.text_stems(texts.get(c), &mut ctx_stems);
+                }
+                None => ctx_stems.clear(),
+            }
+            current = Some(ctx);
+        }
+        let words = table.text_stems(texts.get(r), &mut resp);
+        let counts = NovelCounts {
+            context: ctx,
+            novel: novel_count(&resp, &ctx_stems),
+            unique: resp.len() as u32,
+        };
+        out.push((r, Some(counts), words));
+    }
+    Prepared { items: out }
 }
 
 /// Computes rule-based factor values with caching.
+///
+/// Values can be asked one at a time ([`RuleExtractor::value`]), or all
+/// those a dataset needs at once first ([`RuleExtractor::prepare`]), which
+/// natively spreads the work over the available cores. Either way each
+/// value is computed once per unique text (novel words: per text and
+/// context), and the results do not depend on the order or the threads.
 pub struct RuleExtractor {
-    stemmer: Stemmer,
-    /// Lower-cased word → stem id.
-    word_stems: FxHashMap<Box<str>, u32>,
-    /// [`short_key`] of a word → stem id, for words of at most 16 ASCII bytes.
-    short_stems: FxHashMap<u128, u32>,
-    /// Stem → stem id.
-    stem_ids: FxHashMap<Box<str>, u32>,
-    /// Per text id: sorted unique stem ids, once computed.
-    text_stems: Vec<Option<Box<[u32]>>>,
+    table: StemTable,
+    /// Per context text: sorted unique stem ids, once computed one value at a time.
+    context_stems: FxHashMap<TextId, Box<[u32]>>,
     /// Per text id: word count, once computed.
     lengths: Vec<Option<u32>>,
-    /// (response, context) → (share, count).
-    novel: FxHashMap<(u32, u32), (f64, usize)>,
-    lower: String,
+    /// Per response text id: its novel-word counts against the first context
+    /// it was measured against.
+    novel_first: Vec<Option<NovelCounts>>,
+    /// Against further contexts: (response, context) → counts.
+    novel_more: FxHashMap<(TextId, Option<TextId>), NovelCounts>,
+    scratch: Vec<u32>,
 }
 
 impl Default for RuleExtractor {
@@ -124,20 +281,18 @@ impl Default for RuleExtractor {
 impl RuleExtractor {
     pub fn new() -> Self {
         RuleExtractor {
-            stemmer: Stemmer::create(Algorithm::English),
-            word_stems: FxHashMap::default(),
-            short_stems: FxHashMap::default(),
-            stem_ids: FxHashMap::default(),
-            text_stems: Vec::new(),
+            table: StemTable::new(),
+            context_stems: FxHashMap::default(),
             lengths: Vec::new(),
-            novel: FxHashMap::default(),
-            lower: String::new(),
+            novel_first: Vec::new(),
+            novel_more: FxHashMap::default(),
+            scratch: Vec::new(),
         }
     }
 
-    /// Number of distinct texts whose stems have been computed.
+    /// Number of distinct texts whose novel words have been measured.
     pub fn texts_stemmed(&self) -> usize {
-        self.text_stems.iter().filter(|s| s.is_some()).count()
+        self.novel_first.iter().filter(|s| s.is_some()).count()
     }
 
     /// The `length` of a text.
@@ -148,56 +303,34 @@ impl RuleExtractor {
         *self.lengths[id.index()].get_or_insert_with(|| word_count(texts.get(id)) as u32)
     }
 
-    /// Sorted unique stem ids of a text.
-    fn stems(&mut self, texts: &TextStore, id: TextId) -> &[u32] {
-        if self.text_stems.len() <= id.index() {
-            self.text_stems
-                .resize(texts.len().max(id.index() + 1), None);
+    fn cached_novel(&self, response: TextId, context: Option<TextId>) -> Option<NovelCounts> {
+        match self.novel_first.get(response.index()).copied().flatten() {
+            Some(n) if n.context == context => Some(n),
+            Some(_) => self.novel_more.get(&(response, context)).copied(),
+            None => None,
         }
-        if self.text_stems[id.index()].is_none() {
-            let mut ids = Vec::new();
-            let (stemmer, word_stems, short_stems, stem_ids, lower) = (
-                &self.stemmer,
-                &mut self.word_stems,
-                &mut self.short_stems,
-                &mut self.stem_ids,
-                &mut self.lower,
-            );
-            for_each_word(texts.get(id), |w| {
-                // Most words are short ASCII: look them up by an inline key,
-                // without copying them or comparing strings on the heap.
-                let key = short_key(w);
-                if let Some(&s) = key.and_then(|k| short_stems.get(&k)) {
-                    ids.push(s);
-                    return;
-                }
-                lower.clear();
-                if w.is_ascii() {
-                    lower.push_str(w);
-                    lower.make_ascii_lowercase();
-                } else {
-                    lower.extend(w.chars().flat_map(char::to_lowercase));
-                }
-                let sid = match word_stems.get(lower.as_str()) {
-                    Some(&s) => s,
-                    None => {
-                        let st = stemmer.stem(lower);
-                        let next = stem_ids.len() as u32;
-                        let s = *stem_ids.entry(Box::from(&*st)).or_insert(next);
-                        word_stems.insert(Box::from(lower.as_str()), s);
-                        s
-                    }
-                };
-                if let Some(k) = key {
-                    short_stems.insert(k, sid);
-                }
-                ids.push(sid);
-            });
-            ids.sort_unstable();
-            ids.dedup();
-            self.text_stems[id.index()] = Some(ids.into_boxed_slice());
+    }
+
+    fn store_novel(&mut self, texts: &TextStore, response: TextId, counts: NovelCounts) {
+        if self.novel_first.len() <= response.index() {
+            self.novel_first
+                .resize(texts.len().max(response.index() + 1), None);
         }
-        self.text_stems[id.index()].as_deref().unwrap_or(&[])
+        let slot = &mut self.novel_first[response.index()];
+        match slot {
+            None => *slot = Some(counts),
+            Some(n) if n.context == counts.context => *n = counts,
+            Some(_) => {
+                self.novel_more.insert((response, counts.context), counts);
+            }
+        }
+    }
+
+    fn store_length(&mut self, texts: &TextStore, id: TextId, words: u32) {
+        if self.lengths.len() <= id.index() {
+            self.lengths.resize(texts.len().max(id.index() + 1), None);
+        }
+        self.lengths[id.index()] = Some(words);
     }
 
     /// `novel_words` share and count of `response` against `context` (no
@@ -208,17 +341,144 @@ impl RuleExtractor {
         response: TextId,
         context: Option<TextId>,
     ) -> (f64, usize) {
-        let key = (response.0, context.map_or(u32::MAX, |c| c.0));
-        if let Some(&v) = self.novel.get(&key) {
-            return v;
+        if let Some(n) = self.cached_novel(response, context) {
+            return n.value();
         }
-        let r: Box<[u32]> = self.stems(texts, response).into();
-        let v = match context {
-            Some(c) => novel(&r, self.stems(texts, c)),
-            None => novel(&r, &[]),
+        // The response's stems are needed only here (its other pairs have
+        // the same context and hit the cache); a context's are kept.
+        let mut resp = std::mem::take(&mut self.scratch);
+        let words = self.table.text_stems(texts.get(response), &mut resp);
+        let novel = match context {
+            Some(c) => {
+                if !self.context_stems.contains_key(&c) {
+                    let mut v = Vec::new();
+                    self.table.text_stems(texts.get(c), &mut v);
+                    self.context_stems.insert(c, v.into_boxed_slice());
+                }
+                novel_count(&resp, &self.context_stems[&c])
+            }
+            None => resp.len() as u32,
         };
-        self.novel.insert(key, v);
-        v
+        let counts = NovelCounts {
+            context,
+            novel,
+            unique: resp.len() as u32,
+        };
+        self.scratch = resp;
+        self.store_length(texts, response, words);
+        self.store_novel(texts, response, counts);
+        counts.value()
+    }
+
+    /// Computes up front the values [`RuleExtractor::value`] will be asked
+    /// for `factors` on `items` (response, context), so that those calls
+    /// are look-ups. Natively the texts are shared out over the available
+    /// cores (each thread with its own stem table); on wasm32 it runs on
+    /// the calling thread. The values are the same either way.
+    pub fn prepare(
+        &mut self,
+        texts: &TextStore,
+        factors: &[Factor],
+        items: impl IntoIterator<Item = (TextId, Option<TextId>)>,
+    ) {
+        let novel = factors
+            .iter()
+            .any(|f| matches!(f, Factor::NovelWords | Factor::NovelWordsCount));
+        let length = factors.contains(&Factor::Length);
+        if !novel && !length {
+            return;
+        }
+        // What is not known yet, once each (marked pending as it is listed),
+        // grouped by context.
+        let mut todo: Vec<(Option<TextId>, TextId)> = Vec::new();
+        for (r, c) in items {
+            if novel {
+                if self.cached_novel(r, c).is_none() {
+                    self.store_novel(texts, r, NovelCounts::pending(c));
+                    todo.push((c, r));
+                }
+            } else if self.lengths.get(r.index()).copied().flatten().is_none() {
+                self.store_length(texts, r, PENDING);
+                todo.push((None, r));
+            }
+        }
+        todo.sort_unstable();
+        todo.dedup();
+        for part in self.run(texts, &todo, novel) {
+            for (r, counts, words) in part.items {
+                self.store_length(texts, r, words);
+                if let Some(n) = counts {
+                    self.store_novel(texts, r, n);
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn run(
+        &mut self,
+        texts: &TextStore,
+        todo: &[(Option<TextId>, TextId)],
+        novel: bool,
+    ) -> Vec<Prepared> {
+        vec![run_items(texts, todo, novel, &mut self.table)]
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn run(
+        &mut self,
+        texts: &TextStore,
+        todo: &[(Option<TextId>, TextId)],
+        novel: bool,
+    ) -> Vec<Prepared> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        if threads < 2 || todo.len() < PARALLEL_MIN_ITEMS {
+            return vec![run_items(texts, todo, novel, &mut self.table)];
+        }
+        // Chunks of about equal text size that never split a context's
+        // group (its stems are computed once per chunk), handed out to the
+        // threads as they become free.
+        let bytes: usize = todo.iter().map(|&(_, r)| texts.get(r).len() + 16).sum();
+        let target = bytes / (threads * 8) + 1;
+        let mut bounds = vec![0usize];
+        let mut acc = 0usize;
+        for (i, &(c, r)) in todo.iter().enumerate() {
+            if acc >= target && todo[i - 1].0 != c {
+                bounds.push(i);
+                acc = 0;
+            }
+            acc += texts.get(r).len() + 16;
+        }
+        bounds.push(todo.len());
+        let chunks: Vec<&[(Option<TextId>, TextId)]> =
+            bounds.windows(2).map(|w| &todo[w[0]..w[1]]).collect();
+        let next = AtomicUsize::new(0);
+        let mut results: Vec<(usize, Prepared)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads.min(chunks.len()))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut table = StemTable::new();
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(chunk) = chunks.get(i) else { break };
+                            done.push((i, run_items(texts, chunk, novel, &mut table)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(done) => done,
+                    Err(e) => std::panic::resume_unwind(e),
+                })
+                .collect()
+        });
+        results.sort_unstable_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, p)| p).collect()
     }
 
     /// The value of a rule-based factor, or `None` for a factor that needs a model.
@@ -278,5 +538,86 @@ mod tests {
         assert_eq!(x.novel_words(&t, resp, None), (1.0, 5));
         assert_eq!(x.length(&t, resp), 5);
         assert_eq!(x.value(Factor::Hallucination, &t, resp, None), None);
+    }
+
+    /// `prepare` (threads natively, with enough items) gives exactly the
+    /// values of asking one at a time, including a response measured
+    /// against two contexts and against none.
+    #[test]
+    fn prepared_values_equal_one_at_a_time() {
+        let mut t = TextStore::new();
+        let words = [
+            "Running",
+            "cats",
+            "don't",
+            "state-of-the-art",
+            "naïve",
+            "café",
+            "東京",
+            "K\u{212A}",
+            "ÉTÉ",
+            "3.5",
+            "the",
+            "a",
+            "generously",
+            "consistency",
+            "x_y",
+            "Straße",
+            "—",
+            "!!",
+        ];
+        let mut ids = Vec::new();
+        for i in 0..4000usize {
+            let n = (i * 7) % 23;
+            let text: Vec<&str> = (0..n)
+                .map(|j| words[(i * 31 + j * 17) % words.len()])
+                .collect();
+            ids.push(t.intern(&format!(
+                "{} {i}",
+                text.join(if i % 5 == 0 { "\n" } else { " " })
+            )));
+        }
+        let empty = t.intern(" ... ");
+        let mut items = Vec::new();
+        for (i, &r) in ids.iter().enumerate() {
+            let ctx = match i % 4 {
+                0 => None,
+                _ => Some(ids[(i / 40) * 40]),
+            };
+            items.push((r, ctx));
+            if i % 9 == 0 {
+                items.push((r, Some(ids[(i + 1) % ids.len()])));
+            }
+        }
+        items.push((empty, Some(ids[0])));
+        items.push((empty, None));
+        #[cfg(not(target_arch = "wasm32"))]
+        assert!(
+            items.len() > PARALLEL_MIN_ITEMS,
+            "enough items for the threads"
+        );
+        let factors = [Factor::Length, Factor::NovelWords, Factor::NovelWordsCount];
+        let mut prepared = RuleExtractor::new();
+        prepared.prepare(&t, &factors, items.iter().copied());
+        let mut lazy = RuleExtractor::new();
+        for &(r, c) in &items {
+            assert_eq!(
+                prepared.lengths[r.index()],
+                Some(word_count(t.get(r)) as u32)
+            );
+            for f in factors {
+                let a = prepared.value(f, &t, r, c).map(f64::to_bits);
+                assert_eq!(
+                    a,
+                    lazy.value(f, &t, r, c).map(f64::to_bits),
+                    "{f} of {r:?} / {c:?}"
+                );
+            }
+        }
+        // Only the length asked: no stems computed.
+        let mut only = RuleExtractor::new();
+        only.prepare(&t, &[Factor::Length], items.iter().copied());
+        assert_eq!(only.texts_stemmed(), 0);
+        assert_eq!(only.length(&t, ids[5]), word_count(t.get(ids[5])) as u32);
     }
 }

@@ -103,7 +103,7 @@
 use libm::{exp, log1p};
 use serde::{Deserialize, Serialize};
 
-use super::{percentile_interval, BootstrapConfig, Rng, FACTOR_TIE_TOLERANCE};
+use super::{par, percentile_interval, BootstrapConfig, Rng, FACTOR_TIE_TOLERANCE};
 
 /// The default L2 penalty λ on the standardised coefficients.
 pub const DEFAULT_PENALTY: f64 = 1.0;
@@ -650,8 +650,9 @@ impl Design {
     /// rows of a cluster merged into one of weight their count.
     fn grouped(k: usize, x: Vec<f64>, starts: Vec<usize>, lambda: f64) -> Design {
         let nc = starts.len() - 1;
-        let mut gx = Vec::with_capacity(x.len());
-        let mut gw = Vec::with_capacity(x.len() / k.max(1));
+        // Grown as rows are merged: merging usually leaves far fewer rows.
+        let mut gx = Vec::new();
+        let mut gw = Vec::new();
         let mut gstarts = Vec::with_capacity(nc + 1);
         gstarts.push(0usize);
         let mut idx: Vec<usize> = Vec::new();
@@ -683,6 +684,9 @@ impl Design {
             }
             gstarts.push(gw.len());
         }
+        drop(x);
+        gx.shrink_to_fit();
+        gw.shrink_to_fit();
         Design {
             k,
             x: gx,
@@ -942,35 +946,58 @@ impl Design {
         let nc = self.n_clusters();
         let r_total = cfg.resamples as usize;
         let pre = Precomputed::new(self, beta_hat, refit != Refit::OneStep);
-        let mut out = Vec::with_capacity(r_total * k);
-        let mut failed = 0u32;
-        let mut rng = Rng::new(cfg.seed);
-        let mut weights = vec![0u32; nc];
-        let mut beta = vec![0.0; k];
-        let mut sc = Scratch::new(k, pre.triples.len());
         let mode = match refit {
             Refit::All => Step::Converge,
             Refit::Interval => Step::Model,
             Refit::OneStep => Step::Plain,
         };
-        // Where each resample's draws start, to redraw them for a refit.
-        let mut starts = Vec::new();
+        // Resample r makes draws r·nc … (r + 1)·nc − 1 of the generator
+        // ([`Rng::advanced`]), and its refit depends on nothing else, so
+        // ranges of resamples run apart (natively on every core) and give
+        // the sequential results bit for bit.
+        let rng0 = Rng::new(cfg.seed);
+        let draws_of = |r: usize| rng0.advanced(r as u64 * nc as u64);
+        // One pass over the inputs per resample, and a few over the rows
+        // for a refit.
+        let rows = self.w.len();
+        let first = par::map_ranges(r_total, r_total.saturating_mul(nc), |range| {
+            let mut rng = draws_of(range.start);
+            let mut weights = vec![0u32; nc];
+            let mut beta = vec![0.0; k];
+            let mut work = Work::new(k);
+            let mut sc = Scratch::new(k, pre.triples.len());
+            let mut done = Vec::with_capacity(range.len());
+            for _ in range {
+                draw(&mut rng, &mut weights);
+                let ok = self.refit(
+                    beta_hat, &weights, &pre, mode, &mut beta, &mut work, &mut sc,
+                );
+                done.push(ok.then(|| (beta.clone(), sc.est)));
+            }
+            (done, work.passes)
+        });
+        let mut out = Vec::with_capacity(r_total * k);
+        let mut failed = 0u32;
         // Whether a resample's value is final (refitted, or failed), and the
         // rough error size of a first step.
         let mut done = vec![mode != Step::Model; r_total];
         let mut est = vec![0.0f64; r_total];
-        for r in 0..r_total {
-            if mode == Step::Model {
-                starts.push(rng.clone());
-            }
-            draw(&mut rng, &mut weights);
-            if self.refit(beta_hat, &weights, &pre, mode, &mut beta, work, &mut sc) {
-                out.extend_from_slice(&beta);
-                est[r] = sc.est;
-            } else {
-                failed += 1;
-                done[r] = true;
-                out.extend(std::iter::repeat_n(f64::NAN, k));
+        let mut r = 0;
+        for (part, passes) in first {
+            work.passes += passes;
+            for v in part {
+                match v {
+                    Some((b, e)) => {
+                        out.extend_from_slice(&b);
+                        est[r] = e;
+                    }
+                    None => {
+                        failed += 1;
+                        done[r] = true;
+                        out.extend(std::iter::repeat_n(f64::NAN, k));
+                    }
+                }
+                r += 1;
             }
         }
         if mode != Step::Model {
@@ -998,31 +1025,53 @@ impl Design {
             if need.is_empty() {
                 break;
             }
-            for r in need {
-                let mut rng = starts[r].clone();
-                draw(&mut rng, &mut weights);
-                let ok = self.refit(
-                    beta_hat,
-                    &weights,
-                    &pre,
-                    Step::Converge,
-                    &mut beta,
-                    work,
-                    &mut sc,
-                );
-                done[r] = true;
-                refitted += 1;
-                let row = &mut out[r * k..(r + 1) * k];
-                if ok {
-                    let moved = row
-                        .iter()
-                        .zip(&beta)
-                        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-                    ratio = ratio.max(moved / est[r].max(1e-300));
-                    row.copy_from_slice(&beta);
-                } else {
-                    failed += 1;
-                    row.iter_mut().for_each(|v| *v = f64::NAN);
+            // The refits of one round are independent of each other (the
+            // ratio they update is only read in the next round).
+            let work_units = need.len().saturating_mul(nc + 2 * rows);
+            let refits = par::map_ranges(need.len(), work_units, |range| {
+                let mut weights = vec![0u32; nc];
+                let mut beta = vec![0.0; k];
+                let mut work = Work::new(k);
+                let mut sc = Scratch::new(k, pre.triples.len());
+                let mut done = Vec::with_capacity(range.len());
+                for &r in &need[range] {
+                    draw(&mut draws_of(r), &mut weights);
+                    let ok = self.refit(
+                        beta_hat,
+                        &weights,
+                        &pre,
+                        Step::Converge,
+                        &mut beta,
+                        &mut work,
+                        &mut sc,
+                    );
+                    done.push(ok.then(|| beta.clone()));
+                }
+                (done, work.passes)
+            });
+            let mut i = 0;
+            for (part, passes) in refits {
+                work.passes += passes;
+                for v in part {
+                    let r = need[i];
+                    i += 1;
+                    done[r] = true;
+                    refitted += 1;
+                    let row = &mut out[r * k..(r + 1) * k];
+                    match v {
+                        Some(beta) => {
+                            let moved = row
+                                .iter()
+                                .zip(&beta)
+                                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+                            ratio = ratio.max(moved / est[r].max(1e-300));
+                            row.copy_from_slice(&beta);
+                        }
+                        None => {
+                            failed += 1;
+                            row.iter_mut().for_each(|v| *v = f64::NAN);
+                        }
+                    }
                 }
             }
         }
@@ -1461,6 +1510,62 @@ mod tests {
     use super::*;
     use crate::factors::rules::RuleExtractor;
     use crate::factors::Factor;
+
+    /// With enough resamples × inputs to run on several threads, the fit
+    /// (every refit mode) equals the one computed on the calling thread alone
+    /// bit for bit.
+    #[test]
+    fn spread_bootstrap_equals_the_sequential_one() {
+        let (nc, per, nf) = (2500u32, 6usize, 3usize);
+        let mut rng = Rng::new(5);
+        let mut differences = Vec::new();
+        let mut preferences = Vec::new();
+        let mut clusters = Vec::new();
+        for c in 0..nc {
+            for _ in 0..per {
+                let row: Vec<f64> = (0..nf)
+                    .map(|f| (rng.below(5) as f64 - 2.0) * (f + 1) as f64)
+                    .collect();
+                let lean = row[0] + 0.5 * row[1] + rng.unit() * 8.0 - 4.0;
+                preferences.push(if lean > 0.0 {
+                    1
+                } else if lean < 0.0 {
+                    -1
+                } else {
+                    0
+                });
+                differences.extend(row);
+                clusters.push(c);
+            }
+        }
+        let pairs = JointPairs {
+            n_factors: nf,
+            differences: &differences,
+            preferences: &preferences,
+            clusters: &clusters,
+            n_clusters: nc,
+        };
+        for refit in [Refit::Interval, Refit::All, Refit::OneStep] {
+            let cfg = JointConfig {
+                bootstrap: BootstrapConfig {
+                    resamples: 500,
+                    seed: 11,
+                },
+                refit,
+                ..JointConfig::default()
+            };
+            assert!(500 * nc as usize >= par::PARALLEL_MIN_WORK);
+            let spread = fit_joint(&pairs, &cfg);
+            par::SEQUENTIAL.with(|s| s.set(true));
+            let alone = fit_joint(&pairs, &cfg);
+            par::SEQUENTIAL.with(|s| s.set(false));
+            assert!(spread.factors.iter().all(|f| f.ci95.is_some()));
+            if refit == Refit::Interval {
+                assert!(spread.bootstrap_refitted > 0);
+            }
+            assert_eq!(format!("{spread:?}"), format!("{alone:?}"), "{refit:?}");
+        }
+    }
 
     /// SummEval's pairs with length, novel_words and novel_words_count, as a design.
     fn summeval_design() -> (Design, Vec<f64>) {

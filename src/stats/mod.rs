@@ -5,6 +5,7 @@
 mod alignment;
 mod correlation;
 pub mod joint;
+mod par;
 mod rng;
 
 pub use alignment::{
@@ -404,31 +405,41 @@ impl ClusterTable {
     /// replacement, the same draw for all factors.
     pub fn bootstrap(&self, cfg: BootstrapConfig) -> Vec<Vec<f64>> {
         let nf = self.n_factors;
-        // Grown as resamples are drawn: nothing is reserved up front.
-        let mut out = Vec::new();
-        if self.n_clusters == 0 {
+        let nc = self.n_clusters;
+        if nc == 0 {
             return vec![vec![f64::NAN; nf]; cfg.resamples as usize];
         }
-        let mut rng = Rng::new(cfg.seed);
-        let mut sums = vec![[0u64; 3]; nf];
-        for _ in 0..cfg.resamples {
-            sums.iter_mut().for_each(|s| *s = [0; 3]);
-            for _ in 0..self.n_clusters {
-                let c = rng.below(self.n_clusters as u64) as usize;
-                let row = &self.cells[c * nf..(c + 1) * nf];
-                for (s, cell) in sums.iter_mut().zip(row) {
-                    s[0] += cell[0] as u64;
-                    s[1] += cell[1] as u64;
-                    s[2] += cell[2] as u64;
+        // Resample r makes draws r·nc … (r + 1)·nc − 1 of the generator, so
+        // ranges of resamples can run apart (natively on every core) and
+        // give the sequential results; the sums are integers.
+        let work = (cfg.resamples as usize).saturating_mul(nc);
+        let parts = par::map_ranges(cfg.resamples as usize, work, |range| {
+            let mut rng = Rng::new(cfg.seed).advanced(range.start as u64 * nc as u64);
+            // Grown as resamples are drawn: nothing is reserved up front.
+            let mut out = Vec::new();
+            let mut sums = vec![[0u64; 3]; nf];
+            for _ in range {
+                sums.iter_mut().for_each(|s| *s = [0; 3]);
+                for _ in 0..nc {
+                    let c = rng.below(nc as u64) as usize;
+                    let row = &self.cells[c * nf..(c + 1) * nf];
+                    for (s, cell) in sums.iter_mut().zip(row) {
+                        s[0] += cell[0] as u64;
+                        s[1] += cell[1] as u64;
+                        s[2] += cell[2] as u64;
+                    }
                 }
+                out.push(
+                    sums.iter()
+                        .map(|s| {
+                            score_of(s[0] as f64, s[1] as f64, s[2] as f64).unwrap_or(f64::NAN)
+                        })
+                        .collect::<Vec<f64>>(),
+                );
             }
-            out.push(
-                sums.iter()
-                    .map(|s| score_of(s[0] as f64, s[1] as f64, s[2] as f64).unwrap_or(f64::NAN))
-                    .collect(),
-            );
-        }
-        out
+            out
+        });
+        parts.into_iter().flatten().collect()
     }
 
     /// Scores with 95% intervals for every factor.
@@ -581,6 +592,43 @@ mod tests {
         assert_eq!(compare(1.0, 1.0 + 1e-6), Some(-1));
         assert_eq!(compare(f64::NAN, 1.0), None);
         assert_eq!(compare(1.0, f64::NAN), None);
+    }
+
+    /// With enough work to run on several threads, the bootstrap gives the
+    /// sequential draws' results bit for bit (`bootstrap_paired` draws in
+    /// one sequence), and `Rng::advanced` is the generator after the draws.
+    #[test]
+    fn spread_bootstrap_equals_the_sequential_draws() {
+        let mut rng = Rng::new(9);
+        let jumped = rng.advanced(1000);
+        (0..1000).for_each(|_| {
+            rng.next_u64();
+        });
+        assert_eq!(rng.next_u64(), jumped.clone().next_u64());
+        let nc = 3000;
+        let mut t = ClusterTable::new(2, nc);
+        let mut other = ClusterTable::new(1, nc);
+        for c in 0..nc as u32 {
+            for i in 0..(c % 5) {
+                let o = match (c + i) % 3 {
+                    0 => Outcome::Concordant,
+                    1 => Outcome::Discordant,
+                    _ => Outcome::Tie,
+                };
+                t.add((i % 2) as usize, c, o);
+                other.add(0, c, o);
+            }
+        }
+        let cfg = BootstrapConfig {
+            resamples: 400,
+            seed: 42,
+        };
+        assert!(cfg.resamples as usize * nc >= par::PARALLEL_MIN_WORK);
+        let [seq, _] = t.bootstrap_paired(&other, cfg).unwrap();
+        let spread = t.bootstrap(cfg);
+        let bits =
+            |v: &Vec<Vec<f64>>| -> Vec<u64> { v.iter().flatten().map(|x| x.to_bits()).collect() };
+        assert_eq!(bits(&spread), bits(&seq));
     }
 
     #[test]

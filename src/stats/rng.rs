@@ -20,6 +20,16 @@ impl Rng {
         z ^ (z >> 31)
     }
 
+    /// The generator as it will be after `draws` more calls of
+    /// [`Rng::next_u64`] (or [`Rng::below`], which makes one each): SplitMix64's
+    /// state only counts, so a resample's draws can start without the earlier
+    /// resamples' being made.
+    pub fn advanced(&self, draws: u64) -> Rng {
+        Rng(self
+            .0
+            .wrapping_add(draws.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+    }
+
     /// A uniform integer in `0..n` (Lemire's multiply-shift; bias below 2^-32 for n < 2^32).
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
