@@ -348,6 +348,12 @@ impl AnswerCache for Recording<'_> {
         }
         a
     }
+    fn has_legacy(&self) -> bool {
+        self.inner.has_legacy()
+    }
+    fn entry(&self, key: &str) -> Option<CacheEntry> {
+        self.inner.entry(key)
+    }
 }
 
 /// What [`import_results`] found in a result file.
@@ -399,17 +405,27 @@ pub fn import_results(
     };
     let mut stats = RunStats::default();
     let mut run = Run::new(plan.clone(), opts, cfg.clone(), &mut stats);
+    // Files exported before version-2 keys carry legacy ids: every
+    // question's legacy id names the same question as its key's id.
+    run.record_legacy_keys();
     let mut jobs: FxHashMap<String, Job> = FxHashMap::default();
     while let Some(stage) = run.next_stage(ds, &recording, &mut stats) {
         for j in stage {
             jobs.insert(custom_id(&j.key), j);
         }
     }
+    let legacy_ids: FxHashMap<String, String> = run
+        .legacy_aliases()
+        .iter()
+        .map(|(legacy, key)| (custom_id(legacy), custom_id(key)))
+        .collect();
+    let same =
+        |id: &str| -> String { legacy_ids.get(id).cloned().unwrap_or_else(|| id.to_owned()) };
     let mut answered: FxHashSet<String> = recording
         .hits
         .into_inner()
         .iter()
-        .map(|k| custom_id(k))
+        .map(|k| same(&custom_id(k)))
         .collect();
     let retry = RetryPolicy::default();
     let cx = run.context(&retry);
@@ -428,10 +444,12 @@ pub fn import_results(
                 continue;
             }
         };
-        let Some(id) = v.get("custom_id").and_then(Value::as_str) else {
+        let Some(line_id) = v.get("custom_id").and_then(Value::as_str) else {
             out.fail(line_no, Some("custom_id"), "no custom_id".into());
             continue;
         };
+        let id = same(line_id);
+        let id = id.as_str();
         let Some(job) = jobs.get(id) else {
             if answered.contains(id) {
                 out.already_answered += 1;
@@ -442,7 +460,7 @@ pub fn import_results(
                     Some("custom_id"),
                     format!(
                         "`{}` is no pending question of this plan (exported with other settings, or for other data?)",
-                        excerpt(id)
+                        excerpt(line_id)
                     ),
                 ));
             }
