@@ -12,6 +12,8 @@
 //! [`Run::settle`]). Retries with backoff, the single repair request and the
 //! failure records live here, so both drivers behave the same.
 
+use std::sync::{Arc, OnceLock};
+
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -355,14 +357,27 @@ impl AnswerCache for MemoryCache {
     }
 }
 
+/// What a job's prompt is rendered from, shared by the jobs of a stage.
+struct PromptSource {
+    ds: Arc<Dataset>,
+    /// The answers known when the stage was prepared (the facts its fact
+    /// checks quote).
+    answers: Arc<Answers>,
+    opts: ExtractOptions,
+}
+
 /// One question on its way through calls, retries and a possible repair.
-#[derive(Clone, Debug)]
+/// Its prompt is rendered when it is first needed ([`Job::prompt`]: when
+/// the job is sent), not when the stage is prepared.
+#[derive(Clone)]
 pub struct Job {
     pub question: Question,
     /// The question named for a person (see [`FailedItem::question`]).
     pub what: String,
     pub key: String,
-    original: Prompt,
+    kind: PromptKind,
+    source: Arc<PromptSource>,
+    original: OnceLock<Prompt>,
     /// The repair request, once the first reply failed to parse.
     repair: Option<Prompt>,
     attempts: u32,
@@ -392,13 +407,33 @@ pub struct Context<'a> {
     pub retry: &'a RetryPolicy,
 }
 
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("question", &self.question)
+            .field("what", &self.what)
+            .field("key", &self.key)
+            .field("template", &self.kind.template.id())
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Job {
-    fn new(question: Question, what: String, prompt: Prompt, key: String) -> Job {
+    fn new(
+        question: Question,
+        what: String,
+        kind: PromptKind,
+        source: Arc<PromptSource>,
+        key: String,
+    ) -> Job {
         Job {
             question,
             what,
             key,
-            original: prompt,
+            kind,
+            source,
+            original: OnceLock::new(),
             repair: None,
             attempts: 0,
             repairing: None,
@@ -414,7 +449,19 @@ impl Job {
 
     /// The request to send next.
     pub fn prompt(&self) -> &Prompt {
-        self.repair.as_ref().unwrap_or(&self.original)
+        self.repair.as_ref().unwrap_or_else(|| self.original())
+    }
+
+    /// The question's own prompt, rendered the first time it is needed.
+    fn original(&self) -> &Prompt {
+        self.original.get_or_init(|| {
+            let s = &self.source;
+            let p = prompt(&self.question, &s.ds, &s.answers, s.opts)
+                .expect("a job's question has a prompt");
+            debug_assert_eq!(p.template_id(), self.kind.template.id());
+            debug_assert_eq!(p.want_logprobs, self.kind.want_logprobs);
+            p
+        })
     }
 
     /// Tokens to reserve from a tokens-per-minute budget before sending.
@@ -436,7 +483,7 @@ impl Job {
     fn fail(&self, reason: String, raw_reply: Option<String>) -> FailedItem {
         FailedItem {
             question: self.what.clone(),
-            template: self.original.template_id(),
+            template: self.kind.template.id(),
             reason,
             raw_reply,
             attempts: self.attempts,
@@ -489,7 +536,7 @@ impl Job {
                 Ok(value) => {
                     let entry = CacheEntry {
                         key: self.key.clone(),
-                        template: self.original.template_id(),
+                        template: self.kind.template.id(),
                         provider: cx.cfg.provider.id().to_owned(),
                         model: cx.cfg.model.clone(),
                         decoding: cx.cfg.decoding,
@@ -512,7 +559,7 @@ impl Job {
                 None => {
                     stats.repairs += 1;
                     let problem = e2.to_string();
-                    self.repair = Some(prompts::repair(&self.original, &c.text, &problem));
+                    self.repair = Some(prompts::repair(self.original(), &c.text, &problem));
                     self.repairing = Some((c.text, problem));
                     Step::Call { after_s: 0.0 }
                 }
@@ -619,6 +666,7 @@ impl Run {
             ds,
         };
         let mut template_ids: Vec<(prompts::Template, String)> = Vec::new();
+        let mut source: Option<Arc<PromptSource>> = None;
         for q in questions {
             let Some(kind) = template(q, &self.answers, self.opts) else {
                 let facts_of = match *q {
@@ -663,14 +711,19 @@ impl Run {
             match self.twins.get_mut(&key) {
                 Some(twins) => twins.push((*q, names.describe(q))),
                 None => {
-                    // Rendered only now: a question answered by the cache
-                    // renders nothing.
-                    let p = prompt(q, ds, &self.answers, self.opts)
-                        .expect("a question with a template has a prompt");
-                    debug_assert_eq!(p.template_id(), kind.template.id());
-                    debug_assert_eq!(p.want_logprobs, kind.want_logprobs);
+                    // The prompt is rendered when the job is sent: a
+                    // question answered by the cache renders nothing.
+                    let source = source
+                        .get_or_insert_with(|| {
+                            Arc::new(PromptSource {
+                                ds: Arc::new(ds.clone()),
+                                answers: Arc::new(self.answers.clone()),
+                                opts: self.opts,
+                            })
+                        })
+                        .clone();
                     self.twins.insert(key.clone(), Vec::new());
-                    jobs.push(Job::new(*q, names.describe(q), p, key));
+                    jobs.push(Job::new(*q, names.describe(q), kind, source, key));
                 }
             }
         }
