@@ -137,6 +137,8 @@ pub struct TextDigests {
     texts: Vec<Option<Digest>>,
     facts: FxHashMap<TextId, Digest>,
     contexts: FxHashMap<(&'static str, Option<TextId>, Option<TextId>), Digest>,
+    /// Bytes digested so far.
+    hashed: u64,
 }
 
 impl TextDigests {
@@ -151,6 +153,7 @@ impl TextDigests {
             return *d;
         }
         let d = digest(text);
+        self.hashed += text.len() as u64;
         if self.texts.len() <= i {
             self.texts.resize(i + 1, None);
         }
@@ -161,10 +164,12 @@ impl TextDigests {
     /// The digest of the facts of text `id` (`facts`, the same for the
     /// whole run), joined as the legacy key joined them.
     pub fn facts(&mut self, id: TextId, facts: &[String]) -> Digest {
-        *self
-            .facts
-            .entry(id)
-            .or_insert_with(|| digest(&facts.join("\u{1f}")))
+        let hashed = &mut self.hashed;
+        *self.facts.entry(id).or_insert_with(|| {
+            let joined = facts.join("\u{1f}");
+            *hashed += joined.len() as u64;
+            digest(&joined)
+        })
     }
 
     /// The digest of a context made of `input` and `source` in the way
@@ -176,10 +181,21 @@ impl TextDigests {
         source: Option<TextId>,
         make: impl FnOnce() -> String,
     ) -> Digest {
+        let hashed = &mut self.hashed;
         *self
             .contexts
             .entry((how, input, source))
-            .or_insert_with(|| digest(&make()))
+            .or_insert_with(|| {
+                let text = make();
+                *hashed += text.len() as u64;
+                digest(&text)
+            })
+    }
+
+    /// Bytes of text digested so far (each text, facts list and context
+    /// once).
+    pub fn hashed_bytes(&self) -> u64 {
+        self.hashed
     }
 }
 

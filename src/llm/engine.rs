@@ -205,6 +205,11 @@ impl Keys {
         h.key()
     }
 
+    /// Bytes of text digested so far (each unique text once).
+    pub fn hashed_bytes(&self) -> u64 {
+        self.digests.hashed_bytes()
+    }
+
     /// The legacy key of `q` ([`question_key`]).
     pub fn legacy(
         &self,
@@ -450,6 +455,11 @@ impl Job {
     /// The request to send next.
     pub fn prompt(&self) -> &Prompt {
         self.repair.as_ref().unwrap_or_else(|| self.original())
+    }
+
+    /// `name@version` of the job's template (known without rendering).
+    pub fn template_id(&self) -> String {
+        self.kind.template.id()
     }
 
     /// The question's own prompt, rendered the first time it is needed.
