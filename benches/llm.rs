@@ -587,7 +587,13 @@ fn cold(ds: &Dataset, w: Workload, runs: usize, row: &mut Row) {
         p.jobs
             .iter()
             .flatten()
-            .map(|j| (j.prompt().system.len() + j.prompt().user.len()) as u64)
+            .map(|j| {
+                // Rendered in a copy that is dropped at once, as a driver
+                // renders a job's prompt when it sends it: the row's peak
+                // RSS stays that of the prepared jobs.
+                let sent = j.clone();
+                (sent.prompt().system.len() + sent.prompt().user.len()) as u64
+            })
             .sum(),
     );
     tm.fill(row);
