@@ -10,7 +10,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -19,13 +19,14 @@ use profile::factors::Factor;
 use profile::llm::ask::prompt;
 use profile::llm::batch::{custom_id, import_results, pending, BatchFormat, StageChoice};
 use profile::llm::cache::{is_legacy_key, CacheEntry, MemoryCache};
+use profile::llm::drive::{execute, Clock, Control, Driver, Store, Transport};
 use profile::llm::engine::{question_key, AnswerCache, Run, RunSettings, RunStats};
 use profile::llm::extract::{
     Answer, Answers, ExtractOptions, FactChecks, FactorQuestion, Judgements, Plan, Question,
 };
-use profile::llm::provider::{CallError, Completion, ModelConfig, Provider};
+use profile::llm::provider::{CallError, Completion, HttpRequest, ModelConfig, Provider};
 use profile::llm::roles::{generate_plan, judge_plan, JudgeOrder, Verdict};
-use profile::llm::threads::{run_plan, DiskCache, Llm};
+use profile::llm::threads::{block_on, run_plan, DiskCache, Llm};
 use profile::llm::Prompt;
 
 mod common;
@@ -409,4 +410,76 @@ fn a_batch_exported_with_legacy_ids_still_imports() {
         (again.unknown, again.already_answered),
         (0, p.requests.len() as u64)
     );
+}
+
+/// Fails every call; counts them.
+struct NoTransport(Cell<usize>);
+
+impl Transport for NoTransport {
+    async fn send(&self, _: Provider, _: &HttpRequest, _: f64) -> Result<Completion, CallError> {
+        self.0.set(self.0.get() + 1);
+        Err(CallError::Timeout)
+    }
+}
+
+struct NoClock;
+
+impl Clock for NoClock {
+    async fn sleep_s(&self, _: f64) {}
+    fn now_s(&self) -> f64 {
+        0.0
+    }
+}
+
+/// An in-memory store that records what it commits (as the worker's
+/// IndexedDB store would persist it).
+struct Recording(RefCell<MemoryCache>, RefCell<Vec<CacheEntry>>);
+
+impl Store for Recording {
+    fn memory(&self) -> &RefCell<MemoryCache> {
+        &self.0
+    }
+    async fn commit(&self, entry: &CacheEntry) -> Result<(), String> {
+        self.1.borrow_mut().push(entry.clone());
+        Ok(())
+    }
+}
+
+#[test]
+fn the_async_driver_answers_from_a_legacy_store_and_commits_the_version_2_entries() {
+    let ds = common::council_dataset(2);
+    let opts = ExtractOptions::default();
+    let plan = Plan::new(&ds, Task::Summarization.factors(), opts);
+    let cfg = config(false);
+    let legacy = legacy_cache(&ds, &plan, opts, &cfg);
+    let store = Recording(RefCell::new(legacy.clone()), RefCell::new(Vec::new()));
+    let transport = NoTransport(Cell::new(0));
+    let settings = RunSettings::default();
+    let control = Control::default();
+    let go = || {
+        let d = Driver {
+            model: &cfg,
+            settings: &settings,
+            key: "",
+            transport: &transport,
+            clock: &NoClock,
+            store: &store,
+            control: &control,
+            progress: &|_, _| {},
+        };
+        block_on(execute(&d, plan.clone(), &ds, opts)).1
+    };
+    let s1 = go();
+    assert_eq!((s1.calls, transport.0.get()), (0, 0));
+    assert_eq!(s1.cache_hits + s1.skipped_empty, plan.len() as u64);
+    let committed = store.1.borrow().len();
+    assert_eq!(
+        committed,
+        legacy.len(),
+        "every legacy entry committed under its version-2 key"
+    );
+    assert!(store.1.borrow().iter().all(|e| !is_legacy_key(&e.key)));
+    let s2 = go();
+    assert_eq!((s2.calls, s2.cache_hits), (0, s1.cache_hits));
+    assert_eq!(store.1.borrow().len(), committed, "nothing more to commit");
 }
