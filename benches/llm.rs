@@ -1,6 +1,7 @@
 //! Benchmark of the hot paths of LLM runs that do no network I/O: planning
 //! the questions of a dataset and preparing each stage's calls (every
-//! prompt rendered, every cache key hashed, every cached answer looked up),
+//! question's version-2 cache key computed and looked up; a job's prompt is
+//! rendered only when the job is sent, which this bench does not do),
 //! with a naive baseline measured beside it in the same run. See
 //! `benches/README.md` for how to run it and what the numbers mean.
 //!

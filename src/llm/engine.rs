@@ -5,7 +5,12 @@
 //! A run goes through the plan's stages in order. [`Run::next_stage`] turns a
 //! stage's questions into [`Job`]s: questions answered by the cache are
 //! settled at once, fact checks with nothing to check need no call, and
-//! questions whose prompt is the same as an earlier one's share its job. A
+//! questions whose cache key is the same as an earlier one's (the same
+//! prompt) share its job. Keys are version-2 keys ([`Keys`]): no prompt is
+//! rendered to key or look up a question; a cache that holds legacy
+//! entries is also asked under the legacy key, and what it answers is
+//! handed back re-keyed ([`Run::take_migrated`]) for the driver to store.
+//! A job renders its prompt when it is first needed. A
 //! driver then takes each job through its calls: it sends [`Job::prompt`],
 //! hands the outcome to [`Job::on_result`] and does what the returned
 //! [`Step`] says (call again after a delay, or settle the job with
