@@ -356,6 +356,30 @@ fn a_legacy_cache_file_answers_with_no_call_and_gains_version_2_lines_once() {
     assert_eq!(lines(), 2 * legacy.len(), "nothing more is written");
 }
 
+/// OpenAI result lines answering every request of `p`, under the ids
+/// `id` gives.
+fn results(
+    p: &profile::llm::batch::Pending,
+    id: impl Fn(&profile::llm::batch::BatchRequest) -> String,
+) -> String {
+    let mut lines = String::new();
+    for (i, r) in p.requests.iter().enumerate() {
+        let body = serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion", "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("{{\"facts\": [\"Fact {i}.\"]}}")}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 7}});
+        lines.push_str(
+            &serde_json::json!({"id": format!("batch_req_{i}"), "custom_id": id(r),
+            "response": {"status_code": 200, "request_id": "req", "body": body}, "error": null})
+            .to_string(),
+        );
+        lines.push('\n');
+    }
+    lines
+}
+
+/// Batch files keep the ids of earlier versions (the legacy keys), so a
+/// result file imports whichever version exported it; the answers are
+/// stored under version-2 keys. Ids made of version-2 keys import too.
 #[test]
 fn a_batch_exported_with_legacy_ids_still_imports() {
     let ds = common::council_dataset(2);
@@ -365,51 +389,40 @@ fn a_batch_exported_with_legacy_ids_still_imports() {
     let empty = MemoryCache::new();
     let p = pending(&plan, &ds, opts, &cfg, &empty, StageChoice::Next);
     assert!(!p.requests.is_empty());
-    let mut lines = String::new();
-    for (i, r) in p.requests.iter().enumerate() {
-        assert!(!is_legacy_key(&r.key) && r.custom_id == r.key);
+    for r in &p.requests {
         // The id the export before version-2 keys wrote.
-        let legacy = custom_id(&question_key(
-            &cfg,
-            &r.question,
-            &r.prompt,
-            &ds,
-            &Answers::default(),
-        ));
-        assert_ne!(legacy, r.custom_id);
-        let body = serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion", "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("{{\"facts\": [\"Fact {i}.\"]}}")}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 40, "completion_tokens": 7}});
-        lines.push_str(
-            &serde_json::json!({"id": format!("batch_req_{i}"), "custom_id": legacy,
-            "response": {"status_code": 200, "request_id": "req", "body": body}, "error": null})
-            .to_string(),
-        );
-        lines.push('\n');
+        let legacy = question_key(&cfg, &r.question, &r.prompt, &ds, &Answers::default());
+        assert_eq!((&r.key, &r.custom_id), (&legacy, &custom_id(&legacy)));
+        assert!(!is_legacy_key(&r.stored_key));
     }
-    let imported = import_results(&lines, BatchFormat::OpenAi, &plan, &ds, opts, &cfg, &empty);
-    assert_eq!(
-        (imported.unknown, imported.failed),
-        (0, 0),
-        "{:?}",
-        imported.problems
-    );
-    assert_eq!(imported.entries.len(), p.requests.len());
-    let mut got: Vec<&str> = imported.entries.iter().map(|e| e.key.as_str()).collect();
-    let mut want: Vec<&str> = p.requests.iter().map(|r| r.key.as_str()).collect();
-    got.sort_unstable();
+    let mut want: Vec<&str> = p.requests.iter().map(|r| r.stored_key.as_str()).collect();
     want.sort_unstable();
-    assert_eq!(got, want, "stored under their version-2 keys");
-    // The same file again, over the imported answers: already answered.
-    let mut cache = MemoryCache::new();
-    for e in imported.entries {
-        cache.put(e);
+    for lines in [
+        results(&p, |r| r.custom_id.clone()),
+        results(&p, |r| custom_id(&r.stored_key)),
+    ] {
+        let imported = import_results(&lines, BatchFormat::OpenAi, &plan, &ds, opts, &cfg, &empty);
+        assert_eq!(
+            (imported.unknown, imported.failed),
+            (0, 0),
+            "{:?}",
+            imported.problems
+        );
+        assert_eq!(imported.entries.len(), p.requests.len());
+        let mut got: Vec<&str> = imported.entries.iter().map(|e| e.key.as_str()).collect();
+        got.sort_unstable();
+        assert_eq!(got, want, "stored under their version-2 keys");
+        // The same file again, over the imported answers: already answered.
+        let mut cache = MemoryCache::new();
+        for e in imported.entries {
+            cache.put(e);
+        }
+        let again = import_results(&lines, BatchFormat::OpenAi, &plan, &ds, opts, &cfg, &cache);
+        assert_eq!(
+            (again.unknown, again.already_answered),
+            (0, p.requests.len() as u64)
+        );
     }
-    let again = import_results(&lines, BatchFormat::OpenAi, &plan, &ds, opts, &cfg, &cache);
-    assert_eq!(
-        (again.unknown, again.already_answered),
-        (0, p.requests.len() as u64)
-    );
 }
 
 /// Fails every call; counts them.
