@@ -1,6 +1,7 @@
 //! Benchmark of the hot paths of LLM runs that do no network I/O: planning
 //! the questions of a dataset and preparing each stage's calls (every
-//! prompt rendered, every cache key hashed, every cached answer looked up),
+//! question's version-2 cache key computed and looked up; a job's prompt is
+//! rendered only when the job is sent, which this bench does not do),
 //! with a naive baseline measured beside it in the same run. See
 //! `benches/README.md` for how to run it and what the numbers mean.
 //!
@@ -20,15 +21,16 @@ use std::time::Instant;
 
 use profile::data::{load_bytes, Dataset, FormatOptions, Pair, TextId};
 use profile::factors::{Factor, Task};
-use profile::llm::ask::{key_texts, prompt};
-use profile::llm::cache::{cache_key, stable_hash, CacheEntry, MemoryCache};
-use profile::llm::engine::{question_key, AnswerCache, Job, Run, RunStats, Step};
+use profile::llm::ask::PromptKind;
+use profile::llm::ask::{prompt, template};
+use profile::llm::cache::{stable_hash, CacheEntry, MemoryCache};
+use profile::llm::engine::{question_key, AnswerCache, Job, Keys, Run, RunStats, Step};
 use profile::llm::extract::{
     naive_calls, Answer, Answers, CheckKinds, ExtractOptions, FactChecks, FactorQuestion,
     JudgementParts, Judgements, Plan, Question,
 };
-use profile::llm::prompts::{CheckKind, JudgementPart};
-use profile::llm::provider::{estimate_prompt_tokens, ModelConfig, Provider};
+use profile::llm::prompts::{CheckKind, JudgementPart, TEMPLATES};
+use profile::llm::provider::{ModelConfig, Provider};
 use profile::llm::question::{GenerateQuestion, JudgeQuestion};
 use profile::llm::roles::{self, Verdict};
 use profile::llm::threads::DiskCache;
@@ -236,15 +238,17 @@ fn facts_answers<'a>(ds: &Dataset, questions: impl Iterator<Item = &'a Question>
 /// The cache entry a successful call for `job` would have stored.
 fn entry(job: &Job, cfg: &ModelConfig, answer: &Answer) -> CacheEntry {
     let value = serde_json::to_value(answer).expect("answers serialise");
+    // The job's prompt is not rendered here: a job renders it when it is
+    // sent, and the cold rows measure the RSS of jobs that were not sent.
     CacheEntry {
         key: job.key.clone(),
-        template: job.prompt().template_id(),
+        template: job.template_id(),
         provider: cfg.provider.id().to_owned(),
         model: cfg.model.clone(),
         decoding: cfg.decoding,
         reply: value.to_string(),
         value,
-        input_tokens: estimate_prompt_tokens(job.prompt()),
+        input_tokens: 0,
         output_tokens: 0,
     }
 }
@@ -274,17 +278,22 @@ impl KeySet {
 /// the same questions as the timed path, in a separate pass.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Breakdown {
-    /// `ask::prompt` (per family: `extract::prompt`, `roles::judge_prompt`).
+    /// `ask::prompt` (per family: `extract::prompt`, `roles::judge_prompt`):
+    /// what rendering every prompt costs. The library renders a job's
+    /// prompt only when the job is sent, and none for a cache hit.
     render_s: f64,
-    /// `ask::key_texts`: the texts a key covers, copied into `String`s.
-    key_texts_s: f64,
-    /// `cache::cache_key` on them (the model string, `stable_hash`, hex).
+    /// `ask::template`: the prompt's template and log-probability flag,
+    /// without rendering it.
+    kind_s: f64,
+    /// `engine::Keys::key`: the version-2 key (each text digested once per
+    /// pass, then the question's small fields hashed).
     hash_s: f64,
-    /// `AnswerCache::answer` on the key.
+    /// `engine::Keys::lookup` on the key (`AnswerCache::answer`; the
+    /// legacy key only for a cache holding legacy entries).
     lookup_s: f64,
     /// Bytes of the system and user messages rendered.
     prompt_bytes: u64,
-    /// Bytes of key texts hashed.
+    /// Bytes of text digested for the keys (each unique text once).
     key_bytes: u64,
 }
 
@@ -293,7 +302,7 @@ impl Breakdown {
     fn min(self, o: Breakdown) -> Breakdown {
         Breakdown {
             render_s: self.render_s.min(o.render_s),
-            key_texts_s: self.key_texts_s.min(o.key_texts_s),
+            kind_s: self.kind_s.min(o.kind_s),
             hash_s: self.hash_s.min(o.hash_s),
             lookup_s: self.lookup_s.min(o.lookup_s),
             ..self
@@ -497,8 +506,10 @@ fn pass(
     }
 }
 
-/// Times prompt rendering, key texts, hashing and the cache lookup of
-/// `questions` one call at a time, checking the keys against `question_key`.
+/// Times prompt rendering, the prompt's kind, the key and the cache lookup
+/// of `questions` one call at a time, checking that the kind is the
+/// rendered prompt's and that the legacy key computed from it is
+/// `question_key`'s.
 fn breakdown<'a>(
     questions: impl Iterator<Item = &'a Question>,
     ds: &Dataset,
@@ -508,6 +519,7 @@ fn breakdown<'a>(
     cache: &dyn AnswerCache,
 ) -> Breakdown {
     let mut b = Breakdown::default();
+    let mut keys = Keys::new(cfg);
     for q in questions {
         let t = Instant::now();
         let p = prompt(q, ds, answers, opts);
@@ -515,37 +527,28 @@ fn breakdown<'a>(
         let Some(p) = p else { continue };
         b.prompt_bytes += (p.system.len() + p.user.len()) as u64;
         let t = Instant::now();
-        let texts = key_texts(q, ds, answers);
-        b.key_texts_s += t.elapsed().as_secs_f64();
-        b.key_bytes += texts.iter().map(|s| s.len() as u64).sum::<u64>();
-        // `engine::question_key` from here on.
+        let kind = template(q, answers, opts);
+        b.kind_s += t.elapsed().as_secs_f64();
+        let kind = kind.expect("a question with a prompt has a kind");
         let t = Instant::now();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let model = format!(
-            "{}|{}|{:?}|lp={}",
-            cfg.model,
-            cfg.effective_base_url(),
-            cfg.structured_output,
-            cfg.requests_logprobs(&p)
-        );
-        let key = cache_key(
-            cfg.provider.id(),
-            &model,
-            &p.template_id(),
-            &cfg.decoding,
-            &refs,
-        );
+        let key = keys.key(q, kind, ds, answers);
         b.hash_s += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let hit = cache.answer(&key);
+        let hit = keys.lookup(cache, &key, q, kind, ds, answers);
         b.lookup_s += t.elapsed().as_secs_f64();
         drop(hit);
         assert_eq!(
-            key,
+            (kind.template.id(), kind.want_logprobs),
+            (p.template_id(), p.want_logprobs),
+            "the kind is the rendered prompt's"
+        );
+        assert_eq!(
+            keys.legacy(q, kind, ds, answers),
             question_key(cfg, q, &p, ds, answers),
-            "the breakdown computes keys as the engine does"
+            "the legacy key without rendering is the rendered prompt's"
         );
     }
+    b.key_bytes = keys.hashed_bytes();
     b
 }
 
@@ -553,9 +556,10 @@ fn fill_counts(row: &mut Row, p: &Pass) {
     row.stage1_questions = p.stage1_questions;
     row.stage2_questions = p.stage2_questions;
     let unasked = p.stats.skipped_empty + p.stats.failed;
-    row.prompts = p.stage1_questions + p.stage2_questions - unasked;
-    row.keys = row.prompts;
+    row.keys = p.stage1_questions + p.stage2_questions - unasked;
     row.jobs = (p.jobs[0].len() + p.jobs[1].len()) as u64;
+    // A job renders its prompt when it is sent; a cache hit renders none.
+    row.prompts = row.jobs;
     row.cache_hits = p.stats.cache_hits;
     row.skipped = p.stats.skipped_empty;
     if p.stats.failed > 0 {
@@ -584,7 +588,13 @@ fn cold(ds: &Dataset, w: Workload, runs: usize, row: &mut Row) {
         p.jobs
             .iter()
             .flatten()
-            .map(|j| (j.prompt().system.len() + j.prompt().user.len()) as u64)
+            .map(|j| {
+                // Rendered in a copy that is dropped at once, as a driver
+                // renders a job's prompt when it sends it: the row's peak
+                // RSS stays that of the prepared jobs.
+                let sent = j.clone();
+                (sent.prompt().system.len() + sent.prompt().user.len()) as u64
+            })
             .sum(),
     );
     tm.fill(row);
@@ -661,10 +671,10 @@ fn cached(ds: &Dataset, w: Workload, runs: usize, dir: &Path, row: &mut Row) {
     fill_counts(row, &p);
     row.cache_entries = Some(cache.memory().len() as u64);
     row.cache_file_bytes = std::fs::metadata(cache.path()).ok().map(|m| m.len());
-    if row.jobs != 0 || row.cache_hits != row.prompts {
+    if row.jobs != 0 || row.cache_hits != row.keys {
         row.problems.push(format!(
             "a re-run over a full cache made {} jobs and found {} of {} answers in the cache",
-            row.jobs, row.cache_hits, row.prompts
+            row.jobs, row.cache_hits, row.keys
         ));
     }
 }
@@ -887,20 +897,33 @@ mod naive {
     }
 
     /// Renders and keys every question of one stage, pair side by pair side
-    /// and factor by factor; returns (keys, prompts rendered, not asked).
+    /// and factor by factor; returns (keys, prompts rendered, not asked,
+    /// bytes of text digested).
     fn stage(
         ds: &Dataset,
         w: Workload,
         cfg: &ModelConfig,
         answers: &Answers,
         second: bool,
-    ) -> (HashSet<String>, u64, u64) {
+    ) -> (HashSet<String>, u64, u64, u64) {
         let mut keys = HashSet::new();
-        let (mut rendered, mut unasked) = (0, 0);
+        let (mut rendered, mut unasked, mut hashed) = (0, 0, 0);
+        // Every question rendered, then keyed on its own: its texts
+        // digested again for every question (a fresh `Keys`), the kind read
+        // off the rendered prompt.
         let mut ask = |q: &Question| match prompt(q, ds, answers, w.opts()) {
             Some(pr) => {
                 rendered += 1;
-                keys.insert(question_key(cfg, q, &pr, ds, answers));
+                let kind = PromptKind {
+                    template: *TEMPLATES
+                        .iter()
+                        .find(|t| t.name == pr.template && t.version == pr.version)
+                        .expect("a known template"),
+                    want_logprobs: pr.want_logprobs,
+                };
+                let mut fresh = Keys::new(cfg);
+                keys.insert(fresh.key(q, kind, ds, answers));
+                hashed += fresh.hashed_bytes();
             }
             None => unasked += 1,
         };
@@ -934,7 +957,7 @@ mod naive {
                 }
             }
         }
-        (keys, rendered, unasked)
+        (keys, rendered, unasked, hashed)
     }
 
     pub fn run(ds: &Dataset, w: Workload, runs: usize, row: &mut Row) {
@@ -964,7 +987,8 @@ mod naive {
             tm.push(Seg::default(), s1, s2);
             last = Some((one, two));
         }
-        let ((k1, r1, u1), (k2, r2, u2)) = last.expect("at least one run");
+        let ((k1, r1, u1, h1), (k2, r2, u2, h2)) = last.expect("at least one run");
+        row.breakdown.key_bytes = h1 + h2;
         tm.fill(row);
         row.stage1_questions = r1 + u1;
         row.stage2_questions = r2 + u2;
@@ -1194,7 +1218,7 @@ fn print_table(rows: &[Row], cmps: &[Comparison], o: &Opts, load_start: &str) {
             &r.prompts.to_string(),
             &r.jobs.to_string(),
             &r.cache_hits.to_string(),
-            &format!("{:.1}", mb(r.breakdown.key_bytes)),
+            &format!("{:.2}", mb(r.breakdown.key_bytes)),
             &r.reload_s.map_or("".into(), fmt_ms),
             &if r.implementation == "naive" {
                 "—".into()
@@ -1215,12 +1239,11 @@ fn print_table(rows: &[Row], cmps: &[Comparison], o: &Opts, load_start: &str) {
     for r in rows {
         let b = &r.breakdown;
         println!(
-            "  {:<15} render {:>6}  key texts {:>6}  hash {:>6} ({:.0} MB/s)  lookup {:>6}   prompts {:.1} MB, key texts {:.1} MB",
+            "  {:<15} render {:>6}  kind {:>6}  key {:>6}  lookup {:>6}   prompts {:.1} MB, texts digested {:.1} MB",
             r.name,
             fmt_ms(b.render_s),
-            fmt_ms(b.key_texts_s),
+            fmt_ms(b.kind_s),
             fmt_ms(b.hash_s),
-            mb(b.key_bytes) / b.hash_s.max(1e-9),
             fmt_ms(b.lookup_s),
             mb(b.prompt_bytes),
             mb(b.key_bytes),
@@ -1241,7 +1264,7 @@ fn print_table(rows: &[Row], cmps: &[Comparison], o: &Opts, load_start: &str) {
             .unwrap_or(0)
             .saturating_sub(r.base_rss_bytes);
         println!(
-            "  {:<15} {} jobs held {:.1} MB of RSS above the dataset ({:.1} kB a job) for {:.1} MB of prompt text (one copy)",
+            "  {:<15} {} jobs held {:.1} MB of RSS above the dataset ({:.1} kB a job); their prompts, rendered when sent, are {:.1} MB",
             r.name,
             r.jobs,
             mb(held),
@@ -1303,7 +1326,7 @@ fn print_table(rows: &[Row], cmps: &[Comparison], o: &Opts, load_start: &str) {
                 c.total_s / k.total_s,
                 c.cpu_s / k.cpu_s,
                 k.cache_hits,
-                k.prompts,
+                k.keys,
                 k.jobs
             ))
         })
@@ -1386,7 +1409,7 @@ fn main() -> ExitCode {
     let cmps: Vec<Comparison> = WORKLOADS.iter().filter_map(|w| compare(&rows, w)).collect();
     if o.json {
         let out = Output {
-            schema: "profile-bench-llm/1",
+            schema: "profile-bench-llm/2",
             quick: o.quick,
             runs: o.runs,
             lines: o.lines,

@@ -18,9 +18,9 @@ use std::fmt::Write as _;
 
 use profile::data::{load_bytes, Dataset, FormatOptions, Task};
 use profile::factors::Factor;
-use profile::llm::ask::prompt;
+use profile::llm::ask::{prompt, template};
 use profile::llm::cache::{stable_hash, CacheEntry};
-use profile::llm::engine::question_key;
+use profile::llm::engine::{legacy_question_key, question_key, Keys};
 use profile::llm::extract::{Answer, Answers, ExtractOptions, FactChecks, Judgements, Plan};
 use profile::llm::provider::{ModelConfig, Provider};
 use profile::llm::roles::{generate_plan, judge_plan, JudgeOrder, Verdict};
@@ -28,6 +28,7 @@ use profile::llm::roles::{generate_plan, judge_plan, JudgeOrder, Verdict};
 mod common;
 
 const FIXTURE: &str = "tests/fixtures/cache_keys.txt";
+const FIXTURE_V2: &str = "tests/fixtures/cache_keys_v2.txt";
 
 /// Pairs with an input and a source (summaries of council reports), plus
 /// pairs with only an input, only a source, and neither.
@@ -122,6 +123,12 @@ fn render(out: &mut String, label: &str, plan: &Plan, ds: &Dataset, opts: Extrac
 }
 
 fn golden() -> String {
+    golden_with(render)
+}
+
+type Render = fn(&mut String, &str, &Plan, &Dataset, ExtractOptions);
+
+fn golden_with(render: Render) -> String {
     let mut out = String::new();
     let llm_factors: Vec<Factor> = Factor::ALL
         .into_iter()
@@ -296,5 +303,91 @@ fn stored_cache_lines_decode_to_the_same_answers_and_re_encode_byte_for_byte() {
             e.value,
             "re-encoded answer"
         );
+    }
+}
+
+/// One line per question with its version-2 key (`-` where no call is
+/// made), checking on the way that the prompt's kind is known without
+/// rendering it, that the legacy key computed from that kind is the
+/// rendered prompt's, and that two questions of a plan share a version-2
+/// key exactly when they share a legacy key (the same questions share one
+/// call).
+fn render_v2(out: &mut String, label: &str, plan: &Plan, ds: &Dataset, opts: ExtractOptions) {
+    let cfg = config(opts.logprobs);
+    let mut keys = Keys::new(&cfg);
+    let mut answers = Answers::default();
+    let mut v2_of = std::collections::HashMap::new();
+    let mut legacy_of = std::collections::HashMap::new();
+    for (stage, qs) in [("first", &plan.first), ("second", &plan.second)] {
+        let mut n_facts = 0;
+        for (i, q) in qs.iter().enumerate() {
+            let kind = template(q, &answers, opts);
+            match prompt(q, ds, &answers, opts) {
+                None => {
+                    assert_eq!(kind, None, "{label} {stage}#{i}: nothing to ask");
+                    writeln!(out, "{label} {stage}#{i} - -").unwrap();
+                }
+                Some(p) => {
+                    let kind = kind.unwrap_or_else(|| panic!("{label} {stage}#{i}: a kind"));
+                    assert_eq!(kind.template.id(), p.template_id(), "{label} {stage}#{i}");
+                    assert_eq!(kind.want_logprobs, p.want_logprobs, "{label} {stage}#{i}");
+                    let legacy = question_key(&cfg, q, &p, ds, &answers);
+                    assert_eq!(
+                        legacy_question_key(&cfg, q, kind, ds, &answers),
+                        legacy,
+                        "{label} {stage}#{i}: the legacy key without rendering"
+                    );
+                    let key = keys.key(q, kind, ds, &answers);
+                    assert!(key.starts_with("v2-") && key.len() == 35, "{key}");
+                    assert_eq!(
+                        v2_of.entry(legacy.clone()).or_insert_with(|| key.clone()),
+                        &key,
+                        "{label} {stage}#{i}: one legacy key, two version-2 keys"
+                    );
+                    assert_eq!(
+                        legacy_of
+                            .entry(key.clone())
+                            .or_insert_with(|| legacy.clone()),
+                        &legacy,
+                        "{label} {stage}#{i}: one version-2 key, two legacy keys"
+                    );
+                    writeln!(out, "{label} {stage}#{i} {} {key}", p.template_id()).unwrap();
+                }
+            }
+        }
+        for q in qs {
+            if prompt(q, ds, &answers, opts).is_some_and(|p| p.template == "atomic_facts") {
+                answers.insert(*q, Answer::Facts(facts(n_facts)));
+                n_facts += 1;
+            }
+        }
+    }
+}
+
+/// Version-2 keys are pinned too: changing them orphans every cache written
+/// since (a legacy cache still answers, through its legacy keys).
+#[test]
+fn every_question_keeps_its_version_2_key_and_its_kind_is_known_without_rendering() {
+    let got = golden_with(render_v2);
+    if std::env::var_os("PROFILE_BLESS").is_some() {
+        std::fs::write(FIXTURE_V2, &got).expect("the fixture is written");
+        return;
+    }
+    let want =
+        std::fs::read_to_string(FIXTURE_V2).expect("tests/fixtures/cache_keys_v2.txt exists");
+    for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+        assert_eq!(g, w, "line {} of {FIXTURE_V2}", i + 1);
+    }
+    assert_eq!(got.lines().count(), want.lines().count());
+    // The same questions as the legacy fixture, in the same order.
+    let legacy = std::fs::read_to_string(FIXTURE).expect("the legacy fixture");
+    assert_eq!(legacy.lines().count(), want.lines().count());
+    for (l, w) in legacy.lines().zip(want.lines()) {
+        let question = |s: &str| -> String {
+            let words: Vec<&str> = s.split(' ').collect();
+            let end = words.iter().position(|w| w.contains('#')).expect("stage#i");
+            words[..=end].join(" ")
+        };
+        assert_eq!(question(l), question(w));
     }
 }

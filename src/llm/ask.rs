@@ -4,13 +4,51 @@
 //! judges and writers by [`super::roles`]; neither of those modules calls
 //! the other.
 
+use super::cache::{KeyHasher, TextDigests};
 use super::extract::{self, ExtractOptions};
 use super::parse::ParseError;
+use super::prompts::Template;
 use super::provider::Completion;
 use super::question::{Answer, Answers, Question};
 use super::roles;
 use super::Prompt;
 use crate::data::Dataset;
+
+/// What a question's prompt would be, known without rendering it: its
+/// template and whether it wants log-probabilities (equal to the rendered
+/// [`Prompt`]'s `template_id()` and `want_logprobs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PromptKind {
+    pub template: Template,
+    pub want_logprobs: bool,
+}
+
+/// The kind of the prompt [`prompt`] would render for a question; `None`
+/// exactly when [`prompt`] gives `None` (nothing to ask).
+pub fn template(q: &Question, answers: &Answers, opts: ExtractOptions) -> Option<PromptKind> {
+    match q {
+        Question::Factor(f) => extract::template(f, answers, opts),
+        Question::Judge(j) => Some(roles::judge_template(j)),
+        Question::Generate(g) => Some(roles::generate_template(g)),
+    }
+}
+
+/// Feeds what a question asks into a version-2 cache key (see
+/// [`super::cache`]): the same information as [`key_texts`], with every
+/// text as its digest (computed once per text in `digests`).
+pub fn key_fields(
+    q: &Question,
+    ds: &Dataset,
+    answers: &Answers,
+    digests: &mut TextDigests,
+    h: &mut KeyHasher,
+) {
+    match q {
+        Question::Factor(f) => extract::key_fields(f, ds, answers, digests, h),
+        Question::Judge(j) => roles::judge_key_fields(j, ds, digests, h),
+        Question::Generate(g) => roles::generate_key_fields(g, ds, digests, h),
+    }
+}
 
 /// The prompt for a question, given the answers of the first stage. `None`
 /// when a fact check has nothing to check (its values are known without a

@@ -31,13 +31,16 @@
 //!
 //! # Finding a result's question again
 //!
-//! A request's `custom_id` is its cache key ([`custom_id`]: 32 hex digits,
-//! within Anthropic's `^[a-zA-Z0-9_-]{1,64}$`). [`import_results`] recomputes
-//! the plan's pending jobs from the same dataset, settings and cache, and
-//! maps each result line to its job by that id; it then hands the reply to
-//! the engine ([`Job::on_result`]), which makes the [`CacheEntry`] a live call
-//! would have made (same key, template, provider, model, decoding, reply,
-//! value and tokens). A line that fails (an HTTP error, a canceled or expired
+//! A request's `custom_id` is its question's legacy (version-1) cache key
+//! ([`custom_id`]: 32 hex digits, within Anthropic's
+//! `^[a-zA-Z0-9_-]{1,64}$`), the id every version has exported, so a result
+//! file imports whichever version exported it. [`import_results`]
+//! recomputes the plan's pending jobs from the same dataset, settings and
+//! cache, and maps each result line to its job by that id (or by the job's
+//! version-2 key); it then hands the reply to the engine
+//! ([`Job::on_result`]), which makes the [`CacheEntry`] a live call would
+//! have made (same version-2 key, template, provider, model, decoding,
+//! reply, value and tokens). A line that fails (an HTTP error, a canceled or expired
 //! request, a reply that does not parse, an unknown id, bad JSON) is reported
 //! with its line number and skipped. Replies are not repaired in batch mode:
 //! a failed question stays unanswered, so the next export asks it again.
@@ -178,8 +181,11 @@ pub enum StageChoice {
 pub struct BatchRequest {
     /// The line's `custom_id` ([`custom_id`] of `key`).
     pub custom_id: String,
-    /// The cache key its answer is stored under.
+    /// The question's legacy (version-1) cache key, the id batch files
+    /// have always carried.
     pub key: String,
+    /// The (version-2) cache key its answer is stored under.
+    pub stored_key: String,
     /// The question asked (questions sharing the prompt share the request).
     pub question: Question,
     pub prompt: Prompt,
@@ -228,13 +234,31 @@ pub fn pending(
 ) -> Pending {
     let mut stats = RunStats::default();
     let mut run = Run::new(plan.clone(), opts, cfg.clone(), &mut stats);
+    run.record_legacy_keys();
     let first = run.next_stage(ds, cache, &mut stats).unwrap_or_default();
     if choice == StageChoice::Next && !first.is_empty() {
-        return stage_pending(1, plan.first.len(), first, &RunStats::default(), &stats);
+        let ids = legacy_keys(&run);
+        return stage_pending(
+            1,
+            plan.first.len(),
+            first,
+            &RunStats::default(),
+            &stats,
+            &ids,
+        );
     }
     let before = stats.clone();
     let second = run.next_stage(ds, cache, &mut stats).unwrap_or_default();
-    stage_pending(2, plan.second.len(), second, &before, &stats)
+    let ids = legacy_keys(&run);
+    stage_pending(2, plan.second.len(), second, &before, &stats, &ids)
+}
+
+/// The legacy key of every version-2 key the run asked.
+fn legacy_keys(run: &Run) -> FxHashMap<String, String> {
+    run.legacy_aliases()
+        .iter()
+        .map(|(legacy, key)| (key.clone(), legacy.clone()))
+        .collect()
 }
 
 /// A stage's jobs and counts (`after` − `before`).
@@ -244,6 +268,7 @@ fn stage_pending(
     jobs: Vec<Job>,
     before: &RunStats,
     after: &RunStats,
+    legacy: &FxHashMap<String, String>,
 ) -> Pending {
     let cached = after.cache_hits - before.cache_hits;
     let no_call = after.skipped_empty - before.skipped_empty;
@@ -251,11 +276,15 @@ fn stage_pending(
     let questions = questions as u64;
     let requests: Vec<BatchRequest> = jobs
         .into_iter()
-        .map(|j| BatchRequest {
-            custom_id: custom_id(&j.key),
-            prompt: j.prompt().clone(),
-            question: j.question,
-            key: j.key,
+        .map(|j| {
+            let key = legacy.get(&j.key).cloned().unwrap_or_else(|| j.key.clone());
+            BatchRequest {
+                custom_id: custom_id(&key),
+                prompt: j.prompt().clone(),
+                question: j.question,
+                key,
+                stored_key: j.key,
+            }
         })
         .collect();
     let shared = questions.saturating_sub(cached + no_call + waiting + requests.len() as u64);
@@ -348,6 +377,12 @@ impl AnswerCache for Recording<'_> {
         }
         a
     }
+    fn has_legacy(&self) -> bool {
+        self.inner.has_legacy()
+    }
+    fn entry(&self, key: &str) -> Option<CacheEntry> {
+        self.inner.entry(key)
+    }
 }
 
 /// What [`import_results`] found in a result file.
@@ -399,17 +434,27 @@ pub fn import_results(
     };
     let mut stats = RunStats::default();
     let mut run = Run::new(plan.clone(), opts, cfg.clone(), &mut stats);
+    // Files exported before version-2 keys carry legacy ids: every
+    // question's legacy id names the same question as its key's id.
+    run.record_legacy_keys();
     let mut jobs: FxHashMap<String, Job> = FxHashMap::default();
     while let Some(stage) = run.next_stage(ds, &recording, &mut stats) {
         for j in stage {
             jobs.insert(custom_id(&j.key), j);
         }
     }
+    let legacy_ids: FxHashMap<String, String> = run
+        .legacy_aliases()
+        .iter()
+        .map(|(legacy, key)| (custom_id(legacy), custom_id(key)))
+        .collect();
+    let same =
+        |id: &str| -> String { legacy_ids.get(id).cloned().unwrap_or_else(|| id.to_owned()) };
     let mut answered: FxHashSet<String> = recording
         .hits
         .into_inner()
         .iter()
-        .map(|k| custom_id(k))
+        .map(|k| same(&custom_id(k)))
         .collect();
     let retry = RetryPolicy::default();
     let cx = run.context(&retry);
@@ -428,10 +473,12 @@ pub fn import_results(
                 continue;
             }
         };
-        let Some(id) = v.get("custom_id").and_then(Value::as_str) else {
+        let Some(line_id) = v.get("custom_id").and_then(Value::as_str) else {
             out.fail(line_no, Some("custom_id"), "no custom_id".into());
             continue;
         };
+        let id = same(line_id);
+        let id = id.as_str();
         let Some(job) = jobs.get(id) else {
             if answered.contains(id) {
                 out.already_answered += 1;
@@ -442,7 +489,7 @@ pub fn import_results(
                     Some("custom_id"),
                     format!(
                         "`{}` is no pending question of this plan (exported with other settings, or for other data?)",
-                        excerpt(id)
+                        excerpt(line_id)
                     ),
                 ));
             }

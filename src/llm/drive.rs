@@ -248,6 +248,13 @@ pub async fn execute<T: Transport, C: Clock, S: Store>(
             shared.run.borrow_mut().next_stage(ds, &*mem, &mut stats)
         };
         let Some(jobs) = jobs else { break };
+        // Answers found under legacy keys, stored under their version-2
+        // keys. Best effort: the legacy entries still answer if this fails.
+        let migrated = shared.run.borrow_mut().take_migrated();
+        for e in migrated {
+            d.store.memory().borrow_mut().put(e.clone());
+            let _ = d.store.commit(&e).await;
+        }
         *shared.queue.borrow_mut() = jobs.into();
         shared.progress(true);
         let loops =

@@ -5,18 +5,25 @@
 //! A run goes through the plan's stages in order. [`Run::next_stage`] turns a
 //! stage's questions into [`Job`]s: questions answered by the cache are
 //! settled at once, fact checks with nothing to check need no call, and
-//! questions whose prompt is the same as an earlier one's share its job. A
+//! questions whose cache key is the same as an earlier one's (the same
+//! prompt) share its job. Keys are version-2 keys ([`Keys`]): no prompt is
+//! rendered to key or look up a question; a cache that holds legacy
+//! entries is also asked under the legacy key, and what it answers is
+//! handed back re-keyed ([`Run::take_migrated`]) for the driver to store.
+//! A job renders its prompt when it is first needed. A
 //! driver then takes each job through its calls: it sends [`Job::prompt`],
 //! hands the outcome to [`Job::on_result`] and does what the returned
 //! [`Step`] says (call again after a delay, or settle the job with
 //! [`Run::settle`]). Retries with backoff, the single repair request and the
 //! failure records live here, so both drivers behave the same.
 
+use std::sync::{Arc, OnceLock};
+
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use super::ask::{key_texts, parse_reply, prompt};
-use super::cache::{cache_key, CacheEntry, MemoryCache};
+use super::ask::{key_fields, key_texts, parse_reply, prompt, template, PromptKind};
+use super::cache::{cache_key, CacheEntry, Digest, KeyHasher, MemoryCache, TextDigests};
 use super::extract::ExtractOptions;
 use super::prompts;
 use super::provider::{estimate_prompt_tokens, CallError, Completion, ModelConfig};
@@ -208,11 +215,35 @@ impl RunStats {
     }
 }
 
-/// The cache key of a question asked with `prompt` of model `cfg`.
+/// The legacy (version 1) cache key of a question asked with `prompt` of
+/// model `cfg` (see [`super::cache`]): every text hashed for every
+/// question. Caches written before version 2 hold these keys.
 pub fn question_key(
     cfg: &ModelConfig,
     q: &Question,
     p: &Prompt,
+    ds: &Dataset,
+    answers: &Answers,
+) -> String {
+    legacy_key(cfg, q, &p.template_id(), p.want_logprobs, ds, answers)
+}
+
+/// [`question_key`] from the prompt's kind, without rendering the prompt.
+pub fn legacy_question_key(
+    cfg: &ModelConfig,
+    q: &Question,
+    kind: PromptKind,
+    ds: &Dataset,
+    answers: &Answers,
+) -> String {
+    legacy_key(cfg, q, &kind.template.id(), kind.want_logprobs, ds, answers)
+}
+
+fn legacy_key(
+    cfg: &ModelConfig,
+    q: &Question,
+    template_id: &str,
+    want_logprobs: bool,
     ds: &Dataset,
     answers: &Answers,
 ) -> String {
@@ -223,15 +254,105 @@ pub fn question_key(
         cfg.model,
         cfg.effective_base_url(),
         cfg.structured_output,
-        cfg.requests_logprobs(p)
+        cfg.requests_logprobs_for(want_logprobs)
     );
-    cache_key(
-        cfg.provider.id(),
-        &model,
-        &p.template_id(),
-        &cfg.decoding,
-        &refs,
-    )
+    cache_key(cfg.provider.id(), &model, template_id, &cfg.decoding, &refs)
+}
+
+/// Version-2 cache keys of one model configuration: the configuration is
+/// hashed once, each text once ([`TextDigests`]); a key then hashes the
+/// template, the log-probability flag and what the question asks
+/// ([`super::ask::key_fields`]), with no prompt rendered.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    config: Digest,
+    cfg: ModelConfig,
+    digests: TextDigests,
+}
+
+impl Keys {
+    pub fn new(cfg: &ModelConfig) -> Keys {
+        let d = cfg.decoding;
+        let config = KeyHasher::new()
+            .str("profile cache key 2")
+            .str(cfg.provider.id())
+            .str(&cfg.model)
+            .str(cfg.effective_base_url())
+            .str(&format!("{:?}", cfg.structured_output))
+            .u64(d.temperature.to_bits())
+            .u64(d.top_p.to_bits())
+            .u64(u64::from(d.max_tokens))
+            .finish();
+        Keys {
+            config,
+            cfg: cfg.clone(),
+            digests: TextDigests::new(),
+        }
+    }
+
+    /// The version-2 key of `q`, whose prompt is of `kind`.
+    pub fn key(
+        &mut self,
+        q: &Question,
+        kind: PromptKind,
+        ds: &Dataset,
+        answers: &Answers,
+    ) -> String {
+        let mut h = KeyHasher::new();
+        h.digest(self.config)
+            .str(kind.template.name)
+            .u64(u64::from(kind.template.version))
+            .u64(u64::from(
+                self.cfg.requests_logprobs_for(kind.want_logprobs),
+            ));
+        key_fields(q, ds, answers, &mut self.digests, &mut h);
+        h.key()
+    }
+
+    /// Bytes of text digested so far (each unique text once).
+    pub fn hashed_bytes(&self) -> u64 {
+        self.digests.hashed_bytes()
+    }
+
+    /// The legacy key of `q` ([`question_key`]).
+    pub fn legacy(
+        &self,
+        q: &Question,
+        kind: PromptKind,
+        ds: &Dataset,
+        answers: &Answers,
+    ) -> String {
+        legacy_question_key(&self.cfg, q, kind, ds, answers)
+    }
+
+    /// The answer to `q` in `cache`: under its version-2 key `key`, else,
+    /// when the cache holds legacy entries, under its legacy key. Returns
+    /// the answer and, for a legacy hit whose entry the cache can give, the
+    /// entry re-keyed under `key` (to store, so that the next run finds it
+    /// under its version-2 key).
+    pub fn lookup(
+        &self,
+        cache: &dyn AnswerCache,
+        key: &str,
+        q: &Question,
+        kind: PromptKind,
+        ds: &Dataset,
+        answers: &Answers,
+    ) -> Option<(Answer, Option<CacheEntry>)> {
+        if let Some(a) = cache.answer(key) {
+            return Some((a, None));
+        }
+        if !cache.has_legacy() {
+            return None;
+        }
+        let legacy = self.legacy(q, kind, ds, answers);
+        let a = cache.answer(&legacy)?;
+        let moved = cache.entry(&legacy).map(|mut e| {
+            e.key = key.to_owned();
+            e
+        });
+        Some((a, moved))
+    }
 }
 
 /// Where each text first appears: the pair's line and the text's role.
@@ -302,27 +423,70 @@ pub fn describe(q: &Question, ds: &Dataset, places: &Places) -> String {
     }
 }
 
+/// Names questions for people, finding where the texts are the first time
+/// a question is named (a run answered by the cache names none).
+struct Names<'a> {
+    places: &'a mut Option<Places>,
+    ds: &'a Dataset,
+}
+
+impl Names<'_> {
+    fn describe(&mut self, q: &Question) -> String {
+        let ds = self.ds;
+        describe(q, ds, self.places.get_or_insert_with(|| places(ds)))
+    }
+}
+
 /// Answers already paid for, by cache key.
 pub trait AnswerCache {
     /// The parsed answer stored under `key`, if any.
     fn answer(&self, key: &str) -> Option<Answer>;
+    /// Whether some entry is under a legacy key
+    /// ([`super::cache::is_legacy_key`]): only then is a question that
+    /// misses its version-2 key looked up under its legacy key.
+    fn has_legacy(&self) -> bool {
+        false
+    }
+    /// The entry stored under `key`, if the cache can give it (to re-store
+    /// a legacy entry under its version-2 key).
+    fn entry(&self, _key: &str) -> Option<CacheEntry> {
+        None
+    }
 }
 
 impl AnswerCache for MemoryCache {
     fn answer(&self, key: &str) -> Option<Answer> {
-        self.get(key)
-            .and_then(|e| serde_json::from_value(e.value.clone()).ok())
+        self.get(key).and_then(|e| Answer::from_value(&e.value))
+    }
+    fn has_legacy(&self) -> bool {
+        MemoryCache::has_legacy(self)
+    }
+    fn entry(&self, key: &str) -> Option<CacheEntry> {
+        self.get(key).cloned()
     }
 }
 
+/// What a job's prompt is rendered from, shared by the jobs of a stage.
+struct PromptSource {
+    ds: Arc<Dataset>,
+    /// The answers known when the stage was prepared (the facts its fact
+    /// checks quote).
+    answers: Arc<Answers>,
+    opts: ExtractOptions,
+}
+
 /// One question on its way through calls, retries and a possible repair.
-#[derive(Clone, Debug)]
+/// Its prompt is rendered when it is first needed ([`Job::prompt`]: when
+/// the job is sent), not when the stage is prepared.
+#[derive(Clone)]
 pub struct Job {
     pub question: Question,
     /// The question named for a person (see [`FailedItem::question`]).
     pub what: String,
     pub key: String,
-    original: Prompt,
+    kind: PromptKind,
+    source: Arc<PromptSource>,
+    original: OnceLock<Prompt>,
     /// The repair request, once the first reply failed to parse.
     repair: Option<Prompt>,
     attempts: u32,
@@ -354,13 +518,33 @@ pub struct Context<'a> {
     pub retry: &'a RetryPolicy,
 }
 
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("question", &self.question)
+            .field("what", &self.what)
+            .field("key", &self.key)
+            .field("template", &self.kind.template.id())
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Job {
-    fn new(question: Question, what: String, prompt: Prompt, key: String) -> Job {
+    fn new(
+        question: Question,
+        what: String,
+        kind: PromptKind,
+        source: Arc<PromptSource>,
+        key: String,
+    ) -> Job {
         Job {
             question,
             what,
             key,
-            original: prompt,
+            kind,
+            source,
+            original: OnceLock::new(),
             repair: None,
             attempts: 0,
             repairing: None,
@@ -377,7 +561,24 @@ impl Job {
 
     /// The request to send next.
     pub fn prompt(&self) -> &Prompt {
-        self.repair.as_ref().unwrap_or(&self.original)
+        self.repair.as_ref().unwrap_or_else(|| self.original())
+    }
+
+    /// `name@version` of the job's template (known without rendering).
+    pub fn template_id(&self) -> String {
+        self.kind.template.id()
+    }
+
+    /// The question's own prompt, rendered the first time it is needed.
+    fn original(&self) -> &Prompt {
+        self.original.get_or_init(|| {
+            let s = &self.source;
+            let p = prompt(&self.question, &s.ds, &s.answers, s.opts)
+                .expect("a job's question has a prompt");
+            debug_assert_eq!(p.template_id(), self.kind.template.id());
+            debug_assert_eq!(p.want_logprobs, self.kind.want_logprobs);
+            p
+        })
     }
 
     /// Tokens to reserve from a tokens-per-minute budget before sending.
@@ -461,7 +662,7 @@ impl Job {
     fn fail(&self, reason: String, raw_reply: Option<String>) -> FailedItem {
         FailedItem {
             question: self.what.clone(),
-            template: self.original.template_id(),
+            template: self.kind.template.id(),
             reason,
             raw_reply,
             attempts: self.attempts,
@@ -515,7 +716,7 @@ impl Job {
                 Ok(value) => {
                     let entry = CacheEntry {
                         key: self.key.clone(),
-                        template: self.original.template_id(),
+                        template: self.kind.template.id(),
                         provider: cx.cfg.provider.id().to_owned(),
                         model: cx.cfg.model.clone(),
                         decoding: cx.cfg.decoding,
@@ -538,7 +739,7 @@ impl Job {
                 None => {
                     stats.repairs += 1;
                     let problem = e2.to_string();
-                    self.repair = Some(prompts::repair(&self.original, &c.text, &problem));
+                    self.repair = Some(prompts::repair(self.original(), &c.text, &problem));
                     self.repairing = Some((c.text, problem));
                     Step::Call { after_s: 0.0 }
                 }
@@ -556,9 +757,17 @@ pub struct Run {
     pub failures: Vec<FailedItem>,
     /// Questions sharing a job's call, by cache key, with their names.
     twins: FxHashMap<String, Vec<(Question, String)>>,
-    /// Where the texts are, for naming questions (built at the first stage).
+    /// Where the texts are, for naming questions (built when a question
+    /// is first named).
     places: Option<Places>,
     stage: usize,
+    keys: Keys,
+    /// Legacy entries found for this run's questions, re-keyed under their
+    /// version-2 keys, for the driver to store ([`Run::take_migrated`]).
+    migrated: Vec<CacheEntry>,
+    /// (legacy key, version-2 key) of every question asked, when recorded
+    /// ([`Run::record_legacy_keys`]).
+    aliases: Option<Vec<(String, String)>>,
 }
 
 impl Run {
@@ -571,13 +780,35 @@ impl Run {
         Run {
             plan,
             opts,
-            cfg,
             answers: Answers::default(),
             failures: Vec::new(),
             twins: FxHashMap::default(),
             places: None,
             stage: 0,
+            keys: Keys::new(&cfg),
+            cfg,
+            migrated: Vec::new(),
+            aliases: None,
         }
+    }
+
+    /// Records the legacy key of every question the next stages ask (for
+    /// batch imports of files exported with legacy `custom_id`s).
+    pub fn record_legacy_keys(&mut self) {
+        self.aliases.get_or_insert_with(Vec::new);
+    }
+
+    /// (legacy key, version-2 key) of every question asked since
+    /// [`Run::record_legacy_keys`].
+    pub fn legacy_aliases(&self) -> &[(String, String)] {
+        self.aliases.as_deref().unwrap_or_default()
+    }
+
+    /// The entries found under legacy keys since the last call, re-keyed
+    /// under their version-2 keys: a driver stores them so that the next
+    /// run finds them without computing legacy keys.
+    pub fn take_migrated(&mut self) -> Vec<CacheEntry> {
+        std::mem::take(&mut self.migrated)
     }
 
     pub fn plan(&self) -> &Plan {
@@ -609,10 +840,15 @@ impl Run {
             _ => return None,
         };
         self.stage += 1;
-        let places = self.places.get_or_insert_with(|| places(ds));
         let mut jobs: Vec<Job> = Vec::new();
+        let mut names = Names {
+            places: &mut self.places,
+            ds,
+        };
+        let mut template_ids: Vec<(prompts::Template, String)> = Vec::new();
+        let mut source: Option<Arc<PromptSource>> = None;
         for q in questions {
-            let Some(p) = prompt(q, ds, &self.answers, self.opts) else {
+            let Some(kind) = template(q, &self.answers, self.opts) else {
                 let facts_of = match *q {
                     Question::Factor(FactorQuestion::Checks { text, .. }) => Some(text),
                     Question::Factor(FactorQuestion::SourceCoverage { source, .. }) => Some(source),
@@ -625,7 +861,7 @@ impl Run {
                     _ => {
                         stats.failed += 1;
                         self.failures.push(FailedItem {
-                            question: describe(q, ds, places),
+                            question: names.describe(q),
                             template: prompts::FACT_CHECKS.id(),
                             reason: "not asked: the facts it checks could not be extracted".into(),
                             raw_reply: None,
@@ -635,20 +871,39 @@ impl Run {
                 }
                 continue;
             };
-            let key = question_key(&self.cfg, q, &p, ds, &self.answers);
-            stats.templates.insert(p.template_id());
-            if let Some(a) = cache.answer(&key) {
+            let key = self.keys.key(q, kind, ds, &self.answers);
+            if !template_ids.iter().any(|(t, _)| *t == kind.template) {
+                let id = kind.template.id();
+                stats.templates.insert(id.clone());
+                template_ids.push((kind.template, id));
+            }
+            if let Some(aliases) = &mut self.aliases {
+                aliases.push((self.keys.legacy(q, kind, ds, &self.answers), key.clone()));
+            }
+            if let Some((a, moved)) = self.keys.lookup(cache, &key, q, kind, ds, &self.answers) {
                 self.answers.insert(*q, a);
                 stats.cache_hits += 1;
+                self.migrated.extend(moved);
                 continue;
             }
             // Questions whose prompt is the same as an earlier one's (e.g. two
             // responses with the same facts and context) share its single call.
             match self.twins.get_mut(&key) {
-                Some(twins) => twins.push((*q, describe(q, ds, places))),
+                Some(twins) => twins.push((*q, names.describe(q))),
                 None => {
+                    // The prompt is rendered when the job is sent: a
+                    // question answered by the cache renders nothing.
+                    let source = source
+                        .get_or_insert_with(|| {
+                            Arc::new(PromptSource {
+                                ds: Arc::new(ds.clone()),
+                                answers: Arc::new(self.answers.clone()),
+                                opts: self.opts,
+                            })
+                        })
+                        .clone();
                     self.twins.insert(key.clone(), Vec::new());
-                    jobs.push(Job::new(*q, describe(q, ds, places), p, key));
+                    jobs.push(Job::new(*q, names.describe(q), kind, source, key));
                 }
             }
         }
@@ -742,15 +997,21 @@ pub fn estimate(
     let mut answers = Answers::default();
     let mut e = Estimate::default();
     let tokens = |t: crate::data::TextId| estimate_tokens(ds.text(t)) as f64;
+    let mut keys = Keys::new(cfg);
+    let none = Answers::default();
     for q in &plan.first {
-        let Some(p) = prompt(q, ds, &answers, opts) else {
+        let Some(kind) = template(q, &answers, opts) else {
             continue;
         };
-        if let Some(a) = cache.answer(&question_key(cfg, q, &p, ds, &Answers::default())) {
+        let key = keys.key(q, kind, ds, &none);
+        if let Some((a, _)) = keys.lookup(cache, &key, q, kind, ds, &none) {
             answers.insert(*q, a);
             e.cached += 1;
             continue;
         }
+        let Some(p) = prompt(q, ds, &answers, opts) else {
+            continue;
+        };
         e.calls += 1;
         e.input_tokens += estimate_prompt_tokens(&p) as f64;
         e.output_tokens += match q {
@@ -773,18 +1034,16 @@ pub fn estimate(
         };
         if facts_of.is_some_and(|t| answers.facts(t).is_some()) {
             // The facts are cached: the question is known exactly.
-            match prompt(q, ds, &answers, opts) {
+            match template(q, &answers, opts) {
                 // Nothing to check: no call.
                 None => continue,
-                Some(p)
-                    if cache
-                        .answer(&question_key(cfg, q, &p, ds, &answers))
-                        .is_some() =>
-                {
-                    e.cached += 1;
-                    continue;
+                Some(kind) => {
+                    let key = keys.key(q, kind, ds, &answers);
+                    if keys.lookup(cache, &key, q, kind, ds, &answers).is_some() {
+                        e.cached += 1;
+                        continue;
+                    }
                 }
-                Some(_) => {}
             }
         }
         let (input, output) = match *q {

@@ -29,6 +29,7 @@
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
+use super::cache::{digest, KeyHasher, TextDigests};
 use super::parse::{self, ParseError};
 use super::prompts;
 use super::provider::{self, Completion};
@@ -476,6 +477,34 @@ pub fn prompt(
     })
 }
 
+/// The kind of the prompt [`prompt`] would render, without rendering it;
+/// `None` exactly when [`prompt`] gives `None`.
+pub fn template(
+    q: &FactorQuestion,
+    answers: &Answers,
+    _opts: ExtractOptions,
+) -> Option<super::ask::PromptKind> {
+    let kind = |template, want_logprobs| super::ask::PromptKind {
+        template,
+        want_logprobs,
+    };
+    Some(match *q {
+        FactorQuestion::Facts(_) => kind(prompts::ATOMIC_FACTS, false),
+        FactorQuestion::Judgements { .. } => kind(prompts::RESPONSE_JUDGEMENTS, false),
+        FactorQuestion::FluencyCoherence {
+            fluency, coherence, ..
+        } => match (fluency, coherence) {
+            (true, true) => kind(prompts::FLUENCY_COHERENCE, true),
+            (true, false) => kind(prompts::FLUENCY, true),
+            (false, _) => kind(prompts::COHERENCE, true),
+        },
+        FactorQuestion::Checks { .. } | FactorQuestion::SourceCoverage { .. } => {
+            check_ask(q, answers)?;
+            kind(prompts::FACT_CHECKS, false)
+        }
+    })
+}
+
 /// A yes/no answer as a value: yes 1, no 0.
 fn unit(b: bool) -> f64 {
     if b {
@@ -634,6 +663,94 @@ pub fn key_texts<'a>(q: &FactorQuestion, ds: &'a Dataset, answers: &'a Answers) 
                         a.coverage.map(|(f, _)| join(f)).unwrap_or_default(),
                         a.coverage.map(|(_, r)| t(r)).unwrap_or_default(),
                     ]
+                }
+            }
+        }
+    }
+}
+
+/// Feeds a question into a version-2 cache key: the fields of
+/// [`key_texts`] in the same order, each text as its digest (once per text
+/// in `d`), the descriptors as their parts.
+pub fn key_fields(
+    q: &FactorQuestion,
+    ds: &Dataset,
+    answers: &Answers,
+    d: &mut TextDigests,
+    h: &mut KeyHasher,
+) {
+    let text = |d: &mut TextDigests, id: Option<TextId>| match id {
+        Some(id) => d.text(id, ds.text(id)),
+        None => digest(""),
+    };
+    let flag = |b: bool| u64::from(b);
+    match *q {
+        FactorQuestion::Facts(x) => {
+            h.str("facts").digest(text(d, Some(x)));
+        }
+        FactorQuestion::Judgements {
+            response,
+            request,
+            source,
+            parts,
+        } => {
+            h.str("judgements");
+            for p in parts.to_vec() {
+                h.str(p.name());
+            }
+            h.u64(flag(request.is_some()))
+                .u64(flag(source.is_some()))
+                .digest(text(d, request))
+                .digest(text(d, source))
+                .digest(text(d, Some(response)));
+        }
+        FactorQuestion::FluencyCoherence {
+            response,
+            document,
+            fluency,
+            coherence,
+        } => {
+            h.str("fluency_coherence")
+                .u64(flag(fluency))
+                .u64(flag(coherence))
+                .u64(flag(document.is_some()))
+                .digest(text(d, document))
+                .digest(text(d, Some(response)));
+        }
+        FactorQuestion::Checks { .. } | FactorQuestion::SourceCoverage { .. } => {
+            let Some(a) = check_ask(q, answers) else {
+                h.str("nothing to ask");
+                return;
+            };
+            // Whose facts are quoted: the checked text's, and the source's
+            // for coverage.
+            let (checked, covered) = match *q {
+                FactorQuestion::Checks { text, coverage, .. } => (Some(text), coverage),
+                FactorQuestion::SourceCoverage { source, .. } => (None, Some(source)),
+                _ => (None, None),
+            };
+            let facts = |d: &mut TextDigests, of: Option<TextId>, f: &[String]| match of {
+                Some(id) if !f.is_empty() => d.facts(id, f),
+                _ => digest(&f.join("\u{1f}")),
+            };
+            h.str("checks");
+            for k in &a.kinds {
+                h.str(k.key());
+            }
+            h.u64(flag(a.request.is_some()))
+                .u64(flag(a.source.is_some()))
+                .u64(flag(a.coverage.is_some()));
+            let response_facts = facts(d, checked, a.facts);
+            h.digest(response_facts)
+                .digest(text(d, a.request))
+                .digest(text(d, a.source));
+            match a.coverage {
+                Some((f, r)) => {
+                    let source_facts = facts(d, covered, f);
+                    h.digest(source_facts).digest(text(d, Some(r)));
+                }
+                None => {
+                    h.digest(digest("")).digest(digest(""));
                 }
             }
         }

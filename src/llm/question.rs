@@ -399,6 +399,48 @@ pub enum Answer {
     },
 }
 
+impl Answer {
+    /// The answer a cache entry's `value` holds, as its untagged
+    /// deserialisation gives it, without buffering the value first: a list
+    /// is read as facts, an object with one of the four keys as that
+    /// answer directly; anything else (or a value those readings refuse)
+    /// goes through the untagged deserialisation itself.
+    pub fn from_value(v: &serde_json::Value) -> Option<Answer> {
+        use serde::Deserialize as _;
+        let direct = match v {
+            serde_json::Value::Array(_) => Vec::<String>::deserialize(v).ok().map(Answer::Facts),
+            serde_json::Value::Object(m) if m.len() == 1 => {
+                let (k, inner) = m.iter().next().expect("one entry");
+                match k.as_str() {
+                    "judgements" => {
+                        Judgements::deserialize(inner)
+                            .ok()
+                            .map(|j| Answer::Judgements {
+                                judgements: Box::new(j),
+                            })
+                    }
+                    "fact_checks" => {
+                        FactChecks::deserialize(inner)
+                            .ok()
+                            .map(|f| Answer::FactChecks {
+                                fact_checks: Box::new(f),
+                            })
+                    }
+                    "verdict" => Verdict::deserialize(inner)
+                        .ok()
+                        .map(|verdict| Answer::Verdict { verdict }),
+                    "generations" => Vec::<String>::deserialize(inner)
+                        .ok()
+                        .map(|generations| Answer::Generations { generations }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        direct.or_else(|| Answer::deserialize(v).ok())
+    }
+}
+
 /// Factor values from response-level questions (a [`FactorQuestion::Judgements`]
 /// or [`FactorQuestion::FluencyCoherence`]), `None` where not asked. Alignment
 /// labels are 2/1/0, receptiveness 1/0, fluency and coherence in [0, 1].

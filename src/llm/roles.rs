@@ -18,6 +18,8 @@
 //!   response is preferred (P never ties), so factors extracted from the
 //!   generated texts show what the writer associates with quality.
 
+use super::ask::PromptKind;
+use super::cache::{KeyHasher, TextDigests};
 use super::parse::{self, Better, ParseError};
 use super::prompts;
 pub use super::question::Verdict;
@@ -52,6 +54,65 @@ pub fn context_text(
         (_, None, Some(s)) => t(s).to_owned(),
         (_, None, None) => String::new(),
     }
+}
+
+/// The digest of the context a judge or writer sees ([`context_text`]),
+/// computed once per (task, input, source) in `d`.
+fn context_digest(
+    task: Task,
+    ds: &Dataset,
+    input: Option<TextId>,
+    source: Option<TextId>,
+    d: &mut TextDigests,
+) -> super::cache::Digest {
+    d.context(task.id(), input, source, || {
+        context_text(task, ds, input, source)
+    })
+}
+
+/// The kind of a judge's prompt ([`judge_prompt`]), without rendering it.
+pub fn judge_template(q: &JudgeQuestion) -> PromptKind {
+    PromptKind {
+        template: match q.task {
+            Task::Summarization => prompts::JUDGE_SUMMARIZATION,
+            Task::Helpful => prompts::JUDGE_HELPFUL,
+            Task::DocQa => prompts::JUDGE_DOC_QA,
+        },
+        want_logprobs: false,
+    }
+}
+
+/// The kind of a writer's prompt ([`generate_prompt`]), without rendering it.
+pub fn generate_template(q: &GenerateQuestion) -> PromptKind {
+    PromptKind {
+        template: match q.task {
+            Task::Summarization => prompts::GENERATE_SUMMARIZATION,
+            Task::Helpful => prompts::GENERATE_HELPFUL,
+            Task::DocQa => prompts::GENERATE_DOC_QA,
+        },
+        want_logprobs: false,
+    }
+}
+
+/// Feeds a judge's question into a version-2 cache key: the digests of
+/// [`judge_key_texts`].
+pub fn judge_key_fields(q: &JudgeQuestion, ds: &Dataset, d: &mut TextDigests, h: &mut KeyHasher) {
+    let context = context_digest(q.task, ds, q.input, q.source, d);
+    let first = d.text(q.first, ds.text(q.first));
+    let second = d.text(q.second, ds.text(q.second));
+    h.str("judge").digest(context).digest(first).digest(second);
+}
+
+/// Feeds a writer's question into a version-2 cache key: the digest of
+/// [`generate_key_texts`].
+pub fn generate_key_fields(
+    q: &GenerateQuestion,
+    ds: &Dataset,
+    d: &mut TextDigests,
+    h: &mut KeyHasher,
+) {
+    let context = context_digest(q.task, ds, q.input, q.source, d);
+    h.str("generate").digest(context);
 }
 
 /// The prompt of a judge's question.

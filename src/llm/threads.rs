@@ -484,6 +484,12 @@ impl AnswerCache for DiskCache {
     fn answer(&self, key: &str) -> Option<Answer> {
         self.mem.answer(key)
     }
+    fn has_legacy(&self) -> bool {
+        self.mem.has_legacy()
+    }
+    fn entry(&self, key: &str) -> Option<CacheEntry> {
+        self.mem.get(key).cloned()
+    }
 }
 
 /// Progress reports during a run.
@@ -549,6 +555,12 @@ pub fn run_plan(
     };
     let cfg = llm.config();
     while let Some(jobs) = run.next_stage(ds, &*cache, &mut stats) {
+        // Answers found under legacy keys, stored under their version-2
+        // keys. Best effort: a failed write loses nothing (the legacy entry
+        // still answers), and the next paid answer's write reports it.
+        for e in run.take_migrated() {
+            let _ = cache.put(e);
+        }
         progress(&stats);
         let next = AtomicUsize::new(0);
         let stats_lock = Mutex::new(&mut stats);

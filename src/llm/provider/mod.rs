@@ -278,7 +278,13 @@ impl ModelConfig {
 
     /// Whether a request for `prompt` asks for log-probabilities.
     pub fn requests_logprobs(&self, prompt: &Prompt) -> bool {
-        prompt.want_logprobs && self.logprobs && self.provider != Provider::Anthropic
+        self.requests_logprobs_for(prompt.want_logprobs)
+    }
+
+    /// [`ModelConfig::requests_logprobs`] for a prompt whose `want_logprobs`
+    /// is `want` (known without rendering it: `ask::template`).
+    pub fn requests_logprobs_for(&self, want: bool) -> bool {
+        want && self.logprobs && self.provider != Provider::Anthropic
     }
 }
 
