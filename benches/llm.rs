@@ -868,6 +868,7 @@ mod naive {
                             source: p.source,
                             first,
                             second,
+                            guidance: None,
                         }));
                         per_side += 1;
                     }
@@ -917,6 +918,7 @@ mod naive {
                             source: p.source,
                             first,
                             second,
+                            guidance: None,
                         }));
                     }
                 }

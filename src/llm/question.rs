@@ -344,6 +344,35 @@ pub struct JudgeQuestion {
     pub source: Option<TextId>,
     pub first: TextId,
     pub second: TextId,
+    /// Guided judging (METHOD.md §8): the sentence of guidance the judge is
+    /// given (`judge_<task>_guided@1`); `None` for the plain judge.
+    pub guidance: Option<Guidance>,
+}
+
+/// One sentence of guidance for a judge: factor `factor` is given too much
+/// (`over`) or too little weight compared with people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Guidance {
+    pub factor: Factor,
+    pub over: bool,
+}
+
+impl Guidance {
+    /// The guidance's direction as in reports: `over` (the judge over-weights
+    /// the factor: "… is not what makes a response better here") or `under`
+    /// ("pay attention to …").
+    pub fn direction(self) -> &'static str {
+        if self.over {
+            "over"
+        } else {
+            "under"
+        }
+    }
+
+    /// The sentence the judge is given.
+    pub fn sentence(self) -> String {
+        super::prompts::guidance_sentence(self.factor, self.over)
+    }
 }
 
 /// A writer's five responses for one input.

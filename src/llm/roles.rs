@@ -20,6 +20,7 @@
 
 use super::parse::{self, Better, ParseError};
 use super::prompts;
+pub use super::question::Guidance;
 pub use super::question::Verdict;
 use super::question::{Answer, Answers, GenerateQuestion, JudgeQuestion, Plan, Question};
 use super::Prompt;
@@ -56,12 +57,17 @@ pub fn context_text(
 
 /// The prompt of a judge's question.
 pub fn judge_prompt(q: &JudgeQuestion, ds: &Dataset) -> Prompt {
-    prompts::judge(
-        q.task,
-        &context_text(q.task, ds, q.input, q.source),
-        ds.text(q.first),
-        ds.text(q.second),
-    )
+    let context = context_text(q.task, ds, q.input, q.source);
+    match q.guidance {
+        None => prompts::judge(q.task, &context, ds.text(q.first), ds.text(q.second)),
+        Some(g) => prompts::judge_guided(
+            q.task,
+            &g.sentence(),
+            &context,
+            ds.text(q.first),
+            ds.text(q.second),
+        ),
+    }
 }
 
 /// The prompt of a writer's question.
@@ -92,12 +98,18 @@ pub fn parse_generations(reply: &str) -> Result<Answer, ParseError> {
 }
 
 /// The texts a judge's cache key covers.
+/// A guided judge's key also covers its sentence of guidance (the plain
+/// judge's keys are those of earlier versions).
 pub fn judge_key_texts(q: &JudgeQuestion, ds: &Dataset) -> Vec<String> {
-    vec![
+    let mut texts = vec![
         context_text(q.task, ds, q.input, q.source),
         ds.text(q.first).to_owned(),
         ds.text(q.second).to_owned(),
-    ]
+    ];
+    if let Some(g) = q.guidance {
+        texts.push(g.sentence());
+    }
+    texts
 }
 
 /// The texts a writer's cache key covers.
@@ -105,7 +117,7 @@ pub fn generate_key_texts(q: &GenerateQuestion, ds: &Dataset) -> Vec<String> {
     vec![context_text(q.task, ds, q.input, q.source)]
 }
 
-fn judge_question(task: Task, p: &Pair, forward: bool) -> Question {
+fn judge_question(task: Task, p: &Pair, forward: bool, guidance: Option<Guidance>) -> Question {
     let (first, second) = if forward { (p.a, p.b) } else { (p.b, p.a) };
     Question::Judge(JudgeQuestion {
         task,
@@ -113,6 +125,7 @@ fn judge_question(task: Task, p: &Pair, forward: bool) -> Question {
         source: p.source,
         first,
         second,
+        guidance,
     })
 }
 
@@ -185,13 +198,27 @@ pub fn shows_a_first(ds: &Dataset, p: &Pair, seed: u64) -> bool {
 /// In both orders a pair gives the question with A first, then the one with
 /// B first (so their cache keys are those of earlier versions).
 pub fn judge_plan(ds: &Dataset, task: Task, order: JudgeOrder) -> Plan {
+    guided_judge_plan(ds, task, order, &[None])
+}
+
+/// The questions of judges given each of `guidances` (`None`: no guidance),
+/// every pair in the orders `order` shows it: for each guidance in turn, the
+/// questions of [`judge_plan`].
+pub fn guided_judge_plan(
+    ds: &Dataset,
+    task: Task,
+    order: JudgeOrder,
+    guidances: &[Option<Guidance>],
+) -> Plan {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut first = Vec::new();
-    for p in &ds.pairs {
-        for &forward in order.shown(ds, p) {
-            let q = judge_question(task, p, forward);
-            if seen.insert(q) {
-                first.push(q);
+    for &g in guidances {
+        for p in &ds.pairs {
+            for &forward in order.shown(ds, p) {
+                let q = judge_question(task, p, forward, g);
+                if seen.insert(q) {
+                    first.push(q);
+                }
             }
         }
     }
@@ -287,10 +314,22 @@ pub fn judge_outcome(
     order: JudgeOrder,
     answers: &Answers,
 ) -> JudgeOutcome {
-    let verdict = |p: &Pair, forward: bool| match answers.get(&judge_question(task, p, forward)) {
-        Some(Answer::Verdict { verdict }) => Some(verdict.better()),
-        _ => None,
-    };
+    guided_judge_outcome(ds, task, order, None, answers)
+}
+
+/// [`judge_outcome`] of the judge given `guidance`.
+pub fn guided_judge_outcome(
+    ds: &Dataset,
+    task: Task,
+    order: JudgeOrder,
+    guidance: Option<Guidance>,
+    answers: &Answers,
+) -> JudgeOutcome {
+    let verdict =
+        |p: &Pair, forward: bool| match answers.get(&judge_question(task, p, forward, guidance)) {
+            Some(Answer::Verdict { verdict }) => Some(verdict.better()),
+            _ => None,
+        };
     let mut out = JudgeOutcome {
         order,
         ..Default::default()
@@ -608,6 +647,53 @@ mod tests {
         // are found again.
         assert_eq!(keys[..2], [KEY_A_FIRST, KEY_B_FIRST]);
         assert_eq!(keys.len(), 6);
+    }
+
+    #[test]
+    fn guided_questions_key_apart_per_guidance_and_leave_the_plain_keys() {
+        use crate::factors::Factor;
+        use crate::llm::engine::question_key;
+        use crate::llm::provider::{ModelConfig, Provider};
+        let d = ds();
+        let cfg = ModelConfig::new(Provider::OpenAi, "gpt-4o-mini");
+        let g = |factor, over| Some(Guidance { factor, over });
+        let guidances = [
+            None,
+            g(Factor::Length, true),
+            g(Factor::Length, false),
+            g(Factor::NFacts, true),
+        ];
+        let plan = guided_judge_plan(&d, Task::Helpful, JudgeOrder::Both, &guidances);
+        assert_eq!(plan.first.len(), 24, "6 questions per guidance");
+        let keys: Vec<String> = plan
+            .first
+            .iter()
+            .map(|q| {
+                let p = crate::llm::ask::prompt(q, &d, &Answers::default(), Default::default());
+                question_key(&cfg, q, &p.unwrap(), &d, &Answers::default())
+            })
+            .collect();
+        assert_eq!(
+            keys[..2],
+            [KEY_A_FIRST, KEY_B_FIRST],
+            "no guidance: the plain judge's keys"
+        );
+        let unique: std::collections::BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(unique.len(), 24, "each guidance keys apart");
+        let Question::Judge(q) = plan.first[6] else {
+            panic!()
+        };
+        let p = judge_prompt(&q, &d);
+        assert_eq!(p.template_id(), "judge_helpful_guided@1");
+        assert!(p
+            .system
+            .contains("The length of the response is not what makes a response better here."));
+        let Question::Judge(q) = plan.first[12] else {
+            panic!()
+        };
+        assert!(judge_prompt(&q, &d)
+            .system
+            .contains("Pay attention to the length of the response."));
     }
 
     /// From `profile batch export --run judge` of the version before the
