@@ -109,6 +109,7 @@ fn agent(
         joint,
         name,
         setting,
+        guidance: None,
     };
     let mut alignment = Alignment::between_with_bootstrap(&me, &reference, &align_cfg)
         .unwrap_or_else(|_| {

@@ -371,6 +371,7 @@ pub fn score_report_with(
         factor_scores,
         run: None,
         joint,
+        guidance: None,
     };
     Report {
         schema: SCHEMA.into(),
@@ -397,6 +398,7 @@ pub fn score_report_with(
         agents: vec![human],
         alignments: Vec::new(),
         llm: llm.and_then(|l| l.run.clone()),
+        guidance: None,
     }
 }
 

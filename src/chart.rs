@@ -613,6 +613,7 @@ mod tests {
             factor_scores,
             run: None,
             joint: None,
+            guidance: None,
         }
     }
 

@@ -40,6 +40,106 @@ pub struct Report {
     /// The LLM extraction run behind model-based factors, if one was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmRun>,
+    /// Guided judging (METHOD.md §8, `profile guide`): the factors chosen and
+    /// the judges' agreement with the humans per condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<GuidanceSection>,
+}
+
+/// The guidance a guided judge was given (`strategy`: `none`, the plain
+/// judge of the experiment; `mis`, the factor it over-weights most compared
+/// with people; `rand`, a factor drawn among those it weighs as people do).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentGuidance {
+    pub strategy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<String>,
+    /// `over` ("… is not what makes a response better here") or `under`
+    /// ("pay attention to …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+}
+
+/// A guided-judging experiment: the evidence behind the factors chosen,
+/// and each condition's agreement with the humans on the same pairs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GuidanceSection {
+    /// The judging model.
+    pub model: String,
+    /// Agent whose factor-score differences chose the factors.
+    pub evidence_from: String,
+    /// Per factor: judge − human factor score with its paired-bootstrap interval.
+    pub evidence: Vec<GuidanceEvidence>,
+    /// GuideMis: the factor the judge over-weights most (or, when none is
+    /// over-weighted, under-weights most) compared with people.
+    pub mis: GuidanceChoice,
+    /// GuideRand: a factor drawn with the seed among those whose interval
+    /// contains 0 (`None`: no such factor and none given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rand: Option<GuidanceChoice>,
+    /// Pairs judged in every condition (the pairs compared) and their inputs.
+    pub pairs: u64,
+    pub inputs: u64,
+    /// Fewer inputs than `stats::MIN_INPUTS_FOR_INTERVALS`: intervals and
+    /// p-values mean little.
+    #[serde(default)]
+    pub few_inputs: bool,
+    pub bootstrap_resamples: u32,
+    /// Sign flips per input behind the p-values, and whether all were enumerated.
+    pub permutations: u64,
+    pub permutation_exact: bool,
+    /// No guidance, GuideMis, GuideRand.
+    pub conditions: Vec<GuidanceCondition>,
+}
+
+/// One factor's evidence for the choice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GuidanceEvidence {
+    pub factor: String,
+    pub judge: Option<f64>,
+    pub human: Option<f64>,
+    pub difference: f64,
+    pub ci95: Option<[f64; 2]>,
+}
+
+/// A factor chosen for guidance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GuidanceChoice {
+    pub factor: String,
+    pub direction: String,
+    /// The sentence the judge was given.
+    pub sentence: String,
+    /// `evidence`, or `user` (`--factor` / `--rand-factor`).
+    pub chosen_by: String,
+    /// Judge − human factor score and its interval, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difference: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<[f64; 2]>,
+}
+
+/// One condition of the experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GuidanceCondition {
+    /// `none`, `mis` or `rand`.
+    pub strategy: String,
+    /// The agent of this condition.
+    pub agent: String,
+    /// Strict agreement with the humans on the pairs compared: the judge's
+    /// preference (a tie when its two orders' verdicts differ) equals the
+    /// human label; a tie or a position flip disagrees.
+    pub agreement: Option<f64>,
+    /// Agreement − the unguided judge's on the same pairs, its 95% paired
+    /// cluster-bootstrap interval and its paired permutation p-value (signs
+    /// of the per-input differences flipped); absent for `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difference: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difference_ci95: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// The condition's factor scores (all its pairs), by factor id.
+    pub factor_scores: BTreeMap<String, Option<f64>>,
 }
 
 /// What an LLM extraction run did (calls, cache hits, failures, tokens).
@@ -195,6 +295,9 @@ pub struct Agent {
     /// The joint model of preference on all factor differences, if fitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joint: Option<JointModel>,
+    /// A judge of a guided-judging experiment: the guidance it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<AgentGuidance>,
 }
 
 /// A model's run as a judge (evaluation setting) or writer (generation

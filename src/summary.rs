@@ -526,6 +526,7 @@ mod tests {
             factor_scores,
             run: None,
             joint: None,
+            guidance: None,
         }
     }
 
@@ -562,6 +563,7 @@ mod tests {
             agents,
             alignments: Vec::new(),
             llm: None,
+            guidance: None,
         }
     }
 

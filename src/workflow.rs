@@ -19,7 +19,7 @@ use crate::factors::{Factor, Task};
 use crate::llm::engine::{FailedItem, RunStats};
 use crate::llm::extract::{Answers, ExtractOptions, Plan};
 use crate::llm::provider::ModelConfig;
-use crate::llm::roles::{self, Generated, JudgeOrder, JudgeOutcome};
+use crate::llm::roles::{self, Generated, Guidance, JudgeOrder, JudgeOutcome};
 use crate::report::AgentRun;
 
 impl ExtractOptions {
@@ -44,7 +44,19 @@ pub enum Kind {
     Judge(JudgeOrder),
     /// Writes responses for (at most `inputs` of) the dataset's inputs.
     Writer { inputs: Option<usize> },
+    /// Guided judging (METHOD.md §8): the dataset's pairs judged with no
+    /// guidance, with `mis`, then with `rand`, one stage each (so each
+    /// condition's run record is its own).
+    Guide {
+        order: JudgeOrder,
+        mis: Guidance,
+        rand: Option<Guidance>,
+    },
 }
+
+/// One condition of a guided-judging run: the guidance given (`None`: none),
+/// the judge's outcome and its run record.
+pub type GuidedJudge = (Option<Guidance>, JudgeOutcome, AgentRun);
 
 /// One plan to answer.
 #[derive(Clone, Debug)]
@@ -68,6 +80,9 @@ pub enum Outcome {
         outcome: JudgeOutcome,
         record: AgentRun,
     },
+    /// The conditions of a guided-judging run, in the order asked (no
+    /// guidance, GuideMis, GuideRand); a cancelled run gives those finished.
+    Guide(Vec<GuidedJudge>),
     Writer {
         generated: Generated,
         /// The model-based factors of the generated responses (`None`: none
@@ -90,6 +105,12 @@ enum Step {
         generated: Generated,
         planned: u64,
         record: AgentRun,
+    },
+    /// A guided-judging condition is to be answered, after `done`.
+    Guided {
+        stage: Stage,
+        guidance: Option<Guidance>,
+        done: Vec<GuidedJudge>,
     },
     Done(Outcome),
     /// Handed out or taken.
@@ -119,6 +140,24 @@ impl Workflow {
             Kind::Extract => ("factors", Plan::new(&ds, &factors, opts)),
             Kind::Judge(order) => ("judge", roles::judge_plan(&ds, cfg.task, order)),
             Kind::Writer { inputs } => ("writer", roles::generate_plan(&ds, cfg.task, inputs)),
+            Kind::Guide { order, .. } => (
+                "judge, no guidance",
+                roles::judge_plan(&ds, cfg.task, order),
+            ),
+        };
+        let first = Stage {
+            what,
+            plan,
+            dataset: ds,
+            opts,
+        };
+        let step = match kind {
+            Kind::Guide { .. } => Step::Guided {
+                stage: first,
+                guidance: None,
+                done: Vec::new(),
+            },
+            _ => Step::First(first),
         };
         Workflow {
             kind,
@@ -126,12 +165,7 @@ impl Workflow {
             factors,
             model: model.clone(),
             opts,
-            step: Step::First(Stage {
-                what,
-                plan,
-                dataset: ds,
-                opts,
-            }),
+            step,
             asked: false,
         }
     }
@@ -140,6 +174,7 @@ impl Workflow {
     pub fn first(&self) -> Option<&Stage> {
         match &self.step {
             Step::First(s) => Some(s),
+            Step::Guided { stage, done, .. } if done.is_empty() => Some(stage),
             _ => None,
         }
     }
@@ -147,7 +182,9 @@ impl Workflow {
     /// The next plan to answer; `None` when the run is over.
     pub fn next_stage(&mut self) -> Option<Stage> {
         let stage = match &self.step {
-            Step::First(s) | Step::Second { stage: s, .. } => s.clone(),
+            Step::First(s) | Step::Second { stage: s, .. } | Step::Guided { stage: s, .. } => {
+                s.clone()
+            }
             _ => return None,
         };
         self.asked = true;
@@ -209,7 +246,48 @@ impl Workflow {
                         })
                     }
                 }
+                Kind::Guide { .. } => unreachable!("a guided run has guided stages"),
             },
+            Step::Guided {
+                stage,
+                guidance,
+                mut done,
+            } => {
+                let Kind::Guide { order, mis, rand } = self.kind else {
+                    unreachable!("a guided stage belongs to a guided run")
+                };
+                let outcome = roles::guided_judge_outcome(
+                    &stage.dataset,
+                    self.task,
+                    order,
+                    guidance,
+                    &answers,
+                );
+                done.push((guidance, outcome, record("judge")));
+                let next = match guidance {
+                    None => Some((Some(mis), "judge, GuideMis")),
+                    Some(g) if g == mis => rand.map(|r| (Some(r), "judge, GuideRand")),
+                    Some(_) => None,
+                };
+                match next {
+                    Some((guidance, what)) if !stats.cancelled => Step::Guided {
+                        stage: Stage {
+                            what,
+                            plan: roles::guided_judge_plan(
+                                &stage.dataset,
+                                self.task,
+                                order,
+                                &[guidance],
+                            ),
+                            dataset: stage.dataset,
+                            opts: stage.opts,
+                        },
+                        guidance,
+                        done,
+                    },
+                    _ => Step::Done(Outcome::Guide(done)),
+                }
+            }
             Step::Second {
                 stage,
                 generated,

@@ -6,6 +6,7 @@ mod align;
 mod batch;
 mod cache;
 mod flags;
+mod guide;
 mod model_run;
 mod score;
 mod session;
@@ -16,6 +17,7 @@ use align::*;
 use batch::*;
 use cache::*;
 use flags::*;
+use guide::*;
 use model_run::*;
 use score::*;
 use session::*;
@@ -57,6 +59,13 @@ USAGE:
   profile generate FILE --provider P --model M [score's selection and provider options]
                      [--inputs N] [--into REPORT.json]
                      the model writes responses for scores 1..5 for N inputs
+  profile guide FILE --provider P --model M [score's selection and provider options]
+                     [--factor F] [--rand-factor F] [--into REPORT.json]
+                     guided judging: the factor the judge over-weights most compared with
+                     people (GuideMis; --factor F fixes it) and one it weighs as people do
+                     (GuideRand, drawn with --seed; --rand-factor F fixes it) each become one
+                     sentence of guidance; the pairs are judged in both orders with none,
+                     GuideMis and GuideRand, and the agreements with people compared
   profile cache export [--cache-dir DIR]          the LLM answer cache as JSONL
   profile cache import FILE [--cache-dir DIR]     merge shared answers into the cache
   profile batch export FILE --provider openai|anthropic|openai-compatible --model M
@@ -138,6 +147,7 @@ pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure>
         "score" => cmd_score(rest)?,
         "judge" => cmd_model_run(rest, "judge")?,
         "generate" => cmd_model_run(rest, "generate")?,
+        "guide" => cmd_guide(rest)?,
         "align" => cmd_align(rest)?,
         "cache" => cmd_cache(rest)?,
         "batch" => cmd_batch(rest)?,

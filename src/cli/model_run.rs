@@ -128,7 +128,9 @@ pub(super) fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failu
                 &human,
             )
         }
-        Some(Outcome::Extract(_)) => return Err(data_error("not a judge or writer run")),
+        Some(Outcome::Extract(_) | Outcome::Guide(_)) => {
+            return Err(data_error("not a judge or writer run"))
+        }
     };
     if session.estimate_only {
         return Ok(String::new());
