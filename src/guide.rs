@@ -390,3 +390,106 @@ read the agreements as a trial run, not a result.",
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(f: &str, d: f64, ci: Option<[f64; 2]>) -> GuidanceEvidence {
+        GuidanceEvidence {
+            factor: f.into(),
+            judge: None,
+            human: None,
+            difference: d,
+            ci95: ci,
+        }
+    }
+
+    #[test]
+    fn guide_mis_is_the_largest_clear_over_weighting_else_under() {
+        let ev = vec![
+            row("length", 0.4, Some([0.1, 0.7])),
+            row("n_facts", 0.6, Some([-0.1, 1.2])),
+            row("fluency", 0.3, Some([0.05, 0.5])),
+            row("coherence", -0.8, Some([-1.0, -0.5])),
+            row("hallucination", 0.9, None),
+        ];
+        let c = choose(&ev, 1, None, None).unwrap();
+        // n_facts has the largest gap but its interval contains 0;
+        // hallucination has no interval; the under-weighted coherence is
+        // further from 0 but over-weighting comes first.
+        assert_eq!(
+            c.mis.0,
+            Guidance {
+                factor: Factor::Length,
+                over: true
+            }
+        );
+        assert_eq!(c.mis.1.difference, Some(0.4));
+        // The only other factor whose interval contains 0, same direction.
+        assert_eq!(
+            c.rand.as_ref().unwrap().0,
+            Guidance {
+                factor: Factor::NFacts,
+                over: true
+            }
+        );
+        // No clear over-weighting: the clearest under-weighting.
+        let ev2 = vec![
+            ev[1].clone(),
+            ev[3].clone(),
+            row("length", -0.3, Some([-0.5, -0.1])),
+        ];
+        let c = choose(&ev2, 1, None, None).unwrap();
+        assert_eq!(
+            c.mis.0,
+            Guidance {
+                factor: Factor::Coherence,
+                over: false
+            }
+        );
+        assert_eq!(
+            c.mis.1.sentence,
+            "Pay attention to how coherent the response is."
+        );
+        // Nothing clear: an error, no guess.
+        let e = choose(&[ev[1].clone()], 1, None, None).unwrap_err();
+        assert!(e.contains("no factor qualifies"), "{e}");
+        let e = choose(&[ev[4].clone()], 1, None, None).unwrap_err();
+        assert!(e.contains("no factor has an interval"), "{e}");
+        // Given factors win, and say so; GuideRand must differ from GuideMis.
+        let c = choose(&ev, 1, Some(Factor::Coherence), Some(Factor::Fluency)).unwrap();
+        assert_eq!((c.mis.0.over, c.mis.1.chosen_by.as_str()), (false, "user"));
+        assert_eq!(c.rand.unwrap().0.factor, Factor::Fluency);
+        assert!(choose(&ev, 1, None, Some(Factor::Length)).is_err());
+    }
+
+    #[test]
+    fn guide_rand_is_a_seeded_draw_among_the_agreeing_factors() {
+        let ev: Vec<GuidanceEvidence> = ["length", "n_facts", "fluency", "coherence", "off_focus"]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                if i == 0 {
+                    row(f, 0.5, Some([0.2, 0.8]))
+                } else {
+                    row(f, 0.0, Some([-0.2, 0.2]))
+                }
+            })
+            .collect();
+        let pick = |seed| {
+            choose(&ev, seed, None, None)
+                .unwrap()
+                .rand
+                .unwrap()
+                .0
+                .factor
+        };
+        assert_eq!(pick(3), pick(3), "the same seed draws the same factor");
+        let drawn: std::collections::BTreeSet<Factor> = (0..40).map(pick).collect();
+        assert!(
+            drawn.len() > 1 && !drawn.contains(&Factor::Length),
+            "{drawn:?}"
+        );
+    }
+}

@@ -296,6 +296,31 @@ pub fn alignment_intervals(
 
 #[cfg(test)]
 mod tests {
+    use super::sign_flip_test;
+
+    #[test]
+    fn sign_flips_are_enumerated_or_drawn() {
+        let cfg = super::PermutationConfig::default();
+        // Three inputs moved by +1, one by −1: |sum| ≥ 2 in 10 of 16 patterns
+        // (all four signs alike: ±4, two; three alike: ±2, eight).
+        assert_eq!(
+            sign_flip_test(&[1.0, 1.0, 1.0, -1.0], cfg),
+            (Some(10.0 / 16.0), 16, true)
+        );
+        assert_eq!(
+            sign_flip_test(&[0.0, 0.0], cfg).0,
+            Some(1.0),
+            "no difference"
+        );
+        assert_eq!(sign_flip_test(&[], cfg), (None, 0, true));
+        // 20 inputs: 2^20 patterns > 10,000, so drawn; a clear shift is rare.
+        let (p, n, exact) = sign_flip_test(&[1.0; 20], cfg);
+        assert_eq!((n, exact), (10_000, false));
+        let p = p.unwrap();
+        assert!(p < 0.001, "{p}");
+        assert_eq!(sign_flip_test(&[1.0; 20], cfg).0, Some(p), "seeded");
+    }
+
     use super::*;
     use crate::stats::{spearman_rho, Outcome};
 
