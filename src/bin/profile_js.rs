@@ -49,6 +49,31 @@ export interface Report {
   agents: Agent[];
   alignments: Alignment[];
   llm?: LlmRun;
+  /** Guided judging (`profile guide`): the factors chosen and each condition's agreement. */
+  guidance?: GuidanceSection;
+}
+/** The guidance a guided judge was given: none (the plain judge of the experiment), GuideMis or GuideRand. */
+export interface AgentGuidance { strategy: "none" | "mis" | "rand"; factor?: string; direction?: "over" | "under" }
+/** A guided-judging experiment. `few_inputs`: fewer than 10 inputs, the intervals and p-values mean little. */
+export interface GuidanceSection {
+  model: string; evidence_from: string; evidence: GuidanceEvidence[];
+  mis: GuidanceChoice; rand?: GuidanceChoice;
+  /** Pairs judged in every condition (the pairs compared) and their inputs. */
+  pairs: number; inputs: number; few_inputs: boolean;
+  bootstrap_resamples: number; permutations: number; permutation_exact: boolean;
+  conditions: GuidanceCondition[];
+}
+/** Judge − human factor score with its 95% paired-bootstrap interval. */
+export interface GuidanceEvidence { factor: string; judge: number | null; human: number | null; difference: number; ci95: [number, number] | null }
+export interface GuidanceChoice {
+  factor: string; direction: "over" | "under"; sentence: string; chosen_by: "evidence" | "user";
+  difference?: number; ci95?: [number, number];
+}
+/** Strict agreement with people on the pairs compared; `difference` to the unguided judge with its paired cluster-bootstrap interval and sign-flip permutation p-value (absent for `none`). */
+export interface GuidanceCondition {
+  strategy: "none" | "mis" | "rand"; agent: string; agreement: number | null;
+  difference?: number | null; difference_ci95?: [number, number]; p_value?: number;
+  factor_scores: Record<string, number | null>;
 }
 export interface DatasetSummary {
   name?: string; format: string; label?: string;
@@ -81,6 +106,8 @@ export interface Agent {
   run?: AgentRun;
   /** The joint model of preference on all factors at once. */
   joint?: JointModel;
+  /** A judge of a guided-judging experiment: the guidance it was given. */
+  guidance?: AgentGuidance;
 }
 /** Bradley–Terry on the signs of the factor differences (`covariate: "sign"`; older reports `"scaled"`). */
 export interface JointModel {
