@@ -289,6 +289,53 @@ pub fn writer_agent(
     )
 }
 
+/// The file lines of `ds`'s pairs as ranges: `"1-8"`, `"3,7,10-12"`.
+pub fn line_ranges(ds: &Dataset) -> String {
+    let mut lines: Vec<u64> = ds.pairs.iter().map(|p| p.line).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            lines[i].to_string()
+        } else {
+            format!("{}-{}", lines[i], lines[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// A model agent run on a sample (`sample`) of the data: the run records
+/// the sample and the pairs it covered, and its alignment the human
+/// scores on those pairs (what it was compared with), so it can join the
+/// report of the whole data.
+pub fn mark_sample(
+    agent: &mut Agent,
+    alignment: &mut Alignment,
+    ds: &Dataset,
+    sample: &crate::report::SampleInfo,
+    human: &HumanSide,
+) {
+    if let Some(run) = agent.run.as_mut() {
+        run.sample = Some(sample.clone());
+        run.pairs_covered = Some(line_ranges(ds));
+    }
+    alignment.reference_scores = Some(
+        human
+            .factors
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.clone(), human.table.totals(i).score()))
+            .collect(),
+    );
+}
+
 /// Adds (or replaces, by name) a model agent with its alignment.
 pub fn add_agent(report: &mut Report, agent: Agent, alignment: Alignment) {
     match report.agents.iter_mut().find(|a| a.name == agent.name) {
@@ -309,11 +356,39 @@ pub fn add_agent(report: &mut Report, agent: Agent, alignment: Alignment) {
 /// factor set would make the comparison meaningless.
 pub fn compatible(into: &Report, from: &Report) -> Result<(), String> {
     let d = (&into.dataset, &from.dataset);
-    if d.0.pairs != d.1.pairs || d.0.format != d.1.format || d.0.unique_texts != d.1.unique_texts {
-        return Err(format!(
-            "the reports are about different data ({} pairs of {} vs {} pairs of {})",
-            d.0.pairs, d.0.format, d.1.pairs, d.1.format
-        ));
+    // A run on a sample of the data `into` covers whole joins it.
+    let sample_of_into = match (&d.0.sample, &d.1.sample) {
+        (None, Some(s)) => {
+            d.0.format == d.1.format
+                && s.pairs_loaded == d.0.pairs
+                && s.inputs_loaded == d.0.inputs
+                && d.0.records_read == d.1.records_read
+        }
+        _ => false,
+    };
+    if !sample_of_into
+        && (d.0.pairs != d.1.pairs
+            || d.0.format != d.1.format
+            || d.0.unique_texts != d.1.unique_texts)
+    {
+        return Err(match &d.1.sample {
+            Some(s) if d.0.sample.is_none() => format!(
+                "the reports are about different data (the sample was drawn from {} pairs of {} \
+over {} inputs and {} records; the report covers {} pairs of {} over {} inputs and {} records)",
+                s.pairs_loaded,
+                d.1.format,
+                s.inputs_loaded,
+                d.1.records_read,
+                d.0.pairs,
+                d.0.format,
+                d.0.inputs,
+                d.0.records_read
+            ),
+            _ => format!(
+                "the reports are about different data ({} pairs of {} vs {} pairs of {})",
+                d.0.pairs, d.0.format, d.1.pairs, d.1.format
+            ),
+        });
     }
     if let (Some(a), Some(b)) = (&d.0.sample, &d.1.sample) {
         if a != b {

@@ -39,9 +39,16 @@ use crate::stats::{
 };
 
 /// The evidence of a judge agent's alignment with the humans: one row per
-/// factor with a score difference, in the alignment's factor order.
+/// factor with a score difference, in the alignment's factor order. The
+/// human score is the one the difference was computed against: on the
+/// judge's pairs when it ran on a sample (`reference_scores`).
 pub fn evidence(judge: &Agent, human: &Agent, alignment: &Alignment) -> Vec<GuidanceEvidence> {
     let score = |a: &Agent, f: &str| a.factor_scores.get(f).and_then(|e| e.score);
+    // A judge run on a sample is compared with the human scores on its pairs.
+    let human_score = |f: &str| match &alignment.reference_scores {
+        Some(r) => r.get(f).copied().flatten(),
+        None => score(human, f),
+    };
     alignment
         .factors
         .iter()
@@ -50,7 +57,7 @@ pub fn evidence(judge: &Agent, human: &Agent, alignment: &Alignment) -> Vec<Guid
             Some(GuidanceEvidence {
                 factor: f.clone(),
                 judge: score(judge, f),
-                human: score(human, f),
+                human: human_score(f),
                 difference: d.estimate,
                 ci95: d.ci95,
             })

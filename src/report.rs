@@ -366,6 +366,14 @@ pub struct AgentRun {
     /// Writers: the factor extraction run over the generated responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extraction: Option<LlmRun>,
+    /// A run on a sample of the report's data (`--sample`/`--limit`): how
+    /// the sample was drawn, and the pairs it covered as their file lines
+    /// in ranges (`"1-8"`, `"3,7,10-12"`). Its alignment with the humans is
+    /// computed on those pairs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs_covered: Option<String>,
 }
 
 /// The joint model of an agent's preferences on all its factors' differences
@@ -648,6 +656,12 @@ pub struct Alignment {
     /// together). The summary names a gap only where the interval excludes 0.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub score_differences: BTreeMap<String, ScoreDifference>,
+    /// For an agent run on a sample of the report's data: the reference's
+    /// factor scores on the same pairs (what the correlations and
+    /// differences compare with; the reference agent's own scores cover all
+    /// pairs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_scores: Option<BTreeMap<String, Option<f64>>>,
 }
 
 /// One factor's model − human score difference.
@@ -798,6 +812,7 @@ impl Alignment {
             position_consistency: None,
             flipped_share: None,
             score_differences: BTreeMap::new(),
+            reference_scores: None,
         }
     }
 }

@@ -485,3 +485,105 @@ fn a_guide_run_with_faults_resumes_without_repeating_a_success() {
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     check_conditions(&r["guidance"]);
 }
+
+#[test]
+fn a_judge_on_a_sample_joins_the_report_of_the_whole_data() {
+    let s = setup("guide-sample");
+    let full = s.dir.join("full.json").to_string_lossy().into_owned();
+    let (code, _, err) = common::run_cli(&[
+        "score",
+        &s.file,
+        "--task",
+        "helpful",
+        "--factors",
+        "length,novel_words_count",
+        "--bootstrap",
+        "300",
+        "--seed",
+        "7",
+        "--out",
+        &full,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // The same sample alone, for comparison.
+    let (code, alone, err) = cli(&s, "judge", &["--limit", "8", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let alone: serde_json::Value = serde_json::from_str(&alone).unwrap();
+    let (code, out, err) = cli(&s, "judge", &["--limit", "8", "--into", &full, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // The report stays the report of all 12 pairs …
+    assert_eq!(r["dataset"]["pairs"], 12);
+    assert!(r["dataset"].get("sample").is_none());
+    assert_eq!(r["agents"][0]["factor_scores"]["length"]["n_pairs"], 12);
+    // … and the judge records the pairs it covered (file lines 1 to 8) …
+    let judge = &r["agents"][1];
+    assert_eq!(judge["run"]["pairs_covered"], "1-8");
+    assert_eq!(judge["run"]["sample"]["method"], "first_pairs");
+    assert_eq!(judge["run"]["items"], 8);
+    // … and its alignment is the one computed on those 8 pairs alone: the
+    // human scores restricted to them beside it, the paired bootstrap over
+    // the sampled inputs.
+    assert_eq!(r["alignments"][0], alone["alignments"][0]);
+    let restricted = &r["alignments"][0]["reference_scores"];
+    // People prefer LONG on pairs 6 and 7 of the first 8: length (6 − 2)/8 against.
+    close(&restricted["length"], -0.5);
+    close(&r["agents"][0]["factor_scores"]["length"]["score"], 0.0);
+    let d = &r["alignments"][0]["score_differences"]["length"];
+    close(&d["estimate"], 1.0 - -0.5);
+    // Guided judging on the sample joins it too, compared on the same pairs.
+    let (code, out, err) = cli(
+        &s,
+        "guide",
+        &[
+            "--limit",
+            "8",
+            "--rand-factor",
+            "novel_words_count",
+            "--into",
+            &full,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["guidance"]["pairs"], 8);
+    assert_eq!(r["guidance"]["evidence"][0]["human"], -0.5);
+    assert_eq!(r["agents"][3]["run"]["pairs_covered"], "1-8");
+    // Other data is still refused, with the reason.
+    let other = s.dir.join("other.jsonl");
+    let text = std::fs::read_to_string(&s.file).unwrap();
+    let fewer: Vec<&str> = text.lines().take(10).collect();
+    std::fs::write(&other, fewer.join("\n")).unwrap();
+    let other = other.to_string_lossy().into_owned();
+    let mut a = vec![
+        "judge",
+        other.as_str(),
+        "--limit",
+        "8",
+        "--into",
+        full.as_str(),
+    ];
+    let model = [
+        "--provider",
+        "openai-compatible",
+        "--model",
+        "mock",
+        "--base-url",
+        s.base.as_str(),
+        "--cache-dir",
+        s.cache.as_str(),
+        "--task",
+        "helpful",
+        "--factors",
+        "length,novel_words_count",
+        "--quiet",
+    ];
+    a.extend(model);
+    let (code, _, err) = common::run_cli(&a);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("different data (the sample was drawn from 10 pairs"),
+        "{err}"
+    );
+}

@@ -62,6 +62,7 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
     };
     let computed = score_report_with(&ds, &cfg, &info, values.as_ref());
     let human = crate::agents::human_side(&ds, &cfg, values.as_ref());
+    let sample_human = computed.agent("human").cloned();
     let (mut report, into) = into_report(into, computed)?;
     let model = session.mc.model.clone();
     let order = JudgeOrder::Both;
@@ -88,7 +89,7 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
                 );
             }
             let wf = Workflow::new(Kind::Judge(order), ds.clone(), &cfg, &session.mc);
-            let (agent, alignment) = match session.drive(wf)? {
+            let (mut agent, mut alignment) = match session.drive(wf)? {
                 Some(Outcome::Judge { outcome, record }) => {
                     judge_agent(&ds, &cfg, values.as_ref(), &outcome, record, &human)
                 }
@@ -101,10 +102,13 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
                 }
                 _ => return Ok(String::new()),
             };
-            let e = match report.agent("human") {
+            let e = match &sample_human {
                 Some(h) => crate::guide::evidence(&agent, h, &alignment),
                 None => Vec::new(),
             };
+            if let Some(sample) = &info.sample {
+                crate::agents::mark_sample(&mut agent, &mut alignment, &ds, sample, &human);
+            }
             add_agent(&mut report, agent, alignment);
             e
         }
@@ -156,6 +160,9 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
         agent.name = crate::guide::agent_name(&model, *g, &choice);
         agent.guidance = Some(crate::guide::agent_guidance(*g, &choice));
         alignment.agent = agent.name.clone();
+        if let Some(sample) = &info.sample {
+            crate::agents::mark_sample(&mut agent, &mut alignment, &ds, sample, &human);
+        }
         agents.push((agent, alignment));
     }
     let conditions: Vec<crate::guide::Condition<'_>> = runs
