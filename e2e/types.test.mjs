@@ -69,7 +69,7 @@ test('reports with every part populated type-check against the npm package types
   const seen = new Set(Object.values(reports).flatMap((r) => [...paths(r)]));
   for (const p of ['.llm.calls', '.agents[].run.items', '.agents[].run.agreement', '.agents[].joint',
     '.alignments[].kendall_tau', '.dataset.sample.seed', '.dataset.diagnostics[].line', '.agents[].run.generated_pairs',
-    '.agents[].guidance.factor', '.guidance.conditions[].difference_ci95', '.guidance.rand.sentence', '.guidance.evidence[].ci95']) {
+    '.agents[].guidance.factor', '.agents[].run.pairs_covered', '.alignments[].reference_scores', '.guidance.conditions[].difference_ci95', '.guidance.rand.sentence', '.guidance.evidence[].ci95']) {
     assert.ok([...seen].some((s) => s.startsWith(p)), `no report holds ${p}: the check would not cover it`);
   }
   const full = reports.full;

@@ -150,6 +150,8 @@ export interface AgentRun {
   position_consistency?: number; flipped_share?: number; half_tie_share?: number; first_position_share?: number;
   generated_pairs?: number; calls: number; cache_hits: number; failed: number;
   input_tokens: number; output_tokens: number; failures?: unknown[]; extraction?: LlmRun;
+  /** A run on a sample of the report's data: how it was drawn and the pairs covered as file-line ranges ("1-8", "3,7,10-12"). */
+  sample?: SampleInfo; pairs_covered?: string;
 }
 /** A judge's agreement with the human labels (see `AgentRun`). */
 export interface Agreement {
@@ -171,6 +173,8 @@ export interface Alignment {
   position_consistency?: number; flipped_share?: number;
   /** Per factor: agent − reference score with its 95% paired-bootstrap interval. */
   score_differences?: Record<string, { estimate: number; ci95: [number, number] | null }>;
+  /** An agent run on a sample of the report's data: the reference's factor scores on the same pairs. */
+  reference_scores?: Record<string, number | null>;
 }
 export interface LlmRun {
   provider: string; model: string; base_url: string; templates: string[];
