@@ -587,3 +587,63 @@ fn a_judge_on_a_sample_joins_the_report_of_the_whole_data() {
         "{err}"
     );
 }
+
+#[test]
+fn batch_export_of_a_guide_run_asks_what_the_live_run_asks() {
+    let s = setup("guide-batch");
+    let report = s.dir.join("report.json").to_string_lossy().into_owned();
+    let (code, _, err) = cli(&s, "judge", &["--into", &report]);
+    assert_eq!(code, 0, "{err}");
+    let batch = |extra: &[&str]| {
+        let mut a = vec![
+            "batch",
+            "export",
+            s.file.as_str(),
+            "--provider",
+            "openai-compatible",
+            "--model",
+            "mock",
+            "--base-url",
+            s.base.as_str(),
+            "--cache-dir",
+            s.cache.as_str(),
+            "--task",
+            "helpful",
+            "--factors",
+            "length,novel_words_count",
+            "--seed",
+            "7",
+            "--run",
+            "guide",
+        ];
+        a.extend(extra);
+        common::run_cli(&a)
+    };
+    // Without a judge in a report and without --factor: refused, with what to do.
+    let (code, _, err) = batch(&[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("judge the pairs first"), "{err}");
+    // From the report's judge: GuideMis and GuideRand as `profile guide`
+    // chooses them (novel words has no interval containing 0 here, so
+    // GuideRand is given); the unguided verdicts are cached.
+    let (code, out, err) = batch(&["--into", &report, "--rand-factor", "novel_words_count"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("GuideMis: length (over"), "{err}");
+    assert_eq!(
+        out.lines().count(),
+        48,
+        "2 guided conditions × 12 pairs × 2 orders"
+    );
+    // The live run asks the same questions: after it, nothing is left.
+    let before = total(&s.mock);
+    let (code, _, err) = cli(
+        &s,
+        "guide",
+        &["--into", &report, "--rand-factor", "novel_words_count"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total(&s.mock) - before, 48);
+    let (code, out, err) = batch(&["--into", &report, "--rand-factor", "novel_words_count"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty() && err.contains("nothing to export"), "{err}");
+}

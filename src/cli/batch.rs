@@ -27,6 +27,9 @@ pub(super) fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         "cache-dir",
         "run",
         "inputs",
+        "into",
+        "factor",
+        "rand-factor",
     ];
     if export {
         options.extend(["stage", "price-in", "price-out", "out"]);
@@ -73,18 +76,53 @@ pub(super) fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         "writer" => Kind::Writer {
             inputs: parse_num(&f, "inputs")?,
         },
+        "guide" => {
+            if single {
+                return Err(usage_error(
+                    "guided judging shows every pair in both orders",
+                ));
+            }
+            let choice = batch_choice(&f, &cfg, &mc.model)?;
+            Kind::Guide {
+                order: crate::llm::roles::JudgeOrder::Both,
+                mis: choice.mis.0,
+                rand: choice.rand.map(|r| r.0),
+            }
+        }
         other => {
             return Err(usage_error(format!(
-                "--run takes extract, judge or writer, not `{other}`"
+                "--run takes extract, judge, writer or guide, not `{other}`"
             )))
         }
     };
+    if !matches!(kind, Kind::Guide { .. }) {
+        for o in ["into", "factor", "rand-factor"] {
+            if f.values.contains_key(o) {
+                return Err(usage_error(format!("--{o} applies to --run guide")));
+            }
+        }
+    }
     let ds = std::rc::Rc::new(ds);
-    let workflow = Workflow::new(kind, ds.clone(), &cfg, &mc);
-    let Some(first) = workflow.first() else {
+    let mut workflow = Workflow::new(kind, ds.clone(), &cfg, &mc);
+    let Some(first) = workflow.first().cloned() else {
         return Err(data_error("nothing to ask"));
     };
-    let (plan, opts) = (&first.plan, first.opts);
+    let opts = first.opts;
+    let mut plan = first.plan;
+    if matches!(kind, Kind::Guide { .. }) {
+        // Every condition's questions at once: they do not depend on one
+        // another's answers (the workflow's stages, answered with nothing).
+        plan = Plan::default();
+        while let Some(stage) = workflow.next_stage() {
+            plan.first.extend(stage.plan.first);
+            workflow.answered(
+                Default::default(),
+                &crate::llm::engine::RunStats::default(),
+                &[],
+            );
+        }
+    }
+    let plan = &plan;
     let (mut cache, bad) = open_cache(&f)?;
     warn_cache_lines(cache.path(), &bad);
     let batch = BatchRun {

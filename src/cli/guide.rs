@@ -23,6 +23,56 @@ fn factor_flag(f: &Flags, name: &str, cfg: &ScoreConfig) -> Result<Option<Factor
     Ok(Some(factor))
 }
 
+/// The evidence of the report's judge of `model` (`<model> (judge)`), if
+/// it has one with score differences.
+pub(super) fn report_evidence(
+    report: &Report,
+    model: &str,
+) -> Option<Vec<crate::report::GuidanceEvidence>> {
+    let judge_name = format!("{model} (judge)");
+    match (
+        report.agent(&judge_name),
+        report.agent("human"),
+        report.alignments.iter().find(|a| a.agent == judge_name),
+    ) {
+        (Some(j), Some(h), Some(a)) if !a.score_differences.is_empty() => {
+            Some(crate::guide::evidence(j, h, a))
+        }
+        _ => None,
+    }
+}
+
+/// GuideMis and GuideRand for `profile batch export --run guide`: chosen
+/// from the `--into` report's judge of the model as `profile guide` chooses
+/// them (so the live run finds the batch's answers), or given.
+pub(super) fn batch_choice(
+    f: &Flags,
+    cfg: &ScoreConfig,
+    model: &str,
+) -> Result<crate::guide::Choice, Failure> {
+    let fix_mis = factor_flag(f, "factor", cfg)?;
+    let fix_rand = factor_flag(f, "rand-factor", cfg)?;
+    let evidence = match read_into(f)? {
+        Some((_, Some(report))) => report_evidence(&report, model),
+        _ => None,
+    };
+    let evidence = match (evidence, fix_mis) {
+        (Some(e), _) => e,
+        (None, Some(_)) => Vec::new(),
+        (None, None) => {
+            return Err(data_error(format!(
+                "--run guide chooses its factors from the judge `{model} (judge)` of --into REPORT.json: judge the pairs first (`profile judge … --into REPORT.json`, or its batch), or give --factor F"
+            )))
+        }
+    };
+    let choice = crate::guide::choose(&evidence, cfg.bootstrap.seed, fix_mis, fix_rand)
+        .map_err(data_error)?;
+    for l in crate::guide::describe_choice(&choice) {
+        eprintln!("{l}");
+    }
+    Ok(choice)
+}
+
 /// `profile guide`: GuideMis and GuideRand chosen from the judge's
 /// misalignment with the humans, then the pairs judged with no guidance,
 /// with each, and the agreements compared.
@@ -70,17 +120,7 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
     // The evidence: the report's judge of this model, else a judge run now
     // (the verdicts are cached: the unguided condition below reuses them).
     let judge_name = format!("{model} (judge)");
-    let from_report = match (
-        report.agent(&judge_name),
-        report.agent("human"),
-        report.alignments.iter().find(|a| a.agent == judge_name),
-    ) {
-        (Some(j), Some(h), Some(a)) if !a.score_differences.is_empty() => {
-            Some(crate::guide::evidence(j, h, a))
-        }
-        _ => None,
-    };
-    let evidence = match from_report {
+    let evidence = match report_evidence(&report, &model) {
         Some(e) => e,
         None => {
             if !session.quiet {
