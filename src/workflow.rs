@@ -361,6 +361,65 @@ mod tests {
     }
 
     #[test]
+    fn a_guided_run_asks_one_stage_per_condition_and_stops_when_cancelled() {
+        let (ds, cfg, model) = setup();
+        let g = |factor| Guidance { factor, over: true };
+        let kind = Kind::Guide {
+            order: JudgeOrder::Both,
+            mis: g(Factor::Length),
+            rand: Some(g(Factor::NFacts)),
+        };
+        let mut wf = Workflow::new(kind, ds.clone(), &cfg, &model);
+        assert_eq!(wf.first().unwrap().what, "judge, no guidance");
+        let mut seen = Vec::new();
+        while let Some(stage) = wf.next_stage() {
+            assert_eq!(stage.plan.len(), 6, "3 pairs in both orders");
+            seen.push((stage.what, stage.plan.first[0]));
+            let stats = RunStats {
+                calls: 6,
+                ..Default::default()
+            };
+            wf.answered(Answers::default(), &stats, &[]);
+        }
+        let whats: Vec<&str> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(
+            whats,
+            ["judge, no guidance", "judge, GuideMis", "judge, GuideRand"]
+        );
+        assert!(
+            seen[0].1 != seen[1].1 && seen[1].1 != seen[2].1,
+            "each asks its own questions"
+        );
+        let Some(Outcome::Guide(runs)) = wf.finish() else {
+            panic!("no guided outcome")
+        };
+        let guidances: Vec<_> = runs.iter().map(|r| r.0).collect();
+        assert_eq!(
+            guidances,
+            [None, Some(g(Factor::Length)), Some(g(Factor::NFacts))]
+        );
+        assert!(
+            runs.iter().all(|r| r.2.calls == 6),
+            "each condition its own record"
+        );
+        // Cancelled during GuideMis: no GuideRand stage, the finished conditions kept.
+        let mut wf = Workflow::new(kind, ds, &cfg, &model);
+        wf.next_stage();
+        wf.answered(Answers::default(), &RunStats::default(), &[]);
+        wf.next_stage();
+        let cancelled = RunStats {
+            cancelled: true,
+            ..Default::default()
+        };
+        wf.answered(Answers::default(), &cancelled, &[]);
+        assert!(wf.next_stage().is_none());
+        let Some(Outcome::Guide(runs)) = wf.finish() else {
+            panic!("no guided outcome")
+        };
+        assert_eq!(runs.len(), 2);
+    }
+
+    #[test]
     fn each_kind_hands_out_its_stages_and_gives_its_outcome() {
         let (ds, cfg, model) = setup();
         // An extraction: one stage, its values with their record.
