@@ -647,3 +647,77 @@ fn batch_export_of_a_guide_run_asks_what_the_live_run_asks() {
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty() && err.contains("nothing to export"), "{err}");
 }
+
+#[test]
+fn guide_estimates_without_calls_and_says_when_inputs_are_too_few() {
+    let s = setup("guide-few");
+    let report = s.dir.join("report.json").to_string_lossy().into_owned();
+    let (code, _, err) = cli(&s, "judge", &["--into", &report]);
+    assert_eq!(code, 0, "{err}");
+    // --estimate: the choice and each condition's estimate, no call.
+    let (code, out, err) = cli(
+        &s,
+        "guide",
+        &[
+            "--into",
+            &report,
+            "--rand-factor",
+            "novel_words_count",
+            "--estimate",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total(&s.mock), 24);
+    assert!(out.contains("GuideMis: length (over"), "{out}");
+    for what in [
+        "judge, no guidance estimate: 24 questions, 24 cached",
+        "judge, GuideMis estimate: 24 questions, 0 cached",
+        "judge, GuideRand estimate: 24 questions, 0 cached",
+    ] {
+        assert!(out.contains(what), "{what}\n{out}");
+    }
+    // Three inputs: the numbers are given, and flagged as too few.
+    let (code, out, err) = cli(
+        &s,
+        "guide",
+        &[
+            "--limit",
+            "3",
+            "--factor",
+            "length",
+            "--rand-factor",
+            "novel_words_count",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Too few inputs (3 < 10)"), "{out}");
+    assert!(
+        out.contains("3 pairs of 3 inputs judged in every condition"),
+        "{out}"
+    );
+    let (code, out, _) = cli(
+        &s,
+        "guide",
+        &[
+            "--limit",
+            "3",
+            "--factor",
+            "length",
+            "--rand-factor",
+            "novel_words_count",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["guidance"]["few_inputs"], true);
+    assert_eq!(r["guidance"]["mis"]["chosen_by"], "user");
+    // Pairs 0..2: GuideMis turns pairs 0, 1 and 2 to the short response,
+    // which people prefer there: 0/3 → 3/3.
+    close(&r["guidance"]["conditions"][0]["agreement"], 0.0);
+    close(&r["guidance"]["conditions"][1]["agreement"], 1.0);
+    // Without bootstrap resamples there is no interval to choose from.
+    let (code, _, err) = cli(&s, "guide", &["--limit", "3", "--bootstrap", "0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no factor has an interval"), "{err}");
+}
