@@ -550,6 +550,11 @@ fn a_judge_on_a_sample_joins_the_report_of_the_whole_data() {
     assert_eq!(r["guidance"]["pairs"], 8);
     assert_eq!(r["guidance"]["evidence"][0]["human"], -0.5);
     assert_eq!(r["agents"][3]["run"]["pairs_covered"], "1-8");
+    // The text table marks the agents compared on their sample.
+    let (code, text, err) = cli(&s, "judge", &["--limit", "8", "--into", &full]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("  mock (judge) *"), "{text}");
+    assert!(text.contains("* ran on a sample of the pairs"), "{text}");
     // Other data is still refused, with the reason.
     let other = s.dir.join("other.jsonl");
     let text = std::fs::read_to_string(&s.file).unwrap();
