@@ -500,6 +500,39 @@ impl Checker {
                 }
             }
         }
+        // Guided judging: agreements and p-values are shares, intervals ordered.
+        let conditions = report["guidance"]["conditions"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        for (i, c) in conditions.iter().enumerate() {
+            let path = format!("guidance.conditions[{i}]");
+            if let Some([lo, hi]) = c
+                .get("difference_ci95")
+                .and_then(Value::as_array)
+                .and_then(|a| Some([a.first()?.as_f64()?, a.get(1)?.as_f64()?]))
+            {
+                if lo > hi {
+                    self.add(
+                        &format!("{path}.difference_ci95"),
+                        format!(
+                            "the lower end {} is above the upper end {}",
+                            num(lo),
+                            num(hi)
+                        ),
+                    );
+                }
+            }
+            for key in ["agreement", "p_value"] {
+                if let Some(x) = c.get(key).and_then(Value::as_f64) {
+                    if !(0.0..=1.0).contains(&x) {
+                        self.add(
+                            &format!("{path}.{key}"),
+                            format!("a share lies between 0 and 1, found {}", num(x)),
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -700,6 +733,36 @@ mod tests {
                 "agents[0].factor_scores.length.ci95: the lower end 0.9 is above the upper end 0.1",
                 "agents[0].ranking[1]: \"<script>\" has no entry in this agent's factor_scores",
                 "alignments[0].kendall_tau: a correlation lies between −1 and 1, found 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_guidance_section_passes_and_its_shares_obey_their_ranges() {
+        let mut v = valid();
+        let cond = |strategy: &str, agreement: f64| {
+            json!({"strategy": strategy, "agent": format!("m ({strategy})"), "agreement": agreement,
+                   "difference": 0.1, "difference_ci95": [0.0, 0.2], "p_value": 0.3,
+                   "factor_scores": {"length": 0.5, "novel_words": null}})
+        };
+        let choice = json!({"factor": "length", "direction": "over", "sentence": "…",
+                            "chosen_by": "evidence", "difference": 0.4, "ci95": [0.1, 0.7]});
+        v["guidance"] = json!({"model": "m", "evidence_from": "m (judge)",
+            "evidence": [{"factor": "length", "judge": 0.9, "human": 0.5, "difference": 0.4, "ci95": [0.1, 0.7]}],
+            "mis": choice, "pairs": 3, "inputs": 2, "few_inputs": true, "bootstrap_resamples": 10,
+            "permutations": 4, "permutation_exact": true,
+            "conditions": [cond("none", 0.5), cond("mis", 0.6)]});
+        assert_eq!(paths(v.clone()), Vec::<String>::new());
+        assert!(check_value(v.clone()).unwrap().guidance.is_some());
+        v["guidance"]["conditions"][1]["agreement"] = json!(1.5);
+        v["guidance"]["conditions"][1]["p_value"] = json!(-0.1);
+        v["guidance"]["conditions"][0]["difference_ci95"] = json!([0.3, 0.2]);
+        assert_eq!(
+            paths(v),
+            [
+                "guidance.conditions[0].difference_ci95: the lower end 0.3 is above the upper end 0.2",
+                "guidance.conditions[1].agreement: a share lies between 0 and 1, found 1.5",
+                "guidance.conditions[1].p_value: a share lies between 0 and 1, found -0.1",
             ]
         );
     }
