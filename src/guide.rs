@@ -26,17 +26,20 @@
 //! Pure: the CLI (`profile guide`) and, later, the worker call it with the
 //! outcomes of the `workflow`'s `Kind::Guide` run.
 
+use crate::agents::{judge_agent, mark_sample, HumanSide};
+use crate::analysis::{LlmValues, ScoreConfig};
 use crate::data::Dataset;
 use crate::factors::Factor;
 use crate::llm::roles::{Guidance, JudgeOutcome};
 use crate::report::{
     Agent, AgentGuidance, Alignment, GuidanceChoice, GuidanceCondition, GuidanceEvidence,
-    GuidanceSection,
+    GuidanceSection, Report, SampleInfo,
 };
 use crate::stats::{
     percentile_interval, sign_flip_test, BootstrapConfig, ClusterTable, Outcome, PermutationConfig,
     Rng, MIN_INPUTS_FOR_INTERVALS,
 };
+use crate::workflow::GuidedJudge;
 
 /// The evidence of a judge agent's alignment with the humans: one row per
 /// factor with a score difference, in the alignment's factor order. The
@@ -63,6 +66,88 @@ pub fn evidence(judge: &Agent, human: &Agent, alignment: &Alignment) -> Vec<Guid
             })
         })
         .collect()
+}
+
+/// The evidence of the report's judge of `model` (`<model> (judge)`), if
+/// it has one with score differences.
+pub fn report_evidence(report: &Report, model: &str) -> Option<Vec<GuidanceEvidence>> {
+    let judge_name = format!("{model} (judge)");
+    match (
+        report.agent(&judge_name),
+        report.agent("human"),
+        report.alignments.iter().find(|a| a.agent == judge_name),
+    ) {
+        (Some(j), Some(h), Some(a)) if !a.score_differences.is_empty() => Some(evidence(j, h, a)),
+        _ => None,
+    }
+}
+
+/// What a guided run was asked on: the pairs (`ds`, a sample when
+/// `sample`), the scoring configuration, the model-based factor values and
+/// the human side of the alignment, the model and the choice.
+pub struct GuidedRun<'a> {
+    pub ds: &'a Dataset,
+    pub cfg: &'a ScoreConfig,
+    pub values: Option<&'a LlmValues>,
+    pub human: &'a HumanSide,
+    pub sample: Option<&'a SampleInfo>,
+    pub model: &'a str,
+    pub choice: &'a Choice,
+}
+
+/// The conditions of a finished guided run (`workflow::Outcome::Guide`) as
+/// agents with their alignment (evaluation setting, named by
+/// [`agent_name`], with their `guidance`; marked as run on a sample when
+/// they were), and the experiment's section of the report ([`experiment`],
+/// with permutation p-values seeded with the run's seed). The one entry
+/// point of the CLI and, later, the worker.
+pub fn guided_agents(
+    run: &GuidedRun<'_>,
+    runs: &[GuidedJudge],
+    evidence_from: &str,
+    evidence: Vec<GuidanceEvidence>,
+) -> (Vec<(Agent, Alignment)>, GuidanceSection) {
+    let mut agents = Vec::new();
+    for (g, outcome, record) in runs {
+        let (mut agent, mut alignment) = judge_agent(
+            run.ds,
+            run.cfg,
+            run.values,
+            outcome,
+            record.clone(),
+            run.human,
+        );
+        agent.name = agent_name(run.model, *g, run.choice);
+        agent.guidance = Some(agent_guidance(*g, run.choice));
+        alignment.agent = agent.name.clone();
+        if let Some(sample) = run.sample {
+            mark_sample(&mut agent, &mut alignment, run.ds, sample, run.human);
+        }
+        agents.push((agent, alignment));
+    }
+    let conditions: Vec<Condition<'_>> = runs
+        .iter()
+        .zip(&agents)
+        .map(|((g, outcome, _), (agent, _))| Condition {
+            guidance: *g,
+            outcome,
+            agent,
+        })
+        .collect();
+    let section = experiment(
+        run.ds,
+        run.model,
+        evidence_from,
+        evidence,
+        run.choice,
+        &conditions,
+        run.cfg.bootstrap,
+        PermutationConfig {
+            seed: run.cfg.bootstrap.seed,
+            ..PermutationConfig::default()
+        },
+    );
+    (agents, section)
 }
 
 /// The guidance of each strategy with its record in the report.

@@ -23,25 +23,6 @@ fn factor_flag(f: &Flags, name: &str, cfg: &ScoreConfig) -> Result<Option<Factor
     Ok(Some(factor))
 }
 
-/// The evidence of the report's judge of `model` (`<model> (judge)`), if
-/// it has one with score differences.
-pub(super) fn report_evidence(
-    report: &Report,
-    model: &str,
-) -> Option<Vec<crate::report::GuidanceEvidence>> {
-    let judge_name = format!("{model} (judge)");
-    match (
-        report.agent(&judge_name),
-        report.agent("human"),
-        report.alignments.iter().find(|a| a.agent == judge_name),
-    ) {
-        (Some(j), Some(h), Some(a)) if !a.score_differences.is_empty() => {
-            Some(crate::guide::evidence(j, h, a))
-        }
-        _ => None,
-    }
-}
-
 /// GuideMis and GuideRand for `profile batch export --run guide`: chosen
 /// from the `--into` report's judge of the model as `profile guide` chooses
 /// them (so the live run finds the batch's answers), or given.
@@ -53,7 +34,7 @@ pub(super) fn batch_choice(
     let fix_mis = factor_flag(f, "factor", cfg)?;
     let fix_rand = factor_flag(f, "rand-factor", cfg)?;
     let evidence = match read_into(f)? {
-        Some((_, Some(report))) => report_evidence(&report, model),
+        Some((_, Some(report))) => crate::guide::report_evidence(&report, model),
         _ => None,
     };
     let evidence = match (evidence, fix_mis) {
@@ -120,7 +101,7 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
     // The evidence: the report's judge of this model, else a judge run now
     // (the verdicts are cached: the unguided condition below reuses them).
     let judge_name = format!("{model} (judge)");
-    let evidence = match report_evidence(&report, &model) {
+    let evidence = match crate::guide::report_evidence(&report, &model) {
         Some(e) => e,
         None => {
             if !session.quiet {
@@ -193,39 +174,19 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
     let Some(Outcome::Guide(runs)) = session.drive(wf)? else {
         return Ok(String::new());
     };
-    let mut agents = Vec::new();
-    for (g, outcome, record) in &runs {
-        let (mut agent, mut alignment) =
-            judge_agent(&ds, &cfg, values.as_ref(), outcome, record.clone(), &human);
-        agent.name = crate::guide::agent_name(&model, *g, &choice);
-        agent.guidance = Some(crate::guide::agent_guidance(*g, &choice));
-        alignment.agent = agent.name.clone();
-        if let Some(sample) = &info.sample {
-            crate::agents::mark_sample(&mut agent, &mut alignment, &ds, sample, &human);
-        }
-        agents.push((agent, alignment));
-    }
-    let conditions: Vec<crate::guide::Condition<'_>> = runs
-        .iter()
-        .zip(&agents)
-        .map(|((g, outcome, _), (agent, _))| crate::guide::Condition {
-            guidance: *g,
-            outcome,
-            agent,
-        })
-        .collect();
-    let section = crate::guide::experiment(
-        &ds,
-        &model,
+    let (agents, section) = crate::guide::guided_agents(
+        &crate::guide::GuidedRun {
+            ds: &ds,
+            cfg: &cfg,
+            values: values.as_ref(),
+            human: &human,
+            sample: info.sample.as_ref(),
+            model: &model,
+            choice: &choice,
+        },
+        &runs,
         &judge_name,
         evidence,
-        &choice,
-        &conditions,
-        cfg.bootstrap,
-        PermutationConfig {
-            seed: cfg.bootstrap.seed,
-            ..PermutationConfig::default()
-        },
     );
     for (agent, alignment) in agents {
         add_agent(&mut report, agent, alignment);
