@@ -176,8 +176,10 @@ fn choice(g: Guidance, by: &str, row: Option<&GuidanceEvidence>) -> (Guidance, G
 }
 
 /// GuideMis and GuideRand from the evidence (see the module doc), or the
-/// factors given (`fix_mis`, `fix_rand`). GuideRand is `None` when no other
-/// factor's interval contains 0 and none is given.
+/// factors given (`fix_mis`, `fix_rand`). A given GuideMis factor takes its
+/// direction from the sign of its difference (`over` when it is ≥ 0 or
+/// unknown); a given GuideRand factor GuideMis's direction. GuideRand is
+/// `None` when no other factor's interval contains 0 and none is given.
 ///
 /// # Errors
 /// Why no factor qualifies for GuideMis, or why a factor given cannot be used.

@@ -37,14 +37,14 @@ pub(super) fn batch_choice(
         Some((_, Some(report))) => crate::guide::report_evidence(&report, model),
         _ => None,
     };
-    let evidence = match (evidence, fix_mis) {
-        (Some(e), _) => e,
-        (None, Some(_)) => Vec::new(),
-        (None, None) => {
-            return Err(data_error(format!(
-                "--run guide chooses its factors from the judge `{model} (judge)` of --into REPORT.json: judge the pairs first (`profile judge … --into REPORT.json`, or its batch), or give --factor F"
-            )))
-        }
+    // Always from the report's judge, also with --factor: a given factor
+    // takes its direction from the evidence, as in `profile guide`.
+    let Some(evidence) = evidence else {
+        return Err(data_error(format!(
+            "--run guide chooses its factors from the judge `{model} (judge)` of --into \
+REPORT.json: judge the pairs first (`profile judge … --into REPORT.json`, or its batch, then \
+`profile judge … --into REPORT.json` to read it from the cache)"
+        )));
     };
     let choice = crate::guide::choose(&evidence, cfg.bootstrap.seed, fix_mis, fix_rand)
         .map_err(data_error)?;
