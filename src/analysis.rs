@@ -399,6 +399,7 @@ pub fn score_report_with(
         alignments: Vec::new(),
         llm: llm.and_then(|l| l.run.clone()),
         guidance: None,
+        improvement: None,
     }
 }
 

@@ -36,6 +36,7 @@ pub mod data;
 pub mod embed;
 pub mod factors;
 pub mod guide;
+pub mod improve;
 pub mod llm;
 pub mod protocol;
 pub mod report;

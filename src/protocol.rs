@@ -629,6 +629,13 @@ cached and a new run will reuse them"
                         .into(),
                 }
             }
+            Outcome::Improve(_) => {
+                return FromWorker::LlmFailed {
+                    message: "feedback-driven improvement is not offered in the app yet; run \
+`profile improve`"
+                        .into(),
+                }
+            }
         }
         self.use_sample(data);
         match self.report(&req.score) {

@@ -44,6 +44,93 @@ pub struct Report {
     /// the judges' agreement with the humans per condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance: Option<GuidanceSection>,
+    /// Feedback-driven improvement (METHOD.md §8, `profile improve`): each
+    /// condition's alignment with the humans and with the evaluator, and the
+    /// texts of every input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub improvement: Option<ImprovementSection>,
+}
+
+/// A feedback-driven improvement experiment (METHOD.md §8).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImprovementSection {
+    /// The writing model.
+    pub writer: String,
+    /// The evaluator's judge agent in this report (its factor scores are the
+    /// evaluator's side of each condition's alignment).
+    pub evaluator: String,
+    pub inputs_planned: u64,
+    /// Inputs with both first responses (the others have no pair).
+    pub inputs: u64,
+    /// The experiment's questions per input planned, and its calls: the
+    /// writer's (two first responses in one call, then one improved
+    /// response per condition, two for `single`) and the evaluator's
+    /// feedback; neither the evaluator's judging of the dataset nor the
+    /// factor extraction of the written texts. Calls are what this run
+    /// sent: 0 when every answer was cached.
+    pub questions_per_input: Option<f64>,
+    pub calls: u64,
+    pub cache_hits: u64,
+    pub failed: u64,
+    /// Fewer inputs than `stats::MIN_INPUTS_FOR_INTERVALS`, or fewer than 5
+    /// factors correlated: the τ values and their intervals mean little.
+    #[serde(default)]
+    pub too_few: bool,
+    /// `feedback`, `both`, `single`.
+    pub conditions: Vec<ImprovementCondition>,
+    /// What each input got: its first responses, the feedback and the
+    /// improved responses.
+    pub items: Vec<ImprovementItem>,
+}
+
+/// One condition of the improvement experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImprovementCondition {
+    /// `feedback` (from both first responses and the evaluator's feedback),
+    /// `both` (from both, no feedback), `single` (from each alone, no
+    /// feedback).
+    pub condition: String,
+    /// The agent of this condition (improvement setting).
+    pub agent: String,
+    /// Inputs and (initial, improved) pairs of this condition.
+    pub inputs: u64,
+    pub pairs: u64,
+    /// Kendall τ_b of the condition's factor scores with the humans' and
+    /// with the evaluator's, with 95% paired cluster-bootstrap intervals,
+    /// over `n_factors_*` factors.
+    pub kendall_tau_human: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kendall_tau_human_ci95: Option<[f64; 2]>,
+    pub n_factors_human: usize,
+    pub kendall_tau_evaluator: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kendall_tau_evaluator_ci95: Option<[f64; 2]>,
+    pub n_factors_evaluator: usize,
+    /// The whole alignment with the evaluator (the one with the humans is in
+    /// the report's `alignments`).
+    pub evaluator_alignment: Alignment,
+}
+
+/// One input of the improvement experiment and the texts written for it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImprovementItem {
+    /// The file line of the input's first pair.
+    pub line: u64,
+    /// The writer's two first responses (absent: the call failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub responses: Vec<String>,
+    /// The evaluator's choice: `1`, `2` or `tie`, and its justification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub better: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// The improved responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub improved_feedback: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub improved_both: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub improved_single: Vec<Option<String>>,
 }
 
 /// The guidance a guided judge was given (`strategy`: `none`, the plain

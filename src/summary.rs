@@ -568,6 +568,7 @@ mod tests {
             alignments: Vec::new(),
             llm: None,
             guidance: None,
+            improvement: None,
         }
     }
 

@@ -19,7 +19,9 @@ use crate::factors::{Factor, Task};
 use crate::llm::engine::{FailedItem, RunStats};
 use crate::llm::extract::{Answers, ExtractOptions, Plan};
 use crate::llm::provider::ModelConfig;
-use crate::llm::roles::{self, Generated, Guidance, JudgeOrder, JudgeOutcome};
+use crate::llm::roles::{
+    self, Generated, Guidance, ImprovedPairs, Improvement, JudgeOrder, JudgeOutcome,
+};
 use crate::report::AgentRun;
 
 impl ExtractOptions {
@@ -52,6 +54,62 @@ pub enum Kind {
         mis: Guidance,
         rand: Option<Guidance>,
     },
+    /// Feedback-driven improvement (METHOD.md §8) on (at most `inputs` of)
+    /// the dataset's inputs: the evaluator judges the dataset's pairs (its
+    /// judge agent), the writer writes two responses per input, the
+    /// evaluator picks the better one with a justification, the writer
+    /// writes the improved responses of every condition, and (when a chosen
+    /// factor needs a model) the factors of every written text are
+    /// extracted. One stage each; the evaluator's stages are marked
+    /// [`Stage::evaluator`].
+    Improve {
+        inputs: Option<usize>,
+        order: JudgeOrder,
+    },
+}
+
+/// What an improvement run gives: the evaluator's judge outcome on the
+/// dataset, the experiment's texts, its (initial, improved) pairs with their
+/// factor values, and the run records of the writer and the evaluator.
+pub struct Improved {
+    /// The evaluator as a judge of the dataset's pairs, with its record.
+    pub judge: Option<(JudgeOutcome, AgentRun)>,
+    pub improvement: Improvement,
+    pub pairs: ImprovedPairs,
+    /// The model-based factors of `pairs` (`None`: none chosen or none to
+    /// extract).
+    pub values: Option<LlmValues>,
+    /// The writer's calls (first responses and improvements), its factor
+    /// extraction in `extraction`.
+    pub writer: AgentRun,
+    /// The evaluator's calls for feedback.
+    pub evaluator: AgentRun,
+    /// Inputs planned.
+    pub planned: u64,
+}
+
+/// Where an improvement run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Judge,
+    Drafts,
+    Feedback,
+    Revise,
+    Factors,
+}
+
+/// Adds a stage's counts to a run record (the writer's two stages).
+fn add_record(total: &mut AgentRun, stage: AgentRun) {
+    if total.kind.is_empty() {
+        *total = stage;
+        return;
+    }
+    total.calls += stage.calls;
+    total.cache_hits += stage.cache_hits;
+    total.failed += stage.failed;
+    total.input_tokens += stage.input_tokens;
+    total.output_tokens += stage.output_tokens;
+    total.failures.extend(stage.failures);
 }
 
 /// One condition of a guided-judging run: the guidance given (`None`: none),
@@ -68,6 +126,9 @@ pub struct Stage {
     /// The pairs it is asked on (the writer's second stage: the generated ones).
     pub dataset: Rc<Dataset>,
     pub opts: ExtractOptions,
+    /// Asked of the evaluator model (an improvement run's judge and
+    /// feedback stages), else of the run's model.
+    pub evaluator: bool,
 }
 
 /// What a finished run gives its edge.
@@ -83,6 +144,9 @@ pub enum Outcome {
     /// The conditions of a guided-judging run, in the order asked (no
     /// guidance, GuideMis, GuideRand); a cancelled run gives those finished.
     Guide(Vec<GuidedJudge>),
+    /// A feedback-driven improvement run (a cancelled run gives what it
+    /// finished).
+    Improve(Box<Improved>),
     Writer {
         generated: Generated,
         /// The model-based factors of the generated responses (`None`: none
@@ -112,6 +176,12 @@ enum Step {
         guidance: Option<Guidance>,
         done: Vec<GuidedJudge>,
     },
+    /// An improvement run's stage `phase` is to be answered.
+    Improve {
+        stage: Stage,
+        phase: Phase,
+        run: Box<Improved>,
+    },
     Done(Outcome),
     /// Handed out or taken.
     Empty,
@@ -125,6 +195,8 @@ pub struct Workflow {
     task: Task,
     factors: Vec<Factor>,
     model: ModelConfig,
+    /// The evaluator of an improvement run (else the run's model).
+    evaluator: ModelConfig,
     opts: ExtractOptions,
     step: Step,
     /// Whether the current stage was handed out and not yet answered.
@@ -144,12 +216,16 @@ impl Workflow {
                 "judge, no guidance",
                 roles::judge_plan(&ds, cfg.task, order),
             ),
+            Kind::Improve { order, .. } => {
+                ("evaluator, judge", roles::judge_plan(&ds, cfg.task, order))
+            }
         };
         let first = Stage {
             what,
             plan,
-            dataset: ds,
+            dataset: ds.clone(),
             opts,
+            evaluator: matches!(kind, Kind::Improve { .. }),
         };
         let step = match kind {
             Kind::Guide { .. } => Step::Guided {
@@ -157,6 +233,23 @@ impl Workflow {
                 guidance: None,
                 done: Vec::new(),
             },
+            Kind::Improve { inputs, .. } => {
+                let improvement = Improvement::new(&ds, cfg.task, inputs);
+                let planned = improvement.inputs.len() as u64;
+                Step::Improve {
+                    stage: first,
+                    phase: Phase::Judge,
+                    run: Box::new(Improved {
+                        judge: None,
+                        improvement,
+                        pairs: ImprovedPairs::default(),
+                        values: None,
+                        writer: AgentRun::default(),
+                        evaluator: AgentRun::default(),
+                        planned,
+                    }),
+                }
+            }
             _ => Step::First(first),
         };
         Workflow {
@@ -164,16 +257,28 @@ impl Workflow {
             task: cfg.task,
             factors,
             model: model.clone(),
+            evaluator: model.clone(),
             opts,
             step,
             asked: false,
         }
     }
 
+    /// An improvement run's evaluator (by default the run's model).
+    pub fn with_evaluator(mut self, evaluator: &ModelConfig) -> Self {
+        self.evaluator = evaluator.clone();
+        self
+    }
+
     /// The first stage's plan (for an estimate before the run).
     pub fn first(&self) -> Option<&Stage> {
         match &self.step {
             Step::First(s) => Some(s),
+            Step::Improve {
+                stage,
+                phase: Phase::Judge,
+                ..
+            } => Some(stage),
             Step::Guided { stage, done, .. } if done.is_empty() => Some(stage),
             _ => None,
         }
@@ -182,9 +287,10 @@ impl Workflow {
     /// The next plan to answer; `None` when the run is over.
     pub fn next_stage(&mut self) -> Option<Stage> {
         let stage = match &self.step {
-            Step::First(s) | Step::Second { stage: s, .. } | Step::Guided { stage: s, .. } => {
-                s.clone()
-            }
+            Step::First(s)
+            | Step::Second { stage: s, .. }
+            | Step::Guided { stage: s, .. }
+            | Step::Improve { stage: s, .. } => s.clone(),
             _ => return None,
         };
         self.asked = true;
@@ -202,6 +308,14 @@ impl Workflow {
         let record = |kind: &str| {
             RunInfo {
                 model: &self.model,
+                stats,
+                failures,
+            }
+            .record(kind)
+        };
+        let evaluator_record = |kind: &str| {
+            RunInfo {
+                model: &self.evaluator,
                 stats,
                 failures,
             }
@@ -232,6 +346,7 @@ impl Workflow {
                                 plan,
                                 dataset,
                                 opts: self.opts,
+                                evaluator: false,
                             },
                             generated,
                             planned,
@@ -246,8 +361,99 @@ impl Workflow {
                         })
                     }
                 }
-                Kind::Guide { .. } => unreachable!("a guided run has guided stages"),
+                Kind::Guide { .. } | Kind::Improve { .. } => {
+                    unreachable!("a guided or improvement run has its own stages")
+                }
             },
+            Step::Improve {
+                stage,
+                phase,
+                mut run,
+            } => {
+                let order = match self.kind {
+                    Kind::Improve { order, .. } => order,
+                    _ => unreachable!("an improvement stage belongs to an improvement run"),
+                };
+                let next = match phase {
+                    Phase::Judge => {
+                        run.judge = Some((
+                            roles::judge_outcome(&stage.dataset, self.task, order, &answers),
+                            evaluator_record("judge"),
+                        ));
+                        Phase::Drafts
+                    }
+                    Phase::Drafts => {
+                        run.improvement.take_drafts(&answers);
+                        add_record(&mut run.writer, record("improve"));
+                        Phase::Feedback
+                    }
+                    Phase::Feedback => {
+                        run.improvement.take_feedback(&answers);
+                        run.evaluator = evaluator_record("evaluator");
+                        Phase::Revise
+                    }
+                    Phase::Revise => {
+                        run.improvement.take_revisions(&answers);
+                        add_record(&mut run.writer, record("improve"));
+                        run.pairs = run.improvement.pairs();
+                        Phase::Factors
+                    }
+                    Phase::Factors => {
+                        run.values = Some(self.values(&stage, answers, stats, failures));
+                        Phase::Factors
+                    }
+                };
+                let work = || Rc::new(run.improvement.dataset.clone());
+                let stage = match next {
+                    _ if stats.cancelled || phase == Phase::Factors => None,
+                    Phase::Drafts => Some((
+                        "writer, first responses",
+                        run.improvement.draft_plan(),
+                        work(),
+                        false,
+                    )),
+                    Phase::Feedback => Some((
+                        "evaluator, feedback",
+                        run.improvement.feedback_plan(),
+                        work(),
+                        true,
+                    )),
+                    Phase::Revise => Some((
+                        "writer, improved responses",
+                        run.improvement.revise_plan(),
+                        work(),
+                        false,
+                    )),
+                    Phase::Factors => {
+                        let needs = self.factors.iter().any(|f| f.needs_model())
+                            && !run.pairs.dataset.pairs.is_empty();
+                        needs.then(|| {
+                            let ds = Rc::new(run.pairs.dataset.clone());
+                            (
+                                "factors",
+                                Plan::new(&ds, &self.factors, self.opts),
+                                ds,
+                                false,
+                            )
+                        })
+                    }
+                    Phase::Judge => None,
+                };
+                match stage {
+                    Some((what, plan, dataset, evaluator)) => Step::Improve {
+                        stage: Stage {
+                            what,
+                            plan,
+                            dataset,
+                            opts: self.opts,
+                            evaluator,
+                        },
+                        phase: next,
+                        run,
+                    },
+                    None => Step::Done(Outcome::Improve(run)),
+                }
+            }
             Step::Guided {
                 stage,
                 guidance,
@@ -281,6 +487,7 @@ impl Workflow {
                             ),
                             dataset: stage.dataset,
                             opts: stage.opts,
+                            evaluator: false,
                         },
                         guidance,
                         done,

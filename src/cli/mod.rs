@@ -7,6 +7,7 @@ mod batch;
 mod cache;
 mod flags;
 mod guide;
+mod improve;
 mod model_run;
 mod score;
 mod session;
@@ -18,6 +19,7 @@ use batch::*;
 use cache::*;
 use flags::*;
 use guide::*;
+use improve::*;
 use model_run::*;
 use score::*;
 use session::*;
@@ -66,6 +68,15 @@ USAGE:
                      (GuideRand, drawn with --seed; --rand-factor F fixes it) each become one
                      sentence of guidance; the pairs are judged in both orders with none,
                      GuideMis and GuideRand, and the agreements with people compared
+  profile improve FILE --provider P --model M [score's selection and provider options]
+                     [--evaluator-provider P2 --evaluator-model M2 [--evaluator-base-url URL]]
+                     [--inputs N] [--single-order] [--into REPORT.json]
+                     feedback-driven improvement: the evaluator (default: the model) judges
+                     the pairs (its judge agent); for N inputs the model writes two responses,
+                     the evaluator picks the better one and says why, and the model improves
+                     them with the feedback, and without it (from both, from each alone); each
+                     condition is an agent (improvement setting) with its τ against the humans
+                     and the evaluator
   profile cache export [--cache-dir DIR]          the LLM answer cache as JSONL
   profile cache import FILE [--cache-dir DIR]     merge shared answers into the cache
   profile batch export FILE --provider openai|anthropic|openai-compatible --model M
@@ -149,6 +160,7 @@ pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure>
         "judge" => cmd_model_run(rest, "judge")?,
         "generate" => cmd_model_run(rest, "generate")?,
         "guide" => cmd_guide(rest)?,
+        "improve" => cmd_improve(rest)?,
         "align" => cmd_align(rest)?,
         "cache" => cmd_cache(rest)?,
         "batch" => cmd_batch(rest)?,

@@ -130,7 +130,7 @@ pub(super) fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failu
                 &human,
             )
         }
-        Some(Outcome::Extract(_) | Outcome::Guide(_)) => {
+        Some(Outcome::Extract(_) | Outcome::Guide(_) | Outcome::Improve(_)) => {
             return Err(data_error("not a judge or writer run"))
         }
     };

@@ -25,6 +25,7 @@ pub fn prompt(
         Question::Factor(f) => extract::prompt(f, ds, answers, opts),
         Question::Judge(j) => Some(roles::judge_prompt(j, ds)),
         Question::Generate(g) => Some(roles::generate_prompt(g, ds)),
+        Question::Improve(i) => Some(roles::improve_prompt(i, ds)),
     }
 }
 
@@ -40,6 +41,7 @@ pub fn parse_reply(
         Question::Factor(f) => extract::parse_reply(f, c, answers, opts),
         Question::Judge(_) => roles::parse_verdict(&c.text),
         Question::Generate(_) => roles::parse_generations(&c.text),
+        Question::Improve(i) => roles::parse_improve(i, &c.text),
     }
 }
 
@@ -51,5 +53,6 @@ pub fn key_texts(q: &Question, ds: &Dataset, answers: &Answers) -> Vec<String> {
         Question::Factor(f) => extract::key_texts(f, ds, answers),
         Question::Judge(j) => roles::judge_key_texts(j, ds),
         Question::Generate(g) => roles::generate_key_texts(g, ds),
+        Question::Improve(i) => roles::improve_key_texts(i, ds),
     }
 }

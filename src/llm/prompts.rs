@@ -134,9 +134,14 @@ pub const GENERATE_HELPFUL: Template = Template::new("generate_helpful", 1);
 pub const GENERATE_DOC_QA: Template = Template::new("generate_doc_qa", 1);
 /// One request to resend a reply as valid JSON.
 pub const REPAIR: Template = Template::new("repair", 1);
+/// The improvement experiment's writer: two first responses (METHOD.md §8).
+pub const IMPROVE_DRAFT: Template = Template::new("improve_draft", 1);
+/// The improvement experiment's writer: one improved response from one or
+/// two responses, with or without the evaluator's feedback (METHOD.md §8).
+pub const IMPROVE: Template = Template::new("improve", 1);
 
 /// Every template, in the order of [`examples`].
-pub const TEMPLATES: [Template; 16] = [
+pub const TEMPLATES: [Template; 18] = [
     ATOMIC_FACTS,
     FACT_CHECKS,
     RESPONSE_JUDGEMENTS,
@@ -153,6 +158,8 @@ pub const TEMPLATES: [Template; 16] = [
     GENERATE_HELPFUL,
     GENERATE_DOC_QA,
     REPAIR,
+    IMPROVE_DRAFT,
+    IMPROVE,
 ];
 
 /// The template with this name, if any.
@@ -1001,6 +1008,105 @@ one.",
 }
 
 // ---------------------------------------------------------------------------
+// Feedback-driven improvement (METHOD.md §8)
+
+/// The improvement experiment's writer, first step: two different responses
+/// to the same context, each meant to be good. Renders `improve_draft@1`.
+///
+/// Reply: `{"responses": ["<response>", "<response>"]}`; parse with
+/// [`super::parse::parse_drafts`].
+pub fn improve_draft(task: Task, context: &str) -> Prompt {
+    let (label, noun) = task_context(task);
+    let rules = format!(
+        "{}\n\nWrite two different responses to the {noun}, each as good as you can make it. \
+Each must be a complete text of the kind the task asks for, not a comment about one.",
+        task_description(task)
+    );
+    let system = format!(
+        "You write responses.\n\n{WRITER_DATA_RULE}\n\n{rules}\n\n{REPLY_RULE}\n{}",
+        r#"{"responses": ["<response>", "<response>"]}"#
+    );
+    let user = format!(
+        "Write two different responses.\n\n{}",
+        data_block(label, context)
+    );
+    let schema = object_schema(&[(
+        "responses",
+        json!({"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}),
+    )]);
+    prompt(IMPROVE_DRAFT, system, user, schema)
+}
+
+/// The evaluator's feedback as the writer sees it: which response it
+/// preferred (`better`: 1, 2, or 0 for a tie) and its justification.
+pub struct FeedbackText<'a> {
+    pub better: u8,
+    pub justification: &'a str,
+}
+
+/// The improvement experiment's writer, second step: one improved response
+/// from `responses` (one or two) and, when given, an evaluator's feedback on
+/// them. Renders `improve@1`; every response and the feedback are data blocks.
+///
+/// Reply: `{"response": "<improved response>"}`; parse with
+/// [`super::parse::parse_improved`].
+pub fn improve(
+    task: Task,
+    context: &str,
+    responses: &[&str],
+    feedback: Option<FeedbackText<'_>>,
+) -> Prompt {
+    let (label, noun) = task_context(task);
+    let what = if responses.len() == 1 {
+        "the response in the RESPONSE_1 block".to_owned()
+    } else {
+        format!("the {} responses in the RESPONSE blocks", responses.len())
+    };
+    let with = if feedback.is_some() {
+        " and an evaluator's feedback on them in the FEEDBACK block"
+    } else {
+        ""
+    };
+    let rules = format!(
+        "{}\n\nYou are given the {noun}, {what}{with}. Write one improved response: better than \
+what you were given for the task described above. It must be a complete text of the kind the task \
+asks for, not a comment about one.",
+        task_description(task)
+    );
+    let system = format!(
+        "You improve responses.\n\n{WRITER_DATA_RULE}\n\n{rules}\n\n{REPLY_RULE}\n{}",
+        r#"{"response": "<improved response>"}"#
+    );
+    let mut user = format!(
+        "Write one improved response.\n\n{}",
+        data_block(label, context)
+    );
+    for (i, r) in responses.iter().enumerate() {
+        user.push_str(&format!(
+            "\n\nResponse {}:\n{}",
+            i + 1,
+            data_block(&format!("RESPONSE_{}", i + 1), r)
+        ));
+    }
+    if let Some(f) = feedback {
+        let choice = match f.better {
+            1 => "The evaluator preferred Response 1.",
+            2 => "The evaluator preferred Response 2.",
+            _ => "The evaluator found neither response better than the other.",
+        };
+        user.push_str(&format!(
+            "\n\nFeedback:\n{}",
+            data_block(
+                "FEEDBACK",
+                &format!("{choice}\nJustification: {}", f.justification)
+            )
+        ));
+    }
+    let schema = object_schema(&[("response", json!({"type": "string"}))]);
+    prompt(IMPROVE, system, user, schema)
+}
+
+// ---------------------------------------------------------------------------
 // Repair
 
 /// Longest part of a bad reply quoted back in a repair request, in chars.
@@ -1153,6 +1259,19 @@ ankle for two to three days. See a doctor if you cannot put any weight on it.";
         &coverage,
         "Sure! Fact 1 is supported, fact 2 is too, fact 3 is not.",
         "no JSON object or array found in the reply",
+    ));
+    out.push(improve_draft(Task::Helpful, QUESTION));
+    out.push(improve(
+        Task::Helpful,
+        QUESTION,
+        &[
+            "Rest for two to three days, then start moving it gently.",
+            "Rest it.",
+        ],
+        Some(FeedbackText {
+            better: 1,
+            justification: "Response 1 says how long and what comes next; Response 2 does not.",
+        }),
     ));
     out
 }

@@ -22,7 +22,10 @@ use super::parse::{self, Better, ParseError};
 use super::prompts;
 pub use super::question::Guidance;
 pub use super::question::Verdict;
-use super::question::{Answer, Answers, GenerateQuestion, JudgeQuestion, Plan, Question};
+use super::question::{
+    Answer, Answers, Feedback, GenerateQuestion, ImproveQuestion, ImproveStep, JudgeQuestion, Plan,
+    Question,
+};
 use super::Prompt;
 use crate::data::{Dataset, Pair, Preference, TextId, TextStore};
 use crate::factors::Task;
@@ -73,6 +76,64 @@ pub fn judge_prompt(q: &JudgeQuestion, ds: &Dataset) -> Prompt {
 /// The prompt of a writer's question.
 pub fn generate_prompt(q: &GenerateQuestion, ds: &Dataset) -> Prompt {
     prompts::generate(q.task, &context_text(q.task, ds, q.input, q.source))
+}
+
+/// The prompt of the improvement experiment's writer.
+pub fn improve_prompt(q: &ImproveQuestion, ds: &Dataset) -> Prompt {
+    let context = context_text(q.task, ds, q.input, q.source);
+    match q.step {
+        ImproveStep::Draft => prompts::improve_draft(q.task, &context),
+        ImproveStep::Revise {
+            first,
+            second,
+            feedback,
+        } => {
+            let mut responses = vec![ds.text(first)];
+            responses.extend(second.map(|t| ds.text(t)));
+            prompts::improve(
+                q.task,
+                &context,
+                &responses,
+                feedback.map(|f| prompts::FeedbackText {
+                    better: f.better,
+                    justification: ds.text(f.justification),
+                }),
+            )
+        }
+    }
+}
+
+/// Parses the improvement experiment writer's reply: two first responses,
+/// or one improved response, as [`Answer::Generations`].
+pub fn parse_improve(q: &ImproveQuestion, reply: &str) -> Result<Answer, ParseError> {
+    let generations = match q.step {
+        ImproveStep::Draft => parse::parse_drafts(reply)?.to_vec(),
+        ImproveStep::Revise { .. } => vec![parse::parse_improved(reply)?],
+    };
+    Ok(Answer::Generations { generations })
+}
+
+/// The texts the improvement writer's cache key covers: the context, the
+/// step, and every response and feedback its prompt shows.
+pub fn improve_key_texts(q: &ImproveQuestion, ds: &Dataset) -> Vec<String> {
+    let mut texts = vec![context_text(q.task, ds, q.input, q.source)];
+    match q.step {
+        ImproveStep::Draft => texts.push("draft".into()),
+        ImproveStep::Revise {
+            first,
+            second,
+            feedback,
+        } => {
+            texts.push("revise".into());
+            texts.push(ds.text(first).to_owned());
+            texts.push(second.map_or("", |t| ds.text(t)).to_owned());
+            texts.push(match feedback {
+                None => String::new(),
+                Some(f) => format!("feedback {}: {}", f.better, ds.text(f.justification)),
+            });
+        }
+    }
+    texts
 }
 
 /// Parses a judge's reply into its verdict.
@@ -754,5 +815,313 @@ mod tests {
             ),
             "q1"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Feedback-driven improvement (METHOD.md §8)
+
+/// A condition of the improvement experiment: how the improved response was
+/// written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Condition {
+    /// From both first responses and the evaluator's feedback.
+    Feedback,
+    /// Baseline: from both first responses, without feedback.
+    Both,
+    /// Baseline: from each first response alone, without feedback (two
+    /// improved responses).
+    Single,
+}
+
+impl Condition {
+    pub const ALL: [Condition; 3] = [Condition::Feedback, Condition::Both, Condition::Single];
+
+    /// The condition's name in reports: `feedback`, `both`, `single`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Condition::Feedback => "feedback",
+            Condition::Both => "both",
+            Condition::Single => "single",
+        }
+    }
+}
+
+/// One input of the improvement experiment, as far as it got.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImproveInput {
+    /// The input's cluster in the dataset.
+    pub cluster: u32,
+    pub input: Option<TextId>,
+    pub source: Option<TextId>,
+    /// The writer's two first responses.
+    pub drafts: Option<[TextId; 2]>,
+    /// The evaluator's verdict on them, with its justification.
+    pub feedback: Option<Feedback>,
+    /// The improved responses: with feedback, from both without, and from
+    /// each first response alone.
+    pub with_feedback: Option<TextId>,
+    pub from_both: Option<TextId>,
+    pub from_single: [Option<TextId>; 2],
+}
+
+/// The improvement experiment's texts and where each input got: the
+/// dataset's texts plus every text written (`dataset`: its pairs are the
+/// dataset's), so that questions about written texts are asked on it.
+#[derive(Clone, Debug)]
+pub struct Improvement {
+    pub task: Task,
+    pub dataset: Dataset,
+    pub inputs: Vec<ImproveInput>,
+}
+
+/// The (initial, improved) pairs of the improvement setting: the improved
+/// response preferred (`a`), with each pair's condition.
+#[derive(Clone, Debug, Default)]
+pub struct ImprovedPairs {
+    pub dataset: Dataset,
+    /// The condition of each pair of `dataset`.
+    pub conditions: Vec<Condition>,
+    /// For each cluster of `dataset`, the input (cluster of the source
+    /// dataset) it was written for.
+    pub source_clusters: Vec<u32>,
+}
+
+impl ImprovedPairs {
+    /// The pairs of one condition (the same texts and clusters).
+    pub fn of(&self, c: Condition) -> Dataset {
+        let mut ds = self.dataset.clone();
+        ds.pairs = self
+            .dataset
+            .pairs
+            .iter()
+            .zip(&self.conditions)
+            .filter(|(_, &k)| k == c)
+            .map(|(p, _)| *p)
+            .collect();
+        ds
+    }
+}
+
+impl Improvement {
+    /// The experiment on the first `limit` inputs (clusters) of `ds` (all
+    /// when `None`), in dataset order.
+    pub fn new(ds: &Dataset, task: Task, limit: Option<usize>) -> Improvement {
+        let mut seen = rustc_hash::FxHashSet::default();
+        let mut inputs = Vec::new();
+        for p in &ds.pairs {
+            if limit.is_some_and(|n| inputs.len() >= n) {
+                break;
+            }
+            if seen.insert(p.cluster) {
+                inputs.push(ImproveInput {
+                    cluster: p.cluster,
+                    input: p.input,
+                    source: p.source,
+                    drafts: None,
+                    feedback: None,
+                    with_feedback: None,
+                    from_both: None,
+                    from_single: [None, None],
+                });
+            }
+        }
+        Improvement {
+            task,
+            dataset: ds.clone(),
+            inputs,
+        }
+    }
+
+    fn draft_question(&self, i: &ImproveInput) -> Question {
+        Question::Improve(ImproveQuestion {
+            task: self.task,
+            input: i.input,
+            source: i.source,
+            step: ImproveStep::Draft,
+        })
+    }
+
+    fn feedback_question(&self, i: &ImproveInput, d: [TextId; 2]) -> Question {
+        Question::Judge(JudgeQuestion {
+            task: self.task,
+            input: i.input,
+            source: i.source,
+            first: d[0],
+            second: d[1],
+            guidance: None,
+        })
+    }
+
+    /// The revisions of one input with drafts, with the condition (and, for
+    /// `Single`, which draft) each answer fills.
+    fn revise_questions(
+        &self,
+        i: &ImproveInput,
+        d: [TextId; 2],
+    ) -> Vec<(Question, Condition, usize)> {
+        let q = |first, second, feedback| {
+            Question::Improve(ImproveQuestion {
+                task: self.task,
+                input: i.input,
+                source: i.source,
+                step: ImproveStep::Revise {
+                    first,
+                    second,
+                    feedback,
+                },
+            })
+        };
+        let mut out = Vec::with_capacity(4);
+        if let Some(f) = i.feedback {
+            out.push((q(d[0], Some(d[1]), Some(f)), Condition::Feedback, 0));
+        }
+        out.push((q(d[0], Some(d[1]), None), Condition::Both, 0));
+        out.push((q(d[0], None, None), Condition::Single, 0));
+        out.push((q(d[1], None, None), Condition::Single, 1));
+        out
+    }
+
+    /// Step 1, the writer: two first responses per input.
+    pub fn draft_plan(&self) -> Plan {
+        plan_of(self.inputs.iter().map(|i| self.draft_question(i)))
+    }
+
+    /// Takes the draft answers in.
+    pub fn take_drafts(&mut self, answers: &Answers) {
+        for k in 0..self.inputs.len() {
+            let q = self.draft_question(&self.inputs[k]);
+            if let Some(Answer::Generations { generations }) = answers.get(&q) {
+                if let [a, b] = generations.as_slice() {
+                    let d = [self.dataset.texts.intern(a), self.dataset.texts.intern(b)];
+                    self.inputs[k].drafts = Some(d);
+                }
+            }
+        }
+    }
+
+    /// Step 2, the evaluator: which of the two first responses is better
+    /// (shown in the order written), with a justification.
+    pub fn feedback_plan(&self) -> Plan {
+        plan_of(
+            self.inputs
+                .iter()
+                .filter_map(|i| Some(self.feedback_question(i, i.drafts?))),
+        )
+    }
+
+    /// Takes the evaluator's verdicts in as feedback.
+    pub fn take_feedback(&mut self, answers: &Answers) {
+        for k in 0..self.inputs.len() {
+            let Some(d) = self.inputs[k].drafts else {
+                continue;
+            };
+            let q = self.feedback_question(&self.inputs[k], d);
+            if let Some(Answer::Verdict { verdict }) = answers.get(&q) {
+                let better = match verdict.better() {
+                    Better::First => 1,
+                    Better::Second => 2,
+                    Better::Tie => 0,
+                };
+                let justification = self.dataset.texts.intern(&verdict.justification);
+                self.inputs[k].feedback = Some(Feedback {
+                    better,
+                    justification,
+                });
+            }
+        }
+    }
+
+    /// Step 3, the writer: the improved responses of every condition (with
+    /// feedback where the evaluator gave it).
+    pub fn revise_plan(&self) -> Plan {
+        plan_of(self.inputs.iter().flat_map(|i| {
+            i.drafts
+                .map(|d| self.revise_questions(i, d))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(q, _, _)| q)
+        }))
+    }
+
+    /// Takes the improved responses in.
+    pub fn take_revisions(&mut self, answers: &Answers) {
+        for k in 0..self.inputs.len() {
+            let Some(d) = self.inputs[k].drafts else {
+                continue;
+            };
+            for (q, c, side) in self.revise_questions(&self.inputs[k], d) {
+                let Some(Answer::Generations { generations }) = answers.get(&q) else {
+                    continue;
+                };
+                let Some(text) = generations.first() else {
+                    continue;
+                };
+                let t = Some(self.dataset.texts.intern(text));
+                let i = &mut self.inputs[k];
+                match c {
+                    Condition::Feedback => i.with_feedback = t,
+                    Condition::Both => i.from_both = t,
+                    Condition::Single => i.from_single[side] = t,
+                }
+            }
+        }
+    }
+
+    /// The (initial, improved) pairs of every condition, the improved
+    /// response preferred: with feedback and from both, the improved
+    /// response against each first response; from a single response, each
+    /// improved response against the one it improved. Inputs without first
+    /// responses are left out; a condition without its improved response
+    /// has no pair for that input.
+    pub fn pairs(&self) -> ImprovedPairs {
+        let mut texts = TextStore::new();
+        let mut out = ImprovedPairs::default();
+        let mut line = 0u64;
+        for i in &self.inputs {
+            let Some(d) = i.drafts else { continue };
+            let cluster = out.source_clusters.len() as u32;
+            out.source_clusters.push(i.cluster);
+            let ds = &self.dataset;
+            let input = i.input.map(|t| texts.intern(ds.text(t)));
+            let source = i.source.map(|t| texts.intern(ds.text(t)));
+            let d = d.map(|t| texts.intern(ds.text(t)));
+            let mut push = |improved: Option<TextId>, initial: TextId, c: Condition| {
+                if let Some(t) = improved {
+                    line += 1;
+                    out.dataset.pairs.push(Pair {
+                        cluster,
+                        input,
+                        source,
+                        a: texts.intern(ds.text(t)),
+                        b: initial,
+                        preference: Preference::A,
+                        line,
+                    });
+                    out.conditions.push(c);
+                }
+            };
+            for k in 0..2 {
+                push(i.with_feedback, d[k], Condition::Feedback);
+            }
+            for k in 0..2 {
+                push(i.from_both, d[k], Condition::Both);
+            }
+            for k in 0..2 {
+                push(i.from_single[k], d[k], Condition::Single);
+            }
+        }
+        out.dataset.n_clusters = out.source_clusters.len() as u32;
+        out.dataset.texts = texts;
+        out.dataset.task_hint = self.dataset.task_hint;
+        out
+    }
+}
+
+fn plan_of(questions: impl Iterator<Item = Question>) -> Plan {
+    let mut seen = rustc_hash::FxHashSet::default();
+    Plan {
+        first: questions.filter(|q| seen.insert(*q)).collect(),
+        ..Default::default()
     }
 }
