@@ -560,3 +560,101 @@ fn an_improve_run_with_faults_resumes_without_repeating_a_success() {
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     check(&r);
 }
+
+/// The OpenAI Batch API result line for an exported request, answered by
+/// the mock (the same scripted replies as a live call).
+fn batch_result(mock: &Mock, i: usize, request: &serde_json::Value) -> String {
+    let url = request["url"].as_str().unwrap();
+    let body = ureq::post(&mock.url(url))
+        .set("content-type", "application/json")
+        .send_string(&request["body"].to_string())
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    serde_json::json!({"id": format!("batch_req_{i}"), "custom_id": request["custom_id"],
+           "response": {"status_code": 200, "request_id": format!("req_{i}"), "body": body},
+           "error": null})
+    .to_string()
+}
+
+#[test]
+fn batch_export_run_improve_stage_by_stage_then_improve_makes_no_call() {
+    let s = setup("improve-batch");
+    let inputs = INPUTS.to_string();
+    let flags = |cmd: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|x| (*x).to_owned()).collect();
+        v.extend(
+            [
+                s.file.as_str(),
+                "--provider",
+                "openai-compatible",
+                "--model",
+                "mock",
+                "--base-url",
+                s.base.as_str(),
+                "--cache-dir",
+                s.cache.as_str(),
+                "--task",
+                "helpful",
+                "--factors",
+                FACTORS,
+                "--seed",
+                "7",
+                "--run",
+                "improve",
+                "--inputs",
+                inputs.as_str(),
+            ]
+            .map(String::from),
+        );
+        v
+    };
+    let mut sizes = Vec::new();
+    for round in 0..6 {
+        let out = s.dir.join(format!("requests-{round}.jsonl"));
+        let mut args = flags(&["batch", "export"]);
+        args.extend(["--out".into(), out.to_string_lossy().into_owned()]);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, err) = common::run_cli(&a);
+        assert_eq!(code, 0, "{err}");
+        let Ok(text) = std::fs::read_to_string(&out) else {
+            assert!(
+                err.contains("every stage of the improvement run is answered"),
+                "{err}"
+            );
+            break;
+        };
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        sizes.push(lines.len());
+        let results: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| batch_result(&s.mock, i, l))
+            .collect();
+        let path = s.dir.join(format!("results-{round}.jsonl"));
+        std::fs::write(&path, results.join("\n") + "\n").unwrap();
+        let mut args = flags(&["batch", "import"]);
+        args.insert(2, path.to_string_lossy().into_owned());
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = common::run_cli(&a);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains(&format!("{} new answers", lines.len())),
+            "{out}"
+        );
+    }
+    // The evaluator's judge (12 pairs × 2 orders), the first responses, the
+    // feedback, the improved responses (4 per input).
+    assert_eq!(sizes, [24, INPUTS, INPUTS, 4 * INPUTS]);
+    let before = total(&s.mock);
+    let (code, out, err) = cli(&s, "improve", &["--inputs", &inputs, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total(&s.mock), before, "the live run makes no call");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    check(&r);
+    assert_eq!(r["improvement"]["calls"], 0);
+}

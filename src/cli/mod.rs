@@ -84,8 +84,8 @@ USAGE:
                      [--label ASPECT] [--limit N | --sample N [--seed S]] [--no-logprobs]
                      [--cache-dir DIR]
                      [--stage 2] [--price-in USD_PER_M --price-out USD_PER_M]
-                     [--run extract|judge|writer|guide [--single-order] [--inputs N]
-                      [--into REPORT.json] [--factor F] [--rand-factor F]]
+                     [--run extract|judge|writer|guide|improve [--single-order] [--inputs N]
+                      [--into REPORT.json] [--factor F] [--rand-factor F] [--evaluator-model M2]]
                      [--out REQUESTS.jsonl]
   profile batch import RESULTS.jsonl... FILE --provider P --model M [the same
                      selection flags as the export] [--cache-dir DIR]
