@@ -627,6 +627,85 @@ mod tests {
     }
 
     #[test]
+    fn an_improvement_run_asks_its_stages_of_the_right_model_and_stops_when_cancelled() {
+        use crate::llm::question::{Answer, Verdict};
+        let (ds, cfg, model) = setup();
+        let evaluator = ModelConfig::new(Provider::OpenAi, "e");
+        let kind = Kind::Improve {
+            inputs: Some(2),
+            order: JudgeOrder::Both,
+        };
+        let mut wf = Workflow::new(kind, ds.clone(), &cfg, &model).with_evaluator(&evaluator);
+        let mut seen = Vec::new();
+        while let Some(stage) = wf.next_stage() {
+            seen.push((stage.what, stage.evaluator, stage.plan.len()));
+            let mut answers = Answers::default();
+            for (k, q) in stage.plan.first.iter().enumerate() {
+                let a = match (stage.what, q) {
+                    ("writer, first responses", _) => Answer::Generations {
+                        generations: vec![format!("one {k}"), format!("two words {k}")],
+                    },
+                    ("evaluator, feedback", _) => Answer::Verdict {
+                        verdict: Verdict {
+                            better: "1".into(),
+                            justification: format!("why {k}"),
+                        },
+                    },
+                    ("writer, improved responses", _) => Answer::Generations {
+                        generations: vec![format!("improved {k} with more words")],
+                    },
+                    _ => continue,
+                };
+                answers.insert(*q, a);
+            }
+            let stats = RunStats {
+                calls: stage.plan.len() as u64,
+                ..Default::default()
+            };
+            wf.answered(answers, &stats, &[]);
+        }
+        assert_eq!(
+            seen,
+            [
+                ("evaluator, judge", true, 6),
+                ("writer, first responses", false, 2),
+                ("evaluator, feedback", true, 2),
+                ("writer, improved responses", false, 8),
+                // n_facts needs a model: the facts of the 12 texts written
+                // (2 first responses and 4 improved ones per input) are
+                // extracted.
+                ("factors", false, 12),
+            ]
+        );
+        let Some(Outcome::Improve(run)) = wf.finish() else {
+            panic!("no improvement outcome")
+        };
+        assert_eq!(run.planned, 2);
+        assert_eq!(run.pairs.dataset.pairs.len(), 12, "6 pairs per input");
+        assert_eq!(run.pairs.source_clusters, [0, 1]);
+        assert_eq!((run.writer.calls, run.writer.model.as_str()), (10, "m"));
+        assert_eq!(
+            (run.evaluator.calls, run.evaluator.model.as_str()),
+            (2, "e")
+        );
+        let judge = run.judge.as_ref().unwrap();
+        assert_eq!(judge.1.model, "e");
+        assert!(run.values.is_some());
+        // Cancelled during the first responses: no further stage.
+        let mut wf = Workflow::new(kind, ds, &cfg, &model);
+        wf.next_stage();
+        wf.answered(Answers::default(), &RunStats::default(), &[]);
+        wf.next_stage();
+        let cancelled = RunStats {
+            cancelled: true,
+            ..Default::default()
+        };
+        wf.answered(Answers::default(), &cancelled, &[]);
+        assert!(wf.next_stage().is_none());
+        assert!(matches!(wf.finish(), Some(Outcome::Improve(_))));
+    }
+
+    #[test]
     fn each_kind_hands_out_its_stages_and_gives_its_outcome() {
         let (ds, cfg, model) = setup();
         // An extraction: one stage, its values with their record.

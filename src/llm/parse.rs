@@ -1461,6 +1461,27 @@ mod tests {
             parse_generation("no structure at all"),
             Err(ParseError::NoJson)
         );
+        // The improvement writer: exactly two first responses, one improved.
+        assert_eq!(
+            parse_drafts(r#"{"responses": [" a ", "b"]}"#).unwrap(),
+            ["a", "b"]
+        );
+        assert!(matches!(
+            parse_drafts(r#"{"responses": ["a"]}"#),
+            Err(ParseError::Generation(ref m)) if m.contains("1 responses instead of 2")
+        ));
+        assert!(matches!(
+            parse_drafts(r#"{"responses": ["a", "  "]}"#),
+            Err(ParseError::Generation(ref m)) if m.contains("response 2 is empty")
+        ));
+        assert!(parse_drafts(r#"{"responses": ["a", 3]}"#).is_err());
+        assert_eq!(
+            parse_improved(r#"{"response": "better"}"#).unwrap(),
+            "better"
+        );
+        assert!(parse_improved(r#"{"response": ""}"#).is_err());
+        assert!(parse_improved(r#"{"text": "x"}"#).is_err());
+        assert_eq!(parse_improved("plain text"), Err(ParseError::NoJson));
         assert_eq!(score_header("Score 10: x"), None);
         assert_eq!(score_header("Scores are"), None);
         assert_eq!(score_header("score 3/5"), None);

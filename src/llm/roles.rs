@@ -772,7 +772,7 @@ mod tests {
         let parse_reply = |q: &Question, reply: &str| match q {
             Question::Judge(_) => Some(parse_verdict(reply)),
             Question::Generate(_) => Some(parse_generations(reply)),
-            Question::Factor(_) => None,
+            Question::Factor(_) | Question::Improve(_) => None,
         };
         let five = (1..=5)
             .map(|k| format!("SCORE {k}\nAnswer number {k}."))
