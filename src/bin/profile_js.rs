@@ -51,6 +51,26 @@ export interface Report {
   llm?: LlmRun;
   /** Guided judging (`profile guide`): the factors chosen and each condition's agreement. */
   guidance?: GuidanceSection;
+  /** Feedback-driven improvement (`profile improve`): each condition's τ with people and with the evaluator, and every input's texts. */
+  improvement?: ImprovementSection;
+}
+/** A feedback-driven improvement experiment. `questions_per_input`: first responses, feedback and improved responses per input planned (6 when all went well); `calls`: what this run sent (0 when all was cached). `too_few`: fewer than 10 inputs or fewer than 5 factors correlated, the τ mean little. */
+export interface ImprovementSection {
+  writer: string; evaluator: string; inputs_planned: number; inputs: number;
+  questions_per_input: number | null; calls: number; cache_hits: number; failed: number; too_few: boolean;
+  conditions: ImprovementCondition[]; items: ImprovementItem[];
+}
+/** One condition (`feedback`: from both first responses and the evaluator's feedback; `both`: from both, no feedback; `single`: each alone, no feedback) as an agent in the improvement setting, with Kendall τ_b against people and the evaluator and their 95% paired cluster-bootstrap intervals. */
+export interface ImprovementCondition {
+  condition: "feedback" | "both" | "single"; agent: string; inputs: number; pairs: number;
+  kendall_tau_human: number | null; kendall_tau_human_ci95?: [number, number]; n_factors_human: number;
+  kendall_tau_evaluator: number | null; kendall_tau_evaluator_ci95?: [number, number]; n_factors_evaluator: number;
+  evaluator_alignment: Alignment;
+}
+/** One input's texts: its two first responses, the evaluator's choice and justification, the improved responses. */
+export interface ImprovementItem {
+  line: number; responses?: string[]; better?: "1" | "2" | "tie"; justification?: string;
+  improved_feedback?: string; improved_both?: string; improved_single?: (string | null)[];
 }
 /** The guidance a guided judge was given: none (the plain judge of the experiment), GuideMis or GuideRand. */
 export interface AgentGuidance { strategy: "none" | "mis" | "rand"; factor?: string; direction?: "over" | "under" }
@@ -143,7 +163,7 @@ export interface FactorScore {
 }
 /** A judge's or writer's run. Judges: `agreement` is strict (a position flip disagrees), `agreement_order_averaged` counts each verdict on its own (a flip one half) and is the one comparable across judges; `tie_rate` counts genuine ties, `flipped_share` position flips. */
 export interface AgentRun {
-  kind: "judge" | "writer"; provider: string; model: string; base_url: string;
+  kind: "judge" | "writer" | "improve"; provider: string; model: string; base_url: string;
   items: number; items_planned: number; both_orders: boolean;
   order_seed?: number; swapped?: number;
   agreement?: number; agreement_order_averaged?: number; tie_rate?: number;
