@@ -134,6 +134,7 @@ pub fn improvement_report(
         calls: run.writer.calls + run.evaluator.calls,
         cache_hits: run.writer.cache_hits + run.evaluator.cache_hits,
         failed: run.writer.failed + run.evaluator.failed,
+        judge_calls: record.calls,
         too_few: too_few || conditions.is_empty(),
         conditions,
         items: items(ds, &run.improvement),
@@ -182,7 +183,8 @@ fn items(ds: &Dataset, imp: &Improvement) -> Vec<ImprovementItem> {
 pub fn describe(section: &ImprovementSection) -> Vec<String> {
     let mut out = vec![format!(
         "Feedback-driven improvement, writer {}, evaluator {}: {} of {} inputs with two first \
-responses; {:.1} questions per input, {} calls this run, {} cached, {} failed",
+responses; {:.1} questions per input, {} calls this run, {} cached, {} failed (and {} calls \
+of the evaluator judging the pairs)",
         section.writer,
         section.evaluator,
         section.inputs,
@@ -190,7 +192,8 @@ responses; {:.1} questions per input, {} calls this run, {} cached, {} failed",
         section.questions_per_input.unwrap_or(0.0),
         section.calls,
         section.cache_hits,
-        section.failed
+        section.failed,
+        section.judge_calls
     )];
     let tau = |t: Option<f64>, ci: Option<[f64; 2]>, n: usize| match (t, ci) {
         (Some(t), Some([lo, hi])) => format!("{t:+.3} [{lo:+.3}, {hi:+.3}] over {n} factors"),

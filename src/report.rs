@@ -72,6 +72,10 @@ pub struct ImprovementSection {
     pub calls: u64,
     pub cache_hits: u64,
     pub failed: u64,
+    /// The evaluator's calls judging the dataset's pairs in this run (0 when
+    /// an earlier `profile judge` answered them from the cache).
+    #[serde(default)]
+    pub judge_calls: u64,
     /// Fewer inputs than `stats::MIN_INPUTS_FOR_INTERVALS`, or fewer than 5
     /// factors correlated: the τ values and their intervals mean little.
     #[serde(default)]

@@ -452,11 +452,16 @@ fn improve_scores_each_condition_and_its_tau_with_calls_per_input_exact() {
     let again: serde_json::Value = serde_json::from_str(&again).unwrap();
     check(&again);
     assert_eq!(again["improvement"]["calls"], 0);
+    assert_eq!(again["improvement"]["judge_calls"], 0);
+    assert_eq!(r["improvement"]["judge_calls"], 24);
     assert_eq!(again["improvement"]["cache_hits"], (6 * INPUTS) as u64);
     // The text output says how few the numbers are.
     let (code, text, err) = cli(&s, "improve", &["--inputs", &inputs]);
     assert_eq!(code, 0, "{err}");
     assert!(text.contains("Too few to mean much"), "{text}");
+    if std::env::var("SHOW").is_ok() {
+        eprintln!("{text}");
+    }
 }
 
 #[test]

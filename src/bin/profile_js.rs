@@ -54,10 +54,10 @@ export interface Report {
   /** Feedback-driven improvement (`profile improve`): each condition's τ with people and with the evaluator, and every input's texts. */
   improvement?: ImprovementSection;
 }
-/** A feedback-driven improvement experiment. `questions_per_input`: first responses, feedback and improved responses per input planned (6 when all went well); `calls`: what this run sent (0 when all was cached). `too_few`: fewer than 10 inputs or fewer than 5 factors correlated, the τ mean little. */
+/** A feedback-driven improvement experiment. `questions_per_input`: first responses, feedback and improved responses per input planned (6 when all went well); `calls`: what this run sent (0 when all was cached); `judge_calls`: the evaluator's calls judging the pairs in this run. `too_few`: fewer than 10 inputs or fewer than 5 factors correlated, the τ mean little. */
 export interface ImprovementSection {
   writer: string; evaluator: string; inputs_planned: number; inputs: number;
-  questions_per_input: number | null; calls: number; cache_hits: number; failed: number; too_few: boolean;
+  questions_per_input: number | null; calls: number; cache_hits: number; failed: number; judge_calls: number; too_few: boolean;
   conditions: ImprovementCondition[]; items: ImprovementItem[];
 }
 /** One condition (`feedback`: from both first responses and the evaluator's feedback; `both`: from both, no feedback; `single`: each alone, no feedback) as an agent in the improvement setting, with Kendall τ_b against people and the evaluator and their 95% paired cluster-bootstrap intervals. */

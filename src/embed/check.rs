@@ -814,7 +814,7 @@ mod tests {
                    "evaluator_alignment": alignment})
         };
         v["improvement"] = json!({"writer": "m", "evaluator": "m (judge)", "inputs_planned": 2,
-            "inputs": 2, "questions_per_input": 6.0, "calls": 12, "cache_hits": 0, "failed": 0,
+            "inputs": 2, "questions_per_input": 6.0, "calls": 12, "cache_hits": 0, "failed": 0, "judge_calls": 4,
             "too_few": true, "conditions": [cond("feedback"), cond("both")],
             "items": [{"line": 1, "responses": ["a", "b"], "better": "tie", "justification": "…",
                        "improved_both": "c", "improved_single": ["d", null]}]});
