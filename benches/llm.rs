@@ -218,6 +218,16 @@ fn fabricate(q: &Question, ds: &Dataset, answers: &Answers) -> Answer {
                 .map(|k| format!("Response for score {k}."))
                 .collect(),
         },
+        Question::Improve(q) => Answer::Generations {
+            generations: match q.step {
+                profile::llm::question::ImproveStep::Draft => {
+                    vec!["A first response.".into(), "Another response.".into()]
+                }
+                profile::llm::question::ImproveStep::Revise { .. } => {
+                    vec!["An improved response.".into()]
+                }
+            },
+        },
     }
 }
 

@@ -1101,14 +1101,14 @@ impl Improvement {
                     out.conditions.push(c);
                 }
             };
-            for k in 0..2 {
-                push(i.with_feedback, d[k], Condition::Feedback);
+            for &initial in &d {
+                push(i.with_feedback, initial, Condition::Feedback);
             }
-            for k in 0..2 {
-                push(i.from_both, d[k], Condition::Both);
+            for &initial in &d {
+                push(i.from_both, initial, Condition::Both);
             }
-            for k in 0..2 {
-                push(i.from_single[k], d[k], Condition::Single);
+            for (&improved, &initial) in i.from_single.iter().zip(&d) {
+                push(improved, initial, Condition::Single);
             }
         }
         out.dataset.n_clusters = out.source_clusters.len() as u32;
