@@ -591,6 +591,7 @@ pub fn score_report_with(
         factor_scores,
         run: None,
         joint,
+        guidance: None,
     };
     Report {
         schema: SCHEMA.into(),
@@ -618,6 +619,8 @@ pub fn score_report_with(
         alignments: Vec::new(),
         llm: llm.and_then(|l| l.run.clone()),
         groups: None,
+        guidance: None,
+        improvement: None,
     }
 }
 

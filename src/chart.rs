@@ -725,6 +725,7 @@ mod tests {
             factor_scores,
             run: None,
             joint: None,
+            guidance: None,
         }
     }
 

@@ -647,6 +647,19 @@ cached and a new run will reuse them"
                 planned,
                 record,
             } => self.add_writer(data.dataset.clone(), generated, values, planned, record),
+            Outcome::Guide(_) => {
+                return FromWorker::LlmFailed {
+                    message: "guided judging is not offered in the app yet; run `profile guide`"
+                        .into(),
+                }
+            }
+            Outcome::Improve(_) => {
+                return FromWorker::LlmFailed {
+                    message: "feedback-driven improvement is not offered in the app yet; run \
+`profile improve`"
+                        .into(),
+                }
+            }
         }
         self.use_sample(data);
         match self.report(&req.score) {

@@ -233,7 +233,11 @@ fn gaps_sentence(
         .iter()
         .filter_map(|(id, e)| {
             let m = e.score?;
-            let h = human.factor_scores.get(id)?.score?;
+            // An agent run on a sample is compared with people on its pairs.
+            let h = match alignment.and_then(|a| a.reference_scores.as_ref()) {
+                Some(r) => (*r.get(id)?)?,
+                None => human.factor_scores.get(id)?.score?,
+            };
             let ci = diffs.get(id)?.ci95?;
             ((m - h).abs() >= GAP && side(ci) != 0).then_some((id.as_str(), m, h, ci))
         })
@@ -526,6 +530,7 @@ mod tests {
             factor_scores,
             run: None,
             joint: None,
+            guidance: None,
         }
     }
 
@@ -563,6 +568,8 @@ mod tests {
             alignments: Vec::new(),
             llm: None,
             groups: None,
+            guidance: None,
+            improvement: None,
         }
     }
 
@@ -643,6 +650,30 @@ mod tests {
     }
 
     /// Each gap-sentence rule against numbers that must produce it and numbers that must not.
+    #[test]
+    fn a_judge_on_a_sample_is_compared_with_the_human_scores_on_its_pairs() {
+        // The human agent covers all pairs (length +0.05); the judge ran on a
+        // sample where people's length score is +0.50: its gap is +0.11,
+        // not +0.56, and the sentence must quote the sample's +0.50.
+        let judge = agent("m", Setting::Evaluation, &[("length", 0.61)]);
+        let mut r = report(vec![agent("human", Setting::Human, &HUMAN), judge]);
+        align(&mut r, 1, &[]);
+        let a = &mut r.alignments[0];
+        a.reference_scores = Some([("length".to_owned(), Some(0.50))].into());
+        a.score_differences.insert(
+            "length".into(),
+            ScoreDifference {
+                estimate: 0.11,
+                ci95: Some([0.02, 0.20]),
+            },
+        );
+        let s = summarize(&r);
+        assert!(s[0].contains("shows no clear gap"), "{s:?}");
+        r.alignments[0].reference_scores = Some([("length".to_owned(), Some(0.20))].into());
+        let s = summarize(&r);
+        assert!(s[0].contains("(+0.61 vs +0.20;"), "{s:?}");
+    }
+
     #[test]
     fn gap_sentences_by_the_numbers() {
         // (model score, human score, 95% CI of model − human or none) → a fragment, or the no-gap sentence.

@@ -28,7 +28,8 @@ use super::extract::ExtractOptions;
 use super::prompts;
 use super::provider::{estimate_prompt_tokens, CallError, Completion, ModelConfig};
 use super::question::{
-    Answer, Answers, FactorQuestion, GenerateQuestion, JudgeQuestion, Plan, Question,
+    Answer, Answers, FactorQuestion, GenerateQuestion, ImproveQuestion, ImproveStep, JudgeQuestion,
+    Plan, Question,
 };
 use super::schedule::RetryPolicy;
 use super::Prompt;
@@ -420,6 +421,21 @@ pub fn describe(q: &Question, ds: &Dataset, places: &Places) -> String {
             Some(t) => format!("responses for {}", text(t)),
             None => "responses for an empty input".into(),
         },
+        Question::Improve(ImproveQuestion {
+            input,
+            source,
+            step,
+            ..
+        }) => {
+            let what = match step {
+                ImproveStep::Draft => "two first responses",
+                ImproveStep::Revise { .. } => "an improved response",
+            };
+            match input.or(source) {
+                Some(t) => format!("{what} for {}", text(t)),
+                None => format!("{what} for an empty input"),
+            }
+        }
     }
 }
 
@@ -1020,6 +1036,11 @@ pub fn estimate(
                 10.0 + 15.0 * parts.to_vec().len() as f64
             }
             Question::Factor(FactorQuestion::FluencyCoherence { .. }) => 3.0,
+            Question::Improve(ImproveQuestion {
+                step: ImproveStep::Draft,
+                ..
+            }) => 500.0,
+            Question::Improve(_) => 250.0,
             _ => 40.0,
         };
     }
