@@ -728,6 +728,41 @@ impl Estimate {
 /// they are). Replies: facts ≈ the text's length; a judgement ≈ 15 tokens per
 /// part asked; bare yes/no words ≈ 3 tokens; fact checks ≈ 8 tokens per fact
 /// entry plus 4 per answer in it, with a fact ≈ 12 tokens of its text.
+/// The answers of `plan` that `cache` holds, without a call (first-stage
+/// answers first, so that second-stage questions are known), and how many
+/// questions it lacks: what a finished run left, replayed (a failed item is
+/// never cached, so it stays unanswered, as in the run).
+pub fn cached_answers(
+    plan: &Plan,
+    ds: &Dataset,
+    opts: ExtractOptions,
+    cfg: &ModelConfig,
+    cache: &dyn AnswerCache,
+) -> (Answers, u64) {
+    let mut answers = Answers::default();
+    let mut lacking = 0;
+    for q in &plan.first {
+        let Some(p) = prompt(q, ds, &answers, opts) else {
+            continue;
+        };
+        match cache.answer(&question_key(cfg, q, &p, ds, &Answers::default())) {
+            Some(a) => answers.insert(*q, a),
+            None => lacking += 1,
+        }
+    }
+    let first = answers.clone();
+    for q in &plan.second {
+        let Some(p) = prompt(q, ds, &first, opts) else {
+            continue;
+        };
+        match cache.answer(&question_key(cfg, q, &p, ds, &first)) {
+            Some(a) => answers.insert(*q, a),
+            None => lacking += 1,
+        }
+    }
+    (answers, lacking)
+}
+
 pub fn estimate(
     plan: &Plan,
     ds: &Dataset,
