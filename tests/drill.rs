@@ -188,3 +188,75 @@ fn evidence_highlights_the_novel_words_the_score_counts() {
     }
     assert!(drill::evidence(&ds, ds.pairs.len(), Factor::Length, None, &mut rules).is_none());
 }
+
+#[test]
+fn worker_pages_equal_the_report_counts_and_never_carry_texts() {
+    use profile::protocol::{DrillRequest, FromWorker, ScoreRequest, Session};
+    let path = format!(
+        "{}/../shared/data/summeval/summeval.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let mut loader = profile::data::Loader::new(FormatOptions::default());
+    loader.push(&bytes);
+    let mut s = Session::new();
+    let score = ScoreRequest {
+        factors: Some(vec![Factor::Length]),
+        bootstrap: BootstrapConfig {
+            resamples: 0,
+            ..BootstrapConfig::default()
+        },
+        ..ScoreRequest::default()
+    };
+    let FromWorker::Loaded { report, .. } = s.finish_load(
+        "summeval.jsonl".into(),
+        loader,
+        Default::default(),
+        &score,
+        || 0.0,
+    ) else {
+        panic!("not loaded")
+    };
+    let entry = &report.agents[0].factor_scores["length"];
+    let mut page = |agent: &str, filter: &str, offset, count| {
+        s.drill_page(DrillRequest {
+            factor: Some("length".into()),
+            agent: agent.into(),
+            filter: filter.into(),
+            offset,
+            count,
+        })
+    };
+    let FromWorker::DrillPage {
+        matching,
+        pairs,
+        counts,
+        rows,
+        ..
+    } = page("human", "discordant", 5000, 10_000)
+    else {
+        panic!("no page")
+    };
+    assert_eq!(matching, entry.discordant);
+    assert_eq!(pairs, entry.n_pairs);
+    assert_eq!(counts[1], ("discordant".to_owned(), entry.discordant));
+    assert_eq!(counts[0], ("concordant".to_owned(), entry.concordant));
+    // A page is capped and starts at the offset.
+    assert_eq!(rows.len() as u64, entry.discordant - 5000);
+    assert!(rows.len() as u64 <= profile::protocol::MAX_DRILL_PAGE);
+    assert!(rows.iter().all(|r| r.kind == "discordant"));
+    // An agent this session did not run is an error, not an empty list.
+    assert!(matches!(
+        page("gpt (judge)", "discordant", 0, 10),
+        FromWorker::DrillFailed { .. }
+    ));
+    // The evidence of a listed pair.
+    let FromWorker::Evidence { evidence, note, .. } =
+        s.evidence(Some("length"), "human", rows[0].pair)
+    else {
+        panic!("no evidence")
+    };
+    let e = evidence.unwrap();
+    assert_eq!(e.a.value, rows[0].value_a);
+    assert!(note.unwrap().contains("not available"));
+}

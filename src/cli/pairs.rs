@@ -124,7 +124,7 @@ pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
                 if role == "judge" { "judge" } else { "generate" }
             )));
         };
-        let mut session = LlmSession::open(&f, &provider)?;
+        let session = LlmSession::open(&f, &provider)?;
         if let Some(a) = agent.strip_suffix(&format!(" ({role})")) {
             if a != session.mc.model {
                 return Err(usage_error(format!(

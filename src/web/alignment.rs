@@ -14,6 +14,9 @@ use crate::report::{Agent, Alignment, Report};
 #[derive(Properties, PartialEq)]
 pub struct AlignmentProps {
     pub report: Rc<Report>,
+    /// Open the pairs behind a number: (factor, agent, kind).
+    #[prop_or_default]
+    pub on_drill: Callback<(Option<String>, String, String)>,
 }
 
 use crate::chart::fmt_score_opt;
@@ -41,7 +44,11 @@ fn with_ci(x: Option<f64>, ci: Option<[f64; 2]>, p: Option<f64>) -> String {
     s
 }
 
-fn row(a: &Agent, al: Option<&Alignment>) -> Html {
+fn row(
+    a: &Agent,
+    al: Option<&Alignment>,
+    on_drill: &Callback<(Option<String>, String, String)>,
+) -> Html {
     let run = a.run.as_ref();
     let judge = a.setting == crate::stats::Setting::Evaluation;
     let both = judge && run.is_some_and(|r| r.both_orders);
@@ -61,7 +68,14 @@ fn row(a: &Agent, al: Option<&Alignment>) -> Html {
             <td class="num">{with_ci(al.and_then(|x| x.spearman_rho), al.and_then(|x| x.spearman_rho_ci95), al.and_then(|x| x.spearman_rho_p))}</td>
             <td class="num">{with_ci(al.and_then(|x| x.pearson_r), al.and_then(|x| x.pearson_r_ci95), al.and_then(|x| x.pearson_r_p))}</td>
             <td class="num">{al.map_or(0, |x| x.n_factors)}</td>
-            <td class="num agreement" title={agreement_title(run)}>{ if judge { pct(run.and_then(|r| r.agreement_order_averaged.or(r.agreement))) } else { "—".into() } }</td>
+            <td class="num agreement" title={agreement_title(run)}>{ if judge { pct(run.and_then(|r| r.agreement_order_averaged.or(r.agreement))) } else { "—".into() } }
+                if judge {
+                    <button type="button" class="drill-link small" data-drill="disagrees" onclick={{
+                        let (cb, name) = (on_drill.clone(), a.name.clone());
+                        Callback::from(move |_: MouseEvent| cb.emit((None, name.clone(), "disagrees".to_owned())))
+                    }}>{" disagreements"}</button>
+                }
+            </td>
             <td class="num strict">{ if both { pct(run.and_then(|r| r.agreement)) } else { "—".into() } }</td>
             <td class="num ties">{ if judge { pct(run.and_then(|r| r.tie_rate)) } else { "—".into() } }</td>
             <td class="num flips">{ if both { pct(run.and_then(|r| r.flipped_share)) } else { "—".into() } }</td>
@@ -145,7 +159,7 @@ pub fn alignment_panel(p: &AlignmentProps) -> Html {
                         <th scope="col">{"covered"}</th><th scope="col">{"failed"}</th>
                     </tr></thead>
                     <tbody>
-                        { for models.iter().map(|a| row(a, r.alignments.iter().find(|al| al.agent == a.name))) }
+                        { for models.iter().map(|a| row(a, r.alignments.iter().find(|al| al.agent == a.name), &p.on_drill)) }
                     </tbody>
                 </table>
             </div>
