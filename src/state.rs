@@ -595,4 +595,50 @@ mod tests {
         let cleared = done.reduce(Action::LlmCleared);
         assert!(!cleared.llm.has_values && cleared.llm.info.is_none());
     }
+
+    #[test]
+    fn drill_pages_fill_the_open_list_only() {
+        use crate::protocol::{DrillRequest, DrillRow};
+        let s = State::new(ViewState::default()).reduce(Action::OpenDrill {
+            factor: Some("length".into()),
+            agent: "human".into(),
+            filter: "discordant".into(),
+        });
+        let page = |filter: &str, offset| {
+            Action::Worker(Box::new(FromWorker::DrillPage {
+                request: DrillRequest {
+                    factor: Some("length".into()),
+                    agent: "human".into(),
+                    filter: filter.into(),
+                    offset,
+                    count: 2,
+                },
+                matching: 7,
+                pairs: 9,
+                counts: vec![("discordant".into(), 7)],
+                rows: (0..2)
+                    .map(|i| DrillRow {
+                        pair: 10 + i,
+                        line: 1,
+                        kind: filter.into(),
+                        label: 1,
+                        agent: Some(1),
+                        value_a: Some(1.0),
+                        value_b: Some(2.0),
+                    })
+                    .collect(),
+            }))
+        };
+        // A page of another list (a stale answer) changes nothing.
+        let stale = s.reduce(page("concordant", 0));
+        assert_eq!(stale.drill, s.drill);
+        let s = s.reduce(page("discordant", 4));
+        let d = s.drill.as_ref().unwrap();
+        assert_eq!(d.matching, Some(7));
+        assert_eq!(d.rows.keys().copied().collect::<Vec<_>>(), [4, 5]);
+        assert_eq!(d.rows[&5].pair, 11);
+        let s = s.reduce(Action::SelectPair(11));
+        assert_eq!(s.drill.as_ref().unwrap().selected, Some(11));
+        assert_eq!(s.reduce(Action::CloseDrill).drill, None);
+    }
 }

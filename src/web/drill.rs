@@ -15,9 +15,10 @@ use crate::protocol::{DrillRequest, DrillRow, ToWorker};
 use crate::report::Report;
 use crate::state::{Action, DrillUi, EvidenceView};
 
-/// Row height in px (fixed: the list positions rows by index).
+/// Row height in px (fixed: the list positions rows by index; `.drill-row`
+/// in style.css).
 const ROW_H: f64 = 30.0;
-/// The list's visible height in px.
+/// The list's visible height in px (`.drill-list` in style.css).
 const VIEW_H: f64 = 420.0;
 /// Rows rendered beyond the visible ones on each side.
 const OVERSCAN: u64 = 6;
@@ -218,10 +219,30 @@ fn drill_list(p: &ListProps) -> Html {
             top.set(f64::from(el.scroll_top()));
         })
     };
+    // The page's CSP forbids style attributes: the spacer's height and the
+    // window's offset are set through the CSSOM after each render.
+    let spacer = use_node_ref();
+    let window = use_node_ref();
+    {
+        let (spacer, window) = (spacer.clone(), window.clone());
+        use_effect_with((n, first), move |&(n, first)| {
+            let set = |r: &NodeRef, k: &str, v: String| {
+                if let Some(el) = r.cast::<web_sys::HtmlElement>() {
+                    let _ = el.style().set_property(k, &v);
+                }
+            };
+            set(&spacer, "height", format!("{}px", n as f64 * ROW_H));
+            set(
+                &window,
+                "transform",
+                format!("translateY({}px)", first as f64 * ROW_H),
+            );
+        });
+    }
     let row = |i: u64, r: Option<&DrillRow>| {
-        let style = format!("top:{}px;height:{ROW_H}px", i as f64 * ROW_H);
+        let index = i.to_string();
         match r {
-            None => html! { <div class="drill-row pending" {style}>{"…"}</div> },
+            None => html! { <div class="drill-row pending" data-index={index}>{"…"}</div> },
             Some(r) => {
                 let pair = r.pair;
                 let (dispatch, send) = (p.dispatch.clone(), p.send.clone());
@@ -241,7 +262,7 @@ fn drill_list(p: &ListProps) -> Html {
                     String::new()
                 };
                 html! {
-                    <button type="button" class={classes!("drill-row", selected.then_some("selected"))} {style} data-pair={pair.to_string()} {onclick}>
+                    <button type="button" class={classes!("drill-row", selected.then_some("selected"))} data-index={index} data-pair={pair.to_string()} {onclick}>
                         <span class={classes!("tag", r.kind.clone())}>{kind_label(&r.kind).to_owned()}</span>
                         {format!(" pair {} (line {}) · people: {} · {}: {}{values}", pair, r.line, side(Some(r.label)), if d.agent == "human" { "label" } else { "agent" }, side(r.agent))}
                     </button>
@@ -250,9 +271,11 @@ fn drill_list(p: &ListProps) -> Html {
         }
     };
     html! {
-        <div class="drill-list" id="drill-list" style={format!("height:{VIEW_H}px")} {onscroll} role="list">
-            <div class="drill-spacer" style={format!("height:{}px", n as f64 * ROW_H)}>
-                { for (first..last).map(|i| row(i, d.rows.get(&i))) }
+        <div class="drill-list" id="drill-list" {onscroll} role="list">
+            <div class="drill-spacer" ref={spacer}>
+                <div class="drill-window" ref={window}>
+                    { for (first..last).map(|i| row(i, d.rows.get(&i))) }
+                </div>
             </div>
         </div>
     }
