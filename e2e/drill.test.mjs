@@ -56,7 +56,7 @@ test('the discordant pairs of length on SummEval: counts as in the table, a virt
   const first = await page.$$eval('#drill-list button.drill-row[data-pair]', (rs) => rs.slice(0, 5).map((r) => r.textContent));
   for (const t of first) {
     assert.match(t, /^discordant pair \d+/);
-    const m = t.match(/people: (A|B) .* A (\d+) vs B (\d+)/);
+    const m = t.match(/people: (A|B) · A (\d+) vs B (\d+)/);
     assert.ok(m, t);
     const [a, b] = [Number(m[2]), Number(m[3])];
     assert.ok(m[1] === 'A' ? a < b : b < a, `discordant: ${t}`);
@@ -68,7 +68,7 @@ test('the discordant pairs of length on SummEval: counts as in the table, a virt
   assert.ok(marks.length > 0, 'novel words highlighted');
   assert.ok(marks.every((m) => m.trim() === m && m.length > 0 && !m.includes(' ')), JSON.stringify(marks));
   const sideA = await page.textContent('#drill-evidence .response[data-side="A"] p.small');
-  const nA = Number(sideA.match(/novel words: (\d+)/)[1]);
+  const nA = Number(sideA.match(/(\d+) distinct novel stems/)[1]);
   assert.ok(nA > 0);
   assert.equal(await page.$$eval('#drill-evidence .response.preferred', (x) => x.length), 1);
   assert.match(await page.textContent('#drill-evidence'), /no model answers for this data in this page: atomic facts, fact-check verdicts and response-level judgements are not available/);

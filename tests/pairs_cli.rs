@@ -197,7 +197,6 @@ fn pairs_of_a_judge_come_from_its_cached_run() {
     assert_eq!(report["agents"][1]["name"], "mock (judge)");
     // Now the pairs, with the judge's counts; the mock is stopped, so no call can be made.
     drop(mock);
-    let mut a = a;
     a.extend(["--json".into(), "--limit".into(), "0".into()]);
     let (code, out, err) = run(a.clone());
     assert_eq!(code, 0, "{err}");

@@ -221,10 +221,11 @@ fn drill_list(p: &ListProps) -> Html {
     };
     // The page's CSP forbids style attributes: the spacer's height and the
     // window's offset are set through the CSSOM after each render.
+    let list = use_node_ref();
     let spacer = use_node_ref();
     let window = use_node_ref();
     {
-        let (spacer, window) = (spacer.clone(), window.clone());
+        let (list, spacer, window) = (list.clone(), spacer.clone(), window.clone());
         use_effect_with((n, first), move |&(n, first)| {
             let set = |r: &NodeRef, k: &str, v: String| {
                 if let Some(el) = r.cast::<web_sys::HtmlElement>() {
@@ -232,6 +233,12 @@ fn drill_list(p: &ListProps) -> Html {
                 }
             };
             set(&spacer, "height", format!("{}px", n as f64 * ROW_H));
+            // A short list takes only its rows' height.
+            set(
+                &list,
+                "height",
+                format!("{}px", (n as f64 * ROW_H).clamp(ROW_H, VIEW_H) + 2.0),
+            );
             set(
                 &window,
                 "transform",
@@ -264,14 +271,14 @@ fn drill_list(p: &ListProps) -> Html {
                 html! {
                     <button type="button" class={classes!("drill-row", selected.then_some("selected"))} data-index={index} data-pair={pair.to_string()} {onclick}>
                         <span class={classes!("tag", r.kind.clone())}>{kind_label(&r.kind).to_owned()}</span>
-                        {format!(" pair {} (line {}) · people: {} · {}: {}{values}", pair, r.line, side(Some(r.label)), if d.agent == "human" { "label" } else { "agent" }, side(r.agent))}
+                        {format!(" pair {} · people: {}{}{values} · line {}", pair, side(Some(r.label)), if d.agent == "human" { String::new() } else { format!(" · agent: {}", side(r.agent)) }, r.line)}
                     </button>
                 }
             }
         }
     };
     html! {
-        <div class="drill-list" id="drill-list" {onscroll} role="list">
+        <div class="drill-list" id="drill-list" ref={list} {onscroll} role="list">
             <div class="drill-spacer" ref={spacer}>
                 <div class="drill-window" ref={window}>
                     { for (first..last).map(|i| row(i, d.rows.get(&i))) }
@@ -329,7 +336,7 @@ fn evidence_panel(p: &EvidenceProps) -> Html {
         html! {
             <div class={classes!("response", preferred.then_some("preferred"))} data-side={name.to_owned()}>
                 <h3>{format!("Response {name}")}{ if preferred { " — preferred by people" } else { "" } }</h3>
-                <p class="small">{format!("{factor}: {} · novel words: {} (highlighted)", value(r.value), r.novel_count)}</p>
+                <p class="small">{format!("{factor}: {} · {} distinct novel stems (their words highlighted)", value(r.value), r.novel_count)}</p>
                 <p class="text">{ highlighted(&r.text, &r.novel) }</p>
                 if let Some(facts) = &r.facts {
                     <details class="facts"><summary>{format!("{} atomic facts (model)", facts.len())}</summary>
