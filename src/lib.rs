@@ -33,6 +33,7 @@ pub mod agents;
 pub mod analysis;
 pub mod chart;
 pub mod data;
+pub mod drill;
 pub mod embed;
 pub mod factors;
 pub mod guide;

@@ -143,6 +143,37 @@ impl ModelAgent {
     }
 }
 
+/// A page of a drill-down list: the pairs behind a factor score of an
+/// agent (`factor` given), or a judge's verdicts against the labels
+/// (`factor` = `None`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DrillRequest {
+    pub factor: Option<String>,
+    /// `human` or a model agent's name (`MODEL (judge)`, `MODEL (writer)`).
+    pub agent: String,
+    /// A [`PairKind`](crate::drill::PairKind) id, or for a judge's verdicts
+    /// `disagrees`, `agrees`, `no_verdict`; `all`: every pair.
+    pub filter: String,
+    pub offset: u64,
+    pub count: u64,
+}
+
+/// One row of a drill-down page (no text: the list never carries texts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DrillRow {
+    pub pair: u32,
+    pub line: u64,
+    /// The pair kind id, or the verdict's standing (`disagrees`, …).
+    pub kind: String,
+    pub label: i8,
+    pub agent: Option<i8>,
+    pub value_a: Option<f64>,
+    pub value_b: Option<f64>,
+}
+
+/// The largest page the worker sends.
+pub const MAX_DRILL_PAGE: u64 = 500;
+
 /// UI → worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -183,6 +214,14 @@ pub enum ToWorker {
     ImportAnnotations {
         text: String,
         score: ScoreRequest,
+    },
+    /// A page of a drill-down list.
+    Drill(DrillRequest),
+    /// One pair's texts and evidence.
+    Evidence {
+        factor: Option<String>,
+        agent: String,
+        pair: u32,
     },
 }
 
@@ -253,6 +292,26 @@ pub enum FromWorker {
         /// The report rescored with imported annotations.
         report: Option<Report>,
     },
+    /// A page of a drill-down list: `matching` rows pass the filter, out of
+    /// `pairs`; `counts` per filter value (the kinds, or the verdicts).
+    DrillPage {
+        request: DrillRequest,
+        matching: u64,
+        pairs: u64,
+        counts: Vec<(String, u64)>,
+        rows: Vec<DrillRow>,
+    },
+    /// One pair's evidence; `note` says what is not available.
+    Evidence {
+        agent: String,
+        evidence: Option<Box<crate::drill::PairEvidence>>,
+        /// The agent's verdict on the pair, for a judge.
+        verdict: Option<i8>,
+        note: Option<String>,
+    },
+    /// A drill-down request that cannot be answered (no such agent, a
+    /// factor without values).
+    DrillFailed { message: String },
 }
 
 impl ToWorker {
@@ -345,6 +404,9 @@ pub struct Session {
     sample: Option<RunData>,
     /// Judges and writers run on this dataset, in run order.
     models: Vec<ModelAgent>,
+    /// The last drill-down list, kept for its next pages.
+    drill: Option<(String, String, std::rc::Rc<Vec<DrillRow>>)>,
+    drill_rules: crate::factors::rules::RuleExtractor,
 }
 
 /// The pairs a run covers: the loaded dataset, or a sample of its inputs.
@@ -397,6 +459,7 @@ impl Session {
         };
         let report = crate::analysis::score_report(&ds, &resolve(score, &ds), &info);
         let diagnostics = ds.diagnostics.clone();
+        self.drill = None;
         self.dataset = Some(std::rc::Rc::new(ds));
         self.info = info;
         self.llm = Default::default();
@@ -483,6 +546,7 @@ impl Session {
     }
 
     fn add_model(&mut self, m: ModelAgent) {
+        self.drill = None;
         let name = m.name();
         match self.models.iter_mut().find(|x| x.name() == name) {
             Some(slot) => *slot = m,
@@ -531,6 +595,7 @@ impl Session {
     /// Makes the pairs of a run (a sample of the loaded dataset, or all) the
     /// ones reports cover.
     pub fn use_sample(&mut self, d: RunData) {
+        self.drill = None;
         self.sample = d.sample.is_some().then_some(d);
     }
 
@@ -634,6 +699,7 @@ cached and a new run will reuse them"
         };
         match outcome {
             Outcome::Extract(values) => {
+                self.drill = None;
                 self.llm.answers = values.answers;
                 self.llm.options = values.options;
                 self.llm.run = values.run;
@@ -677,6 +743,7 @@ cached and a new run will reuse them"
     pub fn import_annotations(&mut self, text: &str, score: &ScoreRequest) -> FromWorker {
         let (a, problems) = crate::llm::annotations::Annotations::parse_jsonl(text);
         let added = a.len() as u64;
+        self.drill = None;
         self.llm.imported = a;
         FromWorker::Imported {
             what: "annotations".into(),
@@ -688,6 +755,7 @@ cached and a new run will reuse them"
 
     /// Forgets LLM answers and annotations (the cache keeps the answers).
     pub fn clear_llm(&mut self, score: &ScoreRequest) -> FromWorker {
+        self.drill = None;
         self.llm = Default::default();
         self.sample = None;
         self.models.clear();
@@ -1085,5 +1153,197 @@ mod session_tests {
             key: Secret("sk-secret".into()),
         };
         assert!(!format!("{msg:?}").contains("sk-secret"));
+    }
+}
+
+impl Session {
+    /// The pairs an agent's scores are counted on, its preferences (`None`:
+    /// the labels), its setting and LLM values.
+    #[allow(clippy::type_complexity)]
+    fn drill_agent(
+        &self,
+        agent: &str,
+    ) -> Result<
+        (
+            &crate::data::Dataset,
+            Option<&[Option<crate::data::Preference>]>,
+            crate::stats::Setting,
+            Option<&crate::analysis::LlmValues>,
+        ),
+        String,
+    > {
+        use crate::stats::Setting;
+        if agent == "human" {
+            let full = self.dataset.as_deref().ok_or("no dataset is loaded")?;
+            let ds = self.sample.as_ref().map_or(full, |s| &*s.dataset);
+            return Ok((ds, None, Setting::Human, self.llm_values()));
+        }
+        match self.models.iter().find(|m| m.name() == agent) {
+            Some(ModelAgent::Judge {
+                dataset, outcome, ..
+            }) => Ok((
+                dataset,
+                Some(&outcome.preferences),
+                Setting::Evaluation,
+                self.llm_values(),
+            )),
+            Some(ModelAgent::Writer {
+                generated, values, ..
+            }) => Ok((
+                &generated.dataset,
+                None,
+                Setting::Generation,
+                values.as_deref(),
+            )),
+            None => Err(format!(
+                "no agent `{agent}` in this session: its pairs are listed for runs made in this \
+                 page (a report's agents from elsewhere carry no per-pair verdicts)"
+            )),
+        }
+    }
+
+    /// Every row of a drill-down list (kept for the next pages).
+    fn drill_rows(
+        &mut self,
+        factor: Option<&str>,
+        agent: &str,
+    ) -> Result<std::rc::Rc<Vec<DrillRow>>, String> {
+        let key = factor.unwrap_or("").to_owned();
+        if let Some((f, a, rows)) = &self.drill {
+            if *f == key && a == agent {
+                return Ok(rows.clone());
+            }
+        }
+        let mut rules = std::mem::take(&mut self.drill_rules);
+        let rows = self.compute_drill_rows(factor, agent, &mut rules);
+        self.drill_rules = rules;
+        let rows = std::rc::Rc::new(rows?);
+        self.drill = Some((key, agent.to_owned(), rows.clone()));
+        Ok(rows)
+    }
+
+    fn compute_drill_rows(
+        &self,
+        factor: Option<&str>,
+        agent: &str,
+        rules: &mut crate::factors::rules::RuleExtractor,
+    ) -> Result<Vec<DrillRow>, String> {
+        let (ds, prefs, setting, llm) = self.drill_agent(agent)?;
+        Ok(match factor {
+            None => {
+                let prefs = prefs.ok_or("only a judge has verdicts to set against the labels")?;
+                crate::drill::agreement(ds, prefs)
+                    .into_iter()
+                    .map(|r| DrillRow {
+                        pair: r.pair,
+                        line: r.line,
+                        kind: serde_json::to_value(r.stands)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                        label: r.label,
+                        agent: r.verdict,
+                        value_a: None,
+                        value_b: None,
+                    })
+                    .collect()
+            }
+            Some(id) => {
+                let f = Factor::from_id(id).ok_or_else(|| format!("unknown factor `{id}`"))?;
+                let who = crate::drill::AgentPrefs { setting, prefs };
+                crate::drill::pairs(ds, f, who, llm, rules)?
+                    .into_iter()
+                    .map(|r| DrillRow {
+                        pair: r.pair,
+                        line: r.line,
+                        kind: r.kind.id().to_owned(),
+                        label: r.label,
+                        agent: r.agent,
+                        value_a: r.value_a,
+                        value_b: r.value_b,
+                    })
+                    .collect()
+            }
+        })
+    }
+
+    /// A page of a drill-down list (at most [`MAX_DRILL_PAGE`] rows).
+    pub fn drill_page(&mut self, req: DrillRequest) -> FromWorker {
+        let rows = match self.drill_rows(req.factor.as_deref(), &req.agent) {
+            Ok(r) => r,
+            Err(message) => return FromWorker::DrillFailed { message },
+        };
+        let order: &[&str] = if req.factor.is_some() {
+            &["concordant", "discordant", "tied", "dropped", "missing"]
+        } else {
+            &["disagrees", "agrees", "no_verdict"]
+        };
+        let counts = order
+            .iter()
+            .map(|k| {
+                (
+                    (*k).to_owned(),
+                    rows.iter().filter(|r| r.kind == *k).count() as u64,
+                )
+            })
+            .collect();
+        let keep = |r: &&DrillRow| req.filter == "all" || r.kind == req.filter;
+        let matching = rows.iter().filter(keep).count() as u64;
+        let page = rows
+            .iter()
+            .filter(keep)
+            .skip(req.offset as usize)
+            .take(req.count.min(MAX_DRILL_PAGE) as usize)
+            .cloned()
+            .collect();
+        FromWorker::DrillPage {
+            matching,
+            pairs: rows.len() as u64,
+            counts,
+            rows: page,
+            request: req,
+        }
+    }
+
+    /// One pair's texts and evidence for an agent's list.
+    pub fn evidence(&mut self, factor: Option<&str>, agent: &str, pair: u32) -> FromWorker {
+        let mut rules = std::mem::take(&mut self.drill_rules);
+        let out = self.compute_evidence(factor, agent, pair, &mut rules);
+        self.drill_rules = rules;
+        out.unwrap_or_else(|message| FromWorker::DrillFailed { message })
+    }
+
+    fn compute_evidence(
+        &self,
+        factor: Option<&str>,
+        agent: &str,
+        pair: u32,
+        rules: &mut crate::factors::rules::RuleExtractor,
+    ) -> Result<FromWorker, String> {
+        let (ds, prefs, _, llm) = self.drill_agent(agent)?;
+        let f = match factor {
+            Some(id) => Factor::from_id(id).ok_or_else(|| format!("unknown factor `{id}`"))?,
+            // A judge's verdicts: the novel words still show what is new.
+            None => Factor::NovelWordsCount,
+        };
+        let evidence = crate::drill::evidence(ds, pair as usize, f, llm, rules).map(Box::new);
+        let verdict = prefs
+            .and_then(|p| p.get(pair as usize).copied().flatten())
+            .map(|p| p.sign());
+        let mut notes = Vec::new();
+        if llm.is_none() {
+            notes.push("no model answers for this data in this page: atomic facts, fact-check verdicts and response-level judgements are not available (run the factor extraction in the Model panel, or import annotations)".to_owned());
+        } else {
+            notes.push("fact-check verdicts per fact and the raw replies are kept in this browser's answer cache (Model panel → export the cache); this view shows the extracted facts".to_owned());
+        }
+        if prefs.is_some() {
+            notes.push("the judge's raw replies are in this browser's answer cache (Model panel → export the cache)".to_owned());
+        }
+        Ok(FromWorker::Evidence {
+            agent: agent.to_owned(),
+            evidence,
+            verdict,
+            note: Some(notes.join("; ")),
+        })
     }
 }

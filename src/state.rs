@@ -41,6 +41,35 @@ pub struct State {
     pub llm: LlmUi,
     /// The last file the app was asked to save; a new `seq` is a new download.
     pub download: Option<Rc<Download>>,
+    /// The open drill-down list, if any.
+    pub drill: Option<DrillUi>,
+}
+
+/// The drill-down panel's part: which list is open, the rows received so
+/// far (by their position in the filtered list) and the pair shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrillUi {
+    /// `None`: a judge's verdicts against the labels.
+    pub factor: Option<String>,
+    pub agent: String,
+    pub filter: String,
+    /// Rows passing the filter (known after the first page).
+    pub matching: Option<u64>,
+    pub pairs: u64,
+    pub counts: Rc<Vec<(String, u64)>>,
+    pub rows: Rc<std::collections::BTreeMap<u64, crate::protocol::DrillRow>>,
+    pub selected: Option<u32>,
+    pub evidence: Option<Rc<EvidenceView>>,
+    pub error: Option<String>,
+}
+
+/// One pair's evidence as shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvidenceView {
+    pub agent: String,
+    pub evidence: Option<crate::drill::PairEvidence>,
+    pub verdict: Option<i8>,
+    pub note: Option<String>,
 }
 
 /// A file to save, left in the state by [`State::reduce`] for the app's
@@ -73,6 +102,15 @@ pub enum Action {
     LlmPaused(bool),
     /// The model values were removed from the report.
     LlmCleared,
+    /// Open a drill-down list (the app asks the worker for its first page).
+    OpenDrill {
+        factor: Option<String>,
+        agent: String,
+        filter: String,
+    },
+    CloseDrill,
+    /// A pair of the list was picked (the app asks for its evidence).
+    SelectPair(u32),
 }
 
 impl State {
@@ -88,6 +126,7 @@ impl State {
             notice: None,
             llm: LlmUi::default(),
             download: None,
+            drill: None,
         }
     }
 
@@ -132,6 +171,7 @@ impl State {
                 };
                 self.elapsed_ms = Some(elapsed_ms);
                 self.status = Status::Ready;
+                self.drill = None;
             }
             FromWorker::Scored { report } => {
                 self.report = Some(Rc::new(report));
@@ -171,6 +211,8 @@ impl State {
                 self.llm.paused = paused;
             }
             FromWorker::LlmFinished { report, warning } => {
+                // New values or agents: a list on show would be stale.
+                self.drill = None;
                 self.llm.running = false;
                 self.llm.paused = false;
                 self.llm.has_values = true;
@@ -215,6 +257,53 @@ impl State {
                 if let Some(r) = report {
                     self.llm.has_values = true;
                     self.report = Some(Rc::new(r));
+                }
+            }
+            FromWorker::DrillPage {
+                request,
+                matching,
+                pairs,
+                counts,
+                rows,
+            } => {
+                // A page of the list on show (else a stale answer).
+                if let Some(d) = self.drill.as_mut().filter(|d| {
+                    d.factor == request.factor
+                        && d.agent == request.agent
+                        && d.filter == request.filter
+                }) {
+                    d.matching = Some(matching);
+                    d.pairs = pairs;
+                    d.counts = Rc::new(counts);
+                    d.error = None;
+                    let map = Rc::make_mut(&mut d.rows);
+                    for (i, r) in rows.into_iter().enumerate() {
+                        map.insert(request.offset + i as u64, r);
+                    }
+                }
+            }
+            FromWorker::Evidence {
+                agent,
+                evidence,
+                verdict,
+                note,
+            } => {
+                if let Some(d) = self
+                    .drill
+                    .as_mut()
+                    .filter(|d| d.agent == agent && evidence.as_ref().map(|e| e.pair) == d.selected)
+                {
+                    d.evidence = Some(Rc::new(EvidenceView {
+                        agent,
+                        evidence: evidence.map(|e| *e),
+                        verdict,
+                        note,
+                    }));
+                }
+            }
+            FromWorker::DrillFailed { message } => {
+                if let Some(d) = self.drill.as_mut() {
+                    d.error = Some(message);
                 }
             }
         }
@@ -268,6 +357,31 @@ impl State {
                 s.llm = LlmUi {
                     running: s.llm.running,
                     ..LlmUi::default()
+                }
+            }
+            Action::OpenDrill {
+                factor,
+                agent,
+                filter,
+            } => {
+                s.drill = Some(DrillUi {
+                    factor,
+                    agent,
+                    filter,
+                    matching: None,
+                    pairs: 0,
+                    counts: Rc::default(),
+                    rows: Rc::default(),
+                    selected: None,
+                    evidence: None,
+                    error: None,
+                })
+            }
+            Action::CloseDrill => s.drill = None,
+            Action::SelectPair(p) => {
+                if let Some(d) = s.drill.as_mut() {
+                    d.selected = Some(p);
+                    d.evidence = None;
                 }
             }
         }
@@ -480,5 +594,51 @@ mod tests {
         assert_eq!(done.llm.info.as_deref(), Some("not saved"));
         let cleared = done.reduce(Action::LlmCleared);
         assert!(!cleared.llm.has_values && cleared.llm.info.is_none());
+    }
+
+    #[test]
+    fn drill_pages_fill_the_open_list_only() {
+        use crate::protocol::{DrillRequest, DrillRow};
+        let s = State::new(ViewState::default()).reduce(Action::OpenDrill {
+            factor: Some("length".into()),
+            agent: "human".into(),
+            filter: "discordant".into(),
+        });
+        let page = |filter: &str, offset| {
+            Action::Worker(Box::new(FromWorker::DrillPage {
+                request: DrillRequest {
+                    factor: Some("length".into()),
+                    agent: "human".into(),
+                    filter: filter.into(),
+                    offset,
+                    count: 2,
+                },
+                matching: 7,
+                pairs: 9,
+                counts: vec![("discordant".into(), 7)],
+                rows: (0..2)
+                    .map(|i| DrillRow {
+                        pair: 10 + i,
+                        line: 1,
+                        kind: filter.into(),
+                        label: 1,
+                        agent: Some(1),
+                        value_a: Some(1.0),
+                        value_b: Some(2.0),
+                    })
+                    .collect(),
+            }))
+        };
+        // A page of another list (a stale answer) changes nothing.
+        let stale = s.reduce(page("concordant", 0));
+        assert_eq!(stale.drill, s.drill);
+        let s = s.reduce(page("discordant", 4));
+        let d = s.drill.as_ref().unwrap();
+        assert_eq!(d.matching, Some(7));
+        assert_eq!(d.rows.keys().copied().collect::<Vec<_>>(), [4, 5]);
+        assert_eq!(d.rows[&5].pair, 11);
+        let s = s.reduce(Action::SelectPair(11));
+        assert_eq!(s.drill.as_ref().unwrap().selected, Some(11));
+        assert_eq!(s.reduce(Action::CloseDrill).drill, None);
     }
 }

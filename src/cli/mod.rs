@@ -9,6 +9,7 @@ mod flags;
 mod guide;
 mod improve;
 mod model_run;
+mod pairs;
 mod score;
 mod session;
 mod study;
@@ -21,6 +22,7 @@ use flags::*;
 use guide::*;
 use improve::*;
 use model_run::*;
+use pairs::*;
 use score::*;
 use session::*;
 use study::*;
@@ -88,6 +90,14 @@ USAGE:
                      [--out REQUESTS.jsonl]
   profile batch import RESULTS.jsonl... FILE --provider P --model M [the same
                      selection flags as the export] [--cache-dir DIR]
+  profile pairs FILE --factor F [--kind concordant|discordant|tied|dropped|missing]
+                     [--agent human|judge|writer] [--limit N] [--json] [score's data flags]
+                     [--provider P --model M [--single-order] [--cache-dir DIR]]
+                     the pairs behind a factor score, with both responses (novel words
+                     in «»); --limit N lists N of them (default 20, 0: all). A judge's or
+                     writer's pairs come from the answer cache of its run (same flags;
+                     a missing answer is an error, never a call); --kind disagrees|agrees|
+                     no_verdict --agent judge lists its verdicts against the labels
   profile align FILE.json [--permutations N] [--seed S] [--json]
   profile formats      list the dataset formats
   profile factors      list the factors and task presets
@@ -166,6 +176,7 @@ pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure>
         "guide" => cmd_guide(rest)?,
         "improve" => cmd_improve(rest)?,
         "align" => cmd_align(rest)?,
+        "pairs" => cmd_pairs(rest)?,
         "cache" => cmd_cache(rest)?,
         "batch" => cmd_batch(rest)?,
         "formats" => list_formats(),

@@ -136,6 +136,29 @@ pub fn app() -> Html {
         })
     };
 
+    let dispatch = {
+        let state = state.clone();
+        Callback::from(move |a: Action| state.dispatch(a))
+    };
+    let on_drill = {
+        let state = state.clone();
+        Callback::from(
+            move |(factor, agent, filter): (Option<String>, String, String)| {
+                state.dispatch(Action::OpenDrill {
+                    factor,
+                    agent,
+                    filter,
+                });
+                // Bring the list into view.
+                if let Some(el) = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.get_element_by_id("drill"))
+                {
+                    el.scroll_into_view();
+                }
+            },
+        )
+    };
     let loading = matches!(state.status, Status::Loading { .. });
     let report = state.report.clone();
     html! {
@@ -160,8 +183,11 @@ pub fn app() -> Html {
                 <Controls report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
                 <ChartView report={report.clone()} />
                 <SummaryText report={report.clone()} />
-                <AlignmentPanel report={report.clone()} />
-                <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
+                <AlignmentPanel report={report.clone()} on_drill={on_drill.clone()} />
+                <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} on_drill={on_drill.clone()} />
+                if let Some(d) = &state.drill {
+                    <super::drill::DrillPanel drill={d.clone()} report={report.clone()} dispatch={dispatch.clone()} send={worker.send.clone()} />
+                }
                 <GroupsPanel report={report.clone()} view={state.view.clone()} on_view={on_view} />
                 <ModelPanel report={report.clone()} llm={state.llm.clone()} score={score_request(&state.view)} on_action={on_model} />
                 <ExportPanel report={report.clone()} />
