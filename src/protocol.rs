@@ -1086,7 +1086,7 @@ mod session_tests {
         answer: &dyn Fn(&str, &str) -> String,
         calls: &std::cell::Cell<u64>,
     ) -> FromWorker {
-        use crate::llm::engine::{Run, RunStats, Step};
+        use crate::llm::engine::{Run, RunStats};
         use crate::llm::provider::{Completion, Usage};
         let ModelRun { data, mut workflow } = s.plan_model(req).unwrap();
         while let Some(stage) = workflow.next_stage() {
