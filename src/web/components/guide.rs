@@ -5,7 +5,7 @@
 //! core's `guide::choose`) with selects to override both, the estimate, the
 //! run with progress, pause, resume and cancel, and the result: agreement
 //! per condition with intervals (`chart::guidance_chart`), p-values and one
-//! sentence per condition (`guide::conclusions`). The model, key and
+//! sentence per condition (`summary::guidance`). The model, key and
 //! settings are the language-model panel's, which renders this one and
 //! turns its actions into runs.
 
@@ -160,7 +160,7 @@ fn result_view(section: &GuidanceSection) -> Html {
                 </table>
             </div>
             <ul id="guide-conclusion" class="plain-summary">
-                { for crate::guide::conclusions(section).into_iter().map(|l| html! { <li>{l}</li> }) }
+                { for crate::summary::guidance(section).into_iter().map(|l| html! { <li>{l}</li> }) }
             </ul>
             <p class="muted small">{format!("Intervals: {} resamples of the inputs; p-values: {} sign flips of the per-input differences{}.",
                 section.bootstrap_resamples, section.permutations, if section.permutation_exact { " (all of them: exact)" } else { "" })}</p>
