@@ -150,14 +150,14 @@ test('guided judging: judge first, the choice with its evidence, estimate, run w
   await page.click('#llm-run');
   await page.waitForSelector('#llm-progress[data-state="finished"]', { timeout: 120_000 });
   const sampled = await page.textContent('#alignment-table tr.reference-scores[data-agent="gpt-4o-mini-guide-test (judge)"]');
-  assert.match(sampled, /^Ran on a sample \(lines [\d,-]+\): compared with the human scores on those pairs — .*Length [+−]\d\.\d{3}/);
+  assert.match(sampled, /^Ran on a sample \(lines [\d,-]+\): compared with the human scores on those pairs — .*length [+−]\d\.\d{3}/);
   assert.equal(await page.$('#alignment-table tr.reference-scores[data-agent="gpt-4o-mini-all-pairs (judge)"]'), null);
   const [dl2] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
   const full = JSON.parse(readFileSync(await dl2.path(), 'utf8'));
   const al = full.alignments.find((a) => a.agent === 'gpt-4o-mini-guide-test (judge)');
   assert.ok(al.reference_scores && typeof al.reference_scores.length === 'number', JSON.stringify(al));
   assert.notEqual(al.reference_scores.length, full.agents.find((a) => a.name === 'human').factor_scores.length.score);
-  await shot(page, '44-guide-sampled-agents');
+  await page.locator('#alignment-table').screenshot({ path: join(SHOTS, '44-guide-sampled-agents.png') });
   assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
   await mock.replies([]);
   await page.context().close();
