@@ -65,6 +65,8 @@ pub struct GuideForm {
 }
 
 /// What the "Improve alignment" panel can offer for a report and model.
+// Made once per render and matched at once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum GuideOffer {
     /// The report has no judge of the model with factor score differences:
