@@ -158,6 +158,21 @@ test('guided judging: judge first, the choice with its evidence, estimate, run w
   assert.ok(al.reference_scores && typeof al.reference_scores.length === 'number', JSON.stringify(al));
   assert.notEqual(al.reference_scores.length, full.agents.find((a) => a.name === 'human').factor_scores.length.score);
   await page.locator('#alignment-table').screenshot({ path: join(SHOTS, '44-guide-sampled-agents.png') });
+  // The widget (the Embed panel's live preview): the alignment view draws
+  // the guidance chart and its sentences.
+  await page.click('#embed-open');
+  await page.selectOption('#embed-view', 'alignment');
+  const preview = await (await page.$('#embed-preview')).contentFrame();
+  await preview.waitForFunction(() => document.querySelector('profile-report')?.shadowRoot?.querySelector('.pr-guidance'), null, { timeout: 60_000 });
+  const widget = await preview.$eval('profile-report', (el) => ({
+    rows: [...el.shadowRoot.querySelectorAll('.pr-guidance .pr-row')].map((r) => r.dataset.strategy),
+    lines: [...el.shadowRoot.querySelectorAll('.pr-guidance-line')].map((l) => l.textContent),
+  }));
+  assert.deepEqual(widget.rows, ['none', 'mis', 'rand']);
+  assert.equal(widget.lines.length, 2);
+  assert.match(widget.lines[0], /^GuideMis \(length (over|under)\).*trial run, not a result\.$/);
+  await page.locator('#embed-preview').screenshot({ path: join(SHOTS, '45-guide-widget.png') });
+
   assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
   await mock.replies([]);
   await page.context().close();

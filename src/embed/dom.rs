@@ -696,6 +696,15 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("no clear change"), "{text}");
+        // The suggested iframe height makes room for the chart and sentences.
+        let opts = EmbedOptions {
+            view: WidgetView::Alignment,
+            ..Default::default()
+        };
+        let with = super::super::model::suggested_height(&widget(&r, &opts, 600.0));
+        r.guidance = None;
+        let without = super::super::model::suggested_height(&widget(&r, &opts, 600.0));
+        assert!(with >= without + 200, "{with} vs {without}");
     }
 
     #[test]

@@ -628,7 +628,17 @@ pub fn suggested_height(w: &Widget) -> u32 {
         }
         Body::Alignment(a) => {
             let chart = a.chart.height + 30.0 + if a.chart.hidden > 0 { 22.0 } else { 0.0 };
-            chart + 36.0 + 34.0 * a.rows.len() as f64 + 30.0 + 66.0 * a.agreements.len() as f64
+            // The guidance chart, its title and caption, and its sentences
+            // (up to three lines each).
+            let guidance = a.guidance.as_ref().map_or(0.0, |g| {
+                g.chart.height + 40.0 + 40.0 + 66.0 * g.lines.len() as f64
+            });
+            chart
+                + 36.0
+                + 34.0 * a.rows.len() as f64
+                + 30.0
+                + 66.0 * a.agreements.len() as f64
+                + guidance
         }
         Body::Rankings(r) => 40.0 + 34.0 * r.rows.len() as f64 + 30.0,
         Body::Message(m) => 40.0 + 22.0 * (m.len() as f64 / 60.0).ceil(),
