@@ -61,6 +61,7 @@ fn row(
         )
     });
     html! {
+        <>
         <tr data-agent={a.name.clone()}>
             <th scope="row">{a.name.clone()}</th>
             <td>{ if judge { "judge" } else { "writer" } }</td>
@@ -84,6 +85,16 @@ fn row(
             <td class="num">{items}</td>
             <td class="num">{run.map_or(0, |r| r.failed)}</td>
         </tr>
+        if let Some(reference) = al.and_then(|x| x.reference_scores.as_ref()) {
+            <tr class="reference-scores" data-agent={a.name.clone()}>
+                <td colspan="13" class="muted small">
+                    {format!("Ran on a sample{}: compared with the human scores on those pairs — {}.",
+                        run.and_then(|r| r.pairs_covered.as_deref()).map_or(String::new(), |l| format!(" (lines {l})")),
+                        reference.iter().map(|(f, s)| format!("{} {}", crate::factors::display_name(f), fmt_score_opt(*s))).collect::<Vec<_>>().join(", "))}
+                </td>
+            </tr>
+        }
+        </>
     }
 }
 

@@ -110,9 +110,12 @@ pub fn app() -> Html {
         Callback::from(move |a: ModelAction| {
             let score = score_request(&state.view);
             let msg = match a {
-                ModelAction::Estimate(r) => ToWorker::EstimateLlm(r),
-                ModelAction::Run(request, key) => {
-                    state.dispatch(Action::LlmStarted);
+                ModelAction::Estimate(r, panel) => {
+                    state.dispatch(Action::LlmEstimating(panel));
+                    ToWorker::EstimateLlm(r)
+                }
+                ModelAction::Run(request, key, panel) => {
+                    state.dispatch(Action::LlmStarted(panel));
                     ToWorker::RunLlm { request, key }
                 }
                 ModelAction::Pause => {
@@ -159,6 +162,11 @@ pub fn app() -> Html {
             },
         )
     };
+    let on_guide = {
+        let state = state.clone();
+        Callback::from(move |g: crate::state::GuideForm| state.dispatch(Action::SetGuide(g)))
+    };
+
     let loading = matches!(state.status, Status::Loading { .. });
     let report = state.report.clone();
     html! {
@@ -189,7 +197,7 @@ pub fn app() -> Html {
                     <super::drill::DrillPanel drill={d.clone()} report={report.clone()} dispatch={dispatch.clone()} send={worker.send.clone()} />
                 }
                 <GroupsPanel report={report.clone()} view={state.view.clone()} on_view={on_view} />
-                <ModelPanel report={report.clone()} llm={state.llm.clone()} score={score_request(&state.view)} on_action={on_model} />
+                <ModelPanel report={report.clone()} llm={state.llm.clone()} score={score_request(&state.view)} on_action={on_model} guide={state.guide} on_guide={on_guide} />
                 <ExportPanel report={report.clone()} />
                 <super::embed::EmbedPanel report={report.clone()} />
                 <DiagnosticsPanel diagnostics={state.diagnostics.clone()} total={report.dataset.diagnostics_total} records_read={report.dataset.records_read} records_parsed={report.dataset.records_parsed} />
