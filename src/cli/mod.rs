@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::analysis::{score_report_with, DatasetInfo, LlmValues, ScoreConfig, Selection};
-use crate::data::{load_reader, Format, FormatOptions, SummEvalLabel};
+use crate::data::{load_reader, Format, FormatOptions, PkuLabel, SummEvalLabel};
 use crate::factors::{Factor, Task};
 use crate::llm::extract::{ExtractOptions, Plan};
 use crate::llm::pricing::{price_of, Price};
@@ -80,7 +80,8 @@ at most 1000000.
 --group-by FIELD scores each group of pairs by a short string field of the records (`task`,
 `category`, `article_id`, `info.subreddit`, …) alone, side by side, and marks the groups whose
 score differs from the rest's (the interval of the difference excludes 0).
---label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance).
+--label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance),
+or the PKU-SafeRLHF judgement (better|safer).
 With --provider, factors that need a model are extracted by it; the key comes from
 PROFILE_API_KEY or the provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
 GEMINI_API_KEY), answers are cached in .profile-cache/ (re-runs repeat no paid call),

@@ -366,10 +366,10 @@ impl Loader {
                     return;
                 }
                 let texts = &mut self.ds.texts;
-                let input = input.map(|t| texts.intern(t));
+                let input = input.map(|t| texts.intern(&t));
                 let source = source.map(|t| texts.intern(&t));
-                let a = texts.intern(a);
-                let b = texts.intern(b);
+                let a = texts.intern(&a);
+                let b = texts.intern(&b);
                 let cluster = match cluster {
                     Some(key) => self.cluster_by_key(key),
                     None if input.is_none() && source.is_none() => self.new_cluster(),
