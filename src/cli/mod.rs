@@ -41,7 +41,8 @@ profile: factor-level explanations of human (and model) preferences
 
 USAGE:
   profile score FILE [--task summarization|helpful|doc_qa] [--factors a,b,...]
-                     [--format NAME] [--label ASPECT] [--bootstrap N] [--seed S]
+                     [--format NAME] [--label ASPECT] [--map FIELD=COLUMN,...]
+                     [--bootstrap N] [--seed S]
                      [--sample N] [--max-record-mb N] [--json] [--out REPORT.json]
                      [--provider openai|anthropic|gemini|openai-compatible --model M
                       [--base-url URL] [--limit N] [--concurrency N] [--rpm N] [--tpm N]
@@ -72,7 +73,9 @@ USAGE:
   profile factors      list the factors and task presets
   profile --help | --version
 
-FILE is JSONL, a JSON array, or either gzipped; `-` reads standard input.
+FILE is JSONL, a JSON array, CSV (.csv) or TSV (.tsv), or any of them gzipped; `-` reads
+standard input (JSON). A table's header names the fields; --map response_a=COL,... reads a
+column as a PROFILE field (input, source, response_a, response_b, preference, task, id).
 The format is detected from the fields; --format overrides it.
 A record (line or array element) over --max-record-mb MiB (default 8, at most 1024) is
 skipped with a diagnostic. --bootstrap takes at most 100000 resamples, --permutations

@@ -71,6 +71,7 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
         summeval_label: label.unwrap_or_default(),
         max_record_mb,
         pku_label: pku_label.unwrap_or_default(),
+        table: table_options(f, path)?,
     };
     let mut ds =
         load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))?;
@@ -130,4 +131,24 @@ pub(super) fn finish_report(f: &Flags, report: &Report) -> Result<String, Failur
     } else {
         render_table(report)
     })
+}
+
+/// How a table file is read: its kind from the file name (`.csv`, `.tsv`,
+/// gzipped or not), and `--map FIELD=COLUMN,...`.
+pub(super) fn table_options(
+    f: &Flags,
+    path: &str,
+) -> Result<Option<crate::data::TableOptions>, Failure> {
+    let table = crate::data::TableOptions::for_file_name(path);
+    match (f.values.get("map"), table) {
+        (None, table) => Ok(table),
+        (Some(_), None) => Err(usage_error(format!(
+            "--map renames the columns of a CSV or TSV file (named .csv or .tsv); {path} is not one"
+        ))),
+        (Some(m), Some(mut t)) => {
+            t.map = crate::data::TableOptions::parse_map(m)
+                .map_err(|e| usage_error(format!("--map: {e}")))?;
+            Ok(Some(t))
+        }
+    }
 }

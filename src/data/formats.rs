@@ -347,6 +347,9 @@ pub struct FormatOptions {
     /// The PKU-SafeRLHF judgement used as the label.
     #[serde(default)]
     pub pku_label: PkuLabel,
+    /// Read the input as a CSV/TSV table (header row first) rather than JSON.
+    #[serde(default)]
+    pub table: Option<super::TableOptions>,
 }
 
 fn default_max_record_mb() -> u32 {
@@ -360,6 +363,7 @@ impl Default for FormatOptions {
             summeval_label: SummEvalLabel::default(),
             max_record_mb: DEFAULT_MAX_RECORD_MB,
             pku_label: PkuLabel::default(),
+            table: None,
         }
     }
 }
@@ -840,12 +844,14 @@ fn arena<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
         "model_a" => Preference::A,
         "model_b" => Preference::B,
         "tie" | "tie (bothbad)" => Preference::Tie,
-        other => return Err(r.err(
-            "winner",
-            format!(
+        other => {
+            return Err(r.err(
+                "winner",
+                format!(
                 "expected \"model_a\", \"model_b\", \"tie\" or \"tie (bothbad)\", found {other:?}"
             ),
-        )),
+            ))
+        }
     };
     let ca = r.messages("conversation_a")?;
     let cb = r.messages("conversation_b")?;
