@@ -391,7 +391,7 @@ mod tests {
             assert_eq!(r[0].0.line, 2);
             let second = r[1].1.as_ref().unwrap();
             assert!(!second.contains_key("b"), "an empty cell is absent");
-            assert_eq!(r[1].0.line, 6, "chunk {chunk}");
+            assert_eq!(r[1].0.line, 5, "chunk {chunk}");
         }
     }
 
