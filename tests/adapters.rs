@@ -881,3 +881,25 @@ fn every_fixture_is_detected_as_its_own_format() {
         assert_eq!(load_default(path).format, Some(Format::LlmBar));
     }
 }
+
+#[test]
+fn pku_label_flag_in_the_cli_and_where_it_does_not_apply() {
+    let file = fixture("pku_saferlhf.jsonl");
+    let report = |args: &[&str]| {
+        let mut all = vec!["score", file.as_str(), "--factors", "length", "--json"];
+        all.extend_from_slice(args);
+        let (rc, out, err) = run_cli(&all);
+        assert_eq!(rc, 0, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    assert_eq!(report(&[])["dataset"]["label"], "better");
+    assert_eq!(report(&["--label", "safer"])["dataset"]["label"], "safer");
+    let (rc, _, err) = run_cli(&["score", &file, "--label", "coherence"]);
+    assert_eq!(rc, 2);
+    assert!(
+        err.contains("does not apply") && err.contains("pku-saferlhf"),
+        "{err}"
+    );
+    let (rc, _, err) = run_cli(&["score", &fixture("arena.jsonl"), "--label", "safer"]);
+    assert_eq!(rc, 2, "{err}");
+}
