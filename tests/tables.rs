@@ -258,3 +258,26 @@ fn gzipped_csv_loads() {
     let b = load_bytes(&gz, csv_opts()).unwrap();
     assert_eq!(pair_texts(&a), pair_texts(&b));
 }
+
+#[test]
+fn a_row_of_millions_of_empty_cells_is_bounded_too() {
+    let opts = FormatOptions {
+        max_record_mb: 1,
+        ..csv_opts()
+    };
+    let mut loader = profile::data::Loader::new(opts);
+    loader.push(format!("{HEAD}a,bb,b\n").as_bytes());
+    let commas = vec![b','; 1 << 16];
+    for _ in 0..32 {
+        loader.push(&commas); // 2 million cells
+    }
+    loader.push(b"\na,bb,b\n");
+    let ds = loader.finish().unwrap();
+    assert_eq!(ds.pairs.len(), 2);
+    assert_eq!(ds.diagnostics.len(), 1);
+    assert!(
+        ds.diagnostics[0].reason.contains("over 1 MiB"),
+        "{:?}",
+        ds.diagnostics
+    );
+}

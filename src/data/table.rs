@@ -202,7 +202,12 @@ impl TableFramer {
                     }
                 }
                 ReadRecordResult::OutputEndsFull => {
-                    if self.too_large {
+                    // Cell ends count against the limit too (a row of commas).
+                    if self.too_large
+                        || self.ends.len() * std::mem::size_of::<usize>() >= self.max_record
+                    {
+                        self.too_large = true;
+                        self.out_len = 0;
                         self.ends_len = 0;
                     } else {
                         let n = self.ends.len() * 2;
@@ -325,10 +330,12 @@ impl TableFramer {
         for (field, column) in &self.opts.map {
             match names.iter().position(|n| n == column) {
                 Some(i) => names[i] = field.clone(),
-                None => return Err(format!(
+                None => {
+                    return Err(format!(
                     "--map {field}={column}: the header has no column `{column}` (its columns: {})",
                     names.join(", ")
-                )),
+                ))
+                }
             }
         }
         for (i, n) in names.iter().enumerate() {
