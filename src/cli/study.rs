@@ -27,7 +27,7 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
     if let Some(l) = label_name {
         if SummEvalLabel::from_name(l).is_none() && PkuLabel::from_name(l).is_none() {
             return Err(usage_error(format!(
-                "unknown --label `{l}`: use mean, coherence, consistency, fluency or relevance (SummEval), or better or safer (PKU-SafeRLHF)"
+                "unknown label `{l}` for --label: use mean, coherence, consistency, fluency or relevance (SummEval), or better or safer (PKU-SafeRLHF)"
             )));
         }
     }
