@@ -281,3 +281,32 @@ fn a_row_of_millions_of_empty_cells_is_bounded_too() {
         ds.diagnostics
     );
 }
+
+/// Random tables (quotes, delimiters, line breaks, bytes that are not UTF-8)
+/// in random chunks never panic and keep the record invariant.
+#[test]
+fn random_tables_never_panic() {
+    let mut rng = profile::stats::Rng::new(15);
+    let alphabet: &[u8] = b"ab,,\t\"\"\n\r 1.5-\xFF\xEF\xBB\xBF";
+    for case in 0..300 {
+        let mut bytes = HEAD.as_bytes().to_vec();
+        if case % 3 == 0 {
+            bytes.clear();
+        }
+        let n = rng.below(400) as usize;
+        bytes.extend((0..n).map(|_| alphabet[rng.below(alphabet.len() as u64) as usize]));
+        for opts in [
+            csv_opts(),
+            FormatOptions {
+                table: TableOptions::for_file_name("x.tsv"),
+                ..Default::default()
+            },
+        ] {
+            match load_chunked(&bytes, opts, &mut rng, 9) {
+                Ok(ds) => assert_record_invariant(&ds, &format!("case {case}")),
+                Err(LoadError::Table(e)) => assert!(!e.is_empty()),
+                Err(e) => panic!("case {case}: {e}"),
+            }
+        }
+    }
+}
