@@ -348,7 +348,9 @@ pub struct FormatOptions {
     #[serde(default)]
     pub pku_label: PkuLabel,
     /// Read the input as a CSV/TSV table (header row first) rather than JSON.
-    #[serde(default)]
+    /// Never sent between the app and its worker (the worker takes it from
+    /// the file's name), so it has no serialized form.
+    #[serde(skip)]
     pub table: Option<super::TableOptions>,
 }
 

@@ -15,7 +15,6 @@
 //! size limit, a quote never closed (at the line where its row starts).
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::framing::At;
@@ -33,12 +32,11 @@ pub const MAPPABLE: [&str; 7] = [
 ];
 
 /// How a table is read: its delimiter, and columns renamed to PROFILE fields.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableOptions {
     /// `,` for CSV, a tab for TSV.
     pub delimiter: u8,
     /// (field, column): the column `column` is read as `field`.
-    #[serde(default)]
     pub map: Vec<(String, String)>,
 }
 
