@@ -220,6 +220,16 @@ fn fabricate(q: &Question, ds: &Dataset, answers: &Answers) -> Answer {
                 .map(|k| format!("Response for score {k}."))
                 .collect(),
         },
+        Question::Improve(q) => Answer::Generations {
+            generations: match q.step {
+                profile::llm::question::ImproveStep::Draft => {
+                    vec!["A first response.".into(), "Another response.".into()]
+                }
+                profile::llm::question::ImproveStep::Revise { .. } => {
+                    vec!["An improved response.".into()]
+                }
+            },
+        },
     }
 }
 
@@ -878,6 +888,7 @@ mod naive {
                             source: p.source,
                             first,
                             second,
+                            guidance: None,
                         }));
                         per_side += 1;
                     }
@@ -940,6 +951,7 @@ mod naive {
                             source: p.source,
                             first,
                             second,
+                            guidance: None,
                         }));
                     }
                 }

@@ -3,11 +3,17 @@
 //   - SummEval (4 MB, 11,342 pairs): from the file input's change event to the
 //     rendered chart, in headless Chromium; median of 7 runs.
 //   - the app's .wasm + JS, gzipped (budget 600 KB).
+//   - the drill-down list (virtualised): the discordant pairs of `length` on
+//     SummEval and on a generated 100k-pair file; per scroll frame, the time
+//     from a scroll step to the second animation frame after it (target
+//     < 100 ms), and for jumps the time until every row in view is filled
+//     from the worker's pages.
 //   - the embeddable widget's own .wasm + JS, gzipped (budget 250 KB): what a
 //     blog post with <profile-report> downloads (widget.js, its Wasm module
 //     and bindings); the iframe page adds embed.js.
 // Run after `trunk build --release`:  node e2e/measure.mjs [--json] [--sizes-only]
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { setup, newPage, waitForReport, ROOT, DATA } from './helpers.mjs';
@@ -59,6 +65,73 @@ async function dropToChart(env) {
   return { runs_ms: times.map((t) => Math.round(t)), median_ms: Math.round(times[Math.floor(times.length / 2)]) };
 }
 
+/** A pairwise file of `n` pairs (10 per input) with responses of varied length. */
+function bigFile(n) {
+  const words = 'the a model answer cat dog runs quickly because data shows results clearly many few long short text words source new old'.split(' ');
+  let seed = 7;
+  const rnd = (k) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % k; };
+  const text = (len) => Array.from({ length: len }, () => words[rnd(words.length)]).join(' ');
+  const lines = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(JSON.stringify({ input: `question ${Math.floor(i / 10)} ${text(8)}`, response_a: text(5 + rnd(60)), response_b: text(5 + rnd(60)), preference: rnd(2) ? 'a' : 'b' }));
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'profile-measure-'));
+  const path = join(dir, 'pairs-100k.jsonl');
+  writeFileSync(path, lines.join('\n'));
+  return path;
+}
+
+/** Opens the discordant pairs of `length` for `file` and times scrolling the list. */
+async function drillScroll(env, file, name) {
+  const page = await newPage(env.browser, { viewport: { width: 1200, height: 1000 } });
+  await page.goto(env.url);
+  await waitForReport(page, 'example');
+  await page.setInputFiles('#file-input', file);
+  await waitForReport(page, name);
+  const t0 = Date.now();
+  await page.click('#factor-table tr[data-factor="length"] td:nth-of-type(5) button');
+  await page.waitForSelector('#drill-list button.drill-row[data-pair]');
+  const open_ms = Date.now() - t0;
+  const r = await page.evaluate(async () => {
+    const el = document.getElementById('drill-list');
+    const raf = () => new Promise((ok) => requestAnimationFrame(() => ok()));
+    const filled = () => !el.querySelector('.drill-row.pending');
+    await raf();
+    const steps = [];
+    for (let i = 0; i < 120; i++) {
+      const t = performance.now();
+      el.scrollTop += 240; // 8 rows a frame: a fast wheel
+      await raf();
+      await raf();
+      steps.push(performance.now() - t);
+    }
+    const jumps = [];
+    for (let i = 1; i <= 10; i++) {
+      const t = performance.now();
+      el.scrollTop = (el.scrollHeight * i) / 11;
+      await raf();
+      while (!filled()) await raf();
+      jumps.push(performance.now() - t);
+    }
+    return { steps, jumps, dom_rows: el.querySelectorAll('.drill-row').length, rows: parseFloat(el.firstChild.style.height) / 30 };
+  });
+  await page.context().close();
+  const sorted = (xs) => [...xs].sort((a, b) => a - b);
+  const s = sorted(r.steps);
+  const j = sorted(r.jumps);
+  return {
+    rows: r.rows,
+    rows_in_dom: r.dom_rows,
+    open_ms,
+    frame_median_ms: Math.round(s[Math.floor(s.length / 2)]),
+    frame_max_ms: Math.round(s[s.length - 1]),
+    jump_fill_median_ms: Math.round(j[Math.floor(j.length / 2)]),
+    jump_fill_max_ms: Math.round(j[j.length - 1]),
+    target_ms: 100,
+    pass: s[s.length - 1] < 100,
+  };
+}
+
 function printSizes(title, size, budget) {
   for (const r of size.rows) console.log(`  ${r.file.padEnd(24)} ${String(r.bytes).padStart(9)} B raw  ${String(r.gzip).padStart(8)} B gzip`);
   console.log(`${title} .wasm + JS gzipped: ${(size.total_gzip / 1024).toFixed(1)} KB; budget ${budget / 1024} KB: ${size.total_gzip < budget ? 'PASS' : 'FAIL'}`);
@@ -68,10 +141,14 @@ const sizesOnly = process.argv.includes('--sizes-only');
 const env = sizesOnly ? null : await setup();
 try {
   const speed = env ? await dropToChart(env) : null;
+  const drill = env
+    ? { summeval: await drillScroll(env, SUMMEVAL, 'summeval'), pairs_100k: await drillScroll(env, bigFile(100_000), 'pairs-100k') }
+    : null;
   const size = sizes();
   const widget = sizes(['widget.js', 'profile-widget.js', 'profile-widget_bg.wasm']);
   const result = {
     ...(speed && { summeval_drop_to_chart: { ...speed, target_ms: 1000, pass: speed.median_ms < 1000 } }),
+    ...(drill && { drill_scroll: drill }),
     bundle: { ...size, target_bytes: 600 * 1024, pass: size.total_gzip < 600 * 1024 },
     widget: { ...widget, target_bytes: 250 * 1024, pass: widget.total_gzip < 250 * 1024 },
   };
@@ -79,6 +156,11 @@ try {
     console.log(JSON.stringify(result, null, 1));
   } else {
     if (speed) console.log(`SummEval drop → chart: median ${speed.median_ms} ms over ${RUNS} runs (${speed.runs_ms.join(', ')}); target < 1000 ms: ${result.summeval_drop_to_chart.pass ? 'PASS' : 'FAIL'}`);
+    if (drill) {
+      for (const [k, d] of Object.entries(drill)) {
+        console.log(`drill-down (${k}, ${d.rows} discordant pairs of length, ${d.rows_in_dom} rows in the DOM): opened in ${d.open_ms} ms; scroll frame median ${d.frame_median_ms} ms, max ${d.frame_max_ms} ms; jump until filled median ${d.jump_fill_median_ms} ms, max ${d.jump_fill_max_ms} ms; target < 100 ms per frame: ${d.pass ? 'PASS' : 'FAIL'}`);
+      }
+    }
     printSizes('app', size, 600 * 1024);
     printSizes('widget (<profile-report>)', widget, 250 * 1024);
   }

@@ -1,7 +1,8 @@
 // The npm package's TypeScript types cannot go stale: reports the CLI writes
 // with every part populated (a model's extraction run, a judge in both orders
-// and in single order, a writer, alignments with intervals, joint models, a
-// sample, load diagnostics) are type-checked by `tsc --strict` against
+// and in single order, a writer, guided judges and the guidance section,
+// improvement agents and the improvement section,
+// alignments with intervals, joint models, a sample, load diagnostics) are type-checked by `tsc --strict` against
 // pkg/profile.d.ts as object literals, so a field the Rust report has and the
 // types lack (or a wrong type, or `null` where the types say `number`) fails.
 import { test, before, after } from 'node:test';
@@ -57,6 +58,10 @@ test('reports with every part populated type-check against the npm package types
   profile(['judge', EXAMPLE, '--into', merged, '--json', '--sample', '4', ...model]);
   profile(['judge', EXAMPLE, '--single-order', '--into', merged, '--json', '--sample', '4', ...model, '--model', 'mock-once']);
   profile(['generate', EXAMPLE, '--inputs', '4', '--into', merged, '--json', '--sample', '4', ...model]);
+  // Guided judging: three guided agents and the report's guidance section.
+  profile(['guide', EXAMPLE, '--factor', 'length', '--rand-factor', 'novel_words', '--into', merged, '--json', '--sample', '4', ...model]);
+  // Feedback-driven improvement: three improvement agents and the report's improvement section.
+  profile(['improve', EXAMPLE, '--inputs', '2', '--into', merged, '--json', '--sample', '4', ...model]);
   const reports = {
     full: JSON.parse(readFileSync(merged, 'utf8')),
     diagnostics: JSON.parse(profile(['score', BROKEN, '--json', '--bootstrap', '50'])),
@@ -67,11 +72,16 @@ test('reports with every part populated type-check against the npm package types
   const seen = new Set(Object.values(reports).flatMap((r) => [...paths(r)]));
   for (const p of ['.llm.calls', '.agents[].run.items', '.agents[].run.agreement', '.agents[].joint',
     '.alignments[].kendall_tau', '.dataset.sample.seed', '.dataset.diagnostics[].line', '.agents[].run.generated_pairs',
-    '.groups.groups[].factor_scores', '.groups.groups[].differences', '.dataset.group_fields']) {
+    '.groups.groups[].factor_scores', '.groups.groups[].differences', '.dataset.group_fields',
+    '.agents[].guidance.factor', '.agents[].run.pairs_covered', '.alignments[].reference_scores', '.guidance.conditions[].difference_ci95', '.guidance.rand.sentence', '.guidance.evidence[].ci95',
+    '.improvement.conditions[].kendall_tau_human_ci95', '.improvement.conditions[].evaluator_alignment.kendall_tau',
+    '.improvement.items[].improved_single', '.improvement.items[].justification']) {
     assert.ok([...seen].some((s) => s.startsWith(p)), `no report holds ${p}: the check would not cover it`);
   }
   const full = reports.full;
-  assert.deepEqual(full.agents.map((a) => a.setting), ['human', 'evaluation', 'evaluation', 'generation']);
+  assert.deepEqual(full.agents.map((a) => a.setting),
+    ['human', 'evaluation', 'evaluation', 'generation', 'evaluation', 'evaluation', 'evaluation',
+      'improvement', 'improvement', 'improvement']);
 
   copyFileSync(join(PKG, 'profile.d.ts'), join(dir, 'profile.d.ts'));
   const lines = ['import type { Report } from "./profile";'];

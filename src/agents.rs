@@ -109,6 +109,7 @@ fn agent(
         joint,
         name,
         setting,
+        guidance: None,
     };
     let mut alignment = Alignment::between_with_bootstrap(&me, &reference, &align_cfg)
         .unwrap_or_else(|_| {
@@ -235,6 +236,47 @@ pub fn writer_agent(
     extraction: Option<LlmRun>,
     human: &HumanSide,
 ) -> (Agent, Alignment) {
+    let name = format!("{} (writer)", base.model);
+    let mut run = base;
+    run.items = u64::from(generated.n_clusters);
+    run.items_planned = inputs_planned;
+    run.generated_pairs = Some(generated.pairs.len() as u64);
+    run.extraction = extraction;
+    let w = written_agent(
+        name,
+        Setting::Generation,
+        generated,
+        source_clusters,
+        n_source_clusters,
+        cfg,
+        llm,
+        run,
+        human,
+    );
+    (w.agent, w.alignment)
+}
+
+/// An agent of written texts with its table keyed by the human dataset's
+/// inputs (for other alignments).
+struct Written {
+    agent: Agent,
+    alignment: Alignment,
+    factors: Vec<String>,
+    paired: ClusterTable,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn written_agent(
+    name: String,
+    setting: Setting,
+    generated: &Dataset,
+    source_clusters: &[u32],
+    n_source_clusters: u32,
+    cfg: &ScoreConfig,
+    llm: Option<&LlmValues>,
+    run: AgentRun,
+    human: &HumanSide,
+) -> Written {
     let requested = cfg.requested();
     let mut rules = RuleExtractor::new();
     let mut differences = Vec::new();
@@ -243,7 +285,7 @@ pub fn writer_agent(
         &requested,
         &mut rules,
         llm,
-        Setting::Generation,
+        setting,
         None,
         Some(&mut differences),
     );
@@ -253,21 +295,7 @@ pub fn writer_agent(
     for p in &mut on_inputs.pairs {
         p.cluster = source_clusters[p.cluster as usize];
     }
-    let (_, paired) = agent_table(
-        &on_inputs,
-        &scored,
-        &mut rules,
-        llm,
-        Setting::Generation,
-        None,
-        None,
-    );
-    let name = format!("{} (writer)", base.model);
-    let mut run = base;
-    run.items = u64::from(generated.n_clusters);
-    run.items_planned = inputs_planned;
-    run.generated_pairs = Some(generated.pairs.len() as u64);
-    run.extraction = extraction;
+    let (_, paired) = agent_table(&on_inputs, &scored, &mut rules, llm, setting, None, None);
     let signs: Vec<i8> = generated
         .pairs
         .iter()
@@ -275,9 +303,10 @@ pub fn writer_agent(
         .collect();
     let joint = (!scored.is_empty() && !generated.pairs.is_empty())
         .then(|| joint_model(generated, &scored, &differences, &signs, cfg.bootstrap));
-    agent(
+    let factors = scored.iter().map(|f| f.id().to_owned()).collect();
+    let (agent, alignment) = agent(
         name,
-        Setting::Generation,
+        setting,
         cfg,
         scored,
         &table,
@@ -285,7 +314,146 @@ pub fn writer_agent(
         joint,
         run,
         human,
-    )
+    );
+    Written {
+        agent,
+        alignment,
+        factors,
+        paired,
+    }
+}
+
+/// A judge's side of an alignment: its table on the dataset it judged (the
+/// improvement experiment's evaluator, compared with the improved writer).
+pub fn judge_side(
+    ds: &Dataset,
+    cfg: &ScoreConfig,
+    llm: Option<&LlmValues>,
+    outcome: &JudgeOutcome,
+) -> HumanSide {
+    let mut rules = RuleExtractor::new();
+    let (factors, table) = agent_table(
+        ds,
+        &cfg.requested(),
+        &mut rules,
+        llm,
+        Setting::Evaluation,
+        Some(&outcome.preferences),
+        None,
+    );
+    HumanSide {
+        factors: factors.iter().map(|f| f.id().to_owned()).collect(),
+        table,
+    }
+}
+
+/// One condition of the improvement experiment as an agent (improvement
+/// setting: each (initial, improved) pair with the improved response
+/// preferred, factor ties counted in T) on its pairs, with its alignment
+/// with the humans and with the evaluator (`evaluator`, named
+/// `evaluator_name`), both with paired bootstrap intervals over the inputs
+/// (`source_clusters[c]`: the human dataset's input of cluster `c`).
+#[allow(clippy::too_many_arguments)]
+pub fn improvement_agent(
+    name: String,
+    pairs: &Dataset,
+    source_clusters: &[u32],
+    n_source_clusters: u32,
+    cfg: &ScoreConfig,
+    llm: Option<&LlmValues>,
+    run: AgentRun,
+    human: &HumanSide,
+    evaluator: &HumanSide,
+    evaluator_name: &str,
+) -> (Agent, Alignment, Alignment) {
+    let w = written_agent(
+        name,
+        Setting::Improvement,
+        pairs,
+        source_clusters,
+        n_source_clusters,
+        cfg,
+        llm,
+        run,
+        human,
+    );
+    let align_cfg = AlignmentConfig {
+        bootstrap: cfg.bootstrap,
+        permutation: PermutationConfig::default(),
+    };
+    let me = AgentTable {
+        name: &w.agent.name,
+        factors: &w.factors,
+        table: &w.paired,
+    };
+    let reference = AgentTable {
+        name: evaluator_name,
+        factors: &evaluator.factors,
+        table: &evaluator.table,
+    };
+    let vs_evaluator = Alignment::between_with_bootstrap(&me, &reference, &align_cfg)
+        .unwrap_or_else(|_| {
+            Alignment::between_tested(
+                &w.agent.name,
+                &w.agent.score_map(),
+                evaluator_name,
+                &evaluator
+                    .factors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.clone(), evaluator.table.totals(i).score()))
+                    .collect(),
+                align_cfg.permutation,
+            )
+        });
+    (w.agent, w.alignment, vs_evaluator)
+}
+
+/// The file lines of `ds`'s pairs as ranges: `"1-8"`, `"3,7,10-12"`.
+pub fn line_ranges(ds: &Dataset) -> String {
+    let mut lines: Vec<u64> = ds.pairs.iter().map(|p| p.line).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            lines[i].to_string()
+        } else {
+            format!("{}-{}", lines[i], lines[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// A model agent run on a sample (`sample`) of the data: the run records
+/// the sample and the pairs it covered, and its alignment the human
+/// scores on those pairs (what it was compared with), so it can join the
+/// report of the whole data.
+pub fn mark_sample(
+    agent: &mut Agent,
+    alignment: &mut Alignment,
+    ds: &Dataset,
+    sample: &crate::report::SampleInfo,
+    human: &HumanSide,
+) {
+    if let Some(run) = agent.run.as_mut() {
+        run.sample = Some(sample.clone());
+        run.pairs_covered = Some(line_ranges(ds));
+    }
+    alignment.reference_scores = Some(
+        human
+            .factors
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.clone(), human.table.totals(i).score()))
+            .collect(),
+    );
 }
 
 /// Adds (or replaces, by name) a model agent with its alignment.
@@ -308,11 +476,39 @@ pub fn add_agent(report: &mut Report, agent: Agent, alignment: Alignment) {
 /// factor set would make the comparison meaningless.
 pub fn compatible(into: &Report, from: &Report) -> Result<(), String> {
     let d = (&into.dataset, &from.dataset);
-    if d.0.pairs != d.1.pairs || d.0.format != d.1.format || d.0.unique_texts != d.1.unique_texts {
-        return Err(format!(
-            "the reports are about different data ({} pairs of {} vs {} pairs of {})",
-            d.0.pairs, d.0.format, d.1.pairs, d.1.format
-        ));
+    // A run on a sample of the data `into` covers whole joins it.
+    let sample_of_into = match (&d.0.sample, &d.1.sample) {
+        (None, Some(s)) => {
+            d.0.format == d.1.format
+                && s.pairs_loaded == d.0.pairs
+                && s.inputs_loaded == d.0.inputs
+                && d.0.records_read == d.1.records_read
+        }
+        _ => false,
+    };
+    if !sample_of_into
+        && (d.0.pairs != d.1.pairs
+            || d.0.format != d.1.format
+            || d.0.unique_texts != d.1.unique_texts)
+    {
+        return Err(match &d.1.sample {
+            Some(s) if d.0.sample.is_none() => format!(
+                "the reports are about different data (the sample was drawn from {} pairs of {} \
+over {} inputs and {} records; the report covers {} pairs of {} over {} inputs and {} records)",
+                s.pairs_loaded,
+                d.1.format,
+                s.inputs_loaded,
+                d.1.records_read,
+                d.0.pairs,
+                d.0.format,
+                d.0.inputs,
+                d.0.records_read
+            ),
+            _ => format!(
+                "the reports are about different data ({} pairs of {} vs {} pairs of {})",
+                d.0.pairs, d.0.format, d.1.pairs, d.1.format
+            ),
+        });
     }
     if let (Some(a), Some(b)) = (&d.0.sample, &d.1.sample) {
         if a != b {

@@ -217,6 +217,57 @@ pub fn agent_table(
     tables.agent_table(factors, rules, llm, setting, prefs, differences, None)
 }
 
+/// The value of factor `f` for response `t` of `pair`: a model's (imported
+/// values first, then a run's answers) or the rule's. `None`: no value.
+/// The one lookup of the scoring and of the drill-down.
+#[inline]
+pub fn factor_value(
+    ds: &Dataset,
+    f: Factor,
+    pair: &crate::data::Pair,
+    t: crate::data::TextId,
+    rules: &mut RuleExtractor,
+    llm: Option<&LlmValues>,
+) -> Option<f64> {
+    match (f.needs_model(), llm) {
+        (true, Some(l)) => l
+            .imported
+            .get(ds.text(t), f)
+            .or_else(|| l.answers.value(f, pair, t, l.options)),
+        _ => rules.value(f, &ds.texts, t, pair.context()),
+    }
+}
+
+/// Every pair's outcome for `factors` under an agent's preferences (as
+/// [`agent_table`]: `prefs` = `None` for the human labels), pair-major: the
+/// outcomes the agent's scores count, from the same code path. Returns the
+/// factors that can be scored (in order) with the outcomes.
+pub fn pair_outcomes(
+    ds: &Dataset,
+    factors: &[Factor],
+    rules: &mut RuleExtractor,
+    llm: Option<&LlmValues>,
+    setting: Setting,
+    prefs: Option<&[Option<crate::data::Preference>]>,
+) -> (Vec<Factor>, Vec<Outcome>) {
+    let mut outcomes = Vec::with_capacity(ds.pairs.len() * factors.len());
+    let (scored, _) = PairsTable {
+        ds,
+        pairs: &ds.pairs,
+        n_clusters: ds.n_clusters,
+    }
+    .agent_table(
+        factors,
+        rules,
+        llm,
+        setting,
+        prefs,
+        None,
+        Some(&mut outcomes),
+    );
+    (scored, outcomes)
+}
+
 /// Some pairs of a dataset (with their cluster ids below `n_clusters`), to
 /// count outcomes on: the whole file, or a group of its pairs.
 struct PairsTable<'a> {
@@ -257,23 +308,15 @@ impl PairsTable<'_> {
                 .flat_map(|p| [(p.a, p.context()), (p.b, p.context())]),
         );
         for (i, pair) in self.pairs.iter().enumerate() {
-            let ctx = pair.context();
             let p = match prefs {
                 None => Some(pair.preference.sign()),
                 Some(ps) => ps.get(i).copied().flatten().map(|p| p.sign()),
             };
             for (fi, &f) in scored.iter().enumerate() {
-                let mut value = |t| match (f.needs_model(), llm) {
-                    (true, Some(l)) => l
-                        .imported
-                        .get(ds.text(t), f)
-                        .or_else(|| l.answers.value(f, pair, t, l.options)),
-                    _ => rules.value(f, &ds.texts, t, ctx),
-                };
                 // A value the model could not give (a failed item), or a missing
                 // verdict, makes the pair missing: counted apart from factor ties.
-                let va = value(pair.a).unwrap_or(f64::NAN);
-                let vb = value(pair.b).unwrap_or(f64::NAN);
+                let va = factor_value(ds, f, pair, pair.a, rules, llm).unwrap_or(f64::NAN);
+                let vb = factor_value(ds, f, pair, pair.b, rules, llm).unwrap_or(f64::NAN);
                 if let Some(d) = differences.as_deref_mut() {
                     d.push(va - vb);
                 }
@@ -591,6 +634,7 @@ pub fn score_report_with(
         factor_scores,
         run: None,
         joint,
+        guidance: None,
     };
     Report {
         schema: SCHEMA.into(),
@@ -618,6 +662,8 @@ pub fn score_report_with(
         alignments: Vec::new(),
         llm: llm.and_then(|l| l.run.clone()),
         groups: None,
+        guidance: None,
+        improvement: None,
     }
 }
 

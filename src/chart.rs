@@ -690,6 +690,138 @@ pub fn group_cell_description(group: &crate::report::Group, factor: &str) -> Str
     )
 }
 
+/// One condition of a guided-judging experiment, laid out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuidanceRow {
+    /// `none`, `mis` or `rand`.
+    pub strategy: String,
+    /// What is drawn on the left: `no guidance`, `GuideMis: length (over)`.
+    pub label: String,
+    /// Row centre.
+    pub y: f64,
+    /// The agreement's position (`None`: no pair judged in every condition).
+    pub x: Option<f64>,
+    pub value_text: String,
+    /// The unguided agreement plus the 95% interval of the difference to
+    /// it, as x ends (clamped to the axis); `None` for the unguided row or
+    /// without an interval.
+    pub whisker: Option<[f64; 2]>,
+    pub description: String,
+}
+
+/// The guided-judging chart: agreement with the humans per condition on
+/// a 0–1 axis, a dashed line at the unguided agreement, and for each
+/// guided condition a whisker: the unguided agreement plus the 95% paired
+/// interval of the difference (so a whisker that does not reach the dashed
+/// line is an interval of the difference that excludes 0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuidanceChart {
+    pub width: f64,
+    pub height: f64,
+    /// Right edge of the labels.
+    pub label_x: f64,
+    pub plot_left: f64,
+    pub plot_right: f64,
+    pub plot_top: f64,
+    pub plot_bottom: f64,
+    pub ticks: Vec<Tick>,
+    /// x of the unguided agreement.
+    pub baseline_x: Option<f64>,
+    pub rows: Vec<GuidanceRow>,
+    /// One sentence per condition, for screen readers.
+    pub summary: String,
+}
+
+/// Lays out the conditions of a report's `guidance` section.
+pub fn guidance_chart(
+    section: &crate::report::GuidanceSection,
+    width: f64,
+    row_height: f64,
+) -> GuidanceChart {
+    let label_w = (width * 0.36).clamp(120.0, 260.0);
+    let (left, right) = (label_w + 12.0, width - 56.0);
+    let top = 12.0;
+    let to_x = |v: f64| left + v.clamp(0.0, 1.0) * (right - left);
+    let baseline = section
+        .conditions
+        .iter()
+        .find(|c| c.strategy == "none")
+        .and_then(|c| c.agreement);
+    let label = |strategy: &str| match strategy {
+        "none" => "no guidance".to_owned(),
+        s => {
+            let (name, c) = if s == "mis" {
+                ("GuideMis", Some(&section.mis))
+            } else {
+                ("GuideRand", section.rand.as_ref())
+            };
+            match c {
+                Some(c) => format!("{name}: {} ({})", c.factor, c.direction),
+                None => name.to_owned(),
+            }
+        }
+    };
+    let rows: Vec<GuidanceRow> = section
+        .conditions
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let whisker = baseline
+                .zip(c.difference_ci95)
+                .map(|(b, [lo, hi])| [to_x(b + lo), to_x(b + hi)]);
+            let mut description = format!(
+                "{}: agreement {}",
+                label(&c.strategy),
+                c.agreement
+                    .map_or("not measured".into(), |a| format!("{a:.3}"))
+            );
+            if let Some(d) = c.difference {
+                description += &format!(", {} vs no guidance", fmt_score(d));
+                if let Some([lo, hi]) = c.difference_ci95 {
+                    description += &format!(" (95% CI {} to {})", fmt_score(lo), fmt_score(hi));
+                }
+            }
+            GuidanceRow {
+                strategy: c.strategy.clone(),
+                label: label(&c.strategy),
+                y: top + row_height * (i as f64 + 0.5),
+                x: c.agreement.map(to_x),
+                value_text: c.agreement.map_or("—".into(), |a| format!("{a:.3}")),
+                whisker,
+                description,
+            }
+        })
+        .collect();
+    let bottom = top + row_height * rows.len() as f64;
+    let ticks = (0..=4)
+        .map(|k| {
+            let v = f64::from(k) * 0.25;
+            Tick {
+                x: to_x(v),
+                label: format!("{v}"),
+            }
+        })
+        .collect();
+    let summary = rows
+        .iter()
+        .map(|r| r.description.clone())
+        .collect::<Vec<_>>()
+        .join(". ");
+    GuidanceChart {
+        width,
+        height: bottom + 28.0,
+        label_x: label_w,
+        plot_left: left,
+        plot_right: right,
+        plot_top: top,
+        plot_bottom: bottom,
+        ticks,
+        baseline_x: baseline.map(to_x),
+        rows,
+        summary,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,6 +857,7 @@ mod tests {
             factor_scores,
             run: None,
             joint: None,
+            guidance: None,
         }
     }
 
@@ -849,5 +982,33 @@ mod tests {
             "{d}"
         );
         assert!(d.contains("40 pairs from 12 inputs"), "{d}");
+    }
+
+    #[test]
+    fn guidance_chart_places_agreements_and_the_difference_interval_at_the_baseline() {
+        let section: crate::report::GuidanceSection = serde_json::from_value(serde_json::json!({
+            "model": "m", "evidence_from": "m (judge)", "evidence": [],
+            "mis": {"factor": "length", "direction": "over", "sentence": "s", "chosen_by": "evidence"},
+            "pairs": 12, "inputs": 12, "few_inputs": false, "bootstrap_resamples": 100,
+            "permutations": 100, "permutation_exact": false,
+            "conditions": [
+                {"strategy": "none", "agent": "a", "agreement": 0.5, "factor_scores": {}},
+                {"strategy": "mis", "agent": "b", "agreement": 0.75, "difference": 0.25,
+                 "difference_ci95": [0.1, 0.75], "p_value": 0.01, "factor_scores": {}}
+            ]
+        }))
+        .unwrap();
+        let c = guidance_chart(&section, 600.0, 30.0);
+        let x = |v: f64| c.plot_left + v * (c.plot_right - c.plot_left);
+        assert_eq!(c.rows.len(), 2);
+        assert_eq!(c.baseline_x, Some(x(0.5)));
+        assert_eq!(c.rows[0].label, "no guidance");
+        assert_eq!(c.rows[0].whisker, None);
+        assert_eq!(c.rows[1].label, "GuideMis: length (over)");
+        assert_eq!(c.rows[1].x, Some(x(0.75)));
+        // 0.5 + [0.1, 0.75], clamped to the axis.
+        assert_eq!(c.rows[1].whisker, Some([x(0.6), x(1.0)]));
+        assert!(c.summary.contains("+0.250 vs no guidance"), "{}", c.summary);
+        assert!(c.rows[1].y > c.rows[0].y && c.height > c.plot_bottom);
     }
 }

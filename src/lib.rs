@@ -17,6 +17,7 @@
 //! * [`report`]: the versioned report schema.
 //! * [`summary`]: a plain-language summary of a report's misalignments.
 //! * [`analysis`]: dataset → report.
+//! * [`guide`]: guided judging (the diagnosis turned into guidance for a judge).
 //! * [`embed`]: reports in other pages (widgets, iframe fragments).
 //!
 //! ```
@@ -32,8 +33,11 @@ pub mod agents;
 pub mod analysis;
 pub mod chart;
 pub mod data;
+pub mod drill;
 pub mod embed;
 pub mod factors;
+pub mod guide;
+pub mod improve;
 pub mod llm;
 pub mod protocol;
 pub mod report;

@@ -65,6 +65,16 @@ pub enum ModelKind {
     Judge { single_order: bool },
     /// Write responses for scores 1..5 for the first `inputs` inputs (all: `None`).
     Writer { inputs: Option<usize> },
+    /// Guided judging (METHOD.md §8, `profile guide`): GuideMis and
+    /// GuideRand chosen from the report's judge of the model (or the factors
+    /// given), then every pair judged in both orders with no guidance, with
+    /// each (`crate::guide`).
+    Guide {
+        #[serde(default)]
+        factor: Option<Factor>,
+        #[serde(default)]
+        rand_factor: Option<Factor>,
+    },
 }
 
 /// An LLM run to estimate or start on the loaded dataset.
@@ -83,12 +93,15 @@ pub struct LlmRequest {
 enum ModelAgent {
     Judge {
         dataset: std::rc::Rc<crate::data::Dataset>,
+        /// How its pairs were sampled (`None`: all).
+        sample: Option<crate::report::SampleInfo>,
         outcome: crate::llm::roles::JudgeOutcome,
         record: crate::report::AgentRun,
     },
     Writer {
         /// The dataset whose inputs it wrote for.
         dataset: std::rc::Rc<crate::data::Dataset>,
+        sample: Option<crate::report::SampleInfo>,
         generated: Box<crate::llm::roles::Generated>,
         values: Option<Box<crate::analysis::LlmValues>>,
         inputs_planned: u64,
@@ -104,44 +117,97 @@ impl ModelAgent {
         }
     }
 
-    /// The agent and its alignment with the humans of the dataset it ran on.
+    /// The agent and its alignment with the humans of the dataset it ran on;
+    /// when that is a sample and the report covers other pairs
+    /// (`report_sample` differs), marked as run on a sample: its alignment
+    /// carries the human scores on its pairs (`reference_scores`).
     fn agent(
         &self,
         cfg: &crate::analysis::ScoreConfig,
         llm: Option<&crate::analysis::LlmValues>,
+        report_sample: Option<&crate::report::SampleInfo>,
+    ) -> (crate::report::Agent, crate::report::Alignment) {
+        let (dataset, sample) = match self {
+            ModelAgent::Judge {
+                dataset, sample, ..
+            }
+            | ModelAgent::Writer {
+                dataset, sample, ..
+            } => (dataset, sample),
+        };
+        let human = crate::agents::human_side(dataset, cfg, llm);
+        let (mut agent, mut alignment) = self.agent_on(cfg, llm, &human);
+        if let Some(s) = sample.as_ref().filter(|s| Some(*s) != report_sample) {
+            crate::agents::mark_sample(&mut agent, &mut alignment, dataset, s, &human);
+        }
+        (agent, alignment)
+    }
+
+    fn agent_on(
+        &self,
+        cfg: &crate::analysis::ScoreConfig,
+        llm: Option<&crate::analysis::LlmValues>,
+        human: &crate::agents::HumanSide,
     ) -> (crate::report::Agent, crate::report::Alignment) {
         match self {
             ModelAgent::Judge {
                 dataset,
                 outcome,
                 record,
-            } => {
-                let human = crate::agents::human_side(dataset, cfg, llm);
-                crate::agents::judge_agent(dataset, cfg, llm, outcome, record.clone(), &human)
-            }
+                ..
+            } => crate::agents::judge_agent(dataset, cfg, llm, outcome, record.clone(), human),
             ModelAgent::Writer {
                 dataset,
                 generated,
                 values,
                 inputs_planned,
                 record,
-            } => {
-                let human = crate::agents::human_side(dataset, cfg, llm);
-                crate::agents::writer_agent(
-                    &generated.dataset,
-                    &generated.source_clusters,
-                    dataset.n_clusters,
-                    cfg,
-                    values.as_deref(),
-                    *inputs_planned,
-                    record.clone(),
-                    values.as_ref().and_then(|v| v.run.clone()),
-                    &human,
-                )
-            }
+                ..
+            } => crate::agents::writer_agent(
+                &generated.dataset,
+                &generated.source_clusters,
+                dataset.n_clusters,
+                cfg,
+                values.as_deref(),
+                *inputs_planned,
+                record.clone(),
+                values.as_ref().and_then(|v| v.run.clone()),
+                human,
+            ),
         }
     }
 }
+
+/// A page of a drill-down list: the pairs behind a factor score of an
+/// agent (`factor` given), or a judge's verdicts against the labels
+/// (`factor` = `None`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DrillRequest {
+    pub factor: Option<String>,
+    /// `human` or a model agent's name (`MODEL (judge)`, `MODEL (writer)`).
+    pub agent: String,
+    /// A [`PairKind`](crate::drill::PairKind) id, or for a judge's verdicts
+    /// `disagrees`, `agrees`, `no_verdict`; `all`: every pair.
+    pub filter: String,
+    pub offset: u64,
+    pub count: u64,
+}
+
+/// One row of a drill-down page (no text: the list never carries texts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DrillRow {
+    pub pair: u32,
+    pub line: u64,
+    /// The pair kind id, or the verdict's standing (`disagrees`, …).
+    pub kind: String,
+    pub label: i8,
+    pub agent: Option<i8>,
+    pub value_a: Option<f64>,
+    pub value_b: Option<f64>,
+}
+
+/// The largest page the worker sends.
+pub const MAX_DRILL_PAGE: u64 = 500;
 
 /// UI → worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -183,6 +249,14 @@ pub enum ToWorker {
     ImportAnnotations {
         text: String,
         score: ScoreRequest,
+    },
+    /// A page of a drill-down list.
+    Drill(DrillRequest),
+    /// One pair's texts and evidence.
+    Evidence {
+        factor: Option<String>,
+        agent: String,
+        pair: u32,
     },
 }
 
@@ -253,6 +327,26 @@ pub enum FromWorker {
         /// The report rescored with imported annotations.
         report: Option<Report>,
     },
+    /// A page of a drill-down list: `matching` rows pass the filter, out of
+    /// `pairs`; `counts` per filter value (the kinds, or the verdicts).
+    DrillPage {
+        request: DrillRequest,
+        matching: u64,
+        pairs: u64,
+        counts: Vec<(String, u64)>,
+        rows: Vec<DrillRow>,
+    },
+    /// One pair's evidence; `note` says what is not available.
+    Evidence {
+        agent: String,
+        evidence: Option<Box<crate::drill::PairEvidence>>,
+        /// The agent's verdict on the pair, for a judge.
+        verdict: Option<i8>,
+        note: Option<String>,
+    },
+    /// A drill-down request that cannot be answered (no such agent, a
+    /// factor without values).
+    DrillFailed { message: String },
 }
 
 impl ToWorker {
@@ -345,6 +439,11 @@ pub struct Session {
     sample: Option<RunData>,
     /// Judges and writers run on this dataset, in run order.
     models: Vec<ModelAgent>,
+    /// The last drill-down list, kept for its next pages.
+    drill: Option<(String, String, std::rc::Rc<Vec<DrillRow>>)>,
+    drill_rules: crate::factors::rules::RuleExtractor,
+    /// The last guided-judging run on this dataset.
+    guided: Option<GuidedModel>,
 }
 
 /// The pairs a run covers: the loaded dataset, or a sample of its inputs.
@@ -356,6 +455,28 @@ pub struct RunData {
     pub dataset: std::rc::Rc<crate::data::Dataset>,
     /// How they were chosen (`None`: all pairs).
     pub sample: Option<crate::report::SampleInfo>,
+    /// A guided run's choice and the evidence it was made from, fixed when
+    /// the run was planned.
+    pub guide: Option<GuidePlan>,
+}
+
+/// The choice of a guided run ([`ModelKind::Guide`]) and its evidence.
+#[derive(Clone, Debug)]
+pub struct GuidePlan {
+    pub model: String,
+    /// The judge agent the evidence comes from.
+    pub evidence_from: String,
+    pub evidence: Vec<crate::report::GuidanceEvidence>,
+    pub choice: crate::guide::Choice,
+}
+
+/// A guided run's conditions, kept so its agents and section can be scored
+/// again with another task or factor set.
+struct GuidedModel {
+    dataset: std::rc::Rc<crate::data::Dataset>,
+    sample: Option<crate::report::SampleInfo>,
+    plan: GuidePlan,
+    runs: Vec<crate::workflow::GuidedJudge>,
 }
 
 /// A model run planned on the session's dataset, from [`Session::plan_model`].
@@ -397,11 +518,13 @@ impl Session {
         };
         let report = crate::analysis::score_report(&ds, &resolve(score, &ds), &info);
         let diagnostics = ds.diagnostics.clone();
+        self.drill = None;
         self.dataset = Some(std::rc::Rc::new(ds));
         self.info = info;
         self.llm = Default::default();
         self.sample = None;
         self.models.clear();
+        self.guided = None;
         FromWorker::Loaded {
             report,
             diagnostics,
@@ -439,7 +562,7 @@ impl Session {
         let cfg = resolve(req, ds);
         let mut report = crate::analysis::score_report_with(ds, &cfg, &info, llm);
         for m in &self.models {
-            let (agent, alignment) = m.agent(&cfg, llm);
+            let (agent, alignment) = m.agent(&cfg, llm, info.sample.as_ref());
             crate::agents::add_agent(&mut report, agent, alignment);
         }
         // The selector offers only the report's group fields: a field that
@@ -447,18 +570,78 @@ impl Session {
         if let Some(field) = &req.group_by {
             report.groups = crate::analysis::group_scores(ds, &cfg, llm, field).ok();
         }
+        if let Some(g) = &self.guided {
+            let human = crate::agents::human_side(&g.dataset, &cfg, llm);
+            // Marked as run on a sample only when the report covers other pairs.
+            let sample = g
+                .sample
+                .as_ref()
+                .filter(|s| Some(*s) != info.sample.as_ref());
+            let (agents, section) = crate::guide::guided_agents(
+                &crate::guide::GuidedRun {
+                    ds: &g.dataset,
+                    cfg: &cfg,
+                    values: llm,
+                    human: &human,
+                    sample,
+                    model: &g.plan.model,
+                    choice: &g.plan.choice,
+                },
+                &g.runs,
+                &g.plan.evidence_from,
+                g.plan.evidence.clone(),
+            );
+            for (agent, alignment) in agents {
+                crate::agents::add_agent(&mut report, agent, alignment);
+            }
+            report.guidance = Some(section);
+        }
         Some(report)
+    }
+
+    /// The choice of a guided run of `req` (its `run` is
+    /// [`ModelKind::Guide`]): from the evidence of the report's judge of
+    /// the model, as `profile guide` makes it.
+    ///
+    /// # Errors
+    /// No judge of the model in the report, or no factor qualifies.
+    pub fn guide_plan(&self, req: &LlmRequest) -> Result<GuidePlan, String> {
+        let ModelKind::Guide {
+            factor,
+            rand_factor,
+        } = req.run
+        else {
+            return Err("not a guided run".into());
+        };
+        let report = self.report(&req.score).ok_or("no dataset is loaded")?;
+        let model = req.choice.model.model.clone();
+        let evidence_from = format!("{model} (judge)");
+        let evidence = crate::guide::report_evidence(&report, &model).ok_or_else(|| {
+            format!(
+                "guided judging chooses its factors from the judge `{evidence_from}`, which is \
+not in the report (or has no factor score differences): run the model as judge first"
+            )
+        })?;
+        let choice =
+            crate::guide::choose(&evidence, req.score.bootstrap.seed, factor, rand_factor)?;
+        Ok(GuidePlan {
+            model,
+            evidence_from,
+            evidence,
+            choice,
+        })
     }
 
     /// Keeps a judge's results (replacing an earlier run of the same model).
     pub fn add_judge(
         &mut self,
-        dataset: std::rc::Rc<crate::data::Dataset>,
+        data: &RunData,
         outcome: crate::llm::roles::JudgeOutcome,
         record: crate::report::AgentRun,
     ) {
         self.add_model(ModelAgent::Judge {
-            dataset,
+            dataset: data.dataset.clone(),
+            sample: data.sample.clone(),
             outcome,
             record,
         });
@@ -467,14 +650,15 @@ impl Session {
     /// Keeps a writer's results (replacing an earlier run of the same model).
     pub fn add_writer(
         &mut self,
-        dataset: std::rc::Rc<crate::data::Dataset>,
+        data: &RunData,
         generated: crate::llm::roles::Generated,
         values: Option<crate::analysis::LlmValues>,
         inputs_planned: u64,
         record: crate::report::AgentRun,
     ) {
         self.add_model(ModelAgent::Writer {
-            dataset,
+            dataset: data.dataset.clone(),
+            sample: data.sample.clone(),
             generated: Box::new(generated),
             values: values.map(Box::new),
             inputs_planned,
@@ -483,6 +667,7 @@ impl Session {
     }
 
     fn add_model(&mut self, m: ModelAgent) {
+        self.drill = None;
         let name = m.name();
         match self.models.iter_mut().find(|x| x.name() == name) {
             Some(slot) => *slot = m,
@@ -513,6 +698,7 @@ impl Session {
             loaded: full.clone(),
             dataset: d.unwrap_or_else(|| full.clone()),
             sample: info,
+            guide: None,
         })
     }
 
@@ -531,6 +717,7 @@ impl Session {
     /// Makes the pairs of a run (a sample of the loaded dataset, or all) the
     /// ones reports cover.
     pub fn use_sample(&mut self, d: RunData) {
+        self.drill = None;
         self.sample = d.sample.is_some().then_some(d);
     }
 
@@ -542,7 +729,7 @@ impl Session {
     /// requested factor needs a model.
     pub fn plan_model(&self, req: &LlmRequest) -> Result<ModelRun, String> {
         use crate::workflow::{Kind, Workflow};
-        let data = self.run_dataset(req.choice.sample, req.score.bootstrap.seed)?;
+        let mut data = self.run_dataset(req.choice.sample, req.score.bootstrap.seed)?;
         let (kind, cfg) = match req.run {
             ModelKind::Extract => {
                 let cfg = resolve(&req.score, &data.loaded);
@@ -568,6 +755,18 @@ as hallucination or intent alignment"
             ModelKind::Writer { inputs } => {
                 (Kind::Writer { inputs }, resolve(&req.score, &data.dataset))
             }
+            // As `profile guide`: both orders, so the unguided condition
+            // reuses the verdicts of a both-order judge from the cache.
+            ModelKind::Guide { .. } => {
+                let plan = self.guide_plan(req)?;
+                let kind = Kind::Guide {
+                    order: crate::llm::roles::JudgeOrder::Both,
+                    mis: plan.choice.mis.0,
+                    rand: plan.choice.rand.as_ref().map(|r| r.0),
+                };
+                data.guide = Some(plan);
+                (kind, resolve(&req.score, &data.dataset))
+            }
         };
         let workflow = Workflow::new(kind, data.dataset.clone(), &cfg, &req.choice.model);
         Ok(ModelRun { data, workflow })
@@ -589,8 +788,24 @@ as hallucination or intent alignment"
                 message: "nothing to ask".into(),
             };
         };
+        // A guided run: every condition's questions (the unguided ones are
+        // free when a both-order judge of the model is cached).
+        let guided = run.data.guide.as_ref().map(|g| {
+            let task = resolve(&req.score, &stage.dataset).task;
+            let conditions: Vec<_> = [None, Some(g.choice.mis.0)]
+                .into_iter()
+                .chain(g.choice.rand.as_ref().map(|r| Some(r.0)))
+                .collect();
+            crate::llm::roles::guided_judge_plan(
+                &stage.dataset,
+                task,
+                crate::llm::roles::JudgeOrder::Both,
+                &conditions,
+            )
+        });
+        let plan = guided.as_ref().unwrap_or(&stage.plan);
         let estimate = crate::llm::engine::estimate(
-            &stage.plan,
+            plan,
             &stage.dataset,
             stage.opts,
             &req.choice.model,
@@ -604,10 +819,10 @@ as hallucination or intent alignment"
             inputs,
             cap_usd,
             estimate,
-            questions: stage.plan.len() as u64,
+            questions: plan.len() as u64,
             pairs: stage.dataset.pairs.len() as u64,
-            unique_responses: stage.plan.unique_responses as u64,
-            unique_sources: stage.plan.unique_sources as u64,
+            unique_responses: plan.unique_responses as u64,
+            unique_sources: plan.unique_sources as u64,
         }
     }
 
@@ -634,19 +849,40 @@ cached and a new run will reuse them"
         };
         match outcome {
             Outcome::Extract(values) => {
+                self.drill = None;
                 self.llm.answers = values.answers;
                 self.llm.options = values.options;
                 self.llm.run = values.run;
             }
             Outcome::Judge { outcome, record } => {
-                self.add_judge(data.dataset.clone(), outcome, record);
+                self.add_judge(&data, outcome, record);
             }
             Outcome::Writer {
                 generated,
                 values,
                 planned,
                 record,
-            } => self.add_writer(data.dataset.clone(), generated, values, planned, record),
+            } => self.add_writer(&data, generated, values, planned, record),
+            Outcome::Guide(runs) => {
+                let Some(plan) = data.guide.clone() else {
+                    return FromWorker::LlmFailed {
+                        message: "a guided run without its choice".into(),
+                    };
+                };
+                self.guided = Some(GuidedModel {
+                    dataset: data.dataset.clone(),
+                    sample: data.sample.clone(),
+                    plan,
+                    runs,
+                });
+            }
+            Outcome::Improve(_) => {
+                return FromWorker::LlmFailed {
+                    message: "feedback-driven improvement is not offered in the app yet; run \
+`profile improve`"
+                        .into(),
+                }
+            }
         }
         self.use_sample(data);
         match self.report(&req.score) {
@@ -664,6 +900,7 @@ cached and a new run will reuse them"
     pub fn import_annotations(&mut self, text: &str, score: &ScoreRequest) -> FromWorker {
         let (a, problems) = crate::llm::annotations::Annotations::parse_jsonl(text);
         let added = a.len() as u64;
+        self.drill = None;
         self.llm.imported = a;
         FromWorker::Imported {
             what: "annotations".into(),
@@ -675,9 +912,11 @@ cached and a new run will reuse them"
 
     /// Forgets LLM answers and annotations (the cache keeps the answers).
     pub fn clear_llm(&mut self, score: &ScoreRequest) -> FromWorker {
+        self.drill = None;
         self.llm = Default::default();
         self.sample = None;
         self.models.clear();
+        self.guided = None;
         self.score(score)
     }
 }
@@ -1039,6 +1278,251 @@ mod session_tests {
         assert_eq!(report.dataset.sample, None);
     }
 
+    /// Drives a run to the end with `answer` giving each reply from the
+    /// prompt (system, user); counts the calls in `calls`.
+    fn run_answering(
+        s: &mut Session,
+        req: &LlmRequest,
+        answer: &dyn Fn(&str, &str) -> String,
+        calls: &std::cell::Cell<u64>,
+    ) -> FromWorker {
+        use crate::llm::engine::{Run, RunStats};
+        use crate::llm::provider::{Completion, Usage};
+        let ModelRun { data, mut workflow } = s.plan_model(req).unwrap();
+        while let Some(stage) = workflow.next_stage() {
+            let mut stats = RunStats::default();
+            let mut run = Run::new(stage.plan, stage.opts, req.choice.model.clone(), &mut stats);
+            let retry = req.choice.settings.retry;
+            let cache = crate::llm::cache::MemoryCache::new();
+            while let Some(jobs) = run.next_stage(&stage.dataset, &cache, &mut stats) {
+                for mut j in jobs {
+                    let text = answer(&j.prompt().system, &j.prompt().user);
+                    calls.set(calls.get() + 1);
+                    j.start_call(&mut stats);
+                    let step = j.on_result(
+                        Ok(Completion {
+                            text,
+                            first_token_logprobs: None,
+                            token_logprobs: None,
+                            usage: Usage::default(),
+                            finish: None,
+                            model: None,
+                        }),
+                        &run.context(&retry),
+                        0.0,
+                        &mut stats,
+                    );
+                    run.settle(&j, step, &mut stats);
+                }
+            }
+            let (answers, failures) = run.finish();
+            workflow.answered(answers, &stats, &failures);
+        }
+        s.finish_model(data, workflow.finish(), req)
+    }
+
+    /// A judge that prefers the longer response, unless told that length
+    /// is not what makes a response better: then the shorter.
+    fn length_judge(system: &str, user: &str) -> String {
+        let block = |label: &str| {
+            let open = format!("<<<{label}\n");
+            let start = user.find(&open).map_or(0, |i| i + open.len());
+            let end = user[start..]
+                .find(&format!("\n{label}>>>"))
+                .map_or(user.len(), |i| start + i);
+            user[start..end].len()
+        };
+        let (one, two) = (block("RESPONSE_1"), block("RESPONSE_2"));
+        let told = system.contains(&crate::llm::prompts::guidance_sentence(
+            Factor::Length,
+            true,
+        ));
+        let better = match (one.cmp(&two), told) {
+            (std::cmp::Ordering::Equal, _) => "tie",
+            (std::cmp::Ordering::Greater, false) | (std::cmp::Ordering::Less, true) => "1",
+            _ => "2",
+        };
+        serde_json::json!({"better": better, "justification": "by length"}).to_string()
+    }
+
+    /// Twelve inputs of one pair each: people prefer the shorter response in
+    /// all but two (inputs 0 and 6).
+    fn short_preferred() -> String {
+        (0..12)
+            .map(|i| {
+                let long = format!("A long answer number {i} with many more words in it.");
+                let short = format!("Short {i}.");
+                let (a, b, p) = match i % 6 {
+                    0 => (long, short, "a"),
+                    1 => (short, long, "a"),
+                    2 | 4 => (long, short, "b"),
+                    _ => (short, long, "a"),
+                };
+                serde_json::json!({"input": format!("Question x{i}?"), "response_a": a, "response_b": b, "preference": p})
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn judge_request(run: ModelKind) -> LlmRequest {
+        LlmRequest {
+            choice: crate::llm::settings::ModelForm::default()
+                .validate()
+                .unwrap(),
+            score: ScoreRequest {
+                factors: Some(vec![Factor::Length, Factor::NovelWords]),
+                bootstrap: crate::stats::BootstrapConfig {
+                    resamples: 200,
+                    seed: 7,
+                },
+                ..Default::default()
+            },
+            run,
+        }
+    }
+
+    #[test]
+    fn a_guided_run_in_the_app_adds_its_agents_and_section_after_the_judge() {
+        let mut s = loaded(&short_preferred());
+        let calls = std::cell::Cell::new(0);
+        let guide = judge_request(ModelKind::Guide {
+            factor: None,
+            rand_factor: None,
+        });
+        // No judge of the model yet: refused before any call, and says why.
+        let e = s.plan_model(&guide).err().unwrap();
+        assert!(e.contains("run the model as judge first"), "{e}");
+        let judge = judge_request(ModelKind::Judge {
+            single_order: false,
+        });
+        let FromWorker::LlmFinished { report, .. } =
+            run_answering(&mut s, &judge, &length_judge, &calls)
+        else {
+            panic!("judge not finished")
+        };
+        assert_eq!(calls.get(), 24, "12 pairs in both orders");
+        assert!(report.guidance.is_none());
+        // The choice is the core's, from the report's judge.
+        let plan = s.guide_plan(&guide).unwrap();
+        let expected = crate::guide::choose(
+            &crate::guide::report_evidence(&report, &plan.model).unwrap(),
+            7,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(plan.choice, expected);
+        assert_eq!(plan.choice.mis.1.factor, "length");
+        assert_eq!(plan.choice.mis.1.direction, "over");
+        // The estimate covers every condition: 3 × 24 questions.
+        let FromWorker::LlmEstimate { questions, .. } =
+            s.estimate_model(&guide, &crate::llm::cache::MemoryCache::new())
+        else {
+            panic!("no estimate")
+        };
+        let conditions = 2 + u64::from(plan.choice.rand.is_some());
+        assert_eq!(questions, 24 * conditions);
+        calls.set(0);
+        let FromWorker::LlmFinished { report, .. } =
+            run_answering(&mut s, &guide, &length_judge, &calls)
+        else {
+            panic!("guide not finished")
+        };
+        assert_eq!(calls.get(), 24 * conditions);
+        let section = report.guidance.as_ref().expect("a guidance section");
+        assert_eq!(section.conditions.len() as u64, conditions);
+        assert_eq!(section.evidence_from, format!("{} (judge)", plan.model));
+        assert_eq!((section.pairs, section.inputs), (12, 12));
+        // Unguided, the judge agrees on the 2 pairs where the longer one won;
+        // told that length is not what makes a response better, on the other 10.
+        let none = &section.conditions[0];
+        let mis = &section.conditions[1];
+        assert_eq!(
+            (none.strategy.as_str(), none.agreement),
+            ("none", Some(2.0 / 12.0))
+        );
+        assert_eq!(
+            (mis.strategy.as_str(), mis.agreement),
+            ("mis", Some(10.0 / 12.0))
+        );
+        assert!((mis.difference.unwrap() - 8.0 / 12.0).abs() < 1e-12);
+        // Every condition is an agent with its guidance field and alignment.
+        for c in &section.conditions {
+            let a = report.agent(&c.agent).expect("the condition's agent");
+            assert_eq!(a.guidance.as_ref().unwrap().strategy, c.strategy);
+            assert!(report.alignments.iter().any(|al| al.agent == c.agent));
+        }
+        // The section survives a rescore and exports with the report.
+        let FromWorker::Scored { report } = s.score(&guide.score) else {
+            panic!()
+        };
+        assert_eq!(report.guidance.as_ref(), Some(section));
+        assert!(report.to_json_pretty().contains("\"guidance\""));
+        // Overrides: the factors given are used, and checked.
+        let mut given = guide.clone();
+        given.run = ModelKind::Guide {
+            factor: Some(Factor::NovelWords),
+            rand_factor: Some(Factor::Length),
+        };
+        let plan = s.guide_plan(&given).unwrap();
+        assert_eq!(
+            (
+                plan.choice.mis.1.chosen_by.as_str(),
+                plan.choice.mis.0.factor
+            ),
+            ("user", Factor::NovelWords)
+        );
+        given.run = ModelKind::Guide {
+            factor: Some(Factor::Length),
+            rand_factor: Some(Factor::Length),
+        };
+        assert!(s.plan_model(&given).is_err());
+        // Clearing drops them.
+        let FromWorker::Scored { report } = s.clear_llm(&guide.score) else {
+            panic!()
+        };
+        assert!(report.guidance.is_none());
+    }
+
+    #[test]
+    fn a_judge_run_on_a_sample_is_compared_with_the_human_scores_on_its_pairs() {
+        let mut s = loaded(&short_preferred());
+        let calls = std::cell::Cell::new(0);
+        let mut judge = judge_request(ModelKind::Judge {
+            single_order: false,
+        });
+        judge.choice.sample = Some(3);
+        let FromWorker::LlmFinished { report, .. } =
+            run_answering(&mut s, &judge, &length_judge, &calls)
+        else {
+            panic!("judge not finished")
+        };
+        // The report covers the sample: no mark needed.
+        assert_eq!(report.dataset.pairs, 3);
+        let sample_human = report.agent("human").unwrap().clone();
+        // A later run on all the data: the report covers all pairs, and the
+        // judge is compared with the human scores on its 3 pairs.
+        let all = s.run_dataset(None, 0).unwrap();
+        s.use_sample(all);
+        let report = s.report(&judge.score).unwrap();
+        assert_eq!(report.dataset.pairs, 12);
+        let name = format!("{} (judge)", judge.choice.model.model);
+        let al = report.alignments.iter().find(|a| a.agent == name).unwrap();
+        let reference = al.reference_scores.as_ref().expect("reference scores");
+        assert_eq!(
+            reference["length"],
+            sample_human.factor_scores["length"].score
+        );
+        assert_ne!(
+            reference["length"],
+            report.agent("human").unwrap().factor_scores["length"].score
+        );
+        let run = report.agent(&name).unwrap().run.as_ref().unwrap();
+        assert_eq!(run.sample.as_ref().map(|x| x.requested), Some(3));
+        assert!(run.pairs_covered.is_some());
+    }
+
     /// A seed whose sample of one input is the first input (found by trying
     /// seeds; the sample is a pure function of the seed).
     const SEED_OF_THE_FIRST_INPUT: u64 = 41;
@@ -1072,5 +1556,197 @@ mod session_tests {
             key: Secret("sk-secret".into()),
         };
         assert!(!format!("{msg:?}").contains("sk-secret"));
+    }
+}
+
+impl Session {
+    /// The pairs an agent's scores are counted on, its preferences (`None`:
+    /// the labels), its setting and LLM values.
+    #[allow(clippy::type_complexity)]
+    fn drill_agent(
+        &self,
+        agent: &str,
+    ) -> Result<
+        (
+            &crate::data::Dataset,
+            Option<&[Option<crate::data::Preference>]>,
+            crate::stats::Setting,
+            Option<&crate::analysis::LlmValues>,
+        ),
+        String,
+    > {
+        use crate::stats::Setting;
+        if agent == "human" {
+            let full = self.dataset.as_deref().ok_or("no dataset is loaded")?;
+            let ds = self.sample.as_ref().map_or(full, |s| &*s.dataset);
+            return Ok((ds, None, Setting::Human, self.llm_values()));
+        }
+        match self.models.iter().find(|m| m.name() == agent) {
+            Some(ModelAgent::Judge {
+                dataset, outcome, ..
+            }) => Ok((
+                dataset,
+                Some(&outcome.preferences),
+                Setting::Evaluation,
+                self.llm_values(),
+            )),
+            Some(ModelAgent::Writer {
+                generated, values, ..
+            }) => Ok((
+                &generated.dataset,
+                None,
+                Setting::Generation,
+                values.as_deref(),
+            )),
+            None => Err(format!(
+                "no agent `{agent}` in this session: its pairs are listed for runs made in this \
+                 page (a report's agents from elsewhere carry no per-pair verdicts)"
+            )),
+        }
+    }
+
+    /// Every row of a drill-down list (kept for the next pages).
+    fn drill_rows(
+        &mut self,
+        factor: Option<&str>,
+        agent: &str,
+    ) -> Result<std::rc::Rc<Vec<DrillRow>>, String> {
+        let key = factor.unwrap_or("").to_owned();
+        if let Some((f, a, rows)) = &self.drill {
+            if *f == key && a == agent {
+                return Ok(rows.clone());
+            }
+        }
+        let mut rules = std::mem::take(&mut self.drill_rules);
+        let rows = self.compute_drill_rows(factor, agent, &mut rules);
+        self.drill_rules = rules;
+        let rows = std::rc::Rc::new(rows?);
+        self.drill = Some((key, agent.to_owned(), rows.clone()));
+        Ok(rows)
+    }
+
+    fn compute_drill_rows(
+        &self,
+        factor: Option<&str>,
+        agent: &str,
+        rules: &mut crate::factors::rules::RuleExtractor,
+    ) -> Result<Vec<DrillRow>, String> {
+        let (ds, prefs, setting, llm) = self.drill_agent(agent)?;
+        Ok(match factor {
+            None => {
+                let prefs = prefs.ok_or("only a judge has verdicts to set against the labels")?;
+                crate::drill::agreement(ds, prefs)
+                    .into_iter()
+                    .map(|r| DrillRow {
+                        pair: r.pair,
+                        line: r.line,
+                        kind: serde_json::to_value(r.stands)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                        label: r.label,
+                        agent: r.verdict,
+                        value_a: None,
+                        value_b: None,
+                    })
+                    .collect()
+            }
+            Some(id) => {
+                let f = Factor::from_id(id).ok_or_else(|| format!("unknown factor `{id}`"))?;
+                let who = crate::drill::AgentPrefs { setting, prefs };
+                crate::drill::pairs(ds, f, who, llm, rules)?
+                    .into_iter()
+                    .map(|r| DrillRow {
+                        pair: r.pair,
+                        line: r.line,
+                        kind: r.kind.id().to_owned(),
+                        label: r.label,
+                        agent: r.agent,
+                        value_a: r.value_a,
+                        value_b: r.value_b,
+                    })
+                    .collect()
+            }
+        })
+    }
+
+    /// A page of a drill-down list (at most [`MAX_DRILL_PAGE`] rows).
+    pub fn drill_page(&mut self, req: DrillRequest) -> FromWorker {
+        let rows = match self.drill_rows(req.factor.as_deref(), &req.agent) {
+            Ok(r) => r,
+            Err(message) => return FromWorker::DrillFailed { message },
+        };
+        let order: &[&str] = if req.factor.is_some() {
+            &["concordant", "discordant", "tied", "dropped", "missing"]
+        } else {
+            &["disagrees", "agrees", "no_verdict"]
+        };
+        let counts = order
+            .iter()
+            .map(|k| {
+                (
+                    (*k).to_owned(),
+                    rows.iter().filter(|r| r.kind == *k).count() as u64,
+                )
+            })
+            .collect();
+        let keep = |r: &&DrillRow| req.filter == "all" || r.kind == req.filter;
+        let matching = rows.iter().filter(keep).count() as u64;
+        let page = rows
+            .iter()
+            .filter(keep)
+            .skip(req.offset as usize)
+            .take(req.count.min(MAX_DRILL_PAGE) as usize)
+            .cloned()
+            .collect();
+        FromWorker::DrillPage {
+            matching,
+            pairs: rows.len() as u64,
+            counts,
+            rows: page,
+            request: req,
+        }
+    }
+
+    /// One pair's texts and evidence for an agent's list.
+    pub fn evidence(&mut self, factor: Option<&str>, agent: &str, pair: u32) -> FromWorker {
+        let mut rules = std::mem::take(&mut self.drill_rules);
+        let out = self.compute_evidence(factor, agent, pair, &mut rules);
+        self.drill_rules = rules;
+        out.unwrap_or_else(|message| FromWorker::DrillFailed { message })
+    }
+
+    fn compute_evidence(
+        &self,
+        factor: Option<&str>,
+        agent: &str,
+        pair: u32,
+        rules: &mut crate::factors::rules::RuleExtractor,
+    ) -> Result<FromWorker, String> {
+        let (ds, prefs, _, llm) = self.drill_agent(agent)?;
+        let f = match factor {
+            Some(id) => Factor::from_id(id).ok_or_else(|| format!("unknown factor `{id}`"))?,
+            // A judge's verdicts: the novel words still show what is new.
+            None => Factor::NovelWordsCount,
+        };
+        let evidence = crate::drill::evidence(ds, pair as usize, f, llm, rules).map(Box::new);
+        let verdict = prefs
+            .and_then(|p| p.get(pair as usize).copied().flatten())
+            .map(|p| p.sign());
+        let mut notes = Vec::new();
+        if llm.is_none() {
+            notes.push("no model answers for this data in this page: atomic facts, fact-check verdicts and response-level judgements are not available (run the factor extraction in the Model panel, or import annotations)".to_owned());
+        } else {
+            notes.push("fact-check verdicts per fact and the raw replies are kept in this browser's answer cache (Model panel → export the cache); this view shows the extracted facts".to_owned());
+        }
+        if prefs.is_some() {
+            notes.push("the judge's raw replies are in this browser's answer cache (Model panel → export the cache)".to_owned());
+        }
+        Ok(FromWorker::Evidence {
+            agent: agent.to_owned(),
+            evidence,
+            verdict,
+            note: Some(notes.join("; ")),
+        })
     }
 }

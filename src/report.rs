@@ -44,6 +44,15 @@ pub struct Report {
     /// app's group selector), if asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Groups>,
+    /// Guided judging (METHOD.md §8, `profile guide`): the factors chosen and
+    /// the judges' agreement with the humans per condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<GuidanceSection>,
+    /// Feedback-driven improvement (METHOD.md §8, `profile improve`): each
+    /// condition's alignment with the humans and with the evaluator, and the
+    /// texts of every input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub improvement: Option<ImprovementSection>,
 }
 
 /// The human factor scores per group of pairs: the pairs whose record has
@@ -99,6 +108,188 @@ pub struct GroupDifference {
     /// [`MIN_INPUTS_FOR_INTERVALS`](crate::stats::MIN_INPUTS_FOR_INTERVALS)
     /// inputs with a countable pair: not graded).
     pub verdict: String,
+}
+
+/// A feedback-driven improvement experiment (METHOD.md §8).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImprovementSection {
+    /// The writing model.
+    pub writer: String,
+    /// The evaluator's judge agent in this report (its factor scores are the
+    /// evaluator's side of each condition's alignment).
+    pub evaluator: String,
+    pub inputs_planned: u64,
+    /// Inputs with both first responses (the others have no pair).
+    pub inputs: u64,
+    /// The experiment's questions per input planned, and its calls: the
+    /// writer's (two first responses in one call, then one improved
+    /// response per condition, two for `single`) and the evaluator's
+    /// feedback; neither the evaluator's judging of the dataset nor the
+    /// factor extraction of the written texts. Calls are what this run
+    /// sent: 0 when every answer was cached.
+    pub questions_per_input: Option<f64>,
+    pub calls: u64,
+    pub cache_hits: u64,
+    pub failed: u64,
+    /// The evaluator's calls judging the dataset's pairs in this run (0 when
+    /// an earlier `profile judge` answered them from the cache).
+    #[serde(default)]
+    pub judge_calls: u64,
+    /// Fewer inputs than `stats::MIN_INPUTS_FOR_INTERVALS`, or fewer than 5
+    /// factors correlated: the τ values and their intervals mean little.
+    #[serde(default)]
+    pub too_few: bool,
+    /// `feedback`, `both`, `single`.
+    pub conditions: Vec<ImprovementCondition>,
+    /// What each input got: its first responses, the feedback and the
+    /// improved responses.
+    pub items: Vec<ImprovementItem>,
+}
+
+/// One condition of the improvement experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImprovementCondition {
+    /// `feedback` (from both first responses and the evaluator's feedback),
+    /// `both` (from both, no feedback), `single` (from each alone, no
+    /// feedback).
+    pub condition: String,
+    /// The agent of this condition (improvement setting).
+    pub agent: String,
+    /// Inputs and (initial, improved) pairs of this condition.
+    pub inputs: u64,
+    pub pairs: u64,
+    /// Kendall τ_b of the condition's factor scores with the humans' and
+    /// with the evaluator's, with 95% paired cluster-bootstrap intervals,
+    /// over `n_factors_*` factors.
+    pub kendall_tau_human: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kendall_tau_human_ci95: Option<[f64; 2]>,
+    pub n_factors_human: usize,
+    pub kendall_tau_evaluator: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kendall_tau_evaluator_ci95: Option<[f64; 2]>,
+    pub n_factors_evaluator: usize,
+    /// The whole alignment with the evaluator (the one with the humans is in
+    /// the report's `alignments`).
+    pub evaluator_alignment: Alignment,
+}
+
+/// One input of the improvement experiment and the texts written for it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImprovementItem {
+    /// The file line of the input's first pair.
+    pub line: u64,
+    /// The writer's two first responses (absent: the call failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub responses: Vec<String>,
+    /// The evaluator's choice: `1`, `2` or `tie`, and its justification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub better: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// The improved responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub improved_feedback: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub improved_both: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub improved_single: Vec<Option<String>>,
+}
+
+/// The guidance a guided judge was given (`strategy`: `none`, the plain
+/// judge of the experiment; `mis`, the factor it over-weights most compared
+/// with people; `rand`, a factor drawn among those it weighs as people do).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentGuidance {
+    pub strategy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<String>,
+    /// `over` ("… is not what makes a response better here") or `under`
+    /// ("pay attention to …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+}
+
+/// A guided-judging experiment: the evidence behind the factors chosen,
+/// and each condition's agreement with the humans on the same pairs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GuidanceSection {
+    /// The judging model.
+    pub model: String,
+    /// Agent whose factor-score differences chose the factors.
+    pub evidence_from: String,
+    /// Per factor: judge − human factor score with its paired-bootstrap interval.
+    pub evidence: Vec<GuidanceEvidence>,
+    /// GuideMis: the factor the judge over-weights most (or, when none is
+    /// over-weighted, under-weights most) compared with people.
+    pub mis: GuidanceChoice,
+    /// GuideRand: a factor drawn with the seed among those whose interval
+    /// contains 0 (`None`: no such factor and none given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rand: Option<GuidanceChoice>,
+    /// Pairs judged in every condition (the pairs compared) and their inputs.
+    pub pairs: u64,
+    pub inputs: u64,
+    /// Fewer inputs than `stats::MIN_INPUTS_FOR_INTERVALS`: intervals and
+    /// p-values mean little.
+    #[serde(default)]
+    pub few_inputs: bool,
+    pub bootstrap_resamples: u32,
+    /// Sign flips per input behind the p-values, and whether all were enumerated.
+    pub permutations: u64,
+    pub permutation_exact: bool,
+    /// No guidance, GuideMis, GuideRand.
+    pub conditions: Vec<GuidanceCondition>,
+}
+
+/// One factor's evidence for the choice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GuidanceEvidence {
+    pub factor: String,
+    pub judge: Option<f64>,
+    pub human: Option<f64>,
+    pub difference: f64,
+    pub ci95: Option<[f64; 2]>,
+}
+
+/// A factor chosen for guidance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GuidanceChoice {
+    pub factor: String,
+    pub direction: String,
+    /// The sentence the judge was given.
+    pub sentence: String,
+    /// `evidence`, or `user` (`--factor` / `--rand-factor`).
+    pub chosen_by: String,
+    /// Judge − human factor score and its interval, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difference: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<[f64; 2]>,
+}
+
+/// One condition of the experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GuidanceCondition {
+    /// `none`, `mis` or `rand`.
+    pub strategy: String,
+    /// The agent of this condition.
+    pub agent: String,
+    /// Strict agreement with the humans on the pairs compared: the judge's
+    /// preference (a tie when its two orders' verdicts differ) equals the
+    /// human label; a tie or a position flip disagrees.
+    pub agreement: Option<f64>,
+    /// Agreement − the unguided judge's on the same pairs, its 95% paired
+    /// cluster-bootstrap interval and its paired permutation p-value (signs
+    /// of the per-input differences flipped); absent for `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difference: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difference_ci95: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// The condition's factor scores (all its pairs), by factor id.
+    pub factor_scores: BTreeMap<String, Option<f64>>,
 }
 
 /// What an LLM extraction run did (calls, cache hits, failures, tokens).
@@ -258,6 +449,9 @@ pub struct Agent {
     /// The joint model of preference on all factor differences, if fitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joint: Option<JointModel>,
+    /// A judge of a guided-judging experiment: the guidance it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<AgentGuidance>,
 }
 
 /// A model's run as a judge (evaluation setting) or writer (generation
@@ -326,6 +520,14 @@ pub struct AgentRun {
     /// Writers: the factor extraction run over the generated responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extraction: Option<LlmRun>,
+    /// A run on a sample of the report's data (`--sample`/`--limit`): how
+    /// the sample was drawn, and the pairs it covered as their file lines
+    /// in ranges (`"1-8"`, `"3,7,10-12"`). Its alignment with the humans is
+    /// computed on those pairs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs_covered: Option<String>,
 }
 
 /// The joint model of an agent's preferences on all its factors' differences
@@ -608,6 +810,12 @@ pub struct Alignment {
     /// together). The summary names a gap only where the interval excludes 0.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub score_differences: BTreeMap<String, ScoreDifference>,
+    /// For an agent run on a sample of the report's data: the reference's
+    /// factor scores on the same pairs (what the correlations and
+    /// differences compare with; the reference agent's own scores cover all
+    /// pairs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_scores: Option<BTreeMap<String, Option<f64>>>,
 }
 
 /// One factor's model − human score difference.
@@ -758,6 +966,7 @@ impl Alignment {
             position_consistency: None,
             flipped_share: None,
             score_differences: BTreeMap::new(),
+            reference_scores: None,
         }
     }
 }

@@ -41,6 +41,98 @@ pub struct State {
     pub llm: LlmUi,
     /// The last file the app was asked to save; a new `seq` is a new download.
     pub download: Option<Rc<Download>>,
+    /// The open drill-down list, if any.
+    pub drill: Option<DrillUi>,
+    /// The "Improve alignment" panel's factor choices.
+    pub guide: GuideForm,
+}
+
+/// The drill-down panel's part: which list is open, the rows received so
+/// far (by their position in the filtered list) and the pair shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrillUi {
+    /// `None`: a judge's verdicts against the labels.
+    pub factor: Option<String>,
+    pub agent: String,
+    pub filter: String,
+    /// Rows passing the filter (known after the first page).
+    pub matching: Option<u64>,
+    pub pairs: u64,
+    pub counts: Rc<Vec<(String, u64)>>,
+    pub rows: Rc<std::collections::BTreeMap<u64, crate::protocol::DrillRow>>,
+    pub selected: Option<u32>,
+    pub evidence: Option<Rc<EvidenceView>>,
+    pub error: Option<String>,
+}
+
+/// One pair's evidence as shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvidenceView {
+    pub agent: String,
+    pub evidence: Option<crate::drill::PairEvidence>,
+    pub verdict: Option<i8>,
+    pub note: Option<String>,
+}
+
+/// Which panel a model run or estimate was started from (where its
+/// estimate, progress and errors are shown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Panel {
+    /// The language-model panel (extraction, judge, writer).
+    #[default]
+    Model,
+    /// The "Improve alignment" panel (a guided run, or the judge it needs).
+    Guide,
+}
+
+/// The factors the user fixed for guided judging (`None`: chosen from the
+/// evidence, as `profile guide` without `--factor` / `--rand-factor`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GuideForm {
+    pub factor: Option<crate::factors::Factor>,
+    pub rand_factor: Option<crate::factors::Factor>,
+}
+
+/// What the "Improve alignment" panel can offer for a report and model.
+// Made once per render and matched at once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum GuideOffer {
+    /// The report has no judge of the model with factor score differences:
+    /// one must be run first.
+    NeedsJudge { judge: String },
+    /// The evidence of the model's judge, and the choice made from it (or
+    /// why none can be made).
+    Ready {
+        evidence: Vec<crate::report::GuidanceEvidence>,
+        choice: Result<crate::guide::Choice, String>,
+    },
+}
+
+impl GuideForm {
+    /// The evidence and choice for `model`'s judge in `report`, as the
+    /// worker will make it (`guide::report_evidence`, `guide::choose` with
+    /// the report's seed and these factors).
+    pub fn offer(&self, report: &Report, model: &str, seed: u64) -> GuideOffer {
+        match crate::guide::report_evidence(report, model) {
+            None => GuideOffer::NeedsJudge {
+                judge: format!("{model} (judge)"),
+            },
+            Some(evidence) => {
+                let choice = crate::guide::choose(&evidence, seed, self.factor, self.rand_factor)
+                    // The core names the CLI's flags; the app's are the selects.
+                    .map_err(|e| {
+                        e.replace("--rand-factor F", "the GuideRand select")
+                            .replace(
+                                "give --factor F to choose it yourself",
+                                "pick a GuideMis factor below to choose it yourself",
+                            )
+                            .replace("--factor F", "the GuideMis select")
+                    });
+                GuideOffer::Ready { evidence, choice }
+            }
+        }
+    }
 }
 
 /// A file to save, left in the state by [`State::reduce`] for the app's
@@ -68,11 +160,24 @@ pub enum Action {
     SetLabel(SummEvalLabel),
     /// The record-size limit for the next load, in MiB.
     SetMaxRecord(u32),
-    /// A model run was started (or estimate asked, or import sent).
-    LlmStarted,
+    /// A model run was started from a panel.
+    LlmStarted(Panel),
+    /// An estimate was asked from a panel.
+    LlmEstimating(Panel),
+    /// The guided-judging factors were chosen.
+    SetGuide(GuideForm),
     LlmPaused(bool),
     /// The model values were removed from the report.
     LlmCleared,
+    /// Open a drill-down list (the app asks the worker for its first page).
+    OpenDrill {
+        factor: Option<String>,
+        agent: String,
+        filter: String,
+    },
+    CloseDrill,
+    /// A pair of the list was picked (the app asks for its evidence).
+    SelectPair(u32),
 }
 
 impl State {
@@ -88,6 +193,8 @@ impl State {
             notice: None,
             llm: LlmUi::default(),
             download: None,
+            drill: None,
+            guide: GuideForm::default(),
         }
     }
 
@@ -128,10 +235,14 @@ impl State {
                 // A new dataset: its model values start empty.
                 self.llm = LlmUi {
                     running: self.llm.running,
+                    panel: self.llm.panel,
                     ..LlmUi::default()
                 };
+                // Its factors may differ: guidance is chosen afresh.
+                self.guide = GuideForm::default();
                 self.elapsed_ms = Some(elapsed_ms);
                 self.status = Status::Ready;
+                self.drill = None;
             }
             FromWorker::Scored { report } => {
                 self.report = Some(Rc::new(report));
@@ -171,6 +282,8 @@ impl State {
                 self.llm.paused = paused;
             }
             FromWorker::LlmFinished { report, warning } => {
+                // New values or agents: a list on show would be stale.
+                self.drill = None;
                 self.llm.running = false;
                 self.llm.paused = false;
                 self.llm.has_values = true;
@@ -217,6 +330,53 @@ impl State {
                     self.report = Some(Rc::new(r));
                 }
             }
+            FromWorker::DrillPage {
+                request,
+                matching,
+                pairs,
+                counts,
+                rows,
+            } => {
+                // A page of the list on show (else a stale answer).
+                if let Some(d) = self.drill.as_mut().filter(|d| {
+                    d.factor == request.factor
+                        && d.agent == request.agent
+                        && d.filter == request.filter
+                }) {
+                    d.matching = Some(matching);
+                    d.pairs = pairs;
+                    d.counts = Rc::new(counts);
+                    d.error = None;
+                    let map = Rc::make_mut(&mut d.rows);
+                    for (i, r) in rows.into_iter().enumerate() {
+                        map.insert(request.offset + i as u64, r);
+                    }
+                }
+            }
+            FromWorker::Evidence {
+                agent,
+                evidence,
+                verdict,
+                note,
+            } => {
+                if let Some(d) = self
+                    .drill
+                    .as_mut()
+                    .filter(|d| d.agent == agent && evidence.as_ref().map(|e| e.pair) == d.selected)
+                {
+                    d.evidence = Some(Rc::new(EvidenceView {
+                        agent,
+                        evidence: evidence.map(|e| *e),
+                        verdict,
+                        note,
+                    }));
+                }
+            }
+            FromWorker::DrillFailed { message } => {
+                if let Some(d) = self.drill.as_mut() {
+                    d.error = Some(message);
+                }
+            }
         }
     }
 }
@@ -256,18 +416,55 @@ impl State {
             Action::SetFormat(f) => s.options.format = f,
             Action::SetLabel(l) => s.options.summeval_label = l,
             Action::SetMaxRecord(n) => s.options.max_record_mb = n,
-            Action::LlmStarted => {
+            Action::LlmStarted(panel) => {
                 s.llm.running = true;
                 s.llm.paused = false;
                 s.llm.error = None;
                 s.llm.info = None;
                 s.llm.progress = None;
+                s.llm.panel = panel;
             }
+            Action::LlmEstimating(panel) => {
+                // A run going on keeps its panel.
+                if !s.llm.running {
+                    s.llm.panel = panel;
+                    s.llm.error = None;
+                }
+                s.llm.estimate = None;
+                s.llm.estimate_panel = panel;
+            }
+            Action::SetGuide(g) => s.guide = g,
             Action::LlmPaused(p) => s.llm.paused = p,
             Action::LlmCleared => {
                 s.llm = LlmUi {
                     running: s.llm.running,
+                    panel: s.llm.panel,
                     ..LlmUi::default()
+                }
+            }
+            Action::OpenDrill {
+                factor,
+                agent,
+                filter,
+            } => {
+                s.drill = Some(DrillUi {
+                    factor,
+                    agent,
+                    filter,
+                    matching: None,
+                    pairs: 0,
+                    counts: Rc::default(),
+                    rows: Rc::default(),
+                    selected: None,
+                    evidence: None,
+                    error: None,
+                })
+            }
+            Action::CloseDrill => s.drill = None,
+            Action::SelectPair(p) => {
+                if let Some(d) = s.drill.as_mut() {
+                    d.selected = Some(p);
+                    d.evidence = None;
                 }
             }
         }
@@ -286,6 +483,11 @@ pub struct LlmUi {
     pub info: Option<String>,
     /// The report holds model values (a run's or imported annotations).
     pub has_values: bool,
+    /// The panel of the run going on (or last run): its progress and
+    /// errors are shown there.
+    pub panel: Panel,
+    /// The panel the estimate was asked from.
+    pub estimate_panel: Panel,
 }
 
 /// A received estimate.
@@ -459,7 +661,7 @@ mod tests {
 
     #[test]
     fn a_model_run_starts_finishes_or_fails_in_the_panel_state() {
-        let s = State::new(ViewState::default()).reduce(Action::LlmStarted);
+        let s = State::new(ViewState::default()).reduce(Action::LlmStarted(Panel::Model));
         assert!(s.llm.running && !s.llm.paused && s.llm.error.is_none());
         let failed = worker(
             &s,
@@ -480,5 +682,172 @@ mod tests {
         assert_eq!(done.llm.info.as_deref(), Some("not saved"));
         let cleared = done.reduce(Action::LlmCleared);
         assert!(!cleared.llm.has_values && cleared.llm.info.is_none());
+    }
+
+    #[test]
+    fn drill_pages_fill_the_open_list_only() {
+        use crate::protocol::{DrillRequest, DrillRow};
+        let s = State::new(ViewState::default()).reduce(Action::OpenDrill {
+            factor: Some("length".into()),
+            agent: "human".into(),
+            filter: "discordant".into(),
+        });
+        let page = |filter: &str, offset| {
+            Action::Worker(Box::new(FromWorker::DrillPage {
+                request: DrillRequest {
+                    factor: Some("length".into()),
+                    agent: "human".into(),
+                    filter: filter.into(),
+                    offset,
+                    count: 2,
+                },
+                matching: 7,
+                pairs: 9,
+                counts: vec![("discordant".into(), 7)],
+                rows: (0..2)
+                    .map(|i| DrillRow {
+                        pair: 10 + i,
+                        line: 1,
+                        kind: filter.into(),
+                        label: 1,
+                        agent: Some(1),
+                        value_a: Some(1.0),
+                        value_b: Some(2.0),
+                    })
+                    .collect(),
+            }))
+        };
+        // A page of another list (a stale answer) changes nothing.
+        let stale = s.reduce(page("concordant", 0));
+        assert_eq!(stale.drill, s.drill);
+        let s = s.reduce(page("discordant", 4));
+        let d = s.drill.as_ref().unwrap();
+        assert_eq!(d.matching, Some(7));
+        assert_eq!(d.rows.keys().copied().collect::<Vec<_>>(), [4, 5]);
+        assert_eq!(d.rows[&5].pair, 11);
+        let s = s.reduce(Action::SelectPair(11));
+        assert_eq!(s.drill.as_ref().unwrap().selected, Some(11));
+        assert_eq!(s.reduce(Action::CloseDrill).drill, None);
+    }
+
+    #[test]
+    fn a_run_or_estimate_belongs_to_the_panel_it_was_started_from() {
+        let s = State::new(ViewState::default());
+        assert_eq!(s.llm.panel, Panel::Model);
+        let est = s.reduce(Action::LlmEstimating(Panel::Guide));
+        assert_eq!(
+            (est.llm.panel, est.llm.estimate_panel),
+            (Panel::Guide, Panel::Guide)
+        );
+        let run = est.reduce(Action::LlmStarted(Panel::Guide));
+        assert!(run.llm.running);
+        assert_eq!(run.llm.panel, Panel::Guide);
+        // An estimate asked elsewhere during the run: the run keeps its panel.
+        let other = run.reduce(Action::LlmEstimating(Panel::Model));
+        assert_eq!(
+            (other.llm.panel, other.llm.estimate_panel),
+            (Panel::Guide, Panel::Model)
+        );
+        assert!(other.llm.estimate.is_none());
+        // Progress, pause and the failure stay with it.
+        let paused = other.reduce(Action::LlmPaused(true));
+        assert!(paused.llm.paused && paused.llm.panel == Panel::Guide);
+        let failed = worker(
+            &paused,
+            FromWorker::LlmFailed {
+                message: "no judge".into(),
+            },
+        );
+        assert_eq!(failed.llm.panel, Panel::Guide);
+        assert_eq!(failed.llm.error.as_deref(), Some("no judge"));
+        // A new dataset chooses guidance afresh.
+        let mut chosen = failed.reduce(Action::SetGuide(GuideForm {
+            factor: Some(crate::factors::Factor::Length),
+            rand_factor: None,
+        }));
+        assert_eq!(chosen.guide.factor, Some(crate::factors::Factor::Length));
+        chosen = worker(
+            &chosen,
+            FromWorker::Loaded {
+                report: report(),
+                diagnostics: vec![],
+                elapsed_ms: 1.0,
+            },
+        );
+        assert_eq!(chosen.guide, GuideForm::default());
+    }
+
+    /// A report with a judge of model `m` whose length score is above the
+    /// humans', with the interval given.
+    fn judged(ci: Option<[f64; 2]>) -> Report {
+        let mut r = report();
+        let mut judge = r.agents[0].clone();
+        judge.name = "m (judge)".into();
+        r.agents.push(judge);
+        let mut al = crate::report::Alignment::between(
+            "m (judge)",
+            &r.agents[1].score_map(),
+            "human",
+            &r.agents[0].score_map(),
+        );
+        for (f, d, ci) in [("length", 0.4, ci), ("novel_words", 0.0, Some([-0.1, 0.1]))] {
+            al.factors.push(f.into());
+            al.score_differences.insert(
+                f.into(),
+                crate::report::ScoreDifference {
+                    estimate: d,
+                    ci95: ci,
+                },
+            );
+        }
+        al.factors.dedup();
+        r.alignments.push(al);
+        r
+    }
+
+    #[test]
+    fn the_guide_offer_is_the_cores_choice_and_names_the_apps_controls() {
+        let form = GuideForm::default();
+        assert_eq!(
+            form.offer(&report(), "m", 1),
+            GuideOffer::NeedsJudge {
+                judge: "m (judge)".into()
+            }
+        );
+        let r = judged(Some([0.1, 0.7]));
+        let GuideOffer::Ready { evidence, choice } = form.offer(&r, "m", 1) else {
+            panic!("no offer")
+        };
+        let choice = choice.unwrap();
+        assert_eq!(
+            choice,
+            crate::guide::choose(&evidence, 1, None, None).unwrap()
+        );
+        assert_eq!(choice.mis.1.factor, "length");
+        assert_eq!(choice.rand.unwrap().1.factor, "novel_words");
+        // Nothing qualifies: the reason, with the app's control named.
+        let GuideOffer::Ready { choice, .. } = form.offer(&judged(Some([-0.1, 0.7])), "m", 1)
+        else {
+            panic!("no offer")
+        };
+        let e = choice.unwrap_err();
+        assert!(
+            e.contains("no factor qualifies") && e.contains("pick a GuideMis factor below"),
+            "{e}"
+        );
+        assert!(!e.contains("--factor"), "{e}");
+        // A factor given overrides the evidence.
+        let given = GuideForm {
+            factor: Some(crate::factors::Factor::NovelWords),
+            rand_factor: Some(crate::factors::Factor::Length),
+        };
+        let GuideOffer::Ready { choice, .. } = given.offer(&r, "m", 1) else {
+            panic!("no offer")
+        };
+        let c = choice.unwrap();
+        assert_eq!(
+            (c.mis.1.factor.as_str(), c.mis.1.chosen_by.as_str()),
+            ("novel_words", "user")
+        );
     }
 }

@@ -233,7 +233,11 @@ fn gaps_sentence(
         .iter()
         .filter_map(|(id, e)| {
             let m = e.score?;
-            let h = human.factor_scores.get(id)?.score?;
+            // An agent run on a sample is compared with people on its pairs.
+            let h = match alignment.and_then(|a| a.reference_scores.as_ref()) {
+                Some(r) => (*r.get(id)?)?,
+                None => human.factor_scores.get(id)?.score?,
+            };
             let ci = diffs.get(id)?.ci95?;
             ((m - h).abs() >= GAP && side(ci) != 0).then_some((id.as_str(), m, h, ci))
         })
@@ -488,6 +492,87 @@ fn pair_sentence<'a>(
     ))
 }
 
+/// One plain-language sentence per guided condition, true of its numbers:
+/// a change is called a rise or a fall only when its 95% interval excludes
+/// 0 and the inputs are not too few (below [`MIN_INPUTS_FOR_INTERVALS`](crate::stats::MIN_INPUTS_FOR_INTERVALS) the
+/// agreements are called a trial run); an interval containing 0 is "no
+/// clear change"; no interval, no conclusion. For the app and the widget (the report's `guidance` section, `crate::guide`).
+pub fn guidance(section: &crate::report::GuidanceSection) -> Vec<String> {
+    if section.pairs == 0 {
+        return vec!["No pair was judged in every condition: there is nothing to compare.".into()];
+    }
+    let base = section
+        .conditions
+        .iter()
+        .find(|c| c.strategy == "none")
+        .and_then(|c| c.agreement);
+    let p_text = |p: Option<f64>| match p {
+        Some(p) if p < 0.001 => ", p < 0.001".to_owned(),
+        Some(p) => format!(", p = {p:.3}"),
+        None => String::new(),
+    };
+    section
+        .conditions
+        .iter()
+        .filter(|c| c.strategy != "none")
+        .map(|c| {
+            let choice = if c.strategy == "mis" {
+                Some(&section.mis)
+            } else {
+                section.rand.as_ref()
+            };
+            let name = match choice {
+                Some(g) => format!(
+                    "{} ({} {})",
+                    if c.strategy == "mis" {
+                        "GuideMis"
+                    } else {
+                        "GuideRand"
+                    },
+                    g.factor,
+                    g.direction
+                ),
+                None => c.strategy.clone(),
+            };
+            let (Some(a), Some(b), Some(d)) = (c.agreement, base, c.difference) else {
+                return format!("{name}: agreement not measured.");
+            };
+            let numbers = match c.difference_ci95 {
+                Some([lo, hi]) => {
+                    format!("{d:+.3}, 95% CI [{lo:+.3}, {hi:+.3}]{}", p_text(c.p_value))
+                }
+                None => format!("{d:+.3}{}", p_text(c.p_value)),
+            };
+            if section.few_inputs {
+                return format!(
+                    "{name}: agreement {a:.3} against {b:.3} with no guidance ({numbers}); \
+with {} inputs (fewer than {}) this is a trial run, not a result.",
+                    section.inputs,
+                    crate::stats::MIN_INPUTS_FOR_INTERVALS
+                );
+            }
+            match c.difference_ci95 {
+                Some([lo, _]) if lo > 0.0 => format!(
+                    "{name} raised agreement with people from {b:.3} to {a:.3} ({numbers}): the \
+interval excludes 0."
+                ),
+                Some([_, hi]) if hi < 0.0 => format!(
+                    "{name} lowered agreement with people from {b:.3} to {a:.3} ({numbers}): the \
+interval excludes 0."
+                ),
+                Some(_) => format!(
+                    "{name}: agreement {a:.3} against {b:.3} with no guidance ({numbers}); the \
+interval contains 0, so no clear change."
+                ),
+                None => format!(
+                    "{name}: agreement {a:.3} against {b:.3} with no guidance ({numbers}); no \
+interval (no resamples), so no conclusion."
+                ),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -526,6 +611,7 @@ mod tests {
             factor_scores,
             run: None,
             joint: None,
+            guidance: None,
         }
     }
 
@@ -563,6 +649,8 @@ mod tests {
             alignments: Vec::new(),
             llm: None,
             groups: None,
+            guidance: None,
+            improvement: None,
         }
     }
 
@@ -643,6 +731,30 @@ mod tests {
     }
 
     /// Each gap-sentence rule against numbers that must produce it and numbers that must not.
+    #[test]
+    fn a_judge_on_a_sample_is_compared_with_the_human_scores_on_its_pairs() {
+        // The human agent covers all pairs (length +0.05); the judge ran on a
+        // sample where people's length score is +0.50: its gap is +0.11,
+        // not +0.56, and the sentence must quote the sample's +0.50.
+        let judge = agent("m", Setting::Evaluation, &[("length", 0.61)]);
+        let mut r = report(vec![agent("human", Setting::Human, &HUMAN), judge]);
+        align(&mut r, 1, &[]);
+        let a = &mut r.alignments[0];
+        a.reference_scores = Some([("length".to_owned(), Some(0.50))].into());
+        a.score_differences.insert(
+            "length".into(),
+            ScoreDifference {
+                estimate: 0.11,
+                ci95: Some([0.02, 0.20]),
+            },
+        );
+        let s = summarize(&r);
+        assert!(s[0].contains("shows no clear gap"), "{s:?}");
+        r.alignments[0].reference_scores = Some([("length".to_owned(), Some(0.20))].into());
+        let s = summarize(&r);
+        assert!(s[0].contains("(+0.61 vs +0.20;"), "{s:?}");
+    }
+
     #[test]
     fn gap_sentences_by_the_numbers() {
         // (model score, human score, 95% CI of model − human or none) → a fragment, or the no-gap sentence.
@@ -1095,5 +1207,92 @@ mod tests {
         );
         let s = summarize(&r);
         assert!(s[0].contains("shows no clear gap from people"), "{s:?}");
+    }
+
+    fn guidance_section(inputs: u64, ci: Option<[f64; 2]>) -> crate::report::GuidanceSection {
+        let choice = |f: &str| crate::report::GuidanceChoice {
+            factor: f.into(),
+            direction: "over".into(),
+            sentence: String::new(),
+            chosen_by: "evidence".into(),
+            difference: None,
+            ci95: None,
+        };
+        let cond = |s: &str, a: f64, d: Option<f64>| crate::report::GuidanceCondition {
+            strategy: s.into(),
+            agent: s.into(),
+            agreement: Some(a),
+            difference: d,
+            difference_ci95: d.and(ci),
+            p_value: d.map(|_| 0.02),
+            factor_scores: Default::default(),
+        };
+        crate::report::GuidanceSection {
+            model: "m".into(),
+            evidence_from: "m (judge)".into(),
+            evidence: vec![],
+            mis: choice("length"),
+            rand: Some(choice("fluency")),
+            pairs: inputs,
+            inputs,
+            few_inputs: inputs < crate::stats::MIN_INPUTS_FOR_INTERVALS,
+            bootstrap_resamples: 100,
+            permutations: 100,
+            permutation_exact: false,
+            conditions: vec![
+                cond("none", 0.5, None),
+                cond("mis", 0.7, Some(0.2)),
+                cond("rand", 0.45, Some(-0.05)),
+            ],
+        }
+    }
+
+    #[test]
+    fn conclusions_claim_a_change_only_when_the_interval_excludes_zero_on_enough_inputs() {
+        // Each case: inputs, the interval both guided conditions get, and
+        // what the GuideMis sentence must and must not say.
+        let cases: [(u64, Option<[f64; 2]>, &str, &str); 5] = [
+            (
+                20,
+                Some([0.1, 0.3]),
+                "raised agreement with people from 0.500 to 0.700",
+                "no clear",
+            ),
+            (20, Some([-0.3, -0.1]), "lowered agreement", "raised"),
+            (
+                20,
+                Some([-0.1, 0.3]),
+                "contains 0, so no clear change",
+                "raised",
+            ),
+            (
+                20,
+                None,
+                "no interval (no resamples), so no conclusion",
+                "raised",
+            ),
+            (
+                4,
+                Some([0.1, 0.3]),
+                "with 4 inputs (fewer than 10) this is a trial run",
+                "raised",
+            ),
+        ];
+        for (inputs, ci, must, must_not) in cases {
+            let lines = guidance(&guidance_section(inputs, ci));
+            assert_eq!(lines.len(), 2, "{lines:?}");
+            assert!(lines[0].starts_with("GuideMis (length over)"), "{lines:?}");
+            assert!(
+                lines[0].contains(must) && !lines[0].contains(must_not),
+                "{inputs} {ci:?}: {lines:?}"
+            );
+            assert!(
+                lines[1].starts_with("GuideRand (fluency over)"),
+                "{lines:?}"
+            );
+        }
+        let mut empty = guidance_section(20, None);
+        empty.pairs = 0;
+        assert!(guidance(&empty)[0].contains("nothing to compare"));
     }
 }

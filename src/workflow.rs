@@ -19,7 +19,9 @@ use crate::factors::{Factor, Task};
 use crate::llm::engine::{CostCap, FailedItem, RunStats};
 use crate::llm::extract::{Answers, ExtractOptions, Plan};
 use crate::llm::provider::ModelConfig;
-use crate::llm::roles::{self, Generated, JudgeOrder, JudgeOutcome};
+use crate::llm::roles::{
+    self, Generated, Guidance, ImprovedPairs, Improvement, JudgeOrder, JudgeOutcome,
+};
 use crate::report::AgentRun;
 
 impl ExtractOptions {
@@ -44,7 +46,75 @@ pub enum Kind {
     Judge(JudgeOrder),
     /// Writes responses for (at most `inputs` of) the dataset's inputs.
     Writer { inputs: Option<usize> },
+    /// Guided judging (METHOD.md §8): the dataset's pairs judged with no
+    /// guidance, with `mis`, then with `rand`, one stage each (so each
+    /// condition's run record is its own).
+    Guide {
+        order: JudgeOrder,
+        mis: Guidance,
+        rand: Option<Guidance>,
+    },
+    /// Feedback-driven improvement (METHOD.md §8) on (at most `inputs` of)
+    /// the dataset's inputs: the evaluator judges the dataset's pairs (its
+    /// judge agent), the writer writes two responses per input, the
+    /// evaluator picks the better one with a justification, the writer
+    /// writes the improved responses of every condition, and (when a chosen
+    /// factor needs a model) the factors of every written text are
+    /// extracted. One stage each; the evaluator's stages are marked
+    /// [`Stage::evaluator`].
+    Improve {
+        inputs: Option<usize>,
+        order: JudgeOrder,
+    },
 }
+
+/// What an improvement run gives: the evaluator's judge outcome on the
+/// dataset, the experiment's texts, its (initial, improved) pairs with their
+/// factor values, and the run records of the writer and the evaluator.
+pub struct Improved {
+    /// The evaluator as a judge of the dataset's pairs, with its record.
+    pub judge: Option<(JudgeOutcome, AgentRun)>,
+    pub improvement: Improvement,
+    pub pairs: ImprovedPairs,
+    /// The model-based factors of `pairs` (`None`: none chosen or none to
+    /// extract).
+    pub values: Option<LlmValues>,
+    /// The writer's calls (first responses and improvements), its factor
+    /// extraction in `extraction`.
+    pub writer: AgentRun,
+    /// The evaluator's calls for feedback.
+    pub evaluator: AgentRun,
+    /// Inputs planned.
+    pub planned: u64,
+}
+
+/// Where an improvement run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Judge,
+    Drafts,
+    Feedback,
+    Revise,
+    Factors,
+}
+
+/// Adds a stage's counts to a run record (the writer's two stages).
+fn add_record(total: &mut AgentRun, stage: AgentRun) {
+    if total.kind.is_empty() {
+        *total = stage;
+        return;
+    }
+    total.calls += stage.calls;
+    total.cache_hits += stage.cache_hits;
+    total.failed += stage.failed;
+    total.input_tokens += stage.input_tokens;
+    total.output_tokens += stage.output_tokens;
+    total.failures.extend(stage.failures);
+}
+
+/// One condition of a guided-judging run: the guidance given (`None`: none),
+/// the judge's outcome and its run record.
+pub type GuidedJudge = (Option<Guidance>, JudgeOutcome, AgentRun);
 
 /// One plan to answer.
 #[derive(Clone, Debug)]
@@ -60,6 +130,9 @@ pub struct Stage {
     /// stages spent (`None`: no cap). The drivers keep it with
     /// [`Job::admit`](crate::llm::engine::Job::admit).
     pub cap: Option<CostCap>,
+    /// Asked of the evaluator model (an improvement run's judge and
+    /// feedback stages), else of the run's model.
+    pub evaluator: bool,
 }
 
 /// What a finished run gives its edge.
@@ -72,6 +145,12 @@ pub enum Outcome {
         outcome: JudgeOutcome,
         record: AgentRun,
     },
+    /// The conditions of a guided-judging run, in the order asked (no
+    /// guidance, GuideMis, GuideRand); a cancelled run gives those finished.
+    Guide(Vec<GuidedJudge>),
+    /// A feedback-driven improvement run (a cancelled run gives what it
+    /// finished).
+    Improve(Box<Improved>),
     Writer {
         generated: Generated,
         /// The model-based factors of the generated responses (`None`: none
@@ -95,6 +174,18 @@ enum Step {
         planned: u64,
         record: AgentRun,
     },
+    /// A guided-judging condition is to be answered, after `done`.
+    Guided {
+        stage: Stage,
+        guidance: Option<Guidance>,
+        done: Vec<GuidedJudge>,
+    },
+    /// An improvement run's stage `phase` is to be answered.
+    Improve {
+        stage: Stage,
+        phase: Phase,
+        run: Box<Improved>,
+    },
     Done(Outcome),
     /// Handed out or taken.
     Empty,
@@ -108,6 +199,8 @@ pub struct Workflow {
     task: Task,
     factors: Vec<Factor>,
     model: ModelConfig,
+    /// The evaluator of an improvement run (else the run's model).
+    evaluator: ModelConfig,
     opts: ExtractOptions,
     step: Step,
     /// Whether the current stage was handed out and not yet answered.
@@ -126,20 +219,55 @@ impl Workflow {
             Kind::Extract => ("factors", Plan::new(&ds, &factors, opts)),
             Kind::Judge(order) => ("judge", roles::judge_plan(&ds, cfg.task, order)),
             Kind::Writer { inputs } => ("writer", roles::generate_plan(&ds, cfg.task, inputs)),
+            Kind::Guide { order, .. } => (
+                "judge, no guidance",
+                roles::judge_plan(&ds, cfg.task, order),
+            ),
+            Kind::Improve { order, .. } => {
+                ("evaluator, judge", roles::judge_plan(&ds, cfg.task, order))
+            }
+        };
+        let first = Stage {
+            what,
+            plan,
+            dataset: ds.clone(),
+            opts,
+            cap: None,
+            evaluator: matches!(kind, Kind::Improve { .. }),
+        };
+        let step = match kind {
+            Kind::Guide { .. } => Step::Guided {
+                stage: first,
+                guidance: None,
+                done: Vec::new(),
+            },
+            Kind::Improve { inputs, .. } => {
+                let improvement = Improvement::new(&ds, cfg.task, inputs);
+                let planned = improvement.inputs.len() as u64;
+                Step::Improve {
+                    stage: first,
+                    phase: Phase::Judge,
+                    run: Box::new(Improved {
+                        judge: None,
+                        improvement,
+                        pairs: ImprovedPairs::default(),
+                        values: None,
+                        writer: AgentRun::default(),
+                        evaluator: AgentRun::default(),
+                        planned,
+                    }),
+                }
+            }
+            _ => Step::First(first),
         };
         Workflow {
             kind,
             task: cfg.task,
             factors,
             model: model.clone(),
+            evaluator: model.clone(),
             opts,
-            step: Step::First(Stage {
-                what,
-                plan,
-                dataset: ds,
-                opts,
-                cap: None,
-            }),
+            step,
             asked: false,
             cap: None,
             spent_usd: 0.0,
@@ -158,10 +286,22 @@ impl Workflow {
         self.spent_usd
     }
 
+    /// An improvement run's evaluator (by default the run's model).
+    pub fn with_evaluator(mut self, evaluator: &ModelConfig) -> Self {
+        self.evaluator = evaluator.clone();
+        self
+    }
+
     /// The first stage's plan (for an estimate before the run).
     pub fn first(&self) -> Option<&Stage> {
         match &self.step {
             Step::First(s) => Some(s),
+            Step::Improve {
+                stage,
+                phase: Phase::Judge,
+                ..
+            } => Some(stage),
+            Step::Guided { stage, done, .. } if done.is_empty() => Some(stage),
             _ => None,
         }
     }
@@ -169,7 +309,10 @@ impl Workflow {
     /// The next plan to answer; `None` when the run is over.
     pub fn next_stage(&mut self) -> Option<Stage> {
         let mut stage = match &self.step {
-            Step::First(s) | Step::Second { stage: s, .. } => s.clone(),
+            Step::First(s)
+            | Step::Second { stage: s, .. }
+            | Step::Guided { stage: s, .. }
+            | Step::Improve { stage: s, .. } => s.clone(),
             _ => return None,
         };
         stage.cap = self.cap.map(|c| c.after(self.spent_usd));
@@ -189,6 +332,14 @@ impl Workflow {
         let record = |kind: &str| {
             RunInfo {
                 model: &self.model,
+                stats,
+                failures,
+            }
+            .record(kind)
+        };
+        let evaluator_record = |kind: &str| {
+            RunInfo {
+                model: &self.evaluator,
                 stats,
                 failures,
             }
@@ -221,6 +372,7 @@ impl Workflow {
                                 dataset,
                                 opts: self.opts,
                                 cap: None,
+                                evaluator: false,
                             },
                             generated,
                             planned,
@@ -235,7 +387,144 @@ impl Workflow {
                         })
                     }
                 }
+                Kind::Guide { .. } | Kind::Improve { .. } => {
+                    unreachable!("a guided or improvement run has its own stages")
+                }
             },
+            Step::Improve {
+                stage,
+                phase,
+                mut run,
+            } => {
+                let order = match self.kind {
+                    Kind::Improve { order, .. } => order,
+                    _ => unreachable!("an improvement stage belongs to an improvement run"),
+                };
+                let next = match phase {
+                    Phase::Judge => {
+                        run.judge = Some((
+                            roles::judge_outcome(&stage.dataset, self.task, order, &answers),
+                            evaluator_record("judge"),
+                        ));
+                        Phase::Drafts
+                    }
+                    Phase::Drafts => {
+                        run.improvement.take_drafts(&answers);
+                        add_record(&mut run.writer, record("improve"));
+                        Phase::Feedback
+                    }
+                    Phase::Feedback => {
+                        run.improvement.take_feedback(&answers);
+                        run.evaluator = evaluator_record("evaluator");
+                        Phase::Revise
+                    }
+                    Phase::Revise => {
+                        run.improvement.take_revisions(&answers);
+                        add_record(&mut run.writer, record("improve"));
+                        run.pairs = run.improvement.pairs();
+                        Phase::Factors
+                    }
+                    Phase::Factors => {
+                        run.values = Some(self.values(&stage, answers, stats, failures));
+                        Phase::Factors
+                    }
+                };
+                let work = || Rc::new(run.improvement.dataset.clone());
+                let stage = match next {
+                    _ if stats.cancelled || stats.cap_reached || phase == Phase::Factors => None,
+                    Phase::Drafts => Some((
+                        "writer, first responses",
+                        run.improvement.draft_plan(),
+                        work(),
+                        false,
+                    )),
+                    Phase::Feedback => Some((
+                        "evaluator, feedback",
+                        run.improvement.feedback_plan(),
+                        work(),
+                        true,
+                    )),
+                    Phase::Revise => Some((
+                        "writer, improved responses",
+                        run.improvement.revise_plan(),
+                        work(),
+                        false,
+                    )),
+                    Phase::Factors => {
+                        let needs = self.factors.iter().any(|f| f.needs_model())
+                            && !run.pairs.dataset.pairs.is_empty();
+                        needs.then(|| {
+                            let ds = Rc::new(run.pairs.dataset.clone());
+                            (
+                                "factors",
+                                Plan::new(&ds, &self.factors, self.opts),
+                                ds,
+                                false,
+                            )
+                        })
+                    }
+                    Phase::Judge => None,
+                };
+                match stage {
+                    Some((what, plan, dataset, evaluator)) => Step::Improve {
+                        stage: Stage {
+                            what,
+                            plan,
+                            dataset,
+                            opts: self.opts,
+                            cap: None,
+                            evaluator,
+                        },
+                        phase: next,
+                        run,
+                    },
+                    None => Step::Done(Outcome::Improve(run)),
+                }
+            }
+            Step::Guided {
+                stage,
+                guidance,
+                mut done,
+            } => {
+                let Kind::Guide { order, mis, rand } = self.kind else {
+                    unreachable!("a guided stage belongs to a guided run")
+                };
+                let outcome = roles::guided_judge_outcome(
+                    &stage.dataset,
+                    self.task,
+                    order,
+                    guidance,
+                    &answers,
+                );
+                done.push((guidance, outcome, record("judge")));
+                let next = match guidance {
+                    None => Some((Some(mis), "judge, GuideMis")),
+                    Some(g) if g == mis => rand.map(|r| (Some(r), "judge, GuideRand")),
+                    Some(_) => None,
+                };
+                match next {
+                    Some((guidance, what)) if !stats.cancelled && !stats.cap_reached => {
+                        Step::Guided {
+                            stage: Stage {
+                                what,
+                                plan: roles::guided_judge_plan(
+                                    &stage.dataset,
+                                    self.task,
+                                    order,
+                                    &[guidance],
+                                ),
+                                dataset: stage.dataset,
+                                opts: stage.opts,
+                                cap: None,
+                                evaluator: false,
+                            },
+                            guidance,
+                            done,
+                        }
+                    }
+                    _ => Step::Done(Outcome::Guide(done)),
+                }
+            }
             Step::Second {
                 stage,
                 generated,
@@ -306,6 +595,144 @@ mod tests {
             bootstrap: Default::default(),
         };
         (Rc::new(ds), cfg, ModelConfig::new(Provider::OpenAi, "m"))
+    }
+
+    #[test]
+    fn a_guided_run_asks_one_stage_per_condition_and_stops_when_cancelled() {
+        let (ds, cfg, model) = setup();
+        let g = |factor| Guidance { factor, over: true };
+        let kind = Kind::Guide {
+            order: JudgeOrder::Both,
+            mis: g(Factor::Length),
+            rand: Some(g(Factor::NFacts)),
+        };
+        let mut wf = Workflow::new(kind, ds.clone(), &cfg, &model);
+        assert_eq!(wf.first().unwrap().what, "judge, no guidance");
+        let mut seen = Vec::new();
+        while let Some(stage) = wf.next_stage() {
+            assert_eq!(stage.plan.len(), 6, "3 pairs in both orders");
+            seen.push((stage.what, stage.plan.first[0]));
+            let stats = RunStats {
+                calls: 6,
+                ..Default::default()
+            };
+            wf.answered(Answers::default(), &stats, &[]);
+        }
+        let whats: Vec<&str> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(
+            whats,
+            ["judge, no guidance", "judge, GuideMis", "judge, GuideRand"]
+        );
+        assert!(
+            seen[0].1 != seen[1].1 && seen[1].1 != seen[2].1,
+            "each asks its own questions"
+        );
+        let Some(Outcome::Guide(runs)) = wf.finish() else {
+            panic!("no guided outcome")
+        };
+        let guidances: Vec<_> = runs.iter().map(|r| r.0).collect();
+        assert_eq!(
+            guidances,
+            [None, Some(g(Factor::Length)), Some(g(Factor::NFacts))]
+        );
+        assert!(
+            runs.iter().all(|r| r.2.calls == 6),
+            "each condition its own record"
+        );
+        // Cancelled during GuideMis: no GuideRand stage, the finished conditions kept.
+        let mut wf = Workflow::new(kind, ds, &cfg, &model);
+        wf.next_stage();
+        wf.answered(Answers::default(), &RunStats::default(), &[]);
+        wf.next_stage();
+        let cancelled = RunStats {
+            cancelled: true,
+            ..Default::default()
+        };
+        wf.answered(Answers::default(), &cancelled, &[]);
+        assert!(wf.next_stage().is_none());
+        let Some(Outcome::Guide(runs)) = wf.finish() else {
+            panic!("no guided outcome")
+        };
+        assert_eq!(runs.len(), 2);
+    }
+
+    #[test]
+    fn an_improvement_run_asks_its_stages_of_the_right_model_and_stops_when_cancelled() {
+        use crate::llm::question::{Answer, Verdict};
+        let (ds, cfg, model) = setup();
+        let evaluator = ModelConfig::new(Provider::OpenAi, "e");
+        let kind = Kind::Improve {
+            inputs: Some(2),
+            order: JudgeOrder::Both,
+        };
+        let mut wf = Workflow::new(kind, ds.clone(), &cfg, &model).with_evaluator(&evaluator);
+        let mut seen = Vec::new();
+        while let Some(stage) = wf.next_stage() {
+            seen.push((stage.what, stage.evaluator, stage.plan.len()));
+            let mut answers = Answers::default();
+            for (k, q) in stage.plan.first.iter().enumerate() {
+                let a = match (stage.what, q) {
+                    ("writer, first responses", _) => Answer::Generations {
+                        generations: vec![format!("one {k}"), format!("two words {k}")],
+                    },
+                    ("evaluator, feedback", _) => Answer::Verdict {
+                        verdict: Verdict {
+                            better: "1".into(),
+                            justification: format!("why {k}"),
+                        },
+                    },
+                    ("writer, improved responses", _) => Answer::Generations {
+                        generations: vec![format!("improved {k} with more words")],
+                    },
+                    _ => continue,
+                };
+                answers.insert(*q, a);
+            }
+            let stats = RunStats {
+                calls: stage.plan.len() as u64,
+                ..Default::default()
+            };
+            wf.answered(answers, &stats, &[]);
+        }
+        assert_eq!(
+            seen,
+            [
+                ("evaluator, judge", true, 6),
+                ("writer, first responses", false, 2),
+                ("evaluator, feedback", true, 2),
+                ("writer, improved responses", false, 8),
+                // n_facts needs a model: the facts of the 12 texts written
+                // (2 first responses and 4 improved ones per input) are
+                // extracted.
+                ("factors", false, 12),
+            ]
+        );
+        let Some(Outcome::Improve(run)) = wf.finish() else {
+            panic!("no improvement outcome")
+        };
+        assert_eq!(run.planned, 2);
+        assert_eq!(run.pairs.dataset.pairs.len(), 12, "6 pairs per input");
+        assert_eq!(run.pairs.source_clusters, [0, 1]);
+        assert_eq!((run.writer.calls, run.writer.model.as_str()), (10, "m"));
+        assert_eq!(
+            (run.evaluator.calls, run.evaluator.model.as_str()),
+            (2, "e")
+        );
+        let judge = run.judge.as_ref().unwrap();
+        assert_eq!(judge.1.model, "e");
+        assert!(run.values.is_some());
+        // Cancelled during the first responses: no further stage.
+        let mut wf = Workflow::new(kind, ds, &cfg, &model);
+        wf.next_stage();
+        wf.answered(Answers::default(), &RunStats::default(), &[]);
+        wf.next_stage();
+        let cancelled = RunStats {
+            cancelled: true,
+            ..Default::default()
+        };
+        wf.answered(Answers::default(), &cancelled, &[]);
+        assert!(wf.next_stage().is_none());
+        assert!(matches!(wf.finish(), Some(Outcome::Improve(_))));
     }
 
     #[test]

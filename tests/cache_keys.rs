@@ -391,3 +391,62 @@ fn every_question_keeps_its_version_2_key_and_its_kind_is_known_without_renderin
         assert_eq!(question(l), question(w));
     }
 }
+
+/// The questions of guided judging and of the improvement experiment key
+/// like the others: their kind is known without rendering, their legacy
+/// key computed from it is the rendered prompt's, and their version-2 keys
+/// tell apart exactly the questions their legacy keys tell apart (a guided
+/// judge never shares an answer with the plain judge or another guidance).
+#[test]
+fn guided_and_improvement_questions_key_alike_in_both_versions() {
+    use profile::llm::question::Guidance;
+    use profile::llm::roles::{guided_judge_plan, Improvement};
+    let opts = ExtractOptions::default();
+    for (name, ds) in datasets() {
+        let mut sink = String::new();
+        let guidances = [
+            None,
+            Some(Guidance {
+                factor: Factor::Length,
+                over: true,
+            }),
+            Some(Guidance {
+                factor: Factor::Length,
+                over: false,
+            }),
+            Some(Guidance {
+                factor: Factor::Fluency,
+                over: true,
+            }),
+        ];
+        let plan = guided_judge_plan(&ds, Task::Helpful, JudgeOrder::Both, &guidances);
+        render_v2(&mut sink, name, &plan, &ds, opts);
+        let n = sink.lines().filter(|l| !l.ends_with(" -")).count();
+        let distinct: std::collections::HashSet<&str> =
+            sink.lines().filter_map(|l| l.rsplit(' ').next()).collect();
+        assert_eq!(distinct.len(), n, "{name}: each guidance keys apart");
+
+        let mut imp = Improvement::new(&ds, Task::Helpful, None);
+        let drafts = imp.draft_plan();
+        render_v2(&mut sink, name, &drafts, &imp.dataset, opts);
+        let mut answers = Answers::default();
+        for (i, q) in drafts.first.iter().enumerate() {
+            let generations = vec![format!("Draft one of {i}."), format!("Draft two of {i}.")];
+            answers.insert(*q, Answer::Generations { generations });
+        }
+        imp.take_drafts(&answers);
+        let feedback = imp.feedback_plan();
+        render_v2(&mut sink, name, &feedback, &imp.dataset, opts);
+        for (i, q) in feedback.first.iter().enumerate() {
+            let verdict = Verdict {
+                better: ["1", "2", "tie"][i % 3].into(),
+                justification: format!("Reason {i}."),
+            };
+            answers.insert(*q, Answer::Verdict { verdict });
+        }
+        imp.take_feedback(&answers);
+        let revise = imp.revise_plan();
+        assert!(!revise.first.is_empty(), "{name}: revisions to key");
+        render_v2(&mut sink, name, &revise, &imp.dataset, opts);
+    }
+}

@@ -150,7 +150,7 @@ fn answer_for(q: &Question, i: usize) -> Answer {
                 justification: format!("Reason {i}."),
             },
         },
-        Question::Generate(_) => Answer::Generations {
+        Question::Generate(_) | Question::Improve(_) => Answer::Generations {
             generations: (1..=5).map(|k| format!("Response {k} ({i}).")).collect(),
         },
     }

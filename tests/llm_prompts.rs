@@ -486,6 +486,8 @@ fn one_valid_reply_per_template_parses() {
             )
             .is_ok(),
             "repair" => true,
+            "improve_draft" => parse::parse_drafts(r#"{"responses": ["a", "b"]}"#).is_ok(),
+            "improve" => parse::parse_improved(r#"{"response": "better"}"#).is_ok(),
             other => panic!("no parser listed for template {other}"),
         };
         assert!(ok, "{id}");

@@ -104,6 +104,7 @@ async fn table_sorts_by_the_view() {
             report: report.clone(),
             view,
             on_view: Callback::noop(),
+            on_drill: Callback::noop(),
         },
     )
     .render();

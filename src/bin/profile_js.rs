@@ -51,6 +51,10 @@ export interface Report {
   llm?: LlmRun;
   /** `--group-by FIELD`: the human factor scores per group of pairs. */
   groups?: Groups;
+  /** Guided judging (`profile guide`): the factors chosen and each condition's agreement. */
+  guidance?: GuidanceSection;
+  /** Feedback-driven improvement (`profile improve`): each condition's τ with people and with the evaluator, and every input's texts. */
+  improvement?: ImprovementSection;
 }
 /** Pairs grouped by a record field: each group scored alone, and against the rest. */
 export interface Groups {
@@ -67,6 +71,47 @@ export interface Group {
 export interface GroupDifference {
   difference?: number | null; ci95?: [number, number] | null;
   verdict: "higher" | "lower" | "no clear difference" | "too few inputs" | "not tested (no bootstrap)";
+}
+/** A feedback-driven improvement experiment. `questions_per_input`: first responses, feedback and improved responses per input planned (6 when all went well); `calls`: what this run sent (0 when all was cached); `judge_calls`: the evaluator's calls judging the pairs in this run. `too_few`: fewer than 10 inputs or fewer than 5 factors correlated, the τ mean little. */
+export interface ImprovementSection {
+  writer: string; evaluator: string; inputs_planned: number; inputs: number;
+  questions_per_input: number | null; calls: number; cache_hits: number; failed: number; judge_calls: number; too_few: boolean;
+  conditions: ImprovementCondition[]; items: ImprovementItem[];
+}
+/** One condition (`feedback`: from both first responses and the evaluator's feedback; `both`: from both, no feedback; `single`: each alone, no feedback) as an agent in the improvement setting, with Kendall τ_b against people and the evaluator and their 95% paired cluster-bootstrap intervals. */
+export interface ImprovementCondition {
+  condition: "feedback" | "both" | "single"; agent: string; inputs: number; pairs: number;
+  kendall_tau_human: number | null; kendall_tau_human_ci95?: [number, number]; n_factors_human: number;
+  kendall_tau_evaluator: number | null; kendall_tau_evaluator_ci95?: [number, number]; n_factors_evaluator: number;
+  evaluator_alignment: Alignment;
+}
+/** One input's texts: its two first responses, the evaluator's choice and justification, the improved responses. */
+export interface ImprovementItem {
+  line: number; responses?: string[]; better?: "1" | "2" | "tie"; justification?: string;
+  improved_feedback?: string; improved_both?: string; improved_single?: (string | null)[];
+}
+/** The guidance a guided judge was given: none (the plain judge of the experiment), GuideMis or GuideRand. */
+export interface AgentGuidance { strategy: "none" | "mis" | "rand"; factor?: string; direction?: "over" | "under" }
+/** A guided-judging experiment. `few_inputs`: fewer than 10 inputs, the intervals and p-values mean little. */
+export interface GuidanceSection {
+  model: string; evidence_from: string; evidence: GuidanceEvidence[];
+  mis: GuidanceChoice; rand?: GuidanceChoice;
+  /** Pairs judged in every condition (the pairs compared) and their inputs. */
+  pairs: number; inputs: number; few_inputs: boolean;
+  bootstrap_resamples: number; permutations: number; permutation_exact: boolean;
+  conditions: GuidanceCondition[];
+}
+/** Judge − human factor score with its 95% paired-bootstrap interval. */
+export interface GuidanceEvidence { factor: string; judge: number | null; human: number | null; difference: number; ci95: [number, number] | null }
+export interface GuidanceChoice {
+  factor: string; direction: "over" | "under"; sentence: string; chosen_by: "evidence" | "user";
+  difference?: number; ci95?: [number, number];
+}
+/** Strict agreement with people on the pairs compared; `difference` to the unguided judge with its paired cluster-bootstrap interval and sign-flip permutation p-value (absent for `none`). */
+export interface GuidanceCondition {
+  strategy: "none" | "mis" | "rand"; agent: string; agreement: number | null;
+  difference?: number | null; difference_ci95?: [number, number]; p_value?: number;
+  factor_scores: Record<string, number | null>;
 }
 export interface DatasetSummary {
   name?: string; format: string; label?: string;
@@ -101,6 +146,8 @@ export interface Agent {
   run?: AgentRun;
   /** The joint model of preference on all factors at once. */
   joint?: JointModel;
+  /** A judge of a guided-judging experiment: the guidance it was given. */
+  guidance?: AgentGuidance;
 }
 /** Bradley–Terry on the signs of the factor differences (`covariate: "sign"`; older reports `"scaled"`). */
 export interface JointModel {
@@ -136,13 +183,15 @@ export interface FactorScore {
 }
 /** A judge's or writer's run. Judges: `agreement` is strict (a position flip disagrees), `agreement_order_averaged` counts each verdict on its own (a flip one half) and is the one comparable across judges; `tie_rate` counts genuine ties, `flipped_share` position flips. */
 export interface AgentRun {
-  kind: "judge" | "writer"; provider: string; model: string; base_url: string;
+  kind: "judge" | "writer" | "improve"; provider: string; model: string; base_url: string;
   items: number; items_planned: number; both_orders: boolean;
   order_seed?: number; swapped?: number;
   agreement?: number; agreement_order_averaged?: number; tie_rate?: number;
   position_consistency?: number; flipped_share?: number; half_tie_share?: number; first_position_share?: number;
   generated_pairs?: number; calls: number; cache_hits: number; failed: number;
   input_tokens: number; output_tokens: number; failures?: unknown[]; extraction?: LlmRun;
+  /** A run on a sample of the report's data: how it was drawn and the pairs covered as file-line ranges ("1-8", "3,7,10-12"). */
+  sample?: SampleInfo; pairs_covered?: string;
 }
 /** A judge's agreement with the human labels (see `AgentRun`). */
 export interface Agreement {
@@ -164,6 +213,8 @@ export interface Alignment {
   position_consistency?: number; flipped_share?: number;
   /** Per factor: agent − reference score with its 95% paired-bootstrap interval. */
   score_differences?: Record<string, { estimate: number; ci95: [number, number] | null }>;
+  /** An agent run on a sample of the report's data: the reference's factor scores on the same pairs. */
+  reference_scores?: Record<string, number | null>;
 }
 export interface LlmRun {
   provider: string; model: string; base_url: string; templates: string[];

@@ -28,6 +28,10 @@ pub(super) fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         "cache-dir",
         "run",
         "inputs",
+        "into",
+        "factor",
+        "rand-factor",
+        "evaluator-model",
     ];
     if export {
         options.extend(["stage", "price-in", "price-out", "out"]);
@@ -74,18 +78,65 @@ pub(super) fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         "writer" => Kind::Writer {
             inputs: parse_num(&f, "inputs")?,
         },
+        "guide" => {
+            if single {
+                return Err(usage_error(
+                    "guided judging shows every pair in both orders",
+                ));
+            }
+            let choice = batch_choice(&f, &cfg, &mc.model)?;
+            Kind::Guide {
+                order: crate::llm::roles::JudgeOrder::Both,
+                mis: choice.mis.0,
+                rand: choice.rand.map(|r| r.0),
+            }
+        }
+        "improve" => Kind::Improve {
+            inputs: parse_num(&f, "inputs")?,
+            order: crate::llm::roles::JudgeOrder::new(single, cfg.bootstrap.seed),
+        },
         other => {
             return Err(usage_error(format!(
-                "--run takes extract, judge or writer, not `{other}`"
+                "--run takes extract, judge, writer, guide or improve, not `{other}`"
             )))
         }
     };
+    if f.values.contains_key("evaluator-model") && !matches!(kind, Kind::Improve { .. }) {
+        return Err(usage_error("--evaluator-model applies to --run improve"));
+    }
+    if !matches!(kind, Kind::Guide { .. }) {
+        for o in ["into", "factor", "rand-factor"] {
+            if f.values.contains_key(o) {
+                return Err(usage_error(format!("--{o} applies to --run guide")));
+            }
+        }
+    }
     let ds = std::rc::Rc::new(ds);
-    let workflow = Workflow::new(kind, ds.clone(), &cfg, &mc);
-    let Some(first) = workflow.first() else {
+    if matches!(kind, Kind::Improve { .. }) {
+        return batch_improve(
+            &f, kind, ds, &cfg, &mc, format, stage, price, export, results,
+        );
+    }
+    let mut workflow = Workflow::new(kind, ds.clone(), &cfg, &mc);
+    let Some(first) = workflow.first().cloned() else {
         return Err(data_error("nothing to ask"));
     };
-    let (plan, opts) = (&first.plan, first.opts);
+    let opts = first.opts;
+    let mut plan = first.plan;
+    if matches!(kind, Kind::Guide { .. }) {
+        // Every condition's questions at once: they do not depend on one
+        // another's answers (the workflow's stages, answered with nothing).
+        plan = Plan::default();
+        while let Some(stage) = workflow.next_stage() {
+            plan.first.extend(stage.plan.first);
+            workflow.answered(
+                Default::default(),
+                &crate::llm::engine::RunStats::default(),
+                &[],
+            );
+        }
+    }
+    let plan = &plan;
     let (mut cache, bad) = open_cache(&f)?;
     warn_cache_lines(cache.path(), &bad);
     let batch = BatchRun {
@@ -100,6 +151,74 @@ pub(super) fn cmd_batch(args: &[String]) -> Result<String, Failure> {
     } else {
         batch.import(results, &mut cache)
     }
+}
+
+/// `--run improve`: its stages depend on the answers before them (the
+/// first responses before the feedback, the feedback before the
+/// improvements), so a batch holds the first stage of the workflow the cache
+/// does not answer whole, asked of that stage's model (the evaluator's
+/// stages of `--evaluator-model`, same provider); the stages before it are
+/// answered from the cache. Export, submit, import, and export again for the
+/// next stage; then `profile improve` with the same flags makes no call.
+#[allow(clippy::too_many_arguments)]
+fn batch_improve(
+    f: &Flags,
+    kind: crate::workflow::Kind,
+    ds: std::rc::Rc<crate::data::Dataset>,
+    cfg: &ScoreConfig,
+    mc: &ModelConfig,
+    format: crate::llm::batch::BatchFormat,
+    stage: crate::llm::batch::StageChoice,
+    price: Option<Price>,
+    export: bool,
+    results: &[String],
+) -> Result<String, Failure> {
+    use crate::llm::engine::{Run, RunStats};
+    let mut evaluator = mc.clone();
+    if let Some(m) = f.values.get("evaluator-model") {
+        evaluator.model = m.clone();
+    }
+    let mut workflow = crate::workflow::Workflow::new(kind, ds, cfg, mc).with_evaluator(&evaluator);
+    let (mut cache, bad) = open_cache(f)?;
+    warn_cache_lines(cache.path(), &bad);
+    while let Some(st) = workflow.next_stage() {
+        let model = if st.evaluator { &evaluator } else { mc };
+        let mut stats = RunStats::default();
+        let mut run = Run::new(st.plan.clone(), st.opts, model.clone(), &mut stats);
+        let mut open = false;
+        while let Some(jobs) = run.next_stage(&st.dataset, &cache, &mut stats) {
+            if !jobs.is_empty() {
+                open = true;
+                break;
+            }
+        }
+        if open {
+            eprintln!(
+                "improve: the stage `{}` (model {}) is not answered whole",
+                st.what, model.model
+            );
+            let batch = BatchRun {
+                format,
+                mc: model,
+                ds: &st.dataset,
+                opts: st.opts,
+                plan: &st.plan,
+            };
+            return if export {
+                batch.export(f, &cache, stage, price)
+            } else {
+                batch.import(results, &mut cache)
+            };
+        }
+        let answers = std::mem::take(&mut run.answers);
+        workflow.answered(answers, &stats, &[]);
+    }
+    eprintln!(
+        "nothing to {}: every stage of the improvement run is answered (`profile improve` with \
+the same flags reads them from the cache)",
+        if export { "export" } else { "import into" }
+    );
+    Ok(String::new())
 }
 
 /// What `profile batch export` and `import` share: the provider's batch

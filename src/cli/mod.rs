@@ -6,7 +6,10 @@ mod align;
 mod batch;
 mod cache;
 mod flags;
+mod guide;
+mod improve;
 mod model_run;
+mod pairs;
 mod score;
 mod session;
 mod study;
@@ -16,7 +19,10 @@ use align::*;
 use batch::*;
 use cache::*;
 use flags::*;
+use guide::*;
+use improve::*;
 use model_run::*;
+use pairs::*;
 use score::*;
 use session::*;
 use study::*;
@@ -57,6 +63,22 @@ USAGE:
   profile generate FILE --provider P --model M [score's selection and provider options]
                      [--inputs N] [--into REPORT.json]
                      the model writes responses for scores 1..5 for N inputs
+  profile guide FILE --provider P --model M [score's selection and provider options]
+                     [--factor F] [--rand-factor F] [--into REPORT.json]
+                     guided judging: the factor the judge over-weights most compared with
+                     people (GuideMis; --factor F fixes it) and one it weighs as people do
+                     (GuideRand, drawn with --seed; --rand-factor F fixes it) each become one
+                     sentence of guidance; the pairs are judged in both orders with none,
+                     GuideMis and GuideRand, and the agreements with people compared
+  profile improve FILE --provider P --model M [score's selection and provider options]
+                     [--evaluator-provider P2 --evaluator-model M2 [--evaluator-base-url URL]]
+                     [--inputs N] [--single-order] [--into REPORT.json]
+                     feedback-driven improvement: the evaluator (default: the model) judges
+                     the pairs (its judge agent); for N inputs the model writes two responses,
+                     the evaluator picks the better one and says why, and the model improves
+                     them with the feedback, and without it (from both, from each alone); each
+                     condition is an agent (improvement setting) with its τ against the humans
+                     and the evaluator
   profile cache export [--cache-dir DIR]          the LLM answer cache as JSONL
   profile cache import FILE [--cache-dir DIR]     merge shared answers into the cache
   profile batch export FILE --provider openai|anthropic|openai-compatible --model M
@@ -64,10 +86,19 @@ USAGE:
                      [--label ASPECT] [--limit N | --sample N [--seed S]] [--no-logprobs]
                      [--cache-dir DIR]
                      [--stage 2] [--price-in USD_PER_M --price-out USD_PER_M]
-                     [--run extract|judge|writer [--single-order] [--inputs N]]
+                     [--run extract|judge|writer|guide|improve [--single-order] [--inputs N]
+                      [--into REPORT.json] [--factor F] [--rand-factor F] [--evaluator-model M2]]
                      [--out REQUESTS.jsonl]
   profile batch import RESULTS.jsonl... FILE --provider P --model M [the same
                      selection flags as the export] [--cache-dir DIR]
+  profile pairs FILE --factor F [--kind concordant|discordant|tied|dropped|missing]
+                     [--agent human|judge|writer] [--limit N] [--json] [score's data flags]
+                     [--provider P --model M [--single-order] [--cache-dir DIR]]
+                     the pairs behind a factor score, with both responses (novel words
+                     in «»); --limit N lists N of them (default 20, 0: all). A judge's or
+                     writer's pairs come from the answer cache of its run (same flags;
+                     a missing answer is an error, never a call); --kind disagrees|agrees|
+                     no_verdict --agent judge lists its verdicts against the labels
   profile align FILE.json [--permutations N] [--seed S] [--json]
   profile formats      list the dataset formats
   profile factors      list the factors and task presets
@@ -146,7 +177,10 @@ pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure>
         "score" => cmd_score(rest)?,
         "judge" => cmd_model_run(rest, "judge")?,
         "generate" => cmd_model_run(rest, "generate")?,
+        "guide" => cmd_guide(rest)?,
+        "improve" => cmd_improve(rest)?,
         "align" => cmd_align(rest)?,
+        "pairs" => cmd_pairs(rest)?,
         "cache" => cmd_cache(rest)?,
         "batch" => cmd_batch(rest)?,
         "formats" => list_formats(),

@@ -103,6 +103,8 @@ pub(super) fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failu
             inputs: parse_num::<usize>(&f, "inputs")?,
         }
     };
+    // Refused before any call: a report of other data or factors.
+    let (mut report, into) = into_report(into, computed)?;
     let workflow = Workflow::new(run, ds.clone(), &cfg, &session.mc);
     let (agent, alignment) = match session.drive(workflow)? {
         None => return Ok(String::new()),
@@ -128,12 +130,17 @@ pub(super) fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failu
                 &human,
             )
         }
-        Some(Outcome::Extract(_)) => return Err(data_error("not a judge or writer run")),
+        Some(Outcome::Extract(_) | Outcome::Guide(_) | Outcome::Improve(_)) => {
+            return Err(data_error("not a judge or writer run"))
+        }
     };
     if session.estimate_only {
         return Ok(String::new());
     }
-    let (mut report, into) = into_report(into, computed)?;
+    let (mut agent, mut alignment) = (agent, alignment);
+    if let Some(sample) = &info.sample {
+        crate::agents::mark_sample(&mut agent, &mut alignment, &ds, sample, &human);
+    }
     add_agent(&mut report, agent, alignment);
     write_into(into, &report)?;
     finish_report(&f, &report)

@@ -159,6 +159,26 @@ pub(super) struct LlmSession {
     /// `--max-cost`: the command's cap, and what its runs spent so far.
     pub(super) cap: Option<crate::llm::engine::CostCap>,
     pub(super) spent_usd: f64,
+    /// A second model for the stages marked [`crate::workflow::Stage::evaluator`]
+    /// (`profile improve --evaluator-provider/--evaluator-model`), with its
+    /// client and price; `None`: the run's model.
+    pub(super) evaluator: Option<(ModelConfig, crate::llm::threads::HttpLlm, Option<Price>)>,
+}
+
+/// The API key for `provider`: `PROFILE_API_KEY`, else the provider's own
+/// variables (none needed for an OpenAI-compatible server).
+fn api_key(provider: Provider) -> Result<String, Failure> {
+    let key = std::iter::once("PROFILE_API_KEY")
+        .chain(provider.key_env_vars().iter().copied())
+        .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
+        .unwrap_or_default();
+    if key.is_empty() && provider != Provider::OpenAiCompatible {
+        let vars: Vec<&str> = std::iter::once("PROFILE_API_KEY")
+            .chain(provider.key_env_vars().iter().copied())
+            .collect();
+        return Err(data_error(format!("no API key: set {}", vars.join(" or "))));
+    }
+    Ok(key)
 }
 
 impl LlmSession {
@@ -201,16 +221,7 @@ impl LlmSession {
                 }
             }
         };
-        let key = std::iter::once("PROFILE_API_KEY")
-            .chain(provider.key_env_vars().iter().copied())
-            .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
-            .unwrap_or_default();
-        if key.is_empty() && provider != Provider::OpenAiCompatible {
-            let vars: Vec<&str> = std::iter::once("PROFILE_API_KEY")
-                .chain(provider.key_env_vars().iter().copied())
-                .collect();
-            return Err(data_error(format!("no API key: set {}", vars.join(" or "))));
-        }
+        let key = api_key(provider)?;
         let (cache, bad) = open_cache(f)?;
         let quiet = f.switches.iter().any(|s| s == "quiet");
         if !quiet {
@@ -231,7 +242,52 @@ impl LlmSession {
             estimate_only: f.switches.iter().any(|s| s == "estimate"),
             cap,
             spent_usd: 0.0,
+            evaluator: None,
         })
+    }
+
+    /// The evaluator of `--evaluator-provider` / `--evaluator-model` /
+    /// `--evaluator-base-url` (a provider alone keeps the run's model name
+    /// only if none is given: it needs `--evaluator-model`; a model alone
+    /// keeps the run's provider and base URL). Its price is the price
+    /// table's. Returns the evaluator's model.
+    pub(super) fn open_evaluator(&mut self, f: &Flags) -> Result<ModelConfig, Failure> {
+        let provider = f.values.get("evaluator-provider");
+        let model = f.values.get("evaluator-model");
+        if provider.is_none() && model.is_none() {
+            if f.values.contains_key("evaluator-base-url") {
+                return Err(usage_error(
+                    "--evaluator-base-url needs --evaluator-model (and --evaluator-provider)",
+                ));
+            }
+            return Ok(self.mc.clone());
+        }
+        let provider = match provider {
+            Some(p) => Provider::from_id(p).ok_or_else(|| {
+                usage_error(format!(
+                    "unknown --evaluator-provider `{p}`; use openai, anthropic, gemini or openai-compatible"
+                ))
+            })?,
+            None => self.mc.provider,
+        };
+        let model =
+            model.ok_or_else(|| usage_error("--evaluator-provider needs --evaluator-model"))?;
+        let mut mc = ModelConfig::new(provider, model.clone());
+        mc.base_url = match f.values.get("evaluator-base-url") {
+            Some(u) => Some(u.clone()),
+            None if provider == self.mc.provider => self.mc.base_url.clone(),
+            None => None,
+        };
+        mc.logprobs = self.mc.logprobs;
+        let key = api_key(provider)?;
+        let llm = crate::llm::threads::HttpLlm::new(
+            mc.clone(),
+            key,
+            crate::llm::schedule::duration_s(self.settings.retry.timeout_s),
+        );
+        let price = price_of(mc.provider.id(), &mc.model);
+        self.evaluator = Some((mc.clone(), llm, price));
+        Ok(mc)
     }
 
     /// Answers every stage of `workflow` (estimate, then the run) and
@@ -242,9 +298,30 @@ impl LlmSession {
     ) -> Result<Option<crate::workflow::Outcome>, Failure> {
         let mut workflow = workflow.with_cap(self.cap.map(|c| c.after(self.spent_usd)));
         while let Some(stage) = workflow.next_stage() {
-            self.settings.cap = stage.cap;
-            let Some((answers, stats, failures)) =
-                self.execute(stage.what, &stage.plan, &stage.dataset, stage.opts)?
+            self.settings.cap = match (stage.cap, stage.evaluator, &self.evaluator) {
+                // The evaluator's calls are charged at its own prices.
+                (Some(cap), true, Some((emc, _, eprice))) => match eprice {
+                    Some(price) => Some(crate::llm::engine::CostCap {
+                        price: *price,
+                        ..cap
+                    }),
+                    None => {
+                        return Err(usage_error(format!(
+                            "--max-cost: the prices of the evaluator `{}` are not known, so the \
+                             cap cannot be kept; give its prices or run without a cap",
+                            emc.model
+                        )))
+                    }
+                },
+                (cap, _, _) => cap,
+            };
+            let Some((answers, stats, failures)) = self.execute_as(
+                stage.what,
+                &stage.plan,
+                &stage.dataset,
+                stage.opts,
+                stage.evaluator,
+            )?
             else {
                 return Ok(None);
             };
@@ -269,7 +346,31 @@ impl LlmSession {
         )>,
         Failure,
     > {
-        let est = crate::llm::engine::estimate(plan, ds, opts, &self.mc, &self.cache, self.price);
+        self.execute_as(what, plan, ds, opts, false)
+    }
+
+    /// As [`execute`](LlmSession::execute), asking the evaluator model when
+    /// `evaluator` is set and one was opened.
+    pub(super) fn execute_as(
+        &mut self,
+        what: &str,
+        plan: &crate::llm::extract::Plan,
+        ds: &crate::data::Dataset,
+        opts: crate::llm::extract::ExtractOptions,
+        evaluator: bool,
+    ) -> Result<
+        Option<(
+            crate::llm::extract::Answers,
+            crate::llm::engine::RunStats,
+            Vec<crate::llm::engine::FailedItem>,
+        )>,
+        Failure,
+    > {
+        let (mc, llm, price) = match (&self.evaluator, evaluator) {
+            (Some((mc, llm, price)), true) => (mc, llm, *price),
+            _ => (&self.mc, &self.llm, self.price),
+        };
+        let est = crate::llm::engine::estimate(plan, ds, opts, mc, &self.cache, price);
         let detail = if plan.unique_responses > 0 {
             let per = plan.calls_per_unique_response();
             format!(
@@ -327,7 +428,7 @@ impl LlmSession {
             plan,
             ds,
             opts,
-            &self.llm,
+            llm,
             &mut self.cache,
             &self.settings,
             &interrupt::STOP,

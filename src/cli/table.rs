@@ -247,20 +247,39 @@ pub(super) fn table_text(r: &Report) -> String {
             "\nalignment of factor rankings with {}:",
             r.alignments[0].reference
         );
+        // Wide enough for the longest name (guided judges' are long).
+        let w = r
+            .alignments
+            .iter()
+            .map(|a| a.agent.chars().count() + 2)
+            .max()
+            .unwrap_or(0)
+            .max(32);
         let _ = writeln!(
             s,
-            "  {:<32} {:>8} {:>8} {:>8} {:>9}",
+            "  {:<w$} {:>8} {:>8} {:>8} {:>9}",
             "agent", "tau_b", "rho", "r", "factors"
         );
         for al in &r.alignments {
+            let mark = if al.reference_scores.is_some() {
+                " *"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 s,
-                "  {:<32} {} {} {} {:>9}",
-                al.agent,
+                "  {:<w$} {} {} {} {:>9}",
+                format!("{}{mark}", al.agent),
                 fmt_opt(al.kendall_tau, 8),
                 fmt_opt(al.spearman_rho, 8),
                 fmt_opt(al.pearson_r, 8),
                 al.n_factors
+            );
+        }
+        if r.alignments.iter().any(|a| a.reference_scores.is_some()) {
+            let _ = writeln!(
+                s,
+                "  * ran on a sample of the pairs: compared with the human scores on those pairs"
             );
         }
     }

@@ -572,6 +572,73 @@ impl Checker {
                 }
             }
         }
+        // Guided judging: agreements and p-values are shares, intervals ordered.
+        let conditions = report["guidance"]["conditions"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        for (i, c) in conditions.iter().enumerate() {
+            let path = format!("guidance.conditions[{i}]");
+            if let Some([lo, hi]) = c
+                .get("difference_ci95")
+                .and_then(Value::as_array)
+                .and_then(|a| Some([a.first()?.as_f64()?, a.get(1)?.as_f64()?]))
+            {
+                if lo > hi {
+                    self.add(
+                        &format!("{path}.difference_ci95"),
+                        format!(
+                            "the lower end {} is above the upper end {}",
+                            num(lo),
+                            num(hi)
+                        ),
+                    );
+                }
+            }
+            for key in ["agreement", "p_value"] {
+                if let Some(x) = c.get(key).and_then(Value::as_f64) {
+                    if !(0.0..=1.0).contains(&x) {
+                        self.add(
+                            &format!("{path}.{key}"),
+                            format!("a share lies between 0 and 1, found {}", num(x)),
+                        );
+                    }
+                }
+            }
+        }
+        // Improvement: each condition's τ are correlations, their intervals ordered.
+        let conditions = report["improvement"]["conditions"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        for (i, c) in conditions.iter().enumerate() {
+            let path = format!("improvement.conditions[{i}]");
+            for key in ["kendall_tau_human", "kendall_tau_evaluator"] {
+                if let Some(x) = c.get(key).and_then(Value::as_f64) {
+                    if !in_range(x) {
+                        self.add(
+                            &format!("{path}.{key}"),
+                            format!("a correlation lies between −1 and 1, found {}", num(x)),
+                        );
+                    }
+                }
+                let ci = format!("{key}_ci95");
+                if let Some([lo, hi]) = c
+                    .get(&ci)
+                    .and_then(Value::as_array)
+                    .and_then(|a| Some([a.first()?.as_f64()?, a.get(1)?.as_f64()?]))
+                {
+                    if lo > hi {
+                        self.add(
+                            &format!("{path}.{ci}"),
+                            format!(
+                                "the lower end {} is above the upper end {}",
+                                num(lo),
+                                num(hi)
+                            ),
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -808,6 +875,66 @@ mod tests {
                 "agents[0].factor_scores.length.ci95: the lower end 0.9 is above the upper end 0.1",
                 "agents[0].ranking[1]: \"<script>\" has no entry in this agent's factor_scores",
                 "alignments[0].kendall_tau: a correlation lies between −1 and 1, found 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_guidance_section_passes_and_its_shares_obey_their_ranges() {
+        let mut v = valid();
+        let cond = |strategy: &str, agreement: f64| {
+            json!({"strategy": strategy, "agent": format!("m ({strategy})"), "agreement": agreement,
+                   "difference": 0.1, "difference_ci95": [0.0, 0.2], "p_value": 0.3,
+                   "factor_scores": {"length": 0.5, "novel_words": null}})
+        };
+        let choice = json!({"factor": "length", "direction": "over", "sentence": "…",
+                            "chosen_by": "evidence", "difference": 0.4, "ci95": [0.1, 0.7]});
+        v["guidance"] = json!({"model": "m", "evidence_from": "m (judge)",
+            "evidence": [{"factor": "length", "judge": 0.9, "human": 0.5, "difference": 0.4, "ci95": [0.1, 0.7]}],
+            "mis": choice, "pairs": 3, "inputs": 2, "few_inputs": true, "bootstrap_resamples": 10,
+            "permutations": 4, "permutation_exact": true,
+            "conditions": [cond("none", 0.5), cond("mis", 0.6)]});
+        assert_eq!(paths(v.clone()), Vec::<String>::new());
+        assert!(check_value(v.clone()).unwrap().guidance.is_some());
+        v["guidance"]["conditions"][1]["agreement"] = json!(1.5);
+        v["guidance"]["conditions"][1]["p_value"] = json!(-0.1);
+        v["guidance"]["conditions"][0]["difference_ci95"] = json!([0.3, 0.2]);
+        assert_eq!(
+            paths(v),
+            [
+                "guidance.conditions[0].difference_ci95: the lower end 0.3 is above the upper end 0.2",
+                "guidance.conditions[1].agreement: a share lies between 0 and 1, found 1.5",
+                "guidance.conditions[1].p_value: a share lies between 0 and 1, found -0.1",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_improvement_section_passes_and_its_taus_obey_their_ranges() {
+        let mut v = valid();
+        let alignment = json!({"agent": "m (improved, both)", "reference": "m (judge)",
+            "factors": ["length"], "n_factors": 1, "kendall_tau": null, "spearman_rho": null,
+            "pearson_r": null});
+        let cond = |c: &str| {
+            json!({"condition": c, "agent": format!("m (improved, {c})"), "inputs": 2, "pairs": 4,
+                   "kendall_tau_human": 0.5, "kendall_tau_human_ci95": [-0.5, 1.0], "n_factors_human": 3,
+                   "kendall_tau_evaluator": null, "n_factors_evaluator": 3,
+                   "evaluator_alignment": alignment})
+        };
+        v["improvement"] = json!({"writer": "m", "evaluator": "m (judge)", "inputs_planned": 2,
+            "inputs": 2, "questions_per_input": 6.0, "calls": 12, "cache_hits": 0, "failed": 0, "judge_calls": 4,
+            "too_few": true, "conditions": [cond("feedback"), cond("both")],
+            "items": [{"line": 1, "responses": ["a", "b"], "better": "tie", "justification": "…",
+                       "improved_both": "c", "improved_single": ["d", null]}]});
+        assert_eq!(paths(v.clone()), Vec::<String>::new());
+        assert!(check_value(v.clone()).unwrap().improvement.is_some());
+        v["improvement"]["conditions"][1]["kendall_tau_evaluator"] = json!(1.5);
+        v["improvement"]["conditions"][0]["kendall_tau_human_ci95"] = json!([0.3, 0.2]);
+        assert_eq!(
+            paths(v),
+            [
+                "improvement.conditions[0].kendall_tau_human_ci95: the lower end 0.3 is above the upper end 0.2",
+                "improvement.conditions[1].kendall_tau_evaluator: a correlation lies between −1 and 1, found 1.5",
             ]
         );
     }

@@ -450,7 +450,91 @@ fn alignment(a: &AlignmentModel) -> Element {
                 .text(format!("{} more factors are not drawn.", a.chart.hidden)),
         );
     }
+    if let Some(g) = &a.guidance {
+        body = body.child(guidance(g));
+    }
     body
+}
+
+/// The guided-judging chart: a dot per condition, the unguided agreement
+/// dashed, whiskers at the unguided agreement plus the difference interval.
+fn guidance(g: &super::model::GuidanceModel) -> Element {
+    let c = &g.chart;
+    let mut chart = svg("svg")
+        .attr("viewBox", format!("0 0 {:.1} {:.1}", c.width, c.height))
+        .attr("role", "img")
+        .attr("aria-label", c.summary.clone())
+        .class("pr-chart pr-guidance")
+        .children(axis(&c.ticks, c.plot_top, c.plot_bottom));
+    if let Some(b) = c.baseline_x {
+        chart = chart.child(
+            svg("line")
+                .num("x1", b)
+                .num("x2", b)
+                .num("y1", c.plot_top - 4.0)
+                .num("y2", c.plot_bottom)
+                .attr("stroke-dasharray", "4 3")
+                .class("pr-axis0"),
+        );
+    }
+    for r in &c.rows {
+        let mut row = svg("g")
+            .class("pr-row")
+            .attr("data-strategy", r.strategy.clone())
+            .child(svg("title").text(r.description.clone()))
+            .child(
+                svg("text")
+                    .num("x", c.label_x)
+                    .num("y", r.y)
+                    .attr("text-anchor", "end")
+                    .attr("dominant-baseline", "middle")
+                    .class("pr-label")
+                    .text(r.label.clone()),
+            );
+        if let Some([lo, hi]) = r.whisker {
+            row = row.child(
+                svg("line")
+                    .num("x1", lo)
+                    .num("x2", hi)
+                    .num("y1", r.y)
+                    .num("y2", r.y)
+                    .class("pr-span"),
+            );
+        }
+        if let Some(x) = r.x {
+            row = row.child(
+                svg("circle")
+                    .num("cx", x)
+                    .num("cy", r.y)
+                    .attr("r", "5")
+                    .class(if r.strategy == "none" {
+                        "pr-dot pr-s0"
+                    } else {
+                        "pr-dot pr-s1"
+                    }),
+            );
+        }
+        row = row.child(
+            svg("text")
+                .num("x", c.plot_right + 8.0)
+                .num("y", r.y)
+                .attr("dominant-baseline", "middle")
+                .class("pr-value")
+                .text(r.value_text.clone()),
+        );
+        chart = chart.child(row);
+    }
+    let mut out = el("figure")
+        .class("pr-figure pr-guidance-figure")
+        .child(el("p").class("pr-lead").text(g.title.clone()))
+        .child(chart)
+        .child(el("p").class("pr-note").text(
+            "Dots: agreement per condition; dashed: no guidance; lines: the unguided agreement plus the 95% interval of the difference.",
+        ));
+    for l in &g.lines {
+        out = out.child(el("p").class("pr-note pr-guidance-line").text(l.clone()));
+    }
+    out
 }
 
 fn rankings(r: &RankingsModel) -> Element {
@@ -546,7 +630,81 @@ mod tests {
         let e = r.agents[0].factor_scores["length"];
         r.agents[0].factor_scores.insert(evil.into(), e);
         r.agents[0].ranking = crate::report::ranking(&r.agents[0].factor_scores);
+        r.guidance = Some(guidance_section(evil));
         r
+    }
+
+    fn guidance_section(name: &str) -> crate::report::GuidanceSection {
+        serde_json::from_value(serde_json::json!({
+            "model": name, "evidence_from": name, "evidence": [],
+            "mis": {"factor": name, "direction": "over", "sentence": name, "chosen_by": "evidence"},
+            "rand": {"factor": "length", "direction": "over", "sentence": "s", "chosen_by": "evidence"},
+            "pairs": 40, "inputs": 20, "few_inputs": false, "bootstrap_resamples": 100,
+            "permutations": 100, "permutation_exact": false,
+            "conditions": [
+                {"strategy": "none", "agent": name, "agreement": 0.5, "factor_scores": {}},
+                {"strategy": "mis", "agent": name, "agreement": 0.75, "difference": 0.25,
+                 "difference_ci95": [0.1, 0.4], "p_value": 0.01, "factor_scores": {}},
+                {"strategy": "rand", "agent": name, "agreement": 0.5, "difference": 0.0,
+                 "difference_ci95": [-0.1, 0.1], "p_value": 1.0, "factor_scores": {}}
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_report_with_a_guidance_section_shows_its_chart_and_sentences_in_the_alignment_view() {
+        let mut r = super::super::model::tests::two_agents();
+        let plain = render(&widget(
+            &r,
+            &EmbedOptions {
+                view: WidgetView::Alignment,
+                ..Default::default()
+            },
+            600.0,
+        ))
+        .to_html();
+        assert!(!plain.contains("pr-guidance"));
+        r.guidance = Some(guidance_section("m"));
+        let tree = render(&widget(
+            &r,
+            &EmbedOptions {
+                view: WidgetView::Alignment,
+                ..Default::default()
+            },
+            600.0,
+        ));
+        let mut els = Vec::new();
+        walk(&tree, &mut els);
+        let rows: Vec<&str> = els
+            .iter()
+            .filter_map(|e| e.attrs.iter().find(|(k, _)| *k == "data-strategy"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(rows, ["none", "mis", "rand"]);
+        let text = tree.text_content();
+        assert!(
+            text.contains("Guided judging, m: agreement with people on 40 pairs of 20 inputs"),
+            "{text}"
+        );
+        assert!(
+            text.contains("GuideMis (m over) raised agreement with people from 0.500 to 0.750"),
+            "{text}"
+        );
+        assert!(
+            text.contains("GuideRand (length over): agreement 0.500 against 0.500"),
+            "{text}"
+        );
+        assert!(text.contains("no clear change"), "{text}");
+        // The suggested iframe height makes room for the chart and sentences.
+        let opts = EmbedOptions {
+            view: WidgetView::Alignment,
+            ..Default::default()
+        };
+        let with = super::super::model::suggested_height(&widget(&r, &opts, 600.0));
+        r.guidance = None;
+        let without = super::super::model::suggested_height(&widget(&r, &opts, 600.0));
+        assert!(with >= without + 200, "{with} vs {without}");
     }
 
     #[test]

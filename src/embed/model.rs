@@ -71,6 +71,18 @@ pub struct AlignmentModel {
     /// For each judge among the agents: its agreement with the human labels
     /// in words, saying which figure compares across judges.
     pub agreements: Vec<String>,
+    /// The report's guided-judging experiment, when it has one.
+    pub guidance: Option<GuidanceModel>,
+}
+
+/// A guided-judging experiment (the report's `guidance` section): its
+/// agreement chart and one sentence per guided condition
+/// ([`summary::guidance`](crate::summary::guidance)).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuidanceModel {
+    pub title: String,
+    pub chart: crate::chart::GuidanceChart,
+    pub lines: Vec<String>,
 }
 
 /// One alignment, with its numbers formatted.
@@ -411,6 +423,23 @@ fn alignment(report: &Report, width: f64) -> Body {
             .take(MAX_ROWS)
             .filter_map(|a| agreement_text(a))
             .collect(),
+        guidance: report.guidance.as_ref().map(|g| {
+            let mut chart = crate::chart::guidance_chart(g, width, 28.0);
+            let fit = ((chart.label_x - 4.0) / CHAR_W).floor().max(4.0) as usize;
+            for r in &mut chart.rows {
+                r.label = short(&r.label, fit.min(40));
+            }
+            GuidanceModel {
+                title: format!(
+                    "Guided judging, {}: agreement with people on {} pairs of {} inputs",
+                    short(&g.model, MAX_NAME),
+                    g.pairs,
+                    g.inputs
+                ),
+                chart,
+                lines: crate::summary::guidance(g),
+            }
+        }),
     })
 }
 
@@ -599,7 +628,17 @@ pub fn suggested_height(w: &Widget) -> u32 {
         }
         Body::Alignment(a) => {
             let chart = a.chart.height + 30.0 + if a.chart.hidden > 0 { 22.0 } else { 0.0 };
-            chart + 36.0 + 34.0 * a.rows.len() as f64 + 30.0 + 66.0 * a.agreements.len() as f64
+            // The guidance chart, its title and caption, and its sentences
+            // (up to three lines each).
+            let guidance = a.guidance.as_ref().map_or(0.0, |g| {
+                g.chart.height + 40.0 + 40.0 + 66.0 * g.lines.len() as f64
+            });
+            chart
+                + 36.0
+                + 34.0 * a.rows.len() as f64
+                + 30.0
+                + 66.0 * a.agreements.len() as f64
+                + guidance
         }
         Body::Rankings(r) => 40.0 + 34.0 * r.rows.len() as f64 + 30.0,
         Body::Message(m) => 40.0 + 22.0 * (m.len() as f64 / 60.0).ceil(),

@@ -103,6 +103,19 @@ impl StemTable {
         }
     }
 
+    /// The stem id of word `w` (the one lookup of [`StemTable::text_stems`]
+    /// and of [`RuleExtractor::novel_spans`]).
+    fn stem_id(&mut self, w: &str) -> u32 {
+        stem_id(
+            &self.stemmer,
+            &mut self.word_stems,
+            &mut self.short_stems,
+            &mut self.stem_ids,
+            &mut self.lower,
+            w,
+        )
+    }
+
     /// The sorted unique stem ids of `text` into `out` (replacing its
     /// contents); returns the number of words (the `length` factor).
     fn text_stems(&mut self, text: &str, out: &mut Vec<u32>) -> u32 {
@@ -117,34 +130,14 @@ impl StemTable {
         } = self;
         for_each_word(text, |w| {
             words += 1;
-            // Most words are short ASCII: look them up by an inline key,
-            // without copying them or comparing strings on the heap.
-            let key = short_key(w);
-            if let Some(&s) = key.and_then(|k| short_stems.get(&k)) {
-                out.push(s);
-                return;
-            }
-            lower.clear();
-            if w.is_ascii() {
-                lower.push_str(w);
-                lower.make_ascii_lowercase();
-            } else {
-                lower.extend(w.chars().flat_map(char::to_lowercase));
-            }
-            let sid = match word_stems.get(lower.as_str()) {
-                Some(&s) => s,
-                None => {
-                    let st = stemmer.stem(lower);
-                    let next = stem_ids.len() as u32;
-                    let s = *stem_ids.entry(Box::from(&*st)).or_insert(next);
-                    word_stems.insert(Box::from(lower.as_str()), s);
-                    s
-                }
-            };
-            if let Some(k) = key {
-                short_stems.insert(k, sid);
-            }
-            out.push(sid);
+            out.push(stem_id(
+                stemmer,
+                word_stems,
+                short_stems,
+                stem_ids,
+                lower,
+                w,
+            ));
         });
         out.sort_unstable();
         out.dedup();
@@ -249,6 +242,46 @@ fn run_items(
         out.push((r, Some(counts), words));
     }
     Prepared { items: out }
+}
+
+/// The stem id of word `w`, interning its stem (the one lookup of
+/// [`RuleExtractor`]'s stems and of [`RuleExtractor::novel_spans`]).
+#[inline]
+fn stem_id(
+    stemmer: &Stemmer,
+    word_stems: &mut FxHashMap<Box<str>, u32>,
+    short_stems: &mut FxHashMap<u128, u32>,
+    stem_ids: &mut FxHashMap<Box<str>, u32>,
+    lower: &mut String,
+    w: &str,
+) -> u32 {
+    // Most words are short ASCII: look them up by an inline key,
+    // without copying them or comparing strings on the heap.
+    let key = short_key(w);
+    if let Some(&s) = key.and_then(|k| short_stems.get(&k)) {
+        return s;
+    }
+    lower.clear();
+    if w.is_ascii() {
+        lower.push_str(w);
+        lower.make_ascii_lowercase();
+    } else {
+        lower.extend(w.chars().flat_map(char::to_lowercase));
+    }
+    let sid = match word_stems.get(lower.as_str()) {
+        Some(&s) => s,
+        None => {
+            let st = stemmer.stem(lower);
+            let next = stem_ids.len() as u32;
+            let s = *stem_ids.entry(Box::from(&*st)).or_insert(next);
+            word_stems.insert(Box::from(lower.as_str()), s);
+            s
+        }
+    };
+    if let Some(k) = key {
+        short_stems.insert(k, sid);
+    }
+    sid
 }
 
 /// Computes rule-based factor values with caching.
@@ -481,6 +514,40 @@ impl RuleExtractor {
         results.into_iter().map(|(_, p)| p).collect()
     }
 
+    /// The evidence of `novel_words`: the byte ranges of `response`'s
+    /// whitespace tokens whose word's stem is not among `context`'s stems
+    /// (no context: every word), in text order. The distinct stems of these
+    /// tokens are the ones [`RuleExtractor::novel_words`] counts. Not used
+    /// by the scoring: it is for showing one pair at a time.
+    pub fn novel_spans(
+        &mut self,
+        texts: &TextStore,
+        response: TextId,
+        context: Option<TextId>,
+    ) -> Vec<[usize; 2]> {
+        let mut ctx = Vec::new();
+        if let Some(c) = context {
+            self.table.text_stems(texts.get(c), &mut ctx);
+        }
+        let text = texts.get(response);
+        let mut out = Vec::new();
+        let mut word = String::new();
+        for token in text.split_whitespace() {
+            // A subslice of `text`: its offset is the distance of the pointers.
+            let start = token.as_ptr() as usize - text.as_ptr() as usize;
+            let end = start + token.len();
+            word.clear();
+            word.extend(token.chars().filter(|&c| is_word_char(c)));
+            if word.is_empty() {
+                continue;
+            }
+            if ctx.binary_search(&self.table.stem_id(&word)).is_err() {
+                out.push([start, end]);
+            }
+        }
+        out
+    }
+
     /// The value of a rule-based factor, or `None` for a factor that needs a model.
     pub fn value(
         &mut self,
@@ -521,6 +588,23 @@ mod tests {
         assert_eq!(stem("generously"), "generous");
         assert_eq!(stem("cats"), "cat");
         assert_eq!(stem("consistency"), "consist");
+    }
+
+    #[test]
+    fn novel_spans_are_the_novel_words() {
+        let mut t = TextStore::new();
+        let src = t.intern("The cats are running home.");
+        let resp = t.intern("A cat, running;  a DOG ran ... home!");
+        let mut x = RuleExtractor::new();
+        let spans = x.novel_spans(&t, resp, Some(src));
+        let text = t.get(resp);
+        let shown: Vec<&str> = spans.iter().map(|[a, b]| &text[*a..*b]).collect();
+        assert_eq!(shown, ["A", "a", "DOG", "ran"]);
+        let mut stems: Vec<String> = shown.iter().map(|w| stem(&words(w)[0])).collect();
+        stems.sort();
+        stems.dedup();
+        assert_eq!(stems.len(), x.novel_words(&t, resp, Some(src)).1);
+        assert_eq!(x.novel_spans(&t, resp, None).len(), 7);
     }
 
     #[test]

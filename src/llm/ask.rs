@@ -30,6 +30,7 @@ pub fn template(q: &Question, answers: &Answers, opts: ExtractOptions) -> Option
         Question::Factor(f) => extract::template(f, answers, opts),
         Question::Judge(j) => Some(roles::judge_template(j)),
         Question::Generate(g) => Some(roles::generate_template(g)),
+        Question::Improve(i) => Some(roles::improve_template(i)),
     }
 }
 
@@ -47,6 +48,7 @@ pub fn key_fields(
         Question::Factor(f) => extract::key_fields(f, ds, answers, digests, h),
         Question::Judge(j) => roles::judge_key_fields(j, ds, digests, h),
         Question::Generate(g) => roles::generate_key_fields(g, ds, digests, h),
+        Question::Improve(i) => roles::improve_key_fields(i, ds, digests, h),
     }
 }
 
@@ -63,6 +65,7 @@ pub fn prompt(
         Question::Factor(f) => extract::prompt(f, ds, answers, opts),
         Question::Judge(j) => Some(roles::judge_prompt(j, ds)),
         Question::Generate(g) => Some(roles::generate_prompt(g, ds)),
+        Question::Improve(i) => Some(roles::improve_prompt(i, ds)),
     }
 }
 
@@ -78,6 +81,7 @@ pub fn parse_reply(
         Question::Factor(f) => extract::parse_reply(f, c, answers, opts),
         Question::Judge(_) => roles::parse_verdict(&c.text),
         Question::Generate(_) => roles::parse_generations(&c.text),
+        Question::Improve(i) => roles::parse_improve(i, &c.text),
     }
 }
 
@@ -89,5 +93,6 @@ pub fn key_texts(q: &Question, ds: &Dataset, answers: &Answers) -> Vec<String> {
         Question::Factor(f) => extract::key_texts(f, ds, answers),
         Question::Judge(j) => roles::judge_key_texts(j, ds),
         Question::Generate(g) => roles::generate_key_texts(g, ds),
+        Question::Improve(i) => roles::improve_key_texts(i, ds),
     }
 }

@@ -28,7 +28,8 @@ use super::extract::ExtractOptions;
 use super::prompts;
 use super::provider::{estimate_prompt_tokens, CallError, Completion, ModelConfig};
 use super::question::{
-    Answer, Answers, FactorQuestion, GenerateQuestion, JudgeQuestion, Plan, Question,
+    Answer, Answers, FactorQuestion, GenerateQuestion, ImproveQuestion, ImproveStep, JudgeQuestion,
+    Plan, Question,
 };
 use super::schedule::RetryPolicy;
 use super::Prompt;
@@ -420,6 +421,21 @@ pub fn describe(q: &Question, ds: &Dataset, places: &Places) -> String {
             Some(t) => format!("responses for {}", text(t)),
             None => "responses for an empty input".into(),
         },
+        Question::Improve(ImproveQuestion {
+            input,
+            source,
+            step,
+            ..
+        }) => {
+            let what = match step {
+                ImproveStep::Draft => "two first responses",
+                ImproveStep::Revise { .. } => "an improved response",
+            };
+            match input.or(source) {
+                Some(t) => format!("{what} for {}", text(t)),
+                None => format!("{what} for an empty input"),
+            }
+        }
     }
 }
 
@@ -977,6 +993,45 @@ impl Estimate {
     }
 }
 
+/// The answers of `plan` that `cache` holds, without a call (first-stage
+/// answers first, so that second-stage questions are known), and how many
+/// questions it lacks: what a finished run left, replayed (a failed item is
+/// never cached, so it stays unanswered, as in the run).
+pub fn cached_answers(
+    plan: &Plan,
+    ds: &Dataset,
+    opts: ExtractOptions,
+    cfg: &ModelConfig,
+    cache: &dyn AnswerCache,
+) -> (Answers, u64) {
+    let mut keys = Keys::new(cfg);
+    let mut answers = Answers::default();
+    let mut lacking = 0;
+    let none = Answers::default();
+    for q in &plan.first {
+        let Some(kind) = template(q, &none, opts) else {
+            continue;
+        };
+        let key = keys.key(q, kind, ds, &none);
+        match keys.lookup(cache, &key, q, kind, ds, &none) {
+            Some((a, _)) => answers.insert(*q, a),
+            None => lacking += 1,
+        }
+    }
+    let first = answers.clone();
+    for q in &plan.second {
+        let Some(kind) = template(q, &first, opts) else {
+            continue;
+        };
+        let key = keys.key(q, kind, ds, &first);
+        match keys.lookup(cache, &key, q, kind, ds, &first) {
+            Some((a, _)) => answers.insert(*q, a),
+            None => lacking += 1,
+        }
+    }
+    (answers, lacking)
+}
+
 /// Estimates calls, tokens and cost of a plan. First-stage prompts are
 /// rendered and measured; fact-check prompts are estimated from the texts
 /// they will quote (a text's facts ≈ the text itself; the context blocks as
@@ -1020,6 +1075,11 @@ pub fn estimate(
                 10.0 + 15.0 * parts.to_vec().len() as f64
             }
             Question::Factor(FactorQuestion::FluencyCoherence { .. }) => 3.0,
+            Question::Improve(ImproveQuestion {
+                step: ImproveStep::Draft,
+                ..
+            }) => 500.0,
+            Question::Improve(_) => 250.0,
             _ => 40.0,
         };
     }

@@ -919,6 +919,56 @@ pub fn parse_judge(reply: &str) -> Result<JudgeVerdict> {
     })
 }
 
+/// The improvement experiment's two first responses (`improve_draft@1`):
+/// `{"responses": ["…", "…"]}` (or the bare list), exactly two non-empty
+/// texts (trimmed).
+///
+/// # Errors
+///
+/// A reply without such a list, another number of texts, or an empty one.
+pub fn parse_drafts(reply: &str) -> Result<[String; 2]> {
+    let v = extract_json(reply)?;
+    let items = list(&v, "responses")?;
+    let mut texts = Vec::with_capacity(2);
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("responses[{i}]");
+        let text = item.as_str().ok_or_else(|| bad(&at, "a string", item))?;
+        if text.trim().is_empty() {
+            return Err(ParseError::Generation(format!(
+                "response {} is empty",
+                i + 1
+            )));
+        }
+        texts.push(text.trim().to_owned());
+    }
+    match <[String; 2]>::try_from(texts) {
+        Ok(t) => Ok(t),
+        Err(t) => Err(ParseError::Generation(format!(
+            "{} responses instead of 2",
+            t.len()
+        ))),
+    }
+}
+
+/// The improvement experiment's improved response (`improve@1`):
+/// `{"response": "…"}`, a non-empty text (trimmed).
+///
+/// # Errors
+///
+/// A reply without that key, a value that is not a string, or an empty text.
+pub fn parse_improved(reply: &str) -> Result<String> {
+    let v = extract_json(reply)?;
+    let obj = as_object(&v, "")?;
+    let r = field(obj, "response", "")?;
+    let text = r.as_str().ok_or_else(|| bad("response", "a string", r))?;
+    if text.trim().is_empty() {
+        return Err(ParseError::Generation(
+            "the improved response is empty".into(),
+        ));
+    }
+    Ok(text.trim().to_owned())
+}
+
 /// The reply of `generate_*@1`: the five responses in score order (element
 /// `k - 1` was written for score `k`).
 ///
@@ -1411,6 +1461,27 @@ mod tests {
             parse_generation("no structure at all"),
             Err(ParseError::NoJson)
         );
+        // The improvement writer: exactly two first responses, one improved.
+        assert_eq!(
+            parse_drafts(r#"{"responses": [" a ", "b"]}"#).unwrap(),
+            ["a", "b"]
+        );
+        assert!(matches!(
+            parse_drafts(r#"{"responses": ["a"]}"#),
+            Err(ParseError::Generation(ref m)) if m.contains("1 responses instead of 2")
+        ));
+        assert!(matches!(
+            parse_drafts(r#"{"responses": ["a", "  "]}"#),
+            Err(ParseError::Generation(ref m)) if m.contains("response 2 is empty")
+        ));
+        assert!(parse_drafts(r#"{"responses": ["a", 3]}"#).is_err());
+        assert_eq!(
+            parse_improved(r#"{"response": "better"}"#).unwrap(),
+            "better"
+        );
+        assert!(parse_improved(r#"{"response": ""}"#).is_err());
+        assert!(parse_improved(r#"{"text": "x"}"#).is_err());
+        assert_eq!(parse_improved("plain text"), Err(ParseError::NoJson));
         assert_eq!(score_header("Score 10: x"), None);
         assert_eq!(score_header("Scores are"), None);
         assert_eq!(score_header("score 3/5"), None);

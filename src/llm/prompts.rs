@@ -118,6 +118,14 @@ pub const JUDGE_SUMMARIZATION: Template = Template::new("judge_summarization", 1
 pub const JUDGE_HELPFUL: Template = Template::new("judge_helpful", 1);
 /// Pairwise judge, document QA.
 pub const JUDGE_DOC_QA: Template = Template::new("judge_doc_qa", 1);
+/// Pairwise judge with one sentence of guidance (guided judging, METHOD.md
+/// §8), summarization. The guidance sentences ([`guidance_sentence`]) are
+/// part of these templates: changing one bumps their version.
+pub const JUDGE_SUMMARIZATION_GUIDED: Template = Template::new("judge_summarization_guided", 1);
+/// Pairwise judge with guidance, helpful response.
+pub const JUDGE_HELPFUL_GUIDED: Template = Template::new("judge_helpful_guided", 1);
+/// Pairwise judge with guidance, document QA.
+pub const JUDGE_DOC_QA_GUIDED: Template = Template::new("judge_doc_qa_guided", 1);
 /// Writer of five graded responses, summarization.
 pub const GENERATE_SUMMARIZATION: Template = Template::new("generate_summarization", 1);
 /// Writer of five graded responses, helpful response.
@@ -126,9 +134,14 @@ pub const GENERATE_HELPFUL: Template = Template::new("generate_helpful", 1);
 pub const GENERATE_DOC_QA: Template = Template::new("generate_doc_qa", 1);
 /// One request to resend a reply as valid JSON.
 pub const REPAIR: Template = Template::new("repair", 1);
+/// The improvement experiment's writer: two first responses (METHOD.md §8).
+pub const IMPROVE_DRAFT: Template = Template::new("improve_draft", 1);
+/// The improvement experiment's writer: one improved response from one or
+/// two responses, with or without the evaluator's feedback (METHOD.md §8).
+pub const IMPROVE: Template = Template::new("improve", 1);
 
 /// Every template, in the order of [`examples`].
-pub const TEMPLATES: [Template; 13] = [
+pub const TEMPLATES: [Template; 18] = [
     ATOMIC_FACTS,
     FACT_CHECKS,
     RESPONSE_JUDGEMENTS,
@@ -138,10 +151,15 @@ pub const TEMPLATES: [Template; 13] = [
     JUDGE_SUMMARIZATION,
     JUDGE_HELPFUL,
     JUDGE_DOC_QA,
+    JUDGE_SUMMARIZATION_GUIDED,
+    JUDGE_HELPFUL_GUIDED,
+    JUDGE_DOC_QA_GUIDED,
     GENERATE_SUMMARIZATION,
     GENERATE_HELPFUL,
     GENERATE_DOC_QA,
     REPAIR,
+    IMPROVE_DRAFT,
+    IMPROVE,
 ];
 
 /// The template with this name, if any.
@@ -837,13 +855,80 @@ fn task_context(task: Task) -> (&'static str, &'static str) {
 /// Reply: `{"better": "1" | "2" | "tie", "justification": string}`; parse
 /// with [`super::parse::parse_judge`].
 pub fn judge(task: Task, context: &str, response_1: &str, response_2: &str) -> Prompt {
-    let t = match task {
-        Task::Summarization => JUDGE_SUMMARIZATION,
-        Task::Helpful => JUDGE_HELPFUL,
-        Task::DocQa => JUDGE_DOC_QA,
+    judge_with(task, None, context, response_1, response_2)
+}
+
+/// The guided judge (METHOD.md §8): the judge of [`judge`] with one sentence
+/// of guidance ([`guidance_sentence`]) in its own delimited block of the
+/// system message, after the rules. Renders `judge_<task>_guided`, so the
+/// unguided judge's prompts and cache keys stay as they were.
+pub fn judge_guided(
+    task: Task,
+    guidance: &str,
+    context: &str,
+    response_1: &str,
+    response_2: &str,
+) -> Prompt {
+    judge_with(task, Some(guidance), context, response_1, response_2)
+}
+
+/// The sentence of guidance about factor `factor` for a judge that gives it
+/// too much weight (`over`) or too little compared with people.
+pub fn guidance_sentence(factor: crate::factors::Factor, over: bool) -> String {
+    let what = guidance_phrase(factor);
+    if over {
+        let mut c = what.chars();
+        let first: String = c
+            .next()
+            .map(|f| f.to_uppercase().collect())
+            .unwrap_or_default();
+        format!(
+            "{first}{} is not what makes a response better here.",
+            c.as_str()
+        )
+    } else {
+        format!("Pay attention to {what}.")
+    }
+}
+
+/// What a factor is, as a noun phrase of a guidance sentence.
+fn guidance_phrase(factor: crate::factors::Factor) -> &'static str {
+    use crate::factors::Factor::*;
+    match factor {
+        Length => "the length of the response",
+        NFacts => "the number of facts the response states",
+        NovelWords => "the share of words the response adds beyond its context",
+        NovelWordsCount => "the number of words the response adds beyond its context",
+        FormalityAlignment => "whether the response matches the formality of the request",
+        Fluency => "how fluent the response is",
+        Coherence => "how coherent the response is",
+        IntentAlignment => "whether the response does what was asked",
+        Receptiveness => "whether the response takes up the points of its context",
+        OffFocus => "how much of the response is off the point",
+        SrcCoverage => "how much of the source the response covers",
+        Hallucination => "statements the context does not support",
+        Helpfulness => "how helpful the response is",
+        Misinformation => "statements that are wrong",
+    }
+}
+
+fn judge_with(
+    task: Task,
+    guidance: Option<&str>,
+    context: &str,
+    response_1: &str,
+    response_2: &str,
+) -> Prompt {
+    let t = match (task, guidance.is_some()) {
+        (Task::Summarization, false) => JUDGE_SUMMARIZATION,
+        (Task::Helpful, false) => JUDGE_HELPFUL,
+        (Task::DocQa, false) => JUDGE_DOC_QA,
+        (Task::Summarization, true) => JUDGE_SUMMARIZATION_GUIDED,
+        (Task::Helpful, true) => JUDGE_HELPFUL_GUIDED,
+        (Task::DocQa, true) => JUDGE_DOC_QA_GUIDED,
     };
     let (label, noun) = task_context(task);
-    let rules = format!(
+    let mut rules = format!(
         "{}\n\nRead the {noun} and the two responses, then decide which response does the task \
 better: \"1\" for Response 1, \"2\" for Response 2. Answer \"tie\" only if neither is better than \
 the other. The order in which the responses are shown is arbitrary and says nothing about their \
@@ -851,6 +936,13 @@ quality. In the justification, name in one to three sentences the differences th
 choice.",
         task_description(task)
     );
+    if let Some(g) = guidance {
+        // Our own instruction, not data: delimited unlike the data blocks.
+        rules.push_str(&format!(
+            "\n\nGuidance for this comparison, between the two lines below:\n---- GUIDANCE ----\n{}\n---- END OF GUIDANCE ----",
+            neutralise(g)
+        ));
+    }
     let system = system(
         "You compare two responses to the same input and decide which one is better.",
         &rules,
@@ -913,6 +1005,105 @@ one.",
         }),
     )]);
     prompt(t, system, user, schema)
+}
+
+// ---------------------------------------------------------------------------
+// Feedback-driven improvement (METHOD.md §8)
+
+/// The improvement experiment's writer, first step: two different responses
+/// to the same context, each meant to be good. Renders `improve_draft@1`.
+///
+/// Reply: `{"responses": ["<response>", "<response>"]}`; parse with
+/// [`super::parse::parse_drafts`].
+pub fn improve_draft(task: Task, context: &str) -> Prompt {
+    let (label, noun) = task_context(task);
+    let rules = format!(
+        "{}\n\nWrite two different responses to the {noun}, each as good as you can make it. \
+Each must be a complete text of the kind the task asks for, not a comment about one.",
+        task_description(task)
+    );
+    let system = format!(
+        "You write responses.\n\n{WRITER_DATA_RULE}\n\n{rules}\n\n{REPLY_RULE}\n{}",
+        r#"{"responses": ["<response>", "<response>"]}"#
+    );
+    let user = format!(
+        "Write two different responses.\n\n{}",
+        data_block(label, context)
+    );
+    let schema = object_schema(&[(
+        "responses",
+        json!({"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}),
+    )]);
+    prompt(IMPROVE_DRAFT, system, user, schema)
+}
+
+/// The evaluator's feedback as the writer sees it: which response it
+/// preferred (`better`: 1, 2, or 0 for a tie) and its justification.
+pub struct FeedbackText<'a> {
+    pub better: u8,
+    pub justification: &'a str,
+}
+
+/// The improvement experiment's writer, second step: one improved response
+/// from `responses` (one or two) and, when given, an evaluator's feedback on
+/// them. Renders `improve@1`; every response and the feedback are data blocks.
+///
+/// Reply: `{"response": "<improved response>"}`; parse with
+/// [`super::parse::parse_improved`].
+pub fn improve(
+    task: Task,
+    context: &str,
+    responses: &[&str],
+    feedback: Option<FeedbackText<'_>>,
+) -> Prompt {
+    let (label, noun) = task_context(task);
+    let what = if responses.len() == 1 {
+        "the response in the RESPONSE_1 block".to_owned()
+    } else {
+        format!("the {} responses in the RESPONSE blocks", responses.len())
+    };
+    let with = if feedback.is_some() {
+        " and an evaluator's feedback on them in the FEEDBACK block"
+    } else {
+        ""
+    };
+    let rules = format!(
+        "{}\n\nYou are given the {noun}, {what}{with}. Write one improved response: better than \
+what you were given for the task described above. It must be a complete text of the kind the task \
+asks for, not a comment about one.",
+        task_description(task)
+    );
+    let system = format!(
+        "You improve responses.\n\n{WRITER_DATA_RULE}\n\n{rules}\n\n{REPLY_RULE}\n{}",
+        r#"{"response": "<improved response>"}"#
+    );
+    let mut user = format!(
+        "Write one improved response.\n\n{}",
+        data_block(label, context)
+    );
+    for (i, r) in responses.iter().enumerate() {
+        user.push_str(&format!(
+            "\n\nResponse {}:\n{}",
+            i + 1,
+            data_block(&format!("RESPONSE_{}", i + 1), r)
+        ));
+    }
+    if let Some(f) = feedback {
+        let choice = match f.better {
+            1 => "The evaluator preferred Response 1.",
+            2 => "The evaluator preferred Response 2.",
+            _ => "The evaluator found neither response better than the other.",
+        };
+        user.push_str(&format!(
+            "\n\nFeedback:\n{}",
+            data_block(
+                "FEEDBACK",
+                &format!("{choice}\nJustification: {}", f.justification)
+            )
+        ));
+    }
+    let schema = object_schema(&[("response", json!({"type": "string"}))]);
+    prompt(IMPROVE, system, user, schema)
 }
 
 // ---------------------------------------------------------------------------
@@ -1038,6 +1229,27 @@ ankle for two to three days. See a doctor if you cannot put any weight on it.";
             "It opens at 10 am on Saturdays.",
             "It opens at 9 am.",
         ),
+        judge_guided(
+            Task::Summarization,
+            &guidance_sentence(crate::factors::Factor::Length, true),
+            POST,
+            SUMMARY,
+            "Tenant and landlord argue about a fridge.",
+        ),
+        judge_guided(
+            Task::Helpful,
+            &guidance_sentence(crate::factors::Factor::Length, true),
+            QUESTION,
+            ANSWER,
+            "You should see a doctor about any injury.",
+        ),
+        judge_guided(
+            Task::DocQa,
+            &guidance_sentence(crate::factors::Factor::Hallucination, false),
+            DOCS,
+            "It opens at 10 am on Saturdays.",
+            "It opens at 9 am.",
+        ),
         generate(Task::Summarization, POST),
         generate(Task::Helpful, QUESTION),
         generate(Task::DocQa, DOCS),
@@ -1047,6 +1259,19 @@ ankle for two to three days. See a doctor if you cannot put any weight on it.";
         &coverage,
         "Sure! Fact 1 is supported, fact 2 is too, fact 3 is not.",
         "no JSON object or array found in the reply",
+    ));
+    out.push(improve_draft(Task::Helpful, QUESTION));
+    out.push(improve(
+        Task::Helpful,
+        QUESTION,
+        &[
+            "Rest for two to three days, then start moving it gently.",
+            "Rest it.",
+        ],
+        Some(FeedbackText {
+            better: 1,
+            justification: "Response 1 says how long and what comes next; Response 2 does not.",
+        }),
     ));
     out
 }

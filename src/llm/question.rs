@@ -5,7 +5,10 @@
 //! - [`Question::Judge`]: a judge's verdict on a pair shown in one order
 //!   ([`JudgeQuestion`], see [`super::roles`]);
 //! - [`Question::Generate`]: a writer's five responses for one input
-//!   ([`GenerateQuestion`], see [`super::roles`]).
+//!   ([`GenerateQuestion`], see [`super::roles`]);
+//! - [`Question::Improve`]: the improvement experiment's writer, its two first
+//!   responses or one improved response ([`ImproveQuestion`], see
+//!   [`super::roles`]); its evaluator asks [`Question::Judge`].
 //!
 //! Also the parts the combined factor questions ask ([`JudgementPart`],
 //! [`CheckKind`]) and their one-byte sets, the answers as cached
@@ -291,6 +294,42 @@ pub enum Question {
     Judge(JudgeQuestion),
     /// A writer's five responses for one input (`generate_<task>@1`).
     Generate(GenerateQuestion),
+    /// The improvement experiment's writer (METHOD.md §8): two first
+    /// responses (`improve_draft@1`) or one improved response (`improve@1`).
+    Improve(ImproveQuestion),
+}
+
+/// A question of the improvement experiment's writer about one input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ImproveQuestion {
+    pub task: Task,
+    pub input: Option<TextId>,
+    pub source: Option<TextId>,
+    pub step: ImproveStep,
+}
+
+/// What the improvement experiment's writer is asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ImproveStep {
+    /// Two different responses (`improve_draft@1`); answered as
+    /// [`Answer::Generations`] with two texts.
+    Draft,
+    /// One improved response (`improve@1`) from `first` and, when given,
+    /// `second`, with the evaluator's `feedback` when given; answered as
+    /// [`Answer::Generations`] with one text.
+    Revise {
+        first: TextId,
+        second: Option<TextId>,
+        feedback: Option<Feedback>,
+    },
+}
+
+/// The evaluator's feedback on the two first responses: which is better
+/// (`1`, `2`, or `0` for a tie) and its justification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Feedback {
+    pub better: u8,
+    pub justification: TextId,
 }
 
 /// A question behind LLM factors.
@@ -344,6 +383,35 @@ pub struct JudgeQuestion {
     pub source: Option<TextId>,
     pub first: TextId,
     pub second: TextId,
+    /// Guided judging (METHOD.md §8): the sentence of guidance the judge is
+    /// given (`judge_<task>_guided@1`); `None` for the plain judge.
+    pub guidance: Option<Guidance>,
+}
+
+/// One sentence of guidance for a judge: factor `factor` is given too much
+/// (`over`) or too little weight compared with people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Guidance {
+    pub factor: Factor,
+    pub over: bool,
+}
+
+impl Guidance {
+    /// The guidance's direction as in reports: `over` (the judge over-weights
+    /// the factor: "… is not what makes a response better here") or `under`
+    /// ("pay attention to …").
+    pub fn direction(self) -> &'static str {
+        if self.over {
+            "over"
+        } else {
+            "under"
+        }
+    }
+
+    /// The sentence the judge is given.
+    pub fn sentence(self) -> String {
+        super::prompts::guidance_sentence(self.factor, self.over)
+    }
 }
 
 /// A writer's five responses for one input.
@@ -393,7 +461,9 @@ pub enum Answer {
     Verdict {
         verdict: Verdict,
     },
-    /// A writer's five responses, for scores 1..5 in order.
+    /// A writer's five responses, for scores 1..5 in order (the
+    /// improvement experiment's writer: its two first responses, or its one
+    /// improved response).
     Generations {
         generations: Vec<String>,
     },

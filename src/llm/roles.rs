@@ -22,8 +22,12 @@ use super::ask::PromptKind;
 use super::cache::{KeyHasher, TextDigests};
 use super::parse::{self, Better, ParseError};
 use super::prompts;
+pub use super::question::Guidance;
 pub use super::question::Verdict;
-use super::question::{Answer, Answers, GenerateQuestion, JudgeQuestion, Plan, Question};
+use super::question::{
+    Answer, Answers, Feedback, GenerateQuestion, ImproveQuestion, ImproveStep, JudgeQuestion, Plan,
+    Question,
+};
 use super::Prompt;
 use crate::data::{Dataset, Pair, Preference, TextId, TextStore};
 use crate::factors::Task;
@@ -73,10 +77,25 @@ fn context_digest(
 /// The kind of a judge's prompt ([`judge_prompt`]), without rendering it.
 pub fn judge_template(q: &JudgeQuestion) -> PromptKind {
     PromptKind {
-        template: match q.task {
-            Task::Summarization => prompts::JUDGE_SUMMARIZATION,
-            Task::Helpful => prompts::JUDGE_HELPFUL,
-            Task::DocQa => prompts::JUDGE_DOC_QA,
+        template: match (q.task, q.guidance.is_some()) {
+            (Task::Summarization, false) => prompts::JUDGE_SUMMARIZATION,
+            (Task::Helpful, false) => prompts::JUDGE_HELPFUL,
+            (Task::DocQa, false) => prompts::JUDGE_DOC_QA,
+            (Task::Summarization, true) => prompts::JUDGE_SUMMARIZATION_GUIDED,
+            (Task::Helpful, true) => prompts::JUDGE_HELPFUL_GUIDED,
+            (Task::DocQa, true) => prompts::JUDGE_DOC_QA_GUIDED,
+        },
+        want_logprobs: false,
+    }
+}
+
+/// The kind of the improvement writer's prompt ([`improve_prompt`]),
+/// without rendering it.
+pub fn improve_template(q: &ImproveQuestion) -> PromptKind {
+    PromptKind {
+        template: match q.step {
+            ImproveStep::Draft => prompts::IMPROVE_DRAFT,
+            ImproveStep::Revise { .. } => prompts::IMPROVE,
         },
         want_logprobs: false,
     }
@@ -101,6 +120,46 @@ pub fn judge_key_fields(q: &JudgeQuestion, ds: &Dataset, d: &mut TextDigests, h:
     let first = d.text(q.first, ds.text(q.first));
     let second = d.text(q.second, ds.text(q.second));
     h.str("judge").digest(context).digest(first).digest(second);
+    // A guided judge's key also covers its sentence (as its legacy key does).
+    if let Some(g) = q.guidance {
+        h.str("guidance").str(&g.sentence());
+    }
+}
+
+/// Feeds the improvement writer's question into a version-2 cache key: the
+/// digests of [`improve_key_texts`].
+pub fn improve_key_fields(
+    q: &ImproveQuestion,
+    ds: &Dataset,
+    d: &mut TextDigests,
+    h: &mut KeyHasher,
+) {
+    let context = context_digest(q.task, ds, q.input, q.source, d);
+    h.str("improve").digest(context);
+    match q.step {
+        ImproveStep::Draft => {
+            h.str("draft");
+        }
+        ImproveStep::Revise {
+            first,
+            second,
+            feedback,
+        } => {
+            let first = d.text(first, ds.text(first));
+            h.str("revise").digest(first);
+            match second {
+                Some(t) => h.str("second").digest(d.text(t, ds.text(t))),
+                None => h.str("alone"),
+            };
+            match feedback {
+                Some(f) => {
+                    let j = d.text(f.justification, ds.text(f.justification));
+                    h.str("feedback").u64(u64::from(f.better)).digest(j)
+                }
+                None => h.str("no feedback"),
+            };
+        }
+    }
 }
 
 /// Feeds a writer's question into a version-2 cache key: the digest of
@@ -117,17 +176,80 @@ pub fn generate_key_fields(
 
 /// The prompt of a judge's question.
 pub fn judge_prompt(q: &JudgeQuestion, ds: &Dataset) -> Prompt {
-    prompts::judge(
-        q.task,
-        &context_text(q.task, ds, q.input, q.source),
-        ds.text(q.first),
-        ds.text(q.second),
-    )
+    let context = context_text(q.task, ds, q.input, q.source);
+    match q.guidance {
+        None => prompts::judge(q.task, &context, ds.text(q.first), ds.text(q.second)),
+        Some(g) => prompts::judge_guided(
+            q.task,
+            &g.sentence(),
+            &context,
+            ds.text(q.first),
+            ds.text(q.second),
+        ),
+    }
 }
 
 /// The prompt of a writer's question.
 pub fn generate_prompt(q: &GenerateQuestion, ds: &Dataset) -> Prompt {
     prompts::generate(q.task, &context_text(q.task, ds, q.input, q.source))
+}
+
+/// The prompt of the improvement experiment's writer.
+pub fn improve_prompt(q: &ImproveQuestion, ds: &Dataset) -> Prompt {
+    let context = context_text(q.task, ds, q.input, q.source);
+    match q.step {
+        ImproveStep::Draft => prompts::improve_draft(q.task, &context),
+        ImproveStep::Revise {
+            first,
+            second,
+            feedback,
+        } => {
+            let mut responses = vec![ds.text(first)];
+            responses.extend(second.map(|t| ds.text(t)));
+            prompts::improve(
+                q.task,
+                &context,
+                &responses,
+                feedback.map(|f| prompts::FeedbackText {
+                    better: f.better,
+                    justification: ds.text(f.justification),
+                }),
+            )
+        }
+    }
+}
+
+/// Parses the improvement experiment writer's reply: two first responses,
+/// or one improved response, as [`Answer::Generations`].
+pub fn parse_improve(q: &ImproveQuestion, reply: &str) -> Result<Answer, ParseError> {
+    let generations = match q.step {
+        ImproveStep::Draft => parse::parse_drafts(reply)?.to_vec(),
+        ImproveStep::Revise { .. } => vec![parse::parse_improved(reply)?],
+    };
+    Ok(Answer::Generations { generations })
+}
+
+/// The texts the improvement writer's cache key covers: the context, the
+/// step, and every response and feedback its prompt shows.
+pub fn improve_key_texts(q: &ImproveQuestion, ds: &Dataset) -> Vec<String> {
+    let mut texts = vec![context_text(q.task, ds, q.input, q.source)];
+    match q.step {
+        ImproveStep::Draft => texts.push("draft".into()),
+        ImproveStep::Revise {
+            first,
+            second,
+            feedback,
+        } => {
+            texts.push("revise".into());
+            texts.push(ds.text(first).to_owned());
+            texts.push(second.map_or("", |t| ds.text(t)).to_owned());
+            texts.push(match feedback {
+                None => String::new(),
+                Some(f) => format!("feedback {}: {}", f.better, ds.text(f.justification)),
+            });
+        }
+    }
+    texts
 }
 
 /// Parses a judge's reply into its verdict.
@@ -153,12 +275,18 @@ pub fn parse_generations(reply: &str) -> Result<Answer, ParseError> {
 }
 
 /// The texts a judge's cache key covers.
+/// A guided judge's key also covers its sentence of guidance (the plain
+/// judge's keys are those of earlier versions).
 pub fn judge_key_texts(q: &JudgeQuestion, ds: &Dataset) -> Vec<String> {
-    vec![
+    let mut texts = vec![
         context_text(q.task, ds, q.input, q.source),
         ds.text(q.first).to_owned(),
         ds.text(q.second).to_owned(),
-    ]
+    ];
+    if let Some(g) = q.guidance {
+        texts.push(g.sentence());
+    }
+    texts
 }
 
 /// The texts a writer's cache key covers.
@@ -166,7 +294,7 @@ pub fn generate_key_texts(q: &GenerateQuestion, ds: &Dataset) -> Vec<String> {
     vec![context_text(q.task, ds, q.input, q.source)]
 }
 
-fn judge_question(task: Task, p: &Pair, forward: bool) -> Question {
+fn judge_question(task: Task, p: &Pair, forward: bool, guidance: Option<Guidance>) -> Question {
     let (first, second) = if forward { (p.a, p.b) } else { (p.b, p.a) };
     Question::Judge(JudgeQuestion {
         task,
@@ -174,6 +302,7 @@ fn judge_question(task: Task, p: &Pair, forward: bool) -> Question {
         source: p.source,
         first,
         second,
+        guidance,
     })
 }
 
@@ -246,13 +375,27 @@ pub fn shows_a_first(ds: &Dataset, p: &Pair, seed: u64) -> bool {
 /// In both orders a pair gives the question with A first, then the one with
 /// B first (so their cache keys are those of earlier versions).
 pub fn judge_plan(ds: &Dataset, task: Task, order: JudgeOrder) -> Plan {
+    guided_judge_plan(ds, task, order, &[None])
+}
+
+/// The questions of judges given each of `guidances` (`None`: no guidance),
+/// every pair in the orders `order` shows it: for each guidance in turn, the
+/// questions of [`judge_plan`].
+pub fn guided_judge_plan(
+    ds: &Dataset,
+    task: Task,
+    order: JudgeOrder,
+    guidances: &[Option<Guidance>],
+) -> Plan {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut first = Vec::new();
-    for p in &ds.pairs {
-        for &forward in order.shown(ds, p) {
-            let q = judge_question(task, p, forward);
-            if seen.insert(q) {
-                first.push(q);
+    for &g in guidances {
+        for p in &ds.pairs {
+            for &forward in order.shown(ds, p) {
+                let q = judge_question(task, p, forward, g);
+                if seen.insert(q) {
+                    first.push(q);
+                }
             }
         }
     }
@@ -348,10 +491,22 @@ pub fn judge_outcome(
     order: JudgeOrder,
     answers: &Answers,
 ) -> JudgeOutcome {
-    let verdict = |p: &Pair, forward: bool| match answers.get(&judge_question(task, p, forward)) {
-        Some(Answer::Verdict { verdict }) => Some(verdict.better()),
-        _ => None,
-    };
+    guided_judge_outcome(ds, task, order, None, answers)
+}
+
+/// [`judge_outcome`] of the judge given `guidance`.
+pub fn guided_judge_outcome(
+    ds: &Dataset,
+    task: Task,
+    order: JudgeOrder,
+    guidance: Option<Guidance>,
+    answers: &Answers,
+) -> JudgeOutcome {
+    let verdict =
+        |p: &Pair, forward: bool| match answers.get(&judge_question(task, p, forward, guidance)) {
+            Some(Answer::Verdict { verdict }) => Some(verdict.better()),
+            _ => None,
+        };
     let mut out = JudgeOutcome {
         order,
         ..Default::default()
@@ -672,6 +827,53 @@ mod tests {
         assert_eq!(keys.len(), 6);
     }
 
+    #[test]
+    fn guided_questions_key_apart_per_guidance_and_leave_the_plain_keys() {
+        use crate::factors::Factor;
+        use crate::llm::engine::question_key;
+        use crate::llm::provider::{ModelConfig, Provider};
+        let d = ds();
+        let cfg = ModelConfig::new(Provider::OpenAi, "gpt-4o-mini");
+        let g = |factor, over| Some(Guidance { factor, over });
+        let guidances = [
+            None,
+            g(Factor::Length, true),
+            g(Factor::Length, false),
+            g(Factor::NFacts, true),
+        ];
+        let plan = guided_judge_plan(&d, Task::Helpful, JudgeOrder::Both, &guidances);
+        assert_eq!(plan.first.len(), 24, "6 questions per guidance");
+        let keys: Vec<String> = plan
+            .first
+            .iter()
+            .map(|q| {
+                let p = crate::llm::ask::prompt(q, &d, &Answers::default(), Default::default());
+                question_key(&cfg, q, &p.unwrap(), &d, &Answers::default())
+            })
+            .collect();
+        assert_eq!(
+            keys[..2],
+            [KEY_A_FIRST, KEY_B_FIRST],
+            "no guidance: the plain judge's keys"
+        );
+        let unique: std::collections::BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(unique.len(), 24, "each guidance keys apart");
+        let Question::Judge(q) = plan.first[6] else {
+            panic!()
+        };
+        let p = judge_prompt(&q, &d);
+        assert_eq!(p.template_id(), "judge_helpful_guided@1");
+        assert!(p
+            .system
+            .contains("The length of the response is not what makes a response better here."));
+        let Question::Judge(q) = plan.first[12] else {
+            panic!()
+        };
+        assert!(judge_prompt(&q, &d)
+            .system
+            .contains("Pay attention to the length of the response."));
+    }
+
     /// From `profile batch export --run judge` of the version before the
     /// coin flip (its `custom_id`s are the cache keys).
     const KEY_A_FIRST: &str = "1857b693052d1690c6ecd5d93bebdd40";
@@ -687,7 +889,7 @@ mod tests {
         let parse_reply = |q: &Question, reply: &str| match q {
             Question::Judge(_) => Some(parse_verdict(reply)),
             Question::Generate(_) => Some(parse_generations(reply)),
-            Question::Factor(_) => None,
+            Question::Factor(_) | Question::Improve(_) => None,
         };
         let five = (1..=5)
             .map(|k| format!("SCORE {k}\nAnswer number {k}."))
@@ -730,5 +932,314 @@ mod tests {
             ),
             "q1"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Feedback-driven improvement (METHOD.md §8)
+
+/// A condition of the improvement experiment: how the improved response was
+/// written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Condition {
+    /// From both first responses and the evaluator's feedback.
+    Feedback,
+    /// Baseline: from both first responses, without feedback.
+    Both,
+    /// Baseline: from each first response alone, without feedback (two
+    /// improved responses).
+    Single,
+}
+
+impl Condition {
+    pub const ALL: [Condition; 3] = [Condition::Feedback, Condition::Both, Condition::Single];
+
+    /// The condition's name in reports: `feedback`, `both`, `single`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Condition::Feedback => "feedback",
+            Condition::Both => "both",
+            Condition::Single => "single",
+        }
+    }
+}
+
+/// One input of the improvement experiment, as far as it got.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImproveInput {
+    /// The input's cluster in the dataset.
+    pub cluster: u32,
+    pub input: Option<TextId>,
+    pub source: Option<TextId>,
+    /// The writer's two first responses.
+    pub drafts: Option<[TextId; 2]>,
+    /// The evaluator's verdict on them, with its justification.
+    pub feedback: Option<Feedback>,
+    /// The improved responses: with feedback, from both without, and from
+    /// each first response alone.
+    pub with_feedback: Option<TextId>,
+    pub from_both: Option<TextId>,
+    pub from_single: [Option<TextId>; 2],
+}
+
+/// The improvement experiment's texts and where each input got: the
+/// dataset's texts plus every text written (`dataset`: its pairs are the
+/// dataset's), so that questions about written texts are asked on it.
+#[derive(Clone, Debug)]
+pub struct Improvement {
+    pub task: Task,
+    pub dataset: Dataset,
+    pub inputs: Vec<ImproveInput>,
+}
+
+/// The (initial, improved) pairs of the improvement setting: the improved
+/// response preferred (`a`), with each pair's condition.
+#[derive(Clone, Debug, Default)]
+pub struct ImprovedPairs {
+    pub dataset: Dataset,
+    /// The condition of each pair of `dataset`.
+    pub conditions: Vec<Condition>,
+    /// For each cluster of `dataset`, the input (cluster of the source
+    /// dataset) it was written for.
+    pub source_clusters: Vec<u32>,
+}
+
+impl ImprovedPairs {
+    /// The pairs of one condition (the same texts and clusters).
+    pub fn of(&self, c: Condition) -> Dataset {
+        let mut ds = self.dataset.clone();
+        ds.pairs = self
+            .dataset
+            .pairs
+            .iter()
+            .zip(&self.conditions)
+            .filter(|(_, &k)| k == c)
+            .map(|(p, _)| *p)
+            .collect();
+        ds
+    }
+}
+
+impl Improvement {
+    /// The experiment on the first `limit` inputs (clusters) of `ds` (all
+    /// when `None`), in dataset order.
+    pub fn new(ds: &Dataset, task: Task, limit: Option<usize>) -> Improvement {
+        let mut seen = rustc_hash::FxHashSet::default();
+        let mut inputs = Vec::new();
+        for p in &ds.pairs {
+            if limit.is_some_and(|n| inputs.len() >= n) {
+                break;
+            }
+            if seen.insert(p.cluster) {
+                inputs.push(ImproveInput {
+                    cluster: p.cluster,
+                    input: p.input,
+                    source: p.source,
+                    drafts: None,
+                    feedback: None,
+                    with_feedback: None,
+                    from_both: None,
+                    from_single: [None, None],
+                });
+            }
+        }
+        Improvement {
+            task,
+            dataset: ds.clone(),
+            inputs,
+        }
+    }
+
+    fn draft_question(&self, i: &ImproveInput) -> Question {
+        Question::Improve(ImproveQuestion {
+            task: self.task,
+            input: i.input,
+            source: i.source,
+            step: ImproveStep::Draft,
+        })
+    }
+
+    fn feedback_question(&self, i: &ImproveInput, d: [TextId; 2]) -> Question {
+        Question::Judge(JudgeQuestion {
+            task: self.task,
+            input: i.input,
+            source: i.source,
+            first: d[0],
+            second: d[1],
+            guidance: None,
+        })
+    }
+
+    /// The revisions of one input with drafts, with the condition (and, for
+    /// `Single`, which draft) each answer fills.
+    fn revise_questions(
+        &self,
+        i: &ImproveInput,
+        d: [TextId; 2],
+    ) -> Vec<(Question, Condition, usize)> {
+        let q = |first, second, feedback| {
+            Question::Improve(ImproveQuestion {
+                task: self.task,
+                input: i.input,
+                source: i.source,
+                step: ImproveStep::Revise {
+                    first,
+                    second,
+                    feedback,
+                },
+            })
+        };
+        let mut out = Vec::with_capacity(4);
+        if let Some(f) = i.feedback {
+            out.push((q(d[0], Some(d[1]), Some(f)), Condition::Feedback, 0));
+        }
+        out.push((q(d[0], Some(d[1]), None), Condition::Both, 0));
+        out.push((q(d[0], None, None), Condition::Single, 0));
+        out.push((q(d[1], None, None), Condition::Single, 1));
+        out
+    }
+
+    /// Step 1, the writer: two first responses per input.
+    pub fn draft_plan(&self) -> Plan {
+        plan_of(self.inputs.iter().map(|i| self.draft_question(i)))
+    }
+
+    /// Takes the draft answers in.
+    pub fn take_drafts(&mut self, answers: &Answers) {
+        for k in 0..self.inputs.len() {
+            let q = self.draft_question(&self.inputs[k]);
+            if let Some(Answer::Generations { generations }) = answers.get(&q) {
+                if let [a, b] = generations.as_slice() {
+                    let d = [self.dataset.texts.intern(a), self.dataset.texts.intern(b)];
+                    self.inputs[k].drafts = Some(d);
+                }
+            }
+        }
+    }
+
+    /// Step 2, the evaluator: which of the two first responses is better
+    /// (shown in the order written), with a justification.
+    pub fn feedback_plan(&self) -> Plan {
+        plan_of(
+            self.inputs
+                .iter()
+                .filter_map(|i| Some(self.feedback_question(i, i.drafts?))),
+        )
+    }
+
+    /// Takes the evaluator's verdicts in as feedback.
+    pub fn take_feedback(&mut self, answers: &Answers) {
+        for k in 0..self.inputs.len() {
+            let Some(d) = self.inputs[k].drafts else {
+                continue;
+            };
+            let q = self.feedback_question(&self.inputs[k], d);
+            if let Some(Answer::Verdict { verdict }) = answers.get(&q) {
+                let better = match verdict.better() {
+                    Better::First => 1,
+                    Better::Second => 2,
+                    Better::Tie => 0,
+                };
+                let justification = self.dataset.texts.intern(&verdict.justification);
+                self.inputs[k].feedback = Some(Feedback {
+                    better,
+                    justification,
+                });
+            }
+        }
+    }
+
+    /// Step 3, the writer: the improved responses of every condition (with
+    /// feedback where the evaluator gave it).
+    pub fn revise_plan(&self) -> Plan {
+        plan_of(self.inputs.iter().flat_map(|i| {
+            i.drafts
+                .map(|d| self.revise_questions(i, d))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(q, _, _)| q)
+        }))
+    }
+
+    /// Takes the improved responses in.
+    pub fn take_revisions(&mut self, answers: &Answers) {
+        for k in 0..self.inputs.len() {
+            let Some(d) = self.inputs[k].drafts else {
+                continue;
+            };
+            for (q, c, side) in self.revise_questions(&self.inputs[k], d) {
+                let Some(Answer::Generations { generations }) = answers.get(&q) else {
+                    continue;
+                };
+                let Some(text) = generations.first() else {
+                    continue;
+                };
+                let t = Some(self.dataset.texts.intern(text));
+                let i = &mut self.inputs[k];
+                match c {
+                    Condition::Feedback => i.with_feedback = t,
+                    Condition::Both => i.from_both = t,
+                    Condition::Single => i.from_single[side] = t,
+                }
+            }
+        }
+    }
+
+    /// The (initial, improved) pairs of every condition, the improved
+    /// response preferred: with feedback and from both, the improved
+    /// response against each first response; from a single response, each
+    /// improved response against the one it improved. Inputs without first
+    /// responses are left out; a condition without its improved response
+    /// has no pair for that input.
+    pub fn pairs(&self) -> ImprovedPairs {
+        let mut texts = TextStore::new();
+        let mut out = ImprovedPairs::default();
+        let mut line = 0u64;
+        for i in &self.inputs {
+            let Some(d) = i.drafts else { continue };
+            let cluster = out.source_clusters.len() as u32;
+            out.source_clusters.push(i.cluster);
+            let ds = &self.dataset;
+            let input = i.input.map(|t| texts.intern(ds.text(t)));
+            let source = i.source.map(|t| texts.intern(ds.text(t)));
+            let d = d.map(|t| texts.intern(ds.text(t)));
+            let mut push = |improved: Option<TextId>, initial: TextId, c: Condition| {
+                if let Some(t) = improved {
+                    line += 1;
+                    out.dataset.pairs.push(Pair {
+                        cluster,
+                        input,
+                        source,
+                        a: texts.intern(ds.text(t)),
+                        b: initial,
+                        preference: Preference::A,
+                        line,
+                        rows: [crate::data::NO_ROW; 2],
+                    });
+                    out.conditions.push(c);
+                }
+            };
+            for &initial in &d {
+                push(i.with_feedback, initial, Condition::Feedback);
+            }
+            for &initial in &d {
+                push(i.from_both, initial, Condition::Both);
+            }
+            for (&improved, &initial) in i.from_single.iter().zip(&d) {
+                push(improved, initial, Condition::Single);
+            }
+        }
+        out.dataset.n_clusters = out.source_clusters.len() as u32;
+        out.dataset.texts = texts;
+        out.dataset.task_hint = self.dataset.task_hint;
+        out
+    }
+}
+
+fn plan_of(questions: impl Iterator<Item = Question>) -> Plan {
+    let mut seen = rustc_hash::FxHashSet::default();
+    Plan {
+        first: questions.filter(|q| seen.insert(*q)).collect(),
+        ..Default::default()
     }
 }

@@ -136,6 +136,53 @@ pub fn permutation_test(x: &[f64], y: &[f64], cfg: PermutationConfig) -> Permuta
     }
 }
 
+/// A paired permutation test of a mean difference over inputs: the
+/// per-input differences `diffs` (e.g. pairs agreeing under one condition
+/// minus under another) have their signs flipped (the two conditions swapped
+/// within an input), and the p-value is the share of sign patterns with
+/// |Σ ± d| ≥ |Σ d| (a margin of 1e-12 absorbs rounding).
+///
+/// * Exact when 2^k ≤ `cfg.permutations` (k inputs; k ≤ 13 at the default
+///   10,000): all 2^k patterns, the identity included, p = #{…} / 2^k.
+/// * Otherwise `cfg.permutations` seeded patterns (one fair coin per input
+///   from [`Rng`]), p = (1 + #{…}) / (1 + N).
+///
+/// Returns `(p, patterns evaluated, exact)`; `p` is `None` without inputs.
+pub fn sign_flip_test(diffs: &[f64], cfg: PermutationConfig) -> (Option<f64>, u64, bool) {
+    let k = diffs.len();
+    if k == 0 {
+        return (None, 0, true);
+    }
+    let observed: f64 = diffs.iter().sum::<f64>().abs();
+    let hit = |s: f64| s.abs() >= observed - 1e-12;
+    if k < 64 && (1u64 << k) <= u64::from(cfg.permutations) {
+        let total = 1u64 << k;
+        let hits = (0..total)
+            .filter(|&m| {
+                hit(diffs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| if m >> i & 1 == 1 { -d } else { *d })
+                    .sum())
+            })
+            .count() as u64;
+        return (Some(hits as f64 / total as f64), total, true);
+    }
+    let mut rng = Rng::new(cfg.seed);
+    let mut hits = 0u64;
+    for _ in 0..cfg.permutations {
+        let s: f64 = diffs
+            .iter()
+            .map(|d| if rng.next_u64() >> 63 == 1 { -d } else { *d })
+            .sum();
+        if hit(s) {
+            hits += 1;
+        }
+    }
+    let n = u64::from(cfg.permutations);
+    (Some((1 + hits) as f64 / (1 + n) as f64), n, false)
+}
+
 /// Whether n! ≤ limit.
 fn factorial_at_most(n: usize, limit: u64) -> bool {
     let mut f: u64 = 1;
@@ -249,6 +296,31 @@ pub fn alignment_intervals(
 
 #[cfg(test)]
 mod tests {
+    use super::sign_flip_test;
+
+    #[test]
+    fn sign_flips_are_enumerated_or_drawn() {
+        let cfg = super::PermutationConfig::default();
+        // Three inputs moved by +1, one by −1: |sum| ≥ 2 in 10 of 16 patterns
+        // (all four signs alike: ±4, two; three alike: ±2, eight).
+        assert_eq!(
+            sign_flip_test(&[1.0, 1.0, 1.0, -1.0], cfg),
+            (Some(10.0 / 16.0), 16, true)
+        );
+        assert_eq!(
+            sign_flip_test(&[0.0, 0.0], cfg).0,
+            Some(1.0),
+            "no difference"
+        );
+        assert_eq!(sign_flip_test(&[], cfg), (None, 0, true));
+        // 20 inputs: 2^20 patterns > 10,000, so drawn; a clear shift is rare.
+        let (p, n, exact) = sign_flip_test(&[1.0; 20], cfg);
+        assert_eq!((n, exact), (10_000, false));
+        let p = p.unwrap();
+        assert!(p < 0.001, "{p}");
+        assert_eq!(sign_flip_test(&[1.0; 20], cfg).0, Some(p), "seeded");
+    }
+
     use super::*;
     use crate::stats::{spearman_rho, Outcome};
 

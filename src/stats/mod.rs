@@ -9,7 +9,8 @@ mod par;
 mod rng;
 
 pub use alignment::{
-    alignment_intervals, permutation_test, CorrelationIntervals, PermutationConfig, PermutationTest,
+    alignment_intervals, permutation_test, sign_flip_test, CorrelationIntervals, PermutationConfig,
+    PermutationTest,
 };
 pub use correlation::{kendall_tau_b, pearson_r, rank_average, spearman_rho};
 pub use joint::{

@@ -14,6 +14,9 @@ use crate::report::{Agent, Alignment, Report};
 #[derive(Properties, PartialEq)]
 pub struct AlignmentProps {
     pub report: Rc<Report>,
+    /// Open the pairs behind a number: (factor, agent, kind).
+    #[prop_or_default]
+    pub on_drill: Callback<(Option<String>, String, String)>,
 }
 
 use crate::chart::fmt_score_opt;
@@ -41,7 +44,11 @@ fn with_ci(x: Option<f64>, ci: Option<[f64; 2]>, p: Option<f64>) -> String {
     s
 }
 
-fn row(a: &Agent, al: Option<&Alignment>) -> Html {
+fn row(
+    a: &Agent,
+    al: Option<&Alignment>,
+    on_drill: &Callback<(Option<String>, String, String)>,
+) -> Html {
     let run = a.run.as_ref();
     let judge = a.setting == crate::stats::Setting::Evaluation;
     let both = judge && run.is_some_and(|r| r.both_orders);
@@ -54,6 +61,7 @@ fn row(a: &Agent, al: Option<&Alignment>) -> Html {
         )
     });
     html! {
+        <>
         <tr data-agent={a.name.clone()}>
             <th scope="row">{a.name.clone()}</th>
             <td>{ if judge { "judge" } else { "writer" } }</td>
@@ -62,6 +70,14 @@ fn row(a: &Agent, al: Option<&Alignment>) -> Html {
             <td class="num">{with_ci(al.and_then(|x| x.pearson_r), al.and_then(|x| x.pearson_r_ci95), al.and_then(|x| x.pearson_r_p))}</td>
             <td class="num">{al.map_or(0, |x| x.n_factors)}</td>
             <td class="num agreement" title={agreement_title(run)}>{ if judge { pct(run.and_then(|r| r.agreement_order_averaged.or(r.agreement))) } else { "—".into() } }</td>
+            <td class="drill">
+                if judge {
+                    <button type="button" class="drill-link" data-drill="disagrees" onclick={{
+                        let (cb, name) = (on_drill.clone(), a.name.clone());
+                        Callback::from(move |_: MouseEvent| cb.emit((None, name.clone(), "disagrees".to_owned())))
+                    }}>{"disagreements"}</button>
+                }
+            </td>
             <td class="num strict">{ if both { pct(run.and_then(|r| r.agreement)) } else { "—".into() } }</td>
             <td class="num ties">{ if judge { pct(run.and_then(|r| r.tie_rate)) } else { "—".into() } }</td>
             <td class="num flips">{ if both { pct(run.and_then(|r| r.flipped_share)) } else { "—".into() } }</td>
@@ -69,6 +85,16 @@ fn row(a: &Agent, al: Option<&Alignment>) -> Html {
             <td class="num">{items}</td>
             <td class="num">{run.map_or(0, |r| r.failed)}</td>
         </tr>
+        if let Some(reference) = al.and_then(|x| x.reference_scores.as_ref()) {
+            <tr class="reference-scores" data-agent={a.name.clone()}>
+                <td colspan="13" class="muted small">
+                    {format!("Ran on a sample{}: compared with the human scores on those pairs — {}.",
+                        run.and_then(|r| r.pairs_covered.as_deref()).map_or(String::new(), |l| format!(" (lines {l})")),
+                        reference.iter().map(|(f, s)| format!("{} {}", crate::factors::display_name(f), fmt_score_opt(*s))).collect::<Vec<_>>().join(", "))}
+                </td>
+            </tr>
+        }
+        </>
     }
 }
 
@@ -141,11 +167,11 @@ pub fn alignment_panel(p: &AlignmentProps) -> Html {
                     <thead><tr>
                         <th scope="col">{"model"}</th><th scope="col">{"as"}</th>
                         <th scope="col" title="Kendall τ_b [95% bootstrap CI over inputs] and permutation p-value">{"τ_b"}</th><th scope="col">{"ρ"}</th><th scope="col">{"r"}</th><th scope="col">{"factors"}</th>
-                        <th scope="col" title="order-averaged for judges shown both orders (a position flip counts one half): comparable across judges">{"agreement"}</th><th scope="col" title="both orders: a position flip counts as a disagreement">{"strict"}</th><th scope="col" title="the judge said tie (in both orders)">{"ties"}</th><th scope="col" title="both orders: the same position named both times">{"position flips"}</th><th scope="col">{"same both orders"}</th>
+                        <th scope="col" title="order-averaged for judges shown both orders (a position flip counts one half): comparable across judges">{"agreement"}</th><th scope="col" title="the pairs where the judge's verdict is not the people's label, listed">{"pairs"}</th><th scope="col" title="both orders: a position flip counts as a disagreement">{"strict"}</th><th scope="col" title="the judge said tie (in both orders)">{"ties"}</th><th scope="col" title="both orders: the same position named both times">{"position flips"}</th><th scope="col">{"same both orders"}</th>
                         <th scope="col">{"covered"}</th><th scope="col">{"failed"}</th>
                     </tr></thead>
                     <tbody>
-                        { for models.iter().map(|a| row(a, r.alignments.iter().find(|al| al.agent == a.name))) }
+                        { for models.iter().map(|a| row(a, r.alignments.iter().find(|al| al.agent == a.name), &p.on_drill)) }
                     </tbody>
                 </table>
             </div>

@@ -110,9 +110,12 @@ pub fn app() -> Html {
         Callback::from(move |a: ModelAction| {
             let score = score_request(&state.view);
             let msg = match a {
-                ModelAction::Estimate(r) => ToWorker::EstimateLlm(r),
-                ModelAction::Run(request, key) => {
-                    state.dispatch(Action::LlmStarted);
+                ModelAction::Estimate(r, panel) => {
+                    state.dispatch(Action::LlmEstimating(panel));
+                    ToWorker::EstimateLlm(r)
+                }
+                ModelAction::Run(request, key, panel) => {
+                    state.dispatch(Action::LlmStarted(panel));
                     ToWorker::RunLlm { request, key }
                 }
                 ModelAction::Pause => {
@@ -134,6 +137,34 @@ pub fn app() -> Html {
             };
             send.emit(msg);
         })
+    };
+
+    let dispatch = {
+        let state = state.clone();
+        Callback::from(move |a: Action| state.dispatch(a))
+    };
+    let on_drill = {
+        let state = state.clone();
+        Callback::from(
+            move |(factor, agent, filter): (Option<String>, String, String)| {
+                state.dispatch(Action::OpenDrill {
+                    factor,
+                    agent,
+                    filter,
+                });
+                // Bring the list into view.
+                if let Some(el) = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.get_element_by_id("drill"))
+                {
+                    el.scroll_into_view();
+                }
+            },
+        )
+    };
+    let on_guide = {
+        let state = state.clone();
+        Callback::from(move |g: crate::state::GuideForm| state.dispatch(Action::SetGuide(g)))
     };
 
     let loading = matches!(state.status, Status::Loading { .. });
@@ -160,10 +191,13 @@ pub fn app() -> Html {
                 <Controls report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
                 <ChartView report={report.clone()} />
                 <SummaryText report={report.clone()} />
-                <AlignmentPanel report={report.clone()} />
-                <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
+                <AlignmentPanel report={report.clone()} on_drill={on_drill.clone()} />
+                <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} on_drill={on_drill.clone()} />
+                if let Some(d) = &state.drill {
+                    <super::drill::DrillPanel drill={d.clone()} report={report.clone()} dispatch={dispatch.clone()} send={worker.send.clone()} />
+                }
                 <GroupsPanel report={report.clone()} view={state.view.clone()} on_view={on_view} />
-                <ModelPanel report={report.clone()} llm={state.llm.clone()} score={score_request(&state.view)} on_action={on_model} />
+                <ModelPanel report={report.clone()} llm={state.llm.clone()} score={score_request(&state.view)} on_action={on_model} guide={state.guide} on_guide={on_guide} />
                 <ExportPanel report={report.clone()} />
                 <super::embed::EmbedPanel report={report.clone()} />
                 <DiagnosticsPanel diagnostics={state.diagnostics.clone()} total={report.dataset.diagnostics_total} records_read={report.dataset.records_read} records_parsed={report.dataset.records_parsed} />

@@ -6,6 +6,7 @@ pub mod app;
 mod bridge;
 pub mod components;
 mod download;
+pub mod drill;
 pub mod embed;
 pub mod idb;
 pub mod llm;

@@ -18,7 +18,9 @@ use crate::llm::provider::Provider;
 use crate::llm::settings::ModelForm;
 use crate::protocol::{LlmRequest, ModelKind, ScoreRequest, Secret};
 use crate::report::Report;
-use crate::state::LlmUi;
+use crate::state::{GuideForm, LlmUi, Panel};
+
+use super::components::{GuideAction, GuidePanel};
 
 const FORM_KEY: &str = "profile.model-form";
 
@@ -45,8 +47,10 @@ fn store(name: &str, value: Option<&str>) {
 
 /// What the panel asks the app to do.
 pub enum ModelAction {
-    Estimate(LlmRequest),
-    Run(LlmRequest, Secret),
+    /// An estimate, asked from a panel.
+    Estimate(LlmRequest, Panel),
+    /// A run, started from a panel (its progress is shown there).
+    Run(LlmRequest, Secret, Panel),
     Pause,
     Resume,
     Cancel,
@@ -62,6 +66,9 @@ pub struct ModelProps {
     pub llm: LlmUi,
     pub score: ScoreRequest,
     pub on_action: Callback<ModelAction>,
+    /// The "Improve alignment" panel's factors.
+    pub guide: GuideForm,
+    pub on_guide: Callback<GuideForm>,
 }
 
 fn text_input(
@@ -95,7 +102,7 @@ fn read_file_then(input: &HtmlInputElement, then: impl FnOnce(String) + 'static)
     });
 }
 
-fn fmt_tokens(x: f64) -> String {
+pub(crate) fn fmt_tokens(x: f64) -> String {
     if x >= 1e6 {
         format!("{:.1}M", x / 1e6)
     } else if x >= 1e3 {
@@ -105,7 +112,7 @@ fn fmt_tokens(x: f64) -> String {
     }
 }
 
-fn fmt_cost(c: Option<f64>) -> String {
+pub(crate) fn fmt_cost(c: Option<f64>) -> String {
     match c {
         Some(c) if c < 0.01 && c > 0.0 => format!("${c:.4}"),
         Some(c) => format!("${c:.2}"),
@@ -206,22 +213,25 @@ pub fn model_panel(p: &ModelProps) -> Html {
     let needs_key = provider != Some(Provider::OpenAiCompatible);
     let request = {
         let (form, errors, score) = (form.clone(), errors.clone(), p.score.clone());
-        move || {
-            let kind = match form.run.as_str() {
-                "judge" => Ok(ModelKind::Judge {
-                    single_order: !form.both_orders,
-                }),
-                "writer" => match form.inputs.trim() {
-                    "" => Ok(ModelKind::Writer { inputs: None }),
-                    t => match t.parse::<usize>() {
-                        Ok(n) if n > 0 => Ok(ModelKind::Writer { inputs: Some(n) }),
-                        _ => Err(
-                            "inputs: a whole number of inputs to write for, or empty for all"
-                                .to_owned(),
-                        ),
+        move |given: Option<ModelKind>| {
+            let kind = match (given, form.run.as_str()) {
+                (Some(k), _) => Ok(k),
+                (None, run) => match run {
+                    "judge" => Ok(ModelKind::Judge {
+                        single_order: !form.both_orders,
+                    }),
+                    "writer" => match form.inputs.trim() {
+                        "" => Ok(ModelKind::Writer { inputs: None }),
+                        t => match t.parse::<usize>() {
+                            Ok(n) if n > 0 => Ok(ModelKind::Writer { inputs: Some(n) }),
+                            _ => Err(
+                                "inputs: a whole number of inputs to write for, or empty for all"
+                                    .to_owned(),
+                            ),
+                        },
                     },
+                    _ => Ok(ModelKind::Extract),
                 },
-                _ => Ok(ModelKind::Extract),
             };
             match (form.validate(), kind) {
                 (Ok(choice), Ok(kind)) => {
@@ -260,8 +270,8 @@ pub fn model_panel(p: &ModelProps) -> Html {
     let on_estimate = {
         let (request, on) = (request.clone(), p.on_action.clone());
         Callback::from(move |_: MouseEvent| {
-            if let Some(r) = request() {
-                on.emit(ModelAction::Estimate(r));
+            if let Some(r) = request(None) {
+                on.emit(ModelAction::Estimate(r, Panel::Model));
             }
         })
     };
@@ -277,8 +287,59 @@ pub fn model_panel(p: &ModelProps) -> Html {
                 errors.set(vec!["API key: enter your key for this provider".into()]);
                 return;
             }
-            if let Some(r) = request() {
-                on.emit(ModelAction::Run(r, Secret(key.trim().to_owned())));
+            if let Some(r) = request(None) {
+                on.emit(ModelAction::Run(
+                    r,
+                    Secret(key.trim().to_owned()),
+                    Panel::Model,
+                ));
+            }
+        })
+    };
+    let on_guide_action = {
+        let (request, on, key, errors, on_guide, guide) = (
+            request.clone(),
+            p.on_action.clone(),
+            key.clone(),
+            errors.clone(),
+            p.on_guide.clone(),
+            p.guide,
+        );
+        Callback::from(move |a: GuideAction| {
+            let guided = ModelKind::Guide {
+                factor: guide.factor,
+                rand_factor: guide.rand_factor,
+            };
+            let run = |kind: ModelKind| {
+                if needs_key && key.trim().is_empty() {
+                    errors.set(vec![
+                        "API key: enter your key for this provider (language-model panel)".into(),
+                    ]);
+                    return;
+                }
+                if let Some(r) = request(Some(kind)) {
+                    on.emit(ModelAction::Run(
+                        r,
+                        Secret(key.trim().to_owned()),
+                        Panel::Guide,
+                    ));
+                }
+            };
+            match a {
+                GuideAction::Estimate => {
+                    if let Some(r) = request(Some(guided)) {
+                        on.emit(ModelAction::Estimate(r, Panel::Guide));
+                    }
+                }
+                GuideAction::Run => run(guided),
+                // As `profile guide` judges first: both orders.
+                GuideAction::Judge => run(ModelKind::Judge {
+                    single_order: false,
+                }),
+                GuideAction::Pause => on.emit(ModelAction::Pause),
+                GuideAction::Resume => on.emit(ModelAction::Resume),
+                GuideAction::Cancel => on.emit(ModelAction::Cancel),
+                GuideAction::Set(g) => on_guide.emit(g),
             }
         })
     };
@@ -297,6 +358,7 @@ pub fn model_panel(p: &ModelProps) -> Html {
     };
 
     let llm = &p.llm;
+    let mine = llm.panel == Panel::Model;
     let missing: Vec<String> = p
         .report
         .skipped_factors
@@ -304,7 +366,14 @@ pub fn model_panel(p: &ModelProps) -> Html {
         .map(|s| crate::factors::display_name(&s.id))
         .collect();
     let run = p.report.llm.as_ref();
+    let guide_progress = match llm.progress.as_ref() {
+        Some((s, cost)) if llm.panel == Panel::Guide => {
+            progress_view("guide-progress", s, *cost, llm.running, llm.paused)
+        }
+        _ => html! {},
+    };
     html! {
+        <>
         <section class="panel" id="model-settings" aria-labelledby="model-h">
             <h2 id="model-h">{"Language model"}</h2>
             if !missing.is_empty() {
@@ -383,7 +452,7 @@ pub fn model_panel(p: &ModelProps) -> Html {
             <div class="row buttons">
                 <button id="llm-estimate" onclick={on_estimate} disabled={llm.running}>{"Estimate cost"}</button>
                 <button id="llm-run" class="primary" onclick={on_run.clone()} disabled={llm.running}>{ if run.is_some_and(|r| r.failed > 0) { "Run again (retry failed)" } else { "Run" } }</button>
-                if llm.running {
+                if llm.running && mine {
                     if llm.paused {
                         <button id="llm-resume" onclick={emit(|| ModelAction::Resume)}>{"Resume"}</button>
                     } else {
@@ -392,13 +461,13 @@ pub fn model_panel(p: &ModelProps) -> Html {
                     <button id="llm-cancel" onclick={emit(|| ModelAction::Cancel)}>{"Cancel"}</button>
                 }
             </div>
-            if let Some(e) = &llm.error {
+            if let Some(e) = llm.error.as_ref().filter(|_| mine) {
                 <div class="error" role="alert" id="llm-error"><pre>{e.clone()}</pre></div>
             }
             if let Some(i) = &llm.info {
                 <div class="notice" role="status" id="llm-info">{i.clone()}</div>
             }
-            if let Some(e) = &llm.estimate {
+            if let Some(e) = llm.estimate.as_ref().filter(|_| llm.estimate_panel == Panel::Model) {
                 <p id="llm-estimate-text" class="estimate">
                     {format!("{} pairs: {} questions{}; {} cached; about {} calls, {} input + {} output tokens, {}.",
                         e.pairs, e.questions,
@@ -407,7 +476,7 @@ pub fn model_panel(p: &ModelProps) -> Html {
                         fmt_tokens(e.estimate.input_tokens), fmt_tokens(e.estimate.output_tokens), fmt_cost(e.estimate.cost_usd))}
                 </p>
             }
-            if let Some((e, cap)) = llm.estimate.as_ref().and_then(|e| e.cap_usd.map(|c| (e, c))) {
+            if let Some((e, cap)) = llm.estimate.as_ref().filter(|_| mine).and_then(|e| e.cap_usd.map(|c| (e, c))) {
                 <p id="llm-cap-note" class={if e.sample_first.is_some() { "notice" } else { "muted small" }}>
                     { match (e.estimate.cost_usd, e.sample_first) {
                         (Some(c), Some(_)) if c > cap => format!("The estimate ({}) is over the cost cap (${cap:.2}): the run stops at the cap, keeping what it answered. See a result first on a seeded sample of the {} inputs:", fmt_cost(Some(c)), e.inputs),
@@ -426,8 +495,8 @@ pub fn model_panel(p: &ModelProps) -> Html {
                     }
                 </p>
             }
-            if let Some((s, cost)) = &llm.progress {
-                { progress_view(s, *cost, llm.running, llm.paused) }
+            if let Some((s, cost)) = llm.progress.as_ref().filter(|_| mine) {
+                { progress_view("llm-progress", s, *cost, llm.running, llm.paused) }
             }
             if let Some(r) = run {
                 <div id="llm-summary" class="llm-summary">
@@ -457,10 +526,19 @@ pub fn model_panel(p: &ModelProps) -> Html {
                 }
             </div>
         </section>
+        <GuidePanel report={p.report.clone()} llm={llm.clone()} form={p.guide} model={form.model.clone()}
+            seed={p.score.bootstrap.seed} errors={(*errors).clone()} on_action={on_guide_action} progress={guide_progress} />
+        </>
     }
 }
 
-fn progress_view(s: &RunStats, cost: Option<f64>, running: bool, paused: bool) -> Html {
+fn progress_view(
+    id: &'static str,
+    s: &RunStats,
+    cost: Option<f64>,
+    running: bool,
+    paused: bool,
+) -> Html {
     let done = s.settled();
     let state = if paused {
         "paused"
@@ -474,7 +552,7 @@ fn progress_view(s: &RunStats, cost: Option<f64>, running: bool, paused: bool) -
         "finished"
     };
     html! {
-        <div id="llm-progress" class="llm-progress" role="status" data-state={state}>
+        <div id={id} class="llm-progress" role="status" data-state={state}>
             <progress max={s.questions.max(1).to_string()} value={done.to_string()}></progress>
             <p>{format!("{state}: {} of {} questions — {} answered, {} from the cache, {} failed, {} remaining · {} calls ({} retries) · {} tokens · {}",
                 done, s.questions, s.succeeded + s.skipped_empty, s.cache_hits, s.failed, s.remaining(), s.calls, s.retries,

@@ -160,6 +160,17 @@ async fn handle(state: &Worker, data: JsValue) -> Result<(), String> {
         ToWorker::ImportAnnotations { text, score } => {
             post(&state.session.borrow_mut().import_annotations(&text, &score))
         }
+        ToWorker::Drill(req) => post(&state.session.borrow_mut().drill_page(req)),
+        ToWorker::Evidence {
+            factor,
+            agent,
+            pair,
+        } => post(
+            &state
+                .session
+                .borrow_mut()
+                .evidence(factor.as_deref(), &agent, pair),
+        ),
     }
     Ok(())
 }

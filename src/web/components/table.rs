@@ -16,6 +16,9 @@ pub struct TableProps {
     pub report: Rc<Report>,
     pub view: ViewState,
     pub on_view: Callback<ViewState>,
+    /// Open the pairs behind a number: (factor, agent, kind).
+    #[prop_or_default]
+    pub on_drill: Callback<(Option<String>, String, String)>,
 }
 
 fn sort_value(k: SortKey, id: &str, e: &FactorScoreEntry) -> (f64, String) {
@@ -102,6 +105,16 @@ pub fn factor_table(p: &TableProps) -> Html {
             </th>
         }
     };
+    // A number that opens the pairs behind it.
+    let drill = |id: &str, kind: &'static str, text: String| {
+        let cb = p.on_drill.clone();
+        let id = id.to_owned();
+        let title = format!("show the {kind} pairs of {id}");
+        let onclick = Callback::from(move |_: MouseEvent| {
+            cb.emit((Some(id.clone()), "human".to_owned(), kind.to_owned()))
+        });
+        html! { <button type="button" class="drill-link" data-drill={kind} {title} {onclick}>{text}</button> }
+    };
     html! {
         <section class="panel" aria-labelledby="tbl-h">
             <h2 id="tbl-h">{"Factor scores"}</h2>
@@ -135,14 +148,14 @@ pub fn factor_table(p: &TableProps) -> Html {
                     html! {
                         <tr data-factor={id.to_string()}>
                             <th scope="row">{name}<span class="muted small">{format!(" {id}")}</span></th>
-                            <td class="num score">{fmt_score_opt(e.score)}</td>
+                            <td class="num score">{ drill(id, "discordant", fmt_score_opt(e.score)) }</td>
                             <td class="num">{fmt_score_opt(e.ci95.map(|c| c[0]))}</td>
                             <td class="num ci-high" title={e.few_inputs.then(|| format!("interval from {} inputs, fewer than {}: its coverage is well below 95%", e.inputs.unwrap_or(0), MIN_INPUTS_FOR_INTERVALS))}>{fmt_score_opt(e.ci95.map(|c| c[1]))}{ if e.few_inputs { "!" } else { "" } }</td>
-                            <td class="num">{e.concordant}</td>
-                            <td class="num">{e.discordant}</td>
-                            <td class="num">{e.ties}</td>
-                            <td class="num">{e.dropped}</td>
-                            <td class="num missing">{e.missing}</td>
+                            <td class="num">{ drill(id, "concordant", e.concordant.to_string()) }</td>
+                            <td class="num">{ drill(id, "discordant", e.discordant.to_string()) }</td>
+                            <td class="num">{ drill(id, "tied", e.ties.to_string()) }</td>
+                            <td class="num">{ drill(id, "dropped", e.dropped.to_string()) }</td>
+                            <td class="num missing">{ drill(id, "missing", e.missing.to_string()) }</td>
                             <td class="num">{e.n_pairs}</td>
                             if let Some(j) = &agent.joint {
                                 <td class="num joint">{

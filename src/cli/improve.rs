@@ -1,0 +1,118 @@
+//! `profile improve`: feedback-driven improvement (METHOD.md §8), on the
+//! model-run workflow (`workflow::Kind::Improve`: the evaluator judges the
+//! pairs, the writer writes two responses per input, the evaluator gives
+//! feedback, the writer improves) and the core's agents and section
+//! (`improve`).
+
+use super::*;
+
+/// `profile improve`: the improvement conditions as agents of the report,
+/// with their τ against the humans and the evaluator.
+pub(super) fn cmd_improve(args: &[String]) -> Result<String, Failure> {
+    use crate::agents::add_agent;
+    use crate::llm::roles::JudgeOrder;
+    use crate::workflow::{Kind, Outcome, Workflow};
+    let options: Vec<&str> = STUDY_OPTIONS
+        .into_iter()
+        .chain([
+            "into",
+            "inputs",
+            "evaluator-provider",
+            "evaluator-model",
+            "evaluator-base-url",
+        ])
+        .chain(PROVIDER_OPTIONS)
+        .collect();
+    let f = parse_flags(
+        args,
+        &options,
+        &["json", "no-logprobs", "quiet", "estimate", "single-order"],
+    )?;
+    let Study { ds, cfg, info } = load_study(&f, "improve")?;
+    let inputs = parse_num::<usize>(&f, "inputs")?;
+    if inputs == Some(0) {
+        return Err(usage_error("--inputs must be at least 1"));
+    }
+    let into = read_into(&f)?;
+    let ds = std::rc::Rc::new(ds);
+    let provider = f
+        .values
+        .get("provider")
+        .ok_or_else(|| usage_error("`profile improve` needs --provider and --model"))?;
+    let mut session = LlmSession::open(&f, provider)?;
+    let evaluator = session.open_evaluator(&f)?;
+    let needs_model = cfg.requested().iter().any(|f| f.needs_model());
+    let values = if needs_model {
+        match session.extract(&ds, &cfg)? {
+            Some(v) => Some(v),
+            None if session.estimate_only => None,
+            None => return Ok(String::new()),
+        }
+    } else {
+        None
+    };
+    let computed = score_report_with(&ds, &cfg, &info, values.as_ref());
+    let human = crate::agents::human_side(&ds, &cfg, values.as_ref());
+    // Refused before any call: a report of other data or factors.
+    let (mut report, into) = into_report(into, computed)?;
+    let single = f.switches.iter().any(|s| s == "single-order");
+    let order = JudgeOrder::new(single, cfg.bootstrap.seed);
+    let kind = Kind::Improve { inputs, order };
+    let wf = Workflow::new(kind, ds.clone(), &cfg, &session.mc).with_evaluator(&evaluator);
+    let judge_name = format!("{} (judge)", evaluator.model);
+    if !session.quiet && !session.estimate_only {
+        eprintln!(
+            "the evaluator {} judges the pairs first (its judge agent; answered from the cache \
+when `profile judge` ran before), then per input: two first responses (1 call), the evaluator's \
+feedback (1 call), 4 improved responses (4 calls)",
+            evaluator.model
+        );
+    }
+    let run = match session.drive(wf)? {
+        Some(Outcome::Improve(run)) => run,
+        None if session.estimate_only => {
+            println!(
+                "then per input: two first responses (1 call), the evaluator's feedback (1 call) \
+and 4 improved responses (4 calls): 6 calls per input, plus the factor extraction of the 6 texts \
+written per input when a chosen factor needs a model"
+            );
+            return Ok(String::new());
+        }
+        _ => return Ok(String::new()),
+    };
+    let result = crate::improve::improvement_report(&ds, &cfg, values.as_ref(), &run, &human)
+        .map_err(data_error)?;
+    if let Some(extraction) = run.values.as_ref().and_then(|v| v.run.as_ref()) {
+        if !session.quiet {
+            eprintln!(
+                "factors of the written texts: {} calls, {} cached, {} failed",
+                extraction.calls, extraction.cache_hits, extraction.failed
+            );
+        }
+    }
+    // The evaluator's judge agent, unless the report has one of that name.
+    if report.agent(&judge_name).is_none() {
+        let (mut agent, mut alignment) = result.judge;
+        if let Some(sample) = &info.sample {
+            crate::agents::mark_sample(&mut agent, &mut alignment, &ds, sample, &human);
+        }
+        add_agent(&mut report, agent, alignment);
+    }
+    for (mut agent, mut alignment) in result.agents {
+        if let Some(sample) = &info.sample {
+            crate::agents::mark_sample(&mut agent, &mut alignment, &ds, sample, &human);
+        }
+        add_agent(&mut report, agent, alignment);
+    }
+    let lines = crate::improve::describe(&result.section);
+    report.improvement = Some(result.section);
+    write_into(into, &report)?;
+    let mut out = finish_report(&f, &report)?;
+    if !f.switches.iter().any(|s| s == "json") {
+        for l in &lines {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}

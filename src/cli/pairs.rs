@@ -1,0 +1,319 @@
+//! `profile pairs`: the pairs behind a factor score (the drill-down).
+
+use super::*;
+
+use crate::drill::{self, AgentPrefs, PairKind, PairRow, Verdict};
+use crate::factors::rules::RuleExtractor;
+
+/// The first `max_chars` characters of a text on one line; with `spans`,
+/// the words they cover in «».
+fn excerpt(text: &str, spans: Option<&[[usize; 2]]>, max_chars: usize) -> String {
+    let spans = spans.unwrap_or(&[]);
+    let mut out = String::new();
+    let mut open = false;
+    for (n, (i, c)) in text.char_indices().enumerate() {
+        if open && spans.iter().any(|[_, e]| *e == i) {
+            out.push('»');
+            open = false;
+        }
+        if n >= max_chars {
+            if open {
+                out.push('»');
+            }
+            out.push('…');
+            return printable(&out);
+        }
+        if !open && spans.iter().any(|[s, _]| *s == i) {
+            out.push('«');
+            open = true;
+        }
+        out.push(if c.is_whitespace() { ' ' } else { c });
+    }
+    if open {
+        out.push('»');
+    }
+    printable(&out)
+}
+
+fn sign_name(s: Option<i8>) -> &'static str {
+    match s {
+        Some(1) => "A",
+        Some(-1) => "B",
+        Some(_) => "tie",
+        None => "none",
+    }
+}
+
+pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
+    use crate::workflow::{Kind, Outcome, Workflow};
+    let options: Vec<&str> = STUDY_OPTIONS
+        .into_iter()
+        .chain(["factor", "kind", "agent"])
+        .chain(PROVIDER_OPTIONS)
+        .collect();
+    let mut f = parse_flags(args, &options, &["json", "quiet", "single-order"])?;
+    // Here --limit is how many pairs to list, not a selection of the data.
+    let limit = match f.values.remove("limit") {
+        None => 20,
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            usage_error(format!(
+                "--limit takes a count of pairs (0: all), not `{v}`"
+            ))
+        })?,
+    };
+    let agent = f
+        .values
+        .get("agent")
+        .cloned()
+        .unwrap_or_else(|| "human".into());
+    let kind = f.values.get("kind").cloned();
+    let agreement_kind = matches!(kind.as_deref(), Some("disagrees" | "agrees" | "no_verdict"));
+    let pair_kind = match kind.as_deref() {
+        None => None,
+        Some(_) if agreement_kind => None,
+        Some(k) => Some(PairKind::from_id(k).ok_or_else(|| {
+            usage_error(format!(
+                "--kind takes concordant, discordant, tied, dropped or missing (or, for a judge, \
+                 disagrees, agrees or no_verdict), not `{k}`"
+            ))
+        })?),
+    };
+    let factor = match f.values.get("factor") {
+        Some(id) => Some(Factor::from_id(id).ok_or_else(|| {
+            let known: Vec<&str> = Factor::ALL.iter().map(|f| f.id()).collect();
+            usage_error(format!(
+                "unknown factor `{id}`; known factors: {}",
+                known.join(", ")
+            ))
+        })?),
+        None if agreement_kind => None,
+        None => {
+            return Err(usage_error(
+                "`profile pairs` needs --factor F (or --kind disagrees with a judge agent)",
+            ))
+        }
+    };
+    let Study { ds, cfg, .. } = load_study(&f, "pairs")?;
+    let ds = std::rc::Rc::new(ds);
+    let role = match agent.as_str() {
+        "human" => "human",
+        a if a == "judge" || a.ends_with(" (judge)") => "judge",
+        a if a == "writer" || a.ends_with(" (writer)") => "writer",
+        a => {
+            return Err(usage_error(format!(
+                "--agent takes human, judge or writer (or a report's agent name, \
+                 `MODEL (judge)`), not `{a}`"
+            )))
+        }
+    };
+    if agreement_kind && role != "judge" {
+        return Err(usage_error(format!(
+            "--kind {} lists a judge's verdicts against the labels: give --agent judge",
+            kind.unwrap_or_default()
+        )));
+    }
+    // A model agent: its verdicts (or generated pairs) from the answer cache.
+    let mut prefs = None;
+    let mut generated = None;
+    let mut values = None;
+    if role != "human" {
+        let Some(provider) = f.values.get("provider").cloned() else {
+            return Err(usage_error(format!(
+                "--agent {agent}: give the --provider and --model (and the selection flags) of \
+                 its `profile {}` run; its answers are read from the cache",
+                if role == "judge" { "judge" } else { "generate" }
+            )));
+        };
+        let session = LlmSession::open(&f, &provider)?;
+        if let Some(a) = agent.strip_suffix(&format!(" ({role})")) {
+            if a != session.mc.model {
+                return Err(usage_error(format!(
+                    "--agent `{agent}` is not the model of --model `{}`",
+                    session.mc.model
+                )));
+            }
+        }
+        let single = f.switches.iter().any(|s| s == "single-order");
+        let run = if role == "judge" {
+            Kind::Judge(crate::llm::roles::JudgeOrder::new(
+                single,
+                cfg.bootstrap.seed,
+            ))
+        } else {
+            Kind::Writer { inputs: None }
+        };
+        let mut wf = Workflow::new(run, ds.clone(), &cfg, &session.mc);
+        // Only what is cached: listing pairs never makes a call.
+        while let Some(stage) = wf.next_stage() {
+            let (answers, lacking) = crate::llm::engine::cached_answers(
+                &stage.plan,
+                &stage.dataset,
+                stage.opts,
+                &session.mc,
+                &session.cache,
+            );
+            let asked = stage.plan.len() as u64;
+            if asked > 0 && lacking == asked {
+                return Err(data_error(format!(
+                    "no {} answer of {} is in the cache {}; run `profile {}` with the same \
+                     flags first",
+                    stage.what,
+                    session.mc.model,
+                    session.cache.path().display(),
+                    if role == "judge" { "judge" } else { "generate" }
+                )));
+            }
+            if lacking > 0 && !session.quiet {
+                eprintln!(
+                    "note: {lacking} of {asked} {} questions have no cached answer (failed or \
+                     not run): their pairs count as missing",
+                    stage.what
+                );
+            }
+            wf.answered(answers, &crate::llm::engine::RunStats::default(), &[]);
+        }
+        match wf.finish() {
+            Some(Outcome::Judge { outcome, .. }) => prefs = Some(outcome.preferences),
+            Some(Outcome::Writer {
+                generated: g,
+                values: v,
+                ..
+            }) => {
+                generated = Some(g.dataset);
+                values = v;
+            }
+            _ => return Err(data_error("the model run gave no outcome")),
+        }
+    }
+    let ds: &crate::data::Dataset = generated.as_ref().unwrap_or(&ds);
+    let json = f.switches.iter().any(|s| s == "json");
+    let mut rules = RuleExtractor::new();
+    let mut s = String::new();
+    if agreement_kind {
+        let prefs = prefs.as_deref().unwrap_or(&[]);
+        let want = match kind.as_deref() {
+            Some("agrees") => Verdict::Agrees,
+            Some("no_verdict") => Verdict::NoVerdict,
+            _ => Verdict::Disagrees,
+        };
+        let all = drill::agreement(ds, prefs);
+        let rows: Vec<_> = all.iter().filter(|r| r.stands == want).collect();
+        let shown: Vec<_> = rows
+            .iter()
+            .take(if limit == 0 { usize::MAX } else { limit })
+            .collect();
+        if json {
+            let v = serde_json::json!({
+                "agent": agent, "kind": kind, "pairs_total": all.len(), "matching": rows.len(),
+                "pairs": shown,
+            });
+            return Ok(serde_json::to_string_pretty(&v).expect("serialisable") + "\n");
+        }
+        let _ = writeln!(
+            s,
+            "{} of {} pairs: the judge {} (label vs verdict)",
+            rows.len(),
+            all.len(),
+            match want {
+                Verdict::Agrees => "agrees with the label",
+                Verdict::Disagrees => "disagrees with the label",
+                Verdict::NoVerdict => "gave no verdict",
+            }
+        );
+        for r in shown {
+            let p = &ds.pairs[r.pair as usize];
+            let _ = writeln!(
+                s,
+                "pair {} (line {}): label {}, judge {}\n  A: {}\n  B: {}",
+                r.pair,
+                r.line,
+                sign_name(Some(r.label)),
+                sign_name(r.verdict),
+                excerpt(ds.text(p.a), None, 160),
+                excerpt(ds.text(p.b), None, 160)
+            );
+        }
+        return Ok(s);
+    }
+    let factor = factor.expect("checked above");
+    let setting = match role {
+        "human" => crate::stats::Setting::Human,
+        "judge" => crate::stats::Setting::Evaluation,
+        _ => crate::stats::Setting::Generation,
+    };
+    let who = AgentPrefs {
+        setting,
+        prefs: prefs.as_deref(),
+    };
+    let rows = drill::pairs(ds, factor, who, values.as_ref(), &mut rules)
+        .map_err(|why| data_error(format!("--factor {}: {why}", factor.id())))?;
+    let counts = drill::counts(&rows);
+    let matching: Vec<&PairRow> = rows
+        .iter()
+        .filter(|r| pair_kind.is_none_or(|k| r.kind == k))
+        .collect();
+    let shown = &matching[..matching
+        .len()
+        .min(if limit == 0 { usize::MAX } else { limit })];
+    let novel = matches!(factor, Factor::NovelWords | Factor::NovelWordsCount);
+    if json {
+        let pairs: Vec<serde_json::Value> = shown
+            .iter()
+            .map(|r| {
+                let e = drill::evidence(ds, r.pair as usize, factor, values.as_ref(), &mut rules);
+                serde_json::json!({ "row": r, "evidence": e })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "factor": factor.id(), "agent": agent, "kind": pair_kind,
+            "counts": counts, "matching": matching.len(), "pairs": pairs,
+        });
+        return Ok(serde_json::to_string_pretty(&v).expect("serialisable") + "\n");
+    }
+    let _ = writeln!(
+        s,
+        "{} for {agent}: {} concordant, {} discordant, {} tied, {} dropped, {} missing of {} pairs",
+        factor.id(),
+        counts.concordant,
+        counts.discordant,
+        counts.ties,
+        counts.dropped,
+        counts.missing,
+        rows.len()
+    );
+    let _ = writeln!(
+        s,
+        "listing {} of {} {} pairs{}",
+        shown.len(),
+        matching.len(),
+        pair_kind.map_or("", PairKind::id),
+        if novel { " (novel words in «»)" } else { "" }
+    );
+    for r in shown {
+        let e = drill::evidence(ds, r.pair as usize, factor, values.as_ref(), &mut rules)
+            .expect("a listed pair exists");
+        let _ = writeln!(
+            s,
+            "pair {} (line {}): {}, label {}, {agent} {}, {} A {} vs B {}\n  A: {}\n  B: {}",
+            r.pair,
+            r.line,
+            r.kind.id(),
+            sign_name(Some(r.label)),
+            sign_name(r.agent),
+            factor.id(),
+            fmt_value(r.value_a),
+            fmt_value(r.value_b),
+            excerpt(&e.a.text, novel.then_some(&e.a.novel[..]), 240),
+            excerpt(&e.b.text, novel.then_some(&e.b.novel[..]), 240)
+        );
+    }
+    Ok(s)
+}
+
+fn fmt_value(v: Option<f64>) -> String {
+    match v {
+        None => "none".into(),
+        Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
+        Some(x) => format!("{x:.3}"),
+    }
+}

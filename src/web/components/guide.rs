@@ -1,0 +1,284 @@
+//! The "Improve alignment" panel, guided-judging half (METHOD.md §8,
+//! `profile guide`): the evidence of the report's judge (judge − human
+//! factor score with its interval, and which factors qualify), the
+//! GuideMis / GuideRand choice made from it (`state::GuideForm::offer`, the
+//! core's `guide::choose`) with selects to override both, the estimate, the
+//! run with progress, pause, resume and cancel, and the result: agreement
+//! per condition with intervals (`chart::guidance_chart`), p-values and one
+//! sentence per condition (`summary::guidance`). The model, key and
+//! settings are the language-model panel's, which renders this one and
+//! turns its actions into runs.
+
+use std::rc::Rc;
+
+use web_sys::HtmlSelectElement;
+use yew::prelude::*;
+
+use crate::chart::{fmt_score, guidance_chart};
+use crate::factors::{display_name, Factor};
+use crate::report::{GuidanceEvidence, GuidanceSection, Report};
+use crate::state::{GuideForm, GuideOffer, LlmUi, Panel};
+
+/// What the panel asks the language-model panel to do.
+pub enum GuideAction {
+    /// Estimate the guided run's calls and cost.
+    Estimate,
+    /// Run the guided experiment.
+    Run,
+    /// Run the model as judge (both orders) first: the evidence.
+    Judge,
+    Pause,
+    Resume,
+    Cancel,
+    /// The factors were chosen.
+    Set(GuideForm),
+}
+
+#[derive(Properties, PartialEq)]
+pub struct GuideProps {
+    pub report: Rc<Report>,
+    pub llm: LlmUi,
+    pub form: GuideForm,
+    /// The model of the language-model panel.
+    pub model: String,
+    /// The report's seed (GuideRand's draw).
+    pub seed: u64,
+    /// The language-model panel's settings problems, if any.
+    pub errors: Vec<String>,
+    pub on_action: Callback<GuideAction>,
+    /// The run's progress view (the language-model panel's, with this id).
+    pub progress: Html,
+}
+
+fn ci_text(ci: Option<[f64; 2]>) -> String {
+    ci.map_or("no interval".into(), |[lo, hi]| {
+        format!("[{}, {}]", fmt_score(lo), fmt_score(hi))
+    })
+}
+
+fn p_text(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p < 0.001 => "p < 0.001".into(),
+        Some(p) => format!("p = {p:.3}"),
+        None => "—".into(),
+    }
+}
+
+/// Which strategy a factor's evidence qualifies it for.
+fn qualifies(r: &GuidanceEvidence) -> &'static str {
+    match r.ci95 {
+        Some([lo, _]) if lo > 0.0 => "over-weighted: GuideMis",
+        Some([_, hi]) if hi < 0.0 => "under-weighted: GuideMis if none is over-weighted",
+        Some(_) => "no clear difference: GuideRand pool",
+        None => "no interval: neither",
+    }
+}
+
+fn factor_select(
+    id: &'static str,
+    label: &'static str,
+    evidence: &[GuidanceEvidence],
+    value: Option<Factor>,
+    disabled: bool,
+    on: Callback<Option<Factor>>,
+) -> Html {
+    let onchange = Callback::from(move |e: Event| {
+        let v = e.target_unchecked_into::<HtmlSelectElement>().value();
+        on.emit(Factor::from_id(&v));
+    });
+    html! {
+        <label class="field" for={id}>
+            <span>{label}</span>
+            <select id={id} {onchange} {disabled}>
+                <option value="" selected={value.is_none()}>{"from the evidence"}</option>
+                { for evidence.iter().map(|r| html! {
+                    <option value={r.factor.clone()} selected={value.is_some_and(|f| f.id() == r.factor)}>{display_name(&r.factor)}</option>
+                }) }
+            </select>
+        </label>
+    }
+}
+
+fn chart_view(section: &GuidanceSection) -> Html {
+    let c = guidance_chart(section, 620.0, 34.0);
+    html! {
+        <figure class="chart-scroll">
+            <svg id="guide-chart" viewBox={format!("0 0 {} {}", c.width, c.height)} width={c.width.to_string()} role="img" aria-labelledby="guide-chart-title guide-chart-desc" class="chart guidance">
+                <title id="guide-chart-title">{format!("Agreement with people per condition — {}", section.model)}</title>
+                <desc id="guide-chart-desc">{c.summary.clone()}</desc>
+                { for c.ticks.iter().map(|t| html! {
+                    <g class="tick">
+                        <line x1={t.x.to_string()} x2={t.x.to_string()} y1={(c.plot_top - 4.0).to_string()} y2={c.plot_bottom.to_string()} class="grid" />
+                        <text x={t.x.to_string()} y={(c.plot_bottom + 16.0).to_string()} text-anchor="middle">{t.label.clone()}</text>
+                    </g>
+                }) }
+                if let Some(b) = c.baseline_x {
+                    <line x1={b.to_string()} x2={b.to_string()} y1={(c.plot_top - 4.0).to_string()} y2={c.plot_bottom.to_string()} class="baseline" stroke-dasharray="4 3" />
+                }
+                { for c.rows.iter().map(|r| html! {
+                    <g class="guide-row" tabindex="0" aria-label={r.description.clone()} data-strategy={r.strategy.clone()}>
+                        <title>{r.description.clone()}</title>
+                        <text x={c.label_x.to_string()} y={r.y.to_string()} text-anchor="end" dominant-baseline="middle" class="label">{r.label.clone()}</text>
+                        if let Some([lo, hi]) = r.whisker {
+                            <path d={format!("M{lo:.1} {:.1}V{:.1}M{lo:.1} {:.1}H{hi:.1}M{hi:.1} {:.1}V{:.1}", r.y - 6.0, r.y + 6.0, r.y, r.y - 6.0, r.y + 6.0)} class="whisker" />
+                        }
+                        if let Some(x) = r.x {
+                            <circle cx={x.to_string()} cy={r.y.to_string()} r="5" class={if r.strategy == "none" { "dot base" } else { "dot" }} />
+                        }
+                        <text x={(c.plot_right + 8.0).to_string()} y={r.y.to_string()} dominant-baseline="middle" class="value">{r.value_text.clone()}</text>
+                    </g>
+                }) }
+            </svg>
+            <figcaption class="muted small">{"Dots: agreement with the human label on the pairs judged in every condition (a tie counts as disagreement). Dashed line: no guidance. Whiskers: the unguided agreement plus the 95% paired cluster-bootstrap interval of the difference, so a whisker clear of the dashed line is a difference whose interval excludes 0."}</figcaption>
+        </figure>
+    }
+}
+
+fn result_view(section: &GuidanceSection) -> Html {
+    html! {
+        <div id="guide-result">
+            <h4>{format!("Result: {} pairs of {} inputs judged in every condition", section.pairs, section.inputs)}</h4>
+            { chart_view(section) }
+            <div class="table-wrap">
+                <table id="guide-conditions">
+                    <thead><tr>
+                        <th scope="col">{"condition"}</th><th scope="col">{"agreement"}</th>
+                        <th scope="col">{"vs no guidance [95% CI]"}</th><th scope="col">{"p (sign-flip)"}</th>
+                        <th scope="col">{"agent"}</th>
+                    </tr></thead>
+                    <tbody>
+                        { for section.conditions.iter().map(|c| html! {
+                            <tr data-strategy={c.strategy.clone()}>
+                                <th scope="row">{c.strategy.clone()}</th>
+                                <td class="num agreement">{c.agreement.map_or("—".into(), |a| format!("{a:.3}"))}</td>
+                                <td class="num difference">{c.difference.map_or("—".into(), |d| format!("{} {}", fmt_score(d), ci_text(c.difference_ci95)))}</td>
+                                <td class="num p">{p_text(c.p_value)}</td>
+                                <td>{c.agent.clone()}</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+            <ul id="guide-conclusion" class="plain-summary">
+                { for crate::summary::guidance(section).into_iter().map(|l| html! { <li>{l}</li> }) }
+            </ul>
+            <p class="muted small">{format!("Intervals: {} resamples of the inputs; p-values: {} sign flips of the per-input differences{}.",
+                section.bootstrap_resamples, section.permutations, if section.permutation_exact { " (all of them: exact)" } else { "" })}</p>
+        </div>
+    }
+}
+
+#[function_component(GuidePanel)]
+pub fn guide_panel(p: &GuideProps) -> Html {
+    let offer = p.form.offer(&p.report, &p.model, p.seed);
+    let llm = &p.llm;
+    let mine = llm.panel == Panel::Guide;
+    let busy = llm.running;
+    let emit = |a: fn() -> GuideAction| {
+        let on = p.on_action.clone();
+        Callback::from(move |_: MouseEvent| on.emit(a()))
+    };
+    let set = |which: fn(GuideForm, Option<Factor>) -> GuideForm| {
+        let (on, form) = (p.on_action.clone(), p.form);
+        Callback::from(move |f: Option<Factor>| on.emit(GuideAction::Set(which(form, f))))
+    };
+    let controls = html! {
+        if busy && mine {
+            if llm.paused {
+                <button id="guide-resume" onclick={emit(|| GuideAction::Resume)}>{"Resume"}</button>
+            } else {
+                <button id="guide-pause" onclick={emit(|| GuideAction::Pause)}>{"Pause"}</button>
+            }
+            <button id="guide-cancel" onclick={emit(|| GuideAction::Cancel)}>{"Cancel"}</button>
+        }
+    };
+    let body = match &offer {
+        GuideOffer::NeedsJudge { judge } => html! {
+            <div id="guide-needs-judge">
+                <p>{format!("Guided judging chooses its guidance from how the judge “{judge}” weighs the factors compared with people, and that judge is not in this report yet. Run the model as judge first (both orders, so the unguided condition is then answered from the cache).")}</p>
+                <div class="row buttons">
+                    <button id="guide-run-judge" class="primary" onclick={emit(|| GuideAction::Judge)} disabled={busy}>{format!("Run {} as judge", p.model)}</button>
+                    { controls.clone() }
+                </div>
+            </div>
+        },
+        GuideOffer::Ready { evidence, choice } => html! {
+            <>
+            <h4>{format!("Evidence: {} − human factor score", p.model)}</h4>
+            <div class="table-wrap">
+                <table id="guide-evidence">
+                    <thead><tr>
+                        <th scope="col">{"factor"}</th><th scope="col">{"judge"}</th><th scope="col">{"human"}</th>
+                        <th scope="col" title="95% paired cluster-bootstrap interval over inputs">{"judge − human [95% CI]"}</th><th scope="col">{"qualifies for"}</th>
+                    </tr></thead>
+                    <tbody>
+                        { for evidence.iter().map(|r| html! {
+                            <tr data-factor={r.factor.clone()}>
+                                <th scope="row">{display_name(&r.factor)}</th>
+                                <td class="num">{crate::chart::fmt_score_opt(r.judge)}</td>
+                                <td class="num">{crate::chart::fmt_score_opt(r.human)}</td>
+                                <td class="num">{format!("{} {}", fmt_score(r.difference), ci_text(r.ci95))}</td>
+                                <td>{qualifies(r)}</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+            if p.report.dataset.inputs < crate::stats::MIN_INPUTS_FOR_INTERVALS {
+                <p class="muted small few-inputs">{format!("! {} inputs, fewer than {}: these intervals cover well below 95%, so the choice rests on little.", p.report.dataset.inputs, crate::stats::MIN_INPUTS_FOR_INTERVALS)}</p>
+            }
+            { match choice {
+                Ok(c) => html! {
+                    <ul id="guide-choice" class="plain-summary">
+                        { for crate::guide::describe_choice(c).into_iter().map(|l| html! { <li>{l}</li> }) }
+                    </ul>
+                },
+                Err(e) => html! { <p id="guide-none" class="notice" role="status">{e.clone()}</p> },
+            } }
+            <div class="model-form">
+                { factor_select("guide-factor", "GuideMis factor", evidence, p.form.factor, busy, set(|g, f| GuideForm { factor: f, ..g })) }
+                { factor_select("guide-rand-factor", "GuideRand factor", evidence, p.form.rand_factor, busy, set(|g, f| GuideForm { rand_factor: f, ..g })) }
+            </div>
+            <div class="row buttons">
+                <button id="guide-estimate" onclick={emit(|| GuideAction::Estimate)} disabled={busy || choice.is_err()}>{"Estimate cost"}</button>
+                <button id="guide-run" class="primary" onclick={emit(|| GuideAction::Run)} disabled={busy || choice.is_err()}>{"Run guided judging"}</button>
+                { controls }
+            </div>
+            </>
+        },
+    };
+    html! {
+        <section class="panel" id="improve" aria-labelledby="improve-h">
+            <h2 id="improve-h">{"Improve alignment"}</h2>
+            <h3>{"Guided judging"}</h3>
+            <p class="muted">{"One sentence of guidance about the factor the judge over-weights most compared with people (GuideMis), or about a factor it weighs like people (GuideRand, drawn with the report's seed), added to the judge's prompt; every pair judged in both orders with no guidance, with GuideMis and with GuideRand, on the model and settings of the language-model panel. Does the judge then agree more with people?"}</p>
+            { body }
+            if !p.errors.is_empty() && mine {
+                <ul class="error" role="alert" id="guide-errors">
+                    { for p.errors.iter().map(|e| html! { <li>{e.clone()}</li> }) }
+                </ul>
+            }
+            if mine {
+                if let Some(e) = &llm.error {
+                    <div class="error" role="alert" id="guide-error"><pre>{e.clone()}</pre></div>
+                }
+            }
+            if llm.estimate_panel == Panel::Guide {
+                if let Some(e) = &llm.estimate {
+                    <p id="guide-estimate-text" class="estimate">
+                        {format!("{} pairs, every condition in both orders: {} questions; {} cached; about {} calls, {} input + {} output tokens, {}.",
+                            e.pairs, e.questions, e.estimate.cached, e.estimate.calls,
+                            super::super::model::fmt_tokens(e.estimate.input_tokens), super::super::model::fmt_tokens(e.estimate.output_tokens),
+                            super::super::model::fmt_cost(e.estimate.cost_usd))}
+                    </p>
+                }
+            }
+            if mine { { p.progress.clone() } }
+            if let Some(section) = &p.report.guidance {
+                { result_view(section) }
+            }
+            <h3>{"Feedback-driven improvement"}</h3>
+            <p id="improve-note" class="muted">{"The improvement experiment (a writer improving its responses from an evaluator's feedback) runs from the CLI: "}<code>{"profile improve"}</code>{"."}</p>
+        </section>
+    }
+}

@@ -1,0 +1,665 @@
+//! Feedback-driven improvement (`profile improve`, METHOD.md §8) against the
+//! mock LLM server, every reply scripted by its exact prompt:
+//!
+//! - 12 inputs, one pair each: a LONG response and a short one; people
+//!   prefer LONG on inputs 8..12 only, the evaluator (as judge) always, so
+//!   their factor rankings are opposite.
+//! - The writer's texts are built from words that are novel (`n<k>x<i>`
+//!   tokens) and words copied from the input, so each text's length, novel
+//!   words and their share are known by construction: the test computes
+//!   every condition's factor scores (improvement setting: improved
+//!   preferred, factor ties in T) and τ_b against the humans' and the
+//!   evaluator's scores on its own.
+//! - Calls per input are exact; a re-run makes 0 calls; `--into` joins an
+//!   existing report; a fault-injected run resumes without repeating a
+//!   successful call.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::MockServer as Mock;
+use profile::factors::Task;
+use profile::llm::prompts;
+
+const N: usize = 12;
+const INPUTS: usize = 4;
+const SEED: u64 = 7;
+
+fn input(i: usize) -> String {
+    format!("Question {i}: please explain the steps in detail now")
+}
+fn long(i: usize) -> String {
+    format!("LONG please explain the steps in detail now please explain the steps {i}")
+}
+fn short(i: usize) -> String {
+    format!("short answer {i}.")
+}
+fn human_long(i: usize) -> bool {
+    i >= 8
+}
+
+/// A text of `novel` novel words (distinct, none in the input) and `copied`
+/// distinct words of the input: length `novel + copied`, novel words count
+/// `novel`, novel share `novel / (novel + copied)`.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    novel: usize,
+    copied: usize,
+}
+
+impl Shape {
+    fn text(self, tag: &str, i: usize) -> String {
+        const COPIED: [&str; 4] = ["please", "explain", "steps", "detail"];
+        let mut words: Vec<String> = (0..self.novel).map(|k| format!("{tag}n{k}x{i}")).collect();
+        words.extend(COPIED[..self.copied].iter().map(|w| (*w).to_owned()));
+        words.join(" ")
+    }
+    /// length, novel_words, novel_words_count (the factors' id order).
+    fn values(self) -> [f64; 3] {
+        let n = self.novel as f64;
+        [
+            (self.novel + self.copied) as f64,
+            n / (self.novel + self.copied) as f64,
+            n,
+        ]
+    }
+}
+
+fn d1(i: usize) -> Shape {
+    Shape {
+        novel: 3 + i % 3,
+        copied: 1,
+    }
+}
+fn d2(_: usize) -> Shape {
+    Shape {
+        novel: 5,
+        copied: 0,
+    }
+}
+fn with_feedback(_: usize) -> Shape {
+    Shape {
+        novel: 6,
+        copied: 2,
+    }
+}
+fn from_both(i: usize) -> Shape {
+    Shape {
+        novel: 4,
+        copied: 1 + i % 2,
+    }
+}
+fn from_single(i: usize, k: usize) -> Shape {
+    if k == 0 {
+        d1(i) // the same shape: a tie on every factor
+    } else {
+        Shape {
+            novel: 2,
+            copied: 4,
+        }
+    }
+}
+
+fn better(i: usize) -> &'static str {
+    ["1", "2", "tie"][i % 3]
+}
+
+fn full(p: &profile::llm::Prompt) -> String {
+    format!("{}\n{}", p.system, p.user)
+}
+
+fn script(mock: &Mock) {
+    let mut replies = Vec::new();
+    for i in 0..N {
+        let (a, b) = (d1(i).text("a", i), d2(i).text("b", i));
+        let draft = prompts::improve_draft(Task::Helpful, &input(i));
+        replies.push(serde_json::json!({"match": full(&draft), "json": {"responses": [a, b]}}));
+        let judge = prompts::judge(Task::Helpful, &input(i), &a, &b);
+        let justification = format!("scripted feedback {i}.");
+        replies.push(serde_json::json!({"match": full(&judge), "json": {"better": better(i), "justification": justification}}));
+        let fb = prompts::improve(
+            Task::Helpful,
+            &input(i),
+            &[&a, &b],
+            Some(prompts::FeedbackText {
+                better: match better(i) {
+                    "1" => 1,
+                    "2" => 2,
+                    _ => 0,
+                },
+                justification: &justification,
+            }),
+        );
+        let reply = |s: Shape, tag: &str| serde_json::json!({"response": s.text(tag, i)});
+        replies.push(serde_json::json!({"match": full(&fb), "json": reply(with_feedback(i), "f")}));
+        let both = prompts::improve(Task::Helpful, &input(i), &[&a, &b], None);
+        replies.push(serde_json::json!({"match": full(&both), "json": reply(from_both(i), "c")}));
+        for (k, d) in [&a, &b].into_iter().enumerate() {
+            let single = prompts::improve(Task::Helpful, &input(i), &[d], None);
+            let tag = if k == 0 { "a" } else { "s" };
+            replies.push(
+                serde_json::json!({"match": full(&single), "json": reply(from_single(i, k), tag)}),
+            );
+        }
+    }
+    // The evaluator judging the dataset: LONG always.
+    let verdict = |b: &str| serde_json::json!({"better": b, "justification": "scripted"});
+    replies.push(serde_json::json!({"match": "<<<RESPONSE_1\nLONG", "json": verdict("1")}));
+    replies.push(serde_json::json!({"match": "<<<RESPONSE_2\nLONG", "json": verdict("2")}));
+    mock.script(&serde_json::Value::Array(replies));
+}
+
+fn dataset(dir: &std::path::Path) -> String {
+    let lines: Vec<String> = (0..N)
+        .map(|i| {
+            let (a, b) = if i % 2 == 0 {
+                (long(i), short(i))
+            } else {
+                (short(i), long(i))
+            };
+            let pref = if human_long(i) == (i % 2 == 0) { "a" } else { "b" };
+            serde_json::json!({"input": input(i), "response_a": a, "response_b": b, "preference": pref})
+                .to_string()
+        })
+        .collect();
+    let path = dir.join("pairs.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn stats(mock: &Mock) -> serde_json::Value {
+    serde_json::from_str(
+        &ureq::get(&mock.url("/__stats"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn total(mock: &Mock) -> u64 {
+    stats(mock)["total"].as_u64().unwrap()
+}
+
+struct Setup {
+    mock: Mock,
+    file: String,
+    cache: String,
+    base: String,
+    dir: std::path::PathBuf,
+}
+
+fn setup(name: &str) -> Setup {
+    let mock = Mock::start();
+    script(&mock);
+    let dir = common::tempdir(name);
+    let file = dataset(&dir);
+    let cache = dir.join("cache").to_string_lossy().into_owned();
+    let base = mock.url("/v1");
+    Setup {
+        mock,
+        file,
+        cache,
+        base,
+        dir,
+    }
+}
+
+const FACTORS: &str = "length,novel_words,novel_words_count";
+
+fn cli(s: &Setup, cmd: &str, extra: &[&str]) -> (i32, String, String) {
+    let seed = SEED.to_string();
+    let mut a = vec![
+        cmd,
+        s.file.as_str(),
+        "--provider",
+        "openai-compatible",
+        "--model",
+        "mock",
+        "--base-url",
+        s.base.as_str(),
+        "--cache-dir",
+        s.cache.as_str(),
+        "--task",
+        "helpful",
+        "--factors",
+        FACTORS,
+        "--bootstrap",
+        "200",
+        "--seed",
+        seed.as_str(),
+        "--quiet",
+    ];
+    a.extend(extra);
+    common::run_cli(&a)
+}
+
+/// (C − D) / (C + D + T) over the (initial, improved) pairs, improved
+/// preferred, factor ties in T (METHOD.md §2, improvement setting).
+fn improvement_scores(pairs: &[(Shape, Shape)]) -> [f64; 3] {
+    let mut out = [0.0; 3];
+    for (f, slot) in out.iter_mut().enumerate() {
+        let (mut c, mut d, mut t) = (0.0, 0.0, 0.0);
+        for (initial, improved) in pairs {
+            let diff = improved.values()[f] - initial.values()[f];
+            if diff.abs() < 1e-9 {
+                t += 1.0;
+            } else if diff > 0.0 {
+                c += 1.0;
+            } else {
+                d += 1.0;
+            }
+        }
+        *slot = (c - d) / (c + d + t);
+    }
+    out
+}
+
+fn condition_pairs(condition: &str) -> Vec<(Shape, Shape)> {
+    (0..INPUTS)
+        .flat_map(|i| match condition {
+            "feedback" => vec![(d1(i), with_feedback(i)), (d2(i), with_feedback(i))],
+            "both" => vec![(d1(i), from_both(i)), (d2(i), from_both(i))],
+            _ => vec![(d1(i), from_single(i, 0)), (d2(i), from_single(i, 1))],
+        })
+        .collect()
+}
+
+/// Factor scores of a preference over the dataset's pairs (`long_wins(i)`:
+/// LONG preferred on pair i), evaluation/human setting: factor ties dropped.
+fn dataset_scores(long_wins: impl Fn(usize) -> bool) -> [f64; 3] {
+    // LONG: 13 words, 9 unique stems of which 1 ("long") novel;
+    // short: 3 words, 3 unique stems of which 2 novel.
+    let long_v = [13.0, 1.0 / 9.0, 1.0];
+    let short_v = [3.0, 2.0 / 3.0, 2.0];
+    let mut out = [0.0; 3];
+    for (f, slot) in out.iter_mut().enumerate() {
+        let (mut c, mut d) = (0.0, 0.0);
+        for i in 0..N {
+            let long_more = long_v[f] > short_v[f];
+            if long_more == long_wins(i) {
+                c += 1.0;
+            } else {
+                d += 1.0;
+            }
+        }
+        *slot = (c - d) / (c + d);
+    }
+    out
+}
+
+/// Kendall's τ_b (as scipy.stats.kendalltau).
+fn tau_b(x: &[f64], y: &[f64]) -> Option<f64> {
+    let (mut s, mut tx, mut ty, mut n0) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for i in 0..x.len() {
+        for j in i + 1..x.len() {
+            let a = (x[i] - x[j]).signum() * f64::from(u8::from((x[i] - x[j]).abs() > 1e-12));
+            let b = (y[i] - y[j]).signum() * f64::from(u8::from((y[i] - y[j]).abs() > 1e-12));
+            n0 += 1.0;
+            s += a * b;
+            if a == 0.0 {
+                tx += 1.0;
+            }
+            if b == 0.0 {
+                ty += 1.0;
+            }
+        }
+    }
+    let den = ((n0 - tx) * (n0 - ty)).sqrt();
+    (den > 0.0).then(|| s / den)
+}
+
+fn close(a: &serde_json::Value, b: f64, what: &str) {
+    let a = a
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what}: not a number: {a}"));
+    assert!((a - b).abs() < 1e-9, "{what}: {a} vs {b}");
+}
+
+const IDS: [&str; 3] = ["length", "novel_words", "novel_words_count"];
+
+fn check(r: &serde_json::Value) {
+    let human = dataset_scores(human_long);
+    let evaluator = dataset_scores(|_| true);
+    let agent = |name: &str| {
+        r["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap_or_else(|| panic!("no agent {name}"))
+            .clone()
+    };
+    // The report's own human and judge agents agree with the construction.
+    for (k, id) in IDS.iter().enumerate() {
+        close(&agent("human")["factor_scores"][id]["score"], human[k], id);
+        close(
+            &agent("mock (judge)")["factor_scores"][id]["score"],
+            evaluator[k],
+            id,
+        );
+    }
+    let sec = &r["improvement"];
+    assert_eq!(sec["writer"], "mock");
+    assert_eq!(sec["evaluator"], "mock (judge)");
+    assert_eq!(sec["inputs_planned"], INPUTS as u64);
+    assert_eq!(sec["inputs"], INPUTS as u64);
+    close(&sec["questions_per_input"], 6.0, "questions per input");
+    assert_eq!(sec["too_few"], true, "4 inputs and 3 factors are too few");
+    let conds = sec["conditions"].as_array().unwrap();
+    let names: Vec<&str> = conds
+        .iter()
+        .map(|c| c["condition"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["feedback", "both", "single"]);
+    for c in conds {
+        let name = c["condition"].as_str().unwrap();
+        let expected = improvement_scores(&condition_pairs(name));
+        let a = agent(c["agent"].as_str().unwrap());
+        assert_eq!(a["setting"], "improvement");
+        assert_eq!(c["pairs"], (2 * INPUTS) as u64);
+        for (k, id) in IDS.iter().enumerate() {
+            close(
+                &a["factor_scores"][id]["score"],
+                expected[k],
+                &format!("{name} {id}"),
+            );
+        }
+        let th = tau_b(&expected, &human);
+        let te = tau_b(&expected, &evaluator);
+        match th {
+            Some(t) => close(&c["kendall_tau_human"], t, &format!("{name} τ humans")),
+            None => assert!(c["kendall_tau_human"].is_null(), "{name}: {c}"),
+        }
+        match te {
+            Some(t) => close(
+                &c["kendall_tau_evaluator"],
+                t,
+                &format!("{name} τ evaluator"),
+            ),
+            None => assert!(c["kendall_tau_evaluator"].is_null(), "{name}: {c}"),
+        }
+        assert_eq!(c["n_factors_human"], 3);
+        for key in ["kendall_tau_human_ci95", "kendall_tau_evaluator_ci95"] {
+            if let Some(ci) = c[key].as_array() {
+                assert!(
+                    ci[0].as_f64().unwrap() <= ci[1].as_f64().unwrap(),
+                    "{key}: {c}"
+                );
+            }
+        }
+        // The human alignment of the agent is the report's.
+        let al = r["alignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["agent"] == c["agent"])
+            .unwrap();
+        assert_eq!(al["kendall_tau"], c["kendall_tau_human"]);
+        assert_eq!(al["reference"], "human");
+        assert_eq!(c["evaluator_alignment"]["reference"], "mock (judge)");
+    }
+    // Every input's texts, to read.
+    let items = sec["items"].as_array().unwrap();
+    assert_eq!(items.len(), INPUTS);
+    assert_eq!(items[1]["responses"][1], d2(1).text("b", 1));
+    assert_eq!(items[1]["better"], "2");
+    assert_eq!(items[2]["better"], "tie");
+    assert_eq!(items[0]["justification"], "scripted feedback 0.");
+    assert_eq!(items[0]["improved_feedback"], with_feedback(0).text("f", 0));
+}
+
+#[test]
+fn improve_scores_each_condition_and_its_tau_with_calls_per_input_exact() {
+    let s = setup("improve-main");
+    let inputs = INPUTS.to_string();
+    let (code, out, err) = cli(&s, "improve", &["--inputs", &inputs, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    // The evaluator judges 12 pairs in both orders, then 6 calls per input.
+    assert_eq!(total(&s.mock), 24 + 6 * INPUTS as u64);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    if std::env::var("SHOW").is_ok() {
+        eprintln!(
+            "{}",
+            serde_json::to_string_pretty(&r["improvement"]["conditions"]).unwrap()
+        );
+        for a in r["agents"].as_array().unwrap() {
+            eprintln!(
+                "{} {}",
+                a["name"],
+                a["factor_scores"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v["score"]))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+    check(&r);
+    assert_eq!(r["improvement"]["calls"], (6 * INPUTS) as u64);
+    // A cached re-run makes no call and gives the same report.
+    let (code, again, err) = cli(&s, "improve", &["--inputs", &inputs, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        total(&s.mock),
+        24 + 6 * INPUTS as u64,
+        "a re-run makes 0 calls"
+    );
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    check(&again);
+    assert_eq!(again["improvement"]["calls"], 0);
+    assert_eq!(again["improvement"]["judge_calls"], 0);
+    assert_eq!(r["improvement"]["judge_calls"], 24);
+    assert_eq!(again["improvement"]["cache_hits"], (6 * INPUTS) as u64);
+    // The text output says how few the numbers are.
+    let (code, text, err) = cli(&s, "improve", &["--inputs", &inputs]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("Too few to mean much"), "{text}");
+    if std::env::var("SHOW").is_ok() {
+        eprintln!("{text}");
+    }
+}
+
+#[test]
+fn an_earlier_judge_makes_the_evaluator_free_and_into_joins_the_report() {
+    let s = setup("improve-into");
+    let report = s.dir.join("report.json").to_string_lossy().into_owned();
+    let (code, _, err) = cli(&s, "judge", &["--into", &report]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total(&s.mock), 24);
+    let inputs = INPUTS.to_string();
+    let (code, out, err) = cli(
+        &s,
+        "improve",
+        &["--inputs", &inputs, "--into", &report, "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        total(&s.mock),
+        24 + 6 * INPUTS as u64,
+        "the judge's verdicts are cached"
+    );
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    check(&r);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(written, r);
+    assert_eq!(
+        common::agent_names(&r),
+        [
+            "human",
+            "mock (judge)",
+            "mock (improved, feedback)",
+            "mock (improved, both)",
+            "mock (improved, single)"
+        ]
+    );
+    // The report is one the report check (`profile.check`, the widget) accepts.
+    let checked = profile::embed::check::check_report(&std::fs::read_to_string(&report).unwrap());
+    assert!(checked.is_ok(), "{:?}", checked.err());
+}
+
+#[test]
+fn a_second_evaluator_model_answers_the_judge_and_feedback_stages() {
+    let s = setup("improve-evaluator");
+    let (code, out, err) = cli(
+        &s,
+        "improve",
+        &["--inputs", "1", "--evaluator-model", "mock-eval", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["improvement"]["evaluator"], "mock-eval (judge)");
+    assert_eq!(r["improvement"]["writer"], "mock");
+    assert!(common::agent_names(&r).contains(&"mock-eval (judge)"));
+    assert_eq!(total(&s.mock), 30);
+    // The evaluator's answers are its own: with the writer as evaluator, the
+    // judge (24) and feedback (1) stages are asked again, the writer's 5 not.
+    let (code, out, err) = cli(&s, "improve", &["--inputs", "1", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total(&s.mock), 30 + 25);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["improvement"]["evaluator"], "mock (judge)");
+    // --evaluator-provider without a model is a usage error.
+    let (code, _, err) = cli(&s, "improve", &["--evaluator-provider", "openai"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn an_improve_run_with_faults_resumes_without_repeating_a_success() {
+    let s = setup("improve-faults");
+    ureq::post(&s.mock.url("/__faults"))
+        .set("content-type", "application/json")
+        .send_string(r#"{"rate": 0.3, "seed": 5, "retry_after": 0, "kinds": ["429", "500"]}"#)
+        .unwrap();
+    let inputs = INPUTS.to_string();
+    let args = ["--inputs", inputs.as_str(), "--attempts", "1", "--json"];
+    let (code, _, err) = cli(&s, "improve", &args);
+    assert!(stats(&s.mock)["faulted_total"].as_u64().unwrap() > 0);
+    assert!(code == 0 || code == 1, "rc {code}: {err}");
+    ureq::post(&s.mock.url("/__faults"))
+        .set("content-type", "application/json")
+        .send_string("{}")
+        .unwrap();
+    // A failed stage stops the run before its report; the next run goes on.
+    let mut out = String::new();
+    for _ in 0..4 {
+        let (code, o, err) = cli(&s, "improve", &args);
+        if code == 0 {
+            out = o;
+            break;
+        }
+        assert_eq!(code, 1, "{err}");
+    }
+    let st = stats(&s.mock);
+    assert_eq!(st["repeated_successes"].as_u64(), Some(0), "{st}");
+    assert_eq!(
+        st["total"].as_u64().unwrap() - st["faulted_total"].as_u64().unwrap(),
+        24 + 6 * INPUTS as u64,
+        "{st}"
+    );
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    check(&r);
+}
+
+/// The OpenAI Batch API result line for an exported request, answered by
+/// the mock (the same scripted replies as a live call).
+fn batch_result(mock: &Mock, i: usize, request: &serde_json::Value) -> String {
+    let url = request["url"].as_str().unwrap();
+    let body = ureq::post(&mock.url(url))
+        .set("content-type", "application/json")
+        .send_string(&request["body"].to_string())
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    serde_json::json!({"id": format!("batch_req_{i}"), "custom_id": request["custom_id"],
+           "response": {"status_code": 200, "request_id": format!("req_{i}"), "body": body},
+           "error": null})
+    .to_string()
+}
+
+#[test]
+fn batch_export_run_improve_stage_by_stage_then_improve_makes_no_call() {
+    let s = setup("improve-batch");
+    let inputs = INPUTS.to_string();
+    let flags = |cmd: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|x| (*x).to_owned()).collect();
+        v.extend(
+            [
+                s.file.as_str(),
+                "--provider",
+                "openai-compatible",
+                "--model",
+                "mock",
+                "--base-url",
+                s.base.as_str(),
+                "--cache-dir",
+                s.cache.as_str(),
+                "--task",
+                "helpful",
+                "--factors",
+                FACTORS,
+                "--seed",
+                "7",
+                "--run",
+                "improve",
+                "--inputs",
+                inputs.as_str(),
+            ]
+            .map(String::from),
+        );
+        v
+    };
+    let mut sizes = Vec::new();
+    for round in 0..6 {
+        let out = s.dir.join(format!("requests-{round}.jsonl"));
+        let mut args = flags(&["batch", "export"]);
+        args.extend(["--out".into(), out.to_string_lossy().into_owned()]);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, err) = common::run_cli(&a);
+        assert_eq!(code, 0, "{err}");
+        let Ok(text) = std::fs::read_to_string(&out) else {
+            assert!(
+                err.contains("every stage of the improvement run is answered"),
+                "{err}"
+            );
+            break;
+        };
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        sizes.push(lines.len());
+        let results: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| batch_result(&s.mock, i, l))
+            .collect();
+        let path = s.dir.join(format!("results-{round}.jsonl"));
+        std::fs::write(&path, results.join("\n") + "\n").unwrap();
+        let mut args = flags(&["batch", "import"]);
+        args.insert(2, path.to_string_lossy().into_owned());
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = common::run_cli(&a);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains(&format!("{} new answers", lines.len())),
+            "{out}"
+        );
+    }
+    // The evaluator's judge (12 pairs × 2 orders), the first responses, the
+    // feedback, the improved responses (4 per input).
+    assert_eq!(sizes, [24, INPUTS, INPUTS, 4 * INPUTS]);
+    let before = total(&s.mock);
+    let (code, out, err) = cli(&s, "improve", &["--inputs", &inputs, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total(&s.mock), before, "the live run makes no call");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    check(&r);
+    assert_eq!(r["improvement"]["calls"], 0);
+}
