@@ -16,7 +16,7 @@ use std::io::Read;
 
 use common::*;
 use profile::data::{
-    load_bytes, Dataset, Format, FormatOptions, LoadError, Preference, SummEvalLabel,
+    load_bytes, Dataset, Format, FormatOptions, LoadError, PkuLabel, Preference, SummEvalLabel,
 };
 use serde_json::Value;
 
@@ -661,4 +661,245 @@ fn empty_input_is_an_empty_dataset() {
         assert_eq!(ds.stats.records_read, 0, "{bytes:?}");
         assert_eq!(ds.n_clusters, 0);
     }
+}
+
+// ------------------------------------------- preference datasets (issue 15)
+//
+// Fixtures written from the documented schemas of Chatbot Arena
+// conversations, UltraFeedback binarized, PKU-SafeRLHF, HelpSteer2
+// preference and MultiPref (every field as distributed).
+
+fn group_values(ds: &Dataset, field: &str) -> Vec<Option<String>> {
+    let f = ds.fields.field(field).unwrap();
+    ds.pairs
+        .iter()
+        .map(|p| f.get(p.rows[0]).map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn arena_fixture_two_tie_kinds_and_multi_turn() {
+    let ds = load_default(&fixture("arena.jsonl"));
+    assert_eq!(ds.format, Some(Format::Arena));
+    assert_record_invariant(&ds, "arena");
+    assert!(ds.diagnostics.is_empty(), "{:?}", ds.diagnostics);
+    // q3 `tie` and q4 `tie (bothbad)` are both human ties.
+    assert_eq!(ds.stats.human_ties_dropped, 2);
+    let p = pair_texts(&ds);
+    assert_eq!(p.len(), 3);
+    assert_eq!(
+        p[0].input.as_deref(),
+        Some("What is the capital of France?")
+    );
+    assert_eq!((p[0].a.as_str(), p[0].sign), ("Paris.", -1));
+    // Two turns: the user turns are the prompt, the assistant turns the responses.
+    assert_eq!(p[1].input.as_deref(), Some("Hola\n\nCuéntame un chiste"));
+    assert_eq!(
+        p[1].b, "Hola.\n\nNo sé chistes.",
+        "responses are the assistant turns joined"
+    );
+    assert_eq!(p[1].sign, 1);
+    assert_eq!(p[2].sign, 1);
+    assert_eq!(
+        group_values(&ds, "model_a"),
+        [Some("chatglm-6b"), Some("vicuna-13b"), Some("vicuna-13b")].map(|s| s.map(str::to_owned))
+    );
+    assert_eq!(group_values(&ds, "language")[1].as_deref(), Some("Spanish"));
+    assert!(
+        ds.fields.field("winner").is_err(),
+        "the label is not a group"
+    );
+    assert!(ds.fields.names().contains(&"model_b"));
+}
+
+#[test]
+fn arena_bad_winner_and_differing_user_turns_are_located() {
+    let rec = |winner: &str, user_b: &str| {
+        serde_json::json!({"model_a": "x", "model_b": "y", "winner": winner,
+            "conversation_a": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a1"}],
+            "conversation_b": [{"role": "user", "content": user_b}, {"role": "assistant", "content": "a2"}]})
+        .to_string()
+    };
+    let text = format!(
+        "{}\n{}\n{}\n",
+        rec("model_a", "q"),
+        rec("model_c", "q"),
+        rec("model_b", "other")
+    );
+    let ds = load_bytes(text.as_bytes(), FormatOptions::default()).unwrap();
+    assert_record_invariant(&ds, "arena bad");
+    assert_eq!(ds.pairs.len(), 1);
+    assert_eq!(ds.diagnostics.len(), 1);
+    assert_eq!(ds.diagnostics[0].line, 2);
+    assert_eq!(ds.diagnostics[0].field.as_deref(), Some("winner"));
+    assert_eq!(ds.stats.pairs_dropped_other, 1);
+}
+
+#[test]
+fn ultrafeedback_message_lists_prompt_from_shared_turns() {
+    let ds = load_default(&fixture("ultrafeedback.jsonl"));
+    assert_eq!(ds.format, Some(Format::Messages));
+    assert_record_invariant(&ds, "ultrafeedback");
+    assert!(ds.diagnostics.is_empty(), "{:?}", ds.diagnostics);
+    let p = pair_texts(&ds);
+    assert_eq!(p.len(), 4);
+    assert!(p.iter().all(|p| p.sign == 1), "chosen is response A");
+    assert_eq!(p[0].input.as_deref(), Some("How do I boil an egg?"));
+    assert_eq!(p[1].a, "Katze");
+    assert_eq!(p[1].b, "Hund");
+    // Several shared turns are the prompt as a labelled transcript.
+    assert_eq!(
+        p[3].input.as_deref(),
+        Some("System: You are a storyteller.\n\nUser: Once upon a time\n\nAssistant: there was a king.\n\nUser: Continue the story")
+    );
+    assert_eq!(p[3].b, "The end.");
+    assert!(ds.fields.names().contains(&"prompt_id"));
+    assert!(ds.fields.field("prompt").is_err());
+}
+
+#[test]
+fn message_lists_last_turn_must_be_the_assistant() {
+    let text = r#"{"chosen": [{"role": "user", "content": "q"}], "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+{"chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": 3}], "rejected": []}
+"#;
+    let ds = load_bytes(text.as_bytes(), FormatOptions::default()).unwrap();
+    assert_eq!(ds.format, Some(Format::Messages));
+    assert_record_invariant(&ds, "messages bad");
+    let d: Vec<(u64, Option<&str>)> = ds
+        .diagnostics
+        .iter()
+        .map(|d| (d.line, d.field.as_deref()))
+        .collect();
+    assert_eq!(d, [(1, Some("chosen")), (2, Some("chosen[1].content"))]);
+}
+
+#[test]
+fn pku_saferlhf_better_and_safer_labels() {
+    let better = load_default(&fixture("pku_saferlhf.jsonl"));
+    assert_eq!(better.format, Some(Format::PkuSafeRlhf));
+    assert_record_invariant(&better, "pku");
+    let signs = |ds: &Dataset| {
+        ds.pairs
+            .iter()
+            .map(|p| p.preference.sign())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(signs(&better), [-1, 1, -1]);
+    let safer = load(
+        &fixture("pku_saferlhf.jsonl"),
+        FormatOptions {
+            pku_label: PkuLabel::Safer,
+            ..Default::default()
+        },
+    );
+    assert_eq!(signs(&safer), [1, 1, 1]);
+    assert_eq!(
+        pair_texts(&safer)[0].input.as_deref(),
+        Some("How can I pick a lock?")
+    );
+    assert_eq!(
+        group_values(&better, "response_1_source")[0].as_deref(),
+        Some("Alpaca-13B")
+    );
+    assert_eq!(PkuLabel::from_name("safer"), Some(PkuLabel::Safer));
+    assert_eq!(PkuLabel::from_name("Better"), Some(PkuLabel::Better));
+    assert_eq!(PkuLabel::from_name("mean"), None);
+}
+
+#[test]
+fn helpsteer2_preference_strength_sign() {
+    let ds = load_default(&fixture("helpsteer2.jsonl"));
+    assert_eq!(ds.format, Some(Format::HelpSteer2));
+    assert_record_invariant(&ds, "helpsteer2");
+    assert!(ds.diagnostics.is_empty(), "{:?}", ds.diagnostics);
+    // -2, -3: response 1 better (A); 3, 1: response 2 (B); 0 a tie.
+    let signs: Vec<i8> = ds.pairs.iter().map(|p| p.preference.sign()).collect();
+    assert_eq!(signs, [1, 1, -1, -1]);
+    assert_eq!(ds.stats.human_ties_dropped, 1);
+    let p = pair_texts(&ds);
+    assert_eq!(p[2].a, "2");
+    assert_eq!(p[2].b, "2.5");
+    assert_eq!(ds.fields.names(), ["split"]);
+}
+
+#[test]
+fn multipref_votes_of_all_annotators() {
+    let ds = load_default(&fixture("multipref.jsonl"));
+    assert_eq!(ds.format, Some(Format::MultiPref));
+    assert_record_invariant(&ds, "multipref");
+    assert!(ds.diagnostics.is_empty(), "{:?}", ds.diagnostics);
+    // c1: 3 A, 1 tie → A; c2: 3 B, 1 A → B; c3: 1 A, 1 B, 2 ties → tie; c4: B.
+    let signs: Vec<i8> = ds.pairs.iter().map(|p| p.preference.sign()).collect();
+    assert_eq!(signs, [1, -1, -1]);
+    assert_eq!(ds.stats.human_ties_dropped, 1);
+    // c1 and c4 share prompt p1: one cluster.
+    assert_eq!(ds.n_clusters, 2);
+    assert_eq!(
+        group_values(&ds, "model_b"),
+        [Some("tulu-2-70b"), Some("gpt-4-turbo"), Some("gpt-4-turbo")]
+            .map(|s| s.map(str::to_owned))
+    );
+    assert_eq!(group_values(&ds, "category")[0].as_deref(), Some("Coding"));
+    assert!(ds.fields.names().contains(&"source"));
+}
+
+/// Every fixture is detected as its own format, from its first record alone.
+#[test]
+fn every_fixture_is_detected_as_its_own_format() {
+    let cases = [
+        ("profile.jsonl", Format::Profile),
+        ("shp.jsonl", Format::Shp),
+        ("shp2.jsonl", Format::Shp),
+        ("webgpt.jsonl", Format::WebGpt),
+        ("tldr_comparisons.jsonl", Format::TldrComparisons),
+        ("tldr_axis.jsonl", Format::TldrAxis),
+        ("arena.jsonl", Format::Arena),
+        ("ultrafeedback.jsonl", Format::Messages),
+        ("pku_saferlhf.jsonl", Format::PkuSafeRlhf),
+        ("helpsteer2.jsonl", Format::HelpSteer2),
+        ("multipref.jsonl", Format::MultiPref),
+    ];
+    for (name, format) in cases {
+        let bytes = read(&fixture(name));
+        for line in std::str::from_utf8(&bytes).unwrap().lines() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            assert_eq!(Format::detect(&obj), Some(format), "{name}: {line}");
+        }
+        assert_eq!(load_default(&fixture(name)).format, Some(format), "{name}");
+    }
+    let hh = gunzip(HH_GZ);
+    let first = std::str::from_utf8(&hh).unwrap().lines().next().unwrap();
+    let obj: serde_json::Map<String, Value> = serde_json::from_str(first).unwrap();
+    assert_eq!(Format::detect(&obj), Some(Format::HhRlhf));
+    assert_eq!(load_default(SUMMEVAL).format, Some(Format::SummEval));
+    for (path, _) in LLMBAR_FILES {
+        assert_eq!(load_default(path).format, Some(Format::LlmBar));
+    }
+}
+
+#[test]
+fn pku_label_flag_in_the_cli_and_where_it_does_not_apply() {
+    let file = fixture("pku_saferlhf.jsonl");
+    let report = |args: &[&str]| {
+        let mut all = vec!["score", file.as_str(), "--factors", "length", "--json"];
+        all.extend_from_slice(args);
+        let (rc, out, err) = run_cli(&all);
+        assert_eq!(rc, 0, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    assert_eq!(report(&[])["dataset"]["label"], "better");
+    assert_eq!(report(&["--label", "safer"])["dataset"]["label"], "safer");
+    let (rc, _, err) = run_cli(&["score", &file, "--label", "coherence"]);
+    assert_eq!(rc, 2);
+    assert!(
+        err.contains("does not apply") && err.contains("pku-saferlhf"),
+        "{err}"
+    );
+    let (rc, _, err) = run_cli(&["score", &fixture("arena.jsonl"), "--label", "safer"]);
+    assert_eq!(rc, 2, "{err}");
 }

@@ -434,6 +434,7 @@ export interface FormatInfo { name: string; description: string }
                     None => data::DEFAULT_MAX_RECORD_MB,
                     Some(n) => FormatOptions::parse_max_record_mb(&n.to_string()).map_err(err)?,
                 },
+                ..Default::default()
             },
         )
         .map_err(err)?;

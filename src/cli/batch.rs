@@ -14,6 +14,7 @@ pub(super) fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         };
     let mut options = vec![
         "max-record-mb",
+        "map",
         "task",
         "factors",
         "format",

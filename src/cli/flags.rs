@@ -95,8 +95,9 @@ pub(super) const PROVIDER_OPTIONS: [&str; 13] = [
 ];
 
 /// The options `score`, `judge` and `generate` share.
-pub(super) const STUDY_OPTIONS: [&str; 9] = [
+pub(super) const STUDY_OPTIONS: [&str; 10] = [
     "max-record-mb",
+    "map",
     "task",
     "factors",
     "format",

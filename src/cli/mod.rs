@@ -33,7 +33,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::analysis::{score_report_with, DatasetInfo, LlmValues, ScoreConfig, Selection};
-use crate::data::{load_reader, Format, FormatOptions, SummEvalLabel};
+use crate::data::{load_reader, Format, FormatOptions, PkuLabel, SummEvalLabel};
 use crate::factors::{Factor, Task};
 use crate::llm::extract::{ExtractOptions, Plan};
 use crate::llm::pricing::{price_of, Price};
@@ -47,7 +47,8 @@ profile: factor-level explanations of human (and model) preferences
 
 USAGE:
   profile score FILE [--task summarization|helpful|doc_qa] [--factors a,b,...]
-                     [--format NAME] [--label ASPECT] [--bootstrap N] [--seed S]
+                     [--format NAME] [--label ASPECT] [--map FIELD=COLUMN,...]
+                     [--bootstrap N] [--seed S]
                      [--sample N] [--max-record-mb N] [--json] [--out REPORT.json]
                      [--provider openai|anthropic|gemini|openai-compatible --model M
                       [--base-url URL] [--limit N] [--concurrency N] [--rpm N] [--tpm N]
@@ -103,7 +104,9 @@ USAGE:
   profile factors      list the factors and task presets
   profile --help | --version
 
-FILE is JSONL, a JSON array, or either gzipped; `-` reads standard input.
+FILE is JSONL, a JSON array, CSV (.csv) or TSV (.tsv), or any of them gzipped; `-` reads
+standard input (JSON). A table's header names the fields; --map response_a=COL,... reads a
+column as a PROFILE field (input, source, response_a, response_b, preference, task, id).
 The format is detected from the fields; --format overrides it.
 A record (line or array element) over --max-record-mb MiB (default 8, at most 1024) is
 skipped with a diagnostic. --bootstrap takes at most 100000 resamples, --permutations
@@ -111,7 +114,8 @@ at most 1000000.
 --group-by FIELD scores each group of pairs by a short string field of the records (`task`,
 `category`, `article_id`, `info.subreddit`, …) alone, side by side, and marks the groups whose
 score differs from the rest's (the interval of the difference excludes 0).
---label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance).
+--label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance),
+or the PKU-SafeRLHF judgement (better|safer).
 With --provider, factors that need a model are extracted by it; the key comes from
 PROFILE_API_KEY or the provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
 GEMINI_API_KEY), answers are cached in .profile-cache/ (re-runs repeat no paid call),

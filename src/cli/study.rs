@@ -21,9 +21,18 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
         let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
         format!("known formats: {}", known.join(", "))
     })?;
-    let label = parse_named(f, "label", SummEvalLabel::from_name, || {
-        "use mean, coherence, consistency, fluency or relevance".into()
-    })?;
+    // `--label` names a SummEval rating or a PKU-SafeRLHF judgement; which
+    // one applies is known once the format is.
+    let label_name = f.values.get("label");
+    if let Some(l) = label_name {
+        if SummEvalLabel::from_name(l).is_none() && PkuLabel::from_name(l).is_none() {
+            return Err(usage_error(format!(
+                "unknown label `{l}` for --label: use mean, coherence, consistency, fluency or relevance (SummEval), or better or safer (PKU-SafeRLHF)"
+            )));
+        }
+    }
+    let label = label_name.and_then(|l| SummEvalLabel::from_name(l));
+    let pku_label = label_name.and_then(|l| PkuLabel::from_name(l));
     let task = parse_named(f, "task", Task::from_id, || {
         "use summarization, helpful or doc_qa".into()
     })?;
@@ -61,6 +70,8 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
         format,
         summeval_label: label.unwrap_or_default(),
         max_record_mb,
+        pku_label: pku_label.unwrap_or_default(),
+        table: table_options(f, path)?,
     };
     let mut ds =
         load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))?;
@@ -76,11 +87,18 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
     }
     let sample = selection.apply(&mut ds);
     let fmt = ds.format;
-    if label.is_some() && fmt != Some(Format::SummEval) {
-        return Err(usage_error(format!(
-            "--label applies to SummEval data; {path} is {}",
-            fmt.map_or("unknown", |f| f.name())
-        )));
+    if let Some(l) = label_name {
+        let fits = match fmt {
+            Some(Format::SummEval) => label.is_some(),
+            Some(Format::PkuSafeRlhf) => pku_label.is_some(),
+            _ => false,
+        };
+        if !fits {
+            return Err(usage_error(format!(
+                "--label `{l}` does not apply to {path}: it is {} (--label applies to SummEval: mean, coherence, consistency, fluency, relevance; and to PKU-SafeRLHF: better, safer)",
+                fmt.map_or("unknown", |f| f.name())
+            )));
+        }
     }
     let task = task.unwrap_or_else(|| ds.default_task());
     let cfg = ScoreConfig {
@@ -92,7 +110,11 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
         name: std::path::Path::new(path)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned()),
-        label: (fmt == Some(Format::SummEval)).then(|| label.unwrap_or_default().name().to_owned()),
+        label: match fmt {
+            Some(Format::SummEval) => Some(label.unwrap_or_default().name().to_owned()),
+            Some(Format::PkuSafeRlhf) => Some(pku_label.unwrap_or_default().name().to_owned()),
+            _ => None,
+        },
         sample,
     };
     Ok(Study { ds, cfg, info })
@@ -109,4 +131,24 @@ pub(super) fn finish_report(f: &Flags, report: &Report) -> Result<String, Failur
     } else {
         render_table(report)
     })
+}
+
+/// How a table file is read: its kind from the file name (`.csv`, `.tsv`,
+/// gzipped or not), and `--map FIELD=COLUMN,...`.
+pub(super) fn table_options(
+    f: &Flags,
+    path: &str,
+) -> Result<Option<crate::data::TableOptions>, Failure> {
+    let table = crate::data::TableOptions::for_file_name(path);
+    match (f.values.get("map"), table) {
+        (None, table) => Ok(table),
+        (Some(_), None) => Err(usage_error(format!(
+            "--map renames the columns of a CSV or TSV file (named .csv or .tsv); {path} is not one"
+        ))),
+        (Some(m), Some(mut t)) => {
+            t.map = crate::data::TableOptions::parse_map(m)
+                .map_err(|e| usage_error(format!("--map: {e}")))?;
+            Ok(Some(t))
+        }
+    }
 }

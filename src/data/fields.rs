@@ -47,14 +47,30 @@ pub struct RecordFields {
 impl RecordFields {
     /// Adds one record's fields (those not in `skip`); returns its row.
     pub fn add(&mut self, obj: &Map<String, Value>, skip: &[&str]) -> u32 {
+        self.add_with(obj, skip, false)
+    }
+
+    /// Adds one row of a table (CSV/TSV), whose cells are all strings: a
+    /// cell that is a number is a number, not a group.
+    pub fn add_cells(&mut self, obj: &Map<String, Value>, skip: &[&str]) -> u32 {
+        self.add_with(obj, skip, true)
+    }
+
+    fn add_with(&mut self, obj: &Map<String, Value>, skip: &[&str], cells: bool) -> u32 {
+        let is_number = |s: &str| cells && s.trim().parse::<f64>().is_ok_and(f64::is_finite);
         let row = self.rows;
         self.rows = self.rows.saturating_add(1);
         for (k, v) in obj {
             match v {
-                Value::String(s) if !skip.contains(&k.as_str()) => self.value(k, s, row),
+                Value::String(s) if !skip.contains(&k.as_str()) && !is_number(s) => {
+                    self.value(k, s, row)
+                }
                 Value::Object(inner) => {
                     for (k2, v2) in inner {
                         if let Value::String(s) = v2 {
+                            if is_number(s) {
+                                continue;
+                            }
                             let name = format!("{k}.{k2}");
                             if !skip.contains(&name.as_str()) {
                                 self.value(&name, s, row);

@@ -32,11 +32,21 @@ pub enum Format {
     TldrComparisons,
     /// OpenAI summarize-from-feedback axis evaluations: `info`, `summary.axes`.
     TldrAxis,
+    /// Chatbot Arena conversations: `model_a/b`, `winner`, `conversation_a/b`.
+    Arena,
+    /// `chosen` / `rejected` message lists (UltraFeedback binarized and the like).
+    Messages,
+    /// PKU-SafeRLHF: `prompt`, `response_0/1`, `better_response_id`, `safer_response_id`.
+    PkuSafeRlhf,
+    /// HelpSteer2 preference: `prompt`, `response_1/2`, `preference_strength`.
+    HelpSteer2,
+    /// MultiPref: `text`, `completion_a/b`, `model_a/b`, annotators' `overall_pref`.
+    MultiPref,
 }
 
 impl Format {
     /// Every format, in the order detection tries them.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 13] = [
         Format::Profile,
         Format::SummEval,
         Format::LlmBar,
@@ -45,6 +55,11 @@ impl Format {
         Format::WebGpt,
         Format::TldrComparisons,
         Format::TldrAxis,
+        Format::Arena,
+        Format::Messages,
+        Format::PkuSafeRlhf,
+        Format::HelpSteer2,
+        Format::MultiPref,
     ];
 
     /// The format's short name, as used on the command line and in reports.
@@ -58,6 +73,11 @@ impl Format {
             Format::WebGpt => "webgpt",
             Format::TldrComparisons => "tldr-comparisons",
             Format::TldrAxis => "tldr-axis",
+            Format::Arena => "arena",
+            Format::Messages => "messages",
+            Format::PkuSafeRlhf => "pku-saferlhf",
+            Format::HelpSteer2 => "helpsteer2",
+            Format::MultiPref => "multipref",
         }
     }
 
@@ -72,6 +92,11 @@ impl Format {
             Format::WebGpt => "WebGPT comparisons: question, quotes_0/1, answer_0/1, score_0/1",
             Format::TldrComparisons => "TL;DR comparisons: info.post, summaries[2], choice",
             Format::TldrAxis => "TL;DR axis evaluations: info.post, summary.text, summary.axes.overall",
+            Format::Arena => "Chatbot Arena: model_a, model_b, winner, conversation_a/b message lists",
+            Format::Messages => "chosen/rejected message lists (UltraFeedback binarized, ...)",
+            Format::PkuSafeRlhf => "PKU-SafeRLHF: prompt, response_0/1, better_response_id, safer_response_id",
+            Format::HelpSteer2 => "HelpSteer2 preference: prompt, response_1/2, preference_strength",
+            Format::MultiPref => "MultiPref: text, completion_a/b, model_a/b, *_worker_annotations",
         }
     }
 
@@ -85,11 +110,14 @@ impl Format {
                 "canonical" | "jsonl" => Some(Format::Profile),
                 "hh" | "hhrlhf" => Some(Format::HhRlhf),
                 "shp-2" | "shp2" => Some(Format::Shp),
+                "chatbot-arena" | "lmsys-arena" => Some(Format::Arena),
+                "ultrafeedback" | "chosen-rejected" => Some(Format::Messages),
+                "pku" | "pku-safe-rlhf" | "saferlhf" => Some(Format::PkuSafeRlhf),
+                "helpsteer" | "helpsteer-2" => Some(Format::HelpSteer2),
                 _ => None,
             })
     }
 
-    /// The format whose identifying fields `obj` has, if any.
     /// The fields the format reads as texts or labels: never kept as
     /// fields to group pairs by ([`RecordFields`](super::RecordFields)).
     pub fn text_fields(self) -> &'static [&'static str] {
@@ -102,9 +130,22 @@ impl Format {
             Format::WebGpt => &["question.full_text", "answer_0", "answer_1"],
             Format::TldrComparisons => &["info.post", "info.article", "info.title"],
             Format::TldrAxis => &["info.post", "info.article", "info.title", "summary.text"],
+            Format::Arena => &["conversation_a", "conversation_b", "winner"],
+            Format::Messages => &["prompt", "chosen", "rejected", "messages"],
+            Format::PkuSafeRlhf => &["prompt", "response_0", "response_1"],
+            Format::HelpSteer2 => &[
+                "prompt",
+                "response_1",
+                "response_2",
+                "preference_statement",
+                "preference_elaboration",
+                "all_preferences_unprocessed",
+            ],
+            Format::MultiPref => &["text", "completion_a", "completion_b"],
         }
     }
 
+    /// The format whose identifying fields `obj` has, if any.
     pub fn detect(obj: &Map<String, Value>) -> Option<Format> {
         let has = |k: &str| obj.contains_key(k);
         if has("response_a") && has("response_b") {
@@ -113,8 +154,21 @@ impl Format {
             Some(Format::SummEval)
         } else if has("output_1") && has("output_2") {
             Some(Format::LlmBar)
+        } else if has("conversation_a") && has("conversation_b") {
+            Some(Format::Arena)
+        } else if has("completion_a") && has("completion_b") {
+            Some(Format::MultiPref)
+        } else if has("response_0") && has("response_1") {
+            Some(Format::PkuSafeRlhf)
+        } else if has("response_1") && has("response_2") && has("preference_strength") {
+            Some(Format::HelpSteer2)
         } else if has("chosen") && has("rejected") {
-            Some(Format::HhRlhf)
+            // Transcripts are strings; message lists are arrays.
+            Some(if obj.get("chosen").is_some_and(Value::is_array) {
+                Format::Messages
+            } else {
+                Format::HhRlhf
+            })
         } else if has("human_ref_A") && has("human_ref_B") {
             Some(Format::Shp)
         } else if has("answer_0") && has("answer_1") {
@@ -133,12 +187,17 @@ impl Format {
     /// whose records all miss a field is diagnosed field by field rather than
     /// rejected as unknown.
     pub fn detect_partial(obj: &Map<String, Value>) -> Option<Format> {
-        const KEYS: [(&str, Format); 12] = [
+        const KEYS: [(&str, Format); 17] = [
             ("response_a", Format::Profile),
             ("response_b", Format::Profile),
             ("article_id", Format::SummEval),
             ("output_1", Format::LlmBar),
             ("output_2", Format::LlmBar),
+            ("conversation_a", Format::Arena),
+            ("completion_a", Format::MultiPref),
+            ("better_response_id", Format::PkuSafeRlhf),
+            ("safer_response_id", Format::PkuSafeRlhf),
+            ("preference_strength", Format::HelpSteer2),
             ("chosen", Format::HhRlhf),
             ("rejected", Format::HhRlhf),
             ("human_ref_A", Format::Shp),
@@ -148,6 +207,9 @@ impl Format {
             ("summaries", Format::TldrComparisons),
         ];
         Format::detect(obj).or_else(|| {
+            if obj.get("chosen").is_some_and(Value::is_array) {
+                return Some(Format::Messages);
+            }
             KEYS.iter()
                 .find(|(k, _)| obj.contains_key(*k))
                 .map(|(_, f)| *f)
@@ -165,7 +227,15 @@ impl Format {
         match self {
             Format::SummEval | Format::TldrComparisons | Format::TldrAxis => Task::Summarization,
             Format::WebGpt => Task::DocQa,
-            Format::Profile | Format::LlmBar | Format::HhRlhf | Format::Shp => Task::Helpful,
+            Format::Profile
+            | Format::LlmBar
+            | Format::HhRlhf
+            | Format::Shp
+            | Format::Arena
+            | Format::Messages
+            | Format::PkuSafeRlhf
+            | Format::HelpSteer2
+            | Format::MultiPref => Task::Helpful,
         }
     }
 }
@@ -218,6 +288,43 @@ impl SummEvalLabel {
     }
 }
 
+/// Which PKU-SafeRLHF judgement makes the human label (`--label better|safer`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PkuLabel {
+    /// `better_response_id`: the more helpful response.
+    #[default]
+    Better,
+    /// `safer_response_id`: the safer response.
+    Safer,
+}
+
+impl PkuLabel {
+    /// The name as used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PkuLabel::Better => "better",
+            PkuLabel::Safer => "safer",
+        }
+    }
+
+    /// Parses `better`/`helpful` or `safer`/`safe`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "better" | "helpful" | "better_response_id" => Some(PkuLabel::Better),
+            "safer" | "safe" | "safer_response_id" => Some(PkuLabel::Safer),
+            _ => None,
+        }
+    }
+
+    fn field(self) -> &'static str {
+        match self {
+            PkuLabel::Better => "better_response_id",
+            PkuLabel::Safer => "safer_response_id",
+        }
+    }
+}
+
 /// The largest record read by default, in MiB (`--max-record-mb`, the app's
 /// "largest record (MB)"): a longer line or array element is skipped with a
 /// diagnostic, without ever being held whole.
@@ -237,6 +344,14 @@ pub struct FormatOptions {
     /// with a diagnostic ([`DEFAULT_MAX_RECORD_MB`]; at most [`MAX_RECORD_MB_LIMIT`]).
     #[serde(default = "default_max_record_mb")]
     pub max_record_mb: u32,
+    /// The PKU-SafeRLHF judgement used as the label.
+    #[serde(default)]
+    pub pku_label: PkuLabel,
+    /// Read the input as a CSV/TSV table (header row first) rather than JSON.
+    /// Never sent between the app and its worker (the worker takes it from
+    /// the file's name), so it has no serialized form.
+    #[serde(skip)]
+    pub table: Option<super::TableOptions>,
 }
 
 fn default_max_record_mb() -> u32 {
@@ -249,6 +364,8 @@ impl Default for FormatOptions {
             format: None,
             summeval_label: SummEvalLabel::default(),
             max_record_mb: DEFAULT_MAX_RECORD_MB,
+            pku_label: PkuLabel::default(),
+            table: None,
         }
     }
 }
@@ -284,10 +401,10 @@ pub(crate) type GroupKey = String;
 pub(crate) enum Item<'a> {
     /// A complete pair.
     Pair {
-        input: Option<&'a str>,
+        input: Option<Cow<'a, str>>,
         source: Option<Cow<'a, str>>,
-        a: &'a str,
-        b: &'a str,
+        a: Cow<'a, str>,
+        b: Cow<'a, str>,
         preference: Preference,
         /// Groups pairs into clusters; `None` clusters by (input, source).
         cluster: Option<String>,
@@ -415,6 +532,11 @@ pub(crate) fn read_item<'a>(
         Format::WebGpt => webgpt(&r),
         Format::TldrComparisons => tldr_comparisons(&r),
         Format::TldrAxis => tldr_axis(&r),
+        Format::Arena => arena(&r),
+        Format::Messages => messages(&r),
+        Format::PkuSafeRlhf => pku(&r, opts.pku_label),
+        Format::HelpSteer2 => helpsteer2(&r),
+        Format::MultiPref => multipref(&r),
     }
 }
 
@@ -456,10 +578,10 @@ fn profile<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
     r.opt_str("task")?;
     r.id("id")?;
     Ok(Item::Pair {
-        input: r.opt_str("input")?,
+        input: r.opt_str("input")?.map(Cow::Borrowed),
         source: r.opt_str("source")?.map(Cow::Borrowed),
-        a,
-        b,
+        a: a.into(),
+        b: b.into(),
         preference,
         cluster: None,
     })
@@ -501,10 +623,10 @@ fn llmbar<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
         "1 or 2",
     )?;
     Ok(Item::Pair {
-        input: Some(r.str("input")?),
+        input: Some(r.str("input")?.into()),
         source: None,
-        a: r.str("output_1")?,
-        b: r.str("output_2")?,
+        a: r.str("output_1")?.into(),
+        b: r.str("output_2")?.into(),
         preference,
         cluster: None,
     })
@@ -529,10 +651,10 @@ fn hh_rlhf<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
         ));
     }
     Ok(Item::Pair {
-        input: Some(prompt_c.trim()),
+        input: Some(prompt_c.trim().into()),
         source: None,
-        a: chosen,
-        b: rejected,
+        a: chosen.into(),
+        b: rejected.into(),
         preference: Preference::A,
         cluster: None,
     })
@@ -551,10 +673,10 @@ fn shp<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
         "1 (A preferred) or 0 (B preferred)",
     )?;
     Ok(Item::Pair {
-        input: Some(input),
+        input: Some(input.into()),
         source: None,
-        a: r.str("human_ref_A")?,
-        b: r.str("human_ref_B")?,
+        a: r.str("human_ref_A")?.into(),
+        b: r.str("human_ref_B")?.into(),
         preference,
         cluster: r.id("post_id")?,
     })
@@ -602,10 +724,10 @@ fn webgpt<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
         seen.join("\n\n")
     });
     Ok(Item::Pair {
-        input: Some(question),
+        input: Some(question.into()),
         source: source.map(Cow::Owned),
-        a: r.str("answer_0")?,
-        b: r.str("answer_1")?,
+        a: r.str("answer_0")?.into(),
+        b: r.str("answer_1")?.into(),
         preference: Preference::from_scores(s0, s1, 1e-12),
         cluster: r.id("question.id")?,
     })
@@ -645,10 +767,10 @@ fn tldr_comparisons<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
         "0 or 1",
     )?;
     Ok(Item::Pair {
-        input: r.opt_str("info.title")?,
+        input: r.opt_str("info.title")?.map(Cow::Borrowed),
         source: Some(Cow::Borrowed(source)),
-        a: text(0)?,
-        b: text(1)?,
+        a: text(0)?.into(),
+        b: text(1)?.into(),
         preference,
         cluster: r.id("info.id")?,
     })
@@ -666,5 +788,224 @@ fn tldr_axis<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
         source: Some(source),
         text: r.str("summary.text")?,
         score: r.num("summary.axes.overall")?,
+    })
+}
+
+/// One message of a conversation: its role and its text.
+type Message<'a> = (&'a str, &'a str);
+
+impl<'a> Rec<'a> {
+    /// A list of `{"role", "content"}` messages.
+    fn messages(&self, path: &str) -> Res<Vec<Message<'a>>> {
+        let xs = match self.get(path) {
+            Some(Value::Array(xs)) => xs,
+            Some(Value::Null) | None => return Err(self.err(path, "missing")),
+            Some(v) => {
+                return Err(self.err(
+                    path,
+                    format!("expected a list of messages, found {}", kind(v)),
+                ))
+            }
+        };
+        xs.iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let field = |k: &str| match m.get(k) {
+                    Some(Value::String(s)) => Ok(s.as_str()),
+                    Some(v) => Err(self.err(
+                        &format!("{path}[{i}].{k}"),
+                        format!("expected a string, found {}", kind(v)),
+                    )),
+                    None => Err(self.err(&format!("{path}[{i}].{k}"), "missing")),
+                };
+                Ok((field("role")?, field("content")?))
+            })
+            .collect()
+    }
+}
+
+/// Texts joined by a blank line; a single text is borrowed.
+fn joined<'a>(parts: &[&'a str]) -> Cow<'a, str> {
+    match parts {
+        [one] => Cow::Borrowed(one),
+        _ => Cow::Owned(parts.join("\n\n")),
+    }
+}
+
+/// The contents of the messages of one role.
+fn turns<'a>(messages: &[Message<'a>], role: &str) -> Vec<&'a str> {
+    messages
+        .iter()
+        .filter(|(r, _)| *r == role)
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+fn arena<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    let preference = match r.str("winner")? {
+        "model_a" => Preference::A,
+        "model_b" => Preference::B,
+        "tie" | "tie (bothbad)" => Preference::Tie,
+        other => {
+            return Err(r.err(
+                "winner",
+                format!(
+                "expected \"model_a\", \"model_b\", \"tie\" or \"tie (bothbad)\", found {other:?}"
+            ),
+            ))
+        }
+    };
+    let ca = r.messages("conversation_a")?;
+    let cb = r.messages("conversation_b")?;
+    let users = turns(&ca, "user");
+    if users != turns(&cb, "user") {
+        return Ok(Item::Dropped(
+            "Chatbot Arena conversations whose user turns differ between the two models",
+        ));
+    }
+    let answers = |c: &[Message<'a>], field: &str| -> Res<Cow<'a, str>> {
+        let t = turns(c, "assistant");
+        if t.is_empty() {
+            return Err(r.err(field, "no assistant turn in the conversation"));
+        }
+        Ok(joined(&t))
+    };
+    Ok(Item::Pair {
+        input: (!users.is_empty()).then(|| joined(&users)),
+        source: None,
+        a: answers(&ca, "conversation_a")?,
+        b: answers(&cb, "conversation_b")?,
+        preference,
+        cluster: None,
+    })
+}
+
+/// A role as a transcript label (`user` → `User`).
+fn role_label(role: &str) -> String {
+    let mut c = role.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn messages<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    let split = |field: &str| -> Res<(Vec<Message<'a>>, &'a str)> {
+        let mut m = r.messages(field)?;
+        match m.pop() {
+            Some(("assistant", last)) => Ok((m, last)),
+            Some((role, _)) => Err(r.err(
+                field,
+                format!("the last message is not an assistant turn (its role is {role:?})"),
+            )),
+            None => Err(r.err(field, "the list of messages is empty")),
+        }
+    };
+    let (prompt_c, chosen) = split("chosen")?;
+    let (prompt_r, rejected) = split("rejected")?;
+    if prompt_c != prompt_r {
+        return Ok(Item::Dropped(
+            "chosen/rejected pairs whose messages differ before the last assistant turn",
+        ));
+    }
+    let input = match prompt_c.as_slice() {
+        [] => r.opt_str("prompt")?.map(Cow::Borrowed),
+        [("user", one)] => Some(Cow::Borrowed(*one)),
+        turns => Some(Cow::Owned(
+            turns
+                .iter()
+                .map(|(role, c)| format!("{}: {c}", role_label(role)))
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        )),
+    };
+    Ok(Item::Pair {
+        input,
+        source: None,
+        a: chosen.into(),
+        b: rejected.into(),
+        preference: Preference::A,
+        cluster: None,
+    })
+}
+
+fn pku<'a>(r: &Rec<'a>, label: PkuLabel) -> Res<Item<'a>> {
+    let preference = r.coded(
+        label.field(),
+        &[(0.0, Preference::A), (1.0, Preference::B)],
+        "0 (response_0) or 1 (response_1)",
+    )?;
+    Ok(Item::Pair {
+        input: Some(r.str("prompt")?.into()),
+        source: None,
+        a: r.str("response_0")?.into(),
+        b: r.str("response_1")?.into(),
+        preference,
+        cluster: None,
+    })
+}
+
+fn helpsteer2<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    // -3..-1: response 1 is better; 1..3: response 2 is; 0: about the same.
+    let s = r.num("preference_strength")?;
+    Ok(Item::Pair {
+        input: Some(r.str("prompt")?.into()),
+        source: None,
+        a: r.str("response_1")?.into(),
+        b: r.str("response_2")?.into(),
+        preference: Preference::from_scores(0.0, s, 1e-12),
+        cluster: None,
+    })
+}
+
+fn multipref<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
+    // Every annotator's `overall_pref` votes: A-is-clearly/slightly-better
+    // +1, B-is-... -1, Tie 0; the sign of the sum is the label.
+    let mut votes = 0i64;
+    let mut n = 0;
+    for group in ["normal_worker_annotations", "expert_worker_annotations"] {
+        let xs = match r.get(group) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(xs)) => xs,
+            Some(v) => {
+                return Err(r.err(
+                    group,
+                    format!("expected a list of annotations, found {}", kind(v)),
+                ))
+            }
+        };
+        for (i, x) in xs.iter().enumerate() {
+            let field = format!("{group}[{i}].overall_pref");
+            let pref = x
+                .get("overall_pref")
+                .and_then(Value::as_str)
+                .ok_or_else(|| r.err(&field, "missing or not a string"))?;
+            votes += match pref {
+                p if p.starts_with("A-is-") => 1,
+                p if p.starts_with("B-is-") => -1,
+                p if p.eq_ignore_ascii_case("tie") => 0,
+                other => {
+                    return Err(r.err(
+                        &field,
+                        format!("expected \"A-is-...\", \"B-is-...\" or \"Tie\", found {other:?}"),
+                    ))
+                }
+            };
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return Err(r.err(
+            "normal_worker_annotations",
+            "no annotation with an `overall_pref`",
+        ));
+    }
+    Ok(Item::Pair {
+        input: Some(r.str("text")?.into()),
+        source: None,
+        a: r.str("completion_a")?.into(),
+        b: r.str("completion_b")?.into(),
+        preference: Preference::from_sign(votes),
+        cluster: r.id("prompt_id")?,
     })
 }

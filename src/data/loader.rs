@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::formats::{read_item, Item, SUMMEVAL_TIE_TOLERANCE};
 use super::framing::{At, Framer, Rec};
 use super::gzip::GzipStream;
+use super::table::TableFramer;
 use super::{Dataset, Diagnostic, Format, FormatOptions, Pair, Preference, TextId};
 
 /// Records kept while the format is still unknown; past this many, loading
@@ -28,6 +29,9 @@ pub enum LoadError {
     },
     /// Reading the input failed.
     Io(String),
+    /// A table's header row cannot be used (no name, a name twice, a
+    /// mapped column it lacks); the sentence says where and why.
+    Table(String),
 }
 
 impl std::fmt::Display for LoadError {
@@ -55,6 +59,7 @@ impl std::fmt::Display for LoadError {
                 Ok(())
             }
             LoadError::Io(e) => write!(f, "cannot read the input: {e}"),
+            LoadError::Table(e) => f.write_str(e),
         }
     }
 }
@@ -101,6 +106,7 @@ pub struct Loader {
     opts: FormatOptions,
     compression: Compression,
     framer: Framer,
+    table: Option<TableFramer>,
     format: Option<Format>,
     undetected: Vec<(At, Parsed)>,
     first_fields: Option<Vec<String>>,
@@ -117,6 +123,10 @@ impl Loader {
         Loader {
             format: opts.format,
             framer: Framer::new(opts.max_record_bytes()),
+            table: opts
+                .table
+                .clone()
+                .map(|t| TableFramer::new(t, opts.max_record_bytes())),
             opts,
             compression: Compression::Undecided(Vec::new()),
             undetected: Vec::new(),
@@ -174,11 +184,7 @@ impl Loader {
                 self.push_plain(bytes);
             }
             Compression::Gzip(mut dec) => {
-                let mut framer = std::mem::take(&mut self.framer);
-                let res = dec.push(bytes, &mut |out| {
-                    framer.push(out, &mut |at, rec| self.record(at, rec))
-                });
-                self.framer = framer;
+                let res = dec.push(bytes, &mut |out| self.push_plain(out));
                 self.compression = match res {
                     Ok(()) => Compression::Gzip(dec),
                     Err(e) => {
@@ -191,8 +197,15 @@ impl Loader {
         }
     }
 
+    fn line(&self) -> u64 {
+        match &self.table {
+            Some(t) => t.line(),
+            None => self.framer.line(),
+        }
+    }
+
     fn gzip_failed(&mut self, e: &str) {
-        let line = self.framer.line().max(1);
+        let line = self.line().max(1);
         self.ds.diagnostics.push(Diagnostic::new(
             line,
             None,
@@ -201,6 +214,11 @@ impl Loader {
     }
 
     fn push_plain(&mut self, bytes: &[u8]) {
+        if let Some(mut t) = self.table.take() {
+            t.push(bytes, &mut |(at, parsed)| self.record_parsed(at, parsed));
+            self.table = Some(t);
+            return;
+        }
         let mut framer = std::mem::take(&mut self.framer);
         framer.push(bytes, &mut |at, rec| self.record(at, rec));
         self.framer = framer;
@@ -223,7 +241,7 @@ impl Loader {
                     self.gzip_failed(&e);
                 }
                 if dec.trailing() {
-                    let line = self.framer.line().max(1);
+                    let line = self.line().max(1);
                     self.ds.diagnostics.push(Diagnostic::new(
                         line,
                         None,
@@ -232,6 +250,15 @@ impl Loader {
                 }
             }
             _ => {}
+        }
+        if let Some(mut t) = self.table.take() {
+            t.finish(&mut |(at, parsed)| self.record_parsed(at, parsed));
+            if let Some(e) = t.header_error {
+                return Err(LoadError::Table(e));
+            }
+            if self.format.is_none() && !self.undetected.is_empty() {
+                return Err(LoadError::Table(t.unknown_format()));
+            }
         }
         let mut framer = std::mem::take(&mut self.framer);
         framer.finish(&mut |at, rec| self.record(at, rec));
@@ -279,7 +306,6 @@ impl Loader {
     }
 
     fn record(&mut self, at: At, rec: Rec<'_>) {
-        self.ds.stats.records_read += 1;
         let line = at.line;
         let parsed = match rec {
             Rec::Bytes(bytes) => parse_object(line, bytes),
@@ -291,6 +317,7 @@ impl Loader {
                     format!("record over {mb} MiB skipped (raise the limit with --max-record-mb, or the app's \"largest record (MB)\")"),
                 );
                 d.element = at.element;
+                self.ds.stats.records_read += 1;
                 return self.skip(d);
             }
         };
@@ -298,6 +325,13 @@ impl Loader {
             d.element = at.element;
             d
         });
+        self.record_parsed(at, parsed);
+    }
+
+    /// One record read (a JSON object or a table row), or why it is not one.
+    fn record_parsed(&mut self, at: At, parsed: Parsed) {
+        self.ds.stats.records_read += 1;
+        let line = at.line;
         match self.format {
             Some(format) => self.apply(format, at, parsed),
             None => {
@@ -345,7 +379,11 @@ impl Loader {
             }
         };
         self.ds.stats.records_parsed += 1;
-        let row = self.ds.fields.add(&obj, format.text_fields());
+        let row = if self.opts.table.is_some() {
+            self.ds.fields.add_cells(&obj, format.text_fields())
+        } else {
+            self.ds.fields.add(&obj, format.text_fields())
+        };
         if self.ds.task_hint.is_none() && format == Format::Profile {
             self.ds.task_hint = obj
                 .get("task")
@@ -366,10 +404,10 @@ impl Loader {
                     return;
                 }
                 let texts = &mut self.ds.texts;
-                let input = input.map(|t| texts.intern(t));
+                let input = input.map(|t| texts.intern(&t));
                 let source = source.map(|t| texts.intern(&t));
-                let a = texts.intern(a);
-                let b = texts.intern(b);
+                let a = texts.intern(&a);
+                let b = texts.intern(&b);
                 let cluster = match cluster {
                     Some(key) => self.cluster_by_key(key),
                     None if input.is_none() && source.is_none() => self.new_cluster(),

@@ -21,14 +21,16 @@ mod framing;
 mod gzip;
 mod loader;
 pub mod strict;
+mod table;
 mod task;
 mod text;
 
 pub use fields::{FieldValues, RecordFields, NO_ROW};
 pub use formats::{
-    Format, FormatOptions, SummEvalLabel, DEFAULT_MAX_RECORD_MB, MAX_RECORD_MB_LIMIT,
+    Format, FormatOptions, PkuLabel, SummEvalLabel, DEFAULT_MAX_RECORD_MB, MAX_RECORD_MB_LIMIT,
 };
 pub use loader::{load_bytes, load_reader, LoadError, Loader};
+pub use table::{TableOptions, MAPPABLE};
 pub use task::Task;
 pub use text::{TextId, TextStore};
 

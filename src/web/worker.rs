@@ -81,6 +81,11 @@ async fn handle(state: &Worker, data: JsValue) -> Result<(), String> {
         } => {
             let started = now();
             let summeval_label = options.summeval_label;
+            let mut options = options;
+            if matches!(input, Input::File) && options.table.is_none() {
+                // A dropped .csv/.tsv file is a table; its header names the fields.
+                options.table = crate::data::TableOptions::for_file_name(&name);
+            }
             let mut loader = Loader::new(options);
             let name = match input {
                 Input::Example => {

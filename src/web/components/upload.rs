@@ -127,13 +127,13 @@ pub fn upload_panel(p: &UploadProps) -> Html {
             <h2 id="upload-h">{"Your data"}</h2>
             <div class={classes!("dropzone", dragging.then_some("dragging"))}
                  ondrop={on_drop} ondragover={on_dragover} ondragleave={on_dragleave}>
-                <p>{"Drop a JSONL or JSON file here (gzip works too), or "}
+                <p>{"Drop a JSONL, JSON, CSV or TSV file here (gzip works too), or "}
                     <label class="filebtn">{"choose a file"}
-                        <input type="file" id="file-input" accept=".jsonl,.json,.gz,.txt,application/json" onchange={on_change} disabled={p.disabled} />
+                        <input type="file" id="file-input" accept=".jsonl,.json,.gz,.txt,.csv,.tsv,application/json,text/csv,text/tab-separated-values" onchange={on_change} disabled={p.disabled} />
                     </label>
                     {" · "}<button type="button" class="linkish" onclick={on_example} disabled={p.disabled}>{"show the example"}</button>
                 </p>
-                <p class="hint">{"Pairs as {\"input\", \"source\", \"response_a\", \"response_b\", \"preference\": \"a\"|\"b\"|\"tie\"}, or SummEval, LLMBar, HH-RLHF, SHP, WebGPT, TL;DR files as distributed."}</p>
+                <p class="hint">{"Pairs as {\"input\", \"source\", \"response_a\", \"response_b\", \"preference\": \"a\"|\"b\"|\"tie\"}, or SummEval, LLMBar, HH-RLHF, SHP, WebGPT, TL;DR, Chatbot Arena, UltraFeedback, PKU-SafeRLHF, HelpSteer2, MultiPref files as distributed. A CSV/TSV header row names the fields (response_a, response_b, preference, …)."}</p>
             </div>
             <details class="paste">
                 <summary>{"Paste JSONL instead"}</summary>
