@@ -2,6 +2,8 @@
 //! fixtures are, loading in random chunks, and comparing two datasets.
 #![allow(dead_code)]
 
+pub mod llama;
+
 use profile::data::{load_bytes, Dataset, FormatOptions, LoadError, Loader, Pair};
 use profile::stats::Rng;
 
