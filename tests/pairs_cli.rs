@@ -227,6 +227,8 @@ fn pairs_of_a_judge_come_from_its_cached_run() {
         ("disagrees", vec![3, 4]),
         ("agrees", vec![0, 1, 2]),
         ("no_verdict", vec![5]),
+        // Pair 4: "1" in both orders, the verdict followed the position.
+        ("followed_position", vec![4]),
     ];
     for (kind, want) in expect {
         let mut b = vec![
@@ -248,5 +250,31 @@ fn pairs_of_a_judge_come_from_its_cached_run() {
             .map(|p| p["pair"].as_u64().unwrap())
             .collect();
         assert_eq!(got, want, "{kind}");
+        if kind == "followed_position" {
+            assert_eq!(v["pairs"][0]["position"], "first", "{out}");
+            assert_eq!(v["matching"], 1);
+        }
     }
+    // The text names the position and counts the pairs judged in both orders.
+    let mut b = vec![
+        "pairs".to_owned(),
+        file.clone(),
+        "--agent".into(),
+        "judge".into(),
+        "--kind".into(),
+        "followed_position".into(),
+    ];
+    b.extend(flags(&cache));
+    let (code, out, err) = run(b);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(
+            "1 of 5 pairs judged in both orders: the verdict followed the position (label vs verdict)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("named the response shown first in both orders"),
+        "{out}"
+    );
 }

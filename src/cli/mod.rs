@@ -98,7 +98,8 @@ USAGE:
                      in «»); --limit N lists N of them (default 20, 0: all). A judge's or
                      writer's pairs come from the answer cache of its run (same flags;
                      a missing answer is an error, never a call); --kind disagrees|agrees|
-                     no_verdict --agent judge lists its verdicts against the labels
+                     no_verdict --agent judge lists its verdicts against the labels,
+                     --kind followed_position the pairs where it named one position twice
   profile align FILE.json [--permutations N] [--seed S] [--json]
   profile formats      list the dataset formats
   profile factors      list the factors and task presets

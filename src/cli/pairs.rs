@@ -4,6 +4,7 @@ use super::*;
 
 use crate::drill::{self, AgentPrefs, PairKind, PairRow, Verdict};
 use crate::factors::rules::RuleExtractor;
+use crate::llm::parse::Better;
 
 /// The first `max_chars` characters of a text on one line; with `spans`,
 /// the words they cover in «».
@@ -67,14 +68,17 @@ pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
         .cloned()
         .unwrap_or_else(|| "human".into());
     let kind = f.values.get("kind").cloned();
-    let agreement_kind = matches!(kind.as_deref(), Some("disagrees" | "agrees" | "no_verdict"));
+    let agreement_kind = matches!(
+        kind.as_deref(),
+        Some("disagrees" | "agrees" | "no_verdict" | "followed_position")
+    );
     let pair_kind = match kind.as_deref() {
         None => None,
         Some(_) if agreement_kind => None,
         Some(k) => Some(PairKind::from_id(k).ok_or_else(|| {
             usage_error(format!(
                 "--kind takes concordant, discordant, tied, dropped or missing (or, for a judge, \
-                 disagrees, agrees or no_verdict), not `{k}`"
+                 disagrees, agrees, no_verdict or followed_position), not `{k}`"
             ))
         })?),
     };
@@ -114,6 +118,7 @@ pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
     }
     // A model agent: its verdicts (or generated pairs) from the answer cache.
     let mut prefs = None;
+    let mut followed = None;
     let mut generated = None;
     let mut values = None;
     if role != "human" {
@@ -173,7 +178,16 @@ pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
             wf.answered(answers, &crate::llm::engine::RunStats::default(), &[]);
         }
         match wf.finish() {
-            Some(Outcome::Judge { outcome, .. }) => prefs = Some(outcome.preferences),
+            Some(Outcome::Judge { outcome, .. }) => {
+                if kind.as_deref() == Some("followed_position") && outcome.order.is_single() {
+                    return Err(usage_error(
+                        "--kind followed_position needs the judge's verdicts in both orders: \
+                         its run used --single-order",
+                    ));
+                }
+                prefs = Some(outcome.preferences);
+                followed = Some(outcome.followed_position);
+            }
             Some(Outcome::Writer {
                 generated: g,
                 values: v,
@@ -191,44 +205,75 @@ pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
     let mut s = String::new();
     if agreement_kind {
         let prefs = prefs.as_deref().unwrap_or(&[]);
-        let want = match kind.as_deref() {
-            Some("agrees") => Verdict::Agrees,
-            Some("no_verdict") => Verdict::NoVerdict,
-            _ => Verdict::Disagrees,
-        };
         let all = drill::agreement(ds, prefs);
-        let rows: Vec<_> = all.iter().filter(|r| r.stands == want).collect();
-        let shown: Vec<_> = rows
-            .iter()
-            .take(if limit == 0 { usize::MAX } else { limit })
-            .collect();
+        // The rows asked for, each with the position its verdict followed
+        // (only for `followed_position`).
+        let (rows, of, what): (Vec<(&drill::AgreementRow, Option<&str>)>, usize, &str) =
+            if kind.as_deref() == Some("followed_position") {
+                let followed = followed.as_deref().unwrap_or(&[]);
+                let judged = all.iter().filter(|r| r.verdict.is_some()).count();
+                let rows = followed
+                    .iter()
+                    .filter_map(|&(i, b)| {
+                        let at = match b {
+                            Better::First => "first",
+                            Better::Second => "second",
+                            Better::Tie => return None,
+                        };
+                        all.get(i as usize).map(|r| (r, Some(at)))
+                    })
+                    .collect();
+                (
+                    rows,
+                    judged,
+                    "pairs judged in both orders: the verdict followed the position",
+                )
+            } else {
+                let (want, what) = match kind.as_deref() {
+                    Some("agrees") => (Verdict::Agrees, "pairs: the judge agrees with the label"),
+                    Some("no_verdict") => (Verdict::NoVerdict, "pairs: the judge gave no verdict"),
+                    _ => (
+                        Verdict::Disagrees,
+                        "pairs: the judge disagrees with the label",
+                    ),
+                };
+                let rows = all
+                    .iter()
+                    .filter(|r| r.stands == want)
+                    .map(|r| (r, None))
+                    .collect();
+                (rows, all.len(), what)
+            };
+        let shown = &rows[..rows.len().min(if limit == 0 { usize::MAX } else { limit })];
         if json {
+            let pairs: Vec<serde_json::Value> = shown
+                .iter()
+                .map(|(r, at)| {
+                    let mut v = serde_json::to_value(r).expect("serialisable");
+                    if let Some(at) = at {
+                        v["position"] = serde_json::json!(at);
+                    }
+                    v
+                })
+                .collect();
             let v = serde_json::json!({
-                "agent": agent, "kind": kind, "pairs_total": all.len(), "matching": rows.len(),
-                "pairs": shown,
+                "agent": agent, "kind": kind, "pairs_total": all.len(), "of": of,
+                "matching": rows.len(), "pairs": pairs,
             });
             return Ok(serde_json::to_string_pretty(&v).expect("serialisable") + "\n");
         }
-        let _ = writeln!(
-            s,
-            "{} of {} pairs: the judge {} (label vs verdict)",
-            rows.len(),
-            all.len(),
-            match want {
-                Verdict::Agrees => "agrees with the label",
-                Verdict::Disagrees => "disagrees with the label",
-                Verdict::NoVerdict => "gave no verdict",
-            }
-        );
-        for r in shown {
+        let _ = writeln!(s, "{} of {of} {what} (label vs verdict)", rows.len());
+        for (r, at) in shown {
             let p = &ds.pairs[r.pair as usize];
             let _ = writeln!(
                 s,
-                "pair {} (line {}): label {}, judge {}\n  A: {}\n  B: {}",
+                "pair {} (line {}): label {}, judge {}{}\n  A: {}\n  B: {}",
                 r.pair,
                 r.line,
                 sign_name(Some(r.label)),
                 sign_name(r.verdict),
+                at.map(|at| format!(" (named the response shown {at} in both orders)"))
+                    .unwrap_or_default(),
                 excerpt(ds.text(p.a), None, 160),
                 excerpt(ds.text(p.b), None, 160)
             );

@@ -422,6 +422,9 @@ pub struct JudgeOutcome {
     /// Both orders: pairs where the verdict followed the position, naming
     /// response 1 both times or response 2 both times (a position flip).
     pub flipped: u64,
+    /// The pairs counted in [`JudgeOutcome::flipped`] (their index in the
+    /// dataset), each with the position named both times.
+    pub followed_position: Vec<(u32, Better)>,
     /// Pairs the judge called a tie in every order shown (genuine ties).
     pub ties: u64,
     /// Both orders: pairs called a tie in one order and decided in the other.
@@ -544,6 +547,8 @@ pub fn guided_judge_outcome(
                     out.consistent += 1;
                 } else if f == r {
                     out.flipped += 1;
+                    out.followed_position
+                        .push((out.preferences.len() as u32, *f));
                 } else {
                     out.half_ties += 1;
                 }
