@@ -387,6 +387,91 @@ fn align_matches_scipy() {
     );
 }
 
+#[test]
+fn align_reads_the_papers_published_scores_task_by_task() {
+    // ../shared/data/paper/factor_scores.json: task → agent → factor → score.
+    // Expected values from scipy.stats (kendalltau, spearmanr, pearsonr) on
+    // the factors both agents have:
+    //   summarization, GPT-4o (judge), 10 factors: 0.8222222222222221,
+    //     0.9393939393939393, 0.9832393634454972
+    //   helpful, GPT-4o (writer), 9 factors: 0.5555555555555556,
+    //     0.7333333333333334, 0.7575249986385081
+    //   doc_qa, GPT-4o (writer), 10 factors: 0.6, 0.7696969696969697,
+    //     0.4800204246211792
+    let paper = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/paper/factor_scores.json"
+    );
+    let v = json(&ok(&["align", paper, "--json", "--permutations", "0"]));
+    let tasks: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(tasks, ["doc_qa", "helpful", "summarization"]);
+    let get = |task: &str, agent: &str| {
+        v[task]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == agent)
+            .unwrap_or_else(|| panic!("{task}: no {agent}"))
+            .clone()
+    };
+    for (task, agent, n, tau, rho, r) in [
+        (
+            "summarization",
+            "GPT-4o (judge)",
+            10,
+            0.8222222222222221,
+            0.9393939393939393,
+            0.9832393634454972,
+        ),
+        (
+            "helpful",
+            "GPT-4o (writer)",
+            9,
+            0.5555555555555556,
+            0.7333333333333334,
+            0.7575249986385081,
+        ),
+        (
+            "doc_qa",
+            "GPT-4o (writer)",
+            10,
+            0.6,
+            0.7696969696969697,
+            0.4800204246211792,
+        ),
+    ] {
+        let a = get(task, agent);
+        assert_eq!(a["n_factors"], n, "{task} {agent}");
+        close(&a["kendall_tau"], tau);
+        close(&a["spearman_rho"], rho);
+        close(&a["pearson_r"], r);
+    }
+    // 16 model agents per task but doc_qa's 10 (no Tulu models there).
+    assert_eq!(v["summarization"].as_array().unwrap().len(), 16);
+    assert_eq!(v["doc_qa"].as_array().unwrap().len(), 10);
+    // --task picks one; the table names it.
+    let one = ok(&["align", paper, "--task", "helpful", "--permutations", "0"]);
+    assert!(one.starts_with("task helpful:\n"), "{one}");
+    assert!(!one.contains("summarization"), "{one}");
+    let row = one
+        .lines()
+        .find(|l| l.starts_with("GPT-4o (writer)"))
+        .unwrap();
+    assert!(
+        row.contains("0.556") && row.contains("0.733") && row.contains("0.758"),
+        "{row}"
+    );
+    // An unknown task, or --task on a file of agents: usage errors.
+    let (code, _, err) = common::run_cli(&["align", paper, "--task", "chat"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("its tasks: doc_qa, helpful, summarization"),
+        "{err}"
+    );
+    let (code, _, err) = common::run_cli(&["align", &fixture("agents.json"), "--task", "helpful"]);
+    assert_eq!(code, 2, "{err}");
+}
+
 // ------------------------------------------------------------ other commands
 
 #[test]

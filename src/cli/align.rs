@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) fn cmd_align(args: &[String]) -> Result<String, Failure> {
-    let f = parse_flags(args, &["permutations", "seed"], &["json"])?;
+    let f = parse_flags(args, &["permutations", "seed", "task"], &["json"])?;
     let mut perm = PermutationConfig::default();
     if let Some(n) = f.values.get("permutations") {
         perm.permutations = n
@@ -25,39 +25,119 @@ pub(super) fn cmd_align(args: &[String]) -> Result<String, Failure> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| data_error(format!("cannot read {path}: {e}")))?;
-    let agents: BTreeMap<String, BTreeMap<String, Option<f64>>> =
-        crate::data::strict::from_str(&text)
-            .and_then(serde_json::from_value)
-            .map_err(|e| {
-                data_error(format!(
-                    "{path}: expected an object mapping agent names to {{factor id: score}}: {e}"
+    let value = crate::data::strict::from_str(&text).map_err(|e| {
+        data_error(format!(
+            "{path}: expected an object mapping agent names to {{factor id: score}}: {e}"
+        ))
+    })?;
+    let json = f.switches.iter().any(|s| s == "json");
+    // The paper's layout (../shared/data/paper/factor_scores.json): task →
+    // agent → factor → score. One table per task, or the task of --task.
+    if let Some(tasks) = per_task(&value) {
+        let chosen: Vec<&String> = match f.values.get("task") {
+            Some(t) => vec![tasks.keys().find(|k| *k == t).ok_or_else(|| {
+                usage_error(format!(
+                    "--task `{t}` is not in {path}; its tasks: {}",
+                    tasks.keys().cloned().collect::<Vec<_>>().join(", ")
                 ))
-            })?;
+            })?],
+            None => tasks.keys().collect(),
+        };
+        let mut out = serde_json::Map::new();
+        let mut s = String::new();
+        let mut tested = false;
+        for task in chosen {
+            let alignments = align_agents(&format!("{path}: task `{task}`"), &tasks[task], perm)?;
+            tested |= alignments.iter().any(|a| a.permutations.is_some());
+            if json {
+                out.insert(
+                    task.clone(),
+                    serde_json::to_value(&alignments).expect("serialisable"),
+                );
+            } else {
+                if !s.is_empty() {
+                    s.push('\n');
+                }
+                let _ = writeln!(s, "task {task}:");
+                s += &table(&alignments);
+            }
+        }
+        if json {
+            return Ok(serde_json::to_string_pretty(&out).expect("serialisable") + "\n");
+        }
+        return Ok(s + &permutation_note(perm, tested));
+    }
+    if f.values.contains_key("task") {
+        return Err(usage_error(format!(
+            "--task picks a task of a file laid out task → agent → factor → score; {path} \
+             maps agents to scores"
+        )));
+    }
+    let agents: Agents = serde_json::from_value(value).map_err(|e| {
+        data_error(format!(
+            "{path}: expected an object mapping agent names to {{factor id: score}}: {e}"
+        ))
+    })?;
+    let alignments = align_agents(path, &agents, perm)?;
+    if json {
+        return Ok(serde_json::to_string_pretty(&alignments).expect("serialisable") + "\n");
+    }
+    let tested = alignments.iter().any(|a| a.permutations.is_some());
+    Ok(table(&alignments) + &permutation_note(perm, tested))
+}
+
+/// Agent name → factor id → score (`null`: not measured).
+type Agents = BTreeMap<String, BTreeMap<String, Option<f64>>>;
+
+/// The tasks of a file laid out task → agent → factor → score: an object
+/// without a `human` key whose every value is an object of agents with a
+/// `human` agent. `None`: another layout.
+fn per_task(v: &serde_json::Value) -> Option<BTreeMap<String, Agents>> {
+    let obj = v.as_object()?;
+    if obj.is_empty() || obj.contains_key("human") {
+        return None;
+    }
+    obj.iter()
+        .map(|(task, agents)| {
+            agents.as_object()?.get("human")?;
+            Some((task.clone(), serde_json::from_value(agents.clone()).ok()?))
+        })
+        .collect()
+}
+
+/// Every agent's alignment with the `human` agent; `what` names the file
+/// (and task) in errors.
+fn align_agents(
+    what: &str,
+    agents: &Agents,
+    perm: PermutationConfig,
+) -> Result<Vec<Alignment>, Failure> {
     let human = agents
         .get("human")
-        .ok_or_else(|| data_error(format!("{path}: no \"human\" agent to align with")))?;
-    for (name, scores) in &agents {
+        .ok_or_else(|| data_error(format!("{what}: no \"human\" agent to align with")))?;
+    for (name, scores) in agents {
         for id in scores.keys() {
             if Factor::from_id(id).is_none() {
                 return Err(data_error(format!(
-                    "{path}: agent `{name}`: unknown factor `{id}`"
+                    "{what}: agent `{name}`: unknown factor `{id}`"
                 )));
             }
         }
     }
-    let alignments: Vec<Alignment> = agents
+    Ok(agents
         .iter()
         .filter(|(n, _)| n.as_str() != "human")
         .map(|(n, s)| Alignment::between_tested(n, s, "human", human, perm))
-        .collect();
-    if f.switches.iter().any(|s| s == "json") {
-        return Ok(serde_json::to_string_pretty(&alignments).expect("serialisable") + "\n");
-    }
+        .collect())
+}
+
+/// The alignment table.
+fn table(alignments: &[Alignment]) -> String {
     let mut s = format!(
         "{:<24} {:>8} {:>12} {:>8} {:>12} {:>8} {:>10} {:>8}\n",
         "agent", "factors", "kendall_tau", "p", "spearman_rho", "p", "pearson_r", "p"
     );
-    for a in &alignments {
+    for a in alignments {
         let _ = writeln!(
             s,
             "{:<24} {:>8} {} {} {} {} {} {}",
@@ -71,13 +151,17 @@ pub(super) fn cmd_align(args: &[String]) -> Result<String, Failure> {
             fmt_p(a.pearson_r_p, 8)
         );
     }
-    if alignments.iter().any(|a| a.permutations.is_some()) {
-        let _ = writeln!(
-            s,
-            "\np: two-sided permutation p-values (the agent's factor labels shuffled: every order when n! ≤ {n}, else {n} shuffles, seed {})",
-            perm.seed,
-            n = perm.permutations
-        );
+    s
+}
+
+/// The line under the tables that says how the p-values were computed.
+fn permutation_note(perm: PermutationConfig, tested: bool) -> String {
+    if !tested {
+        return String::new();
     }
-    Ok(s)
+    format!(
+        "\np: two-sided permutation p-values (the agent's factor labels shuffled: every order when n! ≤ {n}, else {n} shuffles, seed {})\n",
+        perm.seed,
+        n = perm.permutations
+    )
 }

@@ -100,7 +100,9 @@ USAGE:
                      a missing answer is an error, never a call); --kind disagrees|agrees|
                      no_verdict --agent judge lists its verdicts against the labels,
                      --kind followed_position the pairs where it named one position twice
-  profile align FILE.json [--permutations N] [--seed S] [--json]
+  profile align FILE.json [--task T] [--permutations N] [--seed S] [--json]
+                     each agent's factor ranking against the humans' (agent → factor → score;
+                     or task → agent → factor → score, as in the paper's published scores)
   profile formats      list the dataset formats
   profile factors      list the factors and task presets
   profile --help | --version
