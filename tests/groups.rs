@@ -210,4 +210,21 @@ fn the_cli_prints_groups_side_by_side_and_says_when_too_few() {
         err.contains("--group-by: no record has a short string field `model`; fields to group by: article_id, summary_id"),
         "{err}"
     );
+    // A huge field name is echoed shortened, and markup-free of control
+    // characters.
+    let huge = format!("{}\u{1b}[31m", "x".repeat(100_000));
+    let (code, _, err) = common::run_cli(&["score", common::SUMMEVAL, "--group-by", &huge]);
+    assert_eq!(code, 2);
+    let first = err.lines().next().unwrap();
+    assert!(
+        first.len() < 300,
+        "{} bytes: {}",
+        first.len(),
+        &first[..first.len().min(600)]
+    );
+    assert!(
+        err.contains("`xxxxxxxxxx") && err.contains("…` (100005 characters)"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err}");
 }

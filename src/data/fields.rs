@@ -150,12 +150,13 @@ impl RecordFields {
         match self.columns.iter().find(|c| c.name == name) {
             Some(c) => match c.not_kept {
                 None => Ok(FieldValues { column: c }),
-                Some(why) => Err(format!("`{name}` cannot group pairs: {why}")),
+                Some(why) => Err(format!("{} cannot group pairs: {why}", quoted(name))),
             },
             None => {
                 let names = self.names();
                 Err(format!(
-                    "no record has a short string field `{name}`; {}",
+                    "no record has a short string field {}; {}",
+                    quoted(name),
                     if names.is_empty() {
                         "the records have none to group by".to_owned()
                     } else {
@@ -165,6 +166,22 @@ impl RecordFields {
             }
         }
     }
+}
+
+/// `name` in backquotes for a message: without control characters, and
+/// shortened to its first 40 characters (with its length) when longer.
+fn quoted(name: &str) -> String {
+    const SHOWN: usize = 40;
+    let clean: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(SHOWN + 1)
+        .collect();
+    if clean.chars().count() <= SHOWN {
+        return format!("`{clean}`");
+    }
+    let head: String = clean.chars().take(SHOWN).collect();
+    format!("`{head}…` ({} characters)", name.chars().count())
 }
 
 /// One kept field's values.
