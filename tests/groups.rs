@@ -220,7 +220,7 @@ fn the_cli_prints_groups_side_by_side_and_says_when_too_few() {
         first.len() < 300,
         "{} bytes: {}",
         first.len(),
-        &first[..first.len().min(600)]
+        first.chars().take(600).collect::<String>()
     );
     assert!(
         err.contains("`xxxxxxxxxx") && err.contains("…` (100005 characters)"),
