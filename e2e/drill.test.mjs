@@ -108,6 +108,14 @@ test("a judge's disagreements with people, and its factor pairs, after a run aga
   assert.equal(await page.textContent('#drill-count'), `${n} of ${n} pairs disagrees with people. Pick one to see both responses.`);
   assert.equal(await page.textContent('#drill-h'), 'gpt-4o-mini (judge): verdicts against people');
   assert.match(await page.textContent('.drill-kinds button[data-kind="agrees"]'), /\(0\)/);
+  // Every one of them named the response shown first in both orders.
+  assert.match(await page.textContent('.drill-kinds button[data-kind="followed_position"]'), new RegExp(`followed the position \\(${n}\\)`));
+  await page.click('.drill-kinds button[data-kind="followed_position"]');
+  await page.waitForFunction(() => /^\d+ of \d+ pairs followed the position/.test(document.getElementById('drill-count')?.textContent ?? ''));
+  assert.equal(await page.textContent('#drill-count'), `${n} of ${n} pairs followed the position. Pick one to see both responses.`);
+  assert.match(await page.textContent('#drill-list button.drill-row[data-pair]'), /named the response shown first in both orders/);
+  await page.click('.drill-kinds button[data-kind="disagrees"]');
+  await page.waitForFunction(() => /^\d+ of \d+ pairs disagrees with people/.test(document.getElementById('drill-count')?.textContent ?? ''));
   await page.click('#drill-list button.drill-row[data-pair]');
   await page.waitForSelector('#drill-evidence .response[data-side="A"]');
   assert.match(await page.textContent('#drill-evidence p.small'), /people prefer (A|B) · gpt-4o-mini \(judge\): tie/);

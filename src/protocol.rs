@@ -204,6 +204,10 @@ pub struct DrillRow {
     pub agent: Option<i8>,
     pub value_a: Option<f64>,
     pub value_b: Option<f64>,
+    /// A judge's verdict list: the position (`first`, `second`) its verdict
+    /// named in both orders, when it followed the position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
 }
 
 /// The largest page the worker sends.
@@ -1635,9 +1639,28 @@ impl Session {
         Ok(match factor {
             None => {
                 let prefs = prefs.ok_or("only a judge has verdicts to set against the labels")?;
+                let mut position = vec![None; prefs.len()];
+                if let Some(ModelAgent::Judge { outcome, .. }) =
+                    self.models.iter().find(|m| m.name() == agent)
+                {
+                    for &(i, b) in &outcome.followed_position {
+                        if let Some(p) = position.get_mut(i as usize) {
+                            *p = match b {
+                                crate::llm::parse::Better::First => Some("first"),
+                                crate::llm::parse::Better::Second => Some("second"),
+                                crate::llm::parse::Better::Tie => None,
+                            };
+                        }
+                    }
+                }
                 crate::drill::agreement(ds, prefs)
                     .into_iter()
                     .map(|r| DrillRow {
+                        position: position
+                            .get(r.pair as usize)
+                            .copied()
+                            .flatten()
+                            .map(str::to_owned),
                         pair: r.pair,
                         line: r.line,
                         kind: serde_json::to_value(r.stands)
@@ -1664,6 +1687,7 @@ impl Session {
                         agent: r.agent,
                         value_a: r.value_a,
                         value_b: r.value_b,
+                        position: None,
                     })
                     .collect()
             }
@@ -1679,18 +1703,23 @@ impl Session {
         let order: &[&str] = if req.factor.is_some() {
             &["concordant", "discordant", "tied", "dropped", "missing"]
         } else {
-            &["disagrees", "agrees", "no_verdict"]
+            &["disagrees", "agrees", "no_verdict", "followed_position"]
+        };
+        // A verdict that followed the position is also a disagreement or an
+        // agreement: its own filter, across the others.
+        let is = |r: &DrillRow, k: &str| {
+            r.kind == k || (k == "followed_position" && r.position.is_some())
         };
         let counts = order
             .iter()
             .map(|k| {
                 (
                     (*k).to_owned(),
-                    rows.iter().filter(|r| r.kind == *k).count() as u64,
+                    rows.iter().filter(|r| is(r, k)).count() as u64,
                 )
             })
             .collect();
-        let keep = |r: &&DrillRow| req.filter == "all" || r.kind == req.filter;
+        let keep = |r: &&DrillRow| req.filter == "all" || is(r, &req.filter);
         let matching = rows.iter().filter(keep).count() as u64;
         let page = rows
             .iter()

@@ -713,6 +713,7 @@ mod tests {
                         agent: Some(1),
                         value_a: Some(1.0),
                         value_b: Some(2.0),
+                        position: None,
                     })
                     .collect(),
             }))

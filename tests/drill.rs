@@ -260,3 +260,80 @@ fn worker_pages_equal_the_report_counts_and_never_carry_texts() {
     assert_eq!(e.a.value, rows[0].value_a);
     assert!(note.unwrap().contains("not available"));
 }
+
+#[test]
+fn worker_lists_the_pairs_where_a_judge_followed_the_position() {
+    use profile::llm::parse::Better;
+    use profile::llm::roles::JudgeOutcome;
+    use profile::protocol::{DrillRequest, FromWorker, ScoreRequest, Session};
+    // Six pairs of six inputs, labels A, B, A, B, A, B.
+    let bytes: String = (0..6)
+        .map(|i| {
+            let label = if i % 2 == 0 { "a" } else { "b" };
+            serde_json::json!({"input": format!("q{i}"), "response_a": format!("a {i}"),
+                "response_b": format!("b b {i}"), "preference": label})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let bytes = bytes.into_bytes();
+    let mut loader = profile::data::Loader::new(FormatOptions::default());
+    loader.push(&bytes);
+    let mut s = Session::new();
+    let score = ScoreRequest {
+        factors: Some(vec![Factor::Length]),
+        ..ScoreRequest::default()
+    };
+    let FromWorker::Loaded { .. } =
+        s.finish_load("p.jsonl".into(), loader, Default::default(), &score, || 0.0)
+    else {
+        panic!("not loaded")
+    };
+    let data = s.run_dataset(None, 42).unwrap();
+    assert_eq!(data.dataset.pairs.len(), 6);
+    // Pairs 1 and 4 followed the position (a tie); pair 5 has no verdict.
+    let outcome = JudgeOutcome {
+        preferences: vec![
+            Some(Preference::A),
+            Some(Preference::Tie),
+            Some(Preference::A),
+            Some(Preference::B),
+            Some(Preference::Tie),
+            None,
+        ],
+        followed_position: vec![(1, Better::First), (4, Better::Second)],
+        ..JudgeOutcome::default()
+    };
+    let record = profile::report::AgentRun {
+        kind: "judge".into(),
+        model: "gpt".into(),
+        ..Default::default()
+    };
+    s.add_judge(&data, outcome, record);
+    let FromWorker::DrillPage {
+        matching,
+        counts,
+        rows,
+        ..
+    } = s.drill_page(DrillRequest {
+        factor: None,
+        agent: "gpt (judge)".into(),
+        filter: "followed_position".into(),
+        offset: 0,
+        count: 10,
+    })
+    else {
+        panic!("no page")
+    };
+    assert_eq!(matching, 2);
+    let pairs: Vec<(u32, Option<&str>)> = rows
+        .iter()
+        .map(|r| (r.pair, r.position.as_deref()))
+        .collect();
+    assert_eq!(pairs, [(1, Some("first")), (4, Some("second"))]);
+    let count = |k: &str| counts.iter().find(|(n, _)| n == k).map(|c| c.1);
+    assert_eq!(count("followed_position"), Some(2));
+    assert_eq!(count("disagrees"), Some(2));
+    assert_eq!(count("agrees"), Some(3));
+    assert_eq!(count("no_verdict"), Some(1));
+}

@@ -55,6 +55,7 @@ fn kind_label(k: &str) -> &str {
         "disagrees" => "disagrees with people",
         "agrees" => "agrees with people",
         "no_verdict" => "no verdict",
+        "followed_position" => "followed the position",
         k => k,
     }
 }
@@ -93,7 +94,8 @@ pub fn drill_panel(p: &DrillProps) -> Html {
             // Verdicts against people exist for judges only.
             let factor = factor.clone().or_else(|| Some("length".into()));
             let filter = if factor.is_some()
-                && ["disagrees", "agrees", "no_verdict"].contains(&filter.as_str())
+                && ["disagrees", "agrees", "no_verdict", "followed_position"]
+                    .contains(&filter.as_str())
             {
                 "discordant".to_owned()
             } else {
@@ -118,7 +120,7 @@ pub fn drill_panel(p: &DrillProps) -> Html {
         let ids: &[&str] = if d.factor.is_some() {
             &["concordant", "discordant", "tied", "dropped", "missing"]
         } else {
-            &["disagrees", "agrees", "no_verdict"]
+            &["disagrees", "agrees", "no_verdict", "followed_position"]
         };
         ids.iter().map(|k| ((*k).to_owned(), None)).collect()
     } else {
@@ -268,10 +270,15 @@ fn drill_list(p: &ListProps) -> Html {
                 } else {
                     String::new()
                 };
+                let position = r
+                    .position
+                    .as_deref()
+                    .map(|at| format!(" · named the response shown {at} in both orders"))
+                    .unwrap_or_default();
                 html! {
                     <button type="button" class={classes!("drill-row", selected.then_some("selected"))} data-index={index} data-pair={pair.to_string()} {onclick}>
                         <span class={classes!("tag", r.kind.clone())}>{kind_label(&r.kind).to_owned()}</span>
-                        {format!(" pair {} · people: {}{}{values} · line {}", pair, side(Some(r.label)), if d.agent == "human" { String::new() } else { format!(" · agent: {}", side(r.agent)) }, r.line)}
+                        {format!(" pair {} · people: {}{}{values} · line {}", pair, side(Some(r.label)), if d.agent == "human" { String::new() } else { format!(" · agent: {}", side(r.agent)) }, r.line)}{position}
                     </button>
                 }
             }
