@@ -114,6 +114,8 @@ test("a judge's disagreements with people, and its factor pairs, after a run aga
   await page.waitForFunction(() => /^\d+ of \d+ pairs followed the position/.test(document.getElementById('drill-count')?.textContent ?? ''));
   assert.equal(await page.textContent('#drill-count'), `${n} of ${n} pairs followed the position. Pick one to see both responses.`);
   assert.match(await page.textContent('#drill-list button.drill-row[data-pair]'), /named the response shown first in both orders/);
+  await page.$eval('#drill', (el) => el.scrollIntoView());
+  await shot(page, '42-drill-followed-position');
   await page.click('.drill-kinds button[data-kind="disagrees"]');
   await page.waitForFunction(() => /^\d+ of \d+ pairs disagrees with people/.test(document.getElementById('drill-count')?.textContent ?? ''));
   await page.click('#drill-list button.drill-row[data-pair]');
