@@ -107,8 +107,8 @@ USAGE:
   profile factors      list the factors and task presets
   profile --help | --version
 
-FILE is JSONL, a JSON array, CSV (.csv) or TSV (.tsv), or any of them gzipped; `-` reads
-standard input (JSON). A table's header names the fields; --map response_a=COL,... reads a
+FILE is JSONL, a JSON array, CSV (.csv) or TSV (.tsv), or any of them gzipped, or Parquet
+(any compression the Hub uses); `-` reads standard input (JSON). A table's header names the fields; --map response_a=COL,... reads a
 column as a PROFILE field (input, source, response_a, response_b, preference, task, id).
 The format is detected from the fields; --format overrides it.
 A record (line or array element) over --max-record-mb MiB (default 8, at most 1024) is

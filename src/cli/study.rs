@@ -73,8 +73,7 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
         pku_label: pku_label.unwrap_or_default(),
         table: table_options(f, path)?,
     };
-    let mut ds =
-        load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))?;
+    let mut ds = load_input(path, opts)?;
     if let Some(why) = ds.nothing_usable() {
         let mut msg = format!("nothing usable in {path}: {why}");
         for d in ds.diagnostics.iter().take(5) {
@@ -151,4 +150,23 @@ pub(super) fn table_options(
             Ok(Some(t))
         }
     }
+}
+
+/// Loads `path` (`-`: standard input): a Parquet file (recognised by its
+/// magic bytes) with the Parquet reader, anything else as text, gzipped or
+/// not.
+fn load_input(path: &str, opts: FormatOptions) -> Result<crate::data::Dataset, Failure> {
+    if path != "-" {
+        let mut head = [0u8; 4];
+        let parquet = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok_and(|()| crate::data::is_parquet(&head));
+        if parquet {
+            let file = std::fs::File::open(path)
+                .map_err(|e| data_error(format!("cannot open {path}: {e}")))?;
+            return crate::data::load_parquet(file, opts)
+                .map_err(|e| data_error(format!("{path}: {e}")));
+        }
+    }
+    load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))
 }

@@ -197,6 +197,24 @@ impl Loader {
         }
     }
 
+    /// Feeds one record that is already an object (a Parquet row), located
+    /// at `line`; it counts as a record read, as a line of JSON would.
+    pub fn push_object(&mut self, line: u64, obj: Map<String, Value>) {
+        self.record_parsed(
+            At {
+                line,
+                element: None,
+            },
+            Ok(obj),
+        );
+    }
+
+    /// Records a problem of the input that is not one record's (a damaged
+    /// stream), located at its line.
+    pub fn push_diagnostic(&mut self, d: Diagnostic) {
+        self.ds.diagnostics.push(d);
+    }
+
     fn line(&self) -> u64 {
         match &self.table {
             Some(t) => t.line(),

@@ -20,6 +20,8 @@ mod formats;
 mod framing;
 mod gzip;
 mod loader;
+#[cfg(not(target_arch = "wasm32"))]
+mod parquet;
 pub mod strict;
 mod table;
 mod task;
@@ -30,6 +32,8 @@ pub use formats::{
     Format, FormatOptions, PkuLabel, SummEvalLabel, DEFAULT_MAX_RECORD_MB, MAX_RECORD_MB_LIMIT,
 };
 pub use loader::{load_bytes, load_reader, LoadError, Loader};
+#[cfg(not(target_arch = "wasm32"))]
+pub use parquet::{is_parquet, load_parquet};
 pub use table::{TableOptions, MAPPABLE};
 pub use task::Task;
 pub use text::{TextId, TextStore};
