@@ -67,6 +67,9 @@ test('the Embed button loads the full module and opens the Embed panel', async (
   assert.match(await page.inputValue('#embed-script'), /<profile-report src="profile-report.json"/);
   assert.equal(await page.getAttribute('#embed-open', 'aria-expanded'), 'true');
   assert.match(page.url(), /#task=helpful/, 'the view is kept');
+  // The panel is brought into view, so its lazy preview iframe loads and draws.
+  const preview = await (await page.$('#embed-preview')).contentFrame();
+  await preview.waitForFunction(() => document.querySelector('profile-report')?.state === 'ready', null, { timeout: 30_000 });
   await shot(page, '72-modules-embed');
   assert.deepEqual(page.problems, []);
   await page.context().close();

@@ -13,7 +13,7 @@ use super::components::{
 use super::lite::Handover;
 use super::model::{ModelAction, ModelProps};
 use super::worker_hook::{score_request, use_worker, LoadSpec};
-use super::{Edition, PANEL_EMBED, PANEL_MODEL};
+use super::{Edition, PANEL_EMBED};
 use crate::data::{Format, SummEvalLabel};
 use crate::factors::Factor;
 use crate::protocol::ToWorker;
@@ -82,19 +82,26 @@ pub fn app(props: &AppProps) -> Html {
         });
     }
 
-    // After a hand-over to the model tools, bring the panel asked for into view once.
+    // After a hand-over to the model tools, bring the panel asked for into
+    // view once (the page was rebuilt from the top; the Embed panel's
+    // preview is a lazy iframe that loads only near the viewport).
     {
-        let wanted = handover
-            .as_ref()
-            .filter(|h| h.panel == PANEL_MODEL)
-            .is_some();
+        let wanted = handover.as_ref().map(|h| {
+            if h.panel == PANEL_EMBED {
+                "embed-h"
+            } else {
+                "model-settings"
+            }
+        });
         let done = use_mut_ref(|| false);
         use_effect_with(state.report.is_some(), move |has_report| {
-            if wanted && *has_report && !*done.borrow() {
-                *done.borrow_mut() = true;
+            if !*has_report || done.replace(true) {
+                return;
+            }
+            if let Some(id) = wanted {
                 if let Some(el) = web_sys::window()
                     .and_then(|w| w.document())
-                    .and_then(|d| d.get_element_by_id("model-settings"))
+                    .and_then(|d| d.get_element_by_id(id))
                 {
                     el.scroll_into_view();
                 }
