@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, startMock, DATA } from './helpers.mjs';
+import { setup, newPage, waitForReport, shot, startMock, DATA, openModels } from './helpers.mjs';
 
 const SUMMEVAL = join(DATA, 'summeval', 'summeval.jsonl');
 const KEY = 'sk-test-e2e-drill';
@@ -90,6 +90,7 @@ test("a judge's disagreements with people, and its factor pairs, after a run aga
   const page = await newPage(env.browser, { viewport: { width: 1200, height: 1000 } });
   await page.goto(env.url);
   await waitForReport(page, 'example');
+  await openModels(page);
   await page.selectOption('#llm-provider', 'openai');
   await page.fill('#llm-base-url', `${mock.url}/v1`);
   await page.fill('#llm-key', KEY);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, startMock, cliReport, fmt, DATA } from './helpers.mjs';
+import { setup, newPage, waitForReport, shot, startMock, cliReport, fmt, DATA, openModels } from './helpers.mjs';
 
 const SUBSETS = [
   ['Natural', join(DATA, 'llmbar', 'LLMBar', 'Natural', 'dataset.json')],
@@ -115,6 +115,7 @@ test('a model run under a cost cap stops at it, keeps its answers and offers a s
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
   await page.goto(env.url);
   await waitForReport(page, 'example');
+  await openModels(page);
   await page.selectOption('#llm-provider', 'openai');
   await page.fill('#llm-base-url', `${mock.url}/v1`);
   await page.fill('#llm-key', 'sk-e2e');

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, startMock, SHOTS } from './helpers.mjs';
+import { setup, newPage, waitForReport, shot, startMock, SHOTS, openModels } from './helpers.mjs';
 
 const KEY = 'sk-test-e2e-guide-7d2a';
 
@@ -25,6 +25,7 @@ after(async () => {
 });
 
 async function configure(page) {
+  await openModels(page);
   await page.selectOption('#llm-provider', 'openai');
   await page.fill('#llm-model', 'gpt-4o-mini-guide-test');
   await page.fill('#llm-base-url', `${mock.url}/v1`);
@@ -103,6 +104,7 @@ test('guided judging: judge first, the choice with its evidence, estimate, run w
   // questions come from the browser cache.
   await page.reload();
   await waitForReport(page, 'example');
+  await openModels(page);
   await page.fill('#llm-key', KEY);
   await page.click('#guide-run-judge');
   await page.waitForSelector(finished, { timeout: 120_000 });

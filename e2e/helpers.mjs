@@ -62,6 +62,19 @@ export async function waitForReport(page, name) {
   );
 }
 
+/**
+ * Opens the language-model panel. The first time, its button loads the model
+ * tools (the app's full module), which takes over and loads the data shown
+ * again; waits until the panel and that report are shown.
+ */
+export async function openModels(page) {
+  const name = await page.textContent('#dataset-name');
+  const open = await page.$('#llm-open');
+  if (open) await open.click();
+  await page.waitForSelector('#llm-provider', { timeout: 60_000 });
+  if (open && name) await waitForReport(page, name.replace(/ \(.*$/, '').trim());
+}
+
 /** The human factor scores as shown in the table: { factor: "+0.054" }. */
 export async function tableScores(page) {
   return page.$$eval('#factor-table tbody tr', (rows) =>

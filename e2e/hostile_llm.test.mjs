@@ -5,7 +5,7 @@
 // retries), as the CLI does (tests/hostile_llm.rs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, newPage, waitForReport, startMock } from './helpers.mjs';
+import { setup, newPage, waitForReport, startMock, openModels } from './helpers.mjs';
 
 let env;
 let mock;
@@ -24,6 +24,7 @@ async function ready(model, { attempts = '3' } = {}) {
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
   await page.goto(env.url);
   await waitForReport(page, 'example');
+  await openModels(page);
   await page.selectOption('#llm-provider', 'openai');
   await page.fill('#llm-model', model);
   await page.fill('#llm-base-url', `${mock.url}/v1`);

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, startMock, cliReport, tableScores, fmt } from './helpers.mjs';
+import { setup, newPage, waitForReport, shot, startMock, cliReport, tableScores, fmt, openModels } from './helpers.mjs';
 
 const EXAMPLE = join(process.cwd(), 'www', 'example', 'example.jsonl');
 
@@ -27,6 +27,7 @@ after(async () => {
 
 /** Fills the model form: OpenAI wire format pointed at the mock. */
 async function configure(page, { provider = 'openai', sample = '2', attempts = '3', timeout = '2', key = KEY, model, url = mock.url } = {}) {
+  await openModels(page);
   await page.selectOption('#llm-provider', provider);
   if (model) await page.fill('#llm-model', model);
   await page.fill('#llm-base-url', provider === 'openai' || provider === 'openai-compatible' ? `${url}/v1` : url);
@@ -103,6 +104,7 @@ test('a model run with 30% injected faults: every item done or listed, retry com
   // Reload: settings come back (not the key); a re-run is answered from the browser cache.
   await page.reload();
   await waitForReport(page, 'example');
+  await openModels(page);
   assert.equal(await page.inputValue('#llm-key'), '');
   assert.equal(await page.inputValue('#llm-sample'), '2');
   await page.fill('#llm-key', KEY);
@@ -206,6 +208,7 @@ test('the answer cache exports and imports; annotations score model factors with
   const other = await newPage(env.browser);
   await other.goto(env.url);
   await waitForReport(other, 'example');
+  await openModels(other);
   const file = join(tmpdir(), 'profile-cache-import.jsonl');
   writeFileSync(file, jsonl + 'not json\n');
   await other.setInputFiles('#llm-import-cache', file);

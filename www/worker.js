@@ -1,6 +1,9 @@
 // The app's worker: the same WebAssembly module as the page, entered through
-// `worker_entry` (its `main` sees no window and does nothing here).
-import init, { worker_entry } from './app.js';
+// `worker_entry` (its `main` sees no window and does nothing here). The full
+// app starts it as worker.js?full, which loads the full module (with the
+// model engine) instead of the first-load one.
+const full = new URL(import.meta.url).searchParams.has('full');
+const { default: init, worker_entry } = await (full ? import('./app-full.js') : import('./app.js'));
 
-await init({ module_or_path: new URL('./app_bg.wasm', import.meta.url) });
+await init({ module_or_path: new URL(full ? './app-full_bg.wasm' : './app_bg.wasm', import.meta.url) });
 worker_entry();

@@ -10,8 +10,10 @@ use super::components::{
     ChartView, Controls, DiagnosticsPanel, ExportPanel, FactorTable, GroupsPanel, ProgressPanel,
     Summary, UploadPanel,
 };
-use super::model::{ModelAction, ModelPanel};
+use super::lite::Handover;
+use super::model::{ModelAction, ModelProps};
 use super::worker_hook::{score_request, use_worker, LoadSpec};
+use super::{Edition, PANEL_EMBED};
 use crate::data::{Format, SummEvalLabel};
 use crate::factors::Factor;
 use crate::protocol::ToWorker;
@@ -47,19 +49,78 @@ fn write_hash(v: &ViewState) {
     }
 }
 
+/// Which module the app runs in, and what the first-load module handed over.
+#[derive(Properties, PartialEq)]
+pub struct AppProps {
+    pub edition: Edition,
+    /// Set when the full module takes over from the first-load one.
+    pub handover: Option<Rc<Handover>>,
+}
+
 #[function_component(App)]
-pub fn app() -> Html {
-    let state = use_reducer(|| State::new(read_hash()));
-    let worker = use_worker(&state);
+pub fn app(props: &AppProps) -> Html {
+    let edition = props.edition;
+    let handover = props.handover.clone();
+    let state = {
+        let handover = handover.clone();
+        use_reducer(move || {
+            let mut s = State::new(read_hash());
+            if let Some(h) = &handover {
+                s.options = h.options.clone();
+            }
+            s
+        })
+    };
+    let worker = use_worker(&state, edition.worker);
     let load = worker.load.clone();
 
-    // First visit: the built-in example.
+    // First visit: the built-in example; after a hand-over, what was shown.
     {
-        let load = load.clone();
+        let (load, handover) = (load.clone(), handover.clone());
         use_effect_with((), move |_| {
-            load.emit(LoadSpec::example());
+            load.emit(handover.map_or_else(LoadSpec::example, |h| h.spec.clone()));
         });
     }
+
+    // After a hand-over to the model tools, bring the panel asked for into
+    // view once (the page was rebuilt from the top; the Embed panel's
+    // preview is a lazy iframe that loads only near the viewport).
+    {
+        let wanted = handover.as_ref().map(|h| {
+            if h.panel == PANEL_EMBED {
+                "embed-h"
+            } else {
+                "model-settings"
+            }
+        });
+        let done = use_mut_ref(|| false);
+        use_effect_with(state.report.is_some(), move |has_report| {
+            if !*has_report || done.replace(true) {
+                return;
+            }
+            if let Some(id) = wanted {
+                if let Some(el) = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.get_element_by_id(id))
+                {
+                    el.scroll_into_view();
+                }
+            }
+        });
+    }
+
+    // The first-load module's stand-in panels ask for the hand-over.
+    let on_tools = {
+        let (state, shown) = (state.clone(), worker.shown.clone());
+        Callback::from(move |panel: &'static str| {
+            shown.emit(()).map(|spec| Handover {
+                spec,
+                options: state.options.clone(),
+                panel: panel.to_owned(),
+            })
+        })
+    };
+    let embed_open = handover.as_ref().is_some_and(|h| h.panel == PANEL_EMBED);
 
     // Keep the URL fragment in step with the view, and rescore when the factor set changes.
     {
@@ -197,9 +258,9 @@ pub fn app() -> Html {
                     <super::drill::DrillPanel drill={d.clone()} report={report.clone()} dispatch={dispatch.clone()} send={worker.send.clone()} />
                 }
                 <GroupsPanel report={report.clone()} view={state.view.clone()} on_view={on_view} />
-                <ModelPanel report={report.clone()} llm={state.llm.clone()} score={score_request(&state.view)} on_action={on_model} guide={state.guide} on_guide={on_guide} />
+                { (edition.model_panel)(ModelProps { report: report.clone(), llm: state.llm.clone(), score: score_request(&state.view), on_action: on_model, guide: state.guide, on_guide }, on_tools.clone()) }
                 <ExportPanel report={report.clone()} />
-                <super::embed::EmbedPanel report={report.clone()} />
+                { (edition.embed_panel)(report.clone(), embed_open, on_tools) }
                 <DiagnosticsPanel diagnostics={state.diagnostics.clone()} total={report.dataset.diagnostics_total} records_read={report.dataset.records_read} records_parsed={report.dataset.records_parsed} />
             }
         </main>

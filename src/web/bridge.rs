@@ -20,11 +20,11 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// Starts a worker; `on_message` receives every reply.
-    pub fn new(on_message: impl Fn(FromWorker) + 'static) -> Result<Bridge, JsValue> {
+    /// Starts the worker script `url`; `on_message` receives every reply.
+    pub fn new(url: &str, on_message: impl Fn(FromWorker) + 'static) -> Result<Bridge, JsValue> {
         let opts = WorkerOptions::new();
         opts.set_type(WorkerType::Module);
-        let worker = Worker::new_with_options("./worker.js", &opts)?;
+        let worker = Worker::new_with_options(url, &opts)?;
         let ready = Rc::new(Cell::new(false));
         let queue: Rc<RefCell<Vec<JsValue>>> = Rc::default();
         let on_message = Rc::new(on_message);

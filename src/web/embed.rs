@@ -41,11 +41,14 @@ fn copy_text(text: &str) -> Option<js_sys::Promise> {
 #[derive(Properties, PartialEq)]
 pub struct EmbedProps {
     pub report: Rc<Report>,
+    /// Open from the start (the user asked for it before the full module loaded).
+    #[prop_or_default]
+    pub open: bool,
 }
 
 #[function_component(EmbedPanel)]
 pub fn embed_panel(p: &EmbedProps) -> Html {
-    let open = use_state(|| false);
+    let open = use_state(|| p.open);
     let view = use_state(WidgetView::default);
     let theme = use_state(Theme::default);
     let status = use_state(String::new);

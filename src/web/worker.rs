@@ -4,8 +4,15 @@
 //! core [`Loader`], with a progress message after each slice; the UI cancels by
 //! terminating the worker. The loaded dataset stays here so the UI can ask for
 //! another task or factor set without sending the data again.
+//!
+//! Both app modules run this loop; only the full module's worker is given
+//! the model engine ([`handle_llm`], a [`LlmHandler`]), so the first-load
+//! module's worker links none of it and answers a model message with an
+//! error.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Reflect, Uint8Array};
@@ -40,20 +47,24 @@ fn now() -> f64 {
 
 /// The worker's state: the session and the control of a running LLM run.
 #[derive(Default)]
-struct Worker {
+pub struct Worker {
     session: RefCell<Session>,
     control: RefCell<Rc<Control>>,
 }
 
-/// Starts the worker's message loop.
-pub fn run() {
+/// Handles the messages of model runs (estimate, run, pause, cache, …).
+pub type LlmHandler = for<'a> fn(&'a Worker, ToWorker) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// Starts the worker's message loop; `llm` handles the model messages (the
+/// full module's worker), `None` answers them with an error.
+pub fn run(llm: Option<LlmHandler>) {
     let state = Rc::new(Worker::default());
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let state = state.clone();
         // Every message is handled in its own task, so that pause and cancel
         // arrive while a run is awaiting its calls.
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(message) = handle(&state, e.data()).await {
+            if let Err(message) = handle(&state, e.data(), llm).await {
                 post(&FromWorker::Failed { message });
             }
         });
@@ -69,7 +80,7 @@ fn js_err(e: JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-async fn handle(state: &Worker, data: JsValue) -> Result<(), String> {
+async fn handle(state: &Worker, data: JsValue, llm: Option<LlmHandler>) -> Result<(), String> {
     let cmd = Reflect::get(&data, &"cmd".into()).map_err(js_err)?;
     let cmd = ToWorker::from_json(&cmd.as_string().ok_or("message without a command")?)?;
     match cmd {
@@ -128,38 +139,20 @@ async fn handle(state: &Worker, data: JsValue) -> Result<(), String> {
             post(&msg);
         }
         ToWorker::Score(req) => post(&state.session.borrow().score(&req)),
-        ToWorker::EstimateLlm(req) => post(&llm::estimate(&state.session, &req).await),
-        ToWorker::RunLlm { request, key } => {
-            if state.control.borrow().running.get() {
-                post(&FromWorker::LlmFailed {
-                    message: "a model run is already going: pause or cancel it first".into(),
-                });
-                return Ok(());
-            }
-            let control = Rc::new(Control::default());
-            control.running.set(true);
-            *state.control.borrow_mut() = control.clone();
-            let msg = llm::run(
-                &state.session,
-                &request,
-                &key.0,
-                &llm::Fetch,
-                &control,
-                &post,
-            )
-            .await;
-            control.running.set(false);
-            post(&msg);
-        }
-        ToWorker::PauseLlm => state.control.borrow().paused.set(true),
-        ToWorker::ResumeLlm => state.control.borrow().paused.set(false),
-        ToWorker::CancelLlm => state.control.borrow().cancelled.set(true),
-        ToWorker::ClearLlm { score } => post(&state.session.borrow_mut().clear_llm(&score)),
-        ToWorker::ExportCache => post(&llm::export_cache().await),
-        ToWorker::ImportCache { text } => post(&llm::import_cache(&text).await),
-        ToWorker::ImportAnnotations { text, score } => {
-            post(&state.session.borrow_mut().import_annotations(&text, &score))
-        }
+        cmd @ (ToWorker::EstimateLlm(_)
+        | ToWorker::RunLlm { .. }
+        | ToWorker::PauseLlm
+        | ToWorker::ResumeLlm
+        | ToWorker::CancelLlm
+        | ToWorker::ClearLlm { .. }
+        | ToWorker::ExportCache
+        | ToWorker::ImportCache { .. }
+        | ToWorker::ImportAnnotations { .. }) => match llm {
+            Some(f) => f(state, cmd).await,
+            None => post(&FromWorker::LlmFailed {
+                message: "the model tools are not loaded in this worker".into(),
+            }),
+        },
         ToWorker::Drill(req) => post(&state.session.borrow_mut().drill_page(req)),
         ToWorker::Evidence {
             factor,
@@ -173,4 +166,45 @@ async fn handle(state: &Worker, data: JsValue) -> Result<(), String> {
         ),
     }
     Ok(())
+}
+
+/// The full module's [`LlmHandler`]: model runs through [`llm`].
+pub fn handle_llm(state: &Worker, cmd: ToWorker) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        match cmd {
+            ToWorker::EstimateLlm(req) => post(&llm::estimate(&state.session, &req).await),
+            ToWorker::RunLlm { request, key } => {
+                if state.control.borrow().running.get() {
+                    post(&FromWorker::LlmFailed {
+                        message: "a model run is already going: pause or cancel it first".into(),
+                    });
+                    return;
+                }
+                let control = Rc::new(Control::default());
+                control.running.set(true);
+                *state.control.borrow_mut() = control.clone();
+                let msg = llm::run(
+                    &state.session,
+                    &request,
+                    &key.0,
+                    &llm::Fetch,
+                    &control,
+                    &post,
+                )
+                .await;
+                control.running.set(false);
+                post(&msg);
+            }
+            ToWorker::PauseLlm => state.control.borrow().paused.set(true),
+            ToWorker::ResumeLlm => state.control.borrow().paused.set(false),
+            ToWorker::CancelLlm => state.control.borrow().cancelled.set(true),
+            ToWorker::ClearLlm { score } => post(&state.session.borrow_mut().clear_llm(&score)),
+            ToWorker::ExportCache => post(&llm::export_cache().await),
+            ToWorker::ImportCache { text } => post(&llm::import_cache(&text).await),
+            ToWorker::ImportAnnotations { text, score } => {
+                post(&state.session.borrow_mut().import_annotations(&text, &score))
+            }
+            _ => {}
+        }
+    })
 }

@@ -16,7 +16,7 @@ use crate::view::ViewState;
 
 /// Something that can be loaded: kept so that a cancel or a change of format
 /// can load it again.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct LoadSpec {
     pub name: String,
     pub input: Input,
@@ -48,6 +48,8 @@ pub struct WorkerHandle {
     pub reload: Callback<()>,
     /// Send a message to the running worker (dropped when none runs).
     pub send: Callback<ToWorker>,
+    /// The input being loaded, else the last one that loaded.
+    pub shown: Callback<(), Option<LoadSpec>>,
 }
 
 /// The score request of a view.
@@ -60,8 +62,10 @@ pub fn score_request(v: &ViewState) -> ScoreRequest {
     }
 }
 
-fn new_bridge(dispatcher: UseReducerDispatcher<State>) -> Option<Bridge> {
-    let r = Bridge::new(move |msg| dispatcher.dispatch(Action::Worker(Box::new(msg))));
+fn new_bridge(url: &str, dispatcher: UseReducerDispatcher<State>) -> Option<Bridge> {
+    let r = Bridge::new(url, move |msg| {
+        dispatcher.dispatch(Action::Worker(Box::new(msg)))
+    });
     match r {
         Ok(b) => Some(b),
         Err(e) => {
@@ -72,7 +76,7 @@ fn new_bridge(dispatcher: UseReducerDispatcher<State>) -> Option<Bridge> {
 }
 
 #[hook]
-pub fn use_worker(state: &UseReducerHandle<State>) -> WorkerHandle {
+pub fn use_worker(state: &UseReducerHandle<State>, url: &'static str) -> WorkerHandle {
     let bridge: Rc<RefCell<Option<Bridge>>> = use_mut_ref(|| None);
     let current: Rc<RefCell<Option<LoadSpec>>> = use_mut_ref(|| None);
     let previous: Rc<RefCell<Option<LoadSpec>>> = use_mut_ref(|| None);
@@ -86,7 +90,7 @@ pub fn use_worker(state: &UseReducerHandle<State>) -> WorkerHandle {
         );
         Callback::from(move |mut spec: LoadSpec| {
             if bridge.borrow().is_none() {
-                *bridge.borrow_mut() = new_bridge(state.dispatcher());
+                *bridge.borrow_mut() = new_bridge(url, state.dispatcher());
             }
             let total = spec.file.as_ref().map_or(0, |f| f.size() as u64);
             state.dispatch(Action::StartLoading {
@@ -134,6 +138,16 @@ pub fn use_worker(state: &UseReducerHandle<State>) -> WorkerHandle {
         })
     };
 
+    let shown = {
+        let (current, previous) = (current.clone(), previous.clone());
+        Callback::from(move |()| {
+            current
+                .borrow()
+                .clone()
+                .or_else(|| previous.borrow().clone())
+        })
+    };
+
     let reload = {
         let (current, previous, load) = (current.clone(), previous.clone(), load.clone());
         Callback::from(move |()| {
@@ -162,5 +176,6 @@ pub fn use_worker(state: &UseReducerHandle<State>) -> WorkerHandle {
         cancel,
         reload,
         send,
+        shown,
     }
 }
