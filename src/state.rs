@@ -260,6 +260,7 @@ impl State {
                 inputs,
                 cap_usd,
                 sample_first,
+                stages,
             } => {
                 self.llm.error = None;
                 self.llm.estimate = Some(EstimateView {
@@ -271,6 +272,7 @@ impl State {
                     inputs,
                     cap_usd,
                     sample_first,
+                    stages,
                 });
             }
             FromWorker::LlmProgress {
@@ -505,6 +507,8 @@ pub struct EstimateView {
     /// Inputs of a seeded sample that fits about half the cap, when the
     /// estimate is over it.
     pub sample_first: Option<u64>,
+    /// An improvement run's stages, known and bounded parts.
+    pub stages: Vec<crate::improve::StageEstimate>,
 }
 
 #[cfg(test)]

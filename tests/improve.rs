@@ -663,3 +663,108 @@ fn batch_export_run_improve_stage_by_stage_then_improve_makes_no_call() {
     check(&r);
     assert_eq!(r["improvement"]["calls"], 0);
 }
+
+/// The numbers of one stage line of `improve --estimate`.
+fn stage_line<'a>(out: &'a str, what: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.trim_start().starts_with(what))
+        .unwrap_or_else(|| panic!("no `{what}` line in\n{out}"))
+}
+
+fn number_after(line: &str, before: &str) -> u64 {
+    let at = line
+        .find(before)
+        .unwrap_or_else(|| panic!("no `{before}` in {line}"));
+    line[at + before.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after `{before}` in {line}"))
+}
+
+#[test]
+fn the_estimate_covers_every_stage_with_bounds_for_replies_not_received_yet() {
+    let s = setup("improve-estimate");
+    let inputs = INPUTS.to_string();
+    let prices = ["--price-in", "1", "--price-out", "2"];
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["--inputs", inputs.as_str()];
+        a.extend(prices);
+        a.extend(extra);
+        a
+    };
+    let (code, out, err) = cli(&s, "improve", &args(&["--estimate"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total(&s.mock), 0, "an estimate makes no call");
+    eprintln!("{out}");
+    // Known now: the evaluator's judging (12 pairs, both orders) and the
+    // first responses (one call per input).
+    let judge = stage_line(&out, "evaluator, judge");
+    assert_eq!(number_after(judge, "(evaluator): "), 24);
+    assert_eq!(number_after(judge, "~"), 24);
+    assert!(!judge.contains("at most"), "{judge}");
+    let drafts = stage_line(&out, "writer, first responses");
+    assert_eq!(number_after(drafts, "(writer): "), INPUTS as u64);
+    // Bounded: the feedback (one per input) and the improved responses (4
+    // per input), their prompts quoting first responses not written yet.
+    let feedback = stage_line(&out, "evaluator, feedback");
+    assert_eq!(number_after(feedback, "(evaluator): "), 0);
+    assert_eq!(number_after(feedback, "at most "), INPUTS as u64);
+    assert_eq!(number_after(feedback, "≤ "), INPUTS as u64);
+    let revise = stage_line(&out, "writer, improved responses");
+    assert_eq!(number_after(revise, "at most "), 4 * INPUTS as u64);
+    // Their replies at max_tokens: 1024 tokens (the default) each.
+    assert!(
+        revise.contains(&format!("+ ≤ {:.1}k output", 1.024 * 4.0 * INPUTS as f64)),
+        "{revise}"
+    );
+    let total_line = stage_line(&out, "total:");
+    assert_eq!(number_after(total_line, "at most "), 24 + 6 * INPUTS as u64);
+    assert!(out.contains("upper bounds"), "{out}");
+
+    // The run makes exactly the calls the estimate allowed, and its input
+    // tokens (the mock counts them as the estimate does) stay within the
+    // bound of the stages estimated with bounds.
+    let (code, run, err) = cli(&s, "improve", &args(&["--json"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total(&s.mock), 24 + 6 * INPUTS as u64);
+    let r: serde_json::Value = serde_json::from_str(&run).unwrap();
+    let writer_in = r["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "mock (improved, both)")
+        .unwrap()["run"]["input_tokens"]
+        .as_f64()
+        .unwrap();
+    let k = |line: &str, before: &str| -> f64 {
+        let at = line.find(before).unwrap() + before.len();
+        let n: String = line[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        n.parse::<f64>().unwrap() * 1e3
+    };
+    let drafts_in = k(drafts, "calls, ~");
+    let revise_in = k(revise, "calls, ≤ ");
+    assert!(
+        writer_in <= drafts_in + revise_in + 100.0,
+        "the writer's input tokens {writer_in} within {drafts_in} + {revise_in}"
+    );
+
+    // Once run, every stage is known and cached: no call, no bound.
+    let (code, out, err) = cli(&s, "improve", &args(&["--estimate"]));
+    assert_eq!(code, 0, "{err}");
+    for what in [
+        "evaluator, judge",
+        "writer, first responses",
+        "evaluator, feedback",
+        "writer, improved responses",
+    ] {
+        let l = stage_line(&out, what);
+        assert!(l.contains("~0 calls") && !l.contains("at most"), "{l}");
+    }
+    assert!(stage_line(&out, "total:").contains("~0 calls"), "{out}");
+    assert_eq!(total(&s.mock), 24 + 6 * INPUTS as u64);
+}
