@@ -768,3 +768,134 @@ fn the_estimate_covers_every_stage_with_bounds_for_replies_not_received_yet() {
     assert!(stage_line(&out, "total:").contains("~0 calls"), "{out}");
     assert_eq!(total(&s.mock), 24 + 6 * INPUTS as u64);
 }
+
+/// The worker's path (`protocol::run_model`: the async driver under
+/// `block_on`, an in-memory store) on the same data: the report and the
+/// calls it made.
+fn through_worker(
+    s: &Setup,
+    store: &profile::llm::drive::MemoryStore,
+    estimate: bool,
+) -> (serde_json::Value, u64, Option<profile::protocol::FromWorker>) {
+    use profile::data::{FormatOptions, Loader};
+    use profile::factors::Factor;
+    use profile::llm::drive::{Control, Store as _};
+    use profile::llm::engine::RunSettings;
+    use profile::llm::provider::{ModelConfig, Provider};
+    use profile::llm::settings::ModelChoice;
+    use profile::llm::threads::{block_on, BlockingHttp};
+    use profile::protocol::{run_model, FromWorker, LlmRequest, ModelKind, ScoreRequest, Session};
+    let score = ScoreRequest {
+        task: Some(Task::Helpful),
+        factors: Some(vec![
+            Factor::Length,
+            Factor::NovelWords,
+            Factor::NovelWordsCount,
+        ]),
+        bootstrap: profile::stats::BootstrapConfig {
+            resamples: 200,
+            seed: SEED,
+        },
+        group_by: None,
+    };
+    let session = std::cell::RefCell::new(Session::new());
+    let mut loader = Loader::new(FormatOptions::default());
+    loader.push(std::fs::read(&s.file).unwrap().as_slice());
+    let loaded = session.borrow_mut().finish_load(
+        "pairs.jsonl".into(),
+        loader,
+        Default::default(),
+        &score,
+        || 0.0,
+    );
+    assert!(matches!(loaded, FromWorker::Loaded { .. }));
+    let mut model = ModelConfig::new(Provider::OpenAiCompatible, "mock");
+    model.base_url = Some(s.base.clone());
+    let req = LlmRequest {
+        choice: ModelChoice {
+            settings: RunSettings {
+                seed: SEED,
+                ..RunSettings::default()
+            },
+            model,
+            price: None,
+            sample: None,
+        },
+        score,
+        run: ModelKind::Improve {
+            inputs: Some(INPUTS),
+            evaluator: None,
+        },
+    };
+    let est = estimate.then(|| {
+        let cache = store.memory().borrow();
+        session.borrow().estimate_model(&req, &*cache)
+    });
+    let transport = BlockingHttp::new(&req.choice.model, std::time::Duration::from_secs(30));
+    let before = total(&s.mock);
+    let msg = block_on(run_model(
+        &session,
+        &req,
+        "",
+        &transport,
+        &transport,
+        store,
+        &Control::default(),
+        &|_| {},
+    ));
+    let FromWorker::LlmFinished { report, warning } = msg else {
+        panic!("{msg:?}")
+    };
+    assert_eq!(warning, None);
+    (
+        serde_json::to_value(&report).unwrap(),
+        total(&s.mock) - before,
+        est,
+    )
+}
+
+#[test]
+fn the_worker_runs_improvement_with_the_clis_calls_and_report() {
+    let s = setup("improve-worker");
+    let inputs = INPUTS.to_string();
+    let (code, out, err) = cli(&s, "improve", &["--inputs", &inputs, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let cli_calls = total(&s.mock);
+    let cli_report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // The worker's store starts empty: it asks everything again.
+    let store = profile::llm::drive::MemoryStore::default();
+    let (worker, calls, est) = through_worker(&s, &store, true);
+    eprintln!(
+        "improve calls: CLI {cli_calls}, worker {calls}; per input (the experiment): CLI {}, worker {}",
+        cli_report["improvement"]["questions_per_input"], worker["improvement"]["questions_per_input"]
+    );
+    assert_eq!(calls, cli_calls, "the same calls");
+    check(&worker);
+    assert_eq!(worker["improvement"], cli_report["improvement"]);
+    assert_eq!(worker["agents"], cli_report["agents"]);
+    assert_eq!(worker["alignments"], cli_report["alignments"]);
+    // The estimate the app shows: every stage, the later ones bounded.
+    let Some(profile::protocol::FromWorker::LlmEstimate {
+        stages, estimate, ..
+    }) = est
+    else {
+        panic!("no estimate")
+    };
+    let whats: Vec<&str> = stages.iter().map(|s| s.what.as_str()).collect();
+    assert_eq!(
+        whats,
+        [
+            "evaluator, judge",
+            "writer, first responses",
+            "evaluator, feedback",
+            "writer, improved responses"
+        ]
+    );
+    assert_eq!(estimate.calls, cli_calls);
+    assert_eq!(stages[2].bound_questions, INPUTS as u64);
+    // A cached re-run makes no call.
+    let (again, calls, _) = through_worker(&s, &store, false);
+    assert_eq!(calls, 0, "a cached re-run makes no call");
+    assert_eq!(again["improvement"]["calls"], 0);
+    assert_eq!(again["improvement"]["cache_hits"], (6 * INPUTS) as u64);
+}
