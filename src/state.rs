@@ -83,6 +83,8 @@ pub enum Panel {
     Model,
     /// The "Improve alignment" panel (a guided run, or the judge it needs).
     Guide,
+    /// The "Improve alignment" panel's feedback-driven improvement.
+    Improve,
 }
 
 /// The factors the user fixed for guided judging (`None`: chosen from the

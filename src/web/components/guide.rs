@@ -32,6 +32,10 @@ pub enum GuideAction {
     Cancel,
     /// The factors were chosen.
     Set(GuideForm),
+    /// Estimate, or run, the improvement experiment
+    /// ([`ModelKind::Improve`](crate::protocol::ModelKind::Improve)).
+    ImproveEstimate(crate::protocol::ModelKind),
+    ImproveRun(crate::protocol::ModelKind),
 }
 
 #[derive(Properties, PartialEq)]
@@ -46,7 +50,8 @@ pub struct GuideProps {
     /// The language-model panel's settings problems, if any.
     pub errors: Vec<String>,
     pub on_action: Callback<GuideAction>,
-    /// The run's progress view (the language-model panel's, with this id).
+    /// The run's progress view (the language-model panel's, with this id:
+    /// a guided run's or an improvement run's).
     pub progress: Html,
 }
 
@@ -277,8 +282,193 @@ pub fn guide_panel(p: &GuideProps) -> Html {
             if let Some(section) = &p.report.guidance {
                 { result_view(section) }
             }
-            <h3>{"Feedback-driven improvement"}</h3>
-            <p id="improve-note" class="muted">{"The improvement experiment (a writer improving its responses from an evaluator's feedback) runs from the CLI: "}<code>{"profile improve"}</code>{"."}</p>
+            <ImproveView report={p.report.clone()} llm={p.llm.clone()} model={p.model.clone()}
+                errors={p.errors.clone()} on_action={p.on_action.clone()} progress={p.progress.clone()} />
         </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ImproveProps {
+    report: Rc<Report>,
+    llm: LlmUi,
+    model: String,
+    errors: Vec<String>,
+    on_action: Callback<GuideAction>,
+    progress: Html,
+}
+
+/// The improvement half (METHOD.md §8, `profile improve`): the inputs and
+/// the evaluator, the estimate of every stage (the later ones bounded), the
+/// run with progress, pause, resume and cancel, and the result: τ with the
+/// humans and with the evaluator per condition (the paper's Table 3), the
+/// failed questions with their raw replies, and each input's texts to read
+/// (text nodes only).
+#[function_component(ImproveView)]
+fn improve_view(p: &ImproveProps) -> Html {
+    use crate::protocol::ModelKind;
+    let inputs = use_state(|| "4".to_owned());
+    let evaluator = use_state(String::new);
+    let problem = use_state(|| None::<String>);
+    let llm = &p.llm;
+    let mine = llm.panel == Panel::Improve;
+    let busy = llm.running;
+    let kind = {
+        let (inputs, evaluator, problem) = (inputs.clone(), evaluator.clone(), problem.clone());
+        move || {
+            let n = match inputs.trim() {
+                "" => None,
+                t => match t.parse::<usize>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => {
+                        problem.set(Some(
+                            "inputs: a whole number of inputs to improve on, or empty for all"
+                                .into(),
+                        ));
+                        return None;
+                    }
+                },
+            };
+            problem.set(None);
+            Some(ModelKind::Improve {
+                inputs: n,
+                evaluator: Some(evaluator.trim().to_owned()).filter(|e| !e.is_empty()),
+            })
+        }
+    };
+    let act = |wrap: fn(ModelKind) -> GuideAction| {
+        let (on, kind) = (p.on_action.clone(), kind.clone());
+        Callback::from(move |_: MouseEvent| {
+            if let Some(k) = kind() {
+                on.emit(wrap(k));
+            }
+        })
+    };
+    let emit = |a: fn() -> GuideAction| {
+        let on = p.on_action.clone();
+        Callback::from(move |_: MouseEvent| on.emit(a()))
+    };
+    let input = |id: &'static str, label: &'static str, v: &UseStateHandle<String>, kind: &'static str, placeholder: String| {
+        let v2 = v.clone();
+        let oninput = Callback::from(move |e: InputEvent| {
+            v2.set(e.target_unchecked_into::<web_sys::HtmlInputElement>().value())
+        });
+        html! {
+            <label class="field" for={id}>
+                <span>{label}</span>
+                <input id={id} type={kind} value={(**v).clone()} {placeholder} {oninput} disabled={busy} autocomplete="off" spellcheck="false" />
+            </label>
+        }
+    };
+    let section = p.report.improvement.as_ref();
+    let retry = section.is_some_and(|s| s.failed > 0);
+    html! {
+        <div id="improve-experiment">
+            <h3>{"Feedback-driven improvement"}</h3>
+            <p class="muted">{"Per input, the writer (the model of the language-model panel) writes two responses; the evaluator picks the better one and says why; the writer writes an improved response from both and that feedback. Baselines: improved from both without feedback, and each improved alone. Each condition is scored in the improvement setting (improved preferred), and its factor ranking is compared (Kendall τ) with the people's and with the evaluator's, whose judge is run on the pairs first (free when it ran before, both orders)."}</p>
+            <div class="model-form">
+                { input("improve-inputs", "Inputs to improve on", &inputs, "number", "all".into()) }
+                { input("improve-evaluator", "Evaluator model (same provider and key)", &evaluator, "text", p.model.clone()) }
+            </div>
+            <div class="row buttons">
+                <button id="improve-estimate" onclick={act(GuideAction::ImproveEstimate)} disabled={busy}>{"Estimate cost"}</button>
+                <button id="improve-run" class="primary" onclick={act(GuideAction::ImproveRun)} disabled={busy}>
+                    { if retry { "Run again (retry failed)" } else { "Run the improvement experiment" } }</button>
+                if busy && mine {
+                    if llm.paused {
+                        <button id="improve-resume" onclick={emit(|| GuideAction::Resume)}>{"Resume"}</button>
+                    } else {
+                        <button id="improve-pause" onclick={emit(|| GuideAction::Pause)}>{"Pause"}</button>
+                    }
+                    <button id="improve-cancel" onclick={emit(|| GuideAction::Cancel)}>{"Cancel"}</button>
+                }
+            </div>
+            if let Some(e) = &*problem {
+                <ul class="error" role="alert" id="improve-errors"><li>{e.clone()}</li></ul>
+            } else if mine && !p.errors.is_empty() {
+                <ul class="error" role="alert" id="improve-errors">
+                    { for p.errors.iter().map(|e| html! { <li>{e.clone()}</li> }) }
+                </ul>
+            }
+            if let Some(e) = llm.error.as_ref().filter(|_| mine) {
+                <div class="error" role="alert" id="improve-error"><pre>{e.clone()}</pre></div>
+            }
+            if let Some(e) = llm.estimate.as_ref().filter(|_| llm.estimate_panel == Panel::Improve) {
+                <ul id="improve-estimate-text" class="estimate plain-summary">
+                    { for crate::improve::describe_estimate(&e.stages).into_iter().map(|l| html! { <li>{l}</li> }) }
+                </ul>
+            }
+            if mine { { p.progress.clone() } }
+            if let Some(s) = section { { improve_result(s) } }
+        </div>
+    }
+}
+
+fn tau_text(t: Option<f64>, ci: Option<[f64; 2]>, n: usize) -> String {
+    match t {
+        Some(t) => format!("{} {} · {n} factors", fmt_score(t), ci_text(ci)),
+        None => format!("— ({n} factors)"),
+    }
+}
+
+fn improve_result(s: &crate::report::ImprovementSection) -> Html {
+    let shown = |t: &Option<String>| t.clone().unwrap_or_else(|| "(not written: the call failed)".into());
+    html! {
+        <div id="improve-result">
+            <h4>{format!("Result: {} of {} inputs with two first responses", s.inputs, s.inputs_planned)}</h4>
+            <div class="table-wrap">
+                <table id="improve-conditions">
+                    <thead><tr>
+                        <th scope="col">{"condition"}</th><th scope="col">{"pairs"}</th>
+                        <th scope="col" title="Kendall τ_b of the factor scores, 95% paired cluster-bootstrap interval">{"τ with humans [95% CI]"}</th>
+                        <th scope="col">{format!("τ with the evaluator {} [95% CI]", s.evaluator)}</th>
+                        <th scope="col">{"agent"}</th>
+                    </tr></thead>
+                    <tbody>
+                        { for s.conditions.iter().map(|c| html! {
+                            <tr data-condition={c.condition.clone()}>
+                                <th scope="row">{c.condition.clone()}</th>
+                                <td class="num">{c.pairs}</td>
+                                <td class="num tau-human">{tau_text(c.kendall_tau_human, c.kendall_tau_human_ci95, c.n_factors_human)}</td>
+                                <td class="num tau-evaluator">{tau_text(c.kendall_tau_evaluator, c.kendall_tau_evaluator_ci95, c.n_factors_evaluator)}</td>
+                                <td>{c.agent.clone()}</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+            <ul id="improve-conclusion" class="plain-summary">
+                { for crate::improve::describe(s).into_iter().map(|l| html! { <li>{l}</li> }) }
+            </ul>
+            if !s.failures.is_empty() {
+                <details id="improve-failures">
+                    <summary>{format!("{} failed questions (reason and raw reply); “Run again” asks them again, the answered ones come from the cache", s.failures.len())}</summary>
+                    <ol>{ for s.failures.iter().take(200).map(super::super::model::failure_view) }</ol>
+                </details>
+            }
+            <details id="improve-items">
+                <summary>{format!("Read each input's texts ({} inputs)", s.items.len())}</summary>
+                if s.items.len() > 100 { <p class="muted">{"The first 100 inputs; all of them are in the exported report."}</p> }
+                { for s.items.iter().take(100).map(|i| html! {
+                    <article class="improve-item" data-line={i.line.to_string()}>
+                        <h5>{format!("Input at line {}", i.line)}</h5>
+                        if i.responses.is_empty() {
+                            <p class="muted">{"No first responses (the call failed)."}</p>
+                        } else {
+                            { for i.responses.iter().enumerate().map(|(k, r)| html! {
+                                <div class="text-block"><span class="muted">{format!("First response {}", k + 1)}</span><pre class="text">{r.clone()}</pre></div>
+                            }) }
+                            <div class="text-block feedback"><span class="muted">{format!("Evaluator: {}", match i.better.as_deref() { Some("tie") => "a tie".to_owned(), Some(b) => format!("response {b} is better"), None => "no verdict (the call failed)".to_owned() })}</span>
+                                if let Some(j) = &i.justification { <pre class="text">{j.clone()}</pre> }</div>
+                            <div class="text-block"><span class="muted">{"Improved with feedback"}</span><pre class="text improved-feedback">{shown(&i.improved_feedback)}</pre></div>
+                            <div class="text-block"><span class="muted">{"Improved from both, no feedback"}</span><pre class="text">{shown(&i.improved_both)}</pre></div>
+                            { for i.improved_single.iter().enumerate().map(|(k, t)| html! {
+                                <div class="text-block"><span class="muted">{format!("Response {} improved alone", k + 1)}</span><pre class="text">{shown(t)}</pre></div>
+                            }) }
+                        }
+                    </article>
+                }) }
+            </details>
+        </div>
     }
 }
