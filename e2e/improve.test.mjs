@@ -62,7 +62,8 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
   await page.waitForSelector('#improve-estimate-text li');
   const lines = await page.$$eval('#improve-estimate-text li', (ls) => ls.map((l) => l.textContent));
   const stage = (what) => lines.find((l) => l.startsWith(what)) ?? assert.fail(`no ${what} in ${lines.join('\n')}`);
-  assert.match(stage('evaluator, judge (evaluator)'), /^evaluator, judge \(evaluator\): (\d+) questions with known prompts, 0 cached/);
+  const judgeQ = Number(stage('evaluator, judge (evaluator)').match(/^evaluator, judge \(evaluator\): (\d+) questions with known prompts, 0 cached/)[1]);
+  assert.ok(judgeQ > 0);
   assert.match(stage('writer, first responses (writer)'), new RegExp(`: ${INPUTS} questions with known prompts, 0 cached, ~${INPUTS} calls`));
   assert.match(stage('evaluator, feedback'), new RegExp(`then at most ${INPUTS} questions on replies not received yet: ≤ ${INPUTS} calls`));
   assert.match(stage('writer, improved responses'), new RegExp(`then at most ${4 * INPUTS} questions on replies not received yet: ≤ ${4 * INPUTS} calls`));
@@ -71,8 +72,10 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
   await page.locator('#improve-experiment').screenshot({ path: join(SHOTS, '46-improve-estimate.png') });
 
   // Run, pause part-way: no calls while paused.
+  // Past the evaluator's judging and the first responses: the pause and
+  // the reload fall in the writer's and the evaluator's stages.
   await page.click('#improve-run');
-  await waitCalls(30);
+  await waitCalls(judgeQ + INPUTS + 2);
   await page.click('#improve-pause');
   await page.waitForSelector('#improve-progress[data-state="paused"]');
   await page.waitForTimeout(800);
@@ -103,6 +106,12 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
     assert.match(e, /^([+−]\d\.\d{3} (\[[+−]\d\.\d{3}, [+−]\d\.\d{3}\]|no interval)|—) .*\d+ factors\)?$/, e);
   }
   const conclusion = await page.textContent('#improve-conclusion');
+  // The experiment's questions answered before the reload came from the cache.
+  const resumed = conclusion.match(/(\d+) calls this run, (\d+) cached, 0 failed \(and 0 calls of the evaluator judging the pairs\)/);
+  assert.ok(resumed, conclusion);
+  assert.equal(Number(resumed[1]) + Number(resumed[2]), 6 * INPUTS, conclusion);
+  assert.ok(Number(resumed[2]) >= INPUTS, `the first responses came from the cache: ${conclusion}`);
+  console.log(`improve in the app: ${calls} calls in all (judge ${judgeQ}, experiment ${6 * INPUTS}, then the factors of the written texts); paused at ${paused}; after the reload ${resumed[1]} experiment calls, ${resumed[2]} from the cache`);
   assert.match(conclusion, new RegExp(`${INPUTS} of ${INPUTS} inputs with two first responses; 6\\.0 questions per input`));
   assert.match(conclusion, /Too few to mean much/);
 

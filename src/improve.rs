@@ -381,7 +381,13 @@ fn simulate(
             }
         }
         let factors = matches!(stage.plan.first.first(), Some(Question::Factor(_)));
-        out.push((stage.what, stage.evaluator, stage.plan.len() as u64, e, factors));
+        out.push((
+            stage.what,
+            stage.evaluator,
+            stage.plan.len() as u64,
+            e,
+            factors,
+        ));
         wf.answered(answers, &Default::default(), &[]);
     }
     out

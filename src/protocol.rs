@@ -646,8 +646,7 @@ impl Session {
             // As `profile improve`: the evaluator's judge agent was kept
             // with the judges when the run finished.
             let human = crate::agents::human_side(&m.dataset, &cfg, llm);
-            if let Ok(r) =
-                crate::improve::improvement_report(&m.dataset, &cfg, llm, &m.run, &human)
+            if let Ok(r) = crate::improve::improvement_report(&m.dataset, &cfg, llm, &m.run, &human)
             {
                 let sample = m
                     .sample
@@ -824,9 +823,10 @@ as hallucination or intent alignment"
                 )),
                 resolve(&req.score, &data.dataset),
             ),
-            ModelKind::Writer { inputs } => {
-                (Kind::Writer { inputs: *inputs }, resolve(&req.score, &data.dataset))
-            }
+            ModelKind::Writer { inputs } => (
+                Kind::Writer { inputs: *inputs },
+                resolve(&req.score, &data.dataset),
+            ),
             // As `profile guide`: both orders, so the unguided condition
             // reuses the verdicts of a both-order judge from the cache.
             ModelKind::Guide { .. } => {

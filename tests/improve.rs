@@ -776,7 +776,11 @@ fn through_worker(
     s: &Setup,
     store: &profile::llm::drive::MemoryStore,
     estimate: bool,
-) -> (serde_json::Value, u64, Option<profile::protocol::FromWorker>) {
+) -> (
+    serde_json::Value,
+    u64,
+    Option<profile::protocol::FromWorker>,
+) {
     use profile::data::{FormatOptions, Loader};
     use profile::factors::Factor;
     use profile::llm::drive::{Control, Store as _};

@@ -462,7 +462,12 @@ fn alignment(a: &AlignmentModel) -> Element {
 /// The improvement experiment: τ per condition with the humans and the
 /// evaluator.
 fn improvement(m: &super::model::ImprovementModel) -> Element {
-    let head = ["condition", "pairs", "τ with people", "τ with the evaluator"];
+    let head = [
+        "condition",
+        "pairs",
+        "τ with people",
+        "τ with the evaluator",
+    ];
     let table = el("table")
         .class("pr-table pr-improvement")
         .child(
@@ -723,7 +728,9 @@ mod tests {
         assert!(!els.iter().any(|e| e.tag == "b"), "markup stays text");
         let text = tree.text_content();
         assert!(
-            text.contains("Feedback-driven improvement, writer m, evaluator m (judge): 2 of 2 inputs"),
+            text.contains(
+                "Feedback-driven improvement, writer m, evaluator m (judge): 2 of 2 inputs"
+            ),
             "{text}"
         );
         assert!(text.contains("+0.500 [−0.500, +1.000]"), "{text}");

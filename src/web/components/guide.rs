@@ -139,7 +139,28 @@ fn chart_view(section: &GuidanceSection) -> Html {
     }
 }
 
-fn result_view(section: &GuidanceSection) -> Html {
+/// A model run's failed questions: a located error when every question
+/// failed, else a count; the reasons and raw replies.
+fn run_failures(what: String, run: Option<&crate::report::AgentRun>) -> Html {
+    let Some(run) = run.filter(|r| r.failed > 0) else {
+        return html! {};
+    };
+    let all = run.items == 0;
+    html! {
+        <div class={if all { "run-failures error" } else { "run-failures" }} data-all-failed={all.to_string()} data-failed={run.failed.to_string()} role={if all { "alert" } else { "status" }}>
+            <p>{ if all {
+                format!("{what}: every question failed — {} failed, no verdict on any of the {} pairs; the reasons and raw replies are below (“Run” again asks them again).", run.failed, run.items_planned)
+            } else {
+                format!("{what}: {} questions failed, {} of {} pairs judged; running again asks only those (the answered ones come from the cache).", run.failed, run.items, run.items_planned)
+            } }</p>
+            <details><summary>{"reasons and raw replies"}</summary>
+                <ol>{ for run.failures.iter().take(50).map(super::super::model::failure_view) }</ol>
+            </details>
+        </div>
+    }
+}
+
+fn result_view(section: &GuidanceSection, report: &Report) -> Html {
     html! {
         <div id="guide-result">
             <h4>{format!("Result: {} pairs of {} inputs judged in every condition", section.pairs, section.inputs)}</h4>
@@ -167,6 +188,9 @@ fn result_view(section: &GuidanceSection) -> Html {
             <ul id="guide-conclusion" class="plain-summary">
                 { for crate::summary::guidance(section).into_iter().map(|l| html! { <li>{l}</li> }) }
             </ul>
+            <div id="guide-failures">
+                { for section.conditions.iter().map(|c| run_failures(format!("judge, {}", c.strategy), report.agent(&c.agent).and_then(|a| a.run.as_ref()))) }
+            </div>
             <p class="muted small">{format!("Intervals: {} resamples of the inputs; p-values: {} sign flips of the per-input differences{}.",
                 section.bootstrap_resamples, section.permutations, if section.permutation_exact { " (all of them: exact)" } else { "" })}</p>
         </div>
@@ -200,7 +224,12 @@ pub fn guide_panel(p: &GuideProps) -> Html {
     let body = match &offer {
         GuideOffer::NeedsJudge { judge } => html! {
             <div id="guide-needs-judge">
-                <p>{format!("Guided judging chooses its guidance from how the judge “{judge}” weighs the factors compared with people, and that judge is not in this report yet. Run the model as judge first (both orders, so the unguided condition is then answered from the cache).")}</p>
+                if p.report.agent(judge).is_some() {
+                    <p>{format!("Guided judging chooses its guidance from how the judge “{judge}” weighs the factors compared with people; that judge is in this report but its verdicts give no factor score to compare (see its failures below, if any). Run it again, or another model.")}</p>
+                } else {
+                    <p>{format!("Guided judging chooses its guidance from how the judge “{judge}” weighs the factors compared with people, and that judge is not in this report yet. Run the model as judge first (both orders, so the unguided condition is then answered from the cache).")}</p>
+                }
+                <div id="guide-judge-failures">{ run_failures(judge.clone(), p.report.agent(judge).and_then(|a| a.run.as_ref())) }</div>
                 <div class="row buttons">
                     <button id="guide-run-judge" class="primary" onclick={emit(|| GuideAction::Judge)} disabled={busy}>{format!("Run {} as judge", p.model)}</button>
                     { controls.clone() }
@@ -280,7 +309,7 @@ pub fn guide_panel(p: &GuideProps) -> Html {
             }
             if mine { { p.progress.clone() } }
             if let Some(section) = &p.report.guidance {
-                { result_view(section) }
+                { result_view(section, &p.report) }
             }
             <ImproveView report={p.report.clone()} llm={p.llm.clone()} model={p.model.clone()}
                 errors={p.errors.clone()} on_action={p.on_action.clone()} progress={p.progress.clone()} />
@@ -348,10 +377,17 @@ fn improve_view(p: &ImproveProps) -> Html {
         let on = p.on_action.clone();
         Callback::from(move |_: MouseEvent| on.emit(a()))
     };
-    let input = |id: &'static str, label: &'static str, v: &UseStateHandle<String>, kind: &'static str, placeholder: String| {
+    let input = |id: &'static str,
+                 label: &'static str,
+                 v: &UseStateHandle<String>,
+                 kind: &'static str,
+                 placeholder: String| {
         let v2 = v.clone();
         let oninput = Callback::from(move |e: InputEvent| {
-            v2.set(e.target_unchecked_into::<web_sys::HtmlInputElement>().value())
+            v2.set(
+                e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                    .value(),
+            )
         });
         html! {
             <label class="field" for={id}>
@@ -412,7 +448,10 @@ fn tau_text(t: Option<f64>, ci: Option<[f64; 2]>, n: usize) -> String {
 }
 
 fn improve_result(s: &crate::report::ImprovementSection) -> Html {
-    let shown = |t: &Option<String>| t.clone().unwrap_or_else(|| "(not written: the call failed)".into());
+    let shown = |t: &Option<String>| {
+        t.clone()
+            .unwrap_or_else(|| "(not written: the call failed)".into())
+    };
     html! {
         <div id="improve-result">
             <h4>{format!("Result: {} of {} inputs with two first responses", s.inputs, s.inputs_planned)}</h4>
