@@ -140,7 +140,8 @@ test('guided judging with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar
     assert.equal(counts.calls, 4 + 8, 'only the guided questions were asked');
     await page.waitForSelector('#guide-conditions tbody tr');
     assert.deepEqual(await page.$$eval('#guide-conditions tbody tr', (rs) => rs.map((r) => r.dataset.strategy)), ['none', 'mis', 'rand']);
-    await checkFailures(page, '#guide-failures');
+    const boxes = await checkFailures(page, '#guide-failures');
+    console.log(`guided conditions with failures: ${boxes.map((b) => `${b.failed}${b.all ? ' (all)' : ''}`).join(', ') || 'none'}`);
     await shot(page, '50-guide-real-model');
   }
 

@@ -74,7 +74,7 @@ pub struct AlignmentModel {
     /// The report's guided-judging experiment, when it has one.
     pub guidance: Option<GuidanceModel>,
     /// The report's improvement experiment, when it has one.
-    pub improvement: Option<ImprovementModel>,
+    pub improvement: Option<Box<ImprovementModel>>,
 }
 
 /// A feedback-driven improvement experiment (the report's `improvement`
@@ -445,7 +445,7 @@ fn alignment(report: &Report, width: f64) -> Body {
                 }
                 (t, _) => fmt_opt(t),
             };
-            ImprovementModel {
+            Box::new(ImprovementModel {
                 title: format!(
                     "Feedback-driven improvement, writer {}, evaluator {}: {} of {} inputs",
                     short(&s.writer, MAX_NAME),
@@ -469,7 +469,7 @@ fn alignment(report: &Report, width: f64) -> Body {
                 note: s.too_few.then(|| {
                     "Too few inputs or factors to mean much: a trial run, not a result.".into()
                 }),
-            }
+            })
         }),
         guidance: report.guidance.as_ref().map(|g| {
             let mut chart = crate::chart::guidance_chart(g, width, 28.0);
