@@ -1,5 +1,6 @@
-//! The "Improve alignment" panel, guided-judging half (METHOD.md §8,
-//! `profile guide`): the evidence of the report's judge (judge − human
+//! The "Improve alignment" panel (METHOD.md §8). Its improvement half
+//! (`profile improve`, [`ImproveView`]) is at the end of this file. The
+//! guided-judging half (`profile guide`): the evidence of the report's judge (judge − human
 //! factor score with its interval, and which factors qualify), the
 //! GuideMis / GuideRand choice made from it (`state::GuideForm::offer`, the
 //! core's `guide::choose`) with selects to override both, the estimate, the
