@@ -449,10 +449,6 @@ fn tau_text(t: Option<f64>, ci: Option<[f64; 2]>, n: usize) -> String {
 }
 
 fn improve_result(s: &crate::report::ImprovementSection) -> Html {
-    let shown = |t: &Option<String>| {
-        t.clone()
-            .unwrap_or_else(|| "(not written: the call failed)".into())
-    };
     html! {
         <div id="improve-result">
             <h4>{format!("Result: {} of {} inputs with two first responses", s.inputs, s.inputs_planned)}</h4>
@@ -492,23 +488,48 @@ fn improve_result(s: &crate::report::ImprovementSection) -> Html {
                 { for s.items.iter().take(100).map(|i| html! {
                     <article class="improve-item" data-line={i.line.to_string()}>
                         <h5>{format!("Input at line {}", i.line)}</h5>
-                        if i.responses.is_empty() {
-                            <p class="muted">{"No first responses (the call failed)."}</p>
-                        } else {
-                            { for i.responses.iter().enumerate().map(|(k, r)| html! {
-                                <div class="text-block"><span class="muted">{format!("First response {}", k + 1)}</span><pre class="text">{r.clone()}</pre></div>
-                            }) }
-                            <div class="text-block feedback"><span class="muted">{format!("Evaluator: {}", match i.better.as_deref() { Some("tie") => "a tie".to_owned(), Some(b) => format!("response {b} is better"), None => "no verdict (the call failed)".to_owned() })}</span>
-                                if let Some(j) = &i.justification { <pre class="text">{j.clone()}</pre> }</div>
-                            <div class="text-block"><span class="muted">{"Improved with feedback"}</span><pre class="text improved-feedback">{shown(&i.improved_feedback)}</pre></div>
-                            <div class="text-block"><span class="muted">{"Improved from both, no feedback"}</span><pre class="text">{shown(&i.improved_both)}</pre></div>
-                            { for i.improved_single.iter().enumerate().map(|(k, t)| html! {
-                                <div class="text-block"><span class="muted">{format!("Response {} improved alone", k + 1)}</span><pre class="text">{shown(t)}</pre></div>
-                            }) }
-                        }
+                        { for item_texts(i).into_iter().map(|(label, text)| html! {
+                            <div class="text-block"><span class="muted">{label}</span>
+                                if let Some(t) = text { <pre class="text">{t}</pre> }</div>
+                        }) }
                     </article>
                 }) }
             </details>
         </div>
     }
+}
+
+/// One input's texts to read, in order, each with its label (`None`: no
+/// text under the label).
+fn item_texts(i: &crate::report::ImprovementItem) -> Vec<(String, Option<String>)> {
+    if i.responses.is_empty() {
+        return vec![("No first responses (the call failed).".into(), None)];
+    }
+    let shown = |t: &Option<String>| {
+        Some(
+            t.clone()
+                .unwrap_or_else(|| "(not written: the call failed)".into()),
+        )
+    };
+    let mut out: Vec<(String, Option<String>)> = i
+        .responses
+        .iter()
+        .enumerate()
+        .map(|(k, r)| (format!("First response {}", k + 1), Some(r.clone())))
+        .collect();
+    let verdict = match i.better.as_deref() {
+        Some("tie") => "a tie".to_owned(),
+        Some(b) => format!("response {b} is better"),
+        None => "no verdict (the call failed)".to_owned(),
+    };
+    out.push((format!("Evaluator: {verdict}"), i.justification.clone()));
+    out.push(("Improved with feedback".into(), shown(&i.improved_feedback)));
+    out.push((
+        "Improved from both, no feedback".into(),
+        shown(&i.improved_both),
+    ));
+    for (k, t) in i.improved_single.iter().enumerate() {
+        out.push((format!("Response {} improved alone", k + 1), shown(t)));
+    }
+    out
 }
