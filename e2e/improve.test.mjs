@@ -158,3 +158,46 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
   await mock.replies([]);
   await page.context().close();
 });
+
+test('improvement: failed questions are listed with their raw replies, and “Run again” asks only those', async () => {
+  await mock.reset();
+  // The first responses come back as prose: every draft question fails.
+  await mock.replies([{ match: 'Write two different responses.', text: 'Sure, here are two responses: one and two.' }]);
+  const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
+  await page.goto(env.url);
+  await waitForReport(page, 'example');
+  await configure(page);
+  await page.fill('#llm-model', 'gpt-4o-mini-improve-failing');
+  await page.fill('#improve-inputs', '1');
+  await page.click('.advanced summary');
+  await page.fill('#llm-attempts', '1');
+  await page.click('#improve-run');
+  await page.waitForSelector(finished, { timeout: 120_000 });
+  assert.equal(await page.$('#improve-error'), null);
+  const first = (await mock.stats()).total;
+  const conclusion = await page.textContent('#improve-conclusion');
+  assert.match(conclusion, /0 of 1 inputs with two first responses/);
+  assert.match(conclusion, /No condition has an \(initial, improved\) pair/);
+  await page.click('#improve-failures summary');
+  const failures = await page.$$eval('#improve-failures li.failure', (ls) => ls.map((l) => ({ reason: l.querySelector('div').textContent, raw: l.querySelector('pre.raw')?.textContent ?? '' })));
+  assert.ok(failures.length >= 1, 'the failed draft is listed');
+  for (const f of failures) assert.ok(f.reason.trim().length > 0, JSON.stringify(f));
+  assert.ok(failures.some((f) => f.raw.includes('Sure, here are two responses')), JSON.stringify(failures));
+  assert.equal(await page.textContent('#improve-run'), 'Run again (retry failed)');
+  await shot(page, '49-improve-failures');
+
+  // The model now answers: the run again asks the failed question and what
+  // follows it; the evaluator's judging comes from the cache.
+  await mock.replies([]);
+  await page.click('#improve-run');
+  await page.waitForSelector('#improve-conditions tbody tr', { timeout: 120_000 });
+  await page.waitForSelector(finished, { timeout: 120_000 });
+  const stats = await mock.stats();
+  // The failed drafts came back as HTTP 200 (the mock counts them as
+  // successes): they, and nothing else, were asked again.
+  assert.equal(stats.repeated_successes, failures.length, 'only the failed questions asked again');
+  assert.match(await page.textContent('#improve-conclusion'), /1 of 1 inputs with two first responses; 6\.0 questions per input, 6 calls this run, 0 cached, 0 failed \(and 0 calls of the evaluator judging the pairs\)/);
+  assert.ok(stats.total > first);
+  assert.equal(await page.$('#improve-failures'), null, 'nothing failed this time');
+  await page.context().close();
+});
