@@ -138,6 +138,13 @@ pub fn improvement_report(
         too_few: too_few || conditions.is_empty(),
         conditions,
         items: items(ds, &run.improvement),
+        failures: run
+            .writer
+            .failures
+            .iter()
+            .chain(&run.evaluator.failures)
+            .cloned()
+            .collect(),
     };
     Ok(ImproveResult {
         judge,
@@ -226,6 +233,246 @@ of the evaluator judging the pairs)",
             "  Too few to mean much ({} inputs, fewer than {MIN_INPUTS_FOR_INTERVALS}, or fewer \
 than {MIN_FACTORS_FOR_TAU} factors correlated): read the τ values as a trial run, not a result.",
             section.inputs
+        ));
+    }
+    out
+}
+
+/// One stage of an improvement run's estimate ([`estimate`]).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StageEstimate {
+    /// The stage, as the run names it (`evaluator, judge`, `writer, first
+    /// responses`, `evaluator, feedback`, `writer, improved responses`,
+    /// `factors`).
+    pub what: String,
+    /// Asked of the evaluator model.
+    pub evaluator: bool,
+    /// Questions whose prompts are known now: the dataset's, or built from
+    /// earlier stages' replies found in the cache. Estimated as any run's
+    /// first stage is (prompts measured, cached ones looked up, replies of
+    /// the usual length).
+    pub known_questions: u64,
+    pub known: crate::llm::engine::Estimate,
+    /// Questions whose prompts quote replies not received yet (at most this
+    /// many: an input whose first responses fail asks none, one without a
+    /// verdict no feedback revision). Upper bounds: every reply not received
+    /// is counted at the model's `max_tokens`, in the prompts that quote it
+    /// and as each call's own reply — except the factor questions on the
+    /// written texts, estimated from such texts as any extraction is.
+    pub bound_questions: u64,
+    pub bound: crate::llm::engine::Estimate,
+}
+
+/// Every stage of an improvement run, before it starts: the run of `make`
+/// (a `workflow::Kind::Improve` run) simulated on the answers `cache`
+/// holds, twice — once with those alone (the questions whose prompts are
+/// known, estimated exactly as a first stage is), once with every missing
+/// reply of the writer and the evaluator stood in for by a text of its
+/// model's `max_tokens` (the bounded rest, see [`StageEstimate`]). `models`
+/// and `prices`: the writer's and the evaluator's.
+pub fn estimate(
+    make: impl Fn() -> crate::workflow::Workflow,
+    models: [&crate::llm::provider::ModelConfig; 2],
+    prices: [Option<crate::llm::pricing::Price>; 2],
+    cache: &dyn crate::llm::engine::AnswerCache,
+) -> Vec<StageEstimate> {
+    use crate::llm::engine::Estimate;
+    let known = simulate(make(), models, prices, cache, false);
+    let full = simulate(make(), models, prices, cache, true);
+    full.into_iter()
+        .map(|(what, evaluator, questions, all, factors)| {
+            let (kq, k) = known
+                .iter()
+                .find(|s| s.0 == what)
+                .map(|s| (s.2, s.3.clone()))
+                .unwrap_or_default();
+            let max_tokens = f64::from(models[usize::from(evaluator)].decoding.max_tokens);
+            let calls = all.calls.saturating_sub(k.calls);
+            let input_tokens = (all.input_tokens - k.input_tokens).max(0.0);
+            let output_tokens = if factors {
+                (all.output_tokens - k.output_tokens).max(0.0)
+            } else {
+                calls as f64 * max_tokens
+            };
+            let bound = Estimate {
+                cached: all.cached.saturating_sub(k.cached),
+                calls,
+                input_tokens,
+                output_tokens,
+                cost_usd: prices[usize::from(evaluator)]
+                    .map(|p| p.cost(input_tokens, output_tokens)),
+            };
+            StageEstimate {
+                what: what.to_owned(),
+                evaluator,
+                known_questions: kq,
+                known: k,
+                bound_questions: questions.saturating_sub(kq),
+                bound,
+            }
+        })
+        .collect()
+}
+
+/// The run's stages answered from `cache` (and, with `fill`, stand-ins for
+/// what it lacks): each stage's name, model, questions and estimate, and
+/// whether it asks factor questions.
+fn simulate(
+    mut wf: crate::workflow::Workflow,
+    models: [&crate::llm::provider::ModelConfig; 2],
+    prices: [Option<crate::llm::pricing::Price>; 2],
+    cache: &dyn crate::llm::engine::AnswerCache,
+    fill: bool,
+) -> Vec<(&'static str, bool, u64, crate::llm::engine::Estimate, bool)> {
+    use crate::llm::question::{Answer, ImproveQuestion, ImproveStep, Question, Verdict};
+    let mut out = Vec::new();
+    let mut n = 0u64;
+    while let Some(stage) = wf.next_stage() {
+        let m = usize::from(stage.evaluator);
+        let e = crate::llm::engine::estimate(
+            &stage.plan,
+            &stage.dataset,
+            stage.opts,
+            models[m],
+            cache,
+            prices[m],
+        );
+        let (mut answers, _) = crate::llm::engine::cached_answers(
+            &stage.plan,
+            &stage.dataset,
+            stage.opts,
+            models[m],
+            cache,
+        );
+        // The first stage (the evaluator judging the dataset) feeds no
+        // later prompt: no stand-ins.
+        if fill && !out.is_empty() {
+            let chars = 4 * models[m].decoding.max_tokens as usize;
+            let mut text = || {
+                n += 1;
+                // Distinct (texts are interned), `max_tokens` tokens long.
+                let mut t = format!("{n} ");
+                t.push_str(&"x".repeat(chars.saturating_sub(t.len())));
+                t
+            };
+            for q in &stage.plan.first {
+                if answers.get(q).is_some() {
+                    continue;
+                }
+                let a = match q {
+                    Question::Improve(ImproveQuestion {
+                        step: ImproveStep::Draft,
+                        ..
+                    }) => Answer::Generations {
+                        generations: vec![text(), text()],
+                    },
+                    Question::Improve(_) => Answer::Generations {
+                        generations: vec![text()],
+                    },
+                    Question::Judge(_) => Answer::Verdict {
+                        verdict: Verdict {
+                            better: "1".into(),
+                            justification: text(),
+                        },
+                    },
+                    _ => continue,
+                };
+                answers.insert(*q, a);
+            }
+        }
+        let factors = matches!(stage.plan.first.first(), Some(Question::Factor(_)));
+        out.push((
+            stage.what,
+            stage.evaluator,
+            stage.plan.len() as u64,
+            e,
+            factors,
+        ));
+        wf.answered(answers, &Default::default(), &[]);
+    }
+    out
+}
+
+/// The whole of an estimate: the sum of its stages (`cost_usd` when every
+/// stage with calls has a price).
+pub fn estimate_total(stages: &[StageEstimate]) -> crate::llm::engine::Estimate {
+    let mut t = crate::llm::engine::Estimate {
+        cost_usd: Some(0.0),
+        ..Default::default()
+    };
+    for e in stages.iter().flat_map(|s| [&s.known, &s.bound]) {
+        t.cached += e.cached;
+        t.calls += e.calls;
+        t.input_tokens += e.input_tokens;
+        t.output_tokens += e.output_tokens;
+        t.cost_usd = match (t.cost_usd, e.cost_usd) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, None) if e.calls == 0 => a,
+            _ => None,
+        };
+    }
+    t
+}
+
+/// The estimate in plain lines: one per stage, saying which part is known
+/// and which is an upper bound, and the total.
+pub fn describe_estimate(stages: &[StageEstimate]) -> Vec<String> {
+    let k = |x: f64| format!("{:.1}k", x / 1e3);
+    let cost = |c: Option<f64>| c.map_or("cost unknown".to_owned(), |c| format!("${c:.4}"));
+    let mut out = Vec::new();
+    for s in stages {
+        let mut line = format!(
+            "{} ({}): {} questions with known prompts, {} cached, ~{} calls, ~{} input + ~{} \
+output tokens, {}",
+            s.what,
+            if s.evaluator { "evaluator" } else { "writer" },
+            s.known_questions,
+            s.known.cached,
+            s.known.calls,
+            k(s.known.input_tokens),
+            k(s.known.output_tokens),
+            cost(s.known.cost_usd)
+        );
+        if s.bound_questions > 0 {
+            line.push_str(&format!(
+                "; then at most {} questions on replies not received yet: ≤ {} calls, ≤ {} input \
++ {} {} output tokens, {} {}",
+                s.bound_questions,
+                s.bound.calls,
+                k(s.bound.input_tokens),
+                if s.what == "factors" { "~" } else { "≤" },
+                k(s.bound.output_tokens),
+                if s.what == "factors" { "~" } else { "≤" },
+                cost(s.bound.cost_usd)
+            ));
+        }
+        out.push(line);
+    }
+    let t = estimate_total(stages);
+    let bounded = stages.iter().any(|s| s.bound_questions > 0);
+    let approximate = stages
+        .iter()
+        .any(|s| s.bound_questions > 0 && s.what == "factors");
+    let (calls, tokens) = match (bounded, approximate) {
+        (true, false) => ("at most ", "≤ "),
+        _ => ("~", "~"),
+    };
+    out.push(format!(
+        "total: {} cached, {calls}{} calls, {tokens}{} input + {tokens}{} output tokens, {tokens}{}",
+        t.cached,
+        t.calls,
+        k(t.input_tokens),
+        k(t.output_tokens),
+        cost(t.cost_usd)
+    ));
+    if bounded {
+        out.push(format!(
+            "(≤: upper bounds, every reply not received yet counted at max_tokens{})",
+            if approximate {
+                "; the factors of the texts not written yet are approximate, so the total is too"
+            } else {
+                ""
+            }
         ));
     }
     out

@@ -53,7 +53,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// What a model run does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelKind {
     /// Extract the model-based factors of the dataset's responses.
@@ -75,6 +75,19 @@ pub enum ModelKind {
         #[serde(default)]
         rand_factor: Option<Factor>,
     },
+    /// Feedback-driven improvement (METHOD.md §8, `profile improve`) on the
+    /// first `inputs` inputs (all: `None`): the evaluator judges the pairs
+    /// (both orders, so an earlier judge of it is answered from the cache),
+    /// the writer (the run's model) writes two responses per input, the
+    /// evaluator gives feedback, the writer improves (`crate::improve`).
+    /// `evaluator`: another model of the same provider, key and prices
+    /// (`None`: the run's model).
+    Improve {
+        #[serde(default)]
+        inputs: Option<usize>,
+        #[serde(default)]
+        evaluator: Option<String>,
+    },
 }
 
 /// An LLM run to estimate or start on the loaded dataset.
@@ -86,6 +99,23 @@ pub struct LlmRequest {
     /// What to run. (Not `kind`: that is the message tag of `ToWorker`.)
     #[serde(default)]
     pub run: ModelKind,
+}
+
+impl LlmRequest {
+    /// The evaluator of an improvement run: the run's model, or another
+    /// model name of the same provider, address and settings.
+    pub fn evaluator(&self) -> crate::llm::provider::ModelConfig {
+        let mut m = self.choice.model.clone();
+        if let ModelKind::Improve {
+            evaluator: Some(e), ..
+        } = &self.run
+        {
+            if !e.trim().is_empty() {
+                m.model = e.trim().to_owned();
+            }
+        }
+        m
+    }
 }
 
 /// A judge's or writer's results, kept so the agent can be scored again
@@ -305,6 +335,11 @@ pub enum FromWorker {
         /// half the cap ([`Estimate::sample_within`](crate::llm::engine::Estimate::sample_within)).
         #[serde(default)]
         sample_first: Option<u64>,
+        /// An improvement run's stages (`estimate` is their total), each
+        /// with the part whose prompts are known and the bounded rest
+        /// ([`crate::improve::estimate`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stages: Vec<crate::improve::StageEstimate>,
     },
     /// A run's progress.
     LlmProgress {
@@ -448,6 +483,16 @@ pub struct Session {
     drill_rules: crate::factors::rules::RuleExtractor,
     /// The last guided-judging run on this dataset.
     guided: Option<GuidedModel>,
+    /// The last improvement run on this dataset.
+    improved: Option<ImprovedModel>,
+}
+
+/// An improvement run, kept so its agents and section can be scored again
+/// with another task or factor set.
+struct ImprovedModel {
+    dataset: std::rc::Rc<crate::data::Dataset>,
+    sample: Option<crate::report::SampleInfo>,
+    run: Box<crate::workflow::Improved>,
 }
 
 /// The pairs a run covers: the loaded dataset, or a sample of its inputs.
@@ -529,6 +574,7 @@ impl Session {
         self.sample = None;
         self.models.clear();
         self.guided = None;
+        self.improved = None;
         FromWorker::Loaded {
             report,
             diagnostics,
@@ -600,6 +646,31 @@ impl Session {
             }
             report.guidance = Some(section);
         }
+        if let Some(m) = &self.improved {
+            // As `profile improve`: the evaluator's judge agent was kept
+            // with the judges when the run finished.
+            let human = crate::agents::human_side(&m.dataset, &cfg, llm);
+            if let Ok(r) = crate::improve::improvement_report(&m.dataset, &cfg, llm, &m.run, &human)
+            {
+                let sample = m
+                    .sample
+                    .as_ref()
+                    .filter(|s| Some(*s) != info.sample.as_ref());
+                for (mut agent, mut alignment) in r.agents {
+                    if let Some(s) = sample {
+                        crate::agents::mark_sample(
+                            &mut agent,
+                            &mut alignment,
+                            &m.dataset,
+                            s,
+                            &human,
+                        );
+                    }
+                    crate::agents::add_agent(&mut report, agent, alignment);
+                }
+                report.improvement = Some(r.section);
+            }
+        }
         Some(report)
     }
 
@@ -613,7 +684,7 @@ impl Session {
         let ModelKind::Guide {
             factor,
             rand_factor,
-        } = req.run
+        } = &req.run
         else {
             return Err("not a guided run".into());
         };
@@ -627,7 +698,7 @@ not in the report (or has no factor score differences): run the model as judge f
             )
         })?;
         let choice =
-            crate::guide::choose(&evidence, req.score.bootstrap.seed, factor, rand_factor)?;
+            crate::guide::choose(&evidence, req.score.bootstrap.seed, *factor, *rand_factor)?;
         Ok(GuidePlan {
             model,
             evidence_from,
@@ -734,7 +805,7 @@ not in the report (or has no factor score differences): run the model as judge f
     pub fn plan_model(&self, req: &LlmRequest) -> Result<ModelRun, String> {
         use crate::workflow::{Kind, Workflow};
         let mut data = self.run_dataset(req.choice.sample, req.score.bootstrap.seed)?;
-        let (kind, cfg) = match req.run {
+        let (kind, cfg) = match &req.run {
             ModelKind::Extract => {
                 let cfg = resolve(&req.score, &data.loaded);
                 if !cfg.requested().iter().any(|f| f.needs_model()) {
@@ -751,14 +822,15 @@ as hallucination or intent alignment"
             // coin flip seeded with the report's seed.
             ModelKind::Judge { single_order } => (
                 Kind::Judge(crate::llm::roles::JudgeOrder::new(
-                    single_order,
+                    *single_order,
                     req.score.bootstrap.seed,
                 )),
                 resolve(&req.score, &data.dataset),
             ),
-            ModelKind::Writer { inputs } => {
-                (Kind::Writer { inputs }, resolve(&req.score, &data.dataset))
-            }
+            ModelKind::Writer { inputs } => (
+                Kind::Writer { inputs: *inputs },
+                resolve(&req.score, &data.dataset),
+            ),
             // As `profile guide`: both orders, so the unguided condition
             // reuses the verdicts of a both-order judge from the cache.
             ModelKind::Guide { .. } => {
@@ -771,8 +843,17 @@ as hallucination or intent alignment"
                 data.guide = Some(plan);
                 (kind, resolve(&req.score, &data.dataset))
             }
+            // As `profile improve`: the evaluator judges in both orders.
+            ModelKind::Improve { inputs, .. } => (
+                Kind::Improve {
+                    inputs: *inputs,
+                    order: crate::llm::roles::JudgeOrder::Both,
+                },
+                resolve(&req.score, &data.dataset),
+            ),
         };
-        let workflow = Workflow::new(kind, data.dataset.clone(), &cfg, &req.choice.model);
+        let workflow = Workflow::new(kind, data.dataset.clone(), &cfg, &req.choice.model)
+            .with_evaluator(&req.evaluator());
         Ok(ModelRun { data, workflow })
     }
 
@@ -792,6 +873,20 @@ as hallucination or intent alignment"
                 message: "nothing to ask".into(),
             };
         };
+        // An improvement run: every stage, the later ones bounded.
+        let stages = match &req.run {
+            ModelKind::Improve { .. } => crate::improve::estimate(
+                || {
+                    self.plan_model(req)
+                        .map(|r| r.workflow)
+                        .expect("planned once already")
+                },
+                [&req.choice.model, &req.evaluator()],
+                [req.choice.price; 2],
+                cache,
+            ),
+            _ => Vec::new(),
+        };
         // A guided run: every condition's questions (the unguided ones are
         // free when a both-order judge of the model is cached).
         let guided = run.data.guide.as_ref().map(|g| {
@@ -808,14 +903,26 @@ as hallucination or intent alignment"
             )
         });
         let plan = guided.as_ref().unwrap_or(&stage.plan);
-        let estimate = crate::llm::engine::estimate(
-            plan,
-            &stage.dataset,
-            stage.opts,
-            &req.choice.model,
-            cache,
-            req.choice.price,
-        );
+        let estimate = if stages.is_empty() {
+            crate::llm::engine::estimate(
+                plan,
+                &stage.dataset,
+                stage.opts,
+                &req.choice.model,
+                cache,
+                req.choice.price,
+            )
+        } else {
+            crate::improve::estimate_total(&stages)
+        };
+        let questions = if stages.is_empty() {
+            plan.len() as u64
+        } else {
+            stages
+                .iter()
+                .map(|s| s.known_questions + s.bound_questions)
+                .sum()
+        };
         let inputs = u64::from(stage.dataset.n_clusters);
         let cap_usd = req.choice.settings.cap.map(|c| c.max_usd);
         FromWorker::LlmEstimate {
@@ -823,7 +930,8 @@ as hallucination or intent alignment"
             inputs,
             cap_usd,
             estimate,
-            questions: plan.len() as u64,
+            questions,
+            stages,
             pairs: stage.dataset.pairs.len() as u64,
             unique_responses: plan.unique_responses as u64,
             unique_sources: plan.unique_sources as u64,
@@ -880,12 +988,21 @@ cached and a new run will reuse them"
                     runs,
                 });
             }
-            Outcome::Improve(_) => {
-                return FromWorker::LlmFailed {
-                    message: "feedback-driven improvement is not offered in the app yet; run \
-`profile improve`"
-                        .into(),
+            Outcome::Improve(run) => {
+                // The evaluator's judge agent, unless one of that name was
+                // run (as `profile improve` adds it).
+                if let Some((outcome, record)) = &run.judge {
+                    let name = format!("{} (judge)", record.model);
+                    if !self.models.iter().any(|m| m.name() == name) {
+                        self.add_judge(&data, outcome.clone(), record.clone());
+                    }
                 }
+                self.drill = None;
+                self.improved = Some(ImprovedModel {
+                    dataset: data.dataset.clone(),
+                    sample: data.sample.clone(),
+                    run,
+                });
             }
         }
         self.use_sample(data);
@@ -921,6 +1038,7 @@ cached and a new run will reuse them"
         self.sample = None;
         self.models.clear();
         self.guided = None;
+        self.improved = None;
         self.score(score)
     }
 }
@@ -969,13 +1087,19 @@ where
     let cap = req.choice.settings.cap;
     let mut workflow = workflow.with_cap(cap);
     let mut capped = None;
+    let evaluator = req.evaluator();
     while let Some(stage) = workflow.next_stage() {
         let settings = crate::llm::engine::RunSettings {
             cap: stage.cap,
             ..req.choice.settings.clone()
         };
         let driver = Driver {
-            model: &req.choice.model,
+            // An improvement run's judge and feedback stages: the evaluator.
+            model: if stage.evaluator {
+                &evaluator
+            } else {
+                &req.choice.model
+            },
             settings: &settings,
             key,
             transport,

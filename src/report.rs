@@ -144,6 +144,10 @@ pub struct ImprovementSection {
     /// What each input got: its first responses, the feedback and the
     /// improved responses.
     pub items: Vec<ImprovementItem>,
+    /// The experiment's failed questions, the writer's and the evaluator's
+    /// feedback (question, template, reason, raw reply), as in a run record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<serde_json::Value>,
 }
 
 /// One condition of the improvement experiment.

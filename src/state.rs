@@ -83,6 +83,8 @@ pub enum Panel {
     Model,
     /// The "Improve alignment" panel (a guided run, or the judge it needs).
     Guide,
+    /// The "Improve alignment" panel's feedback-driven improvement.
+    Improve,
 }
 
 /// The factors the user fixed for guided judging (`None`: chosen from the
@@ -260,6 +262,7 @@ impl State {
                 inputs,
                 cap_usd,
                 sample_first,
+                stages,
             } => {
                 self.llm.error = None;
                 self.llm.estimate = Some(EstimateView {
@@ -271,6 +274,7 @@ impl State {
                     inputs,
                     cap_usd,
                     sample_first,
+                    stages,
                 });
             }
             FromWorker::LlmProgress {
@@ -505,6 +509,8 @@ pub struct EstimateView {
     /// Inputs of a seeded sample that fits about half the cap, when the
     /// estimate is over it.
     pub sample_first: Option<u64>,
+    /// An improvement run's stages, known and bounded parts.
+    pub stages: Vec<crate::improve::StageEstimate>,
 }
 
 #[cfg(test)]

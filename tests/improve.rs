@@ -663,3 +663,243 @@ fn batch_export_run_improve_stage_by_stage_then_improve_makes_no_call() {
     check(&r);
     assert_eq!(r["improvement"]["calls"], 0);
 }
+
+/// The numbers of one stage line of `improve --estimate`.
+fn stage_line<'a>(out: &'a str, what: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.trim_start().starts_with(what))
+        .unwrap_or_else(|| panic!("no `{what}` line in\n{out}"))
+}
+
+fn number_after(line: &str, before: &str) -> u64 {
+    let at = line
+        .find(before)
+        .unwrap_or_else(|| panic!("no `{before}` in {line}"));
+    line[at + before.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after `{before}` in {line}"))
+}
+
+#[test]
+fn the_estimate_covers_every_stage_with_bounds_for_replies_not_received_yet() {
+    let s = setup("improve-estimate");
+    let inputs = INPUTS.to_string();
+    let prices = ["--price-in", "1", "--price-out", "2"];
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["--inputs", inputs.as_str()];
+        a.extend(prices);
+        a.extend(extra);
+        a
+    };
+    let (code, out, err) = cli(&s, "improve", &args(&["--estimate"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total(&s.mock), 0, "an estimate makes no call");
+    eprintln!("{out}");
+    // Known now: the evaluator's judging (12 pairs, both orders) and the
+    // first responses (one call per input).
+    let judge = stage_line(&out, "evaluator, judge");
+    assert_eq!(number_after(judge, "(evaluator): "), 24);
+    assert_eq!(number_after(judge, "~"), 24);
+    assert!(!judge.contains("at most"), "{judge}");
+    let drafts = stage_line(&out, "writer, first responses");
+    assert_eq!(number_after(drafts, "(writer): "), INPUTS as u64);
+    // Bounded: the feedback (one per input) and the improved responses (4
+    // per input), their prompts quoting first responses not written yet.
+    let feedback = stage_line(&out, "evaluator, feedback");
+    assert_eq!(number_after(feedback, "(evaluator): "), 0);
+    assert_eq!(number_after(feedback, "at most "), INPUTS as u64);
+    assert_eq!(number_after(feedback, "≤ "), INPUTS as u64);
+    let revise = stage_line(&out, "writer, improved responses");
+    assert_eq!(number_after(revise, "at most "), 4 * INPUTS as u64);
+    // Their replies at max_tokens: 1024 tokens (the default) each.
+    assert!(
+        revise.contains(&format!("+ ≤ {:.1}k output", 1.024 * 4.0 * INPUTS as f64)),
+        "{revise}"
+    );
+    let total_line = stage_line(&out, "total:");
+    assert_eq!(number_after(total_line, "at most "), 24 + 6 * INPUTS as u64);
+    assert!(out.contains("upper bounds"), "{out}");
+
+    // The run makes exactly the calls the estimate allowed, and its input
+    // tokens (the mock counts them as the estimate does) stay within the
+    // bound of the stages estimated with bounds.
+    let (code, run, err) = cli(&s, "improve", &args(&["--json"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total(&s.mock), 24 + 6 * INPUTS as u64);
+    let r: serde_json::Value = serde_json::from_str(&run).unwrap();
+    let writer_in = r["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "mock (improved, both)")
+        .unwrap()["run"]["input_tokens"]
+        .as_f64()
+        .unwrap();
+    let k = |line: &str, before: &str| -> f64 {
+        let at = line.find(before).unwrap() + before.len();
+        let n: String = line[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        n.parse::<f64>().unwrap() * 1e3
+    };
+    let drafts_in = k(drafts, "calls, ~");
+    let revise_in = k(revise, "calls, ≤ ");
+    assert!(
+        writer_in <= drafts_in + revise_in + 100.0,
+        "the writer's input tokens {writer_in} within {drafts_in} + {revise_in}"
+    );
+
+    // Once run, every stage is known and cached: no call, no bound.
+    let (code, out, err) = cli(&s, "improve", &args(&["--estimate"]));
+    assert_eq!(code, 0, "{err}");
+    for what in [
+        "evaluator, judge",
+        "writer, first responses",
+        "evaluator, feedback",
+        "writer, improved responses",
+    ] {
+        let l = stage_line(&out, what);
+        assert!(l.contains("~0 calls") && !l.contains("at most"), "{l}");
+    }
+    assert!(stage_line(&out, "total:").contains("~0 calls"), "{out}");
+    assert_eq!(total(&s.mock), 24 + 6 * INPUTS as u64);
+}
+
+/// The worker's path (`protocol::run_model`: the async driver under
+/// `block_on`, an in-memory store) on the same data: the report and the
+/// calls it made.
+fn through_worker(
+    s: &Setup,
+    store: &profile::llm::drive::MemoryStore,
+    estimate: bool,
+) -> (
+    serde_json::Value,
+    u64,
+    Option<profile::protocol::FromWorker>,
+) {
+    use profile::data::{FormatOptions, Loader};
+    use profile::factors::Factor;
+    use profile::llm::drive::{Control, Store as _};
+    use profile::llm::engine::RunSettings;
+    use profile::llm::provider::{ModelConfig, Provider};
+    use profile::llm::settings::ModelChoice;
+    use profile::llm::threads::{block_on, BlockingHttp};
+    use profile::protocol::{run_model, FromWorker, LlmRequest, ModelKind, ScoreRequest, Session};
+    let score = ScoreRequest {
+        task: Some(Task::Helpful),
+        factors: Some(vec![
+            Factor::Length,
+            Factor::NovelWords,
+            Factor::NovelWordsCount,
+        ]),
+        bootstrap: profile::stats::BootstrapConfig {
+            resamples: 200,
+            seed: SEED,
+        },
+        group_by: None,
+    };
+    let session = std::cell::RefCell::new(Session::new());
+    let mut loader = Loader::new(FormatOptions::default());
+    loader.push(std::fs::read(&s.file).unwrap().as_slice());
+    let loaded = session.borrow_mut().finish_load(
+        "pairs.jsonl".into(),
+        loader,
+        Default::default(),
+        &score,
+        || 0.0,
+    );
+    assert!(matches!(loaded, FromWorker::Loaded { .. }));
+    let mut model = ModelConfig::new(Provider::OpenAiCompatible, "mock");
+    model.base_url = Some(s.base.clone());
+    let req = LlmRequest {
+        choice: ModelChoice {
+            settings: RunSettings {
+                seed: SEED,
+                ..RunSettings::default()
+            },
+            model,
+            price: None,
+            sample: None,
+        },
+        score,
+        run: ModelKind::Improve {
+            inputs: Some(INPUTS),
+            evaluator: None,
+        },
+    };
+    let est = estimate.then(|| {
+        let cache = store.memory().borrow();
+        session.borrow().estimate_model(&req, &*cache)
+    });
+    let transport = BlockingHttp::new(&req.choice.model, std::time::Duration::from_secs(30));
+    let before = total(&s.mock);
+    let msg = block_on(run_model(
+        &session,
+        &req,
+        "",
+        &transport,
+        &transport,
+        store,
+        &Control::default(),
+        &|_| {},
+    ));
+    let FromWorker::LlmFinished { report, warning } = msg else {
+        panic!("{msg:?}")
+    };
+    assert_eq!(warning, None);
+    (
+        serde_json::to_value(&report).unwrap(),
+        total(&s.mock) - before,
+        est,
+    )
+}
+
+#[test]
+fn the_worker_runs_improvement_with_the_clis_calls_and_report() {
+    let s = setup("improve-worker");
+    let inputs = INPUTS.to_string();
+    let (code, out, err) = cli(&s, "improve", &["--inputs", &inputs, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let cli_calls = total(&s.mock);
+    let cli_report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // The worker's store starts empty: it asks everything again.
+    let store = profile::llm::drive::MemoryStore::default();
+    let (worker, calls, est) = through_worker(&s, &store, true);
+    eprintln!(
+        "improve calls: CLI {cli_calls}, worker {calls}; per input (the experiment): CLI {}, worker {}",
+        cli_report["improvement"]["questions_per_input"], worker["improvement"]["questions_per_input"]
+    );
+    assert_eq!(calls, cli_calls, "the same calls");
+    check(&worker);
+    assert_eq!(worker["improvement"], cli_report["improvement"]);
+    assert_eq!(worker["agents"], cli_report["agents"]);
+    assert_eq!(worker["alignments"], cli_report["alignments"]);
+    // The estimate the app shows: every stage, the later ones bounded.
+    let Some(profile::protocol::FromWorker::LlmEstimate {
+        stages, estimate, ..
+    }) = est
+    else {
+        panic!("no estimate")
+    };
+    let whats: Vec<&str> = stages.iter().map(|s| s.what.as_str()).collect();
+    assert_eq!(
+        whats,
+        [
+            "evaluator, judge",
+            "writer, first responses",
+            "evaluator, feedback",
+            "writer, improved responses"
+        ]
+    );
+    assert_eq!(estimate.calls, cli_calls);
+    assert_eq!(stages[2].bound_questions, INPUTS as u64);
+    // A cached re-run makes no call.
+    let (again, calls, _) = through_worker(&s, &store, false);
+    assert_eq!(calls, 0, "a cached re-run makes no call");
+    assert_eq!(again["improvement"]["calls"], 0);
+    assert_eq!(again["improvement"]["cache_hits"], (6 * INPUTS) as u64);
+}

@@ -178,7 +178,7 @@ fn through_worker(data: &str, base: &str, mock: &Mock) -> (Value, [u64; 2]) {
         let req = LlmRequest {
             choice: choice.clone(),
             score: score.clone(),
-            run,
+            run: run.clone(),
         };
         let msg = block_on(run_model(
             &session,

@@ -77,6 +77,8 @@ export interface ImprovementSection {
   writer: string; evaluator: string; inputs_planned: number; inputs: number;
   questions_per_input: number | null; calls: number; cache_hits: number; failed: number; judge_calls: number; too_few: boolean;
   conditions: ImprovementCondition[]; items: ImprovementItem[];
+  /** The experiment's failed questions (the writer's and the evaluator's feedback): question, template, reason, raw reply. */
+  failures?: unknown[];
 }
 /** One condition (`feedback`: from both first responses and the evaluator's feedback; `both`: from both, no feedback; `single`: each alone, no feedback) as an agent in the improvement setting, with Kendall τ_b against people and the evaluator and their 95% paired cluster-bootstrap intervals. */
 export interface ImprovementCondition {

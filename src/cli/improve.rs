@@ -68,16 +68,29 @@ feedback (1 call), 4 improved responses (4 calls)",
             evaluator.model
         );
     }
+    if session.estimate_only {
+        // Every stage: the later ones' prompts quote replies not received
+        // yet, so they are bounded (`improve::estimate`).
+        let evaluator_price = session
+            .evaluator
+            .as_ref()
+            .map_or(session.price, |(_, _, p)| *p);
+        let stages = crate::improve::estimate(
+            || Workflow::new(kind, ds.clone(), &cfg, &session.mc).with_evaluator(&evaluator),
+            [&session.mc, &evaluator],
+            [session.price, evaluator_price],
+            &session.cache,
+        );
+        let mut out = String::from("improve estimate, stage by stage:\n");
+        for l in crate::improve::describe_estimate(&stages) {
+            out.push_str("  ");
+            out.push_str(&l);
+            out.push('\n');
+        }
+        return Ok(out);
+    }
     let run = match session.drive(wf)? {
         Some(Outcome::Improve(run)) => run,
-        None if session.estimate_only => {
-            println!(
-                "then per input: two first responses (1 call), the evaluator's feedback (1 call) \
-and 4 improved responses (4 calls): 6 calls per input, plus the factor extraction of the 6 texts \
-written per input when a chosen factor needs a model"
-            );
-            return Ok(String::new());
-        }
         _ => return Ok(String::new()),
     };
     let result = crate::improve::improvement_report(&ds, &cfg, values.as_ref(), &run, &human)

@@ -453,7 +453,47 @@ fn alignment(a: &AlignmentModel) -> Element {
     if let Some(g) = &a.guidance {
         body = body.child(guidance(g));
     }
+    if let Some(m) = &a.improvement {
+        body = body.child(improvement(m));
+    }
     body
+}
+
+/// The improvement experiment: τ per condition with the humans and the
+/// evaluator.
+fn improvement(m: &super::model::ImprovementModel) -> Element {
+    let head = [
+        "condition",
+        "pairs",
+        "τ with people",
+        "τ with the evaluator",
+    ];
+    let table = el("table")
+        .class("pr-table pr-improvement")
+        .child(
+            el("thead").child(el("tr").children(head.iter().enumerate().map(|(i, h)| {
+                el("th")
+                    .attr("scope", "col")
+                    .class(if i == 0 { "" } else { "pr-num" })
+                    .text(*h)
+            }))),
+        )
+        .child(el("tbody").children(m.rows.iter().map(|r| {
+            el("tr")
+                .attr("data-condition", r[0].clone())
+                .child(el("th").attr("scope", "row").text(r[0].clone()))
+                .child(el("td").class("pr-num").text(r[1].clone()))
+                .child(el("td").class("pr-num pr-tau").text(r[2].clone()))
+                .child(el("td").class("pr-num pr-tau").text(r[3].clone()))
+        })));
+    let mut out = el("figure")
+        .class("pr-figure pr-improvement-figure")
+        .child(el("p").class("pr-lead").text(m.title.clone()))
+        .child(el("div").class("pr-scroll").child(table));
+    if let Some(n) = &m.note {
+        out = out.child(el("p").class("pr-note").text(n.clone()));
+    }
+    out
 }
 
 /// The guided-judging chart: a dot per condition, the unguided agreement
@@ -650,6 +690,51 @@ mod tests {
             ]
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_report_with_an_improvement_section_shows_tau_per_condition_as_text() {
+        let mut r = super::super::model::tests::two_agents();
+        let alignment = serde_json::json!({"agent": "m (improved, both)", "reference": "m (judge)",
+            "factors": ["length"], "n_factors": 1, "kendall_tau": null, "spearman_rho": null,
+            "pearson_r": null});
+        let cond = |c: &str| {
+            serde_json::json!({"condition": c, "agent": format!("m (improved, {c})"), "inputs": 2, "pairs": 4,
+                   "kendall_tau_human": 0.5, "kendall_tau_human_ci95": [-0.5, 1.0], "n_factors_human": 3,
+                   "kendall_tau_evaluator": null, "n_factors_evaluator": 3,
+                   "evaluator_alignment": alignment})
+        };
+        let evil = "<b>single</b>";
+        r.improvement = Some(
+            serde_json::from_value(serde_json::json!({"writer": "m", "evaluator": "m (judge)",
+                "inputs_planned": 2, "inputs": 2, "questions_per_input": 6.0, "calls": 12,
+                "cache_hits": 0, "failed": 0, "judge_calls": 4, "too_few": true,
+                "conditions": [cond("feedback"), cond("both"), cond(evil)], "items": []}))
+            .unwrap(),
+        );
+        let opts = EmbedOptions {
+            view: WidgetView::Alignment,
+            ..Default::default()
+        };
+        let tree = render(&widget(&r, &opts, 600.0));
+        let mut els = Vec::new();
+        walk(&tree, &mut els);
+        let rows: Vec<&str> = els
+            .iter()
+            .filter_map(|e| e.attrs.iter().find(|(k, _)| *k == "data-condition"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(rows, ["feedback", "both", evil]);
+        assert!(!els.iter().any(|e| e.tag == "b"), "markup stays text");
+        let text = tree.text_content();
+        assert!(
+            text.contains(
+                "Feedback-driven improvement, writer m, evaluator m (judge): 2 of 2 inputs"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("+0.500 [−0.500, +1.000]"), "{text}");
+        assert!(text.contains("a trial run, not a result"), "{text}");
     }
 
     #[test]

@@ -73,6 +73,21 @@ pub struct AlignmentModel {
     pub agreements: Vec<String>,
     /// The report's guided-judging experiment, when it has one.
     pub guidance: Option<GuidanceModel>,
+    /// The report's improvement experiment, when it has one.
+    pub improvement: Option<Box<ImprovementModel>>,
+}
+
+/// A feedback-driven improvement experiment (the report's `improvement`
+/// section): τ with the humans and with the evaluator per condition (the
+/// paper's Table 3).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImprovementModel {
+    pub title: String,
+    /// Condition, pairs, τ with the humans, τ with the evaluator (with
+    /// their intervals).
+    pub rows: Vec<[String; 4]>,
+    /// Says when the numbers are too few to mean much.
+    pub note: Option<String>,
 }
 
 /// A guided-judging experiment (the report's `guidance` section): its
@@ -423,6 +438,39 @@ fn alignment(report: &Report, width: f64) -> Body {
             .take(MAX_ROWS)
             .filter_map(|a| agreement_text(a))
             .collect(),
+        improvement: report.improvement.as_ref().map(|s| {
+            let tau = |t: Option<f64>, ci: Option<[f64; 2]>| match (t, ci) {
+                (Some(t), Some([lo, hi])) => {
+                    format!("{} [{}, {}]", fmt_score(t), fmt_score(lo), fmt_score(hi))
+                }
+                (t, _) => fmt_opt(t),
+            };
+            Box::new(ImprovementModel {
+                title: format!(
+                    "Feedback-driven improvement, writer {}, evaluator {}: {} of {} inputs",
+                    short(&s.writer, MAX_NAME),
+                    short(&s.evaluator, MAX_NAME),
+                    s.inputs,
+                    s.inputs_planned
+                ),
+                rows: s
+                    .conditions
+                    .iter()
+                    .take(MAX_ROWS)
+                    .map(|c| {
+                        [
+                            short(&c.condition, MAX_NAME),
+                            c.pairs.to_string(),
+                            tau(c.kendall_tau_human, c.kendall_tau_human_ci95),
+                            tau(c.kendall_tau_evaluator, c.kendall_tau_evaluator_ci95),
+                        ]
+                    })
+                    .collect(),
+                note: s.too_few.then(|| {
+                    "Too few inputs or factors to mean much: a trial run, not a result.".into()
+                }),
+            })
+        }),
         guidance: report.guidance.as_ref().map(|g| {
             let mut chart = crate::chart::guidance_chart(g, width, 28.0);
             let fit = ((chart.label_x - 4.0) / CHAR_W).floor().max(4.0) as usize;
@@ -633,7 +681,11 @@ pub fn suggested_height(w: &Widget) -> u32 {
             let guidance = a.guidance.as_ref().map_or(0.0, |g| {
                 g.chart.height + 40.0 + 40.0 + 66.0 * g.lines.len() as f64
             });
+            let improvement = a.improvement.as_ref().map_or(0.0, |m| {
+                40.0 + 36.0 + 34.0 * m.rows.len() as f64 + if m.note.is_some() { 44.0 } else { 0.0 }
+            });
             chart
+                + improvement
                 + 36.0
                 + 34.0 * a.rows.len() as f64
                 + 30.0

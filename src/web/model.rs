@@ -310,7 +310,7 @@ pub fn model_panel(p: &ModelProps) -> Html {
                 factor: guide.factor,
                 rand_factor: guide.rand_factor,
             };
-            let run = |kind: ModelKind| {
+            let run = |kind: ModelKind, panel: Panel| {
                 if needs_key && key.trim().is_empty() {
                     errors.set(vec![
                         "API key: enter your key for this provider (language-model panel)".into(),
@@ -318,11 +318,7 @@ pub fn model_panel(p: &ModelProps) -> Html {
                     return;
                 }
                 if let Some(r) = request(Some(kind)) {
-                    on.emit(ModelAction::Run(
-                        r,
-                        Secret(key.trim().to_owned()),
-                        Panel::Guide,
-                    ));
+                    on.emit(ModelAction::Run(r, Secret(key.trim().to_owned()), panel));
                 }
             };
             match a {
@@ -331,11 +327,20 @@ pub fn model_panel(p: &ModelProps) -> Html {
                         on.emit(ModelAction::Estimate(r, Panel::Guide));
                     }
                 }
-                GuideAction::Run => run(guided),
+                GuideAction::Run => run(guided, Panel::Guide),
                 // As `profile guide` judges first: both orders.
-                GuideAction::Judge => run(ModelKind::Judge {
-                    single_order: false,
-                }),
+                GuideAction::Judge => run(
+                    ModelKind::Judge {
+                        single_order: false,
+                    },
+                    Panel::Guide,
+                ),
+                GuideAction::ImproveEstimate(kind) => {
+                    if let Some(r) = request(Some(kind)) {
+                        on.emit(ModelAction::Estimate(r, Panel::Improve));
+                    }
+                }
+                GuideAction::ImproveRun(kind) => run(kind, Panel::Improve),
                 GuideAction::Pause => on.emit(ModelAction::Pause),
                 GuideAction::Resume => on.emit(ModelAction::Resume),
                 GuideAction::Cancel => on.emit(ModelAction::Cancel),
@@ -369,6 +374,9 @@ pub fn model_panel(p: &ModelProps) -> Html {
     let guide_progress = match llm.progress.as_ref() {
         Some((s, cost)) if llm.panel == Panel::Guide => {
             progress_view("guide-progress", s, *cost, llm.running, llm.paused)
+        }
+        Some((s, cost)) if llm.panel == Panel::Improve => {
+            progress_view("improve-progress", s, *cost, llm.running, llm.paused)
         }
         _ => html! {},
     };
@@ -568,7 +576,7 @@ fn progress_view(
     }
 }
 
-fn failure_view(f: &serde_json::Value) -> Html {
+pub(crate) fn failure_view(f: &serde_json::Value) -> Html {
     let get = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
     let raw = get("raw_reply");
     html! {

@@ -1,5 +1,6 @@
-//! The "Improve alignment" panel, guided-judging half (METHOD.md §8,
-//! `profile guide`): the evidence of the report's judge (judge − human
+//! The "Improve alignment" panel (METHOD.md §8). Its improvement half
+//! (`profile improve`, [`ImproveView`]) is at the end of this file. The
+//! guided-judging half (`profile guide`): the evidence of the report's judge (judge − human
 //! factor score with its interval, and which factors qualify), the
 //! GuideMis / GuideRand choice made from it (`state::GuideForm::offer`, the
 //! core's `guide::choose`) with selects to override both, the estimate, the
@@ -32,6 +33,10 @@ pub enum GuideAction {
     Cancel,
     /// The factors were chosen.
     Set(GuideForm),
+    /// Estimate, or run, the improvement experiment
+    /// ([`ModelKind::Improve`](crate::protocol::ModelKind::Improve)).
+    ImproveEstimate(crate::protocol::ModelKind),
+    ImproveRun(crate::protocol::ModelKind),
 }
 
 #[derive(Properties, PartialEq)]
@@ -46,7 +51,8 @@ pub struct GuideProps {
     /// The language-model panel's settings problems, if any.
     pub errors: Vec<String>,
     pub on_action: Callback<GuideAction>,
-    /// The run's progress view (the language-model panel's, with this id).
+    /// The run's progress view (the language-model panel's, with this id:
+    /// a guided run's or an improvement run's).
     pub progress: Html,
 }
 
@@ -134,7 +140,28 @@ fn chart_view(section: &GuidanceSection) -> Html {
     }
 }
 
-fn result_view(section: &GuidanceSection) -> Html {
+/// A model run's failed questions: a located error when every question
+/// failed, else a count; the reasons and raw replies.
+fn run_failures(what: String, run: Option<&crate::report::AgentRun>) -> Html {
+    let Some(run) = run.filter(|r| r.failed > 0) else {
+        return html! {};
+    };
+    let all = run.items == 0;
+    html! {
+        <div class={if all { "run-failures error" } else { "run-failures" }} data-all-failed={all.to_string()} data-failed={run.failed.to_string()} role={if all { "alert" } else { "status" }}>
+            <p>{ if all {
+                format!("{what}: every question failed — {} failed, no verdict on any of the {} pairs; the reasons and raw replies are below (“Run” again asks them again).", run.failed, run.items_planned)
+            } else {
+                format!("{what}: {} questions failed, {} of {} pairs judged; running again asks only those (the answered ones come from the cache).", run.failed, run.items, run.items_planned)
+            } }</p>
+            <details><summary>{"reasons and raw replies"}</summary>
+                <ol>{ for run.failures.iter().take(50).map(super::super::model::failure_view) }</ol>
+            </details>
+        </div>
+    }
+}
+
+fn result_view(section: &GuidanceSection, report: &Report) -> Html {
     html! {
         <div id="guide-result">
             <h4>{format!("Result: {} pairs of {} inputs judged in every condition", section.pairs, section.inputs)}</h4>
@@ -162,6 +189,9 @@ fn result_view(section: &GuidanceSection) -> Html {
             <ul id="guide-conclusion" class="plain-summary">
                 { for crate::summary::guidance(section).into_iter().map(|l| html! { <li>{l}</li> }) }
             </ul>
+            <div id="guide-failures">
+                { for section.conditions.iter().map(|c| run_failures(format!("judge, {}", c.strategy), report.agent(&c.agent).and_then(|a| a.run.as_ref()))) }
+            </div>
             <p class="muted small">{format!("Intervals: {} resamples of the inputs; p-values: {} sign flips of the per-input differences{}.",
                 section.bootstrap_resamples, section.permutations, if section.permutation_exact { " (all of them: exact)" } else { "" })}</p>
         </div>
@@ -195,7 +225,12 @@ pub fn guide_panel(p: &GuideProps) -> Html {
     let body = match &offer {
         GuideOffer::NeedsJudge { judge } => html! {
             <div id="guide-needs-judge">
-                <p>{format!("Guided judging chooses its guidance from how the judge “{judge}” weighs the factors compared with people, and that judge is not in this report yet. Run the model as judge first (both orders, so the unguided condition is then answered from the cache).")}</p>
+                if p.report.agent(judge).is_some() {
+                    <p>{format!("Guided judging chooses its guidance from how the judge “{judge}” weighs the factors compared with people; that judge is in this report but its verdicts give no factor score to compare (see its failures below, if any). Run it again, or another model.")}</p>
+                } else {
+                    <p>{format!("Guided judging chooses its guidance from how the judge “{judge}” weighs the factors compared with people, and that judge is not in this report yet. Run the model as judge first (both orders, so the unguided condition is then answered from the cache).")}</p>
+                }
+                <div id="guide-judge-failures">{ run_failures(judge.clone(), p.report.agent(judge).and_then(|a| a.run.as_ref())) }</div>
                 <div class="row buttons">
                     <button id="guide-run-judge" class="primary" onclick={emit(|| GuideAction::Judge)} disabled={busy}>{format!("Run {} as judge", p.model)}</button>
                     { controls.clone() }
@@ -275,10 +310,226 @@ pub fn guide_panel(p: &GuideProps) -> Html {
             }
             if mine { { p.progress.clone() } }
             if let Some(section) = &p.report.guidance {
-                { result_view(section) }
+                { result_view(section, &p.report) }
             }
-            <h3>{"Feedback-driven improvement"}</h3>
-            <p id="improve-note" class="muted">{"The improvement experiment (a writer improving its responses from an evaluator's feedback) runs from the CLI: "}<code>{"profile improve"}</code>{"."}</p>
+            <ImproveView report={p.report.clone()} llm={p.llm.clone()} model={p.model.clone()}
+                errors={p.errors.clone()} on_action={p.on_action.clone()} progress={p.progress.clone()} />
         </section>
     }
+}
+
+#[derive(Properties, PartialEq)]
+struct ImproveProps {
+    report: Rc<Report>,
+    llm: LlmUi,
+    model: String,
+    errors: Vec<String>,
+    on_action: Callback<GuideAction>,
+    progress: Html,
+}
+
+/// The improvement half (METHOD.md §8, `profile improve`): the inputs and
+/// the evaluator, the estimate of every stage (the later ones bounded), the
+/// run with progress, pause, resume and cancel, and the result: τ with the
+/// humans and with the evaluator per condition (the paper's Table 3), the
+/// failed questions with their raw replies, and each input's texts to read
+/// (text nodes only).
+#[function_component(ImproveView)]
+fn improve_view(p: &ImproveProps) -> Html {
+    use crate::protocol::ModelKind;
+    let inputs = use_state(|| "4".to_owned());
+    let evaluator = use_state(String::new);
+    let problem = use_state(|| None::<String>);
+    let llm = &p.llm;
+    let mine = llm.panel == Panel::Improve;
+    let busy = llm.running;
+    let kind = {
+        let (inputs, evaluator, problem) = (inputs.clone(), evaluator.clone(), problem.clone());
+        move || {
+            let n = match inputs.trim() {
+                "" => None,
+                t => match t.parse::<usize>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => {
+                        problem.set(Some(
+                            "inputs: a whole number of inputs to improve on, or empty for all"
+                                .into(),
+                        ));
+                        return None;
+                    }
+                },
+            };
+            problem.set(None);
+            Some(ModelKind::Improve {
+                inputs: n,
+                evaluator: Some(evaluator.trim().to_owned()).filter(|e| !e.is_empty()),
+            })
+        }
+    };
+    let act = |wrap: fn(ModelKind) -> GuideAction| {
+        let (on, kind) = (p.on_action.clone(), kind.clone());
+        Callback::from(move |_: MouseEvent| {
+            if let Some(k) = kind() {
+                on.emit(wrap(k));
+            }
+        })
+    };
+    let emit = |a: fn() -> GuideAction| {
+        let on = p.on_action.clone();
+        Callback::from(move |_: MouseEvent| on.emit(a()))
+    };
+    let input = |id: &'static str,
+                 label: &'static str,
+                 v: &UseStateHandle<String>,
+                 kind: &'static str,
+                 placeholder: String| {
+        let v2 = v.clone();
+        let oninput = Callback::from(move |e: InputEvent| {
+            v2.set(
+                e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                    .value(),
+            )
+        });
+        html! {
+            <label class="field" for={id}>
+                <span>{label}</span>
+                <input id={id} type={kind} value={(**v).clone()} {placeholder} {oninput} disabled={busy} autocomplete="off" spellcheck="false" />
+            </label>
+        }
+    };
+    let section = p.report.improvement.as_ref();
+    let retry = section.is_some_and(|s| s.failed > 0);
+    html! {
+        <div id="improve-experiment">
+            <h3>{"Feedback-driven improvement"}</h3>
+            <p class="muted">{"Per input, the writer (the model of the language-model panel) writes two responses; the evaluator picks the better one and says why; the writer writes an improved response from both and that feedback. Baselines: improved from both without feedback, and each improved alone. Each condition is scored in the improvement setting (improved preferred), and its factor ranking is compared (Kendall τ) with the people's and with the evaluator's, whose judge is run on the pairs first (free when it ran before, both orders)."}</p>
+            <div class="model-form">
+                { input("improve-inputs", "Inputs to improve on", &inputs, "number", "all".into()) }
+                { input("improve-evaluator", "Evaluator model (same provider and key)", &evaluator, "text", p.model.clone()) }
+            </div>
+            <div class="row buttons">
+                <button id="improve-estimate" onclick={act(GuideAction::ImproveEstimate)} disabled={busy}>{"Estimate cost"}</button>
+                <button id="improve-run" class="primary" onclick={act(GuideAction::ImproveRun)} disabled={busy}>
+                    { if retry { "Run again (retry failed)" } else { "Run the improvement experiment" } }</button>
+                if busy && mine {
+                    if llm.paused {
+                        <button id="improve-resume" onclick={emit(|| GuideAction::Resume)}>{"Resume"}</button>
+                    } else {
+                        <button id="improve-pause" onclick={emit(|| GuideAction::Pause)}>{"Pause"}</button>
+                    }
+                    <button id="improve-cancel" onclick={emit(|| GuideAction::Cancel)}>{"Cancel"}</button>
+                }
+            </div>
+            if let Some(e) = &*problem {
+                <ul class="error" role="alert" id="improve-errors"><li>{e.clone()}</li></ul>
+            } else if mine && !p.errors.is_empty() {
+                <ul class="error" role="alert" id="improve-errors">
+                    { for p.errors.iter().map(|e| html! { <li>{e.clone()}</li> }) }
+                </ul>
+            }
+            if let Some(e) = llm.error.as_ref().filter(|_| mine) {
+                <div class="error" role="alert" id="improve-error"><pre>{e.clone()}</pre></div>
+            }
+            if let Some(e) = llm.estimate.as_ref().filter(|_| llm.estimate_panel == Panel::Improve) {
+                <ul id="improve-estimate-text" class="estimate plain-summary">
+                    { for crate::improve::describe_estimate(&e.stages).into_iter().map(|l| html! { <li>{l}</li> }) }
+                </ul>
+            }
+            if mine { { p.progress.clone() } }
+            if let Some(s) = section { { improve_result(s) } }
+        </div>
+    }
+}
+
+fn tau_text(t: Option<f64>, ci: Option<[f64; 2]>, n: usize) -> String {
+    match t {
+        Some(t) => format!("{} {} · {n} factors", fmt_score(t), ci_text(ci)),
+        None => format!("— ({n} factors)"),
+    }
+}
+
+fn improve_result(s: &crate::report::ImprovementSection) -> Html {
+    html! {
+        <div id="improve-result">
+            <h4>{format!("Result: {} of {} inputs with two first responses", s.inputs, s.inputs_planned)}</h4>
+            <div class="table-wrap">
+                <table id="improve-conditions">
+                    <thead><tr>
+                        <th scope="col">{"condition"}</th><th scope="col">{"pairs"}</th>
+                        <th scope="col" title="Kendall τ_b of the factor scores, 95% paired cluster-bootstrap interval">{"τ with humans [95% CI]"}</th>
+                        <th scope="col">{format!("τ with the evaluator {} [95% CI]", s.evaluator)}</th>
+                        <th scope="col">{"agent"}</th>
+                    </tr></thead>
+                    <tbody>
+                        { for s.conditions.iter().map(|c| html! {
+                            <tr data-condition={c.condition.clone()}>
+                                <th scope="row">{c.condition.clone()}</th>
+                                <td class="num">{c.pairs}</td>
+                                <td class="num tau-human">{tau_text(c.kendall_tau_human, c.kendall_tau_human_ci95, c.n_factors_human)}</td>
+                                <td class="num tau-evaluator">{tau_text(c.kendall_tau_evaluator, c.kendall_tau_evaluator_ci95, c.n_factors_evaluator)}</td>
+                                <td>{c.agent.clone()}</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+            <ul id="improve-conclusion" class="plain-summary">
+                { for crate::improve::describe(s).into_iter().map(|l| html! { <li>{l}</li> }) }
+            </ul>
+            if !s.failures.is_empty() {
+                <details id="improve-failures">
+                    <summary>{format!("{} failed questions (reason and raw reply); “Run again” asks them again, the answered ones come from the cache", s.failures.len())}</summary>
+                    <ol>{ for s.failures.iter().take(200).map(super::super::model::failure_view) }</ol>
+                </details>
+            }
+            <details id="improve-items">
+                <summary>{format!("Read each input's texts ({} inputs)", s.items.len())}</summary>
+                if s.items.len() > 100 { <p class="muted">{"The first 100 inputs; all of them are in the exported report."}</p> }
+                { for s.items.iter().take(100).map(|i| html! {
+                    <article class="improve-item" data-line={i.line.to_string()}>
+                        <h5>{format!("Input at line {}", i.line)}</h5>
+                        { for item_texts(i).into_iter().map(|(label, text)| html! {
+                            <div class="text-block"><span class="muted">{label}</span>
+                                if let Some(t) = text { <pre class="text">{t}</pre> }</div>
+                        }) }
+                    </article>
+                }) }
+            </details>
+        </div>
+    }
+}
+
+/// One input's texts to read, in order, each with its label (`None`: no
+/// text under the label).
+fn item_texts(i: &crate::report::ImprovementItem) -> Vec<(String, Option<String>)> {
+    if i.responses.is_empty() {
+        return vec![("No first responses (the call failed).".into(), None)];
+    }
+    let shown = |t: &Option<String>| {
+        Some(
+            t.clone()
+                .unwrap_or_else(|| "(not written: the call failed)".into()),
+        )
+    };
+    let mut out: Vec<(String, Option<String>)> = i
+        .responses
+        .iter()
+        .enumerate()
+        .map(|(k, r)| (format!("First response {}", k + 1), Some(r.clone())))
+        .collect();
+    let verdict = match i.better.as_deref() {
+        Some("tie") => "a tie".to_owned(),
+        Some(b) => format!("response {b} is better"),
+        None => "no verdict (the call failed)".to_owned(),
+    };
+    out.push((format!("Evaluator: {verdict}"), i.justification.clone()));
+    out.push(("Improved with feedback".into(), shown(&i.improved_feedback)));
+    out.push((
+        "Improved from both, no feedback".into(),
+        shown(&i.improved_both),
+    ));
+    for (k, t) in i.improved_single.iter().enumerate() {
+        out.push((format!("Response {} improved alone", k + 1), shown(t)));
+    }
+    out
 }
