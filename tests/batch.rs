@@ -464,13 +464,6 @@ fn judge_and_writer_batches_then_runs_make_no_call() {
         assert_eq!(run["calls"], 0, "{cmd}: {run}");
         assert!(run["cache_hits"].as_u64().unwrap() > 0);
     }
-    let stats: Value = serde_json::from_str(
-        &ureq::get(&mock.url("/__stats"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let stats: Value = mock.stats();
     assert_eq!(stats["total"], 0, "no request reached the server");
 }
