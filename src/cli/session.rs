@@ -418,7 +418,22 @@ impl LlmSession {
             (Some((mc, llm, price)), true) => (mc, llm, *price),
             _ => (&self.mc, &self.llm, self.price),
         };
-        let est = crate::llm::engine::estimate(plan, ds, opts, mc, &self.cache, price);
+        // A stage memo answers a re-run of a settled plan with no lookup.
+        let memo_key = self.cache.memo_key(plan, ds, opts, mc);
+        let memo = memo_key
+            .as_ref()
+            .and_then(|k| self.cache.memo_answers(k, plan));
+        let est = match &memo {
+            Some((_, stats)) => crate::llm::engine::Estimate {
+                cached: stats.cache_hits,
+                cost_usd: price.map(|p| p.cost(0.0, 0.0)),
+                ..Default::default()
+            },
+            None => crate::llm::engine::estimate(plan, ds, opts, mc, &self.cache, price),
+        };
+        if !self.quiet {
+            warn_cache_lines(self.cache.path(), &self.cache.take_problems());
+        }
         let detail = if plan.unique_responses > 0 {
             let per = plan.calls_per_unique_response();
             format!(
@@ -461,6 +476,12 @@ impl LlmSession {
         if !self.quiet {
             eprintln!("{summary}");
         }
+        if let Some((answers, stats)) = memo {
+            if !self.quiet {
+                eprintln!("{}", progress_line(what, &stats));
+            }
+            return Ok(Some((answers, stats, Vec::new())));
+        }
         // Live progress only on a terminal, at most five times a second.
         let live = !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
         let last_print = std::sync::Mutex::new(std::time::Instant::now());
@@ -486,6 +507,12 @@ impl LlmSession {
         if !self.quiet {
             let s = &out.1;
             eprintln!("\r{}", progress_line(what, s));
+        }
+        if !self.quiet {
+            warn_cache_lines(self.cache.path(), &self.cache.take_problems());
+        }
+        if let Some(k) = &memo_key {
+            self.cache.keep_memo(k, plan, &out.0, &out.1);
         }
         self.spent_usd += out.1.spent_usd;
         let cap = self.cap.map(|c| (c.max_usd, self.spent_usd));
