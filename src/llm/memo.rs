@@ -144,7 +144,7 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Option<(Answers, RunStats)> {
     }
     let held = r.count()?;
     let questions: Vec<_> = plan.first.iter().chain(&plan.second).collect();
-    let mut answers = Answers::default();
+    let mut answers = Answers::with_capacity(held);
     for _ in 0..held {
         let q = **questions.get(usize::try_from(r.u64()?).ok()?)?;
         answers.insert(q, r.answer()?);
