@@ -1400,7 +1400,7 @@ fn print_table(rows: &[Row], cmps: &[Comparison], o: &Opts, load_start: &str) {
                     .find(|r| r.workload == *w && r.implementation == imp)
             };
             let c = find("cold")?;
-            let mut line = format!("{w}");
+            let mut line = w.to_string();
             if let Some(k) = find("cached") {
                 let _ = write!(
                     line,

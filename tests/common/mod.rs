@@ -218,7 +218,8 @@ impl MockServer {
     pub fn stats(&self) -> serde_json::Value {
         let text = ureq::get(&self.url("/__stats"))
             .call()
-            .and_then(|r| Ok(r.into_string()?))
+            .unwrap_or_else(|e| panic!("asking the mock's stats: {e}"))
+            .into_string()
             .unwrap_or_else(|e| panic!("reading the mock's stats: {e}"));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("the mock's stats {text:?}: {e}"))
     }
