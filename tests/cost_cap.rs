@@ -46,12 +46,7 @@ fn dataset() -> String {
 }
 
 fn requests(mock: &Mock) -> (u64, u64) {
-    let body = ureq::get(&mock.url("/__stats"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap();
-    let s: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let s = mock.stats();
     (
         s["total"].as_u64().unwrap(),
         s["repeated_successes"].as_u64().unwrap(),

@@ -19,45 +19,21 @@
 
 mod common;
 
-use common::MockServer as Mock;
+use common::long_short::{self, input, long, short};
+use common::{MockRun as Setup, MockServer as Mock};
 use profile::factors::{Factor, Task};
 use profile::llm::prompts;
 use profile::llm::question::Guidance;
 
 const N: usize = 12;
 
-fn input(i: usize) -> String {
-    format!("Question {i}: please explain the steps in detail now")
-}
-fn long(i: usize) -> String {
-    format!("LONG please explain the steps in detail now please explain the steps {i}")
-}
-fn short(i: usize) -> String {
-    format!("short answer {i}.")
-}
 /// People prefer the LONG response on pairs 6..12.
 fn human_long(i: usize) -> bool {
     i >= 6
 }
 
 fn dataset(dir: &std::path::Path) -> String {
-    let lines: Vec<String> = (0..N)
-        .map(|i| {
-            // LONG as response A on even pairs, B on odd ones.
-            let (a, b) = if i % 2 == 0 {
-                (long(i), short(i))
-            } else {
-                (short(i), long(i))
-            };
-            let long_is_a = i % 2 == 0;
-            let pref = if human_long(i) == long_is_a { "a" } else { "b" };
-            serde_json::json!({"input": input(i), "response_a": a, "response_b": b, "preference": pref})
-                .to_string()
-        })
-        .collect();
-    let path = dir.join("pairs.jsonl");
-    std::fs::write(&path, lines.join("\n")).unwrap();
-    path.to_string_lossy().into_owned()
+    long_short::write(dir, N, human_long)
 }
 
 const MIS: Guidance = Guidance {
@@ -104,71 +80,24 @@ fn script(mock: &Mock) {
             serde_json::json!({"match": haystack(RAND, 7, long_first), "json": verdict("1")}),
         );
     }
-    replies.push(serde_json::json!({"match": "<<<RESPONSE_1\nLONG", "json": verdict("1")}));
-    replies.push(serde_json::json!({"match": "<<<RESPONSE_2\nLONG", "json": verdict("2")}));
+    replies.extend(long_short::judge_prefers_long());
     mock.script(&serde_json::Value::Array(replies));
 }
 
-fn stats(mock: &Mock) -> serde_json::Value {
-    serde_json::from_str(
-        &ureq::get(&mock.url("/__stats"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-fn total(mock: &Mock) -> u64 {
-    stats(mock)["total"].as_u64().unwrap()
-}
-
 const SEED: u64 = 7;
+const FACTORS: &str = "length,novel_words_count";
 const RESAMPLES: u32 = 300;
 
-struct Setup {
-    mock: Mock,
-    file: String,
-    cache: String,
-    base: String,
-    dir: std::path::PathBuf,
-}
-
 fn setup(name: &str) -> Setup {
-    let mock = Mock::start();
-    script(&mock);
-    let dir = common::tempdir(name);
-    let file = dataset(&dir);
-    let cache = dir.join("cache").to_string_lossy().into_owned();
-    let base = mock.url("/v1");
-    Setup {
-        mock,
-        file,
-        cache,
-        base,
-        dir,
-    }
+    Setup::start(name, script, dataset)
 }
 
 fn cli(s: &Setup, cmd: &str, extra: &[&str]) -> (i32, String, String) {
     let seed = SEED.to_string();
     let resamples = RESAMPLES.to_string();
     let mut a = vec![
-        cmd,
-        s.file.as_str(),
-        "--provider",
-        "openai-compatible",
-        "--model",
-        "mock",
-        "--base-url",
-        s.base.as_str(),
-        "--cache-dir",
-        s.cache.as_str(),
-        "--task",
-        "helpful",
         "--factors",
-        "length,novel_words_count",
+        FACTORS,
         "--bootstrap",
         resamples.as_str(),
         "--seed",
@@ -176,7 +105,7 @@ fn cli(s: &Setup, cmd: &str, extra: &[&str]) -> (i32, String, String) {
         "--quiet",
     ];
     a.extend(extra);
-    common::run_cli(&a)
+    s.run(&[cmd], &a)
 }
 
 /// Per input: does each condition agree with people (none, mis, rand)?
@@ -288,7 +217,7 @@ fn guide_after_judge_chooses_from_the_report_and_moves_the_agreement() {
     let report = s.dir.join("report.json").to_string_lossy().into_owned();
     let (code, _, err) = cli(&s, "judge", &["--into", &report]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock), 24, "12 pairs in both orders");
+    assert_eq!(s.mock.total(), 24, "12 pairs in both orders");
     // The report's evidence as a study could hold it: the judge weighs
     // novel words as people do (an interval containing 0).
     let mut r: serde_json::Value =
@@ -309,7 +238,7 @@ fn guide_after_judge_chooses_from_the_report_and_moves_the_agreement() {
     assert_eq!(code, 0, "{err}");
     // The unguided condition was free: only the guided ones were asked.
     assert_eq!(
-        total(&s.mock),
+        s.mock.total(),
         24 + 48,
         "2 guided conditions × 24 questions"
     );
@@ -363,7 +292,7 @@ fn guide_after_judge_chooses_from_the_report_and_moves_the_agreement() {
     // A re-run (the report read back through the checker) makes no call.
     let (code, out2, err) = cli(&s, "guide", &["--into", &report, "--json"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock), 72, "a cached re-run makes no call");
+    assert_eq!(s.mock.total(), 72, "a cached re-run makes no call");
     let r2: serde_json::Value = serde_json::from_str(&out2).unwrap();
     assert_eq!(r2["guidance"], r["guidance"]);
     assert_eq!(
@@ -401,7 +330,7 @@ fn guide_without_a_judge_runs_it_first_and_stops_when_nothing_qualifies() {
         ],
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock), 72);
+    assert_eq!(s.mock.total(), 72);
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     let g = &r["guidance"];
     assert_eq!(
@@ -422,7 +351,7 @@ fn guide_without_a_judge_runs_it_first_and_stops_when_nothing_qualifies() {
     // Without --rand-factor nothing qualifies for GuideRand: GuideMis alone.
     let (code, out, err) = cli(&s, "guide", &["--json"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock), 72, "all cached");
+    assert_eq!(s.mock.total(), 72, "all cached");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(r["guidance"].get("rand").is_none());
     assert_eq!(r["guidance"]["conditions"].as_array().unwrap().len(), 2);
@@ -442,7 +371,7 @@ fn guide_without_a_judge_runs_it_first_and_stops_when_nothing_qualifies() {
     let (code, _, err) = cli(&s, "guide", &["--into", &report]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no factor qualifies for GuideMis"), "{err}");
-    assert_eq!(total(&s.mock), 72);
+    assert_eq!(s.mock.total(), 72);
     // An unknown factor is a usage error.
     let (code, _, err) = cli(&s, "guide", &["--factor", "nonsense"]);
     assert_eq!(code, 2, "{err}");
@@ -451,10 +380,8 @@ fn guide_without_a_judge_runs_it_first_and_stops_when_nothing_qualifies() {
 #[test]
 fn a_guide_run_with_faults_resumes_without_repeating_a_success() {
     let s = setup("guide-faults");
-    ureq::post(&s.mock.url("/__faults"))
-        .set("content-type", "application/json")
-        .send_string(r#"{"rate": 0.3, "seed": 5, "retry_after": 0, "kinds": ["429", "500"]}"#)
-        .unwrap();
+    s.mock
+        .faults(r#"{"rate": 0.3, "seed": 5, "retry_after": 0, "kinds": ["429", "500"]}"#);
     let args = [
         "--rand-factor",
         "novel_words_count",
@@ -463,18 +390,15 @@ fn a_guide_run_with_faults_resumes_without_repeating_a_success() {
         "--json",
     ];
     let (code, _, err) = cli(&s, "guide", &args);
-    let faulted = stats(&s.mock)["faulted_total"].as_u64().unwrap();
+    let faulted = s.mock.stats()["faulted_total"].as_u64().unwrap();
     assert!(faulted > 0, "faults were injected");
     // Failed verdicts leave pairs out (or the judge run stops); either way
     // nothing successful is asked again once the faults stop.
     assert!(code == 0 || code == 1, "rc {code}: {err}");
-    ureq::post(&s.mock.url("/__faults"))
-        .set("content-type", "application/json")
-        .send_string("{}")
-        .unwrap();
+    s.mock.faults("{}");
     let (code, out, err) = cli(&s, "guide", &args);
     assert_eq!(code, 0, "{err}");
-    let st = stats(&s.mock);
+    let st = s.mock.stats();
     assert_eq!(st["repeated_successes"].as_u64(), Some(0), "{st}");
     // Every question answered exactly once: 24 per condition.
     assert_eq!(
@@ -569,22 +493,8 @@ fn a_judge_on_a_sample_joins_the_report_of_the_whole_data() {
         "--into",
         full.as_str(),
     ];
-    let model = [
-        "--provider",
-        "openai-compatible",
-        "--model",
-        "mock",
-        "--base-url",
-        s.base.as_str(),
-        "--cache-dir",
-        s.cache.as_str(),
-        "--task",
-        "helpful",
-        "--factors",
-        "length,novel_words_count",
-        "--quiet",
-    ];
-    a.extend(model);
+    a.extend(s.model_flags());
+    a.extend(["--factors", FACTORS, "--quiet"]);
     let (code, _, err) = common::run_cli(&a);
     assert_eq!(code, 1, "{err}");
     assert!(
@@ -600,29 +510,9 @@ fn batch_export_of_a_guide_run_asks_what_the_live_run_asks() {
     let (code, _, err) = cli(&s, "judge", &["--into", &report]);
     assert_eq!(code, 0, "{err}");
     let batch = |extra: &[&str]| {
-        let mut a = vec![
-            "batch",
-            "export",
-            s.file.as_str(),
-            "--provider",
-            "openai-compatible",
-            "--model",
-            "mock",
-            "--base-url",
-            s.base.as_str(),
-            "--cache-dir",
-            s.cache.as_str(),
-            "--task",
-            "helpful",
-            "--factors",
-            "length,novel_words_count",
-            "--seed",
-            "7",
-            "--run",
-            "guide",
-        ];
+        let mut a = vec!["--factors", FACTORS, "--seed", "7", "--run", "guide"];
         a.extend(extra);
-        common::run_cli(&a)
+        s.run(&["batch", "export"], &a)
     };
     // Without a judge in a report and without --factor: refused, with what to do.
     let (code, _, err) = batch(&[]);
@@ -640,14 +530,14 @@ fn batch_export_of_a_guide_run_asks_what_the_live_run_asks() {
         "2 guided conditions × 12 pairs × 2 orders"
     );
     // The live run asks the same questions: after it, nothing is left.
-    let before = total(&s.mock);
+    let before = s.mock.total();
     let (code, _, err) = cli(
         &s,
         "guide",
         &["--into", &report, "--rand-factor", "novel_words_count"],
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock) - before, 48);
+    assert_eq!(s.mock.total() - before, 48);
     let (code, out, err) = batch(&["--into", &report, "--rand-factor", "novel_words_count"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty() && err.contains("nothing to export"), "{err}");
@@ -672,7 +562,7 @@ fn guide_estimates_without_calls_and_says_when_inputs_are_too_few() {
         ],
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock), 24);
+    assert_eq!(s.mock.total(), 24);
     assert!(out.contains("GuideMis: length (over"), "{out}");
     for what in [
         "judge, no guidance estimate: 24 questions, 24 cached",

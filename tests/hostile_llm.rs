@@ -32,17 +32,6 @@ fn post(mock: &Mock, path: &str, body: &str) {
         .expect("mock control call");
 }
 
-fn stats(mock: &Mock) -> Value {
-    serde_json::from_str(
-        &ureq::get(&mock.url("/__stats"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 fn faults(mock: &Mock, plan: Value) {
     post(mock, "/__reset", "{}");
     post(mock, "/__faults", &plan.to_string());
@@ -160,7 +149,7 @@ fn retry_after_of_eleven_days_is_not_slept() {
         reason.contains("1000000 s") && reason.contains("600 s"),
         "{reason}"
     );
-    assert_eq!(stats(&mock)["total"], r["llm"]["calls"]);
+    assert_eq!(mock.stats()["total"], r["llm"]["calls"]);
 }
 
 /// Out-of-range or non-numeric pacing, timeout, attempts and prices are
@@ -197,7 +186,7 @@ fn bad_numbers_are_usage_errors() {
             err(&o)
         );
     }
-    assert_eq!(stats(&mock)["total"], 0, "nothing was sent");
+    assert_eq!(mock.stats()["total"], 0, "nothing was sent");
 }
 
 /// An argument that is not UTF-8 is a usage error, not an abort.
@@ -298,7 +287,7 @@ fn a_cache_write_failure_stops_the_run_and_says_what_was_lost() {
     assert_eq!(code(&o), "rc 1", "{}", err(&o));
     let e = err(&o);
     assert!(e.contains("not stored"), "{e}");
-    let calls = stats(&mock)["ok"].as_u64().unwrap();
+    let calls = mock.stats()["ok"].as_u64().unwrap();
     // The run stops at the first failed write: at most the calls in flight
     // after it (one at a time here) are paid and lost.
     let kept = cache_lines(&dir) as u64;
@@ -314,7 +303,7 @@ fn an_oversized_reply_fails_once() {
     faults(&mock, serde_json::json!({"sequence": ["huge"]}));
     let o = run(score_cmd(&mock, &dir, 2, &[]), Duration::from_secs(60));
     assert_eq!(code(&o), "rc 0", "{}", err(&o));
-    assert_eq!(stats(&mock)["faulted"]["huge"], 1, "asked once");
+    assert_eq!(mock.stats()["faulted"]["huge"], 1, "asked once");
     let r = report(&o);
     let f = &r["llm"]["failures"][0];
     assert!(f["reason"].as_str().unwrap().contains("10 MiB"), "{f}");
@@ -332,7 +321,7 @@ fn a_bad_key_stops_the_run_and_nothing_usable_is_rc_1() {
     let o = run(score_cmd(&mock, &dir, 12, &[]), Duration::from_secs(60));
     assert_eq!(code(&o), "rc 1", "{}", err(&o));
     assert_eq!(
-        stats(&mock)["total"],
+        mock.stats()["total"],
         1,
         "one answer is enough: {}",
         err(&o)
@@ -385,7 +374,7 @@ fn ctrl_c_stores_the_calls_in_flight() {
     let o = wait_for(child, Duration::from_secs(10)).expect("exits after Ctrl-C");
     assert_eq!(code(&o), "rc 130", "{}", err(&o));
     assert!(err(&o).contains("interrupted"), "{}", err(&o));
-    let sent = stats(&mock)["total"].as_u64().unwrap();
+    let sent = mock.stats()["total"].as_u64().unwrap();
     assert_eq!(sent, 2, "stopped sending after the two in flight");
     assert_eq!(cache_lines(&dir), 2, "both answers in flight were stored");
 
@@ -413,7 +402,7 @@ fn ctrl_c_stores_the_calls_in_flight() {
 /// Waits until the mock has received `n` model requests (at most 20 s).
 fn wait_for_requests(mock: &Mock, n: u64) {
     let start = Instant::now();
-    while stats(mock)["total"].as_u64().unwrap() < n {
+    while mock.stats()["total"].as_u64().unwrap() < n {
         assert!(start.elapsed() < Duration::from_secs(20), "no {n} requests");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -449,7 +438,7 @@ fn a_second_run_on_the_same_cache_refuses() {
     assert!(err(&second).contains("in use"), "{}", err(&second));
     let first = wait_for(first, Duration::from_secs(60)).unwrap();
     assert_eq!(code(&first), "rc 0", "{}", err(&first));
-    assert_eq!(stats(&mock)["repeated_successes"], 0);
+    assert_eq!(mock.stats()["repeated_successes"], 0);
 }
 
 /// Minor items: control characters in names are not printed raw,

@@ -18,7 +18,8 @@
 
 mod common;
 
-use common::MockServer as Mock;
+use common::long_short::{self, input};
+use common::{MockRun as Setup, MockServer as Mock};
 use profile::factors::Task;
 use profile::llm::prompts;
 
@@ -26,15 +27,6 @@ const N: usize = 12;
 const INPUTS: usize = 4;
 const SEED: u64 = 7;
 
-fn input(i: usize) -> String {
-    format!("Question {i}: please explain the steps in detail now")
-}
-fn long(i: usize) -> String {
-    format!("LONG please explain the steps in detail now please explain the steps {i}")
-}
-fn short(i: usize) -> String {
-    format!("short answer {i}.")
-}
 fn human_long(i: usize) -> bool {
     i >= 8
 }
@@ -144,67 +136,16 @@ fn script(mock: &Mock) {
         }
     }
     // The evaluator judging the dataset: LONG always.
-    let verdict = |b: &str| serde_json::json!({"better": b, "justification": "scripted"});
-    replies.push(serde_json::json!({"match": "<<<RESPONSE_1\nLONG", "json": verdict("1")}));
-    replies.push(serde_json::json!({"match": "<<<RESPONSE_2\nLONG", "json": verdict("2")}));
+    replies.extend(long_short::judge_prefers_long());
     mock.script(&serde_json::Value::Array(replies));
 }
 
 fn dataset(dir: &std::path::Path) -> String {
-    let lines: Vec<String> = (0..N)
-        .map(|i| {
-            let (a, b) = if i % 2 == 0 {
-                (long(i), short(i))
-            } else {
-                (short(i), long(i))
-            };
-            let pref = if human_long(i) == (i % 2 == 0) { "a" } else { "b" };
-            serde_json::json!({"input": input(i), "response_a": a, "response_b": b, "preference": pref})
-                .to_string()
-        })
-        .collect();
-    let path = dir.join("pairs.jsonl");
-    std::fs::write(&path, lines.join("\n")).unwrap();
-    path.to_string_lossy().into_owned()
-}
-
-fn stats(mock: &Mock) -> serde_json::Value {
-    serde_json::from_str(
-        &ureq::get(&mock.url("/__stats"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-fn total(mock: &Mock) -> u64 {
-    stats(mock)["total"].as_u64().unwrap()
-}
-
-struct Setup {
-    mock: Mock,
-    file: String,
-    cache: String,
-    base: String,
-    dir: std::path::PathBuf,
+    long_short::write(dir, N, human_long)
 }
 
 fn setup(name: &str) -> Setup {
-    let mock = Mock::start();
-    script(&mock);
-    let dir = common::tempdir(name);
-    let file = dataset(&dir);
-    let cache = dir.join("cache").to_string_lossy().into_owned();
-    let base = mock.url("/v1");
-    Setup {
-        mock,
-        file,
-        cache,
-        base,
-        dir,
-    }
+    Setup::start(name, script, dataset)
 }
 
 const FACTORS: &str = "length,novel_words,novel_words_count";
@@ -212,18 +153,6 @@ const FACTORS: &str = "length,novel_words,novel_words_count";
 fn cli(s: &Setup, cmd: &str, extra: &[&str]) -> (i32, String, String) {
     let seed = SEED.to_string();
     let mut a = vec![
-        cmd,
-        s.file.as_str(),
-        "--provider",
-        "openai-compatible",
-        "--model",
-        "mock",
-        "--base-url",
-        s.base.as_str(),
-        "--cache-dir",
-        s.cache.as_str(),
-        "--task",
-        "helpful",
         "--factors",
         FACTORS,
         "--bootstrap",
@@ -233,7 +162,7 @@ fn cli(s: &Setup, cmd: &str, extra: &[&str]) -> (i32, String, String) {
         "--quiet",
     ];
     a.extend(extra);
-    common::run_cli(&a)
+    s.run(&[cmd], &a)
 }
 
 /// (C − D) / (C + D + T) over the (initial, improved) pairs, improved
@@ -418,7 +347,7 @@ fn improve_scores_each_condition_and_its_tau_with_calls_per_input_exact() {
     let (code, out, err) = cli(&s, "improve", &["--inputs", &inputs, "--json"]);
     assert_eq!(code, 0, "{err}");
     // The evaluator judges 12 pairs in both orders, then 6 calls per input.
-    assert_eq!(total(&s.mock), 24 + 6 * INPUTS as u64);
+    assert_eq!(s.mock.total(), 24 + 6 * INPUTS as u64);
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     if std::env::var("SHOW").is_ok() {
         eprintln!(
@@ -445,7 +374,7 @@ fn improve_scores_each_condition_and_its_tau_with_calls_per_input_exact() {
     let (code, again, err) = cli(&s, "improve", &["--inputs", &inputs, "--json"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
-        total(&s.mock),
+        s.mock.total(),
         24 + 6 * INPUTS as u64,
         "a re-run makes 0 calls"
     );
@@ -470,7 +399,7 @@ fn an_earlier_judge_makes_the_evaluator_free_and_into_joins_the_report() {
     let report = s.dir.join("report.json").to_string_lossy().into_owned();
     let (code, _, err) = cli(&s, "judge", &["--into", &report]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock), 24);
+    assert_eq!(s.mock.total(), 24);
     let inputs = INPUTS.to_string();
     let (code, out, err) = cli(
         &s,
@@ -479,7 +408,7 @@ fn an_earlier_judge_makes_the_evaluator_free_and_into_joins_the_report() {
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(
-        total(&s.mock),
+        s.mock.total(),
         24 + 6 * INPUTS as u64,
         "the judge's verdicts are cached"
     );
@@ -516,12 +445,12 @@ fn a_second_evaluator_model_answers_the_judge_and_feedback_stages() {
     assert_eq!(r["improvement"]["evaluator"], "mock-eval (judge)");
     assert_eq!(r["improvement"]["writer"], "mock");
     assert!(common::agent_names(&r).contains(&"mock-eval (judge)"));
-    assert_eq!(total(&s.mock), 30);
+    assert_eq!(s.mock.total(), 30);
     // The evaluator's answers are its own: with the writer as evaluator, the
     // judge (24) and feedback (1) stages are asked again, the writer's 5 not.
     let (code, out, err) = cli(&s, "improve", &["--inputs", "1", "--json"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock), 30 + 25);
+    assert_eq!(s.mock.total(), 30 + 25);
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(r["improvement"]["evaluator"], "mock (judge)");
     // --evaluator-provider without a model is a usage error.
@@ -532,19 +461,14 @@ fn a_second_evaluator_model_answers_the_judge_and_feedback_stages() {
 #[test]
 fn an_improve_run_with_faults_resumes_without_repeating_a_success() {
     let s = setup("improve-faults");
-    ureq::post(&s.mock.url("/__faults"))
-        .set("content-type", "application/json")
-        .send_string(r#"{"rate": 0.3, "seed": 5, "retry_after": 0, "kinds": ["429", "500"]}"#)
-        .unwrap();
+    s.mock
+        .faults(r#"{"rate": 0.3, "seed": 5, "retry_after": 0, "kinds": ["429", "500"]}"#);
     let inputs = INPUTS.to_string();
     let args = ["--inputs", inputs.as_str(), "--attempts", "1", "--json"];
     let (code, _, err) = cli(&s, "improve", &args);
-    assert!(stats(&s.mock)["faulted_total"].as_u64().unwrap() > 0);
+    assert!(s.mock.stats()["faulted_total"].as_u64().unwrap() > 0);
     assert!(code == 0 || code == 1, "rc {code}: {err}");
-    ureq::post(&s.mock.url("/__faults"))
-        .set("content-type", "application/json")
-        .send_string("{}")
-        .unwrap();
+    s.mock.faults("{}");
     // A failed stage stops the run before its report; the next run goes on.
     let mut out = String::new();
     for _ in 0..4 {
@@ -555,7 +479,7 @@ fn an_improve_run_with_faults_resumes_without_repeating_a_success() {
         }
         assert_eq!(code, 1, "{err}");
     }
-    let st = stats(&s.mock);
+    let st = s.mock.stats();
     assert_eq!(st["repeated_successes"].as_u64(), Some(0), "{st}");
     assert_eq!(
         st["total"].as_u64().unwrap() - st["faulted_total"].as_u64().unwrap(),
@@ -588,32 +512,17 @@ fn batch_export_run_improve_stage_by_stage_then_improve_makes_no_call() {
     let s = setup("improve-batch");
     let inputs = INPUTS.to_string();
     let flags = |cmd: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = cmd.iter().map(|x| (*x).to_owned()).collect();
-        v.extend(
-            [
-                s.file.as_str(),
-                "--provider",
-                "openai-compatible",
-                "--model",
-                "mock",
-                "--base-url",
-                s.base.as_str(),
-                "--cache-dir",
-                s.cache.as_str(),
-                "--task",
-                "helpful",
-                "--factors",
-                FACTORS,
-                "--seed",
-                "7",
-                "--run",
-                "improve",
-                "--inputs",
-                inputs.as_str(),
-            ]
-            .map(String::from),
-        );
-        v
+        let rest = [
+            "--factors",
+            FACTORS,
+            "--seed",
+            "7",
+            "--run",
+            "improve",
+            "--inputs",
+            inputs.as_str(),
+        ];
+        s.args(cmd, &rest)
     };
     let mut sizes = Vec::new();
     for round in 0..6 {
@@ -655,10 +564,10 @@ fn batch_export_run_improve_stage_by_stage_then_improve_makes_no_call() {
     // The evaluator's judge (12 pairs × 2 orders), the first responses, the
     // feedback, the improved responses (4 per input).
     assert_eq!(sizes, [24, INPUTS, INPUTS, 4 * INPUTS]);
-    let before = total(&s.mock);
+    let before = s.mock.total();
     let (code, out, err) = cli(&s, "improve", &["--inputs", &inputs, "--json"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock), before, "the live run makes no call");
+    assert_eq!(s.mock.total(), before, "the live run makes no call");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     check(&r);
     assert_eq!(r["improvement"]["calls"], 0);

@@ -27,17 +27,6 @@ fn post(mock: &Mock, path: &str, body: &str) {
         .expect("mock control call");
 }
 
-fn mock_stats(mock: &Mock) -> serde_json::Value {
-    serde_json::from_str(
-        &ureq::get(&mock.url("/__stats"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 /// 200 pairs over 50 inputs; responses repeat across pairs as in real data.
 fn dataset() -> Dataset {
     common::council_dataset(50)
@@ -107,14 +96,14 @@ fn clean_run_then_rerun_from_cache() {
     // Calls scale with unique texts: 50 sources × 4 distinct responses, not 400 pair sides.
     assert_eq!(plan.unique_responses, 200);
     assert_eq!(stats.calls, plan.len() as u64 - stats.skipped_empty);
-    let before = mock_stats(&mock)["total"].as_u64().unwrap();
+    let before = mock.stats()["total"].as_u64().unwrap();
     let (answered2, stats2, failures2, _) = run(&mock, &ds, &dir, 3);
     assert_eq!((answered2, failures2.len()), (answered, 0));
     assert_eq!(stats2.calls, 0, "a re-run must not repeat a paid call");
     assert_eq!(stats2.cache_hits as usize, answered);
-    assert_eq!(mock_stats(&mock)["total"].as_u64().unwrap(), before);
+    assert_eq!(mock.stats()["total"].as_u64().unwrap(), before);
     assert_eq!(
-        mock_stats(&mock)["repeated_successes"].as_u64().unwrap(),
+        mock.stats()["repeated_successes"].as_u64().unwrap(),
         0,
         "identical prompts are asked once"
     );
@@ -131,7 +120,7 @@ fn fault_run_lists_every_failure_and_resume_completes_without_repeats() {
     let ds = dataset();
     let dir = tempdir("faults");
     let (answered, stats, failures, plan) = run(&mock, &ds, &dir, 2);
-    let faulted = mock_stats(&mock)["faulted_total"].as_u64().unwrap();
+    let faulted = mock.stats()["faulted_total"].as_u64().unwrap();
     assert!(faulted > 50, "faults were injected ({faulted})");
     // Every item is either done or listed as failed, with a reason.
     assert_eq!(
@@ -163,7 +152,7 @@ fn fault_run_lists_every_failure_and_resume_completes_without_repeats() {
         "only the missing items were asked"
     );
     assert_eq!(
-        mock_stats(&mock)["repeated_successes"].as_u64().unwrap(),
+        mock.stats()["repeated_successes"].as_u64().unwrap(),
         0,
         "no successful call was repeated"
     );

@@ -135,27 +135,13 @@ fn judge_and_writer_runs_join_one_report() {
     assert_eq!(on_disk, r);
 
     // Judging again: every verdict comes from the cache; only the failed one is asked again.
-    let before: serde_json::Value = serde_json::from_str(
-        &ureq::get(&mock.url("/__stats"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let before: serde_json::Value = mock.stats();
     let (ok, out, _) = judge(&["--json"]);
     assert!(ok);
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     let cached = r["agents"][1]["run"]["cache_hits"].as_u64().unwrap();
     assert!(cached >= 10, "{cached}");
-    let after: serde_json::Value = serde_json::from_str(
-        &ureq::get(&mock.url("/__stats"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let after: serde_json::Value = mock.stats();
     // The only new calls re-ask the verdicts that failed (each with its repair).
     let new_calls = after["total"].as_u64().unwrap() - before["total"].as_u64().unwrap();
     assert_eq!(new_calls, 2 * failures.len() as u64);

@@ -57,12 +57,7 @@ fn dataset() -> String {
 }
 
 fn requests(mock: &Mock) -> u64 {
-    let body = ureq::get(&mock.url("/__stats"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap();
-    let stats: Value = serde_json::from_str(&body).unwrap();
+    let stats = mock.stats();
     stats["total"].as_u64().unwrap()
 }
 

@@ -12,13 +12,8 @@ pub(super) fn cmd_batch(args: &[String]) -> Result<String, Failure> {
                 "use `profile batch export FILE …` or `profile batch import RESULTS.jsonl… FILE …`",
             )),
         };
-    let mut options = vec![
-        "max-record-mb",
-        "map",
-        "task",
-        "factors",
-        "format",
-        "label",
+    let mut options: Vec<&str> = DATA_OPTIONS.to_vec();
+    options.extend([
         "provider",
         "model",
         "base-url",
@@ -32,7 +27,7 @@ pub(super) fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         "factor",
         "rand-factor",
         "evaluator-model",
-    ];
+    ]);
     if export {
         options.extend(["stage", "price-in", "price-out", "out"]);
     }

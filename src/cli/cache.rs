@@ -32,6 +32,8 @@ pub(super) fn cmd_cache(args: &[String]) -> Result<String, Failure> {
                     cache.path().display()
                 ))
             })?;
+            // Lines read only now (the file is read when first needed).
+            warn_cache_lines(cache.path(), &cache.take_problems());
             let mut out = format!("{added} new entries added to {}\n", cache.path().display());
             for d in &problems {
                 out.push_str(&format!("skipped {file}: {d}\n"));

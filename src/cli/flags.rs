@@ -94,19 +94,34 @@ pub(super) const PROVIDER_OPTIONS: [&str; 13] = [
     "max-cost",
 ];
 
-/// The options `score`, `judge` and `generate` share.
-pub(super) const STUDY_OPTIONS: [&str; 10] = [
-    "max-record-mb",
-    "map",
-    "task",
-    "factors",
-    "format",
-    "label",
-    "bootstrap",
-    "seed",
-    "sample",
-    "out",
-];
+/// The options that read a dataset (every command that loads one).
+pub(super) const DATA_OPTIONS: [&str; 6] =
+    ["max-record-mb", "map", "task", "factors", "format", "label"];
+
+/// The options `score`, `judge`, `generate` and the other studies share
+/// beyond [`DATA_OPTIONS`].
+pub(super) const STUDY_OPTIONS: [&str; 4] = ["bootstrap", "seed", "sample", "out"];
+
+/// The flags of a study command: [`DATA_OPTIONS`], [`STUDY_OPTIONS`],
+/// `extra` and [`PROVIDER_OPTIONS`] with a value; `--json`, `--quiet`,
+/// `--no-logprobs`, `--estimate` and `switches` without.
+pub(super) fn study_flags(
+    args: &[String],
+    extra: &[&str],
+    switches: &[&str],
+) -> Result<Flags, Failure> {
+    let options: Vec<&str> = DATA_OPTIONS
+        .into_iter()
+        .chain(STUDY_OPTIONS)
+        .chain(extra.iter().copied())
+        .chain(PROVIDER_OPTIONS)
+        .collect();
+    let switches: Vec<&str> = ["json", "no-logprobs", "quiet", "estimate"]
+        .into_iter()
+        .chain(switches.iter().copied())
+        .collect();
+    parse_flags(args, &options, &switches)
+}
 
 /// `--sample N` (a seeded sample of N inputs with all their pairs, seeded
 /// with `--seed`) or `--limit N` (the first N pairs).

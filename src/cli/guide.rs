@@ -58,50 +58,25 @@ REPORT.json: judge the pairs first (`profile judge … --into REPORT.json`, or i
 /// misalignment with the humans, then the pairs judged with no guidance,
 /// with each, and the agreements compared.
 pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
-    use crate::agents::{add_agent, judge_agent};
     use crate::llm::roles::{guided_judge_plan, JudgeOrder};
     use crate::workflow::{Kind, Outcome, Workflow};
-    let options: Vec<&str> = STUDY_OPTIONS
-        .into_iter()
-        .chain(["into", "factor", "rand-factor"])
-        .chain(PROVIDER_OPTIONS)
-        .collect();
-    let f = parse_flags(
-        args,
-        &options,
-        &["json", "no-logprobs", "quiet", "estimate"],
-    )?;
+    let f = study_flags(args, &["into", "factor", "rand-factor"], &[])?;
     let Study { ds, cfg, info } = load_study(&f, "guide")?;
     let fix_mis = factor_flag(&f, "factor", &cfg)?;
     let fix_rand = factor_flag(&f, "rand-factor", &cfg)?;
     let into = read_into(&f)?;
     let ds = std::rc::Rc::new(ds);
-    let provider = f
-        .values
-        .get("provider")
-        .ok_or_else(|| usage_error("`profile guide` needs --provider and --model"))?;
-    let mut session = LlmSession::open(&f, provider)?;
-    let needs_model = cfg.requested().iter().any(|f| f.needs_model());
-    let values = if needs_model {
-        match session.extract(&ds, &cfg)? {
-            Some(v) => Some(v),
-            None if session.estimate_only => None,
-            None => return Ok(String::new()),
-        }
-    } else {
-        None
+    let mut session = LlmSession::for_command(&f, "guide")?;
+    let Some(mut base) = session.baseline(&ds, &cfg, &info, into)? else {
+        return Ok(String::new());
     };
-    let computed = score_report_with(&ds, &cfg, &info, values.as_ref());
-    let human = crate::agents::human_side(&ds, &cfg, values.as_ref());
-    let sample_human = computed.agent("human").cloned();
-    let (mut report, into) = into_report(into, computed)?;
     let model = session.mc.model.clone();
     let order = JudgeOrder::Both;
 
     // The evidence: the report's judge of this model, else a judge run now
     // (the verdicts are cached: the unguided condition below reuses them).
     let judge_name = format!("{model} (judge)");
-    let evidence = match crate::guide::report_evidence(&report, &model) {
+    let evidence = match crate::guide::report_evidence(&base.report, &model) {
         Some(e) => e,
         None => {
             if !session.quiet {
@@ -110,9 +85,9 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
                 );
             }
             let wf = Workflow::new(Kind::Judge(order), ds.clone(), &cfg, &session.mc);
-            let (mut agent, mut alignment) = match session.drive(wf)? {
+            let (agent, alignment) = match session.drive(wf)? {
                 Some(Outcome::Judge { outcome, record }) => {
-                    judge_agent(&ds, &cfg, values.as_ref(), &outcome, record, &human)
+                    base.judge_agent(&ds, &cfg, &outcome, record)
                 }
                 None if session.estimate_only => {
                     println!(
@@ -123,14 +98,11 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
                 }
                 _ => return Ok(String::new()),
             };
-            let e = match &sample_human {
+            let e = match &base.human_agent {
                 Some(h) => crate::guide::evidence(&agent, h, &alignment),
                 None => Vec::new(),
             };
-            if let Some(sample) = &info.sample {
-                crate::agents::mark_sample(&mut agent, &mut alignment, &ds, sample, &human);
-            }
-            add_agent(&mut report, agent, alignment);
+            base.add(&ds, (agent, alignment));
             e
         }
     };
@@ -152,7 +124,7 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
                 Some(g) if g == choice.mis.0 => "judge, GuideMis",
                 Some(_) => "judge, GuideRand",
             };
-            session.execute(what, &plan, &ds, opts)?;
+            session.execute_as(what, &plan, &ds, opts, false)?;
         }
         return Ok(String::new());
     }
@@ -178,8 +150,8 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
         &crate::guide::GuidedRun {
             ds: &ds,
             cfg: &cfg,
-            values: values.as_ref(),
-            human: &human,
+            values: base.values.as_ref(),
+            human: &base.human,
             sample: info.sample.as_ref(),
             model: &model,
             choice: &choice,
@@ -188,18 +160,11 @@ pub(super) fn cmd_guide(args: &[String]) -> Result<String, Failure> {
         &judge_name,
         evidence,
     );
-    for (agent, alignment) in agents {
-        add_agent(&mut report, agent, alignment);
+    for agent in agents {
+        base.add(&ds, agent);
     }
     let lines = crate::guide::describe(&section);
-    report.guidance = Some(section);
-    write_into(into, &report)?;
-    let mut out = finish_report(&f, &report)?;
-    if !f.switches.iter().any(|s| s == "json") {
-        for l in choice_lines.iter().chain(&lines) {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    Ok(out)
+    base.report.guidance = Some(section);
+    let lines: Vec<String> = choice_lines.into_iter().chain(lines).collect();
+    base.finish(&f, &lines)
 }

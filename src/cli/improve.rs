@@ -9,24 +9,18 @@ use super::*;
 /// `profile improve`: the improvement conditions as agents of the report,
 /// with their τ against the humans and the evaluator.
 pub(super) fn cmd_improve(args: &[String]) -> Result<String, Failure> {
-    use crate::agents::add_agent;
     use crate::llm::roles::JudgeOrder;
     use crate::workflow::{Kind, Outcome, Workflow};
-    let options: Vec<&str> = STUDY_OPTIONS
-        .into_iter()
-        .chain([
+    let f = study_flags(
+        args,
+        &[
             "into",
             "inputs",
             "evaluator-provider",
             "evaluator-model",
             "evaluator-base-url",
-        ])
-        .chain(PROVIDER_OPTIONS)
-        .collect();
-    let f = parse_flags(
-        args,
-        &options,
-        &["json", "no-logprobs", "quiet", "estimate", "single-order"],
+        ],
+        &["single-order"],
     )?;
     let Study { ds, cfg, info } = load_study(&f, "improve")?;
     let inputs = parse_num::<usize>(&f, "inputs")?;
@@ -35,26 +29,12 @@ pub(super) fn cmd_improve(args: &[String]) -> Result<String, Failure> {
     }
     let into = read_into(&f)?;
     let ds = std::rc::Rc::new(ds);
-    let provider = f
-        .values
-        .get("provider")
-        .ok_or_else(|| usage_error("`profile improve` needs --provider and --model"))?;
-    let mut session = LlmSession::open(&f, provider)?;
+    let mut session = LlmSession::for_command(&f, "improve")?;
     let evaluator = session.open_evaluator(&f)?;
-    let needs_model = cfg.requested().iter().any(|f| f.needs_model());
-    let values = if needs_model {
-        match session.extract(&ds, &cfg)? {
-            Some(v) => Some(v),
-            None if session.estimate_only => None,
-            None => return Ok(String::new()),
-        }
-    } else {
-        None
+    // Refused before any judge or writer call: a report of other data or factors.
+    let Some(mut base) = session.baseline(&ds, &cfg, &info, into)? else {
+        return Ok(String::new());
     };
-    let computed = score_report_with(&ds, &cfg, &info, values.as_ref());
-    let human = crate::agents::human_side(&ds, &cfg, values.as_ref());
-    // Refused before any call: a report of other data or factors.
-    let (mut report, into) = into_report(into, computed)?;
     let single = f.switches.iter().any(|s| s == "single-order");
     let order = JudgeOrder::new(single, cfg.bootstrap.seed);
     let kind = Kind::Improve { inputs, order };
@@ -93,8 +73,9 @@ feedback (1 call), 4 improved responses (4 calls)",
         Some(Outcome::Improve(run)) => run,
         _ => return Ok(String::new()),
     };
-    let result = crate::improve::improvement_report(&ds, &cfg, values.as_ref(), &run, &human)
-        .map_err(data_error)?;
+    let result =
+        crate::improve::improvement_report(&ds, &cfg, base.values.as_ref(), &run, &base.human)
+            .map_err(data_error)?;
     if let Some(extraction) = run.values.as_ref().and_then(|v| v.run.as_ref()) {
         if !session.quiet {
             eprintln!(
@@ -104,28 +85,13 @@ feedback (1 call), 4 improved responses (4 calls)",
         }
     }
     // The evaluator's judge agent, unless the report has one of that name.
-    if report.agent(&judge_name).is_none() {
-        let (mut agent, mut alignment) = result.judge;
-        if let Some(sample) = &info.sample {
-            crate::agents::mark_sample(&mut agent, &mut alignment, &ds, sample, &human);
-        }
-        add_agent(&mut report, agent, alignment);
+    if base.report.agent(&judge_name).is_none() {
+        base.add(&ds, result.judge);
     }
-    for (mut agent, mut alignment) in result.agents {
-        if let Some(sample) = &info.sample {
-            crate::agents::mark_sample(&mut agent, &mut alignment, &ds, sample, &human);
-        }
-        add_agent(&mut report, agent, alignment);
+    for agent in result.agents {
+        base.add(&ds, agent);
     }
     let lines = crate::improve::describe(&result.section);
-    report.improvement = Some(result.section);
-    write_into(into, &report)?;
-    let mut out = finish_report(&f, &report)?;
-    if !f.switches.iter().any(|s| s == "json") {
-        for l in &lines {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    Ok(out)
+    base.report.improvement = Some(result.section);
+    base.finish(&f, &lines)
 }

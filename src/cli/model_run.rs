@@ -53,40 +53,12 @@ pub(super) fn write_into(path: Option<String>, report: &Report) -> Result<(), Fa
 /// `profile judge` and `profile generate`: a model as judge of the dataset's
 /// pairs, or as writer for its inputs, added as an agent to the report.
 pub(super) fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failure> {
-    use crate::agents::{add_agent, judge_agent, writer_agent};
+    use crate::agents::writer_agent;
     use crate::llm::roles::JudgeOrder;
     use crate::workflow::{Kind, Outcome, Workflow};
-    let options: Vec<&str> = STUDY_OPTIONS
-        .into_iter()
-        .chain(["into", "inputs"])
-        .chain(PROVIDER_OPTIONS)
-        .collect();
-    let f = parse_flags(
-        args,
-        &options,
-        &["json", "no-logprobs", "quiet", "estimate", "single-order"],
-    )?;
+    let f = study_flags(args, &["into", "inputs"], &["single-order"])?;
     let Study { ds, cfg, info } = load_study(&f, kind)?;
-    let into = read_into(&f)?;
-    let ds = std::rc::Rc::new(ds);
-    let provider = f
-        .values
-        .get("provider")
-        .ok_or_else(|| usage_error(format!("`profile {kind}` needs --provider and --model")))?;
-    let mut session = LlmSession::open(&f, provider)?;
-    // The human agent, with the model-based factors extracted on the dataset (cached).
-    let needs_model = cfg.requested().iter().any(|f| f.needs_model());
-    let values = if needs_model {
-        match session.extract(&ds, &cfg)? {
-            Some(v) => Some(v),
-            None if session.estimate_only => None,
-            None => return Ok(String::new()),
-        }
-    } else {
-        None
-    };
-    let computed = score_report_with(&ds, &cfg, &info, values.as_ref());
-    let human = crate::agents::human_side(&ds, &cfg, values.as_ref());
+    // Usage errors before any model call.
     let single = f.switches.iter().any(|s| s == "single-order");
     let run = if kind == "judge" {
         if f.values.contains_key("inputs") {
@@ -103,14 +75,17 @@ pub(super) fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failu
             inputs: parse_num::<usize>(&f, "inputs")?,
         }
     };
-    // Refused before any call: a report of other data or factors.
-    let (mut report, into) = into_report(into, computed)?;
+    let into = read_into(&f)?;
+    let ds = std::rc::Rc::new(ds);
+    let mut session = LlmSession::for_command(&f, kind)?;
+    // The human agent, with the model-based factors extracted on the dataset (cached).
+    let Some(mut base) = session.baseline(&ds, &cfg, &info, into)? else {
+        return Ok(String::new());
+    };
     let workflow = Workflow::new(run, ds.clone(), &cfg, &session.mc);
-    let (agent, alignment) = match session.drive(workflow)? {
+    let agent = match session.drive(workflow)? {
         None => return Ok(String::new()),
-        Some(Outcome::Judge { outcome, record }) => {
-            judge_agent(&ds, &cfg, values.as_ref(), &outcome, record, &human)
-        }
+        Some(Outcome::Judge { outcome, record }) => base.judge_agent(&ds, &cfg, &outcome, record),
         Some(Outcome::Writer {
             generated,
             values: gen_values,
@@ -127,7 +102,7 @@ pub(super) fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failu
                 planned,
                 record,
                 extraction,
-                &human,
+                &base.human,
             )
         }
         Some(Outcome::Extract(_) | Outcome::Guide(_) | Outcome::Improve(_)) => {
@@ -137,11 +112,6 @@ pub(super) fn cmd_model_run(args: &[String], kind: &str) -> Result<String, Failu
     if session.estimate_only {
         return Ok(String::new());
     }
-    let (mut agent, mut alignment) = (agent, alignment);
-    if let Some(sample) = &info.sample {
-        crate::agents::mark_sample(&mut agent, &mut alignment, &ds, sample, &human);
-    }
-    add_agent(&mut report, agent, alignment);
-    write_into(into, &report)?;
-    finish_report(&f, &report)
+    base.add(&ds, agent);
+    base.finish(&f, &[])
 }

@@ -47,8 +47,9 @@ fn sign_name(s: Option<i8>) -> &'static str {
 
 pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
     use crate::workflow::{Kind, Outcome, Workflow};
-    let options: Vec<&str> = STUDY_OPTIONS
+    let options: Vec<&str> = DATA_OPTIONS
         .into_iter()
+        .chain(STUDY_OPTIONS)
         .chain(["factor", "kind", "agent"])
         .chain(PROVIDER_OPTIONS)
         .collect();

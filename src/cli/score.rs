@@ -3,16 +3,7 @@
 use super::*;
 
 pub(super) fn cmd_score(args: &[String]) -> Result<String, Failure> {
-    let options: Vec<&str> = STUDY_OPTIONS
-        .into_iter()
-        .chain(["annotations", "group-by"])
-        .chain(PROVIDER_OPTIONS)
-        .collect();
-    let f = parse_flags(
-        args,
-        &options,
-        &["json", "no-logprobs", "quiet", "estimate"],
-    )?;
+    let f = study_flags(args, &["annotations", "group-by"], &[])?;
     let Study { ds, cfg, info } = load_study(&f, "score")?;
     let imported = match f.values.get("annotations") {
         Some(p) => {

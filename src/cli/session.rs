@@ -146,6 +146,13 @@ pub(super) fn printable(text: &str) -> String {
         .collect()
 }
 
+/// A plan's answers, the run's statistics and its failed questions.
+pub(super) type Answered = (
+    crate::llm::extract::Answers,
+    crate::llm::engine::RunStats,
+    Vec<crate::llm::engine::FailedItem>,
+);
+
 /// A provider, its key, the disk cache and the pacing a command's model
 /// calls use.
 pub(super) struct LlmSession {
@@ -165,6 +172,62 @@ pub(super) struct LlmSession {
     pub(super) evaluator: Option<(ModelConfig, crate::llm::threads::HttpLlm, Option<Price>)>,
 }
 
+/// A model-run command's starting point ([`LlmSession::baseline`]).
+pub(super) struct Baseline {
+    /// The model-based factors on the dataset (`None`: none requested, or
+    /// `--estimate`).
+    pub(super) values: Option<LlmValues>,
+    pub(super) human: crate::agents::HumanSide,
+    /// The computed report's human agent (the `--into` report may hold an
+    /// older one).
+    pub(super) human_agent: Option<crate::report::Agent>,
+    /// `--sample`: marked on every agent added.
+    sample: Option<crate::report::SampleInfo>,
+    /// The report the agents are added to, and where it is written.
+    pub(super) report: Report,
+    into: Option<String>,
+}
+
+impl Baseline {
+    /// The judge agent of a judge run's outcome, against this human side.
+    pub(super) fn judge_agent(
+        &self,
+        ds: &crate::data::Dataset,
+        cfg: &ScoreConfig,
+        outcome: &crate::llm::roles::JudgeOutcome,
+        record: crate::report::AgentRun,
+    ) -> (crate::report::Agent, Alignment) {
+        crate::agents::judge_agent(ds, cfg, self.values.as_ref(), outcome, record, &self.human)
+    }
+
+    /// Adds a model's agent to the report (replacing one of its name),
+    /// marked with the run's sample.
+    pub(super) fn add(
+        &mut self,
+        ds: &crate::data::Dataset,
+        (mut agent, mut alignment): (crate::report::Agent, Alignment),
+    ) {
+        if let Some(sample) = &self.sample {
+            crate::agents::mark_sample(&mut agent, &mut alignment, ds, sample, &self.human);
+        }
+        crate::agents::add_agent(&mut self.report, agent, alignment);
+    }
+
+    /// Writes the report to `--into`, and returns the command's output: the
+    /// report as `finish_report` gives it, then `lines` unless `--json`.
+    pub(super) fn finish(self, f: &Flags, lines: &[String]) -> Result<String, Failure> {
+        write_into(self.into, &self.report)?;
+        let mut out = finish_report(f, &self.report)?;
+        if !f.switches.iter().any(|s| s == "json") {
+            for l in lines {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The API key for `provider`: `PROFILE_API_KEY`, else the provider's own
 /// variables (none needed for an OpenAI-compatible server).
 fn api_key(provider: Provider) -> Result<String, Failure> {
@@ -182,6 +245,15 @@ fn api_key(provider: Provider) -> Result<String, Failure> {
 }
 
 impl LlmSession {
+    /// The session of `profile COMMAND`, which needs `--provider` (and
+    /// `--model`).
+    pub(super) fn for_command(f: &Flags, command: &str) -> Result<LlmSession, Failure> {
+        let provider = f.values.get("provider").ok_or_else(|| {
+            usage_error(format!("`profile {command}` needs --provider and --model"))
+        })?;
+        LlmSession::open(f, provider)
+    }
+
     pub(super) fn open(f: &Flags, provider: &str) -> Result<LlmSession, Failure> {
         use crate::llm::engine::RunSettings;
         use crate::llm::threads::HttpLlm;
@@ -331,26 +403,9 @@ impl LlmSession {
     }
 
     /// Prints the estimate, then (unless `--estimate`) answers the plan with
-    /// live progress on a terminal. `None`: only the estimate was asked for.
-    pub(super) fn execute(
-        &mut self,
-        what: &str,
-        plan: &crate::llm::extract::Plan,
-        ds: &crate::data::Dataset,
-        opts: crate::llm::extract::ExtractOptions,
-    ) -> Result<
-        Option<(
-            crate::llm::extract::Answers,
-            crate::llm::engine::RunStats,
-            Vec<crate::llm::engine::FailedItem>,
-        )>,
-        Failure,
-    > {
-        self.execute_as(what, plan, ds, opts, false)
-    }
-
-    /// As [`execute`](LlmSession::execute), asking the evaluator model when
-    /// `evaluator` is set and one was opened.
+    /// live progress on a terminal, asking the evaluator model when
+    /// `evaluator` is set and one was opened. `None`: only the estimate was
+    /// asked for.
     pub(super) fn execute_as(
         &mut self,
         what: &str,
@@ -358,19 +413,27 @@ impl LlmSession {
         ds: &crate::data::Dataset,
         opts: crate::llm::extract::ExtractOptions,
         evaluator: bool,
-    ) -> Result<
-        Option<(
-            crate::llm::extract::Answers,
-            crate::llm::engine::RunStats,
-            Vec<crate::llm::engine::FailedItem>,
-        )>,
-        Failure,
-    > {
+    ) -> Result<Option<Answered>, Failure> {
         let (mc, llm, price) = match (&self.evaluator, evaluator) {
             (Some((mc, llm, price)), true) => (mc, llm, *price),
             _ => (&self.mc, &self.llm, self.price),
         };
-        let est = crate::llm::engine::estimate(plan, ds, opts, mc, &self.cache, price);
+        // A stage memo answers a re-run of a settled plan with no lookup.
+        let memo_key = self.cache.memo_key(plan, ds, opts, mc);
+        let memo = memo_key
+            .as_ref()
+            .and_then(|k| self.cache.memo_answers(k, plan));
+        let est = match &memo {
+            Some((_, stats)) => crate::llm::engine::Estimate {
+                cached: stats.cache_hits,
+                cost_usd: price.map(|p| p.cost(0.0, 0.0)),
+                ..Default::default()
+            },
+            None => crate::llm::engine::estimate(plan, ds, opts, mc, &self.cache, price),
+        };
+        if !self.quiet {
+            warn_cache_lines(self.cache.path(), &self.cache.take_problems());
+        }
         let detail = if plan.unique_responses > 0 {
             let per = plan.calls_per_unique_response();
             format!(
@@ -413,6 +476,12 @@ impl LlmSession {
         if !self.quiet {
             eprintln!("{summary}");
         }
+        if let Some((answers, stats)) = memo {
+            if !self.quiet {
+                eprintln!("{}", progress_line(what, &stats));
+            }
+            return Ok(Some((answers, stats, Vec::new())));
+        }
         // Live progress only on a terminal, at most five times a second.
         let live = !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
         let last_print = std::sync::Mutex::new(std::time::Instant::now());
@@ -439,10 +508,53 @@ impl LlmSession {
             let s = &out.1;
             eprintln!("\r{}", progress_line(what, s));
         }
+        if !self.quiet {
+            warn_cache_lines(self.cache.path(), &self.cache.take_problems());
+        }
+        if let Some(k) = &memo_key {
+            self.cache.keep_memo(k, plan, &out.0, &out.1);
+        }
         self.spent_usd += out.1.spent_usd;
         let cap = self.cap.map(|c| (c.max_usd, self.spent_usd));
         run_outcome(what, &out.1, &out.2, self.cache.path(), cap)?;
         Ok(Some(out))
+    }
+
+    /// What every model-run command starts from: the model-based factors
+    /// among `cfg`'s extracted on the dataset (cached; `None` with no such
+    /// factor, or with `--estimate`), the human side and the report the
+    /// run's agents are added to (`into`'s, checked against the one computed
+    /// here, so that a report of other data or factors is refused before any
+    /// judge or writer call). `Ok(None)`: the extraction was only estimated
+    /// or gave nothing; the command ends there.
+    pub(super) fn baseline(
+        &mut self,
+        ds: &std::rc::Rc<crate::data::Dataset>,
+        cfg: &ScoreConfig,
+        info: &DatasetInfo,
+        into: Option<(String, Option<Report>)>,
+    ) -> Result<Option<Baseline>, Failure> {
+        let values = if cfg.requested().iter().any(|f| f.needs_model()) {
+            match self.extract(ds, cfg)? {
+                Some(v) => Some(v),
+                None if self.estimate_only => None,
+                None => return Ok(None),
+            }
+        } else {
+            None
+        };
+        let computed = score_report_with(ds, cfg, info, values.as_ref());
+        let human = crate::agents::human_side(ds, cfg, values.as_ref());
+        let human_agent = computed.agent("human").cloned();
+        let (report, into) = into_report(into, computed)?;
+        Ok(Some(Baseline {
+            values,
+            human,
+            human_agent,
+            sample: info.sample.clone(),
+            report,
+            into,
+        }))
     }
 
     /// Extracts the model-based factors among `cfg`'s (cached). `Ok(None)`:

@@ -213,9 +213,13 @@ impl Plan {
         let mut responses = FxHashSet::default();
         let mut sources = FxHashSet::default();
         let any_model = factors.iter().any(|f| f.needs_model());
+        // A side's questions depend only on its response, the pair's input
+        // and source: a side seen before adds nothing (responses repeat
+        // across pairs), so it is not listed again.
+        let mut sides = FxHashSet::default();
         for p in &ds.pairs {
             for response in [p.a, p.b] {
-                if !any_model {
+                if !any_model || !sides.insert((response, p.input, p.source)) {
                     continue;
                 }
                 responses.insert(response);

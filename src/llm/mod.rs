@@ -11,6 +11,7 @@ pub mod drive;
 pub mod engine;
 pub mod extract;
 pub mod logprob;
+pub mod memo;
 pub mod parse;
 pub mod pricing;
 pub mod prompts;

@@ -683,6 +683,14 @@ pub struct Answers {
 }
 
 impl Answers {
+    /// Room for `n` answers.
+    pub fn with_capacity(n: usize) -> Answers {
+        Answers {
+            map: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            slots: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+        }
+    }
+
     pub fn insert(&mut self, q: Question, a: Answer) {
         if let Question::Factor(f) = &q {
             for s in f.slots() {

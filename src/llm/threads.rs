@@ -298,16 +298,66 @@ pub fn read_cache_jsonl(
     Ok((mem, problems, last.is_none_or(|b| b == b'\n')))
 }
 
-/// The cache in `.profile-cache/`: a JSONL file appended after every success.
+/// The cache in `.profile-cache/`: a JSONL file appended after every success,
+/// and the stage memos of the runs it answered (`memo/`, see
+/// [`super::memo`]).
+///
+/// `cache.jsonl` is read when an entry is first needed, not when the cache
+/// is opened, if the memos are known to match it (`memo/stamp` holds the
+/// file's length and modification time as this cache last left it): a
+/// re-run answered by its memos never reads it. A file changed in any
+/// other way (edited, truncated, replaced) is read at once, its unreadable
+/// lines returned with their numbers, and every memo dropped.
 pub struct DiskCache {
-    mem: MemoryCache,
+    mem: std::sync::OnceLock<Loaded>,
+    /// The file to read `mem` from when first needed.
+    source: Option<File>,
+    /// Unreadable lines found by a read after [`DiskCache::open`].
+    late_problems: Mutex<Vec<Diagnostic>>,
     writer: Box<dyn Write + Send>,
     path: PathBuf,
     /// The file does not end in a newline (a torn last line, or a failed
-    /// write): the next entry starts a new line.
-    needs_newline: bool,
+    /// write): the next entry starts a new line. `None`: not read yet.
+    needs_newline: Option<bool>,
+    /// `memo/` when its memos match the file, else `None` (no memo read or
+    /// written).
+    memo: Option<PathBuf>,
+    /// Entries were appended since the stamp was written.
+    appended: bool,
     /// The open lock file; its lock is released when it closes.
     _lock: Option<File>,
+}
+
+/// The entries of `cache.jsonl`, once read.
+struct Loaded {
+    mem: MemoryCache,
+    /// The file ended in a newline (or was empty).
+    ends_clean: bool,
+}
+
+/// `len mtime-ns` of a cache file, as `memo/stamp` holds it.
+fn stamp_of(meta: &std::fs::Metadata) -> Option<String> {
+    let mtime = meta.modified().ok()?;
+    let ns = mtime.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+    Some(format!("{} {ns}\n", meta.len()))
+}
+
+/// The binary's own stamp for memo keys: a rebuilt binary may ask other
+/// prompts, so its memos are its own.
+fn build_stamp() -> String {
+    static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILD
+        .get_or_init(|| {
+            let exe = std::env::current_exe().ok();
+            let meta = exe.as_ref().and_then(|p| std::fs::metadata(p).ok());
+            format!(
+                "{} {:?} {}",
+                env!("CARGO_PKG_VERSION"),
+                exe,
+                meta.and_then(|m| stamp_of(&m)).unwrap_or_default()
+            )
+        })
+        .clone()
 }
 
 /// Takes the exclusive lock of `dir/lock` without waiting.
@@ -399,27 +449,188 @@ impl DiskCache {
         if !file.metadata().map_err(io)?.is_file() {
             return Err(io(std::io::Error::other("not a regular file")));
         }
-        let (mem, problems, ends_clean) =
-            read_cache_jsonl(std::io::BufReader::new(&file), MAX_CACHE_LINE_BYTES).map_err(io)?;
-        let mut cache = DiskCache::with_writer(mem, Box::new(file), path);
-        cache.needs_newline = !ends_clean;
+        let meta = file.metadata().map_err(io)?;
+        let memo_dir = dir.join("memo");
+        let stamp = std::fs::read_to_string(memo_dir.join("stamp")).ok();
+        let reader = file.try_clone().map_err(io)?;
+        let mut cache = DiskCache::with_writer(MemoryCache::new(), Box::new(file), path.clone());
+        cache.mem = std::sync::OnceLock::new();
+        cache.needs_newline = None;
         cache._lock = Some(lock);
+        if stamp.is_some() && stamp == stamp_of(&meta) {
+            // The memos match the file: read it only when an entry is needed.
+            cache.source = Some(reader);
+            cache.memo = Some(memo_dir);
+            return Ok((cache, Vec::new()));
+        }
+        let (mem, problems, ends_clean) =
+            read_cache_jsonl(std::io::BufReader::new(&reader), MAX_CACHE_LINE_BYTES).map_err(
+                |error| CacheError::Io {
+                    path: path.clone(),
+                    error,
+                },
+            )?;
+        let _ = cache.mem.set(Loaded { mem, ends_clean });
+        cache.needs_newline = Some(!ends_clean);
+        // The file changed since the memos were written: drop them; memos
+        // are kept from now on if they all could be dropped.
+        if reset_memos(&memo_dir) {
+            cache.memo = Some(memo_dir);
+            cache.appended = true;
+            cache.write_stamp();
+        }
         Ok((cache, problems))
     }
 
     /// A cache over `mem` that appends to `writer` (tests give a failing one).
     pub fn with_writer(mem: MemoryCache, writer: Box<dyn Write + Send>, path: PathBuf) -> Self {
-        DiskCache {
+        let loaded = std::sync::OnceLock::new();
+        let _ = loaded.set(Loaded {
             mem,
+            ends_clean: true,
+        });
+        DiskCache {
+            mem: loaded,
+            source: None,
+            late_problems: Mutex::new(Vec::new()),
             writer,
             path,
-            needs_newline: false,
+            needs_newline: Some(false),
+            memo: None,
+            appended: false,
             _lock: None,
         }
     }
 
+    /// The entries, read from the file when first needed.
+    fn loaded(&self) -> &Loaded {
+        self.mem.get_or_init(|| {
+            let read = self.source.as_ref().map(|f| {
+                use std::io::Seek as _;
+                let mut f = f;
+                f.rewind()?;
+                read_cache_jsonl(std::io::BufReader::new(f), MAX_CACHE_LINE_BYTES)
+            });
+            match read {
+                None => Loaded {
+                    mem: MemoryCache::new(),
+                    ends_clean: true,
+                },
+                Some(Ok((mem, problems, ends_clean))) => {
+                    if let Ok(mut late) = self.late_problems.lock() {
+                        late.extend(problems);
+                    }
+                    Loaded { mem, ends_clean }
+                }
+                Some(Err(e)) => {
+                    if let Ok(mut late) = self.late_problems.lock() {
+                        late.push(Diagnostic::new(
+                            0,
+                            None,
+                            format!("cannot read the file: {e}"),
+                        ));
+                    }
+                    Loaded {
+                        mem: MemoryCache::new(),
+                        ends_clean: false,
+                    }
+                }
+            }
+        })
+    }
+
     pub fn memory(&self) -> &MemoryCache {
-        &self.mem
+        &self.loaded().mem
+    }
+
+    /// Whether `cache.jsonl` was read (it is read when an entry is first
+    /// needed, see [`DiskCache`]).
+    pub fn is_read(&self) -> bool {
+        self.mem.get().is_some()
+    }
+
+    /// The unreadable lines found by reading the file after
+    /// [`open`](DiskCache::open) returned (it reads the file when an entry
+    /// is first needed), once.
+    pub fn take_problems(&self) -> Vec<Diagnostic> {
+        self.late_problems
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default()
+    }
+
+    /// The memo key of `plan` on `ds`, when this cache keeps memos.
+    pub fn memo_key(
+        &self,
+        plan: &Plan,
+        ds: &Dataset,
+        opts: ExtractOptions,
+        cfg: &ModelConfig,
+    ) -> Option<super::cache::Digest> {
+        self.memo.as_ref()?;
+        Some(super::memo::key(plan, ds, opts, cfg, &build_stamp()))
+    }
+
+    /// The answers and statistics of a re-run of `plan` from its memo under
+    /// `key`, if one is kept and intact.
+    pub fn memo_answers(
+        &self,
+        key: &super::cache::Digest,
+        plan: &Plan,
+    ) -> Option<(Answers, RunStats)> {
+        let dir = self.memo.as_ref()?;
+        let bytes = std::fs::read(dir.join(super::memo::file_name(key))).ok()?;
+        super::memo::decode(&bytes, plan)
+    }
+
+    /// Keeps the memo of a settled run of `plan` (best effort: a memo that
+    /// cannot be written is only a slower re-run).
+    pub fn keep_memo(
+        &mut self,
+        key: &super::cache::Digest,
+        plan: &Plan,
+        answers: &Answers,
+        stats: &RunStats,
+    ) {
+        let Some(dir) = &self.memo else {
+            return;
+        };
+        if !super::memo::keepable(stats) {
+            return;
+        }
+        let name = super::memo::file_name(key);
+        let tmp = dir.join(format!("{name}.tmp"));
+        let bytes = super::memo::encode(plan, answers, stats);
+        let ok = std::fs::create_dir_all(dir).is_ok()
+            && std::fs::write(&tmp, bytes).is_ok()
+            && std::fs::rename(&tmp, dir.join(name)).is_ok();
+        if !ok {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        self.write_stamp();
+    }
+
+    /// Records the file as this cache leaves it (after its own appends), so
+    /// that the next open trusts the memos.
+    fn write_stamp(&mut self) {
+        if !self.appended {
+            return;
+        }
+        let Some(dir) = &self.memo else {
+            return;
+        };
+        let meta = std::fs::metadata(&self.path).ok();
+        let written = meta.and_then(|m| stamp_of(&m)).is_some_and(|stamp| {
+            std::fs::create_dir_all(dir).is_ok()
+                && std::fs::write(dir.join("stamp.tmp"), stamp).is_ok()
+                && std::fs::rename(dir.join("stamp.tmp"), dir.join("stamp")).is_ok()
+        });
+        if written {
+            self.appended = false;
+        } else {
+            // Not recorded: the next open reads the file and drops the memos.
+            let _ = std::fs::remove_file(dir.join("stamp"));
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -437,14 +648,14 @@ impl DiskCache {
     ) -> std::io::Result<(usize, Vec<crate::data::Diagnostic>)> {
         let mut incoming = MemoryCache::new();
         let (_, problems) = incoming.import_jsonl(text);
-        let before = self.mem.len();
+        let before = self.memory().len();
         let mut keys: Vec<&String> = incoming.entries().map(|e| &e.key).collect();
         keys.sort();
         for k in keys {
             let e = incoming.get(k).expect("listed").clone();
             self.put(e)?;
         }
-        Ok((self.mem.len() - before, problems))
+        Ok((self.memory().len() - before, problems))
     }
 
     /// Stores an entry: appended to the file (durably) first, then kept in
@@ -453,13 +664,16 @@ impl DiskCache {
     /// # Errors
     /// The write's error; the entry is then not kept.
     pub fn put(&mut self, e: CacheEntry) -> std::io::Result<bool> {
-        if self.mem.get(&e.key).is_some() {
+        let loaded = self.loaded();
+        if loaded.mem.get(&e.key).is_some() {
             return Ok(false);
         }
+        let needs_newline = *self.needs_newline.get_or_insert(!loaded.ends_clean);
         let mut line = serde_json::to_string(&e).expect("entries serialise") + "\n";
-        if self.needs_newline {
+        if needs_newline {
             line.insert(0, '\n');
         }
+        self.appended = true;
         // Durable before the result is used: a crash cannot lose a paid call.
         match self
             .writer
@@ -467,12 +681,13 @@ impl DiskCache {
             .and_then(|_| self.writer.flush())
         {
             Ok(()) => {
-                self.needs_newline = false;
-                Ok(self.mem.put(e))
+                self.needs_newline = Some(false);
+                self.loaded();
+                Ok(self.mem.get_mut().is_some_and(|l| l.mem.put(e)))
             }
             Err(err) => {
                 // Part of the line may be written: start afresh next time.
-                self.needs_newline = true;
+                self.needs_newline = Some(true);
                 Err(err)
             }
         }
@@ -482,14 +697,34 @@ impl DiskCache {
 /// The disk cache answers from its in-memory copy.
 impl AnswerCache for DiskCache {
     fn answer(&self, key: &str) -> Option<Answer> {
-        self.mem.answer(key)
+        self.memory().answer(key)
     }
     fn has_legacy(&self) -> bool {
-        self.mem.has_legacy()
+        self.memory().has_legacy()
     }
     fn entry(&self, key: &str) -> Option<CacheEntry> {
-        self.mem.get(key).cloned()
+        self.memory().get(key).cloned()
     }
+}
+
+impl Drop for DiskCache {
+    fn drop(&mut self) {
+        self.write_stamp();
+    }
+}
+
+/// Empties `memo/` of memos and stamp (creating it); whether it is empty.
+fn reset_memos(dir: &Path) -> bool {
+    let _ = std::fs::remove_file(dir.join("stamp"));
+    if std::fs::create_dir_all(dir).is_err() {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .filter_map(Result::ok)
+        .all(|e| std::fs::remove_file(e.path()).is_ok())
 }
 
 /// Progress reports during a run.
@@ -862,7 +1097,7 @@ mod tests {
         std::fs::write(dir.join("cache.jsonl"), "{\"key\": \"to").unwrap();
         let (cache, bad) = DiskCache::open(&dir).unwrap();
         assert_eq!((bad.len(), bad[0].line), (1, 1));
-        assert!(cache.needs_newline);
+        assert_eq!(cache.needs_newline, Some(true));
         match DiskCache::open(&dir) {
             Err(CacheError::InUse { lock }) => assert_eq!(lock, dir.join("lock")),
             other => panic!("a second open must be refused: {:?}", other.err()),
@@ -872,5 +1107,54 @@ mod tests {
             DiskCache::open(&dir).is_ok(),
             "the lock goes with the cache"
         );
+    }
+
+    #[test]
+    fn a_memo_rerun_reads_no_cache_line_until_the_file_changes() {
+        use crate::llm::question::{Answer, Verdict};
+        let dir = std::env::temp_dir().join(format!("profile-run-memo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let text = r#"{"input": "q", "response_a": "a", "response_b": "b b", "preference": "a"}"#;
+        let ds = crate::data::load_bytes(text.as_bytes(), Default::default()).unwrap();
+        let plan = crate::llm::roles::judge_plan(
+            &ds,
+            crate::factors::Task::Helpful,
+            crate::llm::roles::JudgeOrder::Both,
+        );
+        let cfg = ModelConfig::new(super::super::provider::Provider::OpenAi, "m");
+        let opts = ExtractOptions::default();
+        let mut answers = Answers::default();
+        for q in &plan.first {
+            let verdict = Verdict {
+                better: "1".into(),
+                justification: String::new(),
+            };
+            answers.insert(*q, Answer::Verdict { verdict });
+        }
+        let stats = RunStats {
+            questions: plan.len() as u64,
+            succeeded: plan.len() as u64,
+            ..RunStats::default()
+        };
+        {
+            let (mut cache, _) = DiskCache::open(&dir).unwrap();
+            let key = cache.memo_key(&plan, &ds, opts, &cfg).unwrap();
+            cache.keep_memo(&key, &plan, &answers, &stats);
+        }
+        let (cache, bad) = DiskCache::open(&dir).unwrap();
+        assert!(bad.is_empty());
+        let key = cache.memo_key(&plan, &ds, opts, &cfg).unwrap();
+        let (back, rerun) = cache.memo_answers(&key, &plan).expect("the memo answers");
+        assert_eq!(back.get(&plan.first[0]), answers.get(&plan.first[0]));
+        assert_eq!(rerun.cache_hits, plan.len() as u64);
+        assert!(!cache.is_read(), "a memo re-run reads no cache line");
+        drop(cache);
+        // An edited cache file: read at once, its bad line located, the memos dropped.
+        std::fs::write(dir.join("cache.jsonl"), "not an entry\n").unwrap();
+        let (cache, bad) = DiskCache::open(&dir).unwrap();
+        assert_eq!((bad.len(), bad[0].line), (1, 1));
+        assert!(cache.is_read());
+        let key = cache.memo_key(&plan, &ds, opts, &cfg).unwrap();
+        assert!(cache.memo_answers(&key, &plan).is_none());
     }
 }

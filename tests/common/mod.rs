@@ -214,6 +214,109 @@ impl MockServer {
             .send_string(&replies.to_string())
             .unwrap_or_else(|e| panic!("scripting the mock's replies: {e}"));
     }
+
+    /// The mock's counters (`GET /__stats`: `total`, `faulted_total`,
+    /// `repeated_successes`, …).
+    pub fn stats(&self) -> serde_json::Value {
+        let text = ureq::get(&self.url("/__stats"))
+            .call()
+            .unwrap_or_else(|e| panic!("asking the mock's stats: {e}"))
+            .into_string()
+            .unwrap_or_else(|e| panic!("reading the mock's stats: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("the mock's stats {text:?}: {e}"))
+    }
+
+    /// Calls the mock has answered so far, faulted ones included.
+    pub fn total(&self) -> u64 {
+        let st = self.stats();
+        st["total"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no total in {st}"))
+    }
+
+    /// Sets the mock's fault injection (`POST /__faults`; `{}` stops it).
+    pub fn faults(&self, spec: &str) {
+        ureq::post(&self.url("/__faults"))
+            .set("content-type", "application/json")
+            .send_string(spec)
+            .unwrap_or_else(|e| panic!("setting the mock's faults: {e}"));
+    }
+}
+
+/// A CLI run against the mock: the mock scripted, a dataset written in a
+/// fresh directory, and a cache directory beside it.
+#[cfg(not(target_arch = "wasm32"))]
+pub struct MockRun {
+    pub mock: MockServer,
+    /// The dataset file.
+    pub file: String,
+    /// `--cache-dir`.
+    pub cache: String,
+    /// `--base-url`: the mock's `/v1`.
+    pub base: String,
+    /// The test's directory.
+    pub dir: std::path::PathBuf,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl MockRun {
+    /// Starts the mock, scripts it with `script` and writes the dataset
+    /// with `dataset` (which returns the file's path) in `tempdir(name)`.
+    pub fn start(
+        name: &str,
+        script: impl FnOnce(&MockServer),
+        dataset: impl FnOnce(&std::path::Path) -> String,
+    ) -> MockRun {
+        let mock = MockServer::start();
+        script(&mock);
+        let dir = tempdir(name);
+        let file = dataset(&dir);
+        let cache = dir.join("cache").to_string_lossy().into_owned();
+        let base = mock.url("/v1");
+        MockRun {
+            mock,
+            file,
+            cache,
+            base,
+            dir,
+        }
+    }
+
+    /// The flags that send a command's model calls to the mock, with the
+    /// run's cache and the helpful task.
+    pub fn model_flags(&self) -> [&str; 10] {
+        [
+            "--provider",
+            "openai-compatible",
+            "--model",
+            "mock",
+            "--base-url",
+            self.base.as_str(),
+            "--cache-dir",
+            self.cache.as_str(),
+            "--task",
+            "helpful",
+        ]
+    }
+
+    /// `command` (one or more words), the dataset file, the
+    /// [`model_flags`](MockRun::model_flags), then `rest`, as strings.
+    pub fn args(&self, command: &[&str], rest: &[&str]) -> Vec<String> {
+        command
+            .iter()
+            .chain([&self.file.as_str()])
+            .chain(self.model_flags().iter())
+            .chain(rest)
+            .map(|a| (*a).to_owned())
+            .collect()
+    }
+
+    /// Runs the CLI with [`args`](MockRun::args).
+    pub fn run(&self, command: &[&str], rest: &[&str]) -> (i32, String, String) {
+        let args = self.args(command, rest);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cli(&args)
+    }
 }
 
 impl Drop for MockServer {
@@ -277,4 +380,51 @@ pub fn agent_names(report: &serde_json::Value) -> Vec<&str> {
         .as_array()
         .map(|a| a.iter().filter_map(|x| x["name"].as_str()).collect())
         .unwrap_or_default()
+}
+
+/// The long-or-short dataset of the guided-judging and improvement tests:
+/// `n` inputs with one pair each, a LONG response (longer, fewer novel
+/// words) and a short one, LONG as response A on even inputs.
+pub mod long_short {
+    pub fn input(i: usize) -> String {
+        format!("Question {i}: please explain the steps in detail now")
+    }
+    pub fn long(i: usize) -> String {
+        format!("LONG please explain the steps in detail now please explain the steps {i}")
+    }
+    pub fn short(i: usize) -> String {
+        format!("short answer {i}.")
+    }
+
+    /// The mock's replies of a judge that prefers LONG in either position
+    /// (after any more specific reply scripted before them).
+    pub fn judge_prefers_long() -> [serde_json::Value; 2] {
+        let verdict = |b: &str| serde_json::json!({"better": b, "justification": "scripted"});
+        [
+            serde_json::json!({"match": "<<<RESPONSE_1\nLONG", "json": verdict("1")}),
+            serde_json::json!({"match": "<<<RESPONSE_2\nLONG", "json": verdict("2")}),
+        ]
+    }
+
+    /// Writes `dir/pairs.jsonl`, people preferring LONG where `human_long`
+    /// says so; returns its path.
+    pub fn write(dir: &std::path::Path, n: usize, human_long: impl Fn(usize) -> bool) -> String {
+        let lines: Vec<String> = (0..n)
+            .map(|i| {
+                let long_is_a = i % 2 == 0;
+                let (a, b) = if long_is_a {
+                    (long(i), short(i))
+                } else {
+                    (short(i), long(i))
+                };
+                let pref = if human_long(i) == long_is_a { "a" } else { "b" };
+                serde_json::json!({"input": input(i), "response_a": a, "response_b": b, "preference": pref})
+                    .to_string()
+            })
+            .collect();
+        let path = dir.join("pairs.jsonl");
+        std::fs::write(&path, lines.join("\n"))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        path.to_string_lossy().into_owned()
+    }
 }

@@ -1,0 +1,206 @@
+//! A re-run served from the cache (issue 12.9): a stage whose every answer
+//! came from the cache, or was stored by an earlier run, is answered from
+//! the stage memo in the cache directory without planning its keys or
+//! reading `cache.jsonl`. These tests hold it to the full path:
+//!
+//! - the report of a memo re-run is byte-identical to the report of a
+//!   re-run that reads every answer from `cache.jsonl` (memo removed), and
+//!   neither makes a call;
+//! - a cache file corrupted or truncated after the memo was written is read
+//!   in full again: its bad lines are warned about with their line numbers,
+//!   their questions asked again, and the report is the same (never a panic);
+//! - a corrupted or truncated memo file is ignored (no call, same report).
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::MockServer as Mock;
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/www/example/example.jsonl");
+
+struct Rerun {
+    mock: Mock,
+    dir: std::path::PathBuf,
+}
+
+impl Rerun {
+    fn new(name: &str) -> Rerun {
+        Rerun {
+            mock: Mock::start(),
+            dir: common::tempdir(name),
+        }
+    }
+
+    fn cache_file(&self) -> std::path::PathBuf {
+        self.dir.join("cache.jsonl")
+    }
+
+    fn memo_dir(&self) -> std::path::PathBuf {
+        self.dir.join("memo")
+    }
+
+    /// `profile COMMAND example.jsonl` with the mock and this cache:
+    /// (stdout, stderr); a failed run fails the test.
+    fn run(&self, command: &str) -> (String, String) {
+        let base = self.mock.url("/v1");
+        let dir = self.dir.to_string_lossy().into_owned();
+        let (code, out, err) = common::run_cli(&[
+            command,
+            EXAMPLE,
+            "--provider",
+            "openai-compatible",
+            "--model",
+            "local",
+            "--base-url",
+            &base,
+            "--cache-dir",
+            &dir,
+            "--limit",
+            "12",
+            "--bootstrap",
+            "50",
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{command}: {err}");
+        (out, err)
+    }
+
+    fn calls(&self) -> u64 {
+        self.mock.total()
+    }
+
+    fn memo_files(&self) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(self.memo_dir())
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "bin"));
+        files.sort();
+        files
+    }
+}
+
+/// The report without its run records (a cold run's `calls` are a re-run's
+/// `cache_hits`).
+fn results(report: &str) -> serde_json::Value {
+    let mut r: serde_json::Value = serde_json::from_str(report).expect("a JSON report");
+    r.as_object_mut().expect("an object").remove("llm");
+    for a in r["agents"].as_array_mut().expect("agents") {
+        a.as_object_mut().expect("an agent").remove("run");
+    }
+    r
+}
+
+#[test]
+fn a_memo_rerun_gives_the_bytes_of_a_full_cached_rerun_and_makes_no_call() {
+    let t = Rerun::new("rerun-bytes");
+    for command in ["score", "judge"] {
+        let memos = t.memo_files().len();
+        let (cold, _) = t.run(command);
+        let calls = t.calls();
+        assert!(calls > 0, "{command}: the cold run asks the model");
+        assert!(
+            t.memo_files().len() > memos,
+            "{command}: the run leaves a stage memo"
+        );
+        let (memo, err) = t.run(command);
+        assert_eq!(t.calls(), calls, "{command}: a memo re-run makes no call");
+        assert!(!err.contains("warning"), "{err}");
+        // The same re-run with the memo gone reads every answer from cache.jsonl.
+        std::fs::remove_dir_all(t.memo_dir()).expect("remove the memo");
+        let (full, _) = t.run(command);
+        assert_eq!(t.calls(), calls, "{command}: a cached re-run makes no call");
+        assert_eq!(memo, full, "{command}: memo and full re-run reports differ");
+        assert_eq!(results(&cold), results(&memo), "{command}: cold vs re-run");
+        let (again, _) = t.run(command);
+        assert_eq!(
+            again, full,
+            "{command}: the memo written again answers the same"
+        );
+    }
+}
+
+#[test]
+fn a_cache_corrupted_after_the_memo_warns_with_lines_and_asks_again() {
+    let t = Rerun::new("rerun-corrupt");
+    let (cold, _) = t.run("score");
+    let (rerun, _) = t.run("score");
+    let calls = t.calls();
+    // Garble the second line (same length) and cut the last one in half.
+    let text = std::fs::read_to_string(t.cache_file()).expect("the cache file");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 3, "{} cache lines", lines.len());
+    let garbled = "#".repeat(lines[1].len());
+    let last = lines[lines.len() - 1];
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    out[1] = garbled;
+    let n = out.len();
+    out[n - 1] = last[..last.len() / 2].to_owned();
+    std::fs::write(t.cache_file(), out.join("\n")).expect("write the corrupted cache");
+    let (report, err) = t.run("score");
+    assert!(
+        err.contains("unreadable lines in")
+            && err.contains("line 2")
+            && err.contains(&format!("line {n}")),
+        "a located warning for both lines: {err}"
+    );
+    assert!(
+        t.calls() > calls,
+        "the questions of the bad lines are asked again"
+    );
+    assert_eq!(results(&report), results(&cold));
+    // The answers asked again are stored: the next run is a re-run again.
+    let calls = t.calls();
+    let (again, _) = t.run("score");
+    assert_eq!(t.calls(), calls);
+    assert_eq!(results(&again), results(&rerun));
+}
+
+#[test]
+fn a_truncated_cache_after_the_memo_is_read_again() {
+    let t = Rerun::new("rerun-truncated");
+    let (cold, _) = t.run("judge");
+    let calls = t.calls();
+    let len = std::fs::metadata(t.cache_file()).expect("cache").len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(t.cache_file())
+        .expect("open the cache");
+    f.set_len(len / 2).expect("truncate");
+    drop(f);
+    let (report, err) = t.run("judge");
+    assert!(
+        err.contains("unreadable lines in"),
+        "the torn line is located: {err}"
+    );
+    assert!(t.calls() > calls, "the lost answers are asked again");
+    assert_eq!(results(&report), results(&cold));
+}
+
+#[test]
+fn a_corrupted_memo_is_ignored() {
+    let t = Rerun::new("rerun-memo");
+    t.run("score");
+    let (rerun, _) = t.run("score");
+    let calls = t.calls();
+    let files = t.memo_files();
+    assert!(!files.is_empty());
+    for (i, f) in files.iter().enumerate() {
+        let bytes = std::fs::read(f).expect("memo");
+        let bad = match i % 3 {
+            0 => bytes[..bytes.len() / 2].to_vec(),
+            1 => bytes.iter().map(|b| b ^ 0x5A).collect(),
+            _ => Vec::new(),
+        };
+        std::fs::write(f, bad).expect("corrupt the memo");
+    }
+    let (report, err) = t.run("score");
+    assert_eq!(t.calls(), calls, "no call: the answers are in cache.jsonl");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(report, rerun);
+    // Files in the memo folder that are not memos do no harm either.
+    std::fs::write(t.memo_dir().join("stamp"), b"nonsense").expect("stamp");
+    let (report, _) = t.run("score");
+    assert_eq!(t.calls(), calls);
+    assert_eq!(report, rerun);
+}
