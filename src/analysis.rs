@@ -648,6 +648,7 @@ pub fn score_report_with(
             ci_level: 0.95,
             resampling_unit: "input (all pairs of one input move together)".into(),
             factor_tie_tolerance: FACTOR_TIE_TOLERANCE,
+            factor_pack: crate::factors::pack::pack_of(&requested),
         },
         factors: requested.iter().map(|f| factor_meta(*f)).collect(),
         skipped_factors: requested
@@ -675,8 +676,13 @@ pub fn factor_meta(f: Factor) -> FactorMeta {
         name: i.name.into(),
         level2: i.level2.into(),
         level3: i.level3.into(),
-        extraction: i.extraction.label().into(),
+        extraction: if f.is_custom() {
+            "rule (factor pack)".into()
+        } else {
+            i.extraction.label().into()
+        },
         value: i.value.into(),
+        custom: f.is_custom(),
     }
 }
 

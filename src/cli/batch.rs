@@ -17,6 +17,7 @@ pub(super) fn cmd_batch(args: &[String]) -> Result<String, Failure> {
         "map",
         "task",
         "factors",
+        "factor-pack",
         "format",
         "label",
         "provider",

@@ -36,6 +36,7 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
     let task = parse_named(f, "task", Task::from_id, || {
         "use summarization, helpful or doc_qa".into()
     })?;
+    let pack = load_factor_pack(f)?;
     let factors = f
         .values
         .get("factors")
@@ -101,6 +102,11 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
         }
     }
     let task = task.unwrap_or_else(|| ds.default_task());
+    // A pack without `--factors`: the preset and the pack's factors.
+    let factors = match (factors, pack) {
+        (None, Some(custom)) => Some(task.factors().iter().copied().chain(custom).collect()),
+        (factors, _) => factors,
+    };
     let cfg = ScoreConfig {
         task,
         factors,
