@@ -49,6 +49,27 @@ impl ScoreConfig {
     }
 }
 
+/// The factors to score when custom factors are loaded: without an explicit
+/// list, the task preset's factors and then the custom ones; an explicit
+/// list stays as given. The one rule of the CLI's `--factor-pack`, the
+/// worker's and the JavaScript library's `factorPack`.
+pub fn with_custom(
+    task: Task,
+    factors: Option<Vec<Factor>>,
+    custom: &[Factor],
+) -> Option<Vec<Factor>> {
+    match factors {
+        None if !custom.is_empty() => Some(
+            task.factors()
+                .iter()
+                .copied()
+                .chain(custom.iter().copied())
+                .collect(),
+        ),
+        factors => factors,
+    }
+}
+
 /// Extra facts about the input for the report's dataset summary.
 #[derive(Clone, Debug, Default)]
 pub struct DatasetInfo {

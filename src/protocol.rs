@@ -14,6 +14,11 @@ use crate::stats::BootstrapConfig;
 /// What to score.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScoreRequest {
+    /// Custom factors (a factor pack), registered before the rest of the
+    /// message is read so that its ids parse (`ToWorker::from_json`);
+    /// without `factors`, the preset's factors and the pack's are scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor_pack: Option<crate::factors::pack::FactorPack>,
     /// `None`: the default task of the detected format.
     pub task: Option<Task>,
     /// `None`: the task preset.
@@ -357,6 +362,21 @@ impl ToWorker {
     /// # Errors
     /// When the text is not a message.
     pub fn from_json(s: &str) -> Result<Self, String> {
+        // A message with a factor pack: register the pack first, so that
+        // the custom factor ids in the same message parse.
+        if s.contains("\"factor_pack\"") {
+            let v: serde_json::Value =
+                serde_json::from_str(s).map_err(|e| format!("bad message to the worker: {e}"))?;
+            let problems = crate::factors::pack::register_embedded(&v);
+            if !problems.is_empty() {
+                return Err(format!(
+                    "bad factor pack in the message to the worker:\n{}",
+                    crate::factors::pack::describe(&problems)
+                ));
+            }
+            return serde_json::from_value(v)
+                .map_err(|e| format!("bad message to the worker: {e}"));
+        }
         serde_json::from_str(s).map_err(|e| format!("bad message to the worker: {e}"))
     }
 }
@@ -375,9 +395,17 @@ impl FromWorker {
 
 /// The scoring configuration a request resolves to for a dataset.
 pub fn resolve(req: &ScoreRequest, ds: &crate::data::Dataset) -> crate::analysis::ScoreConfig {
+    let task = req.task.unwrap_or_else(|| ds.default_task());
+    // The pack was registered when the message was read.
+    let custom: Vec<Factor> = req
+        .factor_pack
+        .iter()
+        .flat_map(|p| &p.factors)
+        .filter_map(|d| Factor::from_id(&d.id))
+        .collect();
     crate::analysis::ScoreConfig {
-        task: req.task.unwrap_or_else(|| ds.default_task()),
-        factors: req.factors.clone(),
+        task,
+        factors: crate::analysis::with_custom(task, req.factors.clone(), &custom),
         bootstrap: req.bootstrap,
     }
 }
@@ -393,6 +421,7 @@ mod tests {
             input: Input::Text("{}".into()),
             options: FormatOptions::default(),
             score: ScoreRequest {
+                factor_pack: None,
                 task: Some(Task::DocQa),
                 factors: Some(vec![Factor::Length]),
                 bootstrap: BootstrapConfig {
@@ -1037,6 +1066,7 @@ mod session_tests {
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(report.agents[0].factor_scores["length"].score, Some(1.0));
         let req = ScoreRequest {
+            factor_pack: None,
             factors: Some(vec![Factor::NovelWordsCount]),
             ..Default::default()
         };
@@ -1066,6 +1096,7 @@ mod session_tests {
         .join("\n");
         let s = loaded(&data);
         let req = ScoreRequest {
+            factor_pack: None,
             factors: Some(vec![Factor::Length]),
             group_by: Some("category".into()),
             ..Default::default()
@@ -1086,6 +1117,7 @@ mod session_tests {
         assert_eq!(g.groups[0].differences["length"].verdict, "too few inputs");
         // A field this file lacks: no groups.
         let other = ScoreRequest {
+            factor_pack: None,
             group_by: Some("subset".into()),
             ..req
         };
@@ -1170,6 +1202,7 @@ mod session_tests {
                 .validate()
                 .unwrap(),
             score: ScoreRequest {
+                factor_pack: None,
                 factors: Some(vec![Factor::Length]),
                 ..Default::default()
             },
@@ -1192,6 +1225,7 @@ mod session_tests {
         );
         let other = LlmRequest {
             score: ScoreRequest {
+                factor_pack: None,
                 bootstrap: crate::stats::BootstrapConfig {
                     seed: SEED_OF_THE_FIRST_INPUT + 1,
                     ..req.score.bootstrap
@@ -1371,6 +1405,7 @@ mod session_tests {
                 .validate()
                 .unwrap(),
             score: ScoreRequest {
+                factor_pack: None,
                 factors: Some(vec![Factor::Length, Factor::NovelWords]),
                 bootstrap: crate::stats::BootstrapConfig {
                     resamples: 200,
@@ -1538,6 +1573,7 @@ mod session_tests {
                 .validate()
                 .unwrap(),
             score: ScoreRequest {
+                factor_pack: None,
                 factors: Some(vec![Factor::NFacts]),
                 ..Default::default()
             },

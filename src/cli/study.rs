@@ -103,10 +103,7 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
     }
     let task = task.unwrap_or_else(|| ds.default_task());
     // A pack without `--factors`: the preset and the pack's factors.
-    let factors = match (factors, pack) {
-        (None, Some(custom)) => Some(task.factors().iter().copied().chain(custom).collect()),
-        (factors, _) => factors,
-    };
+    let factors = crate::analysis::with_custom(task, factors, &pack.unwrap_or_default());
     let cfg = ScoreConfig {
         task,
         factors,
