@@ -414,6 +414,41 @@ pub fn resolve(req: &ScoreRequest, ds: &crate::data::Dataset) -> crate::analysis
 mod tests {
     use super::*;
 
+    /// A worker reads a custom factor id in the message that carries its
+    /// pack (a fresh worker has registered nothing), and the session scores
+    /// it; a message with a bad pack is refused with the pack's problems.
+    #[test]
+    fn a_message_carries_its_factor_pack() {
+        let text = r#"{"kind": "score", "factor_pack": {"factors": [{"id": "w_fresh_tokens", "name": "tokens", "kind": "regex_count", "pattern": "[^ ]+"}]},
+            "task": "helpful", "factors": ["length", "w_fresh_tokens"], "bootstrap": {"resamples": 0, "seed": 1}}"#;
+        let m = ToWorker::from_json(text).expect("the pack is registered first");
+        let ToWorker::Score(req) = &m else {
+            panic!("{m:?}")
+        };
+        let custom = Factor::from_id("w_fresh_tokens").unwrap();
+        assert_eq!(req.factors, Some(vec![Factor::Length, custom]));
+        assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
+        let ds = crate::data::load_bytes(
+            br#"{"input": "q", "response_a": "one two three", "response_b": "one", "preference": "a"}"#,
+            crate::data::FormatOptions::default(),
+        )
+        .unwrap();
+        // Without `factors`: the preset's and the pack's.
+        let preset = ScoreRequest {
+            factors: None,
+            ..req.clone()
+        };
+        let cfg = resolve(&preset, &ds);
+        assert_eq!(cfg.requested().last(), Some(&custom));
+        assert_eq!(cfg.requested().len(), Task::Helpful.factors().len() + 1);
+        let bad = text.replace("[^ ]+", "(");
+        let e = ToWorker::from_json(&bad).unwrap_err();
+        assert!(
+            e.contains("factor 0 (`w_fresh_tokens`), field `pattern`"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn messages_round_trip_as_json() {
         let m = ToWorker::Load {
