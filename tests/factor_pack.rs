@@ -314,3 +314,39 @@ fn the_report_records_the_pack_and_reproduces() {
         "{shown:?}"
     );
 }
+
+/// `--into` refuses to merge reports whose custom factors share ids but
+/// not definitions.
+#[test]
+fn reports_with_different_packs_do_not_merge() {
+    let dir = tempdir("pack-merge");
+    let data = format!(
+        "{}/tests/fixtures/profile.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let report = |pattern: &str| -> profile::report::Report {
+        let pack = write(
+            &dir,
+            "pack.json",
+            &json!({"factors": [{"id": "m_tokens", "name": "t", "kind": "regex_count", "pattern": pattern}]})
+                .to_string(),
+        );
+        let v = score_json(&[
+            "score",
+            &data,
+            "--factor-pack",
+            &pack,
+            "--factors",
+            "length,m_tokens",
+            "--bootstrap",
+            "0",
+            "--json",
+        ]);
+        serde_json::from_value(v).unwrap()
+    };
+    let (a, b) = (report("\\S+"), report("[a-z]+"));
+    assert_eq!(a.config.factors, b.config.factors);
+    assert!(profile::agents::compatible(&a, &a).is_ok());
+    let e = profile::agents::compatible(&a, &b).unwrap_err();
+    assert!(e.contains("config.factor_pack"), "{e}");
+}
