@@ -11,7 +11,8 @@
 //!   id clash, markup in a name, a typo) are located errors, exit code 1.
 //! * The report records the pack: scoring again with the pack taken from
 //!   the report reproduces the scores; the widget's report check accepts it
-//!   and refuses a tampered pack with its path.
+//!   and refuses a tampered pack with its path; a pattern a report carries
+//!   is compiled (with its located error) when the pack is registered.
 
 mod common;
 
@@ -296,7 +297,8 @@ fn the_report_records_the_pack_and_reproduces() {
         again["agents"][0]["factor_scores"], first["agents"][0]["factor_scores"],
         "the same scores"
     );
-    // The widget's check reads the report, and refuses a tampered pack.
+    // The widget's check reads the report, and refuses a tampered pack
+    // (without compiling patterns: the widget carries no regex engine).
     let text = std::fs::read_to_string(&out).unwrap();
     let report = profile::embed::check::check_report(&text).expect("a valid report");
     assert_eq!(
@@ -304,14 +306,34 @@ fn the_report_records_the_pack_and_reproduces() {
         Some(3)
     );
     let mut bad: Value = serde_json::from_str(&text).unwrap();
-    bad["config"]["factor_pack"]["factors"][0]["pattern"] = json!("(");
+    bad["config"]["factor_pack"]["factors"][0]["name"] = json!("<b>x</b>");
     let e = profile::embed::check::check_report(&bad.to_string()).expect_err("refused");
     let shown: Vec<String> = e.problems.iter().map(ToString::to_string).collect();
     assert!(
         shown
             .iter()
-            .any(|p| p.starts_with("config.factor_pack: factor 0 (`words_re`), field `pattern`")),
+            .any(|p| p.starts_with("config.factor_pack: factor 0 (`words_re`), field `name`")),
         "{shown:?}"
+    );
+    // A pattern that does not compile passes the widget's check, but not
+    // registration, which names its place.
+    let mut bad: Value = serde_json::from_str(&text).unwrap();
+    let hedges = bad["config"]["factor_pack"]["factors"][1]
+        .as_object_mut()
+        .unwrap();
+    hedges.insert("kind".into(), json!("regex_count"));
+    hedges.insert("pattern".into(), json!("("));
+    hedges.remove("words");
+    hedges.remove("stem");
+    let report = profile::embed::check::check_report(&bad.to_string()).expect("its shape is fine");
+    let e =
+        profile::factors::pack::register(report.config.factor_pack.as_ref().unwrap()).unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].to_string()
+            .starts_with("factor 1 (`hedges`), field `pattern`: not a usable regex"),
+        "{}",
+        e[0]
     );
 }
 

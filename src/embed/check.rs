@@ -189,7 +189,8 @@ enum Kind {
     /// An object with any keys, every value of the inner kind.
     Map(&'static Kind),
     Obj(&'static [Field]),
-    /// A factor pack, checked as `FactorPack::from_value` checks it.
+    /// A factor pack, checked as its deserialisation checks it
+    /// (`FactorPack::from_value_uncompiled`: patterns are not compiled).
     Pack,
 }
 
@@ -447,7 +448,7 @@ impl Checker {
                 true
             }
             (Kind::Pack, v) => {
-                if let Err(errors) = crate::factors::pack::FactorPack::from_value(v) {
+                if let Err(errors) = crate::factors::pack::FactorPack::from_value_uncompiled(v) {
                     for e in errors {
                         self.add(path, e.to_string());
                     }

@@ -70,7 +70,10 @@ pub const MAX_REGISTERED: usize = 4096;
 
 /// A checked factor pack, as the report records it. Deserialising one
 /// checks it as [`FactorPack::parse`] does (a report's pack is as trusted
-/// as a pack file: not at all).
+/// as a pack file: not at all) except for compiling its patterns (their
+/// length is checked): a report reader that computes no factor, such as the
+/// widget, then carries no regex engine, and [`register`] compiles them
+/// with a located error before any is used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FactorPack {
     pub version: u32,
@@ -80,7 +83,7 @@ pub struct FactorPack {
 impl<'de> Deserialize<'de> for FactorPack {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
-        FactorPack::from_value(&v).map_err(|e| serde::de::Error::custom(describe(&e)))
+        FactorPack::from_value_uncompiled(&v).map_err(|e| serde::de::Error::custom(describe(&e)))
     }
 }
 
@@ -229,12 +232,8 @@ fn check_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Compiles a pattern under the limits.
-///
-/// # Errors
-/// Too long, not a regex, over the compiled size or nesting limit, or
-/// matching the empty string.
-pub fn compile(pattern: &str) -> Result<Regex, String> {
+/// A pattern's length: not empty, at most [`MAX_PATTERN_BYTES`].
+fn check_pattern_length(pattern: &str) -> Result<(), String> {
     if pattern.len() > MAX_PATTERN_BYTES {
         return Err(format!(
             "{} bytes, at most {MAX_PATTERN_BYTES}",
@@ -244,6 +243,16 @@ pub fn compile(pattern: &str) -> Result<Regex, String> {
     if pattern.is_empty() {
         return Err("is empty".into());
     }
+    Ok(())
+}
+
+/// Compiles a pattern under the limits.
+///
+/// # Errors
+/// Too long, not a regex, over the compiled size or nesting limit, or
+/// matching the empty string.
+pub fn compile(pattern: &str) -> Result<Regex, String> {
+    check_pattern_length(pattern)?;
     let re = RegexBuilder::new(pattern)
         .size_limit(MAX_REGEX_SIZE)
         .nest_limit(MAX_REGEX_NEST)
@@ -314,6 +323,19 @@ impl FactorPack {
     /// # Errors
     /// As [`FactorPack::parse`].
     pub fn from_value(value: &Value) -> Result<FactorPack, Vec<PackError>> {
+        Self::check(value, true)
+    }
+
+    /// As [`FactorPack::from_value`] without compiling the patterns (see
+    /// the type's deserialisation).
+    ///
+    /// # Errors
+    /// As [`FactorPack::parse`], but for patterns that do not compile.
+    pub fn from_value_uncompiled(value: &Value) -> Result<FactorPack, Vec<PackError>> {
+        Self::check(value, false)
+    }
+
+    fn check(value: &Value, compile_patterns: bool) -> Result<FactorPack, Vec<PackError>> {
         let Some(obj) = value.as_object() else {
             return Err(vec![PackError {
                 factor: None,
@@ -369,7 +391,7 @@ impl FactorPack {
         let mut factors = Vec::new();
         let mut seen: Vec<String> = Vec::new();
         for (i, v) in list.iter().enumerate().take(MAX_FACTORS) {
-            let def = parse_factor(i, v, &mut errors);
+            let def = parse_factor(i, v, &mut errors, compile_patterns);
             if let Some(id) = v.get("id").and_then(Value::as_str) {
                 if seen.iter().any(|s| s == id) {
                     errors.push(PackError {
@@ -402,7 +424,12 @@ impl FactorPack {
 }
 
 /// Checks one factor; pushes its problems and returns it when it has none.
-fn parse_factor(i: usize, v: &Value, errors: &mut Vec<PackError>) -> Option<FactorDef> {
+fn parse_factor(
+    i: usize,
+    v: &Value,
+    errors: &mut Vec<PackError>,
+    compile_patterns: bool,
+) -> Option<FactorDef> {
     let before = errors.len();
     let Some(obj) = v.as_object() else {
         errors.push(PackError {
@@ -490,7 +517,12 @@ fn parse_factor(i: usize, v: &Value, errors: &mut Vec<PackError>) -> Option<Fact
     let rule = match kind.as_deref() {
         Some(k @ ("regex_count" | "regex_share")) => {
             let pattern = string("pattern", errors, true)?;
-            if let Err(e) = compile(&pattern) {
+            let checked = if compile_patterns {
+                compile(&pattern).map(drop)
+            } else {
+                check_pattern_length(&pattern)
+            };
+            if let Err(e) = checked {
                 errors.push(err("pattern", e));
             }
             Some(if k == "regex_count" {
