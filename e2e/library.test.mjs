@@ -202,3 +202,28 @@ test('hostile input: a record over maxRecordMb is skipped by line, duplicate key
   const arr = profile.loadRecords(`[${good}, {"response_a": 3}, ${good}]`);
   assert.equal(arr.diagnostics()[0].element, 2);
 });
+
+test('a factor pack: its factors score as the CLI scores them, and a bad pack is a PackError with located problems', () => {
+  const PACK = join(ROOT, 'www', 'example', 'pack.json');
+  const text = readFileSync(PACK, 'utf8');
+  const ds = profile.loadRecords(readFileSync(EXAMPLE, 'utf8'), { name: 'example.jsonl' });
+  // As text and as an object; without `factors`: the preset's and the pack's.
+  for (const factorPack of [text, JSON.parse(text)]) {
+    const report = profile.score(ds, { factorPack, bootstrap: 100 });
+    assert.deepEqual(comparable(report), comparable(cliReport(EXAMPLE, ['--factor-pack', PACK, '--bootstrap', '100'])));
+    assert.deepEqual(report.config.factor_pack.factors.map((f) => f.id), ['words_re', 'hedges', 'numbers_per_word']);
+    assert.ok(report.factors.find((m) => m.id === 'words_re').custom);
+  }
+  assert.deepEqual(profile.loadFactorPack(text), ['words_re', 'hedges', 'numbers_per_word']);
+  const { a } = ds.factorValues('words_re');
+  const first = JSON.parse(readFileSync(EXAMPLE, 'utf8').split('\n')[0]);
+  assert.equal(a[0], (first.response_a.match(/[A-Za-z0-9_]+/g) || []).length);
+  const bad = { factors: [{ id: 'length', name: '<b>x</b>', kind: 'regex_count', pattern: '(' }] };
+  assert.throws(() => profile.score(ds, { factorPack: bad }), (e) => {
+    assert.equal(e.name, 'PackError');
+    assert.deepEqual(e.problems.map((p) => [p.factor, p.field]), [[0, 'id'], [0, 'name'], [0, 'pattern']]);
+    return true;
+  });
+  assert.throws(() => profile.score(ds, { factors: ['length', 'nope_custom'] }), /unknown factor `nope_custom`/);
+  ds.free();
+});

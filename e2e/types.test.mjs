@@ -17,6 +17,7 @@ const BIN = join(ROOT, 'target', 'release', 'profile');
 const PKG = join(ROOT, 'pkg');
 const EXAMPLE = join(ROOT, 'www', 'example', 'example.jsonl');
 const BROKEN = join(ROOT, 'tests', 'fixtures', 'broken.jsonl');
+const PACK = join(ROOT, 'www', 'example', 'pack.json');
 const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
 
 let mock;
@@ -64,7 +65,8 @@ test('reports with every part populated type-check against the npm package types
   profile(['improve', EXAMPLE, '--inputs', '2', '--into', merged, '--json', '--sample', '4', ...model]);
   const reports = {
     full: JSON.parse(readFileSync(merged, 'utf8')),
-    diagnostics: JSON.parse(profile(['score', BROKEN, '--json', '--bootstrap', '50'])),
+    // Load diagnostics, and custom factors from a factor pack.
+    diagnostics: JSON.parse(profile(['score', BROKEN, '--json', '--bootstrap', '50', '--factor-pack', PACK])),
   };
 
   // The check below is only as strong as what the reports hold: make sure
@@ -75,7 +77,8 @@ test('reports with every part populated type-check against the npm package types
     '.groups.groups[].factor_scores', '.groups.groups[].differences', '.dataset.group_fields',
     '.agents[].guidance.factor', '.agents[].run.pairs_covered', '.alignments[].reference_scores', '.guidance.conditions[].difference_ci95', '.guidance.rand.sentence', '.guidance.evidence[].ci95',
     '.improvement.conditions[].kendall_tau_human_ci95', '.improvement.conditions[].evaluator_alignment.kendall_tau',
-    '.improvement.items[].improved_single', '.improvement.items[].justification']) {
+    '.improvement.items[].improved_single', '.improvement.items[].justification',
+    '.config.factor_pack.factors[].pattern', '.config.factor_pack.factors[].words', '.factors[].custom']) {
     assert.ok([...seen].some((s) => s.startsWith(p)), `no report holds ${p}: the check would not cover it`);
   }
   const full = reports.full;

@@ -525,6 +525,12 @@ over {} inputs and {} records; the report covers {} pairs of {} over {} inputs a
             from.config.factors.join(",")
         ));
     }
+    if into.config.factor_pack != from.config.factor_pack {
+        return Err(
+            "the reports define their custom factors differently (config.factor_pack); use the same --factor-pack"
+                .into(),
+        );
+    }
     Ok(())
 }
 

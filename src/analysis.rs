@@ -49,6 +49,27 @@ impl ScoreConfig {
     }
 }
 
+/// The factors to score when custom factors are loaded: without an explicit
+/// list, the task preset's factors and then the custom ones; an explicit
+/// list stays as given. The one rule of the CLI's `--factor-pack`, the
+/// worker's and the JavaScript library's `factorPack`.
+pub fn with_custom(
+    task: Task,
+    factors: Option<Vec<Factor>>,
+    custom: &[Factor],
+) -> Option<Vec<Factor>> {
+    match factors {
+        None if !custom.is_empty() => Some(
+            task.factors()
+                .iter()
+                .copied()
+                .chain(custom.iter().copied())
+                .collect(),
+        ),
+        factors => factors,
+    }
+}
+
 /// Extra facts about the input for the report's dataset summary.
 #[derive(Clone, Debug, Default)]
 pub struct DatasetInfo {
@@ -648,6 +669,7 @@ pub fn score_report_with(
             ci_level: 0.95,
             resampling_unit: "input (all pairs of one input move together)".into(),
             factor_tie_tolerance: FACTOR_TIE_TOLERANCE,
+            factor_pack: crate::factors::pack::pack_of(&requested),
         },
         factors: requested.iter().map(|f| factor_meta(*f)).collect(),
         skipped_factors: requested
@@ -675,8 +697,13 @@ pub fn factor_meta(f: Factor) -> FactorMeta {
         name: i.name.into(),
         level2: i.level2.into(),
         level3: i.level3.into(),
-        extraction: i.extraction.label().into(),
+        extraction: if f.is_custom() {
+            "rule (factor pack)".into()
+        } else {
+            i.extraction.label().into()
+        },
         value: i.value.into(),
+        custom: f.is_custom(),
     }
 }
 

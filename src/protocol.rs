@@ -14,6 +14,11 @@ use crate::stats::BootstrapConfig;
 /// What to score.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScoreRequest {
+    /// Custom factors (a factor pack), registered before the rest of the
+    /// message is read so that its ids parse (`ToWorker::from_json`);
+    /// without `factors`, the preset's factors and the pack's are scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor_pack: Option<crate::factors::pack::FactorPack>,
     /// `None`: the default task of the detected format.
     pub task: Option<Task>,
     /// `None`: the task preset.
@@ -396,6 +401,21 @@ impl ToWorker {
     /// # Errors
     /// When the text is not a message.
     pub fn from_json(s: &str) -> Result<Self, String> {
+        // A message with a factor pack: register the pack first, so that
+        // the custom factor ids in the same message parse.
+        if s.contains("\"factor_pack\"") {
+            let v: serde_json::Value =
+                serde_json::from_str(s).map_err(|e| format!("bad message to the worker: {e}"))?;
+            let problems = crate::factors::pack::register_embedded(&v);
+            if !problems.is_empty() {
+                return Err(format!(
+                    "bad factor pack in the message to the worker:\n{}",
+                    crate::factors::pack::describe(&problems)
+                ));
+            }
+            return serde_json::from_value(v)
+                .map_err(|e| format!("bad message to the worker: {e}"));
+        }
         serde_json::from_str(s).map_err(|e| format!("bad message to the worker: {e}"))
     }
 }
@@ -414,9 +434,17 @@ impl FromWorker {
 
 /// The scoring configuration a request resolves to for a dataset.
 pub fn resolve(req: &ScoreRequest, ds: &crate::data::Dataset) -> crate::analysis::ScoreConfig {
+    let task = req.task.unwrap_or_else(|| ds.default_task());
+    // The pack was registered when the message was read.
+    let custom: Vec<Factor> = req
+        .factor_pack
+        .iter()
+        .flat_map(|p| &p.factors)
+        .filter_map(|d| Factor::from_id(&d.id))
+        .collect();
     crate::analysis::ScoreConfig {
-        task: req.task.unwrap_or_else(|| ds.default_task()),
-        factors: req.factors.clone(),
+        task,
+        factors: crate::analysis::with_custom(task, req.factors.clone(), &custom),
         bootstrap: req.bootstrap,
     }
 }
@@ -425,6 +453,41 @@ pub fn resolve(req: &ScoreRequest, ds: &crate::data::Dataset) -> crate::analysis
 mod tests {
     use super::*;
 
+    /// A worker reads a custom factor id in the message that carries its
+    /// pack (a fresh worker has registered nothing), and the session scores
+    /// it; a message with a bad pack is refused with the pack's problems.
+    #[test]
+    fn a_message_carries_its_factor_pack() {
+        let text = r#"{"kind": "score", "factor_pack": {"factors": [{"id": "w_fresh_tokens", "name": "tokens", "kind": "regex_count", "pattern": "[^ ]+"}]},
+            "task": "helpful", "factors": ["length", "w_fresh_tokens"], "bootstrap": {"resamples": 0, "seed": 1}}"#;
+        let m = ToWorker::from_json(text).expect("the pack is registered first");
+        let ToWorker::Score(req) = &m else {
+            panic!("{m:?}")
+        };
+        let custom = Factor::from_id("w_fresh_tokens").unwrap();
+        assert_eq!(req.factors, Some(vec![Factor::Length, custom]));
+        assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
+        let ds = crate::data::load_bytes(
+            br#"{"input": "q", "response_a": "one two three", "response_b": "one", "preference": "a"}"#,
+            crate::data::FormatOptions::default(),
+        )
+        .unwrap();
+        // Without `factors`: the preset's and the pack's.
+        let preset = ScoreRequest {
+            factors: None,
+            ..req.clone()
+        };
+        let cfg = resolve(&preset, &ds);
+        assert_eq!(cfg.requested().last(), Some(&custom));
+        assert_eq!(cfg.requested().len(), Task::Helpful.factors().len() + 1);
+        let bad = text.replace("[^ ]+", "(");
+        let e = ToWorker::from_json(&bad).unwrap_err();
+        assert!(
+            e.contains("factor 0 (`w_fresh_tokens`), field `pattern`"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn messages_round_trip_as_json() {
         let m = ToWorker::Load {
@@ -432,6 +495,7 @@ mod tests {
             input: Input::Text("{}".into()),
             options: FormatOptions::default(),
             score: ScoreRequest {
+                factor_pack: None,
                 task: Some(Task::DocQa),
                 factors: Some(vec![Factor::Length]),
                 bootstrap: BootstrapConfig {
@@ -1165,6 +1229,7 @@ mod session_tests {
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(report.agents[0].factor_scores["length"].score, Some(1.0));
         let req = ScoreRequest {
+            factor_pack: None,
             factors: Some(vec![Factor::NovelWordsCount]),
             ..Default::default()
         };
@@ -1194,6 +1259,7 @@ mod session_tests {
         .join("\n");
         let s = loaded(&data);
         let req = ScoreRequest {
+            factor_pack: None,
             factors: Some(vec![Factor::Length]),
             group_by: Some("category".into()),
             ..Default::default()
@@ -1214,6 +1280,7 @@ mod session_tests {
         assert_eq!(g.groups[0].differences["length"].verdict, "too few inputs");
         // A field this file lacks: no groups.
         let other = ScoreRequest {
+            factor_pack: None,
             group_by: Some("subset".into()),
             ..req
         };
@@ -1298,6 +1365,7 @@ mod session_tests {
                 .validate()
                 .unwrap(),
             score: ScoreRequest {
+                factor_pack: None,
                 factors: Some(vec![Factor::Length]),
                 ..Default::default()
             },
@@ -1320,6 +1388,7 @@ mod session_tests {
         );
         let other = LlmRequest {
             score: ScoreRequest {
+                factor_pack: None,
                 bootstrap: crate::stats::BootstrapConfig {
                     seed: SEED_OF_THE_FIRST_INPUT + 1,
                     ..req.score.bootstrap
@@ -1499,6 +1568,7 @@ mod session_tests {
                 .validate()
                 .unwrap(),
             score: ScoreRequest {
+                factor_pack: None,
                 factors: Some(vec![Factor::Length, Factor::NovelWords]),
                 bootstrap: crate::stats::BootstrapConfig {
                     resamples: 200,
@@ -1666,6 +1736,7 @@ mod session_tests {
                 .validate()
                 .unwrap(),
             score: ScoreRequest {
+                factor_pack: None,
                 factors: Some(vec![Factor::NFacts]),
                 ..Default::default()
             },

@@ -416,6 +416,11 @@ pub struct RunConfig {
     pub resampling_unit: String,
     /// Factor values closer than this tie.
     pub factor_tie_tolerance: f64,
+    /// The definitions of the custom factors among `factors` (a factor
+    /// pack), so that the report can be reproduced from the data and the
+    /// report alone. Absent when only built-in factors were asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor_pack: Option<crate::factors::pack::FactorPack>,
 }
 
 /// Taxonomy entry of a factor.
@@ -427,6 +432,10 @@ pub struct FactorMeta {
     pub level3: String,
     pub extraction: String,
     pub value: String,
+    /// A custom factor (from the report's `config.factor_pack`), not one of
+    /// the taxonomy's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub custom: bool,
 }
 
 /// A requested factor that was not computed.

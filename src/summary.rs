@@ -623,6 +623,7 @@ mod tests {
             level3: String::new(),
             extraction: String::new(),
             value: String::new(),
+            custom: false,
         };
         Report {
             schema: SCHEMA.into(),
@@ -636,6 +637,7 @@ mod tests {
                 ci_level: 0.95,
                 resampling_unit: String::new(),
                 factor_tie_tolerance: 1e-9,
+                factor_pack: None,
             },
             factors: vec![
                 meta("length", "length"),

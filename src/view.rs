@@ -1,8 +1,14 @@
 //! The shareable view state: task, factor selection and table sort, kept in
-//! the URL fragment (`#task=helpful&factors=length,novel_words&sort=score`).
-//! The data itself never goes into the URL.
+//! the URL fragment (`#task=helpful&factors=length,novel_words&sort=score`),
+//! and a loaded factor pack (`#pack=…`, its JSON percent-encoded, before
+//! `factors` so that a link carries custom factors too). The data itself
+//! never goes into the URL.
 
+use crate::factors::pack::FactorPack;
 use crate::factors::{Factor, Task};
+
+/// The longest `pack=` value read from a fragment, in bytes (percent-encoded).
+pub const MAX_PACK_FRAGMENT: usize = 64 << 10;
 
 /// A sortable column of the factor table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,12 +68,59 @@ pub struct ViewState {
     /// The record field the pairs are grouped by. A field name comes from
     /// the data, so it is not put in the URL.
     pub group_by: Option<String>,
+    /// A loaded factor pack (its factors are registered), shared in the link.
+    pub pack: Option<FactorPack>,
+}
+
+/// Percent-encodes every byte but the unreserved ones (RFC 3986).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes percent-encoding; `None` for a broken escape or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The pack of a fragment's `pack=` value, checked and registered; `None`
+/// when it is too long or not a valid pack (a link is as untrusted as a file).
+pub fn pack_from_fragment(value: &str) -> Option<FactorPack> {
+    if value.len() > MAX_PACK_FRAGMENT {
+        return None;
+    }
+    let pack = FactorPack::parse(&percent_decode(value)?).ok()?;
+    crate::factors::pack::register(&pack).ok()?;
+    Some(pack)
 }
 
 impl ViewState {
     /// The URL fragment (without `#`); empty for the default view.
     pub fn to_hash(&self) -> String {
         let mut parts = Vec::new();
+        if let Some(p) = &self.pack {
+            parts.push(format!("pack={}", percent_encode(&p.to_json())));
+        }
         if let Some(t) = self.task {
             parts.push(format!("task={}", t.id()));
         }
@@ -88,6 +141,12 @@ impl ViewState {
     /// Reads a fragment (with or without `#`); unknown keys and values are ignored.
     pub fn from_hash(hash: &str) -> ViewState {
         let mut v = ViewState::default();
+        // The pack first: its factor ids then parse in `factors`.
+        for part in hash.trim_start_matches('#').split('&') {
+            if let Some(val) = part.strip_prefix("pack=") {
+                v.pack = pack_from_fragment(val);
+            }
+        }
         for part in hash.trim_start_matches('#').split('&') {
             let Some((k, val)) = part.split_once('=') else {
                 continue;
@@ -127,6 +186,7 @@ mod tests {
             sort: SortKey::Pairs,
             ascending: true,
             group_by: None,
+            pack: None,
         };
         assert_eq!(v.to_hash(), "task=doc_qa&factors=length,novel_words&sort=n");
         assert_eq!(ViewState::from_hash(&format!("#{}", v.to_hash())), v);
@@ -135,5 +195,37 @@ mod tests {
         assert_eq!(junk.task, None);
         assert_eq!(junk.factors, Some(vec![Factor::Length]));
         assert_eq!(junk.sort, SortKey::Score);
+    }
+
+    #[test]
+    fn a_pack_travels_in_the_fragment() {
+        let pack = FactorPack::parse(
+            r#"{"factors": [{"id": "v_words_re", "name": "words (regex) & more", "kind": "regex_count", "pattern": "\\w+"}]}"#,
+        )
+        .unwrap();
+        let f = crate::factors::pack::register(&pack).unwrap()[0];
+        let v = ViewState {
+            factors: Some(vec![Factor::Length, f]),
+            pack: Some(pack),
+            ..ViewState::default()
+        };
+        let hash = v.to_hash();
+        assert!(hash.starts_with("pack=%7B%22version%22%3A1"), "{hash}");
+        assert!(hash.ends_with("&factors=length,v_words_re"), "{hash}");
+        let value = hash
+            .split('&')
+            .next()
+            .unwrap()
+            .strip_prefix("pack=")
+            .unwrap();
+        assert!(!value.contains(['&', '#', '=', ' ']), "{hash}");
+        assert_eq!(ViewState::from_hash(&format!("#{hash}")), v);
+        // A broken or hostile pack is ignored, like any unknown value.
+        let bad = ViewState::from_hash("#pack=%7B%22factors%22%3A%5B%5D%7D&factors=length");
+        assert_eq!((bad.pack, bad.factors), (None, Some(vec![Factor::Length])));
+        assert_eq!(ViewState::from_hash("#pack=%E2%28%A1").pack, None);
+        assert_eq!(ViewState::from_hash("#pack=%7").pack, None);
+        let long = format!("#pack={}", "a".repeat(MAX_PACK_FRAGMENT + 1));
+        assert_eq!(ViewState::from_hash(&long).pack, None);
     }
 }

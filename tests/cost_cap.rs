@@ -173,6 +173,7 @@ fn the_cli_stops_at_the_cap_keeps_every_paid_answer_and_a_rerun_pays_only_the_re
 fn the_worker_stops_at_the_cap_and_a_higher_cap_pays_only_the_rest() {
     let data = dataset();
     let score = ScoreRequest {
+        factor_pack: None,
         task: None,
         factors: Some(vec![Factor::Length, Factor::NFacts]),
         bootstrap: BootstrapConfig {

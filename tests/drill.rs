@@ -201,6 +201,7 @@ fn worker_pages_equal_the_report_counts_and_never_carry_texts() {
     loader.push(&bytes);
     let mut s = Session::new();
     let score = ScoreRequest {
+        factor_pack: None,
         factors: Some(vec![Factor::Length]),
         bootstrap: BootstrapConfig {
             resamples: 0,

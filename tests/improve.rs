@@ -605,7 +605,7 @@ fn the_estimate_covers_every_stage_with_bounds_for_replies_not_received_yet() {
     };
     let (code, out, err) = cli(&s, "improve", &args(&["--estimate"]));
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock), 0, "an estimate makes no call");
+    assert_eq!(s.mock.total(), 0, "an estimate makes no call");
     eprintln!("{out}");
     // Known now: the evaluator's judging (12 pairs, both orders) and the
     // first responses (one call per input).
@@ -637,7 +637,7 @@ fn the_estimate_covers_every_stage_with_bounds_for_replies_not_received_yet() {
     // bound of the stages estimated with bounds.
     let (code, run, err) = cli(&s, "improve", &args(&["--json"]));
     assert_eq!(code, 0, "{err}");
-    assert_eq!(total(&s.mock), 24 + 6 * INPUTS as u64);
+    assert_eq!(s.mock.total(), 24 + 6 * INPUTS as u64);
     let r: serde_json::Value = serde_json::from_str(&run).unwrap();
     let writer_in = r["agents"]
         .as_array()
@@ -675,7 +675,7 @@ fn the_estimate_covers_every_stage_with_bounds_for_replies_not_received_yet() {
         assert!(l.contains("~0 calls") && !l.contains("at most"), "{l}");
     }
     assert!(stage_line(&out, "total:").contains("~0 calls"), "{out}");
-    assert_eq!(total(&s.mock), 24 + 6 * INPUTS as u64);
+    assert_eq!(s.mock.total(), 24 + 6 * INPUTS as u64);
 }
 
 /// The worker's path (`protocol::run_model`: the async driver under
@@ -710,6 +710,7 @@ fn through_worker(
             seed: SEED,
         },
         group_by: None,
+        factor_pack: None,
     };
     let session = std::cell::RefCell::new(Session::new());
     let mut loader = Loader::new(FormatOptions::default());
@@ -745,7 +746,7 @@ fn through_worker(
         session.borrow().estimate_model(&req, &*cache)
     });
     let transport = BlockingHttp::new(&req.choice.model, std::time::Duration::from_secs(30));
-    let before = total(&s.mock);
+    let before = s.mock.total();
     let msg = block_on(run_model(
         &session,
         &req,
@@ -762,7 +763,7 @@ fn through_worker(
     assert_eq!(warning, None);
     (
         serde_json::to_value(&report).unwrap(),
-        total(&s.mock) - before,
+        s.mock.total() - before,
         est,
     )
 }
@@ -773,7 +774,7 @@ fn the_worker_runs_improvement_with_the_clis_calls_and_report() {
     let inputs = INPUTS.to_string();
     let (code, out, err) = cli(&s, "improve", &["--inputs", &inputs, "--json"]);
     assert_eq!(code, 0, "{err}");
-    let cli_calls = total(&s.mock);
+    let cli_calls = s.mock.total();
     let cli_report: serde_json::Value = serde_json::from_str(&out).unwrap();
     // The worker's store starts empty: it asks everything again.
     let store = profile::llm::drive::MemoryStore::default();

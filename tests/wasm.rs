@@ -219,6 +219,7 @@ async fn browser_runs_retry_cache_in_indexeddb_and_rerun_without_calls() {
     let req = LlmRequest {
         choice,
         score: ScoreRequest {
+            factor_pack: None,
             factors: Some(vec![
                 profile::factors::Factor::Length,
                 profile::factors::Factor::NFacts,
@@ -313,6 +314,7 @@ async fn worker_stops_on_a_refused_key_and_does_not_wait_for_ever() {
         LlmRequest {
             choice: form.validate().unwrap(),
             score: ScoreRequest {
+                factor_pack: None,
                 factors: Some(vec![profile::factors::Factor::NFacts]),
                 ..Default::default()
             },

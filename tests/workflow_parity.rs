@@ -126,6 +126,7 @@ fn through_cli(file: &str, dir: &std::path::Path, base: &str, mock: &Mock) -> (V
 /// writer; the report and the calls of (extraction + judge) and the writer.
 fn through_worker(data: &str, base: &str, mock: &Mock) -> (Value, [u64; 2]) {
     let score = ScoreRequest {
+        factor_pack: None,
         task: None,
         factors: Some(vec![Factor::Length, Factor::NFacts]),
         bootstrap: BootstrapConfig {

@@ -136,8 +136,18 @@ export interface SampleInfo {
 export interface RunConfig {
   task: string; factors: string[]; bootstrap_resamples: number; seed: number;
   ci_level: number; resampling_unit: string; factor_tie_tolerance: number;
+  /** The definitions of the custom factors among `factors` (present when there are some). */
+  factor_pack?: FactorPack;
 }
-export interface FactorMeta { id: string; name: string; level2: string; level3: string; extraction: string; value: string }
+/** `custom`: a factor of the report's `config.factor_pack`. */
+export interface FactorMeta { id: string; name: string; level2: string; level3: string; extraction: string; value: string; custom?: boolean }
+/** A factor pack: your own rule factors (see the README's "Your own factors"). */
+export interface FactorPack { version?: 1; factors: CustomFactor[] }
+export type CustomFactor = { id: string; name: string; description?: string } & (
+  | { kind: "regex_count" | "regex_share"; pattern: string }
+  | { kind: "word_list_count"; words: string[]; stem?: boolean });
+/** A problem of a factor pack, with its place. */
+export interface PackProblem { factor: number | null; id: string | null; field: string | null; reason: string }
 /** One agent's factor-level preferences. */
 export interface Agent {
   name: string; setting: Setting; tie_policy: string;
@@ -241,8 +251,10 @@ export interface LoadOptions {
 export interface ScoreOptions {
   /** The task preset; the dataset's default if absent. */
   task?: TaskId;
-  /** The factors to report; the preset's if absent. */
-  factors?: FactorId[];
+  /** The factors to report; the preset's (and the pack's) if absent. */
+  factors?: (FactorId | string)[];
+  /** Custom factors (an object or its JSON text); their ids can be listed in `factors`. */
+  factorPack?: FactorPack | string;
   /** Bootstrap resamples (default 1000; 0 = no intervals). */
   bootstrap?: number;
   /** Seed of the bootstrap (default 42). */
@@ -540,7 +552,7 @@ export interface FormatInfo { name: string; description: string }
         match Factor::from_id(id) {
             Some(f) if !f.needs_model() => Ok(f),
             Some(f) => Err(err(format!(
-                "`{id}` needs a language model ({}); rule-based factors are length, novel_words and novel_words_count",
+                "`{id}` needs a language model ({}); rule-based factors are length, novel_words, novel_words_count and those of a loaded factor pack",
                 f.info().extraction.label()
             ))),
             None => Err(err(format!("unknown factor `{id}`"))),
@@ -568,8 +580,50 @@ export interface FormatInfo { name: string; description: string }
     struct ScoreOptions {
         task: Option<String>,
         factors: Option<Vec<String>>,
+        #[serde(rename = "factorPack")]
+        factor_pack: Option<serde_json::Value>,
         bootstrap: Option<u32>,
         seed: Option<u64>,
+    }
+
+    /// An `Error` named `PackError` whose `problems` lists each problem of a
+    /// factor pack with its place.
+    fn pack_error(errors: &[profile::factors::pack::PackError]) -> JsValue {
+        let error = js_sys::Error::new(&format!(
+            "not a valid factor pack:\n{}",
+            profile::factors::pack::describe(errors)
+        ));
+        error.set_name("PackError");
+        let problems = to_js(&errors).unwrap_or(JsValue::NULL);
+        let _ = js_sys::Reflect::set(&error, &"problems".into(), &problems);
+        error.into()
+    }
+
+    /// Checks and registers a pack given as JSON text or as a value.
+    fn load_pack(v: &serde_json::Value) -> Result<Vec<Factor>, JsValue> {
+        use profile::factors::pack::{register, FactorPack};
+        let pack = match v {
+            serde_json::Value::String(text) => FactorPack::parse(text),
+            other => FactorPack::from_value(other),
+        }
+        .map_err(|e| pack_error(&e))?;
+        register(&pack).map_err(|e| pack_error(&e))
+    }
+
+    /// Checks a factor pack (an object or its JSON text) and makes its
+    /// factors known: their ids then work in `score`'s `factors` and in
+    /// `Dataset.factorValues`. Returns the ids; throws a `PackError` whose
+    /// `problems` give each problem's factor, field and reason.
+    #[wasm_bindgen(js_name = loadFactorPack, unchecked_return_type = "string[]")]
+    pub fn load_factor_pack(
+        #[wasm_bindgen(unchecked_param_type = "FactorPack | string")] pack: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let v = match pack.as_string() {
+            Some(text) => serde_json::Value::String(text),
+            None => serde_json::from_str(&json_text(&pack)?).map_err(|e| JsValue::from(err(e)))?,
+        };
+        let ids: Vec<&str> = load_pack(&v)?.iter().map(|f| f.id()).collect();
+        Ok(to_js(&ids)?)
     }
 
     /// Factor scores of the human labels with bootstrap intervals: the same
@@ -579,7 +633,7 @@ export interface FormatInfo { name: string; description: string }
     pub fn score(
         dataset: &JsDataset,
         #[wasm_bindgen(unchecked_optional_param_type = "ScoreOptions")] options: Option<JsValue>,
-    ) -> Result<JsValue, JsError> {
+    ) -> Result<JsValue, JsValue> {
         let o: ScoreOptions = read_options(&options, "score options")?;
         let task = match o.task.as_deref() {
             None => dataset.inner.default_task(),
@@ -589,16 +643,23 @@ export interface FormatInfo { name: string; description: string }
                 ))
             })?,
         };
+        let custom = o.factor_pack.as_ref().map(load_pack).transpose()?;
         let factors = o
             .factors
             .map(|fs| {
                 fs.iter()
                     .map(|id| {
-                        Factor::from_id(id).ok_or_else(|| err(format!("unknown factor `{id}`")))
+                        Factor::from_id(id).ok_or_else(|| {
+                            err(format!(
+                                "unknown factor `{id}` (custom factors come from `factorPack`)"
+                            ))
+                        })
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
+        // A pack without `factors`: the preset and the pack's factors.
+        let factors = profile::analysis::with_custom(task, factors, &custom.unwrap_or_default());
         let defaults = BootstrapConfig::default();
         if o.bootstrap
             .is_some_and(|b| b > BootstrapConfig::MAX_RESAMPLES)
@@ -606,7 +667,8 @@ export interface FormatInfo { name: string; description: string }
             return Err(err(format!(
                 "bootstrap takes at most {} resamples",
                 BootstrapConfig::MAX_RESAMPLES
-            )));
+            ))
+            .into());
         }
         let cfg = ScoreConfig {
             task,
@@ -616,7 +678,7 @@ export interface FormatInfo { name: string; description: string }
                 seed: o.seed.unwrap_or(defaults.seed),
             },
         };
-        to_js(&score_report(&dataset.inner, &cfg, &dataset.info))
+        Ok(to_js(&score_report(&dataset.inner, &cfg, &dataset.info))?)
     }
 
     /// Factor-level alignment (METHOD.md §3), as `profile align`: every agent

@@ -67,14 +67,41 @@ pub(super) fn parse_factors(list: &str) -> Result<Vec<Factor>, Failure> {
         .map(|s| {
             Factor::from_id(s).ok_or_else(|| {
                 let known: Vec<&str> = Factor::ALL.iter().map(|f| f.id()).collect();
+                let hint = " (custom factors come from --factor-pack FILE)";
                 usage_error(format!(
-                    "unknown factor `{}`; known factors: {}",
+                    "unknown factor `{}`{hint}; known factors: {}",
                     s.trim(),
                     known.join(", ")
                 ))
             })
         })
         .collect()
+}
+
+/// `--factor-pack FILE`: reads, checks and registers a factor pack; returns
+/// its factors (their ids then parse in `--factors`).
+pub(super) fn load_factor_pack(f: &Flags) -> Result<Option<Vec<Factor>>, Failure> {
+    let Some(path) = f.values.get("factor-pack") else {
+        return Ok(None);
+    };
+    let text = std::fs::read(path).map_err(|e| data_error(format!("cannot read {path}: {e}")))?;
+    if text.len() > crate::factors::pack::MAX_PACK_BYTES {
+        return Err(data_error(format!(
+            "{path}: {} bytes, a factor pack has at most {}",
+            text.len(),
+            crate::factors::pack::MAX_PACK_BYTES
+        )));
+    }
+    let text =
+        String::from_utf8(text).map_err(|e| data_error(format!("{path}: not UTF-8 text ({e})")))?;
+    let located = |errors: Vec<crate::factors::pack::PackError>| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("{path}: {e}")).collect();
+        data_error(lines.join("\n"))
+    };
+    let pack = crate::factors::pack::FactorPack::parse(&text).map_err(located)?;
+    crate::factors::pack::register(&pack)
+        .map(Some)
+        .map_err(located)
 }
 
 /// Options that only make sense with `--provider`.
@@ -95,8 +122,15 @@ pub(super) const PROVIDER_OPTIONS: [&str; 13] = [
 ];
 
 /// The options that read a dataset (every command that loads one).
-pub(super) const DATA_OPTIONS: [&str; 6] =
-    ["max-record-mb", "map", "task", "factors", "format", "label"];
+pub(super) const DATA_OPTIONS: [&str; 7] = [
+    "max-record-mb",
+    "map",
+    "task",
+    "factors",
+    "factor-pack",
+    "format",
+    "label",
+];
 
 /// The options `score`, `judge`, `generate` and the other studies share
 /// beyond [`DATA_OPTIONS`].

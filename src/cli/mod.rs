@@ -47,7 +47,7 @@ profile: factor-level explanations of human (and model) preferences
 
 USAGE:
   profile score FILE [--task summarization|helpful|doc_qa] [--factors a,b,...]
-                     [--format NAME] [--label ASPECT] [--map FIELD=COLUMN,...]
+                     [--factor-pack PACK.json] [--format NAME] [--label ASPECT] [--map FIELD=COLUMN,...]
                      [--bootstrap N] [--seed S]
                      [--sample N] [--max-record-mb N] [--json] [--out REPORT.json]
                      [--provider openai|anthropic|gemini|openai-compatible --model M
@@ -117,6 +117,9 @@ at most 1000000.
 --group-by FIELD scores each group of pairs by a short string field of the records (`task`,
 `category`, `article_id`, `info.subreddit`, …) alone, side by side, and marks the groups whose
 score differs from the rest's (the interval of the difference excludes 0).
+--factor-pack PACK.json adds your own rule factors (regex_count, regex_share, word_list_count;
+see README) to every command that takes --factors: without --factors, the preset and the pack's
+factors; with it, the pack's ids can be listed. The report records the pack (config.factor_pack).
 --label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance),
 or the PKU-SafeRLHF judgement (better|safer).
 With --provider, factors that need a model are extracted by it; the key comes from

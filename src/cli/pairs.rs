@@ -83,6 +83,8 @@ pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
             ))
         })?),
     };
+    // A custom factor's id parses once its pack is registered.
+    load_factor_pack(&f)?;
     let factor = match f.values.get("factor") {
         Some(id) => Some(Factor::from_id(id).ok_or_else(|| {
             let known: Vec<&str> = Factor::ALL.iter().map(|f| f.id()).collect();

@@ -36,6 +36,7 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
     let task = parse_named(f, "task", Task::from_id, || {
         "use summarization, helpful or doc_qa".into()
     })?;
+    let pack = load_factor_pack(f)?;
     let factors = f
         .values
         .get("factors")
@@ -100,6 +101,8 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
         }
     }
     let task = task.unwrap_or_else(|| ds.default_task());
+    // A pack without `--factors`: the preset and the pack's factors.
+    let factors = crate::analysis::with_custom(task, factors, &pack.unwrap_or_default());
     let cfg = ScoreConfig {
         task,
         factors,

@@ -189,6 +189,9 @@ enum Kind {
     /// An object with any keys, every value of the inner kind.
     Map(&'static Kind),
     Obj(&'static [Field]),
+    /// A factor pack, checked as its deserialisation checks it
+    /// (`FactorPack::from_value_uncompiled`: patterns are not compiled).
+    Pack,
 }
 
 /// A field of an object: its name, kind, and whether it must be present.
@@ -243,6 +246,7 @@ const CONFIG: &[Field] = &[
     Field("ci_level", Kind::Num, REQ),
     Field("resampling_unit", Kind::Str, REQ),
     Field("factor_tie_tolerance", Kind::Num, REQ),
+    Field("factor_pack", Kind::Nullable(&Kind::Pack), OPT),
 ];
 
 const FACTOR_META: &[Field] = &[
@@ -252,6 +256,7 @@ const FACTOR_META: &[Field] = &[
     Field("level3", Kind::Str, REQ),
     Field("extraction", Kind::Str, REQ),
     Field("value", Kind::Str, REQ),
+    Field("custom", Kind::Bool, OPT),
 ];
 
 const SKIPPED: &[Field] = &[Field("id", Kind::Str, REQ), Field("reason", Kind::Str, REQ)];
@@ -415,9 +420,10 @@ impl Checker {
     fn value(&mut self, path: &mut String, v: &Value, kind: Kind) {
         let ok = match (kind, v) {
             (Kind::Nullable(_), Value::Null) => true,
-            (Kind::Nullable(inner @ (Kind::List(_) | Kind::Map(_) | Kind::Obj(_))), v) => {
-                return self.value(path, v, *inner)
-            }
+            (
+                Kind::Nullable(inner @ (Kind::List(_) | Kind::Map(_) | Kind::Obj(_) | Kind::Pack)),
+                v,
+            ) => return self.value(path, v, *inner),
             (Kind::Nullable(inner), v) => scalar_ok(*inner, v),
             (Kind::List(inner), Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
@@ -439,6 +445,14 @@ impl Checker {
             }
             (Kind::Obj(fields), Value::Object(m)) => {
                 self.fields(path, m, fields);
+                true
+            }
+            (Kind::Pack, v) => {
+                if let Err(errors) = crate::factors::pack::FactorPack::from_value_uncompiled(v) {
+                    for e in errors {
+                        self.add(path, e.to_string());
+                    }
+                }
                 true
             }
             (kind, v) => scalar_ok(kind, v),
@@ -691,6 +705,7 @@ fn expected(kind: Kind) -> String {
         Kind::NumPair => "a pair of numbers [low, high]".into(),
         Kind::List(_) => "a list".into(),
         Kind::Map(_) | Kind::Obj(_) => "an object".into(),
+        Kind::Pack => "a factor pack".into(),
     }
 }
 

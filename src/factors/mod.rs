@@ -5,13 +5,15 @@
 //! goes with "preferred". Rule-based factors are computed here ([`rules`]);
 //! LLM-based ones need a model and are reported as skipped without one.
 
+pub mod pack;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
 
-/// A factor of the PROFILE taxonomy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// A factor of the PROFILE taxonomy, or a custom one from a factor pack
+/// ([`pack`]). A factor serialises as its id; a custom factor's id parses
+/// once its pack is registered ([`pack::register`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Factor {
     Length,
     NFacts,
@@ -27,6 +29,26 @@ pub enum Factor {
     Hallucination,
     Helpfulness,
     Misinformation,
+    /// A rule factor of a registered factor pack.
+    Custom(pack::CustomId),
+}
+
+impl Serialize for Factor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+impl<'de> Deserialize<'de> for Factor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Factor::from_id(&id).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown factor `{}` (a custom factor needs its factor pack)",
+                id.chars().take(60).collect::<String>()
+            ))
+        })
+    }
 }
 
 /// How a factor's value is obtained.
@@ -84,6 +106,8 @@ const QUALITY: &str = "Linguistic quality";
 const RELEVANCE: &str = "Relevance";
 const FAITH: &str = "Faithfulness & coverage";
 const HELP: &str = "Helpfulness & safety";
+/// The level-2 category of every custom factor.
+pub const CUSTOM: &str = "Custom (factor pack)";
 
 impl Factor {
     /// Every factor, in taxonomy order.
@@ -121,19 +145,35 @@ impl Factor {
             Factor::Hallucination => "hallucination",
             Factor::Helpfulness => "helpfulness",
             Factor::Misinformation => "misinformation",
+            Factor::Custom(c) => pack::id(c),
         }
     }
 
-    /// Parses a factor id.
+    /// Parses a factor id: a built-in one, or a registered custom one.
     pub fn from_id(id: &str) -> Option<Factor> {
         let id = id.trim();
-        Factor::ALL.into_iter().find(|f| f.id() == id)
+        Factor::ALL
+            .into_iter()
+            .find(|f| f.id() == id)
+            .or_else(|| pack::lookup(id))
+    }
+
+    /// Whether the factor comes from a factor pack.
+    pub fn is_custom(self) -> bool {
+        matches!(self, Factor::Custom(_))
     }
 
     /// The taxonomy entry.
     pub fn info(self) -> FactorInfo {
         use Extraction::*;
         let (name, level2, level3, extraction, value) = match self {
+            Factor::Custom(c) => (
+                pack::name(c),
+                CUSTOM,
+                "Output-Only",
+                Rule,
+                pack::value_text(c),
+            ),
             Factor::Length => ("length", LEN, "Output-Only", Rule, "number of words"),
             Factor::NFacts => (
                 "# facts",
@@ -239,7 +279,7 @@ impl Factor {
 
     /// Whether the value needs a language model.
     pub fn needs_model(self) -> bool {
-        self.info().extraction.needs_model()
+        !self.is_custom() && self.info().extraction.needs_model()
     }
 }
 

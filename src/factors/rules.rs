@@ -302,6 +302,8 @@ pub struct RuleExtractor {
     novel_first: Vec<Option<NovelCounts>>,
     /// Against further contexts: (response, context) → counts.
     novel_more: FxHashMap<(TextId, Option<TextId>), NovelCounts>,
+    /// Per custom factor: per text id, its value once computed.
+    custom: FxHashMap<super::pack::CustomId, Vec<Option<f64>>>,
     scratch: Vec<u32>,
 }
 
@@ -319,8 +321,18 @@ impl RuleExtractor {
             lengths: Vec::new(),
             novel_first: Vec::new(),
             novel_more: FxHashMap::default(),
+            custom: FxHashMap::default(),
             scratch: Vec::new(),
         }
+    }
+
+    /// The value of custom factor `c` for a text, computed once per text.
+    pub fn custom(&mut self, c: super::pack::CustomId, texts: &TextStore, id: TextId) -> f64 {
+        let values = self.custom.entry(c).or_default();
+        if values.len() <= id.index() {
+            values.resize(texts.len().max(id.index() + 1), None);
+        }
+        *values[id.index()].get_or_insert_with(|| super::pack::evaluate(c, texts.get(id)))
     }
 
     /// Number of distinct texts whose novel words have been measured.
@@ -409,6 +421,32 @@ impl RuleExtractor {
     /// cores (each thread with its own stem table); on wasm32 it runs on
     /// the calling thread. The values are the same either way.
     pub fn prepare(
+        &mut self,
+        texts: &TextStore,
+        factors: &[Factor],
+        items: impl IntoIterator<Item = (TextId, Option<TextId>)>,
+    ) {
+        let customs: Vec<super::pack::CustomId> = factors
+            .iter()
+            .filter_map(|f| match f {
+                Factor::Custom(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        let items: Vec<(TextId, Option<TextId>)> = if customs.is_empty() {
+            return self.prepare_builtin(texts, factors, items);
+        } else {
+            items.into_iter().collect()
+        };
+        for &c in &customs {
+            for &(r, _) in &items {
+                self.custom(c, texts, r);
+            }
+        }
+        self.prepare_builtin(texts, factors, items);
+    }
+
+    fn prepare_builtin(
         &mut self,
         texts: &TextStore,
         factors: &[Factor],
@@ -560,6 +598,7 @@ impl RuleExtractor {
             Factor::Length => Some(self.length(texts, response) as f64),
             Factor::NovelWords => Some(self.novel_words(texts, response, context).0),
             Factor::NovelWordsCount => Some(self.novel_words(texts, response, context).1 as f64),
+            Factor::Custom(c) => Some(self.custom(c, texts, response)),
             _ => None,
         }
     }

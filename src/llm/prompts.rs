@@ -909,6 +909,8 @@ fn guidance_phrase(factor: crate::factors::Factor) -> &'static str {
         Hallucination => "statements the context does not support",
         Helpfulness => "how helpful the response is",
         Misinformation => "statements that are wrong",
+        // The pack's description (plain text, checked), or its rule in words.
+        Custom(c) => crate::factors::pack::value_text(c),
     }
 }
 

@@ -55,6 +55,7 @@ pub struct WorkerHandle {
 /// The score request of a view.
 pub fn score_request(v: &ViewState) -> ScoreRequest {
     ScoreRequest {
+        factor_pack: v.pack.clone(),
         task: v.task,
         factors: v.factors.clone(),
         bootstrap: Default::default(),
