@@ -1400,6 +1400,9 @@ fn print_table(rows: &[Row], cmps: &[Comparison], o: &Opts, load_start: &str) {
                     .find(|r| r.workload == *w && r.implementation == imp)
             };
             let c = find("cold")?;
+            if find("cached").is_none() && find("memo").is_none() {
+                return None;
+            }
             let mut line = w.to_string();
             if let Some(k) = find("cached") {
                 let _ = write!(
