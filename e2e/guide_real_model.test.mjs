@@ -123,7 +123,10 @@ test('guided judging with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar
   await page.click('#guide-run-judge');
   await page.waitForSelector('#guide-progress[data-state="finished"], #guide-error', { timeout: 300_000 });
   assert.equal(await page.$('#guide-error'), null, 'the judge ran');
-  assert.equal(counts.calls, 4, '2 pairs in both orders');
+  // 2 pairs in both orders; a reply the tiny model words badly may be asked
+  // again (retries and a repair: at most 4 calls a question).
+  const judged = counts.calls;
+  assert.ok(judged >= 4 && judged <= 4 * 4, `2 pairs in both orders: ${judged} calls`);
 
   const ready = await page.$('#guide-evidence');
   if (!ready) {
@@ -138,7 +141,8 @@ test('guided judging with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar
     await page.waitForSelector('#guide-progress[data-state="finished"], #guide-error', { timeout: 300_000 });
     assert.equal(await page.$('#guide-error'), null);
     // The unguided condition comes from the judge's cache: 2 guided conditions × 4.
-    assert.equal(counts.calls, 4 + 8, 'only the guided questions were asked');
+    const guided = counts.calls - judged;
+    assert.ok(guided >= 8 && guided <= 8 * 4, `only the guided questions were asked: ${guided} calls`);
     await page.waitForSelector('#guide-conditions tbody tr');
     assert.deepEqual(await page.$$eval('#guide-conditions tbody tr', (rs) => rs.map((r) => r.dataset.strategy)), ['none', 'mis', 'rand']);
     const boxes = await checkFailures(page, '#guide-failures');
