@@ -783,16 +783,20 @@ pub fn evaluate(c: CustomId, text: &str) -> f64 {
             }
         }
         Rule::WordList { words, stem } => {
+            // One stemmer per text (creating one per word costs more than
+            // stemming); stems as `rules::stem` makes them.
+            let stemmer =
+                stem.then(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
             let mut n = 0usize;
             let mut key = String::new();
             for_each_word(text, |w| {
                 key.clear();
-                if *stem {
-                    key.push_str(&super::rules::stem(w));
-                } else {
-                    key.extend(w.chars().flat_map(char::to_lowercase));
-                }
-                if words.contains(key.as_str()) {
+                key.extend(w.chars().flat_map(char::to_lowercase));
+                let found = match &stemmer {
+                    Some(s) => words.contains(s.stem(&key).as_ref()),
+                    None => words.contains(key.as_str()),
+                };
+                if found {
                     n += 1;
                 }
             });
