@@ -372,3 +372,48 @@ fn reports_with_different_packs_do_not_merge() {
     let e = profile::agents::compatible(&a, &b).unwrap_err();
     assert!(e.contains("config.factor_pack"), "{e}");
 }
+
+#[test]
+fn factors_lists_a_packs_factors_as_custom() {
+    let pack = format!("{}/www/example/pack.json", env!("CARGO_MANIFEST_DIR"));
+    let (rc, out, err) = run_cli(&["factors", "--factor-pack", &pack]);
+    assert_eq!(rc, 0, "{err}");
+    // The built-in taxonomy is still listed, then the pack's factors with
+    // their kind and what their value is.
+    assert!(out.contains("length"), "{out}");
+    let custom = out
+        .split_once("custom factors")
+        .unwrap_or_else(|| panic!("no custom section in:\n{out}"))
+        .1;
+    for (id, kind, value) in [
+        ("words_re", "regex_count", "number of matches of /\\w+/"),
+        (
+            "hedges",
+            "word_list_count",
+            "number of words in a list of 9 (stemmed)",
+        ),
+        ("numbers_per_word", "regex_share", "per word"),
+    ] {
+        let line = custom
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("{id} not listed in:\n{custom}"));
+        assert!(line.contains(kind) && line.contains(value), "{line}");
+    }
+    // Without a pack, no custom section; a bad pack is a located error.
+    let (rc, out, _) = run_cli(&["factors"]);
+    assert_eq!(rc, 0);
+    assert!(!out.contains("custom factors"), "{out}");
+    let dir = tempdir("pack-factors");
+    let bad = write(
+        &dir,
+        "bad.json",
+        r#"{"factors": [{"id": "b", "name": "b", "kind": "regex_count", "pattern": "(x"}]}"#,
+    );
+    let (rc, out, err) = run_cli(&["factors", "--factor-pack", &bad]);
+    assert_eq!((rc, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("bad.json") && err.contains("pattern"), "{err}");
+    // Any other option is a usage error.
+    let (rc, _, err) = run_cli(&["factors", "--task", "helpful"]);
+    assert_eq!(rc, 2, "{err}");
+}

@@ -104,7 +104,8 @@ USAGE:
                      each agent's factor ranking against the humans' (agent → factor → score;
                      or task → agent → factor → score, as in the paper's published scores)
   profile formats      list the dataset formats
-  profile factors      list the factors and task presets
+  profile factors [--factor-pack PACK.json]
+                     list the factors and task presets (and a pack's factors)
   profile --help | --version
 
 FILE is JSONL, a JSON array, CSV (.csv) or TSV (.tsv), or any of them gzipped, or Parquet
@@ -190,7 +191,7 @@ pub fn run(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Failure>
         "cache" => cmd_cache(rest)?,
         "batch" => cmd_batch(rest)?,
         "formats" => list_formats(),
-        "factors" => list_factors(),
+        "factors" => cmd_factors(rest)?,
         "-h" | "--help" | "help" => USAGE.to_owned(),
         "-V" | "--version" => format!("profile {}\n", env!("CARGO_PKG_VERSION")),
         other => return Err(usage_error(format!("unknown command `{other}`"))),
@@ -224,6 +225,36 @@ fn list_formats() -> String {
         let _ = writeln!(s, "  {:<17} {}", f.name(), f.description());
     }
     s
+}
+
+/// `profile factors [--factor-pack FILE]`: the taxonomy, the presets and a
+/// pack's factors.
+fn cmd_factors(args: &[String]) -> Result<String, Failure> {
+    let f = parse_flags(args, &["factor-pack"], &[])?;
+    if let Some(p) = f.positional.first() {
+        return Err(usage_error(format!(
+            "`profile factors` takes no file (got `{p}`); to list a pack's factors, give --factor-pack FILE"
+        )));
+    }
+    let pack = load_factor_pack(&f)?;
+    let mut s = list_factors();
+    if let Some(custom) = pack {
+        s.push_str("\ncustom factors (from --factor-pack):\n");
+        let _ = writeln!(s, "  {:<20} {:<26} {:<16} value", "factor", "name", "kind");
+        for c in custom {
+            let Factor::Custom(id) = c else { continue };
+            let def = crate::factors::pack::definition(id);
+            let _ = writeln!(
+                s,
+                "  {:<20} {:<26} {:<16} {}",
+                def.id,
+                def.name,
+                def.rule.kind(),
+                def.rule.value_text()
+            );
+        }
+    }
+    Ok(s)
 }
 
 fn list_factors() -> String {
