@@ -615,6 +615,10 @@ impl Session {
         score: &ScoreRequest,
         elapsed_ms: impl FnOnce() -> f64,
     ) -> FromWorker {
+        let options = crate::data::FormatOptions {
+            summeval_label: label,
+            ..loader.options().clone()
+        };
         let ds = match loader.finish() {
             Ok(ds) => ds,
             Err(e) => {
@@ -625,8 +629,7 @@ impl Session {
         };
         let info = crate::analysis::DatasetInfo {
             name: Some(name),
-            label: (ds.format == Some(crate::data::Format::SummEval))
-                .then(|| label.name().to_owned()),
+            label: options.label_name(ds.format).map(str::to_owned),
             sample: None,
         };
         let report = crate::analysis::score_report(&ds, &resolve(score, &ds), &info);
@@ -1243,6 +1246,38 @@ mod session_tests {
             s.finish_load("y".into(), bad, Default::default(), &req, || 0.0),
             FromWorker::Failed { .. }
         ));
+    }
+
+    /// The worker's report names the label a PKU-SafeRLHF file was read
+    /// with, as the CLI's does (`--label better|safer`), and scores by it.
+    #[test]
+    fn a_pku_files_label_is_the_one_chosen() {
+        let text = include_bytes!("../tests/fixtures/pku_saferlhf.jsonl");
+        let load = |pku_label| {
+            let mut l = Loader::new(FormatOptions {
+                pku_label,
+                ..Default::default()
+            });
+            l.push(text);
+            let FromWorker::Loaded { report, .. } = Session::new().finish_load(
+                "pku.jsonl".into(),
+                l,
+                Default::default(),
+                &ScoreRequest::default(),
+                || 0.0,
+            ) else {
+                panic!("not loaded")
+            };
+            report
+        };
+        let (better, safer) = (
+            load(crate::data::PkuLabel::Better),
+            load(crate::data::PkuLabel::Safer),
+        );
+        assert_eq!(better.dataset.label.as_deref(), Some("better"));
+        assert_eq!(safer.dataset.label.as_deref(), Some("safer"));
+        let length = |r: &crate::report::Report| r.agents[0].factor_scores["length"].score;
+        assert_eq!((length(&better), length(&safer)), (Some(-1.0), Some(1.0)));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::rc::Rc;
 
-use crate::data::{Diagnostic, Format, FormatOptions, SummEvalLabel};
+use crate::data::{Diagnostic, Format, FormatOptions, PkuLabel, SummEvalLabel};
 use crate::llm::engine::{Estimate, RunStats};
 use crate::protocol::FromWorker;
 use crate::report::Report;
@@ -160,6 +160,10 @@ pub enum Action {
     SetView(ViewState),
     SetFormat(Option<Format>),
     SetLabel(SummEvalLabel),
+    /// The PKU-SafeRLHF judgement used as the label.
+    SetPkuLabel(PkuLabel),
+    /// The column mapping for CSV/TSV files: (field, column).
+    SetColumnMap(Vec<(String, String)>),
     /// The record-size limit for the next load, in MiB.
     SetMaxRecord(u32),
     /// A model run was started from a panel.
@@ -419,6 +423,8 @@ impl State {
             Action::SetView(v) => s.view = v,
             Action::SetFormat(f) => s.options.format = f,
             Action::SetLabel(l) => s.options.summeval_label = l,
+            Action::SetPkuLabel(l) => s.options.pku_label = l,
+            Action::SetColumnMap(m) => s.options.column_map = m,
             Action::SetMaxRecord(n) => s.options.max_record_mb = n,
             Action::LlmStarted(panel) => {
                 s.llm.running = true;

@@ -310,3 +310,53 @@ fn random_tables_never_panic() {
         }
     }
 }
+
+/// The app's column mapping (the upload panel's form, sent to the worker as
+/// `FormatOptions::column_map`) reads a table as the CLI's `--map` does,
+/// is kept by the options the app and worker exchange, and applies only
+/// to files that are tables.
+#[test]
+fn the_apps_column_map_reads_a_table_as_map_does() {
+    let mut text = "question,first,second,winner\n".to_owned();
+    for i in 0..9 {
+        text.push_str(&format!(
+            "q{i},short,a longer answer {i},{}\n",
+            if i % 3 == 0 { "a" } else { "b" }
+        ));
+    }
+    let map =
+        TableOptions::parse_map("input=question,response_a=first,response_b=second,preference=winner")
+            .unwrap();
+    let app = FormatOptions {
+        column_map: map.clone(),
+        ..Default::default()
+    };
+    // What the worker does with a dropped file's name.
+    let mut worker = app.clone();
+    worker.table = app.table_for("pairs.CSV");
+    assert_eq!(worker.table.as_ref().map(|t| (t.delimiter, &t.map)), Some((b',', &map)));
+    let ds = load_bytes(text.as_bytes(), worker).expect("mapped table loads");
+    let cli = load_bytes(
+        text.as_bytes(),
+        FormatOptions {
+            table: Some(TableOptions {
+                delimiter: b',',
+                map,
+            }),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ds.pairs.len(), 9);
+    assert_eq!(format!("{:?}", ds.pairs), format!("{:?}", cli.pairs));
+    // The mapping crosses the app ↔ worker boundary (JSON); a JSON file
+    // ignores it.
+    let back: FormatOptions =
+        serde_json::from_str(&serde_json::to_string(&app).unwrap()).unwrap();
+    assert_eq!(back.column_map, app.column_map);
+    assert!(app.table_for("pairs.jsonl").is_none());
+    // Without the mapping the same table matches no format.
+    let mut plain = FormatOptions::default();
+    plain.table = plain.table_for("pairs.csv");
+    assert!(load_bytes(text.as_bytes(), plain).is_err());
+}

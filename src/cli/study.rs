@@ -73,7 +73,9 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
         max_record_mb,
         pku_label: pku_label.unwrap_or_default(),
         table: table_options(f, path)?,
+        column_map: Vec::new(),
     };
+    let label_of = opts.clone();
     let mut ds = load_input(path, opts)?;
     if let Some(why) = ds.nothing_usable() {
         let mut msg = format!("nothing usable in {path}: {why}");
@@ -100,6 +102,7 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
             )));
         }
     }
+    let ds_label = label_of.label_name(fmt).map(str::to_owned);
     let task = task.unwrap_or_else(|| ds.default_task());
     // A pack without `--factors`: the preset and the pack's factors.
     let factors = crate::analysis::with_custom(task, factors, &pack.unwrap_or_default());
@@ -112,11 +115,7 @@ pub(super) fn load_study_at(f: &Flags, path: &str) -> Result<Study, Failure> {
         name: std::path::Path::new(path)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned()),
-        label: match fmt {
-            Some(Format::SummEval) => Some(label.unwrap_or_default().name().to_owned()),
-            Some(Format::PkuSafeRlhf) => Some(pku_label.unwrap_or_default().name().to_owned()),
-            _ => None,
-        },
+        label: ds_label,
         sample,
     };
     Ok(Study { ds, cfg, info })

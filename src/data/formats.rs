@@ -352,6 +352,10 @@ pub struct FormatOptions {
     /// the file's name), so it has no serialized form.
     #[serde(skip)]
     pub table: Option<super::TableOptions>,
+    /// The app's column mapping (field, column), applied when the input
+    /// turns out to be a table ([`FormatOptions::table_for`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub column_map: Vec<(String, String)>,
 }
 
 fn default_max_record_mb() -> u32 {
@@ -366,11 +370,35 @@ impl Default for FormatOptions {
             max_record_mb: DEFAULT_MAX_RECORD_MB,
             pku_label: PkuLabel::default(),
             table: None,
+            column_map: Vec::new(),
         }
     }
 }
 
 impl FormatOptions {
+    /// The name of the label a dataset of `format` was read with: the
+    /// SummEval rating or the PKU-SafeRLHF judgement; `None` for formats
+    /// with one label.
+    pub fn label_name(&self, format: Option<Format>) -> Option<&'static str> {
+        match format {
+            Some(Format::SummEval) => Some(self.summeval_label.name()),
+            Some(Format::PkuSafeRlhf) => Some(self.pku_label.name()),
+            _ => None,
+        }
+    }
+
+    /// The table options of a file named `name`: those given, else the
+    /// table kind the name implies (`.csv`, `.tsv`, gzipped too) with
+    /// [`FormatOptions::column_map`]; `None` when the file is no table.
+    pub fn table_for(&self, name: &str) -> Option<super::TableOptions> {
+        self.table.clone().or_else(|| {
+            super::TableOptions::for_file_name(name).map(|t| super::TableOptions {
+                map: self.column_map.clone(),
+                ..t
+            })
+        })
+    }
+
     /// The record-size limit in bytes.
     pub fn max_record_bytes(&self) -> usize {
         (self.max_record_mb.clamp(1, MAX_RECORD_MB_LIMIT) as usize) << 20

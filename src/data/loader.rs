@@ -119,6 +119,11 @@ pub struct Loader {
 
 impl Loader {
     /// A loader with the given options (format override, SummEval label).
+    /// The options the records are read with.
+    pub fn options(&self) -> &FormatOptions {
+        &self.opts
+    }
+
     pub fn new(opts: FormatOptions) -> Self {
         Loader {
             format: opts.format,

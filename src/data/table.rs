@@ -302,7 +302,7 @@ impl TableFramer {
             .filter(|f| !names.iter().any(|n| n == f))
             .collect();
         format!(
-            "no format matches the table's columns ({}): the PROFILE fields {} are missing; name the columns so, or map them (--map response_a=COLUMN,response_b=COLUMN,preference=COLUMN; input and source are optional); `profile formats` lists the fields of the other formats",
+            "no format matches the table's columns ({}): the PROFILE fields {} are missing; name the columns so, or map them (the CLI's --map response_a=COLUMN,response_b=COLUMN,preference=COLUMN, the app's \"CSV/TSV columns\"; input and source are optional); `profile formats` lists the fields of the other formats",
             names.join(", "),
             missing.join(", ")
         )

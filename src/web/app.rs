@@ -14,7 +14,7 @@ use super::lite::Handover;
 use super::model::{ModelAction, ModelProps};
 use super::worker_hook::{score_request, use_worker, LoadSpec};
 use super::{Edition, PANEL_EMBED};
-use crate::data::{Format, SummEvalLabel};
+use crate::data::{Format, PkuLabel, SummEvalLabel};
 use crate::factors::Factor;
 use crate::protocol::ToWorker;
 use crate::report::Report;
@@ -157,6 +157,20 @@ pub fn app(props: &AppProps) -> Html {
             reload.emit(());
         })
     };
+    let on_pku_label = {
+        let (state, reload) = (state.clone(), worker.reload.clone());
+        Callback::from(move |l: PkuLabel| {
+            state.dispatch(Action::SetPkuLabel(l));
+            reload.emit(());
+        })
+    };
+    let on_column_map = {
+        let (state, reload) = (state.clone(), worker.reload.clone());
+        Callback::from(move |m: Vec<(String, String)>| {
+            state.dispatch(Action::SetColumnMap(m));
+            reload.emit(());
+        })
+    };
     let on_view = {
         let state = state.clone();
         Callback::from(move |v: ViewState| state.dispatch(Action::SetView(v)))
@@ -237,7 +251,7 @@ pub fn app(props: &AppProps) -> Html {
             <p class="tagline">{"Why do people prefer one response over another? Factor by factor, with confidence intervals. Your data never leaves this browser."}</p>
         </header>
         <main>
-            <UploadPanel on_load={load.clone()} options={state.options.clone()} on_format={on_format} on_label={on_label} on_max_record={on_max_record} disabled={loading} />
+            <UploadPanel on_load={load.clone()} options={state.options.clone()} on_format={on_format} on_label={on_label} on_pku_label={on_pku_label} on_column_map={on_column_map} on_max_record={on_max_record} disabled={loading} />
             if let Status::Loading { name, bytes, total_bytes, records } = &state.status {
                 <ProgressPanel name={name.clone()} bytes={*bytes} total_bytes={*total_bytes} records={*records} on_cancel={on_cancel} />
             }

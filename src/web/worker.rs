@@ -95,7 +95,7 @@ async fn handle(state: &Worker, data: JsValue, llm: Option<LlmHandler>) -> Resul
             let mut options = options;
             if matches!(input, Input::File) && options.table.is_none() {
                 // A dropped .csv/.tsv file is a table; its header names the fields.
-                options.table = crate::data::TableOptions::for_file_name(&name);
+                options.table = options.table_for(&name);
             }
             let mut loader = Loader::new(options);
             let name = match input {

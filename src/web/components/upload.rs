@@ -1,10 +1,11 @@
 //! The upload panel: drop or choose a file, paste JSONL, the built-in example, and the load options.
 
+use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use super::super::worker_hook::LoadSpec;
-use crate::data::{Format, FormatOptions, SummEvalLabel};
+use crate::data::{Format, FormatOptions, PkuLabel, SummEvalLabel, MAPPABLE};
 use crate::protocol::Input;
 
 #[derive(Properties, PartialEq)]
@@ -13,6 +14,9 @@ pub struct UploadProps {
     pub options: FormatOptions,
     pub on_format: Callback<Option<Format>>,
     pub on_label: Callback<SummEvalLabel>,
+    pub on_pku_label: Callback<PkuLabel>,
+    /// A new column mapping for CSV/TSV files (field, column).
+    pub on_column_map: Callback<Vec<(String, String)>>,
     /// The largest record (MiB) for the next load.
     pub on_max_record: Callback<u32>,
     pub disabled: bool,
@@ -109,6 +113,45 @@ pub fn upload_panel(p: &UploadProps) -> Html {
             cb.emit(SummEvalLabel::from_name(&s.value()).unwrap_or_default());
         })
     };
+    let on_pku_label = {
+        let cb = p.on_pku_label.clone();
+        Callback::from(move |e: Event| {
+            let s: HtmlSelectElement = e.target_unchecked_into();
+            cb.emit(PkuLabel::from_name(&s.value()).unwrap_or_default());
+        })
+    };
+    // The mapping form: one column name per PROFILE field; empty = the
+    // column of that name, as without a mapping.
+    let map_form = use_node_ref();
+    let on_map_apply = {
+        let (cb, form) = (p.on_column_map.clone(), map_form.clone());
+        Callback::from(move |_| {
+            let Some(form) = form.cast::<web_sys::Element>() else {
+                return;
+            };
+            let map = MAPPABLE
+                .iter()
+                .filter_map(|field| {
+                    let input: HtmlInputElement = form
+                        .query_selector(&format!("#map-{field}"))
+                        .ok()??
+                        .dyn_into()
+                        .ok()?;
+                    let column = input.value().trim().to_owned();
+                    (!column.is_empty()).then(|| ((*field).to_owned(), column))
+                })
+                .collect();
+            cb.emit(map);
+        })
+    };
+    let mapped = |field: &str| {
+        p.options
+            .column_map
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default()
+    };
     let on_max_record = {
         let cb = p.on_max_record.clone();
         Callback::from(move |e: Event| {
@@ -156,11 +199,30 @@ pub fn upload_panel(p: &UploadProps) -> Html {
                         }) }
                     </select>
                 </label>
+                <label title="PKU-SafeRLHF rates each pair twice: which response is better, and which is safer">{"PKU-SafeRLHF label "}
+                    <select id="pku-label-select" onchange={on_pku_label} disabled={p.disabled}>
+                        { for [PkuLabel::Better, PkuLabel::Safer].into_iter().map(|l| html! {
+                            <option value={l.name()} selected={p.options.pku_label == l}>{l.name()}</option>
+                        }) }
+                    </select>
+                </label>
                 <label title="a line or array element longer than this is skipped with a diagnostic, without being held in memory">{"Largest record (MB) "}
                     <input type="number" id="max-record-mb" min="1" max={crate::data::MAX_RECORD_MB_LIMIT.to_string()} step="1"
                         value={p.options.max_record_mb.to_string()} onchange={on_max_record} disabled={p.disabled} />
                 </label>
             </div>
+            <details class="columns" id="columns" open={!p.options.column_map.is_empty()}>
+                <summary>{"CSV/TSV columns"}{ if p.options.column_map.is_empty() { "" } else { " (mapped)" } }</summary>
+                <p class="hint">{"Name the column of your table that holds each field (leave a field empty when its column already has that name). The file is read again with this mapping."}</p>
+                <div class="row" ref={map_form}>
+                    { for MAPPABLE.iter().map(|field| html! {
+                        <label>{*field}{" "}
+                            <input type="text" id={format!("map-{field}")} value={mapped(field)} size="12" disabled={p.disabled} />
+                        </label>
+                    }) }
+                    <button type="button" id="map-apply" onclick={on_map_apply} disabled={p.disabled}>{"Read with these columns"}</button>
+                </div>
+            </details>
         </section>
     }
 }
