@@ -40,6 +40,7 @@ pub mod guide;
 pub mod improve;
 pub mod llm;
 pub mod protocol;
+pub mod published;
 pub mod report;
 pub mod state;
 pub mod stats;

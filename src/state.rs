@@ -45,6 +45,15 @@ pub struct State {
     pub drill: Option<DrillUi>,
     /// The "Improve alignment" panel's factor choices.
     pub guide: GuideForm,
+    /// A published study shown instead of the report ("the paper's study").
+    pub study: Option<StudyUi>,
+}
+
+/// A published study as shown: the study and the task picked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudyUi {
+    pub study: Rc<crate::published::Published>,
+    pub task: String,
 }
 
 /// The drill-down panel's part: which list is open, the rows received so
@@ -184,6 +193,14 @@ pub enum Action {
     CloseDrill,
     /// A pair of the list was picked (the app asks for its evidence).
     SelectPair(u32),
+    /// Show a published study (its first task) instead of the report.
+    ShowStudy(Rc<crate::published::Published>),
+    /// Show this task of the published study.
+    SetStudyTask(String),
+    /// Back to the report from the published study.
+    CloseStudy,
+    /// The published study could not be read.
+    StudyFailed(String),
 }
 
 impl State {
@@ -201,6 +218,7 @@ impl State {
             download: None,
             drill: None,
             guide: GuideForm::default(),
+            study: None,
         }
     }
 
@@ -410,6 +428,26 @@ impl State {
                 if !restoring {
                     s.notice = None;
                 }
+                s.study = None;
+            }
+            Action::ShowStudy(study) => {
+                let task = study
+                    .task_names()
+                    .first()
+                    .map_or_else(String::new, |t| (*t).to_owned());
+                s.study = Some(StudyUi { study, task });
+                s.notice = None;
+            }
+            Action::SetStudyTask(task) => {
+                if let Some(st) = &mut s.study {
+                    if st.study.tasks.contains_key(&task) {
+                        st.task = task;
+                    }
+                }
+            }
+            Action::CloseStudy => s.study = None,
+            Action::StudyFailed(why) => {
+                s.notice = Some(format!("Could not open the paper's study: {why}"));
             }
             Action::Cancelled => {
                 s.status = if s.report.is_some() {
@@ -557,6 +595,32 @@ mod tests {
         r.dataset.group_fields = vec!["task".into()];
         s = worker(&s, loaded(r));
         assert_eq!(s.view.group_by, None);
+    }
+
+    #[test]
+    fn a_published_study_is_shown_until_closed_or_a_load_starts() {
+        let study = Rc::new(
+            crate::published::Published::parse(
+                r#"{"b": {"human": {"length": 1.0}}, "a": {"human": {"length": 0.5}}}"#,
+            )
+            .unwrap(),
+        );
+        let s = State::new(ViewState::default()).reduce(Action::ShowStudy(study));
+        assert_eq!(s.study.as_ref().map(|st| st.task.as_str()), Some("a"));
+        let s = s.reduce(Action::SetStudyTask("b".into()));
+        assert_eq!(s.study.as_ref().map(|st| st.task.as_str()), Some("b"));
+        // A task the study lacks changes nothing.
+        let s = s.reduce(Action::SetStudyTask("nope".into()));
+        assert_eq!(s.study.as_ref().map(|st| st.task.as_str()), Some("b"));
+        assert!(s.reduce(Action::CloseStudy).study.is_none());
+        let loading = s.reduce(Action::StartLoading {
+            name: "f.jsonl".into(),
+            total_bytes: 1,
+            restoring: false,
+        });
+        assert!(loading.study.is_none());
+        let failed = State::new(ViewState::default()).reduce(Action::StudyFailed("404".into()));
+        assert!(failed.notice.as_deref().is_some_and(|n| n.contains("404")));
     }
 
     #[test]

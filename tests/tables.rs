@@ -324,9 +324,10 @@ fn the_apps_column_map_reads_a_table_as_map_does() {
             if i % 3 == 0 { "a" } else { "b" }
         ));
     }
-    let map =
-        TableOptions::parse_map("input=question,response_a=first,response_b=second,preference=winner")
-            .unwrap();
+    let map = TableOptions::parse_map(
+        "input=question,response_a=first,response_b=second,preference=winner",
+    )
+    .unwrap();
     let app = FormatOptions {
         column_map: map.clone(),
         ..Default::default()
@@ -334,7 +335,10 @@ fn the_apps_column_map_reads_a_table_as_map_does() {
     // What the worker does with a dropped file's name.
     let mut worker = app.clone();
     worker.table = app.table_for("pairs.CSV");
-    assert_eq!(worker.table.as_ref().map(|t| (t.delimiter, &t.map)), Some((b',', &map)));
+    assert_eq!(
+        worker.table.as_ref().map(|t| (t.delimiter, &t.map)),
+        Some((b',', &map))
+    );
     let ds = load_bytes(text.as_bytes(), worker).expect("mapped table loads");
     let cli = load_bytes(
         text.as_bytes(),
@@ -351,8 +355,7 @@ fn the_apps_column_map_reads_a_table_as_map_does() {
     assert_eq!(format!("{:?}", ds.pairs), format!("{:?}", cli.pairs));
     // The mapping crosses the app ↔ worker boundary (JSON); a JSON file
     // ignores it.
-    let back: FormatOptions =
-        serde_json::from_str(&serde_json::to_string(&app).unwrap()).unwrap();
+    let back: FormatOptions = serde_json::from_str(&serde_json::to_string(&app).unwrap()).unwrap();
     assert_eq!(back.column_map, app.column_map);
     assert!(app.table_for("pairs.jsonl").is_none());
     // Without the mapping the same table matches no format.

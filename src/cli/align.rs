@@ -33,25 +33,31 @@ pub(super) fn cmd_align(args: &[String]) -> Result<String, Failure> {
     let json = f.switches.iter().any(|s| s == "json");
     // The paper's layout (../shared/data/paper/factor_scores.json): task →
     // agent → factor → score. One table per task, or the task of --task.
-    if let Some(tasks) = per_task(&value) {
-        let chosen: Vec<&String> = match f.values.get("task") {
-            Some(t) => vec![tasks.keys().find(|k| *k == t).ok_or_else(|| {
-                usage_error(format!(
-                    "--task `{t}` is not in {path}; its tasks: {}",
-                    tasks.keys().cloned().collect::<Vec<_>>().join(", ")
-                ))
-            })?],
-            None => tasks.keys().collect(),
+    let published = crate::published::Published::from_value(&value)
+        .map_err(|e| data_error(format!("{path}: {e}")))?;
+    if let Some(study) = published {
+        let chosen: Vec<&str> = match f.values.get("task") {
+            Some(t) => vec![study
+                .task_names()
+                .into_iter()
+                .find(|k| k == t)
+                .ok_or_else(|| {
+                    usage_error(format!(
+                        "--task `{t}` is not in {path}; its tasks: {}",
+                        study.task_names().join(", ")
+                    ))
+                })?],
+            None => study.task_names(),
         };
         let mut out = serde_json::Map::new();
         let mut s = String::new();
         let mut tested = false;
         for task in chosen {
-            let alignments = align_agents(&format!("{path}: task `{task}`"), &tasks[task], perm)?;
+            let alignments = study.alignments(task, perm);
             tested |= alignments.iter().any(|a| a.permutations.is_some());
             if json {
                 out.insert(
-                    task.clone(),
+                    task.to_owned(),
                     serde_json::to_value(&alignments).expect("serialisable"),
                 );
             } else {
@@ -88,22 +94,6 @@ pub(super) fn cmd_align(args: &[String]) -> Result<String, Failure> {
 
 /// Agent name → factor id → score (`null`: not measured).
 type Agents = BTreeMap<String, BTreeMap<String, Option<f64>>>;
-
-/// The tasks of a file laid out task → agent → factor → score: an object
-/// without a `human` key whose every value is an object of agents with a
-/// `human` agent. `None`: another layout.
-fn per_task(v: &serde_json::Value) -> Option<BTreeMap<String, Agents>> {
-    let obj = v.as_object()?;
-    if obj.is_empty() || obj.contains_key("human") {
-        return None;
-    }
-    obj.iter()
-        .map(|(task, agents)| {
-            agents.as_object()?.get("human")?;
-            Some((task.clone(), serde_json::from_value(agents.clone()).ok()?))
-        })
-        .collect()
-}
 
 /// Every agent's alignment with the `human` agent; `what` names the file
 /// (and task) in errors.

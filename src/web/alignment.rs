@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
-use crate::chart::{heatmap, ranking_chart};
+use crate::chart::{heatmap, ranking_chart, Heatmap, RankingChart};
 use crate::report::{Agent, Alignment, Report};
 
 #[derive(Properties, PartialEq)]
@@ -176,52 +176,68 @@ pub fn alignment_panel(p: &AlignmentProps) -> Html {
                 </table>
             </div>
             <h3>{"Factor rankings"}</h3>
-            if rank.columns.len() < 2 || rank.items.is_empty() {
-                <p class="muted" id="ranking-empty">{"No factor is scored by the humans and a model yet, so there is no ranking to compare."}</p>
-            } else {
-            <figure class="chart-scroll">
-                <svg id="ranking-chart" viewBox={format!("0 0 {} {}", rank.width, rank.height)} width={rank.width.to_string()} role="img" aria-labelledby="rank-title rank-desc" class="chart ranking">
-                    <title id="rank-title">{"Factor rankings of people and models"}</title>
-                    <desc id="rank-desc">{rank.summary.clone()}</desc>
-                    { for rank.columns.iter().map(|c| html! {
-                        <g class="rank-head">
-                            <text x={c.x.to_string()} y="16" text-anchor="middle" class="label">{c.agent.clone()}</text>
-                            <text x={c.x.to_string()} y="32" text-anchor="middle" class="muted-text">{c.role.clone()}</text>
-                        </g>
-                    }) }
-                    { for rank.links.iter().map(|l| html! {
-                        <line x1={l.x1.to_string()} y1={l.y1.to_string()} x2={l.x2.to_string()} y2={l.y2.to_string()} class={if l.up { "link up" } else { "link down" }} data-factor={l.factor.clone()} />
-                    }) }
-                    { for rank.items.iter().map(|i| html! {
-                        <g class="rank-item" tabindex="0" aria-label={i.description.clone()} data-factor={i.factor.clone()} data-column={i.column.to_string()}>
-                            <title>{i.description.clone()}</title>
-                            <text x={i.x.to_string()} y={i.y.to_string()} text-anchor="middle" dominant-baseline="middle">{format!("{}. {}", i.rank, i.label)}</text>
-                        </g>
-                    }) }
-                </svg>
-            </figure>
-            }
+            { ranking_figure(&rank) }
             <h3>{"Factor scores by agent"}</h3>
-            <figure class="chart-scroll">
-                <svg id="heatmap" viewBox={format!("0 0 {} {}", heat.width, heat.height)} width={heat.width.to_string()} role="img" aria-label="Factor scores of every agent: blue when the agent prefers more of the factor, red when less" class="chart heatmap">
-                    { for heat.cols.iter().map(|(name, role, x)| html! {
-                        <g>
-                            <text x={x.to_string()} y="16" text-anchor="middle" class="label">{name.clone()}</text>
-                            <text x={x.to_string()} y="32" text-anchor="middle" class="muted-text">{role.clone()}</text>
-                        </g>
-                    }) }
-                    { for heat.rows.iter().map(|(_, label, y)| html! {
-                        <text x={(heat.label_width - 8.0).to_string()} y={y.to_string()} text-anchor="end" dominant-baseline="middle" class="label">{label.clone()}</text>
-                    }) }
-                    { for heat.cells.iter().map(|c| html! {
-                        <g class="cell" data-factor={c.factor.clone()} data-agent={c.agent.clone()}>
-                            <title>{format!("{} — {}: {}", c.agent, c.factor, c.text)}</title>
-                            <rect x={c.x.to_string()} y={c.y.to_string()} width={(heat.cell_width - 2.0).to_string()} height={(heat.cell_height - 2.0).to_string()} fill={c.fill.clone()} rx="3" />
-                            <text x={(c.x + heat.cell_width / 2.0).to_string()} y={(c.y + heat.cell_height / 2.0).to_string()} text-anchor="middle" dominant-baseline="middle" class={if c.dark_text { "cell-text" } else { "cell-text light" }}>{c.text.clone()}</text>
-                        </g>
-                    }) }
-                </svg>
-            </figure>
+            { heatmap_figure(&heat) }
         </section>
+    }
+}
+
+/// The factor rankings side by side, lines joining the same factor.
+pub fn ranking_figure(rank: &RankingChart) -> Html {
+    html! {
+        <>
+        if rank.columns.len() < 2 || rank.items.is_empty() {
+            <p class="muted" id="ranking-empty">{"No factor is scored by the humans and a model yet, so there is no ranking to compare."}</p>
+        } else {
+        <figure class="chart-scroll">
+            <svg id="ranking-chart" viewBox={format!("0 0 {} {}", rank.width, rank.height)} width={rank.width.to_string()} role="img" aria-labelledby="rank-title rank-desc" class="chart ranking">
+                <title id="rank-title">{"Factor rankings of people and models"}</title>
+                <desc id="rank-desc">{rank.summary.clone()}</desc>
+                { for rank.columns.iter().map(|c| html! {
+                    <g class="rank-head">
+                        <text x={c.x.to_string()} y="16" text-anchor="middle" class="label">{c.agent.clone()}</text>
+                        <text x={c.x.to_string()} y="32" text-anchor="middle" class="muted-text">{c.role.clone()}</text>
+                    </g>
+                }) }
+                { for rank.links.iter().map(|l| html! {
+                    <line x1={l.x1.to_string()} y1={l.y1.to_string()} x2={l.x2.to_string()} y2={l.y2.to_string()} class={if l.up { "link up" } else { "link down" }} data-factor={l.factor.clone()} />
+                }) }
+                { for rank.items.iter().map(|i| html! {
+                    <g class="rank-item" tabindex="0" aria-label={i.description.clone()} data-factor={i.factor.clone()} data-column={i.column.to_string()}>
+                        <title>{i.description.clone()}</title>
+                        <text x={i.x.to_string()} y={i.y.to_string()} text-anchor="middle" dominant-baseline="middle">{format!("{}. {}", i.rank, i.label)}</text>
+                    </g>
+                }) }
+            </svg>
+        </figure>
+        }
+        </>
+    }
+}
+
+/// The factor × agent heatmap.
+pub fn heatmap_figure(heat: &Heatmap) -> Html {
+    html! {
+        <figure class="chart-scroll">
+            <svg id="heatmap" viewBox={format!("0 0 {} {}", heat.width, heat.height)} width={heat.width.to_string()} role="img" aria-label="Factor scores of every agent: blue when the agent prefers more of the factor, red when less" class="chart heatmap">
+                { for heat.cols.iter().map(|(name, role, x)| html! {
+                    <g>
+                        <text x={x.to_string()} y="16" text-anchor="middle" class="label">{name.clone()}</text>
+                        <text x={x.to_string()} y="32" text-anchor="middle" class="muted-text">{role.clone()}</text>
+                    </g>
+                }) }
+                { for heat.rows.iter().map(|(_, label, y)| html! {
+                    <text x={(heat.label_width - 8.0).to_string()} y={y.to_string()} text-anchor="end" dominant-baseline="middle" class="label">{label.clone()}</text>
+                }) }
+                { for heat.cells.iter().map(|c| html! {
+                    <g class="cell" data-factor={c.factor.clone()} data-agent={c.agent.clone()}>
+                        <title>{format!("{} — {}: {}", c.agent, c.factor, c.text)}</title>
+                        <rect x={c.x.to_string()} y={c.y.to_string()} width={(heat.cell_width - 2.0).to_string()} height={(heat.cell_height - 2.0).to_string()} fill={c.fill.clone()} rx="3" />
+                        <text x={(c.x + heat.cell_width / 2.0).to_string()} y={(c.y + heat.cell_height / 2.0).to_string()} text-anchor="middle" dominant-baseline="middle" class={if c.dark_text { "cell-text" } else { "cell-text light" }}>{c.text.clone()}</text>
+                    </g>
+                }) }
+            </svg>
+        </figure>
     }
 }

@@ -8,7 +8,7 @@ use yew::prelude::*;
 use super::alignment::{AlignmentPanel, SummaryText};
 use super::components::{
     ChartView, Controls, DiagnosticsPanel, ExportPanel, FactorTable, GroupsPanel, ProgressPanel,
-    Summary, UploadPanel,
+    StudyPanel, Summary, UploadPanel,
 };
 use super::lite::Handover;
 use super::model::{ModelAction, ModelProps};
@@ -171,6 +171,29 @@ pub fn app(props: &AppProps) -> Html {
             reload.emit(());
         })
     };
+    let on_study = {
+        let state = state.clone();
+        Callback::from(move |url: String| {
+            let state = state.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match fetch_text(&url).await {
+                    Ok(text) => match crate::published::Published::parse(&text) {
+                        Ok(study) => state.dispatch(Action::ShowStudy(Rc::new(study))),
+                        Err(e) => state.dispatch(Action::StudyFailed(format!("{url}: {e}"))),
+                    },
+                    Err(e) => state.dispatch(Action::StudyFailed(format!("{url}: {e}"))),
+                }
+            });
+        })
+    };
+    let on_study_task = {
+        let state = state.clone();
+        Callback::from(move |t: String| state.dispatch(Action::SetStudyTask(t)))
+    };
+    let on_study_close = {
+        let state = state.clone();
+        Callback::from(move |()| state.dispatch(Action::CloseStudy))
+    };
     let on_view = {
         let state = state.clone();
         Callback::from(move |v: ViewState| state.dispatch(Action::SetView(v)))
@@ -251,7 +274,7 @@ pub fn app(props: &AppProps) -> Html {
             <p class="tagline">{"Why do people prefer one response over another? Factor by factor, with confidence intervals. Your data never leaves this browser."}</p>
         </header>
         <main>
-            <UploadPanel on_load={load.clone()} options={state.options.clone()} on_format={on_format} on_label={on_label} on_pku_label={on_pku_label} on_column_map={on_column_map} on_max_record={on_max_record} disabled={loading} />
+            <UploadPanel on_load={load.clone()} options={state.options.clone()} on_format={on_format} on_label={on_label} on_pku_label={on_pku_label} on_column_map={on_column_map} on_study={on_study} on_max_record={on_max_record} disabled={loading} />
             if let Status::Loading { name, bytes, total_bytes, records } = &state.status {
                 <ProgressPanel name={name.clone()} bytes={*bytes} total_bytes={*total_bytes} records={*records} on_cancel={on_cancel} />
             }
@@ -261,7 +284,9 @@ pub fn app(props: &AppProps) -> Html {
             if let Some(n) = &state.notice {
                 <div class="notice" role="status">{n.clone()}</div>
             }
-            if let Some(report) = report {
+            if let Some(study) = &state.study {
+                <StudyPanel study={study.clone()} on_task={on_study_task} on_close={on_study_close} back_to={report.as_ref().and_then(|r| r.dataset.name.clone())} />
+            } else if let Some(report) = report {
                 <Summary report={report.clone()} elapsed_ms={state.elapsed_ms} format_chosen={state.options.format.is_some()} />
                 <Controls report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
                 <ChartView report={report.clone()} />
@@ -283,6 +308,25 @@ pub fn app(props: &AppProps) -> Html {
         </footer>
         </>
     }
+}
+
+/// The text at `url` (same origin), or why not.
+async fn fetch_text(url: &str) -> Result<String, String> {
+    use wasm_bindgen::JsCast;
+    let js = |e: wasm_bindgen::JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
+    let window = web_sys::window().ok_or("no window")?;
+    let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(js)?
+        .dyn_into()
+        .map_err(js)?;
+    if !resp.ok() {
+        return Err(format!("HTTP {}", resp.status()));
+    }
+    let text = wasm_bindgen_futures::JsFuture::from(resp.text().map_err(js)?)
+        .await
+        .map_err(js)?;
+    text.as_string().ok_or_else(|| "not text".to_owned())
 }
 
 /// The factors the view selects for a report (explicit selection or the report's request).

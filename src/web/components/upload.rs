@@ -17,6 +17,8 @@ pub struct UploadProps {
     pub on_pku_label: Callback<PkuLabel>,
     /// A new column mapping for CSV/TSV files (field, column).
     pub on_column_map: Callback<Vec<(String, String)>>,
+    /// Open the published study at this URL ("the paper's study").
+    pub on_study: Callback<String>,
     /// The largest record (MiB) for the next load.
     pub on_max_record: Callback<u32>,
     pub disabled: bool,
@@ -99,6 +101,23 @@ pub fn upload_panel(p: &UploadProps) -> Html {
             })
         })
     };
+    // The build puts the paper's published scores beside the app when it
+    // has them (build/paper.sh) and says so in a meta tag.
+    let study_url = use_memo((), |_| {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector("meta[name=profile-study]").ok().flatten())
+            .and_then(|m| m.get_attribute("content"))
+            .filter(|u| !u.is_empty())
+    });
+    let on_study = {
+        let (cb, url) = (p.on_study.clone(), study_url.clone());
+        Callback::from(move |_| {
+            if let Some(u) = url.as_ref() {
+                cb.emit(u.clone());
+            }
+        })
+    };
     let on_format = {
         let cb = p.on_format.clone();
         Callback::from(move |e: Event| {
@@ -175,6 +194,9 @@ pub fn upload_panel(p: &UploadProps) -> Html {
                         <input type="file" id="file-input" accept=".jsonl,.json,.gz,.txt,.csv,.tsv,application/json,text/csv,text/tab-separated-values" onchange={on_change} disabled={p.disabled} />
                     </label>
                     {" · "}<button type="button" class="linkish" onclick={on_example} disabled={p.disabled}>{"show the example"}</button>
+                    if study_url.is_some() {
+                        {" · "}<button type="button" class="linkish" id="study-open" onclick={on_study} disabled={p.disabled} title="the factor scores the PROFILE paper publishes for people and eight models (no pairs)">{"the paper's study"}</button>
+                    }
                 </p>
                 <p class="hint">{"Pairs as {\"input\", \"source\", \"response_a\", \"response_b\", \"preference\": \"a\"|\"b\"|\"tie\"}, or SummEval, LLMBar, HH-RLHF, SHP, WebGPT, TL;DR, Chatbot Arena, UltraFeedback, PKU-SafeRLHF, HelpSteer2, MultiPref files as distributed. A CSV/TSV header row names the fields (response_a, response_b, preference, …)."}</p>
             </div>
