@@ -40,6 +40,7 @@ pub use super::question::{
 use super::question::{CheckKind, JudgementPart, Slot};
 use super::Prompt;
 use crate::data::{Dataset, Pair, TextId};
+use crate::factors::pack::CustomId;
 use crate::factors::Factor;
 
 /// Options that change which prompts are used.
@@ -116,8 +117,10 @@ fn questions_for_side(
     let mut coverage = None;
     let mut parts = JudgementParts::default();
     let (mut fluency, mut coherence) = (false, false);
+    let mut custom = Vec::new();
     for &f in factors.iter().filter(|f| f.needs_model()) {
         match f {
+            Factor::Custom(c) => custom.extend(custom_question(c, p, response)),
             Factor::NFacts => facts = true,
             Factor::Hallucination
             | Factor::OffFocus
@@ -202,7 +205,24 @@ fn questions_for_side(
     } else if let Some(source) = coverage {
         out.push(FactorQuestion::SourceCoverage { source, response });
     }
+    out.extend(custom);
     out
+}
+
+/// The question of custom LLM factor `c` for one side of a pair: the
+/// request and/or source it sees. `None` for a rule factor, or when the
+/// pair lacks a text the question sees (the side then has no value and
+/// counts as missing).
+pub(crate) fn custom_question(c: CustomId, p: &Pair, response: TextId) -> Option<FactorQuestion> {
+    let q = crate::factors::pack::llm_question(c)?;
+    let request = if q.request { Some(p.input?) } else { None };
+    let source = if q.source { Some(p.source?) } else { None };
+    Some(FactorQuestion::Custom {
+        factor: c,
+        response,
+        request,
+        source,
+    })
 }
 
 impl Plan {
@@ -282,6 +302,10 @@ pub fn naive_calls(
                         None => 0.0,
                     },
                     Factor::SrcCoverage => p.context().map_or(0.0, |s| 1.0 + n_facts(s)),
+                    Factor::Custom(c) => match custom_question(c, p, response) {
+                        Some(_) => 1.0,
+                        None => 0.0,
+                    },
                     _ => match slot_for(f, p, response, opts) {
                         Some(_) => 1.0,
                         None => 0.0,
@@ -321,6 +345,13 @@ impl Answers {
     ) -> Option<f64> {
         if f == Factor::NFacts {
             return self.facts(response).map(|x| distinct_facts(x).len() as f64);
+        }
+        if let Factor::Custom(c) = f {
+            let q = Question::Factor(custom_question(c, p, response)?);
+            return match self.get(&q) {
+                Some(Answer::Custom { custom }) => Some(*custom),
+                _ => None,
+            };
         }
         let slot = slot_for(f, p, response, opts)?;
         let checks = || match self.at(&slot) {
@@ -439,10 +470,26 @@ pub fn prompt(
     q: &FactorQuestion,
     ds: &Dataset,
     answers: &Answers,
-    _opts: ExtractOptions,
+    opts: ExtractOptions,
 ) -> Option<Prompt> {
     let t = |id: TextId| ds.text(id);
     Some(match *q {
+        FactorQuestion::Custom {
+            factor,
+            response,
+            request,
+            source,
+        } => {
+            let c = crate::factors::pack::llm_question(factor)?;
+            prompts::custom_question(
+                c.rating,
+                c.question,
+                request.map(t),
+                source.map(t),
+                t(response),
+                opts.logprobs,
+            )
+        }
         FactorQuestion::Facts(text) => prompts::atomic_facts(t(text)),
         FactorQuestion::Judgements {
             response,
@@ -486,13 +533,22 @@ pub fn prompt(
 pub fn template(
     q: &FactorQuestion,
     answers: &Answers,
-    _opts: ExtractOptions,
+    opts: ExtractOptions,
 ) -> Option<super::ask::PromptKind> {
     let kind = |template, want_logprobs| super::ask::PromptKind {
         template,
         want_logprobs,
     };
     Some(match *q {
+        FactorQuestion::Custom { factor, .. } => {
+            let c = crate::factors::pack::llm_question(factor)?;
+            let t = if c.rating {
+                prompts::CUSTOM_RATING
+            } else {
+                prompts::CUSTOM_YES_NO
+            };
+            kind(t, opts.logprobs)
+        }
         FactorQuestion::Facts(_) => kind(prompts::ATOMIC_FACTS, false),
         FactorQuestion::Judgements { .. } => kind(prompts::RESPONSE_JUDGEMENTS, false),
         FactorQuestion::FluencyCoherence {
@@ -530,6 +586,22 @@ pub fn parse_reply(
 ) -> Result<Answer, ParseError> {
     let reply = c.text.as_str();
     Ok(match *q {
+        FactorQuestion::Custom { factor, .. } => {
+            let rating = crate::factors::pack::llm_question(factor).is_some_and(|c| c.rating);
+            let first = c.first_token_logprobs.as_deref();
+            let custom = if rating {
+                match first.and_then(super::logprob::expected_rating) {
+                    Some(e) => e,
+                    None => f64::from(parse::parse_rating(reply)?),
+                }
+            } else {
+                match first.and_then(provider::p_yes) {
+                    Some(p) => p,
+                    None => unit(parse::parse_yes_no(reply)?),
+                }
+            };
+            Answer::Custom { custom }
+        }
         FactorQuestion::Facts(_) => Answer::Facts(parse::parse_facts(reply)?),
         FactorQuestion::Judgements { parts, .. } => {
             let v = parse::parse_judgements(reply, &parts.to_vec())?;
@@ -612,6 +684,30 @@ pub fn key_texts<'a>(q: &FactorQuestion, ds: &'a Dataset, answers: &'a Answers) 
     let opt = |id: Option<TextId>| id.map(t).unwrap_or_default();
     let yn = |b: bool| if b { "yes" } else { "no" };
     match *q {
+        FactorQuestion::Custom {
+            factor,
+            response,
+            request,
+            source,
+        } => {
+            let c = crate::factors::pack::llm_question(factor);
+            vec![
+                format!(
+                    "custom={}; request={}; source={}",
+                    if c.is_some_and(|c| c.rating) {
+                        "rating"
+                    } else {
+                        "yes_no"
+                    },
+                    yn(request.is_some()),
+                    yn(source.is_some())
+                ),
+                c.map(|c| c.question.to_owned()).unwrap_or_default(),
+                opt(request),
+                opt(source),
+                t(response),
+            ]
+        }
         FactorQuestion::Facts(x) => vec![t(x)],
         FactorQuestion::Judgements {
             response,
@@ -689,6 +785,29 @@ pub fn key_fields(
     };
     let flag = |b: bool| u64::from(b);
     match *q {
+        FactorQuestion::Custom {
+            factor,
+            response,
+            request,
+            source,
+        } => {
+            // The question's kind and a digest of its text, not the
+            // factor's id or its handle: the same question about the same
+            // texts is the same call, whichever pack asks it.
+            let c = crate::factors::pack::llm_question(factor);
+            h.str("custom")
+                .str(if c.is_some_and(|c| c.rating) {
+                    "rating"
+                } else {
+                    "yes_no"
+                })
+                .digest(digest(c.map_or("", |c| c.question)))
+                .u64(flag(request.is_some()))
+                .u64(flag(source.is_some()))
+                .digest(text(d, request))
+                .digest(text(d, source))
+                .digest(text(d, Some(response)));
+        }
         FactorQuestion::Facts(x) => {
             h.str("facts").digest(text(d, Some(x)));
         }
