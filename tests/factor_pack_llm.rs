@@ -327,3 +327,91 @@ fn a_pack_with_llm_factors_without_a_model_skips_them_with_the_reason() {
         "{err}"
     );
 }
+
+/// Batch export: the custom questions are exported like the built-in ones
+/// (one request each, stage 1 of 1), their results imported into the cache,
+/// and `profile score` then makes no call and gives the live run's scores.
+#[test]
+fn custom_questions_export_and_import_as_a_batch() {
+    let (run, pack) = setup("pack-llm-batch");
+    let dead = "http://127.0.0.1:9/v1";
+    let flags = |cmd: &[&str], extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        v.extend(
+            [
+                run.file.as_str(),
+                "--provider",
+                "openai",
+                "--model",
+                "mock",
+                "--base-url",
+                dead,
+                "--cache-dir",
+                run.cache.as_str(),
+                "--task",
+                "helpful",
+                "--factor-pack",
+                pack.as_str(),
+                "--factors",
+                "cites_sources,overall_rating,length",
+                "--no-logprobs",
+            ]
+            .map(String::from),
+        );
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let profile = |args: &[String]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_profile"))
+            .args(args)
+            .env("OPENAI_API_KEY", "sk-test")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "profile {args:?}: {err}");
+        (String::from_utf8_lossy(&o.stdout).into_owned(), err)
+    };
+    let requests = run.dir.join("requests.jsonl");
+    let (_, err) = profile(&flags(
+        &["batch", "export"],
+        &["--out", requests.to_str().unwrap()],
+    ));
+    let lines: Vec<Value> = std::fs::read_to_string(&requests)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, CALLS, "{err}");
+    let mut results = Vec::new();
+    for (i, r) in lines.iter().enumerate() {
+        let body = ureq::post(&run.mock.url("/v1/chat/completions"))
+            .set("content-type", "application/json")
+            .send_string(&r["body"].to_string())
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let body: Value = serde_json::from_str(&body).unwrap();
+        results.push(
+            json!({"id": format!("batch_req_{i}"), "custom_id": r["custom_id"],
+                   "response": {"status_code": 200, "request_id": format!("req_{i}"), "body": body},
+                   "error": null})
+            .to_string(),
+        );
+    }
+    let path = run.dir.join("results.jsonl");
+    std::fs::write(&path, results.join("\n") + "\n").unwrap();
+    let mut import = vec![
+        "batch".to_owned(),
+        "import".to_owned(),
+        path.to_string_lossy().into_owned(),
+    ];
+    import.extend(flags(&[], &[]));
+    profile(&import);
+    // Nothing left to export; scoring makes no call (nothing listens).
+    let (out, _) = profile(&flags(&["score"], &["--bootstrap", "0", "--json"]));
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["llm"]["calls"], 0);
+    assert_eq!(r["llm"]["failed"], 0);
+    assert_eq!(cd(&r, "cites_sources"), (5, 1, 0, 3));
+    assert_eq!(cd(&r, "overall_rating"), (8, 1, 0, 0));
+}
