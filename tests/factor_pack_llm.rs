@@ -288,13 +288,13 @@ fn a_failed_custom_question_is_listed_and_the_resumed_run_asks_only_it() {
 fn a_pack_with_llm_factors_without_a_model_skips_them_with_the_reason() {
     let dir = tempdir("pack-llm-nomodel");
     let data = dataset(&dir);
-    let pack = dir.join("pack.json");
-    std::fs::write(&pack, PACK).unwrap();
+    // The README's example pack.
+    let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/www/example/pack-llm.json");
     let (rc, out, err) = run_cli(&[
         "score",
         &data,
         "--factor-pack",
-        pack.to_str().unwrap(),
+        pack,
         "--bootstrap",
         "0",
         "--json",
@@ -308,7 +308,7 @@ fn a_pack_with_llm_factors_without_a_model_skips_them_with_the_reason() {
         .filter_map(|s| s["id"].as_str())
         .collect();
     assert!(
-        skipped.contains(&"cites_sources") && skipped.contains(&"overall_rating"),
+        skipped.contains(&"cites_sources") && skipped.contains(&"empathy"),
         "{}",
         r["skipped_factors"]
     );
@@ -414,4 +414,89 @@ fn custom_questions_export_and_import_as_a_batch() {
     assert_eq!(r["llm"]["failed"], 0);
     assert_eq!(cd(&r, "cites_sources"), (5, 1, 0, 3));
     assert_eq!(cd(&r, "overall_rating"), (8, 1, 0, 0));
+}
+
+/// The app's worker path (`protocol`: the pack in the message's score
+/// request, `Session::estimate_model`, `run_model` over the async driver):
+/// the estimate counts the custom questions, the run asks exactly them and
+/// scores them as the CLI does.
+#[test]
+fn the_worker_estimates_and_runs_custom_llm_factors_as_the_cli_does() {
+    use profile::llm::drive::{Control, MemoryStore};
+    use profile::llm::provider::{ModelConfig, Provider};
+    use profile::llm::settings::ModelChoice;
+    use profile::llm::threads::{block_on, BlockingHttp};
+    use profile::protocol::{run_model, FromWorker, LlmRequest, ModelKind, ToWorker};
+    use std::cell::RefCell;
+
+    let (run, pack) = setup("pack-llm-worker");
+    let cli = report(score(&run, &pack, &["--no-logprobs"]));
+    let after_cli = run.mock.total();
+    assert_eq!(after_cli, CALLS);
+
+    // The score request as the app sends it: the pack travels with it.
+    let msg = json!({"kind": "score", "factor_pack": serde_json::from_str::<Value>(PACK).unwrap(),
+        "task": "helpful", "factors": ["cites_sources", "overall_rating", "length"],
+        "bootstrap": {"resamples": 0, "seed": 1}});
+    let ToWorker::Score(score) = ToWorker::from_json(&msg.to_string()).unwrap() else {
+        panic!("a score message")
+    };
+    let session = RefCell::new(profile::protocol::Session::new());
+    let mut loader = profile::data::Loader::new(profile::data::FormatOptions::default());
+    loader.push(&std::fs::read(&run.file).unwrap());
+    let loaded = session.borrow_mut().finish_load(
+        "pairs.jsonl".into(),
+        loader,
+        Default::default(),
+        &score,
+        || 0.0,
+    );
+    assert!(matches!(loaded, FromWorker::Loaded { .. }));
+    let mut model = ModelConfig::new(Provider::OpenAiCompatible, "mock");
+    model.base_url = Some(run.base.clone());
+    let choice = ModelChoice {
+        settings: Default::default(),
+        model,
+        price: None,
+        sample: None,
+    };
+    let req = LlmRequest {
+        choice: choice.clone(),
+        score,
+        run: ModelKind::Extract,
+    };
+    let FromWorker::LlmEstimate {
+        estimate,
+        questions,
+        ..
+    } = session
+        .borrow()
+        .estimate_model(&req, &profile::llm::cache::MemoryCache::default())
+    else {
+        panic!("an estimate")
+    };
+    assert_eq!((estimate.calls, questions), (CALLS, CALLS));
+    let transport = BlockingHttp::new(&choice.model, std::time::Duration::from_secs(30));
+    let store = MemoryStore::default();
+    let msg = block_on(run_model(
+        &session,
+        &req,
+        "",
+        &transport,
+        &transport,
+        &store,
+        &Control::default(),
+        &|_| {},
+    ));
+    let FromWorker::LlmFinished { report: r, .. } = msg else {
+        panic!("{msg:?}")
+    };
+    assert_eq!(run.mock.total() - after_cli, CALLS, "the worker's calls");
+    let r = serde_json::to_value(&r).unwrap();
+    for f in ["cites_sources", "overall_rating", "length"] {
+        assert_eq!(
+            r["agents"][0]["factor_scores"][f], cli["agents"][0]["factor_scores"][f],
+            "{f}"
+        );
+    }
 }

@@ -18,6 +18,13 @@
 //!    facts, in one call per unique (response, context). When only source
 //!    coverage is needed it is a [`FactorQuestion::SourceCoverage`].
 //!
+//! Custom LLM factors (a factor pack's `llm_yes_no`, `llm_rating`) add one
+//! [`FactorQuestion::Custom`] each per unique (response, texts the question
+//! sees), in the first stage: a call of their own, so that P(yes) or the
+//! expected rating can be read at the reply's first token (the combined
+//! judgements call replies in JSON). Their answers are found by the
+//! question itself, not through a slot.
+//!
 //! Which parts a combined question asks depends on the factor set and on
 //! which context texts a pair has, so the parts are part of the question (and
 //! of its cache key, see [`key_texts`]). An answer is found again for a factor

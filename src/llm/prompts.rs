@@ -38,6 +38,7 @@
 //! | `fluency_coherence@1` ([`fluency_coherence`]) | once per response and context, with log-probabilities | two bare words, yes/no for "fluent?" then yes/no for "coherent?"; P(yes) is read at each answer's token |
 //! | `fluency@1`, `coherence@1` ([`fluency`], [`coherence`]) | instead of `fluency_coherence@1` when only one of the two factors is wanted | one bare word, yes or no |
 //! | `fact_checks@1` ([`fact_checks`]) | once per response and context, after the facts | for every fact of the response, every needed [`CheckKind`]; and, for source coverage, every fact of the source checked against the response |
+//! | `custom_yes_no@1`, `custom_rating@1` ([`custom_question`]) | once per custom LLM factor (a factor pack's `llm_yes_no` / `llm_rating`) and unique response and texts it sees | one bare word yes/no, or one digit 1–5; with log-probabilities P(yes) or the expected rating is read at the first token |
 //!
 //! # Template names, parts and versions
 //!
@@ -69,8 +70,9 @@
 //! schema.
 //!
 //! The three log-probability templates, [`fluency_coherence`], [`fluency`]
-//! and [`coherence`], are the exception: they ask for bare `yes`/`no` words
-//! and have no schema, so that each answer is a token of its own whose
+//! and [`coherence`], and the custom questions' [`custom_question`] are the
+//! exception: they ask for bare `yes`/`no` words (a custom rating: one
+//! digit) and have no schema, so that each answer is a token of its own whose
 //! probability can be read (with a schema the first token would be `{`).
 //! All other templates reply in JSON.
 
