@@ -13,6 +13,8 @@
 //!   with them (P(yes), the expected rating).
 //! * A fault run lists what failed; the resumed run asks only that.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use common::*;
