@@ -1,8 +1,8 @@
 //! Which LLM questions a factor set needs on a dataset, and how their answers
 //! become factor values (METHOD.md §6).
 //!
-//! Per pair side, the LLM factors of a factor set are served by at most four
-//! calls per unique response, plus one per unique source:
+//! Per pair side, the built-in LLM factors of a factor set are served by at
+//! most four calls per unique response, plus one per unique source:
 //!
 //! 1. [`FactorQuestion::Facts`]: the atomic facts of a text, once per unique text
 //!    (responses; sources for source coverage).

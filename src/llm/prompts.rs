@@ -29,7 +29,8 @@
 //! # The extraction templates: few calls per response
 //!
 //! Factor extraction (METHOD.md §6) asks at most four calls per unique
-//! response, plus one per unique source:
+//! response, plus one per unique source (and one per custom LLM factor of a
+//! factor pack):
 //!
 //! | template | asked | answers |
 //! |---|---|---|

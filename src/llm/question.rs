@@ -792,7 +792,8 @@ impl Plan {
 
     /// Calls per unique response and for sources: the measure the plan is
     /// built to keep small (at most 4 per unique response, plus 1 per unique
-    /// source).
+    /// source, plus 1 per custom LLM factor per unique response and texts
+    /// its question sees).
     pub fn calls_per_unique_response(&self) -> CallsPerResponse {
         let per = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         CallsPerResponse {
