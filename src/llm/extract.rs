@@ -1364,6 +1364,55 @@ mod tests {
         assert!(serde_json::from_str::<Answer>("[true]").is_err());
     }
 
+    /// A custom question's cache key covers the question text and the texts
+    /// it sees, not the factor's id: the same question under another id is
+    /// the same call; another question, or seeing the request, is another.
+    #[test]
+    fn custom_keys_cover_the_question_not_the_id() {
+        use crate::factors::pack::{register, FactorPack};
+        use crate::llm::ask::template;
+        use crate::llm::engine::Keys;
+        let d = ds();
+        let p = d.pairs[0];
+        let pack = |id: &str, q: &str, sees: &str| {
+            let text = format!(
+                r#"{{"factors": [{{"id": "{id}", "name": "n", "kind": "llm_yes_no", "question": "{q}", "sees": [{sees}]}}]}}"#
+            );
+            let f = register(&FactorPack::parse(&text).unwrap()).unwrap()[0];
+            questions_for_side(&[f], &p, p.a, ExtractOptions::default())
+        };
+        let a = pack("k_cites_a", "Does it cite a source?", "");
+        let same = pack("k_cites_b", "Does it cite a source?", "");
+        let other = pack("k_cites_c", "Does it cite a study?", "");
+        let sees = pack("k_cites_d", "Does it cite a source?", r#""request""#);
+        assert_eq!(a.len(), 1);
+        assert_ne!(a[0], same[0], "two factors, two questions");
+        let mut keys = Keys::new(&crate::llm::provider::ModelConfig::new(
+            crate::llm::provider::Provider::OpenAi,
+            "m",
+        ));
+        let none = Answers::default();
+        let mut key = |q: &Question| {
+            let kind = template(q, &none, ExtractOptions::default()).unwrap();
+            assert_eq!(kind.template.id(), "custom_yes_no@1");
+            (keys.key(q, kind, &d, &none), key_texts(q, &d, &none))
+        };
+        let (ka, ta) = key(&a[0]);
+        assert_eq!(key(&same[0]), (ka.clone(), ta.clone()));
+        assert_ne!(key(&other[0]).0, ka);
+        assert_ne!(key(&sees[0]).0, ka);
+        assert_eq!(ta[0], "custom=yes_no; request=no; source=no");
+        assert_eq!(ta[1], "Does it cite a source?");
+        // With log-probabilities: another prompt, another key.
+        let lp = ExtractOptions {
+            logprobs: true,
+            ..Default::default()
+        };
+        let kind = template(&a[0], &none, lp).unwrap();
+        assert!(kind.want_logprobs);
+        assert_ne!(keys.key(&a[0], kind, &d, &none), ka);
+    }
+
     #[test]
     fn keys_name_the_parts_asked() {
         let d = ds();
