@@ -1,4 +1,5 @@
-//! Factor packs: your own rule factors, defined without code.
+//! Factor packs: your own factors, defined without code: rules, and
+//! questions asked of a language model.
 //!
 //! A pack is a JSON object with a version and a list of factors:
 //!
@@ -20,6 +21,19 @@
 //! * `word_list_count`: the number of the response's words (METHOD.md §5)
 //!   that are in `words`, compared lower-cased and, with `"stem": true`,
 //!   after Snowball English stemming of both sides.
+//!
+//! LLM kinds (a question about the response, asked by the `llm` engine;
+//! the factor [`needs_model`](Factor::needs_model)):
+//!
+//! * `llm_yes_no`: `question` answered yes (1) or no (0); with
+//!   log-probabilities P(yes).
+//! * `llm_rating`: `question` answered with a rating from 1 to 5; with
+//!   log-probabilities the expected rating.
+//!
+//! Both take `sees`: a list of `"request"` and/or `"source"`, the texts
+//! shown beside the response (none by default). The question is plain text
+//! of at most [`MAX_QUESTION_CHARS`] characters; it reaches the model only
+//! as a delimited data block (`llm::prompts::custom_question`).
 //!
 //! Regexes use `regex-lite`: matching takes time linear in the text (no
 //! backtracking blow-up), the compiled program is capped
