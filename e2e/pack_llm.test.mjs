@@ -38,13 +38,17 @@ after(async () => {
   await env.close();
 });
 
-/** The mock's scripted answers: by what the response says, then a default per kind. */
+/**
+ * The mock's scripted answers (the first match wins): the rating by how the
+ * response begins (it follows the question's block), else 2; yes when the
+ * response mentions pounds, else no.
+ */
 async function script() {
   await mock.replies([
+    { match: `${PACK.factors[1].question}\nQUESTION>>>\n\n<<<RESPONSE\nThe`, text: '4' },
+    { match: 'Answer with one digit from 1 to 5.', text: '2' },
     { match: '£', text: 'yes' },
     { match: 'Answer yes or no.', text: 'no' },
-    { match: 'percent', text: '5' },
-    { match: 'Answer with one digit from 1 to 5.', text: '2' },
   ]);
 }
 
@@ -96,7 +100,9 @@ test('custom LLM factors: loaded from a pack, estimated, run by the model panel,
   assert.equal((await mock.stats()).total, questions, 'the mock answered exactly the estimated calls');
   await p2.waitForSelector('#factor-table tbody tr[data-factor="mentions_money"]', { timeout: 60_000 });
   const shown = await tableScores(p2);
-  assert.ok(shown.tone_rating, JSON.stringify(shown));
+  // Both factors have a score (the scripted values differ within some pairs).
+  assert.ok(shown.tone_rating && shown.tone_rating !== '—', JSON.stringify(shown));
+  assert.ok(shown.mentions_money && shown.mentions_money !== '—', JSON.stringify(shown));
 
   // The export records the pack and the scores.
   const [dl] = await Promise.all([p2.waitForEvent('download'), p2.click('#export-json')]);
