@@ -205,6 +205,7 @@ fn fabricate(q: &Question, ds: &Dataset, answers: &Answers) -> Answer {
                 ..Default::default()
             }),
         },
+        Question::Factor(FactorQuestion::Custom { .. }) => Answer::Custom { custom: 1.0 },
         Question::Judge(JudgeQuestion { first, second, .. }) => Answer::Verdict {
             verdict: Verdict {
                 better: if ds.text(first).len() >= ds.text(second).len() {

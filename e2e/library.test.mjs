@@ -227,3 +227,23 @@ test('a factor pack: its factors score as the CLI scores them, and a bad pack is
   assert.throws(() => profile.score(ds, { factors: ['length', 'nope_custom'] }), /unknown factor `nope_custom`/);
   ds.free();
 });
+
+test('a pack with questions for a language model: they load, score lists them as skipped, factorValues refuses them', () => {
+  const PACK = join(ROOT, 'www', 'example', 'pack-llm.json');
+  const text = readFileSync(PACK, 'utf8');
+  const ds = profile.loadRecords(readFileSync(EXAMPLE, 'utf8'), { name: 'example.jsonl' });
+  assert.deepEqual(profile.loadFactorPack(text), ['cites_sources', 'empathy']);
+  const report = profile.score(ds, { factorPack: text, factors: ['length', 'cites_sources', 'empathy'], bootstrap: 0 });
+  assert.deepEqual(report.skipped_factors.map((s) => s.id), ['cites_sources', 'empathy']);
+  assert.match(report.skipped_factors[0].reason, /needs a language model/);
+  assert.equal(report.config.factor_pack.factors[0].question, JSON.parse(text).factors[0].question);
+  assert.deepEqual(comparable(report), comparable(cliReport(EXAMPLE, ['--factor-pack', PACK, '--factors', 'length,cites_sources,empathy', '--bootstrap', '0'])));
+  assert.throws(() => ds.factorValues('cites_sources'), /needs a language model/);
+  const bad = { factors: [{ id: 'q', name: 'q', kind: 'llm_rating', question: '', sees: ['response'] }] };
+  assert.throws(() => profile.loadFactorPack(bad), (e) => {
+    assert.equal(e.name, 'PackError');
+    assert.deepEqual(e.problems.map((p) => [p.factor, p.field]), [[0, 'question'], [0, 'sees[0]']]);
+    return true;
+  });
+  ds.free();
+});

@@ -697,7 +697,9 @@ pub fn factor_meta(f: Factor) -> FactorMeta {
         name: i.name.into(),
         level2: i.level2.into(),
         level3: i.level3.into(),
-        extraction: if f.is_custom() {
+        extraction: if f.is_custom() && f.needs_model() {
+            "LLM question (factor pack)".into()
+        } else if f.is_custom() {
             "rule (factor pack)".into()
         } else {
             i.extraction.label().into()

@@ -141,11 +141,12 @@ export interface RunConfig {
 }
 /** `custom`: a factor of the report's `config.factor_pack`. */
 export interface FactorMeta { id: string; name: string; level2: string; level3: string; extraction: string; value: string; custom?: boolean }
-/** A factor pack: your own rule factors (see the README's "Your own factors"). */
+/** A factor pack: your own rule factors and questions for a language model (see the README's "Your own factors"). */
 export interface FactorPack { version?: 1; factors: CustomFactor[] }
 export type CustomFactor = { id: string; name: string; description?: string } & (
   | { kind: "regex_count" | "regex_share"; pattern: string }
-  | { kind: "word_list_count"; words: string[]; stem?: boolean });
+  | { kind: "word_list_count"; words: string[]; stem?: boolean }
+  | { kind: "llm_yes_no" | "llm_rating"; question: string; sees?: ("request" | "source")[] });
 /** A problem of a factor pack, with its place. */
 export interface PackProblem { factor: number | null; id: string | null; field: string | null; reason: string }
 /** One agent's factor-level preferences. */
@@ -552,7 +553,7 @@ export interface FormatInfo { name: string; description: string }
         match Factor::from_id(id) {
             Some(f) if !f.needs_model() => Ok(f),
             Some(f) => Err(err(format!(
-                "`{id}` needs a language model ({}); rule-based factors are length, novel_words, novel_words_count and those of a loaded factor pack",
+                "`{id}` needs a language model ({}); rule-based factors are length, novel_words, novel_words_count and the rule kinds of a loaded factor pack",
                 f.info().extraction.label()
             ))),
             None => Err(err(format!("unknown factor `{id}`"))),

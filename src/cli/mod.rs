@@ -118,9 +118,10 @@ at most 1000000.
 --group-by FIELD scores each group of pairs by a short string field of the records (`task`,
 `category`, `article_id`, `info.subreddit`, …) alone, side by side, and marks the groups whose
 score differs from the rest's (the interval of the difference excludes 0).
---factor-pack PACK.json adds your own rule factors (regex_count, regex_share, word_list_count;
-see README) to every command that takes --factors: without --factors, the preset and the pack's
-factors; with it, the pack's ids can be listed. The report records the pack (config.factor_pack).
+--factor-pack PACK.json adds your own factors — rules (regex_count, regex_share, word_list_count)
+and questions asked of the model (llm_yes_no, llm_rating: need --provider; see README) — to every
+command that takes --factors: without --factors, the preset and the pack's factors; with it, the
+pack's ids can be listed. The report records the pack (config.factor_pack).
 --label picks the SummEval rating used as the label (mean|coherence|consistency|fluency|relevance),
 or the PKU-SafeRLHF judgement (better|safer).
 With --provider, factors that need a model are extracted by it; the key comes from

@@ -29,7 +29,8 @@ pub enum Factor {
     Hallucination,
     Helpfulness,
     Misinformation,
-    /// A rule factor of a registered factor pack.
+    /// A factor of a registered factor pack: a rule, or a question asked
+    /// of a language model.
     Custom(pack::CustomId),
 }
 
@@ -167,13 +168,26 @@ impl Factor {
     pub fn info(self) -> FactorInfo {
         use Extraction::*;
         let (name, level2, level3, extraction, value) = match self {
-            Factor::Custom(c) => (
-                pack::name(c),
-                CUSTOM,
-                "Output-Only",
-                Rule,
-                pack::value_text(c),
-            ),
+            Factor::Custom(c) => match pack::llm_question(c) {
+                None => (
+                    pack::name(c),
+                    CUSTOM,
+                    "Output-Only",
+                    Rule,
+                    pack::value_text(c),
+                ),
+                Some(q) => (
+                    pack::name(c),
+                    CUSTOM,
+                    match (q.request, q.source) {
+                        (true, _) => "Input-Output",
+                        (false, true) => "Source-Output",
+                        (false, false) => "Output-Only",
+                    },
+                    LlmResponseLevel,
+                    pack::value_text(c),
+                ),
+            },
             Factor::Length => ("length", LEN, "Output-Only", Rule, "number of words"),
             Factor::NFacts => (
                 "# facts",
@@ -277,9 +291,13 @@ impl Factor {
         }
     }
 
-    /// Whether the value needs a language model.
+    /// Whether the value needs a language model (a custom factor: when it
+    /// is an LLM question, `llm_yes_no` or `llm_rating`).
     pub fn needs_model(self) -> bool {
-        !self.is_custom() && self.info().extraction.needs_model()
+        match self {
+            Factor::Custom(c) => pack::llm_question(c).is_some(),
+            _ => self.info().extraction.needs_model(),
+        }
     }
 }
 

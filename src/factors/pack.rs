@@ -1,4 +1,5 @@
-//! Factor packs: your own rule factors, defined without code.
+//! Factor packs: your own factors, defined without code: rules, and
+//! questions asked of a language model.
 //!
 //! A pack is a JSON object with a version and a list of factors:
 //!
@@ -20,6 +21,19 @@
 //! * `word_list_count`: the number of the response's words (METHOD.md §5)
 //!   that are in `words`, compared lower-cased and, with `"stem": true`,
 //!   after Snowball English stemming of both sides.
+//!
+//! LLM kinds (a question about the response, asked by the `llm` engine;
+//! the factor [`needs_model`](Factor::needs_model)):
+//!
+//! * `llm_yes_no`: `question` answered yes (1) or no (0); with
+//!   log-probabilities P(yes).
+//! * `llm_rating`: `question` answered with a rating from 1 to 5; with
+//!   log-probabilities the expected rating.
+//!
+//! Both take `sees`: a list of `"request"` and/or `"source"`, the texts
+//! shown beside the response (none by default). The question is plain text
+//! of at most [`MAX_QUESTION_CHARS`] characters; it reaches the model only
+//! as a delimited data block (`llm::prompts::custom_question`).
 //!
 //! Regexes use `regex-lite`: matching takes time linear in the text (no
 //! backtracking blow-up), the compiled program is capped
@@ -67,6 +81,8 @@ pub const MAX_NAME_CHARS: usize = 80;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// Custom factor definitions one process registers at most.
 pub const MAX_REGISTERED: usize = 4096;
+/// Characters of an LLM factor's question at most.
+pub const MAX_QUESTION_CHARS: usize = 1000;
 
 /// A checked factor pack, as the report records it. Deserialising one
 /// checks it as [`FactorPack::parse`] does (a report's pack is as trusted
@@ -108,6 +124,31 @@ pub enum RuleDef {
     RegexShare { pattern: String },
     /// Words of the response in `words` (lower-cased; stemmed with `stem`).
     WordListCount { words: Vec<String>, stem: bool },
+    /// A yes/no question about the response, asked of a language model
+    /// (`custom_yes_no@1`): yes 1, no 0, or P(yes) with log-probabilities.
+    LlmYesNo { question: String, sees: Vec<Sees> },
+    /// A 1–5 rating asked of a language model (`custom_rating@1`): the
+    /// rating, or its expected value with log-probabilities.
+    LlmRating { question: String, sees: Vec<Sees> },
+}
+
+/// A text an LLM factor's question is shown besides the response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sees {
+    /// The pair's input: the request or question the response answers.
+    Request,
+    /// The pair's source: the post, article or reference documents.
+    Source,
+}
+
+impl Sees {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sees::Request => "request",
+            Sees::Source => "source",
+        }
+    }
 }
 
 impl RuleDef {
@@ -117,6 +158,27 @@ impl RuleDef {
             RuleDef::RegexCount { .. } => "regex_count",
             RuleDef::RegexShare { .. } => "regex_share",
             RuleDef::WordListCount { .. } => "word_list_count",
+            RuleDef::LlmYesNo { .. } => "llm_yes_no",
+            RuleDef::LlmRating { .. } => "llm_rating",
+        }
+    }
+
+    /// The question of an LLM kind (`None` for a rule kind).
+    pub fn llm(&self) -> Option<LlmQuestion<'_>> {
+        match self {
+            RuleDef::LlmYesNo { question, sees } => Some(LlmQuestion {
+                rating: false,
+                question,
+                request: sees.contains(&Sees::Request),
+                source: sees.contains(&Sees::Source),
+            }),
+            RuleDef::LlmRating { question, sees } => Some(LlmQuestion {
+                rating: true,
+                question,
+                request: sees.contains(&Sees::Request),
+                source: sees.contains(&Sees::Source),
+            }),
+            _ => None,
         }
     }
 
@@ -130,8 +192,24 @@ impl RuleDef {
                 words.len(),
                 if *stem { "stemmed" } else { "lower-cased" }
             ),
+            RuleDef::LlmYesNo { question, .. } => format!(
+                "yes 1 > no 0 (P(yes) with log-probabilities), asked of a model: {question}"
+            ),
+            RuleDef::LlmRating { question, .. } => format!(
+                "a rating 1–5 (its expected value with log-probabilities), asked of a model: {question}"
+            ),
         }
     }
+}
+
+/// What an LLM factor asks: its question, whether it is a 1–5 rating (else
+/// yes/no), and which texts it sees besides the response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LlmQuestion<'a> {
+    pub rating: bool,
+    pub question: &'a str,
+    pub request: bool,
+    pub source: bool,
 }
 
 /// One problem of a pack, with its place.
@@ -280,7 +358,7 @@ fn list_key(word: &str, stemmed: bool) -> String {
     }
 }
 
-const FACTOR_FIELDS: [&str; 7] = [
+const FACTOR_FIELDS: [&str; 9] = [
     "id",
     "name",
     "description",
@@ -288,7 +366,40 @@ const FACTOR_FIELDS: [&str; 7] = [
     "pattern",
     "words",
     "stem",
+    "question",
+    "sees",
 ];
+
+/// The kinds a pack's factor can have.
+pub const KINDS: [&str; 5] = [
+    "regex_count",
+    "regex_share",
+    "word_list_count",
+    "llm_yes_no",
+    "llm_rating",
+];
+
+/// Checks an LLM factor's question: plain text (line breaks allowed), not
+/// empty, at most [`MAX_QUESTION_CHARS`]. It reaches the model only inside
+/// its own data block (see `llm::prompts::custom_question`).
+fn check_question(q: &str) -> Result<(), String> {
+    if q.trim().is_empty() {
+        return Err("is empty: write the question the model is to answer".into());
+    }
+    let n = q.chars().count();
+    if n > MAX_QUESTION_CHARS {
+        return Err(format!("{n} characters, at most {MAX_QUESTION_CHARS}"));
+    }
+    if let Some(c) = q
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
+        return Err(format!(
+            "contains a control character ({c:?}); plain text only"
+        ));
+    }
+    Ok(())
+}
 
 impl FactorPack {
     /// Parses and checks a pack's JSON text.
@@ -494,20 +605,18 @@ fn parse_factor(
     let allowed: &[&str] = match kind.as_deref() {
         Some("regex_count") | Some("regex_share") => &["pattern"],
         Some("word_list_count") => &["words", "stem"],
+        Some("llm_yes_no") | Some("llm_rating") => &["question", "sees"],
         Some(other) => {
             errors.push(err(
                 "kind",
-                format!(
-                    "`{}` is not a kind: use regex_count, regex_share or word_list_count",
-                    shown(other)
-                ),
+                format!("`{}` is not a kind: use {}", shown(other), KINDS.join(", ")),
             ));
             &[]
         }
         None => &[],
     };
     if !allowed.is_empty() {
-        for field in ["pattern", "words", "stem"] {
+        for field in ["pattern", "words", "stem", "question", "sees"] {
             if obj.contains_key(field) && !allowed.contains(&field) {
                 let k = kind.as_deref().unwrap_or_default();
                 errors.push(err(field, format!("does not apply to kind `{k}`")));
@@ -529,6 +638,60 @@ fn parse_factor(
                 RuleDef::RegexCount { pattern }
             } else {
                 RuleDef::RegexShare { pattern }
+            })
+        }
+        Some(k @ ("llm_yes_no" | "llm_rating")) => {
+            let question = string("question", errors, true);
+            if let Some(q) = &question {
+                if let Err(e) = check_question(q) {
+                    errors.push(err("question", e));
+                }
+            }
+            let mut sees = Vec::new();
+            match obj.get("sees") {
+                None => {}
+                Some(Value::Array(xs)) => {
+                    for (j, x) in xs.iter().enumerate().take(8) {
+                        let field = format!("sees[{j}]");
+                        let s = match x.as_str() {
+                            Some("request") => Sees::Request,
+                            Some("source") => Sees::Source,
+                            Some(other) => {
+                                errors.push(err(
+                                    &field,
+                                    format!(
+                                        "`{}` is not a text a question can see: use request or source",
+                                        shown(other)
+                                    ),
+                                ));
+                                continue;
+                            }
+                            None => {
+                                errors.push(err(&field, "must be a string".into()));
+                                continue;
+                            }
+                        };
+                        if sees.contains(&s) {
+                            errors.push(err(&field, format!("`{}` is listed twice", s.name())));
+                        } else {
+                            sees.push(s);
+                        }
+                    }
+                    if xs.len() > 8 {
+                        errors.push(err("sees", "lists more than request and source".into()));
+                    }
+                }
+                Some(_) => errors.push(err(
+                    "sees",
+                    "must be a list of the texts the question sees, e.g. [\"request\"]".into(),
+                )),
+            }
+            sees.sort();
+            let question = question?.trim().to_owned();
+            Some(if k == "llm_yes_no" {
+                RuleDef::LlmYesNo { question, sees }
+            } else {
+                RuleDef::LlmRating { question, sees }
             })
         }
         Some("word_list_count") => {
@@ -617,6 +780,8 @@ enum Rule {
         words: FxHashSet<String>,
         stem: bool,
     },
+    /// An LLM question: no rule, its values come from a model.
+    Llm(LlmQuestion<'static>),
 }
 
 /// A registered definition; leaked so that its strings are `'static`.
@@ -650,6 +815,13 @@ fn compile_rule(rule: &RuleDef) -> Result<Rule, String> {
             words: words.iter().map(|w| list_key(w, *stem)).collect(),
             stem: *stem,
         },
+        RuleDef::LlmYesNo { .. } | RuleDef::LlmRating { .. } => {
+            let q = rule.llm().expect("an LLM kind");
+            Rule::Llm(LlmQuestion {
+                question: leak(q.question.to_owned()),
+                ..q
+            })
+        }
     })
 }
 
@@ -749,6 +921,14 @@ pub fn value_text(c: CustomId) -> &'static str {
     entry(c).value
 }
 
+/// What a registered LLM factor asks (`None` for a rule factor).
+pub fn llm_question(c: CustomId) -> Option<LlmQuestion<'static>> {
+    match entry(c).rule {
+        Rule::Llm(q) => Some(q),
+        _ => None,
+    }
+}
+
 /// A registered factor's definition.
 pub fn definition(c: CustomId) -> FactorDef {
     entry(c).def.clone()
@@ -770,9 +950,11 @@ pub fn pack_of(factors: &[Factor]) -> Option<FactorPack> {
     })
 }
 
-/// The value of a registered factor for a response text.
+/// The value of a registered rule factor for a response text (`NaN`, no
+/// value, for an LLM factor: its values come from a model).
 pub fn evaluate(c: CustomId, text: &str) -> f64 {
     match &entry(c).rule {
+        Rule::Llm(_) => f64::NAN,
         Rule::RegexCount(re) => re.find_iter(text).count() as f64,
         Rule::RegexShare(re) => {
             let n = word_count(text);
@@ -994,6 +1176,86 @@ mod tests {
         assert!(
             !errs(r#"{"factors": [{"id": "a", "id": "b"}]}"#).is_empty(),
             "duplicate keys"
+        );
+    }
+
+    #[test]
+    fn llm_kinds_parse_and_need_a_model() {
+        let p = FactorPack::parse(
+            r#"{"factors": [
+              {"id": "t_cites", "name": "cites sources", "kind": "llm_yes_no",
+               "question": "Does the response cite a source?", "sees": ["request"]},
+              {"id": "t_tone", "name": "tone", "kind": "llm_rating",
+               "question": " Does it keep the post's tone? ", "sees": ["source", "request"]},
+              {"id": "t_alone", "name": "alone", "kind": "llm_yes_no", "question": "Is it polite?"}
+            ]}"#,
+        )
+        .unwrap();
+        let fs = register(&p).unwrap();
+        let q = |i: usize| match fs[i] {
+            Factor::Custom(c) => llm_question(c).unwrap(),
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            q(0),
+            LlmQuestion {
+                rating: false,
+                question: "Does the response cite a source?",
+                request: true,
+                source: false
+            }
+        );
+        assert_eq!(
+            (q(1).rating, q(1).question, q(1).request, q(1).source),
+            (true, "Does it keep the post's tone?", true, true)
+        );
+        assert!(!q(2).request && !q(2).source);
+        assert!(fs.iter().all(|f| f.needs_model()));
+        assert_eq!(fs[0].info().level3, "Input-Output");
+        assert_eq!(fs[2].info().level3, "Output-Only");
+        assert_eq!(
+            fs[0].info().extraction,
+            crate::factors::Extraction::LlmResponseLevel
+        );
+        // The pack round-trips (the report records it); `sees` in a fixed order.
+        let json = p.to_json();
+        assert!(json.contains(r#""sees":["request","source"]"#), "{json}");
+        assert_eq!(FactorPack::parse(&json).unwrap(), p);
+        let Factor::Custom(c) = fs[0] else { panic!() };
+        assert!(evaluate(c, "any text").is_nan(), "no rule value");
+    }
+
+    #[test]
+    fn hostile_llm_factors_give_located_errors() {
+        let long = "why ".repeat(400);
+        let e = errs(&format!(
+            r#"{{"factors": [
+              {{"id": "q0", "name": "a", "kind": "llm_yes_no"}},
+              {{"id": "q1", "name": "b", "kind": "llm_rating", "question": "   "}},
+              {{"id": "q2", "name": "c", "kind": "llm_yes_no", "question": "{long}"}},
+              {{"id": "q3", "name": "d", "kind": "llm_yes_no", "question": "ok?", "sees": ["request", "response"]}},
+              {{"id": "q4", "name": "e", "kind": "llm_yes_no", "question": "ok?", "pattern": "x"}},
+              {{"id": "q5", "name": "f", "kind": "llm_yes_or_no", "question": "ok?"}},
+              {{"id": "q6", "name": "g", "kind": "regex_count", "pattern": "x", "question": "ok?"}},
+              {{"id": "q7", "name": "h", "kind": "llm_rating", "question": "ok?", "sees": "request"}},
+              {{"id": "q8", "name": "i", "kind": "llm_rating", "question": 5, "sees": ["source", "source"]}}
+            ]}}"#
+        ));
+        let got: Vec<String> = e.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "factor 0 (`q0`), field `question`: missing",
+                "factor 1 (`q1`), field `question`: is empty: write the question the model is to answer",
+                "factor 2 (`q2`), field `question`: 1600 characters, at most 1000",
+                "factor 3 (`q3`), field `sees[1]`: `response` is not a text a question can see: use request or source",
+                "factor 4 (`q4`), field `pattern`: does not apply to kind `llm_yes_no`",
+                "factor 5 (`q5`), field `kind`: `llm_yes_or_no` is not a kind: use regex_count, regex_share, word_list_count, llm_yes_no, llm_rating",
+                "factor 6 (`q6`), field `question`: does not apply to kind `regex_count`",
+                "factor 7 (`q7`), field `sees`: must be a list of the texts the question sees, e.g. [\"request\"]",
+                "factor 8 (`q8`), field `question`: must be a string",
+                "factor 8 (`q8`), field `sees[1]`: `source` is listed twice",
+            ]
         );
     }
 

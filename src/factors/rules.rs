@@ -429,7 +429,7 @@ impl RuleExtractor {
         let customs: Vec<super::pack::CustomId> = factors
             .iter()
             .filter_map(|f| match f {
-                Factor::Custom(c) => Some(*c),
+                Factor::Custom(c) if !f.needs_model() => Some(*c),
                 _ => None,
             })
             .collect();
@@ -598,7 +598,7 @@ impl RuleExtractor {
             Factor::Length => Some(self.length(texts, response) as f64),
             Factor::NovelWords => Some(self.novel_words(texts, response, context).0),
             Factor::NovelWordsCount => Some(self.novel_words(texts, response, context).1 as f64),
-            Factor::Custom(c) => Some(self.custom(c, texts, response)),
+            Factor::Custom(c) if !factor.needs_model() => Some(self.custom(c, texts, response)),
             _ => None,
         }
     }

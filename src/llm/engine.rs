@@ -414,6 +414,13 @@ pub fn describe(q: &Question, ds: &Dataset, places: &Places) -> String {
             first_words(ds.text(source), 4),
             text(response)
         ),
+        Question::Factor(FactorQuestion::Custom {
+            factor, response, ..
+        }) => format!(
+            "custom factor `{}` of {}",
+            crate::factors::pack::id(factor),
+            text(response)
+        ),
         Question::Judge(JudgeQuestion { first, second, .. }) => {
             format!("verdict on {} vs {}", text(first), text(second))
         }
@@ -1075,6 +1082,7 @@ pub fn estimate(
                 10.0 + 15.0 * parts.to_vec().len() as f64
             }
             Question::Factor(FactorQuestion::FluencyCoherence { .. }) => 3.0,
+            Question::Factor(FactorQuestion::Custom { .. }) => 3.0,
             Question::Improve(ImproveQuestion {
                 step: ImproveStep::Draft,
                 ..

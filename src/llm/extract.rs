@@ -1,8 +1,8 @@
 //! Which LLM questions a factor set needs on a dataset, and how their answers
 //! become factor values (METHOD.md §6).
 //!
-//! Per pair side, the LLM factors of a factor set are served by at most four
-//! calls per unique response, plus one per unique source:
+//! Per pair side, the built-in LLM factors of a factor set are served by at
+//! most four calls per unique response, plus one per unique source:
 //!
 //! 1. [`FactorQuestion::Facts`]: the atomic facts of a text, once per unique text
 //!    (responses; sources for source coverage).
@@ -17,6 +17,13 @@
 //!    the response's facts and the source-coverage check of the source's
 //!    facts, in one call per unique (response, context). When only source
 //!    coverage is needed it is a [`FactorQuestion::SourceCoverage`].
+//!
+//! Custom LLM factors (a factor pack's `llm_yes_no`, `llm_rating`) add one
+//! [`FactorQuestion::Custom`] each per unique (response, texts the question
+//! sees), in the first stage: a call of their own, so that P(yes) or the
+//! expected rating can be read at the reply's first token (the combined
+//! judgements call replies in JSON). Their answers are found by the
+//! question itself, not through a slot.
 //!
 //! Which parts a combined question asks depends on the factor set and on
 //! which context texts a pair has, so the parts are part of the question (and
@@ -40,6 +47,7 @@ pub use super::question::{
 use super::question::{CheckKind, JudgementPart, Slot};
 use super::Prompt;
 use crate::data::{Dataset, Pair, TextId};
+use crate::factors::pack::CustomId;
 use crate::factors::Factor;
 
 /// Options that change which prompts are used.
@@ -116,8 +124,10 @@ fn questions_for_side(
     let mut coverage = None;
     let mut parts = JudgementParts::default();
     let (mut fluency, mut coherence) = (false, false);
+    let mut custom = Vec::new();
     for &f in factors.iter().filter(|f| f.needs_model()) {
         match f {
+            Factor::Custom(c) => custom.extend(custom_question(c, p, response)),
             Factor::NFacts => facts = true,
             Factor::Hallucination
             | Factor::OffFocus
@@ -202,7 +212,24 @@ fn questions_for_side(
     } else if let Some(source) = coverage {
         out.push(FactorQuestion::SourceCoverage { source, response });
     }
+    out.extend(custom);
     out
+}
+
+/// The question of custom LLM factor `c` for one side of a pair: the
+/// request and/or source it sees. `None` for a rule factor, or when the
+/// pair lacks a text the question sees (the side then has no value and
+/// counts as missing).
+pub(crate) fn custom_question(c: CustomId, p: &Pair, response: TextId) -> Option<FactorQuestion> {
+    let q = crate::factors::pack::llm_question(c)?;
+    let request = if q.request { Some(p.input?) } else { None };
+    let source = if q.source { Some(p.source?) } else { None };
+    Some(FactorQuestion::Custom {
+        factor: c,
+        response,
+        request,
+        source,
+    })
 }
 
 impl Plan {
@@ -282,6 +309,10 @@ pub fn naive_calls(
                         None => 0.0,
                     },
                     Factor::SrcCoverage => p.context().map_or(0.0, |s| 1.0 + n_facts(s)),
+                    Factor::Custom(c) => match custom_question(c, p, response) {
+                        Some(_) => 1.0,
+                        None => 0.0,
+                    },
                     _ => match slot_for(f, p, response, opts) {
                         Some(_) => 1.0,
                         None => 0.0,
@@ -321,6 +352,13 @@ impl Answers {
     ) -> Option<f64> {
         if f == Factor::NFacts {
             return self.facts(response).map(|x| distinct_facts(x).len() as f64);
+        }
+        if let Factor::Custom(c) = f {
+            let q = Question::Factor(custom_question(c, p, response)?);
+            return match self.get(&q) {
+                Some(Answer::Custom { custom }) => Some(*custom),
+                _ => None,
+            };
         }
         let slot = slot_for(f, p, response, opts)?;
         let checks = || match self.at(&slot) {
@@ -439,10 +477,26 @@ pub fn prompt(
     q: &FactorQuestion,
     ds: &Dataset,
     answers: &Answers,
-    _opts: ExtractOptions,
+    opts: ExtractOptions,
 ) -> Option<Prompt> {
     let t = |id: TextId| ds.text(id);
     Some(match *q {
+        FactorQuestion::Custom {
+            factor,
+            response,
+            request,
+            source,
+        } => {
+            let c = crate::factors::pack::llm_question(factor)?;
+            prompts::custom_question(
+                c.rating,
+                c.question,
+                request.map(t),
+                source.map(t),
+                t(response),
+                opts.logprobs,
+            )
+        }
         FactorQuestion::Facts(text) => prompts::atomic_facts(t(text)),
         FactorQuestion::Judgements {
             response,
@@ -486,13 +540,22 @@ pub fn prompt(
 pub fn template(
     q: &FactorQuestion,
     answers: &Answers,
-    _opts: ExtractOptions,
+    opts: ExtractOptions,
 ) -> Option<super::ask::PromptKind> {
     let kind = |template, want_logprobs| super::ask::PromptKind {
         template,
         want_logprobs,
     };
     Some(match *q {
+        FactorQuestion::Custom { factor, .. } => {
+            let c = crate::factors::pack::llm_question(factor)?;
+            let t = if c.rating {
+                prompts::CUSTOM_RATING
+            } else {
+                prompts::CUSTOM_YES_NO
+            };
+            kind(t, opts.logprobs)
+        }
         FactorQuestion::Facts(_) => kind(prompts::ATOMIC_FACTS, false),
         FactorQuestion::Judgements { .. } => kind(prompts::RESPONSE_JUDGEMENTS, false),
         FactorQuestion::FluencyCoherence {
@@ -530,6 +593,22 @@ pub fn parse_reply(
 ) -> Result<Answer, ParseError> {
     let reply = c.text.as_str();
     Ok(match *q {
+        FactorQuestion::Custom { factor, .. } => {
+            let rating = crate::factors::pack::llm_question(factor).is_some_and(|c| c.rating);
+            let first = c.first_token_logprobs.as_deref();
+            let custom = if rating {
+                match first.and_then(super::logprob::expected_rating) {
+                    Some(e) => e,
+                    None => f64::from(parse::parse_rating(reply)?),
+                }
+            } else {
+                match first.and_then(provider::p_yes) {
+                    Some(p) => p,
+                    None => unit(parse::parse_yes_no(reply)?),
+                }
+            };
+            Answer::Custom { custom }
+        }
         FactorQuestion::Facts(_) => Answer::Facts(parse::parse_facts(reply)?),
         FactorQuestion::Judgements { parts, .. } => {
             let v = parse::parse_judgements(reply, &parts.to_vec())?;
@@ -612,6 +691,30 @@ pub fn key_texts<'a>(q: &FactorQuestion, ds: &'a Dataset, answers: &'a Answers) 
     let opt = |id: Option<TextId>| id.map(t).unwrap_or_default();
     let yn = |b: bool| if b { "yes" } else { "no" };
     match *q {
+        FactorQuestion::Custom {
+            factor,
+            response,
+            request,
+            source,
+        } => {
+            let c = crate::factors::pack::llm_question(factor);
+            vec![
+                format!(
+                    "custom={}; request={}; source={}",
+                    if c.is_some_and(|c| c.rating) {
+                        "rating"
+                    } else {
+                        "yes_no"
+                    },
+                    yn(request.is_some()),
+                    yn(source.is_some())
+                ),
+                c.map(|c| c.question.to_owned()).unwrap_or_default(),
+                opt(request),
+                opt(source),
+                t(response),
+            ]
+        }
         FactorQuestion::Facts(x) => vec![t(x)],
         FactorQuestion::Judgements {
             response,
@@ -689,6 +792,29 @@ pub fn key_fields(
     };
     let flag = |b: bool| u64::from(b);
     match *q {
+        FactorQuestion::Custom {
+            factor,
+            response,
+            request,
+            source,
+        } => {
+            // The question's kind and a digest of its text, not the
+            // factor's id or its handle: the same question about the same
+            // texts is the same call, whichever pack asks it.
+            let c = crate::factors::pack::llm_question(factor);
+            h.str("custom")
+                .str(if c.is_some_and(|c| c.rating) {
+                    "rating"
+                } else {
+                    "yes_no"
+                })
+                .digest(digest(c.map_or("", |c| c.question)))
+                .u64(flag(request.is_some()))
+                .u64(flag(source.is_some()))
+                .digest(text(d, request))
+                .digest(text(d, source))
+                .digest(text(d, Some(response)));
+        }
         FactorQuestion::Facts(x) => {
             h.str("facts").digest(text(d, Some(x)));
         }
@@ -1236,6 +1362,55 @@ mod tests {
         // Unknown keys are no answer.
         assert!(serde_json::from_str::<Answer>(r#"{"judgements": {"nope": 1}}"#).is_err());
         assert!(serde_json::from_str::<Answer>("[true]").is_err());
+    }
+
+    /// A custom question's cache key covers the question text and the texts
+    /// it sees, not the factor's id: the same question under another id is
+    /// the same call; another question, or seeing the request, is another.
+    #[test]
+    fn custom_keys_cover_the_question_not_the_id() {
+        use crate::factors::pack::{register, FactorPack};
+        use crate::llm::ask::template;
+        use crate::llm::engine::Keys;
+        let d = ds();
+        let p = d.pairs[0];
+        let pack = |id: &str, q: &str, sees: &str| {
+            let text = format!(
+                r#"{{"factors": [{{"id": "{id}", "name": "n", "kind": "llm_yes_no", "question": "{q}", "sees": [{sees}]}}]}}"#
+            );
+            let f = register(&FactorPack::parse(&text).unwrap()).unwrap()[0];
+            questions_for_side(&[f], &p, p.a, ExtractOptions::default())
+        };
+        let a = pack("k_cites_a", "Does it cite a source?", "");
+        let same = pack("k_cites_b", "Does it cite a source?", "");
+        let other = pack("k_cites_c", "Does it cite a study?", "");
+        let sees = pack("k_cites_d", "Does it cite a source?", r#""request""#);
+        assert_eq!(a.len(), 1);
+        assert_ne!(a[0], same[0], "two factors, two questions");
+        let mut keys = Keys::new(&crate::llm::provider::ModelConfig::new(
+            crate::llm::provider::Provider::OpenAi,
+            "m",
+        ));
+        let none = Answers::default();
+        let mut key = |q: &Question| {
+            let kind = template(q, &none, ExtractOptions::default()).unwrap();
+            assert_eq!(kind.template.id(), "custom_yes_no@1");
+            (keys.key(q, kind, &d, &none), key_texts(q, &d, &none))
+        };
+        let (ka, ta) = key(&a[0]);
+        assert_eq!(key(&same[0]), (ka.clone(), ta.clone()));
+        assert_ne!(key(&other[0]).0, ka);
+        assert_ne!(key(&sees[0]).0, ka);
+        assert_eq!(ta[0], "custom=yes_no; request=no; source=no");
+        assert_eq!(ta[1], "Does it cite a source?");
+        // With log-probabilities: another prompt, another key.
+        let lp = ExtractOptions {
+            logprobs: true,
+            ..Default::default()
+        };
+        let kind = template(&a[0], &none, lp).unwrap();
+        assert!(kind.want_logprobs);
+        assert_ne!(keys.key(&a[0], kind, &d, &none), ka);
     }
 
     #[test]

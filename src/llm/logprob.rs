@@ -56,6 +56,25 @@ pub fn p_yes_at_answer(token_logprobs: &[Vec<(String, f64)>], k: usize) -> Optio
     p_yes_per_answer(token_logprobs).get(k).copied()
 }
 
+/// The expected rating Σ k·P(k) / Σ P(k) over the digits 1..5 among the
+/// alternatives of the first generated token (`custom_rating@1`); tokens
+/// are normalised as in [`p_yes`]. `None` when no digit 1..5 is among
+/// them.
+pub fn expected_rating(first_token_logprobs: &[(String, f64)]) -> Option<f64> {
+    let (mut mass, mut sum) = (0.0_f64, 0.0_f64);
+    for (token, logprob) in first_token_logprobs {
+        let p = if logprob.is_nan() { 0.0 } else { logprob.exp() };
+        if !p.is_finite() {
+            continue;
+        }
+        if let Ok(k @ 1..=5) = normalise_answer_token(token).parse::<u8>() {
+            mass += p;
+            sum += p * f64::from(k);
+        }
+    }
+    (mass > 0.0).then(|| sum / mass)
+}
+
 /// The summed probabilities of the yes and the no variants among `alts`.
 fn yes_no_mass(alts: &[(String, f64)]) -> (f64, f64) {
     let (mut yes, mut no) = (0.0_f64, 0.0_f64);
@@ -104,6 +123,26 @@ pub fn estimate_prompt_tokens(prompt: &Prompt) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expected_rating_weighs_the_digits() {
+        let alts = |xs: &[(&str, f64)]| -> Vec<(String, f64)> {
+            xs.iter().map(|(t, p)| (t.to_string(), p.ln())).collect()
+        };
+        let e = expected_rating(&alts(&[
+            ("4", 0.5),
+            (" 2", 0.25),
+            ("The", 0.2),
+            ("5", 0.05),
+        ]))
+        .unwrap();
+        assert!(
+            (e - (4.0 * 0.5 + 2.0 * 0.25 + 5.0 * 0.05) / 0.8).abs() < 1e-12,
+            "{e}"
+        );
+        assert_eq!(expected_rating(&alts(&[("6", 0.9), ("yes", 0.1)])), None);
+        assert_eq!(expected_rating(&alts(&[("3", 1.0)])), Some(3.0));
+    }
 
     #[test]
     fn answer_tokens() {

@@ -238,6 +238,10 @@ fn put_answer(out: &mut Vec<u8>, a: &Answer) {
             out.push(4);
             put_strs(out, generations);
         }
+        Answer::Custom { custom } => {
+            out.push(5);
+            put_f64(out, Some(*custom));
+        }
     }
 }
 
@@ -324,6 +328,9 @@ impl Reader<'_> {
             },
             4 => Answer::Generations {
                 generations: self.strings()?,
+            },
+            5 => Answer::Custom {
+                custom: self.f64()??,
             },
             _ => return None,
         })

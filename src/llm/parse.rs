@@ -771,6 +771,36 @@ pub fn parse_judgements(reply: &str, parts: &[JudgementPart]) -> Result<Judgemen
     Ok(out)
 }
 
+/// A 1–5 rating reply (`custom_rating@1`): one bare digit from 1 to 5
+/// (with quotes, `**` or a full stop around it), or `{"rating": n}` /
+/// `{"answer": n}` (an integer, also as a string).
+///
+/// # Errors
+///
+/// [`ParseError::Empty`]; a reply that is neither JSON nor a bare digit
+/// 1–5; JSON without `rating` or `answer`, or with another value.
+pub fn parse_rating(reply: &str) -> Result<u8> {
+    match extract_json(reply) {
+        Ok(v) => {
+            let obj = as_object(&v, "")?;
+            let x = field(obj, "rating", "").or_else(|_| field(obj, "answer", ""))?;
+            rating_value(x, "rating")
+        }
+        Err(ParseError::NoJson) => {
+            let bare = reply.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+            match norm_word(bare).as_str() {
+                w @ ("1" | "2" | "3" | "4" | "5") => Ok(w.as_bytes()[0] - b'0'),
+                _ => Err(ParseError::BadValue {
+                    at: String::new(),
+                    expected: "one digit from 1 to 5, or {\"rating\": 1..5}",
+                    found: describe(&Value::String(bare.to_string())),
+                }),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// A yes/no reply: the bare word `yes` or `no` (`fluency@1`,
 /// `coherence@1`; any case, with quotes, `**` or a full stop around it), or
 /// `{"answer": "yes" | "no"}` (any case, or a boolean).

@@ -22,6 +22,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Task, TextId};
+use crate::factors::pack::CustomId;
 use crate::factors::Factor;
 
 /// A small enum whose values a [`Set`] can hold: at most 8, listed in `ALL`.
@@ -373,6 +374,16 @@ pub enum FactorQuestion {
     /// The source's facts checked against the response, when no check of
     /// the response's own facts is needed (`fact_checks@1`, coverage only).
     SourceCoverage { source: TextId, response: TextId },
+    /// A custom LLM factor's question (a factor pack's `llm_yes_no` or
+    /// `llm_rating`) about one response, with the request and/or source it
+    /// sees (`custom_yes_no@1`, `custom_rating@1`): a call of its own per
+    /// factor and unique (response, texts seen).
+    Custom {
+        factor: CustomId,
+        response: TextId,
+        request: Option<TextId>,
+        source: Option<TextId>,
+    },
 }
 
 /// A judge's verdict on a pair shown in one order: `first` as "Response 1".
@@ -467,6 +478,11 @@ pub enum Answer {
     Generations {
         generations: Vec<String>,
     },
+    /// A custom LLM factor's value: yes 1 / no 0 or P(yes), a rating 1–5
+    /// or its expected value.
+    Custom {
+        custom: f64,
+    },
 }
 
 impl Answer {
@@ -502,6 +518,9 @@ impl Answer {
                     "generations" => Vec::<String>::deserialize(inner)
                         .ok()
                         .map(|generations| Answer::Generations { generations }),
+                    "custom" => f64::deserialize(inner)
+                        .ok()
+                        .map(|custom| Answer::Custom { custom }),
                     _ => None,
                 }
             }
@@ -670,6 +689,8 @@ impl FactorQuestion {
             FactorQuestion::SourceCoverage { source, response } => {
                 vec![slot(Factor::SrcCoverage, response, Some(source))]
             }
+            // Found by the question itself (see `extract::custom_question`).
+            FactorQuestion::Custom { .. } => vec![],
         }
     }
 }
@@ -771,7 +792,8 @@ impl Plan {
 
     /// Calls per unique response and for sources: the measure the plan is
     /// built to keep small (at most 4 per unique response, plus 1 per unique
-    /// source).
+    /// source, plus 1 per custom LLM factor per unique response and texts
+    /// its question sees).
     pub fn calls_per_unique_response(&self) -> CallsPerResponse {
         let per = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         CallsPerResponse {

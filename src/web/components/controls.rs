@@ -1,5 +1,6 @@
 //! Task preset and factor selection, and loading a factor pack (custom
-//! rule factors; the pack then travels in the URL fragment).
+//! rule factors, and questions the language-model panel asks; the pack then
+//! travels in the URL fragment).
 
 use std::rc::Rc;
 
