@@ -169,3 +169,40 @@ fn a_damaged_parquet_file_is_a_located_error() {
         "every row read or listed"
     );
 }
+
+/// The browser's path — the Parquet module reads each row group into JSON
+/// lines ([`GroupLines`]) and the worker pushes them into its loader — gives
+/// the dataset `load_parquet` gives, rows, lines and diagnostics alike, also
+/// for a file with a damaged row group.
+#[test]
+fn the_browsers_group_lines_load_as_the_cli_does() {
+    use profile::data::{load_parquet, FormatOptions, GroupLines, Loader, ParquetRows};
+    let dir = common::tempdir("parquet-lines");
+    let good = dir.join("good.parquet");
+    write_summeval(&good, Compression::SNAPPY);
+    let mut mangled = std::fs::read(&good).unwrap();
+    let mid = mangled.len() / 3;
+    for b in &mut mangled[mid..mid + 4096] {
+        *b = 0xAB;
+    }
+    let bad = dir.join("mangled.parquet");
+    std::fs::write(&bad, &mangled).unwrap();
+    for path in [&good, &bad] {
+        let cli =
+            load_parquet(std::fs::File::open(path).unwrap(), FormatOptions::default()).unwrap();
+        let mut rows = ParquetRows::open(std::fs::File::open(path).unwrap()).unwrap();
+        let mut loader = Loader::new(FormatOptions::default());
+        for g in 0..rows.groups() {
+            // Across the module boundary as JSON, as serde-wasm-bindgen would.
+            let lines: GroupLines =
+                serde_json::from_str(&serde_json::to_string(&rows.group_lines(g)).unwrap())
+                    .unwrap();
+            lines.push_into(&mut loader);
+        }
+        let web = loader.finish().unwrap();
+        assert_eq!(format!("{:?}", web.pairs), format!("{:?}", cli.pairs));
+        assert_eq!(web.diagnostics, cli.diagnostics);
+        assert_eq!(web.stats.records_read, cli.stats.records_read);
+        assert_eq!(web.stats.records_parsed, cli.stats.records_parsed);
+    }
+}

@@ -5,5 +5,16 @@
 const full = new URL(import.meta.url).searchParams.has('full');
 const { default: init, worker_entry } = await (full ? import('./app-full.js') : import('./app.js'));
 
+// The Parquet reader, a Wasm module of its own, loaded the first time a
+// Parquet file is dropped (the worker calls this; Rust cannot `import()`).
+let parquet;
+self.profileParquet = () => {
+  parquet ??= import('./profile-parquet.js').then(async (m) => {
+    await m.default({ module_or_path: new URL('./profile-parquet_bg.wasm', import.meta.url) });
+    return m;
+  });
+  return parquet;
+};
+
 await init({ module_or_path: new URL(full ? './app-full_bg.wasm' : './app_bg.wasm', import.meta.url) });
 worker_entry();

@@ -214,6 +214,11 @@ impl Loader {
         );
     }
 
+    /// Counts `n` bytes as read by a reader that pushes objects (Parquet).
+    pub fn note_bytes_read(&mut self, n: u64) {
+        self.ds.stats.bytes_read += n;
+    }
+
     /// Records a problem of the input that is not one record's (a damaged
     /// stream), located at its line.
     pub fn push_diagnostic(&mut self, d: Diagnostic) {

@@ -20,7 +20,6 @@ mod formats;
 mod framing;
 mod gzip;
 mod loader;
-#[cfg(not(target_arch = "wasm32"))]
 mod parquet;
 pub mod strict;
 mod table;
@@ -33,7 +32,8 @@ pub use formats::{
 };
 pub use loader::{load_bytes, load_reader, LoadError, Loader};
 #[cfg(not(target_arch = "wasm32"))]
-pub use parquet::{is_parquet, load_parquet};
+pub use parquet::load_parquet;
+pub use parquet::{is_parquet, GroupLines, ParquetRows};
 pub use table::{TableOptions, MAPPABLE};
 pub use task::Task;
 pub use text::{TextId, TextStore};

@@ -74,6 +74,57 @@ pub fn run(llm: Option<LlmHandler>) {
     post(&FromWorker::Ready);
 }
 
+/// The largest Parquet file read in the browser (it is read whole: a
+/// Parquet file's footer, at its end, says where its rows are).
+const MAX_PARQUET_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// Reads a Parquet file with the app's Parquet module, loaded on first use
+/// (`self.profileParquet()`, defined by worker.js): the whole file is handed
+/// over once, then its rows come back one row group at a time as JSON lines
+/// and go into `loader` at their lines, with progress after each group.
+async fn read_parquet(file: &web_sys::File, loader: &mut Loader) -> Result<(), String> {
+    let total = file.size();
+    if total > MAX_PARQUET_BYTES {
+        return Err(format!(
+            "{}: a Parquet file of {:.0} MB; the browser reads at most {:.0} MB (the CLI has no such limit)",
+            file.name(),
+            total / 1048576.0,
+            MAX_PARQUET_BYTES / 1048576.0
+        ));
+    }
+    let call = |module: &JsValue, name: &str, arg: &JsValue| -> Result<JsValue, String> {
+        let f: js_sys::Function = Reflect::get(module, &name.into())
+            .map_err(js_err)?
+            .dyn_into()
+            .map_err(|_| format!("the Parquet module has no {name}"))?;
+        f.call1(&JsValue::NULL, arg).map_err(js_err)
+    };
+    let module = call(&js_sys::global(), "profileParquet", &JsValue::UNDEFINED)?;
+    let module = JsFuture::from(js_sys::Promise::from(module))
+        .await
+        .map_err(|e| format!("cannot load the Parquet reader: {}", js_err(e)))?;
+    let buf = JsFuture::from(file.array_buffer()).await.map_err(js_err)?;
+    let groups = call(&module, "parquet_open", &Uint8Array::new(&buf).into())
+        .map_err(|e| format!("{}: {e}", file.name()))?
+        .as_f64()
+        .unwrap_or(0.0) as u32;
+    drop(buf);
+    for g in 0..groups {
+        let lines: crate::data::GroupLines =
+            serde_wasm_bindgen::from_value(call(&module, "parquet_group", &g.into())?)
+                .map_err(|e| e.to_string())?;
+        lines.push_into(loader);
+        post(&FromWorker::Progress {
+            bytes: (total * f64::from(g + 1) / f64::from(groups)) as u64,
+            total_bytes: total as u64,
+            records: loader.records_read(),
+        });
+    }
+    let _ = call(&module, "parquet_close", &JsValue::UNDEFINED);
+    loader.note_bytes_read(total as u64);
+    Ok(())
+}
+
 fn js_err(e: JsValue) -> String {
     e.as_string()
         .or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string()))
@@ -113,7 +164,14 @@ async fn handle(state: &Worker, data: JsValue, llm: Option<LlmHandler>) -> Resul
                         .dyn_into()
                         .map_err(|_| "no file in the message".to_owned())?;
                     let total = file.size();
-                    let mut offset = 0.0;
+                    let head = file
+                        .slice_with_f64_and_f64(0.0, 4.0f64.min(total))
+                        .map_err(js_err)?;
+                    let head = JsFuture::from(head.array_buffer()).await.map_err(js_err)?;
+                    if crate::data::is_parquet(&Uint8Array::new(&head).to_vec()) {
+                        read_parquet(&file, &mut loader).await?;
+                    }
+                    let mut offset = if loader.bytes_read() > 0 { total } else { 0.0 };
                     while offset < total {
                         let end = (offset + SLICE).min(total);
                         let blob = file.slice_with_f64_and_f64(offset, end).map_err(js_err)?;

@@ -189,9 +189,9 @@ pub fn upload_panel(p: &UploadProps) -> Html {
             <h2 id="upload-h">{"Your data"}</h2>
             <div class={classes!("dropzone", dragging.then_some("dragging"))}
                  ondrop={on_drop} ondragover={on_dragover} ondragleave={on_dragleave}>
-                <p>{"Drop a JSONL, JSON, CSV or TSV file here (gzip works too), or "}
+                <p>{"Drop a JSONL, JSON, CSV, TSV or Parquet file here (gzip works too), or "}
                     <label class="filebtn">{"choose a file"}
-                        <input type="file" id="file-input" accept=".jsonl,.json,.gz,.txt,.csv,.tsv,application/json,text/csv,text/tab-separated-values" onchange={on_change} disabled={p.disabled} />
+                        <input type="file" id="file-input" accept=".jsonl,.json,.gz,.txt,.csv,.tsv,.parquet,application/json,text/csv,text/tab-separated-values" onchange={on_change} disabled={p.disabled} />
                     </label>
                     {" · "}<button type="button" class="linkish" onclick={on_example} disabled={p.disabled}>{"show the example"}</button>
                     if study_url.is_some() {
