@@ -9,7 +9,10 @@
 //! ([`key`]): the memo format, the build (`build`: a new binary may ask
 //! other prompts), the model configuration, the extraction options, the
 //! plan's questions in order and every text of the dataset. A re-run of
-//! the same plan reads that one file and decodes it.
+//! the same plan reads that one file and decodes it: one allocation per
+//! string and per boxed answer, the answer map and the slot map sized once
+//! (`cargo bench --bench llm -- memo` shows where a memo re-run's time
+//! goes).
 //!
 //! The answers a memo holds are those the cache holds under the questions'
 //! keys, and cache entries are only ever appended; the cache that keeps the
