@@ -1520,10 +1520,18 @@ fn print_table(rows: &[Row], cmps: &[Comparison], o: &Opts, load_start: &str) {
             speedups.join("; ")
         );
     }
-    let goals = goals(rows, cmps);
+    let whole = o.lines == 0;
+    let goals = goals(rows, cmps, whole);
     if !goals.is_empty() {
         println!();
-        println!("goals of issue 12.9, same run (wall; CPU of the main thread):");
+        println!(
+            "goals of issue 12.9, same run (wall; CPU of the main thread){}:",
+            if whole {
+                ""
+            } else {
+                "; set for the whole SummEval, so not judged on a part of it"
+            }
+        );
         for g in goals {
             println!("  {g}");
         }
@@ -1532,11 +1540,13 @@ fn print_table(rows: &[Row], cmps: &[Comparison], o: &Opts, load_start: &str) {
 
 /// The issue's goals against this run's rows: a memo re-run ≥ 10x faster
 /// than the cold preparation of the same workload, and the judge plan ≥ 2x
-/// faster than the naive plan.
-fn goals(rows: &[Row], cmps: &[Comparison]) -> Vec<String> {
-    let met = |wall: f64, cpu: f64, goal: f64| match (wall >= goal, cpu >= goal) {
-        (true, true) => "met",
-        (false, false) => "NOT met",
+/// faster than the naive plan; `judged` only on the whole SummEval (the
+/// goals are set for it).
+fn goals(rows: &[Row], cmps: &[Comparison], judged: bool) -> Vec<String> {
+    let met = |wall: f64, cpu: f64, goal: f64| match (judged, wall >= goal, cpu >= goal) {
+        (false, _, _) => "not judged",
+        (true, true, true) => "met",
+        (true, false, false) => "NOT met",
         _ => "met on one measure only",
     };
     let mut out = Vec::new();
