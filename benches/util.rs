@@ -51,6 +51,7 @@ pub fn reset_peak_rss() -> bool {
 /// (`utime + stime` of `/proc/self/stat`, in clock ticks of 10 ms); the
 /// wait is the main thread's (`/proc/self/schedstat`: the kernel keeps no
 /// total over the threads).
+#[allow(dead_code)] // used by score.rs only
 pub fn sched() -> (f64, f64) {
     let s = std::fs::read_to_string("/proc/self/schedstat").unwrap_or_default();
     let wait = s
@@ -70,6 +71,35 @@ pub fn sched() -> (f64, f64) {
     // USER_HZ, the unit of these fields, is 100 on every Linux ABI.
     let ticks = 100.0;
     let cpu = (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / ticks;
+    (cpu, wait)
+}
+
+#[allow(dead_code)] // used by llm.rs only
+/// (time on a CPU, time waiting for one) of the calling thread, in seconds:
+/// the CPU time from `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` (nanosecond
+/// resolution, unlike [`sched`]'s clock ticks and `/proc/self/schedstat`'s
+/// run time, which this VM only updates at scheduler ticks), the wait from
+/// `/proc/thread-self/schedstat`. For single-threaded paths.
+pub fn thread_sched() -> (f64, f64) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec this function owns.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    let cpu = if rc == 0 {
+        ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    } else {
+        0.0
+    };
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let wait = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1e9;
     (cpu, wait)
 }
 

@@ -9,7 +9,10 @@
 //! ([`key`]): the memo format, the build (`build`: a new binary may ask
 //! other prompts), the model configuration, the extraction options, the
 //! plan's questions in order and every text of the dataset. A re-run of
-//! the same plan reads that one file and decodes it.
+//! the same plan reads that one file and decodes it: one allocation per
+//! string and per boxed answer, the answer map and the slot map sized once
+//! (`cargo bench --bench llm -- memo` shows where a memo re-run's time
+//! goes).
 //!
 //! The answers a memo holds are those the cache holds under the questions'
 //! keys, and cache entries are only ever appended; the cache that keeps the
@@ -144,7 +147,8 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Option<(Answers, RunStats)> {
     }
     let held = r.count()?;
     let questions: Vec<_> = plan.first.iter().chain(&plan.second).collect();
-    let mut answers = Answers::with_capacity(held);
+    let mut answers = Answers::default();
+    answers.reserve(held, questions.iter().copied());
     for _ in 0..held {
         let q = **questions.get(usize::try_from(r.u64()?).ok()?)?;
         answers.insert(q, r.answer()?);
@@ -268,7 +272,7 @@ impl Reader<'_> {
     }
     fn string(&mut self) -> Option<String> {
         let n = usize::try_from(self.u64()?).ok()?;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
+        std::str::from_utf8(self.take(n)?).ok().map(str::to_owned)
     }
     fn strings(&mut self) -> Option<Vec<String>> {
         let n = self.count()?;
@@ -288,13 +292,8 @@ impl Reader<'_> {
                 let n = self.count()?;
                 let v = self.take(n)?;
                 v.iter()
-                    .map(|&b| match b {
-                        0 => Some(false),
-                        1 => Some(true),
-                        _ => None,
-                    })
-                    .collect::<Option<Vec<bool>>>()
-                    .map(Some)
+                    .all(|&b| b <= 1)
+                    .then(|| Some(v.iter().map(|&b| b == 1).collect()))
             }
             _ => None,
         }
@@ -409,6 +408,48 @@ mod tests {
         assert_eq!(stats.cache_hits, plan.len() as u64);
         assert_eq!(stats.questions, plan.len() as u64);
         assert!(stats.templates.contains("judge@3"));
+    }
+
+    #[test]
+    fn a_decoded_extraction_memo_fills_every_slot_of_the_plan() {
+        let (ds, _, _) = plan_and_answers();
+        let task = crate::factors::Task::Summarization;
+        let opts = ExtractOptions {
+            logprobs: true,
+            summaries: true,
+        };
+        let plan = Plan::new(&ds, task.factors(), opts);
+        let kinds = [
+            Answer::Facts(vec!["f".into()]),
+            Answer::Judgements {
+                judgements: Box::new(Judgements {
+                    fluency: Some(0.5),
+                    ..Default::default()
+                }),
+            },
+            Answer::FactChecks {
+                fact_checks: Box::new(FactChecks {
+                    supported: Some(vec![true]),
+                    ..Default::default()
+                }),
+            },
+        ];
+        let mut answers = Answers::default();
+        let qs: Vec<Question> = plan.first.iter().chain(&plan.second).copied().collect();
+        let mut slots = Vec::new();
+        for (i, q) in qs.iter().enumerate() {
+            answers.insert(*q, kinds[i % kinds.len()].clone());
+            if let Question::Factor(f) = q {
+                f.each_slot(|s| slots.push(s));
+            }
+        }
+        assert!(!slots.is_empty(), "the plan fills slots");
+        let bytes = encode(&plan, &answers, &settled(&plan));
+        let (back, _) = decode(&bytes, &plan).expect("decodes");
+        for s in &slots {
+            assert!(answers.at(s).is_some());
+            assert_eq!(back.at(s), answers.at(s), "{s:?}");
+        }
     }
 
     #[test]

@@ -68,11 +68,12 @@ impl<T: Member> Set<T> {
 
     /// The values, in `T::ALL` order.
     pub fn to_vec(self) -> Vec<T> {
-        T::ALL
-            .iter()
-            .copied()
-            .filter(|&x| self.contains(x))
-            .collect()
+        self.iter().collect()
+    }
+
+    /// The values, in `T::ALL` order, without allocating.
+    pub fn iter(self) -> impl Iterator<Item = T> {
+        T::ALL.iter().copied().filter(move |&x| self.contains(x))
     }
 }
 
@@ -621,46 +622,43 @@ pub(crate) struct Slot {
 }
 
 impl FactorQuestion {
-    /// The slots this question's answer fills.
-    pub(crate) fn slots(&self) -> Vec<Slot> {
+    /// Calls `f` with each slot this question's answer fills (no
+    /// allocation: a memo re-run inserts every answer of a plan).
+    pub(crate) fn each_slot(&self, mut f: impl FnMut(Slot)) {
         let slot = |factor, response, reference| Slot {
             factor,
             response,
             reference,
         };
         match *self {
-            FactorQuestion::Facts(_) => vec![],
+            FactorQuestion::Facts(_) => {}
             FactorQuestion::Judgements {
                 response,
                 request,
                 source,
                 parts,
-            } => parts
-                .to_vec()
-                .into_iter()
-                .map(|part| {
+            } => {
+                for part in parts.iter() {
                     let reference = match part.prefers_request() {
                         Some(true) => request.or(source),
                         Some(false) => source.or(request),
                         None => None,
                     };
-                    slot(part.factor(), response, reference)
-                })
-                .collect(),
+                    f(slot(part.factor(), response, reference));
+                }
+            }
             FactorQuestion::FluencyCoherence {
                 response,
                 document,
                 fluency,
                 coherence,
             } => {
-                let mut out = Vec::new();
                 if fluency {
-                    out.push(slot(Factor::Fluency, response, None));
+                    f(slot(Factor::Fluency, response, None));
                 }
                 if coherence {
-                    out.push(slot(Factor::Coherence, response, document));
+                    f(slot(Factor::Coherence, response, document));
                 }
-                out
             }
             FactorQuestion::Checks {
                 text,
@@ -669,29 +667,31 @@ impl FactorQuestion {
                 kinds,
                 coverage,
             } => {
-                let mut out: Vec<Slot> = kinds
-                    .to_vec()
-                    .into_iter()
-                    .map(|k| {
-                        let reference = if k.prefers_request() {
-                            request.or(source)
-                        } else {
-                            source.or(request)
-                        };
-                        slot(k.factor(), text, reference)
-                    })
-                    .collect();
-                if let Some(s) = coverage {
-                    out.push(slot(Factor::SrcCoverage, text, Some(s)));
+                for k in kinds.iter() {
+                    let reference = if k.prefers_request() {
+                        request.or(source)
+                    } else {
+                        source.or(request)
+                    };
+                    f(slot(k.factor(), text, reference));
                 }
-                out
+                if let Some(s) = coverage {
+                    f(slot(Factor::SrcCoverage, text, Some(s)));
+                }
             }
             FactorQuestion::SourceCoverage { source, response } => {
-                vec![slot(Factor::SrcCoverage, response, Some(source))]
+                f(slot(Factor::SrcCoverage, response, Some(source)));
             }
             // Found by the question itself (see `extract::custom_question`).
             FactorQuestion::Custom { .. } => vec![],
         }
+    }
+
+    /// The number of slots this question's answer fills.
+    pub(crate) fn slot_count(&self) -> usize {
+        let mut n = 0;
+        self.each_slot(|_| n += 1);
+        n
     }
 }
 
@@ -712,11 +712,24 @@ impl Answers {
         }
     }
 
+    /// Room for `n` answers and for the slots of `questions` (their answers
+    /// are about to be inserted).
+    pub(crate) fn reserve<'a>(&mut self, n: usize, questions: impl Iterator<Item = &'a Question>) {
+        self.map.reserve(n);
+        let slots = questions
+            .map(|q| match q {
+                Question::Factor(f) => f.slot_count(),
+                _ => 0,
+            })
+            .sum();
+        self.slots.reserve(slots);
+    }
+
     pub fn insert(&mut self, q: Question, a: Answer) {
         if let Question::Factor(f) = &q {
-            for s in f.slots() {
+            f.each_slot(|s| {
                 self.slots.insert(s, q);
-            }
+            });
         }
         self.map.insert(q, a);
     }
