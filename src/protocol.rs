@@ -86,12 +86,17 @@ pub enum ModelKind {
     /// the writer (the run's model) writes two responses per input, the
     /// evaluator gives feedback, the writer improves (`crate::improve`).
     /// `evaluator`: another model of the same provider, key and prices
-    /// (`None`: the run's model).
+    /// (`None`: the run's model). `single_order`: the evaluator judges each
+    /// pair in one order, a coin flip seeded with the score request's seed
+    /// (as `profile improve --single-order`); the feedback is asked once
+    /// per input either way.
     Improve {
         #[serde(default)]
         inputs: Option<usize>,
         #[serde(default)]
         evaluator: Option<String>,
+        #[serde(default)]
+        single_order: bool,
     },
 }
 
@@ -907,11 +912,19 @@ as hallucination or intent alignment"
                 data.guide = Some(plan);
                 (kind, resolve(&req.score, &data.dataset))
             }
-            // As `profile improve`: the evaluator judges in both orders.
-            ModelKind::Improve { inputs, .. } => (
+            // As `profile improve`: the evaluator judges in both orders
+            // unless `--single-order`.
+            ModelKind::Improve {
+                inputs,
+                single_order,
+                ..
+            } => (
                 Kind::Improve {
                     inputs: *inputs,
-                    order: crate::llm::roles::JudgeOrder::Both,
+                    order: crate::llm::roles::JudgeOrder::new(
+                        *single_order,
+                        req.score.bootstrap.seed,
+                    ),
                 },
                 resolve(&req.score, &data.dataset),
             ),

@@ -685,6 +685,7 @@ fn through_worker(
     s: &Setup,
     store: &profile::llm::drive::MemoryStore,
     estimate: bool,
+    single_order: bool,
 ) -> (
     serde_json::Value,
     u64,
@@ -739,6 +740,7 @@ fn through_worker(
         run: ModelKind::Improve {
             inputs: Some(INPUTS),
             evaluator: None,
+            single_order,
         },
     };
     let est = estimate.then(|| {
@@ -778,7 +780,7 @@ fn the_worker_runs_improvement_with_the_clis_calls_and_report() {
     let cli_report: serde_json::Value = serde_json::from_str(&out).unwrap();
     // The worker's store starts empty: it asks everything again.
     let store = profile::llm::drive::MemoryStore::default();
-    let (worker, calls, est) = through_worker(&s, &store, true);
+    let (worker, calls, est) = through_worker(&s, &store, true, false);
     eprintln!(
         "improve calls: CLI {cli_calls}, worker {calls}; per input (the experiment): CLI {}, worker {}",
         cli_report["improvement"]["questions_per_input"], worker["improvement"]["questions_per_input"]
@@ -808,8 +810,38 @@ fn the_worker_runs_improvement_with_the_clis_calls_and_report() {
     assert_eq!(estimate.calls, cli_calls);
     assert_eq!(stages[2].bound_questions, INPUTS as u64);
     // A cached re-run makes no call.
-    let (again, calls, _) = through_worker(&s, &store, false);
+    let (again, calls, _) = through_worker(&s, &store, false, false);
     assert_eq!(calls, 0, "a cached re-run makes no call");
     assert_eq!(again["improvement"]["calls"], 0);
     assert_eq!(again["improvement"]["cache_hits"], (6 * INPUTS) as u64);
+}
+
+#[test]
+fn the_worker_runs_single_order_improvement_as_the_cli_does() {
+    let s = setup("improve-worker-single");
+    let inputs = INPUTS.to_string();
+    let (code, out, err) = cli(
+        &s,
+        "improve",
+        &["--inputs", &inputs, "--single-order", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let cli_calls = s.mock.total();
+    let cli_report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let store = profile::llm::drive::MemoryStore::default();
+    let (worker, calls, est) = through_worker(&s, &store, true, true);
+    assert_eq!(calls, cli_calls, "the same calls");
+    assert_eq!(worker["improvement"], cli_report["improvement"]);
+    assert_eq!(worker["agents"], cli_report["agents"]);
+    // The evaluator saw each pair once: half the judge questions of both
+    // orders, and its record says so.
+    let judge = &worker["agents"][1]["run"];
+    let pairs = worker["dataset"]["pairs"].as_u64().unwrap();
+    assert_eq!(judge["both_orders"], false, "{judge}");
+    assert!(judge["order_seed"].is_u64(), "{judge}");
+    assert_eq!(judge["calls"], pairs, "one call a pair: {judge}");
+    let Some(profile::protocol::FromWorker::LlmEstimate { stages, .. }) = est else {
+        panic!("no estimate")
+    };
+    assert_eq!(stages[0].known_questions, pairs, "{stages:?}");
 }

@@ -339,12 +339,18 @@ fn improve_view(p: &ImproveProps) -> Html {
     use crate::protocol::ModelKind;
     let inputs = use_state(|| "4".to_owned());
     let evaluator = use_state(String::new);
+    let single_order = use_state(|| false);
     let problem = use_state(|| None::<String>);
     let llm = &p.llm;
     let mine = llm.panel == Panel::Improve;
     let busy = llm.running;
     let kind = {
-        let (inputs, evaluator, problem) = (inputs.clone(), evaluator.clone(), problem.clone());
+        let (inputs, evaluator, problem, single_order) = (
+            inputs.clone(),
+            evaluator.clone(),
+            problem.clone(),
+            single_order.clone(),
+        );
         move || {
             let n = match inputs.trim() {
                 "" => None,
@@ -363,6 +369,7 @@ fn improve_view(p: &ImproveProps) -> Html {
             Some(ModelKind::Improve {
                 inputs: n,
                 evaluator: Some(evaluator.trim().to_owned()).filter(|e| !e.is_empty()),
+                single_order: *single_order,
             })
         }
     };
@@ -407,6 +414,11 @@ fn improve_view(p: &ImproveProps) -> Html {
                 { input("improve-inputs", "Inputs to improve on", &inputs, "number", "all".into()) }
                 { input("improve-evaluator", "Evaluator model (same provider and key)", &evaluator, "text", p.model.clone()) }
             </div>
+            <label class="kind" for="improve-single-order">
+                <input id="improve-single-order" type="checkbox" checked={*single_order} disabled={busy}
+                    onchange={{ let v = single_order.clone(); Callback::from(move |e: Event| v.set(e.target_unchecked_into::<web_sys::HtmlInputElement>().checked())) }} />
+                {" The evaluator judges each pair in one order (a coin flip seeded with the report's seed; half the judging calls, no position-bias control; as "}<code>{"profile improve --single-order"}</code>{")"}
+            </label>
             <div class="row buttons">
                 <button id="improve-estimate" onclick={act(GuideAction::ImproveEstimate)} disabled={busy}>{"Estimate cost"}</button>
                 <button id="improve-run" class="primary" onclick={act(GuideAction::ImproveRun)} disabled={busy}>
@@ -436,7 +448,7 @@ fn improve_view(p: &ImproveProps) -> Html {
                 </ul>
             }
             if mine { { p.progress.clone() } }
-            if let Some(s) = section { { improve_result(s) } }
+            if let Some(s) = section { { improve_result(s, &p.report) } }
         </div>
     }
 }
@@ -448,10 +460,19 @@ fn tau_text(t: Option<f64>, ci: Option<[f64; 2]>, n: usize) -> String {
     }
 }
 
-fn improve_result(s: &crate::report::ImprovementSection) -> Html {
+fn improve_result(s: &crate::report::ImprovementSection, report: &Report) -> Html {
+    let stopped = crate::improve::stopped(s);
     html! {
         <div id="improve-result">
             <h4>{format!("Result: {} of {} inputs with two first responses", s.inputs, s.inputs_planned)}</h4>
+            <div id="improve-judge-failures">
+                { run_failures(format!("evaluator {}, judging the pairs", s.evaluator), report.agent(&s.evaluator).and_then(|a| a.run.as_ref())) }
+            </div>
+            if !stopped.is_empty() {
+                <ul id="improve-stopped" class="error" role="alert">
+                    { for stopped.into_iter().map(|l| html! { <li>{l}</li> }) }
+                </ul>
+            }
             <div class="table-wrap">
                 <table id="improve-conditions">
                     <thead><tr>
