@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock } from './helpers.mjs';
+import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock, waitCalls, pauseRun } from './helpers.mjs';
 
 const KEY = 'sk-test-e2e-guide-7d2a';
 
@@ -71,16 +71,8 @@ test('guided judging: judge first, the choice with its evidence, estimate, run w
 
   // Run, pause part-way: no calls while paused.
   await page.click('#guide-run');
-  for (let i = 0; (await mock.stats()).total < judgeCalls + 10; i++) {
-    assert.ok(i < 1200, 'the guided run makes calls');
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
-  await page.click('#guide-pause');
-  await page.waitForSelector('#guide-progress[data-state="paused"]');
-  await page.waitForTimeout(800);
-  const paused = (await mock.stats()).total;
-  await page.waitForTimeout(600);
-  assert.equal((await mock.stats()).total, paused, 'no calls while paused');
+  await waitCalls(mock, judgeCalls + 10);
+  const paused = await pauseRun(page, mock, 'guide');
   assert.ok(paused < judgeCalls + calls, 'paused before the end');
   await shot(page, '41-guide-paused');
 

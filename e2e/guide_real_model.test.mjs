@@ -8,12 +8,8 @@
 // stage whose questions all failed shows a located error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { newPage, waitForReport, shot, DATA, openModels, haveModel, realModelSuite } from './helpers.mjs';
-
-const LLMBAR = join(DATA, 'llmbar', 'LLMBar', 'Natural', 'dataset.json');
-const MODEL = 'smollm2-135m';
+import { newPage, shot, haveModel, realModelSuite, useLlama, openLlmbar, LLAMA_MODEL as MODEL } from './helpers.mjs';
 
 const suite = realModelSuite();
 
@@ -43,22 +39,9 @@ test('guided judging with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar
   const { env, llama } = suite;
   const { counts, url } = llama;
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
-  await page.goto(`${env.url}#factors=length,novel_words_count`);
-  await waitForReport(page, 'example');
-  await page.setInputFiles('#file-input', LLMBAR);
-  await waitForReport(page, 'dataset.json');
-  await openModels(page);
-  await page.selectOption('#llm-provider', 'openai-compatible');
-  await page.fill('#llm-model', MODEL);
-  await page.fill('#llm-base-url', url);
+  await openLlmbar(page, env, '#factors=length,novel_words_count');
   // A seeded sample of 2 inputs: LLMBar has one pair per input, so 2 pairs.
-  await page.fill('#llm-sample', '2');
-  await page.click('.advanced summary');
-  await page.fill('#llm-max-tokens', '96');
-  await page.fill('#llm-concurrency', '1');
-  await page.fill('#llm-attempts', '1');
-  await page.fill('#llm-timeout', '120');
-
+  await useLlama(page, url, { sample: 2, maxTokens: 96, attempts: 1, timeout: 120 });
   // The judge the evidence comes from: 2 pairs in both orders.
   await page.waitForSelector('#guide-needs-judge');
   await page.click('#guide-run-judge');

@@ -1,6 +1,7 @@
 // Shared set-up for the end-to-end tests: the built site served on 127.0.0.1
 // under a sub-path, and Debian's Chromium driven by playwright-core.
 import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { startServer } from './serve.mjs';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DATA = resolve(ROOT, '..', 'shared', 'data');
 export const SHOTS = join(ROOT, 'target', 'screenshots');
+/** LLMBar's Natural set (one pair per input). */
+export const LLMBAR = join(DATA, 'llmbar', 'LLMBar', 'Natural', 'dataset.json');
 mkdirSync(SHOTS, { recursive: true });
 
 const CHROMIUM_ARGS = [
@@ -247,4 +250,56 @@ export async function useMock(page, mock, { model, key, sample = '4' }) {
   await page.fill('#llm-base-url', `${mock.url}/v1`);
   await page.fill('#llm-key', key);
   await page.fill('#llm-sample', sample);
+}
+
+/** The real local model's name in the model tools. */
+export const LLAMA_MODEL = 'smollm2-135m';
+
+/**
+ * Opens the model tools and sets the language-model panel to the real local
+ * model at `url`: a seeded sample of `sample` inputs, one call at a time,
+ * `attempts`, `timeout` seconds, and `maxTokens` (absent: the default).
+ */
+export async function useLlama(page, url, { sample, attempts, timeout, maxTokens }) {
+  await openModels(page);
+  await page.selectOption('#llm-provider', 'openai-compatible');
+  await page.fill('#llm-model', LLAMA_MODEL);
+  await page.fill('#llm-base-url', url);
+  await page.fill('#llm-sample', String(sample));
+  await page.click('.advanced summary');
+  if (maxTokens) await page.fill('#llm-max-tokens', String(maxTokens));
+  await page.fill('#llm-concurrency', '1');
+  await page.fill('#llm-attempts', String(attempts));
+  await page.fill('#llm-timeout', String(timeout));
+}
+
+/** Opens the app at `hash` and loads LLMBar's Natural set. */
+export async function openLlmbar(page, env, hash) {
+  await page.goto(`${env.url}${hash}`);
+  await waitForReport(page, 'example');
+  await page.setInputFiles('#file-input', LLMBAR);
+  await waitForReport(page, 'dataset.json');
+}
+
+/** Waits until the mock server got `n` calls (at most 2 minutes). */
+export async function waitCalls(mock, n) {
+  for (let i = 0; (await mock.stats()).total < n; i++) {
+    assert.ok(i < 2400, `the run makes ${n} calls`);
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+}
+
+/**
+ * Pauses the running run of a panel (`prefix`: `guide`, `improve`) and
+ * checks that the mock gets no call while it is paused; returns the calls
+ * made until then.
+ */
+export async function pauseRun(page, mock, prefix) {
+  await page.click(`#${prefix}-pause`);
+  await page.waitForSelector(`#${prefix}-progress[data-state="paused"]`);
+  await page.waitForTimeout(800);
+  const paused = (await mock.stats()).total;
+  await page.waitForTimeout(600);
+  assert.equal((await mock.stats()).total, paused, 'no calls while paused');
+  return paused;
 }

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock } from './helpers.mjs';
+import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock, waitCalls, pauseRun } from './helpers.mjs';
 
 const KEY = 'sk-test-e2e-improve-5c1e';
 const INPUTS = 3;
@@ -26,24 +26,23 @@ async function configure(page) {
   await page.fill('#improve-inputs', String(INPUTS));
 }
 
-const finished = '#improve-progress[data-state="finished"], #improve-progress[data-state="cancelled"], #improve-error';
-
-async function waitCalls(n) {
-  const { mock } = suite;
-  for (let i = 0; (await mock.stats()).total < n; i++) {
-    assert.ok(i < 2400, `the run makes ${n} calls`);
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
-}
-
-test('improvement: estimate of every stage, run with pause, a reload resumes with no repeated successful call, τ per condition, texts as text, export and widget', async () => {
+/** A fresh page on the example, the mock scripted with `draft` for the first responses, the panel configured. */
+async function start(draft) {
   const { env, mock } = suite;
   await mock.reset();
-  await mock.replies([{ match: 'Write two different responses.', json: { responses: DRAFTS } }]);
+  await mock.replies([{ match: 'Write two different responses.', ...draft }]);
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
   await page.goto(env.url);
   await waitForReport(page, 'example');
   await configure(page);
+  return page;
+}
+
+const finished = '#improve-progress[data-state="finished"], #improve-progress[data-state="cancelled"], #improve-error';
+
+test('improvement: estimate of every stage, run with pause, a reload resumes with no repeated successful call, τ per condition, texts as text, export and widget', async () => {
+  const { mock } = suite;
+  const page = await start({ json: { responses: DRAFTS } });
 
   // The estimate: every stage, the ones quoting replies not received yet as
   // bounds; no call.
@@ -64,13 +63,8 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
   // Past the evaluator's judging and the first responses: the pause and
   // the reload fall in the writer's and the evaluator's stages.
   await page.click('#improve-run');
-  await waitCalls(judgeQ + INPUTS + 2);
-  await page.click('#improve-pause');
-  await page.waitForSelector('#improve-progress[data-state="paused"]');
-  await page.waitForTimeout(800);
-  const paused = (await mock.stats()).total;
-  await page.waitForTimeout(600);
-  assert.equal((await mock.stats()).total, paused, 'no calls while paused');
+  await waitCalls(mock, judgeQ + INPUTS + 2);
+  const paused = await pauseRun(page, mock, 'improve');
   await shot(page, '47-improve-paused');
 
   // Reload: the answered questions come from the browser cache.
@@ -150,14 +144,9 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
 });
 
 test('improvement: failed questions are listed with their raw replies, and “Run again” asks only those', async () => {
-  const { env, mock } = suite;
-  await mock.reset();
+  const { mock } = suite;
   // The first responses come back as prose: every draft question fails.
-  await mock.replies([{ match: 'Write two different responses.', text: 'Sure, here are two responses: one and two.' }]);
-  const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
-  await page.goto(env.url);
-  await waitForReport(page, 'example');
-  await configure(page);
+  const page = await start({ text: 'Sure, here are two responses: one and two.' });
   await page.fill('#llm-model', 'gpt-4o-mini-improve-failing');
   await page.fill('#improve-inputs', '1');
   await page.click('.advanced summary');
@@ -194,13 +183,8 @@ test('improvement: failed questions are listed with their raw replies, and “Ru
 });
 
 test('improvement in single order: the evaluator judges each pair once (seeded order), as `profile improve --single-order`', async () => {
-  const { env, mock } = suite;
-  await mock.reset();
-  await mock.replies([{ match: 'Write two different responses.', json: { responses: DRAFTS } }]);
-  const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
-  await page.goto(env.url);
-  await waitForReport(page, 'example');
-  await configure(page);
+  const { mock } = suite;
+  const page = await start({ json: { responses: DRAFTS } });
   await page.fill('#llm-model', 'gpt-4o-mini-improve-single');
   await page.fill('#improve-inputs', '1');
   const judgeQuestions = async () => {

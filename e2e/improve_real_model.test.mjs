@@ -13,12 +13,9 @@
 // from the browser cache: no call when nothing failed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { newPage, waitForReport, shot, DATA, openModels, haveModel, realModelSuite } from './helpers.mjs';
+import { newPage, shot, haveModel, realModelSuite, useLlama, openLlmbar, LLAMA_MODEL as MODEL } from './helpers.mjs';
 
-const LLMBAR = join(DATA, 'llmbar', 'LLMBar', 'Natural', 'dataset.json');
-const MODEL = 'smollm2-135m';
 const INPUTS = 2;
 // A question is asked at most this many times (attempts 1, a repair of a
 // badly worded reply, and the retries of a reply cut short).
@@ -31,19 +28,8 @@ const suite = realModelSuite();
 
 /** The model tools on the LLMBar sample, the real model, one call at a time. */
 async function configure(page, env, url) {
-  await page.goto(`${env.url}#factors=length,novel_words,novel_words_count`);
-  await waitForReport(page, 'example');
-  await page.setInputFiles('#file-input', LLMBAR);
-  await waitForReport(page, 'dataset.json');
-  await openModels(page);
-  await page.selectOption('#llm-provider', 'openai-compatible');
-  await page.fill('#llm-model', MODEL);
-  await page.fill('#llm-base-url', url);
-  await page.fill('#llm-sample', String(INPUTS));
-  await page.click('.advanced summary');
-  await page.fill('#llm-concurrency', '1');
-  await page.fill('#llm-attempts', '1');
-  await page.fill('#llm-timeout', '300');
+  await openLlmbar(page, env, '#factors=length,novel_words,novel_words_count');
+  await useLlama(page, url, { sample: INPUTS, attempts: 1, timeout: 300 });
   await page.fill('#improve-inputs', String(INPUTS));
 }
 

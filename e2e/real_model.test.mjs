@@ -6,7 +6,7 @@
 // re-run makes zero calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newPage, waitForReport, shot, openModels, haveModel, realModelSuite } from './helpers.mjs';
+import { newPage, waitForReport, shot, openModels, haveModel, realModelSuite, useLlama } from './helpers.mjs';
 
 const suite = realModelSuite();
 
@@ -16,17 +16,8 @@ test('a real local model (SmolLM2 via xllamacpp) on a sample of 2 inputs: struct
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
   await page.goto(`${env.url}#task=summarization&factors=length,n_facts,fluency`);
   await waitForReport(page, 'example');
-  await openModels(page);
-  await page.selectOption('#llm-provider', 'openai-compatible');
-  await page.fill('#llm-model', 'smollm2-135m');
-  await page.fill('#llm-base-url', url);
   // A seeded sample of 2 inputs (of 8) with all their pairs: 10 to 12 pairs.
-  await page.fill('#llm-sample', '2');
-  await page.click('.advanced summary');
-  await page.fill('#llm-max-tokens', '200');
-  await page.fill('#llm-concurrency', '1');
-  await page.fill('#llm-attempts', '2');
-  await page.fill('#llm-timeout', '300');
+  await useLlama(page, url, { sample: 2, maxTokens: 200, attempts: 2, timeout: 300 });
   await page.click('#llm-estimate');
   await page.waitForSelector('#llm-estimate-text');
   const est = await page.textContent('#llm-estimate-text');
