@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock, waitCalls, pauseRun } from './helpers.mjs';
+import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock, waitCalls, pauseRun, startMock } from './helpers.mjs';
 
 const KEY = 'sk-test-e2e-improve-5c1e';
 const INPUTS = 3;
@@ -221,4 +221,41 @@ test('improvement in single order: the evaluator judges each pair once (seeded o
   assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
   await mock.replies([]);
   await page.context().close();
+});
+
+test('improvement with an evaluator at its own address (as --evaluator-base-url): its judging and feedback go there, the writing to the panel\'s', async () => {
+  const { mock } = suite;
+  const evaluator = await startMock(['--require-key', KEY]);
+  try {
+    const page = await start({ json: { responses: DRAFTS } });
+    await page.fill('#improve-inputs', '1');
+    // An address without a model is refused before any call, as the CLI does.
+    await page.fill('#improve-evaluator-base-url', `${evaluator.url}/v1`);
+    await page.click('#improve-run');
+    await page.waitForSelector('#improve-errors');
+    assert.match(await page.textContent('#improve-errors'), /evaluator address: give the evaluator model too/);
+    await page.fill('#improve-evaluator', 'gpt-4o-mini-evaluator');
+    await page.click('#improve-estimate');
+    await page.waitForSelector('#improve-estimate-text li');
+    const line = await page.$$eval('#improve-estimate-text li', (ls) => ls.map((l) => l.textContent).find((l) => l.startsWith('evaluator, judge')));
+    const judgeQ = Number(line.match(/^evaluator, judge \(evaluator\): (\d+) questions/)[1]);
+    await page.click('#improve-run');
+    await page.waitForSelector(finished, { timeout: 120_000 });
+    assert.equal(await page.$('#improve-error'), null);
+    await page.waitForSelector('#improve-conditions tbody tr');
+    assert.equal((await evaluator.stats()).total, judgeQ + 1, 'the evaluator judged the pairs and gave the feedback at its address');
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+    const report = JSON.parse(readFileSync(await dl.path(), 'utf8'));
+    assert.equal(report.improvement.evaluator, 'gpt-4o-mini-evaluator (judge)');
+    const judge = report.agents.find((a) => a.name === 'gpt-4o-mini-evaluator (judge)');
+    assert.equal(judge.run.base_url, `${evaluator.url}/v1`);
+    // The writer's 5 questions (and the written texts' factors) at the panel's address.
+    const written = report.agents.filter((a) => a.setting === 'improvement')[0].run.extraction?.calls ?? 0;
+    assert.equal((await mock.stats()).total, 5 + written);
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
+    await page.context().close();
+  } finally {
+    await mock.replies([]);
+    await evaluator.close();
+  }
 });

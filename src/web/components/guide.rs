@@ -340,16 +340,18 @@ fn improve_view(p: &ImproveProps) -> Html {
     let inputs = use_state(|| "4".to_owned());
     let evaluator = use_state(String::new);
     let single_order = use_state(|| false);
+    let evaluator_url = use_state(String::new);
     let problem = use_state(|| None::<String>);
     let llm = &p.llm;
     let mine = llm.panel == Panel::Improve;
     let busy = llm.running;
     let kind = {
-        let (inputs, evaluator, problem, single_order) = (
+        let (inputs, evaluator, problem, single_order, evaluator_url) = (
             inputs.clone(),
             evaluator.clone(),
             problem.clone(),
             single_order.clone(),
+            evaluator_url.clone(),
         );
         move || {
             let n = match inputs.trim() {
@@ -365,12 +367,17 @@ fn improve_view(p: &ImproveProps) -> Html {
                     }
                 },
             };
-            problem.set(None);
-            Some(ModelKind::Improve {
+            let kind = ModelKind::Improve {
                 inputs: n,
                 evaluator: Some(evaluator.trim().to_owned()).filter(|e| !e.is_empty()),
                 single_order: *single_order,
-            })
+                evaluator_base_url: Some(evaluator_url.trim().to_owned()).filter(|u| !u.is_empty()),
+            };
+            // The worker refuses it too (`Session::plan_model`).
+            let why = kind.evaluator_problem();
+            let ok = why.is_none();
+            problem.set(why);
+            ok.then_some(kind)
         }
     };
     let act = |wrap: fn(ModelKind) -> GuideAction| {
@@ -413,6 +420,7 @@ fn improve_view(p: &ImproveProps) -> Html {
             <div class="model-form">
                 { input("improve-inputs", "Inputs to improve on", &inputs, "number", "all".into()) }
                 { input("improve-evaluator", "Evaluator model (same provider and key)", &evaluator, "text", p.model.clone()) }
+                { input("improve-evaluator-base-url", "Evaluator address (as --evaluator-base-url)", &evaluator_url, "url", "the panel's".into()) }
             </div>
             <label class="kind" for="improve-single-order">
                 <input id="improve-single-order" type="checkbox" checked={*single_order} disabled={busy}
