@@ -158,6 +158,11 @@ test('improvement: failed questions are listed with their raw replies, and “Ru
   const conclusion = await page.textContent('#improve-conclusion');
   assert.match(conclusion, /0 of 1 inputs with two first responses/);
   assert.match(conclusion, /No condition has an \(initial, improved\) pair/);
+  // The stage whose questions all failed is named, with its model and counts.
+  assert.deepEqual(
+    await page.$$eval('#improve-stopped li', (ls) => ls.map((l) => l.textContent.replace(/ — \d+ failed,/, ' — N failed,'))),
+    ['writer gpt-4o-mini-improve-failing, first responses: every question failed — N failed, none of the 1 inputs got two first responses, so nothing was improved or scored; the reasons and raw replies are listed below'],
+  );
   await page.click('#improve-failures summary');
   const failures = await page.$$eval('#improve-failures li.failure', (ls) => ls.map((l) => ({ reason: l.querySelector('div').textContent, raw: l.querySelector('pre.raw')?.textContent ?? '' })));
   assert.ok(failures.length >= 1, 'the failed draft is listed');
@@ -179,6 +184,7 @@ test('improvement: failed questions are listed with their raw replies, and “Ru
   assert.match(await page.textContent('#improve-conclusion'), /1 of 1 inputs with two first responses; 6\.0 questions per input, 6 calls this run, 0 cached, 0 failed \(and 0 calls of the evaluator judging the pairs\)/);
   assert.ok(stats.total > first);
   assert.equal(await page.$('#improve-failures'), null, 'nothing failed this time');
+  assert.equal(await page.$('#improve-stopped'), null, 'no stage failed whole');
   await page.context().close();
 });
 
