@@ -158,6 +158,7 @@ test('improvement: failed questions are listed with their raw replies, and “Ru
   const conclusion = await page.textContent('#improve-conclusion');
   assert.match(conclusion, /0 of 1 inputs with two first responses/);
   assert.match(conclusion, /No condition has an \(initial, improved\) pair/);
+  assert.equal(await page.$('#improve-conditions'), null, 'no empty table');
   // The stage whose questions all failed is named, with its model and counts.
   assert.deepEqual(
     await page.$$eval('#improve-stopped li', (ls) => ls.map((l) => l.textContent.replace(/ — \d+ failed,/, ' — N failed,'))),
@@ -169,7 +170,7 @@ test('improvement: failed questions are listed with their raw replies, and “Ru
   for (const f of failures) assert.ok(f.reason.trim().length > 0, JSON.stringify(f));
   assert.ok(failures.some((f) => f.raw.includes('Sure, here are two responses')), JSON.stringify(failures));
   assert.equal(await page.textContent('#improve-run'), 'Run again (retry failed)');
-  await shot(page, '49-improve-failures');
+  await page.locator('#improve-experiment').screenshot({ path: join(SHOTS, '49-improve-failures.png') });
 
   // The model now answers: the run again asks the failed question and what
   // follows it; the evaluator's judging comes from the cache.

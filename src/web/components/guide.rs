@@ -481,27 +481,29 @@ fn improve_result(s: &crate::report::ImprovementSection, report: &Report) -> Htm
                     { for stopped.into_iter().map(|l| html! { <li>{l}</li> }) }
                 </ul>
             }
-            <div class="table-wrap">
-                <table id="improve-conditions">
-                    <thead><tr>
-                        <th scope="col">{"condition"}</th><th scope="col">{"pairs"}</th>
-                        <th scope="col" title="Kendall τ_b of the factor scores, 95% paired cluster-bootstrap interval">{"τ with humans [95% CI]"}</th>
-                        <th scope="col">{format!("τ with the evaluator {} [95% CI]", s.evaluator)}</th>
-                        <th scope="col">{"agent"}</th>
-                    </tr></thead>
-                    <tbody>
-                        { for s.conditions.iter().map(|c| html! {
-                            <tr data-condition={c.condition.clone()}>
-                                <th scope="row">{c.condition.clone()}</th>
-                                <td class="num">{c.pairs}</td>
-                                <td class="num tau-human">{tau_text(c.kendall_tau_human, c.kendall_tau_human_ci95, c.n_factors_human)}</td>
-                                <td class="num tau-evaluator">{tau_text(c.kendall_tau_evaluator, c.kendall_tau_evaluator_ci95, c.n_factors_evaluator)}</td>
-                                <td>{c.agent.clone()}</td>
-                            </tr>
-                        }) }
-                    </tbody>
-                </table>
-            </div>
+            if !s.conditions.is_empty() {
+                <div class="table-wrap">
+                    <table id="improve-conditions">
+                        <thead><tr>
+                            <th scope="col">{"condition"}</th><th scope="col">{"pairs"}</th>
+                            <th scope="col" title="Kendall τ_b of the factor scores, 95% paired cluster-bootstrap interval">{"τ with humans [95% CI]"}</th>
+                            <th scope="col">{format!("τ with the evaluator {} [95% CI]", s.evaluator)}</th>
+                            <th scope="col">{"agent"}</th>
+                        </tr></thead>
+                        <tbody>
+                            { for s.conditions.iter().map(|c| html! {
+                                <tr data-condition={c.condition.clone()}>
+                                    <th scope="row">{c.condition.clone()}</th>
+                                    <td class="num">{c.pairs}</td>
+                                    <td class="num tau-human">{tau_text(c.kendall_tau_human, c.kendall_tau_human_ci95, c.n_factors_human)}</td>
+                                    <td class="num tau-evaluator">{tau_text(c.kendall_tau_evaluator, c.kendall_tau_evaluator_ci95, c.n_factors_evaluator)}</td>
+                                    <td>{c.agent.clone()}</td>
+                                </tr>
+                            }) }
+                        </tbody>
+                    </table>
+                </div>
+            }
             <ul id="improve-conclusion" class="plain-summary">
                 { for crate::improve::describe(s).into_iter().map(|l| html! { <li>{l}</li> }) }
             </ul>
