@@ -4,7 +4,7 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -302,4 +302,10 @@ export async function pauseRun(page, mock, prefix) {
   await page.waitForTimeout(600);
   assert.equal((await mock.stats()).total, paused, 'no calls while paused');
   return paused;
+}
+
+/** Exports the report as JSON (the Export panel's button) and parses it. */
+export async function exportedReport(page) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  return JSON.parse(readFileSync(await dl.path(), 'utf8'));
 }

@@ -9,9 +9,8 @@
 // and the widget draws it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock, waitCalls, pauseRun, startMock } from './helpers.mjs';
+import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock, waitCalls, pauseRun, startMock, exportedReport } from './helpers.mjs';
 
 const KEY = 'sk-test-e2e-improve-5c1e';
 const INPUTS = 3;
@@ -117,8 +116,7 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
   assert.match(await page.textContent('#improve-conclusion'), /0 calls this run/);
 
   // The conditions and the evaluator's judge export with the report.
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
-  const report = JSON.parse(readFileSync(await dl.path(), 'utf8'));
+  const report = await exportedReport(page);
   assert.deepEqual(report.improvement.conditions.map((c) => c.condition), ['feedback', 'both', 'single']);
   assert.equal(report.improvement.items.length, INPUTS);
   assert.equal(report.improvement.items[0].responses[0], DRAFTS[0]);
@@ -211,8 +209,7 @@ test('improvement in single order: the evaluator judges each pair once (seeded o
   await page.waitForSelector(finished, { timeout: 120_000 });
   assert.equal(await page.$('#improve-error'), null);
   await page.waitForSelector('#improve-conditions tbody tr');
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
-  const report = JSON.parse(readFileSync(await dl.path(), 'utf8'));
+  const report = await exportedReport(page);
   const judge = report.agents.find((a) => a.name === 'gpt-4o-mini-improve-single (judge)');
   assert.equal(judge.run.both_orders, false);
   assert.equal(typeof judge.run.order_seed, 'number');
@@ -251,8 +248,7 @@ test('improvement with an evaluator at its own address (as --evaluator-base-url)
     assert.equal(await page.$('#improve-error'), null);
     await page.waitForSelector('#improve-conditions tbody tr');
     assert.equal((await evaluator.stats()).total, judgeQ + 1, 'the evaluator judged the pairs and gave the feedback at its address');
-    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
-    const report = JSON.parse(readFileSync(await dl.path(), 'utf8'));
+    const report = await exportedReport(page);
     assert.equal(report.improvement.evaluator, 'gpt-4o-mini-evaluator (judge)');
     const judge = report.agents.find((a) => a.name === 'gpt-4o-mini-evaluator (judge)');
     assert.equal(judge.run.base_url, `${evaluator.url}/v1`);

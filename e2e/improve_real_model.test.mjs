@@ -13,9 +13,8 @@
 // from the browser cache: no call when nothing failed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { newPage, SHOTS, haveModel, realModelSuite, useLlama, openLlmbar, LLAMA_MODEL as MODEL } from './helpers.mjs';
+import { newPage, SHOTS, haveModel, realModelSuite, useLlama, openLlmbar, LLAMA_MODEL as MODEL, exportedReport } from './helpers.mjs';
 
 const INPUTS = 2;
 // A question is asked at most this many times (attempts 1, a repair of a
@@ -35,11 +34,6 @@ async function configure(page, env, url) {
 }
 
 const finished = '#improve-progress[data-state="finished"], #improve-progress[data-state="cancelled"], #improve-error';
-
-async function exported(page) {
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
-  return JSON.parse(await readFile(await dl.path(), 'utf8'));
-}
 
 /** Every failure has a reason, and it is the model's wording, not a fault. */
 function wordingOnly(failures, who) {
@@ -63,7 +57,7 @@ test('improvement with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar in
   await page.waitForSelector('#improve-result');
   const firstRun = (Date.now() - started) / 1000;
   const calls = counts.calls;
-  const report = await exported(page);
+  const report = await exportedReport(page);
   const sec = report.improvement;
 
   // The evaluator's judge: 2 pairs in both orders; its failures, if any, are
@@ -121,7 +115,7 @@ test('improvement with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar in
   await page.waitForSelector(finished, { timeout: 1_500_000 });
   assert.equal(await page.$('#improve-error'), null);
   await page.waitForSelector('#improve-result');
-  const again = (await exported(page)).improvement;
+  const again = (await exportedReport(page)).improvement;
   assert.equal(counts.calls - before, again.calls + again.judge_calls, 'the app counts exactly the calls that reached the server');
   // The experiment's questions do not hang on the evaluator's verdicts on
   // the dataset: when none of them failed, they all come from the cache,
