@@ -4,34 +4,17 @@
 // user override both factors, estimates before any call, runs with progress
 // and pause, and draws the agreement per condition; a reload resumes from the
 // browser cache with no repeated successful call (the mock counts them).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, startMock, SHOTS, openModels } from './helpers.mjs';
+import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock, waitCalls, pauseRun } from './helpers.mjs';
 
 const KEY = 'sk-test-e2e-guide-7d2a';
 
-let env;
-let mock;
-before(async () => {
-  env = await setup();
-  // Slow enough to pause part-way through a condition.
-  mock = await startMock(['--require-key', KEY, '--latency-ms', '60']);
-});
-after(async () => {
-  await mock.close();
-  await env.close();
-});
-
-async function configure(page) {
-  await openModels(page);
-  await page.selectOption('#llm-provider', 'openai');
-  await page.fill('#llm-model', 'gpt-4o-mini-guide-test');
-  await page.fill('#llm-base-url', `${mock.url}/v1`);
-  await page.fill('#llm-key', KEY);
-  await page.fill('#llm-sample', '4');
-}
+// Slow enough to pause part-way through a condition.
+const suite = mockSuite(['--require-key', KEY, '--latency-ms', '60']);
+const configure = (page) => useMock(page, suite.mock, { model: 'gpt-4o-mini-guide-test', key: KEY });
 
 async function chooseFactors(page) {
   await page.selectOption('#guide-factor', 'length');
@@ -44,6 +27,7 @@ async function chooseFactors(page) {
 const finished = '#guide-progress[data-state="finished"], #guide-progress[data-state="cancelled"], #guide-error';
 
 test('guided judging: judge first, the choice with its evidence, estimate, run with pause, a reload resumes with no repeated successful call, the chart and export', async () => {
+  const { env, mock } = suite;
   await mock.reset();
   // The guided judge names Response 2; the unguided one (the mock's
   // default) Response 1.
@@ -87,16 +71,8 @@ test('guided judging: judge first, the choice with its evidence, estimate, run w
 
   // Run, pause part-way: no calls while paused.
   await page.click('#guide-run');
-  for (let i = 0; (await mock.stats()).total < judgeCalls + 10; i++) {
-    assert.ok(i < 1200, 'the guided run makes calls');
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
-  await page.click('#guide-pause');
-  await page.waitForSelector('#guide-progress[data-state="paused"]');
-  await page.waitForTimeout(800);
-  const paused = (await mock.stats()).total;
-  await page.waitForTimeout(600);
-  assert.equal((await mock.stats()).total, paused, 'no calls while paused');
+  await waitCalls(mock, judgeCalls + 10);
+  const paused = await pauseRun(page, mock, 'guide');
   assert.ok(paused < judgeCalls + calls, 'paused before the end');
   await shot(page, '41-guide-paused');
 

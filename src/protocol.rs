@@ -86,13 +86,53 @@ pub enum ModelKind {
     /// the writer (the run's model) writes two responses per input, the
     /// evaluator gives feedback, the writer improves (`crate::improve`).
     /// `evaluator`: another model of the same provider, key and prices
-    /// (`None`: the run's model).
+    /// (`None`: the run's model). `single_order`: the evaluator judges each
+    /// pair in one order, a coin flip seeded with the score request's seed
+    /// (as `profile improve --single-order`); the feedback is asked once
+    /// per input either way. `evaluator_base_url`: the evaluator's address
+    /// (same provider and key; `None`: the run's), as
+    /// `--evaluator-base-url`, which needs `evaluator`.
     Improve {
         #[serde(default)]
         inputs: Option<usize>,
         #[serde(default)]
         evaluator: Option<String>,
+        #[serde(default)]
+        single_order: bool,
+        #[serde(default)]
+        evaluator_base_url: Option<String>,
     },
+}
+
+impl ModelKind {
+    /// Why the improvement run's evaluator cannot be used, as `profile
+    /// improve` refuses it: an address that is not http(s), or an address
+    /// without a model name.
+    pub fn evaluator_problem(&self) -> Option<String> {
+        let ModelKind::Improve {
+            evaluator,
+            evaluator_base_url,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let url = evaluator_base_url.as_deref().map_or("", str::trim);
+        if url.is_empty() {
+            return None;
+        }
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Some("evaluator address: must start with https:// or http://".into());
+        }
+        if evaluator.as_deref().map_or("", str::trim).is_empty() {
+            return Some(
+                "evaluator address: give the evaluator model too (as --evaluator-base-url needs \
+--evaluator-model)"
+                    .into(),
+            );
+        }
+        None
+    }
 }
 
 /// An LLM run to estimate or start on the loaded dataset.
@@ -108,15 +148,29 @@ pub struct LlmRequest {
 
 impl LlmRequest {
     /// The evaluator of an improvement run: the run's model, or another
-    /// model name of the same provider, address and settings.
+    /// model name of the same provider and settings, at the run's address
+    /// or its own (`evaluator_base_url`).
     pub fn evaluator(&self) -> crate::llm::provider::ModelConfig {
         let mut m = self.choice.model.clone();
         if let ModelKind::Improve {
-            evaluator: Some(e), ..
+            evaluator,
+            evaluator_base_url,
+            ..
         } = &self.run
         {
-            if !e.trim().is_empty() {
-                m.model = e.trim().to_owned();
+            if let Some(e) = evaluator
+                .as_deref()
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+            {
+                m.model = e.to_owned();
+            }
+            if let Some(u) = evaluator_base_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+            {
+                m.base_url = Some(u.to_owned());
             }
         }
         m
@@ -871,6 +925,9 @@ not in the report (or has no factor score differences): run the model as judge f
     /// requested factor needs a model.
     pub fn plan_model(&self, req: &LlmRequest) -> Result<ModelRun, String> {
         use crate::workflow::{Kind, Workflow};
+        if let Some(problem) = req.run.evaluator_problem() {
+            return Err(problem);
+        }
         let mut data = self.run_dataset(req.choice.sample, req.score.bootstrap.seed)?;
         let (kind, cfg) = match &req.run {
             ModelKind::Extract => {
@@ -910,11 +967,19 @@ as hallucination or intent alignment"
                 data.guide = Some(plan);
                 (kind, resolve(&req.score, &data.dataset))
             }
-            // As `profile improve`: the evaluator judges in both orders.
-            ModelKind::Improve { inputs, .. } => (
+            // As `profile improve`: the evaluator judges in both orders
+            // unless `--single-order`.
+            ModelKind::Improve {
+                inputs,
+                single_order,
+                ..
+            } => (
                 Kind::Improve {
                     inputs: *inputs,
-                    order: crate::llm::roles::JudgeOrder::Both,
+                    order: crate::llm::roles::JudgeOrder::new(
+                        *single_order,
+                        req.score.bootstrap.seed,
+                    ),
                 },
                 resolve(&req.score, &data.dataset),
             ),

@@ -681,10 +681,22 @@ fn the_estimate_covers_every_stage_with_bounds_for_replies_not_received_yet() {
 /// The worker's path (`protocol::run_model`: the async driver under
 /// `block_on`, an in-memory store) on the same data: the report and the
 /// calls it made.
+/// The app's improvement run on `INPUTS` inputs: both orders or one, the
+/// run's evaluator or `mock-eval` at `evaluator_at`.
+fn improve_kind(single_order: bool, evaluator_at: Option<String>) -> profile::protocol::ModelKind {
+    profile::protocol::ModelKind::Improve {
+        inputs: Some(INPUTS),
+        evaluator: evaluator_at.as_ref().map(|_| "mock-eval".to_owned()),
+        single_order,
+        evaluator_base_url: evaluator_at,
+    }
+}
+
 fn through_worker(
     s: &Setup,
     store: &profile::llm::drive::MemoryStore,
     estimate: bool,
+    run: profile::protocol::ModelKind,
 ) -> (
     serde_json::Value,
     u64,
@@ -697,7 +709,7 @@ fn through_worker(
     use profile::llm::provider::{ModelConfig, Provider};
     use profile::llm::settings::ModelChoice;
     use profile::llm::threads::{block_on, BlockingHttp};
-    use profile::protocol::{run_model, FromWorker, LlmRequest, ModelKind, ScoreRequest, Session};
+    use profile::protocol::{run_model, FromWorker, LlmRequest, ScoreRequest, Session};
     let score = ScoreRequest {
         task: Some(Task::Helpful),
         factors: Some(vec![
@@ -736,10 +748,7 @@ fn through_worker(
             sample: None,
         },
         score,
-        run: ModelKind::Improve {
-            inputs: Some(INPUTS),
-            evaluator: None,
-        },
+        run,
     };
     let est = estimate.then(|| {
         let cache = store.memory().borrow();
@@ -778,7 +787,7 @@ fn the_worker_runs_improvement_with_the_clis_calls_and_report() {
     let cli_report: serde_json::Value = serde_json::from_str(&out).unwrap();
     // The worker's store starts empty: it asks everything again.
     let store = profile::llm::drive::MemoryStore::default();
-    let (worker, calls, est) = through_worker(&s, &store, true);
+    let (worker, calls, est) = through_worker(&s, &store, true, improve_kind(false, None));
     eprintln!(
         "improve calls: CLI {cli_calls}, worker {calls}; per input (the experiment): CLI {}, worker {}",
         cli_report["improvement"]["questions_per_input"], worker["improvement"]["questions_per_input"]
@@ -808,8 +817,107 @@ fn the_worker_runs_improvement_with_the_clis_calls_and_report() {
     assert_eq!(estimate.calls, cli_calls);
     assert_eq!(stages[2].bound_questions, INPUTS as u64);
     // A cached re-run makes no call.
-    let (again, calls, _) = through_worker(&s, &store, false);
+    let (again, calls, _) = through_worker(&s, &store, false, improve_kind(false, None));
     assert_eq!(calls, 0, "a cached re-run makes no call");
     assert_eq!(again["improvement"]["calls"], 0);
     assert_eq!(again["improvement"]["cache_hits"], (6 * INPUTS) as u64);
+}
+
+#[test]
+fn the_worker_runs_single_order_improvement_as_the_cli_does() {
+    let s = setup("improve-worker-single");
+    let inputs = INPUTS.to_string();
+    let (code, out, err) = cli(
+        &s,
+        "improve",
+        &["--inputs", &inputs, "--single-order", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let cli_calls = s.mock.total();
+    let cli_report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let store = profile::llm::drive::MemoryStore::default();
+    let (worker, calls, est) = through_worker(&s, &store, true, improve_kind(true, None));
+    assert_eq!(calls, cli_calls, "the same calls");
+    assert_eq!(worker["improvement"], cli_report["improvement"]);
+    assert_eq!(worker["agents"], cli_report["agents"]);
+    // The evaluator saw each pair once: half the judge questions of both
+    // orders, and its record says so.
+    let judge = &worker["agents"][1]["run"];
+    let pairs = worker["dataset"]["pairs"].as_u64().unwrap();
+    assert_eq!(judge["both_orders"], false, "{judge}");
+    assert!(judge["order_seed"].is_u64(), "{judge}");
+    assert_eq!(judge["calls"], pairs, "one call a pair: {judge}");
+    let Some(profile::protocol::FromWorker::LlmEstimate { stages, .. }) = est else {
+        panic!("no estimate")
+    };
+    assert_eq!(stages[0].known_questions, pairs, "{stages:?}");
+}
+
+#[test]
+fn the_worker_asks_an_evaluator_at_its_own_address_as_the_cli_does() {
+    let s = setup("improve-worker-evaluator-address");
+    let evaluator = common::MockServer::start();
+    script(&evaluator);
+    let at = evaluator.url("/v1");
+    let inputs = INPUTS.to_string();
+    let (code, out, err) = cli(
+        &s,
+        "improve",
+        &[
+            "--inputs",
+            &inputs,
+            "--evaluator-model",
+            "mock-eval",
+            "--evaluator-base-url",
+            &at,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let cli_report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (writer_calls, evaluator_calls) = (s.mock.total(), evaluator.total());
+    let pairs = cli_report["dataset"]["pairs"].as_u64().unwrap();
+    // The evaluator's judging (both orders) and feedback went to its address.
+    assert_eq!(evaluator_calls, 2 * pairs + INPUTS as u64);
+    let store = profile::llm::drive::MemoryStore::default();
+    let (worker, calls, _) =
+        through_worker(&s, &store, false, improve_kind(false, Some(at.clone())));
+    assert_eq!(
+        calls, writer_calls,
+        "the writer's calls at the run's address"
+    );
+    assert_eq!(
+        evaluator.total(),
+        2 * evaluator_calls,
+        "the evaluator's at its own"
+    );
+    assert_eq!(worker["improvement"], cli_report["improvement"]);
+    assert_eq!(worker["agents"], cli_report["agents"]);
+    // An address that is not http(s), or one without a model, is refused
+    // (`Session::plan_model` asks this before any call).
+    for (kind, why) in [
+        (
+            profile::protocol::ModelKind::Improve {
+                inputs: None,
+                evaluator: Some("mock-eval".into()),
+                single_order: false,
+                evaluator_base_url: Some("ftp://x".into()),
+            },
+            "evaluator address: must start with",
+        ),
+        (
+            profile::protocol::ModelKind::Improve {
+                inputs: None,
+                evaluator: None,
+                single_order: false,
+                evaluator_base_url: Some(at.clone()),
+            },
+            "evaluator address: give the evaluator model too",
+        ),
+    ] {
+        assert!(
+            kind.evaluator_problem().is_some_and(|p| p.starts_with(why)),
+            "{kind:?}"
+        );
+    }
 }

@@ -339,12 +339,20 @@ fn improve_view(p: &ImproveProps) -> Html {
     use crate::protocol::ModelKind;
     let inputs = use_state(|| "4".to_owned());
     let evaluator = use_state(String::new);
+    let single_order = use_state(|| false);
+    let evaluator_url = use_state(String::new);
     let problem = use_state(|| None::<String>);
     let llm = &p.llm;
     let mine = llm.panel == Panel::Improve;
     let busy = llm.running;
     let kind = {
-        let (inputs, evaluator, problem) = (inputs.clone(), evaluator.clone(), problem.clone());
+        let (inputs, evaluator, problem, single_order, evaluator_url) = (
+            inputs.clone(),
+            evaluator.clone(),
+            problem.clone(),
+            single_order.clone(),
+            evaluator_url.clone(),
+        );
         move || {
             let n = match inputs.trim() {
                 "" => None,
@@ -359,11 +367,17 @@ fn improve_view(p: &ImproveProps) -> Html {
                     }
                 },
             };
-            problem.set(None);
-            Some(ModelKind::Improve {
+            let kind = ModelKind::Improve {
                 inputs: n,
                 evaluator: Some(evaluator.trim().to_owned()).filter(|e| !e.is_empty()),
-            })
+                single_order: *single_order,
+                evaluator_base_url: Some(evaluator_url.trim().to_owned()).filter(|u| !u.is_empty()),
+            };
+            // The worker refuses it too (`Session::plan_model`).
+            let why = kind.evaluator_problem();
+            let ok = why.is_none();
+            problem.set(why);
+            ok.then_some(kind)
         }
     };
     let act = |wrap: fn(ModelKind) -> GuideAction| {
@@ -406,7 +420,13 @@ fn improve_view(p: &ImproveProps) -> Html {
             <div class="model-form">
                 { input("improve-inputs", "Inputs to improve on", &inputs, "number", "all".into()) }
                 { input("improve-evaluator", "Evaluator model (same provider and key)", &evaluator, "text", p.model.clone()) }
+                { input("improve-evaluator-base-url", "Evaluator address (as --evaluator-base-url)", &evaluator_url, "url", "the panel's".into()) }
             </div>
+            <label class="kind" for="improve-single-order">
+                <input id="improve-single-order" type="checkbox" checked={*single_order} disabled={busy}
+                    onchange={{ let v = single_order.clone(); Callback::from(move |e: Event| v.set(e.target_unchecked_into::<web_sys::HtmlInputElement>().checked())) }} />
+                {" The evaluator judges each pair in one order (a coin flip seeded with the report's seed; half the judging calls, no position-bias control; as "}<code>{"profile improve --single-order"}</code>{")"}
+            </label>
             <div class="row buttons">
                 <button id="improve-estimate" onclick={act(GuideAction::ImproveEstimate)} disabled={busy}>{"Estimate cost"}</button>
                 <button id="improve-run" class="primary" onclick={act(GuideAction::ImproveRun)} disabled={busy}>
@@ -436,7 +456,7 @@ fn improve_view(p: &ImproveProps) -> Html {
                 </ul>
             }
             if mine { { p.progress.clone() } }
-            if let Some(s) = section { { improve_result(s) } }
+            if let Some(s) = section { { improve_result(s, &p.report) } }
         </div>
     }
 }
@@ -448,31 +468,42 @@ fn tau_text(t: Option<f64>, ci: Option<[f64; 2]>, n: usize) -> String {
     }
 }
 
-fn improve_result(s: &crate::report::ImprovementSection) -> Html {
+fn improve_result(s: &crate::report::ImprovementSection, report: &Report) -> Html {
+    let stopped = crate::improve::stopped(s);
     html! {
         <div id="improve-result">
             <h4>{format!("Result: {} of {} inputs with two first responses", s.inputs, s.inputs_planned)}</h4>
-            <div class="table-wrap">
-                <table id="improve-conditions">
-                    <thead><tr>
-                        <th scope="col">{"condition"}</th><th scope="col">{"pairs"}</th>
-                        <th scope="col" title="Kendall τ_b of the factor scores, 95% paired cluster-bootstrap interval">{"τ with humans [95% CI]"}</th>
-                        <th scope="col">{format!("τ with the evaluator {} [95% CI]", s.evaluator)}</th>
-                        <th scope="col">{"agent"}</th>
-                    </tr></thead>
-                    <tbody>
-                        { for s.conditions.iter().map(|c| html! {
-                            <tr data-condition={c.condition.clone()}>
-                                <th scope="row">{c.condition.clone()}</th>
-                                <td class="num">{c.pairs}</td>
-                                <td class="num tau-human">{tau_text(c.kendall_tau_human, c.kendall_tau_human_ci95, c.n_factors_human)}</td>
-                                <td class="num tau-evaluator">{tau_text(c.kendall_tau_evaluator, c.kendall_tau_evaluator_ci95, c.n_factors_evaluator)}</td>
-                                <td>{c.agent.clone()}</td>
-                            </tr>
-                        }) }
-                    </tbody>
-                </table>
+            <div id="improve-judge-failures">
+                { run_failures(format!("evaluator {}, judging the pairs", s.evaluator), report.agent(&s.evaluator).and_then(|a| a.run.as_ref())) }
             </div>
+            if !stopped.is_empty() {
+                <ul id="improve-stopped" class="error" role="alert">
+                    { for stopped.into_iter().map(|l| html! { <li>{l}</li> }) }
+                </ul>
+            }
+            if !s.conditions.is_empty() {
+                <div class="table-wrap">
+                    <table id="improve-conditions">
+                        <thead><tr>
+                            <th scope="col">{"condition"}</th><th scope="col">{"pairs"}</th>
+                            <th scope="col" title="Kendall τ_b of the factor scores, 95% paired cluster-bootstrap interval">{"τ with humans [95% CI]"}</th>
+                            <th scope="col">{format!("τ with the evaluator {} [95% CI]", s.evaluator)}</th>
+                            <th scope="col">{"agent"}</th>
+                        </tr></thead>
+                        <tbody>
+                            { for s.conditions.iter().map(|c| html! {
+                                <tr data-condition={c.condition.clone()}>
+                                    <th scope="row">{c.condition.clone()}</th>
+                                    <td class="num">{c.pairs}</td>
+                                    <td class="num tau-human">{tau_text(c.kendall_tau_human, c.kendall_tau_human_ci95, c.n_factors_human)}</td>
+                                    <td class="num tau-evaluator">{tau_text(c.kendall_tau_evaluator, c.kendall_tau_evaluator_ci95, c.n_factors_evaluator)}</td>
+                                    <td>{c.agent.clone()}</td>
+                                </tr>
+                            }) }
+                        </tbody>
+                    </table>
+                </div>
+            }
             <ul id="improve-conclusion" class="plain-summary">
                 { for crate::improve::describe(s).into_iter().map(|l| html! { <li>{l}</li> }) }
             </ul>
