@@ -1029,6 +1029,7 @@ cached and a new run will reuse them"
                 self.llm.answers = values.answers;
                 self.llm.options = values.options;
                 self.llm.run = values.run;
+                self.llm.model = values.model;
             }
             Outcome::Judge { outcome, record } => {
                 self.add_judge(&data, outcome, record);
