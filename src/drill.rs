@@ -232,9 +232,9 @@ pub struct ModelEvidence {
     /// The response-level judgements of the answer (alignment labels 2/1/0,
     /// receptiveness 1/0, fluency and coherence in [0, 1]).
     pub judgements: Option<crate::llm::question::Judgements>,
-    /// The questions whose answers these are, in the order asked, each with
-    /// the cache key its raw reply is stored under.
-    pub replies: Vec<ReplyRef>,
+    /// The questions whose answers these are, in the order asked, in words
+    /// (each one's cache key and raw reply: [`reply_answer`], [`raw_reply`]).
+    pub replies: Vec<String>,
 }
 
 /// One atomic fact and the checks' verdicts on it.
@@ -380,12 +380,9 @@ pub fn model_evidence(
             Answer::Judgements { judgements: j } => judgements = Some((**j).clone()),
             _ => {}
         }
-        replies.push(ReplyRef {
-            question: question_words(q, source).to_owned(),
-            key: llm.model.as_ref().and_then(|cfg| {
-                crate::llm::engine::answer_key(cfg, q, ds, &llm.answers, llm.options)
-            }),
-        });
+        // The cache key is computed only when the raw reply is asked for
+        // ([`reply_answer`]): keying is not needed to show the answers.
+        replies.push(question_words(q, source).to_owned());
     }
     let mut facts = Vec::new();
     if let Some((fs, _)) = facts_text {
@@ -464,9 +461,22 @@ pub fn reply_answer(
         Side::A => p.a,
         Side::B => p.b,
     };
-    let e = model_evidence(ds, p, t, f, llm)?;
-    let r = e.replies.get(i)?.clone();
-    let (_, a) = value_answers(p, t, f, llm).into_iter().nth(i)?;
+    if llm.imported.get(ds.text(t), f).is_some() {
+        return None;
+    }
+    let (q, a) = value_answers(p, t, f, llm).into_iter().nth(i)?;
+    let source = matches!(
+        q,
+        crate::llm::question::Question::Factor(crate::llm::question::FactorQuestion::Facts(x))
+            if x != t
+    );
+    let r = ReplyRef {
+        question: question_words(&q, source).to_owned(),
+        key: llm
+            .model
+            .as_ref()
+            .and_then(|cfg| crate::llm::engine::answer_key(cfg, &q, ds, &llm.answers, llm.options)),
+    };
     Some((r, a.clone()))
 }
 

@@ -380,14 +380,15 @@ fn pairs_show_the_model_answers_behind_an_llm_factor() {
             assert_eq!(
                 replies
                     .iter()
-                    .map(|r| r["question"].as_str().unwrap())
+                    .map(|r| r.as_str().unwrap())
                     .collect::<Vec<_>>(),
                 ["atomic facts of the response", "fact checks"],
                 "{p}"
             );
             // The facts are the cached facts answer; the verdicts the cached checks.
-            let fact_entry = &entries[replies[0]["key"].as_str().unwrap()];
-            let check_entry = &entries[replies[1]["key"].as_str().unwrap()];
+            let raw = p["raw_replies"][side].as_array().unwrap();
+            let fact_entry = &entries[raw[0]["key"].as_str().unwrap()];
+            let check_entry = &entries[raw[1]["key"].as_str().unwrap()];
             let texts: Vec<&Value> = facts.iter().map(|f| &f["text"]).collect();
             assert_eq!(
                 texts,
@@ -416,9 +417,9 @@ fn pairs_show_the_model_answers_behind_an_llm_factor() {
             assert_eq!(e["value"].as_f64(), Some(want), "{p}");
             assert_eq!(p["row"][format!("value_{side}")].as_f64(), Some(want));
             // The raw replies are the entries' replies, under the same keys.
-            let raw = p["raw_replies"][side].as_array().unwrap();
             assert_eq!(raw.len(), 2);
-            for (r, entry) in raw.iter().zip([fact_entry, check_entry]) {
+            for ((r, entry), q) in raw.iter().zip([fact_entry, check_entry]).zip(replies) {
+                assert_eq!(&r["question"], q);
                 assert_eq!(r["text"], entry["reply"], "{r}");
                 assert_eq!(r["note"], Value::Null);
             }
