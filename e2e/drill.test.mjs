@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { setup, newPage, waitForReport, shot, startMock, DATA, openModels } from './helpers.mjs';
+import { setup, newPage, waitForReport, shot, startMock, DATA, SHOTS, openModels } from './helpers.mjs';
 
 const SUMMEVAL = join(DATA, 'summeval', 'summeval.jsonl');
 const KEY = 'sk-test-e2e-drill';
@@ -133,6 +133,85 @@ test("a judge's disagreements with people, and its factor pairs, after a run aga
   assert.ok(tied > 0 && tied <= n, `tied ${tied} of ${n}`);
   await page.$eval('#drill', (el) => el.scrollIntoView());
   await shot(page, '41-drill-judge-disagreements');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('an LLM factor from the chart: the facts with verdicts the run gave, the raw reply one click away, as text', async () => {
+  await mock.reset();
+  await mock.faults({});
+  // The atomic facts of response A of the first pair, one of them markup.
+  const HOSTILE = 'The council met <img src=x onerror="window.__pwned=1"> on Tuesday.';
+  const FACTS = [HOSTILE, 'The vote was 9-4.'];
+  await mock.replies([{ match: '<<<TEXT\nOn Tuesday night, after a three-hour meeting', json: { facts: FACTS } }]);
+  const page = await newPage(env.browser, { viewport: { width: 1200, height: 1000 } });
+  await page.goto(env.url);
+  await waitForReport(page, 'example');
+  await openModels(page);
+  await page.selectOption('#llm-provider', 'openai');
+  await page.fill('#llm-base-url', `${mock.url}/v1`);
+  await page.fill('#llm-key', KEY);
+  await page.fill('#llm-sample', '');
+  await page.check('#llm-kind-extract');
+  await page.click('#llm-run');
+  await page.waitForSelector('#llm-progress[data-state="finished"]', { timeout: 120_000 });
+  // Pair 0 of the open list, in whichever kind it is.
+  const pickPairZero = async () => {
+    for (const kind of ['concordant', 'discordant', 'tied', 'dropped', 'missing']) {
+      await page.click(`.drill-kinds button[data-kind="${kind}"]`);
+      await page.waitForFunction((k) => new RegExp(`^\\d+ of \\d+ pairs ${k}`).test(document.getElementById('drill-count')?.textContent ?? ''), kind);
+      if (await page.$('#drill-list button.drill-row[data-pair="0"]')) {
+        await page.click('#drill-list button.drill-row[data-pair="0"]');
+        return;
+      }
+    }
+    assert.fail('pair 0 is listed under none of the kinds');
+  };
+  const side = '#drill-evidence .response[data-side="A"] .model-evidence';
+  // A bar of the chart opens the pairs behind its score: # facts, the
+  // facts of the run, without checks.
+  await page.click('#factor-chart g.bar-row[data-factor="n_facts"] text.label');
+  await page.waitForFunction(() => /^Pairs behind # facts for human$/i.test(document.getElementById('drill-h')?.textContent ?? ''));
+  assert.equal(await page.getAttribute('.drill-kinds button[data-kind="discordant"]', 'aria-pressed'), 'true');
+  await pickPairZero();
+  await page.waitForSelector(`${side} .checked-facts li`);
+  assert.deepEqual(await page.$$eval(`${side} .checked-facts .fact-text`, (x) => x.map((e) => e.textContent)), FACTS);
+  assert.equal(await page.$$eval(`${side} .verdict`, (x) => x.length), 0);
+  assert.match(await page.textContent('#drill-evidence .response[data-side="A"] p.small'), /^# facts: 2 ·/i);
+  // Hallucination, from the table: the facts with the checks' verdicts.
+  await page.click('#factor-table tr[data-factor="hallucination"] button[data-drill]');
+  await page.waitForFunction(() => /^Pairs behind hallucination for human$/i.test(document.getElementById('drill-h')?.textContent ?? ''));
+  await pickPairZero();
+  await page.waitForSelector(`${side} .checked-facts li`);
+  // The facts are the run's answer, as text: the markup is not an element.
+  assert.deepEqual(await page.$$eval(`${side} .checked-facts .fact-text`, (x) => x.map((e) => e.textContent)), FACTS);
+  assert.equal(await page.$$eval('#drill-evidence img', (x) => x.length), 0);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  // Each fact has the verdicts of the checks asked (the mock answers yes).
+  const verdicts = await page.$$eval(`${side} .checked-facts li`, (li) => li.map((l) => [...l.querySelectorAll('.verdict')].map((v) => `${v.dataset.check}:${v.textContent}`)));
+  for (const v of verdicts) assert.deepEqual(v, ['supported:supported', 'main_focus:on focus'], JSON.stringify(verdicts));
+  // The value shown is the share of facts found hallucinated.
+  assert.match(await page.textContent('#drill-evidence .response[data-side="A"] p.small'), /^hallucination: 0 ·/i);
+  // The raw replies: the facts answer, then the checks.
+  const links = await page.$$eval(`${side} .raw-open`, (b) => b.map((x) => x.textContent));
+  assert.deepEqual(links, ['Raw reply: atomic facts of the response', 'Raw reply: fact checks']);
+  await page.click(`${side} .raw-open[data-question="0"]`);
+  await page.waitForSelector(`${side} .raw-reply pre.raw-text`);
+  const raw = await page.$eval(`${side} .raw-reply pre.raw-text`, (p) => ({ text: p.textContent, children: p.childElementCount, max: getComputedStyle(p).maxHeight, overflow: getComputedStyle(p).overflowY }));
+  assert.deepEqual(JSON.parse(raw.text), { facts: FACTS });
+  assert.equal(raw.children, 0, 'the reply is one text node');
+  assert.equal(raw.overflow, 'auto');
+  assert.ok(parseFloat(raw.max) > 0 && parseFloat(raw.max) <= 300, raw.max);
+  assert.equal(await page.$$eval('#drill-evidence img', (x) => x.length), 0);
+  assert.ok(!(await page.textContent('#drill')).includes(KEY), 'no key in the panel');
+  await page.$eval(`${side} .raw-reply`, (el) => el.scrollIntoView({ block: 'center' }));
+  await shot(page, '43-drill-llm-evidence');
+  await page.locator('#drill-evidence').screenshot({ path: join(SHOTS, '43-drill-llm-evidence-panel.png') });
+  await page.click(`${side} .raw-open[data-question="1"]`);
+  await page.waitForFunction((s) => /response_facts/.test(document.querySelector(`${s} .raw-reply pre.raw-text`)?.textContent ?? ''), side);
+  await page.click(`${side} .raw-close`);
+  await page.waitForSelector(`${side} .raw-reply`, { state: 'detached' });
+  await mock.replies([]);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

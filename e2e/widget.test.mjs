@@ -205,6 +205,42 @@ test('a blog post embeds both widget kinds from the built files', async () => {
   await page.context().close();
 });
 
+test('clickable: a factor dispatches profile-factor with its factor and agent; without the attribute, nothing', async () => {
+  const url = post('clickable', `
+    <profile-report id="w-click" src="summeval.json" clickable></profile-report>
+    <profile-report id="w-ranks-click" src="models.json" view="rankings" clickable></profile-report>
+    <profile-report id="w-plain" src="summeval.json"></profile-report>`);
+  const page = await blogPage();
+  await page.goto(url);
+  await settled(page, 3);
+  await page.evaluate(() => {
+    window.__factor = [];
+    document.addEventListener('profile-factor', (e) => window.__factor.push({ id: e.target.id, ...e.detail }));
+  });
+  const events = () => page.evaluate(() => window.__factor.splice(0));
+  await page.click('#w-click g.pr-row[data-factor="length"] text.pr-label');
+  assert.deepEqual(await events(), [{ id: 'w-click', factor: 'length', agent: 'human', view: 'factors' }]);
+  // A button for the keyboard too.
+  assert.equal(await page.getAttribute('#w-click g.pr-row[data-factor="novel_words"]', 'role'), 'button');
+  await page.focus('#w-click g.pr-row[data-factor="novel_words"]');
+  await page.keyboard.press('Enter');
+  assert.deepEqual(await events(), [{ id: 'w-click', factor: 'novel_words', agent: 'human', view: 'factors' }]);
+  // Rankings: the column names the agent; the row's label names none.
+  await page.click('#w-ranks-click tr[data-factor="length"] td[data-agent="judge"]');
+  await page.click('#w-ranks-click tr[data-factor="length"] th');
+  assert.deepEqual(await events(), [
+    { id: 'w-ranks-click', factor: 'length', agent: 'judge', view: 'rankings' },
+    { id: 'w-ranks-click', factor: 'length', agent: null, view: 'rankings' },
+  ]);
+  // Without `clickable`: no event, no button.
+  await page.click('#w-plain g.pr-row[data-factor="length"] text.pr-label');
+  assert.deepEqual(await events(), []);
+  assert.equal(await page.getAttribute('#w-plain g.pr-row[data-factor="length"]', 'role'), null);
+  await shot(page, 'widget-08-clickable');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test('intervals from fewer than 10 inputs are flagged; 100 inputs are not', async () => {
   // The example has 8 inputs: every interval comes from fewer than 10.
   const ex = human(reports.example);

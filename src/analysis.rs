@@ -611,6 +611,9 @@ pub struct LlmValues {
     /// What the run did, for the report (`None`: no model was called).
     pub run: Option<crate::report::LlmRun>,
     pub imported: crate::llm::annotations::Annotations,
+    /// The model the answers came from (its configuration keys the cache
+    /// entries that hold the raw replies; no key is in it). `None`: no run.
+    pub model: Option<crate::llm::provider::ModelConfig>,
 }
 
 impl LlmValues {

@@ -351,6 +351,15 @@ pub enum ToWorker {
         agent: String,
         pair: u32,
     },
+    /// The raw reply of question `question` behind one response's value of
+    /// an LLM factor (as the pair's evidence lists them).
+    RawReply {
+        factor: String,
+        agent: String,
+        pair: u32,
+        side: crate::drill::Side,
+        question: u32,
+    },
 }
 
 /// Worker → UI.
@@ -441,6 +450,13 @@ pub enum FromWorker {
         /// The agent's verdict on the pair, for a judge.
         verdict: Option<i8>,
         note: Option<String>,
+    },
+    /// A raw reply behind a value (bounded; with a note when not shown).
+    RawReply {
+        pair: u32,
+        side: crate::drill::Side,
+        question: u32,
+        reply: crate::drill::RawReply,
     },
     /// A drill-down request that cannot be answered (no such agent, a
     /// factor without values).
@@ -1097,6 +1113,7 @@ cached and a new run will reuse them"
                 self.llm.answers = values.answers;
                 self.llm.options = values.options;
                 self.llm.run = values.run;
+                self.llm.model = values.model;
             }
             Outcome::Judge { outcome, record } => {
                 self.add_judge(&data, outcome, record);
@@ -2060,8 +2077,6 @@ impl Session {
         let mut notes = Vec::new();
         if llm.is_none() {
             notes.push("no model answers for this data in this page: atomic facts, fact-check verdicts and response-level judgements are not available (run the factor extraction in the Model panel, or import annotations)".to_owned());
-        } else {
-            notes.push("fact-check verdicts per fact and the raw replies are kept in this browser's answer cache (Model panel → export the cache); this view shows the extracted facts".to_owned());
         }
         if prefs.is_some() {
             notes.push("the judge's raw replies are in this browser's answer cache (Model panel → export the cache)".to_owned());
@@ -2070,7 +2085,28 @@ impl Session {
             agent: agent.to_owned(),
             evidence,
             verdict,
-            note: Some(notes.join("; ")),
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
         })
+    }
+
+    /// The question (its cache key) and the answer behind one response's
+    /// value of `factor`: what [`crate::drill::raw_reply`] checks a cache
+    /// entry against.
+    ///
+    /// # Errors
+    /// No such agent, factor, pair or question, or no model values.
+    pub fn reply_ref(
+        &self,
+        factor: &str,
+        agent: &str,
+        pair: u32,
+        side: crate::drill::Side,
+        question: u32,
+    ) -> Result<(crate::drill::ReplyRef, crate::llm::question::Answer), String> {
+        let (ds, _, _, llm) = self.drill_agent(agent)?;
+        let f = Factor::from_id(factor).ok_or_else(|| format!("unknown factor `{factor}`"))?;
+        let llm = llm.ok_or("no model answers for this data in this page")?;
+        crate::drill::reply_answer(ds, pair as usize, side, f, llm, question as usize)
+            .ok_or_else(|| format!("no model answer {question} behind pair {pair}'s value"))
     }
 }

@@ -71,6 +71,8 @@ pub struct DrillUi {
     pub rows: Rc<std::collections::BTreeMap<u64, crate::protocol::DrillRow>>,
     pub selected: Option<u32>,
     pub evidence: Option<Rc<EvidenceView>>,
+    /// The raw reply on show: (side, question, reply) of the picked pair.
+    pub raw: Option<Rc<(crate::drill::Side, u32, crate::drill::RawReply)>>,
     pub error: Option<String>,
 }
 
@@ -201,6 +203,8 @@ pub enum Action {
     CloseStudy,
     /// The published study could not be read.
     StudyFailed(String),
+    /// Close the raw reply on show.
+    HideRawReply,
 }
 
 impl State {
@@ -398,6 +402,16 @@ impl State {
                     }));
                 }
             }
+            FromWorker::RawReply {
+                pair,
+                side,
+                question,
+                reply,
+            } => {
+                if let Some(d) = self.drill.as_mut().filter(|d| d.selected == Some(pair)) {
+                    d.raw = Some(Rc::new((side, question, reply)));
+                }
+            }
             FromWorker::DrillFailed { message } => {
                 if let Some(d) = self.drill.as_mut() {
                     d.error = Some(message);
@@ -505,6 +519,7 @@ impl State {
                     rows: Rc::default(),
                     selected: None,
                     evidence: None,
+                    raw: None,
                     error: None,
                 })
             }
@@ -513,6 +528,12 @@ impl State {
                 if let Some(d) = s.drill.as_mut() {
                     d.selected = Some(p);
                     d.evidence = None;
+                    d.raw = None;
+                }
+            }
+            Action::HideRawReply => {
+                if let Some(d) = s.drill.as_mut() {
+                    d.raw = None;
                 }
             }
         }
@@ -804,6 +825,30 @@ mod tests {
         assert_eq!(d.rows[&5].pair, 11);
         let s = s.reduce(Action::SelectPair(11));
         assert_eq!(s.drill.as_ref().unwrap().selected, Some(11));
+        // A raw reply shows for the picked pair only, and goes with it.
+        let raw = |pair| {
+            Action::Worker(Box::new(FromWorker::RawReply {
+                pair,
+                side: crate::drill::Side::A,
+                question: 1,
+                reply: crate::drill::RawReply {
+                    question: "fact checks".into(),
+                    key: Some("v2-k".into()),
+                    text: Some("{}".into()),
+                    bytes: 2,
+                    truncated: false,
+                    note: None,
+                },
+            }))
+        };
+        assert_eq!(s.reduce(raw(10)).drill.unwrap().raw, None);
+        let shown = s.reduce(raw(11));
+        assert_eq!(shown.drill.as_ref().unwrap().raw.as_ref().unwrap().1, 1);
+        assert_eq!(shown.reduce(Action::HideRawReply).drill.unwrap().raw, None);
+        assert_eq!(
+            shown.reduce(Action::SelectPair(10)).drill.unwrap().raw,
+            None
+        );
         assert_eq!(s.reduce(Action::CloseDrill).drill, None);
     }
 

@@ -563,6 +563,7 @@ impl Workflow {
             options: stage.opts,
             run: Some(run),
             imported: Default::default(),
+            model: Some(self.model.clone()),
         }
     }
 

@@ -338,3 +338,54 @@ fn worker_lists_the_pairs_where_a_judge_followed_the_position() {
     assert_eq!(count("agrees"), Some(3));
     assert_eq!(count("no_verdict"), Some(1));
 }
+
+/// A raw reply is shown only when the cache entry under the answer's key
+/// still holds that answer, and bounded in size.
+#[test]
+fn a_raw_reply_is_shown_only_for_the_answer_it_gave_and_bounded() {
+    use profile::drill::{raw_reply, ReplyRef, MAX_RAW_REPLY_CHARS};
+    use profile::llm::cache::CacheEntry;
+    use profile::llm::question::Answer;
+    let r = ReplyRef {
+        question: "atomic facts of the response".into(),
+        key: Some("v2-k".into()),
+    };
+    let answer = Answer::Facts(vec!["A fact.".into()]);
+    let entry = |value: serde_json::Value, reply: String| CacheEntry {
+        key: "v2-k".into(),
+        template: "atomic_facts@1".into(),
+        provider: "mock".into(),
+        model: "m".into(),
+        decoding: Default::default(),
+        reply,
+        value,
+        input_tokens: 0,
+        output_tokens: 0,
+    };
+    let same = entry(
+        serde_json::json!(["A fact."]),
+        "{\"facts\": [\"A fact.\"]}".into(),
+    );
+    let shown = raw_reply(&r, &answer, Some(&same));
+    assert_eq!(shown.text.as_deref(), Some("{\"facts\": [\"A fact.\"]}"));
+    assert!(!shown.truncated && shown.note.is_none());
+    // Another answer under the key: not shown as this value's reply.
+    let other = entry(serde_json::json!(["Another fact."]), "x".into());
+    let shown = raw_reply(&r, &answer, Some(&other));
+    assert!(shown.text.is_none());
+    assert!(shown.note.unwrap().contains("no longer holds"));
+    assert!(raw_reply(&r, &answer, None)
+        .note
+        .unwrap()
+        .contains("no entry"));
+    // A long reply: its first characters, and its size.
+    let long = "é".repeat(MAX_RAW_REPLY_CHARS + 10);
+    let shown = raw_reply(
+        &r,
+        &answer,
+        Some(&entry(serde_json::json!(["A fact."]), long.clone())),
+    );
+    assert!(shown.truncated);
+    assert_eq!(shown.bytes, long.len() as u64);
+    assert_eq!(shown.text.unwrap().chars().count(), MAX_RAW_REPLY_CHARS + 1);
+}

@@ -104,8 +104,8 @@ fn pairs_usage_and_data_errors() {
         ),
         (
             &["pairs", SUMMEVAL, "--factor", "hallucination"],
-            1,
-            "needs a language model",
+            2,
+            "needs a model: give the --provider",
         ),
     ];
     for (args, want, msg) in cases {
@@ -277,4 +277,174 @@ fn pairs_of_a_judge_come_from_its_cached_run() {
         out.contains("named the response shown first in both orders"),
         "{out}"
     );
+}
+
+/// The evidence of an LLM factor is the answers its values were computed
+/// from: a `profile score` run on the mock server, then `profile pairs` with
+/// the server stopped lists each response's atomic facts with the checks'
+/// verdicts, and each raw reply is the cache entry that answer came from.
+#[test]
+fn pairs_show_the_model_answers_behind_an_llm_factor() {
+    let mock = Mock::start();
+    // The fact check of the zebra response: its first fact unsupported.
+    mock.script(&serde_json::json!([
+        {"match": "[1] Zebras are purple.", "json": {"response_facts": [
+            {"id": 1, "supported": "no"}, {"id": 2, "supported": "yes"},
+            {"id": 3, "supported": "yes"}]}},
+    ]));
+    let dir = common::tempdir("pairs-evidence");
+    let lines = [
+        (
+            "What colour are zebras?",
+            "Zebras are purple. Grass is green.",
+            "Zebras are striped.",
+            "b",
+        ),
+        (
+            "Name a fruit.",
+            "An apple. A pear. An apple.",
+            "A plum.",
+            "a",
+        ),
+        ("Say hi.", "Hi.", "Hello there. Nice day.", "a"),
+    ]
+    .map(|(i, a, b, p)| {
+        serde_json::json!({"input": i, "response_a": a, "response_b": b, "preference": p})
+            .to_string()
+    });
+    let file = dir.join("pairs.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let cache_dir = dir.join("cache");
+    let cache = cache_dir.to_string_lossy().into_owned();
+    let base = mock.url("/v1");
+    let flags: Vec<String> = [
+        "--provider",
+        "openai-compatible",
+        "--model",
+        "mock",
+        "--base-url",
+        &base,
+        "--cache-dir",
+        &cache,
+        "--factors",
+        "hallucination",
+        "--quiet",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let run = |head: &[&str]| {
+        let mut a: Vec<&str> = head.to_vec();
+        a.extend(flags.iter().map(String::as_str));
+        common::run_cli(&a)
+    };
+    let (code, out, err) = run(&["score", &file, "--json", "--bootstrap", "0"]);
+    assert_eq!(code, 0, "{err}");
+    let score = json(&out)["agents"][0]["factor_scores"]["hallucination"].clone();
+    // No call from here on.
+    drop(mock);
+    let (code, out, err) = run(&[
+        "pairs",
+        &file,
+        "--factor",
+        "hallucination",
+        "--limit",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    for f in ["concordant", "discordant", "ties", "dropped", "missing"] {
+        assert_eq!(v["counts"][f], score[f], "{f}: {out}");
+    }
+    // The cache entries, by key.
+    let entries: std::collections::HashMap<String, Value> =
+        std::fs::read_to_string(cache_dir.join("cache.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let e: Value = serde_json::from_str(l).unwrap();
+                (e["key"].as_str().unwrap().to_owned(), e)
+            })
+            .collect();
+    let mut labels_seen = Vec::new();
+    for p in v["pairs"].as_array().unwrap() {
+        for side in ["a", "b"] {
+            let e = &p["evidence"][side];
+            let m = &e["model"];
+            assert_eq!(m["imported"], false, "{p}");
+            assert_eq!(m["model"], "openai-compatible/mock");
+            assert_eq!(m["facts_of"], "response");
+            let facts: Vec<&Value> = m["facts"].as_array().unwrap().iter().collect();
+            let replies = m["replies"].as_array().unwrap();
+            assert_eq!(
+                replies
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+                    .collect::<Vec<_>>(),
+                ["atomic facts of the response", "fact checks"],
+                "{p}"
+            );
+            // The facts are the cached facts answer; the verdicts the cached checks.
+            let raw = p["raw_replies"][side].as_array().unwrap();
+            let fact_entry = &entries[raw[0]["key"].as_str().unwrap()];
+            let check_entry = &entries[raw[1]["key"].as_str().unwrap()];
+            let texts: Vec<&Value> = facts.iter().map(|f| &f["text"]).collect();
+            assert_eq!(
+                texts,
+                fact_entry["value"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .collect::<Vec<_>>()
+            );
+            let supported = check_entry["value"]["fact_checks"]["supported"]
+                .as_array()
+                .unwrap();
+            for (f, s) in facts.iter().zip(supported) {
+                let verdict = &f["verdicts"][0];
+                assert_eq!(verdict["check"], "supported");
+                assert_eq!(&verdict["yes"], s);
+                labels_seen.push(verdict["label"].as_str().unwrap().to_owned());
+            }
+            // The value shown is the share of the distinct facts found hallucinated.
+            let distinct: Vec<&&Value> = facts.iter().filter(|f| f["repeat"] == false).collect();
+            let hallucinated = distinct
+                .iter()
+                .filter(|f| f["verdicts"][0]["label"] == "hallucinated")
+                .count();
+            let want = hallucinated as f64 / distinct.len() as f64;
+            assert_eq!(e["value"].as_f64(), Some(want), "{p}");
+            assert_eq!(p["row"][format!("value_{side}")].as_f64(), Some(want));
+            // The raw replies are the entries' replies, under the same keys.
+            assert_eq!(raw.len(), 2);
+            for ((r, entry), q) in raw.iter().zip([fact_entry, check_entry]).zip(replies) {
+                assert_eq!(&r["question"], q);
+                assert_eq!(r["text"], entry["reply"], "{r}");
+                assert_eq!(r["note"], Value::Null);
+            }
+        }
+    }
+    assert!(
+        labels_seen.contains(&"hallucinated".to_owned()),
+        "{labels_seen:?}"
+    );
+    assert!(
+        labels_seen.contains(&"supported".to_owned()),
+        "{labels_seen:?}"
+    );
+    // "An apple." twice: the repeat is flagged and counted once.
+    assert!(out.contains("\"repeat\": true"), "{out}");
+    // The text form lists the facts with their verdicts.
+    let (code, out, err) = run(&["pairs", &file, "--factor", "hallucination"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("1. Zebras are purple. [hallucinated]"),
+        "{out}"
+    );
+    assert!(out.contains("2. Grass is green. [supported]"), "{out}");
+    // A factor the score run did not ask: its questions would differ.
+    let (code, _, err) = run(&["pairs", &file, "--factor", "off_focus"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not among the factors of this study"), "{err}");
 }

@@ -72,6 +72,7 @@ async fn chart_has_one_bar_per_scored_factor_with_accessible_text() {
         root.clone(),
         ChartProps {
             report: report.clone(),
+            on_drill: Callback::noop(),
         },
     )
     .render();

@@ -231,3 +231,127 @@ fn the_cli_and_the_worker_give_the_same_report_and_the_same_calls() {
     assert_eq!(cli_calls, worker_calls, "calls per command");
     assert_eq!(comparable(&cli), comparable(&worker));
 }
+
+/// The worker's drill-down evidence of an LLM factor is the answers its
+/// values came from, and each raw reply is the stored entry of that answer.
+#[test]
+fn the_worker_shows_the_answers_behind_an_llm_factor_and_their_raw_replies() {
+    let mock = Mock::start();
+    mock.script(&serde_json::json!([
+        {"match": "[1] GOOD answer 0.", "json": {"response_facts": [
+            {"id": 1, "supported": "no"}, {"id": 2, "supported": "yes"},
+            {"id": 3, "supported": "yes"}, {"id": 4, "supported": "yes"}]}},
+    ]));
+    let score = ScoreRequest {
+        factor_pack: None,
+        task: None,
+        factors: Some(vec![Factor::Hallucination]),
+        bootstrap: BootstrapConfig {
+            resamples: 0,
+            seed: SEED,
+        },
+        group_by: None,
+    };
+    let session = RefCell::new(Session::new());
+    let mut loader = Loader::new(FormatOptions::default());
+    loader.push(dataset().as_bytes());
+    let loaded = session.borrow_mut().finish_load(
+        "pairs.jsonl".into(),
+        loader,
+        Default::default(),
+        &score,
+        || 0.0,
+    );
+    assert!(matches!(loaded, FromWorker::Loaded { .. }));
+    let mut model = ModelConfig::new(Provider::OpenAiCompatible, "mock");
+    model.base_url = Some(mock.url("/v1"));
+    let choice = ModelChoice {
+        settings: RunSettings {
+            seed: SEED,
+            ..RunSettings::default()
+        },
+        model,
+        price: None,
+        sample: None,
+    };
+    let transport = BlockingHttp::new(&choice.model, std::time::Duration::from_secs(30));
+    let store = MemoryStore::default();
+    let req = LlmRequest {
+        choice: choice.clone(),
+        score: score.clone(),
+        run: ModelKind::Extract,
+    };
+    let msg = block_on(run_model(
+        &session,
+        &req,
+        "sk-never-shown",
+        &transport,
+        &transport,
+        &store,
+        &Control::default(),
+        &|_| {},
+    ));
+    assert!(matches!(msg, FromWorker::LlmFinished { .. }), "{msg:?}");
+    let mut hallucinated = 0;
+    for pair in 0..6u32 {
+        let FromWorker::Evidence {
+            evidence: Some(e), ..
+        } = session
+            .borrow_mut()
+            .evidence(Some("hallucination"), "human", pair)
+        else {
+            panic!("no evidence for pair {pair}")
+        };
+        for (side, r) in [
+            (profile::drill::Side::A, &e.a),
+            (profile::drill::Side::B, &e.b),
+        ] {
+            let m = r.model.as_ref().expect("model evidence");
+            assert_eq!(m.replies.len(), 2, "facts and checks: {m:?}");
+            let mem = store.0.borrow();
+            let refs: Vec<_> = (0..2u32)
+                .map(|i| {
+                    session
+                        .borrow()
+                        .reply_ref("hallucination", "human", pair, side, i)
+                        .unwrap()
+                })
+                .collect();
+            let entry = |i: usize| mem.get(refs[i].0.key.as_deref().unwrap()).unwrap();
+            // The facts are the stored facts answer; the verdicts the stored checks.
+            let facts: Vec<String> = serde_json::from_value(entry(0).value.clone()).unwrap();
+            assert_eq!(
+                m.facts.iter().map(|f| f.text.clone()).collect::<Vec<_>>(),
+                facts
+            );
+            let supported: Vec<bool> =
+                serde_json::from_value(entry(1).value["fact_checks"]["supported"].clone()).unwrap();
+            let labels: Vec<&str> = m
+                .facts
+                .iter()
+                .map(|f| f.verdicts[0].label.as_str())
+                .collect();
+            let want: Vec<&str> = supported
+                .iter()
+                .map(|&y| if y { "supported" } else { "hallucinated" })
+                .collect();
+            assert_eq!(labels, want);
+            hallucinated += labels.iter().filter(|l| **l == "hallucinated").count();
+            let n = m.facts.iter().filter(|f| !f.repeat).count() as f64;
+            let bad = m
+                .facts
+                .iter()
+                .filter(|f| !f.repeat && f.verdicts[0].label == "hallucinated")
+                .count() as f64;
+            assert_eq!(r.value, Some(bad / n));
+            // Each raw reply: the stored entry's reply, no key in it.
+            for (i, (rr, answer)) in refs.iter().enumerate() {
+                assert_eq!(rr.question, m.replies[i]);
+                let shown = profile::drill::raw_reply(rr, answer, Some(entry(i)));
+                assert_eq!(shown.text.as_deref(), Some(entry(i).reply.as_str()));
+                assert!(!shown.text.unwrap().contains("sk-never-shown"));
+            }
+        }
+    }
+    assert_eq!(hallucinated, 1, "the scripted unsupported fact");
+}

@@ -99,7 +99,11 @@ USAGE:
                      writer's pairs come from the answer cache of its run (same flags;
                      a missing answer is an error, never a call); --kind disagrees|agrees|
                      no_verdict --agent judge lists its verdicts against the labels,
-                     --kind followed_position the pairs where it named one position twice
+                     --kind followed_position the pairs where it named one position twice.
+                     A factor that needs a model (--factor hallucination) lists the answers
+                     of its `profile score --provider` run (same flags): each response's
+                     atomic facts with the checks' verdicts, its judgements, and under
+                     --json the raw replies from the cache
   profile align FILE.json [--task T] [--permutations N] [--seed S] [--json]
                      each agent's factor ranking against the humans' (agent → factor → score;
                      or task → agent → factor → score, as in the paper's published scores)

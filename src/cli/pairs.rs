@@ -150,36 +150,12 @@ pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
         } else {
             Kind::Writer { inputs: None }
         };
-        let mut wf = Workflow::new(run, ds.clone(), &cfg, &session.mc);
-        // Only what is cached: listing pairs never makes a call.
-        while let Some(stage) = wf.next_stage() {
-            let (answers, lacking) = crate::llm::engine::cached_answers(
-                &stage.plan,
-                &stage.dataset,
-                stage.opts,
-                &session.mc,
-                &session.cache,
-            );
-            let asked = stage.plan.len() as u64;
-            if asked > 0 && lacking == asked {
-                return Err(data_error(format!(
-                    "no {} answer of {} is in the cache {}; run `profile {}` with the same \
-                     flags first",
-                    stage.what,
-                    session.mc.model,
-                    session.cache.path().display(),
-                    if role == "judge" { "judge" } else { "generate" }
-                )));
-            }
-            if lacking > 0 && !session.quiet {
-                eprintln!(
-                    "note: {lacking} of {asked} {} questions have no cached answer (failed or \
-                     not run): their pairs count as missing",
-                    stage.what
-                );
-            }
-            wf.answered(answers, &crate::llm::engine::RunStats::default(), &[]);
-        }
+        let wf = Workflow::new(run, ds.clone(), &cfg, &session.mc);
+        let wf = replay_cached(
+            wf,
+            &session,
+            if role == "judge" { "judge" } else { "generate" },
+        )?;
         match wf.finish() {
             Some(Outcome::Judge { outcome, .. }) => {
                 if kind.as_deref() == Some("followed_position") && outcome.order.is_single() {
@@ -202,8 +178,53 @@ pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
             _ => return Err(data_error("the model run gave no outcome")),
         }
     }
+    // The humans' values of a factor that needs a model: the answers of
+    // its `profile score --provider …` run, replayed from the cache.
+    let mut cache_session = None;
+    if role == "human" && factor.is_some_and(|x| x.needs_model()) {
+        let Some(provider) = f.values.get("provider").cloned() else {
+            return Err(usage_error(format!(
+                "--factor {} needs a model: give the --provider and --model (and the selection \
+                 flags) of its `profile score` run; its answers are read from the cache",
+                factor.map(|x| x.id()).unwrap_or_default()
+            )));
+        };
+        // The questions (and their cache keys) depend on the whole factor
+        // set asked: the same --task/--factors as the score run.
+        if let Some(x) = factor.filter(|x| !cfg.requested().contains(x)) {
+            return Err(usage_error(format!(
+                "--factor {} is not among the factors of this study: give the --task or \
+                 --factors of the `profile score` run that extracted it",
+                x.id()
+            )));
+        }
+        let session = LlmSession::open(&f, &provider)?;
+        let wf = Workflow::new(Kind::Extract, ds.clone(), &cfg, &session.mc);
+        let wf = replay_cached(wf, &session, "score")?;
+        match wf.finish() {
+            Some(Outcome::Extract(v)) => values = Some(v),
+            _ => return Err(data_error("the model run gave no outcome")),
+        }
+        cache_session = Some(session);
+    }
     let ds: &crate::data::Dataset = generated.as_ref().unwrap_or(&ds);
     let json = f.switches.iter().any(|s| s == "json");
+    // The raw replies of a side's answers, from the cache (bounded, and only
+    // where the entry still holds the answer the value came from).
+    let raw_replies = |pair: u32, side: drill::Side| -> Vec<drill::RawReply> {
+        let (Some(session), Some(l), Some(factor)) = (&cache_session, values.as_ref(), factor)
+        else {
+            return Vec::new();
+        };
+        (0..)
+            .map_while(|i| drill::reply_answer(ds, pair as usize, side, factor, l, i))
+            .map(|(r, a)| {
+                use crate::llm::engine::AnswerCache;
+                let entry = r.key.as_deref().and_then(|k| session.cache.entry(k));
+                drill::raw_reply(&r, &a, entry.as_ref())
+            })
+            .collect()
+    };
     let mut rules = RuleExtractor::new();
     let mut s = String::new();
     if agreement_kind {
@@ -309,7 +330,14 @@ pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
             .iter()
             .map(|r| {
                 let e = drill::evidence(ds, r.pair as usize, factor, values.as_ref(), &mut rules);
-                serde_json::json!({ "row": r, "evidence": e })
+                let mut v = serde_json::json!({ "row": r, "evidence": e });
+                if cache_session.is_some() {
+                    v["raw_replies"] = serde_json::json!({
+                        "a": raw_replies(r.pair, drill::Side::A),
+                        "b": raw_replies(r.pair, drill::Side::B),
+                    });
+                }
+                v
             })
             .collect();
         let v = serde_json::json!({
@@ -354,8 +382,117 @@ pub(super) fn cmd_pairs(args: &[String]) -> Result<String, Failure> {
             excerpt(&e.a.text, novel.then_some(&e.a.novel[..]), 240),
             excerpt(&e.b.text, novel.then_some(&e.b.novel[..]), 240)
         );
+        for (name, side) in [("A", &e.a), ("B", &e.b)] {
+            if let Some(m) = &side.model {
+                model_lines(&mut s, name, m);
+            }
+        }
+    }
+    if cache_session.is_some() {
+        let _ = writeln!(
+            s,
+            "(the raw replies behind these answers: add --json, `raw_replies`)"
+        );
     }
     Ok(s)
+}
+
+/// How many facts of a response are listed in the text output.
+const FACTS_SHOWN: usize = 12;
+
+/// A response's model evidence as indented lines: the facts with their
+/// verdicts, the judgements.
+fn model_lines(s: &mut String, name: &str, m: &drill::ModelEvidence) {
+    if m.imported {
+        let _ = writeln!(
+            s,
+            "  {name}: the value is an imported annotation (no model answer behind it)"
+        );
+        return;
+    }
+    if let Some(of) = &m.facts_of {
+        let _ = writeln!(
+            s,
+            "  {name}: {} atomic facts of the {of}{}",
+            m.facts.len(),
+            m.model
+                .as_deref()
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default()
+        );
+        for (i, fact) in m.facts.iter().take(FACTS_SHOWN).enumerate() {
+            let verdicts: Vec<&str> = fact.verdicts.iter().map(|v| v.label.as_str()).collect();
+            let _ = writeln!(
+                s,
+                "    {}. {}{}{}",
+                i + 1,
+                excerpt(&fact.text, None, 160),
+                if verdicts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", verdicts.join(", "))
+                },
+                if fact.repeat {
+                    " (repeat: counted once)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if m.facts.len() > FACTS_SHOWN {
+            let _ = writeln!(s, "    … and {} more", m.facts.len() - FACTS_SHOWN);
+        }
+    }
+    if let Some(j) = &m.judgements {
+        let parts: Vec<String> = [
+            ("intent alignment", j.intent_alignment),
+            ("formality alignment", j.formality_alignment),
+            ("receptiveness", j.receptiveness),
+            ("fluency", j.fluency),
+            ("coherence", j.coherence),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| format!("{n} {}", fmt_value(Some(v)))))
+        .collect();
+        let _ = writeln!(s, "  {name}: judgements: {}", parts.join(", "));
+    }
+}
+
+/// Replays a workflow on the cached answers only (listing pairs never makes
+/// a call); `command` is the run that asked them.
+fn replay_cached(
+    mut wf: crate::workflow::Workflow,
+    session: &LlmSession,
+    command: &str,
+) -> Result<crate::workflow::Workflow, Failure> {
+    while let Some(stage) = wf.next_stage() {
+        let (answers, lacking) = crate::llm::engine::cached_answers(
+            &stage.plan,
+            &stage.dataset,
+            stage.opts,
+            &session.mc,
+            &session.cache,
+        );
+        let asked = stage.plan.len() as u64;
+        if asked > 0 && lacking == asked {
+            return Err(data_error(format!(
+                "no {} answer of {} is in the cache {}; run `profile {command}` with the same \
+                 flags first",
+                stage.what,
+                session.mc.model,
+                session.cache.path().display(),
+            )));
+        }
+        if lacking > 0 && !session.quiet {
+            eprintln!(
+                "note: {lacking} of {asked} {} questions have no cached answer (failed or not \
+                 run): their pairs count as missing",
+                stage.what
+            );
+        }
+        wf.answered(answers, &crate::llm::engine::RunStats::default(), &[]);
+    }
+    Ok(wf)
 }
 
 fn fmt_value(v: Option<f64>) -> String {

@@ -315,6 +315,7 @@ fn factors(f: &FactorsModel) -> Element {
     }
     el("div")
         .class("pr-body")
+        .attr("data-agent", f.agent.clone())
         .child(el("p").class("pr-lead").text(format!(
             "How strongly “more of the factor” goes with “preferred” for {}: (C − D)/(C + D + T); whiskers are 95% intervals.",
             f.agent
@@ -360,6 +361,7 @@ fn dots(c: &DotChart) -> Element {
                     .num("cx", x)
                     .num("cy", r.y)
                     .attr("r", "5")
+                    .attr("data-agent", c.series.get(s).cloned().unwrap_or_default())
                     .class(&format!("pr-dot pr-s{s}")),
             );
         }
@@ -590,8 +592,8 @@ fn rankings(r: &RankingsModel) -> Element {
         el("tr")
             .attr("data-factor", row.factor.clone())
             .child(el("th").attr("scope", "row").text(row.label.clone()))
-            .children(row.cells.iter().map(|c| {
-                let mut td = el("td").class("pr-num");
+            .children(row.cells.iter().zip(&r.agents).map(|(c, agent)| {
+                let mut td = el("td").class("pr-num").attr("data-agent", agent.clone());
                 match c.rank {
                     Some(k) => {
                         td = td

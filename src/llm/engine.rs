@@ -1000,6 +1000,22 @@ impl Estimate {
     }
 }
 
+/// The version-2 cache key question `q` of a run with `cfg` is answered
+/// under (as [`cached_answers`] and the drivers key it; a fact check's key
+/// depends on the facts in `answers`); `None` when `q` asks nothing.
+pub fn answer_key(
+    cfg: &ModelConfig,
+    q: &Question,
+    ds: &Dataset,
+    answers: &Answers,
+    opts: ExtractOptions,
+) -> Option<String> {
+    let none = Answers::default();
+    let known = if q.is_check() { answers } else { &none };
+    let kind = template(q, known, opts)?;
+    Some(Keys::new(cfg).key(q, kind, ds, known))
+}
+
 /// The answers of `plan` that `cache` holds, without a call (first-stage
 /// answers first, so that second-stage questions are known), and how many
 /// questions it lacks: what a finished run left, replayed (a failed item is

@@ -393,6 +393,52 @@ impl Answers {
     }
 }
 
+impl Answers {
+    /// The answered questions whose answers give the value of LLM factor
+    /// `f` for one side of a pair ([`Answers::value`]), in the order they
+    /// were asked: the facts (of the response; of the source for source
+    /// coverage), then the fact checks or the response-level judgements.
+    /// Empty for a factor without an LLM answer.
+    pub fn value_questions(
+        &self,
+        f: Factor,
+        p: &Pair,
+        response: TextId,
+        opts: ExtractOptions,
+    ) -> Vec<Question> {
+        let mut out = Vec::new();
+        let facts = |t: TextId, out: &mut Vec<Question>| {
+            let q = Question::facts(t);
+            if self.get(&q).is_some() {
+                out.push(q);
+            }
+        };
+        if f == Factor::NFacts {
+            facts(response, &mut out);
+            return out;
+        }
+        let Some(slot) = slot_for(f, p, response, opts) else {
+            return out;
+        };
+        match f {
+            Factor::Hallucination
+            | Factor::OffFocus
+            | Factor::Helpfulness
+            | Factor::Misinformation => facts(response, &mut out),
+            Factor::SrcCoverage => {
+                if let Some(s) = slot.reference {
+                    facts(s, &mut out);
+                }
+            }
+            _ => {}
+        }
+        if let Some(q) = self.question_at(&slot) {
+            out.push(*q);
+        }
+        out
+    }
+}
+
 /// The indices of the distinct facts of a list, in order: a fact counts
 /// once however often it is repeated, comparing facts after lower-casing and
 /// collapsing whitespace ("The  sky is blue." and "the sky is blue." are the

@@ -757,6 +757,11 @@ impl Answers {
     pub(crate) fn at(&self, slot: &Slot) -> Option<&Answer> {
         self.map.get(self.slots.get(slot)?)
     }
+
+    /// The answered question that holds `slot`.
+    pub(crate) fn question_at(&self, slot: &Slot) -> Option<&Question> {
+        self.slots.get(slot)
+    }
 }
 
 /// The calls a run asks, in two stages. Built by [`Plan::new`] for the

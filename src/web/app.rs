@@ -289,7 +289,7 @@ pub fn app(props: &AppProps) -> Html {
             } else if let Some(report) = report {
                 <Summary report={report.clone()} elapsed_ms={state.elapsed_ms} format_chosen={state.options.format.is_some()} />
                 <Controls report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
-                <ChartView report={report.clone()} />
+                <ChartView report={report.clone()} on_drill={on_drill.clone()} />
                 <SummaryText report={report.clone()} />
                 <AlignmentPanel report={report.clone()} on_drill={on_drill.clone()} />
                 <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} on_drill={on_drill.clone()} />

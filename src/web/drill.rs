@@ -170,7 +170,7 @@ pub fn drill_panel(p: &DrillProps) -> Html {
             }</p>
             <div class="drill-body">
                 <DrillList key={list_key} drill={d.clone()} dispatch={p.dispatch.clone()} send={p.send.clone()} />
-                <EvidencePanel drill={d.clone()} />
+                <EvidencePanel drill={d.clone()} dispatch={p.dispatch.clone()} send={p.send.clone()} />
             </div>
         </section>
     }
@@ -314,6 +314,106 @@ fn highlighted(text: &str, spans: &[[usize; 2]]) -> Html {
 #[derive(Properties, PartialEq)]
 struct EvidenceProps {
     drill: DrillUi,
+    dispatch: Callback<Action>,
+    send: Callback<ToWorker>,
+}
+
+/// The class of a check's verdict: whether it counts against the response.
+fn verdict_class(label: &str) -> &'static str {
+    match label {
+        "hallucinated" | "off-focus" | "misinformation" | "not covered" => "verdict bad",
+        "supported" | "on focus" | "covered" | "helpful extra" => "verdict good",
+        _ => "verdict",
+    }
+}
+
+/// A response's model evidence: the facts with the checks' verdicts, the
+/// judgements, and each question's raw reply one click away (a text node
+/// in a bounded box).
+fn model_evidence(
+    m: &crate::drill::ModelEvidence,
+    side: crate::drill::Side,
+    d: &DrillUi,
+    factor: &str,
+    dispatch: &Callback<Action>,
+    send: &Callback<ToWorker>,
+) -> Html {
+    if m.imported {
+        return html! {
+            <div class="model-evidence"><p class="small muted">{"The value is an imported annotation: no model answer is behind it."}</p></div>
+        };
+    }
+    let j = m.judgements.as_ref().map(|j| {
+        [
+            ("intent alignment", j.intent_alignment),
+            ("formality alignment", j.formality_alignment),
+            ("receptiveness", j.receptiveness),
+            ("fluency", j.fluency),
+            ("coherence", j.coherence),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| format!("{n}: {}", value(Some(v)))))
+        .collect::<Vec<_>>()
+        .join(" · ")
+    });
+    let raw = d
+        .raw
+        .as_deref()
+        .filter(|(s, _, _)| *s == side)
+        .map(|(_, q, r)| (*q, r));
+    let pair = d.selected.unwrap_or_default();
+    let side_id = if side == crate::drill::Side::A {
+        "a"
+    } else {
+        "b"
+    };
+    html! {
+        <div class="model-evidence" data-side={side_id}>
+            <p class="small muted">{format!("Model answers behind the value{}", m.model.as_deref().map(|x| format!(" ({x})")).unwrap_or_default())}</p>
+            if let Some(of) = &m.facts_of {
+                <p class="small"><strong>{format!("{} atomic facts of the {of}", m.facts.len())}</strong></p>
+                <ol class="checked-facts">
+                    { for m.facts.iter().map(|f| html! {
+                        <li class="fact">
+                            <span class="fact-text">{f.text.clone()}</span>
+                            { for f.verdicts.iter().map(|v| html! { <span class={verdict_class(&v.label)} data-check={v.check.clone()}>{v.label.clone()}</span> }) }
+                            if f.repeat { <span class="small muted">{" repeat: counted once"}</span> }
+                        </li>
+                    }) }
+                </ol>
+            }
+            if let Some(j) = j {
+                <p class="small judgements">{format!("Judgements: {j}")}</p>
+            }
+            <p class="raw-links small">
+                { for m.replies.iter().enumerate().map(|(i, r)| {
+                    let (send, factor, agent) = (send.clone(), factor.to_owned(), d.agent.clone());
+                    let onclick = Callback::from(move |_: MouseEvent| send.emit(ToWorker::RawReply {
+                        factor: factor.clone(),
+                        agent: agent.clone(),
+                        pair,
+                        side,
+                        question: i as u32,
+                    }));
+                    html! { <button type="button" class="raw-open" data-question={i.to_string()} {onclick}>{format!("Raw reply: {r}")}</button> }
+                }) }
+            </p>
+            if let Some((q, r)) = raw {
+                <div class="raw-reply" data-question={q.to_string()}>
+                    <div class="raw-head small">
+                        <span>{format!("Raw reply: {}{}", r.question, if r.text.is_some() { format!(" · {} bytes{}", r.bytes, if r.truncated { format!(", first {} characters shown", crate::drill::MAX_RAW_REPLY_CHARS) } else { String::new() }) } else { String::new() })}</span>
+                        <button type="button" class="raw-close" onclick={dispatch.reform(|_: MouseEvent| Action::HideRawReply)}>{"Hide"}</button>
+                    </div>
+                    if let Some(t) = &r.text {
+                        <pre class="raw-text">{t.clone()}</pre>
+                    }
+                    if let Some(n) = &r.note {
+                        <p class="small muted">{n.clone()}</p>
+                    }
+                </div>
+            }
+        </div>
+    }
 }
 
 #[function_component(EvidencePanel)]
@@ -338,14 +438,22 @@ fn evidence_panel(p: &EvidenceProps) -> Html {
         "novel words (count)".to_owned(),
         crate::factors::display_name,
     );
+    let factor_id = d.factor.clone().unwrap_or_default();
     let response = |name: &str, s: i8, r: &crate::drill::ResponseEvidence| {
         let preferred = e.label == s;
+        let side = if s == 1 {
+            crate::drill::Side::A
+        } else {
+            crate::drill::Side::B
+        };
         html! {
             <div class={classes!("response", preferred.then_some("preferred"))} data-side={name.to_owned()}>
                 <h3>{format!("Response {name}")}{ if preferred { " — preferred by people" } else { "" } }</h3>
                 <p class="small">{format!("{factor}: {} · {} distinct novel stems (their words highlighted)", value(r.value), r.novel_count)}</p>
                 <p class="text">{ highlighted(&r.text, &r.novel) }</p>
-                if let Some(facts) = &r.facts {
+                if let Some(m) = &r.model {
+                    { model_evidence(m, side, d, &factor_id, &p.dispatch, &p.send) }
+                } else if let Some(facts) = &r.facts {
                     <details class="facts"><summary>{format!("{} atomic facts (model)", facts.len())}</summary>
                         <ol>{ for facts.iter().map(|f| html! { <li>{f.clone()}</li> }) }</ol>
                     </details>

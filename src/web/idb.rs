@@ -128,6 +128,21 @@ impl IdbCache {
         Ok((mem, bad))
     }
 
+    /// The entry stored under `key`, if any (and readable).
+    pub async fn get(&self, key: &str) -> Result<Option<CacheEntry>, String> {
+        let tx = self.tx(IdbTransactionMode::Readonly)?;
+        let store = tx.object_store(STORE).map_err(|e| err("store", e))?;
+        let v = done(
+            &store
+                .get(&JsValue::from_str(key))
+                .map_err(|e| err("read", e))?,
+        )
+        .await
+        .map_err(|e| err("read", e))?;
+        Ok(v.as_string()
+            .and_then(|s| serde_json::from_str::<CacheEntry>(&s).ok()))
+    }
+
     /// Stores entries and waits until they are committed.
     pub async fn put_all(&self, entries: &[CacheEntry]) -> Result<(), String> {
         if entries.is_empty() {

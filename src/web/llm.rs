@@ -252,3 +252,39 @@ pub async fn import_cache(text: &str) -> FromWorker {
         Err(message) => FromWorker::LlmFailed { message },
     }
 }
+
+/// The raw reply behind one response's value of an LLM factor: the entry
+/// under its answer's key in the browser cache, shown (bounded) only when it
+/// still holds the answer the value came from.
+pub async fn raw_reply(
+    session: &RefCell<Session>,
+    factor: &str,
+    agent: &str,
+    pair: u32,
+    side: crate::drill::Side,
+    question: u32,
+) -> FromWorker {
+    let found = session
+        .borrow()
+        .reply_ref(factor, agent, pair, side, question);
+    let (r, answer) = match found {
+        Ok(x) => x,
+        Err(message) => return FromWorker::DrillFailed { message },
+    };
+    let entry = match &r.key {
+        None => None,
+        Some(k) => match IdbCache::open().await {
+            Ok(db) => match db.get(k).await {
+                Ok(e) => e,
+                Err(message) => return FromWorker::DrillFailed { message },
+            },
+            Err(message) => return FromWorker::DrillFailed { message },
+        },
+    };
+    FromWorker::RawReply {
+        pair,
+        side,
+        question,
+        reply: crate::drill::raw_reply(&r, &answer, entry.as_ref()),
+    }
+}

@@ -205,7 +205,8 @@ async fn handle(state: &Worker, data: JsValue, llm: Option<LlmHandler>) -> Resul
         | ToWorker::ClearLlm { .. }
         | ToWorker::ExportCache
         | ToWorker::ImportCache { .. }
-        | ToWorker::ImportAnnotations { .. }) => match llm {
+        | ToWorker::ImportAnnotations { .. }
+        | ToWorker::RawReply { .. }) => match llm {
             Some(f) => f(state, cmd).await,
             None => post(&FromWorker::LlmFailed {
                 message: "the model tools are not loaded in this worker".into(),
@@ -262,6 +263,13 @@ pub fn handle_llm(state: &Worker, cmd: ToWorker) -> Pin<Box<dyn Future<Output = 
             ToWorker::ImportAnnotations { text, score } => {
                 post(&state.session.borrow_mut().import_annotations(&text, &score))
             }
+            ToWorker::RawReply {
+                factor,
+                agent,
+                pair,
+                side,
+                question,
+            } => post(&llm::raw_reply(&state.session, &factor, &agent, pair, side, question).await),
             _ => {}
         }
     })

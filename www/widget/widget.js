@@ -9,6 +9,13 @@
 //   view   factors | alignment | rankings
 //   theme  auto (follows prefers-color-scheme) | light | dark
 //   agent  the agent whose factor scores the factors view shows
+//   clickable  (opt-in, no value) every factor becomes a button: a click, or
+//          Enter/Space, dispatches a `profile-factor` event (bubbling out of
+//          the shadow root) with detail { factor, agent, view }: the factor's
+//          id and the agent whose number was clicked (null when the click
+//          names no agent, e.g. an alignment row's label). The widget has
+//          only the report, not the pairs behind it: the page decides what
+//          the event opens (e.g. its own copy of the app with the data).
 //
 // The element draws into its shadow root with DOM calls made by its own small
 // Wasm module (profile-widget_bg.wasm, next to this file): the report is
@@ -30,7 +37,7 @@ function start() {
 }
 
 export class ProfileReport extends HTMLElement {
-  static observedAttributes = ['src', 'view', 'theme', 'agent'];
+  static observedAttributes = ['src', 'view', 'theme', 'agent', 'clickable'];
 
   #box;
   #styled;
@@ -56,6 +63,42 @@ export class ProfileReport extends HTMLElement {
     this.#box.hidden = true;
     this.#styled.then(() => { this.#box.hidden = false; });
     root.append(css, this.#box);
+    this.#box.addEventListener('click', (e) => this.#factorEvent(e));
+    this.#box.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') this.#factorEvent(e);
+    });
+  }
+
+  /** With `clickable`: the factor (and agent) of the clicked element as a `profile-factor` event. */
+  #factorEvent(e) {
+    if (!this.hasAttribute('clickable')) return;
+    const target = e.target instanceof Element ? e.target : null;
+    const row = target?.closest('[data-factor]');
+    if (!row || !this.#box.contains(row)) return;
+    e.preventDefault();
+    const agent = target.closest('[data-agent]')?.getAttribute('data-agent') ?? null;
+    const view = this.getAttribute('view') ?? 'factors';
+    this.dispatchEvent(new CustomEvent('profile-factor', {
+      bubbles: true,
+      composed: true,
+      detail: { factor: row.getAttribute('data-factor'), agent, view },
+    }));
+  }
+
+  /** With `clickable`: every factor focusable and announced as a button. */
+  #markClickable() {
+    const on = this.hasAttribute('clickable');
+    for (const el of this.#box.querySelectorAll('[data-factor]')) {
+      if (on) {
+        el.setAttribute('tabindex', '0');
+        el.setAttribute('role', 'button');
+        el.classList.add('pr-clickable');
+      } else if (el.classList.contains('pr-clickable')) {
+        el.removeAttribute('tabindex');
+        el.removeAttribute('role');
+        el.classList.remove('pr-clickable');
+      }
+    }
   }
 
   connectedCallback() {
@@ -176,7 +219,10 @@ export class ProfileReport extends HTMLElement {
         : renderReport(this.#box, source.text, this.getAttribute('view'), this.getAttribute('theme'),
           this.getAttribute('agent'), width);
     });
-    if (out) this.dispatchEvent(new CustomEvent('profile-report-render', { detail: out }));
+    if (out) {
+      this.#markClickable();
+      this.dispatchEvent(new CustomEvent('profile-report-render', { detail: out }));
+    }
   }
 
   #resized() {

@@ -10,6 +10,8 @@ use crate::report::Report;
 #[derive(Properties, PartialEq)]
 pub struct ChartProps {
     pub report: Rc<Report>,
+    /// Opens the pairs behind a factor's score: (factor, agent, filter).
+    pub on_drill: Callback<(Option<String>, String, String)>,
 }
 
 fn chart_width() -> f64 {
@@ -42,7 +44,7 @@ pub fn chart_view(p: &ChartProps) -> Html {
     html! {
         <section class="panel" aria-labelledby="chart-h">
             <h2 id="chart-h">{"Which factors go with human preference"}</h2>
-            <p class="muted">{"Bars: factor score (C − D)/(C + D + T); whiskers: 95% bootstrap interval over inputs. Right of zero: preferred responses have more of the factor."}</p>
+            <p class="muted">{"Bars: factor score (C − D)/(C + D + T); whiskers: 95% bootstrap interval over inputs. Right of zero: preferred responses have more of the factor. Click a bar to see the pairs behind it."}</p>
             <figure>
                 <svg id="factor-chart" viewBox={format!("0 0 {} {}", c.width, c.height)} role="img" aria-labelledby="chart-title chart-desc" class="chart">
                     <title id="chart-title">{c.title.clone()}</title>
@@ -55,8 +57,24 @@ pub fn chart_view(p: &ChartProps) -> Html {
                     }) }
                     { for c.rows.iter().map(|r| {
                         let mid = r.y + r.bar_height / 2.0;
+                        // A bar opens the pairs behind its score (the
+                        // discordant ones first, as the table's D does).
+                        let open = {
+                            let (cb, f) = (p.on_drill.clone(), r.factor.clone());
+                            move || cb.emit((Some(f.clone()), "human".to_owned(), "discordant".to_owned()))
+                        };
+                        let onclick = {
+                            let open = open.clone();
+                            Callback::from(move |_: MouseEvent| open())
+                        };
+                        let onkeydown = Callback::from(move |e: KeyboardEvent| {
+                            if e.key() == "Enter" || e.key() == " " {
+                                e.prevent_default();
+                                open();
+                            }
+                        });
                         html! {
-                            <g class="bar-row" tabindex="0" role="listitem" aria-label={r.description.clone()} data-factor={r.factor.clone()}>
+                            <g class="bar-row drillable" tabindex="0" role="listitem" aria-label={format!("{} (opens its pairs)", r.description)} data-factor={r.factor.clone()} {onclick} {onkeydown}>
                                 <title>{r.description.clone()}</title>
                                 <text x={c.label_x.to_string()} y={mid.to_string()} text-anchor="end" dominant-baseline="middle" class="label">{r.label.clone()}</text>
                                 <rect x={r.bar_x.to_string()} y={r.y.to_string()} width={r.bar_width.max(0.5).to_string()} height={r.bar_height.to_string()} rx="2" class={if r.positive { "pos" } else { "neg" }} />
