@@ -6,6 +6,8 @@
 //   - model tools: the full module (app-full.js + app-full_bg.wasm), loaded
 //     on first use of the model panels or the Embed panel, by the page and
 //     by its worker (one download, from the HTTP cache the second time).
+//   - Parquet reader: profile-parquet.js + profile-parquet_bg.wasm, loaded by
+//     the worker the first time a Parquet file is dropped.
 //   - widget: what a blog post with <profile-report> downloads (widget.js,
 //     its Wasm module and bindings). Budget 250 KB.
 // Used by e2e/measure.mjs (the numbers) and e2e/sizes.test.mjs (the budgets).
@@ -18,6 +20,7 @@ export const KB = 1024;
 export const GROUPS = {
   first_load: { files: ['boot.js', 'app.js', 'app_bg.wasm', 'worker.js'], budget: 600 * KB, goal: 450 * KB },
   model_tools: { files: ['app-full.js', 'app-full_bg.wasm'], budget: null },
+  parquet: { files: ['profile-parquet.js', 'profile-parquet_bg.wasm'], budget: null },
   widget: { files: ['widget.js', 'profile-widget.js', 'profile-widget_bg.wasm'], budget: 250 * KB },
 };
 

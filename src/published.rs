@@ -122,9 +122,11 @@ impl Published {
         let Some(maps) = self.tasks.get(task) else {
             return Vec::new();
         };
-        let mut agents: Vec<Agent> = maps.iter().map(|(n, s)| agent(n, s)).collect();
-        agents.sort_by_key(|a| a.setting != Setting::Human);
-        agents
+        // The humans, then the others in name order (no sort: the map is
+        // ordered, and a sort of agents costs the app's first load).
+        let human = maps.iter().filter(|(n, _)| setting_of(n) == Setting::Human);
+        let others = maps.iter().filter(|(n, _)| setting_of(n) != Setting::Human);
+        human.chain(others).map(|(n, s)| agent(n, s)).collect()
     }
 
     /// Every other agent of `task` against the humans: rank correlations

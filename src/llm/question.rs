@@ -683,7 +683,7 @@ impl FactorQuestion {
                 f(slot(Factor::SrcCoverage, response, Some(source)));
             }
             // Found by the question itself (see `extract::custom_question`).
-            FactorQuestion::Custom { .. } => vec![],
+            FactorQuestion::Custom { .. } => {}
         }
     }
 

@@ -8,7 +8,7 @@ use yew::prelude::*;
 use super::alignment::{AlignmentPanel, SummaryText};
 use super::components::{
     ChartView, Controls, DiagnosticsPanel, ExportPanel, FactorTable, GroupsPanel, ProgressPanel,
-    StudyPanel, Summary, UploadPanel,
+    StudyProps, Summary, UploadPanel,
 };
 use super::lite::Handover;
 use super::model::{ModelAction, ModelProps};
@@ -86,11 +86,13 @@ pub fn app(props: &AppProps) -> Html {
     // view once (the page was rebuilt from the top; the Embed panel's
     // preview is a lazy iframe that loads only near the viewport).
     {
-        let wanted = handover.as_ref().map(|h| {
+        let wanted = handover.as_ref().and_then(|h| {
             if h.panel == PANEL_EMBED {
-                "embed-h"
+                Some("embed-h")
+            } else if h.panel == super::PANEL_STUDY {
+                None
             } else {
-                "model-settings"
+                Some("model-settings")
             }
         });
         let done = use_mut_ref(|| false);
@@ -172,20 +174,27 @@ pub fn app(props: &AppProps) -> Html {
         })
     };
     let on_study = {
-        let state = state.clone();
-        Callback::from(move |url: String| {
-            let state = state.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                match fetch_text(&url).await {
-                    Ok(text) => match crate::published::Published::parse(&text) {
-                        Ok(study) => state.dispatch(Action::ShowStudy(Rc::new(study))),
-                        Err(e) => state.dispatch(Action::StudyFailed(format!("{url}: {e}"))),
-                    },
-                    Err(e) => state.dispatch(Action::StudyFailed(format!("{url}: {e}"))),
-                }
-            });
+        let (dispatch, on_tools, open) = (state.dispatcher(), on_tools.clone(), edition.open_study);
+        Callback::from(move |_url: String| {
+            let dispatch = dispatch.clone();
+            open(
+                Callback::from(move |a| dispatch.dispatch(a)),
+                on_tools.clone(),
+            );
         })
     };
+    // Handed over to open the study: open it.
+    {
+        let (dispatch, open, on_tools) = (state.dispatcher(), edition.open_study, on_tools.clone());
+        let asked = handover
+            .as_ref()
+            .is_some_and(|h| h.panel == super::PANEL_STUDY);
+        use_effect_with((), move |_| {
+            if asked {
+                open(Callback::from(move |a| dispatch.dispatch(a)), on_tools);
+            }
+        });
+    }
     let on_study_task = {
         let state = state.clone();
         Callback::from(move |t: String| state.dispatch(Action::SetStudyTask(t)))
@@ -285,7 +294,7 @@ pub fn app(props: &AppProps) -> Html {
                 <div class="notice" role="status">{n.clone()}</div>
             }
             if let Some(study) = &state.study {
-                <StudyPanel study={study.clone()} on_task={on_study_task} on_close={on_study_close} back_to={report.as_ref().and_then(|r| r.dataset.name.clone())} />
+                { (edition.study_panel)(StudyProps { study: study.clone(), on_task: on_study_task, on_close: on_study_close, back_to: report.as_ref().and_then(|r| r.dataset.name.clone()) }) }
             } else if let Some(report) = report {
                 <Summary report={report.clone()} elapsed_ms={state.elapsed_ms} format_chosen={state.options.format.is_some()} />
                 <Controls report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
@@ -294,7 +303,7 @@ pub fn app(props: &AppProps) -> Html {
                 <AlignmentPanel report={report.clone()} on_drill={on_drill.clone()} />
                 <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} on_drill={on_drill.clone()} />
                 if let Some(d) = &state.drill {
-                    <super::drill::DrillPanel drill={d.clone()} report={report.clone()} dispatch={dispatch.clone()} send={worker.send.clone()} />
+                    <super::drill::DrillPanel drill={d.clone()} report={report.clone()} dispatch={dispatch.clone()} send={worker.send.clone()} edition={edition} />
                 }
                 <GroupsPanel report={report.clone()} view={state.view.clone()} on_view={on_view} />
                 { (edition.model_panel)(ModelProps { report: report.clone(), llm: state.llm.clone(), score: score_request(&state.view), on_action: on_model, guide: state.guide, on_guide }, on_tools.clone()) }
@@ -308,6 +317,26 @@ pub fn app(props: &AppProps) -> Html {
         </footer>
         </>
     }
+}
+
+/// The full module's "the paper's study": fetches the published study the
+/// page names (`<meta name="profile-study">`, see build/paper.sh) and shows it.
+pub fn open_study(dispatch: Callback<Action>, _: super::OnTools) {
+    let Some(url) = super::components::study_url() else {
+        dispatch.emit(Action::StudyFailed(
+            "this site was built without the paper's scores".into(),
+        ));
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        match fetch_text(&url).await {
+            Ok(text) => match crate::published::Published::parse(&text) {
+                Ok(study) => dispatch.emit(Action::ShowStudy(Rc::new(study))),
+                Err(e) => dispatch.emit(Action::StudyFailed(format!("{url}: {e}"))),
+            },
+            Err(e) => dispatch.emit(Action::StudyFailed(format!("{url}: {e}"))),
+        }
+    });
 }
 
 /// The text at `url` (same origin), or why not.

@@ -31,6 +31,34 @@ pub struct DrillProps {
     pub report: Rc<Report>,
     pub dispatch: Callback<Action>,
     pub send: Callback<ToWorker>,
+    /// The module's edition; its `model_evidence` draws a response's model
+    /// answers (the first-load module has no model values, so it links
+    /// none of that view).
+    pub edition: super::Edition,
+}
+
+/// How a response's model answers are drawn: [`model_evidence`], or
+/// [`no_model_evidence`] in the first-load module.
+pub type ModelEvidenceView = fn(
+    &crate::drill::ModelEvidence,
+    crate::drill::Side,
+    &DrillUi,
+    &str,
+    &Callback<Action>,
+    &Callback<ToWorker>,
+) -> Html;
+
+/// The first-load module's [`ModelEvidenceView`]: model values exist only
+/// after a run or an import, both in the model tools.
+pub fn no_model_evidence(
+    _: &crate::drill::ModelEvidence,
+    _: crate::drill::Side,
+    _: &DrillUi,
+    _: &str,
+    _: &Callback<Action>,
+    _: &Callback<ToWorker>,
+) -> Html {
+    html! {}
 }
 
 fn side(s: Option<i8>) -> &'static str {
@@ -170,7 +198,7 @@ pub fn drill_panel(p: &DrillProps) -> Html {
             }</p>
             <div class="drill-body">
                 <DrillList key={list_key} drill={d.clone()} dispatch={p.dispatch.clone()} send={p.send.clone()} />
-                <EvidencePanel drill={d.clone()} dispatch={p.dispatch.clone()} send={p.send.clone()} />
+                <EvidencePanel drill={d.clone()} dispatch={p.dispatch.clone()} send={p.send.clone()} edition={p.edition} />
             </div>
         </section>
     }
@@ -316,6 +344,7 @@ struct EvidenceProps {
     drill: DrillUi,
     dispatch: Callback<Action>,
     send: Callback<ToWorker>,
+    edition: super::Edition,
 }
 
 /// The class of a check's verdict: whether it counts against the response.
@@ -330,7 +359,7 @@ fn verdict_class(label: &str) -> &'static str {
 /// A response's model evidence: the facts with the checks' verdicts, the
 /// judgements, and each question's raw reply one click away (a text node
 /// in a bounded box).
-fn model_evidence(
+pub fn model_evidence(
     m: &crate::drill::ModelEvidence,
     side: crate::drill::Side,
     d: &DrillUi,
@@ -452,7 +481,7 @@ fn evidence_panel(p: &EvidenceProps) -> Html {
                 <p class="small">{format!("{factor}: {} · {} distinct novel stems (their words highlighted)", value(r.value), r.novel_count)}</p>
                 <p class="text">{ highlighted(&r.text, &r.novel) }</p>
                 if let Some(m) = &r.model {
-                    { model_evidence(m, side, d, &factor_id, &p.dispatch, &p.send) }
+                    { (p.edition.model_evidence)(m, side, d, &factor_id, &p.dispatch, &p.send) }
                 } else if let Some(facts) = &r.facts {
                     <details class="facts"><summary>{format!("{} atomic facts (model)", facts.len())}</summary>
                         <ol>{ for facts.iter().map(|f| html! { <li>{f.clone()}</li> }) }</ol>

@@ -20,7 +20,7 @@ use yew::prelude::*;
 
 use super::model::ModelProps;
 use super::worker_hook::LoadSpec;
-use super::{OnTools, PANEL_EMBED, PANEL_MODEL};
+use super::{OnTools, PANEL_EMBED, PANEL_MODEL, PANEL_STUDY};
 use crate::data::FormatOptions;
 use crate::protocol::Input;
 use crate::report::Report;
@@ -106,6 +106,25 @@ async fn load_full(handover: &Handover) -> Result<(), String> {
             .or_else(|| Reflect::get(&e, &"message".into()).ok()?.as_string())
             .unwrap_or_else(|| "unknown error".into())
     })
+}
+
+/// The first-load module's "the paper's study": hands over to the full
+/// module, which opens the study.
+pub fn study_handover(dispatch: Callback<crate::state::Action>, on_open: OnTools) {
+    use crate::state::Action;
+    let Some(h) = on_open.emit(PANEL_STUDY) else {
+        dispatch.emit(Action::StudyFailed(
+            "wait for the data shown to load first".into(),
+        ));
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = load_full(&h).await {
+            dispatch.emit(Action::StudyFailed(format!(
+                "cannot load the app's full module: {e}"
+            )));
+        }
+    });
 }
 
 #[derive(Properties, PartialEq)]

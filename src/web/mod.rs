@@ -34,6 +34,8 @@ use crate::report::Report;
 pub const PANEL_MODEL: &str = "model";
 /// The Embed panel.
 pub const PANEL_EMBED: &str = "embed";
+/// The hand-over's panel for "the paper's study".
+pub const PANEL_STUDY: &str = "study";
 
 /// A stand-in panel's request for the model tools: the panel asked for →
 /// the hand-over (`None` while nothing has been loaded).
@@ -50,6 +52,14 @@ pub struct Edition {
     pub model_panel: fn(model::ModelProps, OnTools) -> Html,
     /// The Embed panel (open or not), or its stand-in.
     pub embed_panel: fn(Rc<Report>, bool, OnTools) -> Html,
+    /// A response's model answers in the Pairs panel (none in the first load).
+    pub model_evidence: drill::ModelEvidenceView,
+    /// Opens the published study ("the paper's study"): the full module
+    /// fetches and shows it; the first-load module hands over to the full
+    /// module, which opens it (its view is not part of the first load).
+    pub open_study: fn(Callback<crate::state::Action>, OnTools),
+    /// The published study's panel, or nothing (the first-load module).
+    pub study_panel: fn(components::StudyProps) -> Html,
 }
 
 impl PartialEq for Edition {
@@ -64,6 +74,9 @@ pub const LITE: Edition = Edition {
     worker: "./worker.js",
     model_panel: lite::model_stub,
     embed_panel: lite::embed_stub,
+    model_evidence: drill::no_model_evidence,
+    open_study: lite::study_handover,
+    study_panel: |_| html! {},
 };
 
 /// The full module: every panel, and a worker with the model engine.
@@ -71,6 +84,9 @@ pub const FULL: Edition = Edition {
     worker: "./worker.js?full",
     model_panel: |p, _| html! { <model::ModelPanel ..p /> },
     embed_panel: |report, open, _| html! { <embed::EmbedPanel {report} {open} /> },
+    model_evidence: drill::model_evidence,
+    open_study: app::open_study,
+    study_panel: |p| html! { <components::StudyPanel ..p /> },
 };
 
 thread_local! {

@@ -110,9 +110,11 @@ async fn read_parquet(file: &web_sys::File, loader: &mut Loader) -> Result<(), S
         .unwrap_or(0.0) as u32;
     drop(buf);
     for g in 0..groups {
+        let text = call(&module, "parquet_group", &g.into())?
+            .as_string()
+            .unwrap_or_default();
         let lines: crate::data::GroupLines =
-            serde_wasm_bindgen::from_value(call(&module, "parquet_group", &g.into())?)
-                .map_err(|e| e.to_string())?;
+            serde_json::from_str(&text).map_err(|e| e.to_string())?;
         lines.push_into(loader);
         post(&FromWorker::Progress {
             bytes: (total * f64::from(g + 1) / f64::from(groups)) as u64,

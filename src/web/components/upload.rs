@@ -8,6 +8,16 @@ use super::super::worker_hook::LoadSpec;
 use crate::data::{Format, FormatOptions, PkuLabel, SummEvalLabel, MAPPABLE};
 use crate::protocol::Input;
 
+/// The published study the page names (`<meta name="profile-study">`,
+/// written by build/paper.sh when the build has the paper's scores).
+pub fn study_url() -> Option<String> {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("meta[name=profile-study]").ok().flatten())
+        .and_then(|m| m.get_attribute("content"))
+        .filter(|u| !u.is_empty())
+}
+
 #[derive(Properties, PartialEq)]
 pub struct UploadProps {
     pub on_load: Callback<LoadSpec>,
@@ -103,13 +113,7 @@ pub fn upload_panel(p: &UploadProps) -> Html {
     };
     // The build puts the paper's published scores beside the app when it
     // has them (build/paper.sh) and says so in a meta tag.
-    let study_url = use_memo((), |_| {
-        web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.query_selector("meta[name=profile-study]").ok().flatten())
-            .and_then(|m| m.get_attribute("content"))
-            .filter(|u| !u.is_empty())
-    });
+    let study_url = use_memo((), |_| study_url());
     let on_study = {
         let (cb, url) = (p.on_study.clone(), study_url.clone());
         Callback::from(move |_| {
