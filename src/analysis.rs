@@ -630,22 +630,33 @@ pub fn score_report_with(
     info: &DatasetInfo,
     llm: Option<&LlmValues>,
 ) -> Report {
+    score_report_marked(ds, cfg, info, llm, &mut |_| {})
+}
+
+/// As [`score_report_with`], calling `mark` at the end of each phase
+/// (`"factors"`, `"scores"`, `"joint"`): the web worker times its phases
+/// with it.
+pub fn score_report_marked(
+    ds: &Dataset,
+    cfg: &ScoreConfig,
+    info: &DatasetInfo,
+    llm: Option<&LlmValues>,
+    mark: &mut dyn FnMut(&'static str),
+) -> Report {
     let requested = cfg.requested();
     let mut rules = RuleExtractor::new();
     let mut differences = Vec::new();
-    let scores = human_scores_collecting(
-        ds,
-        &requested,
-        cfg.bootstrap,
-        &mut rules,
-        llm,
-        Some(&mut differences),
-    );
+    let (scored, table) = human_table(ds, &requested, &mut rules, llm, Some(&mut differences));
+    mark("factors");
+    let scores = scored_entries(scored, &table, cfg.bootstrap);
+    drop(table);
+    mark("scores");
     // The rule values are all in `differences` now; free them before the joint model.
     drop(rules);
     let scored: Vec<Factor> = scores.iter().map(|(f, _)| *f).collect();
     let joint = (!scored.is_empty()).then(|| human_joint(ds, &scored, &differences, cfg.bootstrap));
     drop(differences);
+    mark("joint");
     let factor_scores: BTreeMap<String, FactorScoreEntry> = scores
         .iter()
         .map(|(f, s)| (f.id().to_owned(), *s))

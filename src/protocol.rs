@@ -685,6 +685,23 @@ impl Session {
         score: &ScoreRequest,
         elapsed_ms: impl FnOnce() -> f64,
     ) -> FromWorker {
+        self.finish_load_marked(name, loader, label, score, elapsed_ms, &mut |_| {})
+    }
+
+    /// As [`Session::finish_load`], calling `mark` at the end of each phase
+    /// (`"finish"`: the loader's end; then [`score_report_marked`]'s;
+    /// `"report"`: the rest of the report).
+    ///
+    /// [`score_report_marked`]: crate::analysis::score_report_marked
+    pub fn finish_load_marked(
+        &mut self,
+        name: String,
+        loader: crate::data::Loader,
+        label: crate::data::SummEvalLabel,
+        score: &ScoreRequest,
+        elapsed_ms: impl FnOnce() -> f64,
+        mark: &mut dyn FnMut(&'static str),
+    ) -> FromWorker {
         let options = crate::data::FormatOptions {
             summeval_label: label,
             ..loader.options().clone()
@@ -702,7 +719,10 @@ impl Session {
             label: options.label_name(ds.format).map(str::to_owned),
             sample: None,
         };
-        let report = crate::analysis::score_report(&ds, &resolve(score, &ds), &info);
+        mark("finish");
+        let report =
+            crate::analysis::score_report_marked(&ds, &resolve(score, &ds), &info, None, mark);
+        mark("report");
         let diagnostics = ds.diagnostics.clone();
         self.drill = None;
         self.dataset = Some(std::rc::Rc::new(ds));

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use js_sys::{Reflect, Uint8Array};
+use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -43,6 +43,76 @@ fn post(msg: &FromWorker) {
 
 fn now() -> f64 {
     js_sys::Date::now()
+}
+
+/// The time of a load's phases in the worker, summed per phase: what
+/// `e2e/measure.mjs` compares with the CLI. After a load the worker posts
+/// them as an object (`{profile_phases: {read: ms, …}, start, end}`, times
+/// since the epoch in ms), which the page's bridge ignores (it reads text).
+struct Phases {
+    clock: Option<(JsValue, js_sys::Function)>,
+    origin: f64,
+    start: f64,
+    last: f64,
+    sums: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    fn new() -> Phases {
+        // `performance.now()` (sub-millisecond), else `Date.now()`.
+        let perf = Reflect::get(&js_sys::global(), &"performance".into()).ok();
+        let clock = perf.and_then(|p| {
+            let f = Reflect::get(&p, &"now".into()).ok()?.dyn_into().ok()?;
+            Some((p, f))
+        });
+        let origin = match &clock {
+            Some((p, _)) => Reflect::get(p, &"timeOrigin".into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0),
+            None => 0.0,
+        };
+        let mut p = Phases {
+            clock,
+            origin,
+            start: 0.0,
+            last: 0.0,
+            sums: Vec::new(),
+        };
+        p.start = p.now();
+        p.last = p.start;
+        p
+    }
+
+    fn now(&self) -> f64 {
+        match &self.clock {
+            Some((p, f)) => f.call0(p).ok().and_then(|v| v.as_f64()).unwrap_or(0.0),
+            None => now(),
+        }
+    }
+
+    /// Ends the current phase: the time since the last mark goes to `name`.
+    fn mark(&mut self, name: &'static str) {
+        let t = self.now();
+        let d = t - self.last;
+        self.last = t;
+        match self.sums.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, s)) => *s += d,
+            None => self.sums.push((name, d)),
+        }
+    }
+
+    fn post(&self) {
+        let sums = Object::new();
+        for (n, ms) in &self.sums {
+            let _ = Reflect::set(&sums, &(*n).into(), &(*ms).into());
+        }
+        let msg = Object::new();
+        let _ = Reflect::set(&msg, &"profile_phases".into(), &sums);
+        let _ = Reflect::set(&msg, &"start".into(), &(self.origin + self.start).into());
+        let _ = Reflect::set(&msg, &"end".into(), &(self.origin + self.last).into());
+        let _ = scope().post_message(&msg);
+    }
 }
 
 /// The worker's state: the session and the control of a running LLM run.
@@ -127,6 +197,14 @@ async fn read_parquet(file: &web_sys::File, loader: &mut Loader) -> Result<(), S
     Ok(())
 }
 
+/// Starts reading the slice of `file` at `offset` (at most [`SLICE`] bytes).
+fn read_slice(file: &web_sys::File, offset: f64, total: f64) -> Result<JsFuture, String> {
+    let blob = file
+        .slice_with_f64_and_f64(offset, (offset + SLICE).min(total))
+        .map_err(js_err)?;
+    Ok(JsFuture::from(blob.array_buffer()))
+}
+
 fn js_err(e: JsValue) -> String {
     e.as_string()
         .or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string()))
@@ -144,6 +222,7 @@ async fn handle(state: &Worker, data: JsValue, llm: Option<LlmHandler>) -> Resul
             score,
         } => {
             let started = now();
+            let mut phases = Phases::new();
             let summeval_label = options.summeval_label;
             let mut options = options;
             if matches!(input, Input::File) && options.table.is_none() {
@@ -174,29 +253,51 @@ async fn handle(state: &Worker, data: JsValue, llm: Option<LlmHandler>) -> Resul
                         read_parquet(&file, &mut loader).await?;
                     }
                     let mut offset = if loader.bytes_read() > 0 { total } else { 0.0 };
-                    while offset < total {
-                        let end = (offset + SLICE).min(total);
-                        let blob = file.slice_with_f64_and_f64(offset, end).map_err(js_err)?;
-                        let buf = JsFuture::from(blob.array_buffer()).await.map_err(js_err)?;
-                        loader.push(&Uint8Array::new(&buf).to_vec());
-                        offset = end;
+                    phases.mark("start");
+                    // The next slice is asked for before this one is parsed,
+                    // so the browser reads it while the loader works; each
+                    // slice is copied into the same buffer in Wasm memory.
+                    let mut next = (offset < total)
+                        .then(|| read_slice(&file, offset, total))
+                        .transpose()?;
+                    let mut bytes = Vec::new();
+                    while let Some(reading) = next.take() {
+                        let buf = Uint8Array::new(&reading.await.map_err(js_err)?);
+                        phases.mark("read");
+                        offset = (offset + SLICE).min(total);
+                        next = (offset < total)
+                            .then(|| read_slice(&file, offset, total))
+                            .transpose()?;
+                        bytes.resize(buf.length() as usize, 0);
+                        buf.copy_to(&mut bytes);
+                        drop(buf);
+                        phases.mark("copy");
+                        loader.push(&bytes);
+                        phases.mark("parse");
                         post(&FromWorker::Progress {
                             bytes: offset as u64,
                             total_bytes: total as u64,
                             records: loader.records_read(),
                         });
+                        phases.mark("progress");
                     }
                     name
                 }
             };
-            let msg = state.session.borrow_mut().finish_load(
+            let msg = state.session.borrow_mut().finish_load_marked(
                 name,
                 loader,
                 summeval_label,
                 &score,
                 || now() - started,
+                &mut |p| phases.mark(p),
             );
-            post(&msg);
+            let text = msg.to_json();
+            phases.mark("serialize");
+            let _ = scope().post_message(&JsValue::from_str(&text));
+            drop(text);
+            phases.mark("post");
+            phases.post();
         }
         ToWorker::Score(req) => post(&state.session.borrow().score(&req)),
         cmd @ (ToWorker::EstimateLlm(_)
