@@ -957,7 +957,7 @@ fn run_memo_parts(ds: &Rc<Dataset>, opts: ExtractOptions, cache: &DiskCache) -> 
         best.plan_s = best.plan_s.min(t);
         let mut wf = wf.expect("a workflow");
         let t = cpu(&mut || {
-            std::hint::black_box(run_memo_key(&cache, &wf));
+            std::hint::black_box(run_memo_key(cache, &wf));
         });
         best.key_s = best.key_s.min(t);
         let mut bytes = Vec::new();
