@@ -21,8 +21,10 @@ use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Instant;
 
+use profile::analysis::ScoreConfig;
 use profile::data::{load_bytes, Dataset, FormatOptions, Pair, TextId};
 use profile::factors::{Factor, Task};
 use profile::llm::ask::PromptKind;
@@ -38,6 +40,7 @@ use profile::llm::provider::{ModelConfig, Provider};
 use profile::llm::question::{GenerateQuestion, JudgeQuestion};
 use profile::llm::roles::{self, Verdict};
 use profile::llm::threads::DiskCache;
+use profile::workflow::{Kind, Outcome, Workflow};
 use serde::{Deserialize, Serialize};
 use util::{fmt_ms, loadavg, mb, median, peak_rss_bytes, rss_bytes, thread_sched, warm, CHILD_ARG};
 
@@ -722,6 +725,9 @@ fn cached(ds: &Dataset, w: Workload, runs: usize, dir: &Path, row: &mut Row) {
 /// decode; the total includes the open. The answers must be those of the
 /// full path over the same cache, and the file must stay unread.
 fn memo(ds: &Dataset, w: Workload, runs: usize, dir: &Path, row: &mut Row) {
+    if let Workload::Extract(opts) = w {
+        return run_memo(ds, opts, runs, dir, row);
+    }
     let cfg = model_config();
     // The run that leaves the memo: the full path over the prepared cache.
     let (full, plan) = {
@@ -779,6 +785,197 @@ fn memo(ds: &Dataset, w: Workload, runs: usize, dir: &Path, row: &mut Row) {
             .push("a re-run answered by its memo read cache.jsonl".into());
     }
     row.cache_file_bytes = std::fs::metadata(cache.path()).ok().map(|m| m.len());
+}
+
+/// The extraction workflow of the CLI's `profile score --provider` for
+/// `opts` (the summarization preset; the model's log-probabilities as
+/// `opts` asks), before it plans.
+fn extraction(ds: &Rc<Dataset>, opts: ExtractOptions) -> Workflow {
+    let cfg = ScoreConfig {
+        task: TASK,
+        factors: Some(TASK.factors().to_vec()),
+        bootstrap: Default::default(),
+    };
+    let mut model = model_config();
+    model.logprobs = opts.logprobs;
+    assert_eq!(ExtractOptions::for_model(&model, TASK), opts);
+    Workflow::new(Kind::Extract, ds.clone(), &cfg, &model)
+}
+
+/// The run memo key of `wf` over `cache`, as `LlmSession::drive` makes it.
+fn run_memo_key(cache: &DiskCache, wf: &Workflow) -> Option<profile::llm::cache::Digest> {
+    wf.memo_key(&cache.memo_build()?)
+}
+
+/// The extraction re-run the CLI makes over a cache that holds the run
+/// memo of a finished extraction (`LlmSession::drive`): `DiskCache::open`,
+/// the workflow (which does not plan), its run memo key, and the memo
+/// read and decoded into the factor values (no plan, no question, no
+/// answer decoded). Timed as plan = `Workflow::new` / stage 1 = open + run
+/// memo key / stage 2 = memo read and decoded. The values must be those of
+/// the full path's answers for every pair side and factor, the answers
+/// (decoded afterwards, as the drill-down does) the full path's, the run
+/// record that of a stage memo's re-run, and the file must stay unread.
+fn run_memo(ds: &Dataset, opts: ExtractOptions, runs: usize, dir: &Path, row: &mut Row) {
+    let w = Workload::Extract(opts);
+    let cfg = model_config();
+    let rc = Rc::new(ds.clone());
+    // The run that leaves the memo: the full path over the prepared cache,
+    // its answers handed to the workflow, as the CLI does.
+    let (full, plan) = {
+        let (mut cache, bad) = DiskCache::open(dir).expect("open the cache");
+        assert!(bad.is_empty(), "the cache file reads back: {bad:?}");
+        let mut wf = extraction(&rc, opts).keeping_memo();
+        let key = run_memo_key(&cache, &wf).expect("the cache keeps memos");
+        let stage = wf.next_stage().expect("one stage");
+        let p = pass(ds, w, &cfg, &cache, None);
+        assert_eq!(stage.plan, w.plan(ds), "the workflow plans as the bench");
+        wf.answered(p.answers.clone(), &p.stats, &[]);
+        let bytes = wf
+            .take_memo()
+            .expect("a settled extraction leaves a run memo");
+        cache.keep_run_memo(&key, &bytes);
+        (p, stage.plan)
+    };
+    let mut tm = Timings::default();
+    let mut last = None;
+    for _ in 0..runs {
+        drop(last.take());
+        let ((cache, bad), open) = timed(|| DiskCache::open(dir).expect("open the cache"));
+        assert!(bad.is_empty());
+        tm.reload.push(open.wall);
+        let (mut wf, plan_seg) = timed(|| extraction(&rc, opts));
+        let (key, key_seg) = timed(|| run_memo_key(&cache, &wf));
+        let key = key.expect("the cache keeps memos");
+        let (hit, decode_seg) = timed(|| {
+            let bytes = cache.run_memo(&key)?;
+            wf.answer_from_memo(bytes)
+        });
+        tm.push(plan_seg, open + key_seg, decode_seg);
+        last = Some((hit, wf.finish(), cache));
+    }
+    let (hit, outcome, cache) = last.expect("at least one run");
+    tm.fill(row);
+    row.memo_parts = Some(run_memo_parts(&rc, opts, &cache));
+    fill_counts(row, &full);
+    row.stage1_questions = plan.first.len() as u64;
+    row.stage2_questions = plan.second.len() as u64;
+    let (Some(hit), Some(Outcome::Extract(values))) = (hit, outcome) else {
+        row.problems
+            .push("the run memo did not answer the re-run".into());
+        return;
+    };
+    row.cache_hits = hit.stats.cache_hits;
+    row.jobs = 0;
+    row.prompts = 0;
+    let mut problems = Vec::new();
+    if !values.answers.is_memo() || values.answers.memo_decoded() {
+        problems.push("the re-run decoded answers (not the plan-free path)");
+    }
+    let model_factors: Vec<Factor> = TASK
+        .factors()
+        .iter()
+        .copied()
+        .filter(|f| f.needs_model())
+        .collect();
+    let same_values = ds.pairs.iter().all(|p| {
+        [p.a, p.b].into_iter().all(|t| {
+            model_factors.iter().all(|&f| {
+                let (m, a) = (
+                    values.answers.value(f, p, t, opts),
+                    full.answers.value(f, p, t, opts),
+                );
+                m.map(f64::to_bits) == a.map(f64::to_bits)
+            })
+        })
+    });
+    if !same_values {
+        problems.push("the run memo's values differ from the full path's");
+    }
+    if values.answers.memo_decoded() {
+        problems.push("reading the values decoded the answers");
+    }
+    let same_answers = plan
+        .first
+        .iter()
+        .chain(&plan.second)
+        .all(|q| values.answers.get(q) == full.answers.get(q));
+    if !same_answers || values.answers.len() as u64 != full.stats.cache_hits {
+        problems.push("the run memo's answers differ from the full path's");
+    }
+    if hit.stats.cache_hits != full.stats.cache_hits
+        || hit.shape != plan.shape()
+        || hit.stats.questions != plan.len() as u64
+    {
+        problems.push("the run memo's counts differ from the full path's");
+    }
+    let mut model = model_config();
+    model.logprobs = opts.logprobs;
+    let record = profile::analysis::llm_run_record(
+        ds,
+        TASK.factors(),
+        &plan,
+        &model,
+        opts,
+        &hit.stats,
+        &[],
+        &full.answers,
+    );
+    if values.run.as_ref() != Some(&record) {
+        problems.push("the run memo's run record differs from a stage memo re-run's");
+    }
+    row.problems.extend(problems.into_iter().map(String::from));
+    if cache.is_read() {
+        row.problems
+            .push("a re-run answered by its run memo read cache.jsonl".into());
+    }
+    row.cache_file_bytes = std::fs::metadata(cache.path()).ok().map(|m| m.len());
+}
+
+/// [`MemoParts`] of a run memo re-run of an extraction over `cache`:
+/// `Workflow::new` in place of the plan, the run memo key, reading the
+/// file, its checksum and decoding it into the factor values.
+fn run_memo_parts(ds: &Rc<Dataset>, opts: ExtractOptions, cache: &DiskCache) -> MemoParts {
+    let dir = cache.path().parent().expect("a cache directory").to_owned();
+    let key = cache
+        .memo_build()
+        .and_then(|b| extraction(ds, opts).memo_key(&b))
+        .expect("the cache keeps memos");
+    let file = dir.join("memo").join(profile::llm::memo::file_name(&key));
+    let cpu = |f: &mut dyn FnMut()| timed(f).1.cpu;
+    let mut best = MemoParts {
+        plan_s: f64::INFINITY,
+        key_s: f64::INFINITY,
+        read_s: f64::INFINITY,
+        check_s: f64::INFINITY,
+        decode_s: f64::INFINITY,
+        bytes: 0,
+    };
+    for _ in 0..3 {
+        let mut wf = None;
+        let t = cpu(&mut || wf = Some(extraction(ds, opts)));
+        best.plan_s = best.plan_s.min(t);
+        let mut wf = wf.expect("a workflow");
+        let t = cpu(&mut || {
+            std::hint::black_box(run_memo_key(cache, &wf));
+        });
+        best.key_s = best.key_s.min(t);
+        let mut bytes = Vec::new();
+        let t = cpu(&mut || bytes = std::fs::read(&file).expect("the memo file"));
+        best.read_s = best.read_s.min(t);
+        best.bytes = bytes.len() as u64;
+        let body = bytes.get(24..).unwrap_or_default();
+        let t = cpu(&mut || {
+            std::hint::black_box(profile::llm::cache::KeyHasher::new().bytes(body).finish());
+        });
+        best.check_s = best.check_s.min(t);
+        let mut decoded = None;
+        let t = cpu(&mut || decoded = wf.answer_from_memo(std::mem::take(&mut bytes)));
+        assert!(decoded.is_some(), "the run memo decodes");
+        drop(wf);
+        best.decode_s = best.decode_s.min(t);
+    }
+    best
 }
 
 /// [`MemoParts`] of a memo re-run of `plan` over `cache` (open again).

@@ -745,6 +745,21 @@ pub fn llm_run_record(
     } else {
         known.iter().sum::<usize>() as f64 / known.len() as f64
     };
+    let naive = crate::llm::extract::naive_calls(ds, factors, opts, answers, mean);
+    llm_run_record_of(ds, plan.shape(), cfg, opts, stats, failures, naive)
+}
+
+/// As [`llm_run_record`], from the plan's counts and the naive plan's
+/// call count (`naive_calls`) already known: a run memo keeps them.
+pub fn llm_run_record_of(
+    ds: &Dataset,
+    plan: crate::llm::extract::PlanShape,
+    cfg: &crate::llm::provider::ModelConfig,
+    opts: crate::llm::extract::ExtractOptions,
+    stats: &crate::llm::engine::RunStats,
+    failures: &[crate::llm::engine::FailedItem],
+    naive_calls: f64,
+) -> crate::report::LlmRun {
     crate::report::LlmRun {
         provider: cfg.provider.id().into(),
         model: cfg.model.clone(),
@@ -762,7 +777,7 @@ pub fn llm_run_record(
         input_tokens: stats.input_tokens,
         output_tokens: stats.output_tokens,
         calls_per_unique_response: plan.calls_per_unique_response().per_unique_response,
-        naive_calls: crate::llm::extract::naive_calls(ds, factors, opts, answers, mean),
+        naive_calls,
         logprobs: opts.logprobs,
         failures: failures
             .iter()

@@ -1032,7 +1032,7 @@ as hallucination or intent alignment"
         req: &LlmRequest,
         cache: &dyn crate::llm::engine::AnswerCache,
     ) -> FromWorker {
-        let run = match self.plan_model(req) {
+        let mut run = match self.plan_model(req) {
             Ok(r) => r,
             Err(message) => return FromWorker::LlmFailed { message },
         };
@@ -1517,7 +1517,7 @@ mod session_tests {
         // A sample of one input (all its pairs), drawn with the request's seed.
         req.choice.sample = Some(1);
         req.score.bootstrap.seed = SEED_OF_THE_FIRST_INPUT;
-        let job = s.plan_model(&req).unwrap();
+        let mut job = s.plan_model(&req).unwrap();
         let stage = job.workflow.first().unwrap();
         assert_eq!(
             (stage.dataset.pairs.len(), stage.plan.unique_responses),

@@ -165,6 +165,10 @@ pub enum Outcome {
 /// Where a run is.
 #[allow(clippy::large_enum_variant)]
 enum Step {
+    /// An extraction not yet planned: it plans when its stage is first
+    /// asked for, so that a run memo answers it with no plan
+    /// ([`Workflow::answer_from_memo`]).
+    Unplanned(Rc<Dataset>),
     /// The first stage is to be answered.
     First(Stage),
     /// The writer's generated pairs' factors are to be extracted.
@@ -208,6 +212,20 @@ pub struct Workflow {
     /// The run's cost cap, and what its stages spent so far.
     cap: Option<CostCap>,
     spent_usd: f64,
+    /// Whether a settled extraction leaves its run memo ([`Workflow::take_memo`]).
+    keep_memo: bool,
+    memo: Option<Vec<u8>>,
+}
+
+/// What a run memo answered of a run ([`Workflow::answer_from_memo`]): the
+/// stage's name, its plan's counts and the statistics of its re-run, for
+/// the estimate and progress lines a stage answered by its stage memo
+/// prints.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoStage {
+    pub what: &'static str,
+    pub shape: crate::llm::extract::PlanShape,
+    pub stats: RunStats,
 }
 
 impl Workflow {
@@ -216,7 +234,7 @@ impl Workflow {
         let factors = cfg.requested();
         let opts = ExtractOptions::for_model(model, cfg.task);
         let (what, plan) = match kind {
-            Kind::Extract => ("factors", Plan::new(&ds, &factors, opts)),
+            Kind::Extract => ("factors", Plan::default()),
             Kind::Judge(order) => ("judge", roles::judge_plan(&ds, cfg.task, order)),
             Kind::Writer { inputs } => ("writer", roles::generate_plan(&ds, cfg.task, inputs)),
             Kind::Guide { order, .. } => (
@@ -258,6 +276,7 @@ impl Workflow {
                     }),
                 }
             }
+            Kind::Extract => Step::Unplanned(ds),
             _ => Step::First(first),
         };
         Workflow {
@@ -271,7 +290,85 @@ impl Workflow {
             asked: false,
             cap: None,
             spent_usd: 0.0,
+            keep_memo: false,
+            memo: None,
         }
+    }
+
+    /// Plans an extraction not yet planned.
+    fn plan(&mut self) {
+        if let Step::Unplanned(ds) = &self.step {
+            let dataset = ds.clone();
+            self.step = Step::First(Stage {
+                what: "factors",
+                plan: Plan::new(&dataset, &self.factors, self.opts),
+                dataset,
+                opts: self.opts,
+                cap: None,
+                evaluator: false,
+            });
+        }
+    }
+
+    /// The key of the run memo that would answer this run before it plans
+    /// (a factor extraction not yet asked, see [`crate::llm::memo::run_key`]),
+    /// by the binary `build`; `None` for any other run.
+    pub fn memo_key(&self, build: &str) -> Option<crate::llm::cache::Digest> {
+        let Step::Unplanned(ds) = &self.step else {
+            return None;
+        };
+        crate::llm::memo::run_memo_fits(&self.factors)
+            .then(|| crate::llm::memo::run_key(&self.factors, ds, self.opts, &self.model, build))
+    }
+
+    /// Ends a run not yet planned with the run memo `bytes` (read under
+    /// [`memo_key`](Workflow::memo_key)): its factor values, with no plan,
+    /// no question and no call. `None` (and the run as it was) when they are
+    /// not an intact run memo of this run.
+    pub fn answer_from_memo(&mut self, bytes: Vec<u8>) -> Option<MemoStage> {
+        let Step::Unplanned(ds) = &self.step else {
+            return None;
+        };
+        let (values, memo) = crate::llm::memo::decode_run(bytes, &self.factors, self.opts)?;
+        let run = crate::analysis::llm_run_record_of(
+            ds,
+            memo.shape,
+            &self.model,
+            self.opts,
+            &memo.stats,
+            &[],
+            memo.naive_calls,
+        );
+        self.spent_usd += memo.stats.spent_usd;
+        self.step = Step::Done(Outcome::Extract(LlmValues {
+            answers: Answers::from_memo(values),
+            options: self.opts,
+            run: Some(run),
+            imported: Default::default(),
+            model: Some(self.model.clone()),
+        }));
+        Some(MemoStage {
+            what: "factors",
+            shape: memo.shape,
+            stats: memo.stats,
+        })
+    }
+
+    /// The run keeps the run memo of a settled extraction, for
+    /// [`take_memo`](Workflow::take_memo).
+    pub fn keeping_memo(mut self) -> Self {
+        self.keep_memo = true;
+        self
+    }
+
+    /// The run memo of the settled extraction this run answered, once.
+    pub fn take_memo(&mut self) -> Option<Vec<u8>> {
+        self.memo.take()
+    }
+
+    /// What a stage handed out now may spend.
+    pub fn stage_cap(&self) -> Option<CostCap> {
+        self.cap.map(|c| c.after(self.spent_usd))
     }
 
     /// The run under a cost cap: no stage spends past it, and a stage that
@@ -293,7 +390,8 @@ impl Workflow {
     }
 
     /// The first stage's plan (for an estimate before the run).
-    pub fn first(&self) -> Option<&Stage> {
+    pub fn first(&mut self) -> Option<&Stage> {
+        self.plan();
         match &self.step {
             Step::First(s) => Some(s),
             Step::Improve {
@@ -308,6 +406,7 @@ impl Workflow {
 
     /// The next plan to answer; `None` when the run is over.
     pub fn next_stage(&mut self) -> Option<Stage> {
+        self.plan();
         let mut stage = match &self.step {
             Step::First(s)
             | Step::Second { stage: s, .. }
@@ -315,7 +414,7 @@ impl Workflow {
             | Step::Improve { stage: s, .. } => s.clone(),
             _ => return None,
         };
-        stage.cap = self.cap.map(|c| c.after(self.spent_usd));
+        stage.cap = self.stage_cap();
         self.asked = true;
         Some(stage)
     }
@@ -347,9 +446,21 @@ impl Workflow {
         };
         self.step = match std::mem::replace(&mut self.step, Step::Empty) {
             Step::First(stage) => match self.kind {
-                Kind::Extract => Step::Done(Outcome::Extract(
-                    self.values(&stage, answers, stats, failures),
-                )),
+                Kind::Extract => {
+                    let values = self.values(&stage, answers, stats, failures);
+                    if self.keep_memo {
+                        self.memo = crate::llm::memo::encode_run(
+                            &stage.plan,
+                            &stage.dataset,
+                            &self.factors,
+                            stage.opts,
+                            &values.answers,
+                            stats,
+                            values.run.as_ref().map_or(0.0, |r| r.naive_calls),
+                        );
+                    }
+                    Step::Done(Outcome::Extract(values))
+                }
                 Kind::Judge(order) => Step::Done(Outcome::Judge {
                     outcome: roles::judge_outcome(&stage.dataset, self.task, order, &answers),
                     record: record("judge"),
@@ -780,5 +891,69 @@ mod tests {
             (values.is_none(), planned, record.kind.as_str()),
             (true, 2, "writer")
         );
+    }
+
+    #[test]
+    fn an_extraction_answered_by_its_run_memo_never_plans() {
+        use crate::llm::question::Answer;
+        let (ds, cfg, model) = setup();
+        let mut wf = Workflow::new(Kind::Extract, ds.clone(), &cfg, &model).keeping_memo();
+        let key = wf.memo_key("b").expect("an extraction has a run memo key");
+        assert_ne!(Some(key), wf.memo_key("c"), "a key per build");
+        let stage = wf.next_stage().unwrap();
+        assert!(
+            wf.memo_key("b").is_none(),
+            "a planned run is not answered by a memo"
+        );
+        let mut answers = Answers::default();
+        for (i, q) in stage.plan.first.iter().enumerate() {
+            let facts = (0..=i % 3).map(|k| format!("fact {k}")).collect();
+            answers.insert(*q, Answer::Facts(facts));
+        }
+        let stats = RunStats {
+            questions: stage.plan.len() as u64,
+            succeeded: stage.plan.len() as u64,
+            calls: stage.plan.len() as u64,
+            templates: ["facts@1".to_owned()].into_iter().collect(),
+            ..Default::default()
+        };
+        wf.answered(answers, &stats, &[]);
+        let bytes = wf
+            .take_memo()
+            .expect("a settled extraction leaves its run memo");
+        assert!(wf.take_memo().is_none(), "once");
+        let Some(Outcome::Extract(cold)) = wf.finish() else {
+            panic!("no values")
+        };
+        // The re-run: the memo answers before any plan.
+        let mut again = Workflow::new(Kind::Extract, ds.clone(), &cfg, &model);
+        assert_eq!(again.memo_key("b"), Some(key));
+        let hit = again
+            .answer_from_memo(bytes.clone())
+            .expect("the memo answers");
+        assert_eq!((hit.what, hit.shape), ("factors", stage.plan.shape()));
+        assert_eq!(hit.stats.cache_hits, stage.plan.len() as u64);
+        assert!(again.next_stage().is_none(), "nothing is asked");
+        let Some(Outcome::Extract(memo)) = again.finish() else {
+            panic!("no values")
+        };
+        assert!(memo.answers.is_memo() && !memo.answers.memo_decoded());
+        for p in &ds.pairs {
+            for t in [p.a, p.b] {
+                let want = cold.answers.value(Factor::NFacts, p, t, cold.options);
+                assert!(want.is_some());
+                assert_eq!(memo.answers.value(Factor::NFacts, p, t, memo.options), want);
+            }
+        }
+        assert!(!memo.answers.memo_decoded(), "values need no answer");
+        // The record of a re-run: every answer a cache hit, no call.
+        let mut want = cold.run.clone().expect("a record");
+        (want.calls, want.cache_hits) = (0, stage.plan.len() as u64);
+        assert_eq!(memo.run, Some(want));
+        assert_eq!((memo.options, memo.model), (cold.options, cold.model));
+        // A damaged memo leaves the run as it was: it plans and asks.
+        let mut third = Workflow::new(Kind::Extract, ds, &cfg, &model);
+        assert!(third.answer_from_memo(bytes[1..].to_vec()).is_none());
+        assert_eq!(third.next_stage().expect("a stage").plan, stage.plan);
     }
 }

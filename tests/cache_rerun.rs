@@ -9,7 +9,12 @@
 //! - a cache file corrupted or truncated after the memo was written is read
 //!   in full again: its bad lines are warned about with their line numbers,
 //!   their questions asked again, and the report is the same (never a panic);
-//! - a corrupted or truncated memo file is ignored (no call, same report).
+//! - a corrupted or truncated memo file is ignored (no call, same report);
+//! - a factor extraction re-run is answered by its run memo before it
+//!   plans: with its stage memo gone and every line of `cache.jsonl`
+//!   unreadable (the file's size and time kept, so the memos are trusted),
+//!   it prints and reports what the stage memo's re-run does, with no call;
+//!   a run memo of an older format, or damaged, falls back to that path.
 
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -68,6 +73,14 @@ impl Rerun {
 
     fn calls(&self) -> u64 {
         self.mock.total()
+    }
+
+    /// The memo files whose first bytes are `magic` (`PRMEMO`: run memos;
+    /// `PMEMO`: stage memos).
+    fn memos(&self, magic: &[u8]) -> Vec<std::path::PathBuf> {
+        let mut files = self.memo_files();
+        files.retain(|f| std::fs::read(f).is_ok_and(|b| b.starts_with(magic)));
+        files
     }
 
     fn memo_files(&self) -> Vec<std::path::PathBuf> {
@@ -203,4 +216,108 @@ fn a_corrupted_memo_is_ignored() {
     let (report, _) = t.run("score");
     assert_eq!(t.calls(), calls);
     assert_eq!(report, rerun);
+}
+
+#[test]
+fn an_extraction_rerun_is_answered_by_its_run_memo_before_it_plans() {
+    let t = Rerun::new("rerun-plan-free");
+    let (cold, _) = t.run("score");
+    let calls = t.calls();
+    let run_memos = t.memos(b"PRMEMO");
+    assert_eq!(run_memos.len(), 1, "the extraction leaves one run memo");
+    assert!(!t.memos(b"PMEMO").is_empty(), "and its stage memo");
+    // Without the run memo: the stage memo answers (and the run memo is
+    // written again).
+    std::fs::remove_file(&run_memos[0]).expect("remove the run memo");
+    let (staged, staged_err) = t.run("score");
+    assert_eq!(t.calls(), calls);
+    assert_eq!(t.memos(b"PRMEMO"), run_memos, "written again");
+    // With it: the same report and the same lines.
+    let (memo, memo_err) = t.run("score");
+    assert_eq!(t.calls(), calls);
+    assert_eq!(memo, staged);
+    assert_eq!(memo_err, staged_err);
+    assert!(memo_err.contains("factors estimate:"), "{memo_err}");
+    assert_eq!(results(&cold), results(&memo));
+    // The run memo alone answers: no stage memo, and every line of the
+    // cache file unreadable, its size and time kept (the memos are
+    // trusted). Any key, lookup or plan stage would warn and ask again.
+    for f in t.memos(b"PMEMO") {
+        std::fs::remove_file(f).expect("remove a stage memo");
+    }
+    let file = t.cache_file();
+    let modified = std::fs::metadata(&file)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let text = std::fs::read_to_string(&file).expect("the cache file");
+    let garbled: String = text
+        .split_inclusive('\n')
+        .map(|l| {
+            let line = l.trim_end_matches('\n');
+            "#".repeat(line.len()) + &l[line.len()..]
+        })
+        .collect();
+    assert_eq!(garbled.len(), text.len());
+    std::fs::write(&file, garbled).expect("garble the cache");
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .and_then(|f| f.set_modified(modified))
+        .expect("keep the file's time");
+    let (planfree, err) = t.run("score");
+    assert_eq!(t.calls(), calls, "no call");
+    assert!(
+        !err.contains("warning") && !err.contains("unreadable"),
+        "{err}"
+    );
+    assert_eq!(planfree, staged, "the same report");
+    assert_eq!(err, staged_err, "the same lines");
+}
+
+#[test]
+fn a_run_memo_of_an_older_format_or_damaged_falls_back() {
+    let t = Rerun::new("rerun-old-run-memo");
+    t.run("score");
+    let (rerun, _) = t.run("score");
+    let calls = t.calls();
+    let file = t.memos(b"PRMEMO").pop().expect("a run memo");
+    let good = std::fs::read(&file).expect("the run memo");
+    let older = |b: &[u8]| {
+        let mut b = b.to_vec();
+        b[6] = 0; // the format's version
+        b
+    };
+    let wrong_sum = |b: &[u8]| {
+        let mut b = b.to_vec();
+        b[9] ^= 0xFF;
+        b
+    };
+    let flipped = |b: &[u8]| {
+        let mut b = b.to_vec();
+        let n = b.len() - 3;
+        b[n] ^= 0x10;
+        b
+    };
+    let truncated = |b: &[u8]| b[..b.len() - 5].to_vec();
+    let stage = std::fs::read(t.memos(b"PMEMO").pop().expect("a stage memo")).expect("read");
+    let damaged: [Vec<u8>; 6] = [
+        older(&good),
+        wrong_sum(&good),
+        flipped(&good),
+        truncated(&good),
+        stage,
+        Vec::new(),
+    ];
+    for (i, bad) in damaged.into_iter().enumerate() {
+        std::fs::write(&file, &bad).expect("replace the run memo");
+        let (report, err) = t.run("score");
+        assert_eq!(t.calls(), calls, "{i}: no call");
+        assert!(!err.contains("panicked"), "{i}: {err}");
+        assert_eq!(report, rerun, "{i}: the same report");
+        assert_eq!(
+            std::fs::read(&file).expect("read"),
+            good,
+            "{i}: written again"
+        );
+    }
 }

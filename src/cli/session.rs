@@ -369,6 +369,39 @@ impl LlmSession {
         workflow: crate::workflow::Workflow,
     ) -> Result<Option<crate::workflow::Outcome>, Failure> {
         let mut workflow = workflow.with_cap(self.cap.map(|c| c.after(self.spent_usd)));
+        // A run memo answers a re-run of a settled extraction before it
+        // plans: no plan, no question keyed, no answer decoded.
+        let run_key = self
+            .cache
+            .memo_build()
+            .and_then(|build| workflow.memo_key(&build));
+        if let Some(bytes) = run_key.as_ref().and_then(|k| self.cache.run_memo(k)) {
+            let cap = workflow.stage_cap();
+            if let Some(hit) = workflow.answer_from_memo(bytes) {
+                self.settings.cap = cap;
+                let est = crate::llm::engine::Estimate {
+                    cached: hit.stats.cache_hits,
+                    cost_usd: self.price.map(|p| p.cost(0.0, 0.0)),
+                    ..Default::default()
+                };
+                if !self.quiet {
+                    warn_cache_lines(self.cache.path(), &self.cache.take_problems());
+                }
+                let summary = self.stage_summary(hit.what, hit.shape, &est);
+                if self.estimate_only {
+                    println!("{summary}");
+                    return Ok(None);
+                }
+                if !self.quiet {
+                    eprintln!("{summary}");
+                    eprintln!("{}", progress_line(hit.what, &hit.stats));
+                }
+                return Ok(workflow.finish());
+            }
+        }
+        if run_key.is_some() {
+            workflow = workflow.keeping_memo();
+        }
         while let Some(stage) = workflow.next_stage() {
             self.settings.cap = match (stage.cap, stage.evaluator, &self.evaluator) {
                 // The evaluator's calls are charged at its own prices.
@@ -398,8 +431,56 @@ impl LlmSession {
                 return Ok(None);
             };
             workflow.answered(answers, &stats, &failures);
+            if let (Some(key), Some(bytes)) = (&run_key, workflow.take_memo()) {
+                self.cache.keep_run_memo(key, &bytes);
+            }
         }
         Ok(workflow.finish())
+    }
+
+    /// A stage's estimate line: `what`, its plan's counts, the estimate and
+    /// the cost cap.
+    fn stage_summary(
+        &self,
+        what: &str,
+        plan: crate::llm::extract::PlanShape,
+        est: &crate::llm::engine::Estimate,
+    ) -> String {
+        let detail = if plan.unique_responses > 0 {
+            let per = plan.calls_per_unique_response();
+            format!(
+                " ({:.2} per unique response over {} responses + {} source-fact calls)",
+                per.per_unique_response, plan.unique_responses, per.source_fact_calls
+            )
+        } else {
+            String::new()
+        };
+        let mut summary = format!(
+            "{what} estimate: {} questions{detail}, {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
+            plan.questions,
+            est.cached,
+            est.calls,
+            est.input_tokens / 1e3,
+            est.output_tokens / 1e3,
+            est.cost_usd.map_or(
+                "cost unknown (give --price-in/--price-out)".to_owned(),
+                |c| format!("~${c:.2}")
+            )
+        );
+        if let (Some(cap), Some(cost)) = (self.settings.cap, est.cost_usd) {
+            let left = cap.max_usd;
+            let _ = write!(
+                summary,
+                "; cost cap ${:.2}{}",
+                self.cap.map_or(left, |c| c.max_usd),
+                if cost > left {
+                    " (the estimate is over it: the run stops at the cap; cached answers are kept)"
+                } else {
+                    ""
+                }
+            );
+        }
+        summary
     }
 
     /// Prints the estimate, then (unless `--estimate`) answers the plan with
@@ -434,41 +515,7 @@ impl LlmSession {
         if !self.quiet {
             warn_cache_lines(self.cache.path(), &self.cache.take_problems());
         }
-        let detail = if plan.unique_responses > 0 {
-            let per = plan.calls_per_unique_response();
-            format!(
-                " ({:.2} per unique response over {} responses + {} source-fact calls)",
-                per.per_unique_response, plan.unique_responses, per.source_fact_calls
-            )
-        } else {
-            String::new()
-        };
-        let summary = format!(
-            "{what} estimate: {} questions{detail}, {} cached, ~{} calls, ~{:.0}k input + ~{:.0}k output tokens, {}",
-            plan.len(),
-            est.cached,
-            est.calls,
-            est.input_tokens / 1e3,
-            est.output_tokens / 1e3,
-            est.cost_usd.map_or(
-                "cost unknown (give --price-in/--price-out)".to_owned(),
-                |c| format!("~${c:.2}")
-            )
-        );
-        let mut summary = summary;
-        if let (Some(cap), Some(cost)) = (self.settings.cap, est.cost_usd) {
-            let left = cap.max_usd;
-            let _ = write!(
-                summary,
-                "; cost cap ${:.2}{}",
-                self.cap.map_or(left, |c| c.max_usd),
-                if cost > left {
-                    " (the estimate is over it: the run stops at the cap; cached answers are kept)"
-                } else {
-                    ""
-                }
-            );
-        }
+        let summary = self.stage_summary(what, plan.shape(), &est);
         if self.estimate_only {
             println!("{summary}");
             return Ok(None);

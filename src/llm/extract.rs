@@ -42,7 +42,7 @@ use super::prompts;
 use super::provider::{self, Completion};
 pub use super::question::{
     Answer, Answers, CallsPerResponse, CheckKinds, FactChecks, FactorQuestion, JudgementParts,
-    Judgements, Member, Plan, Question, Set,
+    Judgements, Member, Plan, PlanShape, Question, Set,
 };
 use super::question::{CheckKind, JudgementPart, Slot};
 use super::Prompt;
@@ -350,6 +350,10 @@ impl Answers {
         response: TextId,
         opts: ExtractOptions,
     ) -> Option<f64> {
+        // A run memo's answers hold the values it gave.
+        if let Some(v) = self.memo().and_then(|m| m.value(f, p, response, opts)) {
+            return v;
+        }
         if f == Factor::NFacts {
             return self.facts(response).map(|x| distinct_facts(x).len() as f64);
         }

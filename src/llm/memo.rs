@@ -24,8 +24,12 @@ use super::cache::{Digest, KeyHasher};
 use super::engine::RunStats;
 use super::extract::ExtractOptions;
 use super::provider::ModelConfig;
-use super::question::{Answer, Answers, FactChecks, Judgements, Plan, Verdict};
-use crate::data::Dataset;
+use super::question::{
+    Answer, Answers, CheckKinds, FactChecks, FactorQuestion, JudgementParts, Judgements, Plan,
+    PlanShape, Question, Set, Verdict,
+};
+use crate::data::{Dataset, Pair, TextId};
+use crate::factors::Factor;
 
 /// The version of the memo layout and key: a change makes every memo a miss.
 const FORMAT: &str = "profile-stage-memo/1";
@@ -166,6 +170,395 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Option<(Answers, RunStats)> {
     Some((answers, stats))
 }
 
+// ------------------------------------------------------------ run memos
+
+/// The version of a run memo's layout and key: a change makes every run
+/// memo a miss.
+const RUN_FORMAT: &str = "profile-run-memo/1";
+const RUN_MAGIC: &[u8; 8] = b"PRMEMO\x01\n";
+
+/// Whether an extraction of `factors` can be kept as a run memo: some
+/// factor needs a model, and none is a factor pack's (whose question is
+/// the registered pack's, which the key does not cover).
+pub fn run_memo_fits(factors: &[Factor]) -> bool {
+    factors.iter().any(|f| f.needs_model())
+        && !factors
+            .iter()
+            .any(|f| f.needs_model() && matches!(f, Factor::Custom(_)))
+}
+
+/// The run memo key of a factor extraction of `factors` asked of `cfg` on
+/// `ds` with `opts`, by the binary `build`: what [`key`] covers, with the
+/// factors, the options and the dataset's pairs instead of the plan's
+/// questions (which those decide), so that it is known before planning.
+pub fn run_key(
+    factors: &[Factor],
+    ds: &Dataset,
+    opts: ExtractOptions,
+    cfg: &ModelConfig,
+    build: &str,
+) -> Digest {
+    let mut h = KeyHasher::new();
+    h.str(RUN_FORMAT)
+        .str(build)
+        .str("extract")
+        .str(&format!("{cfg:?}"))
+        .str(&format!("{opts:?}"))
+        .str(&format!("{factors:?}"));
+    let id = |t: Option<TextId>| t.map_or(u32::MAX, |t| t.0).to_le_bytes();
+    let mut pairs = Vec::with_capacity(ds.pairs.len() * 16);
+    for p in &ds.pairs {
+        for t in [p.input, p.source, Some(p.a), Some(p.b)] {
+            pairs.extend_from_slice(&id(t));
+        }
+    }
+    h.u64(ds.pairs.len() as u64).bytes(&pairs);
+    let mut texts = KeyHasher::new();
+    let mut n = 0u64;
+    for (_, t) in ds.texts.iter() {
+        texts.str(t);
+        n += 1;
+    }
+    h.u64(n).digest(texts.finish());
+    h.finish()
+}
+
+/// What a run memo says of its run besides the values: the plan's counts,
+/// the statistics of a re-run (every answer a cache hit, as a stage memo's
+/// re-run counts them) and the naive plan's call count of its record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunMemo {
+    pub shape: PlanShape,
+    pub stats: RunStats,
+    pub naive_calls: f64,
+}
+
+/// The side of a pair a value belongs to: the response, the input and the
+/// source (`u64::MAX`: none). A value depends on nothing else.
+fn side_key(response: TextId, p: &Pair) -> [u64; 3] {
+    let id = |t: Option<TextId>| t.map_or(u64::MAX, |t| u64::from(t.0));
+    [u64::from(response.0), id(p.input), id(p.source)]
+}
+
+/// A run memo's factor values and (decoded on first use) its answers: what
+/// [`Answers`] holds for an extraction answered by a run memo.
+pub struct RunValues {
+    opts: ExtractOptions,
+    /// The model-based factors, in the run's order.
+    factors: Vec<Factor>,
+    /// Every pair side, sorted and distinct.
+    sides: Vec<[u64; 3]>,
+    /// `sides × factors`, side-major: [`Answers::value`] of each.
+    values: Vec<Option<f64>>,
+    /// Answers the memo holds.
+    held: usize,
+    /// The memo; its answers start at `answers_at`.
+    bytes: Vec<u8>,
+    answers_at: usize,
+    answers: std::sync::OnceLock<Answers>,
+}
+
+impl std::fmt::Debug for RunValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunValues")
+            .field("factors", &self.factors)
+            .field("sides", &self.sides.len())
+            .field("held", &self.held)
+            .field("decoded", &self.decoded())
+            .finish()
+    }
+}
+
+impl RunValues {
+    /// The value of `f` for `response` of `p`; `None` when the memo does
+    /// not hold it (another factor, side or options).
+    pub(crate) fn value(
+        &self,
+        f: Factor,
+        p: &Pair,
+        response: TextId,
+        opts: ExtractOptions,
+    ) -> Option<Option<f64>> {
+        if opts != self.opts {
+            return None;
+        }
+        let i = self.factors.iter().position(|&g| g == f)?;
+        let side = self.sides.binary_search(&side_key(response, p)).ok()?;
+        self.values.get(side * self.factors.len() + i).copied()
+    }
+
+    /// The answers, decoded on first use. The memo's checksum was checked
+    /// when it was read, so they decode; were they not to, there would be
+    /// none (never other answers).
+    pub(crate) fn answers(&self) -> &Answers {
+        self.answers.get_or_init(|| {
+            decode_held(&self.bytes[self.answers_at..], self.held).unwrap_or_default()
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.held
+    }
+
+    /// Whether the answers were decoded.
+    pub(crate) fn decoded(&self) -> bool {
+        self.answers.get().is_some()
+    }
+}
+
+/// The run memo of a settled extraction of `factors` on `ds` with `opts`
+/// (its plan, its answers and its statistics), with the naive plan's call
+/// count of its record; `None` when it cannot be kept (not settled, a
+/// factor pack's factor, a question of another kind).
+pub fn encode_run(
+    plan: &Plan,
+    ds: &Dataset,
+    factors: &[Factor],
+    opts: ExtractOptions,
+    answers: &Answers,
+    stats: &RunStats,
+    naive_calls: f64,
+) -> Option<Vec<u8>> {
+    if !keepable(stats) || !run_memo_fits(factors) {
+        return None;
+    }
+    let model: Vec<Factor> = factors
+        .iter()
+        .copied()
+        .filter(|f| f.needs_model())
+        .collect();
+    let mut body = Vec::new();
+    let shape = plan.shape();
+    for n in [
+        shape.questions,
+        shape.unique_responses,
+        shape.unique_sources,
+        shape.source_fact_calls,
+    ] {
+        put_u64(&mut body, n as u64);
+    }
+    put_u64(&mut body, stats.skipped_empty);
+    put_u64(&mut body, stats.templates.len() as u64);
+    for t in &stats.templates {
+        put_str(&mut body, t);
+    }
+    put_u64(&mut body, naive_calls.to_bits());
+    body.extend([u8::from(opts.logprobs), u8::from(opts.summaries)]);
+    put_u64(&mut body, model.len() as u64);
+    let mut sides: Vec<([u64; 3], usize, TextId)> = ds
+        .pairs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| [p.a, p.b].map(|t| (side_key(t, p), i, t)))
+        .collect();
+    sides.sort_unstable_by_key(|s| (s.0, s.1));
+    sides.dedup_by_key(|s| s.0);
+    put_u64(&mut body, sides.len() as u64);
+    for (k, _, _) in &sides {
+        for n in k {
+            put_u64(&mut body, *n);
+        }
+    }
+    for &(_, i, t) in &sides {
+        for &f in &model {
+            put_f64(&mut body, answers.value(f, &ds.pairs[i], t, opts));
+        }
+    }
+    let held: Vec<(&Question, &Answer)> = plan
+        .first
+        .iter()
+        .chain(&plan.second)
+        .filter_map(|q| answers.get(q).map(|a| (q, a)))
+        .collect();
+    if held.len() as u64 + stats.skipped_empty != plan.len() as u64 {
+        return None;
+    }
+    put_u64(&mut body, held.len() as u64);
+    for (q, a) in held {
+        if !put_question(&mut body, q) {
+            return None;
+        }
+        put_answer(&mut body, a);
+    }
+    Some(sealed(RUN_MAGIC, body))
+}
+
+/// A run memo's values (with its answers, decoded when first needed) and
+/// what it says of its run, for an extraction of `factors` with `opts`;
+/// `None` when `bytes` are not a whole, intact run memo of such a run.
+pub fn decode_run(
+    bytes: Vec<u8>,
+    factors: &[Factor],
+    opts: ExtractOptions,
+) -> Option<(RunValues, RunMemo)> {
+    let body = checked(&bytes, RUN_MAGIC)?;
+    let mut r = Reader(body);
+    let mut n = || usize::try_from(r.u64()?).ok();
+    let shape = PlanShape {
+        questions: n()?,
+        unique_responses: n()?,
+        unique_sources: n()?,
+        source_fact_calls: n()?,
+    };
+    let skipped_empty = r.u64()?;
+    let mut templates = std::collections::BTreeSet::new();
+    for _ in 0..r.count()? {
+        templates.insert(r.string()?);
+    }
+    let naive_calls = f64::from_bits(r.u64()?);
+    if [r.byte()?, r.byte()?] != [u8::from(opts.logprobs), u8::from(opts.summaries)] {
+        return None;
+    }
+    let model: Vec<Factor> = factors
+        .iter()
+        .copied()
+        .filter(|f| f.needs_model())
+        .collect();
+    if r.u64()? != model.len() as u64 {
+        return None;
+    }
+    let n_sides = r.count()?;
+    let mut sides = Vec::with_capacity(n_sides.min(r.0.len() / 24));
+    for _ in 0..n_sides {
+        let side = [r.u64()?, r.u64()?, r.u64()?];
+        if sides.last().is_some_and(|last| *last >= side) {
+            return None;
+        }
+        sides.push(side);
+    }
+    let n_values = n_sides.checked_mul(model.len())?;
+    if n_values > r.0.len() {
+        return None;
+    }
+    let mut values = Vec::with_capacity(n_values);
+    for _ in 0..n_values {
+        values.push(r.f64()?);
+    }
+    let held = r.count()?;
+    if held as u64 + skipped_empty != shape.questions as u64 {
+        return None;
+    }
+    let answers_at = bytes.len() - r.0.len();
+    let stats = RunStats {
+        questions: shape.questions as u64,
+        cache_hits: held as u64,
+        skipped_empty,
+        templates,
+        ..RunStats::default()
+    };
+    let memo = RunMemo {
+        shape,
+        stats,
+        naive_calls,
+    };
+    let values = RunValues {
+        opts,
+        factors: model,
+        sides,
+        values,
+        held,
+        bytes,
+        answers_at,
+        answers: std::sync::OnceLock::new(),
+    };
+    Some((values, memo))
+}
+
+/// The `held` answers of a run memo, each after its question.
+fn decode_held(bytes: &[u8], held: usize) -> Option<Answers> {
+    let mut r = Reader(bytes);
+    let mut answers = Answers::with_capacity(held);
+    for _ in 0..held {
+        let q = r.question()?;
+        answers.insert(q, r.answer()?);
+    }
+    r.0.is_empty().then_some(answers)
+}
+
+/// `body` after `magic` and its checksum.
+fn sealed(magic: &[u8; 8], body: Vec<u8>) -> Vec<u8> {
+    let sum = KeyHasher::new().bytes(&body).finish();
+    let mut out = Vec::with_capacity(body.len() + 24);
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&sum[0].to_le_bytes());
+    out.extend_from_slice(&sum[1].to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The body of `bytes` sealed with `magic`, if its checksum holds.
+fn checked<'a>(bytes: &'a [u8], magic: &[u8; 8]) -> Option<&'a [u8]> {
+    let rest = bytes.strip_prefix(magic.as_slice())?;
+    let (sum, body) = (rest.get(..16)?, rest.get(16..)?);
+    let want = KeyHasher::new().bytes(body).finish();
+    (sum[..8] == want[0].to_le_bytes() && sum[8..] == want[1].to_le_bytes()).then_some(body)
+}
+
+fn put_id(out: &mut Vec<u8>, t: TextId) {
+    put_u64(out, u64::from(t.0));
+}
+
+fn put_opt_id(out: &mut Vec<u8>, t: Option<TextId>) {
+    put_u64(out, t.map_or(u64::MAX, |t| u64::from(t.0)));
+}
+
+/// A factor question; `false` for another kind (or a factor pack's).
+fn put_question(out: &mut Vec<u8>, q: &Question) -> bool {
+    let Question::Factor(f) = q else {
+        return false;
+    };
+    match *f {
+        FactorQuestion::Facts(t) => {
+            out.push(0);
+            put_id(out, t);
+        }
+        FactorQuestion::Judgements {
+            response,
+            request,
+            source,
+            parts,
+        } => {
+            out.push(1);
+            put_id(out, response);
+            put_opt_id(out, request);
+            put_opt_id(out, source);
+            out.push(parts.bits());
+        }
+        FactorQuestion::FluencyCoherence {
+            response,
+            document,
+            fluency,
+            coherence,
+        } => {
+            out.push(2);
+            put_id(out, response);
+            put_opt_id(out, document);
+            out.extend([u8::from(fluency), u8::from(coherence)]);
+        }
+        FactorQuestion::Checks {
+            text,
+            request,
+            source,
+            kinds,
+            coverage,
+        } => {
+            out.push(3);
+            put_id(out, text);
+            put_opt_id(out, request);
+            put_opt_id(out, source);
+            out.push(kinds.bits());
+            put_opt_id(out, coverage);
+        }
+        FactorQuestion::SourceCoverage { source, response } => {
+            out.push(4);
+            put_id(out, source);
+            put_id(out, response);
+        }
+        FactorQuestion::Custom { .. } => return false,
+    }
+    true
+}
+
 fn put_u64(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(&n.to_le_bytes());
 }
@@ -297,6 +690,53 @@ impl Reader<'_> {
             }
             _ => None,
         }
+    }
+    fn flag(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+    fn id(&mut self) -> Option<TextId> {
+        u32::try_from(self.u64()?).ok().map(TextId)
+    }
+    fn opt_id(&mut self) -> Option<Option<TextId>> {
+        match self.u64()? {
+            u64::MAX => Some(None),
+            n => u32::try_from(n).ok().map(|n| Some(TextId(n))),
+        }
+    }
+    fn question(&mut self) -> Option<Question> {
+        let parts = |b: u8| -> Option<JudgementParts> { Set::from_bits(b) };
+        let kinds = |b: u8| -> Option<CheckKinds> { Set::from_bits(b) };
+        Some(Question::Factor(match self.byte()? {
+            0 => FactorQuestion::Facts(self.id()?),
+            1 => FactorQuestion::Judgements {
+                response: self.id()?,
+                request: self.opt_id()?,
+                source: self.opt_id()?,
+                parts: parts(self.byte()?)?,
+            },
+            2 => FactorQuestion::FluencyCoherence {
+                response: self.id()?,
+                document: self.opt_id()?,
+                fluency: self.flag()?,
+                coherence: self.flag()?,
+            },
+            3 => FactorQuestion::Checks {
+                text: self.id()?,
+                request: self.opt_id()?,
+                source: self.opt_id()?,
+                kinds: kinds(self.byte()?)?,
+                coverage: self.opt_id()?,
+            },
+            4 => FactorQuestion::SourceCoverage {
+                source: self.id()?,
+                response: self.id()?,
+            },
+            _ => return None,
+        }))
     }
     fn answer(&mut self) -> Option<Answer> {
         Some(match self.byte()? {
@@ -484,5 +924,232 @@ mod tests {
         let text = r#"{"input": "q", "source": "s one. s two.", "response_a": "a one!", "response_b": "b one. b two.", "preference": "a"}"#;
         let ds2 = load_bytes(text.as_bytes(), FormatOptions::default()).expect("loads");
         assert_ne!(k, key(&plan, &ds2, opts, &cfg, "b1"));
+    }
+
+    /// A settled summarization extraction of a small dataset with every
+    /// factor of the preset: its plan, answers (facts, judgements and checks
+    /// of the right lengths, so that every value is known) and statistics.
+    fn extraction(opts: ExtractOptions) -> (Dataset, Vec<Factor>, Plan, Answers, RunStats) {
+        let text = concat!(
+            r#"{"input": "q", "source": "s one. s two.", "response_a": "a one.", "response_b": "b one. b two.", "preference": "a"}"#,
+            "\n",
+            r#"{"input": "q", "source": "s one. s two.", "response_a": "b one. b two.", "response_b": "c one.", "preference": "b"}"#,
+            "\n",
+            r#"{"input": "r", "response_a": "d.", "response_b": "e one. e two.", "preference": "a"}"#,
+            "\n"
+        );
+        let ds = load_bytes(text.as_bytes(), FormatOptions::default()).expect("loads");
+        let factors = crate::factors::Task::Summarization.factors().to_vec();
+        let plan = Plan::new(&ds, &factors, opts);
+        let mut answers = Answers::default();
+        let n_facts = |t: TextId| 1 + t.0 as usize % 3;
+        let yes = |n: usize, k: u32| (0..n).map(|i| (i as u32 + k) % 2 == 0).collect::<Vec<_>>();
+        for q in &plan.first {
+            let a = match q {
+                Question::Factor(FactorQuestion::Facts(t)) => Answer::Facts(
+                    (0..n_facts(*t))
+                        .map(|i| format!("fact {i} of {}", t.0))
+                        .collect(),
+                ),
+                _ => Answer::Judgements {
+                    judgements: Box::new(Judgements {
+                        intent_alignment: Some(2.0),
+                        formality_alignment: Some(1.0),
+                        receptiveness: Some(0.0),
+                        fluency: Some(0.75),
+                        coherence: Some(0.5),
+                    }),
+                },
+            };
+            answers.insert(*q, a);
+        }
+        for q in &plan.second {
+            let Question::Factor(FactorQuestion::Checks {
+                text,
+                kinds,
+                coverage,
+                ..
+            }) = q
+            else {
+                continue;
+            };
+            let mut c = FactChecks {
+                covered: coverage.map(|s| yes(n_facts(s), 1)),
+                ..Default::default()
+            };
+            for k in kinds.iter() {
+                c.set(k, yes(n_facts(*text), k as u32));
+            }
+            answers.insert(
+                *q,
+                Answer::FactChecks {
+                    fact_checks: Box::new(c),
+                },
+            );
+        }
+        let held = plan
+            .first
+            .iter()
+            .chain(&plan.second)
+            .filter(|q| answers.get(q).is_some())
+            .count() as u64;
+        let stats = RunStats {
+            questions: plan.len() as u64,
+            succeeded: held,
+            skipped_empty: plan.len() as u64 - held,
+            templates: ["facts@1".to_owned(), "fact_checks@1".to_owned()]
+                .into_iter()
+                .collect(),
+            ..RunStats::default()
+        };
+        (ds, factors, plan, answers, stats)
+    }
+
+    #[test]
+    fn a_run_memo_gives_every_value_of_its_answers_without_decoding_them() {
+        for logprobs in [false, true] {
+            let opts = ExtractOptions {
+                logprobs,
+                summaries: true,
+            };
+            let (ds, factors, plan, answers, stats) = extraction(opts);
+            assert!(plan.second.len() > 1, "fact checks are planned");
+            let bytes = encode_run(&plan, &ds, &factors, opts, &answers, &stats, 12.5)
+                .expect("a settled run is kept");
+            let (values, memo) = decode_run(bytes, &factors, opts).expect("decodes");
+            assert_eq!(memo.shape, plan.shape());
+            assert_eq!(memo.naive_calls, 12.5);
+            assert_eq!(memo.stats.questions, plan.len() as u64);
+            assert_eq!(
+                memo.stats.cache_hits + memo.stats.skipped_empty,
+                plan.len() as u64
+            );
+            assert_eq!(memo.stats.templates, stats.templates);
+            let back = Answers::from_memo(values);
+            assert!(back.is_memo() && !back.memo_decoded());
+            assert_eq!(back.len() as u64, memo.stats.cache_hits);
+            let mut known = 0;
+            for p in &ds.pairs {
+                for t in [p.a, p.b] {
+                    for &f in &factors {
+                        let want = answers.value(f, p, t, opts);
+                        assert_eq!(back.value(f, p, t, opts), want, "{f:?}");
+                        known += usize::from(f.needs_model() && want.is_some());
+                    }
+                }
+            }
+            assert!(known > ds.pairs.len() * 2 * 5, "{known} values known");
+            assert!(!back.memo_decoded(), "the values need no answer decoded");
+            // Other options: the values are read from the answers.
+            let other = ExtractOptions {
+                logprobs: !logprobs,
+                ..opts
+            };
+            let p = &ds.pairs[0];
+            assert_eq!(
+                back.value(Factor::Fluency, p, p.a, other),
+                answers.value(Factor::Fluency, p, p.a, other)
+            );
+            // The answers, decoded when first asked for, are the run's.
+            for q in plan.first.iter().chain(&plan.second) {
+                assert_eq!(back.get(q), answers.get(q), "{q:?}");
+            }
+            assert!(back.memo_decoded());
+            for (t, _) in ds.texts.iter() {
+                assert_eq!(back.facts(t), answers.facts(t));
+            }
+            // An insert keeps them and adds to them.
+            let mut more = back.clone();
+            let q = Question::facts(TextId(999));
+            more.insert(q, Answer::Facts(vec!["x".into()]));
+            assert!(!more.is_memo());
+            assert_eq!(more.len(), back.len() + 1);
+            assert_eq!(more.get(&plan.first[0]), answers.get(&plan.first[0]));
+        }
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_run_memo_is_a_miss_never_a_panic() {
+        let opts = ExtractOptions {
+            logprobs: false,
+            summaries: true,
+        };
+        let (ds, factors, plan, answers, stats) = extraction(opts);
+        let bytes = encode_run(&plan, &ds, &factors, opts, &answers, &stats, 1.0).expect("kept");
+        assert!(decode_run(bytes.clone(), &factors, opts).is_some());
+        for n in 0..bytes.len() {
+            assert!(
+                decode_run(bytes[..n].to_vec(), &factors, opts).is_none(),
+                "cut at {n}"
+            );
+        }
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x41;
+            assert!(decode_run(b, &factors, opts).is_none(), "byte {i} flipped");
+        }
+        // A wrong checksum over an intact body.
+        let mut b = bytes.clone();
+        b[8] ^= 1;
+        assert!(decode_run(b, &factors, opts).is_none());
+        // An older format (another magic), and a stage memo, are misses;
+        // so is a run memo read as a stage memo.
+        let mut old = bytes.clone();
+        old[6] = 0;
+        assert!(decode_run(old, &factors, opts).is_none());
+        let stage = encode(&plan, &answers, &stats);
+        assert!(decode_run(stage, &factors, opts).is_none());
+        assert!(decode(&bytes, &plan).is_none());
+        // Other options or factors.
+        let lp = ExtractOptions {
+            logprobs: true,
+            ..opts
+        };
+        assert!(decode_run(bytes.clone(), &factors, lp).is_none());
+        let fewer: Vec<Factor> = factors
+            .iter()
+            .copied()
+            .filter(|&f| f != Factor::Fluency)
+            .collect();
+        assert!(decode_run(bytes.clone(), &fewer, opts).is_none());
+        // A run that did not settle is not kept.
+        let failed = RunStats {
+            failed: 1,
+            ..stats.clone()
+        };
+        assert!(encode_run(&plan, &ds, &factors, opts, &answers, &failed, 1.0).is_none());
+    }
+
+    #[test]
+    fn the_run_key_follows_the_factors_the_options_the_pairs_and_the_build() {
+        let opts = ExtractOptions {
+            logprobs: false,
+            summaries: true,
+        };
+        let (ds, factors, _, _, _) = extraction(opts);
+        let cfg = ModelConfig::new(crate::llm::provider::Provider::OpenAi, "m");
+        let k = run_key(&factors, &ds, opts, &cfg, "b1");
+        assert_eq!(k, run_key(&factors, &ds, opts, &cfg, "b1"));
+        assert_ne!(k, run_key(&factors, &ds, opts, &cfg, "b2"));
+        assert_ne!(k, run_key(&factors[1..], &ds, opts, &cfg, "b1"));
+        let lp = ExtractOptions {
+            logprobs: true,
+            ..opts
+        };
+        assert_ne!(k, run_key(&factors, &ds, lp, &cfg, "b1"));
+        let other = ModelConfig::new(crate::llm::provider::Provider::OpenAi, "n");
+        assert_ne!(k, run_key(&factors, &ds, opts, &other, "b1"));
+        let mut swapped = ds.clone();
+        let p = &mut swapped.pairs[0];
+        std::mem::swap(&mut p.a, &mut p.b);
+        assert_ne!(k, run_key(&factors, &swapped, opts, &cfg, "b1"));
+        let mut fewer = ds.clone();
+        fewer.pairs.pop();
+        assert_ne!(k, run_key(&factors, &fewer, opts, &cfg, "b1"));
+        assert_ne!(
+            k,
+            key(&Plan::default(), &ds, opts, &cfg, "b1"),
+            "not a stage key"
+        );
     }
 }

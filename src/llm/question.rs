@@ -75,6 +75,17 @@ impl<T: Member> Set<T> {
     pub fn iter(self) -> impl Iterator<Item = T> {
         T::ALL.iter().copied().filter(move |&x| self.contains(x))
     }
+
+    /// The set as its byte (bit `i`: `T::ALL[i]`), as memos store it.
+    pub(crate) fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set of a byte from [`Set::bits`]; `None` with a bit past `T::ALL`.
+    pub(crate) fn from_bits(bits: u8) -> Option<Self> {
+        let all = u8::try_from((1u16 << T::ALL.len()) - 1).ok()?;
+        (bits & !all == 0).then_some(Set(bits, std::marker::PhantomData))
+    }
 }
 
 impl<T> Clone for Set<T> {
@@ -696,11 +707,19 @@ impl FactorQuestion {
 }
 
 /// Answers known so far (from the cache or from calls).
+///
+/// Answers from a run memo ([`super::memo::RunValues`]) hold the factor
+/// values the memo's run gave instead: [`Answers::value`] reads them, and
+/// the answers themselves are decoded from the memo the first time
+/// something asks for one (the drill-down, an export); an insert decodes
+/// them first.
 #[derive(Clone, Debug, Default)]
 pub struct Answers {
     map: FxHashMap<Question, Answer>,
     /// Which answered question holds each slot.
     slots: FxHashMap<Slot, Question>,
+    /// A run memo's values and answers (`map` and `slots` are then empty).
+    memo: Option<std::sync::Arc<super::memo::RunValues>>,
 }
 
 impl Answers {
@@ -709,12 +728,46 @@ impl Answers {
         Answers {
             map: FxHashMap::with_capacity_and_hasher(n, Default::default()),
             slots: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            memo: None,
         }
+    }
+
+    /// The answers of a run memo.
+    pub(crate) fn from_memo(memo: super::memo::RunValues) -> Answers {
+        Answers {
+            memo: Some(std::sync::Arc::new(memo)),
+            ..Answers::default()
+        }
+    }
+
+    /// The answers themselves: a memo's decoded (once), else these.
+    fn full(&self) -> &Answers {
+        match &self.memo {
+            Some(m) => m.answers(),
+            None => self,
+        }
+    }
+
+    /// The run memo these answers are, if they are one's.
+    pub(crate) fn memo(&self) -> Option<&super::memo::RunValues> {
+        self.memo.as_deref()
+    }
+
+    /// Whether these answers are a run memo's (and not decoded into this
+    /// map): the report reads the memo's values.
+    pub fn is_memo(&self) -> bool {
+        self.memo.is_some()
+    }
+
+    /// Whether a memo's answers were decoded (the drill-down asked for one).
+    pub fn memo_decoded(&self) -> bool {
+        self.memo.as_ref().is_some_and(|m| m.decoded())
     }
 
     /// Room for `n` answers and for the slots of `questions` (their answers
     /// are about to be inserted).
     pub(crate) fn reserve<'a>(&mut self, n: usize, questions: impl Iterator<Item = &'a Question>) {
+        self.own();
         self.map.reserve(n);
         let slots = questions
             .map(|q| match q {
@@ -725,7 +778,15 @@ impl Answers {
         self.slots.reserve(slots);
     }
 
+    /// A memo's answers decoded into this map (before a change).
+    fn own(&mut self) {
+        if let Some(m) = self.memo.take() {
+            *self = m.answers().clone();
+        }
+    }
+
     pub fn insert(&mut self, q: Question, a: Answer) {
+        self.own();
         if let Question::Factor(f) = &q {
             f.each_slot(|s| {
                 self.slots.insert(s, q);
@@ -735,32 +796,36 @@ impl Answers {
     }
 
     pub fn get(&self, q: &Question) -> Option<&Answer> {
-        self.map.get(q)
+        self.full().map.get(q)
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        match &self.memo {
+            Some(m) => m.len(),
+            None => self.map.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     /// The facts of a text, if extracted.
     pub fn facts(&self, t: TextId) -> Option<&[String]> {
-        match self.map.get(&Question::facts(t)) {
+        match self.get(&Question::facts(t)) {
             Some(Answer::Facts(f)) => Some(f),
             _ => None,
         }
     }
 
     pub(crate) fn at(&self, slot: &Slot) -> Option<&Answer> {
-        self.map.get(self.slots.get(slot)?)
+        let full = self.full();
+        full.map.get(full.slots.get(slot)?)
     }
 
     /// The answered question that holds `slot`.
     pub(crate) fn question_at(&self, slot: &Slot) -> Option<&Question> {
-        self.slots.get(slot)
+        self.full().slots.get(slot)
     }
 }
 
@@ -813,10 +878,38 @@ impl Plan {
     /// source, plus 1 per custom LLM factor per unique response and texts
     /// its question sees).
     pub fn calls_per_unique_response(&self) -> CallsPerResponse {
+        self.shape().calls_per_unique_response()
+    }
+
+    /// Its counts, without its questions.
+    pub fn shape(&self) -> PlanShape {
+        PlanShape {
+            questions: self.len(),
+            unique_responses: self.unique_responses,
+            unique_sources: self.unique_sources,
+            source_fact_calls: self.source_fact_calls,
+        }
+    }
+}
+
+/// A plan's counts without its questions: what its estimate line and its
+/// run record say of it (a run memo keeps them instead of the plan).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanShape {
+    /// All questions ([`Plan::len`]).
+    pub questions: usize,
+    pub unique_responses: usize,
+    pub unique_sources: usize,
+    pub source_fact_calls: usize,
+}
+
+impl PlanShape {
+    /// As [`Plan::calls_per_unique_response`].
+    pub fn calls_per_unique_response(&self) -> CallsPerResponse {
         let per = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         CallsPerResponse {
             per_unique_response: per(
-                self.len().saturating_sub(self.source_fact_calls),
+                self.questions.saturating_sub(self.source_fact_calls),
                 self.unique_responses,
             ),
             source_fact_calls: self.source_fact_calls,

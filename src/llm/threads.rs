@@ -592,15 +592,38 @@ impl DiskCache {
         answers: &Answers,
         stats: &RunStats,
     ) {
+        if self.memo.is_none() || !super::memo::keepable(stats) {
+            return;
+        }
+        let bytes = super::memo::encode(plan, answers, stats);
+        self.write_memo(key, &bytes);
+    }
+
+    /// The binary's build stamp, which memo keys cover, when this cache
+    /// keeps memos (for a run memo key: `workflow::Workflow::memo_key`).
+    pub fn memo_build(&self) -> Option<String> {
+        self.memo.as_ref()?;
+        Some(build_stamp())
+    }
+
+    /// The run memo kept under `key`, if any (checked when decoded).
+    pub fn run_memo(&self, key: &super::cache::Digest) -> Option<Vec<u8>> {
+        let dir = self.memo.as_ref()?;
+        std::fs::read(dir.join(super::memo::file_name(key))).ok()
+    }
+
+    /// Keeps a run memo (best effort, as [`DiskCache::keep_memo`]).
+    pub fn keep_run_memo(&mut self, key: &super::cache::Digest, bytes: &[u8]) {
+        self.write_memo(key, bytes);
+    }
+
+    /// Writes a memo under `key` (whole or not at all), then the stamp.
+    fn write_memo(&mut self, key: &super::cache::Digest, bytes: &[u8]) {
         let Some(dir) = &self.memo else {
             return;
         };
-        if !super::memo::keepable(stats) {
-            return;
-        }
         let name = super::memo::file_name(key);
         let tmp = dir.join(format!("{name}.tmp"));
-        let bytes = super::memo::encode(plan, answers, stats);
         let ok = std::fs::create_dir_all(dir).is_ok()
             && std::fs::write(&tmp, bytes).is_ok()
             && std::fs::rename(&tmp, dir.join(name)).is_ok();
