@@ -1014,7 +1014,7 @@ impl Agent {
 /// Factor ids ordered by descending score, unscored last, ties by id.
 pub fn ranking(scores: &BTreeMap<String, FactorScoreEntry>) -> Vec<String> {
     let mut ids: Vec<(&String, Option<f64>)> = scores.iter().map(|(k, v)| (k, v.score)).collect();
-    ids.sort_by(|(ia, a), (ib, b)| match (a, b) {
+    crate::data::sort::sort_by(&mut ids, |(ia, a), (ib, b)| match (a, b) {
         (Some(a), Some(b)) => b.total_cmp(a).then_with(|| ia.cmp(ib)),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
