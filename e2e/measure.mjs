@@ -3,7 +3,7 @@
 // size budgets):
 //   - SummEval (4 MB, 11,342 pairs): from the file input's change event to the
 //     rendered chart, in headless Chromium; median of 7 runs.
-//   - the first load, gzipped (budget 600 KB, goal 450 KB): boot.js, the
+//   - the first load, gzipped (budget 530 KB, goal 450 KB): boot.js, the
 //     first-load module (app.js, app_bg.wasm) and worker.js.
 //   - the model tools, gzipped: the full module (app-full.js,
 //     app-full_bg.wasm), loaded on first use of the model or Embed panels.

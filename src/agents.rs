@@ -412,7 +412,7 @@ pub fn improvement_agent(
 /// The file lines of `ds`'s pairs as ranges: `"1-8"`, `"3,7,10-12"`.
 pub fn line_ranges(ds: &Dataset) -> String {
     let mut lines: Vec<u64> = ds.pairs.iter().map(|p| p.line).collect();
-    lines.sort_unstable();
+    crate::data::sort::sort(&mut lines);
     lines.dedup();
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;

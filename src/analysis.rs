@@ -395,7 +395,9 @@ pub fn group_scores(
             members[g].1.push(i);
         }
     }
-    members.sort_by(|x, y| y.1.len().cmp(&x.1.len()).then(x.0.cmp(y.0)));
+    crate::data::sort::sort_by(&mut members, |x, y| {
+        y.1.len().cmp(&x.1.len()).then(x.0.cmp(y.0))
+    });
     let omitted = members.len().saturating_sub(Groups::MAX_SHOWN) as u64;
     members.truncate(Groups::MAX_SHOWN);
     // Every pair's outcome once (pair-major), and the whole file's table.

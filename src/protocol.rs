@@ -11,6 +11,9 @@ use crate::factors::{Factor, Task};
 use crate::report::Report;
 use crate::stats::BootstrapConfig;
 
+#[path = "protocol_lite.rs"]
+pub mod lite;
+
 /// What to score.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScoreRequest {
@@ -471,23 +474,32 @@ impl ToWorker {
     /// # Errors
     /// When the text is not a message.
     pub fn from_json(s: &str) -> Result<Self, String> {
-        // A message with a factor pack: register the pack first, so that
-        // the custom factor ids in the same message parse.
-        if s.contains("\"factor_pack\"") {
-            let v: serde_json::Value =
-                serde_json::from_str(s).map_err(|e| format!("bad message to the worker: {e}"))?;
-            let problems = crate::factors::pack::register_embedded(&v);
-            if !problems.is_empty() {
-                return Err(format!(
-                    "bad factor pack in the message to the worker:\n{}",
-                    crate::factors::pack::describe(&problems)
-                ));
+        match register_pack(s)? {
+            Some(v) => {
+                serde_json::from_value(v).map_err(|e| format!("bad message to the worker: {e}"))
             }
-            return serde_json::from_value(v)
-                .map_err(|e| format!("bad message to the worker: {e}"));
+            None => serde_json::from_str(s).map_err(|e| format!("bad message to the worker: {e}")),
         }
-        serde_json::from_str(s).map_err(|e| format!("bad message to the worker: {e}"))
     }
+}
+
+/// A message with a factor pack: registers the pack first, so that the
+/// custom factor ids in the same message parse; returns the message as a
+/// JSON value then (`None` for a message without a pack).
+fn register_pack(s: &str) -> Result<Option<serde_json::Value>, String> {
+    if !s.contains("\"factor_pack\"") {
+        return Ok(None);
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(s).map_err(|e| format!("bad message to the worker: {e}"))?;
+    let problems = crate::factors::pack::register_embedded(&v);
+    if !problems.is_empty() {
+        return Err(format!(
+            "bad factor pack in the message to the worker:\n{}",
+            crate::factors::pack::describe(&problems)
+        ));
+    }
+    Ok(Some(v))
 }
 
 impl FromWorker {

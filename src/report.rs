@@ -1014,7 +1014,7 @@ impl Agent {
 /// Factor ids ordered by descending score, unscored last, ties by id.
 pub fn ranking(scores: &BTreeMap<String, FactorScoreEntry>) -> Vec<String> {
     let mut ids: Vec<(&String, Option<f64>)> = scores.iter().map(|(k, v)| (k, v.score)).collect();
-    ids.sort_by(|(ia, a), (ib, b)| match (a, b) {
+    crate::data::sort::sort_by(&mut ids, |(ia, a), (ib, b)| match (a, b) {
         (Some(a), Some(b)) => b.total_cmp(a).then_with(|| ia.cmp(ib)),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
@@ -1048,6 +1048,71 @@ impl std::fmt::Display for ReportError {
 
 impl std::error::Error for ReportError {}
 
+/// Compact JSON text (as `serde_json::to_string` writes it: no whitespace
+/// outside strings) indented as `serde_json::to_string_pretty` indents it:
+/// two spaces a level, `": "` after a key, empty arrays and objects as
+/// `[]` and `{}`.
+pub fn pretty_json(compact: &str) -> String {
+    fn newline(out: &mut String, depth: usize) {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    }
+    let b = compact.as_bytes();
+    let mut out = String::with_capacity(b.len() + b.len() / 2);
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                // A string, escapes included; every byte that ends or
+                // escapes it is ASCII, so the cuts are on char boundaries.
+                let start = i;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(b.len());
+                out.push_str(&compact[start..i]);
+                continue;
+            }
+            open @ (b'{' | b'[') => {
+                let close = if open == b'{' { b'}' } else { b']' };
+                out.push(char::from(open));
+                if b.get(i + 1) == Some(&close) {
+                    out.push(char::from(close));
+                    i += 2;
+                    continue;
+                }
+                depth += 1;
+                newline(&mut out, depth);
+            }
+            close @ (b'}' | b']') => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(char::from(close));
+            }
+            b',' => {
+                out.push(',');
+                newline(&mut out, depth);
+            }
+            b':' => out.push_str(": "),
+            _ => {
+                let start = i;
+                while i < b.len() && !matches!(b[i], b'"' | b'{' | b'[' | b'}' | b']' | b',' | b':')
+                {
+                    i += 1;
+                }
+                out.push_str(&compact[start..i]);
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
 impl Report {
     /// Parses and checks a report.
     ///
@@ -1065,8 +1130,13 @@ impl Report {
     }
 
     /// The report as pretty JSON.
+    ///
+    /// The compact JSON, indented by [`pretty_json`] (exactly
+    /// `serde_json::to_string_pretty`'s text): the web app's first-load
+    /// module then links the report's serialisation once, the compact one
+    /// its worker sends the report with.
     pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a report always serialises")
+        pretty_json(&serde_json::to_string(self).expect("a report always serialises"))
     }
 
     /// The agent with this name.

@@ -242,7 +242,7 @@ fn gaps_sentence(
             ((m - h).abs() >= GAP && side(ci) != 0).then_some((id.as_str(), m, h, ci))
         })
         .collect();
-    gaps.sort_by(|a, b| {
+    crate::data::sort::sort_by(&mut gaps, |a, b| {
         (b.1 - b.2)
             .abs()
             .total_cmp(&(a.1 - a.2).abs())
@@ -382,7 +382,7 @@ fn joint_sentences(agent: &Agent, name: &dyn Fn(&str) -> String) -> Vec<String> 
                 && e.ci95.is_some_and(|sci| side(sci) != side(jci))
         })
         .collect();
-    cands.sort_by(|a, b| {
+    crate::data::sort::sort_by(&mut cands, |a, b| {
         importance(b.1)
             .total_cmp(&importance(a.1))
             .then_with(|| a.0.cmp(b.0))
@@ -421,7 +421,9 @@ fn joint_sentences(agent: &Agent, name: &dyn Fn(&str) -> String) -> Vec<String> 
                     .filter(|(o, r)| *o != id && r.abs() >= CORRELATED)
                     .map(|(o, r)| (o, r.abs()))
                     .collect();
-                others.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+                crate::data::sort::sort_by(&mut others, |a, b| {
+                    b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0))
+                });
                 let others: Vec<String> = others.iter().take(2).map(|(o, _)| name(o)).collect();
                 let goes = if others.is_empty() {
                     String::new()

@@ -14,7 +14,7 @@ fn main() {
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn worker_entry() {
-    profile::web::worker::run(None);
+    profile::web::worker::run(profile::protocol::lite::to_worker, None);
 }
 
 /// Called by `boot.js` once the full module is ready: removes this app (and

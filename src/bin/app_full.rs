@@ -20,7 +20,10 @@ pub fn start_full(handover: wasm_bindgen::JsValue) {
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn worker_entry() {
-    profile::web::worker::run(Some(profile::web::worker::handle_llm));
+    profile::web::worker::run(
+        profile::protocol::ToWorker::from_json,
+        Some(profile::web::worker::handle_llm),
+    );
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -320,9 +320,9 @@ impl Loader {
             });
         }
         // Records held back for format detection are handled late; keep file order.
-        self.ds
-            .diagnostics
-            .sort_by_key(|d| (d.line, d.element.unwrap_or(u64::MAX)));
+        crate::data::sort::sort_by_key(&mut self.ds.diagnostics, |d| {
+            (d.line, d.element.unwrap_or(u64::MAX))
+        });
         self.pair_groups();
         self.renumber_clusters();
         self.ds.format = self.format;

@@ -21,6 +21,7 @@ mod framing;
 mod gzip;
 mod loader;
 mod parquet;
+pub mod sort;
 pub mod strict;
 mod table;
 mod task;

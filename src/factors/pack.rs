@@ -686,7 +686,7 @@ fn parse_factor(
                     "must be a list of the texts the question sees, e.g. [\"request\"]".into(),
                 )),
             }
-            sees.sort();
+            crate::data::sort::sort(&mut sees);
             let question = question?.trim().to_owned();
             Some(if k == "llm_yes_no" {
                 RuleDef::LlmYesNo { question, sees }

@@ -473,7 +473,7 @@ impl RuleExtractor {
                 todo.push((None, r));
             }
         }
-        todo.sort_unstable();
+        crate::data::sort::sort(&mut todo);
         todo.dedup();
         for part in self.run(texts, &todo, novel) {
             for (r, counts, words) in part.items {

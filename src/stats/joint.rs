@@ -1293,7 +1293,7 @@ fn interval_deciders(values: &[f64], k: usize, done: &[bool], margin: &[f64]) ->
             );
         }
     }
-    need.sort_unstable();
+    crate::data::sort::sort(&mut need);
     need.dedup();
     need.retain(|&r| !done[r]);
     need

@@ -71,7 +71,7 @@ pub fn app(props: &AppProps) -> Html {
             s
         })
     };
-    let worker = use_worker(&state, edition.worker);
+    let worker = use_worker(&state, edition);
     let load = worker.load.clone();
 
     // First visit: the built-in example; after a hand-over, what was shown.

@@ -20,8 +20,13 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// Starts the worker script `url`; `on_message` receives every reply.
-    pub fn new(url: &str, on_message: impl Fn(FromWorker) + 'static) -> Result<Bridge, JsValue> {
+    /// Starts the worker script `url`; `on_message` receives every reply,
+    /// read by `parse` (the module's reading of the worker's messages).
+    pub fn new(
+        url: &str,
+        parse: fn(&str) -> Result<FromWorker, String>,
+        on_message: impl Fn(FromWorker) + 'static,
+    ) -> Result<Bridge, JsValue> {
         let opts = WorkerOptions::new();
         opts.set_type(WorkerType::Module);
         let worker = Worker::new_with_options(url, &opts)?;
@@ -39,11 +44,11 @@ impl Bridge {
                 let Some(text) = e.data().as_string() else {
                     return;
                 };
-                let msg = match FromWorker::from_json(&text) {
+                let msg = match parse(&text) {
                     Ok(m) => m,
                     Err(message) => FromWorker::Failed { message },
                 };
-                if msg == FromWorker::Ready {
+                if matches!(msg, FromWorker::Ready) {
                     ready.set(true);
                     for m in queue.borrow_mut().drain(..) {
                         let _ = worker.post_message(&m);

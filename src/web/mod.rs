@@ -47,6 +47,10 @@ pub type OnTools = Callback<&'static str, Option<lite::Handover>>;
 pub struct Edition {
     /// The worker's script address, relative to the page.
     pub worker: &'static str,
+    /// How the page reads the worker's messages: the first-load module
+    /// reads only those its worker sends (`protocol::lite`), so the model
+    /// tools' message types stay out of it.
+    pub parse: fn(&str) -> Result<crate::protocol::FromWorker, String>,
     /// The language-model panels ("Language model", "Improve alignment"), or
     /// a stand-in that loads them; the callback asks for the full module.
     pub model_panel: fn(model::ModelProps, OnTools) -> Html,
@@ -72,6 +76,7 @@ impl PartialEq for Edition {
 /// stand-ins whose buttons load the full module ([`lite`]).
 pub const LITE: Edition = Edition {
     worker: "./worker.js",
+    parse: crate::protocol::lite::from_worker,
     model_panel: lite::model_stub,
     embed_panel: lite::embed_stub,
     model_evidence: drill::no_model_evidence,
@@ -82,6 +87,7 @@ pub const LITE: Edition = Edition {
 /// The full module: every panel, and a worker with the model engine.
 pub const FULL: Edition = Edition {
     worker: "./worker.js?full",
+    parse: crate::protocol::FromWorker::from_json,
     model_panel: |p, _| html! { <model::ModelPanel ..p /> },
     embed_panel: |report, open, _| html! { <embed::EmbedPanel {report} {open} /> },
     model_evidence: drill::model_evidence,

@@ -125,16 +125,21 @@ pub struct Worker {
 /// Handles the messages of model runs (estimate, run, pause, cache, …).
 pub type LlmHandler = for<'a> fn(&'a Worker, ToWorker) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
 
+/// How the worker reads the page's messages.
+pub type Parse = fn(&str) -> Result<ToWorker, String>;
+
 /// Starts the worker's message loop; `llm` handles the model messages (the
-/// full module's worker), `None` answers them with an error.
-pub fn run(llm: Option<LlmHandler>) {
+/// full module's worker, which reads them with `ToWorker::from_json`);
+/// `None` answers them with an error (the first-load module's worker, which
+/// reads messages with `protocol::lite::to_worker`, refusing the model's).
+pub fn run(parse: Parse, llm: Option<LlmHandler>) {
     let state = Rc::new(Worker::default());
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let state = state.clone();
         // Every message is handled in its own task, so that pause and cancel
         // arrive while a run is awaiting its calls.
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(message) = handle(&state, e.data(), llm).await {
+            if let Err(message) = handle(&state, e.data(), parse, llm).await {
                 post(&FromWorker::Failed { message });
             }
         });
@@ -211,9 +216,14 @@ fn js_err(e: JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-async fn handle(state: &Worker, data: JsValue, llm: Option<LlmHandler>) -> Result<(), String> {
+async fn handle(
+    state: &Worker,
+    data: JsValue,
+    parse: Parse,
+    llm: Option<LlmHandler>,
+) -> Result<(), String> {
     let cmd = Reflect::get(&data, &"cmd".into()).map_err(js_err)?;
-    let cmd = ToWorker::from_json(&cmd.as_string().ok_or("message without a command")?)?;
+    let cmd = parse(&cmd.as_string().ok_or("message without a command")?)?;
     match cmd {
         ToWorker::Load {
             name,

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use super::bridge::Bridge;
+use super::Edition;
 use crate::protocol::{Input, ScoreRequest, ToWorker};
 use crate::state::{Action, State};
 use crate::view::ViewState;
@@ -63,8 +64,8 @@ pub fn score_request(v: &ViewState) -> ScoreRequest {
     }
 }
 
-fn new_bridge(url: &str, dispatcher: UseReducerDispatcher<State>) -> Option<Bridge> {
-    let r = Bridge::new(url, move |msg| {
+fn new_bridge(edition: Edition, dispatcher: UseReducerDispatcher<State>) -> Option<Bridge> {
+    let r = Bridge::new(edition.worker, edition.parse, move |msg| {
         dispatcher.dispatch(Action::Worker(Box::new(msg)))
     });
     match r {
@@ -77,7 +78,7 @@ fn new_bridge(url: &str, dispatcher: UseReducerDispatcher<State>) -> Option<Brid
 }
 
 #[hook]
-pub fn use_worker(state: &UseReducerHandle<State>, url: &'static str) -> WorkerHandle {
+pub fn use_worker(state: &UseReducerHandle<State>, edition: Edition) -> WorkerHandle {
     let bridge: Rc<RefCell<Option<Bridge>>> = use_mut_ref(|| None);
     let current: Rc<RefCell<Option<LoadSpec>>> = use_mut_ref(|| None);
     let previous: Rc<RefCell<Option<LoadSpec>>> = use_mut_ref(|| None);
@@ -91,7 +92,7 @@ pub fn use_worker(state: &UseReducerHandle<State>, url: &'static str) -> WorkerH
         );
         Callback::from(move |mut spec: LoadSpec| {
             if bridge.borrow().is_none() {
-                *bridge.borrow_mut() = new_bridge(url, state.dispatcher());
+                *bridge.borrow_mut() = new_bridge(edition, state.dispatcher());
             }
             let total = spec.file.as_ref().map_or(0, |f| f.size() as u64);
             state.dispatch(Action::StartLoading {

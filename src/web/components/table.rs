@@ -63,7 +63,7 @@ pub fn factor_table(p: &TableProps) -> Html {
     };
     let mut rows: Vec<(&String, &FactorScoreEntry)> = agent.factor_scores.iter().collect();
     let (key, asc) = (p.view.sort, p.view.ascending);
-    rows.sort_by(|a, b| {
+    crate::data::sort::sort_by(&mut rows, |a, b| {
         let (va, ia) = sort_value(key, a.0, a.1);
         let (vb, ib) = sort_value(key, b.0, b.1);
         let o = if key == SortKey::Factor {
