@@ -74,7 +74,7 @@ enum Compression {
 }
 
 /// A record parsed as JSON, or why it is not a JSON object.
-pub(crate) type Parsed = Result<Map<String, Value>, Diagnostic>;
+type Parsed = Result<Map<String, Value>, Diagnostic>;
 
 /// A rated response waiting to be paired within its group.
 struct Rated {
@@ -115,9 +115,6 @@ pub struct Loader {
     clusters_by_key: FxHashMap<String, u32>,
     next_cluster: u32,
     groups: Vec<Group>,
-    /// Natively, for large inputs: the threads that parse the records.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub(super) workers: Option<super::pipeline::Workers>,
 }
 
 impl Loader {
@@ -144,40 +141,6 @@ impl Loader {
             clusters_by_key: FxHashMap::default(),
             next_cluster: 0,
             groups: Vec::new(),
-            #[cfg(not(target_arch = "wasm32"))]
-            workers: None,
-        }
-    }
-
-    /// Parses the records on `n` worker threads, in batches of about
-    /// `batch_bytes` (natively; the loader's own thread still frames the
-    /// bytes and applies the records in file order, so the dataset and its
-    /// diagnostics are exactly those of the loader on one thread). Without
-    /// threads (or if none starts) nothing changes.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub(crate) fn parse_on_threads(&mut self, n: usize, batch_bytes: usize) {
-        self.settle();
-        self.workers = super::pipeline::Workers::start(n, batch_bytes);
-    }
-
-    /// Applies every record still being parsed (natively, with workers), so
-    /// that the dataset holds everything pushed so far.
-    fn settle(&mut self) {
-        #[cfg(not(target_arch = "wasm32"))]
-        if let Some(w) = self.workers.as_mut() {
-            for done in w.drain() {
-                self.apply_parsed(done);
-            }
-        }
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    fn apply_parsed(&mut self, done: super::pipeline::Done) {
-        for (at, parsed) in done.recs {
-            match parsed {
-                Some(parsed) => self.record_parsed(at, parsed),
-                None => self.too_large(at),
-            }
         }
     }
 
@@ -242,7 +205,6 @@ impl Loader {
     /// Feeds one record that is already an object (a Parquet row), located
     /// at `line`; it counts as a record read, as a line of JSON would.
     pub fn push_object(&mut self, line: u64, obj: Map<String, Value>) {
-        self.settle();
         self.record_parsed(
             At {
                 line,
@@ -260,7 +222,6 @@ impl Loader {
     /// Records a problem of the input that is not one record's (a damaged
     /// stream), located at its line.
     pub fn push_diagnostic(&mut self, d: Diagnostic) {
-        self.settle();
         self.ds.diagnostics.push(d);
     }
 
@@ -272,7 +233,6 @@ impl Loader {
     }
 
     fn gzip_failed(&mut self, e: &str) {
-        self.settle();
         let line = self.line().max(1);
         self.ds.diagnostics.push(Diagnostic::new(
             line,
@@ -309,7 +269,6 @@ impl Loader {
                     self.gzip_failed(&e);
                 }
                 if dec.trailing() {
-                    self.settle();
                     let line = self.line().max(1);
                     self.ds.diagnostics.push(Diagnostic::new(
                         line,
@@ -331,11 +290,6 @@ impl Loader {
         }
         let mut framer = std::mem::take(&mut self.framer);
         framer.finish(&mut |at, rec| self.record(at, rec));
-        self.settle();
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            self.workers = None;
-        }
         if let Some(line) = framer.trailing_garbage_line {
             self.ds.diagnostics.push(Diagnostic::new(
                 line,
@@ -380,30 +334,26 @@ impl Loader {
     }
 
     fn record(&mut self, at: At, rec: Rec<'_>) {
-        #[cfg(not(target_arch = "wasm32"))]
-        if let Some(w) = self.workers.as_mut() {
-            if let Some(done) = w.add(at, rec) {
-                self.apply_parsed(done);
+        let line = at.line;
+        let parsed = match rec {
+            Rec::Bytes(bytes) => parse_object(line, bytes),
+            Rec::TooLarge => {
+                let mb = self.opts.max_record_bytes() >> 20;
+                let mut d = Diagnostic::new(
+                    line,
+                    None,
+                    format!("record over {mb} MiB skipped (raise the limit with --max-record-mb, or the app's \"largest record (MB)\")"),
+                );
+                d.element = at.element;
+                self.ds.stats.records_read += 1;
+                return self.skip(d);
             }
-            return;
-        }
-        match rec {
-            Rec::Bytes(bytes) => self.record_parsed(at, parse_record(at, bytes)),
-            Rec::TooLarge => self.too_large(at),
-        }
-    }
-
-    /// A record over the size limit, skipped.
-    fn too_large(&mut self, at: At) {
-        let mb = self.opts.max_record_bytes() >> 20;
-        let mut d = Diagnostic::new(
-            at.line,
-            None,
-            format!("record over {mb} MiB skipped (raise the limit with --max-record-mb, or the app's \"largest record (MB)\")"),
-        );
-        d.element = at.element;
-        self.ds.stats.records_read += 1;
-        self.skip(d);
+        };
+        let parsed = parsed.map_err(|mut d| {
+            d.element = at.element;
+            d
+        });
+        self.record_parsed(at, parsed);
     }
 
     /// One record read (a JSON object or a table row), or why it is not one.
@@ -602,14 +552,6 @@ impl Loader {
     }
 }
 
-/// A framed record parsed, its diagnostic (if any) located at `at`.
-pub(crate) fn parse_record(at: At, bytes: &[u8]) -> Parsed {
-    parse_object(at.line, bytes).map_err(|mut d| {
-        d.element = at.element;
-        d
-    })
-}
-
 fn parse_object(line: u64, bytes: &[u8]) -> Parsed {
     match super::strict::from_slice(bytes) {
         Ok(Value::Object(obj)) => Ok(obj),
@@ -651,39 +593,15 @@ fn parse_object(line: u64, bytes: &[u8]) -> Parsed {
 pub fn load_reader<R: Read>(mut reader: R, opts: FormatOptions) -> Result<Dataset, LoadError> {
     let mut loader = Loader::new(opts);
     let mut buf = vec![0u8; 1 << 16];
-    #[cfg(not(target_arch = "wasm32"))]
-    let mut threads_from = Some(PARALLEL_FROM_BYTES);
     loop {
         match reader.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => {
-                // Past the first few MB (a small file is not worth the
-                // threads), parse on the other cores.
-                #[cfg(not(target_arch = "wasm32"))]
-                if threads_from.is_some_and(|from| loader.bytes_read() >= from) {
-                    threads_from = None;
-                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                    if cores > 1 && loader.opts.table.is_none() {
-                        loader.parse_on_threads(parse_workers(cores), super::pipeline::BATCH_BYTES);
-                    }
-                }
-                loader.push(&buf[..n])
-            }
+            Ok(n) => loader.push(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(LoadError::Io(e.to_string())),
         }
     }
     loader.finish()
-}
-
-/// Input bytes after which [`load_reader`] parses on worker threads.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) const PARALLEL_FROM_BYTES: u64 = 8 << 20;
-
-/// Worker threads for parsing, given the cores.
-#[cfg(not(target_arch = "wasm32"))]
-fn parse_workers(cores: usize) -> usize {
-    (cores - 1).clamp(1, 3)
 }
 
 /// Loads a dataset held in memory.

@@ -21,8 +21,6 @@ mod framing;
 mod gzip;
 mod loader;
 mod parquet;
-#[cfg(not(target_arch = "wasm32"))]
-mod pipeline;
 pub mod strict;
 mod table;
 mod task;
