@@ -42,8 +42,10 @@ const GEN_SEED: u64 = 0x5EED_2024;
 
 /// Targets (timing thresholds live here, never in tests).
 const TARGET_CLI_MS: f64 = 150.0;
-const TARGET_MILLION_S: f64 = 20.0;
-const TARGET_MILLION_BYTES: f64 = 1e9;
+/// Issue 16: the 1M file's load + `score_report` under 5 s and 400 MB (the
+/// peak RSS of that path, read in its child before the stages timed apart).
+const TARGET_MILLION_S: f64 = 5.0;
+const TARGET_MILLION_BYTES: f64 = 400e6;
 
 const SUMMEVAL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -1330,11 +1332,14 @@ fn judge(o: &Opts, ms: &[Measurement], cli: Option<&CliRun>, cmps: &[Comparison]
         measured: million.map(|m| format!("{:.2} s", m.total_s)),
         status: status(|m| m.total_s < TARGET_MILLION_S),
     });
+    let path_peak = |m: &Measurement| m.path_peak_rss_bytes.unwrap_or(m.peak_rss_bytes);
     t.push(Target {
-        name: "1M pairs peak RSS".into(),
+        name: "1M pairs peak RSS (load + score_report)".into(),
         threshold: format!("< {:.0} MB", TARGET_MILLION_BYTES / 1e6),
-        measured: million.map(|m| format!("{:.0} MB", mb(m.peak_rss_bytes))),
-        status: status(|m| (m.peak_rss_bytes as f64) < TARGET_MILLION_BYTES),
+        measured: million.map(|m| format!("{:.0} MB", mb(path_peak(m)))),
+        status: status(|m| {
+            (m.path_peak_rss_bytes.unwrap_or(m.peak_rss_bytes) as f64) < TARGET_MILLION_BYTES
+        }),
     });
     let equal =
         cmps.iter().all(|c| c.results_equal) && cli.and_then(|c| c.matches_library) != Some(false);

@@ -118,6 +118,12 @@ impl StemTable {
 
     /// The sorted unique stem ids of `text` into `out` (replacing its
     /// contents); returns the number of words (the `length` factor).
+    ///
+    /// The words are those of [`for_each_word`], looked up in the same
+    /// order: ASCII tokens are split, filtered and lower-cased into their
+    /// [`short_key`] in one pass over the bytes; a token with a non-ASCII
+    /// byte goes through [`for_each_word`] itself (ASCII whitespace is
+    /// whitespace to it too, so the tokens split the same way).
     fn text_stems(&mut self, text: &str, out: &mut Vec<u32>) -> u32 {
         out.clear();
         let mut words = 0u32;
@@ -128,17 +134,80 @@ impl StemTable {
             stem_ids,
             lower,
         } = self;
-        for_each_word(text, |w| {
+        let bytes = text.as_bytes();
+        let n = bytes.len();
+        let mut i = 0;
+        loop {
+            while i < n && is_ascii_space(bytes[i]) {
+                i += 1;
+            }
+            if i == n {
+                break;
+            }
+            let start = i;
+            let mut buf = [0u8; 16];
+            let mut len = 0usize;
+            let mut ascii = true;
+            while i < n && !is_ascii_space(bytes[i]) {
+                let b = bytes[i];
+                if b >= 0x80 {
+                    ascii = false;
+                } else if b.is_ascii_alphanumeric() || b == b'_' {
+                    if len < 16 {
+                        buf[len] = b.to_ascii_lowercase();
+                    }
+                    len += 1;
+                }
+                i += 1;
+            }
+            if !ascii {
+                // Split at ASCII bytes, so on character boundaries.
+                for_each_word(&text[start..i], |w| {
+                    words += 1;
+                    out.push(stem_id(
+                        stemmer,
+                        word_stems,
+                        short_stems,
+                        stem_ids,
+                        lower,
+                        w,
+                    ));
+                });
+                continue;
+            }
+            if len == 0 {
+                continue;
+            }
             words += 1;
-            out.push(stem_id(
-                stemmer,
-                word_stems,
-                short_stems,
-                stem_ids,
-                lower,
-                w,
-            ));
-        });
+            if len <= 16 {
+                let key = u128::from_le_bytes(buf);
+                let sid = match short_stems.get(&key) {
+                    Some(&s) => s,
+                    None => {
+                        lower.clear();
+                        // Lower-cased ASCII word characters: valid UTF-8.
+                        lower.extend(buf[..len].iter().map(|&b| char::from(b)));
+                        let s = stem_of_lower(stemmer, word_stems, stem_ids, lower);
+                        short_stems.insert(key, s);
+                        s
+                    }
+                };
+                out.push(sid);
+            } else {
+                let w: String = text[start..i]
+                    .chars()
+                    .filter(|&c| is_word_char(c))
+                    .collect();
+                out.push(stem_id(
+                    stemmer,
+                    word_stems,
+                    short_stems,
+                    stem_ids,
+                    lower,
+                    &w,
+                ));
+            }
+        }
         out.sort_unstable();
         out.dedup();
         words
@@ -268,20 +337,39 @@ fn stem_id(
     } else {
         lower.extend(w.chars().flat_map(char::to_lowercase));
     }
-    let sid = match word_stems.get(lower.as_str()) {
+    let sid = stem_of_lower(stemmer, word_stems, stem_ids, lower);
+    if let Some(k) = key {
+        short_stems.insert(k, sid);
+    }
+    sid
+}
+
+/// The stem id of a lower-cased word, stemming it the first time.
+#[inline]
+fn stem_of_lower(
+    stemmer: &Stemmer,
+    word_stems: &mut FxHashMap<Box<str>, u32>,
+    stem_ids: &mut FxHashMap<Box<str>, u32>,
+    lower: &str,
+) -> u32 {
+    match word_stems.get(lower) {
         Some(&s) => s,
         None => {
             let st = stemmer.stem(lower);
             let next = stem_ids.len() as u32;
             let s = *stem_ids.entry(Box::from(&*st)).or_insert(next);
-            word_stems.insert(Box::from(lower.as_str()), s);
+            word_stems.insert(Box::from(lower), s);
             s
         }
-    };
-    if let Some(k) = key {
-        short_stems.insert(k, sid);
     }
-    sid
+}
+
+/// Whether an ASCII byte is whitespace to [`str::split_whitespace`]
+/// (`char::is_whitespace`: tab, line feed, vertical tab, form feed,
+/// carriage return and space).
+#[inline]
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
 }
 
 /// Computes rule-based factor values with caching.
@@ -619,6 +707,52 @@ mod tests {
         assert_eq!(word_count(""), 0);
         assert_eq!(word_count("  !!! ?? "), 0);
         assert_eq!(word_count("naïve café 東京"), 3);
+    }
+
+    /// The one-pass split of [`StemTable::text_stems`] gives the words of
+    /// [`for_each_word`], looked up in the same order (so the same stem ids):
+    /// Unicode whitespace, vertical tab and form feed, accents, words over
+    /// 16 bytes, punctuation-only tokens, digits and underscores.
+    #[test]
+    fn one_pass_stems_equal_the_word_rule() {
+        for b in 0u8..128 {
+            assert_eq!(is_ascii_space(b), char::from(b).is_whitespace(), "byte {b}");
+        }
+        fn reference(t: &mut StemTable, text: &str, out: &mut Vec<u32>) -> u32 {
+            out.clear();
+            let mut words = 0;
+            for_each_word(text, |w| {
+                words += 1;
+                out.push(t.stem_id(w));
+            });
+            out.sort_unstable();
+            out.dedup();
+            words
+        }
+        let texts = [
+            "The Running runners ran; they RUN quickly!",
+            "a\u{a0}b\u{3000}c\u{85}d\u{2009}e\u{b}f\u{c}g\rh\ti",
+            "Café naïve résumé São Zürich façade über CAFÉ",
+            "internationalization INTERNATIONALIZATIONS abcdefghijklmnop abcdefghijklmnopq",
+            "state-of-the-art don't 3.5 ... -- !!! (x) \"quoted\" snake_case_word __ 42",
+            "Ünïcödé-mixed wörds-and-ascii ABC-é x\u{a0}-y",
+            "",
+            "   \n\n  ",
+            "running runs ran Runner's café-au-lait",
+        ];
+        let (mut a, mut b) = (StemTable::new(), StemTable::new());
+        let (mut va, mut vb) = (Vec::new(), Vec::new());
+        for round in 0..2 {
+            for t in texts {
+                let wa = reference(&mut a, t, &mut va);
+                let wb = b.text_stems(t, &mut vb);
+                assert_eq!((wa, &va), (wb, &vb), "round {round}: {t:?}");
+                assert_eq!(wa as usize, word_count(t), "{t:?}");
+            }
+        }
+        assert_eq!(a.stem_ids, b.stem_ids);
+        assert_eq!(a.short_stems, b.short_stems);
+        assert_eq!(a.word_stems, b.word_stems);
     }
 
     #[test]

@@ -590,6 +590,92 @@ struct Design {
     w: Vec<f64>,
     starts: Vec<usize>,
     lambda: f64,
+    /// The distinct rows, when there are few (sign covariates).
+    kinds: Option<Kinds>,
+}
+
+/// The distinct rows of a design and which one each row is. A pass over
+/// the rows computes the logistic terms of each distinct row once (with the
+/// very expressions the per-row loops use, so every sum is the same to the
+/// bit) instead of an `exp` per row.
+struct Kinds {
+    /// Per row of the design: its distinct row.
+    of_row: Vec<u32>,
+    /// The distinct rows, k values each.
+    rows: Vec<f64>,
+}
+
+/// A design gets [`Kinds`] when it has at most this many distinct rows…
+const MAX_KINDS: usize = 4096;
+/// …and at least this many rows per distinct row.
+const MIN_ROWS_PER_KIND: usize = 4;
+
+impl Kinds {
+    fn new(k: usize, x: &[f64]) -> Option<Kinds> {
+        let rows = x.len() / k.max(1);
+        if k == 0 || rows < MIN_ROWS_PER_KIND {
+            return None;
+        }
+        let mut index: rustc_hash::FxHashMap<&[u64], u32> = Default::default();
+        let bits: Vec<u64> = x.iter().map(|v| v.to_bits()).collect();
+        let mut of_row = Vec::with_capacity(rows);
+        let mut distinct = Vec::new();
+        for (r, row) in bits.chunks_exact(k).enumerate() {
+            let next = index.len() as u32;
+            let id = *index.entry(row).or_insert(next);
+            if id == next {
+                if index.len() > MAX_KINDS || index.len() * MIN_ROWS_PER_KIND > rows {
+                    return None;
+                }
+                distinct.extend_from_slice(&x[r * k..(r + 1) * k]);
+            }
+            of_row.push(id);
+        }
+        Some(Kinds {
+            of_row,
+            rows: distinct,
+        })
+    }
+
+    /// The terms of every distinct row at `beta`, into `out`.
+    fn terms(&self, k: usize, beta: &[f64], out: &mut Vec<Terms>) {
+        out.clear();
+        out.extend(self.rows.chunks_exact(k).map(|row| Terms::new(row, beta)));
+    }
+}
+
+/// What the passes over the rows compute from a row's η, for one distinct
+/// row: [`kernel`]'s e = exp(−|η|), 1/(1 + e) and the factor that makes 1 − σ
+/// of it, [`logistic`] of [`Design::cluster_sums`]' η, and [`Precomputed`]'s σ.
+#[derive(Clone, Copy, Debug)]
+struct Terms {
+    e: f64,
+    inv: f64,
+    sel: f64,
+    logistic: (f64, f64, f64),
+    sig: f64,
+}
+
+impl Terms {
+    fn new(row: &[f64], beta: &[f64]) -> Terms {
+        // As in `kernel`.
+        let mut eta = 0.0;
+        for (x, b) in row.iter().zip(beta) {
+            eta += x * b;
+        }
+        let e = exp(-eta.abs());
+        let inv = 1.0 / (1.0 + e);
+        let sel = if eta >= 0.0 { e } else { 1.0 };
+        // As in `cluster_sums` and `Precomputed::new`.
+        let eta: f64 = row.iter().zip(beta).map(|(a, b)| a * b).sum();
+        Terms {
+            e,
+            inv,
+            sel,
+            logistic: logistic(eta),
+            sig: 1.0 / (1.0 + exp(-eta)),
+        }
+    }
 }
 
 /// A fit's result.
@@ -609,6 +695,8 @@ struct Work {
     cg: Vec<f64>,
     ch: Vec<f64>,
     step: Vec<f64>,
+    /// The design's per-distinct-row terms at the point evaluated.
+    terms: Vec<Terms>,
     /// Weighted passes over the pairs made by bootstrap refits.
     passes: u64,
 }
@@ -621,6 +709,7 @@ impl Work {
             cg: vec![0.0; k],
             ch: vec![0.0; k * k],
             step: vec![0.0; k],
+            terms: Vec::new(),
             passes: 0,
         }
     }
@@ -689,10 +778,20 @@ impl Design {
         gw.shrink_to_fit();
         Design {
             k,
+            kinds: Kinds::new(k, &gx),
             x: gx,
             w: gw,
             starts: gstarts,
             lambda,
+        }
+    }
+
+    /// The per-distinct-row terms at `beta` into `out` (left empty when the
+    /// design has no [`Kinds`]).
+    fn terms(&self, beta: &[f64], out: &mut Vec<Terms>) {
+        out.clear();
+        if let Some(kinds) = &self.kinds {
+            kinds.terms(self.k, beta, out);
         }
     }
 
@@ -716,12 +815,14 @@ impl Design {
         let mut g_count = 0usize;
         let mut cg = vec![0.0f64; k];
         let mut ch = vec![0.0f64; k * k];
+        let mut terms = Vec::new();
+        self.terms(beta, &mut terms);
         for c in 0..self.n_clusters() {
             if self.starts[c] == self.starts[c + 1] {
                 continue;
             }
             g_count += 1;
-            self.cluster_sums(c, beta, &mut cg, &mut ch, false);
+            self.cluster_sums(c, beta, &terms, &mut cg, &mut ch, false);
             for a in 0..k {
                 for b in 0..k {
                     meat[a * k + b] += cg[a] * cg[b];
@@ -767,11 +868,13 @@ impl Design {
     /// The data part of the gradient (Σ (1 − σ) x) and of the Hessian's upper
     /// triangle (Σ σ(1 − σ) x xᵀ) over one cluster's rows, into `g` and `h`
     /// (overwritten); returns the cluster's log-likelihood when `with_ll`.
+    /// `terms` are [`Design::terms`] at `beta` (empty: computed per row).
     #[inline]
     fn cluster_sums(
         &self,
         c: usize,
         beta: &[f64],
+        terms: &[Terms],
         g: &mut [f64],
         h: &mut [f64],
         with_ll: bool,
@@ -779,6 +882,10 @@ impl Design {
         let k = self.k;
         let rows = &self.x[self.starts[c] * k..self.starts[c + 1] * k];
         let ws = &self.w[self.starts[c]..self.starts[c + 1]];
+        if let (Some(kinds), false) = (&self.kinds, terms.is_empty()) {
+            let of_row = &kinds.of_row[self.starts[c]..self.starts[c + 1]];
+            return self.cluster_sums_by_kind(rows, ws, of_row, terms, g, h, with_ll);
+        }
         if !with_ll {
             // The bootstrap's hot loop: a kernel per number of factors.
             match k {
@@ -820,6 +927,61 @@ impl Design {
         ll
     }
 
+    /// [`Design::cluster_sums`] with each row's terms looked up: the same
+    /// operations on the same values, in the same order, without an `exp`
+    /// per row.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn cluster_sums_by_kind(
+        &self,
+        rows: &[f64],
+        ws: &[f64],
+        of_row: &[u32],
+        terms: &[Terms],
+        g: &mut [f64],
+        h: &mut [f64],
+        with_ll: bool,
+    ) -> f64 {
+        let k = self.k;
+        if !with_ll {
+            match k {
+                1 => return kernel_by_kind::<1>(rows, ws, of_row, terms, g, h),
+                2 => return kernel_by_kind::<2>(rows, ws, of_row, terms, g, h),
+                3 => return kernel_by_kind::<3>(rows, ws, of_row, terms, g, h),
+                4 => return kernel_by_kind::<4>(rows, ws, of_row, terms, g, h),
+                5 => return kernel_by_kind::<5>(rows, ws, of_row, terms, g, h),
+                6 => return kernel_by_kind::<6>(rows, ws, of_row, terms, g, h),
+                7 => return kernel_by_kind::<7>(rows, ws, of_row, terms, g, h),
+                8 => return kernel_by_kind::<8>(rows, ws, of_row, terms, g, h),
+                9 => return kernel_by_kind::<9>(rows, ws, of_row, terms, g, h),
+                10 => return kernel_by_kind::<10>(rows, ws, of_row, terms, g, h),
+                11 => return kernel_by_kind::<11>(rows, ws, of_row, terms, g, h),
+                12 => return kernel_by_kind::<12>(rows, ws, of_row, terms, g, h),
+                _ => {}
+            }
+        }
+        g.iter_mut().for_each(|v| *v = 0.0);
+        h.iter_mut().for_each(|v| *v = 0.0);
+        let mut ll = 0.0;
+        for ((row, &n), &kind) in rows.chunks_exact(k).zip(ws).zip(of_row) {
+            let (log_sig, r, w) = terms[kind as usize].logistic;
+            let (r, w) = (n * r, n * w);
+            if with_ll {
+                ll += n * log_sig;
+            }
+            for a in 0..k {
+                let xa = row[a];
+                g[a] += r * xa;
+                let wa = w * xa;
+                let hrow = &mut h[a * k..(a + 1) * k];
+                for b in a..k {
+                    hrow[b] += wa * row[b];
+                }
+            }
+        }
+        ll
+    }
+
     /// Penalised log-likelihood, gradient and Hessian (full, symmetric) at
     /// `beta` with cluster weights (`None` = every cluster once). Returns
     /// (penalised objective, log-likelihood, whether any row had weight).
@@ -835,6 +997,8 @@ impl Design {
         work.h.iter_mut().for_each(|v| *v = 0.0);
         let mut ll = 0.0;
         let mut any = false;
+        let mut terms = std::mem::take(&mut work.terms);
+        self.terms(beta, &mut terms);
         for c in 0..self.n_clusters() {
             let w = weights.map_or(1, |w| w[c]);
             if w == 0 || self.starts[c] == self.starts[c + 1] {
@@ -843,7 +1007,7 @@ impl Design {
             any = true;
             let mut cg = std::mem::take(&mut work.cg);
             let mut ch = std::mem::take(&mut work.ch);
-            let cll = self.cluster_sums(c, beta, &mut cg, &mut ch, with_ll);
+            let cll = self.cluster_sums(c, beta, &terms, &mut cg, &mut ch, with_ll);
             let wf = f64::from(w);
             ll += wf * cll;
             for (t, v) in work.g.iter_mut().zip(&cg) {
@@ -857,6 +1021,7 @@ impl Design {
             work.cg = cg;
             work.ch = ch;
         }
+        work.terms = terms;
         let pen = self.add_penalty(beta, &mut work.g, &mut work.h);
         (ll - pen, ll, any)
     }
@@ -1322,11 +1487,14 @@ impl Precomputed {
         let kk = k * k;
         let mut g = vec![0.0; nc * k];
         let mut h = vec![0.0; nc * kk];
+        let mut terms = Vec::new();
+        d.terms(beta_hat, &mut terms);
         for c in 0..nc {
             if d.starts[c] < d.starts[c + 1] {
                 d.cluster_sums(
                     c,
                     beta_hat,
+                    &terms,
                     &mut g[c * k..(c + 1) * k],
                     &mut h[c * kk..(c + 1) * kk],
                     false,
@@ -1348,12 +1516,18 @@ impl Precomputed {
             for c in 0..nc {
                 let tc = &mut t[c * np..(c + 1) * np];
                 let ws = &d.w[d.starts[c]..d.starts[c + 1]];
-                for (row, &n) in d.x[d.starts[c] * k..d.starts[c + 1] * k]
+                for (i, (row, &n)) in d.x[d.starts[c] * k..d.starts[c + 1] * k]
                     .chunks_exact(k)
                     .zip(ws)
+                    .enumerate()
                 {
-                    let eta: f64 = row.iter().zip(beta_hat).map(|(a, b)| a * b).sum();
-                    let sig = 1.0 / (1.0 + exp(-eta));
+                    let sig = match &d.kinds {
+                        Some(kinds) => terms[kinds.of_row[d.starts[c] + i] as usize].sig,
+                        None => {
+                            let eta: f64 = row.iter().zip(beta_hat).map(|(a, b)| a * b).sum();
+                            1.0 / (1.0 + exp(-eta))
+                        }
+                    };
                     let s = n * sig * (1.0 - sig) * (1.0 - 2.0 * sig);
                     for (v, &[a, b, cc]) in tc.iter_mut().zip(&triples) {
                         *v += s * row[a] * row[b] * row[cc];
@@ -1447,6 +1621,39 @@ fn kernel<const K: usize>(
         let inv = 1.0 / (1.0 + e);
         // 1 − σ(η): e/(1+e) for η ≥ 0, 1/(1+e) otherwise; σ(1 − σ) = e/(1+e)².
         let r = n * inv * if eta >= 0.0 { e } else { 1.0 };
+        let w = n * e * inv * inv;
+        for a in 0..K {
+            gl[a] += r * x[a];
+            let wa = w * x[a];
+            for b in a..K {
+                hl[a][b] += wa * x[b];
+            }
+        }
+    }
+    g.copy_from_slice(&gl);
+    for a in 0..K {
+        h[a * K..(a + 1) * K].copy_from_slice(&hl[a]);
+    }
+    0.0
+}
+
+/// [`kernel`] with each row's terms looked up by its distinct row.
+#[inline(always)]
+fn kernel_by_kind<const K: usize>(
+    rows: &[f64],
+    ws: &[f64],
+    of_row: &[u32],
+    terms: &[Terms],
+    g: &mut [f64],
+    h: &mut [f64],
+) -> f64 {
+    let mut gl = [0.0f64; K];
+    let mut hl = [[0.0f64; K]; K];
+    for ((row, &n), &kind) in rows.chunks_exact(K).zip(ws).zip(of_row) {
+        let x: &[f64; K] = row.try_into().expect("K values");
+        let t = &terms[kind as usize];
+        let (e, inv) = (t.e, t.inv);
+        let r = n * inv * t.sel;
         let w = n * e * inv * inv;
         for a in 0..K {
             gl[a] += r * x[a];
@@ -1603,6 +1810,75 @@ mod tests {
         let mut work = Work::new(3);
         let beta = d.fit(&[0.0; 3], None, &mut work).beta;
         (d, beta)
+    }
+
+    /// Looking the logistic terms up per distinct row changes no bit of
+    /// the fit, its covariance or any bootstrap replicate.
+    #[test]
+    fn terms_by_distinct_row_change_nothing() {
+        let mut rng = Rng::new(7);
+        for k in [1usize, 2, 3, 13] {
+            let nc = 300;
+            let mut x = Vec::new();
+            let mut starts = vec![0usize];
+            for c in 0..nc {
+                let n = 1 + rng.below(12) as usize;
+                for _ in 0..n {
+                    for f in 0..k {
+                        // Signs, leaning positive for the first factors.
+                        // (past the third, one sign per input: few distinct rows).
+                        let u = rng.unit() + if f < 2 { 0.15 } else { 0.0 } + 0.01 * (c % 3) as f64;
+                        x.push(if f >= 3 {
+                            if (c + f) % 2 == 0 {
+                                1.0
+                            } else {
+                                -1.0
+                            }
+                        } else if u < 0.3 {
+                            -1.0
+                        } else if u < 0.45 {
+                            0.0
+                        } else {
+                            1.0
+                        });
+                    }
+                }
+                starts.push(starts[c] + n);
+            }
+            let with = Design::grouped(k, x.clone(), starts.clone(), DEFAULT_PENALTY);
+            let mut without = Design::grouped(k, x, starts, DEFAULT_PENALTY);
+            assert!(with.kinds.is_some(), "k = {k}");
+            without.kinds = None;
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let (mut wa, mut wb) = (Work::new(k), Work::new(k));
+            let (fa, fb) = (
+                with.fit(&vec![0.0; k], None, &mut wa),
+                without.fit(&vec![0.0; k], None, &mut wb),
+            );
+            assert_eq!(bits(&fa.beta), bits(&fb.beta));
+            assert_eq!(bits(&fa.hessian), bits(&fb.hessian));
+            assert_eq!(fa.log_likelihood.to_bits(), fb.log_likelihood.to_bits());
+            assert_eq!(
+                with.robust_covariance(&fa.beta, &fa.hessian, &mut wa)
+                    .map(|v| bits(&v)),
+                without
+                    .robust_covariance(&fb.beta, &fb.hessian, &mut wb)
+                    .map(|v| bits(&v))
+            );
+            for refit in [Refit::Interval, Refit::All, Refit::OneStep] {
+                let cfg = BootstrapConfig {
+                    resamples: 60,
+                    seed: 3,
+                };
+                let (ra, fa2, na) = with.bootstrap(&fa.beta, cfg, refit, &mut wa);
+                let (rb, fb2, nb) = without.bootstrap(&fb.beta, cfg, refit, &mut wb);
+                assert_eq!(
+                    (bits(&ra), fa2, na),
+                    (bits(&rb), fb2, nb),
+                    "k = {k}, {refit:?}"
+                );
+            }
+        }
     }
 
     #[test]
