@@ -73,6 +73,13 @@ pub fn key(
             q.hash(&mut feed);
         }
     }
+    texts_digest(&mut h, ds);
+    h.finish()
+}
+
+/// Feeds `h` the number of `ds`'s texts and the digest of all of them, in
+/// id order (both memo keys end with it).
+fn texts_digest(h: &mut KeyHasher, ds: &Dataset) {
     let mut texts = KeyHasher::new();
     let mut n = 0u64;
     for (_, t) in ds.texts.iter() {
@@ -80,7 +87,6 @@ pub fn key(
         n += 1;
     }
     h.u64(n).digest(texts.finish());
-    h.finish()
 }
 
 /// The file name of a memo key: 32 hex digits.
@@ -213,13 +219,7 @@ pub fn run_key(
         }
     }
     h.u64(ds.pairs.len() as u64).bytes(&pairs);
-    let mut texts = KeyHasher::new();
-    let mut n = 0u64;
-    for (_, t) in ds.texts.iter() {
-        texts.str(t);
-        n += 1;
-    }
-    h.u64(n).digest(texts.finish());
+    texts_digest(&mut h, ds);
     h.finish()
 }
 
