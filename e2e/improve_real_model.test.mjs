@@ -122,6 +122,8 @@ test('improvement with a real local model (SmolLM2 via xllamacpp) on 2 LLMBar in
   // and only the evaluator's failed judge questions (if any) are asked again.
   if (sec.failed === 0) {
     assert.equal(again.calls, 0, 'a cached re-run makes no experiment call');
+    // questions_per_input counts distinct questions: when the model wrote
+    // the same first response twice, improving each is one question.
     assert.equal(again.cache_hits, Math.round(sec.questions_per_input * INPUTS), 'every question from the cache');
   }
   assert.ok(again.judge_calls <= judge.run.failed * CALLS_PER_QUESTION, `only the failed judge questions asked again: ${again.judge_calls} calls`);

@@ -42,18 +42,20 @@ pub fn agent_name(writer: &str, c: Condition) -> String {
     format!("{writer} (improved, {})", c.id())
 }
 
-/// The questions the experiment asks per input (first responses, feedback,
-/// improved responses), as the run went: 1 for an input without first
-/// responses, else 6 (5 when the evaluator gave no verdict).
+/// The questions the experiment asks (first responses, feedback, improved
+/// responses), as the run went: 1 for an input without first responses,
+/// else 6 (5 when the evaluator gave no verdict, one fewer when the two
+/// first responses are the same text, whose single improvements are then
+/// one question). Counted from the stages' plans, so it is what they ask.
 pub fn questions(improvement: &Improvement) -> u64 {
-    improvement
-        .inputs
-        .iter()
-        .map(|i| match i.drafts {
-            None => 1,
-            Some(_) => 5 + u64::from(i.feedback.is_some()),
-        })
-        .sum()
+    [
+        improvement.draft_plan(),
+        improvement.feedback_plan(),
+        improvement.revise_plan(),
+    ]
+    .iter()
+    .map(|p| p.len() as u64)
+    .sum()
 }
 
 /// The agents and the `improvement` section of a finished run on `ds`
@@ -609,6 +611,48 @@ mod tests {
         assert!(lines[0].starts_with(
             "writer w, improved responses: every question failed — 3 failed, no improved response for any of the 1 inputs"
         ));
+    }
+
+    #[test]
+    fn questions_are_the_distinct_questions_the_stages_ask() {
+        use crate::data::{load_bytes, FormatOptions};
+        use crate::llm::question::{Answer, Answers, Verdict};
+        let rows: Vec<String> = [("q1", "a", "b"), ("q2", "c", "d"), ("q3", "e", "f")]
+            .iter()
+            .map(|(i, a, b)| {
+                serde_json::json!({"input": i, "response_a": a, "response_b": b, "preference": "a"})
+                    .to_string()
+            })
+            .collect();
+        let ds = load_bytes(rows.join("\n").as_bytes(), FormatOptions::default()).unwrap();
+        let mut imp = Improvement::new(&ds, crate::data::Task::Helpful, None);
+        let drafts = imp.draft_plan();
+        assert_eq!(drafts.len(), 3);
+        let mut answers = Answers::default();
+        // Input 0: a small model wrote the same first response twice, so
+        // improving "each" single response is one question. Input 2 got no
+        // first responses.
+        for (k, q) in drafts.first.iter().enumerate().take(2) {
+            let generations = match k {
+                0 => vec!["Same.".to_string(), "Same.".to_string()],
+                _ => vec!["One.".to_string(), "Two.".to_string()],
+            };
+            answers.insert(*q, Answer::Generations { generations });
+        }
+        imp.take_drafts(&answers);
+        let feedback = imp.feedback_plan();
+        // Input 1's evaluator gave no verdict.
+        let verdict = Verdict {
+            better: "1".into(),
+            justification: "why".into(),
+        };
+        answers.insert(feedback.first[0], Answer::Verdict { verdict });
+        imp.take_feedback(&answers);
+        let revise = imp.revise_plan();
+        // Input 0: draft, feedback, with feedback, from both, one single;
+        // input 1: draft, feedback, from both, two singles; input 2: draft.
+        assert_eq!(drafts.len() + feedback.len() + revise.len(), 5 + 5 + 1);
+        assert_eq!(questions(&imp), 11);
     }
 
     #[test]
