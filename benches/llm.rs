@@ -332,15 +332,15 @@ impl Breakdown {
 /// fastest of 3 passes, CPU time of the main thread.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct MemoParts {
-    /// `Plan::new` / `judge_plan`.
+    /// `Workflow::new` (which does not plan).
     plan_s: f64,
-    /// The memo key (`DiskCache::memo_key`).
+    /// The run memo key (`Workflow::memo_key`).
     key_s: f64,
     /// Reading the memo file into memory.
     read_s: f64,
     /// Its checksum alone (part of `decode_s`).
     check_s: f64,
-    /// `memo::decode` of the bytes read (checksum included).
+    /// `Workflow::answer_from_memo` of the bytes read (checksum included).
     decode_s: f64,
     /// Size of the memo file.
     bytes: u64,
@@ -718,73 +718,16 @@ fn cached(ds: &Dataset, w: Workload, runs: usize, dir: &Path, row: &mut Row) {
     }
 }
 
-/// The re-run the CLI makes over a cache that holds the stage memo of a
+/// The re-run the CLI makes over a cache that holds the run memo of a
 /// finished run: `DiskCache::open` (which does not read `cache.jsonl`: the
-/// memos match it), the plan, the memo key, and the memo read and decoded.
-/// Timed as plan / stage 1 = open + memo key / stage 2 = memo read and
-/// decode; the total includes the open. The answers must be those of the
-/// full path over the same cache, and the file must stay unread.
+/// memos match it), the workflow (which does not plan), the run memo key,
+/// and the memo read and decoded ([`run_memo`] for an extraction,
+/// [`judge_run_memo`] for the judge). The total includes the open.
 fn memo(ds: &Dataset, w: Workload, runs: usize, dir: &Path, row: &mut Row) {
-    if let Workload::Extract(opts) = w {
-        return run_memo(ds, opts, runs, dir, row);
+    match w {
+        Workload::Extract(opts) => run_memo(ds, opts, runs, dir, row),
+        Workload::Judge => judge_run_memo(ds, runs, dir, row),
     }
-    let cfg = model_config();
-    // The run that leaves the memo: the full path over the prepared cache.
-    let (full, plan) = {
-        let (mut cache, bad) = DiskCache::open(dir).expect("open the cache");
-        assert!(bad.is_empty(), "the cache file reads back: {bad:?}");
-        let p = pass(ds, w, &cfg, &cache, None);
-        let plan = w.plan(ds);
-        let key = cache
-            .memo_key(&plan, ds, w.opts(), &cfg)
-            .expect("the cache keeps memos");
-        cache.keep_memo(&key, &plan, &p.answers, &p.stats);
-        (p, plan)
-    };
-    let mut tm = Timings::default();
-    let mut last = None;
-    for _ in 0..runs {
-        drop(last.take());
-        let ((cache, bad), open) = timed(|| DiskCache::open(dir).expect("open the cache"));
-        assert!(bad.is_empty());
-        tm.reload.push(open.wall);
-        let (plan, plan_seg) = timed(|| w.plan(ds));
-        let (key, key_seg) = timed(|| cache.memo_key(&plan, ds, w.opts(), &cfg));
-        let key = key.expect("the cache keeps memos");
-        let (hit, decode_seg) = timed(|| cache.memo_answers(&key, &plan));
-        tm.push(plan_seg, open + key_seg, decode_seg);
-        last = Some((hit, cache));
-    }
-    let (hit, cache) = last.expect("at least one run");
-    tm.fill(row);
-    row.memo_parts = Some(memo_parts(ds, w, &cfg, &cache, &plan));
-    fill_counts(row, &full);
-    row.stage1_questions = plan.first.len() as u64;
-    row.stage2_questions = plan.second.len() as u64;
-    match hit {
-        None => row
-            .problems
-            .push("the memo did not answer the re-run".into()),
-        Some((answers, stats)) => {
-            row.cache_hits = stats.cache_hits;
-            row.jobs = 0;
-            row.prompts = 0;
-            let same = plan
-                .first
-                .iter()
-                .chain(&plan.second)
-                .all(|q| answers.get(q) == full.answers.get(q));
-            if !same || stats.cache_hits != full.stats.cache_hits {
-                row.problems
-                    .push("the memo's answers differ from the full path's".into());
-            }
-        }
-    }
-    if cache.is_read() {
-        row.problems
-            .push("a re-run answered by its memo read cache.jsonl".into());
-    }
-    row.cache_file_bytes = std::fs::metadata(cache.path()).ok().map(|m| m.len());
 }
 
 /// The extraction workflow of the CLI's `profile score --provider` for
@@ -856,7 +799,7 @@ fn run_memo(ds: &Dataset, opts: ExtractOptions, runs: usize, dir: &Path, row: &m
     }
     let (hit, outcome, cache) = last.expect("at least one run");
     tm.fill(row);
-    row.memo_parts = Some(run_memo_parts(&rc, opts, &cache));
+    row.memo_parts = Some(run_memo_parts(&|| extraction(&rc, opts), &cache));
     fill_counts(row, &full);
     row.stage1_questions = plan.first.len() as u64;
     row.stage2_questions = plan.second.len() as u64;
@@ -932,14 +875,132 @@ fn run_memo(ds: &Dataset, opts: ExtractOptions, runs: usize, dir: &Path, row: &m
     row.cache_file_bytes = std::fs::metadata(cache.path()).ok().map(|m| m.len());
 }
 
-/// [`MemoParts`] of a run memo re-run of an extraction over `cache`:
-/// `Workflow::new` in place of the plan, the run memo key, reading the
-/// file, its checksum and decoding it into the factor values.
-fn run_memo_parts(ds: &Rc<Dataset>, opts: ExtractOptions, cache: &DiskCache) -> MemoParts {
+/// The judge workflow of the CLI's `profile judge` (both orders), before
+/// it plans.
+fn judge(ds: &Rc<Dataset>) -> Workflow {
+    let cfg = ScoreConfig {
+        task: TASK,
+        factors: Some(TASK.factors().to_vec()),
+        bootstrap: Default::default(),
+    };
+    // Its options are the model's (log-probabilities on: the judge's
+    // questions and keys do not use them; its memo keys cover them).
+    let model = model_config();
+    Workflow::new(
+        Kind::Judge(roles::JudgeOrder::Both),
+        ds.clone(),
+        &cfg,
+        &model,
+    )
+}
+
+/// The judge re-run the CLI makes over a cache that holds the run memo of
+/// a finished judge run (`LlmSession::drive`): `DiskCache::open`, the
+/// workflow (which does not plan), its run memo key, and the memo read and
+/// decoded into the judge's outcome and record (no plan, no question, no
+/// answer). Timed as plan = `Workflow::new` / stage 1 = open + run memo key
+/// / stage 2 = memo read and decoded. The outcome must be that of the full
+/// path's answers, outcome and record those of a stage memo's re-run (the
+/// path before run memos: plan, stage memo key, answers decoded), and the
+/// file must stay unread.
+fn judge_run_memo(ds: &Dataset, runs: usize, dir: &Path, row: &mut Row) {
+    let w = Workload::Judge;
+    let cfg = model_config();
+    let rc = Rc::new(ds.clone());
+    // The run that leaves the memos: the full path over the prepared cache,
+    // its answers handed to the workflow, as the CLI does; then the stage
+    // memo's re-run, as the CLI made it before run memos.
+    let (full, plan, staged) = {
+        let (mut cache, bad) = DiskCache::open(dir).expect("open the cache");
+        assert!(bad.is_empty(), "the cache file reads back: {bad:?}");
+        let mut wf = judge(&rc).keeping_memo();
+        let key = run_memo_key(&cache, &wf).expect("the cache keeps memos");
+        let stage = wf.next_stage().expect("one stage");
+        let p = pass(ds, w, &cfg, &cache, None);
+        assert_eq!(stage.plan, w.plan(ds), "the workflow plans as the bench");
+        wf.answered(p.answers.clone(), &p.stats, &[]);
+        let bytes = wf.take_memo().expect("a settled judge leaves a run memo");
+        cache.keep_run_memo(&key, &bytes);
+        let stage_key = cache
+            .memo_key(&stage.plan, ds, stage.opts, &cfg)
+            .expect("the cache keeps memos");
+        cache.keep_memo(&stage_key, &stage.plan, &p.answers, &p.stats);
+        let (answers, stats) = cache
+            .memo_answers(&stage_key, &stage.plan)
+            .expect("the stage memo answers");
+        let mut wf = judge(&rc);
+        wf.next_stage().expect("one stage");
+        wf.answered(answers, &stats, &[]);
+        let Some(Outcome::Judge { outcome, record }) = wf.finish() else {
+            panic!("a judge outcome")
+        };
+        (p, stage.plan, (outcome, record))
+    };
+    let mut tm = Timings::default();
+    let mut last = None;
+    for _ in 0..runs {
+        drop(last.take());
+        let ((cache, bad), open) = timed(|| DiskCache::open(dir).expect("open the cache"));
+        assert!(bad.is_empty());
+        tm.reload.push(open.wall);
+        let (mut wf, plan_seg) = timed(|| judge(&rc));
+        let (key, key_seg) = timed(|| run_memo_key(&cache, &wf));
+        let key = key.expect("the cache keeps memos");
+        let (hit, decode_seg) = timed(|| {
+            let bytes = cache.run_memo(&key)?;
+            wf.answer_from_memo(bytes)
+        });
+        tm.push(plan_seg, open + key_seg, decode_seg);
+        last = Some((hit, wf.finish(), cache));
+    }
+    let (hit, outcome, cache) = last.expect("at least one run");
+    tm.fill(row);
+    row.memo_parts = Some(run_memo_parts(&|| judge(&rc), &cache));
+    fill_counts(row, &full);
+    row.stage1_questions = plan.first.len() as u64;
+    row.stage2_questions = plan.second.len() as u64;
+    let (Some(hit), Some(Outcome::Judge { outcome, record })) = (hit, outcome) else {
+        row.problems
+            .push("the run memo did not answer the judge's re-run".into());
+        return;
+    };
+    row.cache_hits = hit.stats.cache_hits;
+    row.jobs = 0;
+    row.prompts = 0;
+    let mut problems = Vec::new();
+    let from_answers = roles::judge_outcome(ds, TASK, roles::JudgeOrder::Both, &full.answers);
+    if outcome != from_answers || outcome != staged.0 {
+        problems.push("the run memo's judge outcome differs from the full path's");
+    }
+    if outcome.judged != ds.pairs.len() as u64 {
+        problems.push("the run memo's judge outcome misses pairs");
+    }
+    if record != staged.1 {
+        problems.push("the run memo's run record differs from a stage memo re-run's");
+    }
+    if hit.stats.cache_hits != full.stats.cache_hits
+        || hit.shape != plan.shape()
+        || hit.stats.questions != plan.len() as u64
+    {
+        problems.push("the run memo's counts differ from the full path's");
+    }
+    row.problems.extend(problems.into_iter().map(String::from));
+    if cache.is_read() {
+        row.problems
+            .push("a re-run answered by its run memo read cache.jsonl".into());
+    }
+    row.cache_file_bytes = std::fs::metadata(cache.path()).ok().map(|m| m.len());
+}
+
+/// [`MemoParts`] of a run memo re-run over `cache` of the workflow `new`
+/// makes: `Workflow::new` in place of the plan, the run memo key, reading
+/// the file, its checksum and decoding it into the outcome (an
+/// extraction's factor values, a judge's outcome and record).
+fn run_memo_parts(new: &dyn Fn() -> Workflow, cache: &DiskCache) -> MemoParts {
     let dir = cache.path().parent().expect("a cache directory").to_owned();
     let key = cache
         .memo_build()
-        .and_then(|b| extraction(ds, opts).memo_key(&b))
+        .and_then(|b| new().memo_key(&b))
         .expect("the cache keeps memos");
     let file = dir.join("memo").join(profile::llm::memo::file_name(&key));
     let cpu = |f: &mut dyn FnMut()| timed(f).1.cpu;
@@ -953,7 +1014,7 @@ fn run_memo_parts(ds: &Rc<Dataset>, opts: ExtractOptions, cache: &DiskCache) -> 
     };
     for _ in 0..3 {
         let mut wf = None;
-        let t = cpu(&mut || wf = Some(extraction(ds, opts)));
+        let t = cpu(&mut || wf = Some(new()));
         best.plan_s = best.plan_s.min(t);
         let mut wf = wf.expect("a workflow");
         let t = cpu(&mut || {
@@ -973,54 +1034,6 @@ fn run_memo_parts(ds: &Rc<Dataset>, opts: ExtractOptions, cache: &DiskCache) -> 
         let t = cpu(&mut || decoded = wf.answer_from_memo(std::mem::take(&mut bytes)));
         assert!(decoded.is_some(), "the run memo decodes");
         drop(wf);
-        best.decode_s = best.decode_s.min(t);
-    }
-    best
-}
-
-/// [`MemoParts`] of a memo re-run of `plan` over `cache` (open again).
-fn memo_parts(
-    ds: &Dataset,
-    w: Workload,
-    cfg: &ModelConfig,
-    cache: &DiskCache,
-    plan: &Plan,
-) -> MemoParts {
-    let dir = cache.path().parent().expect("a cache directory").to_owned();
-    let key = cache
-        .memo_key(plan, ds, w.opts(), cfg)
-        .expect("the cache keeps memos");
-    let file = dir.join("memo").join(profile::llm::memo::file_name(&key));
-    let cpu = |f: &mut dyn FnMut()| timed(f).1.cpu;
-    let mut best = MemoParts {
-        plan_s: f64::INFINITY,
-        key_s: f64::INFINITY,
-        read_s: f64::INFINITY,
-        check_s: f64::INFINITY,
-        decode_s: f64::INFINITY,
-        bytes: 0,
-    };
-    for _ in 0..3 {
-        let mut planned = None;
-        let t = cpu(&mut || planned = Some(w.plan(ds)));
-        drop(planned);
-        best.plan_s = best.plan_s.min(t);
-        let t = cpu(&mut || {
-            std::hint::black_box(cache.memo_key(plan, ds, w.opts(), cfg));
-        });
-        best.key_s = best.key_s.min(t);
-        let mut bytes = Vec::new();
-        let t = cpu(&mut || bytes = std::fs::read(&file).expect("the memo file"));
-        best.read_s = best.read_s.min(t);
-        best.bytes = bytes.len() as u64;
-        let body = bytes.get(24..).unwrap_or_default();
-        let t = cpu(&mut || {
-            std::hint::black_box(profile::llm::cache::KeyHasher::new().bytes(body).finish());
-        });
-        best.check_s = best.check_s.min(t);
-        let mut decoded = None;
-        let t = cpu(&mut || decoded = profile::llm::memo::decode(&bytes, plan));
-        drop(decoded);
         best.decode_s = best.decode_s.min(t);
     }
     best

@@ -165,8 +165,8 @@ pub enum Outcome {
 /// Where a run is.
 #[allow(clippy::large_enum_variant)]
 enum Step {
-    /// An extraction not yet planned: it plans when its stage is first
-    /// asked for, so that a run memo answers it with no plan
+    /// An extraction or a judge not yet planned: it plans when its stage is
+    /// first asked for, so that a run memo answers it with no plan
     /// ([`Workflow::answer_from_memo`]).
     Unplanned(Rc<Dataset>),
     /// The first stage is to be answered.
@@ -212,7 +212,8 @@ pub struct Workflow {
     /// The run's cost cap, and what its stages spent so far.
     cap: Option<CostCap>,
     spent_usd: f64,
-    /// Whether a settled extraction leaves its run memo ([`Workflow::take_memo`]).
+    /// Whether a settled extraction or judge leaves its run memo
+    /// ([`Workflow::take_memo`]).
     keep_memo: bool,
     memo: Option<Vec<u8>>,
 }
@@ -235,7 +236,7 @@ impl Workflow {
         let opts = ExtractOptions::for_model(model, cfg.task);
         let (what, plan) = match kind {
             Kind::Extract => ("factors", Plan::default()),
-            Kind::Judge(order) => ("judge", roles::judge_plan(&ds, cfg.task, order)),
+            Kind::Judge(_) => ("judge", Plan::default()),
             Kind::Writer { inputs } => ("writer", roles::generate_plan(&ds, cfg.task, inputs)),
             Kind::Guide { order, .. } => (
                 "judge, no guidance",
@@ -276,7 +277,7 @@ impl Workflow {
                     }),
                 }
             }
-            Kind::Extract => Step::Unplanned(ds),
+            Kind::Extract | Kind::Judge(_) => Step::Unplanned(ds),
             _ => Step::First(first),
         };
         Workflow {
@@ -295,13 +296,17 @@ impl Workflow {
         }
     }
 
-    /// Plans an extraction not yet planned.
+    /// Plans an extraction or a judge not yet planned.
     fn plan(&mut self) {
         if let Step::Unplanned(ds) = &self.step {
             let dataset = ds.clone();
+            let (what, plan) = match self.kind {
+                Kind::Judge(order) => ("judge", roles::judge_plan(&dataset, self.task, order)),
+                _ => ("factors", Plan::new(&dataset, &self.factors, self.opts)),
+            };
             self.step = Step::First(Stage {
-                what: "factors",
-                plan: Plan::new(&dataset, &self.factors, self.opts),
+                what,
+                plan,
                 dataset,
                 opts: self.opts,
                 cap: None,
@@ -311,24 +316,54 @@ impl Workflow {
     }
 
     /// The key of the run memo that would answer this run before it plans
-    /// (a factor extraction not yet asked, see [`crate::llm::memo::run_key`]),
-    /// by the binary `build`; `None` for any other run.
+    /// (a factor extraction not yet asked, see [`crate::llm::memo::run_key`];
+    /// a judge not yet asked, [`crate::llm::memo::judge_run_key`]), by the
+    /// binary `build`; `None` for any other run.
     pub fn memo_key(&self, build: &str) -> Option<crate::llm::cache::Digest> {
         let Step::Unplanned(ds) = &self.step else {
             return None;
         };
-        crate::llm::memo::run_memo_fits(&self.factors)
-            .then(|| crate::llm::memo::run_key(&self.factors, ds, self.opts, &self.model, build))
+        match self.kind {
+            Kind::Judge(order) => Some(crate::llm::memo::judge_run_key(
+                ds,
+                self.task,
+                order,
+                self.opts,
+                &self.model,
+                build,
+            )),
+            _ => crate::llm::memo::run_memo_fits(&self.factors).then(|| {
+                crate::llm::memo::run_key(&self.factors, ds, self.opts, &self.model, build)
+            }),
+        }
     }
 
     /// Ends a run not yet planned with the run memo `bytes` (read under
-    /// [`memo_key`](Workflow::memo_key)): its factor values, with no plan,
-    /// no question and no call. `None` (and the run as it was) when they are
-    /// not an intact run memo of this run.
+    /// [`memo_key`](Workflow::memo_key)): an extraction's factor values, a
+    /// judge's outcome and record, with no plan, no question and no call.
+    /// `None` (and the run as it was) when they are not an intact run memo
+    /// of this run.
     pub fn answer_from_memo(&mut self, bytes: Vec<u8>) -> Option<MemoStage> {
         let Step::Unplanned(ds) = &self.step else {
             return None;
         };
+        if let Kind::Judge(order) = self.kind {
+            let memo = crate::llm::memo::decode_judge_run(&bytes, order, ds.pairs.len())?;
+            let outcome = roles::outcome_of_verdicts(ds, order, &memo.verdicts);
+            let record = RunInfo {
+                model: &self.model,
+                stats: &memo.stats,
+                failures: &[],
+            }
+            .record("judge");
+            self.spent_usd += memo.stats.spent_usd;
+            self.step = Step::Done(Outcome::Judge { outcome, record });
+            return Some(MemoStage {
+                what: "judge",
+                shape: memo.shape,
+                stats: memo.stats,
+            });
+        }
         let (values, memo) = crate::llm::memo::decode_run(bytes, &self.factors, self.opts)?;
         let run = crate::analysis::llm_run_record_of(
             ds,
@@ -354,14 +389,15 @@ impl Workflow {
         })
     }
 
-    /// The run keeps the run memo of a settled extraction, for
+    /// The run keeps the run memo of a settled extraction or judge, for
     /// [`take_memo`](Workflow::take_memo).
     pub fn keeping_memo(mut self) -> Self {
         self.keep_memo = true;
         self
     }
 
-    /// The run memo of the settled extraction this run answered, once.
+    /// The run memo of the settled extraction or judge this run answered,
+    /// once.
     pub fn take_memo(&mut self) -> Option<Vec<u8>> {
         self.memo.take()
     }
@@ -461,10 +497,22 @@ impl Workflow {
                     }
                     Step::Done(Outcome::Extract(values))
                 }
-                Kind::Judge(order) => Step::Done(Outcome::Judge {
-                    outcome: roles::judge_outcome(&stage.dataset, self.task, order, &answers),
-                    record: record("judge"),
-                }),
+                Kind::Judge(order) => {
+                    if self.keep_memo {
+                        self.memo = crate::llm::memo::encode_judge_run(
+                            &stage.plan,
+                            &stage.dataset,
+                            self.task,
+                            order,
+                            &answers,
+                            stats,
+                        );
+                    }
+                    Step::Done(Outcome::Judge {
+                        outcome: roles::judge_outcome(&stage.dataset, self.task, order, &answers),
+                        record: record("judge"),
+                    })
+                }
                 Kind::Writer { .. } => {
                     let generated = roles::generated_dataset(&stage.dataset, &stage.plan, &answers);
                     let planned = stage.plan.first.len() as u64;
@@ -955,5 +1003,85 @@ mod tests {
         let mut third = Workflow::new(Kind::Extract, ds, &cfg, &model);
         assert!(third.answer_from_memo(bytes[1..].to_vec()).is_none());
         assert_eq!(third.next_stage().expect("a stage").plan, stage.plan);
+    }
+
+    #[test]
+    fn a_judge_answered_by_its_run_memo_never_plans() {
+        use crate::llm::question::{Answer, Verdict};
+        let (ds, cfg, model) = setup();
+        for order in [JudgeOrder::Both, JudgeOrder::Single { seed: 3 }] {
+            let kind = Kind::Judge(order);
+            let mut wf = Workflow::new(kind, ds.clone(), &cfg, &model).keeping_memo();
+            let key = wf.memo_key("b").expect("a judge has a run memo key");
+            assert_ne!(Some(key), wf.memo_key("c"), "a key per build");
+            let stage = wf.next_stage().unwrap();
+            assert_eq!(stage.what, "judge");
+            assert!(wf.memo_key("b").is_none(), "a planned run is not");
+            let mut answers = Answers::default();
+            for (i, q) in stage.plan.first.iter().enumerate() {
+                let better = ["1", "2", "tie"][i % 3];
+                answers.insert(
+                    *q,
+                    Answer::Verdict {
+                        verdict: Verdict {
+                            better: better.into(),
+                            justification: format!("why {i}"),
+                        },
+                    },
+                );
+            }
+            let stats = RunStats {
+                questions: stage.plan.len() as u64,
+                succeeded: stage.plan.len() as u64,
+                calls: stage.plan.len() as u64,
+                input_tokens: 100,
+                templates: ["judge_helpful@1".to_owned()].into_iter().collect(),
+                ..Default::default()
+            };
+            wf.answered(answers.clone(), &stats, &[]);
+            let bytes = wf.take_memo().expect("a settled judge leaves its run memo");
+            assert!(wf.take_memo().is_none(), "once");
+            let Some(Outcome::Judge { outcome: cold, .. }) = wf.finish() else {
+                panic!("no outcome")
+            };
+            // The re-run: the memo answers before any plan, as a stage memo's
+            // re-run would (every answer a cache hit, no call).
+            let mut again = Workflow::new(kind, ds.clone(), &cfg, &model);
+            assert_eq!(again.memo_key("b"), Some(key));
+            let hit = again
+                .answer_from_memo(bytes.clone())
+                .expect("the memo answers");
+            assert_eq!((hit.what, hit.shape), ("judge", stage.plan.shape()));
+            assert!(again.next_stage().is_none(), "nothing is asked");
+            let Some(Outcome::Judge { outcome, record }) = again.finish() else {
+                panic!("no outcome")
+            };
+            assert_eq!(outcome, cold);
+            let rerun = RunStats {
+                questions: stage.plan.len() as u64,
+                cache_hits: stage.plan.len() as u64,
+                templates: stats.templates.clone(),
+                ..Default::default()
+            };
+            assert_eq!(hit.stats, rerun);
+            let want = RunInfo {
+                model: &model,
+                stats: &rerun,
+                failures: &[],
+            }
+            .record("judge");
+            assert_eq!(record, want);
+            // A damaged memo, or one of another order, leaves the run as it
+            // was: it plans and asks.
+            let mut third = Workflow::new(kind, ds.clone(), &cfg, &model);
+            assert!(third.answer_from_memo(bytes[1..].to_vec()).is_none());
+            let other = match order {
+                JudgeOrder::Both => JudgeOrder::Single { seed: 3 },
+                JudgeOrder::Single { .. } => JudgeOrder::Both,
+            };
+            let mut fourth = Workflow::new(Kind::Judge(other), ds.clone(), &cfg, &model);
+            assert!(fourth.answer_from_memo(bytes).is_none());
+            assert_eq!(third.next_stage().expect("a stage").plan, stage.plan);
+        }
     }
 }

@@ -14,7 +14,8 @@
 //!   plans: with its stage memo gone and every line of `cache.jsonl`
 //!   unreadable (the file's size and time kept, so the memos are trusted),
 //!   it prints and reports what the stage memo's re-run does, with no call;
-//!   a run memo of an older format, or damaged, falls back to that path.
+//!   a run memo of an older format, or damaged, falls back to that path;
+//! - so is a judge re-run, by the judge's run memo (its verdicts).
 
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -75,8 +76,8 @@ impl Rerun {
         self.mock.total()
     }
 
-    /// The memo files whose first bytes are `magic` (`PRMEMO`: run memos;
-    /// `PMEMO`: stage memos).
+    /// The memo files whose first bytes are `magic` (`PRMEMO`: extraction
+    /// run memos; `PJMEMO`: judge run memos; `PMEMO`: stage memos).
     fn memos(&self, magic: &[u8]) -> Vec<std::path::PathBuf> {
         let mut files = self.memo_files();
         files.retain(|f| std::fs::read(f).is_ok_and(|b| b.starts_with(magic)));
@@ -220,24 +221,39 @@ fn a_corrupted_memo_is_ignored() {
 
 #[test]
 fn an_extraction_rerun_is_answered_by_its_run_memo_before_it_plans() {
-    let t = Rerun::new("rerun-plan-free");
-    let (cold, _) = t.run("score");
+    answered_by_its_run_memo_before_it_plans("score", b"PRMEMO", "factors");
+}
+
+#[test]
+fn a_judge_rerun_is_answered_by_its_run_memo_before_it_plans() {
+    answered_by_its_run_memo_before_it_plans("judge", b"PJMEMO", "judge");
+}
+
+/// `profile COMMAND`'s re-run is answered by its run memo (first bytes
+/// `magic`) before it plans, printing what a stage memo's re-run prints
+/// (`what estimate:` among it).
+fn answered_by_its_run_memo_before_it_plans(command: &str, magic: &[u8], what: &str) {
+    let t = Rerun::new(&format!("rerun-plan-free-{command}"));
+    let (cold, _) = t.run(command);
     let calls = t.calls();
-    let run_memos = t.memos(b"PRMEMO");
-    assert_eq!(run_memos.len(), 1, "the extraction leaves one run memo");
+    let run_memos = t.memos(magic);
+    assert_eq!(run_memos.len(), 1, "the run leaves one run memo");
     assert!(!t.memos(b"PMEMO").is_empty(), "and its stage memo");
     // Without the run memo: the stage memo answers (and the run memo is
     // written again).
     std::fs::remove_file(&run_memos[0]).expect("remove the run memo");
-    let (staged, staged_err) = t.run("score");
+    let (staged, staged_err) = t.run(command);
     assert_eq!(t.calls(), calls);
-    assert_eq!(t.memos(b"PRMEMO"), run_memos, "written again");
+    assert_eq!(t.memos(magic), run_memos, "written again");
     // With it: the same report and the same lines.
-    let (memo, memo_err) = t.run("score");
+    let (memo, memo_err) = t.run(command);
     assert_eq!(t.calls(), calls);
     assert_eq!(memo, staged);
     assert_eq!(memo_err, staged_err);
-    assert!(memo_err.contains("factors estimate:"), "{memo_err}");
+    assert!(
+        memo_err.contains(&format!("{what} estimate:")),
+        "{memo_err}"
+    );
     assert_eq!(results(&cold), results(&memo));
     // The run memo alone answers: no stage memo, and every line of the
     // cache file unreadable, its size and time kept (the memos are
@@ -264,7 +280,7 @@ fn an_extraction_rerun_is_answered_by_its_run_memo_before_it_plans() {
         .open(&file)
         .and_then(|f| f.set_modified(modified))
         .expect("keep the file's time");
-    let (planfree, err) = t.run("score");
+    let (planfree, err) = t.run(command);
     assert_eq!(t.calls(), calls, "no call");
     assert!(
         !err.contains("warning") && !err.contains("unreadable"),
@@ -276,11 +292,23 @@ fn an_extraction_rerun_is_answered_by_its_run_memo_before_it_plans() {
 
 #[test]
 fn a_run_memo_of_an_older_format_or_damaged_falls_back() {
-    let t = Rerun::new("rerun-old-run-memo");
-    t.run("score");
-    let (rerun, _) = t.run("score");
+    older_or_damaged_falls_back("score", b"PRMEMO");
+}
+
+#[test]
+fn a_judge_run_memo_of_an_older_format_or_damaged_falls_back() {
+    older_or_damaged_falls_back("judge", b"PJMEMO");
+}
+
+/// `profile COMMAND`'s run memo (first bytes `magic`) of an older format,
+/// damaged, or of another kind is a miss: the re-run is the stage memo's,
+/// with the same report, and writes the run memo again.
+fn older_or_damaged_falls_back(command: &str, magic: &[u8]) {
+    let t = Rerun::new(&format!("rerun-old-run-memo-{command}"));
+    t.run(command);
+    let (rerun, rerun_err) = t.run(command);
     let calls = t.calls();
-    let file = t.memos(b"PRMEMO").pop().expect("a run memo");
+    let file = t.memos(magic).pop().expect("a run memo");
     let good = std::fs::read(&file).expect("the run memo");
     let older = |b: &[u8]| {
         let mut b = b.to_vec();
@@ -300,20 +328,33 @@ fn a_run_memo_of_an_older_format_or_damaged_falls_back() {
     };
     let truncated = |b: &[u8]| b[..b.len() - 5].to_vec();
     let stage = std::fs::read(t.memos(b"PMEMO").pop().expect("a stage memo")).expect("read");
-    let damaged: [Vec<u8>; 6] = [
+    // The other kind of run memo (an extraction's for a judge's and back),
+    // when the command left one.
+    let other: &[u8] = if magic == b"PRMEMO" {
+        b"PJMEMO"
+    } else {
+        b"PRMEMO"
+    };
+    let foreign = t
+        .memos(other)
+        .pop()
+        .map_or_else(Vec::new, |f| std::fs::read(f).expect("read"));
+    let damaged: [Vec<u8>; 7] = [
         older(&good),
         wrong_sum(&good),
         flipped(&good),
         truncated(&good),
         stage,
+        foreign,
         Vec::new(),
     ];
     for (i, bad) in damaged.into_iter().enumerate() {
         std::fs::write(&file, &bad).expect("replace the run memo");
-        let (report, err) = t.run("score");
+        let (report, err) = t.run(command);
         assert_eq!(t.calls(), calls, "{i}: no call");
         assert!(!err.contains("panicked"), "{i}: {err}");
         assert_eq!(report, rerun, "{i}: the same report");
+        assert_eq!(err, rerun_err, "{i}: the same lines");
         assert_eq!(
             std::fs::read(&file).expect("read"),
             good,

@@ -23,11 +23,13 @@
 use super::cache::{Digest, KeyHasher};
 use super::engine::RunStats;
 use super::extract::ExtractOptions;
+use super::parse::Better;
 use super::provider::ModelConfig;
 use super::question::{
     Answer, Answers, CheckKinds, FactChecks, FactorQuestion, JudgementParts, Judgements, Plan,
     PlanShape, Question, Set, Verdict,
 };
+use super::roles::{JudgeOrder, PairVerdicts};
 use crate::data::{Dataset, Pair, TextId};
 use crate::factors::Factor;
 
@@ -211,6 +213,13 @@ pub fn run_key(
         .str(&format!("{cfg:?}"))
         .str(&format!("{opts:?}"))
         .str(&format!("{factors:?}"));
+    pairs_digest(&mut h, ds);
+    h.finish()
+}
+
+/// Feeds `h` the number of `ds`'s pairs, each pair's text ids (input,
+/// source, A, B) and then [`texts_digest`] (both run memo keys end with it).
+fn pairs_digest(h: &mut KeyHasher, ds: &Dataset) {
     let id = |t: Option<TextId>| t.map_or(u32::MAX, |t| t.0).to_le_bytes();
     let mut pairs = Vec::with_capacity(ds.pairs.len() * 16);
     for p in &ds.pairs {
@@ -219,8 +228,7 @@ pub fn run_key(
         }
     }
     h.u64(ds.pairs.len() as u64).bytes(&pairs);
-    texts_digest(&mut h, ds);
-    h.finish()
+    texts_digest(h, ds);
 }
 
 /// What a run memo says of its run besides the values: the plan's counts,
@@ -462,6 +470,195 @@ pub fn decode_run(
         answers: std::sync::OnceLock::new(),
     };
     Some((values, memo))
+}
+
+// ------------------------------------------------------ judge run memos
+
+/// The first bytes of a judge's run memo (an extraction's run memo, or a
+/// stage memo, read as one is a miss).
+const JUDGE_MAGIC: &[u8; 8] = b"PJMEMO\x01\n";
+
+/// The run memo key of a judge of `ds`'s pairs (a `task` dataset, shown in
+/// the orders `order` gives, no guidance) asked of `cfg` with `opts`, by
+/// the binary `build`: what [`key`] covers, with the judge's template, the
+/// order (its seed included) and the dataset's pairs instead of the plan's
+/// questions (which those decide), so that it is known before planning.
+/// The human labels are not covered: the outcome is computed from the
+/// verdicts against the dataset's labels when the memo is read.
+pub fn judge_run_key(
+    ds: &Dataset,
+    task: crate::factors::Task,
+    order: JudgeOrder,
+    opts: ExtractOptions,
+    cfg: &ModelConfig,
+    build: &str,
+) -> Digest {
+    let mut h = KeyHasher::new();
+    h.str(RUN_FORMAT)
+        .str(build)
+        .str("judge")
+        .str(&format!("{cfg:?}"))
+        .str(&format!("{opts:?}"))
+        .str(&format!("{task:?}"))
+        .str(&super::roles::judge_template_of(task, false).id())
+        .str(&format!("{order:?}"));
+    pairs_digest(&mut h, ds);
+    h.finish()
+}
+
+/// What a judge's run memo holds: the plan's counts, the statistics of a
+/// re-run (every answer a cache hit, as a stage memo's re-run counts them)
+/// and the verdicts of every pair, from which the outcome is computed
+/// ([`super::roles::outcome_of_verdicts`]). The answers themselves
+/// (justifications) are not kept: a judge's outcome and record hold none;
+/// `cache.jsonl` keeps every reply under its key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JudgeMemo {
+    pub shape: PlanShape,
+    pub stats: RunStats,
+    pub verdicts: Vec<PairVerdicts>,
+}
+
+/// A verdict as two bits.
+fn better_bits(b: Option<Better>) -> u8 {
+    match b {
+        None => 0,
+        Some(Better::First) => 1,
+        Some(Better::Second) => 2,
+        Some(Better::Tie) => 3,
+    }
+}
+
+fn bits_better(bits: u8) -> Option<Better> {
+    match bits & 3 {
+        1 => Some(Better::First),
+        2 => Some(Better::Second),
+        3 => Some(Better::Tie),
+        _ => None,
+    }
+}
+
+/// The tag of a judge's order in its memo.
+fn put_order(out: &mut Vec<u8>, order: JudgeOrder) {
+    match order {
+        JudgeOrder::Both => out.push(0),
+        JudgeOrder::Single { seed } => {
+            out.push(1);
+            put_u64(out, seed);
+        }
+    }
+}
+
+/// The run memo of a settled judge run of `plan` on `ds` (a `task`
+/// dataset, the pairs shown in the orders `order` gives, no guidance): its
+/// counts, the re-run's statistics and every pair's verdicts from
+/// `answers`; `None` when it cannot be kept (not settled, or the answers
+/// are not those of the plan).
+pub fn encode_judge_run(
+    plan: &Plan,
+    ds: &Dataset,
+    task: crate::factors::Task,
+    order: JudgeOrder,
+    answers: &Answers,
+    stats: &RunStats,
+) -> Option<Vec<u8>> {
+    if !keepable(stats) {
+        return None;
+    }
+    let held = plan
+        .first
+        .iter()
+        .chain(&plan.second)
+        .filter(|q| answers.get(q).is_some())
+        .count() as u64;
+    if held + stats.skipped_empty != plan.len() as u64 {
+        return None;
+    }
+    let verdicts = super::roles::guided_judge_verdicts(ds, task, order, None, answers);
+    let mut body = Vec::with_capacity(96 + verdicts.len());
+    let shape = plan.shape();
+    for n in [
+        shape.questions,
+        shape.unique_responses,
+        shape.unique_sources,
+        shape.source_fact_calls,
+    ] {
+        put_u64(&mut body, n as u64);
+    }
+    put_u64(&mut body, stats.skipped_empty);
+    put_u64(&mut body, stats.templates.len() as u64);
+    for t in &stats.templates {
+        put_str(&mut body, t);
+    }
+    put_u64(&mut body, held);
+    put_order(&mut body, order);
+    put_u64(&mut body, verdicts.len() as u64);
+    body.extend(verdicts.iter().map(|v| match *v {
+        PairVerdicts::Both { a_first, b_first } => better_bits(a_first) | better_bits(b_first) << 2,
+        PairVerdicts::Once { a_first, verdict } => better_bits(verdict) | u8::from(a_first) << 2,
+    }));
+    Some(sealed(JUDGE_MAGIC, body))
+}
+
+/// A judge's run memo for a run of `pairs` pairs shown in the orders
+/// `order` gives; `None` when `bytes` are not a whole, intact judge run
+/// memo of such a run.
+pub fn decode_judge_run(bytes: &[u8], order: JudgeOrder, pairs: usize) -> Option<JudgeMemo> {
+    let body = checked(bytes, JUDGE_MAGIC)?;
+    let mut r = Reader(body);
+    let mut n = || usize::try_from(r.u64()?).ok();
+    let shape = PlanShape {
+        questions: n()?,
+        unique_responses: n()?,
+        unique_sources: n()?,
+        source_fact_calls: n()?,
+    };
+    let skipped_empty = r.u64()?;
+    let mut templates = std::collections::BTreeSet::new();
+    for _ in 0..r.count()? {
+        templates.insert(r.string()?);
+    }
+    let held = r.u64()?;
+    if held.checked_add(skipped_empty)? != shape.questions as u64 {
+        return None;
+    }
+    let mut tag = Vec::new();
+    put_order(&mut tag, order);
+    if r.take(tag.len())? != tag.as_slice() || r.u64()? != pairs as u64 {
+        return None;
+    }
+    // One byte per pair, and nothing after them.
+    let bytes = r.0;
+    if bytes.len() != pairs {
+        return None;
+    }
+    let single = order.is_single();
+    let mut verdicts = Vec::with_capacity(pairs);
+    for &b in bytes {
+        verdicts.push(match (single, b) {
+            (false, 0..=0xf) => PairVerdicts::Both {
+                a_first: bits_better(b),
+                b_first: bits_better(b >> 2),
+            },
+            (true, 0..=7) => PairVerdicts::Once {
+                a_first: b & 4 != 0,
+                verdict: bits_better(b),
+            },
+            _ => return None,
+        });
+    }
+    let stats = RunStats {
+        questions: shape.questions as u64,
+        cache_hits: held,
+        skipped_empty,
+        templates,
+        ..RunStats::default()
+    };
+    Some(JudgeMemo {
+        shape,
+        stats,
+        verdicts,
+    })
 }
 
 /// The `held` answers of a run memo, each after its question.
@@ -1151,5 +1348,236 @@ mod tests {
             key(&Plan::default(), &ds, opts, &cfg, "b1"),
             "not a stage key"
         );
+    }
+
+    /// A summarization dataset of 8 pairs (labels A, B and tie, two pairs
+    /// the same) and a settled judge run of it in `order`: its plan, its
+    /// answers (every verdict kind, a different one per order so that
+    /// flips, half ties and consistent pairs all occur) and statistics.
+    fn judged(order: JudgeOrder) -> (Dataset, Plan, Answers, RunStats) {
+        let prefs = ["a", "b", "tie", "a", "b", "a", "a", "b"];
+        let lines: Vec<String> = prefs
+            .iter()
+            .enumerate()
+            .map(|(i, pref)| {
+                let i = if i == 7 { 6 } else { i }; // pair 7 repeats pair 6
+                serde_json::json!({"input": "q", "source": format!("s {}. s two.", i % 3),
+                    "response_a": format!("a {i}."), "response_b": format!("b {i}. more."),
+                    "preference": pref})
+                .to_string()
+            })
+            .collect();
+        let ds = load_bytes(lines.join("\n").as_bytes(), FormatOptions::default()).expect("loads");
+        let task = crate::factors::Task::Summarization;
+        let plan = crate::llm::roles::judge_plan(&ds, task, order);
+        let mut answers = Answers::default();
+        for (i, q) in plan.first.iter().enumerate() {
+            let better = ["1", "2", "tie", "1", "2"][(i * 7 / 3) % 5];
+            answers.insert(
+                *q,
+                Answer::Verdict {
+                    verdict: Verdict {
+                        better: better.into(),
+                        justification: format!("because {i}"),
+                    },
+                },
+            );
+        }
+        let stats = RunStats {
+            questions: plan.len() as u64,
+            succeeded: plan.len() as u64,
+            calls: plan.len() as u64,
+            templates: ["judge_summarization@1".to_owned()].into_iter().collect(),
+            ..RunStats::default()
+        };
+        (ds, plan, answers, stats)
+    }
+
+    /// Single order with a seed that shows some pairs A first and some B
+    /// first.
+    fn mixed_single(ds: &Dataset) -> JudgeOrder {
+        (0..64)
+            .map(|seed| JudgeOrder::Single { seed })
+            .find(|&o| {
+                let JudgeOrder::Single { seed } = o else {
+                    unreachable!()
+                };
+                let a = ds
+                    .pairs
+                    .iter()
+                    .filter(|p| crate::llm::roles::shows_a_first(ds, p, seed))
+                    .count();
+                a > 0 && a < ds.pairs.len()
+            })
+            .expect("a seed that shows both")
+    }
+
+    #[test]
+    fn a_judge_run_memo_gives_the_outcome_of_its_answers() {
+        let task = crate::factors::Task::Summarization;
+        let (ds, ..) = judged(JudgeOrder::Both);
+        for order in [JudgeOrder::Both, mixed_single(&ds)] {
+            let (ds, plan, answers, stats) = judged(order);
+            let want = crate::llm::roles::judge_outcome(&ds, task, order, &answers);
+            if order == JudgeOrder::Both {
+                assert!(want.flipped > 0 && want.consistent > 0 && want.half_ties > 0);
+            } else {
+                assert!(want.swapped > 0 && want.swapped < want.judged);
+            }
+            let bytes = encode_judge_run(&plan, &ds, task, order, &answers, &stats)
+                .expect("a settled run is kept");
+            let memo = decode_judge_run(&bytes, order, ds.pairs.len()).expect("decodes");
+            assert_eq!(memo.shape, plan.shape());
+            assert_eq!(
+                (
+                    memo.stats.questions,
+                    memo.stats.cache_hits,
+                    memo.stats.calls
+                ),
+                (plan.len() as u64, plan.len() as u64, 0)
+            );
+            assert_eq!(memo.stats.templates, stats.templates);
+            assert_eq!(
+                crate::llm::roles::outcome_of_verdicts(&ds, order, &memo.verdicts),
+                want
+            );
+        }
+        // Verdicts that are missing (questions skipped) stay missing.
+        let (ds, plan, mut answers, mut stats) = judged(JudgeOrder::Both);
+        answers = {
+            let mut fewer = Answers::default();
+            for q in &plan.first[1..] {
+                fewer.insert(*q, answers.get(q).expect("answered").clone());
+            }
+            fewer
+        };
+        (stats.succeeded, stats.skipped_empty) = (plan.len() as u64 - 1, 1);
+        let want = crate::llm::roles::judge_outcome(&ds, task, JudgeOrder::Both, &answers);
+        assert_eq!(want.preferences[0], None);
+        let bytes =
+            encode_judge_run(&plan, &ds, task, JudgeOrder::Both, &answers, &stats).expect("kept");
+        let memo = decode_judge_run(&bytes, JudgeOrder::Both, ds.pairs.len()).expect("decodes");
+        assert_eq!(memo.stats.skipped_empty, 1);
+        assert_eq!(
+            crate::llm::roles::outcome_of_verdicts(&ds, JudgeOrder::Both, &memo.verdicts),
+            want
+        );
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_judge_run_memo_is_a_miss_never_a_panic() {
+        let task = crate::factors::Task::Summarization;
+        let (ds, ..) = judged(JudgeOrder::Both);
+        let single = mixed_single(&ds);
+        for order in [JudgeOrder::Both, single] {
+            let (ds, plan, answers, stats) = judged(order);
+            let n = ds.pairs.len();
+            let bytes = encode_judge_run(&plan, &ds, task, order, &answers, &stats).expect("kept");
+            assert!(decode_judge_run(&bytes, order, n).is_some());
+            for cut in 0..bytes.len() {
+                assert!(
+                    decode_judge_run(&bytes[..cut], order, n).is_none(),
+                    "cut at {cut}"
+                );
+            }
+            for i in 0..bytes.len() {
+                let mut b = bytes.clone();
+                b[i] ^= 0x41;
+                assert!(decode_judge_run(&b, order, n).is_none(), "byte {i} flipped");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(decode_judge_run(&longer, order, n).is_none());
+            // Another order or seed, or another number of pairs.
+            let other = match order {
+                JudgeOrder::Both => single,
+                JudgeOrder::Single { seed } => JudgeOrder::Single { seed: seed + 1 },
+            };
+            assert!(decode_judge_run(&bytes, other, n).is_none());
+            assert!(decode_judge_run(&bytes, order, n - 1).is_none());
+            // An older format, and memos of other kinds, are misses both ways.
+            let mut old = bytes.clone();
+            old[6] = 0;
+            assert!(decode_judge_run(&old, order, n).is_none());
+            let stage = encode(&plan, &answers, &stats);
+            assert!(decode_judge_run(&stage, order, n).is_none());
+            assert!(decode(&bytes, &plan).is_none());
+            let factors = crate::factors::Task::Summarization.factors();
+            let opts = ExtractOptions::default();
+            assert!(decode_run(bytes.clone(), factors, opts).is_none());
+            // A run that did not settle, or answers of another plan, are not kept.
+            let failed = RunStats {
+                failed: 1,
+                ..stats.clone()
+            };
+            assert!(encode_judge_run(&plan, &ds, task, order, &answers, &failed).is_none());
+            let none = Answers::default();
+            assert!(encode_judge_run(&plan, &ds, task, order, &none, &stats).is_none());
+        }
+        // An extraction's run memo read as a judge's.
+        let opts = ExtractOptions {
+            logprobs: false,
+            summaries: true,
+        };
+        let (ds, factors, plan, answers, stats) = extraction(opts);
+        let run = encode_run(&plan, &ds, &factors, opts, &answers, &stats, 1.0).expect("kept");
+        assert!(decode_judge_run(&run, JudgeOrder::Both, ds.pairs.len()).is_none());
+    }
+
+    #[test]
+    fn the_judge_run_key_follows_the_model_options_order_pairs_and_build() {
+        use crate::factors::Task;
+        let (ds, ..) = judged(JudgeOrder::Both);
+        let single = mixed_single(&ds);
+        let opts = ExtractOptions {
+            logprobs: false,
+            summaries: true,
+        };
+        let cfg = ModelConfig::new(crate::llm::provider::Provider::OpenAi, "m");
+        let both = JudgeOrder::Both;
+        let task = Task::Summarization;
+        let k = judge_run_key(&ds, task, both, opts, &cfg, "b1");
+        assert_eq!(k, judge_run_key(&ds, task, both, opts, &cfg, "b1"));
+        assert_ne!(k, judge_run_key(&ds, task, both, opts, &cfg, "b2"));
+        let other = ModelConfig::new(crate::llm::provider::Provider::OpenAi, "n");
+        assert_ne!(k, judge_run_key(&ds, task, both, opts, &other, "b1"));
+        let mut lp = cfg.clone();
+        lp.logprobs = !lp.logprobs;
+        assert_ne!(k, judge_run_key(&ds, task, both, opts, &lp, "b1"));
+        let o2 = ExtractOptions {
+            logprobs: true,
+            ..opts
+        };
+        assert_ne!(k, judge_run_key(&ds, task, both, o2, &cfg, "b1"));
+        assert_ne!(k, judge_run_key(&ds, Task::Helpful, both, opts, &cfg, "b1"));
+        let ks = judge_run_key(&ds, task, single, opts, &cfg, "b1");
+        assert_ne!(k, ks);
+        let JudgeOrder::Single { seed } = single else {
+            unreachable!()
+        };
+        let reseeded = JudgeOrder::Single { seed: seed + 1 };
+        assert_ne!(ks, judge_run_key(&ds, task, reseeded, opts, &cfg, "b1"));
+        let mut swapped = ds.clone();
+        let p = &mut swapped.pairs[0];
+        std::mem::swap(&mut p.a, &mut p.b);
+        assert_ne!(k, judge_run_key(&swapped, task, both, opts, &cfg, "b1"));
+        let mut fewer = ds.clone();
+        fewer.pairs.pop();
+        assert_ne!(k, judge_run_key(&fewer, task, both, opts, &cfg, "b1"));
+        let text = r#"{"input": "q", "source": "s one. s two.", "response_a": "a one!", "response_b": "b one. b two.", "preference": "a"}"#;
+        let ds2 = load_bytes(text.as_bytes(), FormatOptions::default()).expect("loads");
+        let (ds1, ..) = plan_and_answers();
+        assert_ne!(
+            judge_run_key(&ds1, task, both, opts, &cfg, "b1"),
+            judge_run_key(&ds2, task, both, opts, &cfg, "b1"),
+            "a text changed"
+        );
+        // The human labels are not covered: the outcome is computed from them.
+        let mut relabelled = ds.clone();
+        relabelled.pairs[0].preference = crate::data::Preference::Tie;
+        assert_eq!(k, judge_run_key(&relabelled, task, both, opts, &cfg, "b1"));
+        // Not an extraction's key.
+        let factors = Task::Summarization.factors();
+        assert_ne!(k, run_key(factors, &ds, opts, &cfg, "b1"));
     }
 }

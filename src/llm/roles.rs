@@ -77,15 +77,20 @@ fn context_digest(
 /// The kind of a judge's prompt ([`judge_prompt`]), without rendering it.
 pub fn judge_template(q: &JudgeQuestion) -> PromptKind {
     PromptKind {
-        template: match (q.task, q.guidance.is_some()) {
-            (Task::Summarization, false) => prompts::JUDGE_SUMMARIZATION,
-            (Task::Helpful, false) => prompts::JUDGE_HELPFUL,
-            (Task::DocQa, false) => prompts::JUDGE_DOC_QA,
-            (Task::Summarization, true) => prompts::JUDGE_SUMMARIZATION_GUIDED,
-            (Task::Helpful, true) => prompts::JUDGE_HELPFUL_GUIDED,
-            (Task::DocQa, true) => prompts::JUDGE_DOC_QA_GUIDED,
-        },
+        template: judge_template_of(q.task, q.guidance.is_some()),
         want_logprobs: false,
+    }
+}
+
+/// The template of a judge of `task` pairs, given guidance or not.
+pub fn judge_template_of(task: Task, guided: bool) -> prompts::Template {
+    match (task, guided) {
+        (Task::Summarization, false) => prompts::JUDGE_SUMMARIZATION,
+        (Task::Helpful, false) => prompts::JUDGE_HELPFUL,
+        (Task::DocQa, false) => prompts::JUDGE_DOC_QA,
+        (Task::Summarization, true) => prompts::JUDGE_SUMMARIZATION_GUIDED,
+        (Task::Helpful, true) => prompts::JUDGE_HELPFUL_GUIDED,
+        (Task::DocQa, true) => prompts::JUDGE_DOC_QA_GUIDED,
     }
 }
 
@@ -497,6 +502,22 @@ pub fn judge_outcome(
     guided_judge_outcome(ds, task, order, None, answers)
 }
 
+/// The verdicts a judge gave one pair, in the orders it was shown
+/// (`None`: no verdict for that order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairVerdicts {
+    /// Both orders: response A shown first, then response B first.
+    Both {
+        a_first: Option<Better>,
+        b_first: Option<Better>,
+    },
+    /// Once, with response A first or not.
+    Once {
+        a_first: bool,
+        verdict: Option<Better>,
+    },
+}
+
 /// [`judge_outcome`] of the judge given `guidance`.
 pub fn guided_judge_outcome(
     ds: &Dataset,
@@ -505,20 +526,62 @@ pub fn guided_judge_outcome(
     guidance: Option<Guidance>,
     answers: &Answers,
 ) -> JudgeOutcome {
+    outcome_of_verdicts(
+        ds,
+        order,
+        &guided_judge_verdicts(ds, task, order, guidance, answers),
+    )
+}
+
+/// The verdicts of the judge given `guidance`, pair by pair, in the orders
+/// `order` shows each pair: what its outcome is computed from.
+pub fn guided_judge_verdicts(
+    ds: &Dataset,
+    task: Task,
+    order: JudgeOrder,
+    guidance: Option<Guidance>,
+    answers: &Answers,
+) -> Vec<PairVerdicts> {
     let verdict =
         |p: &Pair, forward: bool| match answers.get(&judge_question(task, p, forward, guidance)) {
             Some(Answer::Verdict { verdict }) => Some(verdict.better()),
             _ => None,
         };
+    ds.pairs
+        .iter()
+        .map(|p| match order.shown(ds, p) {
+            [a_first] => PairVerdicts::Once {
+                a_first: *a_first,
+                verdict: verdict(p, *a_first),
+            },
+            _ => PairVerdicts::Both {
+                a_first: verdict(p, true),
+                b_first: verdict(p, false),
+            },
+        })
+        .collect()
+}
+
+/// The judge's preferences from its verdicts on `ds`'s pairs (in order,
+/// one per pair, as [`guided_judge_verdicts`] gives them), with the counts
+/// of [`JudgeOutcome`] against the dataset's human labels.
+pub fn outcome_of_verdicts(
+    ds: &Dataset,
+    order: JudgeOrder,
+    pair_verdicts: &[PairVerdicts],
+) -> JudgeOutcome {
     let mut out = JudgeOutcome {
         order,
         ..Default::default()
     };
-    for p in &ds.pairs {
-        let shown = order.shown(ds, p);
-        let verdicts: Option<Vec<(Better, Preference)>> = shown
+    for (p, v) in ds.pairs.iter().zip(pair_verdicts) {
+        let (shown, n) = match *v {
+            PairVerdicts::Both { a_first, b_first } => ([(true, a_first), (false, b_first)], 2),
+            PairVerdicts::Once { a_first, verdict } => ([(a_first, verdict); 2], 1),
+        };
+        let verdicts: Option<Vec<(Better, Preference)>> = shown[..n]
             .iter()
-            .map(|&forward| verdict(p, forward).map(|b| (b, b.preference(forward))))
+            .map(|&(forward, b)| b.map(|b| (b, b.preference(forward))))
             .collect();
         let Some(verdicts) = verdicts else {
             out.preferences.push(None);
@@ -537,7 +600,7 @@ pub fn guided_judge_outcome(
         }
         let pref = match verdicts.as_slice() {
             [(_, pref)] => {
-                if !shown[0] {
+                if !shown[0].0 {
                     out.swapped += 1;
                 }
                 *pref
