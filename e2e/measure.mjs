@@ -357,6 +357,7 @@ try {
       printSizes('app, first load (boot.js, app module, worker.js)', size.first_load);
       printSizes('app, model tools (full module, loaded on first use)', size.model_tools);
       printSizes('Parquet reader (loaded when a Parquet file is dropped)', size.parquet);
+      printSizes('file reader (loaded when a file is dropped)', size.file_reader);
       printSizes('widget (<profile-report>)', size.widget);
     }
   }
