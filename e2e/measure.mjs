@@ -22,8 +22,9 @@
 //     same factors as the app's default) on the same file; 3 runs each,
 //     the ratio of the medians (goal ≤ 1.5). The worker posts its phases
 //     (read slices, copy into Wasm, parse, finish, factors, scores, joint,
-//     report, serialize, post); the page's side is the time from the
-//     report's message to the chart, and the UI thread's longest task
+//     report, serialize, post) and the size of its Wasm memory after the
+//     load; the page's side is the time from the report's message to the
+//     chart, and the UI thread's longest task
 //     (PerformanceObserver 'longtask', which sees tasks ≥ 50 ms; goal:
 //     none) and longest gap between animation frames during the load.
 //     The file is generated once into the temp dir by
@@ -251,6 +252,7 @@ async function bigDrop(env, file, name) {
       message_ms: p && window.__loadedAt ? window.__loadedAt - (p.end - origin) : null,
       page_ms: window.__loadedAt ? t1 - window.__loadedAt : null,
       message_chars: window.__loadedChars,
+      memory_mb: p && p.memory ? Math.round(p.memory / 1048576) : null,
       longtask_observed: window.__longtasks !== null,
       longtasks_ms: long.map((e) => Math.round(e.duration)),
       max_frame_gap_ms: Math.round(window.__maxGap),
@@ -301,6 +303,7 @@ async function bigCase(env, pairs, runs) {
     message_ms: web.map((w) => Math.round(w.message_ms)),
     page_ms: web.map((w) => Math.round(w.page_ms)),
     message_chars: web[0].message_chars,
+    worker_memory_mb: web.map((w) => w.memory_mb),
     longtask_observed: web.every((w) => w.longtask_observed),
     longtasks_ms: web.map((w) => w.longtasks_ms),
     longest_task_ms: longest,
@@ -350,6 +353,7 @@ try {
     if (big) {
       console.log(`big file (${big.pairs} pairs, ${(big.bytes / 1e6).toFixed(0)} MB) drop → chart: browser median ${big.browser_median_ms} ms (${big.browser_runs_ms.join(', ')}), native CLI median ${big.native_median_ms} ms wall, ${big.native_cpu_median_ms} ms CPU (${big.native_runs.map((n) => n.wall_ms).join(', ')}); ratio ${big.ratio} (goal ≤ ${big.ratio_goal}: ${big.ratio <= big.ratio_goal ? 'PASS' : 'FAIL'})`);
       console.log(`  worker phases (median ms): ${Object.entries(big.worker_phases_median_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      console.log(`  the worker's Wasm memory after the load: ${big.worker_memory_mb.join('/')} MB`);
       console.log(`  drop → worker ${big.before_worker_ms.join('/')} ms; worker → page message ${big.message_ms.join('/')} ms (${big.message_chars} chars); message → chart ${big.page_ms.join('/')} ms`);
       console.log(`  UI thread: longest task ${big.longest_task_ms} ms (tasks ≥ 50 ms: ${JSON.stringify(big.longtasks_ms)}${big.longtask_observed ? '' : ', longtask not observable'}), longest frame gap ${big.max_frame_gap_ms.join('/')} ms; goal < ${big.stall_goal_ms} ms: ${big.longest_task_ms < big.stall_goal_ms ? 'PASS' : 'FAIL'}`);
     }

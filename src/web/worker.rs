@@ -47,8 +47,8 @@ fn now() -> f64 {
 
 /// The time of a load's phases in the worker, summed per phase: what
 /// `e2e/measure.mjs` compares with the CLI. After a load the worker posts
-/// them as an object (`{profile_phases: {read: ms, …}, start, end}`, times
-/// since the epoch in ms), which the page's bridge ignores (it reads text).
+/// them as an object (`{profile_phases: {read: ms, …}, start, end, memory}`,
+/// times since the epoch in ms, the Wasm memory's size in bytes), which the page's bridge ignores (it reads text).
 struct Phases {
     clock: Option<(JsValue, js_sys::Function)>,
     origin: f64,
@@ -111,6 +111,13 @@ impl Phases {
         let _ = Reflect::set(&msg, &"profile_phases".into(), &sums);
         let _ = Reflect::set(&msg, &"start".into(), &(self.origin + self.start).into());
         let _ = Reflect::set(&msg, &"end".into(), &(self.origin + self.last).into());
+        // The size of the Wasm memory after the load (bytes).
+        let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+        let bytes = memory
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length();
+        let _ = Reflect::set(&msg, &"memory".into(), &f64::from(bytes).into());
         let _ = scope().post_message(&msg);
     }
 }
