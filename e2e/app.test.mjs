@@ -99,6 +99,24 @@ test('uploading LLMBar (a JSON array) and gzipped HH-RLHF match the CLI', async 
   await page.context().close();
 });
 
+test('a file of several slices is read by the reader worker and gives the numbers the CLI prints', async () => {
+  const page = await newPage(env.browser);
+  const asked = [];
+  page.on('request', (r) => asked.push(new URL(r.url()).pathname.split('/').pop()));
+  await page.goto(env.url);
+  await waitForReport(page, 'example');
+  // 22 MB: six 4 MB slices, more than the worker asks for at once.
+  const file = await bigFile(22);
+  await upload(page, file);
+  await waitForReport(page, file.split('/').pop());
+  const cli = cliReport(file);
+  assert.equal(await page.textContent('#stat-pairs'), String(cli.dataset.pairs));
+  assert.deepEqual(await tableScores(page), expectedScores(cli));
+  assert.ok(asked.includes('reader.js'), `reader.js read the file (requests: ${asked.join(', ')})`);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test('the SummEval label and the format can be overridden', async () => {
   const page = await newPage(env.browser);
   await page.goto(env.url);

@@ -22,15 +22,16 @@
 //     same factors as the app's default) on the same file; 3 runs each,
 //     the ratio of the medians (goal ≤ 1.5). The worker posts its phases
 //     (read slices, copy into Wasm, parse, finish, factors, scores, joint,
-//     report, serialize, post); the page's side is the time from the
-//     report's message to the chart, and the UI thread's longest task
+//     report, serialize, post) and the size of its Wasm memory after the
+//     load; the page's side is the time from the report's message to the
+//     chart, and the UI thread's longest task
 //     (PerformanceObserver 'longtask', which sees tasks ≥ 50 ms; goal:
 //     none) and longest gap between animation frames during the load.
 //     The file is generated once into the temp dir by
 //     `cargo bench --bench score -- million/optimized --pairs 140000`.
 // Run after `trunk build --release` and `cargo build --release`:
 //   node e2e/measure.mjs [--json] [--sizes-only] [--big-only] [--big-pairs N] [--big-runs N] [--no-big] [--dist DIR]
-import { writeFileSync, mkdtempSync, existsSync, statSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, existsSync, statSync, readdirSync, readFileSync } from 'node:fs';
 import { spawnSync, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,6 +170,36 @@ function cliRun(file) {
   return { wall_ms: Math.round(wall), cpu_ms: Math.round((user + sys) * 1000), peak_mb: Math.round(kb / 1024) };
 }
 
+/**
+ * CPU time (ms) of this process's descendants (the browser's processes),
+ * with what their exited children used (Linux /proc; null elsewhere).
+ */
+function browserCpuMs() {
+  try {
+    const tick = 100; // USER_HZ: the clock ticks of /proc/PID/stat
+    const procs = new Map();
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const f = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+        // Fields 4 (ppid), 14–17 (utime, stime, cutime, cstime), from field 3 on.
+        const t = [11, 12, 13, 14].reduce((a, i) => a + Number(rest[i]), 0);
+        procs.set(Number(d), { ppid: Number(rest[1]), t });
+      } catch {}
+    }
+    const mine = (pid) => {
+      for (let p = pid, n = 0; p > 1 && n < 64; p = procs.get(p)?.ppid ?? 0, n++) if (p === process.pid) return true;
+      return false;
+    };
+    let t = 0;
+    for (const [pid, p] of procs) if (pid !== process.pid && mine(pid)) t += p.t;
+    return (t * 1000) / tick;
+  } catch {
+    return null;
+  }
+}
+
 /** Records, from before the app starts: the worker's phase message, when the report's message arrives, long tasks and animation-frame gaps. */
 function instrument() {
   window.__longtasks = [];
@@ -233,8 +264,10 @@ async function bigDrop(env, file, name) {
     });
     obs.observe(document.body, { childList: true, subtree: true, characterData: true });
   }, name);
+  const cpu0 = browserCpuMs();
   await page.setInputFiles('#file-input', file);
   await page.waitForFunction(() => window.__t1 !== null, null, { timeout: 600_000 });
+  const cpu1 = browserCpuMs();
   // Let the tasks that finish the render end (and be observed).
   await page.waitForTimeout(500);
   const r = await page.evaluate(() => {
@@ -251,6 +284,7 @@ async function bigDrop(env, file, name) {
       message_ms: p && window.__loadedAt ? window.__loadedAt - (p.end - origin) : null,
       page_ms: window.__loadedAt ? t1 - window.__loadedAt : null,
       message_chars: window.__loadedChars,
+      memory_mb: p && p.memory ? Math.round(p.memory / 1048576) : null,
       longtask_observed: window.__longtasks !== null,
       longtasks_ms: long.map((e) => Math.round(e.duration)),
       max_frame_gap_ms: Math.round(window.__maxGap),
@@ -259,7 +293,7 @@ async function bigDrop(env, file, name) {
   const scores = await tableScores(page);
   const pairs = await page.textContent('#stat-pairs');
   await page.context().close();
-  return { ...r, scores, pairs };
+  return { ...r, scores, pairs, cpu_ms: cpu0 === null || cpu1 === null ? null : Math.round(cpu1 - cpu0) };
 }
 
 /** The big file: browser runs alternating with CLI runs; the ratio of the medians. */
@@ -290,6 +324,7 @@ async function bigCase(env, pairs, runs) {
     bytes: statSync(file).size,
     pairs: cli.dataset.pairs,
     browser_runs_ms: web.map((w) => Math.round(w.total_ms)),
+    browser_cpu_ms: web.map((w) => w.cpu_ms),
     native_runs: native,
     browser_median_ms: browser_ms,
     native_median_ms: native_ms,
@@ -301,6 +336,7 @@ async function bigCase(env, pairs, runs) {
     message_ms: web.map((w) => Math.round(w.message_ms)),
     page_ms: web.map((w) => Math.round(w.page_ms)),
     message_chars: web[0].message_chars,
+    worker_memory_mb: web.map((w) => w.memory_mb),
     longtask_observed: web.every((w) => w.longtask_observed),
     longtasks_ms: web.map((w) => w.longtasks_ms),
     longest_task_ms: longest,
@@ -349,7 +385,9 @@ try {
     }
     if (big) {
       console.log(`big file (${big.pairs} pairs, ${(big.bytes / 1e6).toFixed(0)} MB) drop → chart: browser median ${big.browser_median_ms} ms (${big.browser_runs_ms.join(', ')}), native CLI median ${big.native_median_ms} ms wall, ${big.native_cpu_median_ms} ms CPU (${big.native_runs.map((n) => n.wall_ms).join(', ')}); ratio ${big.ratio} (goal ≤ ${big.ratio_goal}: ${big.ratio <= big.ratio_goal ? 'PASS' : 'FAIL'})`);
+      console.log(`  the browser's CPU time from drop to chart (all its processes): ${big.browser_cpu_ms.join('/')} ms; the CLI's: ${big.native_runs.map((n) => n.cpu_ms).join('/')} ms`);
       console.log(`  worker phases (median ms): ${Object.entries(big.worker_phases_median_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      console.log(`  the worker's Wasm memory after the load: ${big.worker_memory_mb.join('/')} MB`);
       console.log(`  drop → worker ${big.before_worker_ms.join('/')} ms; worker → page message ${big.message_ms.join('/')} ms (${big.message_chars} chars); message → chart ${big.page_ms.join('/')} ms`);
       console.log(`  UI thread: longest task ${big.longest_task_ms} ms (tasks ≥ 50 ms: ${JSON.stringify(big.longtasks_ms)}${big.longtask_observed ? '' : ', longtask not observable'}), longest frame gap ${big.max_frame_gap_ms.join('/')} ms; goal < ${big.stall_goal_ms} ms: ${big.longest_task_ms < big.stall_goal_ms ? 'PASS' : 'FAIL'}`);
     }
@@ -357,6 +395,7 @@ try {
       printSizes('app, first load (boot.js, app module, worker.js)', size.first_load);
       printSizes('app, model tools (full module, loaded on first use)', size.model_tools);
       printSizes('Parquet reader (loaded when a Parquet file is dropped)', size.parquet);
+      printSizes('file reader (loaded when a file is dropped)', size.file_reader);
       printSizes('widget (<profile-report>)', size.widget);
     }
   }

@@ -9,6 +9,8 @@
 //     by its worker (one download, from the HTTP cache the second time).
 //   - Parquet reader: profile-parquet.js + profile-parquet_bg.wasm, loaded by
 //     the worker the first time a Parquet file is dropped.
+//   - file reader: reader.js, loaded by the worker the first time a file is
+//     dropped (a worker of its own that reads the file's slices).
 //   - widget: what a blog post with <profile-report> downloads (widget.js,
 //     its Wasm module and bindings). Budget 250 KB.
 // Used by e2e/measure.mjs (the numbers) and e2e/sizes.test.mjs (the budgets).
@@ -22,6 +24,7 @@ export const GROUPS = {
   first_load: { files: ['boot.js', 'app.js', 'app_bg.wasm', 'worker.js'], budget: 530 * KB, goal: 450 * KB },
   model_tools: { files: ['app-full.js', 'app-full_bg.wasm'], budget: null },
   parquet: { files: ['profile-parquet.js', 'profile-parquet_bg.wasm'], budget: null },
+  file_reader: { files: ['reader.js'], budget: null },
   widget: { files: ['widget.js', 'profile-widget.js', 'profile-widget_bg.wasm'], budget: 250 * KB },
 };
 

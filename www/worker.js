@@ -16,5 +16,10 @@ self.profileParquet = () => {
   return parquet;
 };
 
+// A dropped file's slices, read by a worker of their own (reader.js, loaded
+// on the first file): the worker calls this for a few slices ahead.
+let reader;
+self.profileReadSlice = (...a) => (reader ??= import('./reader.js')).then((m) => m.readSlice(...a));
+
 await init({ module_or_path: new URL(full ? './app-full_bg.wasm' : './app_bg.wasm', import.meta.url) });
 worker_entry();

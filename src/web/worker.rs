@@ -47,8 +47,8 @@ fn now() -> f64 {
 
 /// The time of a load's phases in the worker, summed per phase: what
 /// `e2e/measure.mjs` compares with the CLI. After a load the worker posts
-/// them as an object (`{profile_phases: {read: ms, …}, start, end}`, times
-/// since the epoch in ms), which the page's bridge ignores (it reads text).
+/// them as an object (`{profile_phases: {read: ms, …}, start, end, memory}`,
+/// times since the epoch in ms, the Wasm memory's size in bytes), which the page's bridge ignores (it reads text).
 struct Phases {
     clock: Option<(JsValue, js_sys::Function)>,
     origin: f64,
@@ -111,6 +111,13 @@ impl Phases {
         let _ = Reflect::set(&msg, &"profile_phases".into(), &sums);
         let _ = Reflect::set(&msg, &"start".into(), &(self.origin + self.start).into());
         let _ = Reflect::set(&msg, &"end".into(), &(self.origin + self.last).into());
+        // The size of the Wasm memory after the load (bytes).
+        let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+        let bytes = memory
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length();
+        let _ = Reflect::set(&msg, &"memory".into(), &f64::from(bytes).into());
         let _ = scope().post_message(&msg);
     }
 }
@@ -202,12 +209,35 @@ async fn read_parquet(file: &web_sys::File, loader: &mut Loader) -> Result<(), S
     Ok(())
 }
 
-/// Starts reading the slice of `file` at `offset` (at most [`SLICE`] bytes).
+/// Wasm memory asked for at once before a file is read, per byte of the
+/// file (a loaded dataset takes about twice its file's size).
+const RESERVE_PER_BYTE: f64 = 2.0;
+
+/// Slices of a file asked for before the first is parsed (at most
+/// `AHEAD * SLICE` bytes in flight).
+const AHEAD: usize = 4;
+
+/// Starts reading the slice of `file` at `offset` (at most [`SLICE`] bytes):
+/// by worker.js's reader worker (`self.profileReadSlice`, which transfers
+/// the slice here), else here with `Blob.arrayBuffer()`. A Blob's bytes
+/// reach a worker only while its thread is idle, so slices read here are
+/// not read while this worker parses; the reader worker's are.
 fn read_slice(file: &web_sys::File, offset: f64, total: f64) -> Result<JsFuture, String> {
-    let blob = file
-        .slice_with_f64_and_f64(offset, (offset + SLICE).min(total))
-        .map_err(js_err)?;
-    Ok(JsFuture::from(blob.array_buffer()))
+    let end = (offset + SLICE).min(total);
+    let reader = Reflect::get(&js_sys::global(), &"profileReadSlice".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    let promise = match reader {
+        Some(f) => f
+            .call3(&JsValue::NULL, file, &offset.into(), &end.into())
+            .map_err(js_err)?
+            .into(),
+        None => file
+            .slice_with_f64_and_f64(offset, end)
+            .map_err(js_err)?
+            .array_buffer(),
+    };
+    Ok(JsFuture::from(promise))
 }
 
 fn js_err(e: JsValue) -> String {
@@ -263,21 +293,39 @@ async fn handle(
                         read_parquet(&file, &mut loader).await?;
                     }
                     let mut offset = if loader.bytes_read() > 0 { total } else { 0.0 };
+                    if offset < total {
+                        // The allocator grows the Wasm memory by what each
+                        // allocation lacks, 64 KB at a time: thousands of
+                        // `memory.grow` calls for a big file. One allocation
+                        // of what the load will take grows it once; freed at
+                        // once, it stays the allocator's free memory (a Wasm
+                        // memory never shrinks). Skipped when the memory
+                        // cannot grow that far.
+                        let mut reserve = Vec::<u8>::new();
+                        let n = (total * RESERVE_PER_BYTE).min(f64::from(u32::MAX)) as usize;
+                        if reserve.try_reserve_exact(n).is_ok() {
+                            // Not an allocation the compiler may remove.
+                            std::hint::black_box(reserve.as_mut_ptr());
+                        }
+                    }
                     phases.mark("start");
-                    // The next slice is asked for before this one is parsed,
-                    // so the browser reads it while the loader works; each
+                    // The next slices are asked for before this one is
+                    // parsed, so they are read while the loader works; each
                     // slice is copied into the same buffer in Wasm memory.
-                    let mut next = (offset < total)
-                        .then(|| read_slice(&file, offset, total))
-                        .transpose()?;
+                    let mut asked = offset;
+                    let mut reads = std::collections::VecDeque::new();
                     let mut bytes = Vec::new();
-                    while let Some(reading) = next.take() {
+                    loop {
+                        while asked < total && reads.len() < AHEAD {
+                            reads.push_back(read_slice(&file, asked, total)?);
+                            asked = (asked + SLICE).min(total);
+                        }
+                        let Some(reading) = reads.pop_front() else {
+                            break;
+                        };
                         let buf = Uint8Array::new(&reading.await.map_err(js_err)?);
                         phases.mark("read");
                         offset = (offset + SLICE).min(total);
-                        next = (offset < total)
-                            .then(|| read_slice(&file, offset, total))
-                            .transpose()?;
                         bytes.resize(buf.length() as usize, 0);
                         buf.copy_to(&mut bytes);
                         drop(buf);

@@ -1,0 +1,41 @@
+// Reads a dropped file's slices for the app's worker. worker.js imports this
+// module on the first file and calls readSlice, which starts this same file
+// as a worker of its own (named 'reader'): it reads the slices and transfers
+// them back. A Blob's bytes reach a worker only while its thread is idle, so
+// slices the app's worker read itself would not be read while it parses.
+if (self.name === 'reader') {
+  self.onmessage = async ({ data: { id, file, start, end } }) => {
+    try {
+      const buf = await file.slice(start, end).arrayBuffer();
+      self.postMessage({ id, buf }, [buf]);
+    } catch (e) {
+      self.postMessage({ id, error: String(e) });
+    }
+  };
+}
+
+let reader;
+const reads = new Map();
+let ids = 0;
+
+/** The bytes of `file` from `start` to `end`, as an ArrayBuffer. */
+export function readSlice(file, start, end) {
+  if (!reader) {
+    reader = new Worker(import.meta.url, { type: 'module', name: 'reader' });
+    reader.onmessage = ({ data: { id, buf, error } }) => {
+      const r = reads.get(id);
+      reads.delete(id);
+      if (error === undefined) r.ok(buf);
+      else r.fail(error);
+    };
+    reader.onerror = (e) => {
+      for (const r of reads.values()) r.fail(`cannot read the file: ${e.message}`);
+      reads.clear();
+    };
+  }
+  const id = ids++;
+  return new Promise((ok, fail) => {
+    reads.set(id, { ok, fail });
+    reader.postMessage({ id, file, start, end });
+  });
+}
