@@ -3,7 +3,7 @@
 // size budgets):
 //   - SummEval (4 MB, 11,342 pairs): from the file input's change event to the
 //     rendered chart, in headless Chromium; median of 7 runs.
-//   - the first load, gzipped (budget 530 KB, goal 450 KB): boot.js, the
+//   - the first load, gzipped (budget and goal 450 KB): boot.js, the
 //     first-load module (app.js, app_bg.wasm) and worker.js.
 //   - the model tools, gzipped: the full module (app-full.js,
 //     app-full_bg.wasm), loaded on first use of the model or Embed panels.
@@ -31,6 +31,7 @@
 //     `cargo bench --bench score -- million/optimized --pairs 140000`.
 // Run after `trunk build --release` and `cargo build --release`:
 //   node e2e/measure.mjs [--json] [--sizes-only] [--big-only] [--big-pairs N] [--big-runs N] [--no-big] [--dist DIR]
+//   node e2e/measure.mjs --against BASE_DIST [--rounds N] [--dist DIR]   (drop → chart, alternating)
 import { writeFileSync, mkdtempSync, existsSync, statSync, readdirSync, readFileSync } from 'node:fs';
 import { spawnSync, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -41,12 +42,12 @@ import { setup, newPage, waitForReport, cliReport, fmt, tableScores, ROOT, DATA 
 const SUMMEVAL = join(DATA, 'summeval', 'summeval.jsonl');
 const RUNS = 7;
 
-async function dropToChart(env) {
+async function dropToChart(env, runs = RUNS) {
   const page = await newPage(env.browser, { viewport: { width: 1100, height: 900 } });
   await page.goto(env.url);
   await waitForReport(page, 'example');
   const times = [];
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     await page.evaluate(() => {
       window.__t0 = null;
       window.__t1 = null;
@@ -359,6 +360,24 @@ const bigOnly = process.argv.includes('--big-only');
 // --dist DIR: measure another build of the site (e.g. a baseline's copy).
 const distArg = process.argv.indexOf('--dist');
 const DIST = distArg >= 0 ? process.argv[distArg + 1] : join(ROOT, 'dist');
+// --against DIR [--rounds N]: SummEval drop → chart only, this build and
+// DIR's (e.g. main's) alternating in one session, 3 drops per page per
+// round, the order swapped every round; prints both medians.
+const againstArg = process.argv.indexOf('--against');
+if (againstArg >= 0) {
+  const envs = { base: await setup({ dir: process.argv[againstArg + 1] }), new: await setup({ dir: DIST }) };
+  const all = { base: [], new: [] };
+  const rounds = argValue('--rounds', 10);
+  for (let r = 0; r < rounds; r++) {
+    for (const k of r % 2 ? ['new', 'base'] : ['base', 'new']) all[k].push(...(await dropToChart(envs[k], 3)).runs_ms);
+  }
+  for (const k of ['base', 'new']) {
+    const t = all[k].sort((a, b) => a - b);
+    console.log(`SummEval drop → chart, ${k}: median ${t[Math.floor(t.length / 2)]} ms over ${t.length} runs (${t.join(', ')})`);
+  }
+  for (const e of Object.values(envs)) await e.close();
+  process.exit(0);
+}
 const env = sizesOnly ? null : await setup({ dir: DIST });
 try {
   const speed = env && !bigOnly ? await dropToChart(env) : null;

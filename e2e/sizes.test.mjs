@@ -1,6 +1,6 @@
 // The site's download budgets, from the built site (run after `trunk build
 // --release`): the first load (the first-load module, its bindings, boot.js
-// and worker.js) within 530 KB gzipped, the widget within 250 KB, and the
+// and worker.js) within 450 KB gzipped, the widget within 250 KB, and the
 // model tools in their own module, loaded on first use only. Sizes, never
 // timings: e2e/measure.mjs prints the numbers.
 import test from 'node:test';
@@ -16,7 +16,7 @@ test('the built site is there', () => {
   assert.ok(existsSync(join(DIST, 'index.html')), 'run `trunk build --release` first');
 });
 
-test('first load ≤ 530 KB gzipped; widget ≤ 250 KB; model tools in their own module', () => {
+test('first load ≤ 450 KB gzipped; widget ≤ 250 KB; model tools in their own module', () => {
   const s = siteSizes(DIST);
   const kb = (b) => `${(b / KB).toFixed(1)} KB`;
   assert.ok(s.first_load.pass, `first load is ${kb(s.first_load.total_gzip)} gzipped, over its budget of ${kb(s.first_load.target_bytes)}`);

@@ -514,6 +514,23 @@ impl FromWorker {
     }
 }
 
+/// [`Session::scored`]'s report and what the model agents are added with.
+struct Scored<'a> {
+    report: Report,
+    info: std::borrow::Cow<'a, crate::analysis::DatasetInfo>,
+    llm: Option<&'a crate::analysis::LlmValues>,
+    cfg: crate::analysis::ScoreConfig,
+}
+
+fn scored_message(report: Option<Report>) -> FromWorker {
+    match report {
+        Some(report) => FromWorker::Scored { report },
+        None => FromWorker::Failed {
+            message: "no dataset is loaded".into(),
+        },
+    }
+}
+
 /// The scoring configuration a request resolves to for a dataset.
 pub fn resolve(req: &ScoreRequest, ds: &crate::data::Dataset) -> crate::analysis::ScoreConfig {
     let task = req.task.unwrap_or_else(|| ds.default_task());
@@ -753,16 +770,21 @@ impl Session {
 
     /// Scores the loaded dataset again.
     pub fn score(&self, req: &ScoreRequest) -> FromWorker {
-        match self.report(req) {
-            Some(report) => FromWorker::Scored { report },
-            None => FromWorker::Failed {
-                message: "no dataset is loaded".into(),
-            },
-        }
+        scored_message(self.report(req))
     }
 
-    /// The report for `req`, with the LLM values when there are any.
-    pub fn report(&self, req: &ScoreRequest) -> Option<Report> {
+    /// As [`Session::score`], from the data and the model values only: no
+    /// model agents, guided judging or improvement. The first-load module's
+    /// worker, which has no model engine to add them, scores with it, so
+    /// that their code is not linked into it.
+    pub fn score_core(&self, req: &ScoreRequest) -> FromWorker {
+        scored_message(self.scored(req).map(|s| s.report))
+    }
+
+    /// The report for `req` from the data (on the sample when there is one)
+    /// and the model values, with its groups; what [`Session::report`] adds
+    /// the model agents to.
+    fn scored(&self, req: &ScoreRequest) -> Option<Scored<'_>> {
         let full = self.dataset.as_ref()?;
         let (ds, info): (
             &crate::data::Dataset,
@@ -780,14 +802,30 @@ impl Session {
         let llm = (self.llm.run.is_some() || !self.llm.imported.is_empty()).then_some(&self.llm);
         let cfg = resolve(req, ds);
         let mut report = crate::analysis::score_report_with(ds, &cfg, &info, llm);
-        for m in &self.models {
-            let (agent, alignment) = m.agent(&cfg, llm, info.sample.as_ref());
-            crate::agents::add_agent(&mut report, agent, alignment);
-        }
         // The selector offers only the report's group fields: a field that
         // cannot group (another file's) shows no groups.
         if let Some(field) = &req.group_by {
             report.groups = crate::analysis::group_scores(ds, &cfg, llm, field).ok();
+        }
+        Some(Scored {
+            report,
+            info,
+            llm,
+            cfg,
+        })
+    }
+
+    /// The report for `req`, with the LLM values when there are any.
+    pub fn report(&self, req: &ScoreRequest) -> Option<Report> {
+        let Scored {
+            mut report,
+            info,
+            llm,
+            cfg,
+        } = self.scored(req)?;
+        for m in &self.models {
+            let (agent, alignment) = m.agent(&cfg, llm, info.sample.as_ref());
+            crate::agents::add_agent(&mut report, agent, alignment);
         }
         if let Some(g) = &self.guided {
             let human = crate::agents::human_side(&g.dataset, &cfg, llm);

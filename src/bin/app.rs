@@ -14,7 +14,11 @@ fn main() {
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn worker_entry() {
-    profile::web::worker::run(profile::protocol::lite::to_worker, None);
+    profile::web::worker::run(
+        profile::protocol::lite::to_worker,
+        profile::protocol::lite::write_from_worker,
+        None,
+    );
 }
 
 /// Called by `boot.js` once the full module is ready: removes this app (and

@@ -22,6 +22,7 @@ pub fn start_full(handover: wasm_bindgen::JsValue) {
 pub fn worker_entry() {
     profile::web::worker::run(
         profile::protocol::ToWorker::from_json,
+        profile::protocol::FromWorker::to_json,
         Some(profile::web::worker::handle_llm),
     );
 }

@@ -4,7 +4,7 @@
 //! everything decoded before a corrupt block reaches the loader, whatever the
 //! chunking.
 
-use flate2::{Crc, Decompress, FlushDecompress, Status};
+use flate2::{Decompress, FlushDecompress, Status};
 
 const OUT: usize = 64 * 1024;
 
@@ -19,10 +19,82 @@ enum State {
     Failed,
 }
 
+/// The CRC-32 of a gzip member (RFC 1952: the reflected polynomial
+/// 0xEDB88320) and its length mod 2^32, as `flate2::Crc` computes them,
+/// 16 bytes at a time. Its tables are built when a stream starts rather than
+/// stored in the binary: `flate2::Crc`'s 16 KB of constants barely
+/// compress, and they were part of the app's first download.
+struct Crc32 {
+    /// `tables[k][b]`: the CRC of byte `b` followed by `k` zero bytes.
+    tables: Box<[[u32; 256]; 16]>,
+    crc: u32,
+    amount: u32,
+}
+
+impl Crc32 {
+    fn new() -> Self {
+        let mut tables = Box::new([[0u32; 256]; 16]);
+        for (b, t) in tables[0].iter_mut().enumerate() {
+            *t = (0..8).fold(b as u32, |c, _| {
+                if c & 1 == 1 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                }
+            });
+        }
+        for k in 1..16 {
+            for b in 0..256 {
+                let prev = tables[k - 1][b];
+                tables[k][b] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
+            }
+        }
+        Crc32 {
+            tables,
+            crc: 0,
+            amount: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.crc = 0;
+        self.amount = 0;
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        let t = &*self.tables;
+        let mut crc = !self.crc;
+        let mut blocks = bytes.chunks_exact(16);
+        for b in &mut blocks {
+            let x = crc ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            crc = t[15][(x & 0xFF) as usize]
+                ^ t[14][((x >> 8) & 0xFF) as usize]
+                ^ t[13][((x >> 16) & 0xFF) as usize]
+                ^ t[12][(x >> 24) as usize];
+            for (j, &byte) in b.iter().enumerate().skip(4) {
+                crc ^= t[15 - j][byte as usize];
+            }
+        }
+        for &byte in blocks.remainder() {
+            crc = (crc >> 8) ^ t[0][((crc ^ u32::from(byte)) & 0xFF) as usize];
+        }
+        self.crc = !crc;
+        self.amount = self.amount.wrapping_add(bytes.len() as u32);
+    }
+
+    fn sum(&self) -> u32 {
+        self.crc
+    }
+
+    fn amount(&self) -> u32 {
+        self.amount
+    }
+}
+
 pub(crate) struct GzipStream {
     state: State,
     inflate: Decompress,
-    crc: Crc,
+    crc: Crc32,
     out: Vec<u8>,
     members: u32,
 }
@@ -65,7 +137,7 @@ impl GzipStream {
         GzipStream {
             state: State::Header(Vec::new()),
             inflate: Decompress::new(false),
-            crc: Crc::new(),
+            crc: Crc32::new(),
             out: vec![0; OUT],
             members: 0,
         }
@@ -211,6 +283,34 @@ mod tests {
         }
         let r = d.finish();
         (out, r)
+    }
+
+    /// The CRC and length agree with flate2's for every length and split.
+    #[test]
+    fn crc_agrees_with_flate2() {
+        let data: Vec<u8> = (0..5000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for len in (0..70).chain([1000, 4999, 5000]) {
+            for split in [0, 1, 5, 16, 17, 33].into_iter().filter(|&s| s <= len) {
+                let mut ours = Crc32::new();
+                let mut theirs = flate2::Crc::new();
+                for part in [&data[..split], &data[split..len]] {
+                    ours.update(part);
+                    theirs.update(part);
+                }
+                assert_eq!(
+                    (ours.sum(), ours.amount()),
+                    (theirs.sum(), theirs.amount()),
+                    "len {len} split {split}"
+                );
+            }
+        }
+        let mut c = Crc32::new();
+        c.update(b"123456789");
+        assert_eq!(c.sum(), 0xCBF4_3926, "the standard check value");
+        c.reset();
+        assert_eq!((c.sum(), c.amount()), (0, 0));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
-use super::alignment::{AlignmentPanel, SummaryText};
+use super::alignment::{AlignmentProps, SummaryText};
 use super::components::{
     ChartView, Controls, DiagnosticsPanel, ExportPanel, FactorTable, GroupsPanel, ProgressPanel,
     StudyProps, Summary, UploadPanel,
@@ -300,14 +300,14 @@ pub fn app(props: &AppProps) -> Html {
                 <Controls report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} />
                 <ChartView report={report.clone()} on_drill={on_drill.clone()} />
                 <SummaryText report={report.clone()} />
-                <AlignmentPanel report={report.clone()} on_drill={on_drill.clone()} />
+                { (edition.alignment_panel)(AlignmentProps { report: report.clone(), on_drill: on_drill.clone() }) }
                 <FactorTable report={report.clone()} view={state.view.clone()} on_view={on_view.clone()} on_drill={on_drill.clone()} />
                 if let Some(d) = &state.drill {
                     <super::drill::DrillPanel drill={d.clone()} report={report.clone()} dispatch={dispatch.clone()} send={worker.send.clone()} edition={edition} />
                 }
                 <GroupsPanel report={report.clone()} view={state.view.clone()} on_view={on_view} />
                 { (edition.model_panel)(ModelProps { report: report.clone(), llm: state.llm.clone(), score: score_request(&state.view), on_action: on_model, guide: state.guide, on_guide }, on_tools.clone()) }
-                <ExportPanel report={report.clone()} />
+                <ExportPanel report={report.clone()} {edition} />
                 { (edition.embed_panel)(report.clone(), embed_open, on_tools) }
                 <DiagnosticsPanel diagnostics={state.diagnostics.clone()} total={report.dataset.diagnostics_total} records_read={report.dataset.records_read} records_parsed={report.dataset.records_parsed} />
             }

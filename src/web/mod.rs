@@ -64,6 +64,14 @@ pub struct Edition {
     pub open_study: fn(Callback<crate::state::Action>, OnTools),
     /// The published study's panel, or nothing (the first-load module).
     pub study_panel: fn(components::StudyProps) -> Html,
+    /// The alignment of the model agents with the humans, or nothing (the
+    /// first-load module, whose reports have no model agent: its page
+    /// refuses a report with one, see `protocol::lite`).
+    pub alignment_panel: fn(alignment::AlignmentProps) -> Html,
+    /// The report's JSON for the Export panel: `Report::to_json_pretty`, or
+    /// the first-load module's writing of it (`protocol::lite`, the same
+    /// bytes without linking the model tools' report parts).
+    pub report_json: fn(&Report) -> String,
 }
 
 impl PartialEq for Edition {
@@ -82,6 +90,8 @@ pub const LITE: Edition = Edition {
     model_evidence: drill::no_model_evidence,
     open_study: lite::study_handover,
     study_panel: |_| html! {},
+    alignment_panel: |_| html! {},
+    report_json: crate::protocol::lite::report_json_pretty,
 };
 
 /// The full module: every panel, and a worker with the model engine.
@@ -93,6 +103,8 @@ pub const FULL: Edition = Edition {
     model_evidence: drill::model_evidence,
     open_study: app::open_study,
     study_panel: |p| html! { <components::StudyPanel ..p /> },
+    alignment_panel: |p| html! { <alignment::AlignmentPanel ..p /> },
+    report_json: Report::to_json_pretty,
 };
 
 thread_local! {

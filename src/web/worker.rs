@@ -37,8 +37,24 @@ fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
+/// How the worker writes its messages: `FromWorker::to_json` (the full
+/// module) or `protocol::lite::write_from_worker` (the first-load module,
+/// which so links no writer of the model tools' messages and report parts).
+pub type Write = fn(&FromWorker) -> String;
+
+thread_local! {
+    /// The [`Write`] given to [`run`].
+    static WRITE: std::cell::Cell<Option<Write>> = const { std::cell::Cell::new(None) };
+}
+
+fn write(msg: &FromWorker) -> String {
+    (WRITE
+        .with(std::cell::Cell::get)
+        .expect("the worker writes after `run`"))(msg)
+}
+
 fn post(msg: &FromWorker) {
-    let _ = scope().post_message(&JsValue::from_str(&msg.to_json()));
+    let _ = scope().post_message(&JsValue::from_str(&write(msg)));
 }
 
 fn now() -> f64 {
@@ -129,7 +145,8 @@ pub struct Worker {
     control: RefCell<Rc<Control>>,
 }
 
-/// Handles the messages of model runs (estimate, run, pause, cache, …).
+/// Handles the messages of model runs (estimate, run, pause, cache, …),
+/// and scoring again (the report then has the model agents too).
 pub type LlmHandler = for<'a> fn(&'a Worker, ToWorker) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
 
 /// How the worker reads the page's messages.
@@ -139,7 +156,9 @@ pub type Parse = fn(&str) -> Result<ToWorker, String>;
 /// full module's worker, which reads them with `ToWorker::from_json`);
 /// `None` answers them with an error (the first-load module's worker, which
 /// reads messages with `protocol::lite::to_worker`, refusing the model's).
-pub fn run(parse: Parse, llm: Option<LlmHandler>) {
+/// Messages are written with `write`.
+pub fn run(parse: Parse, write: Write, llm: Option<LlmHandler>) {
+    WRITE.with(|w| w.set(Some(write)));
     let state = Rc::new(Worker::default());
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let state = state.clone();
@@ -350,14 +369,18 @@ async fn handle(
                 || now() - started,
                 &mut |p| phases.mark(p),
             );
-            let text = msg.to_json();
+            let text = write(&msg);
             phases.mark("serialize");
             let _ = scope().post_message(&JsValue::from_str(&text));
             drop(text);
             phases.mark("post");
             phases.post();
         }
-        ToWorker::Score(req) => post(&state.session.borrow().score(&req)),
+        // With the model engine, the report has the model agents too.
+        ToWorker::Score(req) => match llm {
+            Some(f) => f(state, ToWorker::Score(req)).await,
+            None => post(&state.session.borrow().score_core(&req)),
+        },
         cmd @ (ToWorker::EstimateLlm(_)
         | ToWorker::RunLlm { .. }
         | ToWorker::PauseLlm
@@ -392,6 +415,7 @@ async fn handle(
 pub fn handle_llm(state: &Worker, cmd: ToWorker) -> Pin<Box<dyn Future<Output = ()> + '_>> {
     Box::pin(async move {
         match cmd {
+            ToWorker::Score(req) => post(&state.session.borrow().score(&req)),
             ToWorker::EstimateLlm(req) => post(&llm::estimate(&state.session, &req).await),
             ToWorker::RunLlm { request, key } => {
                 if state.control.borrow().running.get() {

@@ -5,18 +5,26 @@ use yew::prelude::*;
 use super::super::download::{save_svg_as_png, save_text};
 use crate::chart::to_svg;
 
-use super::{human_chart, stem_of, ReportProps};
+use super::{human_chart, stem_of};
+use crate::report::Report;
+
+#[derive(Properties, PartialEq)]
+pub struct ExportProps {
+    pub report: std::rc::Rc<Report>,
+    /// Writes the report's JSON (`Edition::report_json`).
+    pub edition: crate::web::Edition,
+}
 
 #[function_component(ExportPanel)]
-pub fn export_panel(p: &ReportProps) -> Html {
+pub fn export_panel(p: &ExportProps) -> Html {
     let stem = stem_of(p.report.dataset.name.as_deref().unwrap_or("profile"));
     let json = {
-        let (r, stem) = (p.report.clone(), stem.clone());
+        let (r, stem, to_json) = (p.report.clone(), stem.clone(), p.edition.report_json);
         Callback::from(move |_: MouseEvent| {
             save_text(
                 &format!("{stem}.profile-report.json"),
                 "application/json",
-                &r.to_json_pretty(),
+                &to_json(&r),
             )
         })
     };
