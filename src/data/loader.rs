@@ -115,6 +115,24 @@ pub struct Loader {
     clusters_by_key: FxHashMap<String, u32>,
     next_cluster: u32,
     groups: Vec<Group>,
+    /// Rule values computed on a second thread while loading
+    /// ([`crate::factors::rules::RuleFeed`]), once the input is past
+    /// [`FEED_MIN_BYTES`].
+    #[cfg(not(target_arch = "wasm32"))]
+    feed: Feed,
+}
+
+/// Below this much input the loader computes no rule values itself
+/// (a thread would cost more than it saves). Unit tests use the feed on
+/// all but tiny inputs, so that their reports go through it.
+#[cfg(not(target_arch = "wasm32"))]
+const FEED_MIN_BYTES: u64 = if cfg!(test) { 4096 } else { 8 << 20 };
+
+#[cfg(not(target_arch = "wasm32"))]
+enum Feed {
+    NotYet,
+    On(crate::factors::rules::RuleFeed),
+    Off,
 }
 
 impl Loader {
@@ -141,6 +159,8 @@ impl Loader {
             clusters_by_key: FxHashMap::default(),
             next_cluster: 0,
             groups: Vec::new(),
+            #[cfg(not(target_arch = "wasm32"))]
+            feed: Feed::NotYet,
         }
     }
 
@@ -168,6 +188,13 @@ impl Loader {
     /// bytes and decompressed on the fly.
     pub fn push(&mut self, bytes: &[u8]) {
         self.ds.stats.bytes_read += bytes.len() as u64;
+        #[cfg(not(target_arch = "wasm32"))]
+        if matches!(self.feed, Feed::NotYet) && self.ds.stats.bytes_read >= FEED_MIN_BYTES {
+            self.feed = match crate::factors::rules::RuleFeed::start() {
+                Some(f) => Feed::On(f),
+                None => Feed::Off,
+            };
+        }
         match std::mem::replace(&mut self.compression, Compression::Failed) {
             Compression::Undecided(mut head) => {
                 head.extend_from_slice(bytes);
@@ -326,6 +353,10 @@ impl Loader {
         self.pair_groups();
         self.renumber_clusters();
         self.ds.format = self.format;
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Feed::On(feed) = std::mem::replace(&mut self.feed, Feed::Off) {
+            self.ds.rule_values = feed.finish(&self.ds.texts);
+        }
         debug_assert_eq!(
             self.ds.stats.records_parsed + self.ds.stats.records_skipped,
             self.ds.stats.records_read
@@ -432,10 +463,22 @@ impl Loader {
                     return;
                 }
                 let texts = &mut self.ds.texts;
+                let known = texts.len();
                 let input = input.map(|t| texts.intern(&t));
                 let source = source.map(|t| texts.intern(&t));
                 let a = texts.intern(&a);
                 let b = texts.intern(&b);
+                #[cfg(not(target_arch = "wasm32"))]
+                if let Feed::On(feed) = &mut self.feed {
+                    // Each response once, when it is first seen.
+                    let context = source.or(input).map(|c| (c, texts.get(c)));
+                    if a.index() >= known {
+                        feed.response(a, texts.get(a), context);
+                    }
+                    if b.index() >= known && b != a {
+                        feed.response(b, texts.get(b), context);
+                    }
+                }
                 let cluster = match cluster {
                     Some(key) => self.cluster_by_key(key),
                     None if input.is_none() && source.is_none() => self.new_cluster(),

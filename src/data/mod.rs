@@ -214,6 +214,9 @@ pub struct Dataset {
     pub task_hint: Option<crate::data::Task>,
     /// The records' short string fields, to group pairs by.
     pub fields: RecordFields,
+    /// Rule values the loader computed while reading (natively, on large
+    /// inputs), for [`crate::factors::rules::RuleExtractor::absorb`].
+    pub rule_values: crate::factors::rules::RuleValues,
 }
 
 /// Why a load with these counts gave nothing to score, or `None` when it
