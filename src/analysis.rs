@@ -789,14 +789,13 @@ pub fn llm_run_record_of(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::data::{load_reader, FormatOptions};
 
     /// A report from a dataset whose rule values were computed while it
     /// loaded is the report computed without them, byte for byte.
-    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn reports_with_loaded_rule_values_are_unchanged() {
         let mut lines = Vec::new();

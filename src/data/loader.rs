@@ -463,6 +463,7 @@ impl Loader {
                     return;
                 }
                 let texts = &mut self.ds.texts;
+                #[cfg(not(target_arch = "wasm32"))]
                 let known = texts.len();
                 let input = input.map(|t| texts.intern(&t));
                 let source = source.map(|t| texts.intern(&t));

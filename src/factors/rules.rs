@@ -1122,6 +1122,7 @@ mod tests {
     /// A mixed store and (response, context) items for the tests below:
     /// responses seen once or twice, contexts shared by runs of responses,
     /// none, or a response of another item.
+    #[cfg(not(target_arch = "wasm32"))]
     fn mixed_items() -> (TextStore, Vec<(TextId, Option<TextId>)>) {
         let mut t = TextStore::new();
         let words = [
@@ -1188,6 +1189,7 @@ mod tests {
 
     /// Checks that `values` absorbed, then `prepare`d, give every value of
     /// every item bit for bit as computed one at a time.
+    #[cfg(not(target_arch = "wasm32"))]
     fn absorbed_values_equal(
         t: &TextStore,
         items: &[(TextId, Option<TextId>)],
