@@ -90,6 +90,23 @@ struct StemTable {
     /// Stem → stem id.
     stem_ids: FxHashMap<Box<str>, u32>,
     lower: String,
+    /// A direct-mapped cache in front of `short_stems` ([`HOT_SLOTS`]
+    /// slots of (key, stem id), key 0 = empty; allocated on first use):
+    /// small enough to stay in the core's cache, where the table, with every
+    /// rare word and hyphenated compound, does not.
+    hot: Vec<(u128, u32)>,
+}
+
+/// Slots of [`StemTable::hot`] (a power of two): 32768 × 32 bytes (1 MiB,
+/// half of a core's L2 cache here).
+const HOT_SLOTS: usize = 1 << 15;
+
+/// The [`StemTable::hot`] slot of a [`short_key`].
+#[inline]
+fn hot_slot(key: u128) -> usize {
+    let h =
+        ((key as u64) ^ ((key >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - HOT_SLOTS.trailing_zeros())) as usize
 }
 
 impl StemTable {
@@ -100,6 +117,7 @@ impl StemTable {
             short_stems: FxHashMap::default(),
             stem_ids: FxHashMap::default(),
             lower: String::new(),
+            hot: Vec::new(),
         }
     }
 
@@ -133,7 +151,11 @@ impl StemTable {
             short_stems,
             stem_ids,
             lower,
+            hot,
         } = self;
+        if hot.is_empty() {
+            hot.resize(HOT_SLOTS, (0, 0));
+        }
         let bytes = text.as_bytes();
         let n = bytes.len();
         let mut i = 0;
@@ -180,7 +202,13 @@ impl StemTable {
             }
             words += 1;
             if len <= 16 {
+                // Never 0: a word has at least one non-NUL byte.
                 let key = u128::from_le_bytes(buf);
+                let slot = &mut hot[hot_slot(key)];
+                if slot.0 == key {
+                    out.push(slot.1);
+                    continue;
+                }
                 let sid = match short_stems.get(&key) {
                     Some(&s) => s,
                     None => {
@@ -192,6 +220,7 @@ impl StemTable {
                         s
                     }
                 };
+                *slot = (key, sid);
                 out.push(sid);
             } else {
                 let w: String = text[start..i]
@@ -994,6 +1023,38 @@ mod tests {
         assert_eq!(a.stem_ids, b.stem_ids);
         assert_eq!(a.short_stems, b.short_stems);
         assert_eq!(a.word_stems, b.word_stems);
+        // Far more distinct short words than the hot cache has slots, in
+        // every case and inflection, so that slots are taken over and
+        // words come back after being evicted: the same stem ids.
+        let forms = ["", "s", "ing", "ed", "ly", "ness", "ations", "ER", "-x"];
+        let mut texts = Vec::new();
+        for i in 0..6000usize {
+            let text: Vec<String> = (0..40)
+                .map(|j| {
+                    let k = (i * 7919 + j * 104_729) % 40_000;
+                    let base = format!("w{}", k * 2_654_435_761 % 1_000_003);
+                    let word = format!("{base}{}", forms[(i + j) % forms.len()]);
+                    if j % 5 == 0 {
+                        word.to_uppercase()
+                    } else {
+                        word
+                    }
+                })
+                .collect();
+            texts.push(text.join(" "));
+        }
+        assert!(texts.len() * 40 > 4 * HOT_SLOTS);
+        let (mut a, mut b) = (StemTable::new(), StemTable::new());
+        for round in 0..2 {
+            for t in &texts {
+                let wa = reference(&mut a, t, &mut va);
+                let wb = b.text_stems(t, &mut vb);
+                assert_eq!((wa, &va), (wb, &vb), "round {round}: {t:?}");
+            }
+        }
+        assert!(b.short_stems.len() > 2 * HOT_SLOTS);
+        assert_eq!(a.stem_ids, b.stem_ids);
+        assert_eq!(a.short_stems, b.short_stems);
     }
 
     #[test]
