@@ -647,7 +647,7 @@ pub fn score_report_marked(
 ) -> Report {
     let requested = cfg.requested();
     let mut rules = RuleExtractor::new();
-    rules.absorb(&ds.texts, &ds.rule_values);
+    rules.absorb_dataset(ds);
     let mut differences = Vec::new();
     let (scored, table) = human_table(ds, &requested, &mut rules, llm, Some(&mut differences));
     mark("factors");
@@ -792,7 +792,7 @@ pub fn llm_run_record_of(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::data::{load_reader, FormatOptions};
+    use crate::data::{load_reader_with, FormatOptions};
 
     /// A report from a dataset whose rule values were computed while it
     /// loaded is the report computed without them, byte for byte.
@@ -830,10 +830,22 @@ mod tests {
             }
             lines.push(rec.to_string());
         }
-        let ds = load_reader(lines.join("\n").as_bytes(), FormatOptions::default()).unwrap();
-        assert!(ds.rule_values.len() > 100, "{}", ds.rule_values.len());
+        let ds = load_reader_with(
+            lines.join("\n").as_bytes(),
+            FormatOptions::default(),
+            crate::factors::rules::RuleFeed::watch,
+        )
+        .unwrap();
+        let fed = ds
+            .derived
+            .as_deref()
+            .and_then(|d| d.downcast_ref::<crate::factors::rules::RuleValues>())
+            .map_or(0, crate::factors::rules::RuleValues::len);
+        // The first batch handed over always finds the queue empty; later
+        // ones may be dropped when the worker is busy.
+        assert!(fed > 0);
         let mut without = ds.clone();
-        without.rule_values = Default::default();
+        without.derived = None;
         let info = DatasetInfo::default();
         for task in [Task::Summarization, Task::Helpful] {
             let cfg = ScoreConfig::for_task(task);

@@ -563,6 +563,14 @@ impl RuleFeed {
         }
     }
 
+    /// A feed for [`crate::data::Loader::watch_responses`]: past
+    /// [`FEED_MIN_BYTES`] of input, with two cores or more.
+    pub fn watch(loader: &mut crate::data::Loader) {
+        loader.watch_responses(FEED_MIN_BYTES, || {
+            Self::start().map(|f| Box::new(f) as Box<dyn crate::data::ResponseWatcher>)
+        });
+    }
+
     /// Hands over the last batch, waits for the worker and returns its
     /// values for `texts` (the store the ids are from).
     pub fn finish(mut self, texts: &TextStore) -> RuleValues {
@@ -584,6 +592,26 @@ impl RuleFeed {
         }
     }
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+impl crate::data::ResponseWatcher for RuleFeed {
+    fn response(&mut self, response: TextId, text: &str, context: Option<(TextId, &str)>) {
+        RuleFeed::response(self, response, text, context);
+    }
+
+    fn finish(
+        self: Box<Self>,
+        texts: &TextStore,
+    ) -> std::sync::Arc<dyn std::any::Any + Send + Sync> {
+        std::sync::Arc::new(RuleFeed::finish(*self, texts))
+    }
+}
+
+/// Below this much input [`RuleFeed::watch`] starts no feed (a thread
+/// would cost more than it saves). Unit tests use the feed on all but tiny
+/// inputs, so that their reports go through it.
+#[cfg(not(target_arch = "wasm32"))]
+pub const FEED_MIN_BYTES: u64 = if cfg!(test) { 4096 } else { 8 << 20 };
 
 /// The [`RuleFeed`] worker: the values of each response of each batch,
 /// computed as [`run_items`] does with `novel`, with one stem table.
@@ -771,6 +799,18 @@ impl RuleExtractor {
         self.store_length(texts, response, words);
         self.store_novel(texts, response, counts);
         counts.value()
+    }
+
+    /// [`RuleExtractor::absorb`]s the rule values a dataset's loader
+    /// computed ([`crate::data::Dataset::derived`]), if any.
+    pub fn absorb_dataset(&mut self, ds: &crate::data::Dataset) {
+        if let Some(values) = ds
+            .derived
+            .as_deref()
+            .and_then(|d| d.downcast_ref::<RuleValues>())
+        {
+            self.absorb(&ds.texts, values);
+        }
     }
 
     /// Computes up front the values [`RuleExtractor::value`] will be asked
