@@ -647,6 +647,7 @@ pub fn score_report_marked(
 ) -> Report {
     let requested = cfg.requested();
     let mut rules = RuleExtractor::new();
+    rules.absorb_dataset(ds);
     let mut differences = Vec::new();
     let (scored, table) = human_table(ds, &requested, &mut rules, llm, Some(&mut differences));
     mark("factors");
@@ -785,5 +786,73 @@ pub fn llm_run_record_of(
             .iter()
             .map(|x| serde_json::to_value(x).expect("serialisable"))
             .collect(),
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::data::{load_reader_with, FormatOptions};
+
+    /// A report from a dataset whose rule values were computed while it
+    /// loaded is the report computed without them, byte for byte.
+    #[test]
+    fn reports_with_loaded_rule_values_are_unchanged() {
+        let mut lines = Vec::new();
+        for i in 0..600usize {
+            let q = i / 6;
+            let words = |k: usize| {
+                (0..(5 + (i * k) % 17))
+                    .map(|j| {
+                        [
+                            "The",
+                            "cats",
+                            "ran,",
+                            "running",
+                            "state-of-the-art",
+                            "café",
+                            "naïve",
+                            "3.5",
+                            "q",
+                        ][(i + j * k) % 9]
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let mut rec = serde_json::json!({
+                "input": format!("Question {q}?"),
+                "response_a": format!("{} {i}", words(3)),
+                "response_b": format!("{} {}", words(5), i % 40),
+                "preference": if i % 3 == 0 { "b" } else { "a" },
+            });
+            if q % 3 == 0 {
+                rec["source"] = format!("Source {q}: {}", words(7)).into();
+            }
+            lines.push(rec.to_string());
+        }
+        let ds = load_reader_with(
+            lines.join("\n").as_bytes(),
+            FormatOptions::default(),
+            crate::factors::rules::RuleFeed::watch,
+        )
+        .unwrap();
+        let fed = ds
+            .derived
+            .as_deref()
+            .and_then(|d| d.downcast_ref::<crate::factors::rules::RuleValues>())
+            .map_or(0, crate::factors::rules::RuleValues::len);
+        // The first batch handed over always finds the queue empty; later
+        // ones may be dropped when the worker is busy.
+        assert!(fed > 0);
+        let mut without = ds.clone();
+        without.derived = None;
+        let info = DatasetInfo::default();
+        for task in [Task::Summarization, Task::Helpful] {
+            let cfg = ScoreConfig::for_task(task);
+            assert_eq!(
+                score_report(&ds, &cfg, &info).to_json_pretty(),
+                score_report(&without, &cfg, &info).to_json_pretty()
+            );
+        }
     }
 }

@@ -33,7 +33,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::analysis::{score_report_with, DatasetInfo, LlmValues, ScoreConfig, Selection};
-use crate::data::{load_reader, Format, FormatOptions, PkuLabel, SummEvalLabel};
+use crate::data::{Format, FormatOptions, PkuLabel, SummEvalLabel};
 use crate::factors::{Factor, Task};
 use crate::llm::extract::{ExtractOptions, Plan};
 use crate::llm::pricing::{price_of, Price};

@@ -170,5 +170,12 @@ fn load_input(path: &str, opts: FormatOptions) -> Result<crate::data::Dataset, F
                 .map_err(|e| data_error(format!("{path}: {e}")));
         }
     }
-    load_reader(open_input(path)?, opts).map_err(|e| data_error(format!("{path}: {e}")))
+    // Natively, the rule values are computed on a second thread while the
+    // file loads (large inputs only).
+    #[cfg(not(target_arch = "wasm32"))]
+    let watch = crate::factors::rules::RuleFeed::watch;
+    #[cfg(target_arch = "wasm32")]
+    let watch = |_: &mut crate::data::Loader| {};
+    crate::data::load_reader_with(open_input(path)?, opts, watch)
+        .map_err(|e| data_error(format!("{path}: {e}")))
 }

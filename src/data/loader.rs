@@ -1,6 +1,8 @@
 //! The push-based loader: bytes in, a [`Dataset`] with diagnostics out.
 
+use std::any::Any;
 use std::io::Read;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
@@ -9,7 +11,7 @@ use super::formats::{read_item, Item, SUMMEVAL_TIE_TOLERANCE};
 use super::framing::{At, Framer, Rec};
 use super::gzip::GzipStream;
 use super::table::TableFramer;
-use super::{Dataset, Diagnostic, Format, FormatOptions, Pair, Preference, TextId};
+use super::{Dataset, Diagnostic, Format, FormatOptions, Pair, Preference, TextId, TextStore};
 
 /// Records kept while the format is still unknown; past this many, loading
 /// gives up on detection.
@@ -115,6 +117,32 @@ pub struct Loader {
     clusters_by_key: FxHashMap<String, u32>,
     next_cluster: u32,
     groups: Vec<Group>,
+    /// What watches the responses ([`Loader::watch_responses`]).
+    watcher: Watcher,
+}
+
+/// Watches the pairs as the loader reads them: each response the first
+/// time it is seen, with its pair's context (the source, else the input).
+/// The scoring uses one natively to compute rule values while the file
+/// loads (`factors::rules::RuleFeed`).
+pub trait ResponseWatcher {
+    /// Response `response` (text `text`), seen for the first time, in a
+    /// pair whose context is `context` (id and text).
+    fn response(&mut self, response: TextId, text: &str, context: Option<(TextId, &str)>);
+
+    /// Called at the end of a load that succeeded, with the dataset's
+    /// texts; what it returns is kept as [`Dataset::derived`].
+    fn finish(self: Box<Self>, texts: &TextStore) -> Arc<dyn Any + Send + Sync>;
+}
+
+/// Starts a [`ResponseWatcher`], or declines (`None`).
+pub type StartWatcher = fn() -> Option<Box<dyn ResponseWatcher>>;
+
+enum Watcher {
+    None,
+    /// Started once this many bytes are read.
+    After(u64, StartWatcher),
+    On(Box<dyn ResponseWatcher>),
 }
 
 impl Loader {
@@ -122,6 +150,12 @@ impl Loader {
     /// The options the records are read with.
     pub fn options(&self) -> &FormatOptions {
         &self.opts
+    }
+
+    /// Once `after` bytes of input are read, starts a [`ResponseWatcher`]
+    /// with `start` and shows it every pair's new responses from then on.
+    pub fn watch_responses(&mut self, after: u64, start: StartWatcher) {
+        self.watcher = Watcher::After(after, start);
     }
 
     pub fn new(opts: FormatOptions) -> Self {
@@ -141,6 +175,7 @@ impl Loader {
             clusters_by_key: FxHashMap::default(),
             next_cluster: 0,
             groups: Vec::new(),
+            watcher: Watcher::None,
         }
     }
 
@@ -168,6 +203,11 @@ impl Loader {
     /// bytes and decompressed on the fly.
     pub fn push(&mut self, bytes: &[u8]) {
         self.ds.stats.bytes_read += bytes.len() as u64;
+        if let Watcher::After(at, start) = self.watcher {
+            if self.ds.stats.bytes_read >= at {
+                self.watcher = start().map_or(Watcher::None, Watcher::On);
+            }
+        }
         match std::mem::replace(&mut self.compression, Compression::Failed) {
             Compression::Undecided(mut head) => {
                 head.extend_from_slice(bytes);
@@ -326,6 +366,9 @@ impl Loader {
         self.pair_groups();
         self.renumber_clusters();
         self.ds.format = self.format;
+        if let Watcher::On(w) = std::mem::replace(&mut self.watcher, Watcher::None) {
+            self.ds.derived = Some(w.finish(&self.ds.texts));
+        }
         debug_assert_eq!(
             self.ds.stats.records_parsed + self.ds.stats.records_skipped,
             self.ds.stats.records_read
@@ -432,10 +475,21 @@ impl Loader {
                     return;
                 }
                 let texts = &mut self.ds.texts;
+                let known = texts.len();
                 let input = input.map(|t| texts.intern(&t));
                 let source = source.map(|t| texts.intern(&t));
                 let a = texts.intern(&a);
                 let b = texts.intern(&b);
+                if let Watcher::On(feed) = &mut self.watcher {
+                    // Each response once, when it is first seen.
+                    let context = source.or(input).map(|c| (c, texts.get(c)));
+                    if a.index() >= known {
+                        feed.response(a, texts.get(a), context);
+                    }
+                    if b.index() >= known && b != a {
+                        feed.response(b, texts.get(b), context);
+                    }
+                }
                 let cluster = match cluster {
                     Some(key) => self.cluster_by_key(key),
                     None if input.is_none() && source.is_none() => self.new_cluster(),
@@ -590,8 +644,22 @@ fn parse_object(line: u64, bytes: &[u8]) -> Parsed {
 ///
 /// # Errors
 /// [`LoadError::Io`] if reading fails, [`LoadError::UnknownFormat`] as in [`Loader::finish`].
-pub fn load_reader<R: Read>(mut reader: R, opts: FormatOptions) -> Result<Dataset, LoadError> {
+pub fn load_reader<R: Read>(reader: R, opts: FormatOptions) -> Result<Dataset, LoadError> {
+    load_reader_with(reader, opts, |_| {})
+}
+
+/// As [`load_reader`], with `setup` called on the loader first (e.g. to
+/// [`Loader::watch_responses`]).
+///
+/// # Errors
+/// As [`load_reader`].
+pub fn load_reader_with<R: Read>(
+    mut reader: R,
+    opts: FormatOptions,
+    setup: impl FnOnce(&mut Loader),
+) -> Result<Dataset, LoadError> {
     let mut loader = Loader::new(opts);
+    setup(&mut loader);
     let mut buf = vec![0u8; 1 << 16];
     loop {
         match reader.read(&mut buf) {

@@ -31,7 +31,9 @@ pub use fields::{FieldValues, RecordFields, NO_ROW};
 pub use formats::{
     Format, FormatOptions, PkuLabel, SummEvalLabel, DEFAULT_MAX_RECORD_MB, MAX_RECORD_MB_LIMIT,
 };
-pub use loader::{load_bytes, load_reader, LoadError, Loader};
+pub use loader::{
+    load_bytes, load_reader, load_reader_with, LoadError, Loader, ResponseWatcher, StartWatcher,
+};
 #[cfg(not(target_arch = "wasm32"))]
 pub use parquet::load_parquet;
 pub use parquet::{is_parquet, GroupLines, ParquetRows};
@@ -214,6 +216,9 @@ pub struct Dataset {
     pub task_hint: Option<crate::data::Task>,
     /// The records' short string fields, to group pairs by.
     pub fields: RecordFields,
+    /// What a [`ResponseWatcher`] computed while the file loaded (the
+    /// scoring's rule values, natively on large inputs), if one watched.
+    pub derived: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// Why a load with these counts gave nothing to score, or `None` when it

@@ -90,6 +90,23 @@ struct StemTable {
     /// Stem → stem id.
     stem_ids: FxHashMap<Box<str>, u32>,
     lower: String,
+    /// A direct-mapped cache in front of `short_stems` ([`HOT_SLOTS`]
+    /// slots of (key, stem id), key 0 = empty; allocated on first use):
+    /// small enough to stay in the core's cache, where the table, with every
+    /// rare word and hyphenated compound, does not.
+    hot: Vec<(u128, u32)>,
+}
+
+/// Slots of [`StemTable::hot`] (a power of two): 32768 × 32 bytes (1 MiB,
+/// half of a core's L2 cache here).
+const HOT_SLOTS: usize = 1 << 15;
+
+/// The [`StemTable::hot`] slot of a [`short_key`].
+#[inline]
+fn hot_slot(key: u128) -> usize {
+    let h =
+        ((key as u64) ^ ((key >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - HOT_SLOTS.trailing_zeros())) as usize
 }
 
 impl StemTable {
@@ -100,6 +117,7 @@ impl StemTable {
             short_stems: FxHashMap::default(),
             stem_ids: FxHashMap::default(),
             lower: String::new(),
+            hot: Vec::new(),
         }
     }
 
@@ -133,7 +151,11 @@ impl StemTable {
             short_stems,
             stem_ids,
             lower,
+            hot,
         } = self;
+        if hot.is_empty() {
+            hot.resize(HOT_SLOTS, (0, 0));
+        }
         let bytes = text.as_bytes();
         let n = bytes.len();
         let mut i = 0;
@@ -180,7 +202,13 @@ impl StemTable {
             }
             words += 1;
             if len <= 16 {
+                // Never 0: a word has at least one non-NUL byte.
                 let key = u128::from_le_bytes(buf);
+                let slot = &mut hot[hot_slot(key)];
+                if slot.0 == key {
+                    out.push(slot.1);
+                    continue;
+                }
                 let sid = match short_stems.get(&key) {
                     Some(&s) => s,
                     None => {
@@ -192,6 +220,7 @@ impl StemTable {
                         s
                     }
                 };
+                *slot = (key, sid);
                 out.push(sid);
             } else {
                 let w: String = text[start..i]
@@ -372,6 +401,263 @@ fn is_ascii_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
 }
 
+/// Rule values computed while a dataset loads: per response (each text
+/// once), its novel-word counts against its pair's context and its word
+/// count. The loader fills it natively on a second thread ([`RuleFeed`]);
+/// [`RuleExtractor::absorb`] takes it. The values are the ones
+/// [`RuleExtractor::prepare`] computes (each is a function of the two texts
+/// alone), so taking them changes no value, only when it is computed.
+#[derive(Clone, Debug, Default)]
+pub struct RuleValues {
+    /// (response, counts against `counts.context`, word count).
+    items: Vec<(TextId, NovelCounts, u32)>,
+    /// The text store they belong to: its number of texts and bytes when
+    /// the values were made ([`RuleExtractor::absorb`] ignores values made
+    /// for another store).
+    store: (usize, usize),
+}
+
+impl RuleValues {
+    /// Number of responses with values.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// One step of a [`RuleFeed`] batch: a context's text (its stems become the
+/// current context's), or a response with its context, by byte range in the
+/// batch's text.
+#[cfg(not(target_arch = "wasm32"))]
+enum FeedOp {
+    Context(TextId, usize, usize),
+    Response(TextId, Option<TextId>, usize, usize),
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Default)]
+struct FeedBatch {
+    text: String,
+    ops: Vec<FeedOp>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl FeedBatch {
+    fn new() -> Self {
+        FeedBatch {
+            text: String::with_capacity(FEED_BATCH_BYTES + (FEED_BATCH_BYTES >> 2)),
+            ops: Vec::new(),
+        }
+    }
+
+    fn push_text(&mut self, text: &str) -> (usize, usize) {
+        let start = self.text.len();
+        self.text.push_str(text);
+        (start, self.text.len())
+    }
+}
+
+/// A batch is handed to the worker once it holds this many bytes of text
+/// (in unit tests far fewer, so that they make many batches).
+#[cfg(not(target_arch = "wasm32"))]
+const FEED_BATCH_BYTES: usize = if cfg!(test) { 512 } else { 1 << 20 };
+
+/// Batches waiting for the worker; past this the loader drops a batch
+/// rather than wait (its responses are left to [`RuleExtractor::prepare`]).
+#[cfg(not(target_arch = "wasm32"))]
+const FEED_QUEUE: usize = 2;
+
+/// Computes [`RuleValues`] on a second thread while the caller (the loader)
+/// goes on: it is given each response the first time it is seen, with its
+/// context, and copies their texts into batches for the worker. The loader
+/// never waits for it: a batch the worker is too busy to take is dropped,
+/// and its responses are computed later by [`RuleExtractor::prepare`] as
+/// if the feed had never seen them.
+#[cfg(not(target_arch = "wasm32"))]
+pub struct RuleFeed {
+    tx: Option<std::sync::mpsc::SyncSender<FeedBatch>>,
+    /// Batches the worker is done with, emptied, to fill again.
+    spent: std::sync::mpsc::Receiver<FeedBatch>,
+    worker: Option<std::thread::JoinHandle<Vec<(TextId, NovelCounts, u32)>>>,
+    batch: FeedBatch,
+    /// The context whose text was last put in a batch that was handed over
+    /// (the worker's current context), if any.
+    context: Option<TextId>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl RuleFeed {
+    /// A feed with its worker thread, or `None` with fewer than two cores.
+    pub fn start() -> Option<Self> {
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+            return None;
+        }
+        Self::spawn(None)
+    }
+
+    /// A feed whose worker starts only once `gate` receives (or closes).
+    fn spawn(gate: Option<std::sync::mpsc::Receiver<()>>) -> Option<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<FeedBatch>(FEED_QUEUE);
+        let (spent_tx, spent) = std::sync::mpsc::channel::<FeedBatch>();
+        let worker = std::thread::Builder::new()
+            .name("rule-feed".into())
+            .spawn(move || {
+                if let Some(g) = gate {
+                    let _ = g.recv();
+                }
+                feed_worker(&rx, &spent_tx)
+            })
+            .ok()?;
+        Some(RuleFeed {
+            tx: Some(tx),
+            spent,
+            worker: Some(worker),
+            batch: FeedBatch::new(),
+            context: None,
+        })
+    }
+
+    /// Response `response` (text `text`), seen for the first time, in a
+    /// pair whose context is `context` (id and text).
+    pub fn response(&mut self, response: TextId, text: &str, context: Option<(TextId, &str)>) {
+        if self.tx.is_none() {
+            return;
+        }
+        if let Some((c, ctext)) = context {
+            if self.context != Some(c) {
+                let (s, e) = self.batch.push_text(ctext);
+                self.batch.ops.push(FeedOp::Context(c, s, e));
+                self.context = Some(c);
+            }
+        }
+        let (s, e) = self.batch.push_text(text);
+        self.batch
+            .ops
+            .push(FeedOp::Response(response, context.map(|c| c.0), s, e));
+        if self.batch.text.len() >= FEED_BATCH_BYTES {
+            self.hand_over();
+        }
+    }
+
+    fn hand_over(&mut self) {
+        let Some(tx) = &self.tx else { return };
+        let next = self.spent.try_recv().unwrap_or_else(|_| FeedBatch::new());
+        let batch = std::mem::replace(&mut self.batch, next);
+        match tx.try_send(batch) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(mut dropped)) => {
+                // The worker's context is not this batch's last one: send
+                // the next context's text again.
+                self.context = None;
+                dropped.text.clear();
+                dropped.ops.clear();
+                self.batch = dropped;
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                self.tx = None;
+            }
+        }
+    }
+
+    /// A feed for [`crate::data::Loader::watch_responses`]: past
+    /// [`FEED_MIN_BYTES`] of input, with two cores or more.
+    pub fn watch(loader: &mut crate::data::Loader) {
+        loader.watch_responses(FEED_MIN_BYTES, || {
+            Self::start().map(|f| Box::new(f) as Box<dyn crate::data::ResponseWatcher>)
+        });
+    }
+
+    /// Hands over the last batch, waits for the worker and returns its
+    /// values for `texts` (the store the ids are from).
+    pub fn finish(mut self, texts: &TextStore) -> RuleValues {
+        if let Some(tx) = self.tx.take() {
+            let batch = std::mem::take(&mut self.batch);
+            if !batch.ops.is_empty() {
+                // The last batch waits its turn (the load is over).
+                let _ = tx.send(batch);
+            }
+        }
+        let items = match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(items)) => items,
+            Some(Err(e)) => std::panic::resume_unwind(e),
+            None => Vec::new(),
+        };
+        RuleValues {
+            items,
+            store: (texts.len(), texts.total_bytes()),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl crate::data::ResponseWatcher for RuleFeed {
+    fn response(&mut self, response: TextId, text: &str, context: Option<(TextId, &str)>) {
+        RuleFeed::response(self, response, text, context);
+    }
+
+    fn finish(
+        self: Box<Self>,
+        texts: &TextStore,
+    ) -> std::sync::Arc<dyn std::any::Any + Send + Sync> {
+        std::sync::Arc::new(RuleFeed::finish(*self, texts))
+    }
+}
+
+/// Below this much input [`RuleFeed::watch`] starts no feed (a thread
+/// would cost more than it saves). Unit tests use the feed on all but tiny
+/// inputs, so that their reports go through it.
+#[cfg(not(target_arch = "wasm32"))]
+pub const FEED_MIN_BYTES: u64 = if cfg!(test) { 4096 } else { 8 << 20 };
+
+/// The [`RuleFeed`] worker: the values of each response of each batch,
+/// computed as [`run_items`] does with `novel`, with one stem table.
+#[cfg(not(target_arch = "wasm32"))]
+fn feed_worker(
+    rx: &std::sync::mpsc::Receiver<FeedBatch>,
+    spent: &std::sync::mpsc::Sender<FeedBatch>,
+) -> Vec<(TextId, NovelCounts, u32)> {
+    let mut table = StemTable::new();
+    let mut out = Vec::new();
+    let mut context: Option<TextId> = None;
+    let mut ctx_stems: Vec<u32> = Vec::new();
+    let mut resp: Vec<u32> = Vec::new();
+    for mut batch in rx {
+        for op in &batch.ops {
+            match *op {
+                FeedOp::Context(c, s, e) => {
+                    table.text_stems(&batch.text[s..e], &mut ctx_stems);
+                    context = Some(c);
+                }
+                FeedOp::Response(r, c, s, e) => {
+                    // Only against the stems of this very context (a
+                    // dropped batch may have held the one it needs).
+                    let ctx: &[u32] = match c {
+                        None => &[],
+                        Some(_) if c == context => &ctx_stems,
+                        Some(_) => continue,
+                    };
+                    let words = table.text_stems(&batch.text[s..e], &mut resp);
+                    let counts = NovelCounts {
+                        context: c,
+                        novel: novel_count(&resp, ctx),
+                        unique: resp.len() as u32,
+                    };
+                    out.push((r, counts, words));
+                }
+            }
+        }
+        batch.text.clear();
+        batch.ops.clear();
+        // The loader may have finished; then the batch is just freed.
+        let _ = spent.send(batch);
+    }
+    out
+}
+
 /// Computes rule-based factor values with caching.
 ///
 /// Values can be asked one at a time ([`RuleExtractor::value`]), or all
@@ -426,6 +712,18 @@ impl RuleExtractor {
     /// Number of distinct texts whose novel words have been measured.
     pub fn texts_stemmed(&self) -> usize {
         self.novel_first.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// Takes values computed while loading (see [`RuleValues`]) for the
+    /// texts of `texts`; values made for another store are ignored.
+    pub fn absorb(&mut self, texts: &TextStore, values: &RuleValues) {
+        if values.store != (texts.len(), texts.total_bytes()) {
+            return;
+        }
+        for &(r, counts, words) in &values.items {
+            self.store_length(texts, r, words);
+            self.store_novel(texts, r, counts);
+        }
     }
 
     /// The `length` of a text.
@@ -501,6 +799,18 @@ impl RuleExtractor {
         self.store_length(texts, response, words);
         self.store_novel(texts, response, counts);
         counts.value()
+    }
+
+    /// [`RuleExtractor::absorb`]s the rule values a dataset's loader
+    /// computed ([`crate::data::Dataset::derived`]), if any.
+    pub fn absorb_dataset(&mut self, ds: &crate::data::Dataset) {
+        if let Some(values) = ds
+            .derived
+            .as_deref()
+            .and_then(|d| d.downcast_ref::<RuleValues>())
+        {
+            self.absorb(&ds.texts, values);
+        }
     }
 
     /// Computes up front the values [`RuleExtractor::value`] will be asked
@@ -753,6 +1063,38 @@ mod tests {
         assert_eq!(a.stem_ids, b.stem_ids);
         assert_eq!(a.short_stems, b.short_stems);
         assert_eq!(a.word_stems, b.word_stems);
+        // Far more distinct short words than the hot cache has slots, in
+        // every case and inflection, so that slots are taken over and
+        // words come back after being evicted: the same stem ids.
+        let forms = ["", "s", "ing", "ed", "ly", "ness", "ations", "ER", "-x"];
+        let mut texts = Vec::new();
+        for i in 0..6000usize {
+            let text: Vec<String> = (0..40)
+                .map(|j| {
+                    let k = (i * 7919 + j * 104_729) % 40_000;
+                    let base = format!("w{}", k * 2_654_435_761 % 1_000_003);
+                    let word = format!("{base}{}", forms[(i + j) % forms.len()]);
+                    if j % 5 == 0 {
+                        word.to_uppercase()
+                    } else {
+                        word
+                    }
+                })
+                .collect();
+            texts.push(text.join(" "));
+        }
+        assert!(texts.len() * 40 > 4 * HOT_SLOTS);
+        let (mut a, mut b) = (StemTable::new(), StemTable::new());
+        for round in 0..2 {
+            for t in &texts {
+                let wa = reference(&mut a, t, &mut va);
+                let wb = b.text_stems(t, &mut vb);
+                assert_eq!((wa, &va), (wb, &vb), "round {round}: {t:?}");
+            }
+        }
+        assert!(b.short_stems.len() > 2 * HOT_SLOTS);
+        assert_eq!(a.stem_ids, b.stem_ids);
+        assert_eq!(a.short_stems, b.short_stems);
     }
 
     #[test]
@@ -876,5 +1218,141 @@ mod tests {
         only.prepare(&t, &[Factor::Length], items.iter().copied());
         assert_eq!(only.texts_stemmed(), 0);
         assert_eq!(only.length(&t, ids[5]), word_count(t.get(ids[5])) as u32);
+    }
+
+    /// A mixed store and (response, context) items for the tests below:
+    /// responses seen once or twice, contexts shared by runs of responses,
+    /// none, or a response of another item.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn mixed_items() -> (TextStore, Vec<(TextId, Option<TextId>)>) {
+        let mut t = TextStore::new();
+        let words = [
+            "Running",
+            "cats",
+            "don't",
+            "state-of-the-art",
+            "naïve",
+            "café",
+            "東京",
+            "ÉTÉ",
+            "3.5",
+            "the",
+            "a",
+            "generously",
+            "consistency",
+            "x_y",
+            "Straße",
+            "—",
+            "!!",
+            "Cats.",
+            "running,",
+            "generous",
+            "hyphenated-compound-words-over-sixteen",
+        ];
+        let text = |i: usize| {
+            let n = (i * 7) % 29;
+            let w: Vec<&str> = (0..n)
+                .map(|j| words[(i * 31 + j * 17) % words.len()])
+                .collect();
+            format!("{} {i}", w.join(if i % 5 == 0 { "\n" } else { " " }))
+        };
+        let mut items = Vec::new();
+        for i in 0..3000usize {
+            let ctx = match i % 7 {
+                0 => None,
+                3 => Some(t.intern(&text(i.saturating_sub(1) + 100_000))),
+                _ => Some(t.intern(&text((i / 25) + 50_000))),
+            };
+            let r = t.intern(&text(i % 2900));
+            items.push((r, ctx));
+        }
+        (t, items)
+    }
+
+    /// Feeds `items` as the loader does (each response when first seen),
+    /// with `feed`, and returns the values.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn feed_all(
+        mut feed: RuleFeed,
+        t: &TextStore,
+        items: &[(TextId, Option<TextId>)],
+        mut after: impl FnMut(usize),
+    ) -> RuleValues {
+        let mut seen = std::collections::HashSet::new();
+        for (i, &(r, c)) in items.iter().enumerate() {
+            if seen.insert(r) {
+                feed.response(r, t.get(r), c.map(|c| (c, t.get(c))));
+            }
+            after(i);
+        }
+        feed.finish(t)
+    }
+
+    /// Checks that `values` absorbed, then `prepare`d, give every value of
+    /// every item bit for bit as computed one at a time.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn absorbed_values_equal(
+        t: &TextStore,
+        items: &[(TextId, Option<TextId>)],
+        values: &RuleValues,
+    ) {
+        let factors = [Factor::Length, Factor::NovelWords, Factor::NovelWordsCount];
+        let mut fed = RuleExtractor::new();
+        fed.absorb(t, values);
+        assert_eq!(fed.texts_stemmed(), values.len());
+        fed.prepare(t, &factors, items.iter().copied());
+        let mut lazy = RuleExtractor::new();
+        for &(r, c) in items {
+            for f in factors {
+                assert_eq!(
+                    fed.value(f, t, r, c).map(f64::to_bits),
+                    lazy.value(f, t, r, c).map(f64::to_bits),
+                    "{f} of {r:?} / {c:?}"
+                );
+            }
+        }
+    }
+
+    /// Values computed while loading are those computed afterwards, to the
+    /// bit, with many batches, with batches dropped when the worker is
+    /// busy, and never for another store.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn fed_values_equal_prepared_ones() {
+        let (t, items) = mixed_items();
+        let responses = items
+            .iter()
+            .map(|&(r, _)| r)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        // A running worker: every response gets its values (the loader
+        // does not wait, but in this test the worker keeps up or drops).
+        let values = feed_all(RuleFeed::spawn(None).unwrap(), &t, &items, |_| {});
+        assert!(!values.is_empty() && values.len() <= responses);
+        absorbed_values_equal(&t, &items, &values);
+        // A worker that starts only at the end: all but the first
+        // FEED_QUEUE batches and the last one are dropped, and a context
+        // sent in a dropped batch is sent again.
+        let (open, gate) = std::sync::mpsc::channel();
+        let feed = RuleFeed::spawn(Some(gate)).unwrap();
+        let mut open = Some(open);
+        let values = feed_all(feed, &t, &items, |i| {
+            if i + 1 == items.len() {
+                open.take();
+            }
+        });
+        assert!(!values.is_empty(), "the first batches are kept");
+        assert!(
+            values.len() < responses / 2,
+            "most batches were dropped: {}",
+            values.len()
+        );
+        absorbed_values_equal(&t, &items, &values);
+        // The same values against a store with one more text are ignored.
+        let mut other = t.clone();
+        other.intern("one more text");
+        let mut x = RuleExtractor::new();
+        x.absorb(&other, &values);
+        assert_eq!(x.texts_stemmed(), 0);
     }
 }
