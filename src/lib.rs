@@ -29,6 +29,14 @@
 //! assert_eq!(report.agent("human").unwrap().factor_scores["length"].score, Some(1.0));
 //! ```
 
+/// On wasm32 every module (app, worker, widget, Parquet reader, npm package)
+/// allocates with Talc instead of the default dlmalloc: 3.3–3.4 KB smaller
+/// gzipped per module, the loader's time the same within noise (see
+/// `Cargo.toml`). Wasm memory it takes is never given back, as with dlmalloc.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 pub mod agents;
 pub mod analysis;
 pub mod chart;
