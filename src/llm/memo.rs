@@ -336,20 +336,7 @@ pub fn encode_run(
         .filter(|f| f.needs_model())
         .collect();
     let mut body = Vec::new();
-    let shape = plan.shape();
-    for n in [
-        shape.questions,
-        shape.unique_responses,
-        shape.unique_sources,
-        shape.source_fact_calls,
-    ] {
-        put_u64(&mut body, n as u64);
-    }
-    put_u64(&mut body, stats.skipped_empty);
-    put_u64(&mut body, stats.templates.len() as u64);
-    for t in &stats.templates {
-        put_str(&mut body, t);
-    }
+    put_plan_counts(&mut body, plan.shape(), stats);
     put_u64(&mut body, naive_calls.to_bits());
     body.extend([u8::from(opts.logprobs), u8::from(opts.summaries)]);
     put_u64(&mut body, model.len() as u64);
@@ -401,18 +388,7 @@ pub fn decode_run(
 ) -> Option<(RunValues, RunMemo)> {
     let body = checked(&bytes, RUN_MAGIC)?;
     let mut r = Reader(body);
-    let mut n = || usize::try_from(r.u64()?).ok();
-    let shape = PlanShape {
-        questions: n()?,
-        unique_responses: n()?,
-        unique_sources: n()?,
-        source_fact_calls: n()?,
-    };
-    let skipped_empty = r.u64()?;
-    let mut templates = std::collections::BTreeSet::new();
-    for _ in 0..r.count()? {
-        templates.insert(r.string()?);
-    }
+    let (shape, skipped_empty, templates) = read_plan_counts(&mut r)?;
     let naive_calls = f64::from_bits(r.u64()?);
     if [r.byte()?, r.byte()?] != [u8::from(opts.logprobs), u8::from(opts.summaries)] {
         return None;
@@ -576,20 +552,7 @@ pub fn encode_judge_run(
     }
     let verdicts = super::roles::guided_judge_verdicts(ds, task, order, None, answers);
     let mut body = Vec::with_capacity(96 + verdicts.len());
-    let shape = plan.shape();
-    for n in [
-        shape.questions,
-        shape.unique_responses,
-        shape.unique_sources,
-        shape.source_fact_calls,
-    ] {
-        put_u64(&mut body, n as u64);
-    }
-    put_u64(&mut body, stats.skipped_empty);
-    put_u64(&mut body, stats.templates.len() as u64);
-    for t in &stats.templates {
-        put_str(&mut body, t);
-    }
+    put_plan_counts(&mut body, plan.shape(), stats);
     put_u64(&mut body, held);
     put_order(&mut body, order);
     put_u64(&mut body, verdicts.len() as u64);
@@ -606,18 +569,7 @@ pub fn encode_judge_run(
 pub fn decode_judge_run(bytes: &[u8], order: JudgeOrder, pairs: usize) -> Option<JudgeMemo> {
     let body = checked(bytes, JUDGE_MAGIC)?;
     let mut r = Reader(body);
-    let mut n = || usize::try_from(r.u64()?).ok();
-    let shape = PlanShape {
-        questions: n()?,
-        unique_responses: n()?,
-        unique_sources: n()?,
-        source_fact_calls: n()?,
-    };
-    let skipped_empty = r.u64()?;
-    let mut templates = std::collections::BTreeSet::new();
-    for _ in 0..r.count()? {
-        templates.insert(r.string()?);
-    }
+    let (shape, skipped_empty, templates) = read_plan_counts(&mut r)?;
     let held = r.u64()?;
     if held.checked_add(skipped_empty)? != shape.questions as u64 {
         return None;
@@ -754,6 +706,44 @@ fn put_question(out: &mut Vec<u8>, q: &Question) -> bool {
         FactorQuestion::Custom { .. } => return false,
     }
     true
+}
+
+/// A run memo's plan counts: the plan's shape, the questions skipped as
+/// empty and the templates asked (as [`read_plan_counts`] reads them).
+fn put_plan_counts(body: &mut Vec<u8>, shape: PlanShape, stats: &RunStats) {
+    for n in [
+        shape.questions,
+        shape.unique_responses,
+        shape.unique_sources,
+        shape.source_fact_calls,
+    ] {
+        put_u64(body, n as u64);
+    }
+    put_u64(body, stats.skipped_empty);
+    put_u64(body, stats.templates.len() as u64);
+    for t in &stats.templates {
+        put_str(body, t);
+    }
+}
+
+/// What [`put_plan_counts`] wrote: the shape, the questions skipped as
+/// empty and the templates; `None` if `r` ends first.
+fn read_plan_counts(
+    r: &mut Reader<'_>,
+) -> Option<(PlanShape, u64, std::collections::BTreeSet<String>)> {
+    let mut n = || usize::try_from(r.u64()?).ok();
+    let shape = PlanShape {
+        questions: n()?,
+        unique_responses: n()?,
+        unique_sources: n()?,
+        source_fact_calls: n()?,
+    };
+    let skipped_empty = r.u64()?;
+    let mut templates = std::collections::BTreeSet::new();
+    for _ in 0..r.count()? {
+        templates.insert(r.string()?);
+    }
+    Some((shape, skipped_empty, templates))
 }
 
 fn put_u64(out: &mut Vec<u8>, n: u64) {
