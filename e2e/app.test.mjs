@@ -117,6 +117,51 @@ test('a file of several slices is read by the reader worker and gives the number
   await page.context().close();
 });
 
+// The reader worker is a help, never a requirement: when reader.js cannot be
+// loaded (the import fails) or the worker it starts fails, the app's worker
+// reads the slices itself, and a reader that failed for one file does not
+// make the next file's load hang.
+for (const [what, breakReader] of [
+  ['reader.js cannot be imported', (page) => page.context().route('**/reader.js', (route) => route.abort())],
+  [
+    'the reader worker fails',
+    // In the app's worker, every worker started from now on fails at once
+    // (as one whose script cannot be fetched does).
+    async (page) => {
+      const worker = page.workers().find((w) => w.url().includes('worker.js'));
+      assert.ok(worker, `the app's worker (${page.workers().map((w) => w.url())})`);
+      await worker.evaluate(() => {
+        self.Worker = class {
+          constructor() {
+            setTimeout(() => this.onerror?.({ message: 'no reader in this test' }));
+          }
+          postMessage() {}
+          terminate() {}
+        };
+      });
+    },
+  ],
+]) {
+  test(`a file is still read when ${what}, and so is the next one`, async () => {
+    const page = await newPage(env.browser);
+    await page.goto(env.url);
+    await waitForReport(page, 'example');
+    await breakReader(page);
+    const file = await bigFile(22);
+    for (const round of [1, 2]) {
+      await upload(page, file);
+      await waitForReport(page, file.split('/').pop());
+      const cli = cliReport(file);
+      assert.equal(await page.textContent('#stat-pairs'), String(cli.dataset.pairs), `round ${round}`);
+      assert.deepEqual(await tableScores(page), expectedScores(cli), `round ${round}`);
+      if (round === 1) await upload(page, EXAMPLE), await waitForReport(page, 'example.jsonl');
+    }
+    // The aborted requests are the only problems the console shows.
+    assert.deepEqual(page.problems.filter((p) => !/reader\.js|net::ERR_FAILED|Failed to load resource/.test(p)), []);
+    await page.context().close();
+  });
+}
+
 test('the SummEval label and the format can be overridden', async () => {
   const page = await newPage(env.browser);
   await page.goto(env.url);

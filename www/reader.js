@@ -21,14 +21,20 @@ let ids = 0;
 /** The bytes of `file` from `start` to `end`, as an ArrayBuffer. */
 export function readSlice(file, start, end) {
   if (!reader) {
-    reader = new Worker(import.meta.url, { type: 'module', name: 'reader' });
-    reader.onmessage = ({ data: { id, buf, error } }) => {
+    const w = new Worker(import.meta.url, { type: 'module', name: 'reader' });
+    reader = w;
+    w.onmessage = ({ data: { id, buf, error } }) => {
       const r = reads.get(id);
+      if (!r) return;
       reads.delete(id);
       if (error === undefined) r.ok(buf);
       else r.fail(error);
     };
-    reader.onerror = (e) => {
+    // A reader that failed (its script, or the worker itself) is dropped
+    // with the reads it held; the next read starts a new one.
+    w.onerror = (e) => {
+      if (reader === w) reader = undefined;
+      w.terminate();
       for (const r of reads.values()) r.fail(`cannot read the file: ${e.message}`);
       reads.clear();
     };

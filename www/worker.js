@@ -17,9 +17,17 @@ self.profileParquet = () => {
 };
 
 // A dropped file's slices, read by a worker of their own (reader.js, loaded
-// on the first file): the worker calls this for a few slices ahead.
+// on the first file): the worker calls this for a few slices ahead. When the
+// reader cannot be loaded or fails, the slice is read here (the load is
+// slower, not lost), and the next slice tries the reader again.
 let reader;
-self.profileReadSlice = (...a) => (reader ??= import('./reader.js')).then((m) => m.readSlice(...a));
+self.profileReadSlice = (file, start, end) =>
+  (reader ??= import('./reader.js').catch((e) => {
+    reader = undefined;
+    throw e;
+  }))
+    .then((m) => m.readSlice(file, start, end))
+    .catch(() => file.slice(start, end).arrayBuffer());
 
 await init({ module_or_path: new URL(full ? './app-full_bg.wasm' : './app_bg.wasm', import.meta.url) });
 worker_entry();

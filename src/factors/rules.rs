@@ -91,7 +91,8 @@ struct StemTable {
     stem_ids: FxHashMap<Box<str>, u32>,
     lower: String,
     /// A direct-mapped cache in front of `short_stems` ([`HOT_SLOTS`]
-    /// slots of (key, stem id), key 0 = empty; allocated on first use):
+    /// slots of (key, stem id), key 0 = empty; allocated once the table
+    /// holds [`HOT_AFTER`] short words):
     /// small enough to stay in the core's cache, where the table, with every
     /// rare word and hyphenated compound, does not.
     hot: Vec<(u128, u32)>,
@@ -100,6 +101,11 @@ struct StemTable {
 /// Slots of [`StemTable::hot`] (a power of two): 32768 × 32 bytes (1 MiB,
 /// half of a core's L2 cache here).
 const HOT_SLOTS: usize = 1 << 15;
+
+/// [`StemTable::hot`] is allocated once the table holds this many short
+/// words: before, the table itself stays in the core's cache, and a table
+/// made for a few texts (one response's values) skips the 1 MiB.
+const HOT_AFTER: usize = 1 << 14;
 
 /// The [`StemTable::hot`] slot of a [`short_key`].
 #[inline]
@@ -153,9 +159,10 @@ impl StemTable {
             lower,
             hot,
         } = self;
-        if hot.is_empty() {
+        if hot.is_empty() && short_stems.len() >= HOT_AFTER {
             hot.resize(HOT_SLOTS, (0, 0));
         }
+        let use_hot = !hot.is_empty();
         let bytes = text.as_bytes();
         let n = bytes.len();
         let mut i = 0;
@@ -204,10 +211,12 @@ impl StemTable {
             if len <= 16 {
                 // Never 0: a word has at least one non-NUL byte.
                 let key = u128::from_le_bytes(buf);
-                let slot = &mut hot[hot_slot(key)];
-                if slot.0 == key {
-                    out.push(slot.1);
-                    continue;
+                let slot = if use_hot { hot_slot(key) } else { usize::MAX };
+                if let Some(&(k, sid)) = hot.get(slot) {
+                    if k == key {
+                        out.push(sid);
+                        continue;
+                    }
                 }
                 let sid = match short_stems.get(&key) {
                     Some(&s) => s,
@@ -220,7 +229,9 @@ impl StemTable {
                         s
                     }
                 };
-                *slot = (key, sid);
+                if let Some(cached) = hot.get_mut(slot) {
+                    *cached = (key, sid);
+                }
                 out.push(sid);
             } else {
                 let w: String = text[start..i]
@@ -1093,8 +1104,23 @@ mod tests {
             }
         }
         assert!(b.short_stems.len() > 2 * HOT_SLOTS);
+        assert_eq!(b.hot.len(), HOT_SLOTS, "the hot cache was used");
         assert_eq!(a.stem_ids, b.stem_ids);
         assert_eq!(a.short_stems, b.short_stems);
+    }
+
+    /// A table that has seen few words has no hot cache: a new table per
+    /// response (the JS library's `ruleFactors`, one-off values) costs
+    /// nothing up front.
+    #[test]
+    fn few_words_take_no_hot_cache() {
+        let mut t = StemTable::new();
+        let mut v = Vec::new();
+        assert_eq!(
+            t.text_stems("The cats ran, running state-of-the-art", &mut v),
+            5
+        );
+        assert_eq!(t.hot.capacity(), 0);
     }
 
     #[test]
