@@ -79,3 +79,28 @@ test('SummEval as Parquet loads as the JSONL does; the reader comes only with th
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test('a Parquet reader that could not be fetched is fetched again for the next file', async () => {
+  const jsonl = cliReport(SUMMEVAL);
+  const page = await newPage(env.browser);
+  let asked = 0;
+  // The first request for the reader's module fails (the network dropped
+  // after the page loaded); the later ones succeed.
+  await page.context().route('**/profile-parquet.js', (route) => (++asked === 1 ? route.abort() : route.continue()));
+  await page.goto(env.url);
+  await waitForReport(page, 'example');
+  const file = toParquet('snappy');
+  await page.setInputFiles('#file-input', file);
+  // The first drop fails with a message that says why (not `{}`), and the
+  // page is not left loading.
+  await page.waitForFunction(() => !document.getElementById('progress') && /cannot load the Parquet reader: \w*Error: .*profile-parquet\.js/.test(document.body.textContent));
+  await page.setInputFiles('#file-input', SUMMEVAL);
+  await waitForReport(page, 'summeval.jsonl');
+  await page.setInputFiles('#file-input', file);
+  await waitForReport(page, 'summeval-snappy.parquet');
+  assert.equal(await page.textContent('#stat-pairs'), String(jsonl.dataset.pairs));
+  assert.deepEqual(await tableScores(page), humanScores(jsonl));
+  assert.equal(asked, 2, 'the module was asked for again');
+  assert.deepEqual(page.problems.filter((p) => !/profile-parquet|net::ERR_FAILED|Failed to load resource/.test(p)), []);
+  await page.context().close();
+});

@@ -7,12 +7,18 @@ const { default: init, worker_entry } = await (full ? import('./app-full.js') : 
 
 // The Parquet reader, a Wasm module of its own, loaded the first time a
 // Parquet file is dropped (the worker calls this; Rust cannot `import()`).
+// A reader that could not be loaded is asked for again with the next file.
 let parquet;
 self.profileParquet = () => {
-  parquet ??= import('./profile-parquet.js').then(async (m) => {
-    await m.default({ module_or_path: new URL('./profile-parquet_bg.wasm', import.meta.url) });
-    return m;
-  });
+  parquet ??= import('./profile-parquet.js')
+    .then(async (m) => {
+      await m.default({ module_or_path: new URL('./profile-parquet_bg.wasm', import.meta.url) });
+      return m;
+    })
+    .catch((e) => {
+      parquet = undefined;
+      throw e;
+    });
   return parquet;
 };
 

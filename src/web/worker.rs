@@ -259,9 +259,18 @@ fn read_slice(file: &web_sys::File, offset: f64, total: f64) -> Result<JsFuture,
     Ok(JsFuture::from(promise))
 }
 
+/// A JavaScript error as text: a string as it is, an `Error` as its name and
+/// message (`JSON.stringify` gives `{}` for one), anything else as JSON.
 fn js_err(e: JsValue) -> String {
-    e.as_string()
-        .or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string()))
+    if let Some(s) = e.as_string() {
+        return s;
+    }
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return String::from(err.to_string());
+    }
+    js_sys::JSON::stringify(&e)
+        .ok()
+        .and_then(|s| s.as_string())
         .unwrap_or_else(|| "unknown error".into())
 }
 
