@@ -206,15 +206,23 @@ pub fn run_key(
     cfg: &ModelConfig,
     build: &str,
 ) -> Digest {
+    let mut h = run_key_start("extract", cfg, opts, build);
+    h.str(&format!("{factors:?}"));
+    pairs_digest(&mut h, ds);
+    h.finish()
+}
+
+/// A run memo key's start, shared by both kinds of run: the run memo
+/// format, the build, the kind of run, the model configuration and the
+/// options.
+fn run_key_start(kind: &str, cfg: &ModelConfig, opts: ExtractOptions, build: &str) -> KeyHasher {
     let mut h = KeyHasher::new();
     h.str(RUN_FORMAT)
         .str(build)
-        .str("extract")
+        .str(kind)
         .str(&format!("{cfg:?}"))
-        .str(&format!("{opts:?}"))
-        .str(&format!("{factors:?}"));
-    pairs_digest(&mut h, ds);
-    h.finish()
+        .str(&format!("{opts:?}"));
+    h
 }
 
 /// Feeds `h` the number of `ds`'s pairs, each pair's text ids (input,
@@ -469,13 +477,8 @@ pub fn judge_run_key(
     cfg: &ModelConfig,
     build: &str,
 ) -> Digest {
-    let mut h = KeyHasher::new();
-    h.str(RUN_FORMAT)
-        .str(build)
-        .str("judge")
-        .str(&format!("{cfg:?}"))
-        .str(&format!("{opts:?}"))
-        .str(&format!("{task:?}"))
+    let mut h = run_key_start("judge", cfg, opts, build);
+    h.str(&format!("{task:?}"))
         .str(&super::roles::judge_template_of(task, false).id())
         .str(&format!("{order:?}"));
     pairs_digest(&mut h, ds);
