@@ -101,10 +101,18 @@ test('uploading LLMBar (a JSON array) and gzipped HH-RLHF match the CLI', async 
 
 test('a file of several slices is read by the reader worker and gives the numbers the CLI prints', async () => {
   const page = await newPage(env.browser);
-  const asked = [];
-  page.on('request', (r) => asked.push(new URL(r.url()).pathname.split('/').pop()));
   await page.goto(env.url);
   await waitForReport(page, 'example');
+  // The reader worker is up before a file is dropped; it counts its reads.
+  const reader = await readerWorker(page);
+  await reader.evaluate(() => {
+    const read = self.onmessage;
+    self.reads = 0;
+    self.onmessage = (e) => {
+      self.reads += 1;
+      return read(e);
+    };
+  });
   // 22 MB: six 4 MB slices, more than the worker asks for at once.
   const file = await bigFile(22);
   await upload(page, file);
@@ -112,10 +120,21 @@ test('a file of several slices is read by the reader worker and gives the number
   const cli = cliReport(file);
   assert.equal(await page.textContent('#stat-pairs'), String(cli.dataset.pairs));
   assert.deepEqual(await tableScores(page), expectedScores(cli));
-  assert.ok(asked.includes('reader.js'), `reader.js read the file (requests: ${asked.join(', ')})`);
+  const slices = Math.ceil(statSync(file).size / (4 * 1024 * 1024));
+  assert.equal(await reader.evaluate(() => self.reads), slices, 'the reader worker read every slice');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+/** The reader worker, which the app's worker starts as soon as it is ready. */
+async function readerWorker(page) {
+  for (let i = 0; i < 100; i++) {
+    const reader = page.workers().find((w) => w.url().endsWith('/reader.js'));
+    if (reader) return reader;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  assert.fail(`no reader worker (workers: ${page.workers().map((w) => w.url())})`);
+}
 
 // The reader worker is a help, never a requirement: when reader.js cannot be
 // loaded (the import fails) or the worker it starts fails, the app's worker
@@ -125,9 +144,16 @@ for (const [what, breakReader] of [
   ['reader.js cannot be imported', (page) => page.context().route('**/reader.js', (route) => route.abort())],
   [
     'the reader worker fails',
-    // In the app's worker, every worker started from now on fails at once
-    // (as one whose script cannot be fetched does).
+    // The reader worker (started with the app's worker) fails at its first
+    // read; in the app's worker, every worker started from now on fails at
+    // once (as one whose script cannot be fetched does).
     async (page) => {
+      const reader = await readerWorker(page);
+      await reader.evaluate(() => {
+        self.onmessage = () => {
+          throw new Error('no reader in this test');
+        };
+      });
       const worker = page.workers().find((w) => w.url().includes('worker.js'));
       assert.ok(worker, `the app's worker (${page.workers().map((w) => w.url())})`);
       await worker.evaluate(() => {
@@ -157,7 +183,7 @@ for (const [what, breakReader] of [
       if (round === 1) await upload(page, EXAMPLE), await waitForReport(page, 'example.jsonl');
     }
     // The aborted requests are the only problems the console shows.
-    assert.deepEqual(page.problems.filter((p) => !/reader\.js|net::ERR_FAILED|Failed to load resource/.test(p)), []);
+    assert.deepEqual(page.problems.filter((p) => !/reader\.js|net::ERR_FAILED|Failed to load resource|no reader in this test/.test(p)), []);
     await page.context().close();
   });
 }

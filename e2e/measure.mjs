@@ -4,7 +4,7 @@
 //   - SummEval (4 MB, 11,342 pairs): from the file input's change event to the
 //     rendered chart, in headless Chromium; median of 7 runs.
 //   - the first load, gzipped (budget and goal 450 KB): boot.js, the
-//     first-load module (app.js, app_bg.wasm) and worker.js.
+//     first-load module (app.js, app_bg.wasm), worker.js and reader.js.
 //   - the model tools, gzipped: the full module (app-full.js,
 //     app-full_bg.wasm), loaded on first use of the model or Embed panels.
 //   - the drill-down list (virtualised): the discordant pairs of `length` on
@@ -411,10 +411,9 @@ try {
       console.log(`  UI thread: longest task ${big.longest_task_ms} ms (tasks ≥ 50 ms: ${JSON.stringify(big.longtasks_ms)}${big.longtask_observed ? '' : ', longtask not observable'}), longest frame gap ${big.max_frame_gap_ms.join('/')} ms; goal < ${big.stall_goal_ms} ms: ${big.longest_task_ms < big.stall_goal_ms ? 'PASS' : 'FAIL'}`);
     }
     if (size) {
-      printSizes('app, first load (boot.js, app module, worker.js)', size.first_load);
+      printSizes('app, first load (boot.js, app module, worker.js, reader.js)', size.first_load);
       printSizes('app, model tools (full module, loaded on first use)', size.model_tools);
       printSizes('Parquet reader (loaded when a Parquet file is dropped)', size.parquet);
-      printSizes('file reader (loaded when a file is dropped)', size.file_reader);
       printSizes('widget (<profile-report>)', size.widget);
     }
   }

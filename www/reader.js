@@ -18,8 +18,8 @@ let reader;
 const reads = new Map();
 let ids = 0;
 
-/** The bytes of `file` from `start` to `end`, as an ArrayBuffer. */
-export function readSlice(file, start, end) {
+/** Starts the reader worker, if it is not running. */
+export function startReader() {
   if (!reader) {
     const w = new Worker(import.meta.url, { type: 'module', name: 'reader' });
     reader = w;
@@ -39,6 +39,11 @@ export function readSlice(file, start, end) {
       reads.clear();
     };
   }
+}
+
+/** The bytes of `file` from `start` to `end`, as an ArrayBuffer. */
+export function readSlice(file, start, end) {
+  startReader();
   const id = ids++;
   return new Promise((ok, fail) => {
     reads.set(id, { ok, fail });

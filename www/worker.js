@@ -22,18 +22,24 @@ self.profileParquet = () => {
   return parquet;
 };
 
-// A dropped file's slices, read by a worker of their own (reader.js, loaded
-// on the first file): the worker calls this for a few slices ahead. When the
-// reader cannot be loaded or fails, the slice is read here (the load is
-// slower, not lost), and the next slice tries the reader again.
+// A dropped file's slices, read by a worker of their own (reader.js, started
+// as soon as this worker is ready: a worker takes about 80 ms to start, which
+// a load would otherwise wait): the worker calls this for a few slices
+// ahead. When the reader cannot be loaded or fails, the slice is read here
+// (the load is slower, not lost), and the next slice tries the reader again.
 let reader;
-self.profileReadSlice = (file, start, end) =>
+const loadReader = () =>
   (reader ??= import('./reader.js').catch((e) => {
     reader = undefined;
     throw e;
-  }))
+  }));
+self.profileReadSlice = (file, start, end) =>
+  loadReader()
     .then((m) => m.readSlice(file, start, end))
     .catch(() => file.slice(start, end).arrayBuffer());
 
 await init({ module_or_path: new URL(full ? './app-full_bg.wasm' : './app_bg.wasm', import.meta.url) });
 worker_entry();
+loadReader()
+  .then((m) => m.startReader())
+  .catch(() => {});

@@ -232,6 +232,9 @@ async fn read_parquet(file: &web_sys::File, loader: &mut Loader) -> Result<(), S
 /// file (a loaded dataset takes about twice its file's size).
 const RESERVE_PER_BYTE: f64 = 2.0;
 
+/// The least time between two progress messages of a load (ms).
+const PROGRESS_EVERY_MS: f64 = 100.0;
+
 /// Slices of a file asked for before the first is parsed (at most
 /// `AHEAD * SLICE` bytes in flight).
 const AHEAD: usize = 4;
@@ -343,6 +346,7 @@ async fn handle(
                     let mut asked = offset;
                     let mut reads = std::collections::VecDeque::new();
                     let mut bytes = Vec::new();
+                    let mut last_progress = f64::NEG_INFINITY;
                     loop {
                         while asked < total && reads.len() < AHEAD {
                             reads.push_back(read_slice(&file, asked, total)?);
@@ -352,7 +356,7 @@ async fn handle(
                             break;
                         };
                         let buf = Uint8Array::new(&reading.await.map_err(js_err)?);
-                        phases.mark("read");
+                        phases.mark(if bytes.is_empty() { "first read" } else { "read" });
                         offset = (offset + SLICE).min(total);
                         bytes.resize(buf.length() as usize, 0);
                         buf.copy_to(&mut bytes);
@@ -360,11 +364,16 @@ async fn handle(
                         phases.mark("copy");
                         loader.push(&bytes);
                         phases.mark("parse");
-                        post(&FromWorker::Progress {
-                            bytes: offset as u64,
-                            total_bytes: total as u64,
-                            records: loader.records_read(),
-                        });
+                        // Progress ten times a second at most: each message
+                        // redraws the page, which takes a core from the load.
+                        if now() - last_progress >= PROGRESS_EVERY_MS {
+                            last_progress = now();
+                            post(&FromWorker::Progress {
+                                bytes: offset as u64,
+                                total_bytes: total as u64,
+                                records: loader.records_read(),
+                            });
+                        }
                         phases.mark("progress");
                     }
                     name
