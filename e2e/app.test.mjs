@@ -99,8 +99,23 @@ test('uploading LLMBar (a JSON array) and gzipped HH-RLHF match the CLI', async 
   await page.context().close();
 });
 
+/** Keeps the worker's progress messages in window.__progress. */
+function captureProgress() {
+  window.__progress = [];
+  const W = window.Worker;
+  window.Worker = class extends W {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        if (typeof e.data === 'string' && e.data.startsWith('{"kind":"progress"')) window.__progress.push(JSON.parse(e.data));
+      });
+    }
+  };
+}
+
 test('a file of several slices is read by the reader worker and gives the numbers the CLI prints', async () => {
   const page = await newPage(env.browser);
+  await page.addInitScript(captureProgress);
   await page.goto(env.url);
   await waitForReport(page, 'example');
   // The reader worker is up before a file is dropped; it counts its reads.
@@ -122,28 +137,60 @@ test('a file of several slices is read by the reader worker and gives the number
   assert.deepEqual(await tableScores(page), expectedScores(cli));
   const slices = Math.ceil(statSync(file).size / (4 * 1024 * 1024));
   assert.equal(await reader.evaluate(() => self.reads), slices, 'the reader worker read every slice');
+  // Progress is not posted after every slice, but always after the last.
+  const progress = await page.evaluate(() => window.__progress);
+  const size = statSync(file).size;
+  assert.ok(progress.length >= 1 && progress.length <= slices, `${progress.length} progress messages`);
+  assert.deepEqual(progress.at(-1).bytes, size, 'the last progress message is at the end of the file');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
 
-/** The reader worker, which the app's worker starts as soon as it is ready. */
+/** The reader worker, which the app's worker starts as soon as it is ready, once its handler is set. */
 async function readerWorker(page) {
   for (let i = 0; i < 100; i++) {
     const reader = page.workers().find((w) => w.url().endsWith('/reader.js'));
-    if (reader) return reader;
+    if (reader) {
+      await reader.evaluate(
+        () =>
+          new Promise((ok) => {
+            const ready = () => (typeof self.onmessage === 'function' ? ok() : setTimeout(ready, 10));
+            ready();
+          }),
+      );
+      return reader;
+    }
     await new Promise((ok) => setTimeout(ok, 50));
   }
   assert.fail(`no reader worker (workers: ${page.workers().map((w) => w.url())})`);
 }
 
+/** Notes in window.__failures every error the page shows (an alert), from now on. */
+function watchFailures() {
+  window.__failures = [];
+  new MutationObserver(() => {
+    for (const e of document.querySelectorAll('[role=alert]')) {
+      if (e.textContent && !window.__failures.includes(e.textContent)) window.__failures.push(e.textContent);
+    }
+  }).observe(document.body, { childList: true, subtree: true, characterData: true });
+}
+
 // The reader worker is a help, never a requirement: when reader.js cannot be
 // loaded (the import fails) or the worker it starts fails, the app's worker
-// reads the slices itself, and a reader that failed for one file does not
-// make the next file's load hang.
-for (const [what, breakReader] of [
-  ['reader.js cannot be imported', (page) => page.context().route('**/reader.js', (route) => route.abort())],
+// reads the slices itself, shows no error, and a reader that failed for one
+// file does not make the next file's load hang.
+for (const [what, beforeStart, afterStart] of [
+  [
+    'reader.js cannot be imported',
+    (page) => page.context().route('**/reader.js', (route) => route.abort()),
+    async (page) => {
+      assert.ok(page.aborted.some((u) => u.endsWith('/reader.js')), `reader.js was asked for and failed (${page.aborted})`);
+      assert.ok(!page.workers().some((w) => w.url().endsWith('/reader.js')), 'no reader worker');
+    },
+  ],
   [
     'the reader worker fails',
+    () => {},
     // The reader worker (started with the app's worker) fails at its first
     // read; in the app's worker, every worker started from now on fails at
     // once (as one whose script cannot be fetched does).
@@ -170,9 +217,13 @@ for (const [what, breakReader] of [
 ]) {
   test(`a file is still read when ${what}, and so is the next one`, async () => {
     const page = await newPage(env.browser);
+    page.aborted = [];
+    page.on('requestfailed', (r) => page.aborted.push(r.url()));
+    await beforeStart(page);
     await page.goto(env.url);
     await waitForReport(page, 'example');
-    await breakReader(page);
+    await afterStart(page);
+    await page.evaluate(watchFailures);
     const file = await bigFile(22);
     for (const round of [1, 2]) {
       await upload(page, file);
@@ -182,7 +233,8 @@ for (const [what, breakReader] of [
       assert.deepEqual(await tableScores(page), expectedScores(cli), `round ${round}`);
       if (round === 1) await upload(page, EXAMPLE), await waitForReport(page, 'example.jsonl');
     }
-    // The aborted requests are the only problems the console shows.
+    assert.deepEqual(await page.evaluate(() => window.__failures), [], 'the page showed no error');
+    // The aborted requests and the reader's injected error are the only problems the console shows.
     assert.deepEqual(page.problems.filter((p) => !/reader\.js|net::ERR_FAILED|Failed to load resource|no reader in this test/.test(p)), []);
     await page.context().close();
   });

@@ -1,6 +1,6 @@
 // The site's download budgets, from the built site (run after `trunk build
-// --release`): the first load (the first-load module, its bindings, boot.js
-// and worker.js) within 450 KB gzipped, the widget within 250 KB, and the
+// --release`): the first load (the first-load module, its bindings, boot.js,
+// worker.js and reader.js) within 450 KB gzipped, the widget within 250 KB, and the
 // model tools in their own module, loaded on first use only. Sizes, never
 // timings: e2e/measure.mjs prints the numbers.
 import test from 'node:test';

@@ -1,7 +1,7 @@
 // Reads a dropped file's slices for the app's worker. worker.js imports this
-// module on the first file and calls readSlice, which starts this same file
-// as a worker of its own (named 'reader'): it reads the slices and transfers
-// them back. A Blob's bytes reach a worker only while its thread is idle, so
+// module and calls startReader as soon as the app's worker is ready, which
+// starts this same file as a worker of its own (named 'reader'); readSlice
+// asks it for a slice, which it reads and transfers back. A Blob's bytes reach a worker only while its thread is idle, so
 // slices the app's worker read itself would not be read while it parses.
 if (self.name === 'reader') {
   self.onmessage = async ({ data: { id, file, start, end } }) => {
@@ -33,6 +33,9 @@ export function startReader() {
     // A reader that failed (its script, or the worker itself) is dropped
     // with the reads it held; the next read starts a new one.
     w.onerror = (e) => {
+      // Handled here (the reads fall back to the app's worker): not passed
+      // on to the app's worker, whose own error the page would report.
+      e.preventDefault?.();
       if (reader === w) reader = undefined;
       w.terminate();
       for (const r of reads.values()) r.fail(`cannot read the file: ${e.message}`);

@@ -356,7 +356,12 @@ async fn handle(
                             break;
                         };
                         let buf = Uint8Array::new(&reading.await.map_err(js_err)?);
-                        phases.mark(if bytes.is_empty() { "first read" } else { "read" });
+                        let waited = if bytes.is_empty() {
+                            "first read"
+                        } else {
+                            "read"
+                        };
+                        phases.mark(waited);
                         offset = (offset + SLICE).min(total);
                         bytes.resize(buf.length() as usize, 0);
                         buf.copy_to(&mut bytes);
@@ -364,9 +369,10 @@ async fn handle(
                         phases.mark("copy");
                         loader.push(&bytes);
                         phases.mark("parse");
-                        // Progress ten times a second at most: each message
-                        // redraws the page, which takes a core from the load.
-                        if now() - last_progress >= PROGRESS_EVERY_MS {
+                        // Progress ten times a second at most (each message
+                        // redraws the page, which takes a core from the
+                        // load), and at the last slice.
+                        if offset >= total || now() - last_progress >= PROGRESS_EVERY_MS {
                             last_progress = now();
                             post(&FromWorker::Progress {
                                 bytes: offset as u64,
