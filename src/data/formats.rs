@@ -573,26 +573,17 @@ fn profile<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
     let b = r.str("response_b")?;
     let preference = match r.get("preference") {
         None | Some(Value::Null) => return Err(r.err("preference", "missing")),
-        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-            "a" | "1" => Preference::A,
-            "b" | "-1" => Preference::B,
-            "tie" | "0" => Preference::Tie,
-            other => {
+        Some(Value::String(s)) => match profile_preference(s) {
+            Some(p) => p,
+            None => {
+                let other = s.trim().to_ascii_lowercase();
                 return Err(r.err(
                     "preference",
                     format!("expected \"a\", \"b\" or \"tie\" (or 1, -1, 0), found {other:?}"),
-                ))
+                ));
             }
         },
-        Some(Value::Number(_)) => r.coded(
-            "preference",
-            &[
-                (1.0, Preference::A),
-                (-1.0, Preference::B),
-                (0.0, Preference::Tie),
-            ],
-            "1, -1 or 0",
-        )?,
+        Some(Value::Number(_)) => r.coded("preference", &PROFILE_CODES, "1, -1 or 0")?,
         Some(v) => {
             return Err(r.err(
                 "preference",
@@ -611,6 +602,129 @@ fn profile<'a>(r: &Rec<'a>) -> Res<Item<'a>> {
         a: a.into(),
         b: b.into(),
         preference,
+        cluster: None,
+    })
+}
+
+/// A PROFILE preference given as a string: "a", "b" or "tie", or "1",
+/// "-1" or "0" (any case, blanks around).
+fn profile_preference(s: &str) -> Option<Preference> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "a" | "1" => Some(Preference::A),
+        "b" | "-1" => Some(Preference::B),
+        "tie" | "0" => Some(Preference::Tie),
+        _ => None,
+    }
+}
+
+/// A PROFILE preference given as a number.
+const PROFILE_CODES: [(f64, Preference); 3] = [
+    (1.0, Preference::A),
+    (-1.0, Preference::B),
+    (0.0, Preference::Tie),
+];
+
+/// A string of a record read without a [`Value`]: borrowed from the
+/// record's bytes when it has no escapes, else unescaped.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(s))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(s.to_owned()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(s))
+            }
+        }
+        d.deserialize_str(Visit).map(Text)
+    }
+}
+
+/// A PROFILE preference read without a [`Value`]: as [`profile`] reads it.
+struct FastPreference(Preference);
+
+impl<'de> Deserialize<'de> for FastPreference {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl Visit {
+            fn number<E: serde::de::Error>(x: f64) -> Result<FastPreference, E> {
+                PROFILE_CODES
+                    .iter()
+                    .find(|(c, _)| x.is_finite() && *c == x)
+                    .map(|(_, p)| FastPreference(*p))
+                    .ok_or_else(|| E::custom("not a preference"))
+            }
+        }
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = FastPreference;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a preference")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                profile_preference(s)
+                    .map(FastPreference)
+                    .ok_or_else(|| E::custom("not a preference"))
+            }
+            // As serde_json's `Number::as_f64`, which `profile` reads.
+            #[allow(clippy::cast_precision_loss)]
+            fn visit_u64<E: serde::de::Error>(self, x: u64) -> Result<Self::Value, E> {
+                Self::number(x as f64)
+            }
+            #[allow(clippy::cast_precision_loss)]
+            fn visit_i64<E: serde::de::Error>(self, x: i64) -> Result<Self::Value, E> {
+                Self::number(x as f64)
+            }
+            fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<Self::Value, E> {
+                Self::number(x)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// A PROFILE record of `response_a`, `response_b`, `preference` and
+/// optionally `input` and `source`, and nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FastProfile<'a> {
+    #[serde(borrow)]
+    input: Option<Text<'a>>,
+    #[serde(borrow)]
+    source: Option<Text<'a>>,
+    #[serde(borrow)]
+    response_a: Text<'a>,
+    #[serde(borrow)]
+    response_b: Text<'a>,
+    preference: FastPreference,
+}
+
+/// The loader's fast path for PROFILE records: a record of `response_a`,
+/// `response_b`, `preference` and optionally `input` and `source` (no other
+/// field), read straight into its item, without building a [`Value`] (its
+/// strings borrowed from `bytes` when they have no escapes): about a fifth
+/// less time than reading the record into a `Value` and then the item.
+/// Any other record (another field, a field twice, a value of another
+/// type, a bad preference, invalid JSON) is `None`, and is read the
+/// ordinary way ([`read_item`], which says what is wrong with it); for the
+/// records it reads, the item is the one `read_item` gives.
+pub(crate) fn profile_fast(bytes: &[u8]) -> Option<Item<'_>> {
+    let r: FastProfile<'_> = serde_json::from_slice(bytes).ok()?;
+    Some(Item::Pair {
+        input: r.input.map(|t| t.0),
+        source: r.source.map(|t| t.0),
+        a: r.response_a.0,
+        b: r.response_b.0,
+        preference: r.preference.0,
         cluster: None,
     })
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
-use super::formats::{read_item, Item, SUMMEVAL_TIE_TOLERANCE};
+use super::formats::{profile_fast, read_item, Item, SUMMEVAL_TIE_TOLERANCE};
 use super::framing::{At, Framer, Rec};
 use super::gzip::GzipStream;
 use super::table::TableFramer;
@@ -119,6 +119,9 @@ pub struct Loader {
     groups: Vec<Group>,
     /// What watches the responses ([`Loader::watch_responses`]).
     watcher: Watcher,
+    /// Whether PROFILE records may take the fast path
+    /// ([`super::formats::profile_fast`]); off only in tests, to compare.
+    fast: bool,
 }
 
 /// Watches the pairs as the loader reads them: each response the first
@@ -176,6 +179,7 @@ impl Loader {
             next_cluster: 0,
             groups: Vec::new(),
             watcher: Watcher::None,
+            fast: true,
         }
     }
 
@@ -377,6 +381,13 @@ impl Loader {
     }
 
     fn record(&mut self, at: At, rec: Rec<'_>) {
+        if let (Rec::Bytes(bytes), Some(Format::Profile), true) = (rec, self.format, self.fast) {
+            // Most PROFILE records: read without a `Value`; the rest, below.
+            if let Some(item) = profile_fast(bytes) {
+                self.ds.stats.records_read += 1;
+                return self.apply_item(Format::Profile, at, item, &Map::new());
+            }
+        }
         let line = at.line;
         let parsed = match rec {
             Rec::Bytes(bytes) => parse_object(line, bytes),
@@ -449,11 +460,18 @@ impl Loader {
                 return self.skip(d);
             }
         };
+        self.apply_item(format, at, item, &obj);
+    }
+
+    /// Adds the `item` of a record (`obj`, or an empty map for a record
+    /// read on the fast path, which has no fields but the item's).
+    fn apply_item(&mut self, format: Format, at: At, item: Item<'_>, obj: &Map<String, Value>) {
+        let line = at.line;
         self.ds.stats.records_parsed += 1;
         let row = if self.opts.table.is_some() {
-            self.ds.fields.add_cells(&obj, format.text_fields())
+            self.ds.fields.add_cells(obj, format.text_fields())
         } else {
-            self.ds.fields.add(&obj, format.text_fields())
+            self.ds.fields.add(obj, format.text_fields())
         };
         if self.ds.task_hint.is_none() && format == Format::Profile {
             self.ds.task_hint = obj
@@ -680,4 +698,152 @@ pub fn load_bytes(bytes: &[u8], opts: FormatOptions) -> Result<Dataset, LoadErro
     let mut loader = Loader::new(opts);
     loader.push(bytes);
     loader.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bytes` loaded with and without the fast path for PROFILE records.
+    fn load_both(bytes: &[u8]) -> (Dataset, Dataset) {
+        let load = |fast: bool| {
+            let mut l = Loader::new(FormatOptions::default());
+            l.fast = fast;
+            // In pieces, so that records also cross the pushes.
+            for chunk in bytes.chunks(4093) {
+                l.push(chunk);
+            }
+            l.finish().unwrap()
+        };
+        (load(true), load(false))
+    }
+
+    fn assert_same(fast: &Dataset, slow: &Dataset) {
+        assert_eq!(fast.format, slow.format);
+        assert_eq!(fast.stats, slow.stats);
+        assert_eq!(fast.diagnostics, slow.diagnostics);
+        assert_eq!(fast.pairs, slow.pairs);
+        assert_eq!(fast.n_clusters, slow.n_clusters);
+        assert_eq!(fast.task_hint, slow.task_hint);
+        let texts = |d: &Dataset| {
+            d.texts
+                .iter()
+                .map(|(_, t)| t.to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(texts(fast), texts(slow));
+        assert_eq!(fast.fields.names(), slow.fields.names());
+        assert_eq!(fast.fields.not_kept(), slow.fields.not_kept());
+        for name in slow.fields.names() {
+            let (f, s) = (
+                fast.fields.field(name).unwrap(),
+                slow.fields.field(name).unwrap(),
+            );
+            for row in 0..=slow.stats.records_parsed as u32 {
+                assert_eq!(f.get(row), s.get(row), "field {name}, row {row}");
+            }
+        }
+    }
+
+    /// The fast path reads every PROFILE record as the ordinary path does,
+    /// or leaves it to it: the same pairs, texts, fields, counts and
+    /// located diagnostics, record for record, over every combination of
+    /// present, missing, null, escaped, mistyped and odd values, extra and
+    /// repeated fields, and broken JSON.
+    #[test]
+    fn fast_profile_records_load_as_ordinary_ones() {
+        let texts = [
+            None,
+            Some("null"),
+            Some(r#""plain""#),
+            Some(r#""line\nbreak \"quoted\" caf\u00e9 é \ud83d\ude00""#),
+            Some(r#""""#),
+            Some("5"),
+            Some(r#"["x"]"#),
+        ];
+        let preferences = [
+            None,
+            Some("null"),
+            Some(r#""a""#),
+            Some(r#"" B ""#),
+            Some(r#""TIE""#),
+            Some(r#""1""#),
+            Some(r#""-1""#),
+            Some(r#""0""#),
+            Some(r#""c""#),
+            Some("1"),
+            Some("-1"),
+            Some("0"),
+            Some("1.0"),
+            Some("-0.0"),
+            Some("1e0"),
+            Some("2"),
+            Some("0.5"),
+            Some("18446744073709551615"),
+            Some("-9223372036854775808"),
+            Some("true"),
+            Some("{}"),
+        ];
+        let mut lines = vec![
+            r#"{"response_a": "first", "response_b": "second", "preference": "a"}"#.to_owned(),
+        ];
+        let field = |k: &str, v: Option<&str>| v.map(|v| format!("\"{k}\": {v}"));
+        for (i, input) in texts.iter().enumerate() {
+            for source in &texts[..4] {
+                for a in &texts {
+                    for p in &preferences {
+                        let b = texts[(i + 2) % texts.len()];
+                        let fields: Vec<String> = [
+                            field("input", *input),
+                            field("source", *source),
+                            field("response_a", *a),
+                            field("response_b", b),
+                            field("preference", *p),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                        lines.push(format!("{{{}}}", fields.join(", ")));
+                    }
+                }
+            }
+        }
+        for odd in [
+            r#"{"response_a": "x", "response_b": "y", "preference": "a", "task": "helpful"}"#,
+            r#"{"response_a": "x", "response_b": "y", "preference": "b", "id": 7, "model": "m"}"#,
+            r#"{"response_a": "x", "response_a": "z", "response_b": "y", "preference": "a"}"#,
+            r#"{"response_a": "x", "response_b": "y", "preference": "a", "preference": "b"}"#,
+            r#"{"response_a": "x", "response_b": "y", "preference": "a"} trailing"#,
+            r#"{"response_a": "x", "response_b": "y", "preference": "a""#,
+            r#"{"response_a": "x", "response_b": "y", "preference": 1e400}"#,
+            r#"{"response_a": "x", "response_b": "y", "preference": "a", "meta": {"k": "v"}}"#,
+            r#"["response_a", "x"]"#,
+            r#"  {"input": "q", "response_a": "x", "response_b": "y", "preference": -1}  "#,
+        ] {
+            lines.push(odd.to_owned());
+        }
+        let mut bytes = lines.join("\n").into_bytes();
+        // Invalid UTF-8 inside a string.
+        bytes.extend_from_slice(
+            b"\n{\"response_a\": \"\xff\", \"response_b\": \"y\", \"preference\": \"a\"}\n",
+        );
+        let (fast, slow) = load_both(&bytes);
+        // The fast path read most of the records that could be read.
+        let taken = lines
+            .iter()
+            .filter(|l| profile_fast(l.trim().as_bytes()).is_some())
+            .count();
+        assert!(
+            taken > 400 && taken as u64 <= slow.stats.records_parsed,
+            "{taken} of {}",
+            slow.stats.records_parsed
+        );
+        assert!(
+            slow.pairs.len() > 200 && slow.diagnostics.len() > 1000,
+            "{} pairs, {} skipped",
+            slow.pairs.len(),
+            slow.diagnostics.len()
+        );
+        assert_same(&fast, &slow);
+    }
 }
