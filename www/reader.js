@@ -1,8 +1,9 @@
 // Reads a dropped file's slices for the app's worker. worker.js imports this
 // module and calls startReader as soon as the app's worker is ready, which
 // starts this same file as a worker of its own (named 'reader'); readSlice
-// asks it for a slice, which it reads and transfers back. A Blob's bytes reach a worker only while its thread is idle, so
-// slices the app's worker read itself would not be read while it parses.
+// asks it for a slice, which it reads and transfers back. A Blob's bytes
+// reach a worker only while its thread is idle, so slices the app's worker
+// read itself would not be read while it parses.
 if (self.name === 'reader') {
   self.onmessage = async ({ data: { id, file, start, end } }) => {
     try {
